@@ -1,0 +1,66 @@
+/* The control thread: the control socket, event draining and the worker watchdog.
+ *
+ * Contract: everything here runs on one thread, the control thread. Its loop
+ * calls sluice_control_run_once(), which serves at most one pending request,
+ * drains every worker's event ring into the sink and samples the workers'
+ * heartbeats. Requests are served one at a time with a bounded read, so a client
+ * that connects and says nothing cannot hold the control thread.
+ *
+ * The socket is created with mode 0660 after removing a stale one; its
+ * directory is created if missing.
+ */
+#ifndef SLUICE_CONTROL_CONTROL_SERVER_H
+#define SLUICE_CONTROL_CONTROL_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event_ring.h"
+#include "event_sink.h"
+#include "ruleset_registry.h"
+#include "strbuf.h"
+#include "worker_stats.h"
+
+#define SLUICE_MAX_WORKERS 128
+
+struct sluice_control {
+	struct sluice_registry *registry;
+	struct sluice_event_sink *sink;
+	unsigned worker_count;
+	struct sluice_worker_stats *stats[SLUICE_MAX_WORKERS];
+	struct sluice_event_ring *rings[SLUICE_MAX_WORKERS];
+	unsigned lcores[SLUICE_MAX_WORKERS];
+	uint64_t tsc_hz;
+	unsigned stall_ms;
+	char *socket_path; /* NULL: no socket */
+	int listen_fd;
+	volatile bool stop_requested;
+	uint64_t started_ns;
+	/* watchdog */
+	uint64_t seen_iterations[SLUICE_MAX_WORKERS];
+	double progress_ms[SLUICE_MAX_WORKERS];
+	bool stuck[SLUICE_MAX_WORKERS];
+};
+
+/* Sets up ctl (workers and registry must be filled in by the caller before the
+ * first run_once) and opens the socket unless socket_path is NULL. */
+int sluice_control_open(struct sluice_control *ctl, const char *socket_path, char *err,
+			size_t err_len);
+
+/* One pass of the control loop; waits up to timeout_ms for a request. */
+void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms);
+
+/* Drains every ring into the sink and flushes it. */
+void sluice_control_drain(struct sluice_control *ctl);
+
+/* Registry hook: false (with err) when a worker has made no progress for
+ * stall_ms, since a grace period would wait for it forever. */
+bool sluice_control_check_workers(void *ctl, char *err, size_t err_len);
+
+/* Handles one request line; the reply is appended to sb. Exposed for tests. */
+void sluice_control_handle(struct sluice_control *ctl, const char *request,
+			   struct sluice_strbuf *sb);
+
+void sluice_control_close(struct sluice_control *ctl);
+
+#endif

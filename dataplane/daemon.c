@@ -1,0 +1,345 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "control_server.h"
+#include "event_sink.h"
+#include "ports.h"
+#include "ruleset_registry.h"
+#include "stats_report.h"
+#include "worker.h"
+
+static volatile sig_atomic_t stop_signalled;
+
+void sluice_daemon_request_stop(void)
+{
+	stop_signalled = 1;
+}
+
+struct daemon {
+	const struct sluice_options *opt;
+	struct rte_mempool *pool;
+	unsigned worker_count;
+	struct sluice_worker *workers;
+	struct sluice_message_decoder decoder;
+	struct sluice_registry registry;
+	struct sluice_event_sink sink;
+	bool sink_open;
+	struct sluice_control control;
+	bool stop_workers;
+	bool ports_started[2];
+	char port_names[2][128];
+	double started_s;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void drain_hook(void *arg)
+{
+	sluice_control_drain(arg);
+}
+
+static unsigned pool_size(const struct daemon *d)
+{
+	const struct sluice_options *o = d->opt;
+	if (o->mbufs != 0)
+		return o->mbufs;
+	/* Every descriptor of every queue may hold one, plus bursts in flight. */
+	unsigned need = 2 * d->worker_count * (o->rx_desc + o->tx_desc) +
+			d->worker_count * 3 * SLUICE_MAX_BURST + 2048;
+	unsigned n = 8191;
+	while (n < need)
+		n = n * 2 + 1;
+	return n;
+}
+
+static int setup_workers(struct daemon *d, char *err, size_t err_len)
+{
+	d->workers = rte_zmalloc("sluice_workers", d->worker_count * sizeof(*d->workers), 64);
+	if (d->workers == NULL) {
+		snprintf(err, err_len, "out of memory for %u workers", d->worker_count);
+		return -1;
+	}
+	unsigned i = 0, lcore;
+	double hz = (double)rte_get_tsc_hz();
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		struct sluice_worker *w = &d->workers[i];
+		w->id = i;
+		w->lcore = lcore;
+		w->ports[0] = d->opt->port_a;
+		w->ports[1] = d->opt->port_b;
+		w->queue = (uint16_t)i;
+		w->burst = d->opt->burst;
+		w->active = &d->registry.active;
+		w->stop = &d->stop_workers;
+		w->idle_cycles = d->opt->offline ? (uint64_t)(hz * d->opt->idle_ms / 1e3) : 0;
+		struct sluice_event_ring *ring = sluice_event_ring_create(d->opt->event_ring);
+		if (ring == NULL) {
+			snprintf(err, err_len, "out of memory for worker %u's event ring", i);
+			return -1;
+		}
+		sluice_packet_ctx_init(&w->ctx, (uint16_t)i, &d->decoder, &w->stats, ring);
+		memcpy(w->ctx.policy, d->opt->policy, sizeof(w->ctx.policy));
+		d->control.stats[i] = &w->stats;
+		d->control.rings[i] = ring;
+		d->control.lcores[i] = lcore;
+		i++;
+	}
+	d->control.worker_count = d->worker_count;
+	return 0;
+}
+
+static bool all_idle(const struct daemon *d)
+{
+	for (unsigned i = 0; i < d->worker_count; i++) {
+		if (!d->workers[i].idle)
+			return false;
+	}
+	return true;
+}
+
+static void print_summary(struct daemon *d, FILE *out, const struct sluice_worker_stats *t)
+{
+	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
+	double secs = mono_s() - d->started_s;
+	fprintf(out, "\nSluice summary (%.2f s, %u worker%s)\n", secs, d->worker_count,
+		d->worker_count == 1 ? "" : "s");
+	if (gen != NULL)
+		fprintf(out, "  pack            %s %s, %zu rules, sha256 %.16s…, generation %llu\n",
+			gen->pack->name, gen->pack->version, gen->pack->rule_count,
+			gen->pack->sha256_hex, (unsigned long long)gen->seq);
+	fprintf(out, "  side A          %s: received %llu, sent %llu, send drops %llu\n",
+		d->port_names[0], (unsigned long long)t->rx_packets[0],
+		(unsigned long long)t->tx_packets[0], (unsigned long long)t->tx_dropped[0]);
+	fprintf(out, "  side B          %s: received %llu, sent %llu, send drops %llu\n",
+		d->port_names[1], (unsigned long long)t->rx_packets[1],
+		(unsigned long long)t->tx_packets[1], (unsigned long long)t->tx_dropped[1]);
+	fprintf(out, "  other traffic   %llu packets forwarded untouched\n",
+		(unsigned long long)t->other_forwarded);
+	fprintf(out,
+		"  message port    %u: %llu datagrams, %llu messages, %llu bytes of text scanned\n",
+		d->opt->udp_port, (unsigned long long)t->datagrams, (unsigned long long)t->messages,
+		(unsigned long long)t->bytes_scanned);
+	fprintf(out, "  passed          %llu messages unchanged\n",
+		(unsigned long long)t->verdicts[SLUICE_ACTION_NONE]);
+	fprintf(out, "  flagged         %llu\n", (unsigned long long)t->verdicts[SLUICE_ACTION_FLAG]);
+	fprintf(out, "  masked          %llu\n", (unsigned long long)t->verdicts[SLUICE_ACTION_MASK]);
+	fprintf(out, "  blocked         %llu (datagrams left empty and removed: %llu)\n",
+		(unsigned long long)t->verdicts[SLUICE_ACTION_BLOCK],
+		(unsigned long long)t->datagrams_removed);
+	uint64_t bad_total = 0;
+	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++)
+		bad_total += t->bad[r];
+	fprintf(out, "  bad input       %llu", (unsigned long long)bad_total);
+	const char *sep = ": ";
+	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++) {
+		if (t->bad[r] == 0)
+			continue;
+		fprintf(out, "%s%s %llu (%s)", sep, sluice_bad_reason_name((enum sluice_bad_reason)r),
+			(unsigned long long)t->bad[r],
+			sluice_bad_policy_name(d->opt->policy[r]));
+		sep = ", ";
+	}
+	fprintf(out, "\n");
+	if (d->sink_open)
+		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)\n",
+			(unsigned long long)d->sink.written,
+			strcmp(d->sink.path, "-") == 0 ? "stdout" : d->sink.path,
+			(unsigned long long)t->events_dropped);
+	double hz = (double)rte_get_tsc_hz();
+	fprintf(out, "  worker loop     longest pass %.1f us, longest gap between passes %.1f us\n",
+		(double)t->max_iteration_cycles * 1e6 / hz, (double)t->max_gap_cycles * 1e6 / hz);
+}
+
+static int write_summary_json(struct daemon *d, const char *path)
+{
+	struct sluice_strbuf sb;
+	sluice_strbuf_init(&sb);
+	sluice_strbuf_printf(&sb, "{\"workers\":%u,\"udp_port\":%u,\"events_written\":%llu,",
+			     d->worker_count, d->opt->udp_port,
+			     (unsigned long long)(d->sink_open ? d->sink.written : 0));
+	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
+	if (gen != NULL) {
+		sluice_strbuf_printf(&sb, "\"pack\":");
+		sluice_strbuf_json_string(&sb, gen->pack->name);
+		sluice_strbuf_printf(&sb, ",\"pack_version\":");
+		sluice_strbuf_json_string(&sb, gen->pack->version);
+		sluice_strbuf_printf(&sb, ",\"generation\":%llu,", (unsigned long long)gen->seq);
+	}
+	sluice_strbuf_printf(&sb, "\"stats\":");
+	sluice_stats_json(&sb, d->control.stats, d->worker_count, rte_get_tsc_hz());
+	sluice_strbuf_printf(&sb, "}\n");
+	FILE *f = fopen(path, "w");
+	int rc = -1;
+	if (f != NULL && !sb.failed) {
+		rc = fwrite(sb.data, 1, sb.len, f) == sb.len ? 0 : -1;
+	}
+	if (f != NULL && fclose(f) != 0)
+		rc = -1;
+	sluice_strbuf_free(&sb);
+	return rc;
+}
+
+static void teardown(struct daemon *d)
+{
+	sluice_control_close(&d->control);
+	for (unsigned p = 0; p < 2; p++) {
+		if (d->ports_started[p])
+			sluice_port_close(p == 0 ? d->opt->port_a : d->opt->port_b);
+	}
+	sluice_registry_destroy(&d->registry);
+	if (d->workers != NULL) {
+		for (unsigned i = 0; i < d->worker_count; i++)
+			sluice_event_ring_free(d->workers[i].ctx.events);
+		rte_free(d->workers);
+	}
+	if (d->sink_open)
+		sluice_event_sink_close(&d->sink);
+	if (d->pool != NULL)
+		rte_mempool_free(d->pool);
+}
+
+static int start(struct daemon *d, char *err, size_t err_len)
+{
+	const struct sluice_options *o = d->opt;
+	d->worker_count = rte_lcore_count() - 1;
+	if (d->worker_count == 0) {
+		snprintf(err, err_len, "no worker lcore: give EAL at least two cores, e.g. -l 0-1 "
+				       "(the first runs the control thread)");
+		return -1;
+	}
+	if (d->worker_count > SLUICE_MAX_WORKERS) {
+		snprintf(err, err_len, "%u workers: at most %u are supported", d->worker_count,
+			 SLUICE_MAX_WORKERS);
+		return -1;
+	}
+	sluice_udp_frame_decoder_init(&d->decoder, o->udp_port);
+
+	/* Rules first: a bad rule file should fail before any port is touched. */
+	sluice_registry_init(&d->registry, d->worker_count, o->history);
+	struct sluice_swap_report rep;
+	if (sluice_registry_load(&d->registry, o->rules, &rep, err, err_len) != 0)
+		return -1;
+
+	unsigned n = pool_size(d);
+	d->pool = rte_pktmbuf_pool_create("sluice_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (d->pool == NULL) {
+		snprintf(err, err_len,
+			 "cannot create a pool of %u mbufs: %s (give EAL more memory with -m, "
+			 "or fewer with --mbufs)",
+			 n, rte_strerror(rte_errno));
+		return -1;
+	}
+	uint16_t ports[2] = {o->port_a, o->port_b};
+	for (unsigned p = 0; p < 2; p++) {
+		if (sluice_port_start(ports[p], d->worker_count, o->rx_desc, o->tx_desc, d->pool,
+				      err, err_len) != 0)
+			return -1;
+		d->ports_started[p] = true;
+		sluice_port_describe(ports[p], d->port_names[p], sizeof(d->port_names[p]));
+	}
+
+	struct sluice_tsc_clock clock = {
+		.tsc0 = rte_rdtsc(), .ns0 = realtime_ns(), .hz = rte_get_tsc_hz()};
+	if (sluice_event_sink_open(&d->sink, o->events, &clock, err, err_len) != 0)
+		return -1;
+	d->sink_open = true;
+
+	d->control.registry = &d->registry;
+	d->control.sink = &d->sink;
+	d->control.tsc_hz = rte_get_tsc_hz();
+	d->control.stall_ms = o->stall_ms;
+	if (setup_workers(d, err, err_len) != 0)
+		return -1;
+	const char *sock = o->control_socket;
+	if (sock != NULL && (*sock == '\0' || strcmp(sock, "none") == 0))
+		sock = NULL;
+	if (sluice_control_open(&d->control, sock, err, err_len) != 0)
+		return -1;
+	d->registry.drain = drain_hook;
+	d->registry.check_workers = sluice_control_check_workers;
+	d->registry.hook_arg = &d->control;
+	return 0;
+}
+
+int sluice_daemon_run(const struct sluice_options *opt)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char err[1024];
+	if (d == NULL) {
+		fprintf(stderr, "sluice: out of memory\n");
+		return 1;
+	}
+	d->opt = opt;
+	d->started_s = mono_s();
+	stop_signalled = 0;
+	if (start(d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		teardown(d);
+		free(d);
+		return 1;
+	}
+
+	FILE *info = strcmp(opt->events, "-") == 0 ? stderr : stdout;
+	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
+	fprintf(info, "sluice: %u worker%s, %s <-> %s, pack %s %s (%zu rules), control %s\n",
+		d->worker_count, d->worker_count == 1 ? "" : "s", d->port_names[0],
+		d->port_names[1], gen->pack->name, gen->pack->version, gen->pack->rule_count,
+		d->control.socket_path ? d->control.socket_path : "off");
+	fflush(info);
+
+	for (unsigned i = 0; i < d->worker_count; i++)
+		rte_eal_remote_launch(sluice_worker_main, &d->workers[i], d->workers[i].lcore);
+
+	double deadline = opt->duration_s > 0 ? mono_s() + opt->duration_s : 0;
+	while (!stop_signalled && !d->control.stop_requested) {
+		sluice_control_run_once(&d->control, 5);
+		if (deadline > 0 && mono_s() >= deadline)
+			break;
+		if (opt->offline && all_idle(d))
+			break;
+	}
+
+	__atomic_store_n(&d->stop_workers, true, __ATOMIC_RELAXED);
+	rte_eal_mp_wait_lcore();
+	sluice_control_drain(&d->control);
+
+	struct sluice_worker_stats total;
+	sluice_stats_sum(d->control.stats, d->worker_count, &total);
+	print_summary(d, info, &total);
+	int rc = 0;
+	if (opt->summary != NULL && write_summary_json(d, opt->summary) != 0) {
+		fprintf(stderr, "sluice: cannot write summary to %s\n", opt->summary);
+		rc = 1;
+	}
+	fflush(info);
+	teardown(d);
+	free(d);
+	return rc;
+}

@@ -1,0 +1,203 @@
+#include "datagram_process.h"
+
+#include <string.h>
+
+#include "inet_checksum.h"
+#include "utf8.h"
+#include "verdict_apply.h"
+#include "wire_format.h"
+
+void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
+			    const struct sluice_message_decoder *decoder,
+			    struct sluice_worker_stats *stats, struct sluice_event_ring *events)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->worker = worker;
+	ctx->decoder = decoder;
+	ctx->stats = stats;
+	ctx->events = events;
+	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
+		ctx->policy[i] = SLUICE_POLICY_DROP;
+	sluice_match_set_init(&ctx->match_set, ctx->matches, SLUICE_MAX_MATCHES, NULL);
+}
+
+static void emit(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+{
+	if (!sluice_event_ring_push(ctx->events, ev))
+		ctx->stats->events_dropped++;
+}
+
+static void event_ids(struct sluice_event *ev, const uint8_t *header)
+{
+	ev->msg_id = sluice_be64_load(header + SLUICE_WIRE_OFF_MSG_ID);
+	ev->channel_id = sluice_be64_load(header + SLUICE_WIRE_OFF_CHANNEL_ID);
+	ev->user_id = sluice_be64_load(header + SLUICE_WIRE_OFF_USER_ID);
+}
+
+/* Counts bad input and emits its event unless the policy is quiet. header is the
+ * frame whose ids the event carries, or NULL when none could be read. */
+static void report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,
+		       const uint8_t *header)
+{
+	ctx->stats->bad[reason]++;
+	enum sluice_bad_policy policy = ctx->policy[reason];
+	if (policy == SLUICE_POLICY_DROP_QUIET)
+		return;
+	struct sluice_event ev = {
+		.tsc = ctx->burst_tsc,
+		.pack = ctx->gen->pack,
+		.worker = ctx->worker,
+		.kind = SLUICE_EVENT_BAD_INPUT,
+		.verdict = SLUICE_ACTION_BLOCK,
+		.reason = (uint8_t)reason,
+		.policy = (uint8_t)policy,
+	};
+	if (header != NULL) {
+		event_ids(&ev, header);
+		ev.has_ids = 1;
+	}
+	emit(ctx, &ev);
+}
+
+static void report_matches(struct sluice_packet_ctx *ctx, const uint8_t *header)
+{
+	const struct sluice_match_set *set = &ctx->match_set;
+	struct sluice_event ev = {
+		.tsc = ctx->burst_tsc,
+		.pack = ctx->gen->pack,
+		.worker = ctx->worker,
+		.kind = SLUICE_EVENT_MATCH,
+		.verdict = (uint8_t)set->verdict,
+		.has_ids = 1,
+	};
+	event_ids(&ev, header);
+	for (uint32_t i = 0; i < set->count; i++) {
+		ev.rule = set->matches[i].rule;
+		ev.from = set->matches[i].from;
+		ev.to = set->matches[i].to;
+		emit(ctx, &ev);
+	}
+}
+
+/* Scans one frame and applies its verdict, except removal, which is returned so
+ * the datagram can be compacted once. */
+static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+			  const struct sluice_frame_ref *frame, struct sluice_rewrite *rw)
+{
+	struct sluice_worker_stats *st = ctx->stats;
+	uint8_t *header = pkt + frame->offset;
+	uint8_t *text = header + SLUICE_WIRE_HEADER_LEN;
+
+	if (!sluice_utf8_valid(text, frame->text_len)) {
+		report_bad(ctx, SLUICE_BAD_INVALID_UTF8, header);
+		if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE)
+			return true;
+		/* The repaired text is what is scanned and what is forwarded. */
+		bool odd = ((text - pkt - ctx->decoded.view.l4_off) & 1) != 0;
+		rw->old_sum = sluice_csum_add(rw->old_sum, text, frame->text_len, odd);
+		sluice_utf8_repair(text, frame->text_len);
+		rw->new_sum = sluice_csum_add(rw->new_sum, text, frame->text_len, odd);
+		rw->changed = true;
+		st->utf8_repaired++;
+	}
+
+	struct sluice_match_set *set = &ctx->match_set;
+	hs_error_t rc = sluice_scan_message(ctx->gen->pack, ctx->scratch, (const char *)text,
+					    frame->text_len, set);
+	st->messages++;
+	st->bytes_scanned += frame->text_len;
+	if (rc != HS_SUCCESS) {
+		report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
+		return true;
+	}
+	st->verdicts[set->verdict]++;
+	if (set->verdict == SLUICE_ACTION_NONE)
+		return false;
+	st->matches += set->count;
+	if (set->overflow)
+		st->match_overflow++;
+	report_matches(ctx, header);
+
+	switch (set->verdict) {
+	case SLUICE_ACTION_BLOCK:
+		return true;
+	case SLUICE_ACTION_MASK:
+		if (set->overflow) {
+			sluice_frame_mask(pkt, &ctx->decoded.view, frame, 0, frame->text_len, rw);
+			break;
+		}
+		for (uint32_t i = 0; i < set->count; i++) {
+			const struct sluice_match *m = &set->matches[i];
+			if (set->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
+				sluice_frame_mask(pkt, &ctx->decoded.view, frame, m->from, m->to,
+						  rw);
+		}
+		break;
+	case SLUICE_ACTION_FLAG:
+		sluice_frame_set_flags(pkt, &ctx->decoded.view, frame, SLUICE_WIRE_FLAG_FLAGGED,
+				       rw);
+		break;
+	default:
+		break;
+	}
+	return false;
+}
+
+enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					      uint32_t *len)
+{
+	struct sluice_decoded *d = &ctx->decoded;
+	enum sluice_bad_reason why;
+	enum sluice_pkt_class cls = ctx->decoder->decode(ctx->decoder, pkt, *len, d, &why);
+
+	if (cls == SLUICE_PKT_OTHER) {
+		ctx->stats->other_forwarded++;
+		return SLUICE_FATE_FORWARD;
+	}
+	ctx->stats->datagrams++;
+	if (cls == SLUICE_PKT_BAD) {
+		report_bad(ctx, why, d->frame_count > 0 ? pkt + d->frames[0].offset : NULL);
+		return SLUICE_FATE_DROP_BAD;
+	}
+
+	struct sluice_rewrite rw = {0};
+	uint64_t removed[SLUICE_MAX_FRAMES / 64] = {0};
+	bool any_removed = false;
+	for (uint32_t i = 0; i < d->frame_count; i++) {
+		if (frame_removed(ctx, pkt, &d->frames[i], &rw)) {
+			removed[i / 64] |= 1ull << (i % 64);
+			any_removed = true;
+		}
+	}
+	if (any_removed) {
+		uint32_t new_len = sluice_datagram_remove_frames(pkt, &d->view, d->frames,
+								 d->frame_count, removed, &rw);
+		if (new_len == 0) {
+			ctx->stats->datagrams_removed++;
+			return SLUICE_FATE_DROP_VERDICT;
+		}
+		*len = new_len;
+	}
+	if (rw.changed) {
+		sluice_datagram_finish(pkt, &d->view, &rw);
+		ctx->stats->datagrams_rewritten++;
+	}
+	return SLUICE_FATE_FORWARD;
+}
+
+enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx *ctx,
+							 const uint8_t *first,
+							 uint32_t first_len)
+{
+	struct sluice_decoded *d = &ctx->decoded;
+	enum sluice_bad_reason why;
+	enum sluice_pkt_class cls =
+		ctx->decoder->decode(ctx->decoder, first, first_len, d, &why);
+	if (cls == SLUICE_PKT_OTHER) {
+		ctx->stats->other_forwarded++;
+		return SLUICE_FATE_FORWARD;
+	}
+	ctx->stats->datagrams++;
+	report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
+	return SLUICE_FATE_DROP_BAD;
+}

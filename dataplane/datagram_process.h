@@ -1,0 +1,80 @@
+/* Scanning one received packet and applying its messages' verdicts, in place.
+ *
+ * This is the body of the worker's per-packet work, kept free of DPDK so that it
+ * can be tested on plain buffers: the worker hands it the packet's contiguous
+ * bytes and acts on the returned fate (and new length).
+ *
+ * Contract:
+ * - No allocation, no locks, no system calls. Everything it needs lives in the
+ *   caller's struct sluice_packet_ctx (one per worker).
+ * - Every message of a datagram for the message port is either scanned or
+ *   removed: bad input is counted under its reason and handled by its policy.
+ * - Events go to ctx->events; a full ring costs the event (counted), never time.
+ * - ctx->gen, ctx->scratch and ctx->burst_tsc are set by the caller once per burst.
+ */
+#ifndef SLUICE_DATAPLANE_DATAGRAM_PROCESS_H
+#define SLUICE_DATAPLANE_DATAGRAM_PROCESS_H
+
+#include <stdint.h>
+
+#include "bad_input.h"
+#include "event_ring.h"
+#include "generation.h"
+#include "match.h"
+#include "message_decoder.h"
+#include "worker_stats.h"
+
+/* Distinct rule spans kept per message; more sets match_overflow and a message
+ * whose verdict is mask is then masked whole. */
+#define SLUICE_MAX_MATCHES 64
+
+enum sluice_packet_fate {
+	SLUICE_FATE_FORWARD = 0,   /* transmit, possibly rewritten and shortened */
+	SLUICE_FATE_DROP_VERDICT,  /* every message in it was removed by a verdict */
+	SLUICE_FATE_DROP_BAD,	   /* removed by bad-input policy */
+};
+
+struct sluice_packet_ctx {
+	/* Set up once. */
+	uint16_t worker;
+	const struct sluice_message_decoder *decoder;
+	enum sluice_bad_policy policy[SLUICE_BAD_REASON_COUNT];
+	struct sluice_worker_stats *stats;
+	struct sluice_event_ring *events;
+	/* Set once per burst. */
+	const struct sluice_generation *gen;
+	hs_scratch_t *scratch;
+	uint64_t burst_tsc;
+	/* Working space. */
+	struct sluice_match_set match_set;
+	struct sluice_match matches[SLUICE_MAX_MATCHES];
+	struct sluice_decoded decoded;
+};
+
+/* Initialises ctx with every policy set to drop. */
+void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
+			    const struct sluice_message_decoder *decoder,
+			    struct sluice_worker_stats *stats, struct sluice_event_ring *events);
+
+/* Binds ctx to a generation for the next burst. */
+static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
+					  const struct sluice_generation *gen, uint64_t tsc)
+{
+	ctx->gen = gen;
+	ctx->scratch = gen->scratch[ctx->worker];
+	ctx->match_set.pack = gen->pack;
+	ctx->burst_tsc = tsc;
+}
+
+/* Processes pkt[0..*len) in place; on FORWARD *len is the length to transmit. */
+enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					      uint32_t *len);
+
+/* Handles a packet the caller cannot present contiguously: forwarded if it is
+ * not for the message port, otherwise dropped as multi_segment. first/first_len
+ * are its first segment. */
+enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx *ctx,
+							 const uint8_t *first,
+							 uint32_t first_len);
+
+#endif

@@ -1,0 +1,379 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire_format.h"
+
+enum value_kind { V_STRING, V_U16, V_UINT, V_DOUBLE, V_FLAG, V_POLICY, V_CONFIG, V_HELP };
+
+struct option_spec {
+	const char *name;
+	char short_name;
+	enum value_kind kind;
+	size_t offset;
+	unsigned min, max;
+	const char *arg;
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct sluice_options, field)
+
+static const struct option_spec specs[] = {
+	{"config", 'c', V_CONFIG, 0, 0, 0, "FILE",
+	 "read options from FILE (`name = value` lines; command line wins)"},
+	{"rules", 'r', V_STRING, OFF(rules), 0, 0, "FILE",
+	 "pack (.pack) or rule file (.yaml) to load at start (required)"},
+	{"port-a", 0, V_U16, OFF(port_a), 0, 1023, "N", "DPDK port id of side A (default 0)"},
+	{"port-b", 0, V_U16, OFF(port_b), 0, 1023, "N", "DPDK port id of side B (default 1)"},
+	{"udp-port", 'p', V_U16, OFF(udp_port), 1, 65535, "N",
+	 "UDP destination port carrying messages (default 7700)"},
+	{"events", 'e', V_STRING, OFF(events), 0, 0, "FILE",
+	 "append JSON-lines events to FILE; '-' is stdout (default -)"},
+	{"control-socket", 's', V_STRING, OFF(control_socket), 0, 0, "PATH",
+	 "control socket for sluicectl; 'none' for none (default " SLUICE_DEFAULT_CONTROL_SOCKET
+	 ")"},
+	{"summary", 0, V_STRING, OFF(summary), 0, 0, "FILE",
+	 "also write the exit summary as JSON to FILE"},
+	{"burst", 'b', V_UINT, OFF(burst), 1, 256, "N", "packets per RX/TX burst (default 32)"},
+	{"mbufs", 0, V_UINT, OFF(mbufs), 1023, 4194303, "N",
+	 "mbufs in the packet pool (default: enough for every queue)"},
+	{"rx-desc", 0, V_UINT, OFF(rx_desc), 32, 32768, "N", "RX descriptors per queue (1024)"},
+	{"tx-desc", 0, V_UINT, OFF(tx_desc), 32, 32768, "N", "TX descriptors per queue (1024)"},
+	{"event-ring", 0, V_UINT, OFF(event_ring), 64, 1u << 24, "N",
+	 "events buffered per worker, a power of two (default 65536)"},
+	{"history", 0, V_UINT, OFF(history), 2, 64, "N",
+	 "packs kept for rollback, the active one included (default 8)"},
+	{"offline", 'o', V_FLAG, OFF(offline), 0, 0, NULL,
+	 "replay mode: exit once every RX queue has been idle for --idle-ms"},
+	{"idle-ms", 0, V_UINT, OFF(idle_ms), 1, 3600000, "MS",
+	 "idle time that ends --offline (default 500)"},
+	{"duration", 'd', V_DOUBLE, OFF(duration_s), 0, 0, "SECONDS",
+	 "stop after this long (default: run until SIGINT/SIGTERM or `sluicectl stop`)"},
+	{"stall-ms", 0, V_UINT, OFF(stall_ms), 1, 3600000, "MS",
+	 "a worker that has not finished a loop for this long is reported stuck and swaps"
+	 " are refused (default 1000)"},
+	{"policy", 0, V_POLICY, 0, 0, 0, "REASON=ACTION",
+	 "bad-input policy; REASON is a reason name or 'all', ACTION is drop (default,"
+	 " with an event), drop-quiet, or replace (invalid_utf8 only: invalid bytes become"
+	 " '?' and the repaired text is scanned and forwarded); repeatable"},
+	{"help", 'h', V_HELP, 0, 0, 0, NULL, "show this help"},
+};
+
+#define SPEC_COUNT (sizeof(specs) / sizeof(specs[0]))
+
+void sluice_options_defaults(struct sluice_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->port_a = 0;
+	opt->port_b = 1;
+	opt->udp_port = SLUICE_WIRE_DEFAULT_PORT;
+	opt->events = strdup("-");
+	opt->control_socket = strdup(SLUICE_DEFAULT_CONTROL_SOCKET);
+	opt->burst = 32;
+	opt->rx_desc = 1024;
+	opt->tx_desc = 1024;
+	opt->event_ring = 65536;
+	opt->history = 8;
+	opt->idle_ms = 500;
+	opt->stall_ms = 1000;
+	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
+		opt->policy[i] = SLUICE_POLICY_DROP;
+}
+
+void sluice_options_free(struct sluice_options *opt)
+{
+	free(opt->rules);
+	free(opt->events);
+	free(opt->control_socket);
+	free(opt->summary);
+	opt->rules = opt->events = opt->control_socket = opt->summary = NULL;
+}
+
+static const struct option_spec *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < SPEC_COUNT; i++) {
+		if (strlen(specs[i].name) == len && strncmp(specs[i].name, name, len) == 0)
+			return &specs[i];
+	}
+	return NULL;
+}
+
+static const struct option_spec *find_short(char c)
+{
+	for (size_t i = 0; i < SPEC_COUNT; i++) {
+		if (specs[i].short_name == c)
+			return &specs[i];
+	}
+	return NULL;
+}
+
+static int parse_policy(const char *value, struct sluice_options *opt, char *err,
+			size_t err_len, const char *where)
+{
+	const char *eq = strchr(value, '=');
+	if (eq == NULL) {
+		snprintf(err, err_len, "%s--policy '%s': expected REASON=ACTION, e.g. "
+			 "invalid_utf8=replace", where, value);
+		return -1;
+	}
+	char reason_name[64];
+	size_t n = (size_t)(eq - value);
+	if (n >= sizeof(reason_name))
+		n = sizeof(reason_name) - 1;
+	memcpy(reason_name, value, n);
+	reason_name[n] = '\0';
+	enum sluice_bad_policy policy;
+	if (!sluice_bad_policy_parse(eq + 1, &policy)) {
+		snprintf(err, err_len, "%s--policy '%s': unknown action '%s' (drop, drop-quiet, "
+			 "replace)", where, value, eq + 1);
+		return -1;
+	}
+	if (strcmp(reason_name, "all") == 0) {
+		for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++) {
+			if (sluice_bad_policy_allowed((enum sluice_bad_reason)r, policy))
+				opt->policy[r] = policy;
+		}
+		return 0;
+	}
+	enum sluice_bad_reason reason;
+	if (!sluice_bad_reason_parse(reason_name, &reason)) {
+		int len = snprintf(err, err_len, "%s--policy '%s': unknown reason '%s'; reasons:",
+				   where, value, reason_name);
+		for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT && len > 0 &&
+				     (size_t)len < err_len; r++)
+			len += snprintf(err + len, err_len - (size_t)len, " %s",
+					sluice_bad_reason_name((enum sluice_bad_reason)r));
+		return -1;
+	}
+	if (!sluice_bad_policy_allowed(reason, policy)) {
+		snprintf(err, err_len, "%s--policy '%s': %s applies only to invalid_utf8", where,
+			 value, sluice_bad_policy_name(policy));
+		return -1;
+	}
+	opt->policy[reason] = policy;
+	return 0;
+}
+
+static int apply(const struct option_spec *spec, const char *value, struct sluice_options *opt,
+		 char *err, size_t err_len, const char *where)
+{
+	char *base = (char *)opt;
+	char *end = NULL;
+
+	switch (spec->kind) {
+	case V_STRING: {
+		char **slot = (char **)(base + spec->offset);
+		free(*slot);
+		*slot = strdup(value);
+		return 0;
+	}
+	case V_U16:
+	case V_UINT: {
+		errno = 0;
+		unsigned long v = strtoul(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || !isdigit((unsigned char)*value) ||
+		    v < spec->min || v > spec->max) {
+			snprintf(err, err_len, "%s--%s '%s': expected a whole number from %u to %u",
+				 where, spec->name, value, spec->min, spec->max);
+			return -1;
+		}
+		if (spec->kind == V_U16)
+			*(uint16_t *)(base + spec->offset) = (uint16_t)v;
+		else
+			*(unsigned *)(base + spec->offset) = (unsigned)v;
+		return 0;
+	}
+	case V_DOUBLE: {
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno != 0 || end == value || *end != '\0' || !(v >= 0)) {
+			snprintf(err, err_len, "%s--%s '%s': expected a number of seconds >= 0", where,
+				 spec->name, value);
+			return -1;
+		}
+		*(double *)(base + spec->offset) = v;
+		return 0;
+	}
+	case V_FLAG: {
+		bool v;
+		if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "1") == 0) {
+			v = true;
+		} else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+			   strcmp(value, "0") == 0) {
+			v = false;
+		} else {
+			snprintf(err, err_len, "%s%s = '%s': expected true or false", where,
+				 spec->name, value);
+			return -1;
+		}
+		*(bool *)(base + spec->offset) = v;
+		return 0;
+	}
+	case V_POLICY:
+		return parse_policy(value, opt, err, err_len, where);
+	case V_CONFIG:
+		return sluice_options_load_file(value, opt, err, err_len);
+	case V_HELP:
+		opt->help = true;
+		return 0;
+	}
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int sluice_options_load_file(const char *path, struct sluice_options *opt, char *err,
+			     size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: cannot open config file: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	unsigned lineno = 0;
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		char *s = trim(line);
+		if (*s == '\0')
+			continue;
+		char where[512];
+		snprintf(where, sizeof(where), "%s:%u: ", path, lineno);
+		char *eq = strchr(s, '=');
+		char *name = s, *value = NULL;
+		if (eq != NULL) {
+			*eq = '\0';
+			name = trim(s);
+			value = trim(eq + 1);
+		}
+		const struct option_spec *spec = find_long(name, strlen(name));
+		if (spec == NULL || spec->kind == V_HELP || spec->kind == V_CONFIG) {
+			snprintf(err, err_len, "%sunknown option '%s' (see sluice --help)", where,
+				 name);
+			rc = -1;
+		} else if (value == NULL && spec->kind != V_FLAG) {
+			snprintf(err, err_len, "%s'%s' needs a value: %s = %s", where, name, name,
+				 spec->arg);
+			rc = -1;
+		} else {
+			rc = apply(spec, value, opt, err, err_len, where);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char *err,
+			 size_t err_len)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct option_spec *spec = NULL;
+		const char *value = NULL;
+
+		if (strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+			const char *name = arg + 2;
+			const char *eq = strchr(name, '=');
+			size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+			spec = find_long(name, len);
+			if (spec == NULL) {
+				snprintf(err, err_len, "unknown option '%s' (see --help)", arg);
+				return -1;
+			}
+			if (eq != NULL)
+				value = eq + 1;
+		} else if (arg[0] == '-' && arg[1] != '\0' && arg[2] == '\0') {
+			spec = find_short(arg[1]);
+			if (spec == NULL) {
+				snprintf(err, err_len, "unknown option '%s' (see --help)", arg);
+				return -1;
+			}
+		} else {
+			snprintf(err, err_len, "unexpected argument '%s' (see --help)", arg);
+			return -1;
+		}
+		bool takes_value = spec->kind != V_FLAG && spec->kind != V_HELP;
+		if (takes_value && value == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, err_len, "--%s needs a value: --%s %s", spec->name,
+					 spec->name, spec->arg);
+				return -1;
+			}
+			value = argv[++i];
+		}
+		if (apply(spec, value, opt, err, err_len, "") != 0)
+			return -1;
+	}
+	if (opt->help)
+		return 0;
+	if (opt->rules == NULL) {
+		snprintf(err, err_len, "no rules: give --rules FILE (a .pack or a .yaml rule file)");
+		return -1;
+	}
+	if (opt->port_a == opt->port_b) {
+		snprintf(err, err_len, "--port-a and --port-b are both %u: they must differ",
+			 opt->port_a);
+		return -1;
+	}
+	if ((opt->event_ring & (opt->event_ring - 1)) != 0) {
+		snprintf(err, err_len, "--event-ring %u: must be a power of two", opt->event_ring);
+		return -1;
+	}
+	return 0;
+}
+
+void sluice_options_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [EAL options] -- [sluice options]\n"
+		"\n"
+		"Sluice scans chat and comment messages carried in UDP between two DPDK ports,\n"
+		"applies each message's verdict (pass, flag, mask, block) in the packet and\n"
+		"forwards everything else untouched, in both directions. One worker per EAL\n"
+		"worker lcore polls one RX queue on each port; the main lcore runs the\n"
+		"control thread.\n"
+		"\n"
+		"EAL options (DPDK's; common ones): -l CORES (main + workers, e.g. -l 0-2),\n"
+		"  --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap, -a PCI_ADDRESS,\n"
+		"  --no-huge -m MB, --file-prefix NAME. See dpdk-testpmd --help for all.\n"
+		"\n"
+		"Sluice options:\n",
+		prog);
+	for (size_t i = 0; i < SPEC_COUNT; i++) {
+		const struct option_spec *s = &specs[i];
+		char left[64];
+		if (s->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", s->short_name, s->name,
+				 s->arg ? " " : "", s->arg ? s->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", s->name, s->arg ? " " : "",
+				 s->arg ? s->arg : "");
+		fprintf(out, "  %-28s %s\n", left, s->help);
+	}
+	fprintf(out, "\nBad-input reasons:");
+	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++)
+		fprintf(out, " %s", sluice_bad_reason_name((enum sluice_bad_reason)r));
+	fprintf(out,
+		"\n\nExample (replay a capture, 1 worker, no hugepages):\n"
+		"  %s --no-huge -l 0-1 --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out-a.pcap \\\n"
+		"     --vdev net_pcap1,rx_pcap=empty.pcap,tx_pcap=out-b.pcap -- \\\n"
+		"     --rules patterns/rules/default.yaml --offline --events events.jsonl\n",
+		prog);
+}

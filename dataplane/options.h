@@ -1,0 +1,55 @@
+/* The sluice daemon's own options (after EAL's, behind "--") and its config file.
+ *
+ * The config file holds the same options, one per line as `name = value` (a flag
+ * as `name = true`), '#' starting a comment; options on the command line are
+ * applied after the file and win. Every error names the option, and for the file
+ * its path and line.
+ */
+#ifndef SLUICE_DATAPLANE_OPTIONS_H
+#define SLUICE_DATAPLANE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bad_input.h"
+
+#define SLUICE_DEFAULT_CONTROL_SOCKET "/run/sluice/sluice.sock"
+
+struct sluice_options {
+	char *rules;
+	uint16_t port_a;
+	uint16_t port_b;
+	uint16_t udp_port;
+	char *events;	      /* "-" for stdout */
+	char *control_socket; /* "" or "none" for no control socket */
+	char *summary;	      /* JSON summary at exit, or NULL */
+	unsigned burst;
+	unsigned mbufs;	    /* 0: sized from ports and workers */
+	unsigned rx_desc;
+	unsigned tx_desc;
+	unsigned event_ring; /* events per worker ring, power of two */
+	unsigned history;    /* packs kept for rollback */
+	bool offline;
+	unsigned idle_ms;
+	double duration_s; /* 0: until stopped */
+	unsigned stall_ms; /* a worker silent this long is reported stuck */
+	enum sluice_bad_policy policy[SLUICE_BAD_REASON_COUNT];
+	bool help;
+};
+
+void sluice_options_defaults(struct sluice_options *opt);
+
+/* Parses the daemon's arguments (argv[0] is the program name). A --config given
+ * there is read first. Returns 0, or -1 with a message in err. */
+int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char *err,
+			 size_t err_len);
+
+int sluice_options_load_file(const char *path, struct sluice_options *opt, char *err,
+			     size_t err_len);
+
+void sluice_options_usage(FILE *out, const char *prog);
+
+void sluice_options_free(struct sluice_options *opt);
+
+#endif

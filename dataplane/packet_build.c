@@ -1,0 +1,132 @@
+#include "packet_build.h"
+
+#include <string.h>
+
+#include "inet_checksum.h"
+#include "wire_format.h"
+
+#define ETH_HDR_LEN  14
+#define VLAN_TAG_LEN 4
+#define IPV4_HDR_LEN 20
+#define IPV6_HDR_LEN 40
+#define UDP_HDR_LEN  8
+
+#define ETHERTYPE_IPV4	0x0800
+#define ETHERTYPE_IPV6	0x86DD
+#define ETHERTYPE_VLAN	0x8100
+#define IPPROTO_UDP_NUM 17
+#define DEFAULT_TTL	64
+
+size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wire_message *msg)
+{
+	size_t need = SLUICE_WIRE_HEADER_LEN + (size_t)msg->text_len;
+
+	if (!out || cap < need || (msg->text_len && !msg->text))
+		return 0;
+	out[SLUICE_WIRE_OFF_MAGIC] = SLUICE_WIRE_MAGIC0;
+	out[SLUICE_WIRE_OFF_MAGIC + 1] = SLUICE_WIRE_MAGIC1;
+	out[SLUICE_WIRE_OFF_VERSION] = SLUICE_WIRE_VERSION;
+	out[SLUICE_WIRE_OFF_FLAGS] = msg->flags;
+	sluice_be16_store(out + SLUICE_WIRE_OFF_TEXT_LEN, msg->text_len);
+	sluice_be16_store(out + SLUICE_WIRE_OFF_RESERVED, 0);
+	sluice_be64_store(out + SLUICE_WIRE_OFF_MSG_ID, msg->msg_id);
+	sluice_be64_store(out + SLUICE_WIRE_OFF_CHANNEL_ID, msg->channel_id);
+	sluice_be64_store(out + SLUICE_WIRE_OFF_USER_ID, msg->user_id);
+	if (msg->text_len)
+		memcpy(out + SLUICE_WIRE_HEADER_LEN, msg->text, msg->text_len);
+	return need;
+}
+
+size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp_endpoints *ep,
+			       const uint8_t *payload, size_t len)
+{
+	size_t l2_len = ETH_HDR_LEN + (ep->vlan ? VLAN_TAG_LEN : 0);
+	size_t l3_len = ep->ipv6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
+	size_t udp_len = UDP_HDR_LEN + len;
+	size_t total = l2_len + l3_len + udp_len;
+
+	if (!out || (len && !payload) || ep->vlan_id > 0x0fff)
+		return 0;
+	/* IPv4 total length and the UDP length field are both 16 bits; IPv6 has
+	 * jumbograms, but nothing here should ever need one. */
+	if (udp_len > 0xffff || (!ep->ipv6 && l3_len + udp_len > 0xffff))
+		return 0;
+	if (cap < total)
+		return 0;
+
+	uint8_t *eth = out;
+	uint8_t *ip = out + l2_len;
+	uint8_t *udp = ip + l3_len;
+
+	/* memmove first: callers may have built the payload in place, where it
+	 * already sits at its final offset or overlaps the headers' room. */
+	if (len)
+		memmove(udp + UDP_HDR_LEN, payload, len);
+
+	memcpy(eth, ep->dst_mac, 6);
+	memcpy(eth + 6, ep->src_mac, 6);
+	uint16_t ethertype = ep->ipv6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+	if (ep->vlan) {
+		sluice_be16_store(eth + 12, ETHERTYPE_VLAN);
+		sluice_be16_store(eth + 14, ep->vlan_id); /* PCP 0, DEI 0 */
+		sluice_be16_store(eth + 16, ethertype);
+	} else {
+		sluice_be16_store(eth + 12, ethertype);
+	}
+
+	if (ep->ipv6) {
+		ip[0] = 0x60; /* version 6, traffic class 0, flow label 0 */
+		ip[1] = ip[2] = ip[3] = 0;
+		sluice_be16_store(ip + 4, (uint16_t)udp_len);
+		ip[6] = IPPROTO_UDP_NUM;
+		ip[7] = DEFAULT_TTL;
+		memcpy(ip + 8, ep->src_ip, 16);
+		memcpy(ip + 24, ep->dst_ip, 16);
+	} else {
+		ip[0] = 0x45;
+		ip[1] = 0;
+		sluice_be16_store(ip + 2, (uint16_t)(l3_len + udp_len));
+		/* id 0 with DF is what Linux sends for unfragmentable datagrams
+		 * (RFC 6864), and keeps generated captures reproducible. */
+		sluice_be16_store(ip + 4, 0);
+		sluice_be16_store(ip + 6, 0x4000);
+		ip[8] = DEFAULT_TTL;
+		ip[9] = IPPROTO_UDP_NUM;
+		memcpy(ip + 12, ep->src_ip, 4);
+		memcpy(ip + 16, ep->dst_ip, 4);
+		sluice_be16_store(ip + 10, sluice_ipv4_header_checksum(ip, IPV4_HDR_LEN));
+	}
+
+	sluice_be16_store(udp, ep->src_port);
+	sluice_be16_store(udp + 2, ep->dst_port);
+	sluice_be16_store(udp + 4, (uint16_t)udp_len);
+	sluice_be16_store(udp + 6, 0);
+	if (ep->ipv6 || !ep->no_udp_checksum)
+		sluice_be16_store(
+		    udp + 6, sluice_udp_checksum_compute(ip, ep->ipv6, udp, (uint32_t)udp_len));
+	return total;
+}
+
+void sluice_udp_endpoints_default(struct sluice_udp_endpoints *ep, bool ipv6)
+{
+	static const uint8_t src_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t dst_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+	static const uint8_t src_v4[4] = {198, 18, 0, 1};
+	static const uint8_t dst_v4[4] = {198, 18, 0, 2};
+	static const uint8_t src_v6[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x01};
+	static const uint8_t dst_v6[16] = {0x20, 0x01, 0x00, 0x02, [15] = 0x02};
+
+	memset(ep, 0, sizeof(*ep));
+	ep->ipv6 = ipv6;
+	memcpy(ep->src_mac, src_mac, 6);
+	memcpy(ep->dst_mac, dst_mac, 6);
+	if (ipv6) {
+		memcpy(ep->src_ip, src_v6, 16);
+		memcpy(ep->dst_ip, dst_v6, 16);
+	} else {
+		memcpy(ep->src_ip, src_v4, 4);
+		memcpy(ep->dst_ip, dst_v4, 4);
+	}
+	ep->src_port = 40000;
+	ep->dst_port = SLUICE_WIRE_DEFAULT_PORT;
+}

@@ -1,0 +1,49 @@
+/* Building Ethernet frames that carry wire-format messages.
+ *
+ * Used by the traffic generator (bench/), the demo and the tests to make the
+ * bytes that Sluice receives. It is not on the worker's path. Builders write
+ * into a caller's buffer and return the number of bytes written, or 0 when the
+ * buffer is too small. Checksums are computed (IPv4 header, UDP over the
+ * pseudo-header); an IPv4 UDP checksum can be left 0 ("none") on request.
+ */
+#ifndef SLUICE_DATAPLANE_PACKET_BUILD_H
+#define SLUICE_DATAPLANE_PACKET_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sluice_wire_message {
+	uint64_t msg_id;
+	uint64_t channel_id;
+	uint64_t user_id;
+	uint8_t flags;
+	const char *text; /* not necessarily NUL-terminated */
+	uint16_t text_len;
+};
+
+/* Appends one frame (header + text) at out; returns bytes written or 0. */
+size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wire_message *msg);
+
+struct sluice_udp_endpoints {
+	bool ipv6;
+	bool vlan;	     /* add one 802.1Q tag */
+	uint16_t vlan_id;    /* 0..4095 */
+	uint8_t src_mac[6];
+	uint8_t dst_mac[6];
+	uint8_t src_ip[16]; /* first 4 bytes used for IPv4 */
+	uint8_t dst_ip[16];
+	uint16_t src_port;
+	uint16_t dst_port;
+	bool no_udp_checksum; /* IPv4 only: send UDP checksum 0 */
+};
+
+/* Builds Ethernet [+VLAN] + IPv4/IPv6 + UDP around payload[0..len). */
+size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp_endpoints *ep,
+			       const uint8_t *payload, size_t len);
+
+/* Default endpoints in 198.18.0.0/15 (and 2001:2::/48 for IPv6, the benchmarking
+ * range), destination port 7700. */
+void sluice_udp_endpoints_default(struct sluice_udp_endpoints *ep, bool ipv6);
+
+#endif

@@ -1,0 +1,150 @@
+#include "packet_classify.h"
+
+#include "wire_format.h"
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86DD
+#define ETHERTYPE_VLAN 0x8100
+#define IPPROTO_UDP_   17
+
+/* What a UDP header at l4 says about the destination port, if it is visible. */
+static bool udp_port_is(const uint8_t *pkt, uint32_t len, uint32_t l4, uint16_t port)
+{
+	return l4 + 4 <= len && sluice_be16_load(pkt + l4 + 2) == port;
+}
+
+static enum sluice_pkt_class bad(enum sluice_bad_reason reason, enum sluice_bad_reason *why)
+{
+	*why = reason;
+	return SLUICE_PKT_BAD;
+}
+
+/* Fills the payload part of view once the UDP header's position and the IP
+ * datagram's end are known. */
+static enum sluice_pkt_class udp_payload(const uint8_t *pkt, uint32_t l4, uint32_t ip_end,
+					 struct sluice_udp_view *view,
+					 enum sluice_bad_reason *why)
+{
+	if (l4 + 8 > ip_end)
+		return bad(SLUICE_BAD_IP_LENGTH, why);
+	uint32_t udp_len = sluice_be16_load(pkt + l4 + 4);
+	if (udp_len < 8 || l4 + udp_len != ip_end)
+		return bad(SLUICE_BAD_IP_LENGTH, why);
+	view->l4_off = l4;
+	view->payload_off = l4 + 8;
+	view->payload_len = udp_len - 8;
+	return SLUICE_PKT_MESSAGE;
+}
+
+static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len, uint16_t port,
+					   struct sluice_udp_view *view,
+					   enum sluice_bad_reason *why)
+{
+	uint32_t l3 = view->l3_off;
+	if (l3 + 20 > len)
+		return SLUICE_PKT_OTHER;
+	const uint8_t *ip = pkt + l3;
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if ((ip[0] >> 4) != 4 || ihl < 20 || l3 + ihl > len)
+		return SLUICE_PKT_OTHER;
+	if (ip[9] != IPPROTO_UDP_)
+		return SLUICE_PKT_OTHER;
+	uint32_t l4 = l3 + ihl;
+	uint16_t frag = sluice_be16_load(ip + 6);
+	if (frag & 0x1fff)
+		return SLUICE_PKT_OTHER; /* cannot be reassembled without its first fragment */
+	if (frag & 0x2000) {
+		/* A first fragment too short to show its port might be for us. */
+		if (l4 + 4 > len || udp_port_is(pkt, len, l4, port))
+			return bad(SLUICE_BAD_IP_FRAGMENT, why);
+		return SLUICE_PKT_OTHER;
+	}
+	if (!udp_port_is(pkt, len, l4, port))
+		return SLUICE_PKT_OTHER;
+	uint32_t total = sluice_be16_load(ip + 2);
+	if (total < ihl || l3 + total > len)
+		return bad(SLUICE_BAD_IP_LENGTH, why);
+	return udp_payload(pkt, l4, l3 + total, view, why);
+}
+
+static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uint16_t port,
+					   struct sluice_udp_view *view,
+					   enum sluice_bad_reason *why)
+{
+	uint32_t l3 = view->l3_off;
+	if (l3 + 40 > len || (pkt[l3] >> 4) != 6)
+		return SLUICE_PKT_OTHER;
+	uint32_t ip_end = l3 + 40 + sluice_be16_load(pkt + l3 + 4);
+	uint8_t next = pkt[l3 + 6];
+	uint32_t off = l3 + 40;
+	bool fragment = false;
+
+	for (int hops = 0; hops < 8 && next != IPPROTO_UDP_; hops++) {
+		if (off + 8 > len)
+			return SLUICE_PKT_OTHER;
+		const uint8_t *h = pkt + off;
+		switch (next) {
+		case 0:	 /* hop-by-hop options */
+		case 43: /* routing */
+		case 60: /* destination options */
+			next = h[0];
+			off += ((uint32_t)h[1] + 1) * 8;
+			break;
+		case 51: /* authentication header */
+			next = h[0];
+			off += ((uint32_t)h[1] + 2) * 4;
+			break;
+		case 44: /* fragment */
+			if (sluice_be16_load(h + 2) & 0xfff8)
+				return SLUICE_PKT_OTHER;
+			fragment = true;
+			next = h[0];
+			off += 8;
+			break;
+		default:
+			return SLUICE_PKT_OTHER;
+		}
+	}
+	if (next != IPPROTO_UDP_) {
+		/* An unfinished header chain in a first fragment may hide our port. */
+		return fragment ? bad(SLUICE_BAD_IP_FRAGMENT, why) : SLUICE_PKT_OTHER;
+	}
+	if (fragment) {
+		if (off + 4 > len || udp_port_is(pkt, len, off, port))
+			return bad(SLUICE_BAD_IP_FRAGMENT, why);
+		return SLUICE_PKT_OTHER;
+	}
+	if (!udp_port_is(pkt, len, off, port))
+		return SLUICE_PKT_OTHER;
+	if (ip_end > len || off > ip_end)
+		return bad(SLUICE_BAD_IP_LENGTH, why);
+	return udp_payload(pkt, off, ip_end, view, why);
+}
+
+enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
+					     struct sluice_udp_view *view,
+					     enum sluice_bad_reason *why)
+{
+	*why = SLUICE_BAD_NONE;
+	if (len < 14)
+		return SLUICE_PKT_OTHER;
+	uint16_t ethertype = sluice_be16_load(pkt + 12);
+	view->vlan = false;
+	view->l3_off = 14;
+	if (ethertype == ETHERTYPE_VLAN) {
+		if (len < 18)
+			return SLUICE_PKT_OTHER;
+		ethertype = sluice_be16_load(pkt + 16);
+		view->vlan = true;
+		view->l3_off = 18;
+	}
+	if (ethertype == ETHERTYPE_IPV4) {
+		view->ipv6 = false;
+		return classify_ipv4(pkt, len, msg_port, view, why);
+	}
+	if (ethertype == ETHERTYPE_IPV6) {
+		view->ipv6 = true;
+		return classify_ipv6(pkt, len, msg_port, view, why);
+	}
+	return SLUICE_PKT_OTHER;
+}

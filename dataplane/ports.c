@@ -1,0 +1,92 @@
+#include "ports.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+void sluice_port_describe(uint16_t port, char *buf, size_t len)
+{
+	char name[RTE_ETH_NAME_MAX_LEN] = "?";
+	struct rte_eth_dev_info info;
+	rte_eth_dev_get_name_by_port(port, name);
+	if (rte_eth_dev_info_get(port, &info) == 0 && info.driver_name != NULL)
+		snprintf(buf, len, "port %u %s (%s)", port, name, info.driver_name);
+	else
+		snprintf(buf, len, "port %u %s", port, name);
+}
+
+int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
+		      struct rte_mempool *pool, char *err, size_t err_len)
+{
+	char what[128];
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	int rc;
+
+	if (!rte_eth_dev_is_valid_port(port)) {
+		snprintf(err, err_len,
+			 "port %u does not exist: DPDK found %u port(s); add devices with EAL "
+			 "options such as --vdev net_pcap0,... or -a PCI_ADDRESS",
+			 port, rte_eth_dev_count_avail());
+		return -1;
+	}
+	sluice_port_describe(port, what, sizeof(what));
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: cannot read device info: %s", what, rte_strerror(-rc));
+		return -1;
+	}
+	if (queues > info.max_rx_queues || queues > info.max_tx_queues) {
+		snprintf(err, err_len,
+			 "%s supports %u RX and %u TX queues, and %u workers need %u of each: use "
+			 "fewer worker lcores or give the device more queues",
+			 what, info.max_rx_queues, info.max_tx_queues, queues, queues);
+		return -1;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (queues > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	rc = rte_eth_dev_configure(port, (uint16_t)queues, (uint16_t)queues, &conf);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: configure failed: %s", what, rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t nb_rx = (uint16_t)rx_desc, nb_tx = (uint16_t)tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+	int socket = rte_eth_dev_socket_id(port);
+	for (unsigned q = 0; q < queues; q++) {
+		rc = rte_eth_rx_queue_setup(port, (uint16_t)q, nb_rx, (unsigned)socket, NULL, pool);
+		if (rc != 0) {
+			snprintf(err, err_len, "%s: RX queue %u setup failed: %s", what, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+		rc = rte_eth_tx_queue_setup(port, (uint16_t)q, nb_tx, (unsigned)socket, NULL);
+		if (rc != 0) {
+			snprintf(err, err_len, "%s: TX queue %u setup failed: %s", what, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	/* Virtual devices often have no notion of it; that is fine. */
+	(void)rte_eth_promiscuous_enable(port);
+	rc = rte_eth_dev_start(port);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: start failed: %s", what, rte_strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+void sluice_port_close(uint16_t port)
+{
+	if (!rte_eth_dev_is_valid_port(port))
+		return;
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+}

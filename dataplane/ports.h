@@ -1,0 +1,26 @@
+/* Bringing up the two DPDK ports Sluice bridges.
+ *
+ * Contract: each port gets `queues` RX and TX queues (one of each per worker),
+ * is put in promiscuous mode where the driver allows (a bump in the wire must
+ * see traffic addressed to others) and started. Drivers that cannot give that
+ * many queues are refused with their name and limit, so the operator knows to
+ * use fewer workers or more queues (net_pcap: one rx_pcap/tx_pcap per queue).
+ */
+#ifndef SLUICE_DATAPLANE_PORTS_H
+#define SLUICE_DATAPLANE_PORTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rte_mempool;
+
+int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
+		      struct rte_mempool *pool, char *err, size_t err_len);
+
+/* Stops and closes the port, which also flushes drivers that write files. */
+void sluice_port_close(uint16_t port);
+
+/* "net_pcap0 (net_pcap)" or similar, for messages and the summary. */
+void sluice_port_describe(uint16_t port, char *buf, size_t len);
+
+#endif

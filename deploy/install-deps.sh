@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that Sluice's build, tests, demo and benchmarks
+# need. Safe to run again: when everything is already installed it does not touch
+# apt at all, so CI and container builds can call it unconditionally.
+#
+# usage: deploy/install-deps.sh [EXTRA_PACKAGE...]    (as root)
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential pkg-config meson ninja-build
+	libdpdk-dev libhyperscan-dev liburcu-dev libjemalloc-dev libyaml-dev libssl-dev
+	libpcap-dev
+	# tests
+	libcriterion-dev
+	# running: dpdk-devbind.py and dpdk-hugepages.py;
+	# ip and ethtool for the demo's interfaces and for tuning real NICs
+	dpdk iproute2 ethtool
+	# benchmarks: the corpus sluice-gen reads, and the report scripts
+	fortunes fortunes-zh python3
+)
+packages+=("$@")
+
+say() { printf 'install-deps: %s\n' "$*"; }
+
+if [[ ${EUID} -ne 0 ]]; then
+	say "needs root to install packages; run: sudo $0 $*" >&2
+	exit 1
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "${pkg}" 2>/dev/null || true)
+	if [[ ${status} != ii* ]]; then
+		missing+=("${pkg}")
+	fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	say "all ${#packages[@]} packages already installed; nothing to do"
+	exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+say "missing: ${missing[*]}"
+say "running apt-get update"
+apt-get update -q
+# Hyperscan needs x86-64 (SSSE3 at least): on other machines libhyperscan-dev has
+# no candidate and apt stops here, naming it.
+say "running apt-get install -y --no-install-recommends ${missing[*]}"
+apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${missing[@]}"
+say "done: installed ${#missing[@]} of ${#packages[@]} packages"

@@ -1,0 +1,251 @@
+#include "test_support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inet_checksum.h"
+#include "packet_classify.h"
+#include "wire_format.h"
+
+static char *join(const char *env, const char *fallback, const char *rel)
+{
+	const char *root = getenv(env);
+	if (root == NULL || *root == '\0')
+		root = fallback;
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", root, rel) < 0)
+		abort();
+	return p;
+}
+
+char *ts_source_path(const char *rel)
+{
+	return join("SLUICE_SOURCE_ROOT", ".", rel);
+}
+
+char *ts_build_path(const char *rel)
+{
+	return join("SLUICE_BUILD_ROOT", "build", rel);
+}
+
+char *ts_make_tmpdir(const char *tag)
+{
+	char *tmpl = NULL;
+	if (asprintf(&tmpl, "/tmp/sluice-test-%s-XXXXXX", tag) < 0 || mkdtemp(tmpl) == NULL)
+		abort();
+	return tmpl;
+}
+
+void ts_rmtree(const char *dir)
+{
+	if (dir == NULL || strncmp(dir, "/tmp/sluice-test-", 17) != 0)
+		return;
+	char *cmd = NULL;
+	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	free(cmd);
+}
+
+struct sluice_wire_message ts_msg(uint64_t msg_id, const char *text)
+{
+	return (struct sluice_wire_message){.msg_id = msg_id,
+					    .channel_id = 100 + msg_id % 7,
+					    .user_id = 5000 + msg_id,
+					    .text = text,
+					    .text_len = (uint16_t)strlen(text)};
+}
+
+size_t ts_build_datagram(uint8_t *out, size_t cap, bool ipv6, bool vlan,
+			 const struct sluice_wire_message *msgs, unsigned count)
+{
+	uint8_t payload[16384];
+	size_t used = 0;
+	for (unsigned i = 0; i < count; i++) {
+		size_t n = sluice_wire_frame_write(payload + used, sizeof(payload) - used, &msgs[i]);
+		if (n == 0)
+			return 0;
+		used += n;
+	}
+	struct sluice_udp_endpoints ep;
+	sluice_udp_endpoints_default(&ep, ipv6);
+	ep.vlan = vlan;
+	ep.vlan_id = 42;
+	return sluice_udp_packet_build(out, cap, &ep, payload, used);
+}
+
+bool ts_checksums_valid(const uint8_t *pkt, size_t len)
+{
+	struct sluice_udp_view v;
+	enum sluice_bad_reason why;
+	uint16_t port = 0;
+	/* Find the UDP destination port first so classify accepts it. */
+	size_t l3 = (pkt[12] == 0x81 && pkt[13] == 0x00) ? 18 : 14;
+	bool ipv6 = (pkt[l3] >> 4) == 6;
+	size_t l4 = ipv6 ? l3 + 40 : l3 + (size_t)(pkt[l3] & 0x0f) * 4;
+	if (l4 + 8 > len)
+		return false;
+	port = sluice_be16_load(pkt + l4 + 2);
+	if (sluice_packet_classify(pkt, (uint32_t)len, port, &v, &why) != SLUICE_PKT_MESSAGE)
+		return false;
+	const uint8_t *ip = pkt + v.l3_off;
+	if (!v.ipv6) {
+		unsigned ihl = (ip[0] & 0x0f) * 4u;
+		if (sluice_csum_fold(sluice_csum_add(0, ip, ihl, false)) != 0xffff)
+			return false;
+	}
+	const uint8_t *udp = pkt + v.l4_off;
+	if (!v.ipv6 && udp[6] == 0 && udp[7] == 0)
+		return true;
+	return sluice_udp_checksum_verify(ip, v.ipv6, udp, v.payload_len + 8) == 0xffff;
+}
+
+int ts_pcap_write(const char *path, const struct ts_packet *packets, size_t count)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	if (dead == NULL)
+		return -1;
+	pcap_dumper_t *d = pcap_dump_open(dead, path);
+	if (d == NULL) {
+		pcap_close(dead);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct pcap_pkthdr h = {.caplen = (bpf_u_int32)packets[i].len,
+					.len = (bpf_u_int32)packets[i].len};
+		h.ts.tv_sec = 1700000000 + (long)(i / 1000);
+		h.ts.tv_usec = (long)(i % 1000) * 1000;
+		pcap_dump((u_char *)d, &h, packets[i].data);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	return 0;
+}
+
+int ts_pcap_read(const char *path, struct ts_capture *out)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	memset(out, 0, sizeof(*out));
+	pcap_t *p = pcap_open_offline(path, errbuf);
+	if (p == NULL)
+		return -1;
+	size_t cap = 0;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		if (out->count == cap) {
+			cap = cap ? cap * 2 : 64;
+			out->packets = realloc(out->packets, cap * sizeof(*out->packets));
+			if (out->packets == NULL)
+				abort();
+		}
+		struct ts_packet *pk = &out->packets[out->count++];
+		pk->len = h->caplen;
+		pk->data = malloc(h->caplen ? h->caplen : 1);
+		memcpy(pk->data, data, h->caplen);
+	}
+	pcap_close(p);
+	return 0;
+}
+
+void ts_capture_free(struct ts_capture *cap)
+{
+	for (size_t i = 0; i < cap->count; i++)
+		free(cap->packets[i].data);
+	free(cap->packets);
+	memset(cap, 0, sizeof(*cap));
+}
+
+int ts_run(char *const argv[], double timeout_s, char **output)
+{
+	int pipefd[2];
+	if (pipe(pipefd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	size_t cap = 65536, used = 0;
+	char *buf = malloc(cap);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int status = 0;
+	bool exited = false, killed = false;
+	for (;;) {
+		ssize_t n;
+		while ((n = read(pipefd[0], buf + used, cap - used - 1)) > 0) {
+			used += (size_t)n;
+			if (cap - used < 4096) {
+				cap *= 2;
+				buf = realloc(buf, cap);
+			}
+		}
+		if (exited && n <= 0)
+			break;
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+			exited = true;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double elapsed = (double)(now.tv_sec - t0.tv_sec) +
+				 (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		if (!exited && !killed && elapsed > timeout_s) {
+			kill(pid, SIGKILL);
+			killed = true;
+		}
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	close(pipefd[0]);
+	buf[used] = '\0';
+	if (output != NULL)
+		*output = buf;
+	else
+		free(buf);
+	if (killed || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames, int max)
+{
+	struct sluice_udp_view v;
+	enum sluice_bad_reason why;
+	if (sluice_packet_classify(pkt, (uint32_t)len, port, &v, &why) != SLUICE_PKT_MESSAGE)
+		return -1;
+	const uint8_t *p = pkt + v.payload_off;
+	uint32_t off = 0;
+	int n = 0;
+	while (off + SLUICE_WIRE_HEADER_LEN <= v.payload_len && n < max) {
+		uint16_t tl = sluice_be16_load(p + off + SLUICE_WIRE_OFF_TEXT_LEN);
+		if (off + SLUICE_WIRE_HEADER_LEN + tl > v.payload_len || tl >= sizeof(frames[n].text))
+			return -1;
+		frames[n].msg_id = sluice_be64_load(p + off + SLUICE_WIRE_OFF_MSG_ID);
+		frames[n].flags = p[off + SLUICE_WIRE_OFF_FLAGS];
+		frames[n].text_len = tl;
+		memcpy(frames[n].text, p + off + SLUICE_WIRE_HEADER_LEN, tl);
+		frames[n].text[tl] = '\0';
+		off += SLUICE_WIRE_HEADER_LEN + tl;
+		n++;
+	}
+	return off == v.payload_len ? n : -1;
+}

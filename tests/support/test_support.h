@@ -1,0 +1,64 @@
+/* Helpers shared by the tests: paths, temporary directories, packets, pcaps and
+ * running the project's programs. Everything here is test-only. */
+#ifndef SLUICE_TEST_SUPPORT_H
+#define SLUICE_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet_build.h"
+
+/* Paths under the source and build trees (from SLUICE_SOURCE_ROOT/BUILD_ROOT).
+ * Returned strings are malloc'd. */
+char *ts_source_path(const char *rel);
+char *ts_build_path(const char *rel);
+
+/* A fresh directory under /tmp, removed by ts_rmtree(). */
+char *ts_make_tmpdir(const char *tag);
+void ts_rmtree(const char *dir);
+
+/* Builds a datagram of msgs to the default endpoints; returns its length. */
+size_t ts_build_datagram(uint8_t *out, size_t cap, bool ipv6, bool vlan,
+			 const struct sluice_wire_message *msgs, unsigned count);
+
+/* A message with the given ids and NUL-terminated text. */
+struct sluice_wire_message ts_msg(uint64_t msg_id, const char *text);
+
+/* Whether the IPv4 header checksum (if IPv4) and UDP checksum of an Ethernet
+ * frame are valid, and its IP/UDP lengths agree with len. */
+bool ts_checksums_valid(const uint8_t *pkt, size_t len);
+
+struct ts_packet {
+	uint8_t *data;
+	size_t len;
+};
+
+struct ts_capture {
+	struct ts_packet *packets;
+	size_t count;
+};
+
+int ts_pcap_write(const char *path, const struct ts_packet *packets, size_t count);
+/* Reads every packet of a pcap file; returns -1 if it cannot be read. */
+int ts_pcap_read(const char *path, struct ts_capture *out);
+void ts_capture_free(struct ts_capture *cap);
+
+/* Runs argv (argv[0] a path), stdout+stderr into *output (malloc'd), killing it
+ * after timeout_s. Returns the exit status, or -1 if it did not exit by itself. */
+int ts_run(char *const argv[], double timeout_s, char **output);
+
+/* Decoded view of one frame inside a captured datagram. */
+struct ts_frame {
+	uint64_t msg_id;
+	uint8_t flags;
+	char text[2048];
+	uint16_t text_len;
+};
+
+/* Splits the UDP payload of a datagram to `port` into frames; returns how many,
+ * or -1 if the packet is not such a datagram. */
+int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames,
+		 int max);
+
+#endif
