@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what is missing,
+# builds, runs every test (unit tests in parallel, integration tests one at a
+# time since they share the two cores), then the DPDK-free unit tests again
+# under ASan and UBSan. Ends with one line: "N passed, N failed".
+#
+# usage: sudo tests/run-tests.sh       (root: the network test creates namespaces)
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+deploy/install-deps.sh || exit 1
+
+build() {
+	local dir=$1
+	shift
+	if [[ ! -f $dir/build.ninja ]]; then
+		meson setup "$dir" "$@" >/dev/null || return 1
+	else
+		meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
+	fi
+	ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+status=0
+logs=()
+if build build; then
+	meson test -C build --print-errorlogs --num-processes 2 || status=1
+	logs+=(build/meson-logs/testlog.json)
+else
+	echo "run-tests: build failed"
+	status=1
+fi
+
+# Sanitizers: the libc allocator (not jemalloc) so ASan sees every allocation.
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=false; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 || status=1
+	logs+=(build-asan/meson-logs/testlog.json)
+else
+	echo "run-tests: sanitizer build failed"
+	status=1
+fi
+
+if [[ ${#logs[@]} -gt 0 ]]; then
+	python3 tests/tap-summary.py "${logs[@]}" || status=1
+else
+	echo "0 passed, 1 failed"
+fi
+exit $status
