@@ -436,4 +436,9 @@ Test(hot_swap, hundred_reloads_under_traffic_lose_nothing_and_never_apply_a_reti
 
 	free(S.msgs);
 	ts_rmtree(S.dir);
+	free(S.dir);
+	free(S.socket);
+	free(S.events);
+	free(S.pack_a);
+	free(S.pack_b);
 }

@@ -323,4 +323,10 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	free(count);
 	free(out);
 	ts_rmtree(dir);
+	free(dir);
+	free(sock);
+	free(events);
+	free(log);
+	free(rules);
+	free(sluice);
 }
