@@ -3,25 +3,25 @@
 #include <string.h>
 
 static const char *const reason_names[SLUICE_BAD_REASON_COUNT] = {
-	[SLUICE_BAD_NONE] = "none",
-	[SLUICE_BAD_TRUNCATED_HEADER] = "truncated_header",
-	[SLUICE_BAD_MAGIC] = "bad_magic",
-	[SLUICE_BAD_VERSION] = "bad_version",
-	[SLUICE_BAD_TEXT_LENGTH] = "bad_text_length",
-	[SLUICE_BAD_TRAILING_BYTES] = "trailing_bytes",
-	[SLUICE_BAD_TOO_MANY_FRAMES] = "too_many_frames",
-	[SLUICE_BAD_EMPTY_PAYLOAD] = "empty_payload",
-	[SLUICE_BAD_INVALID_UTF8] = "invalid_utf8",
-	[SLUICE_BAD_IP_FRAGMENT] = "ip_fragment",
-	[SLUICE_BAD_IP_LENGTH] = "bad_ip_length",
-	[SLUICE_BAD_MULTI_SEGMENT] = "multi_segment",
-	[SLUICE_BAD_SCAN_ERROR] = "scan_error",
+    [SLUICE_BAD_NONE] = "none",
+    [SLUICE_BAD_TRUNCATED_HEADER] = "truncated_header",
+    [SLUICE_BAD_MAGIC] = "bad_magic",
+    [SLUICE_BAD_VERSION] = "bad_version",
+    [SLUICE_BAD_TEXT_LENGTH] = "bad_text_length",
+    [SLUICE_BAD_TRAILING_BYTES] = "trailing_bytes",
+    [SLUICE_BAD_TOO_MANY_FRAMES] = "too_many_frames",
+    [SLUICE_BAD_EMPTY_PAYLOAD] = "empty_payload",
+    [SLUICE_BAD_INVALID_UTF8] = "invalid_utf8",
+    [SLUICE_BAD_IP_FRAGMENT] = "ip_fragment",
+    [SLUICE_BAD_IP_LENGTH] = "bad_ip_length",
+    [SLUICE_BAD_MULTI_SEGMENT] = "multi_segment",
+    [SLUICE_BAD_SCAN_ERROR] = "scan_error",
 };
 
 static const char *const policy_names[SLUICE_POLICY_COUNT] = {
-	[SLUICE_POLICY_DROP] = "drop",
-	[SLUICE_POLICY_DROP_QUIET] = "drop-quiet",
-	[SLUICE_POLICY_REPLACE] = "replace",
+    [SLUICE_POLICY_DROP] = "drop",
+    [SLUICE_POLICY_DROP_QUIET] = "drop-quiet",
+    [SLUICE_POLICY_REPLACE] = "replace",
 };
 
 const char *sluice_bad_reason_name(enum sluice_bad_reason reason)

@@ -17,13 +17,13 @@ enum sluice_bad_reason {
 	SLUICE_BAD_TRUNCATED_HEADER, /* fewer than 32 bytes left, starting like a frame */
 	SLUICE_BAD_MAGIC,
 	SLUICE_BAD_VERSION,
-	SLUICE_BAD_TEXT_LENGTH,	  /* text runs past the end of the payload */
+	SLUICE_BAD_TEXT_LENGTH,	   /* text runs past the end of the payload */
 	SLUICE_BAD_TRAILING_BYTES, /* bytes after the last frame that are not a frame */
 	SLUICE_BAD_TOO_MANY_FRAMES,
 	SLUICE_BAD_EMPTY_PAYLOAD,
 	SLUICE_BAD_INVALID_UTF8,
-	SLUICE_BAD_IP_FRAGMENT, /* first fragment of a datagram for the message port */
-	SLUICE_BAD_IP_LENGTH,	/* IP/UDP lengths disagree with each other or the packet */
+	SLUICE_BAD_IP_FRAGMENT,	  /* first fragment of a datagram for the message port */
+	SLUICE_BAD_IP_LENGTH,	  /* IP/UDP lengths disagree with each other or the packet */
 	SLUICE_BAD_MULTI_SEGMENT, /* chained mbuf: too large for one buffer */
 	SLUICE_BAD_SCAN_ERROR,	  /* Hyperscan returned an error */
 	SLUICE_BAD_REASON_COUNT

@@ -17,8 +17,8 @@ static long elapsed_ms(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-int sluice_ctl_request(const char *socket_path, const char *request, int timeout_ms,
-		       char **reply, char *err, size_t err_len)
+int sluice_ctl_request(const char *socket_path, const char *request, int timeout_ms, char **reply,
+		       char *err, size_t err_len)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct timespec t0;
@@ -59,7 +59,8 @@ int sluice_ctl_request(const char *socket_path, const char *request, int timeout
 	while (buf != NULL) {
 		long left = timeout_ms - elapsed_ms(&t0);
 		if (left <= 0) {
-			snprintf(err, err_len, "%s: no reply within %d ms", socket_path, timeout_ms);
+			snprintf(err, err_len, "%s: no reply within %d ms", socket_path,
+				 timeout_ms);
 			break;
 		}
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};

@@ -15,7 +15,7 @@
 /* Sends request (no newline) to the socket and returns the reply in *reply
  * (malloc'd, NUL-terminated). timeout_ms bounds the whole exchange. Returns 0,
  * or -1 with err. */
-int sluice_ctl_request(const char *socket_path, const char *request, int timeout_ms,
-		       char **reply, char *err, size_t err_len);
+int sluice_ctl_request(const char *socket_path, const char *request, int timeout_ms, char **reply,
+		       char *err, size_t err_len);
 
 #endif

@@ -130,10 +130,11 @@ bool sluice_control_check_workers(void *arg, char *err, size_t err_len)
 	watchdog_sample(ctl);
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
 		if (ctl->stuck[w]) {
-			snprintf(err, err_len,
-				 "worker %u (lcore %u) has not finished a loop for %.0f ms; refusing "
-				 "to swap, since the swap would wait for it (the running pack stays)",
-				 w, ctl->lcores[w], mono_ms() - ctl->progress_ms[w]);
+			snprintf(
+			    err, err_len,
+			    "worker %u (lcore %u) has not finished a loop for %.0f ms; refusing "
+			    "to swap, since the swap would wait for it (the running pack stays)",
+			    w, ctl->lcores[w], mono_ms() - ctl->progress_ms[w]);
 			return false;
 		}
 	}
@@ -168,8 +169,8 @@ static void active_json(struct sluice_strbuf *sb, const struct sluice_generation
 	pack_json(sb, gen->pack);
 	/* Replace the closing brace of the pack object to add generation facts. */
 	sb->len--;
-	sluice_strbuf_printf(sb, ",\"generation\":%llu,\"loaded_at\":",
-			     (unsigned long long)gen->seq);
+	sluice_strbuf_printf(sb,
+			     ",\"generation\":%llu,\"loaded_at\":", (unsigned long long)gen->seq);
 	format_time(sb, gen->loaded_at_ns);
 	sluice_strbuf_printf(sb, ",\"scratch_bytes_per_worker\":%zu}", gen->scratch_bytes);
 }
@@ -207,8 +208,9 @@ static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 
 static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 {
-	sluice_strbuf_printf(sb, "{\"ok\":true,\"generation\":%llu,\"events_written\":%llu,"
-				 "\"event_write_errors\":%llu,\"stats\":",
+	sluice_strbuf_printf(sb,
+			     "{\"ok\":true,\"generation\":%llu,\"events_written\":%llu,"
+			     "\"event_write_errors\":%llu,\"stats\":",
 			     (unsigned long long)sluice_registry_current(ctl->registry)->seq,
 			     (unsigned long long)(ctl->sink ? ctl->sink->written : 0),
 			     (unsigned long long)(ctl->sink ? ctl->sink->write_errors : 0));
@@ -313,7 +315,7 @@ static void write_all(int fd, const char *data, size_t len)
 
 static void serve_one(struct sluice_control *ctl)
 {
-	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	char line[SLUICE_CTL_MAX_REQUEST + 1];

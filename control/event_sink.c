@@ -40,31 +40,44 @@ uint64_t sluice_tsc_to_ns(const struct sluice_tsc_clock *clock, uint64_t tsc)
 
 size_t sluice_json_string(char *buf, size_t cap, const char *s)
 {
+	/* Always a whole JSON string: when s does not fit it is cut before a UTF-8
+	 * lead byte or an escape, and the closing quote is still written. */
 	size_t n = 0;
-#define PUT(c)                                                                                     \
-	do {                                                                                       \
-		if (n + 1 < cap)                                                                   \
-			buf[n] = (c);                                                              \
-		n++;                                                                               \
-	} while (0)
-	PUT('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			PUT('\\');
-			PUT((char)*p);
-		} else if (*p < 0x20) {
-			char esc[8];
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			for (char *e = esc; *e; e++)
-				PUT(*e);
-		} else {
-			PUT((char)*p);
-		}
+	if (cap < 3) {
+		if (cap > 0)
+			buf[0] = '\0';
+		return 0;
 	}
-	PUT('"');
-#undef PUT
-	if (cap > 0)
-		buf[n < cap ? n : cap - 1] = '\0';
+	buf[n++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char piece[8];
+		size_t len;
+		if (*p == '"' || *p == '\\') {
+			piece[0] = '\\';
+			piece[1] = (char)*p;
+			len = 2;
+		} else if (*p < 0x20) {
+			len = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", *p);
+		} else {
+			piece[0] = (char)*p;
+			len = 1;
+		}
+		bool lead = (*p & 0xC0) != 0x80;
+		if (n + len + 2 > cap && (lead || len > 1))
+			break;
+		if (n + len + 2 > cap) {
+			/* Inside a multi-byte character: drop its partial start. */
+			while (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
+				n--;
+			if (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0xC0)
+				n--;
+			break;
+		}
+		memcpy(buf + n, piece, len);
+		n += len;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
 	return n;
 }
 
@@ -82,7 +95,7 @@ static size_t format_ts(uint64_t ns, char *buf, size_t cap)
 size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_tsc_clock *clock,
 			   char *buf, size_t cap)
 {
-	char ts[48], pack_name[160], pack_version[160];
+	char ts[48], pack_name[512], pack_version[512];
 	format_ts(sluice_tsc_to_ns(clock, ev->tsc), ts, sizeof(ts));
 	const struct sluice_pack *pack = ev->pack;
 	sluice_json_string(pack_name, sizeof(pack_name), pack != NULL ? pack->name : "");
@@ -95,29 +108,30 @@ size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_ts
 		sluice_json_string(id, sizeof(id), rule->id);
 		sluice_json_string(category, sizeof(category), rule->category);
 		n = (size_t)snprintf(
-			buf, cap,
-			"{\"ts\":\"%s\",\"event\":\"match\",\"worker\":%u,\"msg_id\":%llu,"
-			"\"channel_id\":%llu,\"user_id\":%llu,\"rule\":%s,\"category\":%s,"
-			"\"action\":\"%s\",\"verdict\":\"%s\",\"pack\":%s,\"pack_version\":%s,"
-			"\"from\":%u,\"to\":%u}\n",
-			ts, ev->worker, (unsigned long long)ev->msg_id,
-			(unsigned long long)ev->channel_id, (unsigned long long)ev->user_id, id,
-			category, sluice_action_name(rule->action),
-			sluice_action_name((enum sluice_action)ev->verdict), pack_name,
-			pack_version, ev->from, ev->to);
+		    buf, cap,
+		    "{\"ts\":\"%s\",\"event\":\"match\",\"worker\":%u,\"msg_id\":%llu,"
+		    "\"channel_id\":%llu,\"user_id\":%llu,\"rule\":%s,\"category\":%s,"
+		    "\"action\":\"%s\",\"verdict\":\"%s\",\"pack\":%s,\"pack_version\":%s,"
+		    "\"from\":%u,\"to\":%u}\n",
+		    ts, ev->worker, (unsigned long long)ev->msg_id,
+		    (unsigned long long)ev->channel_id, (unsigned long long)ev->user_id, id,
+		    category, sluice_action_name(rule->action),
+		    sluice_action_name((enum sluice_action)ev->verdict), pack_name, pack_version,
+		    ev->from, ev->to);
 	} else {
 		char ids[128] = "";
 		if (ev->has_ids)
-			snprintf(ids, sizeof(ids), ",\"msg_id\":%llu,\"channel_id\":%llu,\"user_id\":%llu",
+			snprintf(ids, sizeof(ids),
+				 ",\"msg_id\":%llu,\"channel_id\":%llu,\"user_id\":%llu",
 				 (unsigned long long)ev->msg_id, (unsigned long long)ev->channel_id,
 				 (unsigned long long)ev->user_id);
 		n = (size_t)snprintf(
-			buf, cap,
-			"{\"ts\":\"%s\",\"event\":\"bad_input\",\"worker\":%u%s,\"reason\":\"%s\","
-			"\"policy\":\"%s\",\"pack\":%s,\"pack_version\":%s}\n",
-			ts, ev->worker, ids, sluice_bad_reason_name((enum sluice_bad_reason)ev->reason),
-			sluice_bad_policy_name((enum sluice_bad_policy)ev->policy), pack_name,
-			pack_version);
+		    buf, cap,
+		    "{\"ts\":\"%s\",\"event\":\"bad_input\",\"worker\":%u%s,\"reason\":\"%s\","
+		    "\"policy\":\"%s\",\"pack\":%s,\"pack_version\":%s}\n",
+		    ts, ev->worker, ids, sluice_bad_reason_name((enum sluice_bad_reason)ev->reason),
+		    sluice_bad_policy_name((enum sluice_bad_policy)ev->policy), pack_name,
+		    pack_version);
 	}
 	return n < cap ? n : cap - 1;
 }
@@ -126,7 +140,7 @@ unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_e
 				 unsigned budget)
 {
 	struct sluice_event ev;
-	char line[1024];
+	char line[2048];
 	unsigned n = 0;
 	while (n < budget && sluice_event_ring_pop(ring, &ev)) {
 		size_t len = sluice_event_format(&ev, &sink->clock, line, sizeof(line));

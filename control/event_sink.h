@@ -19,9 +19,9 @@
 #include "event_ring.h"
 
 struct sluice_tsc_clock {
-	uint64_t tsc0;	/* TSC at ... */
-	uint64_t ns0;	/* ... this CLOCK_REALTIME instant */
-	uint64_t hz;	/* TSC frequency */
+	uint64_t tsc0; /* TSC at ... */
+	uint64_t ns0;  /* ... this CLOCK_REALTIME instant */
+	uint64_t hz;   /* TSC frequency */
 };
 
 struct sluice_event_sink {
@@ -50,7 +50,9 @@ void sluice_event_sink_close(struct sluice_event_sink *sink);
 /* Converts a TSC reading into CLOCK_REALTIME nanoseconds. */
 uint64_t sluice_tsc_to_ns(const struct sluice_tsc_clock *clock, uint64_t tsc);
 
-/* Writes s as a JSON string (quotes included) into buf; returns bytes written. */
+/* Writes s as a JSON string (quotes included) into buf and returns the bytes
+ * written. The result is always a whole string: when s does not fit it is cut
+ * before a character or escape that would not fit, and still closed. */
 size_t sluice_json_string(char *buf, size_t cap, const char *s);
 
 #endif

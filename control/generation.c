@@ -4,11 +4,10 @@
 #include <stdlib.h>
 
 struct sluice_generation *sluice_generation_create(const struct sluice_pack *pack,
-						   unsigned worker_count, char *err,
-						   size_t err_len)
+						   unsigned worker_count, char *err, size_t err_len)
 {
 	struct sluice_generation *gen =
-		calloc(1, sizeof(*gen) + worker_count * sizeof(hs_scratch_t *));
+	    calloc(1, sizeof(*gen) + worker_count * sizeof(hs_scratch_t *));
 	if (gen == NULL) {
 		snprintf(err, err_len, "out of memory for a ruleset generation");
 		return NULL;

@@ -12,26 +12,27 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sluicectl [-s SOCKET] [--timeout MS] [--compact] COMMAND [ARG]\n"
-		"\n"
-		"Commands:\n"
-		"  status         active pack (name, version, rules, sha256, loaded at), the packs\n"
-		"                 kept for rollback, and each worker's heartbeat\n"
-		"  stats          every counter, totals and per worker, as JSON\n"
-		"  reload PACK    load PACK (.pack or .yaml) and swap it in on every worker; a pack\n"
-		"                 that fails to load is refused with its reason and the running\n"
-		"                 one stays\n"
-		"  rollback       return to the previous pack\n"
-		"  stop           ask the daemon to finish and print its summary\n"
-		"\n"
-		"Options:\n"
-		"  -s, --socket PATH   control socket (default %s, or $SLUICE_SOCKET)\n"
-		"  --timeout MS        give up after MS milliseconds (default 60000)\n"
-		"  --compact           print the reply as one JSON line\n"
-		"\n"
-		"Exit status: 0 done, 1 refused by the daemon, 2 usage or connection error.\n",
-		DEFAULT_SOCKET);
+	fprintf(
+	    out,
+	    "usage: sluicectl [-s SOCKET] [--timeout MS] [--compact] COMMAND [ARG]\n"
+	    "\n"
+	    "Commands:\n"
+	    "  status         active pack (name, version, rules, sha256, loaded at), the packs\n"
+	    "                 kept for rollback, and each worker's heartbeat\n"
+	    "  stats          every counter, totals and per worker, as JSON\n"
+	    "  reload PACK    load PACK (.pack or .yaml) and swap it in on every worker; a pack\n"
+	    "                 that fails to load is refused with its reason and the running\n"
+	    "                 one stays\n"
+	    "  rollback       return to the previous pack\n"
+	    "  stop           ask the daemon to finish and print its summary\n"
+	    "\n"
+	    "Options:\n"
+	    "  -s, --socket PATH   control socket (default %s, or $SLUICE_SOCKET)\n"
+	    "  --timeout MS        give up after MS milliseconds (default 60000)\n"
+	    "  --compact           print the reply as one JSON line\n"
+	    "\n"
+	    "Exit status: 0 done, 1 refused by the daemon, 2 usage or connection error.\n",
+	    DEFAULT_SOCKET);
 }
 
 /* Indents a JSON document for people; strings are copied as they are. */

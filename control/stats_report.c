@@ -47,22 +47,23 @@ static double cycles_to_ns(uint64_t cycles, uint64_t hz)
 void sluice_stats_json_one(struct sluice_strbuf *sb, const struct sluice_worker_stats *s,
 			   uint64_t tsc_hz)
 {
-	sluice_strbuf_printf(sb,
-			     "{\"rx_packets\":{\"a\":%llu,\"b\":%llu},"
-			     "\"tx_packets\":{\"a\":%llu,\"b\":%llu},"
-			     "\"tx_dropped\":{\"a\":%llu,\"b\":%llu},",
-			     (unsigned long long)s->rx_packets[0], (unsigned long long)s->rx_packets[1],
-			     (unsigned long long)s->tx_packets[0], (unsigned long long)s->tx_packets[1],
-			     (unsigned long long)s->tx_dropped[0], (unsigned long long)s->tx_dropped[1]);
 	sluice_strbuf_printf(
-		sb,
-		"\"other_forwarded\":%llu,\"datagrams\":%llu,\"datagrams_rewritten\":%llu,"
-		"\"datagrams_removed\":%llu,\"messages\":%llu,\"bytes_scanned\":%llu,"
-		"\"matches\":%llu,",
-		(unsigned long long)s->other_forwarded, (unsigned long long)s->datagrams,
-		(unsigned long long)s->datagrams_rewritten, (unsigned long long)s->datagrams_removed,
-		(unsigned long long)s->messages, (unsigned long long)s->bytes_scanned,
-		(unsigned long long)s->matches);
+	    sb,
+	    "{\"rx_packets\":{\"a\":%llu,\"b\":%llu},"
+	    "\"tx_packets\":{\"a\":%llu,\"b\":%llu},"
+	    "\"tx_dropped\":{\"a\":%llu,\"b\":%llu},",
+	    (unsigned long long)s->rx_packets[0], (unsigned long long)s->rx_packets[1],
+	    (unsigned long long)s->tx_packets[0], (unsigned long long)s->tx_packets[1],
+	    (unsigned long long)s->tx_dropped[0], (unsigned long long)s->tx_dropped[1]);
+	sluice_strbuf_printf(
+	    sb,
+	    "\"other_forwarded\":%llu,\"datagrams\":%llu,\"datagrams_rewritten\":%llu,"
+	    "\"datagrams_removed\":%llu,\"messages\":%llu,\"bytes_scanned\":%llu,"
+	    "\"matches\":%llu,",
+	    (unsigned long long)s->other_forwarded, (unsigned long long)s->datagrams,
+	    (unsigned long long)s->datagrams_rewritten, (unsigned long long)s->datagrams_removed,
+	    (unsigned long long)s->messages, (unsigned long long)s->bytes_scanned,
+	    (unsigned long long)s->matches);
 	sluice_strbuf_printf(sb,
 			     "\"verdicts\":{\"passed\":%llu,\"flagged\":%llu,\"masked\":%llu,"
 			     "\"blocked\":%llu},\"bad_input\":{",
@@ -75,14 +76,14 @@ void sluice_stats_json_one(struct sluice_strbuf *sb, const struct sluice_worker_
 				     sluice_bad_reason_name((enum sluice_bad_reason)r),
 				     (unsigned long long)s->bad[r]);
 	sluice_strbuf_printf(
-		sb,
-		"},\"utf8_repaired\":%llu,\"match_overflow\":%llu,\"events_dropped\":%llu,"
-		"\"iterations\":%llu,\"max_iteration_ns\":%.0f,\"max_gap_ns\":%.0f,"
-		"\"generation\":%llu}",
-		(unsigned long long)s->utf8_repaired, (unsigned long long)s->match_overflow,
-		(unsigned long long)s->events_dropped, (unsigned long long)s->iterations,
-		cycles_to_ns(s->max_iteration_cycles, tsc_hz), cycles_to_ns(s->max_gap_cycles, tsc_hz),
-		(unsigned long long)s->generation);
+	    sb,
+	    "},\"utf8_repaired\":%llu,\"match_overflow\":%llu,\"events_dropped\":%llu,"
+	    "\"iterations\":%llu,\"max_iteration_ns\":%.0f,\"max_gap_ns\":%.0f,"
+	    "\"generation\":%llu}",
+	    (unsigned long long)s->utf8_repaired, (unsigned long long)s->match_overflow,
+	    (unsigned long long)s->events_dropped, (unsigned long long)s->iterations,
+	    cycles_to_ns(s->max_iteration_cycles, tsc_hz), cycles_to_ns(s->max_gap_cycles, tsc_hz),
+	    (unsigned long long)s->generation);
 }
 
 void sluice_stats_json(struct sluice_strbuf *sb, struct sluice_worker_stats *const *workers,

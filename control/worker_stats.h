@@ -22,7 +22,7 @@ struct sluice_worker_stats {
 	uint64_t other_forwarded;		/* not for the message port, untouched */
 	uint64_t datagrams;			/* UDP datagrams for the message port */
 	uint64_t datagrams_rewritten;
-	uint64_t datagrams_removed; /* every frame blocked, or dropped by policy */
+	uint64_t datagrams_removed; /* no frame left, at least one blocked by a verdict */
 	uint64_t messages;	    /* frames scanned */
 	uint64_t bytes_scanned;
 	uint64_t verdicts[SLUICE_ACTION_COUNT]; /* none = passed unchanged */
@@ -30,11 +30,11 @@ struct sluice_worker_stats {
 	uint64_t bad[SLUICE_BAD_REASON_COUNT];
 	uint64_t utf8_repaired; /* messages passed after policy "replace" */
 	uint64_t match_overflow;
-	uint64_t events_dropped; /* event ring full */
-	uint64_t iterations;	 /* worker loop passes: a heartbeat */
+	uint64_t events_dropped;       /* event ring full */
+	uint64_t iterations;	       /* worker loop passes: a heartbeat */
 	uint64_t max_iteration_cycles; /* longest pass, start to end */
 	uint64_t max_gap_cycles;       /* longest time between two passes' starts */
-	uint64_t generation; /* ruleset generation used in the last burst */
+	uint64_t generation;	       /* ruleset generation used in the last burst */
 } __attribute__((aligned(64)));
 
 #endif

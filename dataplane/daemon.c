@@ -147,8 +147,10 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 		(unsigned long long)t->bytes_scanned);
 	fprintf(out, "  passed          %llu messages unchanged\n",
 		(unsigned long long)t->verdicts[SLUICE_ACTION_NONE]);
-	fprintf(out, "  flagged         %llu\n", (unsigned long long)t->verdicts[SLUICE_ACTION_FLAG]);
-	fprintf(out, "  masked          %llu\n", (unsigned long long)t->verdicts[SLUICE_ACTION_MASK]);
+	fprintf(out, "  flagged         %llu\n",
+		(unsigned long long)t->verdicts[SLUICE_ACTION_FLAG]);
+	fprintf(out, "  masked          %llu\n",
+		(unsigned long long)t->verdicts[SLUICE_ACTION_MASK]);
 	fprintf(out, "  blocked         %llu (datagrams left empty and removed: %llu)\n",
 		(unsigned long long)t->verdicts[SLUICE_ACTION_BLOCK],
 		(unsigned long long)t->datagrams_removed);
@@ -160,9 +162,9 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++) {
 		if (t->bad[r] == 0)
 			continue;
-		fprintf(out, "%s%s %llu (%s)", sep, sluice_bad_reason_name((enum sluice_bad_reason)r),
-			(unsigned long long)t->bad[r],
-			sluice_bad_policy_name(d->opt->policy[r]));
+		fprintf(out, "%s%s %llu (%s)", sep,
+			sluice_bad_reason_name((enum sluice_bad_reason)r),
+			(unsigned long long)t->bad[r], sluice_bad_policy_name(d->opt->policy[r]));
 		sep = ", ";
 	}
 	fprintf(out, "\n");
@@ -229,8 +231,9 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	const struct sluice_options *o = d->opt;
 	d->worker_count = rte_lcore_count() - 1;
 	if (d->worker_count == 0) {
-		snprintf(err, err_len, "no worker lcore: give EAL at least two cores, e.g. -l 0-1 "
-				       "(the first runs the control thread)");
+		snprintf(err, err_len,
+			 "no worker lcore: give EAL at least two cores, e.g. -l 0-1 "
+			 "(the first runs the control thread)");
 		return -1;
 	}
 	if (d->worker_count > SLUICE_MAX_WORKERS) {
@@ -266,7 +269,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 
 	struct sluice_tsc_clock clock = {
-		.tsc0 = rte_rdtsc(), .ns0 = realtime_ns(), .hz = rte_get_tsc_hz()};
+	    .tsc0 = rte_rdtsc(), .ns0 = realtime_ns(), .hz = rte_get_tsc_hz()};
 	if (sluice_event_sink_open(&d->sink, o->events, &clock, err, err_len) != 0)
 		return -1;
 	d->sink_open = true;

@@ -44,13 +44,13 @@ static void report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason rea
 	if (policy == SLUICE_POLICY_DROP_QUIET)
 		return;
 	struct sluice_event ev = {
-		.tsc = ctx->burst_tsc,
-		.pack = ctx->gen->pack,
-		.worker = ctx->worker,
-		.kind = SLUICE_EVENT_BAD_INPUT,
-		.verdict = SLUICE_ACTION_BLOCK,
-		.reason = (uint8_t)reason,
-		.policy = (uint8_t)policy,
+	    .tsc = ctx->burst_tsc,
+	    .pack = ctx->gen->pack,
+	    .worker = ctx->worker,
+	    .kind = SLUICE_EVENT_BAD_INPUT,
+	    .verdict = SLUICE_ACTION_BLOCK,
+	    .reason = (uint8_t)reason,
+	    .policy = (uint8_t)policy,
 	};
 	if (header != NULL) {
 		event_ids(&ev, header);
@@ -63,12 +63,12 @@ static void report_matches(struct sluice_packet_ctx *ctx, const uint8_t *header)
 {
 	const struct sluice_match_set *set = &ctx->match_set;
 	struct sluice_event ev = {
-		.tsc = ctx->burst_tsc,
-		.pack = ctx->gen->pack,
-		.worker = ctx->worker,
-		.kind = SLUICE_EVENT_MATCH,
-		.verdict = (uint8_t)set->verdict,
-		.has_ids = 1,
+	    .tsc = ctx->burst_tsc,
+	    .pack = ctx->gen->pack,
+	    .worker = ctx->worker,
+	    .kind = SLUICE_EVENT_MATCH,
+	    .verdict = (uint8_t)set->verdict,
+	    .has_ids = 1,
 	};
 	event_ids(&ev, header);
 	for (uint32_t i = 0; i < set->count; i++) {
@@ -79,10 +79,13 @@ static void report_matches(struct sluice_packet_ctx *ctx, const uint8_t *header)
 	}
 }
 
+enum frame_outcome { FRAME_KEPT, FRAME_BLOCKED, FRAME_BAD };
+
 /* Scans one frame and applies its verdict, except removal, which is returned so
  * the datagram can be compacted once. */
-static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-			  const struct sluice_frame_ref *frame, struct sluice_rewrite *rw)
+static enum frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+				     const struct sluice_frame_ref *frame,
+				     struct sluice_rewrite *rw)
 {
 	struct sluice_worker_stats *st = ctx->stats;
 	uint8_t *header = pkt + frame->offset;
@@ -91,7 +94,7 @@ static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 	if (!sluice_utf8_valid(text, frame->text_len)) {
 		report_bad(ctx, SLUICE_BAD_INVALID_UTF8, header);
 		if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE)
-			return true;
+			return FRAME_BAD;
 		/* The repaired text is what is scanned and what is forwarded. */
 		bool odd = ((text - pkt - ctx->decoded.view.l4_off) & 1) != 0;
 		rw->old_sum = sluice_csum_add(rw->old_sum, text, frame->text_len, odd);
@@ -108,11 +111,11 @@ static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 	st->bytes_scanned += frame->text_len;
 	if (rc != HS_SUCCESS) {
 		report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
-		return true;
+		return FRAME_BAD;
 	}
 	st->verdicts[set->verdict]++;
 	if (set->verdict == SLUICE_ACTION_NONE)
-		return false;
+		return FRAME_KEPT;
 	st->matches += set->count;
 	if (set->overflow)
 		st->match_overflow++;
@@ -120,7 +123,7 @@ static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 
 	switch (set->verdict) {
 	case SLUICE_ACTION_BLOCK:
-		return true;
+		return FRAME_BLOCKED;
 	case SLUICE_ACTION_MASK:
 		if (set->overflow) {
 			sluice_frame_mask(pkt, &ctx->decoded.view, frame, 0, frame->text_len, rw);
@@ -140,7 +143,23 @@ static bool frame_removed(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 	default:
 		break;
 	}
-	return false;
+	return FRAME_KEPT;
+}
+
+/* The header of the frame decoding stopped at, if all 32 bytes of it are there
+ * and it starts like a frame, so a bad-input event can name its message. */
+static const uint8_t *failed_frame_header(const uint8_t *pkt, const struct sluice_decoded *d)
+{
+	uint32_t off = d->view.payload_off;
+	if (d->frame_count > 0) {
+		const struct sluice_frame_ref *last = &d->frames[d->frame_count - 1];
+		off = last->offset + SLUICE_WIRE_HEADER_LEN + last->text_len;
+	}
+	uint32_t end = d->view.payload_off + d->view.payload_len;
+	if (off + SLUICE_WIRE_HEADER_LEN > end || pkt[off] != SLUICE_WIRE_MAGIC0 ||
+	    pkt[off + 1] != SLUICE_WIRE_MAGIC1)
+		return NULL;
+	return pkt + off;
 }
 
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
@@ -156,23 +175,31 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 	}
 	ctx->stats->datagrams++;
 	if (cls == SLUICE_PKT_BAD) {
-		report_bad(ctx, why, d->frame_count > 0 ? pkt + d->frames[0].offset : NULL);
+		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
+		bool framed = why != SLUICE_BAD_IP_LENGTH && why != SLUICE_BAD_IP_FRAGMENT;
+		report_bad(ctx, why, framed ? failed_frame_header(pkt, d) : NULL);
 		return SLUICE_FATE_DROP_BAD;
 	}
 
 	struct sluice_rewrite rw = {0};
 	uint64_t removed[SLUICE_MAX_FRAMES / 64] = {0};
-	bool any_removed = false;
+	uint32_t blocked = 0, bad = 0;
 	for (uint32_t i = 0; i < d->frame_count; i++) {
-		if (frame_removed(ctx, pkt, &d->frames[i], &rw)) {
-			removed[i / 64] |= 1ull << (i % 64);
-			any_removed = true;
-		}
+		enum frame_outcome outcome = scan_frame(ctx, pkt, &d->frames[i], &rw);
+		if (outcome == FRAME_KEPT)
+			continue;
+		removed[i / 64] |= 1ull << (i % 64);
+		if (outcome == FRAME_BLOCKED)
+			blocked++;
+		else
+			bad++;
 	}
-	if (any_removed) {
+	if (blocked + bad > 0) {
 		uint32_t new_len = sluice_datagram_remove_frames(pkt, &d->view, d->frames,
 								 d->frame_count, removed, &rw);
 		if (new_len == 0) {
+			if (blocked == 0)
+				return SLUICE_FATE_DROP_BAD;
 			ctx->stats->datagrams_removed++;
 			return SLUICE_FATE_DROP_VERDICT;
 		}
@@ -186,13 +213,11 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 }
 
 enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx *ctx,
-							 const uint8_t *first,
-							 uint32_t first_len)
+							const uint8_t *first, uint32_t first_len)
 {
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
-	enum sluice_pkt_class cls =
-		ctx->decoder->decode(ctx->decoder, first, first_len, d, &why);
+	enum sluice_pkt_class cls = ctx->decoder->decode(ctx->decoder, first, first_len, d, &why);
 	if (cls == SLUICE_PKT_OTHER) {
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;

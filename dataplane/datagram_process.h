@@ -29,9 +29,9 @@
 #define SLUICE_MAX_MATCHES 64
 
 enum sluice_packet_fate {
-	SLUICE_FATE_FORWARD = 0,   /* transmit, possibly rewritten and shortened */
-	SLUICE_FATE_DROP_VERDICT,  /* every message in it was removed by a verdict */
-	SLUICE_FATE_DROP_BAD,	   /* removed by bad-input policy */
+	SLUICE_FATE_FORWARD = 0,  /* transmit, possibly rewritten and shortened */
+	SLUICE_FATE_DROP_VERDICT, /* no message left; at least one was blocked by a verdict */
+	SLUICE_FATE_DROP_BAD,	  /* removed by bad-input policy alone */
 };
 
 struct sluice_packet_ctx {
@@ -74,7 +74,6 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
  * not for the message port, otherwise dropped as multi_segment. first/first_len
  * are its first segment. */
 enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx *ctx,
-							 const uint8_t *first,
-							 uint32_t first_len);
+							const uint8_t *first, uint32_t first_len);
 
 #endif

@@ -53,8 +53,7 @@ uint16_t sluice_udp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t 
 	return sluice_csum_fold(sluice_csum_add(sum, udp, udp_len, false));
 }
 
-uint16_t sluice_udp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *udp,
-				     uint32_t udp_len)
+uint16_t sluice_udp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *udp, uint32_t udp_len)
 {
 	uint8_t saved[2];
 	memcpy(saved, udp + 6, 2);

@@ -50,8 +50,7 @@ uint16_t sluice_udp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t 
 				    uint32_t udp_len);
 
 /* The value to store in a UDP checksum field, computed from scratch. */
-uint16_t sluice_udp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *udp,
-				     uint32_t udp_len);
+uint16_t sluice_udp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *udp, uint32_t udp_len);
 
 /* The value to store in an IPv4 header checksum field, computed from scratch. */
 uint16_t sluice_ipv4_header_checksum(const uint8_t *ip, unsigned header_len);

@@ -23,44 +23,43 @@ struct option_spec {
 #define OFF(field) offsetof(struct sluice_options, field)
 
 static const struct option_spec specs[] = {
-	{"config", 'c', V_CONFIG, 0, 0, 0, "FILE",
-	 "read options from FILE (`name = value` lines; command line wins)"},
-	{"rules", 'r', V_STRING, OFF(rules), 0, 0, "FILE",
-	 "pack (.pack) or rule file (.yaml) to load at start (required)"},
-	{"port-a", 0, V_U16, OFF(port_a), 0, 1023, "N", "DPDK port id of side A (default 0)"},
-	{"port-b", 0, V_U16, OFF(port_b), 0, 1023, "N", "DPDK port id of side B (default 1)"},
-	{"udp-port", 'p', V_U16, OFF(udp_port), 1, 65535, "N",
-	 "UDP destination port carrying messages (default 7700)"},
-	{"events", 'e', V_STRING, OFF(events), 0, 0, "FILE",
-	 "append JSON-lines events to FILE; '-' is stdout (default -)"},
-	{"control-socket", 's', V_STRING, OFF(control_socket), 0, 0, "PATH",
-	 "control socket for sluicectl; 'none' for none (default " SLUICE_DEFAULT_CONTROL_SOCKET
-	 ")"},
-	{"summary", 0, V_STRING, OFF(summary), 0, 0, "FILE",
-	 "also write the exit summary as JSON to FILE"},
-	{"burst", 'b', V_UINT, OFF(burst), 1, 256, "N", "packets per RX/TX burst (default 32)"},
-	{"mbufs", 0, V_UINT, OFF(mbufs), 1023, 4194303, "N",
-	 "mbufs in the packet pool (default: enough for every queue)"},
-	{"rx-desc", 0, V_UINT, OFF(rx_desc), 32, 32768, "N", "RX descriptors per queue (1024)"},
-	{"tx-desc", 0, V_UINT, OFF(tx_desc), 32, 32768, "N", "TX descriptors per queue (1024)"},
-	{"event-ring", 0, V_UINT, OFF(event_ring), 64, 1u << 24, "N",
-	 "events buffered per worker, a power of two (default 65536)"},
-	{"history", 0, V_UINT, OFF(history), 2, 64, "N",
-	 "packs kept for rollback, the active one included (default 8)"},
-	{"offline", 'o', V_FLAG, OFF(offline), 0, 0, NULL,
-	 "replay mode: exit once every RX queue has been idle for --idle-ms"},
-	{"idle-ms", 0, V_UINT, OFF(idle_ms), 1, 3600000, "MS",
-	 "idle time that ends --offline (default 500)"},
-	{"duration", 'd', V_DOUBLE, OFF(duration_s), 0, 0, "SECONDS",
-	 "stop after this long (default: run until SIGINT/SIGTERM or `sluicectl stop`)"},
-	{"stall-ms", 0, V_UINT, OFF(stall_ms), 1, 3600000, "MS",
-	 "a worker that has not finished a loop for this long is reported stuck and swaps"
-	 " are refused (default 1000)"},
-	{"policy", 0, V_POLICY, 0, 0, 0, "REASON=ACTION",
-	 "bad-input policy; REASON is a reason name or 'all', ACTION is drop (default,"
-	 " with an event), drop-quiet, or replace (invalid_utf8 only: invalid bytes become"
-	 " '?' and the repaired text is scanned and forwarded); repeatable"},
-	{"help", 'h', V_HELP, 0, 0, 0, NULL, "show this help"},
+    {"config", 'c', V_CONFIG, 0, 0, 0, "FILE",
+     "read options from FILE (`name = value` lines; command line wins)"},
+    {"rules", 'r', V_STRING, OFF(rules), 0, 0, "FILE",
+     "pack (.pack) or rule file (.yaml) to load at start (required)"},
+    {"port-a", 0, V_U16, OFF(port_a), 0, 1023, "N", "DPDK port id of side A (default 0)"},
+    {"port-b", 0, V_U16, OFF(port_b), 0, 1023, "N", "DPDK port id of side B (default 1)"},
+    {"udp-port", 'p', V_U16, OFF(udp_port), 1, 65535, "N",
+     "UDP destination port carrying messages (default 7700)"},
+    {"events", 'e', V_STRING, OFF(events), 0, 0, "FILE",
+     "append JSON-lines events to FILE; '-' is stdout (default -)"},
+    {"control-socket", 's', V_STRING, OFF(control_socket), 0, 0, "PATH",
+     "control socket for sluicectl; 'none' for none (default " SLUICE_DEFAULT_CONTROL_SOCKET ")"},
+    {"summary", 0, V_STRING, OFF(summary), 0, 0, "FILE",
+     "also write the exit summary as JSON to FILE"},
+    {"burst", 'b', V_UINT, OFF(burst), 1, 256, "N", "packets per RX/TX burst (default 32)"},
+    {"mbufs", 0, V_UINT, OFF(mbufs), 1023, 4194303, "N",
+     "mbufs in the packet pool (default: enough for every queue)"},
+    {"rx-desc", 0, V_UINT, OFF(rx_desc), 32, 32768, "N", "RX descriptors per queue (1024)"},
+    {"tx-desc", 0, V_UINT, OFF(tx_desc), 32, 32768, "N", "TX descriptors per queue (1024)"},
+    {"event-ring", 0, V_UINT, OFF(event_ring), 64, 1u << 24, "N",
+     "events buffered per worker, a power of two (default 65536)"},
+    {"history", 0, V_UINT, OFF(history), 2, 64, "N",
+     "packs kept for rollback, the active one included (default 8)"},
+    {"offline", 'o', V_FLAG, OFF(offline), 0, 0, NULL,
+     "replay mode: exit once every RX queue has been idle for --idle-ms"},
+    {"idle-ms", 0, V_UINT, OFF(idle_ms), 1, 3600000, "MS",
+     "idle time that ends --offline (default 500)"},
+    {"duration", 'd', V_DOUBLE, OFF(duration_s), 0, 0, "SECONDS",
+     "stop after this long (default: run until SIGINT/SIGTERM or `sluicectl stop`)"},
+    {"stall-ms", 0, V_UINT, OFF(stall_ms), 1, 3600000, "MS",
+     "a worker that has not finished a loop for this long is reported stuck and swaps"
+     " are refused (default 1000)"},
+    {"policy", 0, V_POLICY, 0, 0, 0, "REASON=ACTION",
+     "bad-input policy; REASON is a reason name or 'all', ACTION is drop (default,"
+     " with an event), drop-quiet, or replace (invalid_utf8 only: invalid bytes become"
+     " '?' and the repaired text is scanned and forwarded); repeatable"},
+    {"help", 'h', V_HELP, 0, 0, 0, NULL, "show this help"},
 };
 
 #define SPEC_COUNT (sizeof(specs) / sizeof(specs[0]))
@@ -111,13 +110,15 @@ static const struct option_spec *find_short(char c)
 	return NULL;
 }
 
-static int parse_policy(const char *value, struct sluice_options *opt, char *err,
-			size_t err_len, const char *where)
+static int parse_policy(const char *value, struct sluice_options *opt, char *err, size_t err_len,
+			const char *where)
 {
 	const char *eq = strchr(value, '=');
 	if (eq == NULL) {
-		snprintf(err, err_len, "%s--policy '%s': expected REASON=ACTION, e.g. "
-			 "invalid_utf8=replace", where, value);
+		snprintf(err, err_len,
+			 "%s--policy '%s': expected REASON=ACTION, e.g. "
+			 "invalid_utf8=replace",
+			 where, value);
 		return -1;
 	}
 	char reason_name[64];
@@ -128,8 +129,10 @@ static int parse_policy(const char *value, struct sluice_options *opt, char *err
 	reason_name[n] = '\0';
 	enum sluice_bad_policy policy;
 	if (!sluice_bad_policy_parse(eq + 1, &policy)) {
-		snprintf(err, err_len, "%s--policy '%s': unknown action '%s' (drop, drop-quiet, "
-			 "replace)", where, value, eq + 1);
+		snprintf(err, err_len,
+			 "%s--policy '%s': unknown action '%s' (drop, drop-quiet, "
+			 "replace)",
+			 where, value, eq + 1);
 		return -1;
 	}
 	if (strcmp(reason_name, "all") == 0) {
@@ -141,10 +144,11 @@ static int parse_policy(const char *value, struct sluice_options *opt, char *err
 	}
 	enum sluice_bad_reason reason;
 	if (!sluice_bad_reason_parse(reason_name, &reason)) {
-		int len = snprintf(err, err_len, "%s--policy '%s': unknown reason '%s'; reasons:",
-				   where, value, reason_name);
-		for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT && len > 0 &&
-				     (size_t)len < err_len; r++)
+		int len =
+		    snprintf(err, err_len, "%s--policy '%s': unknown reason '%s'; reasons:", where,
+			     value, reason_name);
+		for (unsigned r = 1;
+		     r < SLUICE_BAD_REASON_COUNT && len > 0 && (size_t)len < err_len; r++)
 			len += snprintf(err + len, err_len - (size_t)len, " %s",
 					sluice_bad_reason_name((enum sluice_bad_reason)r));
 		return -1;
@@ -191,8 +195,8 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 		errno = 0;
 		double v = strtod(value, &end);
 		if (errno != 0 || end == value || *end != '\0' || !(v >= 0)) {
-			snprintf(err, err_len, "%s--%s '%s': expected a number of seconds >= 0", where,
-				 spec->name, value);
+			snprintf(err, err_len, "%s--%s '%s': expected a number of seconds >= 0",
+				 where, spec->name, value);
 			return -1;
 		}
 		*(double *)(base + spec->offset) = v;
@@ -280,8 +284,10 @@ int sluice_options_load_file(const char *path, struct sluice_options *opt, char 
 	return rc;
 }
 
-int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char *err,
-			 size_t err_len)
+/* Walks the arguments; the first pass applies only --config, the second all the
+ * rest, so the file is read first and the command line wins wherever it sits. */
+static int walk_arguments(int argc, char **argv, struct sluice_options *opt, bool config_pass,
+			  char *err, size_t err_len)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -318,13 +324,25 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 			}
 			value = argv[++i];
 		}
+		if ((spec->kind == V_CONFIG) != config_pass)
+			continue;
 		if (apply(spec, value, opt, err, err_len, "") != 0)
 			return -1;
 	}
+	return 0;
+}
+
+int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char *err,
+			 size_t err_len)
+{
+	if (walk_arguments(argc, argv, opt, true, err, err_len) != 0 ||
+	    walk_arguments(argc, argv, opt, false, err, err_len) != 0)
+		return -1;
 	if (opt->help)
 		return 0;
 	if (opt->rules == NULL) {
-		snprintf(err, err_len, "no rules: give --rules FILE (a .pack or a .yaml rule file)");
+		snprintf(err, err_len,
+			 "no rules: give --rules FILE (a .pack or a .yaml rule file)");
 		return -1;
 	}
 	if (opt->port_a == opt->port_b) {

@@ -25,7 +25,7 @@ struct sluice_options {
 	char *control_socket; /* "" or "none" for no control socket */
 	char *summary;	      /* JSON summary at exit, or NULL */
 	unsigned burst;
-	unsigned mbufs;	    /* 0: sized from ports and workers */
+	unsigned mbufs; /* 0: sized from ports and workers */
 	unsigned rx_desc;
 	unsigned tx_desc;
 	unsigned event_ring; /* events per worker ring, power of two */

@@ -27,8 +27,8 @@ size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wir
 
 struct sluice_udp_endpoints {
 	bool ipv6;
-	bool vlan;	     /* add one 802.1Q tag */
-	uint16_t vlan_id;    /* 0..4095 */
+	bool vlan;	  /* add one 802.1Q tag */
+	uint16_t vlan_id; /* 0..4095 */
 	uint8_t src_mac[6];
 	uint8_t dst_mac[6];
 	uint8_t src_ip[16]; /* first 4 bytes used for IPv4 */

@@ -22,8 +22,7 @@ static enum sluice_pkt_class bad(enum sluice_bad_reason reason, enum sluice_bad_
 /* Fills the payload part of view once the UDP header's position and the IP
  * datagram's end are known. */
 static enum sluice_pkt_class udp_payload(const uint8_t *pkt, uint32_t l4, uint32_t ip_end,
-					 struct sluice_udp_view *view,
-					 enum sluice_bad_reason *why)
+					 struct sluice_udp_view *view, enum sluice_bad_reason *why)
 {
 	if (l4 + 8 > ip_end)
 		return bad(SLUICE_BAD_IP_LENGTH, why);

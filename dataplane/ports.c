@@ -49,7 +49,7 @@ int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned
 	if (queues > 1 && info.flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
 	rc = rte_eth_dev_configure(port, (uint16_t)queues, (uint16_t)queues, &conf);
 	if (rc != 0) {

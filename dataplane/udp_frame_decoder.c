@@ -7,7 +7,7 @@ static enum sluice_pkt_class udp_frames_decode(const struct sluice_message_decod
 {
 	out->frame_count = 0;
 	enum sluice_pkt_class cls =
-		sluice_packet_classify(pkt, len, self->udp_port, &out->view, why);
+	    sluice_packet_classify(pkt, len, self->udp_port, &out->view, why);
 	if (cls != SLUICE_PKT_MESSAGE)
 		return cls;
 	*why = sluice_frames_decode(pkt + out->view.payload_off, out->view.payload_len,

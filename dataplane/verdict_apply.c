@@ -28,6 +28,7 @@ void sluice_frame_mask(uint8_t *pkt, const struct sluice_udp_view *view,
 	rw->old_sum = sluice_csum_add(rw->old_sum, text + from, to - from, odd);
 	memset(text + from, '*', to - from);
 	rw->new_sum = sluice_csum_add(rw->new_sum, text + from, to - from, odd);
+	rw->changed = true;
 	sluice_frame_set_flags(pkt, view, frame, SLUICE_WIRE_FLAG_MASKED, rw);
 }
 
@@ -104,8 +105,8 @@ void sluice_datagram_finish(uint8_t *pkt, const struct sluice_udp_view *view,
 			rw->new_sum = sluice_csum_add_word(rw->new_sum, new_udp_len);
 		}
 		if (view->ipv6) {
-			sluice_be16_store(ip + 4, (uint16_t)(view->l4_off + new_udp_len -
-							     view->l3_off - 40));
+			sluice_be16_store(
+			    ip + 4, (uint16_t)(view->l4_off + new_udp_len - view->l3_off - 40));
 		} else {
 			uint16_t old_total = sluice_be16_load(ip + 2);
 			uint16_t new_total = (uint16_t)(view->l4_off - view->l3_off + new_udp_len);

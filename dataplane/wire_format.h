@@ -10,13 +10,13 @@
 
 #include <stdint.h>
 
-#define SLUICE_WIRE_MAGIC0	   0x53 /* 'S' */
-#define SLUICE_WIRE_MAGIC1	   0x4D /* 'M' */
-#define SLUICE_WIRE_VERSION	   1
-#define SLUICE_WIRE_HEADER_LEN	   32
-#define SLUICE_WIRE_FLAG_FLAGGED   0x01
-#define SLUICE_WIRE_FLAG_MASKED	   0x02
-#define SLUICE_WIRE_DEFAULT_PORT   7700
+#define SLUICE_WIRE_MAGIC0	 0x53 /* 'S' */
+#define SLUICE_WIRE_MAGIC1	 0x4D /* 'M' */
+#define SLUICE_WIRE_VERSION	 1
+#define SLUICE_WIRE_HEADER_LEN	 32
+#define SLUICE_WIRE_FLAG_FLAGGED 0x01
+#define SLUICE_WIRE_FLAG_MASKED	 0x02
+#define SLUICE_WIRE_DEFAULT_PORT 7700
 
 /* Offsets within a frame header. */
 #define SLUICE_WIRE_OFF_MAGIC	   0

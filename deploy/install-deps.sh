@@ -11,8 +11,8 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev libhyperscan-dev liburcu-dev libjemalloc-dev libyaml-dev libssl-dev
 	libpcap-dev
-	# tests
-	libcriterion-dev
+	# tests (clang-format checks the style)
+	libcriterion-dev clang-format
 	# running: dpdk-devbind.py and dpdk-hugepages.py;
 	# ip and ethtool for the demo's interfaces and for tuning real NICs
 	dpdk iproute2 ethtool

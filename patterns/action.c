@@ -3,10 +3,10 @@
 #include <string.h>
 
 static const char *const action_names[SLUICE_ACTION_COUNT] = {
-	[SLUICE_ACTION_NONE] = "none",
-	[SLUICE_ACTION_FLAG] = "flag",
-	[SLUICE_ACTION_MASK] = "mask",
-	[SLUICE_ACTION_BLOCK] = "block",
+    [SLUICE_ACTION_NONE] = "none",
+    [SLUICE_ACTION_FLAG] = "flag",
+    [SLUICE_ACTION_MASK] = "mask",
+    [SLUICE_ACTION_BLOCK] = "block",
 };
 
 const char *sluice_action_name(enum sluice_action action)

@@ -28,8 +28,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		set->overflow = true;
 		return 0;
 	}
-	set->matches[set->count++] = (struct sluice_match){
-		.rule = id, .from = (uint32_t)from, .to = (uint32_t)to};
+	set->matches[set->count++] =
+	    (struct sluice_match){.rule = id, .from = (uint32_t)from, .to = (uint32_t)to};
 	return 0;
 }
 

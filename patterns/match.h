@@ -37,9 +37,8 @@ struct sluice_match_set {
 	const struct sluice_pack *pack;
 };
 
-static inline void sluice_match_set_init(struct sluice_match_set *set,
-					 struct sluice_match *storage, uint32_t capacity,
-					 const struct sluice_pack *pack)
+static inline void sluice_match_set_init(struct sluice_match_set *set, struct sluice_match *storage,
+					 uint32_t capacity, const struct sluice_pack *pack)
 {
 	set->matches = storage;
 	set->capacity = capacity;

@@ -33,7 +33,7 @@ struct sluice_rule {
 	char *category;
 	enum sluice_action action;
 	bool caseless;
-	unsigned line;   /* 1-based line of the rule's "- id:" mapping in its file */
+	unsigned line;	 /* 1-based line of the rule's "- id:" mapping in its file */
 	unsigned column; /* 1-based */
 };
 

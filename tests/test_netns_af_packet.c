@@ -49,8 +49,9 @@ static void sh(const char *fmt, ...)
 static void teardown_network(void)
 {
 	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; "
-				   "ip link del %s 2>/dev/null; ip link del %s 2>/dev/null; true",
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; "
+		 "ip link del %s 2>/dev/null; ip link del %s 2>/dev/null; true",
 		 ns_a, ns_b, if_a, if_b);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed: %s\n", cmd);
@@ -85,7 +86,8 @@ static void setup_network(void)
 	/* IPv6 would send router and neighbour solicitations of its own; keep the
 	 * wire to what the test sends. */
 	sh("echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6 && "
-	   "echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6", if_a, if_b);
+	   "echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+	   if_a, if_b);
 }
 
 static void enter_netns(const char *ns)
@@ -107,11 +109,11 @@ struct sent_message {
 
 /* Datagrams sent, one or two frames each. */
 static const struct sent_message datagrams[][2] = {
-	{{1, "hello from the stream, nice play"}, {0, NULL}},
-	{{2, "加我 13812345678 私下聊"}, {0, NULL}},
-	{{3, "best odds at 网上赌场 tonight"}, {0, NULL}},
-	{{4, "gg well played"}, {5, "try 百家乐 now"}},
-	{{6, "今天天气不错，晚上一起看直播"}, {0, NULL}},
+    {{1, "hello from the stream, nice play"}, {0, NULL}},
+    {{2, "加我 13812345678 私下聊"}, {0, NULL}},
+    {{3, "best odds at 网上赌场 tonight"}, {0, NULL}},
+    {{4, "gg well played"}, {5, "try 百家乐 now"}},
+    {{6, "今天天气不错，晚上一起看直播"}, {0, NULL}},
 };
 #define DATAGRAM_COUNT (sizeof(datagrams) / sizeof(datagrams[0]))
 
@@ -133,7 +135,8 @@ static pid_t start_receiver(int out_fd)
 		return pid;
 	enter_netns(ns_b);
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(SLUICE_WIRE_DEFAULT_PORT)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons(SLUICE_WIRE_DEFAULT_PORT)};
 	inet_pton(AF_INET, ADDR_B, &addr.sin_addr);
 	if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		_exit(91);
@@ -177,7 +180,8 @@ static int send_all(void)
 		for (unsigned i = 0; i < DATAGRAM_COUNT; i++) {
 			uint8_t buf[2048];
 			size_t len = payload_of(i, buf, sizeof(buf));
-			if (sendto(s, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len)
+			if (sendto(s, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) !=
+			    (ssize_t)len)
 				_exit(94);
 			usleep(20000);
 		}
@@ -219,10 +223,30 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	snprintf(vdev_a, sizeof(vdev_a), "net_af_packet0,iface=%s", if_a);
 	snprintf(vdev_b, sizeof(vdev_b), "net_af_packet1,iface=%s", if_b);
 	snprintf(prefix, sizeof(prefix), "netns%d", (int)getpid());
-	char *argv[] = {sluice, "--no-huge", "-m", "256", "-l", "0-1", "--no-shconf", "--no-pci",
-			"--file-prefix", prefix, "--vdev", vdev_a, "--vdev", vdev_b, "--",
-			"--rules", rules, "--events", events, "--control-socket", sock,
-			"--duration", "60", NULL};
+	char *argv[] = {sluice,
+			"--no-huge",
+			"-m",
+			"256",
+			"-l",
+			"0-1",
+			"--no-shconf",
+			"--no-pci",
+			"--file-prefix",
+			prefix,
+			"--vdev",
+			vdev_a,
+			"--vdev",
+			vdev_b,
+			"--",
+			"--rules",
+			rules,
+			"--events",
+			events,
+			"--control-socket",
+			sock,
+			"--duration",
+			"60",
+			NULL};
 	pid_t daemon = fork();
 	cr_assert_geq(daemon, 0);
 	if (daemon == 0) {
@@ -270,7 +294,8 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 		while (off + SLUICE_WIRE_HEADER_LEN <= len) {
 			uint64_t id = sluice_be64_load(buf + off + SLUICE_WIRE_OFF_MSG_ID);
 			uint16_t tl = sluice_be16_load(buf + off + SLUICE_WIRE_OFF_TEXT_LEN);
-			cr_assert_leq(off + SLUICE_WIRE_HEADER_LEN + tl, len, "frame overruns datagram");
+			cr_assert_leq(off + SLUICE_WIRE_HEADER_LEN + tl, len,
+				      "frame overruns datagram");
 			cr_assert_lt(id, 8);
 			cr_assert_lt(tl, sizeof(got[id].text));
 			got[id].seen = true;
@@ -283,7 +308,8 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	}
 
 	char *reply = NULL, err[256];
-	cr_assert_eq(sluice_ctl_request(sock, "stop", 5000, &reply, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_ctl_request(sock, "stop", 5000, &reply, err, sizeof(err)), 0, "%s",
+		     err);
 	free(reply);
 	int status;
 	waitpid(daemon, &status, 0);

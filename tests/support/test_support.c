@@ -71,7 +71,8 @@ size_t ts_build_datagram(uint8_t *out, size_t cap, bool ipv6, bool vlan,
 	uint8_t payload[16384];
 	size_t used = 0;
 	for (unsigned i = 0; i < count; i++) {
-		size_t n = sluice_wire_frame_write(payload + used, sizeof(payload) - used, &msgs[i]);
+		size_t n =
+		    sluice_wire_frame_write(payload + used, sizeof(payload) - used, &msgs[i]);
 		if (n == 0)
 			return 0;
 		used += n;
@@ -206,8 +207,8 @@ int ts_run(char *const argv[], double timeout_s, char **output)
 			continue;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double elapsed = (double)(now.tv_sec - t0.tv_sec) +
-				 (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		double elapsed =
+		    (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
 		if (!exited && !killed && elapsed > timeout_s) {
 			kill(pid, SIGKILL);
 			killed = true;
@@ -237,7 +238,8 @@ int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame 
 	int n = 0;
 	while (off + SLUICE_WIRE_HEADER_LEN <= v.payload_len && n < max) {
 		uint16_t tl = sluice_be16_load(p + off + SLUICE_WIRE_OFF_TEXT_LEN);
-		if (off + SLUICE_WIRE_HEADER_LEN + tl > v.payload_len || tl >= sizeof(frames[n].text))
+		if (off + SLUICE_WIRE_HEADER_LEN + tl > v.payload_len ||
+		    tl >= sizeof(frames[n].text))
 			return -1;
 		frames[n].msg_id = sluice_be64_load(p + off + SLUICE_WIRE_OFF_MSG_ID);
 		frames[n].flags = p[off + SLUICE_WIRE_OFF_FLAGS];

@@ -58,7 +58,6 @@ struct ts_frame {
 
 /* Splits the UDP payload of a datagram to `port` into frames; returns how many,
  * or -1 if the packet is not such a datagram. */
-int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames,
-		 int max);
+int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames, int max);
 
 #endif

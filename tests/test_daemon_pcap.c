@@ -1,0 +1,1077 @@
+/* The sluice daemon end to end: the real binary on two net_pcap ports in
+ * --offline mode, checked packet by packet against outputs computed here from the
+ * inputs, plus its events file, its --summary JSON and its exit status. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inet_checksum.h"
+#include "packet_build.h"
+#include "test_support.h"
+#include "wire_format.h"
+
+#define MAX_PKTS 64
+#define PKT_CAP	 16384
+
+/* ---- packets ---- */
+
+struct pkt_list {
+	struct ts_packet p[MAX_PKTS];
+	size_t n;
+};
+
+static void add_pkt(struct pkt_list *l, const uint8_t *data, size_t len)
+{
+	cr_assert_lt(l->n, MAX_PKTS);
+	cr_assert_gt(len, 0, "packet %zu was not built", l->n);
+	l->p[l->n].data = malloc(len);
+	cr_assert_not_null(l->p[l->n].data);
+	memcpy(l->p[l->n].data, data, len);
+	l->p[l->n].len = len;
+	l->n++;
+}
+
+static void free_pkts(struct pkt_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->p[i].data);
+	l->n = 0;
+}
+
+static struct sluice_wire_message msg_flags(uint64_t id, const char *text, uint8_t flags)
+{
+	struct sluice_wire_message m = ts_msg(id, text);
+
+	m.flags = flags;
+	return m;
+}
+
+/* One datagram of msgs, IPv4 unless said otherwise, added to l. */
+static void add_datagram(struct pkt_list *l, bool ipv6, bool vlan,
+			 const struct sluice_wire_message *msgs, unsigned count)
+{
+	uint8_t buf[PKT_CAP];
+
+	add_pkt(l, buf, ts_build_datagram(buf, sizeof(buf), ipv6, vlan, msgs, count));
+}
+
+/* A datagram with an arbitrary payload to the default endpoints and dst_port. */
+static size_t build_udp(uint8_t *out, size_t cap, uint16_t dst_port, const uint8_t *payload,
+			size_t len)
+{
+	struct sluice_udp_endpoints ep;
+
+	sluice_udp_endpoints_default(&ep, false);
+	ep.dst_port = dst_port;
+	return sluice_udp_packet_build(out, cap, &ep, payload, len);
+}
+
+static size_t frame_of(uint8_t *out, size_t cap, uint64_t id, const char *text)
+{
+	struct sluice_wire_message m = ts_msg(id, text);
+
+	return sluice_wire_frame_write(out, cap, &m);
+}
+
+/* An ARP request, padded to the Ethernet minimum. */
+static size_t build_arp(uint8_t *out)
+{
+	static const uint8_t arp[42] = {
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
+	    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+	    198,  18,	0,    1,    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 198,  18,   0,	  2};
+
+	memset(out, 0, 60);
+	memcpy(out, arp, sizeof(arp));
+	return 60;
+}
+
+/* Text with the bytes of each needle (first occurrence) replaced by '*'. */
+static char *masked(const char *text, const char *const *needles, unsigned count)
+{
+	char *out = strdup(text);
+
+	for (unsigned i = 0; i < count; i++) {
+		char *at = strstr(out, needles[i]);
+		cr_assert_not_null(at, "'%s' not in '%s'", needles[i], text);
+		memset(at, '*', strlen(needles[i]));
+	}
+	return out;
+}
+
+/* ---- the scenario: inputs and the outputs they must give ---- */
+
+#define ID_V4	   1
+#define ID_V6	   2
+#define ID_VLAN	   3
+#define ID_PHONE   4
+#define ID_GAMBLE  5
+#define ID_MULTI_A 6
+#define ID_MULTI_B 7 /* blocked, inside a 3-frame datagram */
+#define ID_MULTI_C 8
+#define ID_FLAG	   9
+#define ID_MAGIC   10
+#define ID_VERSION 11
+#define ID_TEXTLEN 12
+#define ID_UTF8_A  13
+#define ID_UTF8_B  14 /* invalid UTF-8 */
+#define ID_UTF8_C  15
+#define ID_FRAG	   16
+#define ID_TWO	   17 /* two mask rules */
+
+static const char T_V4[] = "hello world";
+static const char T_V6[] = "你好，今天天气不错";
+static const char T_VLAN[] = "see you tomorrow";
+static const char T_PHONE[] = "call me 13812345678 tonight";
+static const char T_GAMBLE[] = "join our online casino now";
+static const char T_MULTI_A[] = "first clean";
+static const char T_MULTI_B[] = "百家乐 open now";
+static const char T_MULTI_C[] = "third clean";
+static const char T_FLAG[] = "有问题私聊";
+static const char T_UTF8_A[] = "valid one";
+static const char T_UTF8_B[] = "bad \xff\xfe byte";
+static const char T_UTF8_C[] = "valid two";
+static const char T_TWO[] = "微信 abc12345 或 13912345678";
+
+struct scenario {
+	struct pkt_list in;
+	struct pkt_list want; /* expected output, in order */
+	const char *what[MAX_PKTS];
+};
+
+static void want_pkt(struct scenario *sc, const char *what, const uint8_t *data, size_t len)
+{
+	sc->what[sc->want.n] = what;
+	add_pkt(&sc->want, data, len);
+}
+
+static void want_same(struct scenario *sc, const char *what)
+{
+	want_pkt(sc, what, sc->in.p[sc->in.n - 1].data, sc->in.p[sc->in.n - 1].len);
+}
+
+static void want_datagram(struct scenario *sc, const char *what, bool ipv6, bool vlan,
+			  const struct sluice_wire_message *msgs, unsigned count)
+{
+	uint8_t buf[PKT_CAP];
+
+	want_pkt(sc, what, buf, ts_build_datagram(buf, sizeof(buf), ipv6, vlan, msgs, count));
+}
+
+static void build_scenario(struct scenario *sc)
+{
+	uint8_t buf[PKT_CAP], payload[4096];
+	size_t n, len;
+
+	memset(sc, 0, sizeof(*sc));
+
+	/* Clean messages pass byte for byte. */
+	struct sluice_wire_message v4 = ts_msg(ID_V4, T_V4);
+	add_datagram(&sc->in, false, false, &v4, 1);
+	want_same(sc, "clean IPv4");
+	struct sluice_wire_message v6 = ts_msg(ID_V6, T_V6);
+	add_datagram(&sc->in, true, false, &v6, 1);
+	want_same(sc, "clean IPv6");
+	struct sluice_wire_message vl = ts_msg(ID_VLAN, T_VLAN);
+	add_datagram(&sc->in, false, true, &vl, 1);
+	want_same(sc, "clean VLAN");
+
+	/* A phone number is masked in place and the masked bit set. */
+	struct sluice_wire_message ph = ts_msg(ID_PHONE, T_PHONE);
+	add_datagram(&sc->in, false, false, &ph, 1);
+	static const char *const phone[] = {"13812345678"};
+	char *ph_text = masked(T_PHONE, phone, 1);
+	struct sluice_wire_message ph_out = msg_flags(ID_PHONE, ph_text, SLUICE_WIRE_FLAG_MASKED);
+	want_datagram(sc, "masked phone", false, false, &ph_out, 1);
+	free(ph_text);
+
+	/* A gambling invitation alone: the datagram disappears. */
+	struct sluice_wire_message gb = ts_msg(ID_GAMBLE, T_GAMBLE);
+	add_datagram(&sc->in, false, false, &gb, 1);
+
+	/* ... and inside three frames: only its frame goes. */
+	struct sluice_wire_message three[3] = {ts_msg(ID_MULTI_A, T_MULTI_A),
+					       ts_msg(ID_MULTI_B, T_MULTI_B),
+					       ts_msg(ID_MULTI_C, T_MULTI_C)};
+	add_datagram(&sc->in, false, false, three, 3);
+	struct sluice_wire_message kept[2] = {three[0], three[2]};
+	want_datagram(sc, "3 frames, middle blocked", false, false, kept, 2);
+
+	/* A flag rule sets the flagged bit; the text is untouched. */
+	struct sluice_wire_message fl = ts_msg(ID_FLAG, T_FLAG);
+	add_datagram(&sc->in, false, false, &fl, 1);
+	struct sluice_wire_message fl_out = msg_flags(ID_FLAG, T_FLAG, SLUICE_WIRE_FLAG_FLAGGED);
+	want_datagram(sc, "flagged", false, false, &fl_out, 1);
+
+	/* Not messages: forwarded untouched, even a blockable text to port 53. */
+	add_pkt(&sc->in, buf, build_arp(buf));
+	want_same(sc, "ARP");
+	len = frame_of(payload, sizeof(payload), 99, T_GAMBLE);
+	add_pkt(&sc->in, buf, build_udp(buf, sizeof(buf), 53, payload, len));
+	want_same(sc, "UDP to port 53");
+
+	/* Bad inputs: dropped by the default policy. */
+	len = frame_of(payload, sizeof(payload), ID_MAGIC, "bad magic");
+	payload[SLUICE_WIRE_OFF_MAGIC] = 'X';
+	add_pkt(&sc->in, buf, build_udp(buf, sizeof(buf), 7700, payload, len));
+
+	len = frame_of(payload, sizeof(payload), ID_VERSION, "bad version");
+	payload[SLUICE_WIRE_OFF_VERSION] = 2;
+	add_pkt(&sc->in, buf, build_udp(buf, sizeof(buf), 7700, payload, len));
+
+	len = frame_of(payload, sizeof(payload), ID_TEXTLEN, "text length past the end");
+	sluice_be16_store(payload + SLUICE_WIRE_OFF_TEXT_LEN,
+			  (uint16_t)(len - SLUICE_WIRE_HEADER_LEN + 5));
+	add_pkt(&sc->in, buf, build_udp(buf, sizeof(buf), 7700, payload, len));
+
+	/* Invalid UTF-8 in the middle frame: that frame goes, the others stay. */
+	struct sluice_wire_message utf[3] = {
+	    ts_msg(ID_UTF8_A, T_UTF8_A), ts_msg(ID_UTF8_B, T_UTF8_B), ts_msg(ID_UTF8_C, T_UTF8_C)};
+	add_datagram(&sc->in, false, false, utf, 3);
+	struct sluice_wire_message utf_kept[2] = {utf[0], utf[2]};
+	want_datagram(sc, "invalid UTF-8 frame removed", false, false, utf_kept, 2);
+
+	/* The first fragment of a datagram to the message port. */
+	struct sluice_wire_message fr = ts_msg(ID_FRAG, "fragment text");
+	n = ts_build_datagram(buf, sizeof(buf), false, false, &fr, 1);
+	buf[14 + 6] |= 0x20; /* more fragments */
+	buf[14 + 10] = buf[14 + 11] = 0;
+	sluice_be16_store(buf + 14 + 10, sluice_ipv4_header_checksum(buf + 14, 20));
+	add_pkt(&sc->in, buf, n);
+
+	/* Two mask rules in one message. */
+	struct sluice_wire_message two = ts_msg(ID_TWO, T_TWO);
+	add_datagram(&sc->in, false, false, &two, 1);
+	static const char *const two_spans[] = {"微信 abc12345", "13912345678"};
+	char *two_text = masked(T_TWO, two_spans, 2);
+	struct sluice_wire_message two_out = msg_flags(ID_TWO, two_text, SLUICE_WIRE_FLAG_MASKED);
+	want_datagram(sc, "two masked spans", false, false, &two_out, 1);
+	free(two_text);
+}
+
+static void free_scenario(struct scenario *sc)
+{
+	free_pkts(&sc->in);
+	free_pkts(&sc->want);
+}
+
+/* ---- running sluice ---- */
+
+struct run {
+	char *dir;
+	char *in_a, *in_b, *out_a, *out_b, *events, *summary, *sock;
+	char *output;
+	int rc;
+	double seconds;
+};
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	cr_assert_neq(asprintf(&p, "%s/%s", dir, name), -1);
+	return p;
+}
+
+/* The run's directory, removed at exit even when an assertion ends the test. */
+static char *leftover_dir;
+
+static void remove_leftover(void)
+{
+	if (leftover_dir != NULL)
+		ts_rmtree(leftover_dir);
+}
+
+static void run_prepare(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->dir = ts_make_tmpdir("daemon");
+	if (leftover_dir == NULL)
+		atexit(remove_leftover);
+	free(leftover_dir);
+	leftover_dir = strdup(r->dir);
+	r->in_a = path_in(r->dir, "in-a.pcap");
+	r->in_b = path_in(r->dir, "in-b.pcap");
+	r->out_a = path_in(r->dir, "out-a.pcap");
+	r->out_b = path_in(r->dir, "out-b.pcap");
+	r->events = path_in(r->dir, "events.jsonl");
+	r->summary = path_in(r->dir, "summary.json");
+	r->sock = path_in(r->dir, "ctl.sock");
+}
+
+static void run_free(struct run *r)
+{
+	free(r->in_a);
+	free(r->in_b);
+	free(r->out_a);
+	free(r->out_b);
+	free(r->events);
+	free(r->summary);
+	free(r->sock);
+	free(r->output);
+	ts_rmtree(r->dir);
+	free(r->dir);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs sluice on the pcaps in r (in_a and in_b must exist) with the given rules
+ * and extra sluice options (NULL-terminated). */
+static void run_sluice(struct run *r, const char *rules, const char *const *extra)
+{
+	static unsigned seq;
+	char *prefix = NULL, *vdev_a = NULL, *vdev_b = NULL;
+	char *exe = ts_build_path("dataplane/sluice");
+	const char *argv[64];
+	int argc = 0;
+
+	cr_assert_neq(asprintf(&prefix, "sluice-h4-%d-%u", (int)getpid(), seq++), -1);
+	cr_assert_neq(asprintf(&vdev_a, "net_pcap0,rx_pcap=%s,tx_pcap=%s", r->in_a, r->out_a), -1);
+	cr_assert_neq(asprintf(&vdev_b, "net_pcap1,rx_pcap=%s,tx_pcap=%s", r->in_b, r->out_b), -1);
+	const char *fixed[] = {exe,	    "--no-huge", "-m",		"256",
+			       "-l",	    "0-1",	 "--no-shconf", "--file-prefix",
+			       prefix,	    "--vdev",	 vdev_a,	"--vdev",
+			       vdev_b,	    "--",	 "--rules",	rules,
+			       "--offline", "--idle-ms", "300",		"--events",
+			       r->events,   "--summary", r->summary,	"--control-socket",
+			       r->sock};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		argv[argc++] = fixed[i];
+	for (; extra != NULL && *extra != NULL; extra++)
+		argv[argc++] = *extra;
+	argv[argc] = NULL;
+
+	double t0 = mono_s();
+	r->rc = ts_run((char *const *)argv, 60, &r->output);
+	r->seconds = mono_s() - t0;
+	fprintf(stderr, "sluice run took %.2f s\n", r->seconds);
+	free(prefix);
+	free(vdev_a);
+	free(vdev_b);
+	free(exe);
+}
+
+static void write_inputs(struct run *r, const struct pkt_list *a, const struct pkt_list *b)
+{
+	cr_assert_eq(ts_pcap_write(r->in_a, a ? a->p : NULL, a ? a->n : 0), 0);
+	cr_assert_eq(ts_pcap_write(r->in_b, b ? b->p : NULL, b ? b->n : 0), 0);
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void hexdump_diff(const struct ts_packet *got, const struct ts_packet *want)
+{
+	size_t n = got->len < want->len ? got->len : want->len;
+
+	for (size_t i = 0; i < n; i++) {
+		if (got->data[i] != want->data[i]) {
+			fprintf(stderr, "first difference at byte %zu: got 0x%02x want 0x%02x\n", i,
+				got->data[i], want->data[i]);
+			return;
+		}
+	}
+}
+
+/* Checks out against the scenario's expected packets, one by one. */
+static void check_output(const struct scenario *sc, const char *out_path)
+{
+	struct ts_capture cap;
+
+	cr_assert_eq(ts_pcap_read(out_path, &cap), 0, "cannot read %s", out_path);
+	for (size_t i = 0; i < cap.count && i < sc->want.n; i++) {
+		const struct ts_packet *got = &cap.packets[i];
+		const struct ts_packet *want = &sc->want.p[i];
+		if (got->len != want->len || memcmp(got->data, want->data, got->len) != 0)
+			hexdump_diff(got, want);
+		cr_assert_eq(got->len, want->len, "packet %zu (%s): length %zu, want %zu", i,
+			     sc->what[i], got->len, want->len);
+		cr_assert_eq(memcmp(got->data, want->data, got->len), 0,
+			     "packet %zu (%s) differs from the expected bytes", i, sc->what[i]);
+		if (strcmp(sc->what[i], "ARP") != 0)
+			cr_assert(ts_checksums_valid(got->data, got->len),
+				  "packet %zu (%s): bad checksum", i, sc->what[i]);
+	}
+	cr_assert_eq(cap.count, sc->want.n, "%zu packets out, want %zu", cap.count, sc->want.n);
+	ts_capture_free(&cap);
+}
+
+/* Frame-level view of the rewritten packets, for readable failures. */
+static void check_frames(const char *out_path)
+{
+	struct ts_capture cap;
+	struct ts_frame fr[4];
+
+	cr_assert_eq(ts_pcap_read(out_path, &cap), 0);
+	cr_assert_geq(cap.count, 10);
+	/* 3: masked phone */
+	cr_assert_eq(ts_frames_of(cap.packets[3].data, cap.packets[3].len, 7700, fr, 4), 1);
+	cr_assert_eq(fr[0].msg_id, ID_PHONE);
+	cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_MASKED);
+	cr_assert_str_eq(fr[0].text, "call me *********** tonight");
+	/* 4: the 3-frame datagram, frames 6 and 8 left */
+	cr_assert_eq(ts_frames_of(cap.packets[4].data, cap.packets[4].len, 7700, fr, 4), 2);
+	cr_assert_eq(fr[0].msg_id, ID_MULTI_A);
+	cr_assert_str_eq(fr[0].text, T_MULTI_A);
+	cr_assert_eq(fr[0].flags, 0);
+	cr_assert_eq(fr[1].msg_id, ID_MULTI_C);
+	cr_assert_str_eq(fr[1].text, T_MULTI_C);
+	cr_assert_eq(fr[1].flags, 0);
+	/* 5: flagged */
+	cr_assert_eq(ts_frames_of(cap.packets[5].data, cap.packets[5].len, 7700, fr, 4), 1);
+	cr_assert_eq(fr[0].msg_id, ID_FLAG);
+	cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_FLAGGED);
+	cr_assert_str_eq(fr[0].text, T_FLAG);
+	/* 8: invalid UTF-8 frame removed */
+	cr_assert_eq(ts_frames_of(cap.packets[8].data, cap.packets[8].len, 7700, fr, 4), 2);
+	cr_assert_eq(fr[0].msg_id, ID_UTF8_A);
+	cr_assert_eq(fr[1].msg_id, ID_UTF8_C);
+	/* 9: two spans masked: 6 + 1 + 8 bytes, then 11 digits */
+	cr_assert_eq(ts_frames_of(cap.packets[9].data, cap.packets[9].len, 7700, fr, 4), 1);
+	cr_assert_eq(fr[0].msg_id, ID_TWO);
+	cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_MASKED);
+	cr_assert_str_eq(fr[0].text, "*************** 或 ***********");
+	ts_capture_free(&cap);
+}
+
+/* Expected event lines, in order: each entry's fragments all occur in its line. */
+struct want_line {
+	const char *frags[6];
+};
+
+static const struct want_line scenario_events[] = {
+    {{"\"event\":\"match\"", "\"msg_id\":4,", "\"rule\":\"phone-cn-mobile\"",
+      "\"category\":\"contact\"", "\"verdict\":\"mask\"", "\"from\":8,\"to\":19}"}},
+    {{"\"event\":\"match\"", "\"msg_id\":5,", "\"rule\":\"gambling-invite\"",
+      "\"category\":\"gambling\"", "\"verdict\":\"block\"", "\"from\":9,\"to\":22}"}},
+    {{"\"event\":\"match\"", "\"msg_id\":7,", "\"rule\":\"gambling-invite\"",
+      "\"verdict\":\"block\"", "\"from\":0,\"to\":9}"}},
+    {{"\"event\":\"match\"", "\"msg_id\":9,", "\"rule\":\"private-chat-lure\"",
+      "\"action\":\"flag\"", "\"verdict\":\"flag\"", "\"from\":9,\"to\":15}"}},
+    {{"\"event\":\"bad_input\"", "\"reason\":\"bad_magic\"", "\"policy\":\"drop\""}},
+    /* A whole header that starts like a frame names its message. */
+    {{"\"event\":\"bad_input\"", "\"msg_id\":11,", "\"reason\":\"bad_version\"",
+      "\"policy\":\"drop\""}},
+    {{"\"event\":\"bad_input\"", "\"msg_id\":12,", "\"reason\":\"bad_text_length\"",
+      "\"policy\":\"drop\""}},
+    {{"\"event\":\"bad_input\"", "\"msg_id\":14,", "\"user_id\":5014,",
+      "\"reason\":\"invalid_utf8\"", "\"policy\":\"drop\""}},
+    {{"\"event\":\"bad_input\"", "\"reason\":\"ip_fragment\"", "\"policy\":\"drop\""}},
+    {{"\"event\":\"match\"", "\"msg_id\":17,", "\"rule\":\"wechat-id-lure\"",
+      "\"verdict\":\"mask\"", "\"from\":0,\"to\":15}"}},
+    {{"\"event\":\"match\"", "\"msg_id\":17,", "\"rule\":\"phone-cn-mobile\"",
+      "\"verdict\":\"mask\"", "\"from\":20,\"to\":31}"}},
+};
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
+static bool iso8601_ns(const char *ts)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddddddddZ\"";
+
+	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] == 'd' ? (ts[i] < '0' || ts[i] > '9') : ts[i] != shape[i])
+			return false;
+	}
+	return true;
+}
+
+static void check_events(const char *path, const struct want_line *want, size_t count)
+{
+	char *text = read_text(path);
+	char *save = NULL;
+	size_t i = 0;
+
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		cr_assert_lt(i, count, "extra event line: %s", line);
+		cr_assert_eq(strncmp(line, "{\"ts\":\"", 7), 0, "%s", line);
+		cr_assert(iso8601_ns(line + 7), "ts is not ISO-8601 UTC with ns: %s", line);
+		cr_assert_eq(line[strlen(line) - 1], '}', "%s", line);
+		cr_assert_not_null(strstr(line, "\"pack\":\"sluice-default\",\"pack_version\":"
+						"\"2026.11.23-1\""),
+				   "%s", line);
+		for (int f = 0; f < 6 && want[i].frags[f] != NULL; f++)
+			cr_assert_not_null(strstr(line, want[i].frags[f]),
+					   "event line %zu lacks %s: %s", i, want[i].frags[f],
+					   line);
+		/* Bad input with no readable frame header carries no ids. */
+		if (strstr(line, "\"reason\":\"bad_magic\"") != NULL ||
+		    strstr(line, "\"reason\":\"ip_fragment\"") != NULL)
+			cr_assert_null(strstr(line, "msg_id"), "%s", line);
+	}
+	cr_assert_eq(i, count, "%zu event lines, want %zu", i, count);
+	free(text);
+}
+
+/* The part of a summary or stats JSON between "total": and "workers":. */
+static char *total_object(const char *json)
+{
+	const char *t = strstr(json, "\"total\":{");
+	const char *w = t ? strstr(t, ",\"workers\":[") : NULL;
+
+	cr_assert_not_null(w, "no total/workers in %s", json);
+	return strndup(t, (size_t)(w - t));
+}
+
+static void assert_has(const char *text, const char *want)
+{
+	cr_assert_not_null(strstr(text, want), "lacks %s:\n%s", want, text);
+}
+
+#define SCENARIO_EVENTS (sizeof(scenario_events) / sizeof(scenario_events[0]))
+
+/* ---- tests ---- */
+
+static char *default_pack(const char *dir)
+{
+	char *pack = path_in(dir, "default.pack");
+	char *yaml = ts_source_path("patterns/rules/default.yaml");
+	char *tool = ts_build_path("patterns/sluice-pack");
+	char *out = NULL;
+	const char *argv[] = {tool, "compile", yaml, "-o", pack, NULL};
+
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 0, "sluice-pack: %s", out);
+	free(out);
+	free(yaml);
+	free(tool);
+	return pack;
+}
+
+Test(daemon_pcap, a_to_b_applies_every_verdict_packet_by_packet, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, &sc.in, NULL);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	cr_assert_lt(r.seconds, 60.0);
+	check_output(&sc, r.out_b);
+	check_frames(r.out_b);
+
+	struct ts_capture back;
+	cr_assert_eq(ts_pcap_read(r.out_a, &back), 0);
+	cr_assert_eq(back.count, 0, "nothing came in on B, so nothing goes out on A");
+	ts_capture_free(&back);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, events_file_has_one_line_per_rule_hit_and_per_bad_datagram, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, &sc.in, NULL);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_events(r.events, scenario_events, SCENARIO_EVENTS);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, summary_json_counts_messages_verdicts_bad_input_and_other_traffic, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, &sc.in, NULL);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+
+	char *json = read_text(r.summary);
+	assert_has(json, "{\"workers\":1,\"udp_port\":7700,\"events_written\":11,");
+	assert_has(json, "\"pack\":\"sluice-default\",\"pack_version\":\"2026.11.23-1\","
+			 "\"generation\":1,");
+	char *total = total_object(json);
+	assert_has(total, "\"rx_packets\":{\"a\":15,\"b\":0}");
+	assert_has(total, "\"tx_packets\":{\"a\":0,\"b\":10}");
+	assert_has(total, "\"tx_dropped\":{\"a\":0,\"b\":0}");
+	assert_has(total, "\"other_forwarded\":2,");
+	assert_has(total, "\"datagrams\":13,");
+	assert_has(total, "\"datagrams_rewritten\":5,");
+	assert_has(total, "\"messages\":12,");
+	assert_has(total, "\"matches\":6,");
+	assert_has(total, "\"verdicts\":{\"passed\":7,\"flagged\":1,\"masked\":2,\"blocked\":2}");
+	assert_has(total, "\"bad_input\":{\"truncated_header\":0,\"bad_magic\":1,\"bad_version\":1,"
+			  "\"bad_text_length\":1,\"trailing_bytes\":0,\"too_many_frames\":0,"
+			  "\"empty_payload\":0,\"invalid_utf8\":1,\"ip_fragment\":1,"
+			  "\"bad_ip_length\":0,\"multi_segment\":0,\"scan_error\":0}");
+	assert_has(total, "\"utf8_repaired\":0,\"match_overflow\":0,\"events_dropped\":0,");
+	assert_has(total, "\"generation\":1}");
+	/* The readable summary says the same. */
+	assert_has(r.output, "  other traffic   2 packets forwarded untouched\n");
+	assert_has(r.output, "  masked          2\n");
+	assert_has(r.output, "  bad input       5: bad_magic 1 (drop), bad_version 1 (drop), "
+			     "bad_text_length 1 (drop), invalid_utf8 1 (drop), ip_fragment 1 "
+			     "(drop)\n");
+	free(total);
+	free(json);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, b_to_a_is_scanned_the_same_way, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, NULL, &sc.in);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_output(&sc, r.out_a);
+	check_frames(r.out_a);
+	check_events(r.events, scenario_events, SCENARIO_EVENTS);
+
+	struct ts_capture other;
+	cr_assert_eq(ts_pcap_read(r.out_b, &other), 0);
+	cr_assert_eq(other.count, 0);
+	ts_capture_free(&other);
+	char *json = read_text(r.summary);
+	char *total = total_object(json);
+	assert_has(total, "\"rx_packets\":{\"a\":0,\"b\":15}");
+	assert_has(total, "\"tx_packets\":{\"a\":10,\"b\":0}");
+	assert_has(total, "\"verdicts\":{\"passed\":7,\"flagged\":1,\"masked\":2,\"blocked\":2}");
+	free(total);
+	free(json);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, both_directions_at_once_go_to_the_opposite_ports, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+	struct pkt_list b = {0};
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	/* B carries one clean and one phone message. */
+	struct sluice_wire_message clean = ts_msg(50, "from the other side");
+	struct sluice_wire_message phone = ts_msg(51, "ring 15912345678");
+	add_datagram(&b, true, false, &clean, 1);
+	add_datagram(&b, true, false, &phone, 1);
+	write_inputs(&r, &sc.in, &b);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_output(&sc, r.out_b);
+
+	struct ts_capture a_out;
+	struct ts_frame fr[2];
+	cr_assert_eq(ts_pcap_read(r.out_a, &a_out), 0);
+	cr_assert_eq(a_out.count, 2);
+	cr_assert_eq(a_out.packets[0].len, b.p[0].len);
+	cr_assert_eq(memcmp(a_out.packets[0].data, b.p[0].data, b.p[0].len), 0);
+	cr_assert_eq(ts_frames_of(a_out.packets[1].data, a_out.packets[1].len, 7700, fr, 2), 1);
+	cr_assert_eq(fr[0].msg_id, 51);
+	cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_MASKED);
+	cr_assert_str_eq(fr[0].text, "ring ***********");
+	cr_assert(ts_checksums_valid(a_out.packets[1].data, a_out.packets[1].len));
+	ts_capture_free(&a_out);
+	free_pkts(&b);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, policy_invalid_utf8_replace_forwards_the_repaired_frame, .timeout = 120)
+{
+	struct pkt_list in = {0};
+	struct run r;
+	struct ts_capture cap;
+	uint8_t want[PKT_CAP];
+	size_t want_len;
+	static const char *const extra[] = {"--policy", "invalid_utf8=replace", NULL};
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	struct sluice_wire_message utf[3] = {
+	    ts_msg(ID_UTF8_A, T_UTF8_A), ts_msg(ID_UTF8_B, T_UTF8_B), ts_msg(ID_UTF8_C, T_UTF8_C)};
+	add_datagram(&in, false, false, utf, 3);
+	/* The repaired text is what is scanned: the phone number is masked. */
+	struct sluice_wire_message ph = ts_msg(18, "call\xff"
+						   "13812345678");
+	add_datagram(&in, true, false, &ph, 1);
+	write_inputs(&r, &in, NULL);
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+
+	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
+	cr_assert_eq(cap.count, 2);
+	struct sluice_wire_message fixed[3] = {utf[0], ts_msg(ID_UTF8_B, "bad ?? byte"), utf[2]};
+	want_len = ts_build_datagram(want, sizeof(want), false, false, fixed, 3);
+	cr_assert_eq(cap.packets[0].len, want_len);
+	cr_assert_eq(memcmp(cap.packets[0].data, want, want_len), 0);
+	cr_assert(ts_checksums_valid(cap.packets[0].data, cap.packets[0].len));
+	struct sluice_wire_message ph_out =
+	    msg_flags(18, "call?***********", SLUICE_WIRE_FLAG_MASKED);
+	want_len = ts_build_datagram(want, sizeof(want), true, false, &ph_out, 1);
+	cr_assert_eq(cap.packets[1].len, want_len);
+	cr_assert_eq(memcmp(cap.packets[1].data, want, want_len), 0);
+	cr_assert(ts_checksums_valid(cap.packets[1].data, cap.packets[1].len));
+	ts_capture_free(&cap);
+
+	static const struct want_line events[] = {
+	    {{"\"event\":\"bad_input\"", "\"msg_id\":14,", "\"reason\":\"invalid_utf8\"",
+	      "\"policy\":\"replace\""}},
+	    {{"\"event\":\"bad_input\"", "\"msg_id\":18,", "\"reason\":\"invalid_utf8\"",
+	      "\"policy\":\"replace\""}},
+	    {{"\"event\":\"match\"", "\"msg_id\":18,", "\"rule\":\"phone-cn-mobile\"",
+	      "\"from\":5,\"to\":16}"}},
+	};
+	check_events(r.events, events, 3);
+
+	char *json = read_text(r.summary);
+	char *total = total_object(json);
+	assert_has(total, "\"messages\":4,");
+	assert_has(total, "\"verdicts\":{\"passed\":3,\"flagged\":0,\"masked\":1,\"blocked\":0}");
+	assert_has(total, "\"invalid_utf8\":2,");
+	assert_has(total, "\"utf8_repaired\":2,");
+	free(total);
+	free(json);
+	free_pkts(&in);
+	free(pack);
+	run_free(&r);
+}
+
+Test(daemon_pcap, policy_drop_quiet_drops_without_events, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+	static const char *const extra[] = {"--policy", "all=drop-quiet", NULL};
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, &sc.in, NULL);
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_output(&sc, r.out_b);
+	/* Only the match lines are left. */
+	static const struct want_line matches_only[] = {
+	    scenario_events[0], scenario_events[1], scenario_events[2],
+	    scenario_events[3], scenario_events[9], scenario_events[10],
+	};
+	check_events(r.events, matches_only, 6);
+	char *json = read_text(r.summary);
+	char *total = total_object(json);
+	assert_has(total, "\"bad_magic\":1,\"bad_version\":1,\"bad_text_length\":1,");
+	assert_has(total, "\"invalid_utf8\":1,\"ip_fragment\":1,");
+	free(total);
+	free(json);
+	free(pack);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, yaml_rule_file_works_the_same_as_its_pack, .timeout = 120)
+{
+	struct scenario sc;
+	struct run r;
+	char *yaml = ts_source_path("patterns/rules/default.yaml");
+
+	build_scenario(&sc);
+	run_prepare(&r);
+	write_inputs(&r, &sc.in, NULL);
+	run_sluice(&r, yaml, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_output(&sc, r.out_b);
+	check_frames(r.out_b);
+	check_events(r.events, scenario_events, SCENARIO_EVENTS);
+	char *json = read_text(r.summary);
+	assert_has(json, "\"pack\":\"sluice-default\",\"pack_version\":\"2026.11.23-1\",");
+	free(json);
+	free(yaml);
+	run_free(&r);
+	free_scenario(&sc);
+}
+
+Test(daemon_pcap, rule_file_with_an_error_exits_nonzero_naming_file_and_line, .timeout = 120)
+{
+	struct run r;
+	struct pkt_list in = {0};
+	char want[1200];
+
+	run_prepare(&r);
+	char *bad = path_in(r.dir, "broken.yaml");
+	FILE *f = fopen(bad, "w");
+	cr_assert_not_null(f);
+	fputs("name: broken\n"
+	      "rules:\n"
+	      "  - id: fine-rule\n"
+	      "    pattern: abc\n"
+	      "    action: flag\n"
+	      "    category: test\n"
+	      "  - id: broken-rule\n"
+	      "    pattern: xyz\n"
+	      "    action: explode\n"
+	      "    category: test\n",
+	      f);
+	fclose(f);
+	struct sluice_wire_message m = ts_msg(1, "hello");
+	add_datagram(&in, false, false, &m, 1);
+	write_inputs(&r, &in, NULL);
+	run_sluice(&r, bad, NULL);
+	cr_assert_eq(r.rc, 1, "sluice exited %d (want 1, -1 is a crash or timeout):\n%s", r.rc,
+		     r.output);
+	snprintf(want, sizeof(want),
+		 "sluice: %s:9:13: rule broken-rule: unknown action 'explode'; valid actions are "
+		 "flag, mask, block\n",
+		 bad);
+	assert_has(r.output, want);
+	cr_assert_null(strstr(r.output, "Sluice summary"), "no summary without a start");
+	struct stat st;
+	cr_assert_neq(stat(r.summary, &st), 0, "no summary file after a failed start");
+	free(bad);
+	free_pkts(&in);
+	run_free(&r);
+}
+
+Test(daemon_pcap, missing_rule_file_exits_nonzero_naming_it, .timeout = 120)
+{
+	struct run r;
+	char want[1200];
+
+	run_prepare(&r);
+	char *missing = path_in(r.dir, "nope.pack");
+	write_inputs(&r, NULL, NULL);
+	run_sluice(&r, missing, NULL);
+	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
+	snprintf(want, sizeof(want), "sluice: %s: cannot open: No such file or directory\n",
+		 missing);
+	assert_has(r.output, want);
+	free(missing);
+	run_free(&r);
+}
+
+Test(daemon_pcap, help_exits_zero_and_mentions_rules_and_offline)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *out = NULL;
+	const char *argv[] = {exe, "--help", NULL};
+
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 0, "%s", out);
+	assert_has(out, "usage: ");
+	assert_has(out, "--rules FILE");
+	assert_has(out, "--offline");
+	assert_has(out, "--policy REASON=ACTION");
+	free(out);
+	free(exe);
+}
+
+Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .timeout = 120)
+{
+	struct pkt_list in = {0}, want = {0};
+	struct run r;
+	struct ts_capture cap;
+	uint8_t buf[PKT_CAP], payload[1024];
+	size_t len;
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+
+	/* VLAN + IPv4: mask. */
+	struct sluice_wire_message ph = ts_msg(60, "号码13712345678谢谢");
+	add_datagram(&in, false, true, &ph, 1);
+	struct sluice_wire_message ph_out = msg_flags(60, "号码***********谢谢", 2);
+	add_datagram(&want, false, true, &ph_out, 1);
+	/* VLAN + IPv6: first of three frames blocked, last flagged. */
+	struct sluice_wire_message three[3] = {ts_msg(61, "卖冰毒"), ts_msg(62, "plain"),
+					       ts_msg(63, "加我好友")};
+	add_datagram(&in, true, true, three, 3);
+	struct sluice_wire_message three_out[2] = {three[1], msg_flags(63, "加我好友", 1)};
+	add_datagram(&want, true, true, three_out, 2);
+	/* IPv6 without VLAN: mask in the second of two frames. */
+	struct sluice_wire_message pair[2] = {ts_msg(64, "ok"), ts_msg(65, "qq 123456789")};
+	add_datagram(&in, true, false, pair, 2);
+	struct sluice_wire_message pair_out[2] = {pair[0], msg_flags(65, "************", 2)};
+	add_datagram(&want, true, false, pair_out, 2);
+	/* IPv4 sent without a UDP checksum keeps none after a rewrite. */
+	struct sluice_udp_endpoints ep;
+	sluice_udp_endpoints_default(&ep, false);
+	ep.no_udp_checksum = true;
+	struct sluice_wire_message nc[2] = {ts_msg(66, "online  casino"),
+					    ts_msg(67, "13312345678")};
+	len = sluice_wire_frame_write(payload, sizeof(payload), &nc[0]);
+	len += sluice_wire_frame_write(payload + len, sizeof(payload) - len, &nc[1]);
+	add_pkt(&in, buf, sluice_udp_packet_build(buf, sizeof(buf), &ep, payload, len));
+	struct sluice_wire_message nc_out = msg_flags(67, "***********", 2);
+	len = sluice_wire_frame_write(payload, sizeof(payload), &nc_out);
+	add_pkt(&want, buf, sluice_udp_packet_build(buf, sizeof(buf), &ep, payload, len));
+
+	write_inputs(&r, &in, NULL);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
+	cr_assert_eq(cap.count, want.n);
+	for (size_t i = 0; i < cap.count; i++) {
+		if (cap.packets[i].len != want.p[i].len ||
+		    memcmp(cap.packets[i].data, want.p[i].data, want.p[i].len) != 0)
+			hexdump_diff(&cap.packets[i], &want.p[i]);
+		cr_assert_eq(cap.packets[i].len, want.p[i].len, "packet %zu", i);
+		cr_assert_eq(memcmp(cap.packets[i].data, want.p[i].data, want.p[i].len), 0,
+			     "packet %zu differs from the expected bytes", i);
+		cr_assert(ts_checksums_valid(cap.packets[i].data, cap.packets[i].len), "packet %zu",
+			  i);
+	}
+	/* UDP checksum field of the last one is still 0. */
+	cr_assert_eq(cap.packets[3].data[14 + 20 + 6], 0);
+	cr_assert_eq(cap.packets[3].data[14 + 20 + 7], 0);
+	ts_capture_free(&cap);
+	free_pkts(&in);
+	free_pkts(&want);
+	free(pack);
+	run_free(&r);
+}
+
+Test(daemon_pcap, udp_port_option_moves_the_message_port, .timeout = 120)
+{
+	struct pkt_list in = {0};
+	struct run r;
+	struct ts_capture cap;
+	uint8_t buf[PKT_CAP], payload[1024];
+	size_t len;
+	static const char *const extra[] = {"--udp-port", "9000", NULL};
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	len = frame_of(payload, sizeof(payload), 70, T_GAMBLE);
+	add_pkt(&in, buf, build_udp(buf, sizeof(buf), 7700, payload, len));
+	add_pkt(&in, buf, build_udp(buf, sizeof(buf), 9000, payload, len));
+	len = frame_of(payload, sizeof(payload), 71, T_PHONE);
+	add_pkt(&in, buf, build_udp(buf, sizeof(buf), 9000, payload, len));
+	write_inputs(&r, &in, NULL);
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+
+	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
+	cr_assert_eq(cap.count, 2, "7700 passes untouched, 9000's gambling is removed");
+	cr_assert_eq(cap.packets[0].len, in.p[0].len);
+	cr_assert_eq(memcmp(cap.packets[0].data, in.p[0].data, in.p[0].len), 0);
+	struct ts_frame fr[2];
+	cr_assert_eq(ts_frames_of(cap.packets[1].data, cap.packets[1].len, 9000, fr, 2), 1);
+	cr_assert_eq(fr[0].msg_id, 71);
+	cr_assert_str_eq(fr[0].text, "call me *********** tonight");
+	cr_assert(ts_checksums_valid(cap.packets[1].data, cap.packets[1].len));
+	ts_capture_free(&cap);
+	char *json = read_text(r.summary);
+	assert_has(json, "\"udp_port\":9000,");
+	char *total = total_object(json);
+	assert_has(total, "\"other_forwarded\":1,\"datagrams\":2,");
+	free(total);
+	free(json);
+	free_pkts(&in);
+	free(pack);
+	run_free(&r);
+}
+
+Test(daemon_pcap, every_one_of_3000_datagrams_comes_out_in_order, .timeout = 120)
+{
+	enum { COUNT = 3000 };
+	struct ts_packet *in = calloc(COUNT, sizeof(*in));
+	struct run r;
+	struct ts_capture cap;
+	uint8_t buf[PKT_CAP];
+	char text[64];
+
+	cr_assert_not_null(in);
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	for (unsigned i = 0; i < COUNT; i++) {
+		/* Every third message has a phone number; every tenth is blocked. */
+		if (i % 10 == 9)
+			snprintf(text, sizeof(text), "%u online casino", i);
+		else if (i % 3 == 0)
+			snprintf(text, sizeof(text), "%u call 138%08u", i, i);
+		else
+			snprintf(text, sizeof(text), "%u hello", i);
+		struct sluice_wire_message m = ts_msg(1000 + i, text);
+		in[i].len = ts_build_datagram(buf, sizeof(buf), i % 2 == 1, false, &m, 1);
+		in[i].data = malloc(in[i].len);
+		memcpy(in[i].data, buf, in[i].len);
+	}
+	cr_assert_eq(ts_pcap_write(r.in_a, in, COUNT), 0);
+	cr_assert_eq(ts_pcap_write(r.in_b, NULL, 0), 0);
+	run_sluice(&r, pack, NULL);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+
+	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
+	cr_assert_eq(cap.count, COUNT - COUNT / 10);
+	size_t o = 0;
+	for (unsigned i = 0; i < COUNT; i++) {
+		if (i % 10 == 9)
+			continue;
+		struct ts_frame fr[1];
+		cr_assert_eq(ts_frames_of(cap.packets[o].data, cap.packets[o].len, 7700, fr, 1), 1);
+		cr_assert_eq(fr[0].msg_id, 1000 + i, "output %zu", o);
+		if (i % 3 == 0) {
+			snprintf(text, sizeof(text), "%u call ***********", i);
+			cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_MASKED);
+		} else {
+			snprintf(text, sizeof(text), "%u hello", i);
+			cr_assert_eq(fr[0].flags, 0);
+		}
+		cr_assert_str_eq(fr[0].text, text);
+		cr_assert(ts_checksums_valid(cap.packets[o].data, cap.packets[o].len));
+		o++;
+	}
+	ts_capture_free(&cap);
+	char *json = read_text(r.summary);
+	char *total = total_object(json);
+	assert_has(total,
+		   "\"rx_packets\":{\"a\":3000,\"b\":0},\"tx_packets\":{\"a\":0,\"b\":2700}");
+	assert_has(total, "\"verdicts\":{\"passed\":1800,\"flagged\":0,\"masked\":900,"
+			  "\"blocked\":300}");
+	assert_has(total, "\"events_dropped\":0,");
+	free(total);
+	free(json);
+	for (unsigned i = 0; i < COUNT; i++)
+		free(in[i].data);
+	free(in);
+	free(pack);
+	run_free(&r);
+}

@@ -1,0 +1,793 @@
+/* The sluice daemon's options: defaults, the command line, the config file and
+ * the exact wording of every error an operator can meet. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+
+/* ---- helpers ---- */
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Parses {"sluice", ...} into a fresh, defaulted opt; returns the parse result. */
+#define PARSE(opt, err, ...)                                                                       \
+	({                                                                                         \
+		const char *argv_[] = {"sluice", __VA_ARGS__};                                     \
+		sluice_options_defaults(opt);                                                      \
+		(err)[0] = '\0';                                                                   \
+		sluice_options_parse(ARGC(argv_), (char **)argv_, opt, err, sizeof(err));          \
+	})
+
+/* Config files written by this test process, removed at exit even when an
+ * assertion ends the test early. */
+static char *written[8];
+static unsigned written_count;
+
+static void remove_written(void)
+{
+	for (unsigned i = 0; i < written_count; i++)
+		unlink(written[i]);
+}
+
+static char *write_config(const char *text)
+{
+	char *path = strdup("/tmp/sluice-test-options-XXXXXX");
+	int fd;
+	FILE *f;
+
+	cr_assert_not_null(path);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	if (written_count == 0)
+		atexit(remove_written);
+	if (written_count < sizeof(written) / sizeof(written[0]))
+		written[written_count++] = strdup(path);
+	f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, true);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+static void expect_error(int rc, const char *err, const char *want)
+{
+	cr_assert_eq(rc, -1, "parse accepted the arguments; expected error \"%s\"", want);
+	cr_assert_str_eq(err, want);
+}
+
+/* ---- defaults ---- */
+
+Test(options_defaults, every_field_has_its_documented_default)
+{
+	struct sluice_options opt;
+
+	sluice_options_defaults(&opt);
+	cr_assert_null(opt.rules);
+	cr_assert_eq(opt.port_a, 0);
+	cr_assert_eq(opt.port_b, 1);
+	cr_assert_eq(opt.udp_port, 7700);
+	cr_assert_str_eq(opt.events, "-");
+	cr_assert_str_eq(opt.control_socket, "/run/sluice/sluice.sock");
+	cr_assert_null(opt.summary);
+	cr_assert_eq(opt.burst, 32);
+	cr_assert_eq(opt.mbufs, 0);
+	cr_assert_eq(opt.rx_desc, 1024);
+	cr_assert_eq(opt.tx_desc, 1024);
+	cr_assert_eq(opt.event_ring, 65536);
+	cr_assert_eq(opt.history, 8);
+	cr_assert_eq(opt.offline, false);
+	cr_assert_eq(opt.idle_ms, 500);
+	cr_assert_eq(opt.duration_s, 0.0);
+	cr_assert_eq(opt.stall_ms, 1000);
+	cr_assert_eq(opt.help, false);
+	for (unsigned r = 0; r < SLUICE_BAD_REASON_COUNT; r++)
+		cr_assert_eq(opt.policy[r], SLUICE_POLICY_DROP, "reason %u", r);
+	sluice_options_free(&opt);
+}
+
+Test(options_defaults, only_rules_given_leaves_every_other_default)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack"), 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "r.pack");
+	cr_assert_eq(opt.udp_port, 7700);
+	cr_assert_eq(opt.burst, 32);
+	cr_assert_str_eq(opt.events, "-");
+	cr_assert_eq(opt.offline, false);
+	sluice_options_free(&opt);
+}
+
+/* ---- every option on the command line ---- */
+
+Test(options_parse, every_long_option_is_parsed)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "/p/r.pack", "--port-a", "3", "--port-b", "5",
+		       "--udp-port", "9000", "--events", "/tmp/ev.jsonl", "--control-socket",
+		       "/tmp/s.sock", "--summary", "/tmp/sum.json", "--burst", "64", "--mbufs",
+		       "16383", "--rx-desc", "512", "--tx-desc", "2048", "--event-ring", "1024",
+		       "--history", "4", "--offline", "--idle-ms", "250", "--duration", "2.5",
+		       "--stall-ms", "75", "--policy", "bad_magic=drop-quiet");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "/p/r.pack");
+	cr_assert_eq(opt.port_a, 3);
+	cr_assert_eq(opt.port_b, 5);
+	cr_assert_eq(opt.udp_port, 9000);
+	cr_assert_str_eq(opt.events, "/tmp/ev.jsonl");
+	cr_assert_str_eq(opt.control_socket, "/tmp/s.sock");
+	cr_assert_str_eq(opt.summary, "/tmp/sum.json");
+	cr_assert_eq(opt.burst, 64);
+	cr_assert_eq(opt.mbufs, 16383);
+	cr_assert_eq(opt.rx_desc, 512);
+	cr_assert_eq(opt.tx_desc, 2048);
+	cr_assert_eq(opt.event_ring, 1024);
+	cr_assert_eq(opt.history, 4);
+	cr_assert_eq(opt.offline, true);
+	cr_assert_eq(opt.idle_ms, 250);
+	cr_assert_float_eq(opt.duration_s, 2.5, 1e-12);
+	cr_assert_eq(opt.stall_ms, 75);
+	cr_assert_eq(opt.policy[SLUICE_BAD_MAGIC], SLUICE_POLICY_DROP_QUIET);
+	cr_assert_eq(opt.policy[SLUICE_BAD_VERSION], SLUICE_POLICY_DROP);
+	cr_assert_eq(opt.help, false);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, every_short_option_is_parsed)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "a.yaml", "-p", "7800", "-e", "-", "-s", "none", "-b", "8",
+		       "-o", "-d", "10");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "a.yaml");
+	cr_assert_eq(opt.udp_port, 7800);
+	cr_assert_str_eq(opt.events, "-");
+	cr_assert_str_eq(opt.control_socket, "none");
+	cr_assert_eq(opt.burst, 8);
+	cr_assert_eq(opt.offline, true);
+	cr_assert_float_eq(opt.duration_s, 10.0, 1e-12);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, short_c_reads_a_config_file)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = from-file.pack\nburst = 16\n");
+	int rc = PARSE(&opt, err, "-c", path);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "from-file.pack");
+	cr_assert_eq(opt.burst, 16);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_parse, long_option_with_equals_sign_takes_the_value)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules=x.pack", "--burst=128", "--policy=invalid_utf8=replace",
+		       "--offline=false");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "x.pack");
+	cr_assert_eq(opt.burst, 128);
+	cr_assert_eq(opt.policy[SLUICE_BAD_INVALID_UTF8], SLUICE_POLICY_REPLACE);
+	cr_assert_eq(opt.offline, false);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, later_value_of_a_repeated_option_wins)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "first.pack", "--rules", "second.pack", "--burst", "4",
+		       "--burst", "200");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "second.pack");
+	cr_assert_eq(opt.burst, 200);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, range_limits_are_inclusive)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--burst", "1", "--udp-port", "65535",
+			   "--event-ring", "64", "--history", "64"),
+		     0, "%s", err);
+	cr_assert_eq(opt.burst, 1);
+	cr_assert_eq(opt.udp_port, 65535);
+	cr_assert_eq(opt.event_ring, 64);
+	cr_assert_eq(opt.history, 64);
+	sluice_options_free(&opt);
+	cr_assert_eq(
+	    PARSE(&opt, err, "-r", "x", "--burst", "256", "--port-a", "1023", "--port-b", "0"), 0,
+	    "%s", err);
+	cr_assert_eq(opt.burst, 256);
+	cr_assert_eq(opt.port_a, 1023);
+	cr_assert_eq(opt.port_b, 0);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, help_needs_no_rules)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "--help"), 0, "%s", err);
+	cr_assert_eq(opt.help, true);
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "-h"), 0, "%s", err);
+	cr_assert_eq(opt.help, true);
+	sluice_options_free(&opt);
+}
+
+/* ---- bad-input policies ---- */
+
+Test(options_policy, invalid_utf8_replace_sets_only_that_reason)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--policy", "invalid_utf8=replace"), 0, "%s", err);
+	for (unsigned r = 0; r < SLUICE_BAD_REASON_COUNT; r++)
+		cr_assert_eq(opt.policy[r],
+			     r == SLUICE_BAD_INVALID_UTF8 ? SLUICE_POLICY_REPLACE
+							  : SLUICE_POLICY_DROP,
+			     "reason %s", sluice_bad_reason_name(r));
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, all_drop_quiet_sets_every_reason)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--policy", "all=drop-quiet"), 0, "%s", err);
+	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++)
+		cr_assert_eq(opt.policy[r], SLUICE_POLICY_DROP_QUIET, "reason %s",
+			     sluice_bad_reason_name(r));
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, all_replace_sets_only_the_reason_that_allows_it)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(
+	    PARSE(&opt, err, "-r", "x", "--policy", "all=drop-quiet", "--policy", "all=replace"), 0,
+	    "%s", err);
+	for (unsigned r = 1; r < SLUICE_BAD_REASON_COUNT; r++)
+		cr_assert_eq(opt.policy[r],
+			     r == SLUICE_BAD_INVALID_UTF8 ? SLUICE_POLICY_REPLACE
+							  : SLUICE_POLICY_DROP_QUIET,
+			     "reason %s", sluice_bad_reason_name(r));
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, later_policy_for_one_reason_overrides_all)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--policy", "all=drop-quiet", "--policy",
+			   "ip_fragment=drop"),
+		     0, "%s", err);
+	cr_assert_eq(opt.policy[SLUICE_BAD_IP_FRAGMENT], SLUICE_POLICY_DROP);
+	cr_assert_eq(opt.policy[SLUICE_BAD_MAGIC], SLUICE_POLICY_DROP_QUIET);
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, replace_on_a_reason_other_than_invalid_utf8_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--policy", "bad_magic=replace");
+
+	expect_error(rc, err, "--policy 'bad_magic=replace': replace applies only to invalid_utf8");
+	cr_assert_eq(opt.policy[SLUICE_BAD_MAGIC], SLUICE_POLICY_DROP);
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, unknown_reason_is_refused_with_the_list_of_reasons)
+{
+	struct sluice_options opt;
+	char err[1024];
+	int rc = PARSE(&opt, err, "-r", "x", "--policy", "bogus=drop");
+
+	expect_error(rc, err,
+		     "--policy 'bogus=drop': unknown reason 'bogus'; reasons: truncated_header "
+		     "bad_magic bad_version bad_text_length trailing_bytes too_many_frames "
+		     "empty_payload invalid_utf8 ip_fragment bad_ip_length multi_segment "
+		     "scan_error");
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, unknown_action_is_refused_with_the_list_of_actions)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--policy", "bad_magic=explode");
+
+	expect_error(rc, err,
+		     "--policy 'bad_magic=explode': unknown action 'explode' (drop, drop-quiet, "
+		     "replace)");
+	sluice_options_free(&opt);
+}
+
+Test(options_policy, policy_without_equals_sign_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--policy", "drop");
+
+	expect_error(rc, err, "--policy 'drop': expected REASON=ACTION, e.g. invalid_utf8=replace");
+	sluice_options_free(&opt);
+}
+
+/* ---- command-line errors ---- */
+
+Test(options_errors, unknown_long_option)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--frobnicate", "1");
+
+	expect_error(rc, err, "unknown option '--frobnicate' (see --help)");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, unknown_short_option)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "-z");
+
+	expect_error(rc, err, "unknown option '-z' (see --help)");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, stray_argument)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "extra");
+
+	expect_error(rc, err, "unexpected argument 'extra' (see --help)");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, missing_value_at_the_end)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--burst");
+
+	expect_error(rc, err, "--burst needs a value: --burst N");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, missing_value_of_short_option_names_the_long_one)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r");
+
+	expect_error(rc, err, "--rules needs a value: --rules FILE");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, burst_zero_is_out_of_range)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--burst", "0");
+
+	expect_error(rc, err, "--burst '0': expected a whole number from 1 to 256");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, burst_above_maximum_is_out_of_range)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--burst", "257");
+
+	expect_error(rc, err, "--burst '257': expected a whole number from 1 to 256");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, udp_port_70000_is_out_of_range)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--udp-port", "70000");
+
+	expect_error(rc, err, "--udp-port '70000': expected a whole number from 1 to 65535");
+	cr_assert_eq(opt.udp_port, 7700);
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, udp_port_zero_is_out_of_range)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "-p", "0");
+
+	expect_error(rc, err, "--udp-port '0': expected a whole number from 1 to 65535");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, negative_and_non_numeric_numbers_are_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--idle-ms", "-5");
+
+	expect_error(rc, err, "--idle-ms '-5': expected a whole number from 1 to 3600000");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--history", "4x");
+	expect_error(rc, err, "--history '4x': expected a whole number from 2 to 64");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--mbufs", "");
+	expect_error(rc, err, "--mbufs '': expected a whole number from 1023 to 4194303");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, negative_duration_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--duration", "-1");
+
+	expect_error(rc, err, "--duration '-1': expected a number of seconds >= 0");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "-d", "soon");
+	expect_error(rc, err, "--duration 'soon': expected a number of seconds >= 0");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, flag_with_bad_value_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--offline=maybe");
+
+	expect_error(rc, err, "offline = 'maybe': expected true or false");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, missing_rules)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--offline", "--burst", "8");
+
+	expect_error(rc, err, "no rules: give --rules FILE (a .pack or a .yaml rule file)");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, same_port_a_and_port_b)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--port-a", "2", "--port-b", "2");
+
+	expect_error(rc, err, "--port-a and --port-b are both 2: they must differ");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, port_a_equal_to_default_port_b)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--port-a", "1");
+
+	expect_error(rc, err, "--port-a and --port-b are both 1: they must differ");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, event_ring_not_a_power_of_two)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--event-ring", "1000");
+
+	expect_error(rc, err, "--event-ring 1000: must be a power of two");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, event_ring_below_minimum_is_out_of_range)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--event-ring", "32");
+
+	expect_error(rc, err, "--event-ring '32': expected a whole number from 64 to 16777216");
+	sluice_options_free(&opt);
+}
+
+/* ---- config file ---- */
+
+Test(options_config, values_are_applied)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = /etc/sluice/default.pack\n"
+				  "udp-port = 7801\n"
+				  "events = /var/log/sluice/events.jsonl\n"
+				  "burst = 16\n"
+				  "history = 3\n"
+				  "offline = true\n"
+				  "duration = 0.5\n"
+				  "policy = invalid_utf8=replace\n"
+				  "policy = ip_fragment=drop-quiet\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "/etc/sluice/default.pack");
+	cr_assert_eq(opt.udp_port, 7801);
+	cr_assert_str_eq(opt.events, "/var/log/sluice/events.jsonl");
+	cr_assert_eq(opt.burst, 16);
+	cr_assert_eq(opt.history, 3);
+	cr_assert_eq(opt.offline, true);
+	cr_assert_float_eq(opt.duration_s, 0.5, 1e-12);
+	cr_assert_eq(opt.policy[SLUICE_BAD_INVALID_UTF8], SLUICE_POLICY_REPLACE);
+	cr_assert_eq(opt.policy[SLUICE_BAD_IP_FRAGMENT], SLUICE_POLICY_DROP_QUIET);
+	cr_assert_eq(opt.policy[SLUICE_BAD_MAGIC], SLUICE_POLICY_DROP);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, bare_flag_name_means_true_and_false_turns_it_off)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *on = write_config("offline\n");
+	char *off = write_config("offline = true\noffline = no\n");
+
+	sluice_options_defaults(&opt);
+	cr_assert_eq(sluice_options_load_file(on, &opt, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(opt.offline, true);
+	cr_assert_eq(sluice_options_load_file(off, &opt, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(opt.offline, false);
+	sluice_options_free(&opt);
+	unlink(on);
+	unlink(off);
+	free(on);
+	free(off);
+}
+
+Test(options_config, command_line_after_config_wins)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = file.pack\nburst = 16\nudp-port = 7801\n");
+	int rc = PARSE(&opt, err, "--config", path, "--burst", "8", "--rules", "cli.pack");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(opt.burst, 8);
+	cr_assert_str_eq(opt.rules, "cli.pack");
+	cr_assert_eq(opt.udp_port, 7801, "a value only in the file is kept");
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+/* options.h: "A --config given there is read first" and "options on the command
+ * line are applied after the file and win" - wherever --config stands. */
+Test(options_config, command_line_before_config_still_wins)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = file.pack\nburst = 16\n");
+	int rc = PARSE(&opt, err, "--burst", "8", "--config", path);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(opt.burst, 8, "the command line's --burst 8 must win over the file's 16");
+	cr_assert_str_eq(opt.rules, "file.pack");
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, comments_blank_lines_and_spaces_are_ignored)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("# sluice config\n"
+				  "\n"
+				  "   \t\n"
+				  "  rules=spaced.pack   # trailing comment\n"
+				  "\tburst   =   12\t\n"
+				  "# burst = 99\n"
+				  "\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.rules, "spaced.pack");
+	cr_assert_eq(opt.burst, 12);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, unknown_option_names_file_and_line)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("# header\nrules = x.pack\n\nfrobnicate = 3\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:4: unknown option 'frobnicate' (see sluice --help)", path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, config_inside_config_is_an_unknown_option)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("config = /etc/other.conf\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:1: unknown option 'config' (see sluice --help)", path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, bad_value_names_file_and_line)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("rules = x.pack\nburst = lots\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: --burst 'lots': expected a whole number from 1 to 256",
+		 path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, bad_policy_names_file_and_line)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("\n\npolicy = bad_version=replace\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	snprintf(want, sizeof(want),
+		 "%s:3: --policy 'bad_version=replace': replace applies only to invalid_utf8",
+		 path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, option_without_value_names_file_and_line)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("burst\n");
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file(path, &opt, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:1: 'burst' needs a value: burst = N", path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, error_in_config_given_on_command_line_is_reported)
+{
+	struct sluice_options opt;
+	char err[512], want[600];
+	char *path = write_config("rules = x.pack\nudp-port = 70000\n");
+	int rc = PARSE(&opt, err, "--config", path);
+
+	snprintf(want, sizeof(want),
+		 "%s:2: --udp-port '70000': expected a whole number from 1 to 65535", path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_config, missing_file)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc;
+
+	sluice_options_defaults(&opt);
+	rc = sluice_options_load_file("/nonexistent/sluice.conf", &opt, err, sizeof(err));
+	expect_error(
+	    rc, err,
+	    "/nonexistent/sluice.conf: cannot open config file: No such file or directory");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-c", "/nonexistent/sluice.conf");
+	expect_error(
+	    rc, err,
+	    "/nonexistent/sluice.conf: cannot open config file: No such file or directory");
+	sluice_options_free(&opt);
+}
+
+/* ---- usage ---- */
+
+Test(options_usage, lists_every_option_and_every_reason)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	static const char *const words[] = {
+	    "usage: sluice [EAL options] -- [sluice options]",
+	    "-c, --config FILE",
+	    "-r, --rules FILE",
+	    "--port-a N",
+	    "--port-b N",
+	    "-p, --udp-port N",
+	    "-e, --events FILE",
+	    "-s, --control-socket PATH",
+	    "--summary FILE",
+	    "-b, --burst N",
+	    "--mbufs N",
+	    "--rx-desc N",
+	    "--tx-desc N",
+	    "--event-ring N",
+	    "--history N",
+	    "-o, --offline",
+	    "--idle-ms MS",
+	    "-d, --duration SECONDS",
+	    "--stall-ms MS",
+	    "--policy REASON=ACTION",
+	    "-h, --help",
+	    "Bad-input reasons: truncated_header bad_magic bad_version bad_text_length "
+	    "trailing_bytes too_many_frames empty_payload invalid_utf8 ip_fragment "
+	    "bad_ip_length multi_segment scan_error\n",
+	};
+
+	cr_assert_not_null(f);
+	sluice_options_usage(f, "sluice");
+	fclose(f);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		cr_assert_not_null(strstr(text, words[i]), "usage lacks \"%s\":\n%s", words[i],
+				   text);
+	free(text);
+}
