@@ -16,7 +16,7 @@ struct sluice_generation *sluice_generation_create(const struct sluice_pack *pac
 	gen->worker_count = worker_count;
 
 	hs_scratch_t *prototype = NULL;
-	hs_error_t rc = hs_alloc_scratch(pack->db, &prototype);
+	hs_error_t rc = sluice_pack_alloc_scratch(pack, &prototype);
 	if (rc != HS_SUCCESS) {
 		snprintf(err, err_len, "%s: cannot allocate Hyperscan scratch (error %d)",
 			 pack->source, rc);

@@ -4,8 +4,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		    unsigned int flags, void *ctx)
 {
 	struct sluice_match_set *set = ctx;
-	enum sluice_action action = set->pack->rules[id].action;
 	(void)flags;
+	if (set->disabled != NULL && set->disabled[id])
+		return 0;
+	enum sluice_action action = set->pack->rules[id].action;
 
 	if (action > set->verdict)
 		set->verdict = action;

@@ -35,6 +35,9 @@ struct sluice_match_set {
 	bool overflow;
 	enum sluice_action verdict; /* strongest action among all matches */
 	const struct sluice_pack *pack;
+	/* Rules that no longer apply (expired), one byte per rule, or NULL. Their
+	 * matches are ignored. Owned by the caller's ruleset generation. */
+	const uint8_t *disabled;
 };
 
 static inline void sluice_match_set_init(struct sluice_match_set *set, struct sluice_match *storage,
@@ -46,6 +49,7 @@ static inline void sluice_match_set_init(struct sluice_match_set *set, struct sl
 	set->overflow = false;
 	set->verdict = SLUICE_ACTION_NONE;
 	set->pack = pack;
+	set->disabled = NULL;
 }
 
 /* Resets the per-message part of a set for the next message. */

@@ -42,7 +42,8 @@ struct sluice_pack_rule {
 	char *category;
 	enum sluice_action action;
 	unsigned caseless : 1;
-	char *pattern; /* kept for `sluice-pack test` and diagnostics */
+	char *pattern;	    /* kept for `sluice-pack test` and diagnostics */
+	int64_t expires_at; /* Unix seconds after which the rule stops applying; 0: never */
 };
 
 struct sluice_pack {
@@ -74,6 +75,13 @@ int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size
  * not NULL, 65 bytes) with the SHA-256 of the body. */
 int sluice_pack_serialize(const struct sluice_pack *pack, uint8_t **image, size_t *image_len,
 			  char hex[65], char *err, size_t err_len);
+
+/* Allocates (or grows) one scratch valid for every database of the pack. Scratch
+ * is per (pack, thread): clone it once per worker. */
+hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch);
+
+/* Bytes the pack's databases take; a worker's scratch comes on top of it. */
+size_t sluice_pack_memory(const struct sluice_pack *pack);
 
 void sluice_pack_free(struct sluice_pack *pack);
 

@@ -149,3 +149,13 @@ void sluice_pack_free(struct sluice_pack *pack)
 		hs_free_database(pack->db);
 	free(pack);
 }
+
+hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch)
+{
+	return hs_alloc_scratch(pack->db, scratch);
+}
+
+size_t sluice_pack_memory(const struct sluice_pack *pack)
+{
+	return pack->db_bytes;
+}

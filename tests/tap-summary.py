@@ -11,7 +11,7 @@ for path in sys.argv[1:]:
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             entry = json.loads(line)
-            out = entry.get("stdo", "") or ""
+            out = entry.get("stdout", "") or ""
             ok = len(re.findall(r"^ok\b(?!.*# SKIP)", out, re.M))
             skip = len(re.findall(r"^ok\b.*# SKIP", out, re.M))
             bad = len(re.findall(r"^not ok\b", out, re.M))

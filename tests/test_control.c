@@ -1052,10 +1052,7 @@ Test(control_server, socket_file_has_mode_0660)
 	cr_assert_eq(st.st_mode & 07777, 0660, "mode %o", st.st_mode & 07777);
 	sluice_control_close(&s.ctl);
 	cr_assert_eq(stat(s.sock, &st), -1, "close removes the socket file");
-	sluice_registry_destroy(&s.reg);
-	for (unsigned w = 0; w < 2; w++)
-		sluice_event_ring_free(s.rings[w]);
-	ts_rmtree(s.dir);
+	server_stop(&s);
 }
 
 Test(control_server, missing_socket_directory_is_created)
