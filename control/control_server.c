@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <poll.h>
 #include <stdio.h>
@@ -44,6 +45,20 @@ static int make_parent_dir(const char *path)
 	return rc;
 }
 
+int sluice_control_resolve_group(const char *name, gid_t *gid, char *err, size_t err_len)
+{
+	struct group grp, *found = NULL;
+	char buf[16384];
+	int rc = getgrnam_r(name, &grp, buf, sizeof(buf), &found);
+	if (found == NULL) {
+		snprintf(err, err_len, "socket group '%s': %s", name,
+			 rc != 0 ? strerror(rc) : "no such group");
+		return -1;
+	}
+	*gid = found->gr_gid;
+	return 0;
+}
+
 int sluice_control_open(struct sluice_control *ctl, const char *socket_path, char *err,
 			size_t err_len)
 {
@@ -52,6 +67,11 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 	double now = mono_ms();
 	for (unsigned w = 0; w < SLUICE_MAX_WORKERS; w++)
 		ctl->progress_ms[w] = now;
+	ctl->last_expiry_ms = now;
+	ctl->socket_gid = getegid();
+	if (ctl->socket_group != NULL &&
+	    sluice_control_resolve_group(ctl->socket_group, &ctl->socket_gid, err, err_len) != 0)
+		return -1;
 	if (socket_path == NULL)
 		return 0;
 
@@ -80,6 +100,16 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 	if (brc != 0 || listen(fd, 16) != 0) {
 		snprintf(err, err_len, "%s: cannot listen: %s", socket_path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	/* The owner stays who created it (root, for the service). Until the group
+	 * changes only the daemon's own group can connect, and the peer check in
+	 * serve_one() holds for them too. */
+	if (ctl->socket_group != NULL && chown(socket_path, (uid_t)-1, ctl->socket_gid) != 0) {
+		snprintf(err, err_len, "%s: cannot give the socket to group '%s': %s", socket_path,
+			 ctl->socket_group, strerror(errno));
+		close(fd);
+		unlink(socket_path);
 		return -1;
 	}
 	ctl->listen_fd = fd;
@@ -161,34 +191,69 @@ static void pack_json(struct sluice_strbuf *sb, const struct sluice_pack *pack)
 	sluice_strbuf_printf(sb, ",\"rules\":%zu,\"sha256\":\"%s\",\"source\":", pack->rule_count,
 			     pack->sha256_hex);
 	sluice_strbuf_json_string(sb, pack->source);
-	sluice_strbuf_printf(sb, ",\"db_bytes\":%zu}", pack->db_bytes);
+	sluice_strbuf_printf(sb, ",\"db_bytes\":%zu}", sluice_pack_memory(pack));
 }
 
-static void active_json(struct sluice_strbuf *sb, const struct sluice_generation *gen)
+/* The pack in force in one slot, with the facts of its generation; null when
+ * the slot is empty. */
+static void active_json(struct sluice_strbuf *sb, const struct sluice_generation *gen,
+			enum sluice_slot slot)
 {
-	pack_json(sb, gen->pack);
+	const struct sluice_gen_slot *gs = &gen->slot[slot];
+	if (gs->pack == NULL) {
+		sluice_strbuf_printf(sb, "null");
+		return;
+	}
+	pack_json(sb, gs->pack);
 	/* Replace the closing brace of the pack object to add generation facts. */
 	sb->len--;
 	sluice_strbuf_printf(sb,
 			     ",\"generation\":%llu,\"loaded_at\":", (unsigned long long)gen->seq);
 	format_time(sb, gen->loaded_at_ns);
-	sluice_strbuf_printf(sb, ",\"scratch_bytes_per_worker\":%zu}", gen->scratch_bytes);
+	sluice_strbuf_printf(sb, ",\"scratch_bytes_per_worker\":%zu,\"disabled_rules\":%zu}",
+			     gs->scratch->bytes, gs->disabled_count);
+}
+
+static void history_json(struct sluice_strbuf *sb, const struct sluice_slot_history *h)
+{
+	sluice_strbuf_printf(sb, "[");
+	for (size_t i = 0; i < h->len; i++) {
+		if (i > 0)
+			sluice_strbuf_printf(sb, ",");
+		pack_json(sb, h->kept[i].pack);
+		sb->len--;
+		sluice_strbuf_printf(
+		    sb, ",\"active\":%s,\"kept_since\":", i == 0 && h->active ? "true" : "false");
+		format_time(sb, h->kept[i].loaded_at_ns);
+		sluice_strbuf_printf(sb, "}");
+	}
+	sluice_strbuf_printf(sb, "]");
 }
 
 static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 {
 	const struct sluice_registry *reg = ctl->registry;
+	const struct sluice_generation *gen = sluice_registry_current(reg);
+	struct sluice_memory_use mem;
 	watchdog_sample(ctl);
+	sluice_registry_memory(reg, &mem);
 	sluice_strbuf_printf(sb, "{\"ok\":true,\"active\":");
-	active_json(sb, sluice_registry_current(reg));
-	sluice_strbuf_printf(sb, ",\"history\":[");
-	for (size_t i = 0; i < reg->history_len; i++) {
-		if (i > 0)
-			sluice_strbuf_printf(sb, ",");
-		pack_json(sb, reg->history[i]);
-	}
-	sluice_strbuf_printf(sb, "],\"swaps\":%llu,\"refusals\":%llu,\"started_at\":",
-			     (unsigned long long)reg->swaps, (unsigned long long)reg->refusals);
+	active_json(sb, gen, SLUICE_SLOT_MAIN);
+	sluice_strbuf_printf(sb, ",\"history\":");
+	history_json(sb, &reg->slots[SLUICE_SLOT_MAIN]);
+	sluice_strbuf_printf(sb, ",\"urgent\":");
+	active_json(sb, gen, SLUICE_SLOT_URGENT);
+	sluice_strbuf_printf(sb, ",\"urgent_history\":");
+	history_json(sb, &reg->slots[SLUICE_SLOT_URGENT]);
+	sluice_strbuf_printf(sb,
+			     ",\"memory\":{\"active_bytes\":%zu,\"kept_bytes\":%zu,"
+			     "\"kept_packs\":%u,\"cap_bytes\":%zu}",
+			     mem.active, mem.kept, mem.kept_packs, reg->memory_cap);
+	sluice_strbuf_printf(sb,
+			     ",\"swaps\":%llu,\"refusals\":%llu,\"access_refusals\":%llu,"
+			     "\"started_at\":",
+			     (unsigned long long)reg->swaps, (unsigned long long)reg->refusals,
+			     (unsigned long long)ctl->access_refusals);
 	format_time(sb, ctl->started_ns);
 	sluice_strbuf_printf(sb, ",\"workers\":[");
 	double now = mono_ms();
@@ -206,16 +271,66 @@ static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	sluice_strbuf_printf(sb, "]}");
 }
 
+static void slot_pack_brief(struct sluice_strbuf *sb, const struct sluice_pack *pack)
+{
+	if (pack == NULL) {
+		sluice_strbuf_printf(sb, "null");
+		return;
+	}
+	sluice_strbuf_printf(sb, "{\"name\":");
+	sluice_strbuf_json_string(sb, pack->name);
+	sluice_strbuf_printf(sb, ",\"version\":");
+	sluice_strbuf_json_string(sb, pack->version);
+	sluice_strbuf_printf(sb, "}");
+}
+
 static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 {
+	const struct sluice_generation *gen = sluice_registry_current(ctl->registry);
 	sluice_strbuf_printf(sb,
 			     "{\"ok\":true,\"generation\":%llu,\"events_written\":%llu,"
-			     "\"event_write_errors\":%llu,\"stats\":",
-			     (unsigned long long)sluice_registry_current(ctl->registry)->seq,
+			     "\"event_write_errors\":%llu,\"packs\":{\"main\":",
+			     (unsigned long long)gen->seq,
 			     (unsigned long long)(ctl->sink ? ctl->sink->written : 0),
 			     (unsigned long long)(ctl->sink ? ctl->sink->write_errors : 0));
+	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
+	sluice_strbuf_printf(sb, ",\"urgent\":");
+	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_URGENT].pack);
+	sluice_strbuf_printf(sb, "},\"stats\":");
 	sluice_stats_json(sb, ctl->stats, ctl->worker_count, ctl->tsc_hz);
 	sluice_strbuf_printf(sb, "}");
+}
+
+/* Hits per rule of the packs in force, since each pack was loaded. */
+static void reply_rule_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
+{
+	const struct sluice_generation *gen = sluice_registry_current(ctl->registry);
+	bool first = true;
+	sluice_strbuf_printf(sb, "{\"ok\":true,\"generation\":%llu,\"rules\":[",
+			     (unsigned long long)gen->seq);
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_gen_slot *gs = &gen->slot[s];
+		for (size_t r = 0; gs->pack != NULL && r < gs->pack->rule_count; r++) {
+			const struct sluice_pack_rule *rule = &gs->pack->rules[r];
+			sluice_strbuf_printf(sb, "%s{\"slot\":\"%s\",\"pack\":", first ? "" : ",",
+					     sluice_slot_name((enum sluice_slot)s));
+			first = false;
+			sluice_strbuf_json_string(sb, gs->pack->name);
+			sluice_strbuf_printf(sb, ",\"version\":");
+			sluice_strbuf_json_string(sb, gs->pack->version);
+			sluice_strbuf_printf(sb, ",\"id\":");
+			sluice_strbuf_json_string(sb, rule->id);
+			sluice_strbuf_printf(sb, ",\"category\":");
+			sluice_strbuf_json_string(sb, rule->category);
+			sluice_strbuf_printf(
+			    sb, ",\"action\":\"%s\",\"hits\":%llu,\"expired\":%s}",
+			    sluice_action_name(rule->action),
+			    (unsigned long long)sluice_registry_rule_hits(ctl->registry,
+									  (enum sluice_slot)s, r),
+			    gs->disabled != NULL && gs->disabled[r] ? "true" : "false");
+		}
+	}
+	sluice_strbuf_printf(sb, "]}");
 }
 
 static void reply_error(struct sluice_strbuf *sb, const char *msg)
@@ -225,47 +340,141 @@ static void reply_error(struct sluice_strbuf *sb, const char *msg)
 	sluice_strbuf_printf(sb, "}");
 }
 
-static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb,
+static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enum sluice_slot slot,
 		       const struct sluice_swap_report *rep)
 {
 	sluice_strbuf_printf(sb, "{\"ok\":true,\"active\":");
-	active_json(sb, sluice_registry_current(ctl->registry));
+	active_json(sb, sluice_registry_current(ctl->registry), slot);
+	sluice_strbuf_printf(sb, ",\"slot\":\"%s\",\"previous_version\":", sluice_slot_name(slot));
+	if (rep->previous_version[0] != '\0')
+		sluice_strbuf_json_string(sb, rep->previous_version);
+	else
+		sluice_strbuf_printf(sb, "null");
 	sluice_strbuf_printf(sb,
-			     ",\"load_ms\":%.3f,\"build_ms\":%.3f,\"grace_ms\":%.3f,"
-			     "\"completed_at_ns\":%llu}",
-			     rep->load_ms, rep->build_ms, rep->grace_ms,
+			     ",\"dropped\":%u,\"load_ms\":%.3f,\"build_ms\":%.3f,"
+			     "\"grace_ms\":%.3f,\"completed_at_ns\":%llu}",
+			     rep->dropped, rep->load_ms, rep->build_ms, rep->grace_ms,
 			     (unsigned long long)realtime_ns());
 }
 
-void sluice_control_handle(struct sluice_control *ctl, const char *request,
-			   struct sluice_strbuf *sb)
+#define REQUESTS                                                                                   \
+	"status, stats, stats rules, reload [main|urgent] PATH, rollback [main|urgent] "           \
+	"[VERSION], unload urgent, stop"
+
+/* Splits "[main|urgent] REST": *slot is set when the first word names a slot,
+ * and the rest (possibly "") is returned. */
+static const char *take_slot(const char *args, enum sluice_slot *slot)
+{
+	const char *sp = strchr(args, ' ');
+	size_t len = sp != NULL ? (size_t)(sp - args) : strlen(args);
+	char word[16];
+	if (len == 0 || len >= sizeof(word))
+		return args;
+	memcpy(word, args, len);
+	word[len] = '\0';
+	if (!sluice_slot_parse(word, slot))
+		return args;
+	return sp != NULL ? sp + 1 : args + len;
+}
+
+void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
+				const struct sluice_actor *by, struct sluice_strbuf *sb)
 {
 	char err[1024];
 	struct sluice_swap_report rep = {0};
+	enum sluice_slot slot = SLUICE_SLOT_MAIN;
+	struct sluice_registry *reg = ctl->registry;
 
 	if (strcmp(request, "status") == 0) {
 		reply_status(ctl, sb);
 	} else if (strcmp(request, "stats") == 0) {
 		reply_stats(ctl, sb);
+	} else if (strcmp(request, "stats rules") == 0) {
+		reply_rule_stats(ctl, sb);
 	} else if (strncmp(request, "reload ", 7) == 0 && request[7] != '\0') {
-		if (sluice_registry_load(ctl->registry, request + 7, &rep, err, sizeof(err)) != 0)
+		const char *path = take_slot(request + 7, &slot);
+		if (*path == '\0')
+			reply_error(sb, "reload needs a PATH");
+		else if (sluice_registry_load_slot(reg, slot, path, by, &rep, err, sizeof(err)) !=
+			 0)
 			reply_error(sb, err);
 		else
-			reply_swap(ctl, sb, &rep);
-	} else if (strcmp(request, "rollback") == 0) {
-		if (sluice_registry_rollback(ctl->registry, &rep, err, sizeof(err)) != 0)
+			reply_swap(ctl, sb, slot, &rep);
+	} else if (strcmp(request, "rollback") == 0 || strncmp(request, "rollback ", 9) == 0) {
+		const char *version = request[8] == ' ' ? take_slot(request + 9, &slot) : "";
+		if (sluice_registry_rollback_slot(reg, slot, *version ? version : NULL, by, &rep,
+						  err, sizeof(err)) != 0)
 			reply_error(sb, err);
 		else
-			reply_swap(ctl, sb, &rep);
+			reply_swap(ctl, sb, slot, &rep);
+	} else if (strcmp(request, "unload") == 0 || strncmp(request, "unload ", 7) == 0) {
+		const char *rest = request[6] == ' ' ? take_slot(request + 7, &slot) : request;
+		if (rest == request || rest == request + 7 || *rest != '\0')
+			reply_error(sb, "unload needs a slot: unload urgent");
+		else if (sluice_registry_unload(reg, slot, by, &rep, err, sizeof(err)) != 0)
+			reply_error(sb, err);
+		else
+			reply_swap(ctl, sb, slot, &rep);
 	} else if (strcmp(request, "stop") == 0) {
 		ctl->stop_requested = true;
 		sluice_strbuf_printf(sb, "{\"ok\":true,\"stopping\":true}");
 	} else {
-		snprintf(err, sizeof(err),
-			 "unknown request '%.200s' (status, stats, reload PATH, rollback, stop)",
-			 request);
+		snprintf(err, sizeof(err), "unknown request '%.200s' (" REQUESTS ")", request);
 		reply_error(sb, err);
 	}
+}
+
+void sluice_control_handle(struct sluice_control *ctl, const char *request,
+			   struct sluice_strbuf *sb)
+{
+	static const struct sluice_actor self = {.kind = SLUICE_ACTOR_DAEMON};
+	sluice_control_handle_from(ctl, request, &self, sb);
+}
+
+/* Whether the "Groups:" line of /proc/PID/status lists gid. */
+static bool supplementary_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		char *p = line + 7, *end;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == gid)
+				found = true;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+bool sluice_control_peer_allowed(const struct sluice_control *ctl, uid_t uid, gid_t gid, pid_t pid,
+				 char *why, size_t why_len)
+{
+	if (uid == 0 || uid == geteuid() || gid == ctl->socket_gid ||
+	    supplementary_group(pid, ctl->socket_gid))
+		return true;
+	struct group grp, *found = NULL;
+	char buf[4096], name[128];
+	if (getgrgid_r(ctl->socket_gid, &grp, buf, sizeof(buf), &found) == 0 && found != NULL)
+		snprintf(name, sizeof(name), "'%s'", found->gr_name);
+	else
+		snprintf(name, sizeof(name), "%u", (unsigned)ctl->socket_gid);
+	snprintf(why, why_len,
+		 "permission denied: uid %u (pid %d) is not root and not in the control socket's "
+		 "group %s",
+		 (unsigned)uid, (int)pid, name);
+	return false;
 }
 
 /* Reads one request line, waiting at most a second for it. */
@@ -313,6 +522,18 @@ static void write_all(int fd, const char *data, size_t len)
 	}
 }
 
+/* The audit word for a refused request: its verb, with reload as "load". */
+static void request_action(const char *request, char *action, size_t cap)
+{
+	size_t len = strcspn(request, " ");
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(action, request, len);
+	action[len] = '\0';
+	if (strcmp(action, "reload") == 0)
+		snprintf(action, cap, "load");
+}
+
 static void serve_one(struct sluice_control *ctl)
 {
 	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -320,16 +541,46 @@ static void serve_one(struct sluice_control *ctl)
 		return;
 	char line[SLUICE_CTL_MAX_REQUEST + 1];
 	struct sluice_strbuf sb;
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	char why[256];
 	sluice_strbuf_init(&sb);
-	if (read_request(fd, line, sizeof(line)) != 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0) {
+		/* Without credentials nobody can be told apart: refuse. */
+		cred.uid = (uid_t)-1;
+		cred.gid = (gid_t)-1;
+		cred.pid = 0;
+	}
+	struct sluice_actor by = {
+	    .kind = SLUICE_ACTOR_CLIENT, .uid = (uint32_t)cred.uid, .pid = (int32_t)cred.pid};
+	if (read_request(fd, line, sizeof(line)) != 0) {
 		reply_error(&sb, "no complete request line within 1 s");
-	else
-		sluice_control_handle(ctl, line, &sb);
+	} else if (!sluice_control_peer_allowed(ctl, cred.uid, cred.gid, cred.pid, why,
+						sizeof(why))) {
+		char action[32];
+		request_action(line, action, sizeof(action));
+		struct sluice_audit_record rec = {
+		    .action = action, .ok = false, .reason = why, .by = by};
+		ctl->access_refusals++;
+		if (ctl->registry != NULL)
+			sluice_audit_write(ctl->registry->audit, &rec);
+		reply_error(&sb, why);
+	} else {
+		sluice_control_handle_from(ctl, line, &by, &sb);
+	}
 	sluice_strbuf_printf(&sb, "\n");
 	if (!sb.failed)
 		write_all(fd, sb.data, sb.len);
 	sluice_strbuf_free(&sb);
 	close(fd);
+}
+
+void sluice_control_check_expiry(struct sluice_control *ctl)
+{
+	char err[1024];
+	ctl->last_expiry_ms = mono_ms();
+	if (ctl->registry != NULL && sluice_registry_current(ctl->registry) != NULL)
+		sluice_registry_expire(ctl->registry, (int64_t)time(NULL), err, sizeof(err));
 }
 
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
@@ -345,4 +596,6 @@ void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
 	}
 	sluice_control_drain(ctl);
 	watchdog_sample(ctl);
+	if (mono_ms() - ctl->last_expiry_ms >= 1000)
+		sluice_control_check_expiry(ctl);
 }

@@ -1,19 +1,27 @@
-/* The control thread: the control socket, event draining and the worker watchdog.
+/* The control thread: the control socket, event draining, the worker watchdog
+ * and rule expiry.
  *
  * Contract: everything here runs on one thread, the control thread. Its loop
  * calls sluice_control_run_once(), which serves at most one pending request,
- * drains every worker's event ring into the sink and samples the workers'
- * heartbeats. Requests are served one at a time with a bounded read, so a client
- * that connects and says nothing cannot hold the control thread.
+ * drains every worker's event ring into the sink, samples the workers'
+ * heartbeats and, once a second, lets the registry disable expired rules.
+ * Requests are served one at a time with a bounded read, so a client that
+ * connects and says nothing cannot hold the control thread.
  *
- * The socket is created with mode 0660 after removing a stale one; its
- * directory is created if missing.
+ * The socket is created with mode 0660 after removing a stale one (its
+ * directory is created if missing), then given to `socket_group` when one is
+ * set. The file mode is the first gate; the second is the peer's credentials
+ * (SO_PEERCRED): a client that is not root, not the daemon's own user, and
+ * not in the socket's group (primary or supplementary, read from
+ * /proc/PID/status) gets an error reply and a refused audit line, whatever
+ * the file mode says.
  */
 #ifndef SLUICE_CONTROL_CONTROL_SERVER_H
 #define SLUICE_CONTROL_CONTROL_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "event_ring.h"
 #include "event_sink.h"
@@ -32,7 +40,9 @@ struct sluice_control {
 	unsigned lcores[SLUICE_MAX_WORKERS];
 	uint64_t tsc_hz;
 	unsigned stall_ms;
-	char *socket_path; /* NULL: no socket */
+	char *socket_path;	  /* NULL: no socket */
+	const char *socket_group; /* group to own the socket; NULL: the daemon's */
+	gid_t socket_gid;	  /* resolved by sluice_control_open() */
 	int listen_fd;
 	volatile bool stop_requested;
 	uint64_t started_ns;
@@ -40,10 +50,16 @@ struct sluice_control {
 	uint64_t seen_iterations[SLUICE_MAX_WORKERS];
 	double progress_ms[SLUICE_MAX_WORKERS];
 	bool stuck[SLUICE_MAX_WORKERS];
+	double last_expiry_ms;	  /* when rule expiry was last checked */
+	uint64_t access_refusals; /* clients refused by the peer check */
 };
 
+/* Looks a group up by name; -1 with err naming it when there is none. */
+int sluice_control_resolve_group(const char *name, gid_t *gid, char *err, size_t err_len);
+
 /* Sets up ctl (workers and registry must be filled in by the caller before the
- * first run_once) and opens the socket unless socket_path is NULL. */
+ * first run_once, socket_group before this call) and opens the socket unless
+ * socket_path is NULL. */
 int sluice_control_open(struct sluice_control *ctl, const char *socket_path, char *err,
 			size_t err_len);
 
@@ -57,9 +73,20 @@ void sluice_control_drain(struct sluice_control *ctl);
  * stall_ms, since a grace period would wait for it forever. */
 bool sluice_control_check_workers(void *ctl, char *err, size_t err_len);
 
-/* Handles one request line; the reply is appended to sb. Exposed for tests. */
+/* Handles one request line from `by`; the reply is appended to sb. */
+void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
+				const struct sluice_actor *by, struct sluice_strbuf *sb);
+
+/* The same, as the daemon itself (for tests). */
 void sluice_control_handle(struct sluice_control *ctl, const char *request,
 			   struct sluice_strbuf *sb);
+
+/* Whether a peer with these credentials may use the socket; if not, why. */
+bool sluice_control_peer_allowed(const struct sluice_control *ctl, uid_t uid, gid_t gid, pid_t pid,
+				 char *why, size_t why_len);
+
+/* Checks rule expiry now (run_once does it once a second). */
+void sluice_control_check_expiry(struct sluice_control *ctl);
 
 void sluice_control_close(struct sluice_control *ctl);
 

@@ -1,10 +1,17 @@
 #include "ruleset_registry.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <urcu-qsbr.h>
+
+#include "pack_sign.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static const struct sluice_actor daemon_actor = {.kind = SLUICE_ACTOR_DAEMON};
 
 static double now_ms(void)
 {
@@ -20,12 +27,153 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int sluice_registry_load_trusted(const char *path, struct sluice_pack **out, char *err,
+				 size_t err_len, void *arg)
+{
+	return sluice_pack_load_trusted(path, arg, out, err, err_len);
+}
+
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep)
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->worker_count = worker_count;
 	reg->keep = keep < 2 ? 2 : (keep > SLUICE_HISTORY_MAX ? SLUICE_HISTORY_MAX : keep);
 	reg->next_seq = 1;
+}
+
+/* ---- lookups ---- */
+
+static struct sluice_kept_pack *find_kept(struct sluice_registry *reg, enum sluice_slot slot,
+					  const struct sluice_pack *pack)
+{
+	struct sluice_slot_history *h = &reg->slots[slot];
+	for (size_t i = 0; i < h->len; i++) {
+		if (h->kept[i].pack == pack)
+			return &h->kept[i];
+	}
+	return NULL;
+}
+
+static bool is_kept(const struct sluice_registry *reg, const struct sluice_pack *pack)
+{
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		for (size_t i = 0; i < reg->slots[s].len; i++) {
+			if (reg->slots[s].kept[i].pack == pack)
+				return true;
+		}
+	}
+	return false;
+}
+
+static const struct sluice_pack *in_force(const struct sluice_registry *reg, enum sluice_slot s)
+{
+	return reg->active != NULL ? reg->active->slot[s].pack : NULL;
+}
+
+static void current_packs(const struct sluice_registry *reg,
+			  const struct sluice_pack *packs[SLUICE_SLOT_COUNT])
+{
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++)
+		packs[s] = in_force(reg, (enum sluice_slot)s);
+}
+
+void sluice_registry_memory(const struct sluice_registry *reg, struct sluice_memory_use *use)
+{
+	const struct sluice_generation *gen = reg->active;
+	memset(use, 0, sizeof(*use));
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_gen_slot *gs = gen != NULL ? &gen->slot[s] : NULL;
+		if (gs != NULL && gs->pack != NULL)
+			use->active += sluice_pack_memory(gs->pack) +
+				       gs->scratch->bytes * gs->scratch->worker_count;
+	}
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_slot_history *h = &reg->slots[s];
+		for (size_t i = 0; i < h->len; i++) {
+			const struct sluice_pack *p = h->kept[i].pack;
+			bool live = false;
+			for (unsigned t = 0; gen != NULL && t < SLUICE_SLOT_COUNT; t++)
+				live |= gen->slot[t].pack == p;
+			if (live)
+				continue;
+			use->kept += sluice_pack_memory(p);
+			use->kept_packs++;
+		}
+	}
+}
+
+uint64_t sluice_registry_rule_hits(const struct sluice_registry *reg, enum sluice_slot slot,
+				   size_t rule)
+{
+	const struct sluice_pack *pack = in_force(reg, slot);
+	if (pack == NULL || rule >= pack->rule_count)
+		return 0;
+	const struct sluice_kept_pack *kp = find_kept((struct sluice_registry *)reg, slot, pack);
+	return (kp != NULL ? kp->hits[rule] : 0) +
+	       sluice_generation_rule_hits(reg->active, slot, rule);
+}
+
+/* ---- audit ---- */
+
+static void audit(struct sluice_registry *reg, const char *action, enum sluice_slot slot,
+		  const char *reason, const struct sluice_actor *by, const char *path,
+		  const struct sluice_pack *pack, const char *previous_version)
+{
+	struct sluice_audit_record rec = {
+	    .action = action,
+	    .slot = sluice_slot_name(slot),
+	    .ok = reason == NULL,
+	    .reason = reason,
+	    .by = *by,
+	    .path = path,
+	    .pack = pack,
+	    .previous_version = previous_version,
+	};
+	sluice_audit_write(reg->audit, &rec);
+}
+
+/* Writes an "expiry" line for each rule the active generation disables whose
+ * expiry is not in the audit log yet (rules already expired when their pack was
+ * loaded included). */
+static void audit_new_expiries(struct sluice_registry *reg)
+{
+	const struct sluice_generation *gen = reg->active;
+	for (unsigned s = 0; gen != NULL && s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_gen_slot *gs = &gen->slot[s];
+		struct sluice_kept_pack *kp =
+		    gs->disabled != NULL ? find_kept(reg, (enum sluice_slot)s, gs->pack) : NULL;
+		for (size_t r = 0; kp != NULL && r < gs->pack->rule_count; r++) {
+			if (!gs->disabled[r] || kp->expiry_logged[r])
+				continue;
+			kp->expiry_logged[r] = 1;
+			struct sluice_audit_record rec = {
+			    .action = "expiry",
+			    .slot = sluice_slot_name((enum sluice_slot)s),
+			    .ok = true,
+			    .by = daemon_actor,
+			    .pack = gs->pack,
+			    .previous_version = gs->pack->version,
+			    .rule = gs->pack->rules[r].id,
+			    .expires_at = gs->pack->rules[r].expires_at,
+			};
+			sluice_audit_write(reg->audit, &rec);
+		}
+	}
+}
+
+/* ---- building and publishing generations ---- */
+
+/* Adds a retired generation's hits to its packs' kept totals. Called after the
+ * grace period, when no worker increments them any more. */
+static void fold_hits(struct sluice_registry *reg, const struct sluice_generation *old)
+{
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_pack *pack = old->slot[s].pack;
+		struct sluice_kept_pack *kp =
+		    pack != NULL ? find_kept(reg, (enum sluice_slot)s, pack) : NULL;
+		for (size_t r = 0; kp != NULL && r < pack->rule_count; r++)
+			kp->hits[r] += sluice_generation_rule_hits(old, (enum sluice_slot)s, r);
+	}
 }
 
 /* Publishes gen and retires the generation it replaces. */
@@ -39,98 +187,437 @@ static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 	synchronize_rcu();
 	if (reg->drain != NULL)
 		reg->drain(reg->hook_arg);
-	sluice_generation_free(old);
-	reg->swaps++;
-	if (report != NULL) {
-		report->grace_ms = now_ms() - t0;
-		report->seq = gen->seq;
+	if (old != NULL) {
+		fold_hits(reg, old);
+		sluice_generation_free(old);
 	}
+	reg->swaps++;
+	report->grace_ms = now_ms() - t0;
+	report->seq = gen->seq;
 }
 
-static int build(struct sluice_registry *reg, const struct sluice_pack *pack,
-		 struct sluice_generation **out, struct sluice_swap_report *report, char *err,
-		 size_t err_len)
+/* "1.50 MiB" from a MiB up, "4.9 KiB" below: packs range from a few rules to
+ * hundreds of megabytes, and either figure must say something. */
+static void human_bytes(char *buf, size_t cap, size_t bytes)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(buf, cap, "%.2f MiB", (double)bytes / MIB);
+	else
+		snprintf(buf, cap, "%.1f KiB", (double)bytes / 1024.0);
+}
+
+/* Refuses (true, with err) when a new scratch set of scratch_bytes per worker
+ * for pack, plus pack's database unless it is held already, plus `pending`
+ * bytes already committed to this generation, would not fit under the cap
+ * beside everything held now. */
+static bool over_cap(const struct sluice_registry *reg, const struct sluice_pack *pack,
+		     size_t scratch_bytes, size_t pending, char *err, size_t err_len)
+{
+	if (reg->memory_cap == 0)
+		return false;
+	struct sluice_memory_use use;
+	sluice_registry_memory(reg, &use);
+	bool held = is_kept(reg, pack);
+	size_t db = held ? 0 : sluice_pack_memory(pack);
+	size_t need = db + scratch_bytes * reg->worker_count;
+	if (use.active + use.kept + pending + need <= reg->memory_cap)
+		return false;
+	char t_need[32], t_db[32], t_scratch[32], t_active[32], t_kept[32], t_cap[32];
+	human_bytes(t_need, sizeof(t_need), need);
+	human_bytes(t_db, sizeof(t_db), sluice_pack_memory(pack));
+	human_bytes(t_scratch, sizeof(t_scratch), scratch_bytes);
+	human_bytes(t_active, sizeof(t_active), use.active);
+	human_bytes(t_kept, sizeof(t_kept), use.kept);
+	human_bytes(t_cap, sizeof(t_cap), reg->memory_cap);
+	snprintf(err, err_len,
+		 "%s %s: %s pack needs %s (db %s%s + scratch %s × %u workers), active holds %s "
+		 "(+ %s in %u packs kept for rollback), cap %s; the packs in force stay",
+		 pack->name, pack->version, held ? "kept" : "new", t_need, t_db,
+		 held ? " already held" : "", t_scratch, reg->worker_count, t_active, t_kept,
+		 use.kept_packs, t_cap);
+	return true;
+}
+
+/* Builds the generation with packs[s] in each slot and publishes it. A slot
+ * whose pack is the one in force keeps its scratch set (shared); the others get
+ * fresh scratch. On failure nothing is published and err says why. */
+static int compose(struct sluice_registry *reg, const struct sluice_pack *const *packs,
+		   int64_t now_s, struct sluice_swap_report *report, char *err, size_t err_len)
 {
 	if (reg->check_workers != NULL && !reg->check_workers(reg->hook_arg, err, err_len))
 		return -1;
+
 	double t0 = now_ms();
-	*out = sluice_generation_create(pack, reg->worker_count, err, err_len);
-	if (*out == NULL)
-		return -1;
-	if (report != NULL)
-		report->build_ms = now_ms() - t0;
-	return 0;
-}
+	const struct sluice_generation *old = reg->active;
+	struct sluice_scratch_set *sets[SLUICE_SLOT_COUNT] = {NULL};
+	bool fresh[SLUICE_SLOT_COUNT] = {false};
+	struct sluice_generation *gen = NULL;
+	size_t pending = 0;
+	int rc = -1;
 
-int sluice_registry_publish(struct sluice_registry *reg, struct sluice_pack *pack,
-			    struct sluice_swap_report *report, char *err, size_t err_len)
-{
-	struct sluice_generation *gen;
-	if (build(reg, pack, &gen, report, err, err_len) != 0) {
-		reg->refusals++;
-		return -1;
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		if (packs[s] == NULL)
+			continue;
+		if (old != NULL && old->slot[s].pack == packs[s]) {
+			sets[s] = old->slot[s].scratch;
+			continue;
+		}
+		hs_scratch_t *proto;
+		size_t bytes;
+		if (sluice_scratch_prototype(packs[s], &proto, &bytes, err, err_len) != 0)
+			goto out;
+		if (over_cap(reg, packs[s], bytes, pending, err, err_len)) {
+			hs_free_scratch(proto);
+			goto out;
+		}
+		pending += bytes * reg->worker_count +
+			   (is_kept(reg, packs[s]) ? 0 : sluice_pack_memory(packs[s]));
+		sets[s] =
+		    sluice_scratch_set_create(packs[s], proto, reg->worker_count, err, err_len);
+		if (sets[s] == NULL)
+			goto out;
+		/* The builder's own reference, dropped below: the generation takes
+		 * one, so on failure the set goes with the builder's. */
+		sets[s]->refs = 1;
+		fresh[s] = true;
 	}
+	gen = sluice_generation_alloc(reg->worker_count, err, err_len);
+	if (gen == NULL)
+		goto out;
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		if (packs[s] != NULL &&
+		    sluice_generation_set_slot(gen, (enum sluice_slot)s, packs[s], sets[s], now_s,
+					       err, err_len) != 0)
+			goto out;
+	}
+	report->build_ms = now_ms() - t0;
 	swap_in(reg, gen, report);
-
-	/* The grace period is over: packs beyond the history's length are unused. */
-	if (reg->history_len == reg->keep) {
-		sluice_pack_free(reg->history[reg->keep - 1]);
-		reg->history_len--;
+	gen = NULL;
+	rc = 0;
+out:
+	sluice_generation_free(gen);
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		if (fresh[s])
+			sluice_scratch_set_put(sets[s]);
 	}
-	memmove(&reg->history[1], &reg->history[0], reg->history_len * sizeof(reg->history[0]));
-	reg->history[0] = pack;
-	reg->history_len++;
-	return 0;
+	return rc;
 }
 
-int sluice_registry_load(struct sluice_registry *reg, const char *path,
-			 struct sluice_swap_report *report, char *err, size_t err_len)
+static void drop_kept(struct sluice_kept_pack *kp)
 {
+	sluice_pack_free(kp->pack);
+	free(kp->hits);
+	free(kp->expiry_logged);
+	memset(kp, 0, sizeof(*kp));
+}
+
+/* Keeps the one-slot view of the main history in step. */
+static void sync_history(struct sluice_registry *reg)
+{
+	const struct sluice_slot_history *h = &reg->slots[SLUICE_SLOT_MAIN];
+	for (size_t i = 0; i < h->len; i++)
+		reg->history[i] = h->kept[i].pack;
+	reg->history_len = h->len;
+}
+
+static void report_previous(struct sluice_swap_report *report, const char *version)
+{
+	snprintf(report->previous_version, sizeof(report->previous_version), "%s",
+		 version != NULL ? version : "");
+}
+
+static int refuse(struct sluice_registry *reg, const char *action, enum sluice_slot slot,
+		  const char *reason, const struct sluice_actor *by, const char *path,
+		  const struct sluice_pack *pack, const char *previous_version)
+{
+	reg->refusals++;
+	audit(reg, action, slot, reason, by, path, pack, previous_version);
+	return -1;
+}
+
+/* ---- operations ---- */
+
+static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sluice_pack *pack,
+		   const struct sluice_actor *by, struct sluice_swap_report *report, char *err,
+		   size_t err_len)
+{
+	const struct sluice_pack *before = in_force(reg, slot);
+	char *prev = before != NULL ? strdup(before->version) : NULL;
+	int rc = -1;
+
+	report_previous(report, prev);
+	if (slot != SLUICE_SLOT_MAIN && reg->active == NULL) {
+		snprintf(err, err_len,
+			 "no main pack is loaded yet: the %s slot goes beside a main pack",
+			 sluice_slot_name(slot));
+		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
+		goto out;
+	}
+	struct sluice_kept_pack entry = {.pack = pack, .loaded_at_ns = realtime_ns()};
+	size_t n = pack->rule_count > 0 ? pack->rule_count : 1;
+	entry.hits = calloc(n, sizeof(uint64_t));
+	entry.expiry_logged = calloc(n, 1);
+	if (entry.hits == NULL || entry.expiry_logged == NULL) {
+		free(entry.hits);
+		free(entry.expiry_logged);
+		snprintf(err, err_len, "out of memory for the pack history");
+		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
+		goto out;
+	}
+
+	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
+	current_packs(reg, packs);
+	packs[slot] = pack;
+	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0) {
+		free(entry.hits);
+		free(entry.expiry_logged);
+		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
+		goto out;
+	}
+
+	/* The grace period is over: a pack beyond the history's length is unused. */
+	struct sluice_slot_history *h = &reg->slots[slot];
+	if (h->len == reg->keep) {
+		drop_kept(&h->kept[h->len - 1]);
+		h->len--;
+	}
+	memmove(&h->kept[1], &h->kept[0], h->len * sizeof(h->kept[0]));
+	h->kept[0] = entry;
+	h->len++;
+	h->active = true;
+	sync_history(reg);
+	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
+	audit_new_expiries(reg);
+	rc = 0;
+out:
+	free(prev);
+	return rc;
+}
+
+int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				 struct sluice_pack *pack, const struct sluice_actor *by,
+				 struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	struct sluice_swap_report local;
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+	return publish(reg, slot, pack, by, report, err, err_len);
+}
+
+int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
+			      const struct sluice_actor *by, struct sluice_swap_report *report,
+			      char *err, size_t err_len)
+{
+	struct sluice_swap_report local;
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+
 	double t0 = now_ms();
 	struct sluice_pack *pack = NULL;
-	if (sluice_pack_load(path, &pack, err, err_len) != 0) {
-		reg->refusals++;
-		return -1;
+	int rc = reg->loader != NULL ? reg->loader(path, &pack, err, err_len, reg->loader_arg)
+				     : sluice_pack_load(path, &pack, err, err_len);
+	if (rc != 0) {
+		const struct sluice_pack *before = in_force(reg, slot);
+		report_previous(report, before != NULL ? before->version : NULL);
+		return refuse(reg, "load", slot, err, by, path, NULL,
+			      before != NULL ? before->version : NULL);
 	}
-	if (report != NULL)
-		report->load_ms = now_ms() - t0;
-	if (sluice_registry_publish(reg, pack, report, err, err_len) != 0) {
+	report->load_ms = now_ms() - t0;
+	if (publish(reg, slot, pack, by, report, err, err_len) != 0) {
 		sluice_pack_free(pack);
 		return -1;
 	}
 	return 0;
 }
 
+/* "2026.11.23-2 (active), 2026.11.23-1" */
+static void list_kept(const struct sluice_slot_history *h, char *buf, size_t cap)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	if (h->len == 0)
+		snprintf(buf, cap, "none");
+	for (size_t i = 0; i < h->len && used < cap; i++) {
+		int n = snprintf(buf + used, cap - used, "%s%s%s", i > 0 ? ", " : "",
+				 h->kept[i].pack->version, i == 0 && h->active ? " (active)" : "");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				  const char *version, const struct sluice_actor *by,
+				  struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	struct sluice_swap_report local;
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+
+	struct sluice_slot_history *h = &reg->slots[slot];
+	const struct sluice_pack *before = in_force(reg, slot);
+	const char *prev = before != NULL ? before->version : NULL;
+	size_t first = h->active ? 1 : 0;
+	size_t target = h->len;
+	report_previous(report, prev);
+
+	if (version == NULL) {
+		target = first;
+		if (target >= h->len) {
+			snprintf(err, err_len,
+				 "no earlier pack to roll back to%s (history holds %zu)",
+				 slot == SLUICE_SLOT_MAIN ? "" : " in the urgent slot", h->len);
+			return refuse(reg, "rollback", slot, err, by, NULL, NULL, prev);
+		}
+	} else {
+		for (size_t i = first; i < h->len && target == h->len; i++) {
+			if (strcmp(h->kept[i].pack->version, version) == 0)
+				target = i;
+		}
+		if (target == h->len) {
+			char kept[1024];
+			list_kept(h, kept, sizeof(kept));
+			if (h->active && prev != NULL && strcmp(prev, version) == 0)
+				snprintf(err, err_len,
+					 "version '%s' is already active in the %s slot; kept: %s",
+					 version, sluice_slot_name(slot), kept);
+			else
+				snprintf(err, err_len,
+					 "no kept pack with version '%s' in the %s slot; kept: %s",
+					 version, sluice_slot_name(slot), kept);
+			return refuse(reg, "rollback", slot, err, by, NULL, NULL, prev);
+		}
+	}
+
+	struct sluice_pack *to = h->kept[target].pack;
+	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
+	current_packs(reg, packs);
+	packs[slot] = to;
+	char *prev_copy = prev != NULL ? strdup(prev) : NULL;
+	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0) {
+		refuse(reg, "rollback", slot, err, by, NULL, to, prev_copy);
+		free(prev_copy);
+		return -1;
+	}
+	/* After the grace period: the packs rolled back from are unused. */
+	for (size_t i = 0; i < target; i++)
+		drop_kept(&h->kept[i]);
+	memmove(&h->kept[0], &h->kept[target], (h->len - target) * sizeof(h->kept[0]));
+	h->len -= target;
+	h->active = true;
+	report->dropped = (unsigned)target;
+	sync_history(reg);
+	audit(reg, "rollback", slot, NULL, by, NULL, to, prev_copy);
+	audit_new_expiries(reg);
+	free(prev_copy);
+	return 0;
+}
+
+int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
+			   const struct sluice_actor *by, struct sluice_swap_report *report,
+			   char *err, size_t err_len)
+{
+	struct sluice_swap_report local;
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+
+	struct sluice_slot_history *h = &reg->slots[slot];
+	const struct sluice_pack *before = in_force(reg, slot);
+	const char *prev = before != NULL ? before->version : NULL;
+	report_previous(report, prev);
+	if (slot == SLUICE_SLOT_MAIN) {
+		snprintf(err, err_len,
+			 "the main slot cannot be unloaded: every message must be scanned by a "
+			 "main pack (reload another or roll back instead)");
+		return refuse(reg, "unload", slot, err, by, NULL, before, prev);
+	}
+	if (!h->active || before == NULL) {
+		snprintf(err, err_len, "the %s slot is empty: nothing to unload",
+			 sluice_slot_name(slot));
+		return refuse(reg, "unload", slot, err, by, NULL, NULL, NULL);
+	}
+	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
+	current_packs(reg, packs);
+	packs[slot] = NULL;
+	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0)
+		return refuse(reg, "unload", slot, err, by, NULL, before, prev);
+	/* The pack stays kept (alive): `before` and prev are still valid. */
+	h->active = false;
+	audit(reg, "unload", slot, NULL, by, NULL, before, prev);
+	return 0;
+}
+
+int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err, size_t err_len)
+{
+	const struct sluice_generation *gen = reg->active;
+	int newly = 0;
+	for (unsigned s = 0; gen != NULL && s < SLUICE_SLOT_COUNT; s++) {
+		const struct sluice_gen_slot *gs = &gen->slot[s];
+		for (size_t r = 0; gs->pack != NULL && r < gs->pack->rule_count; r++) {
+			int64_t at = gs->pack->rules[r].expires_at;
+			if (at != 0 && at <= now_s && (gs->disabled == NULL || !gs->disabled[r]))
+				newly++;
+		}
+	}
+	if (newly == 0)
+		return 0;
+
+	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
+	struct sluice_swap_report report = {0};
+	current_packs(reg, packs);
+	if (compose(reg, packs, now_s, &report, err, err_len) != 0) {
+		reg->refusals++;
+		/* Retried every second; written once until it succeeds. */
+		if (!reg->expiry_refusal_logged) {
+			for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+				if (packs[s] != NULL)
+					audit(reg, "expiry", (enum sluice_slot)s, err,
+					      &daemon_actor, NULL, packs[s], packs[s]->version);
+			}
+			reg->expiry_refusal_logged = true;
+		}
+		return -1;
+	}
+	reg->expiry_refusal_logged = false;
+	audit_new_expiries(reg);
+	return newly;
+}
+
+int sluice_registry_publish(struct sluice_registry *reg, struct sluice_pack *pack,
+			    struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	return sluice_registry_publish_slot(reg, SLUICE_SLOT_MAIN, pack, &daemon_actor, report, err,
+					    err_len);
+}
+
+int sluice_registry_load(struct sluice_registry *reg, const char *path,
+			 struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	return sluice_registry_load_slot(reg, SLUICE_SLOT_MAIN, path, &daemon_actor, report, err,
+					 err_len);
+}
+
 int sluice_registry_rollback(struct sluice_registry *reg, struct sluice_swap_report *report,
 			     char *err, size_t err_len)
 {
-	if (reg->history_len < 2) {
-		snprintf(err, err_len, "no earlier pack to roll back to (history holds %zu)",
-			 reg->history_len);
-		reg->refusals++;
-		return -1;
-	}
-	struct sluice_generation *gen;
-	if (report != NULL)
-		report->load_ms = 0;
-	if (build(reg, reg->history[1], &gen, report, err, err_len) != 0) {
-		reg->refusals++;
-		return -1;
-	}
-	swap_in(reg, gen, report);
-	struct sluice_pack *dropped = reg->history[0];
-	memmove(&reg->history[0], &reg->history[1],
-		(reg->history_len - 1) * sizeof(reg->history[0]));
-	reg->history_len--;
-	sluice_pack_free(dropped);
-	return 0;
+	return sluice_registry_rollback_slot(reg, SLUICE_SLOT_MAIN, NULL, &daemon_actor, report,
+					     err, err_len);
 }
 
 void sluice_registry_destroy(struct sluice_registry *reg)
 {
 	sluice_generation_free(reg->active);
 	reg->active = NULL;
-	for (size_t i = 0; i < reg->history_len; i++)
-		sluice_pack_free(reg->history[i]);
+	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
+		struct sluice_slot_history *h = &reg->slots[s];
+		for (size_t i = 0; i < h->len; i++)
+			drop_kept(&h->kept[i]);
+		h->len = 0;
+		h->active = false;
+	}
 	reg->history_len = 0;
 }

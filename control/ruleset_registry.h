@@ -1,18 +1,33 @@
-/* The active ruleset, its publication through RCU, and the pack history.
+/* The active generation, its publication through RCU, and the pack lifecycle:
+ * slots, history and rollback, the memory cap, rule expiry and the audit log.
  *
  * Contract (DESIGN.md, RCU contract):
  * - Workers read `active` with rcu_dereference() once per burst and report a
  *   quiescent state after it. Everything else here runs on the control thread
  *   only; nothing is locked because nothing else writes.
- * - A publication builds the new generation completely (scratch for every
- *   worker) before one rcu_xchg_pointer(); then synchronize_rcu(); then calls
- *   the `drain` hook so that events naming the old pack are written while it is
- *   still alive; then frees the old generation.
+ * - Every change (load, rollback, unload, expiry) builds the next generation
+ *   completely (scratch for every worker) and publishes it with one
+ *   rcu_xchg_pointer(); then synchronize_rcu(); then calls the `drain` hook so
+ *   that events naming the old packs are written while they are alive; then
+ *   adds the old generation's rule hits to its packs' totals and frees it.
  * - Before publishing, the `check_workers` hook must confirm every worker is
- *   passing through quiescent states; otherwise the swap is refused instead of
- *   waiting forever for a stuck worker, and the running pack stays.
- * - history[0] is the active pack; up to `keep` packs are kept for rollback.
+ *   passing through quiescent states; otherwise the change is refused instead
+ *   of waiting forever for a stuck worker, and the packs in force stay.
+ * - A change that fails for any reason leaves the packs in force unchanged,
+ *   is counted in `refusals`, and writes a refused audit line with its reason.
+ *   No change ever leaves the main slot empty: traffic is never unscanned.
+ * - Memory cap: a change whose new generation would need more than fits beside
+ *   what is held now (the active generation's packs and scratch, and the packs
+ *   kept for rollback, all alive until the grace period ends) is refused with
+ *   the figures.
+ * - Each slot keeps up to `keep` packs, newest first. kept[0] is the slot's
+ *   pack in force when `active` (always, for main, once loaded); an unloaded
+ *   urgent slot keeps its packs for rollback. A rollback returns to an older
+ *   kept pack without reading anything from disk and drops the newer ones.
  *   A pack leaves the history (and is freed) only after a grace period.
+ * - Rule hits are counted per worker in each generation, and added to the
+ *   pack's kept totals when the generation retires, so a pack's counts run
+ *   from when it was loaded, across swaps of the other slot and expiries.
  */
 #ifndef SLUICE_CONTROL_RULESET_REGISTRY_H
 #define SLUICE_CONTROL_RULESET_REGISTRY_H
@@ -21,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_log.h"
 #include "generation.h"
 #include "pack.h"
 
@@ -31,37 +47,108 @@ struct sluice_swap_report {
 	double build_ms; /* scratch for every worker */
 	double grace_ms; /* publication to the end of the grace period */
 	uint64_t seq;
+	char previous_version[128]; /* in force in the slot before; "" when empty */
+	unsigned dropped;	    /* packs a rollback dropped from the history */
 };
+
+struct sluice_kept_pack {
+	struct sluice_pack *pack;
+	uint64_t loaded_at_ns;
+	uint64_t *hits;		/* per rule, from this pack's retired generations */
+	uint8_t *expiry_logged; /* per rule: its expiry is in the audit log */
+};
+
+struct sluice_slot_history {
+	struct sluice_kept_pack kept[SLUICE_HISTORY_MAX]; /* [0] newest */
+	size_t len;
+	bool active; /* kept[0] is the slot's pack in the active generation */
+};
+
+/* Reads a pack file; the default is sluice_pack_load(). The daemon swaps in a
+ * loader that checks signatures. */
+typedef int (*sluice_pack_loader)(const char *path, struct sluice_pack **out, char *err,
+				  size_t err_len, void *arg);
+
+/* A loader that checks signatures (pack_sign.h): arg is the daemon's
+ * const struct sluice_trust *. */
+int sluice_registry_load_trusted(const char *path, struct sluice_pack **out, char *err,
+				 size_t err_len, void *arg);
 
 struct sluice_registry {
 	struct sluice_generation *active; /* RCU-protected */
+	/* The main slot's kept packs, the same as slots[MAIN].kept[i].pack, for
+	 * readers that know only one slot. */
 	struct sluice_pack *history[SLUICE_HISTORY_MAX];
 	size_t history_len;
+	struct sluice_slot_history slots[SLUICE_SLOT_COUNT];
 	size_t keep;
 	unsigned worker_count;
 	uint64_t next_seq;
 	uint64_t swaps;
 	uint64_t refusals;
+	size_t memory_cap;		/* bytes; 0: no cap */
+	struct sluice_audit_log *audit; /* NULL: no audit log */
+	bool expiry_refusal_logged;
+	sluice_pack_loader loader;
+	void *loader_arg;
 	void (*drain)(void *arg);
 	bool (*check_workers)(void *arg, char *err, size_t err_len);
 	void *hook_arg;
 };
 
+struct sluice_memory_use {
+	size_t active;	     /* packs of the active generation and their scratch */
+	size_t kept;	     /* packs kept for rollback only */
+	unsigned kept_packs; /* how many those are */
+};
+
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep);
 
-/* Loads a pack or rule file and makes it active. On failure err says why and the
- * active pack is unchanged. */
+/* Loads a pack or rule file into slot and makes it active there. On failure err
+ * says why and the packs in force are unchanged. */
+int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
+			      const struct sluice_actor *by, struct sluice_swap_report *report,
+			      char *err, size_t err_len);
+
+/* Makes an already loaded pack active in slot; takes ownership of it on success
+ * only. */
+int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				 struct sluice_pack *pack, const struct sluice_actor *by,
+				 struct sluice_swap_report *report, char *err, size_t err_len);
+
+/* Returns slot to its previous kept pack (version NULL) or to the newest kept
+ * pack with that version; the packs newer than it leave the history. An
+ * unknown version is refused with the kept versions listed. */
+int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				  const char *version, const struct sluice_actor *by,
+				  struct sluice_swap_report *report, char *err, size_t err_len);
+
+/* Empties the urgent slot (its packs stay kept for rollback). The main slot
+ * cannot be emptied. */
+int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
+			   const struct sluice_actor *by, struct sluice_swap_report *report,
+			   char *err, size_t err_len);
+
+/* Publishes a generation that disables every rule of the packs in force whose
+ * expires_at is not after now_s, if there is any not disabled yet, and writes
+ * an "expiry" audit line per rule. Returns how many rules it disabled (0: no
+ * change), or -1 with err when the publication was refused. */
+int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err, size_t err_len);
+
+/* The main-slot forms, by the daemon itself. */
 int sluice_registry_load(struct sluice_registry *reg, const char *path,
 			 struct sluice_swap_report *report, char *err, size_t err_len);
-
-/* Makes an already loaded pack active; takes ownership of it on success only. */
 int sluice_registry_publish(struct sluice_registry *reg, struct sluice_pack *pack,
 			    struct sluice_swap_report *report, char *err, size_t err_len);
-
-/* Returns to the previous pack in the history; the pack rolled back from is
- * dropped from it. */
 int sluice_registry_rollback(struct sluice_registry *reg, struct sluice_swap_report *report,
 			     char *err, size_t err_len);
+
+/* What is held now for packs (control thread). */
+void sluice_registry_memory(const struct sluice_registry *reg, struct sluice_memory_use *use);
+
+/* Hits of rule r of the pack in force in slot since that pack was loaded. */
+uint64_t sluice_registry_rule_hits(const struct sluice_registry *reg, enum sluice_slot slot,
+				   size_t rule);
 
 /* The active generation, for the control thread (workers use rcu_dereference). */
 static inline const struct sluice_generation *

@@ -1,4 +1,9 @@
-/* sluicectl: talks to a running sluice daemon over its control socket. */
+/* sluicectl: talks to a running sluice daemon over its control socket.
+ *
+ * It sends one request line and prints the reply: for people by default
+ * (status and swaps as text, rule hits as a table, counters as indented JSON),
+ * or the daemon's raw JSON line with --json, for scripts.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -7,32 +12,53 @@
 #include <string.h>
 
 #include "control_protocol.h"
+#include "json_value.h"
 
 #define DEFAULT_SOCKET "/run/sluice/sluice.sock"
+#define MIB	       (1024.0 * 1024.0)
 
 static void usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "usage: sluicectl [-s SOCKET] [--timeout MS] [--compact] COMMAND [ARG]\n"
-	    "\n"
-	    "Commands:\n"
-	    "  status         active pack (name, version, rules, sha256, loaded at), the packs\n"
-	    "                 kept for rollback, and each worker's heartbeat\n"
-	    "  stats          every counter, totals and per worker, as JSON\n"
-	    "  reload PACK    load PACK (.pack or .yaml) and swap it in on every worker; a pack\n"
-	    "                 that fails to load is refused with its reason and the running\n"
-	    "                 one stays\n"
-	    "  rollback       return to the previous pack\n"
-	    "  stop           ask the daemon to finish and print its summary\n"
-	    "\n"
-	    "Options:\n"
-	    "  -s, --socket PATH   control socket (default %s, or $SLUICE_SOCKET)\n"
-	    "  --timeout MS        give up after MS milliseconds (default 60000)\n"
-	    "  --compact           print the reply as one JSON line\n"
-	    "\n"
-	    "Exit status: 0 done, 1 refused by the daemon, 2 usage or connection error.\n",
-	    DEFAULT_SOCKET);
+	fprintf(out,
+		"usage: sluicectl [-s SOCKET] [--timeout MS] [--json] COMMAND [ARGS]\n"
+		"\n"
+		"A generation of packs is in force on every worker: the main pack, and optionally\n"
+		"an urgent pack scanned beside it (the strongest action of the two wins). Each\n"
+		"slot is swapped on its own and keeps its last packs in memory for rollback.\n"
+		"\n"
+		"Commands:\n"
+		"  status\n"
+		"      the pack in force in each slot (name, version, rules, sha256, when loaded,\n"
+		"      rules expired), the packs kept for rollback, memory held against the cap,\n"
+		"      and each worker's heartbeat\n"
+		"  stats\n"
+		"      every counter, totals and per worker, as JSON\n"
+		"  stats --rules\n"
+		"      hits per rule of the packs in force, since each pack was loaded: slot,\n"
+		"      pack, rule id, category, action, hits; finds dead and noisy rules\n"
+		"  reload [--slot main|urgent] PACK\n"
+		"      load PACK (.pack or .yaml) into the slot (default main) and swap it in on\n"
+		"      every worker; a pack that fails to load, is over the memory cap or fails\n"
+		"      its signature check is refused with the reason and the running one stays\n"
+		"  unload --slot urgent\n"
+		"      empty the urgent slot (its pack stays kept for rollback); the main slot\n"
+		"      cannot be emptied\n"
+		"  rollback [--slot main|urgent] [VERSION]\n"
+		"      return the slot (default main) to its previous pack, or to the kept pack\n"
+		"      with VERSION, from memory, within a swap's time; the packs newer than it\n"
+		"      are dropped. An unknown VERSION is refused with the kept versions listed\n"
+		"  stop\n"
+		"      ask the daemon to finish and print its summary\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH   control socket (default %s, or $SLUICE_SOCKET)\n"
+		"  --timeout MS        give up after MS milliseconds (default 60000)\n"
+		"  --json              print the daemon's raw JSON reply, one line (for scripts)\n"
+		"  --compact           the same as --json\n"
+		"  -h, --help          show this help\n"
+		"\n"
+		"Exit status: 0 done, 1 refused by the daemon, 2 usage or connection error.\n",
+		DEFAULT_SOCKET);
 }
 
 /* Indents a JSON document for people; strings are copied as they are. */
@@ -85,11 +111,131 @@ static void print_pretty(const char *json)
 	putchar('\n');
 }
 
+/* ---- text renderings ---- */
+
+/* "1.50 MiB" from a MiB up, "4.9 KiB" below (as the daemon's messages). */
+static const char *human(char *buf, size_t cap, double bytes)
+{
+	if (bytes >= MIB)
+		snprintf(buf, cap, "%.2f MiB", bytes / MIB);
+	else
+		snprintf(buf, cap, "%.1f KiB", bytes / 1024.0);
+	return buf;
+}
+
+static void print_slot(const char *slot, const struct sluice_json *active,
+		       const struct sluice_json *history)
+{
+	if (active == NULL || active->type != SLUICE_JSON_OBJECT) {
+		printf("%-7s (empty)\n", slot);
+	} else {
+		printf("%-7s %s %s, %.0f rules, sha256 %.16s…, generation %.0f since %s\n", slot,
+		       sluice_json_str(active, "name", "?"),
+		       sluice_json_str(active, "version", "?"), sluice_json_num(active, "rules", 0),
+		       sluice_json_str(active, "sha256", ""),
+		       sluice_json_num(active, "generation", 0),
+		       sluice_json_str(active, "loaded_at", "?"));
+		char db[32], scratch[32];
+		printf("        from %s; %.0f rules expired; db %s, scratch %s per worker\n",
+		       sluice_json_str(active, "source", "?"),
+		       sluice_json_num(active, "disabled_rules", 0),
+		       human(db, sizeof(db), sluice_json_num(active, "db_bytes", 0)),
+		       human(scratch, sizeof(scratch),
+			     sluice_json_num(active, "scratch_bytes_per_worker", 0)));
+	}
+	printf("        kept:");
+	if (history == NULL || history->count == 0)
+		printf(" none");
+	for (size_t i = 0; history != NULL && i < history->count; i++) {
+		const struct sluice_json *h = history->items[i];
+		printf("%s %s%s", i > 0 ? "," : "", sluice_json_str(h, "version", "?"),
+		       sluice_json_bool(h, "active", false) ? " (active)" : "");
+	}
+	printf("\n");
+}
+
+static void print_status(const struct sluice_json *r)
+{
+	print_slot("main", sluice_json_get(r, "active"), sluice_json_get(r, "history"));
+	print_slot("urgent", sluice_json_get(r, "urgent"), sluice_json_get(r, "urgent_history"));
+	const struct sluice_json *mem = sluice_json_get(r, "memory");
+	double cap = sluice_json_num(mem, "cap_bytes", 0);
+	char in_force[32], kept[32], capbuf[32];
+	printf("memory  %s in force, %s in %.0f packs kept for rollback, cap %s\n",
+	       human(in_force, sizeof(in_force), sluice_json_num(mem, "active_bytes", 0)),
+	       human(kept, sizeof(kept), sluice_json_num(mem, "kept_bytes", 0)),
+	       sluice_json_num(mem, "kept_packs", 0),
+	       cap > 0 ? human(capbuf, sizeof(capbuf), cap) : "none");
+	printf("swaps   %.0f, refused %.0f, clients refused at the socket %.0f, started %s\n",
+	       sluice_json_num(r, "swaps", 0), sluice_json_num(r, "refusals", 0),
+	       sluice_json_num(r, "access_refusals", 0), sluice_json_str(r, "started_at", "?"));
+	const struct sluice_json *workers = sluice_json_get(r, "workers");
+	for (size_t i = 0; workers != NULL && i < workers->count; i++) {
+		const struct sluice_json *w = workers->items[i];
+		printf("worker  %.0f (lcore %.0f): generation %.0f, last loop %.0f ms ago%s\n",
+		       sluice_json_num(w, "id", 0), sluice_json_num(w, "lcore", 0),
+		       sluice_json_num(w, "generation", 0),
+		       sluice_json_num(w, "last_progress_ms_ago", 0),
+		       sluice_json_bool(w, "stuck", false) ? ", STUCK (swaps are refused)" : "");
+	}
+}
+
+static void print_rules(const struct sluice_json *r)
+{
+	const struct sluice_json *rules = sluice_json_get(r, "rules");
+	printf("%-7s %-24s %-16s %-28s %-14s %-6s %12s\n", "SLOT", "PACK", "VERSION", "RULE",
+	       "CATEGORY", "ACTION", "HITS");
+	for (size_t i = 0; rules != NULL && i < rules->count; i++) {
+		const struct sluice_json *rule = rules->items[i];
+		printf("%-7s %-24s %-16s %-28s %-14s %-6s %12.0f%s\n",
+		       sluice_json_str(rule, "slot", "?"), sluice_json_str(rule, "pack", "?"),
+		       sluice_json_str(rule, "version", "?"), sluice_json_str(rule, "id", "?"),
+		       sluice_json_str(rule, "category", "?"), sluice_json_str(rule, "action", "?"),
+		       sluice_json_num(rule, "hits", 0),
+		       sluice_json_bool(rule, "expired", false) ? "  (expired)" : "");
+	}
+}
+
+static void print_swap(const struct sluice_json *r)
+{
+	const struct sluice_json *active = sluice_json_get(r, "active");
+	const char *slot = sluice_json_str(r, "slot", "main");
+	const char *prev = sluice_json_str(r, "previous_version", NULL);
+	if (active != NULL && active->type == SLUICE_JSON_OBJECT)
+		printf("%s slot: %s %s in force, generation %.0f", slot,
+		       sluice_json_str(active, "name", "?"),
+		       sluice_json_str(active, "version", "?"),
+		       sluice_json_num(active, "generation", 0));
+	else
+		printf("%s slot: empty", slot);
+	printf(" (was %s)", prev != NULL ? prev : "empty");
+	double dropped = sluice_json_num(r, "dropped", 0);
+	if (dropped > 0)
+		printf("; %.0f newer pack%s dropped", dropped, dropped == 1 ? "" : "s");
+	printf("\n  load %.1f ms, scratch %.1f ms, grace period %.1f ms\n",
+	       sluice_json_num(r, "load_ms", 0), sluice_json_num(r, "build_ms", 0),
+	       sluice_json_num(r, "grace_ms", 0));
+}
+
+enum render { RENDER_PRETTY, RENDER_STATUS, RENDER_RULES, RENDER_SWAP, RENDER_STOP };
+
+/* ---- arguments ---- */
+
+static int need_slot(const char *value, const char **slot)
+{
+	if (strcmp(value, "main") != 0 && strcmp(value, "urgent") != 0) {
+		fprintf(stderr, "sluicectl: --slot '%s': expected main or urgent\n", value);
+		return -1;
+	}
+	*slot = value;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *socket_path = getenv("SLUICE_SOCKET");
 	int timeout_ms = 60000;
-	bool compact = false;
+	bool raw = false;
 	int i = 1;
 
 	if (socket_path == NULL || *socket_path == '\0')
@@ -107,8 +253,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sluicectl: --timeout needs a positive number\n");
 				return 2;
 			}
-		} else if (strcmp(argv[i], "--compact") == 0) {
-			compact = true;
+		} else if (strcmp(argv[i], "--compact") == 0 || strcmp(argv[i], "--json") == 0) {
+			raw = true;
 		} else {
 			fprintf(stderr, "sluicectl: unknown option '%s'\n", argv[i]);
 			usage(stderr);
@@ -120,33 +266,94 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	const char *cmd = argv[i];
+	const char *cmd = argv[i++];
+	const char *slot = NULL;
+	const char *positional[2] = {NULL, NULL};
+	int npos = 0;
+	bool rules = false;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--compact") == 0) {
+			raw = true;
+		} else if (strcmp(argv[i], "--slot") == 0 && i + 1 < argc) {
+			if (need_slot(argv[++i], &slot) != 0)
+				return 2;
+		} else if (strncmp(argv[i], "--slot=", 7) == 0) {
+			if (need_slot(argv[i] + 7, &slot) != 0)
+				return 2;
+		} else if (strcmp(argv[i], "--rules") == 0) {
+			rules = true;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "sluicectl: %s: unknown option '%s'\n", cmd, argv[i]);
+			return 2;
+		} else if (npos < 2) {
+			positional[npos++] = argv[i];
+		} else {
+			fprintf(stderr, "sluicectl: %s: too many arguments\n", cmd);
+			return 2;
+		}
+	}
+	bool slot_ok = strcmp(cmd, "reload") == 0 || strcmp(cmd, "rollback") == 0 ||
+		       strcmp(cmd, "unload") == 0;
+	if (slot != NULL && !slot_ok) {
+		fprintf(stderr, "sluicectl: %s takes no --slot\n", cmd);
+		return 2;
+	}
+	if (rules && strcmp(cmd, "stats") != 0) {
+		fprintf(stderr, "sluicectl: only stats takes --rules\n");
+		return 2;
+	}
+
 	char request[SLUICE_CTL_MAX_REQUEST];
-	int nargs = argc - i - 1;
+	enum render render = RENDER_PRETTY;
 	if (strcmp(cmd, "reload") == 0) {
-		if (nargs != 1) {
+		if (npos != 1) {
 			fprintf(stderr, "sluicectl: reload needs one PACK argument\n");
 			return 2;
 		}
 		/* The daemon's working directory is not ours. */
 		char abs[PATH_MAX];
-		if (realpath(argv[i + 1], abs) == NULL) {
-			fprintf(stderr, "sluicectl: %s: %s\n", argv[i + 1], strerror(errno));
+		if (realpath(positional[0], abs) == NULL) {
+			fprintf(stderr, "sluicectl: %s: %s\n", positional[0], strerror(errno));
 			return 2;
 		}
-		if (strlen(abs) + 8 > sizeof(request)) {
+		if ((size_t)snprintf(request, sizeof(request), "reload %s %s", slot ? slot : "main",
+				     abs) >= sizeof(request)) {
 			fprintf(stderr, "sluicectl: %s: path too long\n", abs);
 			return 2;
 		}
-		memcpy(request, "reload ", 7);
-		memcpy(request + 7, abs, strlen(abs) + 1);
+		render = RENDER_SWAP;
+	} else if (strcmp(cmd, "rollback") == 0) {
+		if (npos > 1) {
+			fprintf(stderr, "sluicectl: rollback takes at most one VERSION\n");
+			return 2;
+		}
+		if ((size_t)snprintf(request, sizeof(request), "rollback %s%s%s",
+				     slot ? slot : "main", npos ? " " : "",
+				     npos ? positional[0] : "") >= sizeof(request)) {
+			fprintf(stderr, "sluicectl: version too long\n");
+			return 2;
+		}
+		render = RENDER_SWAP;
+	} else if (strcmp(cmd, "unload") == 0) {
+		if (slot == NULL || npos != 0) {
+			fprintf(stderr, "sluicectl: unload needs --slot urgent and nothing else\n");
+			return 2;
+		}
+		snprintf(request, sizeof(request), "unload %s", slot);
+		render = RENDER_SWAP;
 	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0 ||
-		   strcmp(cmd, "rollback") == 0 || strcmp(cmd, "stop") == 0) {
-		if (nargs != 0) {
+		   strcmp(cmd, "stop") == 0) {
+		if (npos != 0) {
 			fprintf(stderr, "sluicectl: %s takes no argument\n", cmd);
 			return 2;
 		}
-		snprintf(request, sizeof(request), "%s", cmd);
+		snprintf(request, sizeof(request), "%s%s", cmd, rules ? " rules" : "");
+		if (strcmp(cmd, "status") == 0)
+			render = RENDER_STATUS;
+		else if (rules)
+			render = RENDER_RULES;
+		else if (strcmp(cmd, "stop") == 0)
+			render = RENDER_STOP;
 	} else {
 		fprintf(stderr, "sluicectl: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -160,10 +367,36 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bool ok = strncmp(reply, "{\"ok\":true", 10) == 0;
-	if (compact)
+	if (raw) {
 		fputs(reply, stdout);
-	else
-		print_pretty(reply);
+		free(reply);
+		return ok ? 0 : 1;
+	}
+	struct sluice_json *doc = sluice_json_parse(reply);
+	if (doc == NULL) {
+		/* Not JSON we can read: show it as it came. */
+		fputs(reply, stdout);
+	} else if (!ok) {
+		fprintf(stderr, "sluicectl: refused: %s\n", sluice_json_str(doc, "error", reply));
+	} else {
+		switch (render) {
+		case RENDER_STATUS:
+			print_status(doc);
+			break;
+		case RENDER_RULES:
+			print_rules(doc);
+			break;
+		case RENDER_SWAP:
+			print_swap(doc);
+			break;
+		case RENDER_STOP:
+			printf("sluice is stopping\n");
+			break;
+		default:
+			print_pretty(reply);
+		}
+	}
+	sluice_json_free(doc);
 	free(reply);
 	return ok ? 0 : 1;
 }

@@ -14,7 +14,9 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "audit_log.h"
 #include "control_server.h"
+#include "pack_sign.h"
 #include "event_sink.h"
 #include "ports.h"
 #include "ruleset_registry.h"
@@ -37,6 +39,9 @@ struct daemon {
 	struct sluice_registry registry;
 	struct sluice_event_sink sink;
 	bool sink_open;
+	struct sluice_audit_log audit;
+	bool audit_open;
+	struct sluice_trust *trust;
 	struct sluice_control control;
 	bool stop_workers;
 	bool ports_started[2];
@@ -133,6 +138,10 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 		fprintf(out, "  pack            %s %s, %zu rules, sha256 %.16s…, generation %llu\n",
 			gen->pack->name, gen->pack->version, gen->pack->rule_count,
 			gen->pack->sha256_hex, (unsigned long long)gen->seq);
+	const struct sluice_pack *urgent = gen != NULL ? gen->slot[SLUICE_SLOT_URGENT].pack : NULL;
+	if (urgent != NULL)
+		fprintf(out, "  urgent pack     %s %s, %zu rules, sha256 %.16s…\n", urgent->name,
+			urgent->version, urgent->rule_count, urgent->sha256_hex);
 	fprintf(out, "  side A          %s: received %llu, sent %llu, send drops %llu\n",
 		d->port_names[0], (unsigned long long)t->rx_packets[0],
 		(unsigned long long)t->tx_packets[0], (unsigned long long)t->tx_dropped[0]);
@@ -192,6 +201,14 @@ static int write_summary_json(struct daemon *d, const char *path)
 		sluice_strbuf_printf(&sb, ",\"pack_version\":");
 		sluice_strbuf_json_string(&sb, gen->pack->version);
 		sluice_strbuf_printf(&sb, ",\"generation\":%llu,", (unsigned long long)gen->seq);
+		const struct sluice_pack *urgent = gen->slot[SLUICE_SLOT_URGENT].pack;
+		if (urgent != NULL) {
+			sluice_strbuf_printf(&sb, "\"urgent_pack\":");
+			sluice_strbuf_json_string(&sb, urgent->name);
+			sluice_strbuf_printf(&sb, ",\"urgent_pack_version\":");
+			sluice_strbuf_json_string(&sb, urgent->version);
+			sluice_strbuf_printf(&sb, ",");
+		}
 	}
 	sluice_strbuf_printf(&sb, "\"stats\":");
 	sluice_stats_json(&sb, d->control.stats, d->worker_count, rte_get_tsc_hz());
@@ -222,6 +239,9 @@ static void teardown(struct daemon *d)
 	}
 	if (d->sink_open)
 		sluice_event_sink_close(&d->sink);
+	if (d->audit_open)
+		sluice_audit_close(&d->audit);
+	sluice_trust_free(d->trust);
 	if (d->pool != NULL)
 		rte_mempool_free(d->pool);
 }
@@ -243,11 +263,50 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	sluice_udp_frame_decoder_init(&d->decoder, o->udp_port);
 
-	/* Rules first: a bad rule file should fail before any port is touched. */
-	sluice_registry_init(&d->registry, d->worker_count, o->history);
-	struct sluice_swap_report rep;
-	if (sluice_registry_load(&d->registry, o->rules, &rep, err, err_len) != 0)
+	/* The audit log first, so that the start's own loads are in it. */
+	if (o->audit_log != NULL) {
+		if (sluice_audit_open(&d->audit, o->audit_log, err, err_len) != 0)
+			return -1;
+		d->audit_open = true;
+	}
+	gid_t gid;
+	if (o->socket_group != NULL &&
+	    sluice_control_resolve_group(o->socket_group, &gid, err, err_len) != 0)
 		return -1;
+
+	/* Every pack, at start and on every reload, goes through the trust: with
+	 * keys, signatures are checked before a byte of the pack is parsed. */
+	d->trust = sluice_trust_new(o->require_signed);
+	if (d->trust == NULL) {
+		snprintf(err, err_len, "out of memory for the trusted keys");
+		return -1;
+	}
+	for (unsigned i = 0; i < o->trusted_key_count; i++) {
+		if (sluice_trust_add_key(d->trust, o->trusted_keys[i], err, err_len) != 0)
+			return -1;
+	}
+
+	/* Rules next: a bad rule file should fail before any port is touched. */
+	static const struct sluice_actor startup = {.kind = SLUICE_ACTOR_STARTUP};
+	sluice_registry_init(&d->registry, d->worker_count, o->history);
+	d->registry.memory_cap = (size_t)o->memory_cap_mb * 1024 * 1024;
+	d->registry.audit = d->audit_open ? &d->audit : NULL;
+	d->registry.loader = sluice_registry_load_trusted;
+	d->registry.loader_arg = d->trust;
+	if (sluice_registry_load_slot(&d->registry, SLUICE_SLOT_MAIN, o->rules, &startup, NULL, err,
+				      err_len) != 0)
+		return -1;
+	if (o->urgent_rules != NULL) {
+		/* The reason names the file; say which option gave it. */
+		static const char prefix[] = "urgent rules: ";
+		if (err_len > sizeof(prefix) &&
+		    sluice_registry_load_slot(&d->registry, SLUICE_SLOT_URGENT, o->urgent_rules,
+					      &startup, NULL, err + sizeof(prefix) - 1,
+					      err_len - sizeof(prefix) + 1) != 0) {
+			memcpy(err, prefix, sizeof(prefix) - 1);
+			return -1;
+		}
+	}
 
 	unsigned n = pool_size(d);
 	d->pool = rte_pktmbuf_pool_create("sluice_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -278,6 +337,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->control.sink = &d->sink;
 	d->control.tsc_hz = rte_get_tsc_hz();
 	d->control.stall_ms = o->stall_ms;
+	d->control.socket_group = o->socket_group;
 	if (setup_workers(d, err, err_len) != 0)
 		return -1;
 	const char *sock = o->control_socket;
@@ -311,10 +371,15 @@ int sluice_daemon_run(const struct sluice_options *opt)
 
 	FILE *info = strcmp(opt->events, "-") == 0 ? stderr : stdout;
 	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
-	fprintf(info, "sluice: %u worker%s, %s <-> %s, pack %s %s (%zu rules), control %s\n",
+	const struct sluice_pack *urgent = gen->slot[SLUICE_SLOT_URGENT].pack;
+	char urgent_text[512] = "";
+	if (urgent != NULL)
+		snprintf(urgent_text, sizeof(urgent_text), ", urgent pack %s %s (%zu rules)",
+			 urgent->name, urgent->version, urgent->rule_count);
+	fprintf(info, "sluice: %u worker%s, %s <-> %s, pack %s %s (%zu rules)%s, control %s\n",
 		d->worker_count, d->worker_count == 1 ? "" : "s", d->port_names[0],
 		d->port_names[1], gen->pack->name, gen->pack->version, gen->pack->rule_count,
-		d->control.socket_path ? d->control.socket_path : "off");
+		urgent_text, d->control.socket_path ? d->control.socket_path : "off");
 	fflush(info);
 
 	for (unsigned i = 0; i < d->worker_count; i++)

@@ -1,5 +1,6 @@
 #include "datagram_process.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "inet_checksum.h"
@@ -19,6 +20,7 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
 		ctx->policy[i] = SLUICE_POLICY_DROP;
 	sluice_match_set_init(&ctx->match_set, ctx->matches, SLUICE_MAX_MATCHES, NULL);
+	sluice_match_set_init(&ctx->urgent_set, ctx->urgent_matches, SLUICE_MAX_MATCHES, NULL);
 }
 
 static void emit(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
@@ -59,15 +61,17 @@ static void report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason rea
 	emit(ctx, &ev);
 }
 
-static void report_matches(struct sluice_packet_ctx *ctx, const uint8_t *header)
+/* One event per span of set, naming set's own pack, with the message's
+ * combined verdict. */
+static void report_matches(struct sluice_packet_ctx *ctx, const struct sluice_match_set *set,
+			   enum sluice_action verdict, const uint8_t *header)
 {
-	const struct sluice_match_set *set = &ctx->match_set;
 	struct sluice_event ev = {
 	    .tsc = ctx->burst_tsc,
-	    .pack = ctx->gen->pack,
+	    .pack = set->pack,
 	    .worker = ctx->worker,
 	    .kind = SLUICE_EVENT_MATCH,
-	    .verdict = (uint8_t)set->verdict,
+	    .verdict = (uint8_t)verdict,
 	    .has_ids = 1,
 	};
 	event_ids(&ev, header);
@@ -76,6 +80,24 @@ static void report_matches(struct sluice_packet_ctx *ctx, const uint8_t *header)
 		ev.from = set->matches[i].from;
 		ev.to = set->matches[i].to;
 		emit(ctx, &ev);
+	}
+}
+
+/* Counted after the scan, in this worker's own row: plain increments. */
+static void count_hits(uint64_t *hits, const struct sluice_match_set *set)
+{
+	for (uint32_t i = 0; i < set->count; i++)
+		hits[set->matches[i].rule]++;
+}
+
+static void mask_spans(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+		       const struct sluice_frame_ref *frame, const struct sluice_match_set *set,
+		       struct sluice_rewrite *rw)
+{
+	for (uint32_t i = 0; i < set->count; i++) {
+		const struct sluice_match *m = &set->matches[i];
+		if (set->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
+			sluice_frame_mask(pkt, &ctx->decoded.view, frame, m->from, m->to, rw);
 	}
 }
 
@@ -105,36 +127,51 @@ static enum frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8_t *pkt
 	}
 
 	struct sluice_match_set *set = &ctx->match_set;
-	hs_error_t rc = sluice_scan_message(ctx->gen->pack, ctx->scratch, (const char *)text,
-					    frame->text_len, set);
+	struct sluice_match_set *urgent = &ctx->urgent_set;
+	bool with_urgent = ctx->urgent_scratch != NULL;
+	hs_error_t rc =
+	    sluice_scan_message(set->pack, ctx->scratch, (const char *)text, frame->text_len, set);
+	if (with_urgent && rc == HS_SUCCESS)
+		rc = sluice_scan_message(urgent->pack, ctx->urgent_scratch, (const char *)text,
+					 frame->text_len, urgent);
 	st->messages++;
 	st->bytes_scanned += frame->text_len;
 	if (rc != HS_SUCCESS) {
 		report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
 		return FRAME_BAD;
 	}
-	st->verdicts[set->verdict]++;
-	if (set->verdict == SLUICE_ACTION_NONE)
+	enum sluice_action verdict = set->verdict;
+	bool overflow = set->overflow;
+	if (with_urgent) {
+		if (urgent->verdict > verdict)
+			verdict = urgent->verdict;
+		overflow |= urgent->overflow;
+	}
+	st->verdicts[verdict]++;
+	if (verdict == SLUICE_ACTION_NONE)
 		return FRAME_KEPT;
 	st->matches += set->count;
-	if (set->overflow)
+	count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
+	report_matches(ctx, set, verdict, header);
+	if (with_urgent) {
+		st->matches += urgent->count;
+		count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
+		report_matches(ctx, urgent, verdict, header);
+	}
+	if (overflow)
 		st->match_overflow++;
-	report_matches(ctx, header);
 
-	switch (set->verdict) {
+	switch (verdict) {
 	case SLUICE_ACTION_BLOCK:
 		return FRAME_BLOCKED;
 	case SLUICE_ACTION_MASK:
-		if (set->overflow) {
+		if (overflow) {
 			sluice_frame_mask(pkt, &ctx->decoded.view, frame, 0, frame->text_len, rw);
 			break;
 		}
-		for (uint32_t i = 0; i < set->count; i++) {
-			const struct sluice_match *m = &set->matches[i];
-			if (set->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
-				sluice_frame_mask(pkt, &ctx->decoded.view, frame, m->from, m->to,
-						  rw);
-		}
+		mask_spans(ctx, pkt, frame, set, rw);
+		if (with_urgent)
+			mask_spans(ctx, pkt, frame, urgent, rw);
 		break;
 	case SLUICE_ACTION_FLAG:
 		sluice_frame_set_flags(pkt, &ctx->decoded.view, frame, SLUICE_WIRE_FLAG_FLAGGED,

@@ -10,7 +10,13 @@
  * - Every message of a datagram for the message port is either scanned or
  *   removed: bad input is counted under its reason and handled by its policy.
  * - Events go to ctx->events; a full ring costs the event (counted), never time.
- * - ctx->gen, ctx->scratch and ctx->burst_tsc are set by the caller once per burst.
+ * - ctx->gen, the scratch, mask and hit-counter pointers and ctx->burst_tsc are
+ *   set by sluice_packet_ctx_bind() once per burst.
+ * - Each message is scanned with the main pack and, when the generation has
+ *   one, the urgent pack, each with its own scratch and disabled-rule mask. The
+ *   strongest action of either wins; under mask, the spans of both packs'
+ *   mask rules are masked; every match makes an event naming its own pack and
+ *   counts one hit for its rule (in this worker's row of the generation).
  */
 #ifndef SLUICE_DATAPLANE_DATAGRAM_PROCESS_H
 #define SLUICE_DATAPLANE_DATAGRAM_PROCESS_H
@@ -43,11 +49,15 @@ struct sluice_packet_ctx {
 	struct sluice_event_ring *events;
 	/* Set once per burst. */
 	const struct sluice_generation *gen;
-	hs_scratch_t *scratch;
+	hs_scratch_t *scratch;	      /* main pack's, this worker's */
+	hs_scratch_t *urgent_scratch; /* NULL: no urgent pack in this generation */
+	uint64_t *hits[SLUICE_SLOT_COUNT];
 	uint64_t burst_tsc;
-	/* Working space. */
+	/* Working space: one match set per slot. */
 	struct sluice_match_set match_set;
 	struct sluice_match matches[SLUICE_MAX_MATCHES];
+	struct sluice_match_set urgent_set;
+	struct sluice_match urgent_matches[SLUICE_MAX_MATCHES];
 	struct sluice_decoded decoded;
 };
 
@@ -60,9 +70,24 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 					  const struct sluice_generation *gen, uint64_t tsc)
 {
+	const struct sluice_gen_slot *main_slot = &gen->slot[SLUICE_SLOT_MAIN];
+	const struct sluice_gen_slot *urgent = &gen->slot[SLUICE_SLOT_URGENT];
+
 	ctx->gen = gen;
-	ctx->scratch = gen->scratch[ctx->worker];
-	ctx->match_set.pack = gen->pack;
+	ctx->scratch = main_slot->scratch->scratch[ctx->worker];
+	ctx->match_set.pack = main_slot->pack;
+	ctx->match_set.disabled = main_slot->disabled;
+	ctx->hits[SLUICE_SLOT_MAIN] = main_slot->hits + ctx->worker * main_slot->hits_stride;
+	if (urgent->pack != NULL) {
+		ctx->urgent_scratch = urgent->scratch->scratch[ctx->worker];
+		ctx->urgent_set.disabled = urgent->disabled;
+		ctx->hits[SLUICE_SLOT_URGENT] = urgent->hits + ctx->worker * urgent->hits_stride;
+	} else {
+		ctx->urgent_scratch = NULL;
+		ctx->urgent_set.disabled = NULL;
+		ctx->hits[SLUICE_SLOT_URGENT] = NULL;
+	}
+	ctx->urgent_set.pack = urgent->pack;
 	ctx->burst_tsc = tsc;
 }
 

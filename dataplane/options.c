@@ -8,7 +8,17 @@
 
 #include "wire_format.h"
 
-enum value_kind { V_STRING, V_U16, V_UINT, V_DOUBLE, V_FLAG, V_POLICY, V_CONFIG, V_HELP };
+enum value_kind {
+	V_STRING,
+	V_U16,
+	V_UINT,
+	V_DOUBLE,
+	V_FLAG,
+	V_POLICY,
+	V_KEY, /* repeatable: appended to trusted_keys */
+	V_CONFIG,
+	V_HELP
+};
 
 struct option_spec {
 	const char *name;
@@ -45,7 +55,27 @@ static const struct option_spec specs[] = {
     {"event-ring", 0, V_UINT, OFF(event_ring), 64, 1u << 24, "N",
      "events buffered per worker, a power of two (default 65536)"},
     {"history", 0, V_UINT, OFF(history), 2, 64, "N",
-     "packs kept for rollback, the active one included (default 8)"},
+     "packs kept for rollback per slot, the active one included (default 8)"},
+    {"urgent-rules", 0, V_STRING, OFF(urgent_rules), 0, 0, "FILE",
+     "pack (.pack or .yaml) for the urgent slot, scanned beside the main pack"
+     " and swapped on its own (default: none)"},
+    {"memory-cap-mb", 0, V_UINT, OFF(memory_cap_mb), 0, 1048576, "N",
+     "refuse a load or rollback that would take the memory held for packs past N MiB:"
+     " databases and scratch of the running and the new generation, which live together"
+     " until the swap's grace period ends, and the packs kept for rollback (default 0:"
+     " no cap)"},
+    {"audit-log", 0, V_STRING, OFF(audit_log), 0, 0, "FILE",
+     "append one JSON line per load, rollback, unload, expiry and refusal to FILE;"
+     " '-' is stderr (default: none)"},
+    {"socket-group", 0, V_STRING, OFF(socket_group), 0, 0, "NAME",
+     "group that owns the control socket; other non-root clients are refused"
+     " (default: the daemon's group)"},
+    {"trusted-key", 0, V_KEY, 0, 0, 0, "FILE",
+     "public key (PEM, Ed25519) whose signatures are trusted; a pack signed by"
+     " another key, or whose signature does not verify, is refused; repeatable"},
+    {"require-signed", 0, V_FLAG, OFF(require_signed), 0, 0, NULL,
+     "load only packs signed by a --trusted-key (no unsigned packs, no .yaml rule"
+     " files), at start and on every reload"},
     {"offline", 'o', V_FLAG, OFF(offline), 0, 0, NULL,
      "replay mode: exit once every RX queue has been idle for --idle-ms"},
     {"idle-ms", 0, V_UINT, OFF(idle_ms), 1, 3600000, "MS",
@@ -89,7 +119,16 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->events);
 	free(opt->control_socket);
 	free(opt->summary);
+	free(opt->urgent_rules);
+	free(opt->audit_log);
+	free(opt->socket_group);
+	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
+		free(opt->trusted_keys[i]);
+		opt->trusted_keys[i] = NULL;
+	}
+	opt->trusted_key_count = 0;
 	opt->rules = opt->events = opt->control_socket = opt->summary = NULL;
+	opt->urgent_rules = opt->audit_log = opt->socket_group = NULL;
 }
 
 static const struct option_spec *find_long(const char *name, size_t len)
@@ -220,6 +259,14 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 	}
 	case V_POLICY:
 		return parse_policy(value, opt, err, err_len, where);
+	case V_KEY:
+		if (opt->trusted_key_count == SLUICE_MAX_TRUSTED_KEYS) {
+			snprintf(err, err_len, "%s--%s '%s': at most %u trusted keys", where,
+				 spec->name, value, SLUICE_MAX_TRUSTED_KEYS);
+			return -1;
+		}
+		opt->trusted_keys[opt->trusted_key_count++] = strdup(value);
+		return 0;
 	case V_CONFIG:
 		return sluice_options_load_file(value, opt, err, err_len);
 	case V_HELP:
@@ -343,6 +390,15 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 	if (opt->rules == NULL) {
 		snprintf(err, err_len,
 			 "no rules: give --rules FILE (a .pack or a .yaml rule file)");
+		return -1;
+	}
+	if (opt->require_signed && opt->trusted_key_count == 0) {
+		snprintf(err, err_len,
+			 "--require-signed needs at least one --trusted-key: no pack could load");
+		return -1;
+	}
+	if (opt->socket_group != NULL && opt->socket_group[0] == '\0') {
+		snprintf(err, err_len, "--socket-group: needs a group name");
 		return -1;
 	}
 	if (opt->port_a == opt->port_b) {

@@ -15,6 +15,7 @@
 #include "bad_input.h"
 
 #define SLUICE_DEFAULT_CONTROL_SOCKET "/run/sluice/sluice.sock"
+#define SLUICE_MAX_TRUSTED_KEYS	      16
 
 struct sluice_options {
 	char *rules;
@@ -28,8 +29,15 @@ struct sluice_options {
 	unsigned mbufs; /* 0: sized from ports and workers */
 	unsigned rx_desc;
 	unsigned tx_desc;
-	unsigned event_ring; /* events per worker ring, power of two */
-	unsigned history;    /* packs kept for rollback */
+	unsigned event_ring;			     /* events per worker ring, power of two */
+	unsigned history;			     /* packs kept for rollback, per slot */
+	char *urgent_rules;			     /* urgent-slot pack loaded at start, or NULL */
+	unsigned memory_cap_mb;			     /* 0: no cap */
+	char *audit_log;			     /* "-" for stderr, NULL for none */
+	char *socket_group;			     /* group owning the control socket, or NULL */
+	char *trusted_keys[SLUICE_MAX_TRUSTED_KEYS]; /* public keys (PEM) */
+	unsigned trusted_key_count;
+	bool require_signed; /* refuse unsigned packs and rule files */
 	bool offline;
 	unsigned idle_ms;
 	double duration_s; /* 0: until stopped */

@@ -1,44 +1,262 @@
 #include "match.h"
 
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx)
+#include "regex_scan.h"
+
+/* Marks a match for removal; compacted away before returning. */
+#define GONE UINT32_MAX
+
+struct scan_state {
+	struct sluice_match_set *set;
+	const struct sluice_pack *pack;
+	const struct sluice_pack_db *db;
+	const char *text;
+	size_t len;
+	enum sluice_action seen; /* strongest acting action reported, before any filtering */
+	bool combination_reported;
+	/* An operand match was ignored (expired, failed its word edge, or
+	 * exempted): Hyperscan judged combinations on matches that no longer
+	 * count, so they are judged again. */
+	bool operand_dropped;
+	bool operand_seen;
+	bool any_allow;
+};
+
+static bool edges_ok(const struct scan_state *st, uint8_t check, unsigned long long from,
+		     unsigned long long to)
 {
-	struct sluice_match_set *set = ctx;
-	(void)flags;
-	if (set->disabled != NULL && set->disabled[id])
-		return 0;
-	enum sluice_action action = set->pack->rules[id].action;
+	const unsigned char *t = (const unsigned char *)st->text;
 
-	if (action > set->verdict)
-		set->verdict = action;
+	if ((check & 1) && from > 0 && from < st->len && sluice_ascii_word(t[from]) &&
+	    sluice_ascii_word(t[from - 1]))
+		return false;
+	if ((check & 2) && to > 0 && to < st->len && sluice_ascii_word(t[to - 1]) &&
+	    sluice_ascii_word(t[to]))
+		return false;
+	return true;
+}
 
+static void record(struct sluice_match_set *set, uint32_t rule, uint32_t from, uint32_t to)
+{
 	/* Hyperscan reports in order of end offset, so a span of the same rule that
 	 * this one extends is among the most recent few; looking further back
 	 * would only merge what is left as a second, overlapping span. */
 	uint32_t oldest = set->count > 16 ? set->count - 16 : 0;
 	for (uint32_t i = set->count; i-- > oldest;) {
 		struct sluice_match *m = &set->matches[i];
-		if (m->rule == id && from <= m->to && m->from <= to) {
+		if (m->rule == rule && from <= m->to && m->from <= to) {
 			if (from < m->from)
-				m->from = (uint32_t)from;
+				m->from = from;
 			if (to > m->to)
-				m->to = (uint32_t)to;
-			return 0;
+				m->to = to;
+			return;
 		}
 	}
 	if (set->count == set->capacity) {
 		set->overflow = true;
+		return;
+	}
+	set->matches[set->count++] = (struct sluice_match){.rule = rule, .from = from, .to = to};
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
+{
+	struct scan_state *st = ctx;
+	const struct sluice_pack_db *db = st->db;
+	(void)flags;
+
+	if (id >= db->id_count)
+		return 0;
+	const struct sluice_pack_pattern *p = &db->map[id];
+	const struct sluice_pack_rule *rule = &st->pack->rules[p->rule];
+
+	if (st->set->disabled && st->set->disabled[p->rule]) {
+		st->operand_dropped |= rule->operand;
 		return 0;
 	}
-	set->matches[set->count++] =
-	    (struct sluice_match){.rule = id, .from = (uint32_t)from, .to = (uint32_t)to};
+	if (p->len == SLUICE_PAT_COMBO) {
+		from = 0;
+		st->combination_reported = true;
+	} else if (p->len == SLUICE_PAT_QUIET) {
+		return 0;
+	} else if (p->len != SLUICE_PAT_SOM) {
+		from = to >= p->len ? to - p->len : 0;
+	}
+	if (rule->edge_check && !edges_ok(st, rule->edge_check, from, to)) {
+		st->operand_dropped |= rule->operand;
+		return 0;
+	}
+	st->operand_seen |= rule->operand;
+	if (rule->allow)
+		st->any_allow = true;
+	else if (!rule->quiet && rule->action > st->seen)
+		st->seen = rule->action;
+	record(st->set, p->rule, (uint32_t)from, (uint32_t)to);
 	return 0;
+}
+
+/* Allow rules: an allow span exempts the overlapping spans of its category's
+ * other rules. Combinations are not exempted by span (theirs covers the
+ * message up to where they held); they are judged again on their operands. */
+static void apply_allow(struct scan_state *st)
+{
+	struct sluice_match_set *set = st->set;
+	const struct sluice_pack_rule *rules = st->pack->rules;
+
+	for (uint32_t i = 0; i < set->count; i++) {
+		struct sluice_match *m = &set->matches[i];
+		const struct sluice_pack_rule *r = &rules[m->rule];
+
+		if (r->allow || r->kind == SLUICE_RULE_COMBINATION)
+			continue;
+		for (uint32_t j = 0; j < set->count; j++) {
+			const struct sluice_match *a = &set->matches[j];
+			if (a->rule == GONE || !rules[a->rule].allow ||
+			    rules[a->rule].category_index != r->category_index)
+				continue;
+			if (m->from < a->to && a->from < m->to) {
+				st->operand_dropped |= r->operand;
+				m->rule = GONE;
+				set->exempted++;
+				break;
+			}
+		}
+	}
+}
+
+static bool present(const void *ctx, uint32_t rule)
+{
+	const struct sluice_match_set *set = ctx;
+
+	for (uint32_t i = 0; i < set->count; i++) {
+		if (set->matches[i].rule == rule)
+			return true;
+	}
+	return false;
+}
+
+/* The end of the last match of any operand of a combination. */
+static uint32_t operands_end(const struct sluice_match_set *set, const struct sluice_logic_op *ops,
+			     uint32_t n, size_t len)
+{
+	uint32_t end = 0;
+
+	for (uint32_t k = 0; k < n; k++) {
+		if (ops[k].op != SLUICE_LOGIC_RULE)
+			continue;
+		for (uint32_t i = 0; i < set->count; i++) {
+			if (set->matches[i].rule == ops[k].arg && set->matches[i].to > end)
+				end = set->matches[i].to;
+		}
+	}
+	return end ? end : (uint32_t)len;
+}
+
+/* Judges every combination on the whole message. Hyperscan reports a
+ * combination where it first holds over the text scanned so far, so "a and
+ * not b" is reported for "a ... b"; it saw operand copies that may match more
+ * than the operands (see pack_compile.c); and it saw operand matches that
+ * expiry, word edges or allow rules have since discarded. */
+static void judge_combinations(struct scan_state *st)
+{
+	struct sluice_match_set *set = st->set;
+	const struct sluice_pack *pack = st->pack;
+
+	for (size_t c = 0; c < pack->combination_count; c++) {
+		uint32_t r = pack->combinations[c];
+		const struct sluice_pack_rule *rule = &pack->rules[r];
+		const struct sluice_logic_op *ops = pack->logic + rule->logic_off;
+		bool holds = !(set->disabled && set->disabled[r]) &&
+			     sluice_logic_eval(ops, rule->logic_len, present, set);
+		bool found = false;
+
+		for (uint32_t i = 0; i < set->count; i++) {
+			if (set->matches[i].rule != r)
+				continue;
+			if (holds)
+				found = true;
+			else
+				set->matches[i].rule = GONE;
+		}
+		if (!holds || found)
+			continue;
+		if (!rule->quiet && rule->action > st->seen)
+			st->seen = rule->action;
+		if (set->count == set->capacity) {
+			set->overflow = true;
+			continue;
+		}
+		set->matches[set->count++] = (struct sluice_match){
+		    .rule = r, .from = 0, .to = operands_end(set, ops, rule->logic_len, st->len)};
+	}
+}
+
+static bool before(const struct sluice_match *a, const struct sluice_match *b)
+{
+	if (a->from != b->from)
+		return a->from < b->from;
+	if (a->to != b->to)
+		return a->to < b->to;
+	return a->rule < b->rule;
+}
+
+/* Removes what does not act (unless kept), compacts, sorts, and sets the
+ * verdict. Sets are small (tens of matches): insertion sort. */
+static void finish(struct scan_state *st)
+{
+	struct sluice_match_set *set = st->set;
+	const struct sluice_pack_rule *rules = st->pack->rules;
+	enum sluice_action verdict = SLUICE_ACTION_NONE;
+	uint32_t w = 0;
+
+	for (uint32_t i = 0; i < set->count; i++) {
+		struct sluice_match m = set->matches[i];
+		if (m.rule == GONE)
+			continue;
+		const struct sluice_pack_rule *r = &rules[m.rule];
+		if (r->allow && !(set->keep & SLUICE_KEEP_ALLOW))
+			continue;
+		if (r->quiet && !(set->keep & SLUICE_KEEP_QUIET))
+			continue;
+		if (!r->allow && !r->quiet && r->action > verdict)
+			verdict = r->action;
+		uint32_t k = w++;
+		while (k > 0 && before(&m, &set->matches[k - 1])) {
+			set->matches[k] = set->matches[k - 1];
+			k--;
+		}
+		set->matches[k] = m;
+	}
+	set->count = w;
+	if (set->overflow && st->seen > verdict)
+		verdict = st->seen;
+	set->verdict = verdict;
 }
 
 hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scratch,
 			       const char *text, size_t len, struct sluice_match_set *set)
 {
+	struct scan_state st = {.set = set, .pack = pack, .text = text, .len = len};
+
 	sluice_match_set_reset(set);
 	set->pack = pack;
-	return hs_scan(pack->db, text, (unsigned int)len, 0, scratch, on_match, set);
+	for (size_t i = 0; i < pack->db_count; i++) {
+		st.db = &pack->dbs[i];
+		hs_error_t rc =
+		    hs_scan(st.db->db, text, (unsigned int)len, 0, scratch, on_match, &st);
+		if (rc != HS_SUCCESS)
+			return rc;
+	}
+	if (st.any_allow)
+		apply_allow(&st);
+	/* The logic database proposes combinations; a combination without
+	 * 'not' that it did not propose cannot hold (its operand copies match
+	 * at least wherever the operands do), unless an operand match was
+	 * discarded since. One with 'not' can hold without being proposed. */
+	if (pack->combination_count &&
+	    (st.combination_reported || st.operand_dropped || pack->combination_when_none ||
+	     (pack->has_not_combination && st.operand_seen)))
+		judge_combinations(&st);
+	finish(&st);
+	return HS_SUCCESS;
 }

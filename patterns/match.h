@@ -1,15 +1,30 @@
 /* Scanning one message against a pack and collecting its matches.
  *
  * Contract:
- * - No allocation: the caller owns the match array and the scratch (allocated for
- *   pack->db). Safe on a dataplane worker.
- * - The text must be valid UTF-8 (the database is compiled with HS_FLAG_UTF8 and
- *   Hyperscan's behaviour on invalid UTF-8 is undefined); the caller validates.
+ * - No allocation: the caller owns the match array and the scratch (from
+ *   sluice_pack_alloc_scratch(), valid for every database of the pack). Safe on
+ *   a dataplane worker.
+ * - The text must be valid UTF-8 (the databases are compiled with HS_FLAG_UTF8
+ *   and Hyperscan's behaviour on invalid UTF-8 is undefined); the caller
+ *   validates.
+ * - Every database of the pack is scanned, then the rule language applies:
+ *   1. a span matched by an allow rule exempts overlapping spans of the other
+ *      rules of its category (quiet operands included);
+ *   2. combinations are judged on the whole message, after exemptions and
+ *      expiry: "a and not b" holds when a matched and b matched nowhere;
+ *   3. matches of quiet rules (operands) and of allow rules are removed: they
+ *      never act on their own (set->keep asks to keep them, for tools).
+ *   The set then holds the matches that act, sorted by (from, to, rule), and
+ *   the verdict is the strongest of their actions.
  * - Matches of one rule that overlap or touch are merged into one span, so a
- *   13-digit run hit by an 11-digit rule is one span [0,13), not three.
+ *   13-digit run hit by an 11-digit rule is one span [0,13), not three. A
+ *   combination's span is [0, end) where end is the offset at which Hyperscan
+ *   found it true (or, if only the whole-message judgement found it true, the
+ *   end of its last operand match).
  * - When more distinct spans match than the array holds, `overflow` is set and
- *   the verdict still accounts for every match (the strongest action seen), so a
- *   caller can fall back to a conservative treatment of the whole text.
+ *   the verdict accounts for every acting match seen, ignoring exemptions (the
+ *   strongest action seen), so a caller can fall back to a conservative
+ *   treatment of the whole text.
  */
 #ifndef SLUICE_PATTERNS_MATCH_H
 #define SLUICE_PATTERNS_MATCH_H
@@ -28,6 +43,10 @@ struct sluice_match {
 	uint32_t to;   /* byte offset one past the last matched byte */
 };
 
+/* set->keep bits: matches a scan keeps although they never act. */
+#define SLUICE_KEEP_QUIET (1u << 0) /* quiet rules (operands) */
+#define SLUICE_KEEP_ALLOW (1u << 1) /* allow rules */
+
 struct sluice_match_set {
 	struct sluice_match *matches; /* caller's array */
 	uint32_t capacity;
@@ -38,6 +57,8 @@ struct sluice_match_set {
 	/* Rules that no longer apply (expired), one byte per rule, or NULL. Their
 	 * matches are ignored. Owned by the caller's ruleset generation. */
 	const uint8_t *disabled;
+	uint8_t keep;	   /* SLUICE_KEEP_* (0: only what acts) */
+	uint32_t exempted; /* spans removed by allow rules in the last scan */
 };
 
 static inline void sluice_match_set_init(struct sluice_match_set *set, struct sluice_match *storage,
@@ -50,6 +71,8 @@ static inline void sluice_match_set_init(struct sluice_match_set *set, struct sl
 	set->verdict = SLUICE_ACTION_NONE;
 	set->pack = pack;
 	set->disabled = NULL;
+	set->keep = 0;
+	set->exempted = 0;
 }
 
 /* Resets the per-message part of a set for the next message. */
@@ -58,9 +81,11 @@ static inline void sluice_match_set_reset(struct sluice_match_set *set)
 	set->count = 0;
 	set->overflow = false;
 	set->verdict = SLUICE_ACTION_NONE;
+	set->exempted = 0;
 }
 
-/* Scans text[0..len) with pack->db. Returns HS_SUCCESS or Hyperscan's error. */
+/* Scans text[0..len) with every database of the pack. Returns HS_SUCCESS or
+ * Hyperscan's error (the set is then incomplete). */
 hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scratch,
 			       const char *text, size_t len, struct sluice_match_set *set);
 

@@ -1,23 +1,31 @@
 /* Packs: a compiled, immutable rule set, and its file format.
  *
- * A pack holds the rules' metadata (id, category, action) indexed by the
- * Hyperscan pattern id, and one Hyperscan block-mode database compiled with
- * HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST (plus HS_FLAG_CASELESS per rule), so every
- * match has exact start and end byte offsets.
+ * A pack holds one entry per rule (id, category, action and the rest of the
+ * rule's metadata) and up to three Hyperscan block-mode databases, each
+ * compiled for what it holds, so that no rule pays for another's needs:
  *
- * File format version 1 (all integers little-endian; docs/pack-format.md):
+ * - literal: literal and list rules, compiled with the literal API
+ *   (hs_compile_lit_multi). A literal's length is known, so a match's start is
+ *   its end minus that length: exact spans without start-of-match tracking.
+ * - regex: regular expressions, with HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST (exact
+ *   spans for masking), and whole_word literals (escaped, with \b; no SOM).
+ * - logic: combinations (HS_FLAG_COMBINATION) with a quiet, SOM-free copy of
+ *   their operands, which Hyperscan requires in the same database. The
+ *   operands' spans come from the other two databases.
  *
- *   0   8  magic "SLUICEPK"
- *   8   4  format version (1)
- *  12   4  reserved, 0
- *  16   8  body length in bytes
- *  24  32  SHA-256 of the body
- *  56   …  body: name, version, Hyperscan version, platform, rules, database
+ * Each database maps its Hyperscan ids to (rule, literal length); see
+ * struct sluice_pack_pattern. A database with nothing to hold is left out.
+ *
+ * File format version 2 (docs/pack-format.md): a 56-byte header (magic, format
+ * version, reserved, body length, SHA-256 of the body), the body, and
+ * optionally a 104-byte signature trailer (pack_sign.h).
  *
  * Contract for sluice_pack_read(): the file's length and SHA-256 are checked
  * before any byte of it is parsed, and the body is parsed with bounds checks
  * before the database bytes reach hs_deserialize_database(). A pack built by a
- * different Hyperscan version is refused with both versions in the message.
+ * different Hyperscan version or for CPU features this machine lacks is
+ * refused with both sides named. A version-1 pack is refused with a message
+ * saying to recompile it.
  *
  * Packs are not reference counted: the control plane owns them (pack history)
  * and frees one only after no worker can hold it (RCU grace period).
@@ -25,25 +33,73 @@
 #ifndef SLUICE_PATTERNS_PACK_H
 #define SLUICE_PATTERNS_PACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <hs/hs.h>
 
 #include "action.h"
+#include "logic.h"
 #include "rule_file.h"
 
 #define SLUICE_PACK_MAGIC	   "SLUICEPK"
-#define SLUICE_PACK_FORMAT_VERSION 1
+#define SLUICE_PACK_FORMAT_VERSION 2
 #define SLUICE_PACK_HEADER_LEN	   56
+/* Optional signature trailer after the body (pack_sign.h): magic, key id
+ * (SHA-256 of the raw Ed25519 public key), Ed25519 signature of the header. */
+#define SLUICE_PACK_SIG_MAGIC "SLUICESG"
+#define SLUICE_PACK_SIG_LEN   104
 
 struct sluice_pack_rule {
 	char *id;
 	char *category;
-	enum sluice_action action;
+	enum sluice_action action; /* SLUICE_ACTION_NONE for allow rules */
 	unsigned caseless : 1;
-	char *pattern;	    /* kept for `sluice-pack test` and diagnostics */
+	char *pattern;	    /* the body as written, for `sluice-pack test` and diagnostics */
 	int64_t expires_at; /* Unix seconds after which the rule stops applying; 0: never */
+
+	enum sluice_rule_kind kind;
+	enum sluice_severity severity;
+	unsigned flags;		 /* SLUICE_RULE_CASELESS | DOTALL | MULTILINE | WHOLE_WORD */
+	bool quiet;		 /* never acts on its own; an operand of combinations */
+	bool allow;		 /* exempts overlapping spans of its category's other rules */
+	bool operand;		 /* used (directly or not) by some combination */
+	char *description;	 /* "" when none was given */
+	uint32_t literal_count;	 /* literal: 1; list: its entries */
+	uint32_t category_index; /* equal for rules of one category */
+	/* whole_word sides the match path checks itself because the pattern
+	 * can begin (bit 0) or end (bit 1) with both a word and a non-word
+	 * character, so no \b can be added there. */
+	uint8_t edge_check;
+	/* combination: its program (operands flattened to non-combination
+	 * rules), pack->logic[logic_off, logic_off + logic_len). */
+	uint32_t logic_off, logic_len;
+	bool logic_has_not;
+};
+
+enum sluice_db_kind {
+	SLUICE_DB_LITERAL = 1,
+	SLUICE_DB_REGEX = 2,
+	SLUICE_DB_LOGIC = 3,
+};
+
+/* What a Hyperscan id of a database stands for. */
+#define SLUICE_PAT_SOM	 0u	     /* span from Hyperscan (SOM_LEFTMOST) */
+#define SLUICE_PAT_QUIET 0xfffffffeu /* operand copy in the logic database: never reported */
+#define SLUICE_PAT_COMBO 0xffffffffu /* a combination: span [0, end) */
+struct sluice_pack_pattern {
+	uint32_t rule;
+	uint32_t len; /* literal byte length (start = end - len), or SLUICE_PAT_* */
+};
+
+struct sluice_pack_db {
+	enum sluice_db_kind kind;
+	hs_database_t *db;
+	size_t bytes;			 /* hs_database_size() */
+	uint32_t patterns;		 /* expressions compiled into it */
+	uint32_t id_count;		 /* entries of map */
+	struct sluice_pack_pattern *map; /* by Hyperscan id */
 };
 
 struct sluice_pack {
@@ -52,19 +108,47 @@ struct sluice_pack {
 	char *source;	     /* file it was loaded from */
 	char sha256_hex[65]; /* of the body as it is (or would be) written */
 	size_t rule_count;
-	struct sluice_pack_rule *rules; /* indexed by Hyperscan pattern id */
-	hs_database_t *db;
-	size_t db_bytes; /* hs_database_size() */
+	struct sluice_pack_rule *rules; /* indexed by sluice_match.rule */
+	hs_database_t *db;		/* the first of dbs[], for callers that know only one */
+	size_t db_bytes;		/* total hs_database_size() of all databases */
+
+	char *owner;	   /* "" when none was given */
+	char *description; /* "" when none was given */
+	struct sluice_pack_db *dbs;
+	size_t db_count;
+	struct sluice_logic_op *logic; /* all combination programs */
+	size_t logic_len;
+	uint32_t *combinations; /* indexes of the combination rules */
+	size_t combination_count;
+	size_t category_count;
+	/* Wall time of sluice_pack_compile(), databases and example checks
+	 * included; 0 for a pack read from a file (it is not stored, so the
+	 * same rules always give the same bytes and hash). */
+	double compile_ms;
+	bool has_allow, has_quiet, has_combination, has_edge_check;
+	/* Derived from the programs: some combination uses 'not', or holds
+	 * when none of its operands matched; such packs judge combinations
+	 * more often (see match.c). */
+	bool has_not_combination, combination_when_none;
 };
 
-/* Compiles a rule list. On failure err names FILE:LINE:COL and the rule id of
- * the pattern Hyperscan refused, with Hyperscan's reason. */
+/* Compiles a rule list. On failure err names FILE:LINE:COL and the rule id
+ * (of a pattern Hyperscan refused, a failing example, an unknown operand, ...)
+ * and says what to change; the wording is lint's (lint.h). */
 int sluice_pack_compile(const struct sluice_rule_list *rules, struct sluice_pack **out, char *err,
 			size_t err_len);
 
+/* The compiler behind sluice_pack_compile() and lint: every problem goes to
+ * diags (errors and warnings). With partial, rules with errors are left out
+ * and the rest is still compiled and checked (lint wants every problem, not
+ * the first); otherwise any error stops it. Returns 0 with *out set, or -1. */
+int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
+		      struct sluice_diag_list *diags, struct sluice_pack **out);
+
 int sluice_pack_write(const struct sluice_pack *pack, const char *path, char *err, size_t err_len);
 
-/* Reads and verifies a pack file (see contract above). */
+/* Reads and verifies a pack file (see contract above). A signature trailer,
+ * if present, is accepted but not checked: use sluice_pack_load_trusted(). */
 int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size_t err_len);
 
 /* Loads either a pack file (by its magic) or a YAML rule file (compiled). */
@@ -76,12 +160,28 @@ int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size
 int sluice_pack_serialize(const struct sluice_pack *pack, uint8_t **image, size_t *image_len,
 			  char hex[65], char *err, size_t err_len);
 
+/* Parses a file image whose envelope (length, header, hash, and signature if
+ * the caller requires one) has already been verified. path names it in
+ * messages. */
+int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
+			    struct sluice_pack **out, char *err, size_t err_len);
+
+/* Checks an image's envelope: at least a header, magic, format version,
+ * reserved field, body length (a file is exactly header + body, or header +
+ * body + signature trailer) and SHA-256 of the body. *signed_out says whether
+ * a trailer is present. Nothing in the body is interpreted. */
+int sluice_pack_check_envelope(const char *path, const uint8_t *image, size_t len, bool *signed_out,
+			       char *err, size_t err_len);
+
 /* Allocates (or grows) one scratch valid for every database of the pack. Scratch
  * is per (pack, thread): clone it once per worker. */
 hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch);
 
-/* Bytes the pack's databases take; a worker's scratch comes on top of it. */
+/* Bytes the pack's databases and id maps take; a worker's scratch comes on top. */
 size_t sluice_pack_memory(const struct sluice_pack *pack);
+
+/* "literal", "regex", "logic". */
+const char *sluice_db_kind_name(enum sluice_db_kind kind);
 
 void sluice_pack_free(struct sluice_pack *pack);
 

@@ -1,133 +1,1439 @@
+/* The compiler: checks a rule list, builds the pack's databases and checks
+ * every rule's examples against the result.
+ *
+ * Why the work is split the way it is (see pack.h for the databases): literal
+ * and list rules are what analysts add most and in bulk, and the literal API
+ * compiles 100,000 of them in a fraction of the time the regex compiler
+ * needs, with exact spans for free; regexes need start-of-match tracking for
+ * masking, which is costly, so only they pay for it; combinations cannot be
+ * compiled with start-of-match tracking at all, so they and a quiet copy of
+ * their operands live in a database of their own.
+ */
 #include "pack.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "match.h"
+#include "regex_scan.h"
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
+#define NO_INDEX UINT32_MAX
+/* Examples are short; this many spans is more than any sensible one has. */
+#define EXAMPLE_MATCHES 256
+
+struct build {
+	const struct sluice_rule_list *rules;
+	struct sluice_diag_list *diags;
+	bool partial;
+	size_t errors;
+	bool oom;
+
+	bool *bad;		       /* per input rule: has an error, left out */
+	bool *operand;		       /* per input rule: used by a combination */
+	struct sluice_logic_op **flat; /* per combination rule: flattened, input indexes */
+	size_t *flat_len;
+	uint8_t *edge_check;  /* per input rule */
+	char **expr;	      /* per pattern rule: the expression compiled (whole_word added) */
+	size_t *expr_prefix;  /* bytes added before the pattern in expr */
+	uint32_t *pack_index; /* input rule -> pack rule, or NO_INDEX */
+
+	/* ids sorted, for operand lookup */
+	uint32_t *by_id;
+};
+
+static const char *rule_file(const struct build *b, const struct sluice_rule *r)
 {
+	if (r->file)
+		return r->file;
+	return b->rules->source ? b->rules->source : "(rules)";
+}
+
+static struct sluice_loc rule_loc(const struct sluice_rule *r)
+{
+	return (struct sluice_loc){r->line ? r->line : 1, r->column ? r->column : 1};
+}
+
+static struct sluice_loc body_loc(const struct sluice_rule *r)
+{
+	return r->body_loc.line ? r->body_loc : rule_loc(r);
+}
+
+/* Column of byte `at` of the body, when the file shows it character for
+ * character; otherwise the start of the body. */
+static struct sluice_loc body_loc_at(const struct sluice_rule *r, size_t at)
+{
+	struct sluice_loc loc = body_loc(r);
+	size_t n = strlen(r->pattern);
+
+	if (!r->body_loc.line || !r->body_exact)
+		return loc;
+	if (at > n)
+		at = n;
+	unsigned col = loc.column + r->body_quote;
+	for (size_t i = 0; i < at; i++) {
+		unsigned char c = (unsigned char)r->pattern[i];
+		if ((c & 0xc0) != 0x80)
+			col++;
+		if (c == '\'' && r->body_single_quoted)
+			col++;
+	}
+	loc.column = col;
+	return loc;
+}
+
+static void vdiag(struct build *b, enum sluice_diag_level level, const char *file,
+		  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
+		  va_list ap) __attribute__((format(printf, 7, 0)));
+
+static void vdiag(struct build *b, enum sluice_diag_level level, const char *file,
+		  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
+		  va_list ap)
+{
+	if (level == SLUICE_DIAG_ERROR)
+		b->errors++;
+	if (sluice_diag_vadd(b->diags, level, file, at.line, at.column, rule, code, fmt, ap) != 0)
+		b->oom = true;
+}
+
+static void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
+		     const char *fmt, ...)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
 	va_list ap;
 
-	if (!err || !err_len)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
+	vdiag(b, SLUICE_DIAG_ERROR, rule_file(b, r), at, r->id, code, fmt, ap);
+	va_end(ap);
+	b->bad[i] = true;
+}
+
+static void rule_warn(struct build *b, size_t i, struct sluice_loc at, const char *code,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void rule_warn(struct build *b, size_t i, struct sluice_loc at, const char *code,
+		      const char *fmt, ...)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(b, SLUICE_DIAG_WARNING, rule_file(b, r), at, r->id, code, fmt, ap);
 	va_end(ap);
 }
 
-static int copy_rules(const struct sluice_rule_list *rules, struct sluice_pack *pack)
+static void list_err(struct build *b, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void list_err(struct build *b, const char *file, const char *fmt, ...)
 {
-	pack->rules = calloc(rules->count, sizeof(*pack->rules));
-	if (!pack->rules)
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(b, SLUICE_DIAG_ERROR, file, (struct sluice_loc){1, 1}, NULL, "compile", fmt, ap);
+	va_end(ap);
+}
+
+/* A rule built in code may leave the newer fields zero: a literal rule then
+ * has its text in pattern only. */
+static size_t literal_count(const struct sluice_rule *r)
+{
+	if (r->kind == SLUICE_RULE_LITERAL && !r->literals)
+		return 1;
+	return r->literal_count;
+}
+
+static struct sluice_literal literal_at(const struct sluice_rule *r, size_t k)
+{
+	if (r->kind == SLUICE_RULE_LITERAL && !r->literals)
+		return (struct sluice_literal){.text = r->pattern,
+					       .len = (uint32_t)strlen(r->pattern),
+					       .line = r->line,
+					       .column = r->column};
+	return r->literals[k];
+}
+
+static unsigned rule_flags(const struct sluice_rule *r)
+{
+	return r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0);
+}
+
+/* ---- ids ---- */
+
+static const struct sluice_rule_list *sort_rules;
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int c = strcmp(sort_rules->rules[x].id, sort_rules->rules[y].id);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+static int index_ids(struct build *b)
+{
+	const struct sluice_rule_list *rules = b->rules;
+
+	b->by_id = calloc(rules->count, sizeof(*b->by_id));
+	if (!b->by_id)
 		return -1;
-	pack->rule_count = rules->count;
+	for (size_t i = 0; i < rules->count; i++)
+		b->by_id[i] = (uint32_t)i;
+	/* qsort has no context argument; the build is single-threaded per
+	 * call, and the pointer is only read during this sort. */
+	sort_rules = rules;
+	qsort(b->by_id, rules->count, sizeof(*b->by_id), cmp_id);
+	sort_rules = NULL;
+	for (size_t k = 1; k < rules->count; k++) {
+		const struct sluice_rule *first = &rules->rules[b->by_id[k - 1]];
+		uint32_t i = b->by_id[k];
+		const struct sluice_rule *r = &rules->rules[i];
+		if (strcmp(first->id, r->id) != 0 || r->invalid || first->invalid)
+			continue;
+		if (strcmp(rule_file(b, first), rule_file(b, r)) == 0)
+			rule_err(b, i, rule_loc(r), "duplicate-id",
+				 "duplicate id; it is first defined at line %u; give each rule its "
+				 "own id",
+				 first->line);
+		else
+			rule_err(b, i, rule_loc(r), "duplicate-id",
+				 "duplicate id; it is first defined at %s:%u; give each rule its "
+				 "own id",
+				 rule_file(b, first), first->line);
+	}
+	return 0;
+}
+
+/* The first rule with this id, or NO_INDEX. */
+static uint32_t find_id(const struct build *b, const char *id, size_t len)
+{
+	size_t lo = 0, hi = b->rules->count;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const char *s = b->rules->rules[b->by_id[mid]].id;
+		int c = strncmp(s, id, len);
+		if (c == 0 && s[len] != '\0')
+			c = 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->rules->count) {
+		const char *s = b->rules->rules[b->by_id[lo]].id;
+		if (strncmp(s, id, len) == 0 && s[len] == '\0')
+			return b->by_id[lo];
+	}
+	return NO_INDEX;
+}
+
+/* ---- per-rule checks ---- */
+
+/* Hyperscan's messages end in "at index N." when they know where. */
+static bool hs_error_index(const char *msg, size_t *index)
+{
+	const char *p = strstr(msg, " at index ");
+	char *end;
+
+	if (!p)
+		return false;
+	unsigned long v = strtoul(p + 10, &end, 10);
+	if (end == p + 10)
+		return false;
+	*index = v;
+	return true;
+}
+
+/* A short quote of the pattern from byte at: whole characters, at most ~12. */
+static int quote_len(const char *s, size_t at)
+{
+	size_t n = strlen(s), i = at, chars = 0;
+
+	if (at >= n)
+		return 0;
+	while (i < n && chars < 12) {
+		i++;
+		while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+		chars++;
+	}
+	return (int)(i - at);
+}
+
+static unsigned hs_flags_of(unsigned f)
+{
+	unsigned h = HS_FLAG_UTF8;
+
+	if (f & SLUICE_RULE_CASELESS)
+		h |= HS_FLAG_CASELESS;
+	if (f & SLUICE_RULE_DOTALL)
+		h |= HS_FLAG_DOTALL;
+	if (f & SLUICE_RULE_MULTILINE)
+		h |= HS_FLAG_MULTILINE;
+	return h;
+}
+
+/* whole_word: \b goes only where the pattern's edge is always an ASCII word
+ * character ("ass" must not hit "assessment"); where it never is (Chinese),
+ * \b would wrongly demand a word character next to it; where it can be either,
+ * the match path checks the edge itself, using the exact span. */
+static int build_expression(struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	unsigned first = 0, last = 0;
+	bool known = sluice_regex_edges(r->pattern, &first, &last);
+	bool left = false, right = false;
+
+	if (rule_flags(r) & SLUICE_RULE_WHOLE_WORD) {
+		if (!known) {
+			b->edge_check[i] = 3;
+		} else {
+			left = first == SLUICE_EDGE_WORD;
+			right = last == SLUICE_EDGE_WORD;
+			if (first == (SLUICE_EDGE_WORD | SLUICE_EDGE_NONWORD))
+				b->edge_check[i] |= 1;
+			if (last == (SLUICE_EDGE_WORD | SLUICE_EDGE_NONWORD))
+				b->edge_check[i] |= 2;
+			if (!(first & SLUICE_EDGE_WORD) && !(last & SLUICE_EDGE_WORD))
+				rule_warn(b, i,
+					  r->whole_word_loc.line ? r->whole_word_loc : body_loc(r),
+					  "whole-word-no-effect",
+					  "whole_word has no effect: no match of this pattern can "
+					  "begin or end with a Latin letter, digit or '_' (Chinese "
+					  "needs no word boundaries); remove whole_word");
+		}
+	}
+	if (left || right) {
+		if (asprintf(&b->expr[i], "%s(?:%s)%s", left ? "\\b" : "", r->pattern,
+			     right ? "\\b" : "") < 0)
+			b->expr[i] = NULL;
+		b->expr_prefix[i] = left ? 5 : 3;
+	} else {
+		b->expr[i] = strdup(r->pattern);
+		b->expr_prefix[i] = 0;
+	}
+	if (!b->expr[i]) {
+		b->oom = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void check_pattern(struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	struct sluice_regex_issue issue, slow[8];
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *cerr = NULL;
+
+	if (sluice_regex_find_unsupported(r->pattern, &issue)) {
+		rule_err(b, i, body_loc_at(r, issue.at), issue.code,
+			 "pattern rejected by Hyperscan: %s '%.*s' is not supported; %s",
+			 issue.what, (int)issue.len, r->pattern + issue.at, issue.advice);
+		return;
+	}
+	if (build_expression(b, i) != 0)
+		return;
+	unsigned flags = hs_flags_of(rule_flags(r)) | HS_FLAG_SOM_LEFTMOST;
+	if (hs_expression_info(b->expr[i], flags, &info, &cerr) != HS_SUCCESS) {
+		const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
+		size_t at;
+		if (hs_error_index(msg, &at) && at >= b->expr_prefix[i] &&
+		    at - b->expr_prefix[i] < strlen(r->pattern)) {
+			/* "Unmatched parentheses at index 3." becomes "...
+			 * at ')'": analysts count characters, not bytes. */
+			int keep = (int)(strstr(msg, " at index ") - msg);
+			at -= b->expr_prefix[i];
+			rule_err(b, i, body_loc_at(r, at), "hyperscan",
+				 "pattern rejected by Hyperscan: %.*s at '%.*s'; fix the pattern "
+				 "there",
+				 keep, msg, quote_len(r->pattern, at), r->pattern + at);
+		} else {
+			rule_err(b, i, body_loc(r), "hyperscan",
+				 "pattern rejected by Hyperscan: %s", msg);
+		}
+		hs_free_compile_error(cerr);
+		return;
+	}
+	if (info->min_width == 0)
+		rule_err(b, i, body_loc(r), "empty-match",
+			 "pattern can match the empty string, so it would match every message; "
+			 "make at least one character required (for example 'a+' instead of "
+			 "'a*')");
+	/* hs_expression_info() allocates with Hyperscan's misc allocator,
+	 * which is malloc unless someone installs another. */
+	free(info);
+
+	size_t n = sluice_regex_find_slow(r->pattern, slow, 8);
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(slow[k].code, "slow-repeat") == 0)
+			rule_warn(b, i, body_loc_at(r, slow[k].at), slow[k].code,
+				  "slow: %s '%.*s'; %s", slow[k].what, (int)slow[k].len,
+				  r->pattern + slow[k].at, slow[k].advice);
+		else if (strcmp(slow[k].code, "many-alternatives") == 0)
+			rule_warn(b, i, body_loc(r), slow[k].code, "slow: %lu alternatives; %s",
+				  slow[k].count, slow[k].advice);
+		else
+			rule_warn(b, i, body_loc_at(r, slow[k].at), slow[k].code, "slow: %s; %s",
+				  slow[k].what, slow[k].advice);
+	}
+}
+
+static void check_literals(struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	size_t n = literal_count(r);
+	bool any_word_edge = false;
+
+	if (n == 0) {
+		rule_err(b, i, body_loc(r), "empty-list",
+			 "the rule has no literals; give a list file with one literal per line");
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct sluice_literal lit = literal_at(r, k);
+		if (lit.len == 0 || memchr(lit.text, '\0', lit.len)) {
+			rule_err(b, i, body_loc(r), "empty-literal",
+				 "literal %zu is empty; write the text to match", k + 1);
+			return;
+		}
+		if (sluice_ascii_word((unsigned char)lit.text[0]) ||
+		    sluice_ascii_word((unsigned char)lit.text[lit.len - 1]))
+			any_word_edge = true;
+	}
+	if ((rule_flags(r) & SLUICE_RULE_WHOLE_WORD) && !any_word_edge)
+		rule_warn(b, i, r->whole_word_loc.line ? r->whole_word_loc : body_loc(r),
+			  "whole-word-no-effect",
+			  "whole_word has no effect: no literal begins or ends with a Latin "
+			  "letter, digit or '_' (Chinese needs no word boundaries); remove "
+			  "whole_word");
+}
+
+/* ---- combinations ---- */
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[SLUICE_RULE_ID_MAX + 2];
+
+	if (la > SLUICE_RULE_ID_MAX || lb > SLUICE_RULE_ID_MAX)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t x = 1; x <= la; x++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)x;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[x - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const char *closest_id(const struct build *b, const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = 4;
+
+	for (size_t i = 0; i < b->rules->count; i++) {
+		unsigned d = edit_distance(name, b->rules->rules[i].id);
+		if (d < best_d) {
+			best_d = d;
+			best = b->rules->rules[i].id;
+		}
+	}
+	return best;
+}
+
+/* Parses a combination and resolves its operands to input rule indexes. */
+static void parse_combination(struct build *b, size_t i, struct sluice_logic_expr *e)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	size_t at;
+	char msg[512];
+
+	if (r->action == SLUICE_ACTION_MASK || r->allow) {
+		rule_err(b, i, r->action_loc.line ? r->action_loc : rule_loc(r),
+			 "combination-action",
+			 "a combination cannot %s: its match has no span of text of its own (it "
+			 "spans the message up to where it became true); use flag or block, and "
+			 "mask the operands with rules of their own",
+			 r->allow ? "allow" : "mask");
+		return;
+	}
+	if (sluice_logic_parse(r->pattern, e, &at, msg, sizeof(msg)) != 0) {
+		rule_err(b, i, body_loc_at(r, at), "combination-syntax", "combination: %s", msg);
+		return;
+	}
+	for (size_t k = 0; k < e->count; k++) {
+		if (e->ops[k].op != SLUICE_LOGIC_RULE)
+			continue;
+		const char *name = r->pattern + e->at[k];
+		uint32_t o = find_id(b, name, e->len[k]);
+		if (o == NO_INDEX) {
+			char *id = strndup(name, e->len[k]);
+			const char *near = id ? closest_id(b, id) : NULL;
+			char hint[SLUICE_RULE_ID_MAX + 32] = "";
+			if (near)
+				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
+			rule_err(
+			    b, i, body_loc_at(r, e->at[k]), "combination-operand",
+			    "combination refers to '%.*s', which is not a rule in this pack%s; "
+			    "operands are ids of rules in this file or the files it includes",
+			    (int)e->len[k], name, hint);
+			free(id);
+			continue;
+		}
+		if (b->rules->rules[o].allow) {
+			rule_err(b, i, body_loc_at(r, e->at[k]), "combination-operand",
+				 "combination refers to '%.*s', an allow rule; allow rules only "
+				 "exempt spans and cannot be operands",
+				 (int)e->len[k], name);
+			continue;
+		}
+		e->ops[k].arg = o;
+	}
+}
+
+/* Inlines combination operands, so the program refers to pattern, literal
+ * and list rules only (Hyperscan does not nest combinations). Detects
+ * cycles. Returns 0, or -1 after reporting on rule `root`. */
+static int flatten(struct build *b, size_t root, size_t i, const struct sluice_logic_expr *parsed,
+		   uint32_t *path, size_t depth, struct sluice_logic_op **out, size_t *n,
+		   size_t *cap)
+{
+	const struct sluice_logic_expr *e = &parsed[i];
+
+	for (size_t d = 0; d < depth; d++) {
+		if (path[d] != i)
+			continue;
+		char chain[1024] = "";
+		size_t at = 0;
+		for (size_t k = d; k < depth && at < sizeof(chain); k++) {
+			int w = snprintf(chain + at, sizeof(chain) - at, "%s -> ",
+					 b->rules->rules[path[k]].id);
+			if (w > 0)
+				at += (size_t)w;
+		}
+		rule_err(b, root, body_loc(&b->rules->rules[root]), "combination-cycle",
+			 "combination refers to itself: %s%s; a combination cannot depend on "
+			 "itself",
+			 chain, b->rules->rules[i].id);
+		return -1;
+	}
+	if (depth >= 64) {
+		rule_err(b, root, body_loc(&b->rules->rules[root]), "combination-depth",
+			 "combinations are nested too deeply; simplify them");
+		return -1;
+	}
+	path[depth] = (uint32_t)i;
+	for (size_t k = 0; k < e->count; k++) {
+		const struct sluice_logic_op *op = &e->ops[k];
+		if (op->op == SLUICE_LOGIC_RULE &&
+		    b->rules->rules[op->arg].kind == SLUICE_RULE_COMBINATION) {
+			if (!parsed[op->arg].count) /* it has errors of its own */
+				return -1;
+			if (flatten(b, root, op->arg, parsed, path, depth + 1, out, n, cap) != 0)
+				return -1;
+			continue;
+		}
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			struct sluice_logic_op *p = realloc(*out, c * sizeof(*p));
+			if (!p) {
+				b->oom = true;
+				return -1;
+			}
+			*out = p;
+			*cap = c;
+		}
+		(*out)[(*n)++] = *op;
+	}
+	return 0;
+}
+
+static void check_combinations(struct build *b)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	struct sluice_logic_expr *parsed = calloc(rules->count, sizeof(*parsed));
+	uint32_t path[64];
+
+	if (!parsed) {
+		b->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < rules->count; i++) {
+		if (rules->rules[i].kind == SLUICE_RULE_COMBINATION && !b->bad[i])
+			parse_combination(b, i, &parsed[i]);
+		if (b->bad[i])
+			sluice_logic_expr_free(&parsed[i]);
+	}
+	for (size_t i = 0; i < rules->count; i++) {
+		size_t n = 0, cap = 0;
+		struct sluice_logic_op *ops = NULL;
+
+		if (rules->rules[i].kind != SLUICE_RULE_COMBINATION || !parsed[i].count)
+			continue;
+		if (flatten(b, i, i, parsed, path, 0, &ops, &n, &cap) != 0) {
+			free(ops);
+			b->bad[i] = true;
+			continue;
+		}
+		if (!sluice_logic_check(ops, n, rules->count)) {
+			rule_err(b, i, body_loc(&rules->rules[i]), "combination-depth",
+				 "the combination (with the combinations it uses written out) is "
+				 "too large or nested too deeply; simplify it");
+			free(ops);
+			continue;
+		}
+		b->flat[i] = ops;
+		b->flat_len[i] = n;
+	}
+	for (size_t i = 0; i < rules->count; i++)
+		sluice_logic_expr_free(&parsed[i]);
+	free(parsed);
+}
+
+/* A combination whose operand was left out (lint keeps going past errors)
+ * is left out too; then every operand still in is marked. */
+static void settle_operands(struct build *b)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < rules->count; i++) {
+			if (!b->flat[i] || b->bad[i])
+				continue;
+			for (size_t k = 0; k < b->flat_len[i]; k++) {
+				if (b->flat[i][k].op == SLUICE_LOGIC_RULE &&
+				    b->bad[b->flat[i][k].arg]) {
+					b->bad[i] = true;
+					changed = true;
+					break;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < rules->count; i++) {
+		if (!b->flat[i] || b->bad[i])
+			continue;
+		for (size_t k = 0; k < b->flat_len[i]; k++) {
+			if (b->flat[i][k].op == SLUICE_LOGIC_RULE)
+				b->operand[b->flat[i][k].arg] = true;
+		}
+	}
+	/* Direct operands that are combinations count as used too, for the
+	 * quiet-but-unused warning below. */
+}
+
+static bool used_as_operand(const struct build *b, size_t rule)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	const char *id = rules->rules[rule].id;
+	size_t len = strlen(id);
+
+	if (b->operand[rule])
+		return true;
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *c = &rules->rules[i];
+		if (c->kind != SLUICE_RULE_COMBINATION || !c->pattern)
+			continue;
+		for (const char *p = strstr(c->pattern, id); p; p = strstr(p + 1, id)) {
+			bool start =
+			    p == c->pattern || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+						       "QRSTUVWXYZ0123456789._-",
+						       p[-1]);
+			bool end = !p[len] || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+						      "QRSTUVWXYZ0123456789._-",
+						      p[len]);
+			if (start && end)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void check_usage(struct build *b)
+{
+	const struct sluice_rule_list *rules = b->rules;
+
 	for (size_t i = 0; i < rules->count; i++) {
 		const struct sluice_rule *r = &rules->rules[i];
-		struct sluice_pack_rule *p = &pack->rules[i];
-
-		p->id = strdup(r->id);
-		p->category = strdup(r->category);
-		p->pattern = strdup(r->pattern);
-		p->action = r->action;
-		p->caseless = r->caseless;
-		if (!p->id || !p->category || !p->pattern)
-			return -1;
+		if (b->bad[i])
+			continue;
+		if (r->quiet && !used_as_operand(b, i))
+			rule_warn(b, i, r->quiet_loc.line ? r->quiet_loc : rule_loc(r),
+				  "quiet-unused",
+				  "the rule is quiet but no combination uses it, so it never acts; "
+				  "use it in a combination or remove 'quiet: true'");
+		if (r->allow) {
+			bool other = false;
+			for (size_t k = 0; k < rules->count && !other; k++)
+				other = k != i && !rules->rules[k].allow &&
+					strcmp(rules->rules[k].category, r->category) == 0;
+			if (!other)
+				rule_warn(b, i, rule_loc(r), "allow-unused",
+					  "no other rule has category '%s', so this allow rule "
+					  "exempts nothing; give it the category of the rules it "
+					  "should exempt",
+					  r->category);
+		}
 	}
+}
+
+/* ---- databases ---- */
+
+struct db_input {
+	const char **exprs;
+	size_t *lens; /* literal API only */
+	unsigned *flags;
+	unsigned *ids;
+	uint32_t *src_rule; /* input rule per expression */
+	uint32_t *src_lit;  /* literal index per expression (or 0) */
+	char **owned;	    /* expressions built here, freed after compiling */
+	size_t count, cap;
+	struct sluice_pack_pattern *map;
+	size_t id_count, id_cap;
+};
+
+static int db_push(struct db_input *in, const char *expr, size_t len, unsigned flags, unsigned id,
+		   uint32_t rule, uint32_t lit, char *owned)
+{
+	if (in->count == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 64;
+		const char **e = realloc(in->exprs, cap * sizeof(*e));
+		if (e)
+			in->exprs = e;
+		size_t *l = e ? realloc(in->lens, cap * sizeof(*l)) : NULL;
+		if (l)
+			in->lens = l;
+		unsigned *f = l ? realloc(in->flags, cap * sizeof(*f)) : NULL;
+		if (f)
+			in->flags = f;
+		unsigned *d = f ? realloc(in->ids, cap * sizeof(*d)) : NULL;
+		if (d)
+			in->ids = d;
+		uint32_t *s = d ? realloc(in->src_rule, cap * sizeof(*s)) : NULL;
+		if (s)
+			in->src_rule = s;
+		uint32_t *t = s ? realloc(in->src_lit, cap * sizeof(*t)) : NULL;
+		if (t)
+			in->src_lit = t;
+		char **o = t ? realloc(in->owned, cap * sizeof(*o)) : NULL;
+		if (!o) {
+			free(owned);
+			return -1;
+		}
+		in->owned = o;
+		in->cap = cap;
+	}
+	in->exprs[in->count] = expr;
+	in->lens[in->count] = len;
+	in->flags[in->count] = flags;
+	in->ids[in->count] = id;
+	in->src_rule[in->count] = rule;
+	in->src_lit[in->count] = lit;
+	in->owned[in->count] = owned;
+	in->count++;
+	return 0;
+}
+
+/* Allocates the next Hyperscan id, standing for (rule, len). */
+static int db_new_id(struct db_input *in, uint32_t rule, uint32_t len, unsigned *id)
+{
+	if (in->id_count == in->id_cap) {
+		size_t cap = in->id_cap ? in->id_cap * 2 : 64;
+		struct sluice_pack_pattern *m = realloc(in->map, cap * sizeof(*m));
+		if (!m)
+			return -1;
+		in->map = m;
+		in->id_cap = cap;
+	}
+	if (in->id_count >= UINT32_MAX - 2)
+		return -1;
+	in->map[in->id_count] = (struct sluice_pack_pattern){.rule = rule, .len = len};
+	*id = (unsigned)in->id_count++;
+	return 0;
+}
+
+static void db_input_free(struct db_input *in)
+{
+	for (size_t i = 0; i < in->count; i++)
+		free(in->owned[i]);
+	free(in->exprs);
+	free(in->lens);
+	free(in->flags);
+	free(in->ids);
+	free(in->src_rule);
+	free(in->src_lit);
+	free(in->owned);
+	free(in->map);
+	memset(in, 0, sizeof(*in));
+}
+
+/* A literal as a regular expression in UTF-8 mode: ASCII punctuation
+ * escaped, control characters as \xHH, everything else (including every
+ * non-ASCII character) as itself. */
+static char *escape_literal(const char *s, size_t n, bool left_b, bool right_b)
+{
+	char *out = malloc(n * 4 + 5), *p = out;
+
+	if (!out)
+		return NULL;
+	if (left_b)
+		p += sprintf(p, "\\b");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_')
+			*p++ = (char)c;
+		else if (c < 0x20 || c == 0x7f)
+			p += sprintf(p, "\\x%02x", c);
+		else {
+			*p++ = '\\';
+			*p++ = (char)c;
+		}
+	}
+	if (right_b)
+		p += sprintf(p, "\\b");
+	*p = '\0';
+	return out;
+}
+
+static int push_literal_regex(struct db_input *in, const struct sluice_literal *lit, unsigned flags,
+			      unsigned id, uint32_t rule, uint32_t k, bool whole_word)
+{
+	bool lb = whole_word && sluice_ascii_word((unsigned char)lit->text[0]);
+	bool rb = whole_word && sluice_ascii_word((unsigned char)lit->text[lit->len - 1]);
+	char *e = escape_literal(lit->text, lit->len, lb, rb);
+
+	if (!e)
+		return -1;
+	return db_push(in, e, 0, flags, id, rule, k, e);
+}
+
+struct built_db {
+	enum sluice_db_kind kind;
+	hs_database_t *db;
+	size_t bytes;
+	uint32_t patterns;
+};
+
+/* Compiles one database; on a refused expression reports it at its rule and
+ * returns the input rule (so a partial build can leave it out and retry), or
+ * NO_INDEX after an error not tied to one rule. Returns -2 on success. */
+static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_input *in,
+		       struct built_db *out)
+{
+	hs_compile_error_t *cerr = NULL;
+	hs_error_t rc;
+
+	out->kind = kind;
+	out->db = NULL;
+	out->patterns = (uint32_t)in->count;
+	if (in->count == 0)
+		return -2;
+	/* NULL platform: tune for the machine compiling, which is also the
+	 * platform recorded in the pack file. */
+	if (kind == SLUICE_DB_LITERAL)
+		rc =
+		    hs_compile_lit_multi(in->exprs, in->flags, in->ids, in->lens,
+					 (unsigned)in->count, HS_MODE_BLOCK, NULL, &out->db, &cerr);
+	else
+		rc = hs_compile_multi(in->exprs, in->flags, in->ids, (unsigned)in->count,
+				      HS_MODE_BLOCK, NULL, &out->db, &cerr);
+	if (rc == HS_SUCCESS) {
+		if (hs_database_size(out->db, &out->bytes) != HS_SUCCESS)
+			out->bytes = 0;
+		return -2;
+	}
+	const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
+	long who = NO_INDEX;
+	if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < in->count) {
+		uint32_t r = in->src_rule[cerr->expression];
+		const struct sluice_rule *rule = &b->rules->rules[r];
+		who = r;
+		if (rule->kind == SLUICE_RULE_LIST) {
+			const struct sluice_literal *lit =
+			    &rule->literals[in->src_lit[cerr->expression]];
+			b->errors++;
+			if (sluice_diag_add(b->diags, SLUICE_DIAG_ERROR,
+					    rule->list_path ? rule->list_path : rule_file(b, rule),
+					    lit->line, 1, rule->id, "hyperscan",
+					    "literal rejected by Hyperscan: %s", msg) != 0)
+				b->oom = true;
+			b->bad[r] = true;
+		} else if (rule->kind == SLUICE_RULE_COMBINATION) {
+			rule_err(b, r, body_loc(rule), "hyperscan",
+				 "combination rejected by Hyperscan: %s", msg);
+		} else {
+			rule_err(b, r, body_loc(rule), "hyperscan",
+				 "pattern rejected by Hyperscan: %s", msg);
+		}
+	} else {
+		list_err(b, b->rules->source ? b->rules->source : "(rules)",
+			 "Hyperscan could not compile the %s database: %s",
+			 sluice_db_kind_name(kind), msg);
+	}
+	hs_free_compile_error(cerr);
+	return who;
+}
+
+static bool unordered(const char *e, unsigned flags)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *cerr = NULL;
+	bool u;
+
+	if (hs_expression_info(e, flags, &info, &cerr) != HS_SUCCESS) {
+		hs_free_compile_error(cerr);
+		return true;
+	}
+	u = info->unordered_matches;
+	free(info);
+	return u;
+}
+
+/* The operand copy compiled into the logic database. Hyperscan refuses
+ * combination operands whose matches can be reported out of order, which
+ * is what a trailing assertion (\b, $) does; so the copy drops trailing
+ * assertions, and failing that is '.', which matches whenever the operand
+ * could. A copy that matches more is safe: the logic database only proposes
+ * combinations, the match path judges them on the operands' exact matches
+ * (and judges those with 'not' whenever an operand matched). */
+static char *logic_expression(struct build *b, size_t i, unsigned *flags)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	const char *left = b->expr_prefix[i] == 5 ? "\\b" : "";
+	char *e = NULL, *base;
+	size_t n;
+
+	if (!unordered(b->expr[i], *flags))
+		return strdup(b->expr[i]);
+	base = strdup(r->pattern);
+	if (!base)
+		return NULL;
+	for (;;) {
+		n = strlen(base);
+		size_t cut = 0;
+		if (n >= 2 && base[n - 2] == '\\' && strchr("bBzZ", base[n - 1]))
+			cut = 2;
+		else if (n >= 1 && base[n - 1] == '$')
+			cut = 1;
+		if (!cut)
+			break;
+		size_t slashes = 0;
+		while (slashes < n - cut && base[n - cut - 1 - slashes] == '\\')
+			slashes++;
+		if (slashes % 2)
+			break; /* an escaped '\\' or '$': a character, not an assertion */
+		base[n - cut] = '\0';
+	}
+	if (base[0] && asprintf(&e, "%s(?:%s)", left, base) >= 0 && !unordered(e, *flags)) {
+		free(base);
+		return e;
+	}
+	free(e);
+	free(base);
+	*flags |= HS_FLAG_DOTALL;
+	return strdup(".");
+}
+
+static int gather(struct build *b, struct db_input in[3])
+{
+	const struct sluice_rule_list *rules = b->rules;
+	struct db_input *lit = &in[0], *re = &in[1], *logic = &in[2];
+	uint32_t *logic_id = NULL;
+	unsigned id;
+
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		uint32_t p = b->pack_index[i];
+		unsigned f = rule_flags(r);
+
+		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
+			continue;
+		if (r->kind == SLUICE_RULE_PATTERN) {
+			if (db_new_id(re, p, SLUICE_PAT_SOM, &id) != 0 ||
+			    db_push(re, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
+				    (uint32_t)i, 0, NULL) != 0)
+				return -1;
+			continue;
+		}
+		for (size_t k = 0; k < literal_count(r); k++) {
+			struct sluice_literal l = literal_at(r, k);
+			if (f & SLUICE_RULE_WHOLE_WORD) {
+				unsigned hf = HS_FLAG_UTF8 |
+					      ((f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0);
+				if (db_new_id(re, p, l.len, &id) != 0 ||
+				    push_literal_regex(re, &l, hf, id, (uint32_t)i, (uint32_t)k,
+						       true) != 0)
+					return -1;
+			} else {
+				/* The literal API takes no UTF-8 flag: it matches bytes,
+				 * and a valid UTF-8 literal can only match at character
+				 * boundaries of valid UTF-8 text. Its case folding is
+				 * ASCII only, so a match's length is the literal's. */
+				unsigned hf = (f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0;
+				if (db_new_id(lit, p, l.len, &id) != 0 ||
+				    db_push(lit, l.text, l.len, hf, id, (uint32_t)i, (uint32_t)k,
+					    NULL) != 0)
+					return -1;
+			}
+		}
+	}
+
+	logic_id = calloc(rules->count, sizeof(*logic_id));
+	if (!logic_id)
+		return -1;
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		unsigned f = rule_flags(r);
+
+		if (b->bad[i] || !b->operand[i])
+			continue;
+		/* One id for all of an operand's expressions: Hyperscan
+		 * combinations refer to ids, and a list is one operand. */
+		if (db_new_id(logic, b->pack_index[i], SLUICE_PAT_QUIET, &id) != 0)
+			goto fail;
+		logic_id[i] = id;
+		if (r->kind == SLUICE_RULE_PATTERN) {
+			unsigned hf = hs_flags_of(f) | HS_FLAG_QUIET;
+			char *e = logic_expression(b, i, &hf);
+			if (!e || db_push(logic, e, 0, hf, id, (uint32_t)i, 0, e) != 0)
+				goto fail;
+			continue;
+		}
+		for (size_t k = 0; k < literal_count(r); k++) {
+			struct sluice_literal l = literal_at(r, k);
+			unsigned hf = HS_FLAG_UTF8 | HS_FLAG_QUIET |
+				      ((f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0);
+			/* leading \b only: see logic_expression() */
+			bool lb = (f & SLUICE_RULE_WHOLE_WORD) &&
+				  sluice_ascii_word((unsigned char)l.text[0]);
+			char *e = escape_literal(l.text, l.len, lb, false);
+			if (!e || db_push(logic, e, 0, hf, id, (uint32_t)i, (uint32_t)k, e) != 0)
+				goto fail;
+		}
+	}
+	for (size_t i = 0; i < rules->count; i++) {
+		if (b->bad[i] || !b->flat[i])
+			continue;
+		char *e = sluice_logic_to_hs(b->flat[i], b->flat_len[i], logic_id);
+		if (!e)
+			goto fail;
+		/* One report is enough: the match path judges the whole message
+		 * anyway, and the span is [0, where it first held). */
+		if (db_new_id(logic, b->pack_index[i], SLUICE_PAT_COMBO, &id) != 0 ||
+		    db_push(logic, e, 0, HS_FLAG_COMBINATION | HS_FLAG_SINGLEMATCH, id, (uint32_t)i,
+			    0, e) != 0)
+			goto fail;
+	}
+	free(logic_id);
+	return 0;
+fail:
+	free(logic_id);
+	return -1;
+}
+
+static void assign_pack_indexes(struct build *b)
+{
+	uint32_t p = 0;
+
+	for (size_t i = 0; i < b->rules->count; i++)
+		b->pack_index[i] = b->bad[i] ? NO_INDEX : p++;
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static int fill_rules(struct build *b, struct sluice_pack *pack)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	size_t n = 0, logic_len = 0, combos = 0;
+	const char **categories;
+
+	for (size_t i = 0; i < rules->count; i++) {
+		if (b->bad[i])
+			continue;
+		n++;
+		if (b->flat[i]) {
+			logic_len += b->flat_len[i];
+			combos++;
+		}
+	}
+	pack->rules = calloc(n ? n : 1, sizeof(*pack->rules));
+	pack->logic = calloc(logic_len ? logic_len : 1, sizeof(*pack->logic));
+	pack->combinations = calloc(combos ? combos : 1, sizeof(*pack->combinations));
+	categories = calloc(n ? n : 1, sizeof(*categories));
+	if (!pack->rules || !pack->logic || !pack->combinations || !categories) {
+		free(categories);
+		return -1;
+	}
+	pack->rule_count = n;
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		if (b->bad[i])
+			continue;
+		uint32_t p = b->pack_index[i];
+		struct sluice_pack_rule *pr = &pack->rules[p];
+
+		pr->id = strdup(r->id);
+		pr->category = strdup(r->category);
+		pr->pattern = strdup(r->pattern);
+		pr->description = dup_or_empty(r->description);
+		if (!pr->id || !pr->category || !pr->pattern || !pr->description) {
+			free(categories);
+			return -1;
+		}
+		pr->action = r->allow ? SLUICE_ACTION_NONE : r->action;
+		pr->flags = rule_flags(r);
+		pr->caseless = (pr->flags & SLUICE_RULE_CASELESS) != 0;
+		pr->expires_at = r->expires_at;
+		pr->kind = r->kind;
+		pr->severity = r->severity ? r->severity : SLUICE_SEVERITY_MEDIUM;
+		pr->quiet = r->quiet;
+		pr->allow = r->allow;
+		pr->operand = b->operand[i];
+		pr->literal_count = r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST
+					? (uint32_t)literal_count(r)
+					: 0;
+		pr->edge_check = b->edge_check[i];
+
+		size_t c = 0;
+		while (c < pack->category_count && strcmp(categories[c], r->category) != 0)
+			c++;
+		if (c == pack->category_count)
+			categories[pack->category_count++] = r->category;
+		pr->category_index = (uint32_t)c;
+
+		if (b->flat[i]) {
+			pr->logic_off = (uint32_t)pack->logic_len;
+			pr->logic_len = (uint32_t)b->flat_len[i];
+			for (size_t k = 0; k < b->flat_len[i]; k++) {
+				struct sluice_logic_op op = b->flat[i][k];
+				if (op.op == SLUICE_LOGIC_RULE)
+					op.arg = b->pack_index[op.arg];
+				pack->logic[pack->logic_len++] = op;
+			}
+			pr->logic_has_not = sluice_logic_has_not(b->flat[i], b->flat_len[i]);
+			pack->has_not_combination |= pr->logic_has_not;
+			pack->combination_when_none |=
+			    sluice_logic_holds_when_none(b->flat[i], b->flat_len[i]);
+			pack->combinations[pack->combination_count++] = p;
+			pack->has_combination = true;
+		}
+		pack->has_allow |= pr->allow;
+		pack->has_quiet |= pr->quiet;
+		pack->has_edge_check |= pr->edge_check != 0;
+	}
+	free(categories);
+	return 0;
+}
+
+static void check_examples(struct build *b, const struct sluice_pack *pack)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	struct sluice_match *storage = calloc(EXAMPLE_MATCHES, sizeof(*storage));
+	hs_scratch_t *scratch = NULL;
+	struct sluice_match_set set;
+
+	if (!storage || sluice_pack_alloc_scratch(pack, &scratch) != HS_SUCCESS) {
+		b->oom = true;
+		free(storage);
+		return;
+	}
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		uint32_t p = b->pack_index[i];
+
+		if (b->bad[i])
+			continue;
+		for (size_t k = 0; k < r->example_count; k++) {
+			const struct sluice_example *ex = &r->examples[k];
+			const struct sluice_match *hit = NULL;
+			struct sluice_loc at = ex->loc.line ? ex->loc : rule_loc(r);
+			size_t len = strlen(ex->text);
+
+			sluice_match_set_init(&set, storage, EXAMPLE_MATCHES, pack);
+			set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
+			if (len > UINT32_MAX ||
+			    sluice_scan_message(pack, scratch, ex->text, len, &set) != HS_SUCCESS) {
+				rule_err(b, i, at, "example",
+					 "example '%.60s' could not be scanned", ex->text);
+				continue;
+			}
+			for (uint32_t m = 0; m < set.count && !hit; m++) {
+				if (set.matches[m].rule == p)
+					hit = &set.matches[m];
+			}
+			if (ex->should_match && !hit)
+				rule_err(
+				    b, i, at, "example",
+				    "example '%.60s' should match but does not; fix the %s or the "
+				    "example",
+				    ex->text, sluice_rule_kind_name(r->kind));
+			else if (!ex->should_match && hit && r->kind == SLUICE_RULE_COMBINATION)
+				rule_err(
+				    b, i, at, "example",
+				    "example '%.60s' should not match, but the combination holds "
+				    "for it; fix the combination or the example",
+				    ex->text);
+			else if (!ex->should_match && hit)
+				rule_err(b, i, at, "example",
+					 "example '%.60s' should not match, but the rule matches "
+					 "'%.*s' (bytes %u..%u); fix the %s or the example",
+					 ex->text, (int)(hit->to - hit->from), ex->text + hit->from,
+					 hit->from, hit->to, sluice_rule_kind_name(r->kind));
+		}
+	}
+	hs_free_scratch(scratch);
+	free(storage);
+}
+
+static void build_free(struct build *b)
+{
+	size_t n = b->rules->count;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b->flat)
+			free(b->flat[i]);
+		if (b->expr)
+			free(b->expr[i]);
+	}
+	free(b->flat);
+	free(b->flat_len);
+	free(b->expr);
+	free(b->expr_prefix);
+	free(b->edge_check);
+	free(b->bad);
+	free(b->operand);
+	free(b->pack_index);
+	free(b->by_id);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
+		      struct sluice_diag_list *diags, struct sluice_pack **out)
+{
+	const char *src = rules->source ? rules->source : "(rules)";
+	struct build b = {.rules = rules, .diags = diags, .partial = partial};
+	struct db_input in[3] = {0};
+	struct built_db built[3] = {0};
+	struct sluice_pack *pack = NULL;
+	double start = now_ms();
+	size_t n = rules->count;
+	int rc = -1;
+
+	*out = NULL;
+	if (n == 0) {
+		list_err(&b, src, "no rules to compile; add at least one rule");
+		return -1;
+	}
+	if (n > UINT32_MAX - 2) {
+		list_err(&b, src, "%zu rules is more than a pack can hold", n);
+		return -1;
+	}
+	b.bad = calloc(n, sizeof(*b.bad));
+	b.operand = calloc(n, sizeof(*b.operand));
+	b.flat = calloc(n, sizeof(*b.flat));
+	b.flat_len = calloc(n, sizeof(*b.flat_len));
+	b.expr = calloc(n, sizeof(*b.expr));
+	b.expr_prefix = calloc(n, sizeof(*b.expr_prefix));
+	b.edge_check = calloc(n, sizeof(*b.edge_check));
+	b.pack_index = calloc(n, sizeof(*b.pack_index));
+	if (!b.bad || !b.operand || !b.flat || !b.flat_len || !b.expr || !b.expr_prefix ||
+	    !b.edge_check || !b.pack_index)
+		goto oom;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		if (r->invalid || !r->id || !r->category || !r->pattern) {
+			/* The loader reported it already; a rule built in code
+			 * without these fields is the caller's bug. */
+			b.bad[i] = true;
+			if (!r->invalid)
+				list_err(&b, src, "rule %zu lacks an id, category or pattern",
+					 i + 1);
+			else if (!partial)
+				b.errors++;
+		}
+	}
+	if (index_ids(&b) != 0)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		if (b.bad[i])
+			continue;
+		if (!r->allow &&
+		    (r->action < SLUICE_ACTION_FLAG || r->action > SLUICE_ACTION_BLOCK)) {
+			rule_err(&b, i, rule_loc(r), "bad-action",
+				 "the action is not one of flag, mask, block, allow");
+			continue;
+		}
+		if (r->kind == SLUICE_RULE_PATTERN)
+			check_pattern(&b, i);
+		else if (r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST)
+			check_literals(&b, i);
+	}
+	check_combinations(&b);
+	settle_operands(&b);
+	check_usage(&b);
+	if (b.oom)
+		goto oom;
+	if (b.errors && !partial)
+		goto out;
+
+	for (size_t attempt = 0;; attempt++) {
+		long who = -2;
+
+		assign_pack_indexes(&b);
+		for (int k = 0; k < 3; k++)
+			db_input_free(&in[k]);
+		if (gather(&b, in) != 0)
+			goto oom;
+		for (int k = 0; k < 3 && who == -2; k++)
+			who = compile_db(&b, (enum sluice_db_kind)(k + 1), &in[k], &built[k]);
+		if (who == -2)
+			break;
+		for (int k = 0; k < 3; k++) {
+			if (built[k].db)
+				hs_free_database(built[k].db);
+			built[k].db = NULL;
+		}
+		if (!partial || who == (long)NO_INDEX || attempt > n)
+			goto out;
+		b.bad[who] = true;
+		settle_operands(&b);
+	}
+
+	pack = calloc(1, sizeof(*pack));
+	if (!pack)
+		goto oom;
 	pack->name = strdup(rules->name ? rules->name : "unnamed");
 	pack->version = strdup(rules->version ? rules->version : "0");
-	pack->source = strdup(rules->source ? rules->source : "(rules)");
-	return pack->name && pack->version && pack->source ? 0 : -1;
+	pack->source = strdup(src);
+	pack->owner = dup_or_empty(rules->owner);
+	pack->description = dup_or_empty(rules->description);
+	pack->dbs = calloc(3, sizeof(*pack->dbs));
+	if (!pack->name || !pack->version || !pack->source || !pack->owner || !pack->description ||
+	    !pack->dbs || fill_rules(&b, pack) != 0)
+		goto oom;
+	for (int k = 0; k < 3; k++) {
+		struct sluice_pack_db *d;
+		if (!built[k].db)
+			continue;
+		d = &pack->dbs[pack->db_count++];
+		d->kind = built[k].kind;
+		d->db = built[k].db;
+		d->bytes = built[k].bytes;
+		d->patterns = built[k].patterns;
+		d->id_count = (uint32_t)in[k].id_count;
+		d->map = in[k].map;
+		in[k].map = NULL;
+		built[k].db = NULL;
+		pack->db_bytes += d->bytes;
+	}
+	pack->db = pack->db_count ? pack->dbs[0].db : NULL;
+
+	/* The hash identifies a pack in audit lines and swaps whether or not it
+	 * was ever written, so it is the hash of the body a write would produce. */
+	if (pack->db_count) {
+		uint8_t *image = NULL;
+		size_t image_len = 0;
+		char why[512];
+		if (sluice_pack_serialize(pack, &image, &image_len, pack->sha256_hex, why,
+					  sizeof(why)) != 0) {
+			list_err(&b, src, "%s", why);
+			goto out;
+		}
+		free(image);
+		check_examples(&b, pack);
+	}
+	if (b.oom)
+		goto oom;
+	if (b.errors && !partial)
+		goto out;
+	pack->compile_ms = now_ms() - start;
+	*out = pack;
+	pack = NULL;
+	rc = 0;
+	goto out;
+oom:
+	list_err(&b, src, "out of memory while compiling the rules");
+out:
+	for (int k = 0; k < 3; k++) {
+		if (built[k].db)
+			hs_free_database(built[k].db);
+		db_input_free(&in[k]);
+	}
+	sluice_pack_free(pack);
+	build_free(&b);
+	return rc;
 }
 
 int sluice_pack_compile(const struct sluice_rule_list *rules, struct sluice_pack **out, char *err,
 			size_t err_len)
 {
-	const char *src = rules->source ? rules->source : "(rules)";
-	const char **exprs = NULL;
-	unsigned int *flags = NULL, *ids = NULL;
-	hs_compile_error_t *cerr = NULL;
-	struct sluice_pack *pack = NULL;
-	hs_database_t *db = NULL;
-	int rc = -1;
+	struct sluice_diag_list diags = {0};
+	int rc = sluice_pack_build(rules, false, &diags, out);
 
-	*out = NULL;
-	if (rules->count == 0) {
-		set_err(err, err_len, "%s: no rules to compile", src);
-		return -1;
-	}
-	if (rules->count > UINT32_MAX) {
-		set_err(err, err_len, "%s: %zu rules is more than a pack can hold", src,
-			rules->count);
-		return -1;
-	}
-	exprs = calloc(rules->count, sizeof(*exprs));
-	flags = calloc(rules->count, sizeof(*flags));
-	ids = calloc(rules->count, sizeof(*ids));
-	pack = calloc(1, sizeof(*pack));
-	if (!exprs || !flags || !ids || !pack) {
-		set_err(err, err_len, "%s: out of memory", src);
-		goto out;
-	}
-	for (size_t i = 0; i < rules->count; i++) {
-		exprs[i] = rules->rules[i].pattern;
-		/* Start-of-match is what lets a mask cover exactly the matched
-		 * bytes; UTF-8 mode makes '.' and classes mean characters. */
-		flags[i] = HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST;
-		if (rules->rules[i].caseless)
-			flags[i] |= HS_FLAG_CASELESS;
-		ids[i] = (unsigned int)i;
-	}
-
-	/* NULL platform: tune for the machine compiling, which is also the
-	 * platform recorded in the pack file. */
-	if (hs_compile_multi(exprs, flags, ids, (unsigned int)rules->count, HS_MODE_BLOCK, NULL,
-			     &db, &cerr) != HS_SUCCESS) {
-		const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
-		if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < rules->count) {
-			const struct sluice_rule *r = &rules->rules[cerr->expression];
-			set_err(err, err_len,
-				"%s:%u:%u: rule %s: pattern rejected by Hyperscan: %s", src,
-				r->line, r->column, r->id, msg);
-		} else {
-			set_err(err, err_len, "%s: Hyperscan could not compile the rules: %s", src,
-				msg);
+	if (rc != 0) {
+		const struct sluice_diag *d;
+		sluice_diag_sort(&diags);
+		d = sluice_diag_first_error(&diags);
+		if (d && err && err_len) {
+			/* Problems with no place in a file keep the "FILE: why"
+			 * form. */
+			if (strcmp(d->code, "compile") == 0)
+				snprintf(err, err_len, "%s: %s", d->file, d->message);
+			else
+				sluice_diag_format_short(d, err, err_len);
+		} else if (err && err_len) {
+			snprintf(err, err_len, "%s: the rules did not compile",
+				 rules->source ? rules->source : "(rules)");
 		}
-		hs_free_compile_error(cerr);
-		goto out;
 	}
-
-	pack->db = db;
-	db = NULL;
-	if (hs_database_size(pack->db, &pack->db_bytes) != HS_SUCCESS) {
-		set_err(err, err_len, "%s: cannot size the compiled database", src);
-		goto out;
-	}
-	if (copy_rules(rules, pack) != 0) {
-		set_err(err, err_len, "%s: out of memory", src);
-		goto out;
-	}
-
-	/* The hash identifies a pack in audit lines and swaps whether or not it
-	 * was ever written, so it is the hash of the body a write would produce. */
-	uint8_t *image = NULL;
-	size_t image_len = 0;
-	if (sluice_pack_serialize(pack, &image, &image_len, pack->sha256_hex, err, err_len) != 0)
-		goto out;
-	free(image);
-
-	*out = pack;
-	pack = NULL;
-	rc = 0;
-out:
-	sluice_pack_free(pack);
-	free(exprs);
-	free(flags);
-	free(ids);
+	sluice_diag_list_free(&diags);
 	return rc;
+}
+
+const char *sluice_db_kind_name(enum sluice_db_kind kind)
+{
+	switch (kind) {
+	case SLUICE_DB_LITERAL:
+		return "literal";
+	case SLUICE_DB_REGEX:
+		return "regex";
+	case SLUICE_DB_LOGIC:
+		return "logic";
+	default:
+		return "unknown";
+	}
 }
 
 void sluice_pack_free(struct sluice_pack *pack)
@@ -139,23 +1445,41 @@ void sluice_pack_free(struct sluice_pack *pack)
 			free(pack->rules[i].id);
 			free(pack->rules[i].category);
 			free(pack->rules[i].pattern);
+			free(pack->rules[i].description);
 		}
 	}
 	free(pack->rules);
 	free(pack->name);
 	free(pack->version);
 	free(pack->source);
-	if (pack->db)
-		hs_free_database(pack->db);
+	free(pack->owner);
+	free(pack->description);
+	for (size_t i = 0; pack->dbs && i < pack->db_count; i++) {
+		if (pack->dbs[i].db)
+			hs_free_database(pack->dbs[i].db);
+		free(pack->dbs[i].map);
+	}
+	free(pack->dbs);
+	free(pack->logic);
+	free(pack->combinations);
 	free(pack);
 }
 
 hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch)
 {
-	return hs_alloc_scratch(pack->db, scratch);
+	for (size_t i = 0; i < pack->db_count; i++) {
+		hs_error_t rc = hs_alloc_scratch(pack->dbs[i].db, scratch);
+		if (rc != HS_SUCCESS)
+			return rc;
+	}
+	return pack->db_count ? HS_SUCCESS : HS_INVALID;
 }
 
 size_t sluice_pack_memory(const struct sluice_pack *pack)
 {
-	return pack->db_bytes;
+	size_t n = pack->db_bytes;
+
+	for (size_t i = 0; i < pack->db_count; i++)
+		n += (size_t)pack->dbs[i].id_count * sizeof(struct sluice_pack_pattern);
+	return n;
 }

@@ -1,8 +1,11 @@
-/* Pack file format version 1.
+/* Pack file format version 2 (docs/pack-format.md has the table).
  *
  * Header (56 bytes, see pack.h): magic, format version, reserved, body length,
- * SHA-256 of the body. Body, all integers little-endian, every string a u32
- * byte length followed by that many bytes (no terminator, no NUL inside):
+ * SHA-256 of the body. Then the body, then optionally the 104-byte signature
+ * trailer (pack_sign.h), which this file only recognises.
+ *
+ * Body, all integers little-endian, every string a u32 byte length followed
+ * by that many bytes (no terminator, no NUL inside):
  *
  *   str  name
  *   str  version
@@ -13,11 +16,27 @@
  *   N times:
  *     str  id
  *     str  category
- *     u8   action (1 flag, 2 mask, 3 block)
- *     u8   flags (bit 0: caseless; other bits 0)
- *     str  pattern
- *   u64  database length D
- *   D    hs_serialize_database() bytes, ending exactly at the end of the body
+ *     u8   action (0 for allow rules, else 1 flag, 2 mask, 3 block)
+ *     u8   kind (0 pattern, 1 literal, 2 list, 3 combination)
+ *     u8   severity (1 low .. 4 critical)
+ *     u8   bits: 0 quiet, 1 allow, 4-5 whole_word edges checked by the match path
+ *     u32  flags (bit 0 caseless, 1 dotall, 2 multiline, 3 whole_word)
+ *     i64  expires_at (Unix seconds, 0: never)
+ *     u32  literal count
+ *     u32  combination program offset, u32 length (0 for other kinds)
+ *     str  description
+ *     str  pattern (the body as written)
+ *   str  owner
+ *   str  description
+ *   u32  program length L; L times: u8 opcode, u32 argument
+ *   u32  database count D (1..3)
+ *   D times:
+ *     u8   kind (1 literal, 2 regex, 3 logic)
+ *     u32  expressions compiled into it
+ *     u32  id count M; M times: u32 rule, u32 length (see pack.h)
+ *     u64  database length B
+ *     B    hs_serialize_database() bytes
+ *   (the last database ends exactly at the end of the body)
  */
 #include "pack.h"
 
@@ -33,13 +52,15 @@
 
 #include <openssl/evp.h>
 
+#include "pack_internal.h"
+
 /* A pack is read whole into memory before it is verified; bound that. */
 #define PACK_MAX_BYTES (2ull << 30)
 /* No legitimate string field comes near this; a larger length means a
  * corrupt body even if the hash somehow matched. */
 #define PACK_MAX_STRING (1u << 20)
 /* Smallest encoding of one rule: three empty strings, action and flags. */
-#define PACK_MIN_RULE_BYTES (3 * 4 + 2)
+#define PACK_MIN_RULE_BYTES (4 * 4 + 4 + 4 + 8 + 4 + 8)
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -55,7 +76,7 @@ static void set_err(char *err, size_t err_len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void to_hex(const uint8_t *bytes, size_t n, char *hex)
+void sluice_to_hex(const uint8_t *bytes, size_t n, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -66,7 +87,7 @@ static void to_hex(const uint8_t *bytes, size_t n, char *hex)
 	hex[2 * n] = '\0';
 }
 
-static int sha256(const uint8_t *data, size_t len, uint8_t digest[32])
+int sluice_sha256(const uint8_t *data, size_t len, uint8_t digest[32])
 {
 	unsigned int n = 0;
 
@@ -179,31 +200,31 @@ static void put_str(struct wbuf *b, const char *s)
 	put_bytes(b, s, n);
 }
 
+static void put_i64(struct wbuf *b, int64_t v)
+{
+	put_u64(b, (uint64_t)v);
+}
+
 static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **image,
 		     size_t *image_len, char hex[65], char *err, size_t err_len)
 {
 	struct wbuf b = {0};
 	hs_platform_info_t plat;
-	char *db_bytes = NULL;
-	size_t db_len = 0;
 	uint8_t digest[32];
 
 	*image = NULL;
 	*image_len = 0;
-	if (!pack->db) {
+	if (pack->db_count == 0 || pack->db_count > 3) {
 		set_err(err, err_len, "%s: pack has no database", who);
 		return -1;
 	}
-	if (pack->rule_count > UINT32_MAX) {
+	if (pack->rule_count == 0 || pack->rule_count > UINT32_MAX ||
+	    pack->logic_len > UINT32_MAX) {
 		set_err(err, err_len, "%s: too many rules for the pack format", who);
 		return -1;
 	}
 	if (hs_populate_platform(&plat) != HS_SUCCESS) {
 		set_err(err, err_len, "%s: Hyperscan cannot describe this platform", who);
-		return -1;
-	}
-	if (hs_serialize_database(pack->db, &db_bytes, &db_len) != HS_SUCCESS) {
-		set_err(err, err_len, "%s: Hyperscan could not serialize the database", who);
 		return -1;
 	}
 
@@ -219,14 +240,50 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 		put_str(&b, r->id);
 		put_str(&b, r->category);
 		put_u8(&b, (uint8_t)r->action);
-		put_u8(&b, r->caseless ? 1 : 0);
+		put_u8(&b, (uint8_t)r->kind);
+		put_u8(&b, (uint8_t)r->severity);
+		put_u8(&b, (uint8_t)((r->quiet ? 1 : 0) | (r->allow ? 2 : 0) |
+				     ((r->edge_check & 3) << 4)));
+		put_u32(&b, r->flags);
+		put_i64(&b, r->expires_at);
+		put_u32(&b, r->literal_count);
+		put_u32(&b, r->logic_off);
+		put_u32(&b, r->logic_len);
+		put_str(&b, r->description ? r->description : "");
 		put_str(&b, r->pattern);
 	}
-	put_u64(&b, db_len);
-	put_bytes(&b, db_bytes, db_len);
-	/* hs_serialize_database() allocates with Hyperscan's misc allocator,
-	 * which is malloc unless someone installs another. */
-	free(db_bytes);
+	put_str(&b, pack->owner ? pack->owner : "");
+	put_str(&b, pack->description ? pack->description : "");
+	put_u32(&b, (uint32_t)pack->logic_len);
+	for (size_t i = 0; i < pack->logic_len; i++) {
+		put_u8(&b, (uint8_t)pack->logic[i].op);
+		put_u32(&b, pack->logic[i].arg);
+	}
+	put_u32(&b, (uint32_t)pack->db_count);
+	for (size_t d = 0; d < pack->db_count && !b.failed; d++) {
+		const struct sluice_pack_db *db = &pack->dbs[d];
+		char *bytes = NULL;
+		size_t len = 0;
+
+		if (hs_serialize_database(db->db, &bytes, &len) != HS_SUCCESS) {
+			set_err(err, err_len, "%s: Hyperscan could not serialize the %s database",
+				who, sluice_db_kind_name(db->kind));
+			free(b.p);
+			return -1;
+		}
+		put_u8(&b, (uint8_t)db->kind);
+		put_u32(&b, db->patterns);
+		put_u32(&b, db->id_count);
+		for (uint32_t k = 0; k < db->id_count; k++) {
+			put_u32(&b, db->map[k].rule);
+			put_u32(&b, db->map[k].len);
+		}
+		put_u64(&b, len);
+		put_bytes(&b, bytes, len);
+		/* hs_serialize_database() allocates with Hyperscan's misc
+		 * allocator, which is malloc unless someone installs another. */
+		free(bytes);
+	}
 
 	if (b.failed) {
 		set_err(err, err_len, "%s: out of memory (or a field too long) building the pack",
@@ -236,7 +293,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 	}
 
 	size_t body_len = b.len - SLUICE_PACK_HEADER_LEN;
-	if (sha256(b.p + SLUICE_PACK_HEADER_LEN, body_len, digest) != 0) {
+	if (sluice_sha256(b.p + SLUICE_PACK_HEADER_LEN, body_len, digest) != 0) {
 		set_err(err, err_len, "%s: SHA-256 failed", who);
 		free(b.p);
 		return -1;
@@ -247,7 +304,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 	put_le64(b.p + 16, body_len);
 	memcpy(b.p + 24, digest, 32);
 	if (hex)
-		to_hex(digest, 32, hex);
+		sluice_to_hex(digest, 32, hex);
 	*image = b.p;
 	*image_len = b.len;
 	return 0;
@@ -416,7 +473,7 @@ static const char *hs_error_name(hs_error_t e)
 	}
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
+int sluice_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -466,14 +523,14 @@ static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err
 	return 0;
 }
 
-/* Checks everything that can be checked without interpreting the body: after
- * this returns 0 the body is exactly the bytes the writer hashed. */
-static int verify_envelope(const char *path, const uint8_t *buf, size_t len, char *err,
-			   size_t err_len)
+int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len, bool *signed_out,
+			       char *err, size_t err_len)
 {
 	uint8_t digest[32];
 	char want[65], got[65];
 
+	if (signed_out)
+		*signed_out = false;
 	if (len < SLUICE_PACK_HEADER_LEN) {
 		set_err(err, err_len,
 			"%s: truncated pack: %zu bytes, shorter than the %d-byte header", path, len,
@@ -486,6 +543,14 @@ static int verify_envelope(const char *path, const uint8_t *buf, size_t len, cha
 		return -1;
 	}
 	uint32_t format = get_le32(buf + 8);
+	if (format == 1) {
+		set_err(err, err_len,
+			"%s: pack format version 1 is not supported; this build reads version %d "
+			"(several databases, the full rule language): compile the rules again "
+			"with this version of sluice-pack",
+			path, SLUICE_PACK_FORMAT_VERSION);
+		return -1;
+	}
 	if (format != SLUICE_PACK_FORMAT_VERSION) {
 		set_err(err, err_len,
 			"%s: pack format version %u is not supported; this build reads version %d",
@@ -497,26 +562,253 @@ static int verify_envelope(const char *path, const uint8_t *buf, size_t len, cha
 		return -1;
 	}
 	uint64_t body_len = get_le64(buf + 16);
-	if (body_len != len - SLUICE_PACK_HEADER_LEN) {
+	size_t after = len - SLUICE_PACK_HEADER_LEN;
+	bool is_signed = false;
+	/* A file is exactly header + body, or header + body + signature
+	 * trailer: anything else means it was cut short or something was
+	 * appended. */
+	if (body_len == after) {
+		is_signed = false;
+	} else if (after >= SLUICE_PACK_SIG_LEN && body_len == after - SLUICE_PACK_SIG_LEN) {
+		if (memcmp(buf + len - SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC, 8) != 0) {
+			set_err(err, err_len,
+				"%s: length mismatch: the %d bytes after the body are not a "
+				"signature trailer (no %s magic); the pack is corrupt",
+				path, SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC);
+			return -1;
+		}
+		is_signed = true;
+	} else {
 		set_err(err, err_len,
 			"%s: length mismatch: the header says the body is %llu bytes but the file "
 			"has %zu after the header; the pack is truncated or corrupt",
-			path, (unsigned long long)body_len, len - SLUICE_PACK_HEADER_LEN);
+			path, (unsigned long long)body_len, after);
 		return -1;
 	}
-	if (sha256(buf + SLUICE_PACK_HEADER_LEN, (size_t)body_len, digest) != 0) {
+	if (sluice_sha256(buf + SLUICE_PACK_HEADER_LEN, (size_t)body_len, digest) != 0) {
 		set_err(err, err_len, "%s: SHA-256 failed", path);
 		return -1;
 	}
 	if (memcmp(digest, buf + 24, 32) != 0) {
-		to_hex(digest, 32, got);
-		to_hex(buf + 24, 32, want);
+		sluice_to_hex(digest, 32, got);
+		sluice_to_hex(buf + 24, 32, want);
 		set_err(err, err_len,
 			"%s: SHA-256 mismatch: the body hashes to %s but the header says %s; the "
 			"pack is corrupt or was altered",
 			path, got, want);
 		return -1;
 	}
+	if (signed_out)
+		*signed_out = is_signed;
+	return 0;
+}
+
+static int bad_body(struct rbuf *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad_body(struct rbuf *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_err(r->err, r->err_len, "%s: malformed pack body: %s", r->path, msg);
+	return -1;
+}
+
+static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
+{
+	uint32_t count;
+
+	if (get_u32(r, "rule count", &count) != 0)
+		return -1;
+	if (count == 0 || count > r->left / PACK_MIN_RULE_BYTES)
+		return bad_body(r, "rule count %u does not fit", count);
+	pack->rules = calloc(count, sizeof(*pack->rules));
+	if (!pack->rules) {
+		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		return -1;
+	}
+	pack->rule_count = count;
+	for (uint32_t i = 0; i < count; i++) {
+		struct sluice_pack_rule *rule = &pack->rules[i];
+		uint8_t action, kind, severity, bits;
+		uint32_t flags, lits;
+		uint64_t expires;
+
+		if (get_str(r, "rule id", false, &rule->id) != 0 ||
+		    get_str(r, "rule category", false, &rule->category) != 0 ||
+		    get_u8(r, "rule action", &action) != 0 || get_u8(r, "rule kind", &kind) != 0 ||
+		    get_u8(r, "rule severity", &severity) != 0 ||
+		    get_u8(r, "rule bits", &bits) != 0 || get_u32(r, "rule flags", &flags) != 0 ||
+		    get_u64(r, "rule expiry", &expires) != 0 ||
+		    get_u32(r, "rule literal count", &lits) != 0 ||
+		    get_u32(r, "rule program offset", &rule->logic_off) != 0 ||
+		    get_u32(r, "rule program length", &rule->logic_len) != 0 ||
+		    get_str(r, "rule description", true, &rule->description) != 0 ||
+		    get_str(r, "rule pattern", false, &rule->pattern) != 0)
+			return -1;
+		bool allow = bits & 2;
+		if ((allow ? action != SLUICE_ACTION_NONE
+			   : (action < SLUICE_ACTION_FLAG || action >= SLUICE_ACTION_COUNT)) ||
+		    kind > SLUICE_RULE_COMBINATION || severity < SLUICE_SEVERITY_LOW ||
+		    severity > SLUICE_SEVERITY_CRITICAL || (bits & ~0x33u) ||
+		    (flags & ~SLUICE_RULE_FLAG_MASK))
+			return bad_body(r,
+					"rule %s has action %u, kind %u, severity %u, bits %u, "
+					"flags %u",
+					rule->id, action, kind, severity, bits, flags);
+		if ((kind == SLUICE_RULE_COMBINATION) != (rule->logic_len != 0) ||
+		    ((kind == SLUICE_RULE_LITERAL || kind == SLUICE_RULE_LIST) != (lits != 0)))
+			return bad_body(r, "rule %s: its kind does not fit its contents", rule->id);
+		rule->action = (enum sluice_action)action;
+		rule->kind = (enum sluice_rule_kind)kind;
+		rule->severity = (enum sluice_severity)severity;
+		rule->quiet = bits & 1;
+		rule->allow = allow;
+		rule->edge_check = (uint8_t)((bits >> 4) & 3);
+		rule->flags = flags;
+		rule->caseless = (flags & SLUICE_RULE_CASELESS) != 0;
+		rule->expires_at = (int64_t)expires;
+		rule->literal_count = lits;
+	}
+	return 0;
+}
+
+/* Combination programs: every one well formed, over non-combination rules,
+ * within the program array. What the match path relies on. */
+static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
+{
+	uint32_t n, combos = 0;
+
+	if (get_u32(r, "program length", &n) != 0)
+		return -1;
+	if (n > r->left / 5)
+		return bad_body(r, "program length %u does not fit", n);
+	pack->logic = calloc(n ? n : 1, sizeof(*pack->logic));
+	pack->combinations = calloc(pack->rule_count, sizeof(*pack->combinations));
+	if (!pack->logic || !pack->combinations) {
+		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		return -1;
+	}
+	pack->logic_len = n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t op;
+		if (get_u8(r, "program", &op) != 0 ||
+		    get_u32(r, "program", &pack->logic[i].arg) != 0)
+			return -1;
+		pack->logic[i].op = op;
+	}
+	for (size_t i = 0; i < pack->rule_count; i++) {
+		struct sluice_pack_rule *rule = &pack->rules[i];
+		if (rule->kind != SLUICE_RULE_COMBINATION)
+			continue;
+		if (rule->logic_off > n || rule->logic_len > n - rule->logic_off ||
+		    !sluice_logic_check(pack->logic + rule->logic_off, rule->logic_len,
+					pack->rule_count))
+			return bad_body(r, "rule %s has an invalid combination program", rule->id);
+		for (uint32_t k = 0; k < rule->logic_len; k++) {
+			const struct sluice_logic_op *op = &pack->logic[rule->logic_off + k];
+			if (op->op != SLUICE_LOGIC_RULE)
+				continue;
+			if (pack->rules[op->arg].kind == SLUICE_RULE_COMBINATION ||
+			    pack->rules[op->arg].allow)
+				return bad_body(r, "rule %s has an invalid operand", rule->id);
+			pack->rules[op->arg].operand = true;
+		}
+		rule->logic_has_not =
+		    sluice_logic_has_not(pack->logic + rule->logic_off, rule->logic_len);
+		pack->has_not_combination |= rule->logic_has_not;
+		pack->combination_when_none |=
+		    sluice_logic_holds_when_none(pack->logic + rule->logic_off, rule->logic_len);
+		pack->combinations[combos++] = (uint32_t)i;
+	}
+	pack->combination_count = combos;
+	return 0;
+}
+
+static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
+{
+	uint32_t count;
+	bool seen[4] = {false};
+
+	if (get_u32(r, "database count", &count) != 0)
+		return -1;
+	if (count == 0 || count > 3)
+		return bad_body(r, "database count %u", count);
+	pack->dbs = calloc(count, sizeof(*pack->dbs));
+	if (!pack->dbs) {
+		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		return -1;
+	}
+	for (uint32_t d = 0; d < count; d++) {
+		struct sluice_pack_db *db = &pack->dbs[d];
+		uint8_t kind;
+		uint32_t ids;
+		uint64_t db_len;
+		hs_error_t e;
+
+		if (get_u8(r, "database kind", &kind) != 0 ||
+		    get_u32(r, "database expressions", &db->patterns) != 0 ||
+		    get_u32(r, "database id count", &ids) != 0)
+			return -1;
+		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_LOGIC || seen[kind])
+			return bad_body(r, "database %u has kind %u", d, kind);
+		seen[kind] = true;
+		db->kind = (enum sluice_db_kind)kind;
+		if (ids == 0 || ids > r->left / 8)
+			return bad_body(r, "database id count %u does not fit", ids);
+		db->map = calloc(ids, sizeof(*db->map));
+		if (!db->map) {
+			set_err(r->err, r->err_len, "%s: out of memory", r->path);
+			return -1;
+		}
+		db->id_count = ids;
+		pack->db_count = d + 1;
+		for (uint32_t k = 0; k < ids; k++) {
+			struct sluice_pack_pattern *p = &db->map[k];
+			if (get_u32(r, "database id map", &p->rule) != 0 ||
+			    get_u32(r, "database id map", &p->len) != 0)
+				return -1;
+			if (p->rule >= pack->rule_count)
+				return bad_body(r, "database id %u names rule %u of %zu", k,
+						p->rule, pack->rule_count);
+			bool combo = pack->rules[p->rule].kind == SLUICE_RULE_COMBINATION;
+			bool ok = kind == SLUICE_DB_LOGIC
+				      ? (p->len == SLUICE_PAT_COMBO) == combo &&
+					    (combo || p->len == SLUICE_PAT_QUIET)
+				      : !combo && p->len != SLUICE_PAT_COMBO &&
+					    p->len != SLUICE_PAT_QUIET &&
+					    (kind == SLUICE_DB_REGEX || p->len != SLUICE_PAT_SOM);
+			if (!ok)
+				return bad_body(r, "database id %u does not fit rule %s", k,
+						pack->rules[p->rule].id);
+		}
+		if (get_u64(r, "database length", &db_len) != 0)
+			return -1;
+		if (db_len == 0 || db_len > r->left || (d + 1 == count && db_len != r->left))
+			return bad_body(r, "database length %llu, but %zu bytes remain",
+					(unsigned long long)db_len, r->left);
+
+		e = hs_deserialize_database((const char *)r->p, (size_t)db_len, &db->db);
+		if (e != HS_SUCCESS) {
+			db->db = NULL;
+			set_err(r->err, r->err_len,
+				"%s: Hyperscan refused the %s database: %s (error %d)", r->path,
+				sluice_db_kind_name(db->kind), hs_error_name(e), e);
+			return -1;
+		}
+		if (hs_database_size(db->db, &db->bytes) != HS_SUCCESS) {
+			set_err(r->err, r->err_len, "%s: cannot size the %s database", r->path,
+				sluice_db_kind_name(db->kind));
+			return -1;
+		}
+		pack->db_bytes += db->bytes;
+		r->p += db_len;
+		r->left -= db_len;
+	}
+	pack->db = pack->dbs[0].db;
 	return 0;
 }
 
@@ -524,15 +816,17 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, struct s
 		      char *err, size_t err_len)
 {
 	struct rbuf r = {.p = buf + SLUICE_PACK_HEADER_LEN,
-			 .left = len - SLUICE_PACK_HEADER_LEN,
+			 .left = (size_t)get_le64(buf + 16),
 			 .path = path,
 			 .err = err,
 			 .err_len = err_len};
 	char *hs_ver = NULL;
-	uint32_t tune, count;
-	uint64_t features, db_len;
+	uint32_t tune;
+	uint64_t features;
 	hs_error_t e;
 
+	if (r.left > len - SLUICE_PACK_HEADER_LEN)
+		return bad_body(&r, "body length");
 	if (get_str(&r, "name", false, &pack->name) != 0 ||
 	    get_str(&r, "version", false, &pack->version) != 0 ||
 	    get_str(&r, "Hyperscan version", false, &hs_ver) != 0)
@@ -548,113 +842,93 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, struct s
 	free(hs_ver);
 
 	if (get_u32(&r, "platform tune", &tune) != 0 ||
-	    get_u64(&r, "platform features", &features) != 0 ||
-	    get_u32(&r, "rule count", &count) != 0)
+	    get_u64(&r, "platform features", &features) != 0)
 		return -1;
-	if (count == 0 || count > r.left / PACK_MIN_RULE_BYTES) {
-		set_err(err, err_len, "%s: malformed pack body: rule count %u does not fit", path,
-			count);
+	/* A database for CPU features this machine lacks deserializes fine and
+	 * fails at the first scan, on a worker; refuse it here, naming both. */
+	hs_platform_info_t host;
+	if (hs_populate_platform(&host) == HS_SUCCESS && (features & ~host.cpu_features) != 0) {
+		set_err(err, err_len,
+			"%s: the pack needs CPU features 0x%llx (tune %u) but this machine has "
+			"0x%llx; compile the pack on a machine like this one",
+			path, (unsigned long long)features, tune,
+			(unsigned long long)host.cpu_features);
 		return -1;
 	}
-	pack->rules = calloc(count, sizeof(*pack->rules));
-	if (!pack->rules) {
+	if (parse_rules(&r, pack) != 0 || get_str(&r, "owner", true, &pack->owner) != 0 ||
+	    get_str(&r, "description", true, &pack->description) != 0 ||
+	    parse_logic(&r, pack) != 0 || parse_databases(&r, pack) != 0)
+		return -1;
+
+	/* Derived, not stored: what the match path looks up per message. */
+	const char **categories = calloc(pack->rule_count, sizeof(*categories));
+	if (!categories) {
 		set_err(err, err_len, "%s: out of memory", path);
 		return -1;
 	}
-	pack->rule_count = count;
-	for (uint32_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < pack->rule_count; i++) {
 		struct sluice_pack_rule *rule = &pack->rules[i];
-		uint8_t action, flags;
-
-		if (get_str(&r, "rule id", false, &rule->id) != 0 ||
-		    get_str(&r, "rule category", false, &rule->category) != 0 ||
-		    get_u8(&r, "rule action", &action) != 0 ||
-		    get_u8(&r, "rule flags", &flags) != 0 ||
-		    get_str(&r, "rule pattern", false, &rule->pattern) != 0)
-			return -1;
-		if (action < SLUICE_ACTION_FLAG || action >= SLUICE_ACTION_COUNT || flags > 1) {
-			set_err(err, err_len,
-				"%s: malformed pack body: rule %s has action %u, flags %u", path,
-				rule->id, action, flags);
-			return -1;
-		}
-		rule->action = (enum sluice_action)action;
-		rule->caseless = flags & 1;
+		size_t c = 0;
+		while (c < pack->category_count && strcmp(categories[c], rule->category) != 0)
+			c++;
+		if (c == pack->category_count)
+			categories[pack->category_count++] = rule->category;
+		rule->category_index = (uint32_t)c;
+		pack->has_allow |= rule->allow;
+		pack->has_quiet |= rule->quiet;
+		pack->has_edge_check |= rule->edge_check != 0;
 	}
+	free(categories);
+	pack->has_combination = pack->combination_count != 0;
 
-	if (get_u64(&r, "database length", &db_len) != 0)
-		return -1;
-	if (db_len != r.left || db_len == 0) {
-		set_err(err, err_len,
-			"%s: malformed pack body: database length %llu, but %zu bytes remain", path,
-			(unsigned long long)db_len, r.left);
-		return -1;
-	}
-
-	e = hs_deserialize_database((const char *)r.p, (size_t)db_len, &pack->db);
+	/* A trial scratch for every database, so one Hyperscan cannot use is
+	 * refused now, on the control thread, never on a worker. */
+	hs_scratch_t *scratch = NULL;
+	e = sluice_pack_alloc_scratch(pack, &scratch);
 	if (e != HS_SUCCESS) {
-		pack->db = NULL;
-		set_err(err, err_len, "%s: Hyperscan refused the database: %s (error %d)", path,
+		set_err(err, err_len, "%s: Hyperscan cannot use the databases: %s (error %d)", path,
 			hs_error_name(e), e);
 		return -1;
 	}
-
-	/* A database for a CPU with more features than this one deserializes
-	 * fine and fails at the first scan, on a worker; find out here. */
-	hs_scratch_t *scratch = NULL;
-	e = hs_alloc_scratch(pack->db, &scratch);
-	if (e != HS_SUCCESS) {
-		hs_platform_info_t host;
-		if (e == HS_DB_PLATFORM_ERROR && hs_populate_platform(&host) == HS_SUCCESS)
-			set_err(err, err_len,
-				"%s: the database needs CPU features 0x%llx (tune %u) but this "
-				"machine has 0x%llx; compile the pack on a machine like this one",
-				path, (unsigned long long)features, tune,
-				(unsigned long long)host.cpu_features);
-		else
-			set_err(err, err_len,
-				"%s: Hyperscan cannot use the database: %s (error %d)", path,
-				hs_error_name(e), e);
-		return -1;
-	}
 	hs_free_scratch(scratch);
+	return 0;
+}
 
-	if (hs_database_size(pack->db, &pack->db_bytes) != HS_SUCCESS) {
-		set_err(err, err_len, "%s: cannot size the database", path);
+int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
+			    struct sluice_pack **out, char *err, size_t err_len)
+{
+	struct sluice_pack *pack;
+
+	*out = NULL;
+	pack = calloc(1, sizeof(*pack));
+	if (!pack || !(pack->source = strdup(path))) {
+		set_err(err, err_len, "%s: out of memory", path);
+		free(pack);
 		return -1;
 	}
+	if (parse_body(path, image, len, pack, err, err_len) != 0) {
+		sluice_pack_free(pack);
+		return -1;
+	}
+	sluice_to_hex(image + 24, 32, pack->sha256_hex);
+	*out = pack;
 	return 0;
 }
 
 int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size_t err_len)
 {
-	struct sluice_pack *pack;
 	uint8_t *buf;
 	size_t len;
+	int rc;
 
 	*out = NULL;
-	if (read_file(path, &buf, &len, err, err_len) != 0)
+	if (sluice_read_file(path, &buf, &len, err, err_len) != 0)
 		return -1;
-	if (verify_envelope(path, buf, len, err, err_len) != 0) {
-		free(buf);
-		return -1;
-	}
-	pack = calloc(1, sizeof(*pack));
-	if (!pack || !(pack->source = strdup(path))) {
-		set_err(err, err_len, "%s: out of memory", path);
-		free(pack);
-		free(buf);
-		return -1;
-	}
-	if (parse_body(path, buf, len, pack, err, err_len) != 0) {
-		sluice_pack_free(pack);
-		free(buf);
-		return -1;
-	}
-	to_hex(buf + 24, 32, pack->sha256_hex);
+	rc = sluice_pack_check_envelope(path, buf, len, NULL, err, err_len);
+	if (rc == 0)
+		rc = sluice_pack_parse_image(path, buf, len, out, err, err_len);
 	free(buf);
-	*out = pack;
-	return 0;
+	return rc;
 }
 
 int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size_t err_len)

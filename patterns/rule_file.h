@@ -1,40 +1,141 @@
 /* Rule files: YAML written by trust-and-safety analysts, parsed into a rule list.
  *
- * Format (docs/rule-language.md):
+ * Format (docs/rule-language.md has the full description, for analysts):
  *
  *   name: contact-info          # optional, default: the file's base name
  *   version: "2026-11-23.1"     # optional, default: "0"
+ *   owner: trust-and-safety     # optional
+ *   description: ...            # optional
+ *   include: [other.yaml]       # optional; paths relative to this file
  *   rules:
- *     - id: phone-cn-mobile     # unique, [A-Za-z0-9._-]{1,64}
- *       pattern: '1[3-9]\d{9}'  # Hyperscan regex, UTF-8
- *       action: mask            # flag | mask | block
+ *     - id: phone-cn-mobile     # unique across all included files
  *       category: contact
- *       caseless: false         # optional
+ *       action: mask            # flag | mask | block | allow
+ *       severity: high          # low | medium | high | critical (default medium)
+ *       pattern: '1[3-9]\d{9}'  # exactly one of pattern, literal, list, combination
+ *       flags: [caseless]       # caseless, dotall, multiline, whole_word
+ *       quiet: false            # true: acts only as an operand of combinations
+ *       expires: 2026-12-31     # stops applying after that day (UTC)
+ *       matches: ['13812345678']
+ *       does_not_match: ['12345']
  *
  * Contract: sluice_rule_file_load() either fills *out completely and returns 0,
  * or returns -1 with a message in err of the form "FILE:LINE:COL: rule ID: what
- * is wrong" (rule part omitted when no rule is involved) and leaves *out empty.
- * Only syntax and structure are checked here; whether Hyperscan accepts a
- * pattern is checked by sluice_pack_compile(), which reports the same location.
+ * is wrong" (rule part left out when no rule is involved) and leaves *out
+ * empty. It reads the file, every file it includes and every list file, and
+ * checks syntax and structure: keys, values, ids unique across files, include
+ * cycles, list files. Whether Hyperscan accepts a pattern, whether combination
+ * operands exist and whether the examples hold is checked by
+ * sluice_pack_compile(), which reports the same way.
+ *
+ * sluice_rule_file_load_diags() is the same loader for lint: it keeps going
+ * after an error, appends every problem to diags, and returns in *out every
+ * rule that parsed (so later checks can still look at them).
  */
 #ifndef SLUICE_PATTERNS_RULE_FILE_H
 #define SLUICE_PATTERNS_RULE_FILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "action.h"
+#include "diag.h"
 
 #define SLUICE_RULE_ID_MAX 64
 
+/* What a rule's body is. The zero value is a regular expression, so a rule
+ * built in code with only id/pattern/category/action set means what it did
+ * before the other kinds existed. */
+enum sluice_rule_kind {
+	SLUICE_RULE_PATTERN = 0,
+	SLUICE_RULE_LITERAL = 1,
+	SLUICE_RULE_LIST = 2,
+	SLUICE_RULE_COMBINATION = 3,
+};
+
+/* 0 (unset) means medium. */
+enum sluice_severity {
+	SLUICE_SEVERITY_LOW = 1,
+	SLUICE_SEVERITY_MEDIUM = 2,
+	SLUICE_SEVERITY_HIGH = 3,
+	SLUICE_SEVERITY_CRITICAL = 4,
+};
+
+/* Rule flags (sluice_rule.flags and sluice_pack_rule.flags). */
+#define SLUICE_RULE_CASELESS   (1u << 0)
+#define SLUICE_RULE_DOTALL     (1u << 1)
+#define SLUICE_RULE_MULTILINE  (1u << 2)
+#define SLUICE_RULE_WHOLE_WORD (1u << 3)
+#define SLUICE_RULE_FLAG_MASK  0xfu
+
+/* Where something was written: 1-based line and column (in characters). */
+struct sluice_loc {
+	unsigned line;
+	unsigned column;
+};
+
+/* One literal of a `literal:` or `list:` rule. text is NUL-terminated and
+ * valid UTF-8; line is its line in the list file (or the rule file). */
+struct sluice_literal {
+	const char *text;
+	uint32_t len;
+	unsigned line;
+	unsigned column;
+};
+
+struct sluice_example {
+	char *text;
+	bool should_match; /* from matches: (true) or does_not_match: (false) */
+	struct sluice_loc loc;
+};
+
 struct sluice_rule {
 	char *id;
+	/* The body as written: the regex, the literal, the list path or the
+	 * combination expression. Never NULL in a loaded rule. */
 	char *pattern;
 	char *category;
+	/* flag, mask or block; SLUICE_ACTION_NONE for an allow rule. */
 	enum sluice_action action;
-	bool caseless;
+	bool caseless;	 /* same as flags & SLUICE_RULE_CASELESS */
 	unsigned line;	 /* 1-based line of the rule's "- id:" mapping in its file */
 	unsigned column; /* 1-based */
+
+	/* Everything below is zero in a rule built by hand with the fields
+	 * above, which then compiles as it always did. */
+	enum sluice_rule_kind kind;
+	bool allow;
+	bool quiet;
+	enum sluice_severity severity;
+	unsigned flags;
+	int64_t expires_at; /* Unix seconds; 0: never */
+	char *description;
+	char *file; /* file the rule is in; NULL: the list's source */
+
+	/* Where each part was written, for diagnostics (0 when unknown). */
+	struct sluice_loc id_loc, body_loc, action_loc, severity_loc, flags_loc, expires_loc,
+	    quiet_loc;
+	struct sluice_loc whole_word_loc;
+	/* Whether body_loc.column + character index is the column of a
+	 * character of the body: true for a one-line plain or quoted scalar
+	 * without escapes. body_quote is the width of the opening quote. */
+	bool body_exact;
+	unsigned body_quote;
+	bool body_single_quoted; /* '' in the source is one ' in the value */
+
+	/* literal: one entry (pointing into pattern); list: one per line. */
+	struct sluice_literal *literals;
+	size_t literal_count;
+	char *list_path; /* list: resolved path of the list file */
+	char *list_data; /* list: the literals' bytes */
+
+	struct sluice_example *examples;
+	size_t example_count;
+
+	/* Set only by sluice_rule_file_load_diags() on a rule that had errors:
+	 * it is kept so later checks know its id, and is never compiled. */
+	bool invalid;
 };
 
 struct sluice_rule_list {
@@ -43,11 +144,33 @@ struct sluice_rule_list {
 	char *version;
 	struct sluice_rule *rules;
 	size_t count;
+
+	char *owner;	   /* NULL when not given */
+	char *description; /* NULL when not given */
+	char **files;	   /* every rule file read, the source first */
+	size_t file_count;
 };
 
 int sluice_rule_file_load(const char *path, struct sluice_rule_list *out, char *err,
 			  size_t err_len);
 
+/* Returns the number of errors appended to diags (0: the list is complete). */
+size_t sluice_rule_file_load_diags(const char *path, struct sluice_rule_list *out,
+				   struct sluice_diag_list *diags);
+
 void sluice_rule_list_free(struct sluice_rule_list *list);
+
+/* "low", "medium", "high", "critical"; 0 reads as medium. */
+const char *sluice_severity_name(enum sluice_severity severity);
+
+/* The word an analyst wrote for the rule's action: flag, mask, block, allow. */
+const char *sluice_rule_action_word(bool allow, enum sluice_action action);
+
+/* "pattern", "literal", "list", "combination". */
+const char *sluice_rule_kind_name(enum sluice_rule_kind kind);
+
+/* Parses YYYY-MM-DD into the first second after that day ends (UTC): a rule
+ * that expires on a day still applies for all of it. */
+bool sluice_parse_expiry(const char *text, int64_t *out);
 
 #endif

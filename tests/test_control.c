@@ -1019,11 +1019,13 @@ Test(control_server, unknown_command_replies_ok_false)
 	server_start(&s);
 	char *reply = request(&s, "frobnicate");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'frobnicate' (status, "
-				"stats, reload PATH, rollback, stop)\"}\n");
+				"stats, stats rules, reload [main|urgent] PATH, rollback "
+				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
 	free(reply);
 	reply = request(&s, "reload");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'reload' (status, "
-				"stats, reload PATH, rollback, stop)\"}\n");
+				"stats, stats rules, reload [main|urgent] PATH, rollback "
+				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
 	free(reply);
 	server_stop(&s);
 }

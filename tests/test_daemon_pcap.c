@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "inet_checksum.h"
+#include "pack_sign.h"
 #include "packet_build.h"
 #include "test_support.h"
 #include "wire_format.h"
@@ -1072,6 +1073,226 @@ Test(daemon_pcap, every_one_of_3000_datagrams_comes_out_in_order, .timeout = 120
 	for (unsigned i = 0; i < COUNT; i++)
 		free(in[i].data);
 	free(in);
+	free(pack);
+	run_free(&r);
+}
+
+/* ---- pack lifecycle at start: urgent slot, audit log, socket group, cap ---- */
+
+static char *write_urgent_rules(const char *dir)
+{
+	char *path = path_in(dir, "urgent.yaml");
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs("name: urgent-notices\n"
+	      "version: \"u1\"\n"
+	      "rules:\n"
+	      "  - id: takedown-title\n"
+	      "    pattern: 'Forbidden Movie'\n"
+	      "    action: block\n"
+	      "    category: copyright\n"
+	      "  - id: leak-code\n"
+	      "    pattern: 'LEAK-[0-9]{4}'\n"
+	      "    action: mask\n"
+	      "    category: copyright\n",
+	      f);
+	fclose(f);
+	return path;
+}
+
+Test(daemon_pcap, urgent_rules_are_scanned_beside_the_main_pack_and_audited, .timeout = 120)
+{
+	struct run r;
+	struct pkt_list in = {0};
+	struct ts_capture out;
+	struct ts_frame fr[2];
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	char *urgent = write_urgent_rules(r.dir);
+	char *audit = path_in(r.dir, "audit.jsonl");
+	struct sluice_wire_message m1 = ts_msg(1, "watch Forbidden Movie free");
+	struct sluice_wire_message m2 = ts_msg(2, "LEAK-2046 call 13812345678");
+	struct sluice_wire_message m3 = ts_msg(3, "hello");
+	add_datagram(&in, false, false, &m1, 1);
+	add_datagram(&in, false, false, &m2, 1);
+	add_datagram(&in, false, false, &m3, 1);
+	write_inputs(&r, &in, NULL);
+	const char *extra[] = {"--urgent-rules", urgent, "--audit-log", audit, NULL};
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	assert_has(r.output, ", urgent pack urgent-notices u1 (2 rules), control ");
+	assert_has(r.output, "  urgent pack     urgent-notices u1, 2 rules, sha256 ");
+
+	cr_assert_eq(ts_pcap_read(r.out_b, &out), 0);
+	cr_assert_eq(out.count, 2, "the urgent pack's block removed message 1");
+	cr_assert_eq(ts_frames_of(out.packets[0].data, out.packets[0].len, 7700, fr, 2), 1);
+	cr_assert_eq(fr[0].msg_id, 2);
+	cr_assert_str_eq(fr[0].text, "********* call ***********", "spans of both packs masked");
+	cr_assert_eq(fr[0].flags, SLUICE_WIRE_FLAG_MASKED);
+	ts_capture_free(&out);
+
+	char *events = read_text(r.events);
+	assert_has(events, "\"msg_id\":1,\"channel_id\":");
+	assert_has(events, "\"rule\":\"takedown-title\",\"category\":\"copyright\",\"action\":"
+			   "\"block\",\"verdict\":\"block\",\"pack\":\"urgent-notices\","
+			   "\"pack_version\":\"u1\",\"from\":6,\"to\":21}");
+	assert_has(events, "\"rule\":\"leak-code\",\"category\":\"copyright\",\"action\":\"mask\","
+			   "\"verdict\":\"mask\",\"pack\":\"urgent-notices\"");
+	assert_has(events, "\"rule\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":"
+			   "\"mask\",\"verdict\":\"mask\",\"pack\":\"sluice-default\"");
+	free(events);
+
+	char *json = read_text(r.summary);
+	assert_has(json, "\"pack\":\"sluice-default\",\"pack_version\":\"2026.11.23-1\","
+			 "\"generation\":2,\"urgent_pack\":\"urgent-notices\","
+			 "\"urgent_pack_version\":\"u1\",");
+	free(json);
+
+	char *lines = read_text(audit);
+	char want[1200];
+	snprintf(want, sizeof(want),
+		 "\"action\":\"load\",\"slot\":\"main\",\"result\":\"ok\",\"by\":\"startup\","
+		 "\"path\":\"%s\",\"pack\":\"sluice-default\",\"version\":\"2026.11.23-1\"",
+		 pack);
+	assert_has(lines, want);
+	snprintf(want, sizeof(want),
+		 "\"action\":\"load\",\"slot\":\"urgent\",\"result\":\"ok\",\"by\":\"startup\","
+		 "\"path\":\"%s\",\"pack\":\"urgent-notices\",\"version\":\"u1\"",
+		 urgent);
+	assert_has(lines, want);
+	free(lines);
+	free(audit);
+	free(urgent);
+	free(pack);
+	free_pkts(&in);
+	run_free(&r);
+}
+
+Test(daemon_pcap, unknown_socket_group_exits_nonzero_naming_it, .timeout = 120)
+{
+	struct run r;
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, NULL, NULL);
+	const char *extra[] = {"--socket-group", "no-such-group-sluice", NULL};
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
+	assert_has(r.output, "sluice: socket group 'no-such-group-sluice': no such group\n");
+	cr_assert_null(strstr(r.output, "Sluice summary"), "no summary without a start");
+	free(pack);
+	run_free(&r);
+}
+
+Test(daemon_pcap, urgent_rules_with_an_error_exit_nonzero_naming_the_option, .timeout = 120)
+{
+	struct run r;
+	char want[1200];
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	char *missing = path_in(r.dir, "missing-urgent.pack");
+	write_inputs(&r, NULL, NULL);
+	const char *extra[] = {"--urgent-rules", missing, NULL};
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
+	snprintf(want, sizeof(want),
+		 "sluice: urgent rules: %s: cannot open: No such file or directory\n", missing);
+	assert_has(r.output, want);
+	free(missing);
+	free(pack);
+	run_free(&r);
+}
+
+Test(daemon_pcap, memory_cap_too_small_for_the_first_pack_refuses_to_start, .timeout = 120)
+{
+	struct run r;
+	char path[1200];
+
+	run_prepare(&r);
+	/* A pack larger than 1 MiB: a thousand rules (about 1.8 MiB of database). */
+	snprintf(path, sizeof(path), "%s/big.yaml", r.dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("name: big\nversion: \"1\"\nrules:\n", f);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f,
+			"  - id: r%d\n    pattern: 'w%05d[a-z]{3,12}q[0-9]{2,5}'\n"
+			"    action: flag\n    category: test\n",
+			i, i);
+	fclose(f);
+	write_inputs(&r, NULL, NULL);
+	const char *extra[] = {"--memory-cap-mb", "1", NULL};
+	run_sluice(&r, path, extra);
+	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
+	assert_has(r.output, "sluice: big 1: new pack needs ");
+	assert_has(r.output, " × 1 workers), active holds 0.0 KiB (+ 0.0 KiB in 0 packs kept for "
+			     "rollback), cap 1.00 MiB; the packs in force stay\n");
+	run_free(&r);
+}
+
+/* ---- signed packs ---- */
+
+Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one, .timeout = 120)
+{
+	struct run r;
+	struct pkt_list in = {0};
+	char err[1024] = "", want[1400];
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	char *key = path_in(r.dir, "release.key"), *pub = path_in(r.dir, "release.pub");
+	char *signed_pack = path_in(r.dir, "signed.pack");
+	cr_assert_eq(sluice_keygen(key, pub, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_pack_sign(pack, key, signed_pack, err, sizeof(err)), 0, "%s", err);
+	struct sluice_wire_message m = ts_msg(1, "call me 13812345678 tonight");
+	add_datagram(&in, false, false, &m, 1);
+	write_inputs(&r, &in, NULL);
+
+	const char *extra[] = {"--trusted-key", pub, "--require-signed", NULL};
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 1, "an unsigned pack must not start: %d\n%s", r.rc, r.output);
+	snprintf(want, sizeof(want),
+		 "sluice: %s: pack is not signed and this daemon requires signed packs\n", pack);
+	assert_has(r.output, want);
+	free(r.output);
+	r.output = NULL;
+
+	run_sluice(&r, signed_pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	struct ts_capture out;
+	struct ts_frame fr;
+	cr_assert_eq(ts_pcap_read(r.out_b, &out), 0);
+	cr_assert_eq(out.count, 1);
+	cr_assert_eq(ts_frames_of(out.packets[0].data, out.packets[0].len, 7700, &fr, 1), 1);
+	cr_assert_str_eq(fr.text, "call me *********** tonight");
+	ts_capture_free(&out);
+	free(key);
+	free(pub);
+	free(signed_pack);
+	free(pack);
+	free_pkts(&in);
+	run_free(&r);
+}
+
+Test(daemon_pcap, trusted_key_that_cannot_be_read_stops_the_start, .timeout = 120)
+{
+	struct run r;
+	char want[1400];
+
+	run_prepare(&r);
+	char *pack = default_pack(r.dir);
+	char *missing = path_in(r.dir, "missing.pub");
+	write_inputs(&r, NULL, NULL);
+	const char *extra[] = {"--trusted-key", missing, NULL};
+	run_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
+	snprintf(want, sizeof(want), "sluice: %s: cannot open: No such file or directory\n",
+		 missing);
+	assert_has(r.output, want);
+	free(missing);
 	free(pack);
 	run_free(&r);
 }

@@ -791,3 +791,193 @@ Test(options_usage, lists_every_option_and_every_reason)
 				   text);
 	free(text);
 }
+
+/* ---- pack lifecycle options ---- */
+
+Test(options_lifecycle, defaults_are_no_urgent_pack_no_cap_no_audit_log_no_group)
+{
+	struct sluice_options opt;
+
+	sluice_options_defaults(&opt);
+	cr_assert_null(opt.urgent_rules);
+	cr_assert_eq(opt.memory_cap_mb, 0);
+	cr_assert_null(opt.audit_log);
+	cr_assert_null(opt.socket_group);
+	sluice_options_free(&opt);
+}
+
+Test(options_lifecycle, every_lifecycle_option_is_parsed)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "r.pack", "--urgent-rules", "/p/urgent.pack",
+		       "--memory-cap-mb", "2048", "--audit-log", "/var/log/sluice/audit.jsonl",
+		       "--socket-group", "sluice");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.urgent_rules, "/p/urgent.pack");
+	cr_assert_eq(opt.memory_cap_mb, 2048);
+	cr_assert_str_eq(opt.audit_log, "/var/log/sluice/audit.jsonl");
+	cr_assert_str_eq(opt.socket_group, "sluice");
+	sluice_options_free(&opt);
+}
+
+Test(options_lifecycle, audit_log_dash_and_cap_zero_are_accepted)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--audit-log", "-", "--memory-cap-mb=0"),
+		     0, "%s", err);
+	cr_assert_str_eq(opt.audit_log, "-");
+	cr_assert_eq(opt.memory_cap_mb, 0);
+	sluice_options_free(&opt);
+}
+
+Test(options_lifecycle, memory_cap_out_of_range_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--memory-cap-mb", "1048577"), err,
+		     "--memory-cap-mb '1048577': expected a whole number from 0 to 1048576");
+	sluice_options_free(&opt);
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--memory-cap-mb", "-1"), err,
+		     "--memory-cap-mb '-1': expected a whole number from 0 to 1048576");
+	sluice_options_free(&opt);
+}
+
+Test(options_lifecycle, empty_socket_group_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--socket-group", ""), err,
+		     "--socket-group: needs a group name");
+	sluice_options_free(&opt);
+}
+
+Test(options_lifecycle, config_file_sets_the_lifecycle_options)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = main.pack\n"
+				  "urgent-rules = urgent.pack\n"
+				  "memory-cap-mb = 512\n"
+				  "audit-log = /var/log/sluice/audit.jsonl\n"
+				  "socket-group = sluice\n");
+
+	cr_assert_eq(PARSE(&opt, err, "--config", path), 0, "%s", err);
+	cr_assert_str_eq(opt.urgent_rules, "urgent.pack");
+	cr_assert_eq(opt.memory_cap_mb, 512);
+	cr_assert_str_eq(opt.audit_log, "/var/log/sluice/audit.jsonl");
+	cr_assert_str_eq(opt.socket_group, "sluice");
+	sluice_options_free(&opt);
+	free(path);
+}
+
+Test(options_lifecycle, usage_lists_the_lifecycle_options)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	static const char *const words[] = {
+	    "--urgent-rules FILE",
+	    "--memory-cap-mb N",
+	    "--audit-log FILE",
+	    "--socket-group NAME",
+	    "packs kept for rollback per slot",
+	};
+
+	cr_assert_not_null(f);
+	sluice_options_usage(f, "sluice");
+	fclose(f);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		cr_assert_not_null(strstr(text, words[i]), "usage lacks \"%s\":\n%s", words[i],
+				   text);
+	free(text);
+}
+
+/* ---- signatures ---- */
+
+Test(options_signatures, trusted_key_is_repeatable_and_require_signed_is_a_flag)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", "/etc/sluice/a.pub",
+			   "--trusted-key", "/etc/sluice/b.pub", "--require-signed"),
+		     0, "%s", err);
+	cr_assert_eq(opt.trusted_key_count, 2);
+	cr_assert_str_eq(opt.trusted_keys[0], "/etc/sluice/a.pub");
+	cr_assert_str_eq(opt.trusted_keys[1], "/etc/sluice/b.pub");
+	cr_assert_eq(opt.require_signed, true);
+	sluice_options_free(&opt);
+	cr_assert_eq(opt.trusted_key_count, 0);
+
+	sluice_options_defaults(&opt);
+	cr_assert_eq(opt.trusted_key_count, 0);
+	cr_assert_eq(opt.require_signed, false);
+	sluice_options_free(&opt);
+}
+
+Test(options_signatures, require_signed_without_a_key_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--require-signed"), err,
+		     "--require-signed needs at least one --trusted-key: no pack could load");
+	sluice_options_free(&opt);
+}
+
+Test(options_signatures, more_than_sixteen_keys_are_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+	const char *argv[40] = {"sluice", "--rules", "r.pack"};
+	int argc = 3;
+
+	for (int i = 0; i < 17; i++) {
+		argv[argc++] = "--trusted-key";
+		argv[argc++] = "k.pub";
+	}
+	sluice_options_defaults(&opt);
+	expect_error(sluice_options_parse(argc, (char **)argv, &opt, err, sizeof(err)), err,
+		     "--trusted-key 'k.pub': at most 16 trusted keys");
+	sluice_options_free(&opt);
+}
+
+Test(options_signatures, config_file_lines_add_keys)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = main.pack\n"
+				  "trusted-key = /etc/sluice/release.pub\n"
+				  "trusted-key = /etc/sluice/oncall.pub\n"
+				  "require-signed = true\n");
+
+	cr_assert_eq(PARSE(&opt, err, "--config", path, "--trusted-key", "/tmp/extra.pub"), 0, "%s",
+		     err);
+	cr_assert_eq(opt.trusted_key_count, 3);
+	cr_assert_str_eq(opt.trusted_keys[0], "/etc/sluice/release.pub");
+	cr_assert_str_eq(opt.trusted_keys[1], "/etc/sluice/oncall.pub");
+	cr_assert_str_eq(opt.trusted_keys[2], "/tmp/extra.pub");
+	cr_assert_eq(opt.require_signed, true);
+	sluice_options_free(&opt);
+	free(path);
+}
+
+Test(options_signatures, usage_lists_the_signature_options)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	sluice_options_usage(f, "sluice");
+	fclose(f);
+	cr_assert_not_null(strstr(text, "--trusted-key FILE"), "%s", text);
+	cr_assert_not_null(strstr(text, "--require-signed"), "%s", text);
+	free(text);
+}

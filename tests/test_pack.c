@@ -165,7 +165,7 @@ static void scan(const struct sluice_pack *pack, const char *text, uint32_t capa
 	hs_scratch_t *scratch = NULL;
 
 	cr_assert_leq(capacity, 64);
-	cr_assert_eq(hs_alloc_scratch(pack->db, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
 	sluice_match_set_init(&res->set, res->matches, capacity, pack);
 	cr_assert_eq(sluice_scan_message(pack, scratch, text, strlen(text), &res->set), HS_SUCCESS);
 	hs_free_scratch(scratch);
@@ -336,10 +336,14 @@ Test(pack, hyperscan_rejected_pattern_names_file_line_col_and_rule)
 	cr_assert_eq(sluice_rule_file_load(path, &rules, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sluice_pack_compile(&rules, &pack, err, sizeof(err)), -1);
 	cr_assert_null(pack);
-	cr_assert_neq(
-	    asprintf(&want, "%s:9:5: rule lookbehind: pattern rejected by Hyperscan: ", path), -1);
+	/* Line 10 holds the pattern 'a(?<=b)'; column 16 is its "(?<=". */
+	cr_assert_neq(asprintf(&want,
+			       "%s:10:16: rule lookbehind: pattern rejected by Hyperscan: a "
+			       "lookbehind '(?<=' is not supported; ",
+			       path),
+		      -1);
 	cr_assert_eq(strncmp(err, want, strlen(want)), 0, "got \"%s\"", err);
-	cr_assert_gt(strlen(err), strlen(want), "Hyperscan's reason is missing");
+	cr_assert_gt(strlen(err), strlen(want), "the advice is missing");
 	sluice_rule_list_free(&rules);
 	free(want);
 	free(path);
@@ -359,10 +363,9 @@ Test(pack, pattern_matching_empty_string_is_rejected_with_location)
 	char err[1024] = "";
 
 	cr_assert_eq(sluice_pack_compile(&rules, &pack, err, sizeof(err)), -1);
-	cr_assert_eq(
-	    strncmp(err, "inline.yaml:7:3: rule empty-ok: pattern rejected by Hyperscan",
-		    strlen("inline.yaml:7:3: rule empty-ok: pattern rejected by Hyperscan")),
-	    0, "got \"%s\"", err);
+	cr_assert_str_eq(err, "inline.yaml:7:3: rule empty-ok: pattern can match the empty string, "
+			      "so it would match every message; make at least one character "
+			      "required (for example 'a+' instead of 'a*')");
 }
 
 /* ---- pack files ---- */
@@ -495,7 +498,7 @@ Test(pack, damaged_magic_version_or_reserved_header_is_refused)
 	} flips[] = {
 	    {0, "not a Sluice pack"},
 	    {7, "not a Sluice pack"},
-	    {8, "format version 0 is not supported"},
+	    {8, "format version 3 is not supported"}, /* 2 with its low bit flipped */
 	    {13, "reserved"},
 	};
 
@@ -795,7 +798,7 @@ Test(match, overflow_is_flagged_and_verdict_still_counts_dropped_matches)
 
 	/* The next message starts clean. */
 	hs_scratch_t *scratch = NULL;
-	cr_assert_eq(hs_alloc_scratch(pack->db, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
 	cr_assert_eq(sluice_scan_message(pack, scratch, "x", 1, &res.set), HS_SUCCESS);
 	cr_assert_eq(res.set.count, 1);
 	cr_assert_eq(res.set.overflow, false);

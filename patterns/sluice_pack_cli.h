@@ -1,0 +1,223 @@
+/* sluice-pack internals: what the command files share.
+ *
+ * Only the sluice-pack executable uses this (patterns/sluice_pack*.c); the
+ * library knows nothing of it. Conventions every command follows:
+ * - exit status SP_EXIT_OK (0) when the command did what was asked,
+ *   SP_EXIT_FAIL (1) when the rules or pack are at fault (errors, a refused
+ *   pack, a failed verification, an unmet --expect), SP_EXIT_USAGE (2) for a
+ *   bad command line or a file that cannot be read or written;
+ * - every error message on stderr starts with the file it is about;
+ * - with --json, stdout carries exactly one JSON document, ending in "ok" and
+ *   "exit", even when the command fails after its options were understood.
+ */
+#ifndef SLUICE_PACK_CLI_H
+#define SLUICE_PACK_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "match.h"
+#include "pack.h"
+
+#define SP_EXIT_OK    0
+#define SP_EXIT_FAIL  1
+#define SP_EXIT_USAGE 2
+
+/* Enough for a human reading the output; beyond it the output says so. */
+#define SP_MATCH_CAPACITY 256
+
+#define SP_ERR_LEN 2048
+
+extern const char *const sp_prog;
+
+/* ---- commands (argv[0] is "sluice-pack COMMAND") ---- */
+
+int sp_cmd_lint(int argc, char **argv);
+int sp_cmd_compile(int argc, char **argv);
+int sp_cmd_test(int argc, char **argv);
+int sp_cmd_diff(int argc, char **argv);
+int sp_cmd_info(int argc, char **argv);
+int sp_cmd_sign(int argc, char **argv);
+int sp_cmd_verify(int argc, char **argv);
+int sp_cmd_keygen(int argc, char **argv);
+
+/* Prints "CMD: message" and a pointer to CMD --help on stderr; returns
+ * SP_EXIT_USAGE so callers can `return sp_usage_error(...)`. */
+int sp_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Handles getopt's '?' and ':' results the same way for every command. */
+int sp_bad_option(const char *cmd);
+
+/* ---- JSON output ---- */
+
+#define SP_JSON_MAX_DEPTH 16
+
+/* A streaming writer for one compact JSON document. Keys are given with each
+ * value (NULL inside arrays). Strings are written as valid JSON whatever their
+ * bytes: invalid UTF-8 becomes U+FFFD, control characters are escaped. */
+struct sp_json {
+	FILE *f;
+	unsigned depth;
+	bool first[SP_JSON_MAX_DEPTH];
+	char kind[SP_JSON_MAX_DEPTH]; /* '{' or '[' */
+};
+
+void sp_json_begin(struct sp_json *j, FILE *f, const char *command);
+void sp_json_obj(struct sp_json *j, const char *key);
+void sp_json_arr(struct sp_json *j, const char *key);
+void sp_json_end(struct sp_json *j);
+void sp_json_str(struct sp_json *j, const char *key, const char *s);
+void sp_json_strn(struct sp_json *j, const char *key, const char *s, size_t n);
+void sp_json_int(struct sp_json *j, const char *key, long long v);
+void sp_json_uint(struct sp_json *j, const char *key, unsigned long long v);
+void sp_json_double(struct sp_json *j, const char *key, double v);
+void sp_json_bool(struct sp_json *j, const char *key, bool v);
+void sp_json_null(struct sp_json *j, const char *key);
+/* Closes whatever is open below the top object, adds "error" (if not NULL),
+ * "ok" and "exit", closes the document and returns exit_status. */
+int sp_json_finish(struct sp_json *j, int exit_status, const char *error);
+
+/* ---- text output ---- */
+
+/* Writes text as one double-quoted line: quotes, backslashes and control
+ * characters escaped, and every byte >= 0x80 too when escape_high (for text
+ * known to be invalid UTF-8, so a terminal is never fed broken sequences). */
+void sp_print_quoted(FILE *f, const char *text, size_t len, bool escape_high);
+
+/* Byte offset of the first invalid UTF-8 sequence, or len if there is none.
+ * Strict RFC 3629 (no overlongs, surrogates or values past U+10FFFF), which is
+ * what Hyperscan's UTF-8 mode assumes. */
+size_t sp_utf8_invalid_at(const char *s, size_t len);
+
+/* "pass" for SLUICE_ACTION_NONE (what a message nothing matched gets), else
+ * the action's name: the words analysts see in the gateway's events. */
+const char *sp_verdict_name(enum sluice_action a);
+/* Parses "pass"/"none"/"flag"/"mask"/"block". */
+bool sp_verdict_parse(const char *word, enum sluice_action *out);
+
+/* The word the analyst wrote: flag, mask, block or allow. */
+const char *sp_rule_action(const struct sluice_pack_rule *r);
+
+/* "caseless,whole_word", or "none". */
+void sp_flags_text(unsigned flags, char *buf, size_t len);
+
+/* "2026-11-23 09:00:00 UTC". */
+void sp_format_time(int64_t unix_seconds, char *buf, size_t len);
+
+/* ---- loading and scanning ---- */
+
+/* Loads a pack file, or a rule file (compiled in memory). Returns SP_EXIT_OK,
+ * SP_EXIT_USAGE if the file cannot be opened (err says why), or SP_EXIT_FAIL
+ * if it is not a valid pack or rule file (err is the library's message, which
+ * names FILE:LINE:COL where it can). */
+int sp_load(const char *path, struct sluice_pack **pack, char *err, size_t err_len);
+
+/* 0 if path can be opened for reading and is not a directory; else -1 with
+ * "PATH: why" in err. */
+int sp_check_readable(const char *path, char *err, size_t err_len);
+
+/* Whether path starts like a pack file (as opposed to YAML). */
+bool sp_is_pack_file(const char *path);
+
+/* Rules by id, for lookups between two packs (diff) and counts per rule
+ * (info). Ids are unique in a pack today; should entries ever share an id (a
+ * rule split over several entries), they form one group, because analysts
+ * think in rules. Groups are sorted by id; members of a group by index. */
+struct sp_rule_index {
+	const struct sluice_pack *pack;
+	size_t *order;	     /* rule indexes sorted by (id, index) */
+	size_t *group_start; /* ngroups + 1 offsets into order */
+	size_t ngroups;
+	size_t *group_of; /* per rule index */
+};
+
+int sp_rule_index_build(const struct sluice_pack *pack, struct sp_rule_index *ix);
+void sp_rule_index_free(struct sp_rule_index *ix);
+/* The group of the rule with this id, or -1. */
+long sp_rule_index_find(const struct sp_rule_index *ix, const char *id);
+
+/* Member k of group g; member 0 (the lowest index) stands for the rule. */
+static inline const struct sluice_pack_rule *sp_group_rule(const struct sp_rule_index *ix, size_t g,
+							   size_t k)
+{
+	return &ix->pack->rules[ix->order[ix->group_start[g] + k]];
+}
+
+/* Whether rule index i is the first member of its group: iterating rule
+ * indexes and keeping these gives the rules in file order. */
+static inline bool sp_group_leader(const struct sp_rule_index *ix, size_t i)
+{
+	return ix->order[ix->group_start[ix->group_of[i]]] == i;
+}
+
+/* One pack's scratch and match storage, for scanning messages one by one.
+ * Rules whose expiry is at or before `now` are disabled, as on the gateway. */
+struct sp_scanner {
+	const struct sluice_pack *pack;
+	hs_scratch_t *scratch;
+	uint8_t *disabled; /* one byte per rule */
+	size_t expired;	   /* how many rules are disabled */
+	struct sluice_match storage[SP_MATCH_CAPACITY];
+	struct sluice_match_set set;
+};
+
+int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_t now, char *err,
+		    size_t err_len);
+void sp_scanner_free(struct sp_scanner *s);
+
+/* Scans one message, which must be valid UTF-8 and shorter than 4 GiB. On
+ * return s->set holds the matches in text order. */
+int sp_scan(struct sp_scanner *s, const char *text, size_t len, char *err, size_t err_len);
+
+/* Reads lines (without "\n" or "\r\n") from path ('-': stdin), calling fn for
+ * each with its 1-based number; stops early if fn returns a positive value and
+ * returns it. Returns -1 with err set if the file cannot be read. */
+typedef int (*sp_line_fn)(void *ctx, unsigned long line_no, const char *text, size_t len);
+int sp_each_line(const char *path, sp_line_fn fn, void *ctx, char *err, size_t err_len);
+
+/* ---- captures (sluice_pack_pcap.c) ---- */
+
+/* One wire-format message found in a capture. Text points into the packet. */
+struct sp_wire_msg {
+	uint64_t msg_id;
+	uint64_t channel_id;
+	uint64_t user_id;
+	uint8_t flags;
+	const char *text;
+	uint16_t text_len;
+};
+
+struct sp_capture_stats {
+	unsigned long packets;
+	unsigned long datagrams; /* UDP to the message port, decoded whole */
+	unsigned long other;	 /* everything the gateway forwards unscanned */
+	unsigned long bad;	 /* datagrams the gateway drops (see reasons) */
+	unsigned long messages;
+	unsigned long bad_by_reason[16];
+};
+
+/* Names of the reasons counted in bad_by_reason: the gateway's own words
+ * (docs/wire-format.md), plus "truncated_capture" for a packet the capture
+ * cut short (snap length), which the gateway never sees. */
+const char *sp_capture_reason_name(unsigned reason);
+unsigned sp_capture_reason_count(void);
+
+struct sp_capture_cb {
+	/* A message of packet packet_no (1-based); a positive result stops the
+	 * walk and is returned (-1 is kept for "cannot read the capture"). */
+	int (*message)(void *ctx, unsigned long packet_no, const struct sp_wire_msg *m);
+	/* A datagram to the message port the gateway would drop whole. */
+	int (*bad)(void *ctx, unsigned long packet_no, unsigned reason);
+	void *ctx;
+};
+
+/* Decodes every packet of a pcap or pcapng file (Ethernet, Linux cooked, raw
+ * IP or BSD loopback) the way the gateway does for messages to udp_port.
+ * Returns 0, a callback's non-zero result, or -1 with err set if the file
+ * cannot be read. */
+int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture_cb *cb,
+		    struct sp_capture_stats *stats, char *err, size_t err_len);
+
+#endif

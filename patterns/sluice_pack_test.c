@@ -1,0 +1,471 @@
+/* sluice-pack test: which rules match a message, where, and the verdict.
+ *
+ * Messages come from the command line, from a file (one per line) or from a
+ * packet capture of wire-format datagrams, decoded the way the gateway does.
+ * Without --expect the command exits 0 whether or not anything matched, so a
+ * script can tell "the rules are broken" (1) from "nothing matched" (0); with
+ * --expect it exits 1 when any message gets another verdict, which is how a
+ * CI job pins "these must be blocked" and "these must pass".
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice_pack_cli.h"
+
+static const char *cmd = "sluice-pack test";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s test PACK_OR_YAML [TEXT...] [--file LINES.txt] [--pcap CAPTURE]\n"
+		"\n"
+		"Scans each TEXT, each line of LINES.txt ('-': stdin) and each wire-format\n"
+		"message in CAPTURE (pcap or pcapng; UDP datagrams to the message port,\n"
+		"decoded as the gateway does) as one message. Prints the rules that match,\n"
+		"with byte offsets [from..to), and the verdict (the strongest action: pass,\n"
+		"flag, mask or block). Texts that are not valid UTF-8 are reported, not\n"
+		"scanned, as the gateway drops them. Rules past their expiry are not\n"
+		"applied. Put '--' before texts that start with '-'.\n"
+		"\n"
+		"  -f, --file FILE         scan each line of FILE\n"
+		"  -p, --pcap FILE         scan each message in a packet capture\n"
+		"      --udp-port PORT     the message port in the capture (default 7700)\n"
+		"  -e, --expect VERDICT    every message must get VERDICT (pass, flag, mask,\n"
+		"                          block); exit 1 if any does not\n"
+		"  -m, --matched           print only messages that matched (and totals)\n"
+		"  -a, --all               also show matches that do not act on their own:\n"
+		"                          quiet operands of combinations and allow rules\n"
+		"      --json              one JSON document instead of text\n"
+		"  -h, --help              this help\n"
+		"\n"
+		"Exit status: 0 scanned (and every --expect met), 1 the pack cannot be loaded\n"
+		"or scanned, or an --expect was not met, 2 usage error or unreadable input.\n",
+		sp_prog);
+}
+
+struct totals {
+	unsigned long messages;
+	unsigned long verdicts[SLUICE_ACTION_COUNT];
+	unsigned long invalid_utf8;
+	unsigned long unexpected;
+};
+
+struct test_ctx {
+	struct sp_scanner sc;
+	bool json_mode;
+	struct sp_json j;
+	bool has_expect;
+	enum sluice_action expect;
+	bool matched_only;
+	const char *file; /* of the lines being scanned */
+	struct totals t;
+	/* JSON mode: dropped datagrams, written after the messages array. */
+	struct drop {
+		unsigned long packet;
+		unsigned reason;
+	} * drops;
+	size_t ndrops, drops_cap;
+	char err[SP_ERR_LEN];
+};
+
+/* What a match does: its action, or "quiet" for an operand (shown with --all)
+ * that never acts on its own. */
+static const char *match_action(const struct sluice_pack_rule *r)
+{
+	return r->quiet ? "quiet" : sp_rule_action(r);
+}
+
+/* Where a message came from, for its output line. */
+struct origin {
+	enum { FROM_ARG, FROM_FILE, FROM_PCAP } kind;
+	unsigned long line;
+	unsigned long packet;
+	const struct sp_wire_msg *wire;
+};
+
+static void text_prefix(const struct test_ctx *c, const struct origin *o)
+{
+	if (o->kind == FROM_FILE)
+		printf("%s:%lu: ", c->file, o->line);
+	else if (o->kind == FROM_PCAP)
+		printf("packet %lu msg %llu: ", o->packet, (unsigned long long)o->wire->msg_id);
+}
+
+static void json_origin(struct test_ctx *c, const struct origin *o)
+{
+	if (o->kind == FROM_FILE) {
+		sp_json_str(&c->j, "file", c->file);
+		sp_json_uint(&c->j, "line", o->line);
+	} else if (o->kind == FROM_PCAP) {
+		sp_json_uint(&c->j, "packet", o->packet);
+		sp_json_uint(&c->j, "msg_id", o->wire->msg_id);
+		sp_json_uint(&c->j, "channel_id", o->wire->channel_id);
+		sp_json_uint(&c->j, "user_id", o->wire->user_id);
+		sp_json_uint(&c->j, "flags", o->wire->flags);
+	}
+}
+
+static void json_matches(struct test_ctx *c)
+{
+	const struct sluice_match_set *set = &c->sc.set;
+
+	sp_json_arr(&c->j, "matches");
+	for (uint32_t i = 0; i < set->count; i++) {
+		const struct sluice_match *m = &set->matches[i];
+		const struct sluice_pack_rule *r = &c->sc.pack->rules[m->rule];
+		sp_json_obj(&c->j, NULL);
+		sp_json_str(&c->j, "rule", r->id);
+		sp_json_str(&c->j, "category", r->category);
+		sp_json_str(&c->j, "action", match_action(r));
+		sp_json_str(&c->j, "severity", sluice_severity_name(r->severity));
+		sp_json_uint(&c->j, "from", m->from);
+		sp_json_uint(&c->j, "to", m->to);
+		sp_json_end(&c->j);
+	}
+	sp_json_end(&c->j);
+}
+
+static void text_matches(const struct test_ctx *c)
+{
+	const struct sluice_match_set *set = &c->sc.set;
+
+	for (uint32_t i = 0; i < set->count; i++) {
+		const struct sluice_match *m = &set->matches[i];
+		const struct sluice_pack_rule *r = &c->sc.pack->rules[m->rule];
+		printf("%s%s [%s, %s] at %u..%u", i ? ", " : "", r->id, r->category,
+		       match_action(r), m->from, m->to);
+	}
+	if (set->overflow)
+		printf(", and more than %d spans in all", SP_MATCH_CAPACITY);
+	if (set->exempted)
+		printf(" (%u span%s exempted by allow rules)", set->exempted,
+		       set->exempted == 1 ? "" : "s");
+}
+
+/* Scans and reports one message. Returns 0, or -1 on a scan error. */
+static int one_message(struct test_ctx *c, const struct origin *o, const char *text, size_t len)
+{
+	size_t bad = sp_utf8_invalid_at(text, len);
+	bool scanned = bad == len && len <= UINT32_MAX;
+	bool met;
+
+	c->t.messages++;
+	if (scanned && sp_scan(&c->sc, text, len, c->err, sizeof(c->err)) != 0)
+		return -1;
+	if (!scanned)
+		c->t.invalid_utf8++;
+	else
+		c->t.verdicts[c->sc.set.verdict]++;
+	/* An unscanned message meets no expectation: the gateway removes it,
+	 * whatever the rules say. */
+	met = !c->has_expect || (scanned && c->sc.set.verdict == c->expect);
+	if (!met)
+		c->t.unexpected++;
+	if (c->matched_only && scanned && c->sc.set.count == 0 && met)
+		return 0;
+
+	if (c->json_mode) {
+		sp_json_obj(&c->j, NULL);
+		json_origin(c, o);
+		sp_json_strn(&c->j, "text", text, len);
+		sp_json_uint(&c->j, "bytes", len);
+		sp_json_bool(&c->j, "scanned", scanned);
+		if (!scanned) {
+			sp_json_uint(&c->j, "invalid_utf8_at", bad);
+		} else {
+			json_matches(c);
+			sp_json_bool(&c->j, "overflow", c->sc.set.overflow);
+			sp_json_uint(&c->j, "exempted", c->sc.set.exempted);
+			sp_json_str(&c->j, "verdict", sp_verdict_name(c->sc.set.verdict));
+		}
+		if (c->has_expect) {
+			sp_json_str(&c->j, "expected", sp_verdict_name(c->expect));
+			sp_json_bool(&c->j, "as_expected", met);
+		}
+		sp_json_end(&c->j);
+		return 0;
+	}
+
+	text_prefix(c, o);
+	if (!scanned) {
+		sp_print_quoted(stdout, text, len, true);
+		if (bad != len)
+			printf(": invalid UTF-8 at byte %zu, not scanned", bad);
+		else
+			printf(": %zu bytes is too long to scan, not scanned", len);
+	} else {
+		sp_print_quoted(stdout, text, len, false);
+		if (c->sc.set.count == 0 && c->sc.set.verdict == SLUICE_ACTION_NONE) {
+			fputs(": no match", stdout);
+			if (c->sc.set.exempted)
+				printf(" (%u span%s exempted by allow rules)", c->sc.set.exempted,
+				       c->sc.set.exempted == 1 ? "" : "s");
+		} else {
+			fputs(": ", stdout);
+			text_matches(c);
+			printf(" -> verdict %s", sp_verdict_name(c->sc.set.verdict));
+		}
+	}
+	if (!met)
+		printf("  [UNEXPECTED: expected %s]", sp_verdict_name(c->expect));
+	putchar('\n');
+	return 0;
+}
+
+static int on_line(void *ctx, unsigned long line_no, const char *text, size_t len)
+{
+	struct origin o = {.kind = FROM_FILE, .line = line_no};
+
+	/* 1, not -1: sp_each_line() keeps -1 for "cannot read the file". */
+	return one_message(ctx, &o, text, len) != 0 ? 1 : 0;
+}
+
+static int on_wire_msg(void *ctx, unsigned long packet_no, const struct sp_wire_msg *m)
+{
+	struct origin o = {.kind = FROM_PCAP, .packet = packet_no, .wire = m};
+
+	return one_message(ctx, &o, m->text, m->text_len) != 0 ? 1 : 0;
+}
+
+static int on_bad_datagram(void *ctx, unsigned long packet_no, unsigned reason)
+{
+	struct test_ctx *c = ctx;
+
+	if (c->json_mode) {
+		if (c->ndrops == c->drops_cap) {
+			size_t cap = c->drops_cap ? 2 * c->drops_cap : 64;
+			struct drop *d = realloc(c->drops, cap * sizeof(*d));
+			if (!d) {
+				snprintf(c->err, sizeof(c->err), "out of memory");
+				return 1;
+			}
+			c->drops = d;
+			c->drops_cap = cap;
+		}
+		c->drops[c->ndrops++] = (struct drop){.packet = packet_no, .reason = reason};
+	} else {
+		printf("packet %lu: datagram dropped by the gateway: %s\n", packet_no,
+		       sp_capture_reason_name(reason));
+	}
+	return 0;
+}
+
+static void text_totals(const struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port)
+{
+	printf("totals: %lu messages (", c->t.messages);
+	for (int a = 0; a < SLUICE_ACTION_COUNT; a++)
+		printf("%s%s %lu", a ? ", " : "", sp_verdict_name(a), c->t.verdicts[a]);
+	printf(")");
+	if (c->t.invalid_utf8)
+		printf(", %lu invalid UTF-8", c->t.invalid_utf8);
+	if (c->has_expect)
+		printf(", %lu not %s", c->t.unexpected, sp_verdict_name(c->expect));
+	if (cap) {
+		printf("; %lu packets: %lu datagrams to port %u, %lu dropped", cap->packets,
+		       cap->datagrams, port, cap->bad);
+		bool first = true;
+		for (unsigned r = 0; r < sp_capture_reason_count(); r++) {
+			if (!cap->bad_by_reason[r])
+				continue;
+			printf("%s%s %lu", first ? " (" : ", ", sp_capture_reason_name(r),
+			       cap->bad_by_reason[r]);
+			first = false;
+		}
+		printf("%s, %lu other", first ? "" : ")", cap->other);
+	}
+	putchar('\n');
+}
+
+static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port)
+{
+	sp_json_obj(&c->j, "totals");
+	sp_json_uint(&c->j, "messages", c->t.messages);
+	for (int a = 0; a < SLUICE_ACTION_COUNT; a++)
+		sp_json_uint(&c->j, sp_verdict_name(a), c->t.verdicts[a]);
+	sp_json_uint(&c->j, "invalid_utf8", c->t.invalid_utf8);
+	if (c->has_expect)
+		sp_json_uint(&c->j, "unexpected", c->t.unexpected);
+	if (cap) {
+		sp_json_uint(&c->j, "udp_port", port);
+		sp_json_uint(&c->j, "packets", cap->packets);
+		sp_json_uint(&c->j, "datagrams", cap->datagrams);
+		sp_json_uint(&c->j, "dropped_datagrams", cap->bad);
+		sp_json_obj(&c->j, "dropped_by_reason");
+		for (unsigned r = 0; r < sp_capture_reason_count(); r++) {
+			if (cap->bad_by_reason[r])
+				sp_json_uint(&c->j, sp_capture_reason_name(r),
+					     cap->bad_by_reason[r]);
+		}
+		sp_json_end(&c->j);
+		sp_json_uint(&c->j, "other_packets", cap->other);
+	}
+	sp_json_end(&c->j);
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* Ends the command: the error (if any) on stderr and in the JSON document. */
+static int finish(struct test_ctx *c, int status, const char *error)
+{
+	if (error)
+		fprintf(stderr, "%s\n", error);
+	if (c->json_mode)
+		return sp_json_finish(&c->j, status, error);
+	return status;
+}
+
+int sp_cmd_test(int argc, char **argv)
+{
+	enum { OPT_UDP_PORT = 256, OPT_JSON };
+	static const struct option opts[] = {
+	    {"file", required_argument, NULL, 'f'},
+	    {"pcap", required_argument, NULL, 'p'},
+	    {"udp-port", required_argument, NULL, OPT_UDP_PORT},
+	    {"expect", required_argument, NULL, 'e'},
+	    {"matched", no_argument, NULL, 'm'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static struct test_ctx ctx; /* large: the scanner's match storage */
+	struct test_ctx *c = &ctx;
+	const char *file = NULL, *pcap = NULL;
+	struct sp_capture_stats cap;
+	uint16_t port = 7700;
+	struct sluice_pack *pack;
+	int opt, status = SP_EXIT_OK;
+
+	bool all = false;
+
+	while ((opt = getopt_long(argc, argv, "f:p:e:mah", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'p':
+			pcap = optarg;
+			break;
+		case OPT_UDP_PORT:
+			if (parse_port(optarg, &port) != 0)
+				return sp_usage_error(cmd, "--udp-port: '%s' is not a port 1-65535",
+						      optarg);
+			break;
+		case 'e':
+			if (!sp_verdict_parse(optarg, &c->expect))
+				return sp_usage_error(
+				    cmd, "--expect: '%s' is not pass, flag, mask or block", optarg);
+			c->has_expect = true;
+			break;
+		case 'm':
+			c->matched_only = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case OPT_JSON:
+			c->json_mode = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return SP_EXIT_OK;
+		default:
+			return sp_bad_option(cmd);
+		}
+	}
+	if (optind >= argc)
+		return sp_usage_error(cmd, "need a pack or rule file");
+	if (optind == argc - 1 && !file && !pcap)
+		return sp_usage_error(cmd, "need texts to scan, --file or --pcap");
+
+	if (c->json_mode)
+		sp_json_begin(&c->j, stdout, "test");
+	status = sp_load(argv[optind], &pack, c->err, sizeof(c->err));
+	if (status != SP_EXIT_OK)
+		return finish(c, status, c->err);
+	if (sp_scanner_init(&c->sc, pack, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
+		sluice_pack_free(pack);
+		return finish(c, SP_EXIT_FAIL, c->err);
+	}
+	if (all)
+		c->sc.set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
+	if (c->json_mode) {
+		sp_json_obj(&c->j, "pack");
+		sp_json_str(&c->j, "source", pack->source);
+		sp_json_str(&c->j, "name", pack->name);
+		sp_json_str(&c->j, "version", pack->version);
+		sp_json_str(&c->j, "sha256", pack->sha256_hex);
+		sp_json_uint(&c->j, "expired_rules", c->sc.expired);
+		sp_json_end(&c->j);
+		sp_json_arr(&c->j, "messages");
+	} else if (c->sc.expired) {
+		printf("note: %zu rules of %s have expired and are not applied\n", c->sc.expired,
+		       pack->source);
+	}
+
+	const char *error = NULL;
+	for (int i = optind + 1; i < argc && !error; i++) {
+		struct origin o = {.kind = FROM_ARG};
+		if (one_message(c, &o, argv[i], strlen(argv[i])) != 0) {
+			status = SP_EXIT_FAIL;
+			error = c->err;
+		}
+	}
+	if (!error && file) {
+		c->file = strcmp(file, "-") == 0 ? "(stdin)" : file;
+		int rc = sp_each_line(file, on_line, c, c->err, sizeof(c->err));
+		if (rc != 0) {
+			/* -1: the file could not be read; 1: a scan error. */
+			status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
+			error = c->err;
+		}
+	}
+	struct sp_capture_stats *capp = NULL;
+	if (!error && pcap) {
+		struct sp_capture_cb cb = {
+		    .message = on_wire_msg, .bad = on_bad_datagram, .ctx = c};
+		int rc = sp_capture_walk(pcap, port, &cb, &cap, c->err, sizeof(c->err));
+
+		if (rc != 0) {
+			status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
+			error = c->err;
+		}
+		capp = &cap;
+	}
+	if (!error && c->has_expect && c->t.unexpected)
+		status = SP_EXIT_FAIL;
+	if (!error) {
+		if (c->json_mode) {
+			sp_json_end(&c->j);
+			if (pcap) {
+				sp_json_arr(&c->j, "dropped");
+				for (size_t i = 0; i < c->ndrops; i++) {
+					sp_json_obj(&c->j, NULL);
+					sp_json_uint(&c->j, "packet", c->drops[i].packet);
+					sp_json_str(&c->j, "reason",
+						    sp_capture_reason_name(c->drops[i].reason));
+					sp_json_end(&c->j);
+				}
+				sp_json_end(&c->j);
+			}
+			json_totals(c, capp, port);
+		} else if (file || pcap || c->has_expect) {
+			text_totals(c, capp, port);
+		}
+	}
+	free(c->drops);
+	sp_scanner_free(&c->sc);
+	sluice_pack_free(pack);
+	return finish(c, status, error);
+}

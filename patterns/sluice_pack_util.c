@@ -1,0 +1,539 @@
+/* sluice-pack: output, loading and scanning helpers shared by the commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice_pack_cli.h"
+
+const char *const sp_prog = "sluice-pack";
+
+int sp_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", cmd);
+	return SP_EXIT_USAGE;
+}
+
+int sp_bad_option(const char *cmd)
+{
+	/* getopt has already said which option; only point to the help. */
+	fprintf(stderr, "Try '%s --help'.\n", cmd);
+	return SP_EXIT_USAGE;
+}
+
+/* ---- UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at s[0..len), or 0 if it is invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	unsigned lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (len <= n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k <= n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n + 1;
+}
+
+size_t sp_utf8_invalid_at(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_seq(u + i, len - i);
+		if (n == 0)
+			return i;
+		i += n;
+	}
+	return len;
+}
+
+/* ---- JSON ---- */
+
+static void json_escaped(FILE *f, const char *s, size_t n);
+
+static void json_sep(struct sp_json *j, const char *key)
+{
+	if (j->depth > 0) {
+		if (!j->first[j->depth - 1])
+			fputc(',', j->f);
+		j->first[j->depth - 1] = false;
+	}
+	if (key) {
+		json_escaped(j->f, key, strlen(key));
+		fputc(':', j->f);
+	}
+}
+
+static void json_open(struct sp_json *j, const char *key, char kind)
+{
+	json_sep(j, key);
+	fputc(kind, j->f);
+	if (j->depth < SP_JSON_MAX_DEPTH) {
+		j->kind[j->depth] = kind;
+		j->first[j->depth] = true;
+	}
+	j->depth++;
+}
+
+void sp_json_begin(struct sp_json *j, FILE *f, const char *command)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	json_open(j, NULL, '{');
+	sp_json_str(j, "command", command);
+}
+
+void sp_json_obj(struct sp_json *j, const char *key)
+{
+	json_open(j, key, '{');
+}
+
+void sp_json_arr(struct sp_json *j, const char *key)
+{
+	json_open(j, key, '[');
+}
+
+void sp_json_end(struct sp_json *j)
+{
+	if (j->depth == 0)
+		return;
+	j->depth--;
+	fputc(j->kind[j->depth] == '[' ? ']' : '}', j->f);
+}
+
+static void json_escaped(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	fputc('"', f);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+			i++;
+		} else if (c == '\n') {
+			fputs("\\n", f);
+			i++;
+		} else if (c == '\t') {
+			fputs("\\t", f);
+			i++;
+		} else if (c == '\r') {
+			fputs("\\r", f);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c);
+			i++;
+		} else if (c < 0x80) {
+			fputc(c, f);
+			i++;
+		} else {
+			size_t k = utf8_seq(u + i, n - i);
+			if (k == 0) {
+				/* JSON must be UTF-8; the byte is lost, the
+				 * caller reports where it was. */
+				fputs("\\ufffd", f);
+				i++;
+			} else {
+				fwrite(u + i, 1, k, f);
+				i += k;
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+void sp_json_strn(struct sp_json *j, const char *key, const char *s, size_t n)
+{
+	json_sep(j, key);
+	json_escaped(j->f, s, n);
+}
+
+void sp_json_str(struct sp_json *j, const char *key, const char *s)
+{
+	if (!s) {
+		sp_json_null(j, key);
+		return;
+	}
+	sp_json_strn(j, key, s, strlen(s));
+}
+
+void sp_json_int(struct sp_json *j, const char *key, long long v)
+{
+	json_sep(j, key);
+	fprintf(j->f, "%lld", v);
+}
+
+void sp_json_uint(struct sp_json *j, const char *key, unsigned long long v)
+{
+	json_sep(j, key);
+	fprintf(j->f, "%llu", v);
+}
+
+void sp_json_double(struct sp_json *j, const char *key, double v)
+{
+	json_sep(j, key);
+	fprintf(j->f, "%.3f", v);
+}
+
+void sp_json_bool(struct sp_json *j, const char *key, bool v)
+{
+	json_sep(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void sp_json_null(struct sp_json *j, const char *key)
+{
+	json_sep(j, key);
+	fputs("null", j->f);
+}
+
+int sp_json_finish(struct sp_json *j, int exit_status, const char *error)
+{
+	while (j->depth > 1)
+		sp_json_end(j);
+	if (error)
+		sp_json_str(j, "error", error);
+	sp_json_bool(j, "ok", exit_status == SP_EXIT_OK);
+	sp_json_int(j, "exit", exit_status);
+	sp_json_end(j);
+	fputc('\n', j->f);
+	fflush(j->f);
+	return exit_status;
+}
+
+/* ---- text ---- */
+
+void sp_print_quoted(FILE *f, const char *text, size_t len, bool escape_high)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		switch (c) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f || (escape_high && c >= 0x80))
+				fprintf(f, "\\x%02x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+const char *sp_verdict_name(enum sluice_action a)
+{
+	return a == SLUICE_ACTION_NONE ? "pass" : sluice_action_name(a);
+}
+
+bool sp_verdict_parse(const char *word, enum sluice_action *out)
+{
+	if (strcmp(word, "pass") == 0 || strcmp(word, "none") == 0) {
+		*out = SLUICE_ACTION_NONE;
+		return true;
+	}
+	return sluice_action_parse(word, out);
+}
+
+const char *sp_rule_action(const struct sluice_pack_rule *r)
+{
+	return sluice_rule_action_word(r->allow, r->action);
+}
+
+void sp_flags_text(unsigned flags, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+	    {SLUICE_RULE_CASELESS, "caseless"},
+	    {SLUICE_RULE_DOTALL, "dotall"},
+	    {SLUICE_RULE_MULTILINE, "multiline"},
+	    {SLUICE_RULE_WHOLE_WORD, "whole_word"},
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", names[i].name);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	if (!used)
+		snprintf(buf, len, "none");
+}
+
+void sp_format_time(int64_t unix_seconds, char *buf, size_t len)
+{
+	time_t t = (time_t)unix_seconds;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)unix_seconds);
+}
+
+/* ---- loading ---- */
+
+bool sp_is_pack_file(const char *path)
+{
+	char magic[8];
+	FILE *f = fopen(path, "rb");
+	bool pack;
+
+	if (!f)
+		return false;
+	pack = fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+	       memcmp(magic, SLUICE_PACK_MAGIC, sizeof(magic)) == 0;
+	fclose(f);
+	return pack;
+}
+
+int sp_check_readable(const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "%s: is a directory", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int sp_load(const char *path, struct sluice_pack **pack, char *err, size_t err_len)
+{
+	*pack = NULL;
+	/* Tells "cannot read the file" (exit 2) from "the file is not a good
+	 * pack" (exit 1) before the library, which reports both alike, is asked. */
+	if (sp_check_readable(path, err, err_len) != 0)
+		return SP_EXIT_USAGE;
+	if (sluice_pack_load(path, pack, err, err_len) != 0)
+		return SP_EXIT_FAIL;
+	return SP_EXIT_OK;
+}
+
+/* ---- rules by id ---- */
+
+static const struct sluice_pack *index_pack;
+
+static int cmp_id_then_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(index_pack->rules[x].id, index_pack->rules[y].id);
+
+	if (c != 0)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+int sp_rule_index_build(const struct sluice_pack *pack, struct sp_rule_index *ix)
+{
+	size_t n = pack->rule_count;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->pack = pack;
+	ix->order = malloc((n ? n : 1) * sizeof(*ix->order));
+	ix->group_start = malloc((n + 1) * sizeof(*ix->group_start));
+	ix->group_of = malloc((n ? n : 1) * sizeof(*ix->group_of));
+	if (!ix->order || !ix->group_start || !ix->group_of) {
+		sp_rule_index_free(ix);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ix->order[i] = i;
+	index_pack = pack;
+	qsort(ix->order, n, sizeof(*ix->order), cmp_id_then_index);
+	for (size_t k = 0; k < n; k++) {
+		if (k == 0 ||
+		    strcmp(pack->rules[ix->order[k]].id, pack->rules[ix->order[k - 1]].id) != 0)
+			ix->group_start[ix->ngroups++] = k;
+		ix->group_of[ix->order[k]] = ix->ngroups - 1;
+	}
+	ix->group_start[ix->ngroups] = n;
+	return 0;
+}
+
+void sp_rule_index_free(struct sp_rule_index *ix)
+{
+	free(ix->order);
+	free(ix->group_start);
+	free(ix->group_of);
+	memset(ix, 0, sizeof(*ix));
+}
+
+long sp_rule_index_find(const struct sp_rule_index *ix, const char *id)
+{
+	size_t lo = 0, hi = ix->ngroups;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sp_group_rule(ix, mid, 0)->id, id);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- scanning ---- */
+
+static int cmp_match(const void *a, const void *b)
+{
+	const struct sluice_match *x = a, *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	if (x->to != y->to)
+		return x->to < y->to ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_t now, char *err,
+		    size_t err_len)
+{
+	hs_error_t e;
+
+	memset(s, 0, sizeof(*s));
+	s->pack = pack;
+	s->disabled = calloc(pack->rule_count ? pack->rule_count : 1, 1);
+	if (!s->disabled) {
+		snprintf(err, err_len, "%s: out of memory", pack->source);
+		return -1;
+	}
+	for (size_t i = 0; i < pack->rule_count; i++) {
+		int64_t exp = pack->rules[i].expires_at;
+		if (exp != 0 && exp <= now) {
+			s->disabled[i] = 1;
+			s->expired++;
+		}
+	}
+	e = sluice_pack_alloc_scratch(pack, &s->scratch);
+	if (e != HS_SUCCESS) {
+		snprintf(err, err_len, "%s: cannot allocate Hyperscan scratch (error %d)",
+			 pack->source, e);
+		free(s->disabled);
+		s->disabled = NULL;
+		return -1;
+	}
+	sluice_match_set_init(&s->set, s->storage, SP_MATCH_CAPACITY, pack);
+	s->set.disabled = s->expired ? s->disabled : NULL;
+	return 0;
+}
+
+void sp_scanner_free(struct sp_scanner *s)
+{
+	if (s->scratch)
+		hs_free_scratch(s->scratch);
+	free(s->disabled);
+	memset(s, 0, sizeof(*s));
+}
+
+int sp_scan(struct sp_scanner *s, const char *text, size_t len, char *err, size_t err_len)
+{
+	hs_error_t e = sluice_scan_message(s->pack, s->scratch, text, len, &s->set);
+
+	if (e != HS_SUCCESS) {
+		snprintf(err, err_len, "%s: scan failed with Hyperscan error %d", s->pack->source,
+			 e);
+		return -1;
+	}
+	qsort(s->set.matches, s->set.count, sizeof(*s->set.matches), cmp_match);
+	return 0;
+}
+
+int sp_each_line(const char *path, sp_line_fn fn, void *ctx, char *err, size_t err_len)
+{
+	bool use_stdin = strcmp(path, "-") == 0;
+	FILE *f = use_stdin ? stdin : fopen(path, "rb");
+	unsigned long line_no = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		size_t len = (size_t)n;
+		if (len && line[len - 1] == '\n')
+			len--;
+		if (len && line[len - 1] == '\r')
+			len--;
+		rc = fn(ctx, ++line_no, line, len);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, err_len, "%s: cannot read: %s", use_stdin ? "(stdin)" : path,
+			 strerror(errno));
+		rc = -1;
+	}
+	free(line);
+	if (!use_stdin)
+		fclose(f);
+	return rc;
+}

@@ -1,0 +1,1097 @@
+/* sluice-pack, the analysts' tool, as they and CI jobs use it: the built binary
+ * run on real fixtures (tests/data/cli/, patterns/rules/default.yaml), checking
+ * what it prints and its exit status: 0 ok, 1 the rules or pack are at fault,
+ * 2 usage or I/O. --json outputs are checked to be one well-formed JSON
+ * document, then for their key fields. */
+#include <criterion/criterion.h>
+
+#include <pcap/pcap.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "packet_build.h"
+#include "test_support.h"
+
+#define MAX_ARGS 24
+
+/* ---- running the tool ---- */
+
+struct run {
+	int rc;
+	char *out; /* stdout and stderr together */
+};
+
+/* Runs sluice-pack with the NULL-terminated arguments. */
+static struct run sp(const char *arg, ...)
+{
+	const char *argv[MAX_ARGS + 2];
+	char *tool = ts_build_path("patterns/sluice-pack");
+	struct run r;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = tool;
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(n, MAX_ARGS);
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	r.rc = ts_run((char *const *)argv, 60, &r.out);
+	cr_assert_not_null(r.out);
+	free(tool);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	r->out = NULL;
+}
+
+static void assert_has(const struct run *r, const char *want)
+{
+	cr_assert(strstr(r->out, want) != NULL, "missing \"%s\" in:\n%s", want, r->out);
+}
+
+static void assert_lacks(const struct run *r, const char *unwanted)
+{
+	cr_assert(strstr(r->out, unwanted) == NULL, "unexpected \"%s\" in:\n%s", unwanted, r->out);
+}
+
+static void assert_rc(const struct run *r, int want)
+{
+	cr_assert_eq(r->rc, want, "exit %d, want %d; output:\n%s", r->rc, want, r->out);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
+	return p;
+}
+
+static char *fixture(const char *name)
+{
+	char *rel = NULL, *p;
+
+	cr_assert_geq(asprintf(&rel, "tests/data/cli/%s", name), 0);
+	p = ts_source_path(rel);
+	free(rel);
+	return p;
+}
+
+/* ---- a small JSON checker: is the text exactly one JSON value? ---- */
+
+static const char *json_value(const char *s, int depth);
+
+static const char *json_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	return s;
+}
+
+static const char *json_string(const char *s)
+{
+	if (*s++ != '"')
+		return NULL;
+	while (*s && *s != '"') {
+		if ((unsigned char)*s < 0x20)
+			return NULL;
+		if (*s == '\\') {
+			s++;
+			if (*s == 'u') {
+				for (int i = 1; i <= 4; i++) {
+					if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+						return NULL;
+				}
+				s += 4;
+			} else if (!*s || !strchr("\"\\/bfnrt", *s)) {
+				return NULL;
+			}
+		}
+		s++;
+	}
+	return *s == '"' ? s + 1 : NULL;
+}
+
+static const char *json_number(const char *s)
+{
+	const char *start = s;
+
+	if (*s == '-')
+		s++;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s == '.') {
+		s++;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return s == start ? NULL : s;
+}
+
+static const char *json_value(const char *s, int depth)
+{
+	if (depth > 64)
+		return NULL;
+	s = json_ws(s);
+	if (*s == '{' || *s == '[') {
+		char close = *s == '{' ? '}' : ']';
+		bool obj = *s == '{';
+		s = json_ws(s + 1);
+		if (*s == close)
+			return s + 1;
+		for (;;) {
+			if (obj) {
+				s = json_string(json_ws(s));
+				if (!s)
+					return NULL;
+				s = json_ws(s);
+				if (*s++ != ':')
+					return NULL;
+			}
+			s = json_value(s, depth + 1);
+			if (!s)
+				return NULL;
+			s = json_ws(s);
+			if (*s == close)
+				return s + 1;
+			if (*s++ != ',')
+				return NULL;
+		}
+	}
+	if (*s == '"')
+		return json_string(s);
+	if (strncmp(s, "true", 4) == 0)
+		return s + 4;
+	if (strncmp(s, "false", 5) == 0)
+		return s + 5;
+	if (strncmp(s, "null", 4) == 0)
+		return s + 4;
+	return json_number(s);
+}
+
+/* The output is one JSON document and nothing else (a successful --json run
+ * writes nothing to stderr). */
+static void assert_json(const struct run *r)
+{
+	const char *end = json_value(r->out, 0);
+
+	cr_assert_not_null(end, "not JSON:\n%s", r->out);
+	cr_assert_eq(*json_ws(end), '\0', "more than one JSON document:\n%s", r->out);
+	cr_assert_eq(r->out[0], '{', "not a JSON object:\n%s", r->out);
+}
+
+/* A failing --json run: the error went to stderr and the document, which is
+ * the last line of the combined output, must still parse. */
+static void assert_json_last_line(const struct run *r)
+{
+	const char *line = strstr(r->out, "{\"command\"");
+
+	cr_assert_not_null(line, "no JSON document in:\n%s", r->out);
+	const char *end = json_value(line, 0);
+	cr_assert_not_null(end, "not JSON:\n%s", line);
+	cr_assert_eq(*json_ws(end), '\0', "trailing text after JSON:\n%s", r->out);
+}
+
+/* ---- help and usage ---- */
+
+Test(sluice_pack_cli, help_lists_every_command_and_the_exit_statuses)
+{
+	struct run r = sp("--help", NULL);
+
+	assert_rc(&r, 0);
+	const char *cmds[] = {"lint", "compile", "test",   "diff",
+			      "info", "sign",	 "verify", "keygen"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "  %s ", cmds[i]);
+		assert_has(&r, want);
+
+		struct run h = sp(cmds[i], "--help", NULL);
+		assert_rc(&h, 0);
+		snprintf(want, sizeof(want), "usage: sluice-pack %s", cmds[i]);
+		assert_has(&h, want);
+		assert_has(&h, "Exit status");
+		run_free(&h);
+	}
+	assert_has(&r, "Exit status:");
+	assert_has(&r, "  0  ok");
+	assert_has(&r, "  1  the rules or pack are at fault");
+	assert_has(&r, "  2  usage error");
+	run_free(&r);
+
+	r = sp("help", "diff", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "usage: sluice-pack diff OLD NEW");
+	run_free(&r);
+}
+
+Test(sluice_pack_cli, usage_errors_exit_2)
+{
+	char *rules = fixture("small.yaml");
+	struct run r;
+
+	r = sp(NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("frobnicate", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "unknown command 'frobnicate'");
+	run_free(&r);
+
+	r = sp("compile", rules, NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "need -o OUT.pack");
+	run_free(&r);
+
+	r = sp("test", rules, NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("diff", rules, NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("info", "--bogus", rules, NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "Try 'sluice-pack info --help'");
+	run_free(&r);
+
+	r = sp("test", rules, "--udp-port", "70000", "x", NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("test", rules, "--expect", "delete", "x", NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("verify", rules, NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "--pubkey");
+	run_free(&r);
+
+	r = sp("keygen", NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+	free(rules);
+}
+
+Test(sluice_pack_cli, unreadable_files_exit_2_and_are_named)
+{
+	char *rules = fixture("small.yaml");
+	struct run r;
+
+	r = sp("info", "/nonexistent/x.pack", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/x.pack: cannot open");
+	run_free(&r);
+
+	r = sp("test", rules, "--file", "/nonexistent/lines.txt", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/lines.txt: cannot open");
+	run_free(&r);
+
+	r = sp("test", rules, "--pcap", "/nonexistent/c.pcap", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/c.pcap");
+	run_free(&r);
+
+	r = sp("diff", rules, "/nonexistent/new.yaml", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/new.yaml: cannot open");
+	run_free(&r);
+
+	r = sp("info", "--json", "/nonexistent/x.pack", NULL);
+	assert_rc(&r, 2);
+	assert_json_last_line(&r);
+	assert_has(&r, "\"ok\":false,\"exit\":2");
+	run_free(&r);
+	free(rules);
+}
+
+/* ---- compile and info ---- */
+
+static char *compile_small(const char *dir, char sha[65])
+{
+	char *rules = fixture("small.yaml");
+	char *pack = path_in(dir, "small.pack");
+	struct run r = sp("compile", rules, "-o", pack, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "cli-test 1: 3 rules, compiled in ");
+	assert_has(&r, " pack bytes (");
+	const char *h = strstr(r.out, "sha256 ");
+	cr_assert_not_null(h);
+	memcpy(sha, h + 7, 64);
+	sha[64] = '\0';
+	cr_assert_eq(strspn(sha, "0123456789abcdef"), 64, "%s", r.out);
+	run_free(&r);
+	free(rules);
+	return pack;
+}
+
+Test(sluice_pack_cli, compile_then_info_describe_the_same_pack)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char sha[65], want[128];
+	char *pack = compile_small(dir, sha);
+	struct stat st;
+	struct run r;
+
+	cr_assert_eq(stat(pack, &st), 0);
+	r = sp("info", pack, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "name:       cli-test\n");
+	assert_has(&r, "version:    1\n");
+	snprintf(want, sizeof(want), "sha256:     %s\n", sha);
+	assert_has(&r, want);
+	assert_has(&r, "rules:      3 (block 1, mask 1, flag 1)\n");
+	assert_has(&r, "categories: contact 1, drugs 1, minors 1\n");
+	assert_has(&r, "hyperscan:  ");
+	assert_has(&r, "database:   ");
+	assert_lacks(&r, "drug-word");
+	run_free(&r);
+
+	r = sp("info", "-r", pack, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "drug-word");
+	assert_has(&r, "1[3-9]\\d{9}");
+	run_free(&r);
+
+	r = sp("info", "--json", "-r", pack, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"command\":\"info\"");
+	assert_has(&r, "\"name\":\"cli-test\"");
+	assert_has(&r, "\"rules\":3");
+	assert_has(&r, "\"actions\":{\"block\":1,\"mask\":1,\"flag\":1,\"allow\":0}");
+	snprintf(want, sizeof(want), "\"sha256\":\"%s\"", sha);
+	assert_has(&r, want);
+	assert_has(&r, "\"id\":\"drug-word\"");
+	assert_has(&r, "\"ok\":true,\"exit\":0");
+	run_free(&r);
+
+	char *rules = fixture("small.yaml");
+	char *out2 = path_in(dir, "again.pack");
+	r = sp("compile", "--json", rules, "-o", out2, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"rules\":3");
+	assert_has(&r, "\"compile_ms\":");
+	snprintf(want, sizeof(want), "\"pack_bytes\":%lld", (long long)st.st_size);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "\"sha256\":\"%s\"", sha);
+	assert_has(&r, want);
+	run_free(&r);
+
+	free(out2);
+	free(rules);
+	free(pack);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* The rule language's other kinds: counted by info, and their matches shown
+ * by test --all although they do not act on their own. */
+Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
+{
+	char *rules = fixture("v2.yaml");
+	struct run r = sp("info", rules, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "owner:      cli tests\n");
+	assert_has(&r, "about:      Rules of every kind for the sluice-pack tests.\n");
+	assert_has(&r, "compiled:   in ");
+	assert_has(&r, "rules:      5 (block 3, mask 1, flag 0, allow 1)\n");
+	assert_has(&r, "severity:   critical 0, high 3, medium 1, low 1\n");
+	assert_has(&r, "kinds:      pattern 2, literal 1, list 1, combination 1 (2 quiet)\n");
+	assert_has(&r, "categories: contact 2, copyright 3\n");
+	assert_has(&r, ": literal ");
+	assert_has(&r, ", regex ");
+	assert_has(&r, ", logic ");
+	assert_lacks(&r, "signature:");
+	run_free(&r);
+
+	r = sp("info", "--json", "-r", rules, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"owner\":\"cli tests\"");
+	assert_has(&r, "\"databases\":[{\"kind\":\"literal\",\"bytes\":");
+	assert_has(&r, "\"kinds\":{\"pattern\":2,\"literal\":1,\"list\":1,\"combination\":1}");
+	assert_has(&r, "\"id\":\"titles\",\"action\":\"block\",\"severity\":\"high\","
+		       "\"category\":\"copyright\",\"kind\":\"list\",\"body\":\"v2-titles.txt\","
+		       "\"entries\":2");
+	run_free(&r);
+
+	r = sp("test", rules, "星河铁道2047 全集网盘", "热线 13800138000 或 13912345678",
+	       "星河铁道2047", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "\"星河铁道2047 全集网盘\": title-offer [copyright, block] at 0..23 -> "
+		       "verdict block\n");
+	assert_has(&r,
+		   "\"热线 13800138000 或 13912345678\": phone [contact, mask] at 23..34 (1 span "
+		   "exempted by allow rules) -> verdict mask\n");
+	assert_has(&r, "\"星河铁道2047\": no match\n");
+	run_free(&r);
+
+	r = sp("test", "--all", rules, "星河铁道2047 全集网盘", "热线 13800138000 或 13912345678",
+	       NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "\"星河铁道2047 全集网盘\": titles [copyright, quiet] at 0..16, title-offer "
+		       "[copyright, block] at 0..23, offer [copyright, quiet] at 17..29 -> verdict "
+		       "block\n");
+	assert_has(&r,
+		   "\"热线 13800138000 或 13912345678\": allow-hotline [contact, allow] at 7..18, "
+		   "phone [contact, mask] at 23..34 (1 span exempted by allow rules) -> verdict "
+		   "mask\n");
+	run_free(&r);
+	free(rules);
+}
+
+Test(sluice_pack_cli, compile_error_names_file_line_column_and_exits_1)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *bad = ts_source_path("tests/data/rules/bad_action.yaml");
+	char *out = path_in(dir, "x.pack");
+	struct run r = sp("compile", bad, "-o", out, NULL);
+
+	assert_rc(&r, 1);
+	assert_has(&r, "bad_action.yaml:4:13: rule wrong-action: unknown action 'delete'");
+	cr_assert_neq(access(out, F_OK), 0, "a pack was written despite the error");
+	run_free(&r);
+
+	r = sp("compile", "--json", bad, "-o", out, NULL);
+	assert_rc(&r, 1);
+	assert_json_last_line(&r);
+	assert_has(&r, "\"error\":\"");
+	assert_has(&r, "\"ok\":false,\"exit\":1");
+	run_free(&r);
+
+	free(out);
+	free(bad);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+Test(sluice_pack_cli, corrupt_pack_is_refused_with_exit_1)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char sha[65];
+	char *pack = compile_small(dir, sha);
+	FILE *f = fopen(pack, "r+b");
+
+	cr_assert_not_null(f);
+	fseek(f, -10, SEEK_END);
+	int c = fgetc(f);
+	fseek(f, -10, SEEK_END);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+
+	struct run r = sp("info", pack, NULL);
+	assert_rc(&r, 1);
+	assert_has(&r, pack);
+	assert_has(&r, "SHA-256 mismatch");
+	run_free(&r);
+
+	r = sp("test", pack, "x", NULL);
+	assert_rc(&r, 1);
+	run_free(&r);
+
+	free(pack);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* ---- test ---- */
+
+Test(sluice_pack_cli, test_texts_print_matches_offsets_and_verdict)
+{
+	char *rules = fixture("small.yaml");
+	struct run r =
+	    sp("test", rules, "电话 13812345678", "hello", "加我 13912345678 冰毒", NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "\"电话 13812345678\": phone-cn-mobile [contact, mask] at 7..18 -> "
+		       "verdict mask\n");
+	assert_has(&r, "\"hello\": no match\n");
+	assert_has(&r, "\"加我 13912345678 冰毒\": private-chat [minors, flag] at 0..6, "
+		       "phone-cn-mobile [contact, mask] at 7..18, drug-word [drugs, block] at "
+		       "19..25 -> verdict block\n");
+	run_free(&r);
+
+	r = sp("test", "--json", rules, "电话 13812345678", "\xff", NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"text\":\"电话 13812345678\"");
+	assert_has(&r, "\"matches\":[{\"rule\":\"phone-cn-mobile\",\"category\":\"contact\","
+		       "\"action\":\"mask\",\"severity\":\"medium\",\"from\":7,\"to\":18}]");
+	assert_has(&r, "\"verdict\":\"mask\"");
+	assert_has(&r, "\"scanned\":false,\"invalid_utf8_at\":0");
+	assert_has(&r, "\"totals\":{\"messages\":2,\"pass\":0,\"flag\":0,\"mask\":1,\"block\":0,"
+		       "\"invalid_utf8\":1}");
+	run_free(&r);
+	free(rules);
+}
+
+Test(sluice_pack_cli, test_file_prints_file_line_per_message_and_totals)
+{
+	char *rules = fixture("small.yaml");
+	char *lines = fixture("messages.txt");
+	struct run r = sp("test", rules, "--file", lines, NULL);
+	char want[512];
+
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want),
+		 "%s:1: \"电话 13812345678\": phone-cn-mobile [contact, mask] at 7..18 -> "
+		 "verdict mask\n",
+		 lines);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "%s:2: \"hello\": no match\n", lines);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want),
+		 "%s:3: \"出售冰毒\": drug-word [drugs, block] at 6..12 -> verdict block\n", lines);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want),
+		 "%s:4: \"私聊 13912345678\": private-chat [minors, flag] at 0..6, "
+		 "phone-cn-mobile [contact, mask] at 7..18 -> verdict mask\n",
+		 lines);
+	assert_has(&r, want);
+	assert_has(&r, "totals: 4 messages (pass 1, flag 0, mask 2, block 1)\n");
+	run_free(&r);
+
+	/* --matched leaves out what did not match, not the totals. */
+	r = sp("test", rules, "--file", lines, "--matched", NULL);
+	assert_rc(&r, 0);
+	assert_lacks(&r, "hello");
+	assert_has(&r, "totals: 4 messages");
+	run_free(&r);
+	free(lines);
+	free(rules);
+}
+
+Test(sluice_pack_cli, test_expect_fails_with_exit_1_on_another_verdict)
+{
+	char *rules = fixture("small.yaml");
+	struct run r = sp("test", rules, "--expect", "block", "出售冰毒", "买冰毒吗", NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "totals: 2 messages (pass 0, flag 0, mask 0, block 2), 0 not block\n");
+	run_free(&r);
+
+	r = sp("test", rules, "--expect", "block", "出售冰毒", "hello", NULL);
+	assert_rc(&r, 1);
+	assert_has(&r, "\"hello\": no match  [UNEXPECTED: expected block]\n");
+	assert_has(&r, "1 not block");
+	run_free(&r);
+
+	r = sp("test", rules, "--json", "--expect", "pass", "hello", NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"expected\":\"pass\",\"as_expected\":true");
+	run_free(&r);
+	free(rules);
+}
+
+static void add_pkt(struct ts_packet *pkts, size_t *n, const uint8_t *data, size_t len)
+{
+	cr_assert_gt(len, 0, "packet %zu was not built", *n);
+	pkts[*n].data = malloc(len);
+	cr_assert_not_null(pkts[*n].data);
+	memcpy(pkts[*n].data, data, len);
+	pkts[*n].len = len;
+	(*n)++;
+}
+
+static size_t build_udp(uint8_t *out, size_t cap, uint16_t port, const void *payload, size_t len)
+{
+	struct sluice_udp_endpoints ep;
+
+	sluice_udp_endpoints_default(&ep, false);
+	ep.dst_port = port;
+	return sluice_udp_packet_build(out, cap, &ep, payload, len);
+}
+
+/* Five packets: two messages (IPv4), one (IPv6 in a VLAN), a datagram to
+ * another port, one with a broken frame, and one message that is not UTF-8. */
+static char *write_capture(const char *dir)
+{
+	struct ts_packet pkts[8];
+	uint8_t buf[4096], frame[256];
+	size_t n = 0;
+	char *path = path_in(dir, "msgs.pcap");
+
+	struct sluice_wire_message m1[] = {ts_msg(7, "电话 13812345678"), ts_msg(8, "hello")};
+	add_pkt(pkts, &n, buf, ts_build_datagram(buf, sizeof(buf), false, false, m1, 2));
+	struct sluice_wire_message m2[] = {ts_msg(9, "出售冰毒")};
+	add_pkt(pkts, &n, buf, ts_build_datagram(buf, sizeof(buf), true, true, m2, 1));
+	struct sluice_wire_message m3 = ts_msg(11, "冰毒 to another port");
+	size_t fl = sluice_wire_frame_write(frame, sizeof(frame), &m3);
+	add_pkt(pkts, &n, buf, build_udp(buf, sizeof(buf), 5353, frame, fl));
+	frame[0] = 'X'; /* bad magic: the gateway drops the datagram */
+	add_pkt(pkts, &n, buf, build_udp(buf, sizeof(buf), 7700, frame, fl));
+	struct sluice_wire_message m5[] = {ts_msg(10, "\xff\xfe")};
+	add_pkt(pkts, &n, buf, ts_build_datagram(buf, sizeof(buf), false, false, m5, 1));
+
+	cr_assert_eq(ts_pcap_write(path, pkts, n), 0);
+	for (size_t i = 0; i < n; i++)
+		free(pkts[i].data);
+	return path;
+}
+
+Test(sluice_pack_cli, test_pcap_decodes_messages_like_the_gateway)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *rules = fixture("small.yaml");
+	char *pcap = write_capture(dir);
+	struct run r = sp("test", rules, "--pcap", pcap, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "packet 1 msg 7: \"电话 13812345678\": phone-cn-mobile [contact, mask] at "
+		       "7..18 -> verdict mask\n");
+	assert_has(&r, "packet 1 msg 8: \"hello\": no match\n");
+	assert_has(
+	    &r,
+	    "packet 2 msg 9: \"出售冰毒\": drug-word [drugs, block] at 6..12 -> verdict block\n");
+	assert_lacks(&r, "msg 11");
+	assert_has(&r, "packet 4: datagram dropped by the gateway: bad_magic\n");
+	assert_has(&r, "packet 5 msg 10: \"\\xff\\xfe\": invalid UTF-8 at byte 0, not scanned\n");
+	assert_has(&r, "totals: 4 messages (pass 1, flag 0, mask 1, block 1), 1 invalid UTF-8; "
+		       "5 packets: 3 datagrams to port 7700, 1 dropped (bad_magic 1), 1 other\n");
+	run_free(&r);
+
+	/* Another message port: everything is someone else's traffic. */
+	r = sp("test", rules, "--pcap", pcap, "--udp-port", "5353", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "packet 3 msg 11: \"冰毒 to another port\": drug-word [drugs, block] at "
+		       "0..6 -> verdict block\n");
+	assert_has(&r, "5 packets: 1 datagrams to port 5353, 0 dropped, 4 other\n");
+	run_free(&r);
+
+	r = sp("test", "--json", rules, "--pcap", pcap, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "{\"packet\":1,\"msg_id\":7,\"channel_id\":100,\"user_id\":5007,\"flags\":0,"
+		       "\"text\":\"电话 13812345678\"");
+	assert_has(&r, "\"dropped\":[{\"packet\":4,\"reason\":\"bad_magic\"}]");
+	assert_has(&r, "\"packets\":5,\"datagrams\":3,\"dropped_datagrams\":1,"
+		       "\"dropped_by_reason\":{\"bad_magic\":1},\"other_packets\":1");
+	run_free(&r);
+
+	/* A file that is not a capture is an input error, named. */
+	r = sp("test", rules, "--pcap", rules, NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, rules);
+	run_free(&r);
+
+	free(pcap);
+	free(rules);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* `tcpdump -i any` writes Linux cooked (SLL) headers instead of Ethernet. */
+Test(sluice_pack_cli, test_pcap_reads_linux_cooked_captures)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *rules = fixture("small.yaml");
+	char *pcap = path_in(dir, "any.pcap");
+	uint8_t eth[2048], sll[2048];
+	struct sluice_wire_message m[] = {ts_msg(21, "电话 13812345678")};
+	size_t n = ts_build_datagram(eth, sizeof(eth), false, false, m, 1);
+
+	cr_assert_gt(n, 14);
+	memset(sll, 0, 16);
+	sll[1] = 4;	/* packet sent by us */
+	sll[14] = 0x08; /* protocol: IPv4 */
+	memcpy(sll + 16, eth + 14, n - 14);
+	pcap_t *dead = pcap_open_dead(DLT_LINUX_SLL, 65535);
+	pcap_dumper_t *d = pcap_dump_open(dead, pcap);
+	cr_assert_not_null(d);
+	struct pcap_pkthdr h = {.caplen = (bpf_u_int32)(n + 2), .len = (bpf_u_int32)(n + 2)};
+	pcap_dump((u_char *)d, &h, sll);
+	pcap_dump_close(d);
+	pcap_close(dead);
+
+	struct run r = sp("test", rules, "--pcap", pcap, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "packet 1 msg 21: \"电话 13812345678\": phone-cn-mobile [contact, mask] at "
+		       "7..18 -> verdict mask\n");
+	run_free(&r);
+	free(pcap);
+	free(rules);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* ---- diff ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0;
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(getdelim(&buf, &len, '\0', f) > 0, true, "%s is empty", path);
+	fclose(f);
+	return buf;
+}
+
+/* Replaces text[at, at + len) with with; returns the new malloc'd text. */
+static char *splice(char *text, size_t at, size_t len, const char *with)
+{
+	char *out = NULL;
+
+	cr_assert_geq(asprintf(&out, "%.*s%s%s", (int)at, text, with, text + at + len), 0);
+	free(text);
+	return out;
+}
+
+/* The start of a rule's "- id: ID" line in a rule file. */
+static size_t rule_at(const char *text, const char *id)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "\n  - id: %s\n", id);
+	const char *p = strstr(text, key);
+	cr_assert_not_null(p, "default.yaml has no rule %s", id);
+	return (size_t)(p - text) + 1;
+}
+
+/* Offset of the first needle at or after from. */
+static size_t find_from(const char *text, size_t from, const char *needle)
+{
+	const char *p = strstr(text + from, needle);
+
+	cr_assert_not_null(p, "no \"%s\" in default.yaml after byte %zu", needle, from);
+	return (size_t)(p - text);
+}
+
+/* patterns/rules/default.yaml with four edits, made here rather than kept as
+ * a copy so the test follows the default pack as it evolves: phone-cn-mobile
+ * blocks instead of masking, email-address only matches .com addresses,
+ * drug-sale is gone and lottery-group-lure is new. */
+static char *modified_default(const char *dir)
+{
+	char *src = ts_source_path("patterns/rules/default.yaml");
+	char *text = slurp(src);
+	char *path = path_in(dir, "default_modified.yaml");
+	size_t at, end;
+
+	at = find_from(text, rule_at(text, "phone-cn-mobile"), "action: mask");
+	text = splice(text, at, strlen("action: mask"), "action: block");
+
+	at = find_from(text, rule_at(text, "email-address"), "pattern: ");
+	end = find_from(text, at, "\n");
+	text = splice(text, at, end - at, "pattern: '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\\.com'");
+
+	/* The rule runs to the next rule, comment or blank line. */
+	at = rule_at(text, "drug-sale");
+	end = at + strlen("  - id: drug-sale\n");
+	while (strncmp(text + end, "    ", 4) == 0)
+		end = find_from(text, end, "\n") + 1;
+	text = splice(text, at, end - at, "");
+
+	/* rules: is the file's last key, so a rule appended at the end is in it. */
+	size_t len = strlen(text);
+	text = splice(text, len, 0,
+		      "\n  - id: lottery-group-lure\n    pattern: '彩票群'\n    action: mask\n"
+		      "    category: gambling\n");
+
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	free(src);
+	return path;
+}
+
+Test(sluice_pack_cli, diff_shows_rule_changes_and_verdict_changes_on_a_corpus)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *old = ts_source_path("patterns/rules/default.yaml");
+	char *new = modified_default(dir);
+	char *corpus = fixture("corpus.txt");
+	struct run r = sp("diff", old, new, "--corpus", corpus, "--examples", "1", NULL);
+	char want[512];
+
+	assert_rc(&r, 0);
+	assert_has(&r, "rules: 1 added, 1 removed, 2 changed, ");
+	assert_has(&r, "  added    lottery-group-lure [gambling, mask] pattern '彩票群'");
+	assert_has(&r, "default_modified.yaml:");
+	assert_has(&r, "  removed  drug-sale [drugs, block]");
+	assert_has(&r, "  changed  phone-cn-mobile");
+	assert_has(&r, "             action mask → block\n");
+	assert_has(&r, "  changed  email-address");
+	assert_has(&r, "             pattern '");
+	snprintf(want, sizeof(want), "corpus %s: 7 messages, 5 change verdict", corpus);
+	assert_has(&r, want);
+	assert_has(&r, "  pass→mask: 1\n");
+	assert_has(&r, "  mask→pass: 1\n");
+	assert_has(&r, "  mask→block: 2\n");
+	assert_has(&r, "  block→pass: 1\n");
+	snprintf(want, sizeof(want), "    %s:4: \"进彩票群了吗\"  +lottery-group-lure (mask)\n",
+		 corpus);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "    %s:3: \"出售冰毒\"  -drug-sale (block)\n", corpus);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "    %s:8: \"邮箱 a@b.org\"  -email-address (mask)\n", corpus);
+	assert_has(&r, want);
+	/* One example per change: line 1 shows, line 2 does not. */
+	snprintf(want, sizeof(want),
+		 "    %s:1: \"加我 13812345678\"  phone-cn-mobile (mask→block)\n", corpus);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "    %s:2:", corpus);
+	assert_lacks(&r, want);
+	run_free(&r);
+
+	r = sp("diff", "--json", old, new, "--corpus", corpus, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"added\":[{\"id\":\"lottery-group-lure\",\"action\":\"mask\"");
+	assert_has(&r, "\"removed\":[{\"id\":\"drug-sale\"");
+	assert_has(&r, "{\"field\":\"action\",\"old\":\"mask\",\"new\":\"block\"}");
+	assert_has(&r, "\"messages\":7,\"changed_verdict\":5");
+	assert_has(&r, "{\"from\":\"mask\",\"to\":\"block\",\"count\":2,\"examples\":[{\"line\":1,"
+		       "\"text\":\"加我 13812345678\",\"rules\":[{\"rule\":\"phone-cn-mobile\","
+		       "\"old\":\"mask\",\"new\":\"block\"}]},{\"line\":2,");
+	assert_has(&r, "{\"from\":\"block\",\"to\":\"pass\",\"count\":1");
+	assert_has(&r, "{\"rule\":\"lottery-group-lure\",\"old\":null,\"new\":\"mask\"}");
+	run_free(&r);
+
+	/* Like diff(1): --exit-code says whether anything differs. */
+	r = sp("diff", "--exit-code", old, new, NULL);
+	assert_rc(&r, 1);
+	run_free(&r);
+	r = sp("diff", "--exit-code", old, old, "--corpus", corpus, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "rules: 0 added, 0 removed, 0 changed, ");
+	assert_has(&r, "0 change verdict");
+	run_free(&r);
+
+	free(corpus);
+	free(new);
+	free(old);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+Test(sluice_pack_cli, diff_compares_a_pack_with_a_rule_file)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char sha[65];
+	char *pack = compile_small(dir, sha);
+	char *rules = fixture("small.yaml");
+	struct run r = sp("diff", pack, rules, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "rules: 0 added, 0 removed, 0 changed, 3 unchanged\n");
+	run_free(&r);
+	free(rules);
+	free(pack);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* ---- lint ---- */
+
+Test(sluice_pack_cli, lint_reports_every_error_with_its_location_and_exits_1)
+{
+	char *bad = fixture("lint_errors.yaml");
+	char want[512];
+	struct run r = sp("lint", bad, NULL);
+
+	assert_rc(&r, 1);
+	snprintf(want, sizeof(want), "%s:12:13: error: rule wrong-action: ", bad);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "%s:15:", bad);
+	assert_has(&r, want);
+	assert_has(&r, "rule fine: ");
+	assert_has(&r, "2 errors");
+	run_free(&r);
+
+	r = sp("lint", "--json", bad, NULL);
+	assert_rc(&r, 1);
+	assert_json(&r);
+	assert_has(&r, "\"level\":\"error\"");
+	assert_has(&r, "\"line\":12,\"column\":13");
+	assert_has(&r, "\"rule\":\"wrong-action\"");
+	assert_has(&r, "\"errors\":2");
+	assert_has(&r, "\"ok\":false,\"exit\":1");
+	run_free(&r);
+	free(bad);
+}
+
+Test(sluice_pack_cli, lint_of_a_clean_file_exits_0)
+{
+	char *good = fixture("small.yaml");
+	struct run r = sp("lint", good, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, ": 0 errors");
+	run_free(&r);
+
+	r = sp("lint", "--json", good, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"errors\":0");
+	run_free(&r);
+	free(good);
+}
+
+Test(sluice_pack_cli, lint_warnings_pass_unless_strict)
+{
+	char *rules = fixture("small.yaml");
+	char *corpus = fixture("messages.txt");
+	char want[512];
+	/* phone-cn-mobile matches 2 of the 4 lines: too broad at 30%. */
+	struct run r = sp("lint", rules, "--corpus", corpus, "--broad-share", "0.3", NULL);
+
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "%s:", rules);
+	assert_has(&r, want);
+	assert_has(&r, ": warning: rule phone-cn-mobile: ");
+	assert_has(&r, ": 0 errors, ");
+	run_free(&r);
+
+	r = sp("lint", "--strict", rules, "--corpus", corpus, "--broad-share", "0.3", NULL);
+	assert_rc(&r, 1);
+	run_free(&r);
+
+	r = sp("lint", rules, "--broad-share", "2", NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+
+	r = sp("lint", rules, "--corpus", "/nonexistent/corpus.txt", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/corpus.txt: cannot open");
+	run_free(&r);
+	free(corpus);
+	free(rules);
+}
+
+/* ---- signing ---- */
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "%s missing", path);
+	return st.st_mode & 0777;
+}
+
+Test(sluice_pack_cli, keygen_sign_verify_round_trip)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char sha[65];
+	char *pack = compile_small(dir, sha);
+	char *alice = path_in(dir, "alice"), *bob = path_in(dir, "bob");
+	char *alice_key = path_in(dir, "alice.key"), *alice_pub = path_in(dir, "alice.pub");
+	char *bob_pub = path_in(dir, "bob.pub");
+	char *signed_pack = path_in(dir, "signed.pack");
+	struct run r;
+
+	r = sp("keygen", alice, NULL);
+	assert_rc(&r, 0);
+	run_free(&r);
+	cr_assert_eq(mode_of(alice_key), 0600, "private key mode %o", mode_of(alice_key));
+	mode_of(alice_pub);
+	r = sp("keygen", "--json", bob, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"public_key\":");
+	run_free(&r);
+
+	/* A key is never overwritten by accident. */
+	r = sp("keygen", alice, NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "already exists");
+	run_free(&r);
+
+	/* The key id keygen reports is the one sign, verify and info report. */
+	r = sp("keygen", "--json", "--force", alice, NULL);
+	assert_rc(&r, 0);
+	const char *at = strstr(r.out, "\"key_id\":\"");
+	cr_assert_not_null(at, "%s", r.out);
+	char key_id[65], want[256];
+	memcpy(key_id, at + 10, 64);
+	key_id[64] = '\0';
+	cr_assert_eq(strspn(key_id, "0123456789abcdef"), 64, "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(mode_of(alice_key), 0600);
+
+	r = sp("sign", pack, "--key", alice_key, "-o", signed_pack, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "signed with key %s", key_id);
+	assert_has(&r, want);
+	run_free(&r);
+
+	r = sp("verify", signed_pack, "--pubkey", alice_pub, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "%s: OK, signed by key %s\n", signed_pack, key_id);
+	assert_has(&r, want);
+	run_free(&r);
+
+	r = sp("info", signed_pack, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "signature:  signed by key %s", key_id);
+	assert_has(&r, want);
+	run_free(&r);
+	r = sp("info", pack, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "signature:  unsigned\n");
+	run_free(&r);
+
+	r = sp("verify", "--json", signed_pack, "--pubkey", bob_pub, "--pubkey", alice_pub, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	snprintf(want, sizeof(want), "\"verified\":true,\"key_id\":\"%s\"", key_id);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* The wrong key, or no signature at all, fails with exit 1 and names the
+	 * pack. */
+	r = sp("verify", signed_pack, "--pubkey", bob_pub, NULL);
+	assert_rc(&r, 1);
+	assert_has(&r, signed_pack);
+	assert_has(&r, key_id);
+	run_free(&r);
+	r = sp("verify", "--json", signed_pack, "--pubkey", bob_pub, NULL);
+	assert_rc(&r, 1);
+	assert_json_last_line(&r);
+	assert_has(&r, "\"verified\":false");
+	assert_has(&r, "\"ok\":false,\"exit\":1");
+	run_free(&r);
+	r = sp("verify", pack, "--pubkey", alice_pub, NULL);
+	assert_rc(&r, 1);
+	assert_has(&r, pack);
+	run_free(&r);
+
+	/* A signed pack is still a pack for every other command. */
+	r = sp("test", signed_pack, "出售冰毒", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "-> verdict block");
+	run_free(&r);
+
+	free(signed_pack);
+	free(bob_pub);
+	free(alice_pub);
+	free(alice_key);
+	free(bob);
+	free(alice);
+	free(pack);
+	ts_rmtree(dir);
+	free(dir);
+}
