@@ -7,8 +7,10 @@
  * - literal: literal and list rules, compiled with the literal API
  *   (hs_compile_lit_multi). A literal's length is known, so a match's start is
  *   its end minus that length: exact spans without start-of-match tracking.
+ *   whole_word literals are here too; the match path checks their edges.
  * - regex: regular expressions, with HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST (exact
- *   spans for masking), and whole_word literals (escaped, with \b; no SOM).
+ *   spans for masking); whole_word adds \b where the pattern's edge is always
+ *   a word character.
  * - logic: combinations (HS_FLAG_COMBINATION) with a quiet, SOM-free copy of
  *   their operands, which Hyperscan requires in the same database. The
  *   operands' spans come from the other two databases.
@@ -68,9 +70,11 @@ struct sluice_pack_rule {
 	char *description;	 /* "" when none was given */
 	uint32_t literal_count;	 /* literal: 1; list: its entries */
 	uint32_t category_index; /* equal for rules of one category */
-	/* whole_word sides the match path checks itself because the pattern
-	 * can begin (bit 0) or end (bit 1) with both a word and a non-word
-	 * character, so no \b can be added there. */
+	/* whole_word edges the match path checks itself, start (bit 0) and
+	 * end (bit 1): a match whose edge character is a word character must
+	 * not touch another word character there. Used for literals (whose
+	 * edges are fixed) and for patterns whose edge can be either kind of
+	 * character, where no \b can be added. */
 	uint8_t edge_check;
 	/* combination: its program (operands flattened to non-combination
 	 * rules), pack->logic[logic_off, logic_off + logic_len). */

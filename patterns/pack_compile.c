@@ -163,6 +163,14 @@ static unsigned rule_flags(const struct sluice_rule *r)
 	return r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* ---- ids ---- */
 
 static const struct sluice_rule_list *sort_rules;
@@ -361,6 +369,18 @@ static void check_pattern(struct build *b, size_t i)
 		hs_free_compile_error(cerr);
 		return;
 	}
+	if (getenv("SLUICE_TIMING")) {
+		double t0 = now_ms();
+		hs_database_t *d1 = NULL, *d2 = NULL;
+		hs_compile_error_t *e1 = NULL;
+		hs_compile(b->expr[i], flags, HS_MODE_BLOCK, NULL, &d1, &e1);
+		double t1 = now_ms();
+		hs_compile(b->expr[i], flags & ~HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, NULL, &d2, &e1);
+		fprintf(stderr, "PAT %s w=%u..%u som %.1f nosom %.1f\n", r->id, info->min_width,
+			info->max_width, t1 - t0, now_ms() - t1);
+		hs_free_database(d1);
+		hs_free_database(d2);
+	}
 	if (info->min_width == 0)
 		rule_err(b, i, body_loc(r), "empty-match",
 			 "pattern can match the empty string, so it would match every message; "
@@ -407,6 +427,8 @@ static void check_literals(struct build *b, size_t i)
 		    sluice_ascii_word((unsigned char)lit.text[lit.len - 1]))
 			any_word_edge = true;
 	}
+	if ((rule_flags(r) & SLUICE_RULE_WHOLE_WORD) && any_word_edge)
+		b->edge_check[i] = 3;
 	if ((rule_flags(r) & SLUICE_RULE_WHOLE_WORD) && !any_word_edge)
 		rule_warn(b, i, r->whole_word_loc.line ? r->whole_word_loc : body_loc(r),
 			  "whole-word-no-effect",
@@ -815,18 +837,6 @@ static char *escape_literal(const char *s, size_t n, bool left_b, bool right_b)
 	return out;
 }
 
-static int push_literal_regex(struct db_input *in, const struct sluice_literal *lit, unsigned flags,
-			      unsigned id, uint32_t rule, uint32_t k, bool whole_word)
-{
-	bool lb = whole_word && sluice_ascii_word((unsigned char)lit->text[0]);
-	bool rb = whole_word && sluice_ascii_word((unsigned char)lit->text[lit->len - 1]);
-	char *e = escape_literal(lit->text, lit->len, lb, rb);
-
-	if (!e)
-		return -1;
-	return db_push(in, e, 0, flags, id, rule, k, e);
-}
-
 struct built_db {
 	enum sluice_db_kind kind;
 	hs_database_t *db;
@@ -975,26 +985,22 @@ static int gather(struct build *b, struct db_input in[3])
 				return -1;
 			continue;
 		}
+		/* whole_word literals too: a literal's edges are fixed, so the
+		 * match path's check of a match's edges (edge_check, set in
+		 * check_literals()) is exactly a \b on each side whose edge is a
+		 * word character, and the literal matcher compiles a word list
+		 * far faster than the regex compiler would. */
 		for (size_t k = 0; k < literal_count(r); k++) {
 			struct sluice_literal l = literal_at(r, k);
-			if (f & SLUICE_RULE_WHOLE_WORD) {
-				unsigned hf = HS_FLAG_UTF8 |
-					      ((f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0);
-				if (db_new_id(re, p, l.len, &id) != 0 ||
-				    push_literal_regex(re, &l, hf, id, (uint32_t)i, (uint32_t)k,
-						       true) != 0)
-					return -1;
-			} else {
-				/* The literal API takes no UTF-8 flag: it matches bytes,
-				 * and a valid UTF-8 literal can only match at character
-				 * boundaries of valid UTF-8 text. Its case folding is
-				 * ASCII only, so a match's length is the literal's. */
-				unsigned hf = (f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0;
-				if (db_new_id(lit, p, l.len, &id) != 0 ||
-				    db_push(lit, l.text, l.len, hf, id, (uint32_t)i, (uint32_t)k,
-					    NULL) != 0)
-					return -1;
-			}
+			/* The literal API takes no UTF-8 flag: it matches bytes,
+			 * and a valid UTF-8 literal can only match at character
+			 * boundaries of valid UTF-8 text. Its case folding is
+			 * ASCII only, so a match's length is the literal's. */
+			unsigned hf = (f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0;
+			if (db_new_id(lit, p, l.len, &id) != 0 ||
+			    db_push(lit, l.text, l.len, hf, id, (uint32_t)i, (uint32_t)k, NULL) !=
+				0)
+				return -1;
 		}
 	}
 
@@ -1229,13 +1235,6 @@ static void build_free(struct build *b)
 	free(b->by_id);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		      struct sluice_diag_list *diags, struct sluice_pack **out)
@@ -1300,6 +1299,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		else if (r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST)
 			check_literals(&b, i);
 	}
+	fprintf(stderr, "TIMING checks %.1f ms\n", now_ms() - start);
 	check_combinations(&b);
 	settle_operands(&b);
 	check_usage(&b);
@@ -1316,8 +1316,11 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 			db_input_free(&in[k]);
 		if (gather(&b, in) != 0)
 			goto oom;
-		for (int k = 0; k < 3 && who == -2; k++)
+		for (int k = 0; k < 3 && who == -2; k++) {
+			double t0 = now_ms();
 			who = compile_db(&b, (enum sluice_db_kind)(k + 1), &in[k], &built[k]);
+			fprintf(stderr, "TIMING db %d %.1f ms\n", k, now_ms() - t0);
+		}
 		if (who == -2)
 			break;
 		for (int k = 0; k < 3; k++) {
@@ -1372,7 +1375,9 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 			goto out;
 		}
 		free(image);
+		double t1 = now_ms();
 		check_examples(&b, pack);
+		fprintf(stderr, "TIMING examples %.1f ms\n", now_ms() - t1);
 	}
 	if (b.oom)
 		goto oom;
