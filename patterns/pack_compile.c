@@ -163,22 +163,13 @@ static unsigned rule_flags(const struct sluice_rule *r)
 	return r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* ---- ids ---- */
 
-static const struct sluice_rule_list *sort_rules;
-
-static int cmp_id(const void *a, const void *b)
+static int cmp_id(const void *a, const void *b, void *ctx)
 {
+	const struct sluice_rule_list *rules = ctx;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int c = strcmp(sort_rules->rules[x].id, sort_rules->rules[y].id);
+	int c = strcmp(rules->rules[x].id, rules->rules[y].id);
 
 	return c ? c : (x < y ? -1 : x > y);
 }
@@ -192,11 +183,7 @@ static int index_ids(struct build *b)
 		return -1;
 	for (size_t i = 0; i < rules->count; i++)
 		b->by_id[i] = (uint32_t)i;
-	/* qsort has no context argument; the build is single-threaded per
-	 * call, and the pointer is only read during this sort. */
-	sort_rules = rules;
-	qsort(b->by_id, rules->count, sizeof(*b->by_id), cmp_id);
-	sort_rules = NULL;
+	qsort_r(b->by_id, rules->count, sizeof(*b->by_id), cmp_id, (void *)rules);
 	for (size_t k = 1; k < rules->count; k++) {
 		const struct sluice_rule *first = &rules->rules[b->by_id[k - 1]];
 		uint32_t i = b->by_id[k];
@@ -368,18 +355,6 @@ static void check_pattern(struct build *b, size_t i)
 		}
 		hs_free_compile_error(cerr);
 		return;
-	}
-	if (getenv("SLUICE_TIMING")) {
-		double t0 = now_ms();
-		hs_database_t *d1 = NULL, *d2 = NULL;
-		hs_compile_error_t *e1 = NULL;
-		hs_compile(b->expr[i], flags, HS_MODE_BLOCK, NULL, &d1, &e1);
-		double t1 = now_ms();
-		hs_compile(b->expr[i], flags & ~HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, NULL, &d2, &e1);
-		fprintf(stderr, "PAT %s w=%u..%u som %.1f nosom %.1f\n", r->id, info->min_width,
-			info->max_width, t1 - t0, now_ms() - t1);
-		hs_free_database(d1);
-		hs_free_database(d2);
 	}
 	if (info->min_width == 0)
 		rule_err(b, i, body_loc(r), "empty-match",
@@ -1235,6 +1210,13 @@ static void build_free(struct build *b)
 	free(b->by_id);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		      struct sluice_diag_list *diags, struct sluice_pack **out)
@@ -1299,7 +1281,6 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		else if (r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST)
 			check_literals(&b, i);
 	}
-	fprintf(stderr, "TIMING checks %.1f ms\n", now_ms() - start);
 	check_combinations(&b);
 	settle_operands(&b);
 	check_usage(&b);
@@ -1316,11 +1297,8 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 			db_input_free(&in[k]);
 		if (gather(&b, in) != 0)
 			goto oom;
-		for (int k = 0; k < 3 && who == -2; k++) {
-			double t0 = now_ms();
+		for (int k = 0; k < 3 && who == -2; k++)
 			who = compile_db(&b, (enum sluice_db_kind)(k + 1), &in[k], &built[k]);
-			fprintf(stderr, "TIMING db %d %.1f ms\n", k, now_ms() - t0);
-		}
 		if (who == -2)
 			break;
 		for (int k = 0; k < 3; k++) {
@@ -1375,9 +1353,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 			goto out;
 		}
 		free(image);
-		double t1 = now_ms();
 		check_examples(&b, pack);
-		fprintf(stderr, "TIMING examples %.1f ms\n", now_ms() - t1);
 	}
 	if (b.oom)
 		goto oom;

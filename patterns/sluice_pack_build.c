@@ -255,6 +255,43 @@ static void rule_json(struct sp_json *j, const struct sluice_pack_rule *r, size_
 	sp_json_end(j);
 }
 
+/* What a loaded pack costs a daemon: the databases, one scratch per worker, and
+ * this process's resident memory now and at its peak (loading included). */
+struct memory_figures {
+	size_t scratch_bytes;
+	long rss_kib;
+	long peak_kib;
+};
+
+static long status_kib(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	size_t n = strlen(key);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, n) == 0) {
+			v = strtol(line + n, NULL, 10);
+			break;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static void memory_figures(const struct sluice_pack *pack, struct memory_figures *m)
+{
+	hs_scratch_t *scratch = NULL;
+	m->scratch_bytes = 0;
+	if (sluice_pack_alloc_scratch(pack, &scratch) == HS_SUCCESS) {
+		hs_scratch_size(scratch, &m->scratch_bytes);
+		hs_free_scratch(scratch);
+	}
+	m->rss_kib = status_kib("VmRSS:");
+	m->peak_kib = status_kib("VmHWM:");
+}
+
 static void info_json(struct sp_json *j, const struct info *in, bool list_rules)
 {
 	const struct sluice_pack *pack = in->ix->pack;
@@ -277,6 +314,11 @@ static void info_json(struct sp_json *j, const struct info *in, bool list_rules)
 		sp_json_double(j, "compile_ms", pack->compile_ms);
 	sp_json_str(j, "hyperscan", hs_version());
 	sp_json_uint(j, "db_bytes", pack->db_bytes);
+	struct memory_figures mem;
+	memory_figures(pack, &mem);
+	sp_json_uint(j, "scratch_bytes_per_worker", mem.scratch_bytes);
+	sp_json_uint(j, "resident_kib", (size_t)(mem.rss_kib < 0 ? 0 : mem.rss_kib));
+	sp_json_uint(j, "peak_resident_kib", (size_t)(mem.peak_kib < 0 ? 0 : mem.peak_kib));
 	sp_json_arr(j, "databases");
 	for (size_t d = 0; d < pack->db_count; d++) {
 		sp_json_obj(j, NULL);
@@ -363,6 +405,11 @@ static void info_text(const struct info *in, bool list_rules)
 		       sluice_db_kind_name(pack->dbs[d].kind), pack->dbs[d].bytes,
 		       pack->dbs[d].patterns);
 	putchar('\n');
+	struct memory_figures mem;
+	memory_figures(pack, &mem);
+	printf("memory:     scratch %zu bytes per worker; this process resident %ld KiB now, "
+	       "%ld KiB at peak\n",
+	       mem.scratch_bytes, mem.rss_kib, mem.peak_kib);
 	printf("rules:      %zu (", in->ix->ngroups);
 	for (int k = 0; k < NACTIONS; k++) {
 		/* allow only where there are any: most packs have none. */
