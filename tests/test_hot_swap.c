@@ -439,7 +439,9 @@ static void run_swaps(const char *yaml_a, const char *yaml_b, const char *versio
 	/* Both packs really were in force, each for many messages. */
 	cr_assert_gt(verdict_count[OUT_MASKED], 100);
 	cr_assert_gt(verdict_count[OUT_FLAGGED], 100);
-	cr_assert_gt(exact, injected / 4, "only %llu of %llu messages fell wholly between reloads",
+	/* Enough messages lived wholly between two reloads to make the exact check
+	 * meaningful; how many depends on how long reloads take (slow under ASan). */
+	cr_assert_gt(exact, 5000, "only %llu of %llu messages fell wholly between reloads",
 		     (unsigned long long)exact, (unsigned long long)injected);
 	/* The daemon's own accounting agrees. */
 	cr_assert_eq(S.rx_total, injected);
