@@ -263,3 +263,10 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 	report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
 	return SLUICE_FATE_DROP_BAD;
 }
+
+void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
+			  uint16_t n, enum sluice_packet_fate fates[])
+{
+	for (uint16_t i = 0; i < n; i++)
+		fates[i] = sluice_packet_process(ctx, pkts[i], &lens[i]);
+}

@@ -95,6 +95,18 @@ static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					      uint32_t *len);
 
+/* How messages are handed to Hyperscan (sluice_burst_process()). */
+enum sluice_scan_mode {
+	SLUICE_SCAN_BATCH = 0, /* one call per database for a burst's messages (default) */
+	SLUICE_SCAN_MESSAGE,   /* one call per database per message */
+};
+
+/* Processes a burst: pkts[i][0..lens[i]) in place, fates[i] set and, on
+ * FORWARD, lens[i] the length to transmit. The outcome of every packet is that
+ * of sluice_packet_process() on it alone, in either scan mode. */
+void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
+			  uint16_t n, enum sluice_packet_fate fates[]);
+
 /* Handles a packet the caller cannot present contiguously: forwarded if it is
  * not for the message port, otherwise dropped as multi_segment. first/first_len
  * are its first segment. */

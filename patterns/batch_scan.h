@@ -1,0 +1,105 @@
+/* Scanning many messages with one Hyperscan call per database.
+ *
+ * Hyperscan's fixed cost per call dominates chat-sized messages, so a worker
+ * copies the messages of a burst into one buffer, one after another with a
+ * '\n' between them, scans that buffer once per database, and hands every
+ * report to the message it ended in. The results are exactly those of
+ * sluice_scan_message() on each message alone (tests/test_batch_scan.c checks
+ * this over the whole benchmark corpus):
+ *
+ * - A literal's start is its end minus its length; one that starts before its
+ *   message (it ran across a separator) is dropped. Every occurrence wholly
+ *   inside a message is reported anyway (Hyperscan reports all of them).
+ * - Regexes have exact leftmost starts (HS_FLAG_SOM_LEFTMOST in block mode). A
+ *   report whose leftmost start lies before its message's first byte may hide
+ *   a shorter match inside the message, so that message is scanned again on
+ *   its own and its batch reports are discarded. The '\n' is not a word
+ *   character, so \b and \B see a message's edges as they see the ends of a
+ *   text.
+ * - Anchored regexes (^ $ \A \z \Z), whose meaning depends on where the text
+ *   begins and ends, are compiled into a database of their own (kind
+ *   SLUICE_DB_ANCHORED) that is scanned per message.
+ * - Combinations are judged from their operands' matches per message
+ *   (match.c), never by a database scan, so batching cannot mix messages.
+ * - Word edges, allow exemptions, expiry, merging of touching spans and
+ *   overflow are applied per message with the message's own offsets, by the
+ *   same code sluice_scan_message() uses, in the same order of reports.
+ *
+ * Contract: sluice_batch_init() allocates once; add/scan/result allocate
+ * nothing, take no locks and make no system calls, so a worker owns one batch
+ * per pack slot. Texts must be valid UTF-8 (as for sluice_scan_message()); they
+ * are copied by sluice_batch_add(), so the caller may change them afterwards
+ * (masking) without disturbing the results.
+ */
+#ifndef SLUICE_PATTERNS_BATCH_SCAN_H
+#define SLUICE_PATTERNS_BATCH_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hs/hs.h>
+
+#include "match.h"
+#include "pack.h"
+
+/* Defaults a worker uses: a burst's messages fit comfortably. */
+#define SLUICE_BATCH_MESSAGES 256
+#define SLUICE_BATCH_BYTES    (64 * 1024)
+
+struct sluice_batch {
+	char *buf; /* texts, each followed by '\n' */
+	uint32_t buf_cap, used;
+	uint32_t cap, count;
+	uint32_t *start;		/* message i is buf[start[i], start[i] + len[i]) */
+	uint32_t *len;
+	struct sluice_match_set *sets;	/* results, one per message */
+	struct sluice_match *storage;	/* cap * matches_per_message */
+	uint32_t matches_per_message;
+	uint8_t *rescan;		/* per message: a report crossed its start */
+	/* Counters since init, for benchmarks and stats. */
+	uint64_t scans;	    /* sluice_batch_scan() calls */
+	uint64_t rescanned; /* messages scanned again on their own */
+};
+
+/* Allocates a batch for up to max_messages texts of max_bytes in all (the
+ * separators included), each with room for matches_per_message spans.
+ * Returns 0 or -1 (out of memory or a zero size). */
+int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t max_bytes,
+		      uint32_t matches_per_message);
+
+void sluice_batch_free(struct sluice_batch *b);
+
+static inline void sluice_batch_reset(struct sluice_batch *b)
+{
+	b->count = 0;
+	b->used = 0;
+}
+
+/* Whether a text of len bytes still fits. */
+static inline bool sluice_batch_fits(const struct sluice_batch *b, size_t len)
+{
+	return b->count < b->cap && len < b->buf_cap && b->used + len + 1 <= b->buf_cap;
+}
+
+/* Appends a copy of text; returns its index, or -1 when it does not fit (scan,
+ * reset and add again; a text longer than the whole buffer never fits and must
+ * be scanned with sluice_scan_message()). */
+int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
+
+/* Scans every text added since the last reset against the pack. disabled (or
+ * NULL) and keep are applied to every message's set as in
+ * struct sluice_match_set. Returns HS_SUCCESS, or Hyperscan's error (the
+ * results are then unusable). */
+hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scratch,
+			     struct sluice_batch *b, const uint8_t *disabled, uint8_t keep);
+
+/* The results for message i of the last scan, as sluice_scan_message() would
+ * have left them. */
+static inline const struct sluice_match_set *sluice_batch_result(const struct sluice_batch *b,
+								  uint32_t i)
+{
+	return &b->sets[i];
+}
+
+#endif
