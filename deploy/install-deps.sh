@@ -18,6 +18,8 @@ packages=(
 	dpdk iproute2 ethtool
 	# benchmarks: the corpus sluice-gen reads, and the report scripts
 	fortunes fortunes-zh python3
+	# benchmarks: the PCRE2 baseline and the charts
+	libpcre2-dev gnuplot-nox
 )
 packages+=("$@")
 
