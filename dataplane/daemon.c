@@ -110,6 +110,10 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 		}
 		sluice_packet_ctx_init(&w->ctx, (uint16_t)i, &d->decoder, &w->stats, ring);
 		memcpy(w->ctx.policy, d->opt->policy, sizeof(w->ctx.policy));
+		if (sluice_packet_ctx_set_scan_mode(&w->ctx, d->opt->scan_mode) != 0) {
+			snprintf(err, err_len, "out of memory for worker %u's scan batches", i);
+			return -1;
+		}
 		d->control.stats[i] = &w->stats;
 		d->control.rings[i] = ring;
 		d->control.lcores[i] = lcore;
@@ -235,6 +239,8 @@ static void teardown(struct daemon *d)
 	if (d->workers != NULL) {
 		for (unsigned i = 0; i < d->worker_count; i++)
 			sluice_event_ring_free(d->workers[i].ctx.events);
+		for (unsigned i = 0; i < d->worker_count; i++)
+			sluice_packet_ctx_fini(&d->workers[i].ctx);
 		rte_free(d->workers);
 	}
 	if (d->sink_open)

@@ -1,5 +1,7 @@
 #include "datagram_process.h"
 
+#include "datagram_process_internal.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -38,7 +40,7 @@ static void event_ids(struct sluice_event *ev, const uint8_t *header)
 
 /* Counts bad input and emits its event unless the policy is quiet. header is the
  * frame whose ids the event carries, or NULL when none could be read. */
-static void report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,
+void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,
 		       const uint8_t *header)
 {
 	ctx->stats->bad[reason]++;
@@ -90,70 +92,68 @@ static void count_hits(uint64_t *hits, const struct sluice_match_set *set)
 		hits[set->matches[i].rule]++;
 }
 
-static void mask_spans(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+static void mask_spans(uint8_t *pkt, const struct sluice_udp_view *view,
 		       const struct sluice_frame_ref *frame, const struct sluice_match_set *set,
 		       struct sluice_rewrite *rw)
 {
 	for (uint32_t i = 0; i < set->count; i++) {
 		const struct sluice_match *m = &set->matches[i];
 		if (set->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
-			sluice_frame_mask(pkt, &ctx->decoded.view, frame, m->from, m->to, rw);
+			sluice_frame_mask(pkt, view, frame, m->from, m->to, rw);
 	}
 }
 
-enum frame_outcome { FRAME_KEPT, FRAME_BLOCKED, FRAME_BAD };
+enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					       const struct sluice_udp_view *view,
+					       const struct sluice_frame_ref *frame,
+					       struct sluice_rewrite *rw)
+{
+	uint8_t *text = pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
 
-/* Scans one frame and applies its verdict, except removal, which is returned so
- * the datagram can be compacted once. */
-static enum frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-				     const struct sluice_frame_ref *frame,
-				     struct sluice_rewrite *rw)
+	if (sluice_utf8_valid(text, frame->text_len))
+		return SLUICE_TEXT_OK;
+	if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE)
+		return SLUICE_TEXT_BAD;
+	/* The repaired text is what is scanned and what is forwarded. */
+	bool odd = ((text - pkt - view->l4_off) & 1) != 0;
+	rw->old_sum = sluice_csum_add(rw->old_sum, text, frame->text_len, odd);
+	sluice_utf8_repair(text, frame->text_len);
+	rw->new_sum = sluice_csum_add(rw->new_sum, text, frame->text_len, odd);
+	rw->changed = true;
+	ctx->stats->utf8_repaired++;
+	return SLUICE_TEXT_REPAIRED;
+}
+
+enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					       const struct sluice_udp_view *view,
+					       const struct sluice_frame_ref *frame,
+					       const struct sluice_match_set *set,
+					       const struct sluice_match_set *urgent, hs_error_t rc,
+					       struct sluice_rewrite *rw)
 {
 	struct sluice_worker_stats *st = ctx->stats;
-	uint8_t *header = pkt + frame->offset;
-	uint8_t *text = header + SLUICE_WIRE_HEADER_LEN;
+	const uint8_t *header = pkt + frame->offset;
 
-	if (!sluice_utf8_valid(text, frame->text_len)) {
-		report_bad(ctx, SLUICE_BAD_INVALID_UTF8, header);
-		if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE)
-			return FRAME_BAD;
-		/* The repaired text is what is scanned and what is forwarded. */
-		bool odd = ((text - pkt - ctx->decoded.view.l4_off) & 1) != 0;
-		rw->old_sum = sluice_csum_add(rw->old_sum, text, frame->text_len, odd);
-		sluice_utf8_repair(text, frame->text_len);
-		rw->new_sum = sluice_csum_add(rw->new_sum, text, frame->text_len, odd);
-		rw->changed = true;
-		st->utf8_repaired++;
-	}
-
-	struct sluice_match_set *set = &ctx->match_set;
-	struct sluice_match_set *urgent = &ctx->urgent_set;
-	bool with_urgent = ctx->urgent_scratch != NULL;
-	hs_error_t rc =
-	    sluice_scan_message(set->pack, ctx->scratch, (const char *)text, frame->text_len, set);
-	if (with_urgent && rc == HS_SUCCESS)
-		rc = sluice_scan_message(urgent->pack, ctx->urgent_scratch, (const char *)text,
-					 frame->text_len, urgent);
 	st->messages++;
 	st->bytes_scanned += frame->text_len;
 	if (rc != HS_SUCCESS) {
-		report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
-		return FRAME_BAD;
+		sluice_report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
+		return SLUICE_FRAME_BAD;
 	}
 	enum sluice_action verdict = set->verdict;
 	bool overflow = set->overflow;
-	if (with_urgent) {
+	if (urgent != NULL) {
 		if (urgent->verdict > verdict)
 			verdict = urgent->verdict;
 		overflow |= urgent->overflow;
 	}
 	st->verdicts[verdict]++;
 	if (verdict == SLUICE_ACTION_NONE)
-		return FRAME_KEPT;
+		return SLUICE_FRAME_KEPT;
 	st->matches += set->count;
 	count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
 	report_matches(ctx, set, verdict, header);
-	if (with_urgent) {
+	if (urgent != NULL) {
 		st->matches += urgent->count;
 		count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
 		report_matches(ctx, urgent, verdict, header);
@@ -163,29 +163,49 @@ static enum frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8_t *pkt
 
 	switch (verdict) {
 	case SLUICE_ACTION_BLOCK:
-		return FRAME_BLOCKED;
+		return SLUICE_FRAME_BLOCKED;
 	case SLUICE_ACTION_MASK:
 		if (overflow) {
-			sluice_frame_mask(pkt, &ctx->decoded.view, frame, 0, frame->text_len, rw);
+			sluice_frame_mask(pkt, view, frame, 0, frame->text_len, rw);
 			break;
 		}
-		mask_spans(ctx, pkt, frame, set, rw);
-		if (with_urgent)
-			mask_spans(ctx, pkt, frame, urgent, rw);
+		mask_spans(pkt, view, frame, set, rw);
+		if (urgent != NULL)
+			mask_spans(pkt, view, frame, urgent, rw);
 		break;
 	case SLUICE_ACTION_FLAG:
-		sluice_frame_set_flags(pkt, &ctx->decoded.view, frame, SLUICE_WIRE_FLAG_FLAGGED,
-				       rw);
+		sluice_frame_set_flags(pkt, view, frame, SLUICE_WIRE_FLAG_FLAGGED, rw);
 		break;
 	default:
 		break;
 	}
-	return FRAME_KEPT;
+	return SLUICE_FRAME_KEPT;
 }
 
-/* The header of the frame decoding stopped at, if all 32 bytes of it are there
- * and it starts like a frame, so a bad-input event can name its message. */
-static const uint8_t *failed_frame_header(const uint8_t *pkt, const struct sluice_decoded *d)
+/* Scans one frame alone and applies its verdict, except removal, which is
+ * returned so the datagram can be compacted once. */
+static enum sluice_frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					    const struct sluice_frame_ref *frame,
+					    struct sluice_rewrite *rw)
+{
+	const struct sluice_udp_view *view = &ctx->decoded.view;
+
+	enum sluice_text_check text_check = sluice_frame_text_check(ctx, pkt, view, frame, rw);
+	if (text_check != SLUICE_TEXT_OK)
+		sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8, pkt + frame->offset);
+	if (text_check == SLUICE_TEXT_BAD)
+		return SLUICE_FRAME_BAD;
+	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
+	struct sluice_match_set *set = &ctx->match_set;
+	struct sluice_match_set *urgent = ctx->urgent_scratch ? &ctx->urgent_set : NULL;
+	hs_error_t rc = sluice_scan_message(set->pack, ctx->scratch, text, frame->text_len, set);
+	if (urgent != NULL && rc == HS_SUCCESS)
+		rc = sluice_scan_message(urgent->pack, ctx->urgent_scratch, text, frame->text_len,
+					 urgent);
+	return sluice_frame_verdict(ctx, pkt, view, frame, set, urgent, rc, rw);
+}
+
+const uint8_t *sluice_failed_frame_header(const uint8_t *pkt, const struct sluice_decoded *d)
 {
 	uint32_t off = d->view.payload_off;
 	if (d->frame_count > 0) {
@@ -214,26 +234,38 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 	if (cls == SLUICE_PKT_BAD) {
 		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
 		bool framed = why != SLUICE_BAD_IP_LENGTH && why != SLUICE_BAD_IP_FRAGMENT;
-		report_bad(ctx, why, framed ? failed_frame_header(pkt, d) : NULL);
+		sluice_report_bad(ctx, why, framed ? sluice_failed_frame_header(pkt, d) : NULL);
 		return SLUICE_FATE_DROP_BAD;
 	}
 
 	struct sluice_rewrite rw = {0};
+	uint8_t outcome[SLUICE_MAX_FRAMES];
+	for (uint32_t i = 0; i < d->frame_count; i++)
+		outcome[i] = (uint8_t)scan_frame(ctx, pkt, &d->frames[i], &rw);
+	return sluice_datagram_settle(ctx, pkt, len, &d->view, d->frames, outcome, d->frame_count,
+				      &rw);
+}
+
+enum sluice_packet_fate sluice_datagram_settle(struct sluice_packet_ctx *ctx, uint8_t *pkt,
+					       uint32_t *len, struct sluice_udp_view *view,
+					       const struct sluice_frame_ref *frames,
+					       const uint8_t *outcome, uint32_t count,
+					       struct sluice_rewrite *rw)
+{
 	uint64_t removed[SLUICE_MAX_FRAMES / 64] = {0};
 	uint32_t blocked = 0, bad = 0;
-	for (uint32_t i = 0; i < d->frame_count; i++) {
-		enum frame_outcome outcome = scan_frame(ctx, pkt, &d->frames[i], &rw);
-		if (outcome == FRAME_KEPT)
+	for (uint32_t i = 0; i < count; i++) {
+		if (outcome[i] == SLUICE_FRAME_KEPT)
 			continue;
 		removed[i / 64] |= 1ull << (i % 64);
-		if (outcome == FRAME_BLOCKED)
+		if (outcome[i] == SLUICE_FRAME_BLOCKED)
 			blocked++;
 		else
 			bad++;
 	}
 	if (blocked + bad > 0) {
-		uint32_t new_len = sluice_datagram_remove_frames(pkt, &d->view, d->frames,
-								 d->frame_count, removed, &rw);
+		uint32_t new_len =
+		    sluice_datagram_remove_frames(pkt, view, frames, count, removed, rw);
 		if (new_len == 0) {
 			if (blocked == 0)
 				return SLUICE_FATE_DROP_BAD;
@@ -242,8 +274,8 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 		}
 		*len = new_len;
 	}
-	if (rw.changed) {
-		sluice_datagram_finish(pkt, &d->view, &rw);
+	if (rw->changed) {
+		sluice_datagram_finish(pkt, view, rw);
 		ctx->stats->datagrams_rewritten++;
 	}
 	return SLUICE_FATE_FORWARD;
@@ -260,13 +292,6 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 		return SLUICE_FATE_FORWARD;
 	}
 	ctx->stats->datagrams++;
-	report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
+	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
 	return SLUICE_FATE_DROP_BAD;
-}
-
-void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
-			  uint16_t n, enum sluice_packet_fate fates[])
-{
-	for (uint16_t i = 0; i < n; i++)
-		fates[i] = sluice_packet_process(ctx, pkts[i], &lens[i]);
 }

@@ -34,6 +34,14 @@
  * whose verdict is mask is then masked whole. */
 #define SLUICE_MAX_MATCHES 64
 
+/* How messages are handed to Hyperscan (sluice_burst_process()). */
+enum sluice_scan_mode {
+	SLUICE_SCAN_BATCH = 0, /* one call per database for a burst's messages (default) */
+	SLUICE_SCAN_MESSAGE,   /* one call per database per message */
+};
+
+struct sluice_burst_state; /* burst_process.c */
+
 enum sluice_packet_fate {
 	SLUICE_FATE_FORWARD = 0,  /* transmit, possibly rewritten and shortened */
 	SLUICE_FATE_DROP_VERDICT, /* no message left; at least one was blocked by a verdict */
@@ -59,12 +67,22 @@ struct sluice_packet_ctx {
 	struct sluice_match_set urgent_set;
 	struct sluice_match urgent_matches[SLUICE_MAX_MATCHES];
 	struct sluice_decoded decoded;
+	/* Batch scanning's working space; NULL: every message is scanned alone. */
+	struct sluice_burst_state *burst;
 };
 
 /* Initialises ctx with every policy set to drop. */
 void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 			    const struct sluice_message_decoder *decoder,
 			    struct sluice_worker_stats *stats, struct sluice_event_ring *events);
+
+/* Chooses how sluice_burst_process() scans. SLUICE_SCAN_BATCH allocates the
+ * batch buffers (about 200 KiB), so call it at setup, never on the data path.
+ * Returns 0, or -1 when out of memory (ctx then scans per message). */
+int sluice_packet_ctx_set_scan_mode(struct sluice_packet_ctx *ctx, enum sluice_scan_mode mode);
+
+/* Frees what sluice_packet_ctx_set_scan_mode() allocated. */
+void sluice_packet_ctx_fini(struct sluice_packet_ctx *ctx);
 
 /* Binds ctx to a generation for the next burst. */
 static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
@@ -94,12 +112,6 @@ static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 /* Processes pkt[0..*len) in place; on FORWARD *len is the length to transmit. */
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					      uint32_t *len);
-
-/* How messages are handed to Hyperscan (sluice_burst_process()). */
-enum sluice_scan_mode {
-	SLUICE_SCAN_BATCH = 0, /* one call per database for a burst's messages (default) */
-	SLUICE_SCAN_MESSAGE,   /* one call per database per message */
-};
 
 /* Processes a burst: pkts[i][0..lens[i]) in place, fates[i] set and, on
  * FORWARD, lens[i] the length to transmit. The outcome of every packet is that

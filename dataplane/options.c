@@ -15,6 +15,7 @@ enum value_kind {
 	V_DOUBLE,
 	V_FLAG,
 	V_POLICY,
+	V_SCAN,
 	V_KEY, /* repeatable: appended to trusted_keys */
 	V_CONFIG,
 	V_HELP
@@ -48,6 +49,9 @@ static const struct option_spec specs[] = {
     {"summary", 0, V_STRING, OFF(summary), 0, 0, "FILE",
      "also write the exit summary as JSON to FILE"},
     {"burst", 'b', V_UINT, OFF(burst), 1, 256, "N", "packets per RX/TX burst (default 32)"},
+    {"scan", 0, V_SCAN, OFF(scan_mode), 0, 0, "MODE",
+     "batch (default): a burst's messages go to Hyperscan together, one call per database,"
+     " with the same results as message: one call per database per message"},
     {"mbufs", 0, V_UINT, OFF(mbufs), 1023, 4194303, "N",
      "mbufs in the packet pool (default: enough for every queue)"},
     {"rx-desc", 0, V_UINT, OFF(rx_desc), 32, 32768, "N", "RX descriptors per queue (1024)"},
@@ -259,6 +263,17 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 	}
 	case V_POLICY:
 		return parse_policy(value, opt, err, err_len, where);
+	case V_SCAN:
+		if (strcmp(value, "batch") == 0) {
+			opt->scan_mode = SLUICE_SCAN_BATCH;
+		} else if (strcmp(value, "message") == 0) {
+			opt->scan_mode = SLUICE_SCAN_MESSAGE;
+		} else {
+			snprintf(err, err_len, "%s--%s '%s': expected batch or message", where,
+				 spec->name, value);
+			return -1;
+		}
+		return 0;
 	case V_KEY:
 		if (opt->trusted_key_count == SLUICE_MAX_TRUSTED_KEYS) {
 			snprintf(err, err_len, "%s--%s '%s': at most %u trusted keys", where,

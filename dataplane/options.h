@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "bad_input.h"
+#include "datagram_process.h"
 
 #define SLUICE_DEFAULT_CONTROL_SOCKET "/run/sluice/sluice.sock"
 #define SLUICE_MAX_TRUSTED_KEYS	      16
@@ -26,7 +27,8 @@ struct sluice_options {
 	char *control_socket; /* "" or "none" for no control socket */
 	char *summary;	      /* JSON summary at exit, or NULL */
 	unsigned burst;
-	unsigned mbufs; /* 0: sized from ports and workers */
+	unsigned mbufs;			 /* 0: sized from ports and workers */
+	enum sluice_scan_mode scan_mode; /* how a burst's messages reach Hyperscan */
 	unsigned rx_desc;
 	unsigned tx_desc;
 	unsigned event_ring;			     /* events per worker ring, power of two */

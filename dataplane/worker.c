@@ -9,8 +9,6 @@
 /* Not _LGPL_SOURCE: the calls are once per burst, and the project is not LGPL. */
 #include <urcu-qsbr.h>
 
-/* Packets ahead whose first cache line is fetched while this one is scanned. */
-#define PREFETCH_AHEAD 4
 /* Tries to hand a burst to a full TX queue before the rest is dropped. */
 #define TX_RETRIES 64
 
@@ -29,35 +27,48 @@ static void send_burst(struct sluice_worker *w, unsigned out_idx, struct rte_mbu
 
 static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 {
-	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
+	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *whole[SLUICE_MAX_BURST];
+	struct rte_mbuf *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
+	uint8_t *data[SLUICE_MAX_BURST];
+	uint32_t lens[SLUICE_MAX_BURST];
+	enum sluice_packet_fate fates[SLUICE_MAX_BURST];
 	uint16_t n = rte_eth_rx_burst(w->ports[in_idx], w->queue, pkts, (uint16_t)w->burst);
 	if (n == 0)
 		return 0;
 
-	uint16_t ntx = 0, ndrop = 0;
+	uint16_t ntx = 0, ndrop = 0, nwhole = 0;
 	w->stats.rx_packets[in_idx] += n;
-	for (uint16_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+	/* The burst's headers are all read before any scan starts (the batch
+	 * copies every text first), so fetch them all now. */
+	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
-		if (i + PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 		struct rte_mbuf *m = pkts[i];
-		uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
-		enum sluice_packet_fate fate;
 		if (likely(m->nb_segs == 1)) {
-			uint32_t len = m->data_len;
-			fate = sluice_packet_process(&w->ctx, data, &len);
-			if (fate == SLUICE_FATE_FORWARD && len != m->data_len) {
-				m->data_len = (uint16_t)len;
-				m->pkt_len = len;
-			}
-		} else {
-			fate = sluice_packet_process_segmented(&w->ctx, data, m->data_len);
+			data[nwhole] = rte_pktmbuf_mtod(m, uint8_t *);
+			lens[nwhole] = m->data_len;
+			whole[nwhole++] = m;
+			continue;
 		}
-		if (likely(fate == SLUICE_FATE_FORWARD))
+		enum sluice_packet_fate fate = sluice_packet_process_segmented(
+		    &w->ctx, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
+		if (fate == SLUICE_FATE_FORWARD)
 			tx[ntx++] = m;
 		else
 			drop[ndrop++] = m;
+	}
+	sluice_burst_process(&w->ctx, data, lens, nwhole, fates);
+	for (uint16_t i = 0; i < nwhole; i++) {
+		struct rte_mbuf *m = whole[i];
+		if (unlikely(fates[i] != SLUICE_FATE_FORWARD)) {
+			drop[ndrop++] = m;
+			continue;
+		}
+		if (lens[i] != m->data_len) {
+			m->data_len = (uint16_t)lens[i];
+			m->pkt_len = lens[i];
+		}
+		tx[ntx++] = m;
 	}
 	if (ndrop > 0)
 		rte_pktmbuf_free_bulk(drop, ndrop);

@@ -47,16 +47,19 @@
 #define SLUICE_BATCH_MESSAGES 256
 #define SLUICE_BATCH_BYTES    (64 * 1024)
 
+struct sluice_scan_state;
+
 struct sluice_batch {
 	char *buf; /* texts, each followed by '\n' */
 	uint32_t buf_cap, used;
 	uint32_t cap, count;
-	uint32_t *start;		/* message i is buf[start[i], start[i] + len[i]) */
+	uint32_t *start; /* message i is buf[start[i], start[i] + len[i]) */
 	uint32_t *len;
-	struct sluice_match_set *sets;	/* results, one per message */
-	struct sluice_match *storage;	/* cap * matches_per_message */
+	struct sluice_match_set *sets; /* results, one per message */
+	struct sluice_match *storage;  /* cap * matches_per_message */
 	uint32_t matches_per_message;
-	uint8_t *rescan;		/* per message: a report crossed its start */
+	uint8_t *rescan;		  /* per message: a report crossed its start */
+	struct sluice_scan_state *states; /* per message, during a scan */
 	/* Counters since init, for benchmarks and stats. */
 	uint64_t scans;	    /* sluice_batch_scan() calls */
 	uint64_t rescanned; /* messages scanned again on their own */
@@ -97,7 +100,7 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 /* The results for message i of the last scan, as sluice_scan_message() would
  * have left them. */
 static inline const struct sluice_match_set *sluice_batch_result(const struct sluice_batch *b,
-								  uint32_t i)
+								 uint32_t i)
 {
 	return &b->sets[i];
 }

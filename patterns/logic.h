@@ -62,8 +62,4 @@ bool sluice_logic_has_not(const struct sluice_logic_op *ops, size_t n);
 /* Whether the program holds when no operand matched ("not a"). */
 bool sluice_logic_holds_when_none(const struct sluice_logic_op *ops, size_t n);
 
-/* Hyperscan's form of a program, with rule r written as id_of[r]:
- * "(3 & !(4 | 5))". Returns a malloc'd string or NULL. */
-char *sluice_logic_to_hs(const struct sluice_logic_op *ops, size_t n, const uint32_t *id_of);
-
 #endif

@@ -1,27 +1,12 @@
 #include "match.h"
 
+#include "match_internal.h"
 #include "regex_scan.h"
 
 /* Marks a match for removal; compacted away before returning. */
 #define GONE UINT32_MAX
 
-struct scan_state {
-	struct sluice_match_set *set;
-	const struct sluice_pack *pack;
-	const struct sluice_pack_db *db;
-	const char *text;
-	size_t len;
-	enum sluice_action seen; /* strongest acting action reported, before any filtering */
-	bool combination_reported;
-	/* An operand match was ignored (expired, failed its word edge, or
-	 * exempted): Hyperscan judged combinations on matches that no longer
-	 * count, so they are judged again. */
-	bool operand_dropped;
-	bool operand_seen;
-	bool any_allow;
-};
-
-static bool edges_ok(const struct scan_state *st, uint8_t check, unsigned long long from,
+static bool edges_ok(const struct sluice_scan_state *st, uint8_t check, unsigned long long from,
 		     unsigned long long to)
 {
 	const unsigned char *t = (const unsigned char *)st->text;
@@ -58,33 +43,27 @@ static void record(struct sluice_match_set *set, uint32_t rule, uint32_t from, u
 	set->matches[set->count++] = (struct sluice_match){.rule = rule, .from = from, .to = to};
 }
 
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx)
+void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned long long from,
+			unsigned long long to)
 {
-	struct scan_state *st = ctx;
 	const struct sluice_pack_db *db = st->db;
-	(void)flags;
 
 	if (id >= db->id_count)
-		return 0;
+		return;
 	const struct sluice_pack_pattern *p = &db->map[id];
 	const struct sluice_pack_rule *rule = &st->pack->rules[p->rule];
 
 	if (st->set->disabled && st->set->disabled[p->rule]) {
 		st->operand_dropped |= rule->operand;
-		return 0;
+		return;
 	}
-	if (p->len == SLUICE_PAT_COMBO) {
-		from = 0;
-		st->combination_reported = true;
-	} else if (p->len == SLUICE_PAT_QUIET) {
-		return 0;
-	} else if (p->len != SLUICE_PAT_SOM) {
+	if (p->len == SLUICE_PAT_QUIET || p->len == SLUICE_PAT_COMBO)
+		return; /* a logic database of an older pack: never scanned */
+	if (p->len != SLUICE_PAT_SOM)
 		from = to >= p->len ? to - p->len : 0;
-	}
 	if (rule->edge_check && !edges_ok(st, rule->edge_check, from, to)) {
 		st->operand_dropped |= rule->operand;
-		return 0;
+		return;
 	}
 	st->operand_seen |= rule->operand;
 	if (rule->allow)
@@ -92,13 +71,20 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	else if (!rule->quiet && rule->action > st->seen)
 		st->seen = rule->action;
 	record(st->set, p->rule, (uint32_t)from, (uint32_t)to);
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
+{
+	(void)flags;
+	sluice_scan_report(ctx, id, from, to);
 	return 0;
 }
 
 /* Allow rules: an allow span exempts the overlapping spans of its category's
  * other rules. Combinations are not exempted by span (theirs covers the
  * message up to where they held); they are judged again on their operands. */
-static void apply_allow(struct scan_state *st)
+static void apply_allow(struct sluice_scan_state *st)
 {
 	struct sluice_match_set *set = st->set;
 	const struct sluice_pack_rule *rules = st->pack->rules;
@@ -152,12 +138,10 @@ static uint32_t operands_end(const struct sluice_match_set *set, const struct sl
 	return end ? end : (uint32_t)len;
 }
 
-/* Judges every combination on the whole message. Hyperscan reports a
- * combination where it first holds over the text scanned so far, so "a and
- * not b" is reported for "a ... b"; it saw operand copies that may match more
- * than the operands (see pack_compile.c); and it saw operand matches that
- * expiry, word edges or allow rules have since discarded. */
-static void judge_combinations(struct scan_state *st)
+/* Judges every combination on the whole message, from its operands' matches
+ * after expiry, word edges and allow exemptions. A combination that holds
+ * spans [0, end of its operands' last match). */
+static void judge_combinations(struct sluice_scan_state *st)
 {
 	struct sluice_match_set *set = st->set;
 	const struct sluice_pack *pack = st->pack;
@@ -166,19 +150,9 @@ static void judge_combinations(struct scan_state *st)
 		uint32_t r = pack->combinations[c];
 		const struct sluice_pack_rule *rule = &pack->rules[r];
 		const struct sluice_logic_op *ops = pack->logic + rule->logic_off;
-		bool holds = !(set->disabled && set->disabled[r]) &&
-			     sluice_logic_eval(ops, rule->logic_len, present, set);
-		bool found = false;
 
-		for (uint32_t i = 0; i < set->count; i++) {
-			if (set->matches[i].rule != r)
-				continue;
-			if (holds)
-				found = true;
-			else
-				set->matches[i].rule = GONE;
-		}
-		if (!holds || found)
+		if ((set->disabled && set->disabled[r]) ||
+		    !sluice_logic_eval(ops, rule->logic_len, present, set))
 			continue;
 		if (!rule->quiet && rule->action > st->seen)
 			st->seen = rule->action;
@@ -186,8 +160,9 @@ static void judge_combinations(struct scan_state *st)
 			set->overflow = true;
 			continue;
 		}
-		set->matches[set->count++] = (struct sluice_match){
-		    .rule = r, .from = 0, .to = operands_end(set, ops, rule->logic_len, st->len)};
+		/* Before the new entry counts: it must not count as an operand. */
+		uint32_t end = operands_end(set, ops, rule->logic_len, st->len);
+		set->matches[set->count++] = (struct sluice_match){.rule = r, .from = 0, .to = end};
 	}
 }
 
@@ -202,7 +177,7 @@ static bool before(const struct sluice_match *a, const struct sluice_match *b)
 
 /* Removes what does not act (unless kept), compacts, sorts, and sets the
  * verdict. Sets are small (tens of matches): insertion sort. */
-static void finish(struct scan_state *st)
+static void finish(struct sluice_scan_state *st)
 {
 	struct sluice_match_set *set = st->set;
 	const struct sluice_pack_rule *rules = st->pack->rules;
@@ -233,30 +208,46 @@ static void finish(struct scan_state *st)
 	set->verdict = verdict;
 }
 
+void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *pack,
+		       struct sluice_match_set *set, const char *text, size_t len)
+{
+	*st = (struct sluice_scan_state){.set = set, .pack = pack, .text = text, .len = len};
+	sluice_match_set_reset(set);
+	set->pack = pack;
+}
+
+void sluice_scan_end(struct sluice_scan_state *st)
+{
+	if (st->any_allow)
+		apply_allow(st);
+	/* With no operand seen or dropped, every operand is absent, and only a
+	 * combination that holds on nothing ("not a") can hold. */
+	if (st->pack->combination_count &&
+	    (st->operand_seen || st->operand_dropped || st->pack->combination_when_none))
+		judge_combinations(st);
+	finish(st);
+}
+
+hs_error_t sluice_scan_db(struct sluice_scan_state *st, const struct sluice_pack_db *db,
+			  hs_scratch_t *scratch)
+{
+	st->db = db;
+	return hs_scan(db->db, st->text, (unsigned int)st->len, 0, scratch, on_match, st);
+}
+
 hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scratch,
 			       const char *text, size_t len, struct sluice_match_set *set)
 {
-	struct scan_state st = {.set = set, .pack = pack, .text = text, .len = len};
+	struct sluice_scan_state st;
 
-	sluice_match_set_reset(set);
-	set->pack = pack;
+	sluice_scan_begin(&st, pack, set, text, len);
 	for (size_t i = 0; i < pack->db_count; i++) {
-		st.db = &pack->dbs[i];
-		hs_error_t rc =
-		    hs_scan(st.db->db, text, (unsigned int)len, 0, scratch, on_match, &st);
+		if (pack->dbs[i].kind == SLUICE_DB_LOGIC)
+			continue;
+		hs_error_t rc = sluice_scan_db(&st, &pack->dbs[i], scratch);
 		if (rc != HS_SUCCESS)
 			return rc;
 	}
-	if (st.any_allow)
-		apply_allow(&st);
-	/* The logic database proposes combinations; a combination without
-	 * 'not' that it did not propose cannot hold (its operand copies match
-	 * at least wherever the operands do), unless an operand match was
-	 * discarded since. One with 'not' can hold without being proposed. */
-	if (pack->combination_count &&
-	    (st.combination_reported || st.operand_dropped || pack->combination_when_none ||
-	     (pack->has_not_combination && st.operand_seen)))
-		judge_combinations(&st);
-	finish(&st);
+	sluice_scan_end(&st);
 	return HS_SUCCESS;
 }

@@ -7,7 +7,8 @@
  * - The text must be valid UTF-8 (the databases are compiled with HS_FLAG_UTF8
  *   and Hyperscan's behaviour on invalid UTF-8 is undefined); the caller
  *   validates.
- * - Every database of the pack is scanned, then the rule language applies:
+ * - Every database of the pack is scanned (a "logic" database of an older
+ *   pack excepted), then the rule language applies:
  *   1. a span matched by an allow rule exempts overlapping spans of the other
  *      rules of its category (quiet operands included);
  *   2. combinations are judged on the whole message, after exemptions and
@@ -18,9 +19,8 @@
  *   the verdict is the strongest of their actions.
  * - Matches of one rule that overlap or touch are merged into one span, so a
  *   13-digit run hit by an 11-digit rule is one span [0,13), not three. A
- *   combination's span is [0, end) where end is the offset at which Hyperscan
- *   found it true (or, if only the whole-message judgement found it true, the
- *   end of its last operand match).
+ *   combination's span is [0, end) where end is the end of its operands' last
+ *   match.
  * - When more distinct spans match than the array holds, `overflow` is set and
  *   the verdict accounts for every acting match seen, ignoring exemptions (the
  *   strongest action seen), so a caller can fall back to a conservative

@@ -11,9 +11,14 @@
  * - regex: regular expressions, with HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST (exact
  *   spans for masking); whole_word adds \b where the pattern's edge is always
  *   a word character.
- * - logic: combinations (HS_FLAG_COMBINATION) with a quiet, SOM-free copy of
- *   their operands, which Hyperscan requires in the same database. The
- *   operands' spans come from the other two databases.
+ * - anchored: regexes that use ^ $ \A \z \Z (flags as regex). Their meaning
+ *   depends on where the text begins and ends, so batch scanning
+ *   (batch_scan.h), which puts many messages in one buffer, scans this
+ *   database per message.
+ *
+ * Combinations have no database: the match path judges them on the whole
+ * message from their operands' matches (match.c). Packs written before that
+ * may carry a "logic" database (kind 3); it is loaded but never scanned.
  *
  * Each database maps its Hyperscan ids to (rule, literal length); see
  * struct sluice_pack_pattern. A database with nothing to hold is left out.
@@ -85,7 +90,8 @@ struct sluice_pack_rule {
 enum sluice_db_kind {
 	SLUICE_DB_LITERAL = 1,
 	SLUICE_DB_REGEX = 2,
-	SLUICE_DB_LOGIC = 3,
+	SLUICE_DB_LOGIC = 3,	/* packs built before batch scanning; never scanned */
+	SLUICE_DB_ANCHORED = 4, /* regexes with anchors: scanned per message */
 };
 
 /* What a Hyperscan id of a database stands for. */

@@ -783,35 +783,6 @@ static void db_input_free(struct db_input *in)
 	memset(in, 0, sizeof(*in));
 }
 
-/* A literal as a regular expression in UTF-8 mode: ASCII punctuation
- * escaped, control characters as \xHH, everything else (including every
- * non-ASCII character) as itself. */
-static char *escape_literal(const char *s, size_t n, bool left_b, bool right_b)
-{
-	char *out = malloc(n * 4 + 5), *p = out;
-
-	if (!out)
-		return NULL;
-	if (left_b)
-		p += sprintf(p, "\\b");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_')
-			*p++ = (char)c;
-		else if (c < 0x20 || c == 0x7f)
-			p += sprintf(p, "\\x%02x", c);
-		else {
-			*p++ = '\\';
-			*p++ = (char)c;
-		}
-	}
-	if (right_b)
-		p += sprintf(p, "\\b");
-	*p = '\0';
-	return out;
-}
-
 struct built_db {
 	enum sluice_db_kind kind;
 	hs_database_t *db;
@@ -879,71 +850,10 @@ static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_inpu
 	return who;
 }
 
-static bool unordered(const char *e, unsigned flags)
-{
-	hs_expr_info_t *info = NULL;
-	hs_compile_error_t *cerr = NULL;
-	bool u;
-
-	if (hs_expression_info(e, flags, &info, &cerr) != HS_SUCCESS) {
-		hs_free_compile_error(cerr);
-		return true;
-	}
-	u = info->unordered_matches;
-	free(info);
-	return u;
-}
-
-/* The operand copy compiled into the logic database. Hyperscan refuses
- * combination operands whose matches can be reported out of order, which
- * is what a trailing assertion (\b, $) does; so the copy drops trailing
- * assertions, and failing that is '.', which matches whenever the operand
- * could. A copy that matches more is safe: the logic database only proposes
- * combinations, the match path judges them on the operands' exact matches
- * (and judges those with 'not' whenever an operand matched). */
-static char *logic_expression(struct build *b, size_t i, unsigned *flags)
-{
-	const struct sluice_rule *r = &b->rules->rules[i];
-	const char *left = b->expr_prefix[i] == 5 ? "\\b" : "";
-	char *e = NULL, *base;
-	size_t n;
-
-	if (!unordered(b->expr[i], *flags))
-		return strdup(b->expr[i]);
-	base = strdup(r->pattern);
-	if (!base)
-		return NULL;
-	for (;;) {
-		n = strlen(base);
-		size_t cut = 0;
-		if (n >= 2 && base[n - 2] == '\\' && strchr("bBzZ", base[n - 1]))
-			cut = 2;
-		else if (n >= 1 && base[n - 1] == '$')
-			cut = 1;
-		if (!cut)
-			break;
-		size_t slashes = 0;
-		while (slashes < n - cut && base[n - cut - 1 - slashes] == '\\')
-			slashes++;
-		if (slashes % 2)
-			break; /* an escaped '\\' or '$': a character, not an assertion */
-		base[n - cut] = '\0';
-	}
-	if (base[0] && asprintf(&e, "%s(?:%s)", left, base) >= 0 && !unordered(e, *flags)) {
-		free(base);
-		return e;
-	}
-	free(e);
-	free(base);
-	*flags |= HS_FLAG_DOTALL;
-	return strdup(".");
-}
-
 static int gather(struct build *b, struct db_input in[3])
 {
 	const struct sluice_rule_list *rules = b->rules;
-	struct db_input *lit = &in[0], *re = &in[1], *logic = &in[2];
-	uint32_t *logic_id = NULL;
+	struct db_input *lit = &in[0], *re = &in[1], *anchored = &in[2];
 	unsigned id;
 
 	for (size_t i = 0; i < rules->count; i++) {
@@ -954,8 +864,12 @@ static int gather(struct build *b, struct db_input in[3])
 		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
 			continue;
 		if (r->kind == SLUICE_RULE_PATTERN) {
-			if (db_new_id(re, p, SLUICE_PAT_SOM, &id) != 0 ||
-			    db_push(re, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
+			/* Anchored patterns mean something only at the ends of
+			 * the text, so batch scanning (batch_scan.h) scans
+			 * them per message: a database of their own. */
+			struct db_input *to = sluice_regex_anchored(b->expr[i]) ? anchored : re;
+			if (db_new_id(to, p, SLUICE_PAT_SOM, &id) != 0 ||
+			    db_push(to, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
 				    (uint32_t)i, 0, NULL) != 0)
 				return -1;
 			continue;
@@ -979,57 +893,7 @@ static int gather(struct build *b, struct db_input in[3])
 		}
 	}
 
-	logic_id = calloc(rules->count, sizeof(*logic_id));
-	if (!logic_id)
-		return -1;
-	for (size_t i = 0; i < rules->count; i++) {
-		const struct sluice_rule *r = &rules->rules[i];
-		unsigned f = rule_flags(r);
-
-		if (b->bad[i] || !b->operand[i])
-			continue;
-		/* One id for all of an operand's expressions: Hyperscan
-		 * combinations refer to ids, and a list is one operand. */
-		if (db_new_id(logic, b->pack_index[i], SLUICE_PAT_QUIET, &id) != 0)
-			goto fail;
-		logic_id[i] = id;
-		if (r->kind == SLUICE_RULE_PATTERN) {
-			unsigned hf = hs_flags_of(f) | HS_FLAG_QUIET;
-			char *e = logic_expression(b, i, &hf);
-			if (!e || db_push(logic, e, 0, hf, id, (uint32_t)i, 0, e) != 0)
-				goto fail;
-			continue;
-		}
-		for (size_t k = 0; k < literal_count(r); k++) {
-			struct sluice_literal l = literal_at(r, k);
-			unsigned hf = HS_FLAG_UTF8 | HS_FLAG_QUIET |
-				      ((f & SLUICE_RULE_CASELESS) ? HS_FLAG_CASELESS : 0);
-			/* leading \b only: see logic_expression() */
-			bool lb = (f & SLUICE_RULE_WHOLE_WORD) &&
-				  sluice_ascii_word((unsigned char)l.text[0]);
-			char *e = escape_literal(l.text, l.len, lb, false);
-			if (!e || db_push(logic, e, 0, hf, id, (uint32_t)i, (uint32_t)k, e) != 0)
-				goto fail;
-		}
-	}
-	for (size_t i = 0; i < rules->count; i++) {
-		if (b->bad[i] || !b->flat[i])
-			continue;
-		char *e = sluice_logic_to_hs(b->flat[i], b->flat_len[i], logic_id);
-		if (!e)
-			goto fail;
-		/* One report is enough: the match path judges the whole message
-		 * anyway, and the span is [0, where it first held). */
-		if (db_new_id(logic, b->pack_index[i], SLUICE_PAT_COMBO, &id) != 0 ||
-		    db_push(logic, e, 0, HS_FLAG_COMBINATION | HS_FLAG_SINGLEMATCH, id, (uint32_t)i,
-			    0, e) != 0)
-			goto fail;
-	}
-	free(logic_id);
 	return 0;
-fail:
-	free(logic_id);
-	return -1;
 }
 
 static void assign_pack_indexes(struct build *b)
@@ -1218,6 +1082,10 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* What gather() fills in[0..2] with. */
+static const enum sluice_db_kind db_kinds[3] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
+						SLUICE_DB_ANCHORED};
+
 int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		      struct sluice_diag_list *diags, struct sluice_pack **out)
 {
@@ -1298,7 +1166,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		if (gather(&b, in) != 0)
 			goto oom;
 		for (int k = 0; k < 3 && who == -2; k++)
-			who = compile_db(&b, (enum sluice_db_kind)(k + 1), &in[k], &built[k]);
+			who = compile_db(&b, db_kinds[k], &in[k], &built[k]);
 		if (who == -2)
 			break;
 		for (int k = 0; k < 3; k++) {
@@ -1412,6 +1280,8 @@ const char *sluice_db_kind_name(enum sluice_db_kind kind)
 		return "regex";
 	case SLUICE_DB_LOGIC:
 		return "logic";
+	case SLUICE_DB_ANCHORED:
+		return "anchored";
 	default:
 		return "unknown";
 	}

@@ -31,7 +31,7 @@
  *   u32  program length L; L times: u8 opcode, u32 argument
  *   u32  database count D (1..3)
  *   D times:
- *     u8   kind (1 literal, 2 regex, 3 logic)
+ *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored)
  *     u32  expressions compiled into it
  *     u32  id count M; M times: u32 rule, u32 length (see pack.h)
  *     u64  database length B
@@ -731,7 +731,7 @@ static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
 static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 {
 	uint32_t count;
-	bool seen[4] = {false};
+	bool seen[5] = {false};
 
 	if (get_u32(r, "database count", &count) != 0)
 		return -1;
@@ -753,7 +753,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		    get_u32(r, "database expressions", &db->patterns) != 0 ||
 		    get_u32(r, "database id count", &ids) != 0)
 			return -1;
-		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_LOGIC || seen[kind])
+		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_ANCHORED || seen[kind])
 			return bad_body(r, "database %u has kind %u", d, kind);
 		seen[kind] = true;
 		db->kind = (enum sluice_db_kind)kind;
@@ -775,12 +775,14 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 				return bad_body(r, "database id %u names rule %u of %zu", k,
 						p->rule, pack->rule_count);
 			bool combo = pack->rules[p->rule].kind == SLUICE_RULE_COMBINATION;
-			bool ok = kind == SLUICE_DB_LOGIC
-				      ? (p->len == SLUICE_PAT_COMBO) == combo &&
-					    (combo || p->len == SLUICE_PAT_QUIET)
-				      : !combo && p->len != SLUICE_PAT_COMBO &&
-					    p->len != SLUICE_PAT_QUIET &&
-					    (kind == SLUICE_DB_REGEX || p->len != SLUICE_PAT_SOM);
+			bool ok =
+			    kind == SLUICE_DB_LOGIC
+				? (p->len == SLUICE_PAT_COMBO) == combo &&
+				      (combo || p->len == SLUICE_PAT_QUIET)
+				: !combo && p->len != SLUICE_PAT_COMBO &&
+				      p->len != SLUICE_PAT_QUIET &&
+				      (kind == SLUICE_DB_REGEX || kind == SLUICE_DB_ANCHORED ||
+				       p->len != SLUICE_PAT_SOM);
 			if (!ok)
 				return bad_body(r, "database id %u does not fit rule %s", k,
 						pack->rules[p->rule].id);

@@ -783,3 +783,37 @@ bool sluice_regex_edges(const char *re, unsigned *first, unsigned *last)
 	*last = r.last;
 	return true;
 }
+
+bool sluice_regex_anchored(const char *re)
+{
+	size_t n = strlen(re);
+
+	for (size_t i = 0; i < n;) {
+		char c = re[i];
+		if (c == '^' || c == '$')
+			return true;
+		if (c == '[') {
+			i = skip_class(re, i);
+			continue;
+		}
+		if (c != '\\') {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n)
+			return true;
+		char e = re[i + 1];
+		if (strchr("AzZGQ", e))
+			return true;
+		i += 2;
+		/* \p{^L}, \x{..}, \o{..}, \N{..}, \g{..}, \k{..}: braces hold no
+		 * anchors, only names and numbers. */
+		if (strchr("pPxoNgk", e) && i < n && re[i] == '{') {
+			const char *end = strchr(re + i, '}');
+			if (!end)
+				return true;
+			i = (size_t)(end - re) + 1;
+		}
+	}
+	return false;
+}

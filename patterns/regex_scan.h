@@ -44,6 +44,11 @@ size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, si
  * both kinds). */
 bool sluice_regex_edges(const char *re, unsigned *first, unsigned *last);
 
+/* Whether the pattern may use an anchor (^ $ \A \z \Z \G), whose meaning
+ * depends on where the scanned text begins and ends. Errs towards true: a
+ * quoted section (\Q) or anything it cannot read counts as anchored. */
+bool sluice_regex_anchored(const char *re);
+
 /* Whether the byte is an ASCII word character, as \b sees it. */
 static inline bool sluice_ascii_word(unsigned char c)
 {

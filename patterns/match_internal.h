@@ -1,0 +1,44 @@
+/* The steps of sluice_scan_message(), for scanners that feed reports from
+ * elsewhere (batch_scan.c hands each message the reports of a shared buffer).
+ *
+ * Contract: begin() resets the set; report() takes every Hyperscan report of
+ * database st->db, in the order Hyperscan gave them, with offsets relative to
+ * the message's first byte; end() applies the rule language (allow
+ * exemptions, combinations, removal of what does not act, sorting, verdict)
+ * exactly as sluice_scan_message() does. No allocation.
+ */
+#ifndef SLUICE_PATTERNS_MATCH_INTERNAL_H
+#define SLUICE_PATTERNS_MATCH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "match.h"
+
+struct sluice_scan_state {
+	struct sluice_match_set *set;
+	const struct sluice_pack *pack;
+	const struct sluice_pack_db *db; /* the database whose reports come in */
+	const char *text;		 /* the message */
+	size_t len;
+	enum sluice_action seen; /* strongest acting action reported, before any filtering */
+	/* An operand match was ignored (expired, failed its word edge, or
+	 * exempted): combinations are judged on what is left. */
+	bool operand_dropped;
+	bool operand_seen;
+	bool any_allow;
+};
+
+void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *pack,
+		       struct sluice_match_set *set, const char *text, size_t len);
+
+void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned long long from,
+			unsigned long long to);
+
+/* Scans st->text with one database, reporting into st. */
+hs_error_t sluice_scan_db(struct sluice_scan_state *st, const struct sluice_pack_db *db,
+			  hs_scratch_t *scratch);
+
+void sluice_scan_end(struct sluice_scan_state *st);
+
+#endif

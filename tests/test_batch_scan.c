@@ -1,0 +1,277 @@
+/* Batch scanning (patterns/batch_scan.h) gives exactly the results of scanning
+ * each message alone: every match (rule, span), the verdict, overflow and
+ * allow exemptions, over tricky texts, the benchmark corpus, several batch
+ * sizes, packs whose patterns can cross the separator, anchored patterns,
+ * combinations and expired rules.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_scan.h"
+#include "corpus_files.h"
+#include "match.h"
+#include "pack.h"
+#include "test_support.h"
+
+#define CAP 64
+
+static struct sluice_pack *load(const char *rel)
+{
+	char *path = ts_source_path(rel);
+	struct sluice_pack *pack = NULL;
+	char err[2048] = "";
+	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s: %s", rel, err);
+	free(path);
+	return pack;
+}
+
+struct texts {
+	const char **text;
+	uint32_t *len;
+	size_t count;
+};
+
+static void expect_same(const struct sluice_pack *pack, const struct sluice_match_set *alone,
+			const struct sluice_match_set *batched, const char *text, size_t len)
+{
+	cr_assert_eq(batched->verdict, alone->verdict, "verdict of '%.*s'", (int)len, text);
+	cr_assert_eq(batched->count, alone->count, "match count of '%.*s'", (int)len, text);
+	cr_assert_eq(batched->overflow, alone->overflow, "overflow of '%.*s'", (int)len, text);
+	cr_assert_eq(batched->exempted, alone->exempted, "exemptions of '%.*s'", (int)len, text);
+	for (uint32_t m = 0; m < alone->count; m++) {
+		const struct sluice_match *a = &alone->matches[m], *b = &batched->matches[m];
+		cr_assert(a->rule == b->rule && a->from == b->from && a->to == b->to,
+			  "'%.*s': match %u is %s [%u,%u) alone, %s [%u,%u) batched", (int)len,
+			  text, m, pack->rules[a->rule].id, a->from, a->to, pack->rules[b->rule].id,
+			  b->from, b->to);
+	}
+}
+
+/* Scans every text alone and in batches of batch_size; returns the messages
+ * that batch scanning scanned again on their own. */
+static uint64_t compare(const struct sluice_pack *pack, const struct texts *t, uint32_t batch_size,
+			const uint8_t *disabled, uint8_t keep)
+{
+	hs_scratch_t *scratch = NULL;
+	struct sluice_batch batch;
+	struct sluice_match storage[CAP];
+	struct sluice_match_set alone;
+
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_batch_init(&batch, batch_size, SLUICE_BATCH_BYTES, CAP), 0);
+	sluice_match_set_init(&alone, storage, CAP, pack);
+	alone.disabled = disabled;
+	alone.keep = keep;
+	for (size_t first = 0; first < t->count;) {
+		size_t n = 0;
+		sluice_batch_reset(&batch);
+		while (first + n < t->count && sluice_batch_fits(&batch, t->len[first + n])) {
+			int32_t k = sluice_batch_add(&batch, t->text[first + n], t->len[first + n]);
+			cr_assert_eq(k, (int32_t)n);
+			n++;
+		}
+		cr_assert_gt(n, 0, "text %zu does not fit an empty batch", first);
+		cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, disabled, keep), HS_SUCCESS);
+		for (size_t k = 0; k < n; k++) {
+			size_t i = first + k;
+			cr_assert_eq(
+			    sluice_scan_message(pack, scratch, t->text[i], t->len[i], &alone),
+			    HS_SUCCESS);
+			expect_same(pack, sluice_batch_result(&batch, (uint32_t)k), &alone,
+				    t->text[i], t->len[i]);
+		}
+		first += n;
+	}
+	uint64_t rescanned = batch.rescanned;
+	sluice_batch_free(&batch);
+	hs_free_scratch(scratch);
+	return rescanned;
+}
+
+static const char *const tricky[] = {
+    "hi there",
+    "oh hi",
+    "hi",
+    "gg everyone",
+    "that is so lol",
+    "lol",
+    "",
+    "13 8 1 2",
+    "3 4 5 6 7 8 call me",
+    "wow!!!",
+    "!!!",
+    "eyes",
+    "e",
+    "s",
+    "1234",
+    "x marks",
+    "The end",
+    "other theme the",
+    "drink water",
+    "water the plants",
+    "加我微信 13812345678",
+    "路口交通 口交",
+    "你几岁了私聊",
+    "加群领福利",
+    "欢迎加群",
+    "ASS and assessment",
+    "400-820-8820",
+    "13812345678901234",
+    "x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x "
+    "x "
+    "x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x",
+};
+
+static struct texts tricky_texts(void)
+{
+	size_t n = sizeof(tricky) / sizeof(tricky[0]);
+	struct texts t = {
+	    .text = calloc(n, sizeof(char *)), .len = calloc(n, sizeof(uint32_t)), .count = n};
+	for (size_t i = 0; i < n; i++) {
+		t.text[i] = tricky[i];
+		t.len[i] = (uint32_t)strlen(tricky[i]);
+	}
+	return t;
+}
+
+static void free_texts(struct texts *t)
+{
+	free(t->text);
+	free(t->len);
+}
+
+static const char *const small_packs[] = {
+    "tests/data/batch/crossing.yaml",
+    "tests/data/rules/lang_mixed.yaml",
+    "tests/data/rules/lang_combination.yaml",
+    "tests/data/rules/lang_allow.yaml",
+    "tests/data/rules/lang_whole_word.yaml",
+    "tests/data/rules/match_rules.yaml",
+    "patterns/rules/default.yaml",
+};
+
+Test(batch_scan, equals_per_message_scanning_on_tricky_texts_at_every_batch_size)
+{
+	struct texts t = tricky_texts();
+	static const uint32_t sizes[] = {1, 2, 3, 7, 64};
+	for (size_t p = 0; p < sizeof(small_packs) / sizeof(small_packs[0]); p++) {
+		struct sluice_pack *pack = load(small_packs[p]);
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			compare(pack, &t, sizes[s], NULL, 0);
+			compare(pack, &t, sizes[s], NULL, SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW);
+		}
+		sluice_pack_free(pack);
+	}
+	free_texts(&t);
+}
+
+Test(batch_scan, crossing_reports_are_rescanned_alone_and_counted)
+{
+	struct sluice_pack *pack = load("tests/data/batch/crossing.yaml");
+	/* "13 8 1 2" then "3 4 5 6 ...": spaced-digits matches across the
+	 * separator, and its leftmost start lies in the first message. */
+	const char *pair[] = {"13 8 1 2", "3 4 5 6 7 8 call me"};
+	uint32_t lens[] = {8, 19};
+	struct texts t = {.text = pair, .len = lens, .count = 2};
+	cr_expect_gt(compare(pack, &t, 2, NULL, 0), 0, "no message was scanned again");
+	cr_expect_eq(compare(pack, &t, 1, NULL, 0), 0, "a batch of one cannot cross");
+	sluice_pack_free(pack);
+}
+
+Test(batch_scan, anchored_patterns_match_at_each_message_start)
+{
+	struct sluice_pack *pack = load("tests/data/batch/crossing.yaml");
+	hs_scratch_t *scratch = NULL;
+	struct sluice_batch batch;
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_batch_init(&batch, 4, 1024, CAP), 0);
+	cr_assert_eq(sluice_batch_add(&batch, "oh hi", 5), 0);
+	cr_assert_eq(sluice_batch_add(&batch, "hi there", 8), 1);
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, NULL, 0), HS_SUCCESS);
+	const struct sluice_match_set *second = sluice_batch_result(&batch, 1);
+	cr_assert_eq(second->count, 1);
+	cr_expect_str_eq(pack->rules[second->matches[0].rule].id, "starts-with-hi");
+	cr_expect_eq(second->matches[0].from, 0);
+	cr_expect_eq(second->matches[0].to, 2);
+	cr_expect_eq(sluice_batch_result(&batch, 0)->count, 0, "'oh hi' does not start with hi");
+	sluice_batch_free(&batch);
+	hs_free_scratch(scratch);
+	sluice_pack_free(pack);
+}
+
+Test(batch_scan, expired_rules_are_ignored_the_same_way)
+{
+	struct sluice_pack *pack = load("tests/data/batch/crossing.yaml");
+	struct texts t = tricky_texts();
+	uint8_t *disabled = calloc(pack->rule_count, 1);
+	for (size_t r = 0; r < pack->rule_count; r++)
+		disabled[r] = strcmp(pack->rules[r].id, "word-the") == 0 ||
+			      strcmp(pack->rules[r].id, "punct-run") == 0;
+	compare(pack, &t, 5, disabled, 0);
+	free(disabled);
+	free_texts(&t);
+	sluice_pack_free(pack);
+}
+
+Test(batch_scan, full_batch_refuses_more_and_reset_empties_it)
+{
+	struct sluice_batch batch;
+	cr_assert_eq(sluice_batch_init(&batch, 2, 16, 4), 0);
+	cr_expect_eq(sluice_batch_add(&batch, "0123456789", 10), 0);
+	cr_expect_eq(sluice_batch_add(&batch, "0123456", 7), -1, "11 + 8 bytes > 16");
+	cr_expect_eq(sluice_batch_add(&batch, "01234", 4), 1);
+	cr_expect_eq(sluice_batch_add(&batch, "", 0), -1, "two messages at most");
+	sluice_batch_reset(&batch);
+	cr_expect_eq(sluice_batch_add(&batch, "0123456789abcde", 15), 0);
+	cr_expect_eq(sluice_batch_add(&batch, "0123456789abcdef", 16), -1);
+	sluice_batch_free(&batch);
+	cr_expect_eq(sluice_batch_init(&batch, 0, 16, 4), -1);
+}
+
+/* The benchmark corpus: what sluice-gen writes for bench/run-bench. */
+static struct bench_texts corpus;
+
+static void make_corpus(void)
+{
+	char *dir = ts_make_tmpdir("batchcorpus");
+	char *gen = ts_build_path("bench/sluice-gen");
+	char pcap[512], txt[512], err[512];
+	snprintf(pcap, sizeof(pcap), "%s/corpus.pcap", dir);
+	snprintf(txt, sizeof(txt), "%s/corpus.txt", dir);
+	char *argv[] = {gen, "-o", pcap, "--text-out", txt, "-s", "7", "-n", "50000", NULL};
+	char *out = NULL;
+	cr_assert_eq(ts_run(argv, 120, &out), 0, "sluice-gen failed: %s", out ? out : "");
+	free(out);
+	cr_assert_eq(bench_texts_load(txt, &corpus, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(corpus.count, 50000);
+	ts_rmtree(dir);
+	free(dir);
+	free(gen);
+}
+
+static void compare_corpus(const char *rel)
+{
+	struct sluice_pack *pack = load(rel);
+	struct texts t = {.text = corpus.text, .len = corpus.len, .count = corpus.count};
+	uint64_t rescanned = compare(pack, &t, SLUICE_BATCH_MESSAGES, NULL, 0);
+	cr_log_info("%s: %zu messages equal, %llu scanned again alone", rel, t.count,
+		    (unsigned long long)rescanned);
+	compare(pack, &t, 64, NULL, SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW);
+	sluice_pack_free(pack);
+}
+
+TestSuite(batch_corpus, .init = make_corpus);
+
+Test(batch_corpus, default_packs_give_the_same_results_over_the_whole_corpus, .timeout = 600)
+{
+	compare_corpus("patterns/packs/all.yaml");
+}
+
+Test(batch_corpus, bundled_rules_give_the_same_results_over_the_whole_corpus, .timeout = 600)
+{
+	compare_corpus("patterns/rules/default.yaml");
+	compare_corpus("tests/data/batch/crossing.yaml");
+}

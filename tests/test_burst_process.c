@@ -1,0 +1,222 @@
+/* The worker's burst processing (sluice_burst_process()) in batch mode does to
+ * every packet exactly what per-message scanning does: the same bytes out, the
+ * same fates, the same counters, and the same events in the same order, over
+ * the benchmark corpus with damaged packets mixed in, with and without an
+ * urgent pack, under every bad-input policy that changes the path.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corpus_files.h"
+#include "datagram_process.h"
+#include "event_ring.h"
+#include "generation.h"
+#include "pack.h"
+#include "test_support.h"
+#include "wire_format.h"
+
+#define PORT	 7700
+#define RING_CAP (1u << 20)
+#define BURST	 32
+
+static struct bench_packets corpus;
+
+static void make_corpus(const char *count)
+{
+	char *dir = ts_make_tmpdir("burstcorpus");
+	char *gen = ts_build_path("bench/sluice-gen");
+	char pcap[512], err[512];
+	snprintf(pcap, sizeof(pcap), "%s/corpus.pcap", dir);
+	char *argv[] = {gen, "-o", pcap, "-s", "11", "-n", (char *)count, "--frames", "1-6", NULL};
+	char *out = NULL;
+	cr_assert_eq(ts_run(argv, 120, &out), 0, "sluice-gen failed: %s", out ? out : "");
+	free(out);
+	cr_assert_eq(bench_packets_load(pcap, &corpus, err, sizeof(err)), 0, "%s", err);
+	ts_rmtree(dir);
+	free(dir);
+	free(gen);
+}
+
+/* Damages every 37th packet in one of four ways, so bad input of several
+ * reasons sits between good packets of the same burst. */
+static void damage(uint8_t *pkt, uint32_t *len, uint32_t i)
+{
+	if (i % 37 != 0 || *len < 60)
+		return;
+	for (uint32_t off = 14; off + 2 < *len; off++) {
+		if (pkt[off] != SLUICE_WIRE_MAGIC0 || pkt[off + 1] != SLUICE_WIRE_MAGIC1)
+			continue;
+		switch ((i / 37) % 4) {
+		case 0: /* bad magic in the first frame */
+			pkt[off] ^= 0xff;
+			return;
+		case 1: /* invalid UTF-8 in the first frame's text */
+			if (off + SLUICE_WIRE_HEADER_LEN < *len)
+				pkt[off + SLUICE_WIRE_HEADER_LEN] = 0xff;
+			return;
+		case 2: /* truncated: the last bytes missing */
+			*len -= 3;
+			return;
+		default: /* bad version */
+			pkt[off + 2] = 0x7f;
+			return;
+		}
+	}
+}
+
+struct run_result {
+	uint8_t *bytes; /* output packets, each preceded by its u32 length and fate */
+	size_t len;
+	struct sluice_worker_stats stats;
+	struct sluice_event *events;
+	size_t event_count;
+};
+
+static void run(struct sluice_generation *gen, enum sluice_scan_mode mode,
+		enum sluice_bad_policy utf8_policy, struct run_result *out)
+{
+	struct sluice_message_decoder dec;
+	struct sluice_packet_ctx ctx;
+	struct sluice_event_ring *ring = sluice_event_ring_create(RING_CAP);
+	cr_assert_not_null(ring);
+	memset(out, 0, sizeof(*out));
+	sluice_udp_frame_decoder_init(&dec, PORT);
+	sluice_packet_ctx_init(&ctx, 0, &dec, &out->stats, ring);
+	ctx.policy[SLUICE_BAD_INVALID_UTF8] = utf8_policy;
+	cr_assert_eq(sluice_packet_ctx_set_scan_mode(&ctx, mode), 0);
+
+	out->bytes = malloc(corpus.bytes + corpus.count * 8);
+	out->events = malloc(sizeof(*out->events) * RING_CAP);
+	cr_assert(out->bytes && out->events);
+	uint8_t *copy = malloc(corpus.bytes);
+	memcpy(copy, corpus.data, corpus.bytes);
+	for (uint32_t first = 0; first < corpus.count; first += BURST) {
+		uint8_t *pkts[BURST];
+		uint32_t lens[BURST];
+		enum sluice_packet_fate fates[BURST];
+		uint16_t n =
+		    (uint16_t)(corpus.count - first < BURST ? corpus.count - first : BURST);
+		for (uint16_t k = 0; k < n; k++) {
+			pkts[k] = copy + corpus.offset[first + k];
+			lens[k] = corpus.len[first + k];
+			damage(pkts[k], &lens[k], first + k);
+		}
+		sluice_packet_ctx_bind(&ctx, gen, first);
+		sluice_burst_process(&ctx, pkts, lens, n, fates);
+		for (uint16_t k = 0; k < n; k++) {
+			uint32_t head[2] = {fates[k] == SLUICE_FATE_FORWARD ? lens[k] : 0,
+					    (uint32_t)fates[k]};
+			memcpy(out->bytes + out->len, head, sizeof(head));
+			out->len += sizeof(head);
+			if (fates[k] == SLUICE_FATE_FORWARD) {
+				memcpy(out->bytes + out->len, pkts[k], lens[k]);
+				out->len += lens[k];
+			}
+		}
+		while (sluice_event_ring_pop(ring, &out->events[out->event_count]))
+			out->event_count++;
+	}
+	free(copy);
+	sluice_packet_ctx_fini(&ctx);
+	sluice_event_ring_free(ring);
+}
+
+static void free_result(struct run_result *r)
+{
+	free(r->bytes);
+	free(r->events);
+}
+
+static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
+			     enum sluice_bad_policy utf8_policy)
+{
+	char err[2048] = "";
+	struct sluice_pack *pack = NULL, *urgent = NULL;
+	char *path = ts_source_path(pack_rel);
+	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
+	free(path);
+	struct sluice_generation *gen = sluice_generation_create(pack, 1, err, sizeof(err));
+	cr_assert_not_null(gen, "%s", err);
+	if (urgent_rel != NULL) {
+		path = ts_source_path(urgent_rel);
+		cr_assert_eq(sluice_pack_load(path, &urgent, err, sizeof(err)), 0, "%s", err);
+		free(path);
+		hs_scratch_t *proto = NULL;
+		size_t bytes = 0;
+		cr_assert_eq(sluice_scratch_prototype(urgent, &proto, &bytes, err, sizeof(err)), 0,
+			     "%s", err);
+		struct sluice_scratch_set *set =
+		    sluice_scratch_set_create(urgent, proto, 1, err, sizeof(err));
+		cr_assert_not_null(set, "%s", err);
+		cr_assert_eq(sluice_generation_set_slot(gen, SLUICE_SLOT_URGENT, urgent, set, 0,
+							err, sizeof(err)),
+			     0, "%s", err);
+	}
+
+	struct run_result alone, batched;
+	run(gen, SLUICE_SCAN_MESSAGE, utf8_policy, &alone);
+	run(gen, SLUICE_SCAN_BATCH, utf8_policy, &batched);
+
+	cr_assert_gt(alone.stats.messages, 10000);
+	cr_assert_gt(alone.stats.verdicts[SLUICE_ACTION_BLOCK] +
+			 alone.stats.verdicts[SLUICE_ACTION_MASK] +
+			 alone.stats.verdicts[SLUICE_ACTION_FLAG],
+		     100, "the corpus must exercise verdicts");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MAGIC], 0, "the corpus must hold bad input");
+	cr_assert_eq(
+	    memcmp(&alone.stats, &batched.stats, sizeof(alone.stats)), 0,
+	    "counters differ (messages %llu vs %llu, matches %llu vs %llu)",
+	    (unsigned long long)alone.stats.messages, (unsigned long long)batched.stats.messages,
+	    (unsigned long long)alone.stats.matches, (unsigned long long)batched.stats.matches);
+	cr_assert_eq(alone.len, batched.len, "output lengths differ");
+	cr_assert_eq(memcmp(alone.bytes, batched.bytes, alone.len), 0, "output bytes differ");
+	cr_assert_eq(alone.event_count, batched.event_count);
+	for (size_t e = 0; e < alone.event_count; e++)
+		cr_assert_eq(memcmp(&alone.events[e], &batched.events[e], sizeof(alone.events[e])),
+			     0, "event %zu differs (kind %u/%u, msg %llu/%llu)", e,
+			     alone.events[e].kind, batched.events[e].kind,
+			     (unsigned long long)alone.events[e].msg_id,
+			     (unsigned long long)batched.events[e].msg_id);
+	cr_log_info("%s: %llu messages, %zu events, identical", pack_rel,
+		    (unsigned long long)alone.stats.messages, alone.event_count);
+	free_result(&alone);
+	free_result(&batched);
+	sluice_generation_free(gen);
+	sluice_pack_free(urgent);
+	sluice_pack_free(pack);
+}
+
+static void small_corpus(void)
+{
+	make_corpus("6000");
+}
+
+TestSuite(burst_process, .init = small_corpus);
+
+Test(burst_process, batch_mode_equals_per_message_mode_packet_for_packet, .timeout = 300)
+{
+	expect_same_runs("patterns/rules/default.yaml", NULL, SLUICE_POLICY_DROP);
+	expect_same_runs("tests/data/batch/crossing.yaml", NULL, SLUICE_POLICY_DROP);
+}
+
+Test(burst_process, urgent_pack_and_utf8_repair_change_nothing_between_modes, .timeout = 300)
+{
+	expect_same_runs("patterns/rules/default.yaml", "tests/data/rules/lang_mixed.yaml",
+			 SLUICE_POLICY_REPLACE);
+}
+
+static void large_corpus(void)
+{
+	make_corpus("30000");
+}
+
+TestSuite(burst_corpus, .init = large_corpus);
+
+Test(burst_corpus, default_packs_give_the_same_packets_and_events_in_both_modes, .timeout = 600)
+{
+	expect_same_runs("patterns/packs/all.yaml", "patterns/packs/copyright.yaml",
+			 SLUICE_POLICY_DROP);
+}
