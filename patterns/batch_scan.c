@@ -19,9 +19,10 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	b->sets = calloc(max_messages, sizeof(*b->sets));
 	b->storage = calloc((size_t)max_messages * matches_per_message, sizeof(*b->storage));
 	b->rescan = calloc(max_messages, sizeof(*b->rescan));
+	b->regex_hit = calloc(max_messages, sizeof(*b->regex_hit));
 	b->states = calloc(max_messages, sizeof(*b->states));
 	if (!b->buf || !b->start || !b->len || !b->sets || !b->storage || !b->rescan ||
-	    !b->states) {
+	    !b->regex_hit || !b->states) {
 		sluice_batch_free(b);
 		return -1;
 	}
@@ -42,6 +43,7 @@ void sluice_batch_free(struct sluice_batch *b)
 	free(b->sets);
 	free(b->storage);
 	free(b->rescan);
+	free(b->regex_hit);
 	free(b->states);
 	memset(b, 0, sizeof(*b));
 }
@@ -99,6 +101,10 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 			return 0; /* it ends on a separator: it crossed one */
 		ctx->cur = k;
 	}
+	if (ctx->db->kind == SLUICE_DB_REGEX_ENDS) {
+		b->regex_hit[k] = 1;
+		return 0;
+	}
 	if (b->rescan[k] || id >= ctx->db->id_count)
 		return 0;
 	unsigned long long start = b->start[k];
@@ -133,14 +139,27 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		set->disabled = disabled;
 		set->keep = keep;
 		b->rescan[k] = 0;
+		b->regex_hit[k] = 0;
+	}
+	const struct sluice_pack_db *regex = NULL, *ends = NULL;
+	for (size_t d = 0; d < pack->db_count; d++) {
+		if (pack->dbs[d].kind == SLUICE_DB_REGEX)
+			regex = &pack->dbs[d];
+		else if (pack->dbs[d].kind == SLUICE_DB_REGEX_ENDS)
+			ends = &pack->dbs[d];
 	}
 	/* Databases in pack order, as sluice_scan_message() scans them, so each
-	 * message sees its reports in the same order. Anchored ones come last
-	 * in every pack and are scanned per message below. */
+	 * message sees its reports in the same order: literal, then regex (over
+	 * the batch, or below per message once regex-ends picked the messages),
+	 * then anchored, which comes after both in every pack and is scanned per
+	 * message below. */
 	struct batch_scan_ctx ctx = {.b = b};
 	for (size_t d = 0; d < pack->db_count; d++) {
 		const struct sluice_pack_db *db = &pack->dbs[d];
-		if (db->kind != SLUICE_DB_LITERAL && db->kind != SLUICE_DB_REGEX)
+		bool batched = db->kind == SLUICE_DB_LITERAL ||
+			       (db->kind == SLUICE_DB_REGEX && ends == NULL) ||
+			       db->kind == SLUICE_DB_REGEX_ENDS;
+		if (!batched)
 			continue;
 		ctx.db = db;
 		ctx.cur = 0;
@@ -156,6 +175,12 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 			if (rc != HS_SUCCESS)
 				return rc;
 			continue;
+		}
+		if (b->regex_hit[k] && regex != NULL) {
+			b->regex_scans++;
+			hs_error_t rc = sluice_scan_db(st, regex, scratch);
+			if (rc != HS_SUCCESS)
+				return rc;
 		}
 		for (size_t d = 0; d < pack->db_count; d++) {
 			if (pack->dbs[d].kind != SLUICE_DB_ANCHORED)

@@ -10,12 +10,19 @@
  * - A literal's start is its end minus its length; one that starts before its
  *   message (it ran across a separator) is dropped. Every occurrence wholly
  *   inside a message is reported anyway (Hyperscan reports all of them).
- * - Regexes have exact leftmost starts (HS_FLAG_SOM_LEFTMOST in block mode). A
- *   report whose leftmost start lies before its message's first byte may hide
- *   a shorter match inside the message, so that message is scanned again on
- *   its own and its batch reports are discarded. The '\n' is not a word
- *   character, so \b and \B see a message's edges as they see the ends of a
- *   text.
+ * - Regexes: start-of-match tracking triples Hyperscan's cost, so the batch is
+ *   scanned with the pack's regex-ends database (the same patterns without
+ *   SOM), and only the messages in which some report ended are scanned with
+ *   the regex database, each on its own. A match inside a message ends inside
+ *   it in the batch too (the '\n' is not a word character, so \b and \B see a
+ *   message's edges as they see the ends of a text), so no message with a
+ *   match is missed; a report that began in an earlier message only costs a
+ *   needless scan.
+ * - A pack without a regex-ends database (built by an earlier version) has its
+ *   regex database scanned over the batch: reports have exact leftmost starts
+ *   (HS_FLAG_SOM_LEFTMOST in block mode), and a report whose start lies before
+ *   its message's first byte may hide a shorter match inside the message, so
+ *   that message is scanned again on its own.
  * - Anchored regexes (^ $ \A \z \Z), whose meaning depends on where the text
  *   begins and ends, are compiled into a database of their own (kind
  *   SLUICE_DB_ANCHORED) that is scanned per message.
@@ -59,10 +66,12 @@ struct sluice_batch {
 	struct sluice_match *storage;  /* cap * matches_per_message */
 	uint32_t matches_per_message;
 	uint8_t *rescan;		  /* per message: a report crossed its start */
+	uint8_t *regex_hit;		  /* per message: a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
 	/* Counters since init, for benchmarks and stats. */
-	uint64_t scans;	    /* sluice_batch_scan() calls */
-	uint64_t rescanned; /* messages scanned again on their own */
+	uint64_t scans;	      /* sluice_batch_scan() calls */
+	uint64_t rescanned;   /* messages scanned again on their own */
+	uint64_t regex_scans; /* messages scanned alone with the regex database */
 };
 
 /* Allocates a batch for up to max_messages texts of max_bytes in all (the

@@ -242,7 +242,9 @@ hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scr
 
 	sluice_scan_begin(&st, pack, set, text, len);
 	for (size_t i = 0; i < pack->db_count; i++) {
-		if (pack->dbs[i].kind == SLUICE_DB_LOGIC)
+		/* logic: an older pack's; regex-ends: batch scanning's */
+		if (pack->dbs[i].kind == SLUICE_DB_LOGIC ||
+		    pack->dbs[i].kind == SLUICE_DB_REGEX_ENDS)
 			continue;
 		hs_error_t rc = sluice_scan_db(&st, &pack->dbs[i], scratch);
 		if (rc != HS_SUCCESS)

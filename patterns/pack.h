@@ -16,6 +16,11 @@
  *   (batch_scan.h), which puts many messages in one buffer, scans this
  *   database per message.
  *
+ * - regex-ends: the regex database's patterns again, without start-of-match
+ *   tracking, which triples the cost of a scan. Batch scanning runs this one
+ *   over many messages to learn which messages a regex matched in at all, and
+ *   scans only those with the regex database. Never scanned per message.
+ *
  * Combinations have no database: the match path judges them on the whole
  * message from their operands' matches (match.c). Packs written before that
  * may carry a "logic" database (kind 3); it is loaded but never scanned.
@@ -90,8 +95,9 @@ struct sluice_pack_rule {
 enum sluice_db_kind {
 	SLUICE_DB_LITERAL = 1,
 	SLUICE_DB_REGEX = 2,
-	SLUICE_DB_LOGIC = 3,	/* packs built before batch scanning; never scanned */
-	SLUICE_DB_ANCHORED = 4, /* regexes with anchors: scanned per message */
+	SLUICE_DB_LOGIC = 3,	  /* packs built before batch scanning; never scanned */
+	SLUICE_DB_ANCHORED = 4,	  /* regexes with anchors: scanned per message */
+	SLUICE_DB_REGEX_ENDS = 5, /* the regex database's patterns without SOM: batch only */
 };
 
 /* What a Hyperscan id of a database stands for. */

@@ -850,10 +850,10 @@ static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_inpu
 	return who;
 }
 
-static int gather(struct build *b, struct db_input in[3])
+static int gather(struct build *b, struct db_input in[4])
 {
 	const struct sluice_rule_list *rules = b->rules;
-	struct db_input *lit = &in[0], *re = &in[1], *anchored = &in[2];
+	struct db_input *lit = &in[0], *re = &in[1], *anchored = &in[2], *ends = &in[3];
 	unsigned id;
 
 	for (size_t i = 0; i < rules->count; i++) {
@@ -867,10 +867,15 @@ static int gather(struct build *b, struct db_input in[3])
 			/* Anchored patterns mean something only at the ends of
 			 * the text, so batch scanning (batch_scan.h) scans
 			 * them per message: a database of their own. */
-			struct db_input *to = sluice_regex_anchored(b->expr[i]) ? anchored : re;
+			bool is_anchored = sluice_regex_anchored(b->expr[i]);
+			struct db_input *to = is_anchored ? anchored : re;
 			if (db_new_id(to, p, SLUICE_PAT_SOM, &id) != 0 ||
 			    db_push(to, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
 				    (uint32_t)i, 0, NULL) != 0)
+				return -1;
+			if (!is_anchored && (db_new_id(ends, p, SLUICE_PAT_SOM, &id) != 0 ||
+					     db_push(ends, b->expr[i], 0, hs_flags_of(f), id,
+						     (uint32_t)i, 0, NULL) != 0))
 				return -1;
 			continue;
 		}
@@ -1083,16 +1088,17 @@ static double now_ms(void)
 }
 
 /* What gather() fills in[0..2] with. */
-static const enum sluice_db_kind db_kinds[3] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
-						SLUICE_DB_ANCHORED};
+#define DB_INPUTS 4
+static const enum sluice_db_kind db_kinds[DB_INPUTS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
+							SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
 
 int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		      struct sluice_diag_list *diags, struct sluice_pack **out)
 {
 	const char *src = rules->source ? rules->source : "(rules)";
 	struct build b = {.rules = rules, .diags = diags, .partial = partial};
-	struct db_input in[3] = {0};
-	struct built_db built[3] = {0};
+	struct db_input in[DB_INPUTS] = {0};
+	struct built_db built[DB_INPUTS] = {0};
 	struct sluice_pack *pack = NULL;
 	double start = now_ms();
 	size_t n = rules->count;
@@ -1161,15 +1167,15 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		long who = -2;
 
 		assign_pack_indexes(&b);
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < DB_INPUTS; k++)
 			db_input_free(&in[k]);
 		if (gather(&b, in) != 0)
 			goto oom;
-		for (int k = 0; k < 3 && who == -2; k++)
+		for (int k = 0; k < DB_INPUTS && who == -2; k++)
 			who = compile_db(&b, db_kinds[k], &in[k], &built[k]);
 		if (who == -2)
 			break;
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < DB_INPUTS; k++) {
 			if (built[k].db)
 				hs_free_database(built[k].db);
 			built[k].db = NULL;
@@ -1188,11 +1194,11 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 	pack->source = strdup(src);
 	pack->owner = dup_or_empty(rules->owner);
 	pack->description = dup_or_empty(rules->description);
-	pack->dbs = calloc(3, sizeof(*pack->dbs));
+	pack->dbs = calloc(DB_INPUTS, sizeof(*pack->dbs));
 	if (!pack->name || !pack->version || !pack->source || !pack->owner || !pack->description ||
 	    !pack->dbs || fill_rules(&b, pack) != 0)
 		goto oom;
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < DB_INPUTS; k++) {
 		struct sluice_pack_db *d;
 		if (!built[k].db)
 			continue;
@@ -1235,7 +1241,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 oom:
 	list_err(&b, src, "out of memory while compiling the rules");
 out:
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < DB_INPUTS; k++) {
 		if (built[k].db)
 			hs_free_database(built[k].db);
 		db_input_free(&in[k]);
@@ -1282,6 +1288,8 @@ const char *sluice_db_kind_name(enum sluice_db_kind kind)
 		return "logic";
 	case SLUICE_DB_ANCHORED:
 		return "anchored";
+	case SLUICE_DB_REGEX_ENDS:
+		return "regex-ends";
 	default:
 		return "unknown";
 	}

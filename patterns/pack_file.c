@@ -29,9 +29,9 @@
  *   str  owner
  *   str  description
  *   u32  program length L; L times: u8 opcode, u32 argument
- *   u32  database count D (1..3)
+ *   u32  database count D (1..4)
  *   D times:
- *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored)
+ *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored, 5 regex-ends)
  *     u32  expressions compiled into it
  *     u32  id count M; M times: u32 rule, u32 length (see pack.h)
  *     u64  database length B
@@ -214,7 +214,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 
 	*image = NULL;
 	*image_len = 0;
-	if (pack->db_count == 0 || pack->db_count > 3) {
+	if (pack->db_count == 0 || pack->db_count > 4) {
 		set_err(err, err_len, "%s: pack has no database", who);
 		return -1;
 	}
@@ -731,11 +731,11 @@ static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
 static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 {
 	uint32_t count;
-	bool seen[5] = {false};
+	bool seen[6] = {false};
 
 	if (get_u32(r, "database count", &count) != 0)
 		return -1;
-	if (count == 0 || count > 3)
+	if (count == 0 || count > 4)
 		return bad_body(r, "database count %u", count);
 	pack->dbs = calloc(count, sizeof(*pack->dbs));
 	if (!pack->dbs) {
@@ -753,7 +753,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		    get_u32(r, "database expressions", &db->patterns) != 0 ||
 		    get_u32(r, "database id count", &ids) != 0)
 			return -1;
-		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_ANCHORED || seen[kind])
+		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_REGEX_ENDS || seen[kind])
 			return bad_body(r, "database %u has kind %u", d, kind);
 		seen[kind] = true;
 		db->kind = (enum sluice_db_kind)kind;
@@ -782,7 +782,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 				: !combo && p->len != SLUICE_PAT_COMBO &&
 				      p->len != SLUICE_PAT_QUIET &&
 				      (kind == SLUICE_DB_REGEX || kind == SLUICE_DB_ANCHORED ||
-				       p->len != SLUICE_PAT_SOM);
+				       kind == SLUICE_DB_REGEX_ENDS || p->len != SLUICE_PAT_SOM);
 			if (!ok)
 				return bad_body(r, "database id %u does not fit rule %s", k,
 						pack->rules[p->rule].id);

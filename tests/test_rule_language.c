@@ -703,7 +703,7 @@ Test(pack_v2, round_trip_keeps_every_database_and_field_and_scans_the_same)
 	    "nothing here",	    "400-820-8820",   "加群领福利",
 	};
 
-	cr_assert_eq(compiled->db_count, 3);
+	cr_assert_eq(compiled->db_count, 4);
 	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(read->sha256_hex, compiled->sha256_hex);
 	cr_expect_str_eq(read->owner, "test team");
@@ -725,6 +725,9 @@ Test(pack_v2, round_trip_keeps_every_database_and_field_and_scans_the_same)
 	cr_expect_eq(read->dbs[1].kind, SLUICE_DB_REGEX);
 	cr_expect_eq(read->dbs[2].kind, SLUICE_DB_ANCHORED);
 	cr_expect_eq(read->dbs[2].patterns, 1, "only ^加群 is anchored");
+	cr_expect_eq(read->dbs[3].kind, SLUICE_DB_REGEX_ENDS);
+	cr_expect_eq(read->dbs[3].patterns, read->dbs[1].patterns,
+		     "the regex patterns, without SOM");
 	cr_assert_eq(read->rule_count, compiled->rule_count);
 	for (size_t i = 0; i < read->rule_count; i++) {
 		const struct sluice_pack_rule *x = &compiled->rules[i], *y = &read->rules[i];

@@ -437,7 +437,7 @@ Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
 	r = sp("test", rules, "星河铁道2047 全集网盘", "热线 13800138000 或 13912345678",
 	       "星河铁道2047", NULL);
 	assert_rc(&r, 0);
-	assert_has(&r, "\"星河铁道2047 全集网盘\": title-offer [copyright, block] at 0..23 -> "
+	assert_has(&r, "\"星河铁道2047 全集网盘\": title-offer [copyright, block] at 0..29 -> "
 		       "verdict block\n");
 	assert_has(&r,
 		   "\"热线 13800138000 或 13912345678\": phone [contact, mask] at 23..34 (1 span "
@@ -449,7 +449,7 @@ Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
 	       NULL);
 	assert_rc(&r, 0);
 	assert_has(&r, "\"星河铁道2047 全集网盘\": titles [copyright, quiet] at 0..16, title-offer "
-		       "[copyright, block] at 0..23, offer [copyright, quiet] at 17..29 -> verdict "
+		       "[copyright, block] at 0..29, offer [copyright, quiet] at 17..29 -> verdict "
 		       "block\n");
 	assert_has(&r,
 		   "\"热线 13800138000 或 13912345678\": allow-hotline [contact, allow] at 7..18, "
