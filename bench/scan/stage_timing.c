@@ -1,0 +1,88 @@
+#include "stage_timing.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hs_call_count.h"
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(const double *values, unsigned n)
+{
+	double sorted[STAGE_MAX_ROUNDS];
+	memcpy(sorted, values, n * sizeof(*values));
+	qsort(sorted, n, sizeof(*sorted), compare_double);
+	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+/* The counts a pass itself reports (hs_calls is measured around it). */
+static bool same_counts(const struct pass_counts *a, const struct pass_counts *b)
+{
+	return a->matches == b->matches && a->acted_messages == b->acted_messages &&
+	       a->overflowed == b->overflowed && a->batch_scans == b->batch_scans &&
+	       a->rescanned == b->rescanned && a->scanned_alone == b->scanned_alone &&
+	       a->match_errors == b->match_errors;
+}
+
+int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus, unsigned rounds,
+	       double min_seconds, double max_seconds, uint8_t *verdicts, struct stage_timing *out,
+	       char *err, size_t err_len)
+{
+	memset(out, 0, sizeof(*out));
+	if (rounds < 1 || rounds > STAGE_MAX_ROUNDS || corpus->count == 0) {
+		snprintf(err, err_len, "bad timing request: %u rounds, %u messages", rounds,
+			 corpus->count);
+		return -1;
+	}
+
+	double stage_start = now_ns();
+	uint64_t calls_before = hs_call_count;
+	if (pass(stage, corpus, &out->counts, verdicts, err, err_len) != 0)
+		return -1;
+	out->counts.hs_calls = hs_call_count - calls_before;
+
+	unsigned r;
+	for (r = 0; r < rounds; r++) {
+		if (r > 0 && now_ns() - stage_start >= max_seconds * 1e9)
+			break;
+		uint64_t passes = 0;
+		double start = now_ns(), elapsed;
+		do {
+			struct pass_counts c = {0};
+			if (pass(stage, corpus, &c, NULL, err, err_len) != 0)
+				return -1;
+			if (!same_counts(&c, &out->counts)) {
+				snprintf(err, err_len,
+					 "counts changed between passes over the same messages "
+					 "(matches %llu then %llu, acted %llu then %llu)",
+					 (unsigned long long)out->counts.matches,
+					 (unsigned long long)c.matches,
+					 (unsigned long long)out->counts.acted_messages,
+					 (unsigned long long)c.acted_messages);
+				return -1;
+			}
+			passes++;
+			elapsed = now_ns() - start;
+		} while (elapsed < min_seconds * 1e9 && passes < STAGE_MAX_PASSES_PER_ROUND);
+		out->round_ns_per_msg[r] = elapsed / ((double)passes * corpus->count);
+		out->timed_passes += passes;
+	}
+	out->rounds = r;
+	out->cut_short = r < rounds;
+	out->ns_per_msg = median(out->round_ns_per_msg, r);
+	return 0;
+}
