@@ -6,7 +6,9 @@
  * files of Debian's fortunes and fortunes-zh packages (real English and Chinese
  * prose, freely licensed) or from bench/data/chat-sample.txt, cut to the sizes
  * chat messages have; a chosen share of messages carries a snippet the bundled
- * rules catch, so a run has a known number of violations to find.
+ * rules catch (or, with --violations-from, one of the lines of a file, such as
+ * `sluice-pack examples` of the pack under test), so a run has a known number
+ * of violations to find.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -544,12 +546,93 @@ static const char *const violations[] = {
 
 #define N_VIOLATIONS (sizeof(violations) / sizeof(violations[0]))
 
-static size_t max_violation_len(void)
+/* Longest snippet --violations-from accepts: a violation is a phrase inside a
+ * chat message, and every byte it takes is a byte less of the message's text
+ * limit (see text_limit in main). */
+#define MAX_SNIPPET_LEN 200
+
+/* The snippets a message with a violation draws from: the built-in list, or
+ * the lines of --violations-from (pointing into data). */
+struct snippets {
+	const char **items;
+	size_t n;
+	struct buf data;
+};
+
+static void snippets_builtin(struct snippets *s)
+{
+	s->items = xrealloc(NULL, N_VIOLATIONS * sizeof(*s->items));
+	for (size_t i = 0; i < N_VIOLATIONS; i++)
+		s->items[i] = violations[i];
+	s->n = N_VIOLATIONS;
+}
+
+/* A snippet must be clean one-line text: valid UTF-8 (the corpus goes to a
+ * scanner that requires it) without control characters (--text-out writes
+ * "msg_id<TAB>text" lines). */
+static bool snippet_usable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		uint8_t ch = (uint8_t)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+		size_t n = utf8_seq_len((const uint8_t *)s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Reads one snippet per line; empty lines are skipped, and so (with a count on
+ * stderr, since the share of violations then draws from fewer snippets) are
+ * lines that are not clean text or are longer than MAX_SNIPPET_LEN. Returns
+ * false with a message on stderr if the file cannot be read or leaves none. */
+static bool snippets_load(struct snippets *s, const char *path)
+{
+	size_t cap = 0, skipped = 0;
+
+	if (!read_file(path, &s->data)) {
+		fprintf(stderr, "sluice-gen: --violations-from %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	buf_append(&s->data, "\n", 1);
+	char *line = s->data.data, *end = s->data.data + s->data.len;
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t len = (size_t)(nl - line);
+		*nl = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (len > 0 && (len > MAX_SNIPPET_LEN || !snippet_usable(line, len))) {
+			skipped++;
+		} else if (len > 0) {
+			if (s->n == cap) {
+				cap = cap ? cap * 2 : 64;
+				s->items = xrealloc(s->items, cap * sizeof(*s->items));
+			}
+			s->items[s->n++] = line;
+		}
+		line = nl + 1;
+	}
+	if (skipped)
+		fprintf(stderr,
+			"sluice-gen: --violations-from %s: skipped %zu line(s) that are not "
+			"clean UTF-8 text of at most %d bytes\n",
+			path, skipped, MAX_SNIPPET_LEN);
+	if (s->n == 0) {
+		fprintf(stderr, "sluice-gen: --violations-from %s: no usable snippet\n", path);
+		return false;
+	}
+	return true;
+}
+
+static size_t max_violation_len(const struct snippets *s)
 {
 	size_t m = 0;
-	for (size_t i = 0; i < N_VIOLATIONS; i++)
-		if (strlen(violations[i]) > m)
-			m = strlen(violations[i]);
+	for (size_t i = 0; i < s->n; i++)
+		if (strlen(s->items[i]) > m)
+			m = strlen(s->items[i]);
 	return m + 2; /* room for a space on each side */
 }
 
@@ -567,6 +650,7 @@ struct gen_options {
 	double violations_pct, ipv6_pct, vlan_pct, other_pct;
 	const char **corpus_paths;
 	size_t n_corpus_paths;
+	const char *violations_from;
 };
 
 struct message {
@@ -659,6 +743,7 @@ static void insert_violation(struct buf *t, struct rng *r, const char *snippet)
 struct generator {
 	const struct gen_options *opt;
 	const struct corpus *corpus;
+	const struct snippets *snippets;
 	struct rng rng;
 	uint64_t next_msg_id;
 	size_t text_limit; /* before a violation is inserted */
@@ -677,7 +762,8 @@ static void message_make(struct generator *g, struct message *m)
 	m->violation = rng_chance(&g->rng, g->opt->violations_pct);
 	message_text(&m->text, g->corpus, &g->rng, g->text_limit);
 	if (m->violation)
-		insert_violation(&m->text, &g->rng, violations[rng_below(&g->rng, N_VIOLATIONS)]);
+		insert_violation(&m->text, &g->rng,
+				 g->snippets->items[rng_below(&g->rng, (uint32_t)g->snippets->n)]);
 }
 
 /* ---- packets ----------------------------------------------------------- */
@@ -890,6 +976,9 @@ static void usage(FILE *f)
 		"      --mtu N                  IP MTU a datagram must fit (default 1500)\n"
 		"      --violations PCT         share of messages carrying a snippet the\n"
 		"                               bundled rules catch (default 10)\n"
+		"      --violations-from FILE   draw those snippets from FILE, one per line,\n"
+		"                               instead (e.g. the output of 'sluice-pack\n"
+		"                               examples RULES.yaml' for the pack under test)\n"
 		"      --corpus FILE            text to cut messages from: one per line, or\n"
 		"                               fortune format ('%%' lines); repeatable.\n"
 		"                               Default: /usr/share/games/fortunes/* (packages\n"
@@ -967,6 +1056,7 @@ enum {
 	OPT_FLOWS,
 	OPT_UDP_PORT,
 	OPT_TEXT_OUT,
+	OPT_VIOLATIONS_FROM,
 };
 
 static int bad_value(const char *opt, const char *value, const char *want)
@@ -992,6 +1082,7 @@ static int parse_options(int argc, char **argv, struct gen_options *o)
 	    {"flows", required_argument, NULL, OPT_FLOWS},
 	    {"udp-port", required_argument, NULL, OPT_UDP_PORT},
 	    {"text-out", required_argument, NULL, OPT_TEXT_OUT},
+	    {"violations-from", required_argument, NULL, OPT_VIOLATIONS_FROM},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1056,6 +1147,9 @@ static int parse_options(int argc, char **argv, struct gen_options *o)
 		case OPT_TEXT_OUT:
 			o->text_out_path = optarg;
 			break;
+		case OPT_VIOLATIONS_FROM:
+			o->violations_from = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1097,11 +1191,24 @@ int main(int argc, char **argv)
 	    .other_pct = 5,
 	};
 	struct corpus corpus = {0};
+	struct snippets snippets = {0};
 	struct buf scratch = {0};
 	int rc = parse_options(argc, argv, &opt);
 
 	if (rc)
 		return rc;
+	if (!opt.violations_from)
+		snippets_builtin(&snippets);
+	else if (!snippets_load(&snippets, opt.violations_from))
+		return 1;
+	/* Any single message must fit any datagram, IPv6 included, after its
+	 * violation snippet is added; a message needs room for some text too. */
+	if (max_violation_len(&snippets) + 10 > opt.mtu - WORST_L3L4_LEN - SLUICE_WIRE_HEADER_LEN) {
+		fprintf(stderr,
+			"sluice-gen: --mtu %u is too small for the longest violation snippet\n",
+			opt.mtu);
+		return 2;
+	}
 
 	for (size_t i = 0; i < opt.n_corpus_paths; i++) {
 		if (!corpus_load_file(&corpus, opt.corpus_paths[i], &scratch)) {
@@ -1126,12 +1233,12 @@ int main(int argc, char **argv)
 	struct generator g = {
 	    .opt = &opt,
 	    .corpus = &corpus,
+	    .snippets = &snippets,
 	    .rng = {opt.seed},
 	    .next_msg_id = 1,
 	};
-	/* Any single message must fit any datagram, IPv6 included, after its
-	 * violation snippet is added. */
-	g.text_limit = opt.mtu - WORST_L3L4_LEN - SLUICE_WIRE_HEADER_LEN - max_violation_len();
+	g.text_limit =
+	    opt.mtu - WORST_L3L4_LEN - SLUICE_WIRE_HEADER_LEN - max_violation_len(&snippets);
 	if (g.text_limit > MAX_TEXT_LEN)
 		g.text_limit = MAX_TEXT_LEN;
 
@@ -1190,5 +1297,7 @@ int main(int argc, char **argv)
 	free(corpus.pieces);
 	free(scratch.data);
 	free(opt.corpus_paths);
+	free(snippets.items);
+	free(snippets.data.data);
 	return ok ? 0 : 1;
 }

@@ -33,6 +33,8 @@ static const struct command commands[] = {
     {"verify", "sluice-pack verify", sp_cmd_verify, "PACK --pubkey PUBLIC.pem...",
      "check a pack's signature"},
     {"keygen", "sluice-pack keygen", sp_cmd_keygen, "NAME", "new key pair NAME.key, NAME.pub"},
+    {"examples", "sluice-pack examples", sp_cmd_examples, "RULES.yaml [--acting]",
+     "the rules' matches: examples, one per line"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

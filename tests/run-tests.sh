@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: installs what is missing,
 # builds, runs every test (unit tests in parallel, integration tests one at a
-# time since they share the two cores), then all of them again (but the
-# compile-heavy default-pack suite and the style check)
-# under ASan and UBSan. Ends with one line: "N passed, N failed".
+# time since they share the two cores; the benchmark smoke test, bench/run-bench
+# --quick, among them), then all of them again (but the compile-heavy
+# default-pack suite, the style check and the benchmark smoke test, which only
+# measures) under ASan and UBSan. Ends with one line: "N passed, N failed".
 #
 # usage: sudo tests/run-tests.sh       (root: the network test creates namespaces)
 set -uo pipefail
@@ -42,7 +43,7 @@ fi
 # Sanitizers: the libc allocator (not jemalloc) so ASan sees every allocation.
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=false; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --no-suite lint --no-suite packs --print-errorlogs --num-processes 2 || status=1
+		meson test -C build-asan --no-suite lint --no-suite packs --no-suite bench --print-errorlogs --num-processes 2 || status=1
 	logs+=(build-asan/meson-logs/testlog.json)
 else
 	echo "run-tests: sanitizer build failed"

@@ -210,8 +210,8 @@ Test(sluice_pack_cli, help_lists_every_command_and_the_exit_statuses)
 	struct run r = sp("--help", NULL);
 
 	assert_rc(&r, 0);
-	const char *cmds[] = {"lint", "compile", "test",   "diff",
-			      "info", "sign",	 "verify", "keygen"};
+	const char *cmds[] = {"lint", "compile", "test",   "diff",    "info",
+			      "sign", "verify",	 "keygen", "examples"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "  %s ", cmds[i]);
@@ -1093,5 +1093,82 @@ Test(sluice_pack_cli, keygen_sign_verify_round_trip)
 	free(alice);
 	free(pack);
 	ts_rmtree(dir);
+	free(dir);
+}
+
+Test(sluice_pack_cli, examples_prints_every_matches_example_in_file_order)
+{
+	char *rules = ts_source_path("tests/data/batch/crossing.yaml");
+	struct run r = sp("examples", rules, NULL);
+
+	assert_rc(&r, 0);
+	cr_assert_str_eq(r.out, "call 13 8 1 2 3 4 5 6 7 8\nwow!!!\neyes\n1234x\nhi there\n"
+				"that is so lol\ngg everyone\nThe end\ndrink water\n");
+	run_free(&r);
+
+	char *errors = fixture("lint_errors.yaml");
+	r = sp("examples", errors, NULL);
+	assert_rc(&r, 1);
+	run_free(&r);
+	r = sp("examples", "/nonexistent/rules.yaml", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "/nonexistent/rules.yaml");
+	run_free(&r);
+	r = sp("examples", NULL);
+	assert_rc(&r, 2);
+	run_free(&r);
+	free(errors);
+	free(rules);
+}
+
+Test(sluice_pack_cli, sluice_gen_draws_violations_from_the_examples_file)
+{
+	char *dir = ts_make_tmpdir("genviol");
+	char *snippets = path_in(dir, "snippets.txt"), *pcap = path_in(dir, "c.pcap");
+	char *text = path_in(dir, "c.txt");
+	FILE *f = fopen(snippets, "w");
+	cr_assert_not_null(f);
+	fputs("ZQXJ-first-snippet\nZQXJ-second-snippet\n", f);
+	fclose(f);
+	char *gen = ts_build_path("bench/sluice-gen");
+	char *argv[] = {gen,	  "-o",
+			pcap,	  "--text-out",
+			text,	  "-n",
+			"300",	  "-s",
+			"5",	  "--violations",
+			"100",	  "--other-share",
+			"0",	  "--violations-from",
+			snippets, NULL};
+	char *out = NULL;
+	cr_assert_eq(ts_run(argv, 60, &out), 0, "%s", out);
+	free(out);
+
+	f = fopen(text, "r");
+	cr_assert_not_null(f);
+	char line[4096];
+	unsigned lines = 0, first = 0, second = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		first += strstr(line, "ZQXJ-first-snippet") != NULL;
+		second += strstr(line, "ZQXJ-second-snippet") != NULL;
+	}
+	fclose(f);
+	cr_assert_gt(lines, 300);
+	cr_expect_eq(first + second, lines, "every message carries one of the snippets");
+	cr_expect_gt(first, 0);
+	cr_expect_gt(second, 0);
+
+	char *empty = path_in(dir, "empty.txt");
+	f = fopen(empty, "w");
+	fclose(f);
+	argv[13] = empty;
+	cr_expect_neq(ts_run(argv, 60, &out), 0, "an empty snippets file is refused: %s", out);
+	free(out);
+	ts_rmtree(dir);
+	free(empty);
+	free(gen);
+	free(text);
+	free(pcap);
+	free(snippets);
 	free(dir);
 }

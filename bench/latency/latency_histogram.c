@@ -39,10 +39,10 @@ static double bucket_upper_ns(unsigned index)
 	return bucket_lower_ns(index) + (double)(1ull << octave) * LATENCY_HIST_MIN_NS / SUB_COUNT;
 }
 
-void latency_histogram_record(struct latency_histogram *h, uint64_t ns)
+void latency_histogram_record(struct latency_histogram *h, uint64_t ns, uint64_t weight)
 {
-	h->count[bucket_of(ns)]++;
-	h->samples++;
+	h->count[bucket_of(ns)] += weight;
+	h->samples += weight;
 	if (ns < h->min_ns)
 		h->min_ns = ns;
 	if (ns > h->max_ns)

@@ -27,7 +27,9 @@ struct latency_histogram {
 
 void latency_histogram_init(struct latency_histogram *h);
 
-void latency_histogram_record(struct latency_histogram *h, uint64_t ns);
+/* Records weight samples of ns each: a packet's messages all wait as long as
+ * the packet, so the sink records one sample per message it carried. */
+void latency_histogram_record(struct latency_histogram *h, uint64_t ns, uint64_t weight);
 
 /* The value below which a fraction q (0..1] of the samples lie, in ns: the
  * midpoint of the bucket holding that sample, never above the exact maximum.

@@ -82,7 +82,8 @@ static unsigned collect(struct traffic_load *load, struct tally *window, bool re
 		for (unsigned i = 0; i < n; i++)
 			latency_histogram_record(
 			    load->histogram,
-			    (uint64_t)((double)(now - stamps[i].tsc) * ns_per_tick));
+			    (uint64_t)((double)(now - stamps[i].tsc) * ns_per_tick),
+			    load->messages_per_packet[stamps[i].corpus_index]);
 	}
 	return n;
 }

@@ -1,0 +1,244 @@
+"""The figures a reader looks for first, and the issue's targets, from results.
+
+Contract: rows(results) turns the stages' results into table rows
+(stage, figure, value, ratio/target), one row per figure, a failed stage as
+one row saying why; targets(results) evaluates each target the issue names
+against what was measured. Targets are reported (met, not met, or not
+measured), never enforced: they change no exit status.
+"""
+import math
+
+
+def ok_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def rate(v, unit="msg/s"):
+    if not ok_num(v):
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:,.2f} M{unit}"
+    if v >= 1e3:
+        return f"{v / 1e3:,.1f} k{unit}"
+    return f"{v:,.1f} {unit}"
+
+
+def num(v, fmt="{:,.2f}", unit=""):
+    return (fmt.format(v) + (f" {unit}" if unit else "")) if ok_num(v) else "-"
+
+
+def size(v):
+    """Bytes as KiB below a MiB, else MiB."""
+    if not ok_num(v):
+        return "-"
+    return f"{v / 1024:,.0f} KiB" if v < 1048576 else f"{v / 1048576:,.1f} MiB"
+
+
+def ratio(v, what=""):
+    return f"{v:.2f}x{(' ' + what) if what else ''}" if ok_num(v) else "-"
+
+
+def stage(results, name):
+    return results.get("stages", {}).get(name)
+
+
+def failed_row(name, st):
+    """The error goes in the last column, which the table never cuts."""
+    if st.get("status") == "skipped":
+        return [name, "skipped", "", st.get("error", "")]
+    return [name, "FAILED", "", st.get("error") or ""]
+
+
+def scan_rows(st, results):
+    f = st.get("figures") or {}
+    r = st.get("ratios") or {}
+    out = []
+    c = f.get("ceiling") or {}
+    out.append(["scan", "ceiling: hs_scan per message, 1 core",
+                f"{rate(c.get('msgs_per_s'))}, {num(c.get('mbit_per_s'), '{:,.0f}', 'Mbit/s')}",
+                f"{num(c.get('ns_per_msg'), '{:,.0f}', 'ns/msg')}"])
+    m = f.get("message") or {}
+    out.append(["scan", "message path (Sluice's per-message scan)",
+                rate(m.get("msgs_per_s")) if "skipped" not in m else "skipped: " + str(m["skipped"]),
+                ratio(r.get("message_over_ceiling"), "ceiling")])
+    b = f.get("batch") or {}
+    out.append(["scan", "batch path (many messages per call)",
+                rate(b.get("msgs_per_s")) if "skipped" not in b else "skipped: " + str(b["skipped"]),
+                ratio(r.get("batch_over_ceiling"), "ceiling (aim 1.5x)")])
+    p = f.get("pcre2") or {}
+    out.append(["scan", "PCRE2 baseline (JIT, rule by rule)",
+                rate(p.get("msgs_per_s")) if "skipped" not in p else "skipped: " + str(p["skipped"]),
+                "batch " + ratio(r.get("batch_over_pcre2")) + ", message "
+                + ratio(r.get("message_over_pcre2")) + " (target >= 20x)"])
+    return out
+
+
+def whole_rows(st, results):
+    out = []
+    for r in st.get("runs", []):
+        label = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
+        if r.get("scan_mode"):
+            label += f", --scan {r['scan_mode']}"
+        if r.get("status") != "ok":
+            out.append(["whole path", label, "FAILED", r.get("error") or ""])
+            continue
+        val = (f"{rate(r['msgs_per_s'])}, {num(r['text_gbit_per_s'], '{:.2f}', 'Gbit/s')} text, "
+               f"{num(r['wire_gbit_per_s'], '{:.2f}', 'Gbit/s')} wire")
+        extra = ""
+        if ok_num(r.get("per_worker_over_ceiling")):
+            extra = f"{r['per_worker_over_ceiling']:.2f} of ceiling per worker"
+            if r["workers"] == 1:
+                extra += " (target >= 0.90)"
+        if ok_num(r.get("min_worker_cpu_share")) and r["min_worker_cpu_share"] < 0.9:
+            extra += f"; a worker had {r['min_worker_cpu_share']:.0%} of a CPU"
+        out.append(["whole path", label, val, extra])
+    for s in st.get("scaling", []):
+        mode = f", --scan {s['scan_mode']}" if s.get("scan_mode") else ""
+        out.append(["whole path", f"scaling {s['workers']} workers{mode}",
+                    ratio(s["over_1_worker"], "1 worker"), f"linear: {s['linear']:.2f}x"])
+    placements = {r["workers"]: r for r in st.get("runs", [])}
+    for w, r in sorted(placements.items()):
+        p = r.get("placement") or ""
+        if "shares" in p:
+            # The full sentence is in results.json; the table gives the map.
+            out.append(["whole path", f"placement, {w} workers", f"--lcores {r.get('lcores')}",
+                        p[p.index("(") + 1:].rstrip(")")])
+    return out
+
+
+def kernel_rows(st, results):
+    f = st.get("figures") or {}
+    io, sc = f.get("io_only") or {}, f.get("scan") or {}
+    out = [["kernel", "UDP sockets, I/O only", f"{rate(io.get('msgs_per_s'))}, "
+            f"{num(io.get('gbit_per_s'), '{:.2f}', 'Gbit/s')}", f"lost {io.get('lost', '-')}"],
+           ["kernel", "UDP sockets + scan", f"{rate(sc.get('msgs_per_s'))}, "
+            f"{num(sc.get('gbit_per_s'), '{:.2f}', 'Gbit/s')}", f"lost {sc.get('lost', '-')}"]]
+    one = whole_path_one(results)
+    if one and ok_num(sc.get("msgs_per_s")) and sc["msgs_per_s"] > 0:
+        mode = f", --scan {one['scan_mode']}" if one.get("scan_mode") else ""
+        out.append(["kernel", f"whole path (1 worker{mode}) / kernel",
+                    ratio(one["msgs_per_s"] / sc["msgs_per_s"]), ""])
+    return out
+
+
+def whole_path_one(results):
+    """The 1-worker whole-path run to set beside the kernel path: the batch
+    mode when there are several (the kernel bench's default too)."""
+    st = stage(results, "whole_path") or {}
+    ones = [r for r in st.get("runs", []) if r.get("workers") == 1 and r.get("status") == "ok"]
+    ones.sort(key=lambda r: r.get("scan_mode") not in (None, "batch"))
+    return ones[0] if ones else None
+
+
+def latency_rows(st, results):
+    out = []
+    mx = st.get("max") or {}
+    out.append(["latency", "maximum rate", f"{rate(mx.get('pkts_per_s'), 'pkt/s')}, "
+                f"{rate(mx.get('msgs_per_s'))}", ""])
+    for e in st.get("rates", []):
+        label = f"at {e['fraction']:.0%} of max"
+        if e.get("status") != "ok":
+            out.append(["latency", label, "FAILED", e.get("error") or ""])
+            continue
+        lat = e.get("latency_us") or {}
+        out.append(["latency", label + " (RX to TX)",
+                    f"p50 {num(lat.get('p50'), '{:,.1f}')} / p99 {num(lat.get('p99'), '{:,.1f}')} / "
+                    f"p99.9 {num(lat.get('p999'), '{:,.1f}')} us",
+                    f"lost {e.get('lost', '-')}, {lat.get('samples', '-')} samples"])
+    return out
+
+
+def swap_rows(st, results):
+    return [["swap", f"reload every {st.get('swap_every_ms', '-')} ms for {num(st.get('seconds'), '{:g}')} s",
+             f"{rate(st.get('msgs_per_s'))}, {st.get('reloads', '-')} reloads",
+             f"lost {st.get('lost', '-')} (target 0)"],
+            ["swap", "worst worker stall", num(st.get("worst_stall_ms"), "{:,.3f}", "ms"),
+             f"worst gap {num(st.get('worst_gap_ms'), '{:,.3f}', 'ms')}"]]
+
+
+def scale_rows(st, results):
+    out = []
+    for e in st.get("entries", []):
+        label = f"{e['kind']} {e['rules']:,}" + (" entries" if e["kind"] == "literal" else " rules")
+        if e.get("status") == "not_measured":
+            out.append(["scale", label, e.get("reason", "not measured"), ""])
+        elif e.get("status") != "ok":
+            out.append(["scale", label, "FAILED", e.get("error") or ""])
+        else:
+            b = e.get("batch") or {}
+            acted = f", {e['acted_share']:.1%} acted" if ok_num(e.get("acted_share")) else ""
+            out.append(["scale", label,
+                        f"{rate(e.get('msgs_per_s'))} (batch {rate(b.get('msgs_per_s'))}{acted})",
+                        f"compile {num(e.get('compile_s'), '{:,.2f}', 's')}, pack {size(e.get('pack_bytes'))}, "
+                        f"scratch {size(e.get('scratch_bytes'))}, "
+                        f"RSS {size(e['rss_kib'] * 1024) if ok_num(e.get('rss_kib')) else '-'}"])
+    return out
+
+
+def rows(results):
+    out = []
+    setup = results.get("setup") or {}
+    if setup.get("status") == "failed":
+        out.append(failed_row("setup", setup))
+    for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("kernel", kernel_rows),
+                     ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows)):
+        st = stage(results, name)
+        if st is None:
+            continue
+        # A stage made of several runs shows each, failed ones included.
+        parts = st.get("runs") or st.get("rates") or st.get("entries")
+        if st.get("status") == "ok" or parts:
+            out += fn(st, results)
+        else:
+            out.append(failed_row(name.replace("_", " "), st))
+    return out
+
+
+def targets(results):
+    """The issue's targets whose stage ran (a stage that failed shows its
+    target as not measured)."""
+    t = []
+    scan = stage(results, "scan")
+    whole = stage(results, "whole_path")
+    swap = stage(results, "swap")
+    r = (scan or {}).get("ratios") or {}
+    if whole is not None:
+        ones = [run for run in whole.get("runs", []) if run.get("workers") == 1]
+        for run in ones:
+            mode = f" (--scan {run['scan_mode']})" if run.get("scan_mode") else ""
+            t.append(target(f"whole path at 1 worker / per-message ceiling{mode}",
+                            run.get("per_worker_over_ceiling"), ">=", 0.90))
+    if scan is not None:
+        t.append(target("batch scanning / per-message ceiling (an aim)",
+                        r.get("batch_over_ceiling"), ">=", 1.5))
+        best = r.get("batch_over_pcre2") if ok_num(r.get("batch_over_pcre2")) \
+            else r.get("message_over_pcre2")
+        t.append(target("Sluice scan / PCRE2 baseline", best, ">=", 20.0))
+    if whole is not None:
+        for s in whole.get("scaling", []):
+            if s["workers"] == 2:
+                mode = f" (--scan {s['scan_mode']})" if s.get("scan_mode") else ""
+                t.append(target(f"2 workers / 1 worker{mode}", s["over_1_worker"], "stated", 2.0,
+                                note="linear is 2.0; see the placement of lcores on CPUs "
+                                     "and each worker's cpu_share"))
+    if swap is not None:
+        t.append(target("messages lost during swaps", swap.get("lost"), "==", 0))
+        t.append(target("worst worker stall during swaps, ms", swap.get("worst_stall_ms"),
+                        "stated", None))
+    return t
+
+
+def target(name, value, op, goal, note=None):
+    """op ">=" or "==" is judged (met: true/false; null when not measured);
+    "stated" is a figure the issue asks to state, not to reach."""
+    if not ok_num(value) or op == "stated":
+        met = None
+    elif op == ">=":
+        met = value >= goal
+    else:
+        met = value == goal
+    d = {"target": name, "measured": value if ok_num(value) else None,
+         "goal": "stated" if op == "stated" else f"{op} {goal:g}", "met": met}
+    if note:
+        d["note"] = note
+    return d
