@@ -8,7 +8,7 @@
 load dir . "terminal.gp"
 set title "Latency, RX to TX: cumulative distribution\n" . subtitle
 set xlabel "latency (microseconds, log scale)"
-set ylabel "fraction of packets at or below"
+set ylabel "fraction of messages at or below"
 set logscale x
 set yrange [0:1.02]
 set ytics 0.1
