@@ -192,13 +192,15 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
-			  uint16_t n, enum sluice_packet_fate fates[])
+			  const bool *partial, uint16_t n, enum sluice_packet_fate fates[])
 {
 	struct sluice_burst_state *b = ctx->burst;
 
 	if (b == NULL) {
 		for (uint16_t i = 0; i < n; i++)
-			fates[i] = sluice_packet_process(ctx, pkts[i], &lens[i]);
+			fates[i] = partial != NULL && partial[i]
+				       ? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
+				       : sluice_packet_process(ctx, pkts[i], &lens[i]);
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -217,9 +219,17 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 		    b->frame_count + d->frame_count > PENDING_FRAMES)
 			settle_pending(ctx, pkts, lens, fates);
 		uint32_t p = b->packets++;
+		if (partial != NULL && partial[i]) {
+			/* Only its first segment is here: forwarded if it is not
+			 * for the message port (above), otherwise bad input. */
+			cls = SLUICE_PKT_BAD;
+			why = SLUICE_BAD_MULTI_SEGMENT;
+		}
 		if (cls == SLUICE_PKT_BAD) {
 			/* Reported in turn, when the packets before it are. */
-			bool framed = why != SLUICE_BAD_IP_LENGTH && why != SLUICE_BAD_IP_FRAGMENT;
+			bool framed = why != SLUICE_BAD_IP_LENGTH &&
+				      why != SLUICE_BAD_IP_FRAGMENT &&
+				      why != SLUICE_BAD_MULTI_SEGMENT;
 			b->packet[p] = (struct pending_packet){
 			    .index = i,
 			    .first = b->frame_count,

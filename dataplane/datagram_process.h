@@ -114,10 +114,14 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 					      uint32_t *len);
 
 /* Processes a burst: pkts[i][0..lens[i]) in place, fates[i] set and, on
- * FORWARD, lens[i] the length to transmit. The outcome of every packet is that
- * of sluice_packet_process() on it alone, in either scan mode. */
+ * FORWARD, lens[i] the length to transmit. partial (or NULL) marks packets the
+ * caller cannot present contiguously: pkts[i][0..lens[i]) is then only their
+ * first segment, and they are handled as sluice_packet_process_segmented()
+ * does, in their place in the burst. The outcome of every packet, and the order
+ * of events, are those of processing the packets one by one, in either scan
+ * mode. */
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
-			  uint16_t n, enum sluice_packet_fate fates[]);
+			  const bool *partial, uint16_t n, enum sluice_packet_fate fates[]);
 
 /* Handles a packet the caller cannot present contiguously: forwarded if it is
  * not for the message port, otherwise dropped as multi_segment. first/first_len

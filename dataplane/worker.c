@@ -27,44 +27,35 @@ static void send_burst(struct sluice_worker *w, unsigned out_idx, struct rte_mbu
 
 static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 {
-	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *whole[SLUICE_MAX_BURST];
-	struct rte_mbuf *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
+	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
 	uint8_t *data[SLUICE_MAX_BURST];
 	uint32_t lens[SLUICE_MAX_BURST];
+	bool partial[SLUICE_MAX_BURST];
 	enum sluice_packet_fate fates[SLUICE_MAX_BURST];
 	uint16_t n = rte_eth_rx_burst(w->ports[in_idx], w->queue, pkts, (uint16_t)w->burst);
 	if (n == 0)
 		return 0;
 
-	uint16_t ntx = 0, ndrop = 0, nwhole = 0;
+	uint16_t ntx = 0, ndrop = 0;
 	w->stats.rx_packets[in_idx] += n;
 	/* The burst's headers are all read before any scan starts (the batch
 	 * copies every text first), so fetch them all now. */
 	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		if (likely(m->nb_segs == 1)) {
-			data[nwhole] = rte_pktmbuf_mtod(m, uint8_t *);
-			lens[nwhole] = m->data_len;
-			whole[nwhole++] = m;
-			continue;
-		}
-		enum sluice_packet_fate fate = sluice_packet_process_segmented(
-		    &w->ctx, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
-		if (fate == SLUICE_FATE_FORWARD)
-			tx[ntx++] = m;
-		else
-			drop[ndrop++] = m;
+		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+		lens[i] = pkts[i]->data_len;
+		partial[i] = pkts[i]->nb_segs != 1;
 	}
-	sluice_burst_process(&w->ctx, data, lens, nwhole, fates);
-	for (uint16_t i = 0; i < nwhole; i++) {
-		struct rte_mbuf *m = whole[i];
+	sluice_burst_process(&w->ctx, data, lens, partial, n, fates);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
 		if (unlikely(fates[i] != SLUICE_FATE_FORWARD)) {
 			drop[ndrop++] = m;
 			continue;
 		}
-		if (lens[i] != m->data_len) {
+		if (unlikely(lens[i] != m->data_len)) {
+			/* Only a whole (one-segment) packet is ever rewritten. */
 			m->data_len = (uint16_t)lens[i];
 			m->pkt_len = lens[i];
 		}

@@ -1,7 +1,7 @@
 /* The worker's burst processing (sluice_burst_process()) in batch mode does to
  * every packet exactly what per-message scanning does: the same bytes out, the
  * same fates, the same counters, and the same events in the same order, over
- * the benchmark corpus with damaged packets mixed in, with and without an
+ * the benchmark corpus with damaged and chained packets mixed in, with and without an
  * urgent pack, under every bad-input policy that changes the path.
  */
 #include <criterion/criterion.h>
@@ -97,15 +97,21 @@ static void run(struct sluice_generation *gen, enum sluice_scan_mode mode,
 		uint8_t *pkts[BURST];
 		uint32_t lens[BURST];
 		enum sluice_packet_fate fates[BURST];
+		bool partial[BURST];
 		uint16_t n =
 		    (uint16_t)(corpus.count - first < BURST ? corpus.count - first : BURST);
 		for (uint16_t k = 0; k < n; k++) {
 			pkts[k] = copy + corpus.offset[first + k];
 			lens[k] = corpus.len[first + k];
 			damage(pkts[k], &lens[k], first + k);
+			/* Every 53rd packet arrives chained: only its first 64
+			 * bytes are contiguous. */
+			partial[k] = (first + k) % 53 == 0;
+			if (partial[k] && lens[k] > 64)
+				lens[k] = 64;
 		}
 		sluice_packet_ctx_bind(&ctx, gen, first);
-		sluice_burst_process(&ctx, pkts, lens, n, fates);
+		sluice_burst_process(&ctx, pkts, lens, partial, n, fates);
 		for (uint16_t k = 0; k < n; k++) {
 			uint32_t head[2] = {fates[k] == SLUICE_FATE_FORWARD ? lens[k] : 0,
 					    (uint32_t)fates[k]};
@@ -166,6 +172,7 @@ static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
 			 alone.stats.verdicts[SLUICE_ACTION_FLAG],
 		     100, "the corpus must exercise verdicts");
 	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MAGIC], 0, "the corpus must hold bad input");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MULTI_SEGMENT], 0, "and chained packets");
 	cr_assert_eq(
 	    memcmp(&alone.stats, &batched.stats, sizeof(alone.stats)), 0,
 	    "counters differ (messages %llu vs %llu, matches %llu vs %llu)",

@@ -161,7 +161,7 @@ void *scanner_main(void *arg)
 				    pkts[i], s->slot_size, &ep, pkts[i] + HEADER_LEN,
 				    in[i].msg_len);
 			sluice_packet_ctx_bind(&s->ctx, s->gen, burst_stamp());
-			sluice_burst_process(&s->ctx, pkts, lens, (uint16_t)n, fates);
+			sluice_burst_process(&s->ctx, pkts, lens, NULL, (uint16_t)n, fates);
 			for (int i = 0; i < n; i++) {
 				if (fates[i] != SLUICE_FATE_FORWARD || lens[i] < HEADER_LEN) {
 					removed++;
