@@ -18,11 +18,10 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	b->len = calloc(max_messages, sizeof(*b->len));
 	b->sets = calloc(max_messages, sizeof(*b->sets));
 	b->storage = calloc((size_t)max_messages * matches_per_message, sizeof(*b->storage));
-	b->rescan = calloc(max_messages, sizeof(*b->rescan));
 	b->regex_hit = calloc(max_messages, sizeof(*b->regex_hit));
 	b->states = calloc(max_messages, sizeof(*b->states));
-	if (!b->buf || !b->start || !b->len || !b->sets || !b->storage || !b->rescan ||
-	    !b->regex_hit || !b->states) {
+	if (!b->buf || !b->start || !b->len || !b->sets || !b->storage || !b->regex_hit ||
+	    !b->states) {
 		sluice_batch_free(b);
 		return -1;
 	}
@@ -42,7 +41,6 @@ void sluice_batch_free(struct sluice_batch *b)
 	free(b->len);
 	free(b->sets);
 	free(b->storage);
-	free(b->rescan);
 	free(b->regex_hit);
 	free(b->states);
 	memset(b, 0, sizeof(*b));
@@ -91,6 +89,7 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 	struct batch_scan_ctx *ctx = arg;
 	struct sluice_batch *b = ctx->b;
 	uint32_t k = ctx->cur;
+	(void)from; /* no SOM in the databases scanned over a batch */
 	(void)flags;
 
 	/* Reports come in order of end offset, so nearly always in the message
@@ -105,25 +104,12 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 		b->regex_hit[k] = 1;
 		return 0;
 	}
-	if (b->rescan[k] || id >= ctx->db->id_count)
-		return 0;
-	unsigned long long start = b->start[k];
-	uint32_t lit_len = ctx->db->map[id].len;
-	if (lit_len == SLUICE_PAT_SOM) {
-		if (from < start) {
-			/* Its leftmost start is in an earlier message: a match
-			 * inside this one ending here may be hidden behind it. */
-			b->rescan[k] = 1;
-			b->rescanned++;
-			return 0;
-		}
-		from -= start;
-	} else if (to - start < lit_len) {
+	/* The literal database: a literal's start is its end minus its length. */
+	if (id >= ctx->db->id_count || to - b->start[k] < ctx->db->map[id].len)
 		return 0; /* a literal across the separator; the ones inside are reported too */
-	}
 	struct sluice_scan_state *st = &b->states[k];
 	st->db = ctx->db;
-	sluice_scan_report(st, id, from, to - start);
+	sluice_scan_report(st, id, 0, to - b->start[k]);
 	return 0;
 }
 
@@ -138,8 +124,6 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		sluice_scan_begin(&b->states[k], pack, set, b->buf + b->start[k], b->len[k]);
 		set->disabled = disabled;
 		set->keep = keep;
-		b->rescan[k] = 0;
-		b->regex_hit[k] = 0;
 	}
 	const struct sluice_pack_db *regex = NULL, *ends = NULL;
 	for (size_t d = 0; d < pack->db_count; d++) {
@@ -148,18 +132,18 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		else if (pack->dbs[d].kind == SLUICE_DB_REGEX_ENDS)
 			ends = &pack->dbs[d];
 	}
-	/* Databases in pack order, as sluice_scan_message() scans them, so each
-	 * message sees its reports in the same order: literal, then regex (over
-	 * the batch, or below per message once regex-ends picked the messages),
-	 * then anchored, which comes after both in every pack and is scanned per
-	 * message below. */
+	/* Without regex-ends (a pack built before it existed) every message is
+	 * scanned alone with the regex database. */
+	memset(b->regex_hit, ends == NULL, b->count);
+	/* Literal and regex-ends over the whole batch; then, per message, in
+	 * the order sluice_scan_message() scans them: the literal reports
+	 * already in, the regex database if regex-ends picked the message, and
+	 * the anchored database, so each message sees its reports in the same
+	 * order as alone. */
 	struct batch_scan_ctx ctx = {.b = b};
 	for (size_t d = 0; d < pack->db_count; d++) {
 		const struct sluice_pack_db *db = &pack->dbs[d];
-		bool batched = db->kind == SLUICE_DB_LITERAL ||
-			       (db->kind == SLUICE_DB_REGEX && ends == NULL) ||
-			       db->kind == SLUICE_DB_REGEX_ENDS;
-		if (!batched)
+		if (db->kind != SLUICE_DB_LITERAL && db->kind != SLUICE_DB_REGEX_ENDS)
 			continue;
 		ctx.db = db;
 		ctx.cur = 0;
@@ -169,13 +153,6 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	}
 	for (uint32_t k = 0; k < b->count; k++) {
 		struct sluice_scan_state *st = &b->states[k];
-		if (b->rescan[k]) {
-			hs_error_t rc =
-			    sluice_scan_message(pack, scratch, st->text, st->len, &b->sets[k]);
-			if (rc != HS_SUCCESS)
-				return rc;
-			continue;
-		}
 		if (b->regex_hit[k] && regex != NULL) {
 			b->regex_scans++;
 			hs_error_t rc = sluice_scan_db(st, regex, scratch);

@@ -19,10 +19,7 @@
  *   match is missed; a report that began in an earlier message only costs a
  *   needless scan.
  * - A pack without a regex-ends database (built by an earlier version) has its
- *   regex database scanned over the batch: reports have exact leftmost starts
- *   (HS_FLAG_SOM_LEFTMOST in block mode), and a report whose start lies before
- *   its message's first byte may hide a shorter match inside the message, so
- *   that message is scanned again on its own.
+ *   regex database scanned per message, every message.
  * - Anchored regexes (^ $ \A \z \Z), whose meaning depends on where the text
  *   begins and ends, are compiled into a database of their own (kind
  *   SLUICE_DB_ANCHORED) that is scanned per message.
@@ -65,12 +62,10 @@ struct sluice_batch {
 	struct sluice_match_set *sets; /* results, one per message */
 	struct sluice_match *storage;  /* cap * matches_per_message */
 	uint32_t matches_per_message;
-	uint8_t *rescan;		  /* per message: a report crossed its start */
 	uint8_t *regex_hit;		  /* per message: a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
 	/* Counters since init, for benchmarks and stats. */
 	uint64_t scans;	      /* sluice_batch_scan() calls */
-	uint64_t rescanned;   /* messages scanned again on their own */
 	uint64_t regex_scans; /* messages scanned alone with the regex database */
 };
 

@@ -391,7 +391,7 @@ static void write_stage(struct json_out *j, const struct bench_run *run, enum sc
 		json_u64(j, "batch_messages", run->opt.batch_messages);
 		json_u64(j, "batch_bytes", run->opt.batch_bytes);
 		json_u64(j, "batch_scans", c->batch_scans);
-		json_u64(j, "rescanned", c->rescanned);
+		json_u64(j, "regex_scans", c->regex_scans);
 		json_u64(j, "scanned_alone", c->scanned_alone);
 		break;
 	case SCAN_STAGE_PCRE2:

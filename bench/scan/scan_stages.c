@@ -163,7 +163,7 @@ int batch_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_
 {
 	struct batch_stage *s = stage;
 	struct sluice_batch *b = &s->batch;
-	uint64_t rescanned_before = b->rescanned;
+	uint64_t regex_scans_before = b->regex_scans;
 
 	sluice_batch_reset(b);
 	for (uint32_t i = 0; i < corpus->count; i++) {
@@ -190,6 +190,6 @@ int batch_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_
 	}
 	if (b->count > 0 && flush(s, counts, verdicts, err, err_len) != 0)
 		return -1;
-	counts->rescanned = b->rescanned - rescanned_before;
+	counts->regex_scans = b->regex_scans - regex_scans_before;
 	return 0;
 }

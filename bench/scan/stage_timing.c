@@ -34,7 +34,7 @@ static bool same_counts(const struct pass_counts *a, const struct pass_counts *b
 {
 	return a->matches == b->matches && a->acted_messages == b->acted_messages &&
 	       a->overflowed == b->overflowed && a->batch_scans == b->batch_scans &&
-	       a->rescanned == b->rescanned && a->scanned_alone == b->scanned_alone &&
+	       a->regex_scans == b->regex_scans && a->scanned_alone == b->scanned_alone &&
 	       a->match_errors == b->match_errors;
 }
 

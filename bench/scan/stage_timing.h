@@ -37,9 +37,9 @@ struct pass_counts {
 	uint64_t hs_calls;	 /* filled by stage_time() for the warm-up pass */
 	uint64_t overflowed;	 /* messages with more spans than the match set holds */
 	uint64_t batch_scans;	 /* sluice_batch_scan() calls */
-	uint64_t rescanned;	 /* messages the batch scanner scanned again alone */
-	uint64_t scanned_alone;	 /* messages too long for any batch */
-	uint64_t match_errors;	 /* PCRE2 matches that failed (not "no match") */
+	uint64_t regex_scans; /* messages the batch scanner scanned alone with the regex database */
+	uint64_t scanned_alone; /* messages too long for any batch */
+	uint64_t match_errors;	/* PCRE2 matches that failed (not "no match") */
 };
 
 /* One pass over corpus. verdicts: NULL, or one byte per message to receive
