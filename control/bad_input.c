@@ -16,6 +16,8 @@ static const char *const reason_names[SLUICE_BAD_REASON_COUNT] = {
     [SLUICE_BAD_IP_LENGTH] = "bad_ip_length",
     [SLUICE_BAD_MULTI_SEGMENT] = "multi_segment",
     [SLUICE_BAD_SCAN_ERROR] = "scan_error",
+    [SLUICE_BAD_VLAN_DEPTH] = "vlan_depth",
+    [SLUICE_BAD_IP_HEADER_CHAIN] = "ip_header_chain",
 };
 
 static const char *const policy_names[SLUICE_POLICY_COUNT] = {
@@ -65,4 +67,22 @@ bool sluice_bad_policy_allowed(enum sluice_bad_reason reason, enum sluice_bad_po
 	if (policy == SLUICE_POLICY_REPLACE)
 		return reason == SLUICE_BAD_INVALID_UTF8;
 	return reason != SLUICE_BAD_NONE && reason < SLUICE_BAD_REASON_COUNT;
+}
+
+bool sluice_bad_reason_in_payload(enum sluice_bad_reason reason)
+{
+	switch (reason) {
+	case SLUICE_BAD_TRUNCATED_HEADER:
+	case SLUICE_BAD_MAGIC:
+	case SLUICE_BAD_VERSION:
+	case SLUICE_BAD_TEXT_LENGTH:
+	case SLUICE_BAD_TRAILING_BYTES:
+	case SLUICE_BAD_TOO_MANY_FRAMES:
+	case SLUICE_BAD_EMPTY_PAYLOAD:
+	case SLUICE_BAD_INVALID_UTF8:
+	case SLUICE_BAD_SCAN_ERROR:
+		return true;
+	default:
+		return false;
+	}
 }

@@ -22,10 +22,12 @@ enum sluice_bad_reason {
 	SLUICE_BAD_TOO_MANY_FRAMES,
 	SLUICE_BAD_EMPTY_PAYLOAD,
 	SLUICE_BAD_INVALID_UTF8,
-	SLUICE_BAD_IP_FRAGMENT,	  /* first fragment of a datagram for the message port */
-	SLUICE_BAD_IP_LENGTH,	  /* IP/UDP lengths disagree with each other or the packet */
-	SLUICE_BAD_MULTI_SEGMENT, /* chained mbuf: too large for one buffer */
-	SLUICE_BAD_SCAN_ERROR,	  /* Hyperscan returned an error */
+	SLUICE_BAD_IP_FRAGMENT,	    /* first fragment of a datagram for the message port */
+	SLUICE_BAD_IP_LENGTH,	    /* IP/UDP lengths disagree with each other or the packet */
+	SLUICE_BAD_MULTI_SEGMENT,   /* chained mbuf: too large for one buffer */
+	SLUICE_BAD_SCAN_ERROR,	    /* Hyperscan returned an error */
+	SLUICE_BAD_VLAN_DEPTH,	    /* more than two VLAN tags: the payload cannot be placed */
+	SLUICE_BAD_IP_HEADER_CHAIN, /* IPv6 extension headers too many or cut short */
 	SLUICE_BAD_REASON_COUNT
 };
 
@@ -42,6 +44,11 @@ bool sluice_bad_reason_parse(const char *name, enum sluice_bad_reason *out);
 
 const char *sluice_bad_policy_name(enum sluice_bad_policy policy);
 bool sluice_bad_policy_parse(const char *name, enum sluice_bad_policy *out);
+
+/* Whether the reason was found inside a datagram's payload (the frames), so
+ * that the headers before it were read and a frame header may name the
+ * message; false for reasons found in the packet's own headers. */
+bool sluice_bad_reason_in_payload(enum sluice_bad_reason reason);
 
 /* Whether `policy` may be applied to `reason` (REPLACE only fits invalid_utf8). */
 bool sluice_bad_policy_allowed(enum sluice_bad_reason reason, enum sluice_bad_policy policy);

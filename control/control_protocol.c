@@ -47,7 +47,9 @@ int sluice_ctl_request(const char *socket_path, const char *request, int timeout
 	}
 	char line[SLUICE_CTL_MAX_REQUEST + 1];
 	int len = snprintf(line, sizeof(line), "%s\n", request);
-	if (write(fd, line, (size_t)len) != len) {
+	/* MSG_NOSIGNAL: a daemon that went away is an error to report, not a
+	 * SIGPIPE that kills the client. */
+	if (send(fd, line, (size_t)len, MSG_NOSIGNAL) != len) {
 		snprintf(err, err_len, "%s: write: %s", socket_path, strerror(errno));
 		close(fd);
 		return -1;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control_clients.h"
 #include "control_protocol.h"
 #include "stats_report.h"
 #include "strbuf.h"
@@ -97,7 +98,7 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 	mode_t old = umask(0117);
 	int brc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (brc != 0 || listen(fd, 16) != 0) {
+	if (brc != 0 || listen(fd, SOMAXCONN) != 0) {
 		snprintf(err, err_len, "%s: cannot listen: %s", socket_path, strerror(errno));
 		close(fd);
 		return -1;
@@ -112,6 +113,12 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 		unlink(socket_path);
 		return -1;
 	}
+	if (sluice_ctl_clients_init(&ctl->clients, fd) != 0) {
+		snprintf(err, err_len, "out of memory for the control socket's clients");
+		close(fd);
+		unlink(socket_path);
+		return -1;
+	}
 	ctl->listen_fd = fd;
 	ctl->socket_path = strdup(socket_path);
 	return 0;
@@ -120,6 +127,7 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 void sluice_control_close(struct sluice_control *ctl)
 {
 	if (ctl->listen_fd >= 0) {
+		sluice_ctl_clients_fini(&ctl->clients);
 		close(ctl->listen_fd);
 		unlink(ctl->socket_path);
 	}
@@ -255,6 +263,16 @@ static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 			     (unsigned long long)reg->swaps, (unsigned long long)reg->refusals,
 			     (unsigned long long)ctl->access_refusals);
 	format_time(sb, ctl->started_ns);
+	const struct sluice_ctl_client_counters *cc = &ctl->clients.counters;
+	sluice_strbuf_printf(
+	    sb,
+	    ",\"control_clients\":{\"connected\":%u,\"accepted\":%llu,\"served\":%llu,"
+	    "\"request_timeouts\":%llu,\"bad_requests\":%llu,\"evicted\":%llu,"
+	    "\"vanished\":%llu,\"reply_timeouts\":%llu}",
+	    ctl->clients.count, (unsigned long long)cc->accepted, (unsigned long long)cc->served,
+	    (unsigned long long)cc->request_timeouts, (unsigned long long)cc->bad_requests,
+	    (unsigned long long)cc->evicted, (unsigned long long)cc->vanished,
+	    (unsigned long long)cc->reply_timeouts);
 	sluice_strbuf_printf(sb, ",\"workers\":[");
 	double now = mono_ms();
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
@@ -477,51 +495,6 @@ bool sluice_control_peer_allowed(const struct sluice_control *ctl, uid_t uid, gi
 	return false;
 }
 
-/* Reads one request line, waiting at most a second for it. */
-static int read_request(int fd, char *line, size_t cap)
-{
-	size_t used = 0;
-	double deadline = mono_ms() + 1000;
-	while (used + 1 < cap) {
-		double left = deadline - mono_ms();
-		if (left <= 0)
-			return -1;
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, (int)left + 1) <= 0)
-			continue;
-		ssize_t n = read(fd, line + used, cap - used - 1);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return -1;
-		used += (size_t)n;
-		line[used] = '\0';
-		char *nl = memchr(line, '\n', used);
-		if (nl != NULL) {
-			*nl = '\0';
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static void write_all(int fd, const char *data, size_t len)
-{
-	double deadline = mono_ms() + 1000;
-	while (len > 0 && mono_ms() < deadline) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			poll(&pfd, 1, 10);
-			continue;
-		}
-		if (n <= 0)
-			return;
-		data += n;
-		len -= (size_t)n;
-	}
-}
-
 /* The audit word for a refused request: its verb, with reload as "load". */
 static void request_action(const char *request, char *action, size_t cap)
 {
@@ -534,29 +507,22 @@ static void request_action(const char *request, char *action, size_t cap)
 		snprintf(action, cap, "load");
 }
 
-static void serve_one(struct sluice_control *ctl)
+/* A request line from a client of the socket: checked against the peer's
+ * credentials, then handled. */
+static void serve_request(void *arg, const char *line, const struct sluice_ctl_peer *peer,
+			  struct sluice_strbuf *sb)
 {
-	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return;
-	char line[SLUICE_CTL_MAX_REQUEST + 1];
-	struct sluice_strbuf sb;
-	struct ucred cred;
-	socklen_t cred_len = sizeof(cred);
+	struct sluice_control *ctl = arg;
 	char why[256];
-	sluice_strbuf_init(&sb);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0) {
-		/* Without credentials nobody can be told apart: refuse. */
-		cred.uid = (uid_t)-1;
-		cred.gid = (gid_t)-1;
-		cred.pid = 0;
-	}
 	struct sluice_actor by = {
-	    .kind = SLUICE_ACTOR_CLIENT, .uid = (uint32_t)cred.uid, .pid = (int32_t)cred.pid};
-	if (read_request(fd, line, sizeof(line)) != 0) {
-		reply_error(&sb, "no complete request line within 1 s");
-	} else if (!sluice_control_peer_allowed(ctl, cred.uid, cred.gid, cred.pid, why,
-						sizeof(why))) {
+	    .kind = SLUICE_ACTOR_CLIENT, .uid = (uint32_t)peer->uid, .pid = (int32_t)peer->pid};
+	/* Without credentials nobody can be told apart: refuse. */
+	if (!peer->known ||
+	    !sluice_control_peer_allowed(ctl, peer->uid, peer->gid, peer->pid, why, sizeof(why))) {
+		if (!peer->known)
+			snprintf(why, sizeof(why),
+				 "permission denied: the peer's credentials "
+				 "cannot be read");
 		char action[32];
 		request_action(line, action, sizeof(action));
 		struct sluice_audit_record rec = {
@@ -564,15 +530,10 @@ static void serve_one(struct sluice_control *ctl)
 		ctl->access_refusals++;
 		if (ctl->registry != NULL)
 			sluice_audit_write(ctl->registry->audit, &rec);
-		reply_error(&sb, why);
-	} else {
-		sluice_control_handle_from(ctl, line, &by, &sb);
+		reply_error(sb, why);
+		return;
 	}
-	sluice_strbuf_printf(&sb, "\n");
-	if (!sb.failed)
-		write_all(fd, sb.data, sb.len);
-	sluice_strbuf_free(&sb);
-	close(fd);
+	sluice_control_handle_from(ctl, line, &by, sb);
 }
 
 void sluice_control_check_expiry(struct sluice_control *ctl)
@@ -586,9 +547,7 @@ void sluice_control_check_expiry(struct sluice_control *ctl)
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
 {
 	if (ctl->listen_fd >= 0) {
-		struct pollfd pfd = {.fd = ctl->listen_fd, .events = POLLIN};
-		if (poll(&pfd, 1, timeout_ms) > 0)
-			serve_one(ctl);
+		sluice_ctl_clients_serve(&ctl->clients, timeout_ms, serve_request, ctl);
 	} else if (timeout_ms > 0) {
 		struct timespec ts = {.tv_sec = timeout_ms / 1000,
 				      .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};

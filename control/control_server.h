@@ -2,11 +2,12 @@
  * and rule expiry.
  *
  * Contract: everything here runs on one thread, the control thread. Its loop
- * calls sluice_control_run_once(), which serves at most one pending request,
- * drains every worker's event ring into the sink, samples the workers'
- * heartbeats and, once a second, lets the registry disable expired rules.
- * Requests are served one at a time with a bounded read, so a client that
- * connects and says nothing cannot hold the control thread.
+ * calls sluice_control_run_once(), which serves the socket's clients
+ * (control_clients.h: many at once, each with deadlines, none able to hold the
+ * thread or delay another), drains every worker's event ring into the sink,
+ * samples the workers' heartbeats and, once a second, lets the registry
+ * disable expired rules. Requests themselves run one after another on this
+ * thread: a reload that compiles rules delays the requests behind it.
  *
  * The socket is created with mode 0660 after removing a stale one (its
  * directory is created if missing), then given to `socket_group` when one is
@@ -23,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "control_clients.h"
 #include "event_ring.h"
 #include "event_sink.h"
 #include "ruleset_registry.h"
@@ -44,6 +46,7 @@ struct sluice_control {
 	const char *socket_group; /* group to own the socket; NULL: the daemon's */
 	gid_t socket_gid;	  /* resolved by sluice_control_open() */
 	int listen_fd;
+	struct sluice_ctl_clients clients; /* connections to listen_fd */
 	volatile bool stop_requested;
 	uint64_t started_ns;
 	/* watchdog */

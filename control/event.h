@@ -8,6 +8,7 @@
 #ifndef SLUICE_CONTROL_EVENT_H
 #define SLUICE_CONTROL_EVENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct sluice_pack;
@@ -32,9 +33,11 @@ struct sluice_event {
 	uint8_t reason;	 /* enum sluice_bad_reason (BAD_INPUT) */
 	uint8_t policy;	 /* enum sluice_bad_policy (BAD_INPUT) */
 	uint8_t has_ids; /* BAD_INPUT: whether msg/channel/user ids could be read */
-	uint8_t pad[1];
+	uint8_t pad[5];	 /* named, so initialisers zero it: no stale bytes in the ring */
 };
 
 _Static_assert(sizeof(struct sluice_event) == 64, "an event is one cache line");
+_Static_assert(offsetof(struct sluice_event, pad) + sizeof(((struct sluice_event *)0)->pad) == 64,
+	       "an event has no implicit padding");
 
 #endif

@@ -27,10 +27,10 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int sluice_registry_load_trusted(const char *path, struct sluice_pack **out, char *err,
-				 size_t err_len, void *arg)
+int sluice_registry_load_trusted(const char *path, const struct sluice_load_limits *limits,
+				 struct sluice_pack **out, char *err, size_t err_len, void *arg)
 {
-	return sluice_pack_load_trusted(path, arg, out, err, err_len);
+	return sluice_pack_load_within(path, arg, limits, out, err, err_len);
 }
 
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep)
@@ -416,8 +416,18 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 
 	double t0 = now_ms();
 	struct sluice_pack *pack = NULL;
-	int rc = reg->loader != NULL ? reg->loader(path, &pack, err, err_len, reg->loader_arg)
-				     : sluice_pack_load(path, &pack, err, err_len);
+	/* The cap is checked before the pack is read or deserialized, on what it
+	 * leaves free, and again with the scratch when the generation is built. */
+	struct sluice_load_limits limits = {0};
+	if (reg->memory_cap != 0) {
+		struct sluice_memory_use use;
+		sluice_registry_memory(reg, &use);
+		size_t held = use.active + use.kept;
+		limits.max_bytes = held < reg->memory_cap ? reg->memory_cap - held : 1;
+	}
+	int rc = reg->loader != NULL
+		     ? reg->loader(path, &limits, &pack, err, err_len, reg->loader_arg)
+		     : sluice_pack_load_within(path, NULL, &limits, &pack, err, err_len);
 	if (rc != 0) {
 		const struct sluice_pack *before = in_force(reg, slot);
 		report_previous(report, before != NULL ? before->version : NULL);

@@ -227,9 +227,7 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 		}
 		if (cls == SLUICE_PKT_BAD) {
 			/* Reported in turn, when the packets before it are. */
-			bool framed = why != SLUICE_BAD_IP_LENGTH &&
-				      why != SLUICE_BAD_IP_FRAGMENT &&
-				      why != SLUICE_BAD_MULTI_SEGMENT;
+			bool framed = sluice_bad_reason_in_payload(why);
 			b->packet[p] = (struct pending_packet){
 			    .index = i,
 			    .first = b->frame_count,

@@ -233,7 +233,7 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 	ctx->stats->datagrams++;
 	if (cls == SLUICE_PKT_BAD) {
 		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
-		bool framed = why != SLUICE_BAD_IP_LENGTH && why != SLUICE_BAD_IP_FRAGMENT;
+		bool framed = sluice_bad_reason_in_payload(why);
 		sluice_report_bad(ctx, why, framed ? sluice_failed_frame_header(pkt, d) : NULL);
 		return SLUICE_FATE_DROP_BAD;
 	}

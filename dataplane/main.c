@@ -54,6 +54,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A control client or an event reader that goes away must cost an error
+	 * on that descriptor, never the daemon (and its data plane). */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 
 	int rc = sluice_daemon_run(&opt);
 	sluice_options_free(&opt);

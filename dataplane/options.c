@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_read.h"
 #include "wire_format.h"
 
 enum value_kind {
@@ -304,9 +305,10 @@ static char *trim(char *s)
 int sluice_options_load_file(const char *path, struct sluice_options *opt, char *err,
 			     size_t err_len)
 {
-	FILE *f = fopen(path, "r");
+	char why[256];
+	FILE *f = sluice_file_fopen_regular(path, why, sizeof(why));
 	if (f == NULL) {
-		snprintf(err, err_len, "%s: cannot open config file: %s", path, strerror(errno));
+		snprintf(err, err_len, "%s: config file: %s", path, why);
 		return -1;
 	}
 	char line[4096];

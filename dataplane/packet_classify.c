@@ -2,10 +2,12 @@
 
 #include "wire_format.h"
 
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86DD
-#define ETHERTYPE_VLAN 0x8100
-#define IPPROTO_UDP_   17
+#define ETHERTYPE_IPV4	   0x0800
+#define ETHERTYPE_IPV6	   0x86DD
+#define ETHERTYPE_VLAN	   0x8100
+#define ETHERTYPE_QINQ	   0x88A8 /* 802.1ad service tag */
+#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ */
+#define IPPROTO_UDP_	   17
 
 /* What a UDP header at l4 says about the destination port, if it is visible. */
 static bool udp_port_is(const uint8_t *pkt, uint32_t len, uint32_t l4, uint16_t port)
@@ -66,6 +68,28 @@ static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len, uin
 	return udp_payload(pkt, l4, l3 + total, view, why);
 }
 
+/* Whether an IPv6 next-header value is an extension header that a receiver
+ * walks past to reach the transport header. ESP (50) is not: what follows it
+ * is encrypted, and no inline scanner can read it. */
+static bool ipv6_extension(uint8_t next)
+{
+	switch (next) {
+	case 0:	  /* hop-by-hop options */
+	case 43:  /* routing */
+	case 44:  /* fragment */
+	case 51:  /* authentication header */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+	case 139: /* host identity protocol */
+	case 140: /* shim6 */
+	case 253: /* experimentation and testing */
+	case 254:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uint16_t port,
 					   struct sluice_udp_view *view,
 					   enum sluice_bad_reason *why)
@@ -78,31 +102,30 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uin
 	uint32_t off = l3 + 40;
 	bool fragment = false;
 
-	for (int hops = 0; hops < 8 && next != IPPROTO_UDP_; hops++) {
-		if (off + 8 > len)
-			return SLUICE_PKT_OTHER;
+	/* A receiver walks any number of extension headers; a chain this walk
+	 * cannot finish might end in a datagram for the message port, so it
+	 * fails closed instead of passing as other traffic. */
+	for (unsigned hops = 0; next != IPPROTO_UDP_; hops++) {
+		if (!ipv6_extension(next))
+			break;
+		if (hops == SLUICE_MAX_IPV6_EXTENSIONS || off + 8 > len)
+			return bad(SLUICE_BAD_IP_HEADER_CHAIN, why);
 		const uint8_t *h = pkt + off;
-		switch (next) {
-		case 0:	 /* hop-by-hop options */
-		case 43: /* routing */
-		case 60: /* destination options */
-			next = h[0];
-			off += ((uint32_t)h[1] + 1) * 8;
-			break;
-		case 51: /* authentication header */
-			next = h[0];
-			off += ((uint32_t)h[1] + 2) * 4;
-			break;
-		case 44: /* fragment */
+		uint32_t hdr_len;
+		if (next == 44) {
 			if (sluice_be16_load(h + 2) & 0xfff8)
-				return SLUICE_PKT_OTHER;
+				return SLUICE_PKT_OTHER; /* not the first fragment */
 			fragment = true;
-			next = h[0];
-			off += 8;
-			break;
-		default:
-			return SLUICE_PKT_OTHER;
+			hdr_len = 8;
+		} else if (next == 51) {
+			hdr_len = ((uint32_t)h[1] + 2) * 4;
+		} else {
+			hdr_len = ((uint32_t)h[1] + 1) * 8;
 		}
+		if (off + hdr_len > len)
+			return bad(SLUICE_BAD_IP_HEADER_CHAIN, why);
+		off += hdr_len;
+		next = h[0];
 	}
 	if (next != IPPROTO_UDP_) {
 		/* An unfinished header chain in a first fragment may hide our port. */
@@ -120,6 +143,12 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uin
 	return udp_payload(pkt, off, ip_end, view, why);
 }
 
+static bool vlan_tpid(uint16_t ethertype)
+{
+	return ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
+	       ethertype == ETHERTYPE_QINQ_OLD;
+}
+
 enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
 					     struct sluice_udp_view *view,
 					     enum sluice_bad_reason *why)
@@ -129,13 +158,19 @@ enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, u
 		return SLUICE_PKT_OTHER;
 	uint16_t ethertype = sluice_be16_load(pkt + 12);
 	view->vlan = false;
+	view->vlan_tags = 0;
 	view->l3_off = 14;
-	if (ethertype == ETHERTYPE_VLAN) {
-		if (len < 18)
+	while (vlan_tpid(ethertype)) {
+		/* Receivers that terminate a third tag exist; where the payload
+		 * is then cannot be known, so the frame fails closed. */
+		if (view->vlan_tags == SLUICE_MAX_VLAN_TAGS)
+			return bad(SLUICE_BAD_VLAN_DEPTH, why);
+		if (len < view->l3_off + 4)
 			return SLUICE_PKT_OTHER;
-		ethertype = sluice_be16_load(pkt + 16);
+		ethertype = sluice_be16_load(pkt + view->l3_off + 2);
+		view->l3_off += 4;
+		view->vlan_tags++;
 		view->vlan = true;
-		view->l3_off = 18;
 	}
 	if (ethertype == ETHERTYPE_IPV4) {
 		view->ipv6 = false;

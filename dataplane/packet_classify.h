@@ -1,14 +1,20 @@
 /* Classifying a received Ethernet frame: is it a UDP datagram for the message
  * port, and where are its IP, UDP and payload bytes?
  *
- * Contract: reads only pkt[0..len); never writes. Returns
+ * Contract: reads only pkt[0..len); never writes. Up to SLUICE_MAX_VLAN_TAGS
+ * tags (802.1Q 0x8100, 802.1ad 0x88A8, pre-standard QinQ 0x9100) in any order
+ * and up to SLUICE_MAX_IPV6_EXTENSIONS IPv6 extension headers are walked.
+ * Returns
  * - SLUICE_PKT_OTHER for anything that is not a UDP datagram to msg_port (ARP,
- *   TCP, other ports, non-first IP fragments, unknown encapsulations): the caller
- *   forwards it untouched;
+ *   TCP, other ports, non-first IP fragments, ESP, frames too short to be
+ *   delivered): the caller forwards it untouched;
  * - SLUICE_PKT_MESSAGE with *view filled, payload bounds checked against both the
  *   IP/UDP lengths and len;
  * - SLUICE_PKT_BAD with *why set for a datagram to msg_port that cannot be scanned
- *   whole (first IP fragment, inconsistent lengths).
+ *   whole (first IP fragment, inconsistent lengths), and for any frame whose
+ *   headers cannot be walked to the end (a third VLAN tag, an IPv6 header chain
+ *   too long or cut short): such a frame might carry messages, so it fails
+ *   closed rather than passing as other traffic.
  * Ethernet padding after the IP datagram is allowed and not part of the payload.
  */
 #ifndef SLUICE_DATAPLANE_PACKET_CLASSIFY_H
@@ -18,6 +24,11 @@
 #include <stdint.h>
 
 #include "bad_input.h"
+
+/* Deeper stacks are bad input (vlan_depth). */
+#define SLUICE_MAX_VLAN_TAGS 2
+/* Longer chains are bad input (ip_header_chain); real traffic carries a few. */
+#define SLUICE_MAX_IPV6_EXTENSIONS 16
 
 enum sluice_pkt_class {
 	SLUICE_PKT_OTHER = 0,
@@ -31,7 +42,8 @@ struct sluice_udp_view {
 	uint32_t payload_off;
 	uint32_t payload_len;
 	bool ipv6;
-	bool vlan;
+	bool vlan;	   /* at least one tag */
+	uint8_t vlan_tags; /* 0..SLUICE_MAX_VLAN_TAGS */
 };
 
 enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,

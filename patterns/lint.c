@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "file_read.h"
 #include "match.h"
 #include "pack.h"
 #include "rule_file.h"
@@ -121,14 +122,15 @@ static void check_corpus(const struct sluice_rule_list *rules, const struct slui
 {
 	struct sluice_match storage[CORPUS_MATCHES];
 	struct corpus_ctx c = {.pack = pack};
-	FILE *f = fopen(path, "rb");
+	char why[256];
+	FILE *f = sluice_file_fopen_regular(path, why, sizeof(why));
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
 	if (!f) {
 		sluice_diag_add(out, SLUICE_DIAG_ERROR, path, 1, 1, NULL, "corpus",
-				"cannot open the sample corpus: %s", strerror(errno));
+				"sample corpus: %s", why);
 		return;
 	}
 	c.hits = calloc(pack->rule_count, sizeof(*c.hits));

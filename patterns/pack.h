@@ -176,11 +176,20 @@ int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size
 int sluice_pack_serialize(const struct sluice_pack *pack, uint8_t **image, size_t *image_len,
 			  char hex[65], char *err, size_t err_len);
 
+/* What a load may cost, checked before each costly step rather than after:
+ * max_bytes (0: no limit) bounds the file's size before it is read and the
+ * databases' deserialized sizes (hs_serialized_database_size()) before each
+ * is deserialized. The daemon passes what its memory cap leaves free. */
+struct sluice_load_limits {
+	size_t max_bytes;
+};
+
 /* Parses a file image whose envelope (length, header, hash, and signature if
  * the caller requires one) has already been verified. path names it in
- * messages. */
+ * messages; limits may be NULL. */
 int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
-			    struct sluice_pack **out, char *err, size_t err_len);
+			    const struct sluice_load_limits *limits, struct sluice_pack **out,
+			    char *err, size_t err_len);
 
 /* Checks an image's envelope: at least a header, magic, format version,
  * reserved field, body length (a file is exactly header + body, or header +

@@ -680,8 +680,10 @@ static void check_usage(struct build *b)
 				  "use it in a combination or remove 'quiet: true'");
 		if (r->allow) {
 			bool other = false;
+			/* Rules that failed to load may lack a category. */
 			for (size_t k = 0; k < rules->count && !other; k++)
-				other = k != i && !rules->rules[k].allow &&
+				other = k != i && !b->bad[k] && !rules->rules[k].allow &&
+					rules->rules[k].category != NULL && r->category != NULL &&
 					strcmp(rules->rules[k].category, r->category) == 0;
 			if (!other)
 				rule_warn(b, i, rule_loc(r), "allow-unused",

@@ -52,6 +52,8 @@
 
 #include <openssl/evp.h>
 
+#include "file_read.h"
+
 #include "pack_internal.h"
 
 /* A pack is read whole into memory before it is verified; bound that. */
@@ -388,6 +390,7 @@ struct rbuf {
 	const char *path;
 	char *err;
 	size_t err_len;
+	size_t max_db_bytes; /* 0: no limit */
 };
 
 static int short_body(struct rbuf *r, const char *field)
@@ -473,53 +476,22 @@ static const char *hs_error_name(hs_error_t e)
 	}
 }
 
-int sluice_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
+int sluice_read_file(const char *path, const struct sluice_load_limits *limits, uint8_t **out,
+		     size_t *out_len, char *err, size_t err_len)
 {
-	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+	char why[256];
+	char *buf;
+	uint64_t limit = PACK_MAX_BYTES;
+	const char *what = "pack";
+	if (limits != NULL && limits->max_bytes != 0 && limits->max_bytes < limit) {
+		limit = limits->max_bytes;
+		what = "pack within the memory cap's free room";
+	}
+	if (sluice_file_read_all(path, limit, what, &buf, out_len, why, sizeof(why)) != 0) {
+		set_err(err, err_len, "%s: %s", path, why);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if ((unsigned long long)st.st_size > PACK_MAX_BYTES) {
-		set_err(err, err_len, "%s: %lld bytes is larger than any pack this build reads",
-			path, (long long)st.st_size);
-		close(fd);
-		return -1;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		set_err(err, err_len, "%s: out of memory", path);
-		close(fd);
-		return -1;
-	}
-	/* Read what is there rather than trusting st_size, so a file that
-	 * changes underneath is caught by the length check, not overrun. */
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	*out = buf;
-	*out_len = got;
+	*out = (uint8_t *)buf;
 	return 0;
 }
 
@@ -793,6 +765,20 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 			return bad_body(r, "database length %llu, but %zu bytes remain",
 					(unsigned long long)db_len, r->left);
 
+		if (r->max_db_bytes != 0) {
+			size_t need = 0;
+			if (hs_serialized_database_size((const char *)r->p, (size_t)db_len,
+							&need) != HS_SUCCESS)
+				return bad_body(r, "the %s database cannot be sized",
+						sluice_db_kind_name(db->kind));
+			if (pack->db_bytes + need > r->max_db_bytes) {
+				set_err(r->err, r->err_len,
+					"%s: the databases need more than the %zu bytes the memory "
+					"cap leaves free; refused before deserializing them",
+					r->path, r->max_db_bytes);
+				return -1;
+			}
+		}
 		e = hs_deserialize_database((const char *)r->p, (size_t)db_len, &db->db);
 		if (e != HS_SUCCESS) {
 			db->db = NULL;
@@ -814,14 +800,15 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 	return 0;
 }
 
-static int parse_body(const char *path, const uint8_t *buf, size_t len, struct sluice_pack *pack,
-		      char *err, size_t err_len)
+static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t max_db_bytes,
+		      struct sluice_pack *pack, char *err, size_t err_len)
 {
 	struct rbuf r = {.p = buf + SLUICE_PACK_HEADER_LEN,
 			 .left = (size_t)get_le64(buf + 16),
 			 .path = path,
 			 .err = err,
-			 .err_len = err_len};
+			 .err_len = err_len,
+			 .max_db_bytes = max_db_bytes};
 	char *hs_ver = NULL;
 	uint32_t tune;
 	uint64_t features;
@@ -897,7 +884,8 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, struct s
 }
 
 int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
-			    struct sluice_pack **out, char *err, size_t err_len)
+			    const struct sluice_load_limits *limits, struct sluice_pack **out,
+			    char *err, size_t err_len)
 {
 	struct sluice_pack *pack;
 
@@ -908,7 +896,8 @@ int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
 		free(pack);
 		return -1;
 	}
-	if (parse_body(path, image, len, pack, err, err_len) != 0) {
+	if (parse_body(path, image, len, limits != NULL ? limits->max_bytes : 0, pack, err,
+		       err_len) != 0) {
 		sluice_pack_free(pack);
 		return -1;
 	}
@@ -924,30 +913,31 @@ int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size
 	int rc;
 
 	*out = NULL;
-	if (sluice_read_file(path, &buf, &len, err, err_len) != 0)
+	if (sluice_read_file(path, NULL, &buf, &len, err, err_len) != 0)
 		return -1;
 	rc = sluice_pack_check_envelope(path, buf, len, NULL, err, err_len);
 	if (rc == 0)
-		rc = sluice_pack_parse_image(path, buf, len, out, err, err_len);
+		rc = sluice_pack_parse_image(path, buf, len, NULL, out, err, err_len);
 	free(buf);
 	return rc;
 }
 
 int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size_t err_len)
 {
-	char magic[8];
-	size_t got = 0;
-	FILE *f;
+	char magic[8], why[256];
+	ssize_t got = 0;
 
 	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f) {
-		set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+	int fd = sluice_file_open_regular(path, why, sizeof(why));
+	if (fd < 0) {
+		set_err(err, err_len, "%s: %s", path, why);
 		return -1;
 	}
-	got = fread(magic, 1, sizeof(magic), f);
-	fclose(f);
-	if (got == sizeof(magic) && memcmp(magic, SLUICE_PACK_MAGIC, sizeof(magic)) == 0)
+	do
+		got = read(fd, magic, sizeof(magic));
+	while (got < 0 && errno == EINTR);
+	close(fd);
+	if (got == (ssize_t)sizeof(magic) && memcmp(magic, SLUICE_PACK_MAGIC, sizeof(magic)) == 0)
 		return sluice_pack_read(path, out, err, err_len);
 
 	struct sluice_rule_list rules;

@@ -6,9 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Reads a whole regular file (at most the largest pack this build reads).
- * Messages start with the path. */
-int sluice_read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len);
+#include "pack.h"
+
+/* Reads a whole regular pack file of at most the largest pack this build
+ * reads and, with limits, at most limits->max_bytes; the size is checked
+ * before a byte is read. Messages start with the path. */
+int sluice_read_file(const char *path, const struct sluice_load_limits *limits, uint8_t **out,
+		     size_t *out_len, char *err, size_t err_len);
 
 int sluice_sha256(const uint8_t *data, size_t len, uint8_t digest[32]);
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "file_read.h"
 #include "pack_internal.h"
 
 #define ED25519_RAW_LEN 32
@@ -73,10 +74,10 @@ static EVP_PKEY *read_key(const char *path, bool private_key, char *err, size_t 
 {
 	char why[256];
 	EVP_PKEY *key;
-	FILE *f = fopen(path, "r");
+	FILE *f = sluice_file_fopen_regular(path, why, sizeof(why));
 
 	if (!f) {
-		set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		set_err(err, err_len, "%s: %s", path, why);
 		return NULL;
 	}
 	key = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL)
@@ -204,7 +205,7 @@ int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust, 
 
 	if (key_id_hex)
 		key_id_hex[0] = '\0';
-	if (sluice_read_file(pack_path, &img, &len, err, err_len) != 0)
+	if (sluice_read_file(pack_path, NULL, &img, &len, err, err_len) != 0)
 		return -1;
 	if (sluice_pack_check_envelope(pack_path, img, len, &is_signed, err, err_len) != 0)
 		goto out;
@@ -218,44 +219,70 @@ out:
 	return rc;
 }
 
-int sluice_pack_load_trusted(const char *path, const struct sluice_trust *trust,
-			     struct sluice_pack **out, char *err, size_t err_len)
+/* Whether path starts with the pack magic (rather than being a rule file). */
+static int starts_like_pack(const char *path, bool *is_pack, char *err, size_t err_len)
+{
+	char why[256];
+	uint8_t magic[8];
+	ssize_t got;
+	int fd = sluice_file_open_regular(path, why, sizeof(why));
+	if (fd < 0) {
+		set_err(err, err_len, "%s: %s", path, why);
+		return -1;
+	}
+	do
+		got = read(fd, magic, sizeof(magic));
+	while (got < 0 && errno == EINTR);
+	close(fd);
+	*is_pack = got == (ssize_t)sizeof(magic) && memcmp(magic, SLUICE_PACK_MAGIC, 8) == 0;
+	return 0;
+}
+
+int sluice_pack_load_within(const char *path, const struct sluice_trust *trust,
+			    const struct sluice_load_limits *limits, struct sluice_pack **out,
+			    char *err, size_t err_len)
 {
 	uint8_t *img;
 	size_t len;
-	bool is_signed;
+	bool is_pack, is_signed;
 	int rc = -1;
 
 	*out = NULL;
-	if (!trust)
-		return sluice_pack_load(path, out, err, err_len);
-	if (sluice_read_file(path, &img, &len, err, err_len) != 0)
+	if (starts_like_pack(path, &is_pack, err, err_len) != 0)
 		return -1;
-	if (len < 8 || memcmp(img, SLUICE_PACK_MAGIC, 8) != 0) {
-		free(img);
-		if (trust->require_signed) {
+	if (!is_pack) {
+		if (trust != NULL && trust->require_signed) {
 			set_err(err, err_len,
 				"%s: not a compiled pack; this daemon requires signed packs, so "
 				"rule files cannot be loaded: compile and sign the pack first",
 				path);
 			return -1;
 		}
+		/* Compiled here: the memory cap is checked on the result. */
 		return sluice_pack_load(path, out, err, err_len);
 	}
+	if (sluice_read_file(path, limits, &img, &len, err, err_len) != 0)
+		return -1;
 	if (sluice_pack_check_envelope(path, img, len, &is_signed, err, err_len) != 0)
 		goto out;
-	if (!is_signed && trust->require_signed) {
+	if (trust != NULL && !is_signed && trust->require_signed) {
 		set_err(err, err_len,
 			"%s: pack is not signed and this daemon requires signed packs", path);
 		goto out;
 	}
-	if (is_signed && (trust->count || trust->require_signed) &&
+	if (trust != NULL && is_signed && (trust->count || trust->require_signed) &&
 	    check_signature(path, img, len, trust, NULL, err, err_len) != 0)
 		goto out;
-	rc = sluice_pack_parse_image(path, img, len, out, err, err_len);
+	rc = sluice_pack_parse_image(path, img, len, limits, out, err, err_len);
 out:
 	free(img);
 	return rc;
+}
+
+int sluice_pack_load_trusted(const char *path, const struct sluice_trust *trust,
+			     struct sluice_pack **out, char *err, size_t err_len)
+{
+	return sluice_pack_load_within(path, trust, NULL, out, err, err_len);
 }
 
 /* ---- signing ---- */
@@ -321,7 +348,7 @@ int sluice_pack_sign(const char *pack_path, const char *private_key_pem_path, co
 	key = read_key(private_key_pem_path, true, err, err_len);
 	if (!key)
 		return -1;
-	if (sluice_read_file(pack_path, &img, &len, err, err_len) != 0)
+	if (sluice_read_file(pack_path, NULL, &img, &len, err, err_len) != 0)
 		goto out;
 	if (sluice_pack_check_envelope(pack_path, img, len, &is_signed, err, err_len) != 0)
 		goto out;

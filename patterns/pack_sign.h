@@ -66,6 +66,14 @@ int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust, 
 int sluice_pack_load_trusted(const char *path, const struct sluice_trust *trust,
 			     struct sluice_pack **out, char *err, size_t err_len);
 
+/* The same, held to limits (NULL: none) before each costly step: a pack
+ * file's size before it is read, its databases' sizes before they are
+ * deserialized. A rule file is compiled whatever limits say. trust may be
+ * NULL (no signature checks). */
+int sluice_pack_load_within(const char *path, const struct sluice_trust *trust,
+			    const struct sluice_load_limits *limits, struct sluice_pack **out,
+			    char *err, size_t err_len);
+
 /* Makes a new Ed25519 key pair: private key PEM to private_out (mode 0600),
  * public key PEM to public_out (0644). Existing files are replaced. */
 int sluice_keygen(const char *private_out, const char *public_out, char *err, size_t err_len);

@@ -12,6 +12,8 @@
 
 #include <yaml.h>
 
+#include "file_read.h"
+
 /* Rule files are written by hand; anything this large is a mistake (or an
  * attack on the parser) and is refused before libyaml sees it. */
 #define RULE_FILE_MAX_BYTES (64u << 20)
@@ -483,49 +485,7 @@ static const struct id_entry *ids_add(struct loader *ld, const char *id, const c
 static int read_whole_file(const char *path, size_t limit, const char *what, char **out,
 			   size_t *out_len, char *err, size_t err_len)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	char *buf;
-	size_t got;
-
-	if (!f) {
-		set_err(err, err_len, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) != 0) {
-		set_err(err, err_len, "cannot stat: %s", strerror(errno));
-		fclose(f);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "not a regular file");
-		fclose(f);
-		return -1;
-	}
-	if ((uint64_t)st.st_size > limit) {
-		set_err(err, err_len, "%lld bytes is too large for a %s (limit %zu)",
-			(long long)st.st_size, what, limit);
-		fclose(f);
-		return -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		set_err(err, err_len, "out of memory");
-		fclose(f);
-		return -1;
-	}
-	got = fread(buf, 1, (size_t)st.st_size, f);
-	if (ferror(f)) {
-		set_err(err, err_len, "cannot read: %s", strerror(errno));
-		free(buf);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	return 0;
+	return sluice_file_read_all(path, limit, what, out, out_len, err, err_len);
 }
 
 /* libyaml reports reader (encoding) errors as a byte offset only; turn it into
@@ -1332,6 +1292,28 @@ static void load_includes(struct file_ctx *fc, const yaml_node_t *inc)
 	}
 }
 
+/* Whether some top-level key is a rule-file key, or a misspelling of one.
+ * When none is, the file is something else (a password file, a log) and
+ * messages must not quote it: a daemon running as root reads the files that
+ * control clients name, and its refusals go back to them. */
+static bool looks_like_rule_file(struct file_ctx *fc, yaml_node_t *root, const char *const *keys,
+				 size_t key_count)
+{
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
+		if (k == NULL || k->type != YAML_SCALAR_NODE)
+			continue;
+		for (size_t i = 0; i < key_count; i++) {
+			if (scalar_is(k, keys[i]))
+				return true;
+		}
+		if (closest(k, keys, key_count) != NULL)
+			return true;
+	}
+	return false;
+}
+
 static void parse_document(struct file_ctx *fc)
 {
 	struct loader *ld = fc->ld;
@@ -1353,6 +1335,13 @@ static void parse_document(struct file_ctx *fc)
 		       "the top level is %s, not a YAML mapping; start the file with 'name:', "
 		       "'version:' and 'rules:'",
 		       node_kind(root));
+		return;
+	}
+
+	if (!looks_like_rule_file(fc, root, top_keys, 6)) {
+		err_at(fc, file_start, NULL, "structure",
+		       "not a Sluice rule file: no top-level key is name, version, owner, "
+		       "description, include or rules (nothing of the file is shown)");
 		return;
 	}
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_read.h"
 #include "sluice_pack_cli.h"
 
 const char *const sp_prog = "sluice-pack";
@@ -328,8 +329,8 @@ void sp_format_time(int64_t unix_seconds, char *buf, size_t len)
 
 bool sp_is_pack_file(const char *path)
 {
-	char magic[8];
-	FILE *f = fopen(path, "rb");
+	char magic[8], why[256];
+	FILE *f = sluice_file_fopen_regular(path, why, sizeof(why));
 	bool pack;
 
 	if (!f)
@@ -342,16 +343,11 @@ bool sp_is_pack_file(const char *path)
 
 int sp_check_readable(const char *path, char *err, size_t err_len)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char why[256];
+	int fd = sluice_file_open_regular(path, why, sizeof(why));
 
 	if (fd < 0) {
-		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		snprintf(err, err_len, "%s: is a directory", path);
-		close(fd);
+		snprintf(err, err_len, "%s: %s", path, why);
 		return -1;
 	}
 	close(fd);

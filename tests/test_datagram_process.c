@@ -3,6 +3,7 @@
  * its policies, events and counters. */
 #include <criterion/criterion.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,125 @@ Test(datagram_process, phone_number_masked_over_exactly_its_bytes_every_encapsul
 		expect_packet(pkt, len, ipv6, vlan, out, 3);
 		cr_assert_eq(pop_events(evs, 4), 1);
 		expect_match_event(&evs[0], &in[1], "phone-cn-mobile", 3, 14, SLUICE_ACTION_MASK);
+	}
+}
+
+/* Wraps an 802.1Q-tagged packet in an outer tag: pkt[12..16) becomes
+ * tpid/5 and the original tag follows it. */
+static uint32_t add_outer_tag(uint8_t *pkt, uint32_t len, uint16_t tpid)
+{
+	cr_assert_leq(len + 4, PKT_CAP);
+	memmove(pkt + 16, pkt + 12, len - 12);
+	sluice_be16_store(pkt + 12, tpid);
+	sluice_be16_store(pkt + 14, 5);
+	return len + 4;
+}
+
+/* Puts n 8-byte destination-options headers between an IPv6 header at l3 and
+ * its UDP header. */
+static uint32_t add_ipv6_extensions(uint8_t *pkt, uint32_t len, uint32_t l3, unsigned n)
+{
+	uint32_t add = 8 * n;
+	cr_assert_leq(len + add, PKT_CAP);
+	memmove(pkt + l3 + 40 + add, pkt + l3 + 40, len - l3 - 40);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *h = pkt + l3 + 40 + 8 * i;
+		memset(h, 0, 8);
+		h[0] = i + 1 < n ? 60 : 17;
+		h[2] = 0x01; /* PadN over the remaining 4 bytes */
+		h[3] = 0x04;
+	}
+	pkt[l3 + 6] = 60;
+	sluice_be16_store(pkt + l3 + 4, (uint16_t)(sluice_be16_load(pkt + l3 + 4) + add));
+	return len + add;
+}
+
+/* Issue 8, findings 2 and 3: QinQ and deep IPv6 header chains passed
+ * unscanned. Both are now scanned and rewritten in place like any datagram,
+ * with valid checksums. */
+Test(datagram_process, qinq_datagrams_are_scanned_and_masked)
+{
+	static const uint16_t tpids[3] = {0x88a8, 0x8100, 0x9100};
+	for (int variant = 0; variant < 6; variant++) {
+		bool ipv6 = variant & 1;
+		uint16_t tpid = tpids[variant / 2];
+		struct sluice_wire_message in[2] = {msg(1, 0, "hi"),
+						    msg(2, 0, "打13912345678给我")};
+		struct sluice_wire_message out[2] = {
+		    in[0], msg(2, SLUICE_WIRE_FLAG_MASKED, "打***********给我")};
+		static uint8_t pkt[PKT_CAP], want[PKT_CAP];
+		uint32_t len = add_outer_tag(pkt, build(pkt, ipv6, true, in, 2), tpid);
+		uint32_t want_len = add_outer_tag(want, build(want, ipv6, true, out, 2), tpid);
+		struct sluice_event evs[4];
+
+		memset(&stats, 0, sizeof(stats));
+		cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+		cr_assert_eq(len, want_len);
+		cr_assert_arr_eq(pkt, want, len, "variant %d", variant);
+		cr_assert(ts_checksums_valid(pkt, len));
+		cr_assert_eq(stats.other_forwarded, 0);
+		cr_assert_eq(pop_events(evs, 4), 1);
+		expect_match_event(&evs[0], &in[1], "phone-cn-mobile", 3, 14, SLUICE_ACTION_MASK);
+	}
+}
+
+Test(datagram_process, datagrams_behind_many_ipv6_extension_headers_are_scanned)
+{
+	struct sluice_wire_message in[1] = {msg(2, 0, "打13912345678给我")};
+	struct sluice_wire_message out[1] = {msg(2, SLUICE_WIRE_FLAG_MASKED, "打***********给我")};
+	static uint8_t pkt[PKT_CAP], want[PKT_CAP];
+	uint32_t len = add_ipv6_extensions(pkt, build(pkt, true, false, in, 1), 14, 12);
+	uint32_t want_len = add_ipv6_extensions(want, build(want, true, false, out, 1), 14, 12);
+
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(len, want_len);
+	cr_assert_arr_eq(pkt, want, len);
+	cr_assert(ts_checksums_valid(pkt, len));
+	cr_assert_eq(stats.verdicts[SLUICE_ACTION_MASK], 1);
+	cr_assert_eq(stats.other_forwarded, 0);
+}
+
+/* What cannot be walked fails closed: dropped, counted by reason, with an
+ * event that names no message (none could be read). */
+Test(datagram_process, unwalkable_headers_are_dropped_by_reason)
+{
+	struct sluice_wire_message in[1] = {msg(2, 0, "打13912345678给我")};
+	static uint8_t pkt[PKT_CAP];
+	struct sluice_event evs[4];
+
+	uint32_t len = add_outer_tag(pkt, build(pkt, false, true, in, 1), 0x88a8);
+	len = add_outer_tag(pkt, len, 0x9100);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_DROP_BAD);
+	cr_assert_eq(stats.bad[SLUICE_BAD_VLAN_DEPTH], 1);
+	cr_assert_eq(pop_events(evs, 4), 1);
+	expect_bad_event(&evs[0], SLUICE_BAD_VLAN_DEPTH, SLUICE_POLICY_DROP, NULL);
+
+	len = add_ipv6_extensions(pkt, build(pkt, true, false, in, 1), 14,
+				  SLUICE_MAX_IPV6_EXTENSIONS + 1);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_DROP_BAD);
+	cr_assert_eq(stats.bad[SLUICE_BAD_IP_HEADER_CHAIN], 1);
+	cr_assert_eq(pop_events(evs, 4), 1);
+	expect_bad_event(&evs[0], SLUICE_BAD_IP_HEADER_CHAIN, SLUICE_POLICY_DROP, NULL);
+	cr_assert_eq(stats.other_forwarded, 0);
+	cr_assert_eq(stats.messages, 0, "nothing was scanned, and nothing forwarded");
+}
+
+/* Issue 8, finding 8: an event record carried uninitialised padding through
+ * the ring. Every byte of a record is now a named field, set or zero. */
+Test(datagram_process, event_records_have_no_uninitialised_bytes)
+{
+	struct sluice_wire_message in[2] = {msg(1, 0, "打13912345678给我"), msg(2, 0, "\xff")};
+	static uint8_t pkt[PKT_CAP];
+	uint32_t len = build(pkt, false, false, in, 2);
+	struct sluice_event evs[4];
+
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(pop_events(evs, 4), 2);
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *raw = (const uint8_t *)&evs[i];
+		size_t tail = offsetof(struct sluice_event, pad);
+		for (size_t b = tail; b < sizeof(evs[i]); b++)
+			cr_assert_eq(raw[b], 0, "event %d byte %zu", i, b);
 	}
 }
 

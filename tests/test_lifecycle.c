@@ -1766,3 +1766,74 @@ Test(signatures, altered_signed_pack_is_refused_even_when_signatures_are_optiona
 	free(signed_pack);
 	signing_fini(&t);
 }
+
+/* ---- memory cap before the costly steps (issue 8, finding 8) ---- */
+
+static atomic_int db_allocations;
+
+static void *counting_db_alloc(size_t size)
+{
+	atomic_fetch_add(&db_allocations, 1);
+	return malloc(size);
+}
+
+/* A compiled pack larger than the cap leaves free is refused on its size:
+ * not read, and no database deserialized (Hyperscan allocates nothing). */
+Test(memory_cap, oversized_pack_file_is_refused_before_it_is_read_or_deserialized)
+{
+	struct sluice_registry reg;
+	char *dir = ts_make_tmpdir("lifecycle");
+	char *a = default_rules();
+	char *big = compiled_pack(dir, a, "big", NULL);
+	char err[1024] = "";
+	struct sluice_memory_use use;
+	struct stat st;
+
+	cr_assert_eq(stat(big, &st), 0);
+	sluice_registry_init(&reg, 1, 8);
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
+	sluice_registry_memory(&reg, &use);
+	reg.memory_cap = use.active + (size_t)st.st_size / 2;
+
+	cr_assert_eq(hs_set_database_allocator(counting_db_alloc, free), HS_SUCCESS);
+	atomic_store(&db_allocations, 0);
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, big, &client_actor, NULL,
+					       err, sizeof(err)),
+		     -1);
+	cr_assert_eq(atomic_load(&db_allocations), 0, "a database was deserialized: %s", err);
+	cr_assert_not_null(strstr(err, "bytes is larger than any pack within the memory cap's "
+				       "free room"),
+			   "%s", err);
+	cr_assert_eq(reg.refusals, 1);
+	cr_assert_eq(reg.history_len, 1);
+
+	/* With a limit its databases exceed, the image is parsed up to the first
+	 * database, which is refused on its size before it is deserialized. */
+	uint8_t *image = NULL;
+	size_t len = 0;
+	FILE *f = fopen(big, "rb");
+	cr_assert_not_null(f);
+	image = malloc((size_t)st.st_size);
+	cr_assert_not_null(image);
+	len = fread(image, 1, (size_t)st.st_size, f);
+	fclose(f);
+	struct sluice_load_limits tight = {.max_bytes = 64};
+	struct sluice_pack *pack = NULL;
+	cr_assert_eq(sluice_pack_parse_image(big, image, len, &tight, &pack, err, sizeof(err)), -1);
+	cr_assert_null(pack);
+	cr_assert_eq(atomic_load(&db_allocations), 0, "a database was deserialized: %s", err);
+	cr_assert_not_null(strstr(err, "refused before deserializing them"), "%s", err);
+	/* Without limits the same image loads. */
+	cr_assert_eq(sluice_pack_parse_image(big, image, len, NULL, &pack, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_gt(atomic_load(&db_allocations), 0);
+	sluice_pack_free(pack);
+	free(image);
+	hs_set_database_allocator(NULL, NULL);
+
+	sluice_registry_destroy(&reg);
+	free(a);
+	free(big);
+	ts_rmtree(dir);
+	free(dir);
+}

@@ -481,3 +481,19 @@ Test(lint, compile_reports_lints_first_error_in_the_same_words)
 	sluice_diag_list_free(&diags);
 	free(path);
 }
+
+Test(lint, allow_rule_beside_rules_that_failed_to_load_is_reported_not_a_crash)
+{
+	struct lint_run run;
+
+	lint("lint_allow_beside_broken_rule.yaml", NULL, &run);
+	cr_assert_eq(run.errors, 6, "%s", dump(&run));
+	expect(&run, "lint_allow_beside_broken_rule.yaml", 9, 5, "missing-key",
+	       "error: rule b: missing 'action'; every rule needs id, category, action and one "
+	       "of pattern, literal, list or combination");
+	/* The broken rules do not count as rules of category c. */
+	expect(&run, "lint_allow_beside_broken_rule.yaml", 5, 5, "allow-unused",
+	       "warning: rule a: no other rule has category 'c', so this allow rule exempts "
+	       "nothing; give it the category of the rules it should exempt");
+	sluice_diag_list_free(&run.diags);
+}

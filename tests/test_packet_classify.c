@@ -191,24 +191,34 @@ Test(packet_classify, arp_is_other)
 	cr_assert_eq(why, SLUICE_BAD_NONE);
 }
 
-Test(packet_classify, double_vlan_tag_is_other)
+/* Issue 8: QinQ-tagged datagrams passed unscanned. Two tags of any of the
+ * three TPIDs are decoded; the payload is found behind them. */
+Test(packet_classify, two_vlan_tags_of_each_tpid_are_decoded)
 {
-	uint8_t pkt[PKT_CAP];
-	size_t len = build(pkt, false, true);
-	static const uint8_t inner[4] = {0x81, 0x00, 0x00, 0x07};
-	struct sluice_udp_view v;
-	enum sluice_bad_reason why;
+	static const uint16_t tpids[3] = {0x8100, 0x88a8, 0x9100};
+	for (unsigned outer = 0; outer < 3; outer++) {
+		for (unsigned ipv6 = 0; ipv6 < 2; ipv6++) {
+			uint8_t pkt[PKT_CAP];
+			size_t len = build(pkt, ipv6, true);
+			uint8_t inner[4] = {0x81, 0x00, 0x00, 0x07};
+			struct sluice_udp_view v;
+			enum sluice_bad_reason why;
 
-	/* Outer tag 0x8100/42, inner 0x8100/7, then IPv4 to port 7700. */
-	len = insert_at(pkt, len, 16, inner, 4);
-	cr_assert_eq(sluice_be16_load(pkt + 12), 0x8100);
-	cr_assert_eq(sluice_be16_load(pkt + 16), 0x8100);
-	cr_assert_eq(sluice_be16_load(pkt + 20), 0x0800);
-	cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_OTHER);
-	cr_assert_eq(why, SLUICE_BAD_NONE);
+			/* Outer tag TPID/42, inner 0x8100/7, then IP to port 7700. */
+			len = insert_at(pkt, len, 16, inner, 4);
+			sluice_be16_store(pkt + 12, tpids[outer]);
+			cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_MESSAGE,
+				     "outer 0x%04x ipv6 %u", tpids[outer], ipv6);
+			cr_assert_eq(v.l3_off, 22);
+			cr_assert_eq(v.vlan_tags, 2);
+			cr_assert(v.vlan);
+			cr_assert_eq(v.l4_off, 22 + (ipv6 ? 40 : 20));
+			cr_assert_eq(v.payload_len, PAYLOAD_LEN);
+		}
+	}
 }
 
-Test(packet_classify, qinq_outer_tag_is_other)
+Test(packet_classify, single_service_tag_is_decoded)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, true);
@@ -216,7 +226,47 @@ Test(packet_classify, qinq_outer_tag_is_other)
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 12, 0x88a8);
-	cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_OTHER);
+	cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_MESSAGE);
+	cr_assert_eq(v.l3_off, 18);
+	cr_assert_eq(v.vlan_tags, 1);
+}
+
+/* A third tag fails closed, whatever follows it: some receivers terminate
+ * it, and then the frame could carry messages. */
+Test(packet_classify, third_vlan_tag_is_bad_vlan_depth)
+{
+	for (unsigned to_port = 0; to_port < 2; to_port++) {
+		uint8_t pkt[PKT_CAP];
+		size_t len = build(pkt, false, true);
+		static const uint8_t tag[4] = {0x81, 0x00, 0x00, 0x07};
+		struct sluice_udp_view v;
+		enum sluice_bad_reason why;
+
+		len = insert_at(pkt, len, 16, tag, 4);
+		len = insert_at(pkt, len, 16, tag, 4);
+		if (!to_port)
+			sluice_be16_store(pkt + 26 + 20 + 2, 53);
+		cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_BAD);
+		cr_assert_eq(why, SLUICE_BAD_VLAN_DEPTH);
+	}
+}
+
+Test(packet_classify, truncated_second_tag_is_other)
+{
+	uint8_t pkt[PKT_CAP];
+	size_t len = build(pkt, false, true);
+	static const uint8_t inner[4] = {0x81, 0x00, 0x00, 0x07};
+	struct sluice_udp_view v;
+	enum sluice_bad_reason why;
+
+	len = insert_at(pkt, len, 16, inner, 4);
+	for (size_t cut = 14; cut < 22; cut++) {
+		uint8_t *exact = malloc(cut);
+		cr_assert_not_null(exact);
+		memcpy(exact, pkt, cut);
+		cr_assert_eq(classify(exact, cut, &v, &why), SLUICE_PKT_OTHER, "len %zu", cut);
+		free(exact);
+	}
 }
 
 Test(packet_classify, ipv4_first_fragment_to_port_is_bad_ip_fragment)
@@ -407,17 +457,54 @@ Test(packet_classify, ipv6_eight_extension_headers_are_followed)
 	cr_assert_eq(v.payload_len, PAYLOAD_LEN);
 }
 
-Test(packet_classify, ipv6_nine_extension_headers_are_other)
+/* Issue 8: nine or more extension headers passed unscanned as other
+ * traffic. Up to SLUICE_MAX_IPV6_EXTENSIONS are walked; beyond, the packet
+ * fails closed whether or not it ends in a datagram to the message port. */
+Test(packet_classify, ipv6_nine_to_sixteen_extension_headers_are_followed)
+{
+	for (int n = 9; n <= SLUICE_MAX_IPV6_EXTENSIONS; n++) {
+		uint8_t pkt[PKT_CAP];
+		size_t len = build(pkt, true, n % 2);
+		uint32_t l3 = l3_of(n % 2);
+		struct sluice_udp_view v;
+		enum sluice_bad_reason why;
+
+		for (int i = 0; i < n; i++)
+			len = ipv6_insert_ext(pkt, len, l3, i % 3 ? 60 : 0, hop_by_hop, 8);
+		cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_MESSAGE, "%d headers", n);
+		cr_assert_eq(v.l4_off, l3 + 40 + 8 * (uint32_t)n);
+		cr_assert_eq(v.payload_len, PAYLOAD_LEN);
+	}
+}
+
+Test(packet_classify, ipv6_chain_longer_than_the_limit_is_bad_header_chain)
+{
+	for (unsigned to_port = 0; to_port < 2; to_port++) {
+		for (int n = SLUICE_MAX_IPV6_EXTENSIONS + 1; n <= 40; n += 23) {
+			uint8_t pkt[PKT_CAP];
+			size_t len = build(pkt, true, false);
+			struct sluice_udp_view v;
+			enum sluice_bad_reason why;
+
+			if (!to_port)
+				sluice_be16_store(pkt + 14 + 40 + 2, 53);
+			for (int i = 0; i < n; i++)
+				len = ipv6_insert_ext(pkt, len, 14, 60, hop_by_hop, 8);
+			cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_BAD, "%d headers", n);
+			cr_assert_eq(why, SLUICE_BAD_IP_HEADER_CHAIN);
+		}
+	}
+}
+
+Test(packet_classify, ipv6_esp_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
 	struct sluice_udp_view v;
 	enum sluice_bad_reason why;
 
-	for (int i = 0; i < 9; i++)
-		len = ipv6_insert_ext(pkt, len, 14, 60, hop_by_hop, 8);
+	pkt[14 + 6] = 50;
 	cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_OTHER);
-	cr_assert_eq(why, SLUICE_BAD_NONE);
 }
 
 Test(packet_classify, ipv4_total_length_past_frame_is_bad_ip_length)
@@ -648,9 +735,10 @@ Test(packet_classify, truncated_ipv6_fragment_frames_never_message)
 	truncations_never_message(pkt, len + 1);
 }
 
-Test(packet_classify, ipv6_extension_header_length_past_frame_is_not_message)
+Test(packet_classify, ipv6_extension_header_length_past_frame_is_bad_header_chain)
 {
-	/* A destination-options header claiming 2048 bytes. */
+	/* A destination-options header claiming 2048 bytes: where the chain ends
+	 * cannot be seen, so it fails closed. */
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
 	uint8_t huge[8] = {0, 255, 0x01, 0x04, 0, 0, 0, 0};
@@ -661,6 +749,7 @@ Test(packet_classify, ipv6_extension_header_length_past_frame_is_not_message)
 	uint8_t *exact = malloc(len);
 	cr_assert_not_null(exact);
 	memcpy(exact, pkt, len);
-	cr_assert_eq(classify(exact, len, &v, &why), SLUICE_PKT_OTHER);
+	cr_assert_eq(classify(exact, len, &v, &why), SLUICE_PKT_BAD);
+	cr_assert_eq(why, SLUICE_BAD_IP_HEADER_CHAIN);
 	free(exact);
 }

@@ -89,6 +89,9 @@ bool ts_checksums_valid(const uint8_t *pkt, size_t len)
 	struct sluice_udp_view v;
 	enum sluice_bad_reason why;
 	uint16_t port = 0;
+	if (sluice_packet_classify(pkt, (uint32_t)len, SLUICE_WIRE_DEFAULT_PORT, &v, &why) ==
+	    SLUICE_PKT_MESSAGE)
+		goto classified;
 	/* Find the UDP destination port first so classify accepts it. */
 	size_t l3 = (pkt[12] == 0x81 && pkt[13] == 0x00) ? 18 : 14;
 	bool ipv6 = (pkt[l3] >> 4) == 6;
@@ -98,6 +101,7 @@ bool ts_checksums_valid(const uint8_t *pkt, size_t len)
 	port = sluice_be16_load(pkt + l4 + 2);
 	if (sluice_packet_classify(pkt, (uint32_t)len, port, &v, &why) != SLUICE_PKT_MESSAGE)
 		return false;
+classified:;
 	const uint8_t *ip = pkt + v.l3_off;
 	if (!v.ipv6) {
 		unsigned ihl = (ip[0] & 0x0f) * 4u;
