@@ -148,6 +148,21 @@ def check_swap(c):
     c.number("worst_stall_ms", positive=False)
 
 
+def check_soak(c):
+    """Run only when asked for (--stages soak): its own checks are the figures
+    that matter, so a failed one is named."""
+    if not c.status_ok():
+        return  # the error names the soak's failed checks
+    for chk in c.get("checks") or []:
+        if chk.get("ok") is not True:
+            c.problems.append(f"check {chk.get('name')}: {chk.get('detail')}")
+    c.number("traffic", "messages")
+    c.number("reloads", "done")
+    c.number("collector", "messages_wrong", equals=0)
+    c.number("collector", "lost", equals=0)
+    c.number("operator", "latency_ms", "max")
+
+
 def check_scale(c, results):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
@@ -194,7 +209,7 @@ def check(results):
         else:
             fn = {"scan": check_scan, "whole_path": check_whole_path, "kernel": check_kernel,
                   "latency": lambda c: check_latency(c, results), "swap": check_swap,
-                  "scale": lambda c: check_scale(c, results)}[name]
+                  "scale": lambda c: check_scale(c, results), "soak": check_soak}[name]
             fn(c)
         out.append((name, c))
     if "charts" in results:

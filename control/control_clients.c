@@ -63,8 +63,18 @@ int sluice_ctl_clients_init(struct sluice_ctl_clients *c, int listen_fd)
 	return c->table != NULL ? 0 : -1;
 }
 
+/* Reads and forgets what the client sent, so that closing does not reset the
+ * connection (a reset can destroy a reply not yet read). */
+static void discard_input(int fd)
+{
+	char sink[512];
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+}
+
 static void client_close(struct sluice_ctl_clients *c, struct sluice_ctl_client *cl)
 {
+	discard_input(cl->fd);
 	close(cl->fd);
 	sluice_strbuf_free(&cl->reply);
 	cl->state = CLIENT_FREE;
@@ -74,9 +84,21 @@ static void client_close(struct sluice_ctl_clients *c, struct sluice_ctl_client 
 
 void sluice_ctl_clients_fini(struct sluice_ctl_clients *c)
 {
+	static const char stopping[] =
+	    "{\"ok\":false,\"error\":\"the daemon is stopping; the request was not carried "
+	    "out\"}\n";
 	for (unsigned i = 0; c->table != NULL && i < SLUICE_CTL_MAX_CLIENTS; i++) {
-		if (c->table[i].state != CLIENT_FREE)
-			client_close(c, &c->table[i]);
+		struct sluice_ctl_client *cl = &c->table[i];
+		if (cl->state == CLIENT_FREE)
+			continue;
+		/* A client still waiting is told why it gets nothing; one being
+		 * answered gets what fits now. Neither may delay the stop. */
+		if (cl->state == CLIENT_READING)
+			send(cl->fd, stopping, sizeof(stopping) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else if (cl->sent < cl->reply.len)
+			send(cl->fd, cl->reply.data + cl->sent, cl->reply.len - cl->sent,
+			     MSG_NOSIGNAL | MSG_DONTWAIT);
+		client_close(c, cl);
 	}
 	free(c->table);
 	c->table = NULL;

@@ -15,6 +15,9 @@
  *   appends is sent as the client reads it, within reply_timeout_ms, and then
  *   the connection is closed. A client that goes away before reading its
  *   reply costs nothing: sends use MSG_NOSIGNAL, so there is no SIGPIPE.
+ * - When the table is torn down (the daemon stops), a client still waiting for
+ *   its line is told "the daemon is stopping" and one being answered gets
+ *   what the socket takes now; nobody is reset, nothing waits.
  * - At most SLUICE_CTL_MAX_CLIENTS connections are held. When a new one
  *   arrives at the limit, the oldest connection still waiting for its request
  *   line is closed to make room, so idle connections can never lock out a

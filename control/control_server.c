@@ -140,9 +140,28 @@ void sluice_control_drain(struct sluice_control *ctl)
 {
 	if (ctl->sink == NULL)
 		return;
+	/* Bounded per ring and pass: workers that make events as fast as the
+	 * sink writes them must not keep the control thread from its clients.
+	 * What is left waits for the next pass (or, in a full ring, is dropped
+	 * and counted by the worker). */
+	for (unsigned w = 0; w < ctl->worker_count; w++)
+		sluice_event_sink_drain(ctl->sink, ctl->rings[w], SLUICE_DRAIN_BUDGET);
+	sluice_event_sink_flush(ctl->sink);
+}
+
+void sluice_control_drain_pushed(struct sluice_control *ctl)
+{
+	if (ctl->sink == NULL)
+		return;
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
-		while (sluice_event_sink_drain(ctl->sink, ctl->rings[w], 4096) == 4096)
-			;
+		uint64_t pending = sluice_event_ring_pending(ctl->rings[w]);
+		while (pending > 0) {
+			unsigned n =
+			    pending > SLUICE_DRAIN_BUDGET ? SLUICE_DRAIN_BUDGET : (unsigned)pending;
+			if (sluice_event_sink_drain(ctl->sink, ctl->rings[w], n) != n)
+				break;
+			pending -= n;
+		}
 	}
 	sluice_event_sink_flush(ctl->sink);
 }
@@ -314,6 +333,22 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
 	sluice_strbuf_printf(sb, ",\"urgent\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_URGENT].pack);
+	sluice_strbuf_printf(sb, "},\"ports\":{");
+	for (unsigned side = 0; side < 2; side++) {
+		struct sluice_port_counters pc = {0};
+		bool known = ctl->port_counters != NULL &&
+			     ctl->port_counters(ctl->port_counters_arg, side, &pc);
+		sluice_strbuf_printf(sb, "%s\"%c\":", side ? "," : "", side ? 'b' : 'a');
+		if (!known) {
+			sluice_strbuf_printf(sb, "null");
+			continue;
+		}
+		sluice_strbuf_printf(
+		    sb,
+		    "{\"rx_missed\":%llu,\"rx_nombuf\":%llu,\"rx_errors\":%llu,\"tx_errors\":%llu}",
+		    (unsigned long long)pc.rx_missed, (unsigned long long)pc.rx_nombuf,
+		    (unsigned long long)pc.rx_errors, (unsigned long long)pc.tx_errors);
+	}
 	sluice_strbuf_printf(sb, "},\"stats\":");
 	sluice_stats_json(sb, ctl->stats, ctl->worker_count, ctl->tsc_hz);
 	sluice_strbuf_printf(sb, "}");
@@ -395,6 +430,16 @@ static const char *take_slot(const char *args, enum sluice_slot *slot)
 	return sp != NULL ? sp + 1 : args + len;
 }
 
+/* Whether the first max bytes of s are printable ASCII. */
+static bool printable_ascii(const char *s, size_t max)
+{
+	for (size_t i = 0; i < max && s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 				const struct sluice_actor *by, struct sluice_strbuf *sb)
 {
@@ -436,9 +481,13 @@ void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 	} else if (strcmp(request, "stop") == 0) {
 		ctl->stop_requested = true;
 		sluice_strbuf_printf(sb, "{\"ok\":true,\"stopping\":true}");
-	} else {
+	} else if (printable_ascii(request, 200)) {
 		snprintf(err, sizeof(err), "unknown request '%.200s' (" REQUESTS ")", request);
 		reply_error(sb, err);
+	} else {
+		/* Echoing other bytes could make the reply invalid UTF-8 JSON. */
+		reply_error(sb, "unknown request (not shown: it is not printable ASCII) (" REQUESTS
+				")");
 	}
 }
 

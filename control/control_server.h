@@ -33,6 +33,18 @@
 
 #define SLUICE_MAX_WORKERS 128
 
+/* What a port's driver counted that no worker saw: packets lost before Sluice
+ * (no free mbuf, a full RX ring) and errors. Sides are 0 (A) and 1 (B). */
+struct sluice_port_counters {
+	uint64_t rx_missed; /* the RX ring was full */
+	uint64_t rx_nombuf; /* no mbuf to receive into: the pool ran dry */
+	uint64_t rx_errors;
+	uint64_t tx_errors;
+};
+
+/* Fills *out for one side; false when the driver cannot say. */
+typedef bool (*sluice_port_counters_fn)(void *arg, unsigned side, struct sluice_port_counters *out);
+
 struct sluice_control {
 	struct sluice_registry *registry;
 	struct sluice_event_sink *sink;
@@ -53,8 +65,10 @@ struct sluice_control {
 	uint64_t seen_iterations[SLUICE_MAX_WORKERS];
 	double progress_ms[SLUICE_MAX_WORKERS];
 	bool stuck[SLUICE_MAX_WORKERS];
-	double last_expiry_ms;	  /* when rule expiry was last checked */
-	uint64_t access_refusals; /* clients refused by the peer check */
+	double last_expiry_ms;		       /* when rule expiry was last checked */
+	uint64_t access_refusals;	       /* clients refused by the peer check */
+	sluice_port_counters_fn port_counters; /* NULL: no ports (tests) */
+	void *port_counters_arg;
 };
 
 /* Looks a group up by name; -1 with err naming it when there is none. */
@@ -69,8 +83,19 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 /* One pass of the control loop; waits up to timeout_ms for a request. */
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms);
 
-/* Drains every ring into the sink and flushes it. */
+/* Events written per ring and pass of the control loop. */
+#define SLUICE_DRAIN_BUDGET 8192
+
+/* Writes up to SLUICE_DRAIN_BUDGET events of each ring into the sink and
+ * flushes it: one pass's share, so that serving clients goes on however fast
+ * workers make events. */
 void sluice_control_drain(struct sluice_control *ctl);
+
+/* Writes every event pushed before the call, and no more: it does not chase
+ * what workers push meanwhile. After a grace period that retires a
+ * generation, that is every event naming its packs, so they are written
+ * before the packs are freed; after the workers stop, it is everything. */
+void sluice_control_drain_pushed(struct sluice_control *ctl);
 
 /* Registry hook: false (with err) when a worker has made no progress for
  * stall_ms, since a grace period would wait for it forever. */

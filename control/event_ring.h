@@ -45,6 +45,12 @@ static inline bool sluice_event_ring_push(struct sluice_event_ring *ring,
 	return true;
 }
 
+/* Consumer side: how many events have been pushed and not popped yet. */
+static inline uint64_t sluice_event_ring_pending(const struct sluice_event_ring *ring)
+{
+	return __atomic_load_n(&ring->prod.head, __ATOMIC_ACQUIRE) - ring->cons.tail;
+}
+
 static inline bool sluice_event_ring_pop(struct sluice_event_ring *ring, struct sluice_event *ev)
 {
 	uint64_t tail = ring->cons.tail;

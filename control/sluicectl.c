@@ -169,6 +169,13 @@ static void print_status(const struct sluice_json *r)
 	printf("swaps   %.0f, refused %.0f, clients refused at the socket %.0f, started %s\n",
 	       sluice_json_num(r, "swaps", 0), sluice_json_num(r, "refusals", 0),
 	       sluice_json_num(r, "access_refusals", 0), sluice_json_str(r, "started_at", "?"));
+	const struct sluice_json *cc = sluice_json_get(r, "control_clients");
+	printf("socket  %.0f connected, %.0f served; cut off: %.0f silent, %.0f bad requests, "
+	       "%.0f evicted when full, %.0f slow readers; %.0f gone before their reply\n",
+	       sluice_json_num(cc, "connected", 0), sluice_json_num(cc, "served", 0),
+	       sluice_json_num(cc, "request_timeouts", 0), sluice_json_num(cc, "bad_requests", 0),
+	       sluice_json_num(cc, "evicted", 0), sluice_json_num(cc, "reply_timeouts", 0),
+	       sluice_json_num(cc, "vanished", 0));
 	const struct sluice_json *workers = sluice_json_get(r, "workers");
 	for (size_t i = 0; workers != NULL && i < workers->count; i++) {
 		const struct sluice_json *w = workers->items[i];

@@ -19,6 +19,7 @@ void sluice_stats_sum(struct sluice_worker_stats *const *workers, unsigned count
 		total->datagrams += s->datagrams;
 		total->datagrams_rewritten += s->datagrams_rewritten;
 		total->datagrams_removed += s->datagrams_removed;
+		total->datagrams_dropped_bad += s->datagrams_dropped_bad;
 		total->messages += s->messages;
 		total->bytes_scanned += s->bytes_scanned;
 		for (unsigned a = 0; a < SLUICE_ACTION_COUNT; a++)
@@ -58,12 +59,12 @@ void sluice_stats_json_one(struct sluice_strbuf *sb, const struct sluice_worker_
 	sluice_strbuf_printf(
 	    sb,
 	    "\"other_forwarded\":%llu,\"datagrams\":%llu,\"datagrams_rewritten\":%llu,"
-	    "\"datagrams_removed\":%llu,\"messages\":%llu,\"bytes_scanned\":%llu,"
-	    "\"matches\":%llu,",
+	    "\"datagrams_removed\":%llu,\"datagrams_dropped_bad\":%llu,\"messages\":%llu,"
+	    "\"bytes_scanned\":%llu,\"matches\":%llu,",
 	    (unsigned long long)s->other_forwarded, (unsigned long long)s->datagrams,
 	    (unsigned long long)s->datagrams_rewritten, (unsigned long long)s->datagrams_removed,
-	    (unsigned long long)s->messages, (unsigned long long)s->bytes_scanned,
-	    (unsigned long long)s->matches);
+	    (unsigned long long)s->datagrams_dropped_bad, (unsigned long long)s->messages,
+	    (unsigned long long)s->bytes_scanned, (unsigned long long)s->matches);
 	sluice_strbuf_printf(sb,
 			     "\"verdicts\":{\"passed\":%llu,\"flagged\":%llu,\"masked\":%llu,"
 			     "\"blocked\":%llu},\"bad_input\":{",

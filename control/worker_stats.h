@@ -22,8 +22,11 @@ struct sluice_worker_stats {
 	uint64_t other_forwarded;		/* not for the message port, untouched */
 	uint64_t datagrams;			/* UDP datagrams for the message port */
 	uint64_t datagrams_rewritten;
-	uint64_t datagrams_removed; /* no frame left, at least one blocked by a verdict */
-	uint64_t messages;	    /* frames scanned */
+	uint64_t datagrams_removed;	/* no frame left, at least one blocked by a verdict */
+	uint64_t datagrams_dropped_bad; /* dropped for bad input alone (no verdict): with
+					   the above, rx = tx + removed + dropped_bad +
+					   tx_dropped */
+	uint64_t messages;		/* frames scanned */
 	uint64_t bytes_scanned;
 	uint64_t verdicts[SLUICE_ACTION_COUNT]; /* none = passed unchanged */
 	uint64_t matches;			/* rule spans reported */

@@ -154,6 +154,7 @@ static void settle_pending(struct sluice_packet_ctx *ctx, uint8_t *const pkts[],
 	for (uint32_t i = 0; i < b->packets; i++) {
 		struct pending_packet *p = &b->packet[i];
 		if (p->bad) {
+			ctx->stats->datagrams_dropped_bad++;
 			fates[p->index] = SLUICE_FATE_DROP_BAD;
 			continue;
 		}

@@ -65,7 +65,21 @@ static uint64_t realtime_ns(void)
 
 static void drain_hook(void *arg)
 {
-	sluice_control_drain(arg);
+	sluice_control_drain_pushed(arg);
+}
+
+static bool port_counters(void *arg, unsigned side, struct sluice_port_counters *out)
+{
+	const struct daemon *d = arg;
+	struct rte_eth_stats st;
+	if (!d->ports_started[side] ||
+	    rte_eth_stats_get(side ? d->opt->port_b : d->opt->port_a, &st) != 0)
+		return false;
+	*out = (struct sluice_port_counters){.rx_missed = st.imissed,
+					     .rx_nombuf = st.rx_nombuf,
+					     .rx_errors = st.ierrors,
+					     .tx_errors = st.oerrors};
+	return true;
 }
 
 static unsigned pool_size(const struct daemon *d)
@@ -152,6 +166,18 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 	fprintf(out, "  side B          %s: received %llu, sent %llu, send drops %llu\n",
 		d->port_names[1], (unsigned long long)t->rx_packets[1],
 		(unsigned long long)t->tx_packets[1], (unsigned long long)t->tx_dropped[1]);
+	for (unsigned side = 0; side < 2; side++) {
+		struct sluice_port_counters pc;
+		if (port_counters(d, side, &pc) &&
+		    pc.rx_missed + pc.rx_nombuf + pc.rx_errors + pc.tx_errors > 0)
+			fprintf(out,
+				"  side %c driver   lost before a worker saw them: %llu (ring full "
+				"%llu, no mbuf %llu, errors %llu); send errors %llu\n",
+				side ? 'B' : 'A',
+				(unsigned long long)(pc.rx_missed + pc.rx_nombuf + pc.rx_errors),
+				(unsigned long long)pc.rx_missed, (unsigned long long)pc.rx_nombuf,
+				(unsigned long long)pc.rx_errors, (unsigned long long)pc.tx_errors);
+	}
 	fprintf(out, "  other traffic   %llu packets forwarded untouched\n",
 		(unsigned long long)t->other_forwarded);
 	fprintf(out,
@@ -181,6 +207,9 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 		sep = ", ";
 	}
 	fprintf(out, "\n");
+	if (t->datagrams_dropped_bad > 0)
+		fprintf(out, "                  %llu datagrams dropped for bad input alone\n",
+			(unsigned long long)t->datagrams_dropped_bad);
 	if (d->sink_open)
 		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)\n",
 			(unsigned long long)d->sink.written,
@@ -351,6 +380,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		sock = NULL;
 	if (sluice_control_open(&d->control, sock, err, err_len) != 0)
 		return -1;
+	d->control.port_counters = port_counters;
+	d->control.port_counters_arg = d;
 	d->registry.drain = drain_hook;
 	d->registry.check_workers = sluice_control_check_workers;
 	d->registry.hook_arg = &d->control;
@@ -402,7 +433,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 
 	__atomic_store_n(&d->stop_workers, true, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
-	sluice_control_drain(&d->control);
+	sluice_control_drain_pushed(&d->control);
 
 	struct sluice_worker_stats total;
 	sluice_stats_sum(d->control.stats, d->worker_count, &total);

@@ -235,6 +235,7 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
 		bool framed = sluice_bad_reason_in_payload(why);
 		sluice_report_bad(ctx, why, framed ? sluice_failed_frame_header(pkt, d) : NULL);
+		ctx->stats->datagrams_dropped_bad++;
 		return SLUICE_FATE_DROP_BAD;
 	}
 
@@ -267,8 +268,10 @@ enum sluice_packet_fate sluice_datagram_settle(struct sluice_packet_ctx *ctx, ui
 		uint32_t new_len =
 		    sluice_datagram_remove_frames(pkt, view, frames, count, removed, rw);
 		if (new_len == 0) {
-			if (blocked == 0)
+			if (blocked == 0) {
+				ctx->stats->datagrams_dropped_bad++;
 				return SLUICE_FATE_DROP_BAD;
+			}
 			ctx->stats->datagrams_removed++;
 			return SLUICE_FATE_DROP_VERDICT;
 		}
@@ -293,5 +296,6 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 	}
 	ctx->stats->datagrams++;
 	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
+	ctx->stats->datagrams_dropped_bad++;
 	return SLUICE_FATE_DROP_BAD;
 }

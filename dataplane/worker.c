@@ -81,6 +81,8 @@ int sluice_worker_main(void *arg)
 
 		unsigned got = forward_burst(w, 0);
 		got += forward_burst(w, 1);
+		/* The last read of gen: after the quiescent state it may be freed. */
+		w->stats.generation = gen->seq;
 		rcu_quiescent_state();
 
 		uint64_t end = rte_rdtsc();
@@ -89,7 +91,6 @@ int sluice_worker_main(void *arg)
 		if (start - prev_start > w->stats.max_gap_cycles)
 			w->stats.max_gap_cycles = start - prev_start;
 		prev_start = start;
-		w->stats.generation = gen->seq;
 		__atomic_store_n(&w->stats.iterations, w->stats.iterations + 1, __ATOMIC_RELAXED);
 		if (got > 0) {
 			last_rx = end;

@@ -11,8 +11,9 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev libhyperscan-dev liburcu-dev libjemalloc-dev libyaml-dev libssl-dev
 	libpcap-dev
-	# tests (clang-format checks the style)
-	libcriterion-dev clang-format
+	# tests (clang-format checks the style; clang and its runtime libraries,
+	# which --no-install-recommends leaves out, build the libFuzzer harnesses)
+	libcriterion-dev clang-format clang libclang-rt-14-dev
 	# running: dpdk-devbind.py and dpdk-hugepages.py;
 	# ip and ethtool for the demo's interfaces and for tuning real NICs
 	dpdk iproute2 ethtool

@@ -13,7 +13,8 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	memset(b, 0, sizeof(*b));
 	if (max_messages == 0 || max_bytes < 2 || matches_per_message == 0)
 		return -1;
-	b->buf = malloc(max_bytes);
+	/* Zeroed slack after the last byte a scan can cover (match.h). */
+	b->buf = calloc(1, (size_t)max_bytes + SLUICE_SCAN_SLACK);
 	b->start = calloc(max_messages, sizeof(*b->start));
 	b->len = calloc(max_messages, sizeof(*b->len));
 	b->sets = calloc(max_messages, sizeof(*b->sets));

@@ -43,6 +43,16 @@ struct sluice_match {
 	uint32_t to;   /* byte offset one past the last matched byte */
 };
 
+/* Bytes that must stay readable after any text handed to Hyperscan.
+ * Hyperscan 5.4.0's AVX512VBMI literal matcher (fat teddy) reads past the end
+ * of the buffer it is given (Vectorscan issue 322, fixed there by PR 333),
+ * which faults when the text ends just before an unmapped page; our fuzzer
+ * found it. Batches keep this much zeroed slack after their texts; callers of
+ * sluice_scan_message() keep at least this much readable memory after text
+ * (an mbuf's tailroom or the next pool element, a line buffer's spare
+ * capacity). */
+#define SLUICE_SCAN_SLACK 64
+
 /* set->keep bits: matches a scan keeps although they never act. */
 #define SLUICE_KEEP_QUIET (1u << 0) /* quiet rules (operands) */
 #define SLUICE_KEEP_ALLOW (1u << 1) /* allow rules */

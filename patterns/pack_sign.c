@@ -429,11 +429,12 @@ int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t e
 {
 	uint8_t id[32];
 	EVP_PKEY *key;
-	FILE *f = fopen(pem_path, "r");
+	char why[256];
+	FILE *f = sluice_file_fopen_regular(pem_path, why, sizeof(why));
 	bool is_private = false;
 
 	if (!f) {
-		set_err(err, err_len, "%s: cannot open: %s", pem_path, strerror(errno));
+		set_err(err, err_len, "%s: %s", pem_path, why);
 		return -1;
 	}
 	char line[64] = "";

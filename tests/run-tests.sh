@@ -4,7 +4,9 @@
 # time since they share the two cores; the benchmark smoke test, bench/run-bench
 # --quick, among them), then all of them again (but the compile-heavy
 # default-pack suite, the style check and the benchmark smoke test, which only
-# measures) under ASan and UBSan. Ends with one line: "N passed, N failed".
+# measures) under ASan and UBSan, then the libFuzzer harnesses (clang, ASan and
+# UBSan; a short run of each from its seeds, tests/fuzz/README.md). Ends with
+# one line: "N passed, N failed".
 #
 # usage: sudo tests/run-tests.sh       (root: the network test creates namespaces)
 set -uo pipefail
@@ -47,6 +49,17 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=f
 	logs+=(build-asan/meson-logs/testlog.json)
 else
 	echo "run-tests: sanitizer build failed"
+	status=1
+fi
+
+# Fuzzing: every library coverage-instrumented by clang, each harness run for
+# 25 s (tests/fuzz/meson.build), two at a time.
+if CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+	-Db_lundef=false -Djemalloc=false; then
+	meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
+	logs+=(build-fuzz/meson-logs/testlog.json)
+else
+	echo "run-tests: fuzz build failed"
 	status=1
 fi
 

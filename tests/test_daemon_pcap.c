@@ -629,6 +629,9 @@ Test(daemon_pcap, summary_json_counts_messages_verdicts_bad_input_and_other_traf
 	assert_has(total, "\"other_forwarded\":2,");
 	assert_has(total, "\"datagrams\":13,");
 	assert_has(total, "\"datagrams_rewritten\":5,");
+	/* Four datagrams dropped whole for bad input (magic, version, text length,
+	 * fragment); the invalid UTF-8 frame left a message in its datagram. */
+	assert_has(total, "\"datagrams_dropped_bad\":4,");
 	assert_has(total, "\"messages\":12,");
 	assert_has(total, "\"matches\":6,");
 	assert_has(total, "\"verdicts\":{\"passed\":7,\"flagged\":1,\"masked\":2,\"blocked\":2}");

@@ -972,7 +972,7 @@ Test(protocol, reload_rollback_and_unload_per_slot)
 	reply = handle(&s, "stats");
 	assert_has(reply, "\"packs\":{\"main\":{\"name\":\"sluice-default\",\"version\":"
 			  "\"2026.11.23-1\"},\"urgent\":{\"name\":\"urgent-notices\",\"version\":"
-			  "\"u1\"}},\"stats\":{");
+			  "\"u1\"}},\"ports\":{\"a\":null,\"b\":null},\"stats\":{");
 	free(reply);
 
 	reply = handle(&s, "unload urgent");

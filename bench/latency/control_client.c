@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,15 +89,64 @@ int control_read_counters(const char *socket, struct daemon_counters *out, char 
 		out->tx_dropped[s] = side_count(total, "tx_dropped", sides[s]);
 	}
 	out->datagrams_removed = (uint64_t)sluice_json_num(total, "datagrams_removed", 0);
+	out->datagrams_dropped_bad = (uint64_t)sluice_json_num(total, "datagrams_dropped_bad", 0);
 	out->messages = (uint64_t)sluice_json_num(total, "messages", 0);
 	out->events_dropped = (uint64_t)sluice_json_num(total, "events_dropped", 0);
 	out->max_iteration_ms = sluice_json_num(total, "max_iteration_ns", 0) / 1e6;
 	out->max_gap_ms = sluice_json_num(total, "max_gap_ns", 0) / 1e6;
 	out->bad_input = 0;
+	memset(out->bad, 0, sizeof(out->bad));
 	const struct sluice_json *bad = sluice_json_get(total, "bad_input");
 	for (size_t i = 0; bad != NULL && bad->type == SLUICE_JSON_OBJECT && i < bad->count; i++) {
-		if (bad->items[i]->type == SLUICE_JSON_NUMBER)
-			out->bad_input += (uint64_t)bad->items[i]->number;
+		if (bad->items[i]->type != SLUICE_JSON_NUMBER)
+			continue;
+		out->bad_input += (uint64_t)bad->items[i]->number;
+		enum sluice_bad_reason reason;
+		if (sluice_bad_reason_parse(bad->keys[i], &reason))
+			out->bad[reason] = (uint64_t)bad->items[i]->number;
+	}
+	out->datagrams = (uint64_t)sluice_json_num(total, "datagrams", 0);
+	out->datagrams_rewritten = (uint64_t)sluice_json_num(total, "datagrams_rewritten", 0);
+	out->other_forwarded = (uint64_t)sluice_json_num(total, "other_forwarded", 0);
+	out->matches = (uint64_t)sluice_json_num(total, "matches", 0);
+	out->utf8_repaired = (uint64_t)sluice_json_num(total, "utf8_repaired", 0);
+	out->match_overflow = (uint64_t)sluice_json_num(total, "match_overflow", 0);
+	static const char *const verdicts[4] = {"passed", "flagged", "masked", "blocked"};
+	const struct sluice_json *v = sluice_json_get(total, "verdicts");
+	for (unsigned i = 0; i < 4; i++)
+		out->verdicts[i] = (uint64_t)sluice_json_num(v, verdicts[i], 0);
+	out->events_written = (uint64_t)sluice_json_num(reply, "events_written", 0);
+	out->event_write_errors = (uint64_t)sluice_json_num(reply, "event_write_errors", 0);
+	sluice_json_free(reply);
+	return 0;
+}
+
+int control_read_status(const char *socket, struct daemon_status *out, char *err, size_t err_len)
+{
+	struct sluice_json *reply = ask(socket, "status", err, err_len);
+	if (reply == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->swaps = (uint64_t)sluice_json_num(reply, "swaps", 0);
+	out->refusals = (uint64_t)sluice_json_num(reply, "refusals", 0);
+	out->access_refusals = (uint64_t)sluice_json_num(reply, "access_refusals", 0);
+	snprintf(out->main_version, sizeof(out->main_version), "%s",
+		 sluice_json_str(sluice_json_get(reply, "active"), "version", ""));
+	const struct sluice_json *cc = sluice_json_get(reply, "control_clients");
+	out->clients.connected = (uint64_t)sluice_json_num(cc, "connected", 0);
+	out->clients.accepted = (uint64_t)sluice_json_num(cc, "accepted", 0);
+	out->clients.served = (uint64_t)sluice_json_num(cc, "served", 0);
+	out->clients.request_timeouts = (uint64_t)sluice_json_num(cc, "request_timeouts", 0);
+	out->clients.bad_requests = (uint64_t)sluice_json_num(cc, "bad_requests", 0);
+	out->clients.evicted = (uint64_t)sluice_json_num(cc, "evicted", 0);
+	out->clients.vanished = (uint64_t)sluice_json_num(cc, "vanished", 0);
+	out->clients.reply_timeouts = (uint64_t)sluice_json_num(cc, "reply_timeouts", 0);
+	const struct sluice_json *workers = sluice_json_get(reply, "workers");
+	for (size_t i = 0;
+	     workers != NULL && workers->type == SLUICE_JSON_ARRAY && i < workers->count; i++) {
+		out->workers++;
+		if (sluice_json_bool(workers->items[i], "stuck", false))
+			out->workers_stuck++;
 	}
 	sluice_json_free(reply);
 	return 0;

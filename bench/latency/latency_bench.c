@@ -163,7 +163,7 @@ static int setup_run(struct bench *b, char *err, size_t err_len)
 {
 	if (corpus_messages_count(&b->corpus, b->daemon.udp_port, &b->messages, err, err_len) != 0)
 		return -1;
-	if (ring_harness_eal_init(PROG, b->opt.memory_mb, err, err_len) != 0)
+	if (ring_harness_eal_init(PROG, 1, b->opt.memory_mb, NULL, 0, err, err_len) != 0)
 		return -1;
 	b->eal_up = true;
 	if (ring_harness_create(&b->harness, &b->corpus, err, err_len) != 0)
@@ -210,7 +210,7 @@ static long long lost_packets(const struct bench *b)
 {
 	const struct daemon_counters *c = &b->run.counters;
 	return (long long)b->load.figures.injected - (long long)b->load.figures.received -
-	       (long long)c->datagrams_removed - (long long)c->bad_input;
+	       (long long)c->datagrams_removed - (long long)c->datagrams_dropped_bad;
 }
 
 static double per_second(uint64_t count, double seconds)
@@ -225,7 +225,7 @@ static void json_accounting(struct sluice_strbuf *sb, const struct bench *b)
 	    sb, ",\"injected\":%llu,\"received\":%llu,\"removed\":%llu,\"lost\":%lld",
 	    (unsigned long long)b->load.figures.injected,
 	    (unsigned long long)b->load.figures.received,
-	    (unsigned long long)(c->datagrams_removed + c->bad_input), lost_packets(b));
+	    (unsigned long long)(c->datagrams_removed + c->datagrams_dropped_bad), lost_packets(b));
 }
 
 static void json_latency(struct sluice_strbuf *sb, const struct bench *b)

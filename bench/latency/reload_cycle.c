@@ -27,8 +27,10 @@ int reload_cycle_run(struct reload_cycle *cycle, bool (*keep_going)(void *), voi
 {
 	cycle->done = cycle->failed = 0;
 	cycle->last_error[0] = '\0';
-	cycle->grace_ms = calloc(cycle->max_reloads ? cycle->max_reloads : 1, sizeof(double));
-	if (cycle->grace_ms == NULL)
+	size_t room = cycle->max_reloads ? cycle->max_reloads : 1;
+	cycle->grace_ms = calloc(room, sizeof(double));
+	cycle->done_at = calloc(room, sizeof(double));
+	if (cycle->grace_ms == NULL || cycle->done_at == NULL)
 		return -1;
 
 	struct timespec due;
@@ -50,6 +52,9 @@ int reload_cycle_run(struct reload_cycle *cycle, bool (*keep_going)(void *), voi
 		char err[sizeof(cycle->last_error)];
 		if (control_reload_main(cycle->socket, cycle->packs[k % 2], &grace, err,
 					sizeof(err)) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			cycle->done_at[cycle->done] =
+			    (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 			cycle->grace_ms[cycle->done++] = grace;
 		} else {
 			cycle->failed++;
@@ -84,5 +89,7 @@ bool reload_cycle_grace(const struct reload_cycle *cycle, double *median_ms, dou
 void reload_cycle_free(struct reload_cycle *cycle)
 {
 	free(cycle->grace_ms);
+	free(cycle->done_at);
 	cycle->grace_ms = NULL;
+	cycle->done_at = NULL;
 }

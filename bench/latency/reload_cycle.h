@@ -7,7 +7,8 @@
  *
  * Contract: runs while keep_going(arg) says so, at most max_reloads times,
  * each request bounded by CONTROL_REQUEST_TIMEOUT_MS; keeps each successful
- * reload's grace period and the last failure's reason.
+ * reload's grace period, when its answer came (CLOCK_MONOTONIC seconds), and
+ * the last failure's reason.
  */
 #ifndef SLUICE_BENCH_LATENCY_RELOAD_CYCLE_H
 #define SLUICE_BENCH_LATENCY_RELOAD_CYCLE_H
@@ -24,6 +25,7 @@ struct reload_cycle {
 	unsigned done;	  /* succeeded */
 	unsigned failed;  /* refused by the daemon or lost on the socket */
 	double *grace_ms; /* done of them, in order */
+	double *done_at;  /* and when each was answered */
 	char last_error[512];
 };
 

@@ -15,6 +15,9 @@ from pathlib import Path
 MAX_WORKERS = 16
 
 STAGES = ["scan", "whole_path", "kernel", "latency", "swap", "scale"]
+# Stages that run only when named in --stages: the soak takes ten minutes and
+# judges endurance, not speed.
+OPTIONAL_STAGES = ["soak"]
 STAGE_ALIASES = {"whole-path": "whole_path", "wholepath": "whole_path", "ceiling": "scan"}
 
 # name -> path under the build directory
@@ -26,6 +29,7 @@ PROGRAMS = {
     "sluice-scan-bench": "bench/scan/sluice-scan-bench",
     "sluice-kernel-bench": "bench/kernel/sluice-kernel-bench",
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
+    "sluice-soak": "bench/soak/sluice-soak",
 }
 
 # What each stage runs, checked before the stage starts.
@@ -36,6 +40,7 @@ STAGE_PROGRAMS = {
     "latency": ["sluice-latency-bench"],
     "swap": ["sluice-latency-bench"],
     "scale": ["sluice-pack", "sluice-scan-bench"],
+    "soak": ["sluice-soak"],
 }
 
 
@@ -82,6 +87,7 @@ class Config:
         self.swap_seconds = args.swap_seconds or (3.0 if self.quick else 60.0)
         self.swap_every_ms = 100
         self.latency_fractions = [0.5, 0.9]
+        self.soak_seconds = args.soak_seconds or (20.0 if self.quick else 600.0)
 
         if args.scale_sizes:
             self.scale_sizes = parse_int_list(args.scale_sizes, "--scale-sizes")
@@ -155,11 +161,12 @@ def parse_int_list(text, opt):
 def parse_stages(text):
     if not text:
         return list(STAGES)
+    known = STAGES + OPTIONAL_STAGES
     out = []
     for s in text.split(","):
         s = STAGE_ALIASES.get(s.strip(), s.strip())
-        if s not in STAGES:
-            raise SystemExit(f"run-bench: --stages: unknown stage '{s}' (stages: {', '.join(STAGES)})")
+        if s not in known:
+            raise SystemExit(f"run-bench: --stages: unknown stage '{s}' (stages: {', '.join(known)})")
         if s not in out:
             out.append(s)
-    return [s for s in STAGES if s in out]
+    return [s for s in known if s in out]

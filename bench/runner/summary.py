@@ -175,18 +175,53 @@ def scale_rows(st, results):
     return out
 
 
+def soak_rows(st, results):
+    tr = st.get("traffic") or {}
+    col = st.get("collector") or {}
+    rt = st.get("rate") or {}
+    rl = st.get("reloads") or {}
+    gr = rl.get("grace_ms") or {}
+    op = st.get("operator") or {}
+    lat = op.get("latency_ms") or {}
+    rss = st.get("rss") or {}
+    ab = st.get("abuse") or {}
+    misuses = ab.get("misuses") or {}
+    attempts = sum(m.get("attempts", 0) for m in misuses.values())
+    out = [["soak", f"{num(st.get('traffic_s'), '{:,.0f}')} s, {st.get('workers', '-')} worker(s)",
+            f"{tr.get('messages', 0):,} messages, {rate(rt.get('achieved_msgs_per_s'))}",
+            f"{col.get('messages_wrong', '-')} wrong, {col.get('lost', '-')} lost, "
+            f"{col.get('duplicates', '-')} duplicated"],
+           ["soak", f"reloads every {rl.get('every_ms', '-')} ms",
+            f"{rl.get('done', '-')} done, {rl.get('failed', '-')} failed",
+            f"grace median {num(gr.get('median'), '{:,.2f}', 'ms')}, "
+            f"max {num(gr.get('max'), '{:,.2f}', 'ms')}"],
+           ["soak", "control socket abuse", f"{attempts:,} misuses",
+            f"operator status median {num(lat.get('median'), '{:,.2f}', 'ms')}, "
+            f"max {num(lat.get('max'), '{:,.2f}', 'ms')}"],
+           ["soak", "RSS start / end / max",
+            " / ".join(size(rss[k] * 1024) if ok_num(rss.get(k)) else "-"
+                       for k in ("start_kib", "end_kib", "max_kib")),
+            ("flat" if rss.get("flat") else "NOT flat") if rss.get("judged")
+            else "not judged"]]
+    for c in st.get("checks", []):
+        if not c.get("ok"):
+            out.append(["soak", f"check {c.get('name')}", "FAILED", c.get("detail") or ""])
+    return out
+
+
 def rows(results):
     out = []
     setup = results.get("setup") or {}
     if setup.get("status") == "failed":
         out.append(failed_row("setup", setup))
     for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("kernel", kernel_rows),
-                     ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows)):
+                     ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
+                     ("soak", soak_rows)):
         st = stage(results, name)
         if st is None:
             continue
         # A stage made of several runs shows each, failed ones included.
-        parts = st.get("runs") or st.get("rates") or st.get("entries")
+        parts = st.get("runs") or st.get("rates") or st.get("entries") or st.get("checks")
         if st.get("status") == "ok" or parts:
             out += fn(st, results)
         else:

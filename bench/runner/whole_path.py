@@ -216,8 +216,9 @@ def measure(cfg, s0, s1, t0, t1, workers, mean_pkt_bytes):
     # bad input. Counters are read while workers run, so up to a burst per
     # worker and port may be in flight between two of them.
     bad = bad_sum(b) - bad_sum(a)
+    dropped_bad = delta(a, b, "datagrams_dropped_bad")
     left = (delta(a, b, "tx_packets", "b") + delta(a, b, "tx_dropped", "b")
-            + delta(a, b, "datagrams_removed") + bad)
+            + delta(a, b, "datagrams_removed") + dropped_bad)
     tolerance = max(256 * workers, rx // 1000)
     checks = {
         "messages_scanned": msgs > 0,
@@ -229,6 +230,7 @@ def measure(cfg, s0, s1, t0, t1, workers, mean_pkt_bytes):
         "rx_packets": rx, "tx_packets": delta(a, b, "tx_packets", "b"),
         "tx_dropped": delta(a, b, "tx_dropped", "b"),
         "datagrams_removed": delta(a, b, "datagrams_removed"), "bad_input": bad,
+        "datagrams_dropped_bad": dropped_bad,
         "unaccounted": rx - left, "tolerance": tolerance,
         "events_dropped": delta(a, b, "events_dropped"),
     }
