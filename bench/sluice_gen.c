@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "packet_build.h"
+#include "utf8.h"
 #include "wire_format.h"
 
 /* SLUICE_MAX_FRAMES in frame_decode.h: more frames in one datagram are
@@ -76,49 +77,11 @@ static bool rng_chance(struct rng *r, double pct)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p, or 0 if it is not one (overlongs,
- * surrogates and code points past U+10FFFF included): the text goes to a
- * scanner that is undefined on invalid UTF-8, so the corpus must be clean. */
-static size_t utf8_seq_len(const uint8_t *p, size_t avail)
-{
-	uint8_t b = p[0];
-	size_t n;
-	uint8_t lo = 0x80, hi = 0xbf;
-
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xc2 && b <= 0xdf)
-		n = 2;
-	else if (b >= 0xe0 && b <= 0xef)
-		n = 3;
-	else if (b >= 0xf0 && b <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (b == 0xe0)
-		lo = 0xa0;
-	else if (b == 0xed)
-		hi = 0x9f;
-	else if (b == 0xf0)
-		lo = 0x90;
-	else if (b == 0xf4)
-		hi = 0x8f;
-	if (avail < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-/* Largest code point boundary <= limit in valid UTF-8 text. */
+/* The corpus goes to a scanner that is undefined on invalid UTF-8, so every
+ * text is cut and cleaned with the wire layer's UTF-8 gate (utf8.h). */
 static size_t utf8_floor(const char *s, size_t len, size_t limit)
 {
-	if (limit >= len)
-		return len;
-	while (limit > 0 && ((uint8_t)s[limit] & 0xc0) == 0x80)
-		limit--;
-	return limit;
+	return sluice_utf8_floor((const uint8_t *)s, len, limit);
 }
 
 static bool is_ascii_word(uint8_t c)
@@ -257,14 +220,14 @@ static void corpus_add_clean(struct corpus *c, const char *s, size_t len)
 	size_t start = 0, i = 0;
 
 	while (i < len) {
-		size_t n = utf8_seq_len((const uint8_t *)s + i, len - i);
+		size_t n = sluice_utf8_sequence_len((const uint8_t *)s + i, len - i);
 		bool ascii = n == 1;
 
 		i += n;
 		if (!is_terminator(s + i - n, n))
 			continue;
 		while (i < len) {
-			n = utf8_seq_len((const uint8_t *)s + i, len - i);
+			n = sluice_utf8_sequence_len((const uint8_t *)s + i, len - i);
 			if (!is_closer(s + i, n) && !is_terminator(s + i, n))
 				break;
 			i += n;
@@ -350,7 +313,7 @@ static void corpus_add_entry(struct corpus *c, const char *raw, size_t len, stru
 			i++;
 			continue;
 		}
-		size_t n = utf8_seq_len(p + i, len - i);
+		size_t n = sluice_utf8_sequence_len(p + i, len - i);
 		if (n == 0) {
 			i++;
 			continue;
@@ -576,7 +539,7 @@ static bool snippet_usable(const char *s, size_t len)
 		uint8_t ch = (uint8_t)s[i];
 		if (ch < 0x20 || ch == 0x7f)
 			return false;
-		size_t n = utf8_seq_len((const uint8_t *)s + i, len - i);
+		size_t n = sluice_utf8_sequence_len((const uint8_t *)s + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;

@@ -15,7 +15,8 @@ struct sluice_strbuf {
 void sluice_strbuf_init(struct sluice_strbuf *sb);
 void sluice_strbuf_printf(struct sluice_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends s as a quoted JSON string. */
+/* Appends s as a quoted JSON string; bytes that are not UTF-8 become U+FFFD,
+ * so the output is valid JSON whatever s holds. */
 void sluice_strbuf_json_string(struct sluice_strbuf *sb, const char *s);
 void sluice_strbuf_free(struct sluice_strbuf *sb);
 

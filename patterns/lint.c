@@ -10,6 +10,7 @@
 #include "match.h"
 #include "pack.h"
 #include "rule_file.h"
+#include "utf8.h"
 
 #define CORPUS_MATCHES 512
 
@@ -59,47 +60,11 @@ struct corpus_ctx {
 	unsigned long skipped; /* not valid UTF-8 */
 };
 
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 2, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 3, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 4, cp = c & 0x07;
-		else
-			return false;
-		if (len - i < n)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 static void scan_line(struct corpus_ctx *c, const char *text, size_t len)
 {
 	if (len == 0)
 		return;
-	if (len > UINT32_MAX || !utf8_valid((const unsigned char *)text, len)) {
+	if (len > UINT32_MAX || !sluice_utf8_valid((const uint8_t *)text, len)) {
 		c->skipped++;
 		return;
 	}

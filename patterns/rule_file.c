@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "file_read.h"
+#include "utf8.h"
 
 /* Rule files are written by hand; anything this large is a mistake (or an
  * attack on the parser) and is refused before libyaml sees it. */
@@ -105,54 +106,7 @@ static size_t char_len(const unsigned char *s, size_t left)
 
 static size_t utf8_chars(const char *s, size_t n)
 {
-	size_t c = 0;
-
-	for (size_t i = 0; i < n; i++)
-		c += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return c;
-}
-
-/* Byte offset of the first invalid UTF-8 sequence (strict RFC 3629: no
- * overlongs, surrogates or code points past U+10FFFF), or len. Hyperscan's
- * UTF-8 mode assumes exactly this. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			cp = c & 0x07;
-		} else {
-			return i;
-		}
-		if (len - i < n)
-			return i;
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n;
-	}
-	return len;
+	return sluice_utf8_chars((const uint8_t *)s, n);
 }
 
 static bool name_char_ok(unsigned char c)
@@ -718,7 +672,7 @@ static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule
 				 line_no);
 			continue;
 		}
-		size_t bad = utf8_invalid_at((const unsigned char *)line, ll);
+		size_t bad = sluice_utf8_invalid_at((const uint8_t *)line, ll);
 		if (bad < ll) {
 			here.column = (unsigned)utf8_chars(line, bad) + 1;
 			file_err(ld, path, here, rule_id, "list-file",

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bad_input.h"
 #include "match.h"
 #include "pack.h"
 
@@ -86,11 +87,6 @@ int sp_json_finish(struct sp_json *j, int exit_status, const char *error);
  * characters escaped, and every byte >= 0x80 too when escape_high (for text
  * known to be invalid UTF-8, so a terminal is never fed broken sequences). */
 void sp_print_quoted(FILE *f, const char *text, size_t len, bool escape_high);
-
-/* Byte offset of the first invalid UTF-8 sequence, or len if there is none.
- * Strict RFC 3629 (no overlongs, surrogates or values past U+10FFFF), which is
- * what Hyperscan's UTF-8 mode assumes. */
-size_t sp_utf8_invalid_at(const char *s, size_t len);
 
 /* "pass" for SLUICE_ACTION_NONE (what a message nothing matched gets), else
  * the action's name: the words analysts see in the gateway's events. */
@@ -196,7 +192,7 @@ struct sp_capture_stats {
 	unsigned long other;	 /* everything the gateway forwards unscanned */
 	unsigned long bad;	 /* datagrams the gateway drops (see reasons) */
 	unsigned long messages;
-	unsigned long bad_by_reason[16];
+	unsigned long bad_by_reason[SLUICE_BAD_REASON_COUNT + 1];
 };
 
 /* Names of the reasons counted in bad_by_reason: the gateway's own words

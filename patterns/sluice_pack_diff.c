@@ -14,6 +14,7 @@
 
 #include "rule_file.h"
 #include "sluice_pack_cli.h"
+#include "utf8.h"
 
 static const char *cmd = "sluice-pack diff";
 
@@ -668,7 +669,7 @@ static int on_corpus_line(void *ctx, unsigned long line_no, const char *text, si
 		return 0;
 	}
 	c->messages++;
-	if (sp_utf8_invalid_at(text, len) != len || len > UINT32_MAX) {
+	if (sluice_utf8_invalid_at((const uint8_t *)text, len) != len || len > UINT32_MAX) {
 		c->invalid_utf8++;
 		return 0;
 	}

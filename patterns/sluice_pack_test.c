@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sluice_pack_cli.h"
+#include "utf8.h"
 
 static const char *cmd = "sluice-pack test";
 
@@ -147,7 +148,7 @@ static void text_matches(const struct test_ctx *c)
 /* Scans and reports one message. Returns 0, or -1 on a scan error. */
 static int one_message(struct test_ctx *c, const struct origin *o, const char *text, size_t len)
 {
-	size_t bad = sp_utf8_invalid_at(text, len);
+	size_t bad = sluice_utf8_invalid_at((const uint8_t *)text, len);
 	bool scanned = bad == len && len <= UINT32_MAX;
 	bool met;
 

@@ -10,6 +10,7 @@
 
 #include "file_read.h"
 #include "sluice_pack_cli.h"
+#include "utf8.h"
 
 const char *const sp_prog = "sluice-pack";
 
@@ -33,55 +34,6 @@ int sp_bad_option(const char *cmd)
 }
 
 /* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 sequence at s[0..len), or 0 if it is invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (len <= n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t k = 2; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-	}
-	return n + 1;
-}
-
-size_t sp_utf8_invalid_at(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t n = utf8_seq(u + i, len - i);
-		if (n == 0)
-			return i;
-		i += n;
-	}
-	return len;
-}
 
 /* ---- JSON ---- */
 
@@ -164,7 +116,7 @@ static void json_escaped(FILE *f, const char *s, size_t n)
 			fputc(c, f);
 			i++;
 		} else {
-			size_t k = utf8_seq(u + i, n - i);
+			size_t k = sluice_utf8_sequence_len(u + i, n - i);
 			if (k == 0) {
 				/* JSON must be UTF-8; the byte is lost, the
 				 * caller reports where it was. */

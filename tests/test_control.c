@@ -392,6 +392,19 @@ Test(event_format, json_string_escapes_and_cuts_to_a_whole_string)
 
 /* Pack names and versions have no length limit in rule files (only ids and
  * categories do), so a long one must still make a whole JSON line. */
+Test(event_format, json_strings_stay_utf8_whatever_the_input)
+{
+	struct sluice_strbuf sb;
+	sluice_strbuf_init(&sb);
+	/* valid 2- and 3-byte characters, a lone continuation byte, a truncated
+	 * sequence, an overlong form, 0xff */
+	sluice_strbuf_json_string(&sb, "a\xc3\xa9\xe4\xbd\xa0\x80"
+				       "b\xe4\xbd\xc0\xaf\xff");
+	cr_assert_str_eq(sb.data, "\"a\xc3\xa9\xe4\xbd\xa0\\ufffd"
+				  "b\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	sluice_strbuf_free(&sb);
+}
+
 Test(event_format, long_pack_name_is_written_whole)
 {
 	char name[201];

@@ -264,14 +264,6 @@ static void free_scenario(struct scenario *sc)
 
 /* ---- running sluice ---- */
 
-struct run {
-	char *dir;
-	char *in_a, *in_b, *out_a, *out_b, *events, *summary, *sock;
-	char *output;
-	int rc;
-	double seconds;
-};
-
 static char *path_in(const char *dir, const char *name)
 {
 	char *p = NULL;
@@ -280,91 +272,8 @@ static char *path_in(const char *dir, const char *name)
 	return p;
 }
 
-/* The run's directory, removed at exit even when an assertion ends the test. */
-static char *leftover_dir;
-
-static void remove_leftover(void)
-{
-	if (leftover_dir != NULL)
-		ts_rmtree(leftover_dir);
-}
-
-static void run_prepare(struct run *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->dir = ts_make_tmpdir("daemon");
-	if (leftover_dir == NULL)
-		atexit(remove_leftover);
-	free(leftover_dir);
-	leftover_dir = strdup(r->dir);
-	r->in_a = path_in(r->dir, "in-a.pcap");
-	r->in_b = path_in(r->dir, "in-b.pcap");
-	r->out_a = path_in(r->dir, "out-a.pcap");
-	r->out_b = path_in(r->dir, "out-b.pcap");
-	r->events = path_in(r->dir, "events.jsonl");
-	r->summary = path_in(r->dir, "summary.json");
-	r->sock = path_in(r->dir, "ctl.sock");
-}
-
-static void run_free(struct run *r)
-{
-	free(r->in_a);
-	free(r->in_b);
-	free(r->out_a);
-	free(r->out_b);
-	free(r->events);
-	free(r->summary);
-	free(r->sock);
-	free(r->output);
-	ts_rmtree(r->dir);
-	free(r->dir);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Runs sluice on the pcaps in r (in_a and in_b must exist) with the given rules
- * and extra sluice options (NULL-terminated). */
-static void run_sluice(struct run *r, const char *rules, const char *const *extra)
-{
-	static unsigned seq;
-	char *prefix = NULL, *vdev_a = NULL, *vdev_b = NULL;
-	char *exe = ts_build_path("dataplane/sluice");
-	const char *argv[64];
-	int argc = 0;
-
-	cr_assert_neq(asprintf(&prefix, "sluice-h4-%d-%u", (int)getpid(), seq++), -1);
-	cr_assert_neq(asprintf(&vdev_a, "net_pcap0,rx_pcap=%s,tx_pcap=%s", r->in_a, r->out_a), -1);
-	cr_assert_neq(asprintf(&vdev_b, "net_pcap1,rx_pcap=%s,tx_pcap=%s", r->in_b, r->out_b), -1);
-	const char *fixed[] = {exe,	    "--no-huge", "-m",		"256",
-			       "-l",	    "0-1",	 "--no-shconf", "--file-prefix",
-			       prefix,	    "--vdev",	 vdev_a,	"--vdev",
-			       vdev_b,	    "--",	 "--rules",	rules,
-			       "--offline", "--idle-ms", "300",		"--events",
-			       r->events,   "--summary", r->summary,	"--control-socket",
-			       r->sock};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		argv[argc++] = fixed[i];
-	for (; extra != NULL && *extra != NULL; extra++)
-		argv[argc++] = *extra;
-	argv[argc] = NULL;
-
-	double t0 = mono_s();
-	r->rc = ts_run((char *const *)argv, 60, &r->output);
-	r->seconds = mono_s() - t0;
-	fprintf(stderr, "sluice run took %.2f s\n", r->seconds);
-	free(prefix);
-	free(vdev_a);
-	free(vdev_b);
-	free(exe);
-}
-
-static void write_inputs(struct run *r, const struct pkt_list *a, const struct pkt_list *b)
+static void write_inputs(struct ts_offline_run *r, const struct pkt_list *a,
+			 const struct pkt_list *b)
 {
 	cr_assert_eq(ts_pcap_write(r->in_a, a ? a->p : NULL, a ? a->n : 0), 0);
 	cr_assert_eq(ts_pcap_write(r->in_b, b ? b->p : NULL, b ? b->n : 0), 0);
@@ -568,13 +477,13 @@ static char *default_pack(const char *dir)
 Test(daemon_pcap, a_to_b_applies_every_verdict_packet_by_packet, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, &sc.in, NULL);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	cr_assert_lt(r.seconds, 60.0);
 	check_output(&sc, r.out_b);
@@ -585,37 +494,37 @@ Test(daemon_pcap, a_to_b_applies_every_verdict_packet_by_packet, .timeout = 120)
 	cr_assert_eq(back.count, 0, "nothing came in on B, so nothing goes out on A");
 	ts_capture_free(&back);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, events_file_has_one_line_per_rule_hit_and_per_bad_datagram, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, &sc.in, NULL);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	check_events(r.events, scenario_events, SCENARIO_EVENTS);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, summary_json_counts_messages_verdicts_bad_input_and_other_traffic, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, &sc.in, NULL);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 
 	char *json = read_text(r.summary);
@@ -651,20 +560,20 @@ Test(daemon_pcap, summary_json_counts_messages_verdicts_bad_input_and_other_traf
 	free(total);
 	free(json);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, b_to_a_is_scanned_the_same_way, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, NULL, &sc.in);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	check_output(&sc, r.out_a);
 	check_frames(r.out_a);
@@ -682,18 +591,18 @@ Test(daemon_pcap, b_to_a_is_scanned_the_same_way, .timeout = 120)
 	free(total);
 	free(json);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, both_directions_at_once_go_to_the_opposite_ports, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 	struct pkt_list b = {0};
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	/* B carries one clean and one phone message. */
 	struct sluice_wire_message clean = ts_msg(50, "from the other side");
@@ -701,7 +610,7 @@ Test(daemon_pcap, both_directions_at_once_go_to_the_opposite_ports, .timeout = 1
 	add_datagram(&b, true, false, &clean, 1);
 	add_datagram(&b, true, false, &phone, 1);
 	write_inputs(&r, &sc.in, &b);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	check_output(&sc, r.out_b);
 
@@ -719,20 +628,20 @@ Test(daemon_pcap, both_directions_at_once_go_to_the_opposite_ports, .timeout = 1
 	ts_capture_free(&a_out);
 	free_pkts(&b);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, policy_invalid_utf8_replace_forwards_the_repaired_frame, .timeout = 120)
 {
 	struct pkt_list in = {0};
-	struct run r;
+	struct ts_offline_run r;
 	struct ts_capture cap;
 	uint8_t want[PKT_CAP];
 	size_t want_len;
 	static const char *const extra[] = {"--policy", "invalid_utf8=replace", NULL};
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	struct sluice_wire_message utf[3] = {
 	    ts_msg(ID_UTF8_A, T_UTF8_A), ts_msg(ID_UTF8_B, T_UTF8_B), ts_msg(ID_UTF8_C, T_UTF8_C)};
@@ -742,7 +651,7 @@ Test(daemon_pcap, policy_invalid_utf8_replace_forwards_the_repaired_frame, .time
 						   "13812345678");
 	add_datagram(&in, true, false, &ph, 1);
 	write_inputs(&r, &in, NULL);
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 
 	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
@@ -780,20 +689,20 @@ Test(daemon_pcap, policy_invalid_utf8_replace_forwards_the_repaired_frame, .time
 	free(json);
 	free_pkts(&in);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, policy_drop_quiet_drops_without_events, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 	static const char *const extra[] = {"--policy", "all=drop-quiet", NULL};
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, &sc.in, NULL);
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	check_output(&sc, r.out_b);
 	/* Only the match lines are left. */
@@ -809,20 +718,20 @@ Test(daemon_pcap, policy_drop_quiet_drops_without_events, .timeout = 120)
 	free(total);
 	free(json);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, yaml_rule_file_works_the_same_as_its_pack, .timeout = 120)
 {
 	struct scenario sc;
-	struct run r;
+	struct ts_offline_run r;
 	char *yaml = ts_source_path("patterns/rules/default.yaml");
 
 	build_scenario(&sc);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	write_inputs(&r, &sc.in, NULL);
-	run_sluice(&r, yaml, NULL);
+	ts_offline_sluice(&r, yaml, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	check_output(&sc, r.out_b);
 	check_frames(r.out_b);
@@ -831,17 +740,17 @@ Test(daemon_pcap, yaml_rule_file_works_the_same_as_its_pack, .timeout = 120)
 	assert_has(json, "\"pack\":\"sluice-default\",\"pack_version\":\"2026.11.23-1\",");
 	free(json);
 	free(yaml);
-	run_free(&r);
+	ts_offline_free(&r);
 	free_scenario(&sc);
 }
 
 Test(daemon_pcap, rule_file_with_an_error_exits_nonzero_naming_file_and_line, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	struct pkt_list in = {0};
 	char want[1200];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *bad = path_in(r.dir, "broken.yaml");
 	FILE *f = fopen(bad, "w");
 	cr_assert_not_null(f);
@@ -860,7 +769,7 @@ Test(daemon_pcap, rule_file_with_an_error_exits_nonzero_naming_file_and_line, .t
 	struct sluice_wire_message m = ts_msg(1, "hello");
 	add_datagram(&in, false, false, &m, 1);
 	write_inputs(&r, &in, NULL);
-	run_sluice(&r, bad, NULL);
+	ts_offline_sluice(&r, bad, NULL);
 	cr_assert_eq(r.rc, 1, "sluice exited %d (want 1, -1 is a crash or timeout):\n%s", r.rc,
 		     r.output);
 	snprintf(want, sizeof(want),
@@ -873,24 +782,24 @@ Test(daemon_pcap, rule_file_with_an_error_exits_nonzero_naming_file_and_line, .t
 	cr_assert_neq(stat(r.summary, &st), 0, "no summary file after a failed start");
 	free(bad);
 	free_pkts(&in);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, missing_rule_file_exits_nonzero_naming_it, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	char want[1200];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *missing = path_in(r.dir, "nope.pack");
 	write_inputs(&r, NULL, NULL);
-	run_sluice(&r, missing, NULL);
+	ts_offline_sluice(&r, missing, NULL);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	snprintf(want, sizeof(want), "sluice: %s: cannot open: No such file or directory\n",
 		 missing);
 	assert_has(r.output, want);
 	free(missing);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, help_exits_zero_and_mentions_rules_and_offline)
@@ -911,12 +820,12 @@ Test(daemon_pcap, help_exits_zero_and_mentions_rules_and_offline)
 Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .timeout = 120)
 {
 	struct pkt_list in = {0}, want = {0};
-	struct run r;
+	struct ts_offline_run r;
 	struct ts_capture cap;
 	uint8_t buf[PKT_CAP], payload[1024];
 	size_t len;
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 
 	/* VLAN + IPv4: mask. */
@@ -949,7 +858,7 @@ Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .t
 	add_pkt(&want, buf, sluice_udp_packet_build(buf, sizeof(buf), &ep, payload, len));
 
 	write_inputs(&r, &in, NULL);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
 	cr_assert_eq(cap.count, want.n);
@@ -970,19 +879,19 @@ Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .t
 	free_pkts(&in);
 	free_pkts(&want);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, udp_port_option_moves_the_message_port, .timeout = 120)
 {
 	struct pkt_list in = {0};
-	struct run r;
+	struct ts_offline_run r;
 	struct ts_capture cap;
 	uint8_t buf[PKT_CAP], payload[1024];
 	size_t len;
 	static const char *const extra[] = {"--udp-port", "9000", NULL};
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	len = frame_of(payload, sizeof(payload), 70, T_GAMBLE);
 	add_pkt(&in, buf, build_udp(buf, sizeof(buf), 7700, payload, len));
@@ -990,7 +899,7 @@ Test(daemon_pcap, udp_port_option_moves_the_message_port, .timeout = 120)
 	len = frame_of(payload, sizeof(payload), 71, T_PHONE);
 	add_pkt(&in, buf, build_udp(buf, sizeof(buf), 9000, payload, len));
 	write_inputs(&r, &in, NULL);
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 
 	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
@@ -1011,20 +920,20 @@ Test(daemon_pcap, udp_port_option_moves_the_message_port, .timeout = 120)
 	free(json);
 	free_pkts(&in);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, every_one_of_3000_datagrams_comes_out_in_order, .timeout = 120)
 {
 	enum { COUNT = 3000 };
 	struct ts_packet *in = calloc(COUNT, sizeof(*in));
-	struct run r;
+	struct ts_offline_run r;
 	struct ts_capture cap;
 	uint8_t buf[PKT_CAP];
 	char text[64];
 
 	cr_assert_not_null(in);
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	for (unsigned i = 0; i < COUNT; i++) {
 		/* Every third message has a phone number; every tenth is blocked. */
@@ -1041,7 +950,7 @@ Test(daemon_pcap, every_one_of_3000_datagrams_comes_out_in_order, .timeout = 120
 	}
 	cr_assert_eq(ts_pcap_write(r.in_a, in, COUNT), 0);
 	cr_assert_eq(ts_pcap_write(r.in_b, NULL, 0), 0);
-	run_sluice(&r, pack, NULL);
+	ts_offline_sluice(&r, pack, NULL);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 
 	cr_assert_eq(ts_pcap_read(r.out_b, &cap), 0);
@@ -1078,7 +987,7 @@ Test(daemon_pcap, every_one_of_3000_datagrams_comes_out_in_order, .timeout = 120
 		free(in[i].data);
 	free(in);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 /* ---- pack lifecycle at start: urgent slot, audit log, socket group, cap ---- */
@@ -1107,12 +1016,12 @@ static char *write_urgent_rules(const char *dir)
 
 Test(daemon_pcap, urgent_rules_are_scanned_beside_the_main_pack_and_audited, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	struct pkt_list in = {0};
 	struct ts_capture out;
 	struct ts_frame fr[2];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	char *urgent = write_urgent_rules(r.dir);
 	char *audit = path_in(r.dir, "audit.jsonl");
@@ -1124,7 +1033,7 @@ Test(daemon_pcap, urgent_rules_are_scanned_beside_the_main_pack_and_audited, .ti
 	add_datagram(&in, false, false, &m3, 1);
 	write_inputs(&r, &in, NULL);
 	const char *extra[] = {"--urgent-rules", urgent, "--audit-log", audit, NULL};
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	assert_has(r.output, ", urgent pack urgent-notices u1 (2 rules), control ");
 	assert_has(r.output, "  urgent pack     urgent-notices u1, 2 rules, sha256 ");
@@ -1171,51 +1080,51 @@ Test(daemon_pcap, urgent_rules_are_scanned_beside_the_main_pack_and_audited, .ti
 	free(urgent);
 	free(pack);
 	free_pkts(&in);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, unknown_socket_group_exits_nonzero_naming_it, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	write_inputs(&r, NULL, NULL);
 	const char *extra[] = {"--socket-group", "no-such-group-sluice", NULL};
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	assert_has(r.output, "sluice: socket group 'no-such-group-sluice': no such group\n");
 	cr_assert_null(strstr(r.output, "Sluice summary"), "no summary without a start");
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, urgent_rules_with_an_error_exit_nonzero_naming_the_option, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	char want[1200];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	char *missing = path_in(r.dir, "missing-urgent.pack");
 	write_inputs(&r, NULL, NULL);
 	const char *extra[] = {"--urgent-rules", missing, NULL};
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	snprintf(want, sizeof(want),
 		 "sluice: urgent rules: %s: cannot open: No such file or directory\n", missing);
 	assert_has(r.output, want);
 	free(missing);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, memory_cap_too_small_for_the_first_pack_refuses_to_start, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	char path[1200];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	/* A pack larger than 1 MiB: a thousand rules (about 1.8 MiB of database). */
 	snprintf(path, sizeof(path), "%s/big.yaml", r.dir);
 	FILE *f = fopen(path, "w");
@@ -1229,23 +1138,23 @@ Test(daemon_pcap, memory_cap_too_small_for_the_first_pack_refuses_to_start, .tim
 	fclose(f);
 	write_inputs(&r, NULL, NULL);
 	const char *extra[] = {"--memory-cap-mb", "1", NULL};
-	run_sluice(&r, path, extra);
+	ts_offline_sluice(&r, path, extra);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	assert_has(r.output, "sluice: big 1: new pack needs ");
 	assert_has(r.output, " × 1 workers), active holds 0.0 KiB (+ 0.0 KiB in 0 packs kept for "
 			     "rollback), cap 1.00 MiB; the packs in force stay\n");
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 /* ---- signed packs ---- */
 
 Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	struct pkt_list in = {0};
 	char err[1024] = "", want[1400];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	char *key = path_in(r.dir, "release.key"), *pub = path_in(r.dir, "release.pub");
 	char *signed_pack = path_in(r.dir, "signed.pack");
@@ -1256,7 +1165,7 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	write_inputs(&r, &in, NULL);
 
 	const char *extra[] = {"--trusted-key", pub, "--require-signed", NULL};
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 1, "an unsigned pack must not start: %d\n%s", r.rc, r.output);
 	snprintf(want, sizeof(want),
 		 "sluice: %s: pack is not signed and this daemon requires signed packs\n", pack);
@@ -1264,7 +1173,7 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	free(r.output);
 	r.output = NULL;
 
-	run_sluice(&r, signed_pack, extra);
+	ts_offline_sluice(&r, signed_pack, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 	struct ts_capture out;
 	struct ts_frame fr;
@@ -1278,25 +1187,25 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	free(signed_pack);
 	free(pack);
 	free_pkts(&in);
-	run_free(&r);
+	ts_offline_free(&r);
 }
 
 Test(daemon_pcap, trusted_key_that_cannot_be_read_stops_the_start, .timeout = 120)
 {
-	struct run r;
+	struct ts_offline_run r;
 	char want[1400];
 
-	run_prepare(&r);
+	ts_offline_prepare(&r);
 	char *pack = default_pack(r.dir);
 	char *missing = path_in(r.dir, "missing.pub");
 	write_inputs(&r, NULL, NULL);
 	const char *extra[] = {"--trusted-key", missing, NULL};
-	run_sluice(&r, pack, extra);
+	ts_offline_sluice(&r, pack, extra);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	snprintf(want, sizeof(want), "sluice: %s: cannot open: No such file or directory\n",
 		 missing);
 	assert_has(r.output, want);
 	free(missing);
 	free(pack);
-	run_free(&r);
+	ts_offline_free(&r);
 }

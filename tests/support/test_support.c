@@ -255,3 +255,95 @@ int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame 
 	}
 	return off == v.payload_len ? n : -1;
 }
+
+/* ---- the sluice program offline ---- */
+
+static char *in_dir(const char *dir, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+/* The last run's directory, removed at exit even when an assertion ends the
+ * test before ts_offline_free(). */
+static char *leftover_dir;
+
+static void remove_leftover(void)
+{
+	if (leftover_dir != NULL)
+		ts_rmtree(leftover_dir);
+}
+
+void ts_offline_prepare(struct ts_offline_run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->dir = ts_make_tmpdir("daemon");
+	if (leftover_dir == NULL)
+		atexit(remove_leftover);
+	free(leftover_dir);
+	leftover_dir = strdup(r->dir);
+	r->in_a = in_dir(r->dir, "in-a.pcap");
+	r->in_b = in_dir(r->dir, "in-b.pcap");
+	r->out_a = in_dir(r->dir, "out-a.pcap");
+	r->out_b = in_dir(r->dir, "out-b.pcap");
+	r->events = in_dir(r->dir, "events.jsonl");
+	r->summary = in_dir(r->dir, "summary.json");
+	r->sock = in_dir(r->dir, "ctl.sock");
+}
+
+void ts_offline_free(struct ts_offline_run *r)
+{
+	free(r->in_a);
+	free(r->in_b);
+	free(r->out_a);
+	free(r->out_b);
+	free(r->events);
+	free(r->summary);
+	free(r->sock);
+	free(r->output);
+	ts_rmtree(r->dir);
+	free(r->dir);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *const *extra)
+{
+	static unsigned seq;
+	char *prefix = NULL, *vdev_a = NULL, *vdev_b = NULL;
+	char *exe = ts_build_path("dataplane/sluice");
+	const char *argv[64];
+	int argc = 0;
+
+	if (asprintf(&prefix, "sluice-t-%d-%u", (int)getpid(), seq++) < 0 ||
+	    asprintf(&vdev_a, "net_pcap0,rx_pcap=%s,tx_pcap=%s", r->in_a, r->out_a) < 0 ||
+	    asprintf(&vdev_b, "net_pcap1,rx_pcap=%s,tx_pcap=%s", r->in_b, r->out_b) < 0)
+		abort();
+	const char *fixed[] = {exe,	    "--no-huge", "-m",		"256",
+			       "-l",	    "0-1",	 "--no-shconf", "--file-prefix",
+			       prefix,	    "--vdev",	 vdev_a,	"--vdev",
+			       vdev_b,	    "--",	 "--rules",	rules,
+			       "--offline", "--idle-ms", "300",		"--events",
+			       r->events,   "--summary", r->summary,	"--control-socket",
+			       r->sock};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		argv[argc++] = fixed[i];
+	for (; extra != NULL && *extra != NULL && argc < 63; extra++)
+		argv[argc++] = *extra;
+	argv[argc] = NULL;
+
+	double t0 = mono_s();
+	r->rc = ts_run((char *const *)argv, 120, &r->output);
+	r->seconds = mono_s() - t0;
+	free(prefix);
+	free(vdev_a);
+	free(vdev_b);
+	free(exe);
+}

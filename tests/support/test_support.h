@@ -60,4 +60,24 @@ struct ts_frame {
  * or -1 if the packet is not such a datagram. */
 int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames, int max);
 
+/* The sluice program run offline on two net_pcap ports, as an operator
+ * replays a capture: side A reads in_a and writes out_a, side B in_b and
+ * out_b, with events, a JSON summary and a control socket in dir. */
+struct ts_offline_run {
+	char *dir;
+	char *in_a, *in_b, *out_a, *out_b, *events, *summary, *sock;
+	char *output; /* stdout and stderr */
+	int rc;
+	double seconds;
+};
+
+/* A fresh run directory (removed at exit even when an assertion ends the
+ * test) and the paths in it. */
+void ts_offline_prepare(struct ts_offline_run *r);
+void ts_offline_free(struct ts_offline_run *r);
+
+/* Runs sluice on in_a and in_b (which must exist) with rules and extra
+ * options (NULL-terminated, may be NULL), until the capture is consumed. */
+void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *const *extra);
+
 #endif

@@ -2,8 +2,7 @@
 
 #include <string.h>
 
-/* Length of the valid sequence at s[0..rem), or 0 if it is not one. */
-static size_t sequence_len(const uint8_t *s, size_t rem)
+size_t sluice_utf8_sequence_len(const uint8_t *s, size_t rem)
 {
 	uint8_t b0 = s[0];
 	if (b0 < 0x80)
@@ -33,7 +32,7 @@ static size_t sequence_len(const uint8_t *s, size_t rem)
 	return 4;
 }
 
-bool sluice_utf8_valid(const uint8_t *s, size_t len)
+size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -45,19 +44,24 @@ bool sluice_utf8_valid(const uint8_t *s, size_t len)
 				continue;
 			}
 		}
-		size_t n = sequence_len(s + i, len - i);
+		size_t n = sluice_utf8_sequence_len(s + i, len - i);
 		if (n == 0)
-			return false;
+			return i;
 		i += n;
 	}
-	return true;
+	return len;
+}
+
+bool sluice_utf8_valid(const uint8_t *s, size_t len)
+{
+	return sluice_utf8_invalid_at(s, len) == len;
 }
 
 size_t sluice_utf8_repair(uint8_t *s, size_t len)
 {
 	size_t i = 0, replaced = 0;
 	while (i < len) {
-		size_t n = sequence_len(s + i, len - i);
+		size_t n = sluice_utf8_sequence_len(s + i, len - i);
 		if (n == 0) {
 			s[i++] = '?';
 			replaced++;
@@ -74,4 +78,21 @@ void sluice_utf8_widen(const uint8_t *s, size_t len, uint32_t *from, uint32_t *t
 		(*from)--;
 	while (*to < len && (s[*to] & 0xC0) == 0x80)
 		(*to)++;
+}
+
+size_t sluice_utf8_floor(const uint8_t *s, size_t len, size_t limit)
+{
+	if (limit >= len)
+		return len;
+	while (limit > 0 && (s[limit] & 0xC0) == 0x80)
+		limit--;
+	return limit;
+}
+
+size_t sluice_utf8_chars(const uint8_t *s, size_t len)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < len; i++)
+		chars += (s[i] & 0xC0) != 0x80;
+	return chars;
 }

@@ -4,15 +4,30 @@
  * above U+10FFFF, no truncated sequences. It is the gate in front of Hyperscan's
  * UTF-8 mode, whose behaviour on invalid input is undefined, so it must accept
  * nothing that is not UTF-8. ASCII runs are checked eight bytes at a time.
+ *
+ * This is the project's one UTF-8 gate: the packet path, the rule language,
+ * lint, sluice-pack and sluice-gen all use it.
  */
-#ifndef SLUICE_DATAPLANE_UTF8_H
-#define SLUICE_DATAPLANE_UTF8_H
+#ifndef SLUICE_WIRE_UTF8_H
+#define SLUICE_WIRE_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 bool sluice_utf8_valid(const uint8_t *s, size_t len);
+
+/* Byte offset of the first invalid sequence, or len when s is valid. */
+size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len);
+
+/* Length (1-4) of the valid sequence at s[0..rem), or 0 if it is not one. */
+size_t sluice_utf8_sequence_len(const uint8_t *s, size_t rem);
+
+/* The largest code-point boundary <= limit in valid text s[0..len). */
+size_t sluice_utf8_floor(const uint8_t *s, size_t len, size_t limit);
+
+/* Code points in valid text (lead bytes; continuation bytes are not counted). */
+size_t sluice_utf8_chars(const uint8_t *s, size_t len);
 
 /* Replaces every byte that is not part of a valid sequence with '?', so the
  * text keeps its length and becomes valid. Returns how many bytes it replaced. */

@@ -46,8 +46,23 @@ struct sluice_udp_view {
 	uint8_t vlan_tags; /* 0..SLUICE_MAX_VLAN_TAGS */
 };
 
+/* An Ethernet II frame, as the gateway's ports receive it. */
 enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
 					     struct sluice_udp_view *view,
 					     enum sluice_bad_reason *why);
+
+/* The same for captures with other link headers (Linux cooked, SLL2): the
+ * link header said `ethertype` (possibly a VLAN TPID, whose tags are walked
+ * as on Ethernet), and what follows it starts at off. */
+enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t len,
+						  uint16_t ethertype, uint32_t off,
+						  uint16_t msg_port, struct sluice_udp_view *view,
+						  enum sluice_bad_reason *why);
+
+/* The same for a bare IP packet at l3_off (raw and loopback captures): the
+ * version nibble says which. */
+enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len, uint32_t l3_off,
+						uint16_t msg_port, struct sluice_udp_view *view,
+						enum sluice_bad_reason *why);
 
 #endif

@@ -149,17 +149,15 @@ static bool vlan_tpid(uint16_t ethertype)
 	       ethertype == ETHERTYPE_QINQ_OLD;
 }
 
-enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
-					     struct sluice_udp_view *view,
-					     enum sluice_bad_reason *why)
+enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t len,
+						  uint16_t ethertype, uint32_t off,
+						  uint16_t msg_port, struct sluice_udp_view *view,
+						  enum sluice_bad_reason *why)
 {
 	*why = SLUICE_BAD_NONE;
-	if (len < 14)
-		return SLUICE_PKT_OTHER;
-	uint16_t ethertype = sluice_be16_load(pkt + 12);
 	view->vlan = false;
 	view->vlan_tags = 0;
-	view->l3_off = 14;
+	view->l3_off = off;
 	while (vlan_tpid(ethertype)) {
 		/* Receivers that terminate a third tag exist; where the payload
 		 * is then cannot be known, so the frame fails closed. */
@@ -181,4 +179,28 @@ enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, u
 		return classify_ipv6(pkt, len, msg_port, view, why);
 	}
 	return SLUICE_PKT_OTHER;
+}
+
+enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
+					     struct sluice_udp_view *view,
+					     enum sluice_bad_reason *why)
+{
+	if (len < 14) {
+		*why = SLUICE_BAD_NONE;
+		return SLUICE_PKT_OTHER;
+	}
+	return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 12), 14, msg_port, view,
+					   why);
+}
+
+enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len, uint32_t l3_off,
+						uint16_t msg_port, struct sluice_udp_view *view,
+						enum sluice_bad_reason *why)
+{
+	uint16_t ethertype = 0;
+	if (l3_off < len && (pkt[l3_off] >> 4) == 4)
+		ethertype = ETHERTYPE_IPV4;
+	else if (l3_off < len && (pkt[l3_off] >> 4) == 6)
+		ethertype = ETHERTYPE_IPV6;
+	return sluice_packet_classify_from(pkt, len, ethertype, l3_off, msg_port, view, why);
 }
