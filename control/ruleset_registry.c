@@ -27,12 +27,6 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int sluice_registry_load_trusted(const char *path, const struct sluice_load_limits *limits,
-				 struct sluice_pack **out, char *err, size_t err_len, void *arg)
-{
-	return sluice_pack_load_within(path, arg, limits, out, err, err_len);
-}
-
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep)
 {
 	memset(reg, 0, sizeof(*reg));
@@ -427,7 +421,7 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 	}
 	int rc = reg->loader != NULL
 		     ? reg->loader(path, &limits, &pack, err, err_len, reg->loader_arg)
-		     : sluice_pack_load_within(path, NULL, &limits, &pack, err, err_len);
+		     : sluice_pack_read_trusted(path, NULL, &limits, &pack, err, err_len);
 	if (rc != 0) {
 		const struct sluice_pack *before = in_force(reg, slot);
 		report_previous(report, before != NULL ? before->version : NULL);

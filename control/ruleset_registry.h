@@ -64,17 +64,13 @@ struct sluice_slot_history {
 	bool active; /* kept[0] is the slot's pack in the active generation */
 };
 
-/* Reads a pack file, held to limits (what the memory cap leaves free, so that
- * an oversized pack is refused before it is read or deserialized); the
- * default is sluice_pack_load_within() without signature checks. The daemon
- * swaps in a loader that checks signatures. */
+/* Reads a pack, held to limits (what the memory cap leaves free, so that an
+ * oversized pack is refused before it is read or deserialized). Without one
+ * the registry reads compiled pack files only (sluice_pack_read_trusted()
+ * with no trust); the daemon installs one that checks signatures and
+ * compiles rule files (language/pack_source.h), a layer above this one. */
 typedef int (*sluice_pack_loader)(const char *path, const struct sluice_load_limits *limits,
 				  struct sluice_pack **out, char *err, size_t err_len, void *arg);
-
-/* A loader that checks signatures (pack_sign.h): arg is the daemon's
- * const struct sluice_trust *. */
-int sluice_registry_load_trusted(const char *path, const struct sluice_load_limits *limits,
-				 struct sluice_pack **out, char *err, size_t err_len, void *arg);
 
 struct sluice_registry {
 	struct sluice_generation *active; /* RCU-protected */

@@ -16,7 +16,7 @@
 
 #include "audit_log.h"
 #include "control_server.h"
-#include "pack_sign.h"
+#include "pack_source.h"
 #include "event_sink.h"
 #include "ports.h"
 #include "ruleset_registry.h"
@@ -61,6 +61,13 @@ static uint64_t realtime_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The registry's loader: packs and rule files, signatures checked by trust. */
+static int load_pack(const char *path, const struct sluice_load_limits *limits,
+		     struct sluice_pack **out, char *err, size_t err_len, void *trust)
+{
+	return sluice_pack_load_within(path, trust, limits, out, err, err_len);
 }
 
 static void drain_hook(void *arg)
@@ -326,7 +333,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	sluice_registry_init(&d->registry, d->worker_count, o->history);
 	d->registry.memory_cap = (size_t)o->memory_cap_mb * 1024 * 1024;
 	d->registry.audit = d->audit_open ? &d->audit : NULL;
-	d->registry.loader = sluice_registry_load_trusted;
+	d->registry.loader = load_pack;
 	d->registry.loader_arg = d->trust;
 	if (sluice_registry_load_slot(&d->registry, SLUICE_SLOT_MAIN, o->rules, &startup, NULL, err,
 				      err_len) != 0)

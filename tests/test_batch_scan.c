@@ -14,6 +14,7 @@
 #include "corpus_files.h"
 #include "match.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "test_support.h"
 
 #define CAP 64

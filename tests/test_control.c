@@ -23,6 +23,7 @@
 #include "event_ring.h"
 #include "event_sink.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "ruleset_registry.h"
 #include "test_support.h"
 
@@ -489,6 +490,7 @@ static void count_drain(void *arg)
 static void registry_with_hooks(struct sluice_registry *reg, size_t keep)
 {
 	sluice_registry_init(reg, 2, keep);
+	reg->loader = ts_pack_loader;
 	drain_calls = 0;
 	drain_arg_seen = NULL;
 	reg->drain = count_drain;
@@ -703,10 +705,13 @@ Test(registry, keep_is_clamped_to_two_and_history_max)
 	struct sluice_registry reg;
 
 	sluice_registry_init(&reg, 1, 0);
+	reg.loader = ts_pack_loader;
 	cr_assert_eq(reg.keep, 2);
 	sluice_registry_init(&reg, 1, 1);
+	reg.loader = ts_pack_loader;
 	cr_assert_eq(reg.keep, 2);
 	sluice_registry_init(&reg, 1, 1000);
+	reg.loader = ts_pack_loader;
 	cr_assert_eq(reg.keep, SLUICE_HISTORY_MAX);
 	cr_assert_eq(reg.next_seq, 1);
 	cr_assert_eq(reg.worker_count, 1);
@@ -813,6 +818,7 @@ static void server_start_at(struct server *s, const char *sock_name)
 	s->dir = ts_make_tmpdir("control");
 	s->sock = path_in(s->dir, sock_name);
 	sluice_registry_init(&s->reg, 2, 8);
+	s->reg.loader = ts_pack_loader;
 	load_ok(&s->reg, a);
 	free(a);
 	s->ctl.registry = &s->reg;
@@ -1536,6 +1542,7 @@ Test(watchdog, stuck_worker_makes_the_registry_refuse_a_reload)
 	ctl.registry = &reg;
 	cr_assert_eq(sluice_control_open(&ctl, NULL, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	reg.check_workers = sluice_control_check_workers;
 	reg.hook_arg = &ctl;
 	/* The worker is moving while A loads (compiling may take longer than

@@ -12,6 +12,7 @@
 #include "event_ring.h"
 #include "generation.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "test_support.h"
 #include "wire_format.h"
 

@@ -13,6 +13,7 @@
 
 #include "match.h"
 #include "pack.h"
+#include "pack_source.h"
 
 /* ---- helpers ---- */
 

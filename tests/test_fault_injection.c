@@ -50,6 +50,7 @@
 #include "json_value.h"
 #include "options.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "pack_sign.h"
 #include "test_support.h"
 #include "wire_format.h"

@@ -39,6 +39,7 @@
 #include "daemon.h"
 #include "options.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "test_support.h"
 #include "wire_format.h"
 

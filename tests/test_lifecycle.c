@@ -30,6 +30,7 @@
 #include "datagram_process.h"
 #include "event_ring.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "pack_sign.h"
 #include "ruleset_registry.h"
 #include "test_support.h"
@@ -234,6 +235,7 @@ Test(memory_cap, load_over_the_cap_is_refused_with_the_figures_and_the_active_pa
 	struct sluice_pack *pb = NULL;
 
 	sluice_registry_init(&reg, 4, 8);
+	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	const struct sluice_generation *before = sluice_registry_current(&reg);
 	const struct sluice_pack *pa = before->pack;
@@ -295,6 +297,7 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 	struct sluice_memory_use use;
 
 	sluice_registry_init(&reg, 2, 8);
+	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, b);
 	const struct sluice_pack *pa = reg.history[1];
@@ -341,6 +344,7 @@ static void three_versions(struct three *t)
 
 	t->dir = ts_make_tmpdir("lifecycle");
 	sluice_registry_init(&t->reg, 2, 8);
+	t->reg.loader = ts_pack_loader;
 	for (int i = 0; i < 3; i++) {
 		t->paths[i] = versioned_rules(t->dir, versions[i]);
 		load_slot_ok(&t->reg, SLUICE_SLOT_MAIN, t->paths[i]);
@@ -462,6 +466,7 @@ static void two_slots_init(struct two_slots *t)
 	t->main_path = default_rules();
 	t->urgent_path = urgent_rules(t->dir, "u1");
 	sluice_registry_init(&t->reg, 1, 8);
+	t->reg.loader = ts_pack_loader;
 	load_slot_ok(&t->reg, SLUICE_SLOT_MAIN, t->main_path);
 	load_slot_ok(&t->reg, SLUICE_SLOT_URGENT, t->urgent_path);
 	worker_init(&t->w, 0);
@@ -657,6 +662,7 @@ Test(urgent_slot, urgent_pack_before_any_main_pack_is_refused)
 	char err[1024] = "";
 
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_URGENT, u, &client_actor, NULL,
 					       err, sizeof(err)),
 		     -1);
@@ -713,6 +719,7 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 
 	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	reg.audit = &log;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, missing, &client_actor, NULL,
@@ -803,6 +810,7 @@ Test(audit_log, memory_cap_refusal_line_names_the_pack_and_the_reason)
 
 	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	reg.audit = &log;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	reg.memory_cap = 1;
@@ -871,6 +879,7 @@ static void server_start(struct server *s, const char *group)
 	s->audit_path = path_in(s->dir, "audit.jsonl");
 	cr_assert_eq(sluice_audit_open(&s->audit, s->audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&s->reg, 2, 8);
+	s->reg.loader = ts_pack_loader;
 	s->reg.audit = &s->audit;
 	load_slot_ok(&s->reg, SLUICE_SLOT_MAIN, a);
 	free(a);
@@ -1503,6 +1512,7 @@ Test(expiry, rule_already_expired_when_published_is_disabled_from_the_start)
 	pack->rules[rule_index(pack, "gambling-invite")].expires_at = 1700000000;
 	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	reg.audit = &log;
 	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
 						  err, sizeof(err)),
@@ -1550,6 +1560,7 @@ Test(expiry, a_refused_expiry_is_retried_and_audited_once)
 
 	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	reg.audit = &log;
 	reg.check_workers = fake_check_workers;
 	workers_stuck = false;
@@ -1589,6 +1600,7 @@ Test(expiry, needs_no_new_memory_since_scratch_is_shared)
 	char err[1024] = "";
 
 	sluice_registry_init(&reg, 2, 8);
+	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	struct sluice_scratch_set *set = sluice_registry_current(&reg)->slot[0].scratch;
 	reg.history[0]->rules[0].expires_at = 1700000000;
@@ -1649,8 +1661,9 @@ static void signing_init(struct signing *t, bool require_signed)
 	cr_assert_eq(sluice_trust_add_key(t->trust, t->pub, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sluice_audit_open(&t->audit, t->audit_path, err, sizeof(err)), 0, "%s", err);
 	sluice_registry_init(&t->reg, 1, 8);
+	t->reg.loader = ts_pack_loader;
 	t->reg.audit = &t->audit;
-	t->reg.loader = sluice_registry_load_trusted;
+	t->reg.loader = ts_pack_loader;
 	t->reg.loader_arg = t->trust;
 }
 
@@ -1791,6 +1804,7 @@ Test(memory_cap, oversized_pack_file_is_refused_before_it_is_read_or_deserialize
 
 	cr_assert_eq(stat(big, &st), 0);
 	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	sluice_registry_memory(&reg, &use);
 	reg.memory_cap = use.active + (size_t)st.st_size / 2;

@@ -9,6 +9,8 @@
 
 #include "lint.h"
 #include "pack.h"
+#include "pack_compile.h"
+#include "pack_source.h"
 
 static char *fixture(const char *name)
 {

@@ -12,6 +12,8 @@
 
 #include "match.h"
 #include "pack.h"
+#include "pack_compile.h"
+#include "pack_source.h"
 #include "rule_file.h"
 
 /* ---- helpers ---- */

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "pack.h"
+#include "pack_source.h"
 #include "pack_sign.h"
 
 struct keys {

@@ -17,6 +17,8 @@
 
 #include "match.h"
 #include "pack.h"
+#include "pack_compile.h"
+#include "pack_source.h"
 #include "rule_file.h"
 
 /* ---- helpers ---- */

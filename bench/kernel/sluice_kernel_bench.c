@@ -35,6 +35,7 @@
 #include "message_decoder.h"
 #include "message_payloads.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "run_shared.h"
 #include "scanner.h"
 #include "strbuf.h"

@@ -25,6 +25,7 @@
 #include "latency_options.h"
 #include "options.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "reload_cycle.h"
 #include "ring_harness.h"
 #include "strbuf.h"

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pack_source.h"
+
 bool pack_file_is_compiled(const char *path)
 {
 	char magic[8];

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "regex_scan.h"
+#include "regex_analysis.h"
 
 /* Enough for any pattern the default packs hold; the default (32 KiB) is
  * too small for long alternations. */

@@ -9,6 +9,8 @@
 #include "match.h"
 #include "message_table.h"
 #include "pack.h"
+#include "pack_compile.h"
+#include "pack_source.h"
 #include "rule_file.h"
 
 #define MATCH_CAPACITY 64

@@ -42,6 +42,7 @@
 #include "control_server.h"
 #include "event_ring.h"
 #include "json_value.h"
+#include "pack_source.h"
 #include "pack.h"
 #include "ruleset_registry.h"
 #include "strbuf.h"
@@ -177,6 +178,14 @@ static void drain(void *arg)
 	sluice_control_drain(arg);
 }
 
+/* The daemon's kind of loader: compiled packs and rule files. */
+static int load_any(const char *path, const struct sluice_load_limits *limits,
+		    struct sluice_pack **out, char *err, size_t err_len, void *arg)
+{
+	(void)arg;
+	return sluice_pack_load_within(path, NULL, limits, out, err, err_len);
+}
+
 static void fixture_start(struct fixture *fx)
 {
 	char err[2048] = "";
@@ -184,6 +193,7 @@ static void fixture_start(struct fixture *fx)
 	memset(fx, 0, sizeof(*fx));
 	memset(stats, 0, sizeof(stats));
 	sluice_registry_init(&fx->reg, WORKERS, 8);
+	fx->reg.loader = load_any;
 	fx->reg.audit = &audit;
 	fx->reg.memory_cap = 64u << 20;
 	fx->reg.check_workers = sluice_control_check_workers;

@@ -46,6 +46,7 @@
 
 #include "pack.h"
 #include "pack_sign.h"
+#include "pack_source.h"
 
 #ifndef SLUICE_FUZZ_DIR
 #define SLUICE_FUZZ_DIR "tests/fuzz"

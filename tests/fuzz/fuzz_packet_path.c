@@ -54,6 +54,7 @@
 #include "inet_checksum.h"
 #include "message_decoder.h"
 #include "pack.h"
+#include "pack_source.h"
 #include "packet_classify.h"
 #include "wire_format.h"
 

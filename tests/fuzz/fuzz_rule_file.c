@@ -38,6 +38,7 @@
 #include "diag.h"
 #include "lint.h"
 #include "pack.h"
+#include "pack_compile.h"
 #include "rule_file.h"
 
 #ifndef SLUICE_FUZZ_DIR

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "pack_source.h"
 #include <unistd.h>
 
 #include "inet_checksum.h"
@@ -346,4 +348,10 @@ void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *
 	free(vdev_a);
 	free(vdev_b);
 	free(exe);
+}
+
+int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,
+		   struct sluice_pack **out, char *err, size_t err_len, void *arg)
+{
+	return sluice_pack_load_within(path, arg, limits, out, err, err_len);
 }

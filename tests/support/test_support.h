@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pack.h"
 #include "packet_build.h"
 
 /* Paths under the source and build trees (from SLUICE_SOURCE_ROOT/BUILD_ROOT).
@@ -59,6 +60,11 @@ struct ts_frame {
 /* Splits the UDP payload of a datagram to `port` into frames; returns how many,
  * or -1 if the packet is not such a datagram. */
 int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames, int max);
+
+/* A registry loader (ruleset_registry.h) that reads packs and rule files,
+ * as the daemon's does: arg is a const struct sluice_trust * or NULL. */
+int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,
+		   struct sluice_pack **out, char *err, size_t err_len, void *arg);
 
 /* The sluice program run offline on two net_pcap ports, as an operator
  * replays a capture: side A reads in_a and writes out_a, side B in_b and

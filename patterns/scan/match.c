@@ -1,7 +1,6 @@
 #include "match.h"
 
 #include "match_internal.h"
-#include "regex_scan.h"
 
 /* Marks a match for removal; compacted away before returning. */
 #define GONE UINT32_MAX

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "pack_sign.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 
 #define MAX_PUBKEYS 32
 

@@ -689,11 +689,6 @@ static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
 				return bad_body(r, "rule %s has an invalid operand", rule->id);
 			pack->rules[op->arg].operand = true;
 		}
-		rule->logic_has_not =
-		    sluice_logic_has_not(pack->logic + rule->logic_off, rule->logic_len);
-		pack->has_not_combination |= rule->logic_has_not;
-		pack->combination_when_none |=
-		    sluice_logic_holds_when_none(pack->logic + rule->logic_off, rule->logic_len);
 		pack->combinations[combos++] = (uint32_t)i;
 	}
 	pack->combination_count = combos;
@@ -850,25 +845,10 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 		return -1;
 
 	/* Derived, not stored: what the match path looks up per message. */
-	const char **categories = calloc(pack->rule_count, sizeof(*categories));
-	if (!categories) {
+	if (sluice_pack_derive(pack) != 0) {
 		set_err(err, err_len, "%s: out of memory", path);
 		return -1;
 	}
-	for (size_t i = 0; i < pack->rule_count; i++) {
-		struct sluice_pack_rule *rule = &pack->rules[i];
-		size_t c = 0;
-		while (c < pack->category_count && strcmp(categories[c], rule->category) != 0)
-			c++;
-		if (c == pack->category_count)
-			categories[pack->category_count++] = rule->category;
-		rule->category_index = (uint32_t)c;
-		pack->has_allow |= rule->allow;
-		pack->has_quiet |= rule->quiet;
-		pack->has_edge_check |= rule->edge_check != 0;
-	}
-	free(categories);
-	pack->has_combination = pack->combination_count != 0;
 
 	/* A trial scratch for every database, so one Hyperscan cannot use is
 	 * refused now, on the control thread, never on a worker. */
@@ -919,31 +899,5 @@ int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size
 	if (rc == 0)
 		rc = sluice_pack_parse_image(path, buf, len, NULL, out, err, err_len);
 	free(buf);
-	return rc;
-}
-
-int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size_t err_len)
-{
-	char magic[8], why[256];
-	ssize_t got = 0;
-
-	*out = NULL;
-	int fd = sluice_file_open_regular(path, why, sizeof(why));
-	if (fd < 0) {
-		set_err(err, err_len, "%s: %s", path, why);
-		return -1;
-	}
-	do
-		got = read(fd, magic, sizeof(magic));
-	while (got < 0 && errno == EINTR);
-	close(fd);
-	if (got == (ssize_t)sizeof(magic) && memcmp(magic, SLUICE_PACK_MAGIC, sizeof(magic)) == 0)
-		return sluice_pack_read(path, out, err, err_len);
-
-	struct sluice_rule_list rules;
-	if (sluice_rule_file_load(path, &rules, err, err_len) != 0)
-		return -1;
-	int rc = sluice_pack_compile(&rules, out, err, err_len);
-	sluice_rule_list_free(&rules);
 	return rc;
 }

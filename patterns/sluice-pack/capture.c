@@ -13,7 +13,7 @@
 
 #include "frame_decode.h"
 #include "packet_classify.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 #include "wire_format.h"
 
 #define LINKTYPE_SLL2 276

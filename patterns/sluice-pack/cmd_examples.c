@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "rule_file.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 
 static const char *cmd = "sluice-pack examples";
 

@@ -178,39 +178,6 @@ static const char *closest(const yaml_node_t *node, const char *const *words, si
 
 /* ---- names, dates ---- */
 
-const char *sluice_severity_name(enum sluice_severity severity)
-{
-	switch (severity) {
-	case SLUICE_SEVERITY_LOW:
-		return "low";
-	case SLUICE_SEVERITY_HIGH:
-		return "high";
-	case SLUICE_SEVERITY_CRITICAL:
-		return "critical";
-	default:
-		return "medium";
-	}
-}
-
-const char *sluice_rule_action_word(bool allow, enum sluice_action action)
-{
-	return allow ? "allow" : sluice_action_name(action);
-}
-
-const char *sluice_rule_kind_name(enum sluice_rule_kind kind)
-{
-	switch (kind) {
-	case SLUICE_RULE_LITERAL:
-		return "literal";
-	case SLUICE_RULE_LIST:
-		return "list";
-	case SLUICE_RULE_COMBINATION:
-		return "combination";
-	default:
-		return "pattern";
-	}
-}
-
 static bool parse_digits(const char *s, size_t n, int *out)
 {
 	int v = 0;

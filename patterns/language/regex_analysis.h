@@ -8,11 +8,13 @@
  * syntax they do not understand (they answer "unknown" instead). Offsets are
  * byte offsets into the pattern.
  */
-#ifndef SLUICE_PATTERNS_REGEX_SCAN_H
-#define SLUICE_PATTERNS_REGEX_SCAN_H
+#ifndef SLUICE_LANGUAGE_REGEX_ANALYSIS_H
+#define SLUICE_LANGUAGE_REGEX_ANALYSIS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "rule_kind.h"
 
 struct sluice_regex_issue {
 	size_t at;	     /* byte offset of the construct */
@@ -48,12 +50,5 @@ bool sluice_regex_edges(const char *re, unsigned *first, unsigned *last);
  * depends on where the scanned text begins and ends. Errs towards true: a
  * quoted section (\Q) or anything it cannot read counts as anchored. */
 bool sluice_regex_anchored(const char *re);
-
-/* Whether the byte is an ASCII word character, as \b sees it. */
-static inline bool sluice_ascii_word(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_';
-}
 
 #endif

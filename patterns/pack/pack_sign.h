@@ -19,8 +19,8 @@
  *   Only Ed25519 keys are accepted.
  * - Every message starts with the file it is about and names key ids in hex.
  */
-#ifndef SLUICE_PATTERNS_PACK_SIGN_H
-#define SLUICE_PATTERNS_PACK_SIGN_H
+#ifndef SLUICE_PACK_PACK_SIGN_H
+#define SLUICE_PACK_PACK_SIGN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,24 +55,21 @@ int sluice_pack_sign(const char *pack_path, const char *private_key_pem_path, co
 int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust, char key_id_hex[65],
 		       char *err, size_t err_len);
 
-/* Like sluice_pack_load(), for a daemon that trusts only some signers. For a
- * pack file: length, header and hash, then (when trust has keys or requires
- * signatures) the signature, are checked before any byte is parsed. An
- * unsigned pack is refused when signatures are required; a pack signed by an
- * unknown key, or with a bad signature, is refused naming the key id (even
- * when signatures are not required: a signature that does not verify means
- * the file was altered). A YAML rule file is refused when signatures are
- * required. With trust == NULL it is sluice_pack_load(). */
-int sluice_pack_load_trusted(const char *path, const struct sluice_trust *trust,
-			     struct sluice_pack **out, char *err, size_t err_len);
+/* Reads a pack file for a daemon that trusts only some signers: length,
+ * header and hash, then (when trust has keys or requires signatures) the
+ * signature, are checked before any byte is parsed, and limits (NULL: none)
+ * before each costly step (pack.h). An unsigned pack is refused when
+ * signatures are required; a pack signed by an unknown key, or with a bad
+ * signature, is refused naming the key id (even when signatures are not
+ * required: a signature that does not verify means the file was altered).
+ * trust may be NULL (no signature checks). Rule files are
+ * language/pack_source.h's. */
+int sluice_pack_read_trusted(const char *path, const struct sluice_trust *trust,
+			     const struct sluice_load_limits *limits, struct sluice_pack **out,
+			     char *err, size_t err_len);
 
-/* The same, held to limits (NULL: none) before each costly step: a pack
- * file's size before it is read, its databases' sizes before they are
- * deserialized. A rule file is compiled whatever limits say. trust may be
- * NULL (no signature checks). */
-int sluice_pack_load_within(const char *path, const struct sluice_trust *trust,
-			    const struct sluice_load_limits *limits, struct sluice_pack **out,
-			    char *err, size_t err_len);
+/* Whether trust refuses unsigned packs (and so rule files). */
+bool sluice_trust_requires_signed(const struct sluice_trust *trust);
 
 /* Makes a new Ed25519 key pair: private key PEM to private_out (mode 0600),
  * public key PEM to public_out (0644). Existing files are replaced. */

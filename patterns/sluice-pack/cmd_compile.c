@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "pack_sign.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 
 static void usage_compile(FILE *f)
 {

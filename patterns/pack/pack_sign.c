@@ -219,48 +219,16 @@ out:
 	return rc;
 }
 
-/* Whether path starts with the pack magic (rather than being a rule file). */
-static int starts_like_pack(const char *path, bool *is_pack, char *err, size_t err_len)
-{
-	char why[256];
-	uint8_t magic[8];
-	ssize_t got;
-	int fd = sluice_file_open_regular(path, why, sizeof(why));
-	if (fd < 0) {
-		set_err(err, err_len, "%s: %s", path, why);
-		return -1;
-	}
-	do
-		got = read(fd, magic, sizeof(magic));
-	while (got < 0 && errno == EINTR);
-	close(fd);
-	*is_pack = got == (ssize_t)sizeof(magic) && memcmp(magic, SLUICE_PACK_MAGIC, 8) == 0;
-	return 0;
-}
-
-int sluice_pack_load_within(const char *path, const struct sluice_trust *trust,
-			    const struct sluice_load_limits *limits, struct sluice_pack **out,
-			    char *err, size_t err_len)
+int sluice_pack_read_trusted(const char *path, const struct sluice_trust *trust,
+			     const struct sluice_load_limits *limits, struct sluice_pack **out,
+			     char *err, size_t err_len)
 {
 	uint8_t *img;
 	size_t len;
-	bool is_pack, is_signed;
+	bool is_signed;
 	int rc = -1;
 
 	*out = NULL;
-	if (starts_like_pack(path, &is_pack, err, err_len) != 0)
-		return -1;
-	if (!is_pack) {
-		if (trust != NULL && trust->require_signed) {
-			set_err(err, err_len,
-				"%s: not a compiled pack; this daemon requires signed packs, so "
-				"rule files cannot be loaded: compile and sign the pack first",
-				path);
-			return -1;
-		}
-		/* Compiled here: the memory cap is checked on the result. */
-		return sluice_pack_load(path, out, err, err_len);
-	}
 	if (sluice_read_file(path, limits, &img, &len, err, err_len) != 0)
 		return -1;
 	if (sluice_pack_check_envelope(path, img, len, &is_signed, err, err_len) != 0)
@@ -279,10 +247,9 @@ out:
 	return rc;
 }
 
-int sluice_pack_load_trusted(const char *path, const struct sluice_trust *trust,
-			     struct sluice_pack **out, char *err, size_t err_len)
+bool sluice_trust_requires_signed(const struct sluice_trust *trust)
 {
-	return sluice_pack_load_within(path, trust, NULL, out, err, err_len);
+	return trust != NULL && trust->require_signed;
 }
 
 /* ---- signing ---- */

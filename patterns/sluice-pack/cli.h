@@ -20,6 +20,7 @@
 
 #include "bad_input.h"
 #include "match.h"
+#include "pack_source.h"
 #include "pack.h"
 
 #define SP_EXIT_OK    0

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sluice_pack_cli.h"
+#include "cli.h"
 #include "utf8.h"
 
 static const char *cmd = "sluice-pack test";

@@ -1,7 +1,7 @@
 /* Packs: a compiled, immutable rule set, and its file format.
  *
  * A pack holds one entry per rule (id, category, action and the rest of the
- * rule's metadata) and up to three Hyperscan block-mode databases, each
+ * rule's metadata) and up to four Hyperscan block-mode databases, each
  * compiled for what it holds, so that no rule pays for another's needs:
  *
  * - literal: literal and list rules, compiled with the literal API
@@ -42,8 +42,8 @@
  * Packs are not reference counted: the control plane owns them (pack history)
  * and frees one only after no worker can hold it (RCU grace period).
  */
-#ifndef SLUICE_PATTERNS_PACK_H
-#define SLUICE_PATTERNS_PACK_H
+#ifndef SLUICE_PACK_PACK_H
+#define SLUICE_PACK_PACK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,7 +53,7 @@
 
 #include "action.h"
 #include "logic.h"
-#include "rule_file.h"
+#include "rule_kind.h"
 
 #define SLUICE_PACK_MAGIC	   "SLUICEPK"
 #define SLUICE_PACK_FORMAT_VERSION 2
@@ -148,27 +148,12 @@ struct sluice_pack {
 	bool has_not_combination, combination_when_none;
 };
 
-/* Compiles a rule list. On failure err names FILE:LINE:COL and the rule id
- * (of a pattern Hyperscan refused, a failing example, an unknown operand, ...)
- * and says what to change; the wording is lint's (lint.h). */
-int sluice_pack_compile(const struct sluice_rule_list *rules, struct sluice_pack **out, char *err,
-			size_t err_len);
-
-/* The compiler behind sluice_pack_compile() and lint: every problem goes to
- * diags (errors and warnings). With partial, rules with errors are left out
- * and the rest is still compiled and checked (lint wants every problem, not
- * the first); otherwise any error stops it. Returns 0 with *out set, or -1. */
-int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
-		      struct sluice_diag_list *diags, struct sluice_pack **out);
-
 int sluice_pack_write(const struct sluice_pack *pack, const char *path, char *err, size_t err_len);
 
 /* Reads and verifies a pack file (see contract above). A signature trailer,
- * if present, is accepted but not checked: use sluice_pack_load_trusted(). */
+ * if present, is accepted but not checked: use sluice_pack_read_trusted()
+ * (pack_sign.h). Rule files are read by language/pack_source.h. */
 int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size_t err_len);
-
-/* Loads either a pack file (by its magic) or a YAML rule file (compiled). */
-int sluice_pack_load(const char *path, struct sluice_pack **out, char *err, size_t err_len);
 
 /* Builds the whole file image (header and body) of a pack in memory, as
  * sluice_pack_write() would write it; the caller frees *image. Fills hex (if
@@ -207,6 +192,12 @@ size_t sluice_pack_memory(const struct sluice_pack *pack);
 
 /* "literal", "regex", "logic". */
 const char *sluice_db_kind_name(enum sluice_db_kind kind);
+
+/* Fills the fields a pack derives from its rules and combination programs
+ * (category indexes, logic_has_not, the has_* summaries the match path
+ * branches on), for the compiler and the file reader alike. Returns 0, or -1
+ * when out of memory. */
+int sluice_pack_derive(struct sluice_pack *pack);
 
 void sluice_pack_free(struct sluice_pack *pack);
 

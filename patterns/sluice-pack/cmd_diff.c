@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "rule_file.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 #include "utf8.h"
 
 static const char *cmd = "sluice-pack diff";

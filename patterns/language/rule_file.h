@@ -32,42 +32,17 @@
  * after an error, appends every problem to diags, and returns in *out every
  * rule that parsed (so later checks can still look at them).
  */
-#ifndef SLUICE_PATTERNS_RULE_FILE_H
-#define SLUICE_PATTERNS_RULE_FILE_H
+#ifndef SLUICE_LANGUAGE_RULE_FILE_H
+#define SLUICE_LANGUAGE_RULE_FILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "action.h"
 #include "diag.h"
+#include "rule_kind.h"
 
 #define SLUICE_RULE_ID_MAX 64
-
-/* What a rule's body is. The zero value is a regular expression, so a rule
- * built in code with only id/pattern/category/action set means what it did
- * before the other kinds existed. */
-enum sluice_rule_kind {
-	SLUICE_RULE_PATTERN = 0,
-	SLUICE_RULE_LITERAL = 1,
-	SLUICE_RULE_LIST = 2,
-	SLUICE_RULE_COMBINATION = 3,
-};
-
-/* 0 (unset) means medium. */
-enum sluice_severity {
-	SLUICE_SEVERITY_LOW = 1,
-	SLUICE_SEVERITY_MEDIUM = 2,
-	SLUICE_SEVERITY_HIGH = 3,
-	SLUICE_SEVERITY_CRITICAL = 4,
-};
-
-/* Rule flags (sluice_rule.flags and sluice_pack_rule.flags). */
-#define SLUICE_RULE_CASELESS   (1u << 0)
-#define SLUICE_RULE_DOTALL     (1u << 1)
-#define SLUICE_RULE_MULTILINE  (1u << 2)
-#define SLUICE_RULE_WHOLE_WORD (1u << 3)
-#define SLUICE_RULE_FLAG_MASK  0xfu
 
 /* Where something was written: 1-based line and column (in characters). */
 struct sluice_loc {
@@ -159,15 +134,6 @@ size_t sluice_rule_file_load_diags(const char *path, struct sluice_rule_list *ou
 				   struct sluice_diag_list *diags);
 
 void sluice_rule_list_free(struct sluice_rule_list *list);
-
-/* "low", "medium", "high", "critical"; 0 reads as medium. */
-const char *sluice_severity_name(enum sluice_severity severity);
-
-/* The word an analyst wrote for the rule's action: flag, mask, block, allow. */
-const char *sluice_rule_action_word(bool allow, enum sluice_action action);
-
-/* "pattern", "literal", "list", "combination". */
-const char *sluice_rule_kind_name(enum sluice_rule_kind kind);
 
 /* Parses YYYY-MM-DD into the first second after that day ends (UTC): a rule
  * that expires on a day still applies for all of it. */

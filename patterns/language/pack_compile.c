@@ -9,7 +9,7 @@
  * compiled with start-of-match tracking at all, so they and a quiet copy of
  * their operands live in a database of their own.
  */
-#include "pack.h"
+#include "pack_compile.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "match.h"
-#include "regex_scan.h"
+#include "regex_analysis.h"
 
 #define NO_INDEX UINT32_MAX
 /* Examples are short; this many spans is more than any sensible one has. */
@@ -920,7 +920,6 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 {
 	const struct sluice_rule_list *rules = b->rules;
 	size_t n = 0, logic_len = 0, combos = 0;
-	const char **categories;
 
 	for (size_t i = 0; i < rules->count; i++) {
 		if (b->bad[i])
@@ -934,11 +933,8 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 	pack->rules = calloc(n ? n : 1, sizeof(*pack->rules));
 	pack->logic = calloc(logic_len ? logic_len : 1, sizeof(*pack->logic));
 	pack->combinations = calloc(combos ? combos : 1, sizeof(*pack->combinations));
-	categories = calloc(n ? n : 1, sizeof(*categories));
-	if (!pack->rules || !pack->logic || !pack->combinations || !categories) {
-		free(categories);
+	if (!pack->rules || !pack->logic || !pack->combinations)
 		return -1;
-	}
 	pack->rule_count = n;
 	for (size_t i = 0; i < rules->count; i++) {
 		const struct sluice_rule *r = &rules->rules[i];
@@ -951,10 +947,8 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 		pr->category = strdup(r->category);
 		pr->pattern = strdup(r->pattern);
 		pr->description = dup_or_empty(r->description);
-		if (!pr->id || !pr->category || !pr->pattern || !pr->description) {
-			free(categories);
+		if (!pr->id || !pr->category || !pr->pattern || !pr->description)
 			return -1;
-		}
 		pr->action = r->allow ? SLUICE_ACTION_NONE : r->action;
 		pr->flags = rule_flags(r);
 		pr->caseless = (pr->flags & SLUICE_RULE_CASELESS) != 0;
@@ -969,13 +963,6 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 					: 0;
 		pr->edge_check = b->edge_check[i];
 
-		size_t c = 0;
-		while (c < pack->category_count && strcmp(categories[c], r->category) != 0)
-			c++;
-		if (c == pack->category_count)
-			categories[pack->category_count++] = r->category;
-		pr->category_index = (uint32_t)c;
-
 		if (b->flat[i]) {
 			pr->logic_off = (uint32_t)pack->logic_len;
 			pr->logic_len = (uint32_t)b->flat_len[i];
@@ -985,19 +972,10 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 					op.arg = b->pack_index[op.arg];
 				pack->logic[pack->logic_len++] = op;
 			}
-			pr->logic_has_not = sluice_logic_has_not(b->flat[i], b->flat_len[i]);
-			pack->has_not_combination |= pr->logic_has_not;
-			pack->combination_when_none |=
-			    sluice_logic_holds_when_none(b->flat[i], b->flat_len[i]);
 			pack->combinations[pack->combination_count++] = p;
-			pack->has_combination = true;
 		}
-		pack->has_allow |= pr->allow;
-		pack->has_quiet |= pr->quiet;
-		pack->has_edge_check |= pr->edge_check != 0;
 	}
-	free(categories);
-	return 0;
+	return sluice_pack_derive(pack);
 }
 
 static void check_examples(struct build *b, const struct sluice_pack *pack)
@@ -1277,70 +1255,4 @@ int sluice_pack_compile(const struct sluice_rule_list *rules, struct sluice_pack
 	}
 	sluice_diag_list_free(&diags);
 	return rc;
-}
-
-const char *sluice_db_kind_name(enum sluice_db_kind kind)
-{
-	switch (kind) {
-	case SLUICE_DB_LITERAL:
-		return "literal";
-	case SLUICE_DB_REGEX:
-		return "regex";
-	case SLUICE_DB_LOGIC:
-		return "logic";
-	case SLUICE_DB_ANCHORED:
-		return "anchored";
-	case SLUICE_DB_REGEX_ENDS:
-		return "regex-ends";
-	default:
-		return "unknown";
-	}
-}
-
-void sluice_pack_free(struct sluice_pack *pack)
-{
-	if (!pack)
-		return;
-	if (pack->rules) {
-		for (size_t i = 0; i < pack->rule_count; i++) {
-			free(pack->rules[i].id);
-			free(pack->rules[i].category);
-			free(pack->rules[i].pattern);
-			free(pack->rules[i].description);
-		}
-	}
-	free(pack->rules);
-	free(pack->name);
-	free(pack->version);
-	free(pack->source);
-	free(pack->owner);
-	free(pack->description);
-	for (size_t i = 0; pack->dbs && i < pack->db_count; i++) {
-		if (pack->dbs[i].db)
-			hs_free_database(pack->dbs[i].db);
-		free(pack->dbs[i].map);
-	}
-	free(pack->dbs);
-	free(pack->logic);
-	free(pack->combinations);
-	free(pack);
-}
-
-hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch)
-{
-	for (size_t i = 0; i < pack->db_count; i++) {
-		hs_error_t rc = hs_alloc_scratch(pack->dbs[i].db, scratch);
-		if (rc != HS_SUCCESS)
-			return rc;
-	}
-	return pack->db_count ? HS_SUCCESS : HS_INVALID;
-}
-
-size_t sluice_pack_memory(const struct sluice_pack *pack)
-{
-	size_t n = pack->db_bytes;
-
-	for (size_t i = 0; i < pack->db_count; i++)
-		n += (size_t)pack->dbs[i].id_count * sizeof(struct sluice_pack_pattern);
-	return n;
 }

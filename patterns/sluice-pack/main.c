@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice_pack_cli.h"
+#include "cli.h"
 
 struct command {
 	const char *name;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "file_read.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 #include "utf8.h"
 
 const char *const sp_prog = "sluice-pack";

@@ -1,4 +1,4 @@
-#include "regex_scan.h"
+#include "regex_analysis.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 
 #include "file_read.h"
 #include "match.h"
-#include "pack.h"
+#include "pack_compile.h"
 #include "rule_file.h"
 #include "utf8.h"
 

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "lint.h"
-#include "sluice_pack_cli.h"
+#include "cli.h"
 
 static const char *cmd = "sluice-pack lint";
 
