@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 int sluice_audit_open(struct sluice_audit_log *log, const char *path, char *err, size_t err_len)
 {
 	memset(log, 0, sizeof(*log));
@@ -94,11 +96,9 @@ void sluice_audit_write(struct sluice_audit_log *log, const struct sluice_audit_
 {
 	if (log == NULL || log->out == NULL)
 		return;
-	struct timespec ts;
 	struct sluice_strbuf sb;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	sluice_strbuf_init(&sb);
-	sluice_audit_format(&sb, rec, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	sluice_audit_format(&sb, rec, sluice_realtime_ns());
 	if (sb.failed || fwrite(sb.data, 1, sb.len, log->out) != sb.len || fflush(log->out) != 0)
 		log->write_errors++;
 	else

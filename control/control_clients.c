@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 
 enum client_state {
 	CLIENT_FREE = 0,
@@ -26,13 +27,6 @@ struct sluice_ctl_client {
 	struct sluice_ctl_peer peer;
 	char line[SLUICE_CTL_MAX_REQUEST + 1];
 };
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 enum sluice_ctl_line sluice_ctl_line_scan(char *buf, size_t *len)
 {
@@ -139,7 +133,7 @@ static void start_reply(struct sluice_ctl_clients *c, struct sluice_ctl_client *
 	sluice_strbuf_printf(&cl->reply, "\n");
 	cl->state = CLIENT_WRITING;
 	cl->sent = 0;
-	cl->deadline_ms = mono_ms() + c->reply_timeout_ms;
+	cl->deadline_ms = sluice_mono_ms() + c->reply_timeout_ms;
 	client_flush(c, cl);
 }
 
@@ -225,7 +219,7 @@ static void accept_all(struct sluice_ctl_clients *c, sluice_ctl_handler handler,
 		cl->fd = fd;
 		cl->state = CLIENT_READING;
 		cl->seq = c->counters.accepted;
-		cl->deadline_ms = mono_ms() + c->request_timeout_ms;
+		cl->deadline_ms = sluice_mono_ms() + c->request_timeout_ms;
 		sluice_strbuf_init(&cl->reply);
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
@@ -244,7 +238,7 @@ static void accept_all(struct sluice_ctl_clients *c, sluice_ctl_handler handler,
 
 static void expire(struct sluice_ctl_clients *c)
 {
-	double now = mono_ms();
+	double now = sluice_mono_ms();
 	for (unsigned i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++) {
 		struct sluice_ctl_client *cl = &c->table[i];
 		if (cl->state == CLIENT_FREE || now < cl->deadline_ms)
@@ -268,7 +262,7 @@ void sluice_ctl_clients_serve(struct sluice_ctl_clients *c, int timeout_ms,
 	struct pollfd pfd[SLUICE_CTL_MAX_CLIENTS + 1];
 	unsigned who[SLUICE_CTL_MAX_CLIENTS + 1];
 	nfds_t n = 0;
-	double now = mono_ms(), wake = now + (timeout_ms > 0 ? timeout_ms : 0);
+	double now = sluice_mono_ms(), wake = now + (timeout_ms > 0 ? timeout_ms : 0);
 
 	pfd[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
 	for (unsigned i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++) {

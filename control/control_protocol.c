@@ -10,19 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static long elapsed_ms(const struct timespec *t0)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
+#include "clock.h"
 
 int sluice_ctl_request(const char *socket_path, const char *request, int timeout_ms, char **reply,
 		       char *err, size_t err_len)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = sluice_mono_ms();
 	*reply = NULL;
 
 	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
@@ -59,7 +53,7 @@ int sluice_ctl_request(const char *socket_path, const char *request, int timeout
 	char *buf = malloc(cap);
 	int rc = -1;
 	while (buf != NULL) {
-		long left = timeout_ms - elapsed_ms(&t0);
+		long left = timeout_ms - (long)(sluice_mono_ms() - t0);
 		if (left <= 0) {
 			snprintf(err, err_len, "%s: no reply within %d ms", socket_path,
 				 timeout_ms);

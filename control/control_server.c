@@ -14,24 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control_clients.h"
 #include "control_protocol.h"
 #include "stats_report.h"
 #include "strbuf.h"
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int make_parent_dir(const char *path)
 {
@@ -64,8 +51,8 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 			size_t err_len)
 {
 	ctl->listen_fd = -1;
-	ctl->started_ns = realtime_ns();
-	double now = mono_ms();
+	ctl->started_ns = sluice_realtime_ns();
+	double now = sluice_mono_ms();
 	for (unsigned w = 0; w < SLUICE_MAX_WORKERS; w++)
 		ctl->progress_ms[w] = now;
 	ctl->last_expiry_ms = now;
@@ -168,7 +155,7 @@ void sluice_control_drain_pushed(struct sluice_control *ctl)
 
 static void watchdog_sample(struct sluice_control *ctl)
 {
-	double now = mono_ms();
+	double now = sluice_mono_ms();
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
 		uint64_t it = __atomic_load_n(&ctl->stats[w]->iterations, __ATOMIC_RELAXED);
 		if (it != ctl->seen_iterations[w]) {
@@ -191,7 +178,7 @@ bool sluice_control_check_workers(void *arg, char *err, size_t err_len)
 			    err, err_len,
 			    "worker %u (lcore %u) has not finished a loop for %.0f ms; refusing "
 			    "to swap, since the swap would wait for it (the running pack stays)",
-			    w, ctl->lcores[w], mono_ms() - ctl->progress_ms[w]);
+			    w, ctl->lcores[w], sluice_mono_ms() - ctl->progress_ms[w]);
 			return false;
 		}
 	}
@@ -293,7 +280,7 @@ static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	    (unsigned long long)cc->evicted, (unsigned long long)cc->vanished,
 	    (unsigned long long)cc->reply_timeouts);
 	sluice_strbuf_printf(sb, ",\"workers\":[");
-	double now = mono_ms();
+	double now = sluice_mono_ms();
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
 		const struct sluice_worker_stats *s = ctl->stats[w];
 		sluice_strbuf_printf(sb,
@@ -407,7 +394,7 @@ static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enu
 			     ",\"dropped\":%u,\"load_ms\":%.3f,\"build_ms\":%.3f,"
 			     "\"grace_ms\":%.3f,\"completed_at_ns\":%llu}",
 			     rep->dropped, rep->load_ms, rep->build_ms, rep->grace_ms,
-			     (unsigned long long)realtime_ns());
+			     (unsigned long long)sluice_realtime_ns());
 }
 
 #define REQUESTS                                                                                   \
@@ -588,7 +575,7 @@ static void serve_request(void *arg, const char *line, const struct sluice_ctl_p
 void sluice_control_check_expiry(struct sluice_control *ctl)
 {
 	char err[1024];
-	ctl->last_expiry_ms = mono_ms();
+	ctl->last_expiry_ms = sluice_mono_ms();
 	if (ctl->registry != NULL && sluice_registry_current(ctl->registry) != NULL)
 		sluice_registry_expire(ctl->registry, (int64_t)time(NULL), err, sizeof(err));
 }
@@ -604,6 +591,6 @@ void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
 	}
 	sluice_control_drain(ctl);
 	watchdog_sample(ctl);
-	if (mono_ms() - ctl->last_expiry_ms >= 1000)
+	if (sluice_mono_ms() - ctl->last_expiry_ms >= 1000)
 		sluice_control_check_expiry(ctl);
 }

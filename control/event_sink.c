@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_escape.h"
 #include "action.h"
 #include "bad_input.h"
 #include "pack.h"
@@ -40,41 +41,26 @@ uint64_t sluice_tsc_to_ns(const struct sluice_tsc_clock *clock, uint64_t tsc)
 
 size_t sluice_json_string(char *buf, size_t cap, const char *s)
 {
-	/* Always a whole JSON string: when s does not fit it is cut before a UTF-8
-	 * lead byte or an escape, and the closing quote is still written. */
-	size_t n = 0;
+	/* Always a whole JSON string: when s does not fit it is cut between two
+	 * characters (never inside one or inside an escape), and the closing
+	 * quote is still written. */
+	const uint8_t *p = (const uint8_t *)s;
+	size_t len = strlen(s), n = 0;
+	char piece[SLUICE_JSON_ESCAPE_MAX];
 	if (cap < 3) {
 		if (cap > 0)
 			buf[0] = '\0';
 		return 0;
 	}
 	buf[n++] = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char piece[8];
-		size_t len;
-		if (*p == '"' || *p == '\\') {
-			piece[0] = '\\';
-			piece[1] = (char)*p;
-			len = 2;
-		} else if (*p < 0x20) {
-			len = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", *p);
-		} else {
-			piece[0] = (char)*p;
-			len = 1;
-		}
-		bool lead = (*p & 0xC0) != 0x80;
-		if (n + len + 2 > cap && (lead || len > 1))
+	for (size_t i = 0; i < len;) {
+		size_t used;
+		size_t k = sluice_json_escape_next(p + i, len - i, piece, &used);
+		if (n + k + 2 > cap)
 			break;
-		if (n + len + 2 > cap) {
-			/* Inside a multi-byte character: drop its partial start. */
-			while (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
-				n--;
-			if (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0xC0)
-				n--;
-			break;
-		}
-		memcpy(buf + n, piece, len);
-		n += len;
+		memcpy(buf + n, piece, k);
+		n += k;
+		i += used;
 	}
 	buf[n++] = '"';
 	buf[n] = '\0';

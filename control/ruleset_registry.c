@@ -7,25 +7,12 @@
 
 #include <urcu-qsbr.h>
 
+#include "clock.h"
 #include "pack_sign.h"
 
 #define MIB (1024.0 * 1024.0)
 
 static const struct sluice_actor daemon_actor = {.kind = SLUICE_ACTOR_DAEMON};
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep)
 {
@@ -174,9 +161,9 @@ static void fold_hits(struct sluice_registry *reg, const struct sluice_generatio
 static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 		    struct sluice_swap_report *report)
 {
-	double t0 = now_ms();
+	double t0 = sluice_mono_ms();
 	gen->seq = reg->next_seq++;
-	gen->loaded_at_ns = realtime_ns();
+	gen->loaded_at_ns = sluice_realtime_ns();
 	struct sluice_generation *old = rcu_xchg_pointer(&reg->active, gen);
 	synchronize_rcu();
 	if (reg->drain != NULL)
@@ -186,7 +173,7 @@ static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 		sluice_generation_free(old);
 	}
 	reg->swaps++;
-	report->grace_ms = now_ms() - t0;
+	report->grace_ms = sluice_mono_ms() - t0;
 	report->seq = gen->seq;
 }
 
@@ -241,7 +228,7 @@ static int compose(struct sluice_registry *reg, const struct sluice_pack *const 
 	if (reg->check_workers != NULL && !reg->check_workers(reg->hook_arg, err, err_len))
 		return -1;
 
-	double t0 = now_ms();
+	double t0 = sluice_mono_ms();
 	const struct sluice_generation *old = reg->active;
 	struct sluice_scratch_set *sets[SLUICE_SLOT_COUNT] = {NULL};
 	bool fresh[SLUICE_SLOT_COUNT] = {false};
@@ -284,7 +271,7 @@ static int compose(struct sluice_registry *reg, const struct sluice_pack *const 
 					       err, err_len) != 0)
 			goto out;
 	}
-	report->build_ms = now_ms() - t0;
+	report->build_ms = sluice_mono_ms() - t0;
 	swap_in(reg, gen, report);
 	gen = NULL;
 	rc = 0;
@@ -347,7 +334,7 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
 		goto out;
 	}
-	struct sluice_kept_pack entry = {.pack = pack, .loaded_at_ns = realtime_ns()};
+	struct sluice_kept_pack entry = {.pack = pack, .loaded_at_ns = sluice_realtime_ns()};
 	size_t n = pack->rule_count > 0 ? pack->rule_count : 1;
 	entry.hits = calloc(n, sizeof(uint64_t));
 	entry.expiry_logged = calloc(n, 1);
@@ -408,7 +395,7 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 		report = &local;
 	memset(report, 0, sizeof(*report));
 
-	double t0 = now_ms();
+	double t0 = sluice_mono_ms();
 	struct sluice_pack *pack = NULL;
 	/* The cap is checked before the pack is read or deserialized, on what it
 	 * leaves free, and again with the scratch when the generation is built. */
@@ -428,7 +415,7 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 		return refuse(reg, "load", slot, err, by, path, NULL,
 			      before != NULL ? before->version : NULL);
 	}
-	report->load_ms = now_ms() - t0;
+	report->load_ms = sluice_mono_ms() - t0;
 	if (publish(reg, slot, pack, by, report, err, err_len) != 0) {
 		sluice_pack_free(pack);
 		return -1;

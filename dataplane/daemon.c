@@ -14,6 +14,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "clock.h"
 #include "audit_log.h"
 #include "control_server.h"
 #include "pack_source.h"
@@ -48,20 +49,6 @@ struct daemon {
 	char port_names[2][128];
 	double started_s;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The registry's loader: packs and rule files, signatures checked by trust. */
 static int load_pack(const char *path, const struct sluice_load_limits *limits,
@@ -156,7 +143,7 @@ static bool all_idle(const struct daemon *d)
 static void print_summary(struct daemon *d, FILE *out, const struct sluice_worker_stats *t)
 {
 	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
-	double secs = mono_s() - d->started_s;
+	double secs = sluice_mono_s() - d->started_s;
 	fprintf(out, "\nSluice summary (%.2f s, %u worker%s)\n", secs, d->worker_count,
 		d->worker_count == 1 ? "" : "s");
 	if (gen != NULL)
@@ -370,7 +357,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 
 	struct sluice_tsc_clock clock = {
-	    .tsc0 = rte_rdtsc(), .ns0 = realtime_ns(), .hz = rte_get_tsc_hz()};
+	    .tsc0 = rte_rdtsc(), .ns0 = sluice_realtime_ns(), .hz = rte_get_tsc_hz()};
 	if (sluice_event_sink_open(&d->sink, o->events, &clock, err, err_len) != 0)
 		return -1;
 	d->sink_open = true;
@@ -404,7 +391,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 		return 1;
 	}
 	d->opt = opt;
-	d->started_s = mono_s();
+	d->started_s = sluice_mono_s();
 	stop_signalled = 0;
 	if (start(d, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice: %s\n", err);
@@ -429,10 +416,10 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	for (unsigned i = 0; i < d->worker_count; i++)
 		rte_eal_remote_launch(sluice_worker_main, &d->workers[i], d->workers[i].lcore);
 
-	double deadline = opt->duration_s > 0 ? mono_s() + opt->duration_s : 0;
+	double deadline = opt->duration_s > 0 ? sluice_mono_s() + opt->duration_s : 0;
 	while (!stop_signalled && !d->control.stop_requested) {
 		sluice_control_run_once(&d->control, 5);
-		if (deadline > 0 && mono_s() >= deadline)
+		if (deadline > 0 && sluice_mono_s() >= deadline)
 			break;
 		if (opt->offline && all_idle(d))
 			break;

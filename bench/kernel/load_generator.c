@@ -99,8 +99,8 @@ static void wait_for_progress(struct load_generator *g)
 
 static void drain(struct load_generator *g, struct sink *k)
 {
-	double until = run_clock_s() + g->drain_s;
-	while (!g->failed && in_flight(g) > 0 && run_clock_s() < until &&
+	double until = sluice_mono_s() + g->drain_s;
+	while (!g->failed && in_flight(g) > 0 && sluice_mono_s() < until &&
 	       !run_shared_flag(&g->shared->scanner_failed)) {
 		if (g->events != NULL)
 			g->events_drained += load_generator_drain_events(g->events);
@@ -139,14 +139,14 @@ void *load_generator_main(void *arg)
 		k.msg[i].msg_hdr.msg_iovlen = 1;
 	}
 
-	double start = run_clock_s();
+	double start = sluice_mono_s();
 	double warm_end = start + g->warmup_s, measure_end = warm_end + g->measure_s;
 	double t0 = 0;
 	bool started = false;
 	while (!g->failed && g->sent < g->max_sent) {
 		if (run_shared_flag(&g->shared->scanner_failed))
 			break;
-		double now = run_clock_s();
+		double now = sluice_mono_s();
 		if (!started && now >= warm_end) {
 			run_shared_snapshot(g->shared, g->at_start);
 			t0 = now;

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "clock.h"
 #include <time.h>
 
 enum run_counter {
@@ -72,15 +74,6 @@ static inline void run_shared_snapshot(const struct run_shared *s, uint64_t valu
 static inline uint64_t run_shared_read(const struct run_shared *s, enum run_counter which)
 {
 	return __atomic_load_n(&s->value[which], __ATOMIC_ACQUIRE);
-}
-
-/* Seconds on the monotonic clock: what both threads time their phases and
- * bounds with. */
-static inline double run_clock_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static inline bool run_shared_flag(const int *flag)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cpu_pin.h"
 #include "packet_build.h"
 
@@ -15,16 +16,6 @@
 #define HEADER_LEN (14 + 20 + 8)
 
 /* The worker stamps bursts with the TSC (events carry it); so does this. */
-static inline uint64_t burst_stamp(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	return __builtin_ia32_rdtsc();
-#else
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-#endif
-}
 
 int scanner_init(struct scanner *s, int rx_fd, int tx_fd, const struct message_payloads *payloads,
 		 bool process, const struct sluice_message_decoder *decoder,
@@ -58,7 +49,7 @@ int scanner_init(struct scanner *s, int rx_fd, int tx_fd, const struct message_p
 			scanner_free(s);
 			return -1;
 		}
-		sluice_packet_ctx_bind(&s->ctx, gen, burst_stamp());
+		sluice_packet_ctx_bind(&s->ctx, gen, sluice_mono_ns());
 	}
 	return 0;
 }
@@ -129,9 +120,9 @@ void *scanner_main(void *arg)
 	}
 
 	uint32_t next = 0; /* index of the payload expected next */
-	double deadline = run_clock_s() + s->max_seconds;
+	double deadline = sluice_mono_s() + s->max_seconds;
 	while (!run_shared_flag(&s->shared->stop)) {
-		if (run_clock_s() > deadline) {
+		if (sluice_mono_s() > deadline) {
 			fail(s, "still running at its time bound", ETIME);
 			break;
 		}
@@ -160,7 +151,7 @@ void *scanner_main(void *arg)
 				lens[i] = (uint32_t)sluice_udp_packet_build(
 				    pkts[i], s->slot_size, &ep, pkts[i] + HEADER_LEN,
 				    in[i].msg_len);
-			sluice_packet_ctx_bind(&s->ctx, s->gen, burst_stamp());
+			sluice_packet_ctx_bind(&s->ctx, s->gen, sluice_mono_ns());
 			sluice_burst_process(&s->ctx, pkts, lens, NULL, (uint16_t)n, fates);
 			for (int i = 0; i < n; i++) {
 				if (fates[i] != SLUICE_FATE_FORWARD || lens[i] < HEADER_LEN) {

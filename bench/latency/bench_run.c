@@ -9,6 +9,7 @@
 
 #include <rte_lcore.h>
 
+#include "clock.h"
 #include "daemon.h"
 
 /* How long the daemon may take to load its pack and open its socket. */
@@ -29,24 +30,17 @@ static void fail(struct bench_run *run, const char *fmt, ...)
 	va_end(ap);
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Waits until the load reaches phase (or a later one). */
 static bool wait_phase(struct bench_run *run, enum load_phase phase, double limit_s)
 {
-	double deadline = mono_s() + limit_s;
+	double deadline = sluice_mono_s() + limit_s;
 	while (traffic_load_phase(run->load) < phase) {
 		if (atomic_load(&run->daemon_exited)) {
 			fail(run, "the daemon exited while the load was in phase %s",
 			     load_phase_name(traffic_load_phase(run->load)));
 			return false;
 		}
-		if (mono_s() > deadline) {
+		if (sluice_mono_s() > deadline) {
 			fail(run, "the load did not reach phase %s within %.0f s (stuck in %s)",
 			     load_phase_name(phase), limit_s,
 			     load_phase_name(traffic_load_phase(run->load)));
@@ -82,11 +76,11 @@ static bool settle(struct bench_run *run)
 {
 	const char *sock = run->daemon->control_socket;
 	struct traffic_load *load = run->load;
-	double deadline = mono_s() + load->plan.settle_limit_s;
+	double deadline = sluice_mono_s() + load->plan.settle_limit_s;
 	struct daemon_counters last = {0};
 	bool have_last = false;
 	char err[512];
-	while (mono_s() < deadline && traffic_load_phase(load) == LOAD_SETTLE) {
+	while (sluice_mono_s() < deadline && traffic_load_phase(load) == LOAD_SETTLE) {
 		struct daemon_counters now;
 		if (control_read_counters(sock, &now, err, sizeof(err)) != 0) {
 			fail(run, "reading the daemon's counters: %s", err);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control_protocol.h"
 #include "json_value.h"
 
@@ -35,17 +36,10 @@ static struct sluice_json *ask(const char *socket, const char *request, char *er
 	return reply;
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int control_wait_ready(const char *socket, double limit_s, const atomic_bool *give_up, char *err,
 		       size_t err_len)
 {
-	double deadline = mono_s() + limit_s;
+	double deadline = sluice_mono_s() + limit_s;
 	for (;;) {
 		struct sluice_json *reply = ask(socket, "status", err, err_len);
 		if (reply != NULL) {
@@ -57,7 +51,7 @@ int control_wait_ready(const char *socket, double limit_s, const atomic_bool *gi
 				 "the daemon exited before its control socket answered");
 			return -1;
 		}
-		if (mono_s() > deadline) {
+		if (sluice_mono_s() > deadline) {
 			/* err still holds the last attempt's reason. */
 			return -1;
 		}

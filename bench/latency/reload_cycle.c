@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "control_client.h"
 
 static void add_ms(struct timespec *t, unsigned ms)
@@ -52,9 +53,7 @@ int reload_cycle_run(struct reload_cycle *cycle, bool (*keep_going)(void *), voi
 		char err[sizeof(cycle->last_error)];
 		if (control_reload_main(cycle->socket, cycle->packs[k % 2], &grace, err,
 					sizeof(err)) == 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			cycle->done_at[cycle->done] =
-			    (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+			cycle->done_at[cycle->done] = sluice_mono_s();
 			cycle->grace_ms[cycle->done++] = grace;
 		} else {
 			cycle->failed++;

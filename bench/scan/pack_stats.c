@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "pack_source.h"
 
 bool pack_file_is_compiled(const char *path)
@@ -37,13 +38,6 @@ static void read_memory(uint64_t *rss_kib, uint64_t *peak_kib)
 	fclose(f);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 int pack_stats_load(const char *path, struct sluice_pack **pack, struct pack_stats *stats,
 		    char *err, size_t err_len)
 {
@@ -52,10 +46,10 @@ int pack_stats_load(const char *path, struct sluice_pack **pack, struct pack_sta
 	memset(stats, 0, sizeof(*stats));
 	stats->compiled_here = !pack_file_is_compiled(path);
 	read_memory(&stats->rss_before_kib, &unused);
-	double start = now_ms();
+	double start = sluice_mono_ms();
 	if (sluice_pack_load(path, pack, err, err_len) != 0)
 		return -1;
-	stats->load_ms = now_ms() - start;
+	stats->load_ms = sluice_mono_ms() - start;
 	read_memory(&stats->rss_kib, &stats->peak_rss_kib);
 	return 0;
 }

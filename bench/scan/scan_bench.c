@@ -41,7 +41,7 @@
 #include <pcre2.h>
 
 #include "corpus_files.h"
-#include "json_out.h"
+#include "json_writer.h"
 #include "pack_stats.h"
 #include "pcre2_baseline.h"
 #include "rule_file.h"
@@ -292,59 +292,60 @@ static void cross_check(struct bench_run *run)
 	}
 }
 
-static void write_pack(struct json_out *j, const struct bench_run *run)
+static void write_pack(struct sluice_json_writer *j, const struct bench_run *run)
 {
 	const struct sluice_pack *pack = run->pack;
 	const struct pack_stats *ps = &run->pack_stats;
 
-	json_object_begin(j, "pack");
-	json_string(j, "path", run->opt.pack_path);
-	json_string(j, "name", pack->name);
-	json_string(j, "version", pack->version);
-	json_string(j, "sha256", pack->sha256_hex);
-	json_u64(j, "rules", pack->rule_count);
-	json_u64(j, "combinations", pack->combination_count);
-	json_array_begin(j, "databases");
+	sluice_jw_object(j, "pack");
+	sluice_jw_string(j, "path", run->opt.pack_path);
+	sluice_jw_string(j, "name", pack->name);
+	sluice_jw_string(j, "version", pack->version);
+	sluice_jw_string(j, "sha256", pack->sha256_hex);
+	sluice_jw_uint(j, "rules", pack->rule_count);
+	sluice_jw_uint(j, "combinations", pack->combination_count);
+	sluice_jw_array(j, "databases");
 	for (size_t i = 0; i < pack->db_count; i++) {
 		const struct sluice_pack_db *db = &pack->dbs[i];
-		json_object_begin(j, NULL);
-		json_string(j, "kind", sluice_db_kind_name(db->kind));
-		json_u64(j, "bytes", db->bytes);
-		json_u64(j, "patterns", db->patterns);
-		json_bool(j, "in_ceiling", scan_ceiling_scans(db->kind));
-		json_object_end(j);
+		sluice_jw_object(j, NULL);
+		sluice_jw_string(j, "kind", sluice_db_kind_name(db->kind));
+		sluice_jw_uint(j, "bytes", db->bytes);
+		sluice_jw_uint(j, "patterns", db->patterns);
+		sluice_jw_bool(j, "in_ceiling", scan_ceiling_scans(db->kind));
+		sluice_jw_end(j);
 	}
-	json_array_end(j);
-	json_u64(j, "db_bytes", pack->db_bytes);
-	json_u64(j, "memory_bytes", sluice_pack_memory(pack));
-	json_u64(j, "pack_bytes", ps->pack_bytes);
-	json_u64(j, "scratch_bytes", ps->scratch_bytes);
+	sluice_jw_end(j);
+	sluice_jw_uint(j, "db_bytes", pack->db_bytes);
+	sluice_jw_uint(j, "memory_bytes", sluice_pack_memory(pack));
+	sluice_jw_uint(j, "pack_bytes", ps->pack_bytes);
+	sluice_jw_uint(j, "scratch_bytes", ps->scratch_bytes);
 	if (ps->compiled_here)
-		json_double(j, "compile_ms", pack->compile_ms);
+		sluice_jw_double(j, "compile_ms", pack->compile_ms, 3, true);
 	else
-		json_null(j, "compile_ms");
-	json_double(j, "load_ms", ps->load_ms);
-	json_u64(j, "rss_kib", ps->rss_kib);
-	json_u64(j, "peak_rss_kib", ps->peak_rss_kib);
-	json_u64(j, "rss_before_load_kib", ps->rss_before_kib);
-	json_object_end(j);
+		sluice_jw_null(j, "compile_ms");
+	sluice_jw_double(j, "load_ms", ps->load_ms, 3, true);
+	sluice_jw_uint(j, "rss_kib", ps->rss_kib);
+	sluice_jw_uint(j, "peak_rss_kib", ps->peak_rss_kib);
+	sluice_jw_uint(j, "rss_before_load_kib", ps->rss_before_kib);
+	sluice_jw_end(j);
 }
 
-static void write_corpus(struct json_out *j, const struct bench_run *run)
+static void write_corpus(struct sluice_json_writer *j, const struct bench_run *run)
 {
 	if (!run->corpus_loaded) {
-		json_null(j, "corpus");
+		sluice_jw_null(j, "corpus");
 		return;
 	}
-	json_object_begin(j, "corpus");
-	json_string(j, "path", run->opt.corpus_path);
-	json_u64(j, "messages", run->corpus.count);
-	json_u64(j, "bytes", run->corpus.bytes);
-	json_double(j, "mean_bytes", (double)run->corpus.bytes / run->corpus.count);
-	json_object_end(j);
+	sluice_jw_object(j, "corpus");
+	sluice_jw_string(j, "path", run->opt.corpus_path);
+	sluice_jw_uint(j, "messages", run->corpus.count);
+	sluice_jw_uint(j, "bytes", run->corpus.bytes);
+	sluice_jw_double(j, "mean_bytes", (double)run->corpus.bytes / run->corpus.count, 3, true);
+	sluice_jw_end(j);
 }
 
-static void write_stage(struct json_out *j, const struct bench_run *run, enum scan_stage_id id)
+static void write_stage(struct sluice_json_writer *j, const struct bench_run *run,
+			enum scan_stage_id id)
 {
 	const struct stage_outcome *s = &run->stage[id];
 	const struct pass_counts *c = &s->timing.counts;
@@ -354,136 +355,137 @@ static void write_stage(struct json_out *j, const struct bench_run *run, enum sc
 	if (!s->ran) {
 		if (!s->skipped[0])
 			return;
-		json_object_begin(j, scan_stage_names[id]);
-		json_string(j, "skipped", s->skipped);
-		json_object_end(j);
+		sluice_jw_object(j, scan_stage_names[id]);
+		sluice_jw_string(j, "skipped", s->skipped);
+		sluice_jw_end(j);
 		return;
 	}
-	json_object_begin(j, scan_stage_names[id]);
+	sluice_jw_object(j, scan_stage_names[id]);
 	if (s->error[0]) {
-		json_string(j, "error", s->error);
-		json_object_end(j);
+		sluice_jw_string(j, "error", s->error);
+		sluice_jw_end(j);
 		return;
 	}
-	json_double(j, "ns_per_msg", s->timing.ns_per_msg);
-	json_double(j, "msgs_per_s", per_s);
-	json_double(j, "mbit_per_s", per_s * ((double)run->corpus.bytes / messages) * 8 / 1e6);
-	json_array_begin(j, "rounds_ns_per_msg");
+	sluice_jw_double(j, "ns_per_msg", s->timing.ns_per_msg, 3, true);
+	sluice_jw_double(j, "msgs_per_s", per_s, 3, true);
+	sluice_jw_double(j, "mbit_per_s", per_s * ((double)run->corpus.bytes / messages) * 8 / 1e6,
+			 3, true);
+	sluice_jw_array(j, "rounds_ns_per_msg");
 	for (unsigned r = 0; r < s->timing.rounds; r++)
-		json_double(j, NULL, s->timing.round_ns_per_msg[r]);
-	json_array_end(j);
-	json_u64(j, "rounds", s->timing.rounds);
-	json_bool(j, "rounds_cut_short", s->timing.cut_short);
-	json_u64(j, "timed_passes", s->timing.timed_passes);
-	json_double(j, "hs_calls_per_msg", (double)c->hs_calls / messages);
-	json_u64(j, "matches", c->matches);
+		sluice_jw_double(j, NULL, s->timing.round_ns_per_msg[r], 3, true);
+	sluice_jw_end(j);
+	sluice_jw_uint(j, "rounds", s->timing.rounds);
+	sluice_jw_bool(j, "rounds_cut_short", s->timing.cut_short);
+	sluice_jw_uint(j, "timed_passes", s->timing.timed_passes);
+	sluice_jw_double(j, "hs_calls_per_msg", (double)c->hs_calls / messages, 3, true);
+	sluice_jw_uint(j, "matches", c->matches);
 	switch (id) {
 	case SCAN_STAGE_CEILING:
-		json_u64(j, "databases_scanned", run->ceiling_dbs);
+		sluice_jw_uint(j, "databases_scanned", run->ceiling_dbs);
 		break;
 	case SCAN_STAGE_MESSAGE:
-		json_u64(j, "acted_messages", c->acted_messages);
-		json_u64(j, "overflowed_messages", c->overflowed);
+		sluice_jw_uint(j, "acted_messages", c->acted_messages);
+		sluice_jw_uint(j, "overflowed_messages", c->overflowed);
 		break;
 	case SCAN_STAGE_BATCH:
-		json_u64(j, "acted_messages", c->acted_messages);
-		json_u64(j, "overflowed_messages", c->overflowed);
-		json_u64(j, "batch_messages", run->opt.batch_messages);
-		json_u64(j, "batch_bytes", run->opt.batch_bytes);
-		json_u64(j, "batch_scans", c->batch_scans);
-		json_u64(j, "regex_scans", c->regex_scans);
-		json_u64(j, "scanned_alone", c->scanned_alone);
+		sluice_jw_uint(j, "acted_messages", c->acted_messages);
+		sluice_jw_uint(j, "overflowed_messages", c->overflowed);
+		sluice_jw_uint(j, "batch_messages", run->opt.batch_messages);
+		sluice_jw_uint(j, "batch_bytes", run->opt.batch_bytes);
+		sluice_jw_uint(j, "batch_scans", c->batch_scans);
+		sluice_jw_uint(j, "regex_scans", c->regex_scans);
+		sluice_jw_uint(j, "scanned_alone", c->scanned_alone);
 		break;
 	case SCAN_STAGE_PCRE2:
-		json_u64(j, "acted_messages", c->acted_messages);
-		json_u64(j, "patterns", run->pcre2.patterns);
-		json_u64(j, "not_jit", run->pcre2.not_jit);
-		json_u64(j, "skipped_rules", run->pcre2.skipped_rules);
-		json_u64(j, "skipped_combinations", run->pcre2.skipped_combinations);
-		json_array_begin(j, "skipped_details");
+		sluice_jw_uint(j, "acted_messages", c->acted_messages);
+		sluice_jw_uint(j, "patterns", run->pcre2.patterns);
+		sluice_jw_uint(j, "not_jit", run->pcre2.not_jit);
+		sluice_jw_uint(j, "skipped_rules", run->pcre2.skipped_rules);
+		sluice_jw_uint(j, "skipped_combinations", run->pcre2.skipped_combinations);
+		sluice_jw_array(j, "skipped_details");
 		for (size_t i = 0; i < PCRE2_BASELINE_REASONS && run->pcre2.skips[i].rule_id; i++) {
-			json_object_begin(j, NULL);
-			json_string(j, "rule", run->pcre2.skips[i].rule_id);
-			json_string(j, "reason", run->pcre2.skips[i].reason);
-			json_object_end(j);
+			sluice_jw_object(j, NULL);
+			sluice_jw_string(j, "rule", run->pcre2.skips[i].rule_id);
+			sluice_jw_string(j, "reason", run->pcre2.skips[i].reason);
+			sluice_jw_end(j);
 		}
-		json_array_end(j);
-		json_u64(j, "match_errors", c->match_errors);
+		sluice_jw_end(j);
+		sluice_jw_uint(j, "match_errors", c->match_errors);
 		if (stage_ok(run, SCAN_STAGE_MESSAGE)) {
-			json_u64(j, "acted_differs_from_message", run->pcre2_acted_differs);
+			sluice_jw_uint(j, "acted_differs_from_message", run->pcre2_acted_differs);
 			if (run->pcre2_first_difference >= 0)
-				json_u64(j, "first_difference_msg_id",
-					 run->corpus.msg_id[run->pcre2_first_difference]);
+				sluice_jw_uint(j, "first_difference_msg_id",
+					       run->corpus.msg_id[run->pcre2_first_difference]);
 		}
 		break;
 	default:
 		break;
 	}
-	json_object_end(j);
+	sluice_jw_end(j);
 }
 
-static void write_ratio(struct json_out *j, const struct bench_run *run, const char *key,
+static void write_ratio(struct sluice_json_writer *j, const struct bench_run *run, const char *key,
 			enum scan_stage_id a, enum scan_stage_id b)
 {
 	double x = msgs_per_s(&run->stage[a]), y = msgs_per_s(&run->stage[b]);
 	if (x > 0 && y > 0)
-		json_double(j, key, x / y);
+		sluice_jw_double(j, key, x / y, 3, true);
 	else
-		json_null(j, key);
+		sluice_jw_null(j, key);
 }
 
 static void write_result(const struct bench_run *run)
 {
-	struct json_out j;
+	struct sluice_json_writer j;
 	char pcre2_version[64] = "";
 
 	pcre2_config(PCRE2_CONFIG_VERSION, pcre2_version);
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
-	json_string(&j, "program", "sluice-scan-bench");
-	json_object_begin(&j, "versions");
-	json_string(&j, "hyperscan", hs_version());
-	json_string(&j, "pcre2", pcre2_version);
-	json_object_end(&j);
-	json_object_begin(&j, "options");
-	json_u64(&j, "rounds", run->opt.rounds);
-	json_double(&j, "min_seconds", run->opt.min_seconds);
-	json_double(&j, "max_stage_seconds", run->opt.max_stage_seconds);
+	sluice_jw_init(&j, stdout);
+	sluice_jw_object(&j, NULL);
+	sluice_jw_string(&j, "program", "sluice-scan-bench");
+	sluice_jw_object(&j, "versions");
+	sluice_jw_string(&j, "hyperscan", hs_version());
+	sluice_jw_string(&j, "pcre2", pcre2_version);
+	sluice_jw_end(&j);
+	sluice_jw_object(&j, "options");
+	sluice_jw_uint(&j, "rounds", run->opt.rounds);
+	sluice_jw_double(&j, "min_seconds", run->opt.min_seconds, 3, true);
+	sluice_jw_double(&j, "max_stage_seconds", run->opt.max_stage_seconds, 3, true);
 	if (run->opt.cpu >= 0)
-		json_u64(&j, "cpu", (uint64_t)run->opt.cpu);
+		sluice_jw_uint(&j, "cpu", (uint64_t)run->opt.cpu);
 	else
-		json_null(&j, "cpu");
-	json_bool(&j, "stats_only", run->opt.stats_only);
-	json_object_end(&j);
+		sluice_jw_null(&j, "cpu");
+	sluice_jw_bool(&j, "stats_only", run->opt.stats_only);
+	sluice_jw_end(&j);
 	write_pack(&j, run);
 	write_corpus(&j, run);
 	if (!run->opt.stats_only) {
-		json_object_begin(&j, "stages");
+		sluice_jw_object(&j, "stages");
 		for (int id = 0; id < SCAN_STAGE_COUNT; id++)
 			write_stage(&j, run, (enum scan_stage_id)id);
-		json_object_end(&j);
-		json_object_begin(&j, "ratios");
+		sluice_jw_end(&j);
+		sluice_jw_object(&j, "ratios");
 		write_ratio(&j, run, "message_over_ceiling", SCAN_STAGE_MESSAGE,
 			    SCAN_STAGE_CEILING);
 		write_ratio(&j, run, "batch_over_ceiling", SCAN_STAGE_BATCH, SCAN_STAGE_CEILING);
 		write_ratio(&j, run, "batch_over_pcre2", SCAN_STAGE_BATCH, SCAN_STAGE_PCRE2);
 		write_ratio(&j, run, "message_over_pcre2", SCAN_STAGE_MESSAGE, SCAN_STAGE_PCRE2);
 		write_ratio(&j, run, "batch_over_message", SCAN_STAGE_BATCH, SCAN_STAGE_MESSAGE);
-		json_object_end(&j);
-		json_object_begin(&j, "cross_check");
-		json_bool(&j, "checked", run->cross_checked);
+		sluice_jw_end(&j);
+		sluice_jw_object(&j, "cross_check");
+		sluice_jw_bool(&j, "checked", run->cross_checked);
 		if (run->cross_checked) {
-			json_u64(&j, "verdicts_differ", run->verdicts_differ);
+			sluice_jw_uint(&j, "verdicts_differ", run->verdicts_differ);
 			if (run->first_difference >= 0)
-				json_u64(&j, "first_difference_msg_id",
-					 run->corpus.msg_id[run->first_difference]);
+				sluice_jw_uint(&j, "first_difference_msg_id",
+					       run->corpus.msg_id[run->first_difference]);
 		}
-		json_object_end(&j);
+		sluice_jw_end(&j);
 	}
 	if (run->error[0])
-		json_string(&j, "error", run->error);
-	json_object_end(&j);
-	json_finish(&j);
+		sluice_jw_string(&j, "error", run->error);
+	sluice_jw_end(&j);
+	sluice_jw_finish(&j);
 }
 
 static void pin(int cpu)

@@ -6,14 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hs_call_count.h"
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static int compare_double(const void *a, const void *b)
 {
@@ -49,7 +43,7 @@ int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus
 		return -1;
 	}
 
-	double stage_start = now_ns();
+	double stage_start = (double)sluice_mono_ns();
 	uint64_t calls_before = hs_call_count;
 	if (pass(stage, corpus, &out->counts, verdicts, err, err_len) != 0)
 		return -1;
@@ -57,10 +51,10 @@ int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus
 
 	unsigned r;
 	for (r = 0; r < rounds; r++) {
-		if (r > 0 && now_ns() - stage_start >= max_seconds * 1e9)
+		if (r > 0 && (double)sluice_mono_ns() - stage_start >= max_seconds * 1e9)
 			break;
 		uint64_t passes = 0;
-		double start = now_ns(), elapsed;
+		double start = (double)sluice_mono_ns(), elapsed;
 		do {
 			struct pass_counts c = {0};
 			if (pass(stage, corpus, &c, NULL, err, err_len) != 0)
@@ -76,7 +70,7 @@ int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus
 				return -1;
 			}
 			passes++;
-			elapsed = now_ns() - start;
+			elapsed = (double)sluice_mono_ns() - start;
 		} while (elapsed < min_seconds * 1e9 && passes < STAGE_MAX_PASSES_PER_ROUND);
 		out->round_ns_per_msg[r] = elapsed / ((double)passes * corpus->count);
 		out->timed_passes += passes;

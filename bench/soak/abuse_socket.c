@@ -33,7 +33,7 @@ int abuse_connect(const char *path)
 
 static int ms_until(double deadline)
 {
-	double left = deadline - soak_now();
+	double left = deadline - sluice_mono_s();
 	return left <= 0 ? 0 : (int)(left * 1e3) + 1;
 }
 
@@ -51,7 +51,7 @@ bool abuse_send(int fd, const void *buf, size_t len, double deadline)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			if (soak_now() >= deadline || poll(&pfd, 1, ms_until(deadline)) < 0)
+			if (sluice_mono_s() >= deadline || poll(&pfd, 1, ms_until(deadline)) < 0)
 				return false;
 			continue;
 		}
@@ -91,7 +91,7 @@ enum abuse_answer abuse_await(int fd, char *buf, size_t cap, double deadline)
 		enum abuse_answer a = read_some(fd, buf, cap, &got);
 		if (a != ANSWER_NONE)
 			return a;
-		if (soak_now() >= deadline)
+		if (sluice_mono_s() >= deadline)
 			return ANSWER_NONE;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (poll(&pfd, 1, ms_until(deadline)) < 0 && errno != EINTR)

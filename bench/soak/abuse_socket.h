@@ -16,7 +16,7 @@
 /* A non-blocking Unix stream socket connected to path, or -1 (errno). */
 int abuse_connect(const char *path);
 
-/* Sends all of buf by deadline (soak_now() seconds); false when the server
+/* Sends all of buf by deadline (sluice_mono_s() seconds); false when the server
  * closed, refused or did not take it in time. */
 bool abuse_send(int fd, const void *buf, size_t len, double deadline);
 

@@ -128,9 +128,9 @@ static void *idle_main(void *arg)
 	 * second's worth at a time. */
 	double cap = a->connects_per_s / 10.0 > 1 ? a->connects_per_s / 10.0 : 1;
 	double tokens = a->idle_max;
-	double last = soak_now();
+	double last = sluice_mono_s();
 	while (!atomic_load(&a->stop)) {
-		double now = soak_now();
+		double now = sluice_mono_s();
 		tokens += (now - last) * a->connects_per_s;
 		last = now;
 		unsigned open = 0;
@@ -162,7 +162,7 @@ static void *idle_main(void *arg)
 		tokens = tokens < cap ? tokens : cap;
 		if (poll(pfd, open, POLL_PERIOD_MS) <= 0)
 			continue;
-		now = soak_now();
+		now = sluice_mono_s();
 		for (unsigned k = 0; k < open; k++) {
 			if (pfd[k].revents == 0)
 				continue;
@@ -201,7 +201,7 @@ static void *half_main(void *arg)
 	for (unsigned i = 0; i < a->stallers; i++)
 		slots[i].fd = -1;
 	while (!atomic_load(&a->stop)) {
-		double now = soak_now();
+		double now = sluice_mono_s();
 		unsigned open = 0;
 		for (unsigned i = 0; i < a->stallers; i++) {
 			struct half_slot *s = &slots[i];
@@ -233,7 +233,7 @@ static void *half_main(void *arg)
 				soak_nap(POLL_PERIOD_MS / 1e3);
 			continue;
 		}
-		now = soak_now();
+		now = sluice_mono_s();
 		for (unsigned k = 0; k < open; k++) {
 			if (pfd[k].revents == 0)
 				continue;
@@ -266,7 +266,7 @@ static void ask_rudely(struct soak_abuse *a, struct soak_misuse_figures *f, cons
 		f->refused++;
 		return;
 	}
-	double deadline = soak_now() + HOLD_LIMIT_S;
+	double deadline = sluice_mono_s() + HOLD_LIMIT_S;
 	/* A refusal may close the connection while the rest of the bytes are
 	 * on their way: what the server said before that is what counts. */
 	abuse_send(fd, line, len, deadline);
@@ -284,7 +284,7 @@ static void vanish(struct soak_abuse *a, struct soak_misuse_figures *f, const ch
 		return;
 	}
 	if (line != NULL)
-		abuse_send(fd, line, strlen(line), soak_now() + 1.0);
+		abuse_send(fd, line, strlen(line), sluice_mono_s() + 1.0);
 	close(fd);
 	f->left++;
 }
@@ -331,7 +331,7 @@ static void *rude_main(void *arg)
 	if (huge == NULL)
 		return NULL;
 	memset(huge, 'A', HUGE_BYTES);
-	double start = soak_now();
+	double start = sluice_mono_s();
 	for (uint64_t k = 0; !atomic_load(&a->stop); k++) {
 		if (!soak_sleep_until(start + (double)k / a->rude_per_s, &a->stop))
 			break;

@@ -30,14 +30,14 @@ static void *probe_main(void *arg)
 	CPU_ZERO(&set);
 	CPU_SET(pr->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	double due = soak_now();
+	double due = sluice_mono_s();
 	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
 		due += PROBE_PERIOD_S;
 		struct timespec ts = {.tv_sec = (time_t)due,
 				      .tv_nsec = (long)((due - (double)(time_t)due) * 1e9)};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
-		double now = soak_now(), late = now - due;
+		double now = sluice_mono_s(), late = now - due;
 		pr->wakeups++;
 		if (late > pr->max_late_s)
 			pr->max_late_s = late;

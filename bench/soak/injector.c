@@ -166,10 +166,10 @@ void *soak_injector_main(void *arg)
 	struct soak_injector *inj = arg;
 	struct soak_injected *t = &inj->tally;
 	unsigned queues = inj->harness->queues, next_queue = 0;
-	double start = soak_now(), origin = start;
+	double start = sluice_mono_s(), origin = start;
 	uint64_t sent = 0;
 	while (!atomic_load_explicit(&inj->stop, memory_order_relaxed) && !t->capacity_reached) {
-		double now = soak_now();
+		double now = sluice_mono_s();
 		double due = (now - origin) * inj->rate_msgs;
 		if (due - (double)sent > inj->rate_msgs * MAX_DEBT_S) {
 			origin = now - (double)sent / inj->rate_msgs;
@@ -185,6 +185,6 @@ void *soak_injector_main(void *arg)
 		}
 		soak_nap(TICK_S);
 	}
-	t->seconds = soak_now() - start;
+	t->seconds = sluice_mono_s() - start;
 	return NULL;
 }

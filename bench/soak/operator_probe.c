@@ -25,14 +25,14 @@ int soak_operator_init(struct soak_operator *op, const char *socket, double ever
 void *soak_operator_main(void *arg)
 {
 	struct soak_operator *op = arg;
-	double next = soak_now();
+	double next = sluice_mono_s();
 	while (soak_sleep_until(next, &op->stop)) {
 		next += op->every_s;
 		struct daemon_status status;
 		char err[sizeof(op->last_error)];
-		double start = soak_now();
+		double start = sluice_mono_s();
 		int rc = control_read_status(op->socket, &status, err, sizeof(err));
-		double took_ms = (soak_now() - start) * 1e3;
+		double took_ms = (sluice_mono_s() - start) * 1e3;
 		op->asked++;
 		if (rc != 0) {
 			op->failures++;

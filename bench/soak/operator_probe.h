@@ -20,7 +20,7 @@ struct soak_operator {
 	double every_s;
 	atomic_bool stop;
 	double *latency_ms;
-	double *asked_at; /* soak_now() when each kept request was made */
+	double *asked_at; /* sluice_mono_s() when each kept request was made */
 	size_t capacity, kept;
 	uint64_t asked, failures;
 	char last_error[256];

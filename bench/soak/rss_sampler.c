@@ -14,7 +14,7 @@ int soak_rss_init(struct soak_rss *r, double every_s, double run_s)
 {
 	memset(r, 0, sizeof(*r));
 	r->every_s = every_s;
-	r->origin = soak_now();
+	r->origin = sluice_mono_s();
 	atomic_init(&r->stop, false);
 	r->capacity = (size_t)(run_s / every_s) + SLACK_SAMPLES;
 	r->samples = calloc(r->capacity, sizeof(*r->samples));
@@ -39,7 +39,7 @@ uint64_t soak_rss_now_kib(void)
 void soak_rss_take(struct soak_rss *r)
 {
 	if (r->count < r->capacity)
-		r->samples[r->count++] = (struct soak_rss_sample){.t = soak_now() - r->origin,
+		r->samples[r->count++] = (struct soak_rss_sample){.t = sluice_mono_s() - r->origin,
 								  .kib = soak_rss_now_kib()};
 }
 

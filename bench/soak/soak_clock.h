@@ -13,14 +13,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define STOP_SLICE_S 0.05
+#include "clock.h"
 
-static inline double soak_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define STOP_SLICE_S 0.05
 
 static inline void soak_nap(double seconds)
 {
@@ -32,13 +27,13 @@ static inline void soak_nap(double seconds)
 		;
 }
 
-/* Sleeps until soak_now() >= until or *stop; returns false when stopped. */
+/* Sleeps until sluice_mono_s() >= until or *stop; returns false when stopped. */
 static inline bool soak_sleep_until(double until, const atomic_bool *stop)
 {
 	for (;;) {
 		if (atomic_load(stop))
 			return false;
-		double left = until - soak_now();
+		double left = until - sluice_mono_s();
 		if (left <= 0)
 			return true;
 		soak_nap(left < STOP_SLICE_S ? left : STOP_SLICE_S);

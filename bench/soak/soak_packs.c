@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "match.h"
 #include "message_table.h"
 #include "pack.h"
@@ -16,13 +17,6 @@
 #define MATCH_CAPACITY 64
 
 static const char *const suffix[2] = {"-soak-a", "-soak-b"};
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int compile_version(struct soak_packs *p, const char *rules_path, unsigned which,
 			   const char *dir, char *err, size_t err_len)
@@ -69,12 +63,12 @@ int soak_packs_prepare(struct soak_packs *p, const struct soak_options *o, const
 		return 0;
 	}
 	p->compiled_here = true;
-	double start = mono_ms();
+	double start = sluice_mono_ms();
 	for (unsigned which = 0; which < 2; which++) {
 		if (compile_version(p, o->rules, which, dir, err, err_len) != 0)
 			return -1;
 	}
-	p->compile_ms = mono_ms() - start;
+	p->compile_ms = sluice_mono_ms() - start;
 	return 0;
 }
 

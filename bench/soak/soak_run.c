@@ -88,11 +88,11 @@ static bool same_counters(const struct daemon_counters *a, const struct daemon_c
 static void settle(struct soak_run *run)
 {
 	const char *sock = run->daemon->control_socket;
-	double start = soak_now(), deadline = start + SETTLE_LIMIT_S;
+	double start = sluice_mono_s(), deadline = start + SETTLE_LIMIT_S;
 	struct daemon_counters last = {0};
 	bool have_last = false;
 	char err[512];
-	while (soak_now() < deadline && !atomic_load(&run->daemon_exited)) {
+	while (sluice_mono_s() < deadline && !atomic_load(&run->daemon_exited)) {
 		struct daemon_counters now;
 		if (control_read_counters(sock, &now, err, sizeof(err)) != 0) {
 			fail(run, "reading the daemon's counters: %s", err);
@@ -106,7 +106,7 @@ static void settle(struct soak_run *run)
 			     now.tx_packets[0] + now.tx_packets[1] == collected;
 		if (agree && have_last && same_counters(&now, &last)) {
 			run->settled = true;
-			run->settle_s = soak_now() - start;
+			run->settle_s = sluice_mono_s() - start;
 			return;
 		}
 		last = now;
@@ -178,7 +178,7 @@ static void conduct(struct soak_run *run, struct parts *p)
 	}
 	run->have_status_start = true;
 	/* Every time in the figures counts from here, when traffic starts. */
-	run->origin = soak_now();
+	run->origin = sluice_mono_s();
 	run->rss.origin = run->origin;
 	soak_rss_take(&run->rss);
 	if (soak_cpu_probes_start(&run->probes, run->cpus, run->cpu_count, run->origin) != 0) {
@@ -202,9 +202,9 @@ static void conduct(struct soak_run *run, struct parts *p)
 	fprintf(stderr, "sluice-soak: daemon up; traffic, reloads and abuse for %.0f s\n",
 		run->opt->duration_s);
 
-	double start = soak_now();
+	double start = sluice_mono_s();
 	bool whole = soak_sleep_until(start + run->opt->duration_s, &run->daemon_exited);
-	run->traffic_s = soak_now() - start;
+	run->traffic_s = sluice_mono_s() - start;
 	stop_load(run, p);
 	soak_rss_take(&run->rss);
 	if (!whole) {

@@ -9,6 +9,7 @@
  * compiled with start-of-match tracking at all, so they and a quiet copy of
  * their operands live in a database of their own.
  */
+#include "clock.h"
 #include "pack_compile.h"
 
 #include <stdarg.h>
@@ -1059,14 +1060,6 @@ static void build_free(struct build *b)
 	free(b->by_id);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* What gather() fills in[0..2] with. */
 #define DB_INPUTS 4
 static const enum sluice_db_kind db_kinds[DB_INPUTS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
@@ -1080,7 +1073,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 	struct db_input in[DB_INPUTS] = {0};
 	struct built_db built[DB_INPUTS] = {0};
 	struct sluice_pack *pack = NULL;
-	double start = now_ms();
+	double start = sluice_mono_ms();
 	size_t n = rules->count;
 	int rc = -1;
 
@@ -1213,7 +1206,7 @@ int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
 		goto oom;
 	if (b.errors && !partial)
 		goto out;
-	pack->compile_ms = now_ms() - start;
+	pack->compile_ms = sluice_mono_ms() - start;
 	*out = pack;
 	pack = NULL;
 	rc = 0;

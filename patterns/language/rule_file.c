@@ -12,6 +12,7 @@
 
 #include <yaml.h>
 
+#include "message.h"
 #include "file_read.h"
 #include "utf8.h"
 
@@ -24,20 +25,6 @@
 #define INCLUDE_MAX_DEPTH 32
 
 /* ---- small helpers ---- */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static const char *node_kind(const yaml_node_t *node)
 {
@@ -1589,11 +1576,11 @@ int sluice_rule_file_load(const char *path, struct sluice_rule_list *out, char *
 	/* Whole-file problems (cannot open, too large) keep the plain
 	 * "FILE: why" form scripts and older tests expect. */
 	if (d && strcmp(d->code, "open") == 0)
-		set_err(err, err_len, "%s: %s", d->file, d->message);
+		sluice_set_err(err, err_len, "%s: %s", d->file, d->message);
 	else if (d)
 		sluice_diag_format_short(d, err, err_len);
 	else
-		set_err(err, err_len, "%s: cannot load the rules", path);
+		sluice_set_err(err, err_len, "%s: cannot load the rules", path);
 	sluice_diag_list_free(&diags);
 	sluice_rule_list_free(&list);
 	return -1;

@@ -38,6 +38,7 @@
  *     B    hs_serialize_database() bytes
  *   (the last database ends exactly at the end of the body)
  */
+#include "message.h"
 #include "pack.h"
 
 #include <errno.h>
@@ -63,20 +64,6 @@
 #define PACK_MAX_STRING (1u << 20)
 /* Smallest encoding of one rule: three empty strings, action and flags. */
 #define PACK_MIN_RULE_BYTES (4 * 4 + 4 + 4 + 8 + 4 + 8)
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 void sluice_to_hex(const uint8_t *bytes, size_t n, char *hex)
 {
@@ -217,16 +204,16 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 	*image = NULL;
 	*image_len = 0;
 	if (pack->db_count == 0 || pack->db_count > 4) {
-		set_err(err, err_len, "%s: pack has no database", who);
+		sluice_set_err(err, err_len, "%s: pack has no database", who);
 		return -1;
 	}
 	if (pack->rule_count == 0 || pack->rule_count > UINT32_MAX ||
 	    pack->logic_len > UINT32_MAX) {
-		set_err(err, err_len, "%s: too many rules for the pack format", who);
+		sluice_set_err(err, err_len, "%s: too many rules for the pack format", who);
 		return -1;
 	}
 	if (hs_populate_platform(&plat) != HS_SUCCESS) {
-		set_err(err, err_len, "%s: Hyperscan cannot describe this platform", who);
+		sluice_set_err(err, err_len, "%s: Hyperscan cannot describe this platform", who);
 		return -1;
 	}
 
@@ -268,8 +255,9 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 		size_t len = 0;
 
 		if (hs_serialize_database(db->db, &bytes, &len) != HS_SUCCESS) {
-			set_err(err, err_len, "%s: Hyperscan could not serialize the %s database",
-				who, sluice_db_kind_name(db->kind));
+			sluice_set_err(err, err_len,
+				       "%s: Hyperscan could not serialize the %s database", who,
+				       sluice_db_kind_name(db->kind));
 			free(b.p);
 			return -1;
 		}
@@ -288,15 +276,15 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 	}
 
 	if (b.failed) {
-		set_err(err, err_len, "%s: out of memory (or a field too long) building the pack",
-			who);
+		sluice_set_err(err, err_len,
+			       "%s: out of memory (or a field too long) building the pack", who);
 		free(b.p);
 		return -1;
 	}
 
 	size_t body_len = b.len - SLUICE_PACK_HEADER_LEN;
 	if (sluice_sha256(b.p + SLUICE_PACK_HEADER_LEN, body_len, digest) != 0) {
-		set_err(err, err_len, "%s: SHA-256 failed", who);
+		sluice_set_err(err, err_len, "%s: SHA-256 failed", who);
 		free(b.p);
 		return -1;
 	}
@@ -347,29 +335,30 @@ int sluice_pack_write(const struct sluice_pack *pack, const char *path, char *er
 	/* Written aside and renamed, so a control plane watching the path never
 	 * reads half a pack. */
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		set_err(err, err_len, "%s: out of memory", path);
+		sluice_set_err(err, err_len, "%s: out of memory", path);
 		free(image);
 		return -1;
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		set_err(err, err_len, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot create %s: %s", path, tmp,
+			       strerror(errno));
 		goto fail;
 	}
 	if (fchmod(fd, 0644) != 0 || write_all(fd, image, len) != 0 || fsync(fd) != 0) {
-		set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto fail;
 	}
 	if (close(fd) != 0) {
-		set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
 		unlink(tmp);
 		goto fail;
 	}
 	if (rename(tmp, path) != 0) {
-		set_err(err, err_len, "%s: cannot rename %s into place: %s", path, tmp,
-			strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot rename %s into place: %s", path, tmp,
+			       strerror(errno));
 		unlink(tmp);
 		goto fail;
 	}
@@ -395,8 +384,8 @@ struct rbuf {
 
 static int short_body(struct rbuf *r, const char *field)
 {
-	set_err(r->err, r->err_len, "%s: malformed pack body: %s runs past the end of the body",
-		r->path, field);
+	sluice_set_err(r->err, r->err_len,
+		       "%s: malformed pack body: %s runs past the end of the body", r->path, field);
 	return -1;
 }
 
@@ -440,13 +429,13 @@ static int get_str(struct rbuf *r, const char *field, bool allow_empty, char **o
 	if (n > r->left)
 		return short_body(r, field);
 	if (n > PACK_MAX_STRING || (!allow_empty && n == 0) || memchr(r->p, '\0', n)) {
-		set_err(r->err, r->err_len, "%s: malformed pack body: %s is not a valid string",
-			r->path, field);
+		sluice_set_err(r->err, r->err_len,
+			       "%s: malformed pack body: %s is not a valid string", r->path, field);
 		return -1;
 	}
 	*out = strndup((const char *)r->p, n);
 	if (!*out) {
-		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
 		return -1;
 	}
 	r->p += n;
@@ -488,7 +477,7 @@ int sluice_read_file(const char *path, const struct sluice_load_limits *limits, 
 		what = "pack within the memory cap's free room";
 	}
 	if (sluice_file_read_all(path, limit, what, &buf, out_len, why, sizeof(why)) != 0) {
-		set_err(err, err_len, "%s: %s", path, why);
+		sluice_set_err(err, err_len, "%s: %s", path, why);
 		return -1;
 	}
 	*out = (uint8_t *)buf;
@@ -504,33 +493,37 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 	if (signed_out)
 		*signed_out = false;
 	if (len < SLUICE_PACK_HEADER_LEN) {
-		set_err(err, err_len,
-			"%s: truncated pack: %zu bytes, shorter than the %d-byte header", path, len,
-			SLUICE_PACK_HEADER_LEN);
+		sluice_set_err(err, err_len,
+			       "%s: truncated pack: %zu bytes, shorter than the %d-byte header",
+			       path, len, SLUICE_PACK_HEADER_LEN);
 		return -1;
 	}
 	if (memcmp(buf, SLUICE_PACK_MAGIC, 8) != 0) {
-		set_err(err, err_len, "%s: not a Sluice pack (the file does not start with %s)",
-			path, SLUICE_PACK_MAGIC);
+		sluice_set_err(err, err_len,
+			       "%s: not a Sluice pack (the file does not start with %s)", path,
+			       SLUICE_PACK_MAGIC);
 		return -1;
 	}
 	uint32_t format = get_le32(buf + 8);
 	if (format == 1) {
-		set_err(err, err_len,
-			"%s: pack format version 1 is not supported; this build reads version %d "
-			"(several databases, the full rule language): compile the rules again "
-			"with this version of sluice-pack",
-			path, SLUICE_PACK_FORMAT_VERSION);
+		sluice_set_err(
+		    err, err_len,
+		    "%s: pack format version 1 is not supported; this build reads version %d "
+		    "(several databases, the full rule language): compile the rules again "
+		    "with this version of sluice-pack",
+		    path, SLUICE_PACK_FORMAT_VERSION);
 		return -1;
 	}
 	if (format != SLUICE_PACK_FORMAT_VERSION) {
-		set_err(err, err_len,
-			"%s: pack format version %u is not supported; this build reads version %d",
-			path, format, SLUICE_PACK_FORMAT_VERSION);
+		sluice_set_err(
+		    err, err_len,
+		    "%s: pack format version %u is not supported; this build reads version %d",
+		    path, format, SLUICE_PACK_FORMAT_VERSION);
 		return -1;
 	}
 	if (get_le32(buf + 12) != 0) {
-		set_err(err, err_len, "%s: corrupt pack header: reserved field is not zero", path);
+		sluice_set_err(err, err_len, "%s: corrupt pack header: reserved field is not zero",
+			       path);
 		return -1;
 	}
 	uint64_t body_len = get_le64(buf + 16);
@@ -543,31 +536,33 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 		is_signed = false;
 	} else if (after >= SLUICE_PACK_SIG_LEN && body_len == after - SLUICE_PACK_SIG_LEN) {
 		if (memcmp(buf + len - SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC, 8) != 0) {
-			set_err(err, err_len,
-				"%s: length mismatch: the %d bytes after the body are not a "
-				"signature trailer (no %s magic); the pack is corrupt",
-				path, SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC);
+			sluice_set_err(err, err_len,
+				       "%s: length mismatch: the %d bytes after the body are not a "
+				       "signature trailer (no %s magic); the pack is corrupt",
+				       path, SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC);
 			return -1;
 		}
 		is_signed = true;
 	} else {
-		set_err(err, err_len,
-			"%s: length mismatch: the header says the body is %llu bytes but the file "
-			"has %zu after the header; the pack is truncated or corrupt",
-			path, (unsigned long long)body_len, after);
+		sluice_set_err(
+		    err, err_len,
+		    "%s: length mismatch: the header says the body is %llu bytes but the file "
+		    "has %zu after the header; the pack is truncated or corrupt",
+		    path, (unsigned long long)body_len, after);
 		return -1;
 	}
 	if (sluice_sha256(buf + SLUICE_PACK_HEADER_LEN, (size_t)body_len, digest) != 0) {
-		set_err(err, err_len, "%s: SHA-256 failed", path);
+		sluice_set_err(err, err_len, "%s: SHA-256 failed", path);
 		return -1;
 	}
 	if (memcmp(digest, buf + 24, 32) != 0) {
 		sluice_to_hex(digest, 32, got);
 		sluice_to_hex(buf + 24, 32, want);
-		set_err(err, err_len,
-			"%s: SHA-256 mismatch: the body hashes to %s but the header says %s; the "
-			"pack is corrupt or was altered",
-			path, got, want);
+		sluice_set_err(
+		    err, err_len,
+		    "%s: SHA-256 mismatch: the body hashes to %s but the header says %s; the "
+		    "pack is corrupt or was altered",
+		    path, got, want);
 		return -1;
 	}
 	if (signed_out)
@@ -585,7 +580,7 @@ static int bad_body(struct rbuf *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(r->err, r->err_len, "%s: malformed pack body: %s", r->path, msg);
+	sluice_set_err(r->err, r->err_len, "%s: malformed pack body: %s", r->path, msg);
 	return -1;
 }
 
@@ -599,7 +594,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		return bad_body(r, "rule count %u does not fit", count);
 	pack->rules = calloc(count, sizeof(*pack->rules));
 	if (!pack->rules) {
-		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
 		return -1;
 	}
 	pack->rule_count = count;
@@ -661,7 +656,7 @@ static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
 	pack->logic = calloc(n ? n : 1, sizeof(*pack->logic));
 	pack->combinations = calloc(pack->rule_count, sizeof(*pack->combinations));
 	if (!pack->logic || !pack->combinations) {
-		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
 		return -1;
 	}
 	pack->logic_len = n;
@@ -706,7 +701,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		return bad_body(r, "database count %u", count);
 	pack->dbs = calloc(count, sizeof(*pack->dbs));
 	if (!pack->dbs) {
-		set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
 		return -1;
 	}
 	for (uint32_t d = 0; d < count; d++) {
@@ -728,7 +723,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 			return bad_body(r, "database id count %u does not fit", ids);
 		db->map = calloc(ids, sizeof(*db->map));
 		if (!db->map) {
-			set_err(r->err, r->err_len, "%s: out of memory", r->path);
+			sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
 			return -1;
 		}
 		db->id_count = ids;
@@ -767,24 +762,25 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 				return bad_body(r, "the %s database cannot be sized",
 						sluice_db_kind_name(db->kind));
 			if (pack->db_bytes + need > r->max_db_bytes) {
-				set_err(r->err, r->err_len,
-					"%s: the databases need more than the %zu bytes the memory "
-					"cap leaves free; refused before deserializing them",
-					r->path, r->max_db_bytes);
+				sluice_set_err(
+				    r->err, r->err_len,
+				    "%s: the databases need more than the %zu bytes the memory "
+				    "cap leaves free; refused before deserializing them",
+				    r->path, r->max_db_bytes);
 				return -1;
 			}
 		}
 		e = hs_deserialize_database((const char *)r->p, (size_t)db_len, &db->db);
 		if (e != HS_SUCCESS) {
 			db->db = NULL;
-			set_err(r->err, r->err_len,
-				"%s: Hyperscan refused the %s database: %s (error %d)", r->path,
-				sluice_db_kind_name(db->kind), hs_error_name(e), e);
+			sluice_set_err(r->err, r->err_len,
+				       "%s: Hyperscan refused the %s database: %s (error %d)",
+				       r->path, sluice_db_kind_name(db->kind), hs_error_name(e), e);
 			return -1;
 		}
 		if (hs_database_size(db->db, &db->bytes) != HS_SUCCESS) {
-			set_err(r->err, r->err_len, "%s: cannot size the %s database", r->path,
-				sluice_db_kind_name(db->kind));
+			sluice_set_err(r->err, r->err_len, "%s: cannot size the %s database",
+				       r->path, sluice_db_kind_name(db->kind));
 			return -1;
 		}
 		pack->db_bytes += db->bytes;
@@ -818,8 +814,8 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 	/* Checked before anything else in the body is interpreted: a database
 	 * from another Hyperscan must never reach hs_deserialize_database(). */
 	if (strcmp(hs_ver, hs_version()) != 0) {
-		set_err(err, err_len, "%s: pack built with Hyperscan %s, this is %s", path, hs_ver,
-			hs_version());
+		sluice_set_err(err, err_len, "%s: pack built with Hyperscan %s, this is %s", path,
+			       hs_ver, hs_version());
 		free(hs_ver);
 		return -1;
 	}
@@ -832,11 +828,12 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 	 * fails at the first scan, on a worker; refuse it here, naming both. */
 	hs_platform_info_t host;
 	if (hs_populate_platform(&host) == HS_SUCCESS && (features & ~host.cpu_features) != 0) {
-		set_err(err, err_len,
-			"%s: the pack needs CPU features 0x%llx (tune %u) but this machine has "
-			"0x%llx; compile the pack on a machine like this one",
-			path, (unsigned long long)features, tune,
-			(unsigned long long)host.cpu_features);
+		sluice_set_err(
+		    err, err_len,
+		    "%s: the pack needs CPU features 0x%llx (tune %u) but this machine has "
+		    "0x%llx; compile the pack on a machine like this one",
+		    path, (unsigned long long)features, tune,
+		    (unsigned long long)host.cpu_features);
 		return -1;
 	}
 	if (parse_rules(&r, pack) != 0 || get_str(&r, "owner", true, &pack->owner) != 0 ||
@@ -846,7 +843,7 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 
 	/* Derived, not stored: what the match path looks up per message. */
 	if (sluice_pack_derive(pack) != 0) {
-		set_err(err, err_len, "%s: out of memory", path);
+		sluice_set_err(err, err_len, "%s: out of memory", path);
 		return -1;
 	}
 
@@ -855,8 +852,9 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 	hs_scratch_t *scratch = NULL;
 	e = sluice_pack_alloc_scratch(pack, &scratch);
 	if (e != HS_SUCCESS) {
-		set_err(err, err_len, "%s: Hyperscan cannot use the databases: %s (error %d)", path,
-			hs_error_name(e), e);
+		sluice_set_err(err, err_len,
+			       "%s: Hyperscan cannot use the databases: %s (error %d)", path,
+			       hs_error_name(e), e);
 		return -1;
 	}
 	hs_free_scratch(scratch);
@@ -872,7 +870,7 @@ int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
 	*out = NULL;
 	pack = calloc(1, sizeof(*pack));
 	if (!pack || !(pack->source = strdup(path))) {
-		set_err(err, err_len, "%s: out of memory", path);
+		sluice_set_err(err, err_len, "%s: out of memory", path);
 		free(pack);
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "message.h"
 #include "file_read.h"
 #include "pack_internal.h"
 
@@ -30,20 +31,6 @@ struct sluice_trust {
 	struct trusted_key *keys;
 	size_t count;
 };
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* OpenSSL's reason for the last failure, for messages; clears its queue so
  * one failure is not blamed on the next call. */
@@ -77,20 +64,20 @@ static EVP_PKEY *read_key(const char *path, bool private_key, char *err, size_t 
 	FILE *f = sluice_file_fopen_regular(path, why, sizeof(why));
 
 	if (!f) {
-		set_err(err, err_len, "%s: %s", path, why);
+		sluice_set_err(err, err_len, "%s: %s", path, why);
 		return NULL;
 	}
 	key = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL)
 			  : PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!key) {
-		set_err(err, err_len, "%s: not a PEM %s key (%s)", path,
-			private_key ? "private" : "public", ssl_reason(why, sizeof(why)));
+		sluice_set_err(err, err_len, "%s: not a PEM %s key (%s)", path,
+			       private_key ? "private" : "public", ssl_reason(why, sizeof(why)));
 		return NULL;
 	}
 	if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-		set_err(err, err_len, "%s: not an Ed25519 key; make one with 'sluice-pack keygen'",
-			path);
+		sluice_set_err(err, err_len,
+			       "%s: not an Ed25519 key; make one with 'sluice-pack keygen'", path);
 		EVP_PKEY_free(key);
 		return NULL;
 	}
@@ -115,8 +102,8 @@ int sluice_trust_add_key(struct sluice_trust *trust, const char *public_key_pem_
 	if (!key)
 		return -1;
 	if (key_id_of(key, id) != 0) {
-		set_err(err, err_len, "%s: cannot read the public key's bytes",
-			public_key_pem_path);
+		sluice_set_err(err, err_len, "%s: cannot read the public key's bytes",
+			       public_key_pem_path);
 		EVP_PKEY_free(key);
 		return -1;
 	}
@@ -128,7 +115,7 @@ int sluice_trust_add_key(struct sluice_trust *trust, const char *public_key_pem_
 	}
 	struct trusted_key *k = realloc(trust->keys, (trust->count + 1) * sizeof(*k));
 	if (!k) {
-		set_err(err, err_len, "%s: out of memory", public_key_pem_path);
+		sluice_set_err(err, err_len, "%s: out of memory", public_key_pem_path);
 		EVP_PKEY_free(key);
 		return -1;
 	}
@@ -180,18 +167,20 @@ static int check_signature(const char *path, const uint8_t *img, size_t len,
 		EVP_MD_CTX_free(ctx);
 		ERR_clear_error();
 		if (!ok) {
-			set_err(err, err_len,
-				"%s: bad signature: the signature by key %s does not verify; the "
-				"pack was altered after signing",
-				path, hex);
+			sluice_set_err(
+			    err, err_len,
+			    "%s: bad signature: the signature by key %s does not verify; the "
+			    "pack was altered after signing",
+			    path, hex);
 			return -1;
 		}
 		return 0;
 	}
-	set_err(err, err_len,
-		"%s: signed by unknown key %s; add that key's public key to the trusted keys, or "
-		"sign the pack with a trusted key",
-		path, hex);
+	sluice_set_err(
+	    err, err_len,
+	    "%s: signed by unknown key %s; add that key's public key to the trusted keys, or "
+	    "sign the pack with a trusted key",
+	    path, hex);
 	return -1;
 }
 
@@ -210,7 +199,7 @@ int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust, 
 	if (sluice_pack_check_envelope(pack_path, img, len, &is_signed, err, err_len) != 0)
 		goto out;
 	if (!is_signed) {
-		set_err(err, err_len, "%s: pack is not signed", pack_path);
+		sluice_set_err(err, err_len, "%s: pack is not signed", pack_path);
 		goto out;
 	}
 	rc = check_signature(pack_path, img, len, trust, key_id_hex, err, err_len);
@@ -234,8 +223,9 @@ int sluice_pack_read_trusted(const char *path, const struct sluice_trust *trust,
 	if (sluice_pack_check_envelope(path, img, len, &is_signed, err, err_len) != 0)
 		goto out;
 	if (trust != NULL && !is_signed && trust->require_signed) {
-		set_err(err, err_len,
-			"%s: pack is not signed and this daemon requires signed packs", path);
+		sluice_set_err(err, err_len,
+			       "%s: pack is not signed and this daemon requires signed packs",
+			       path);
 		goto out;
 	}
 	if (trust != NULL && is_signed && (trust->count || trust->require_signed) &&
@@ -263,12 +253,13 @@ static int write_file_atomic(const char *path, mode_t mode, const uint8_t *a, si
 	/* Written aside and renamed, so a control plane watching the path never
 	 * reads half a pack. */
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		set_err(err, err_len, "%s: out of memory", path);
+		sluice_set_err(err, err_len, "%s: out of memory", path);
 		return -1;
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		set_err(err, err_len, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot create %s: %s", path, tmp,
+			       strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -291,7 +282,7 @@ static int write_file_atomic(const char *path, mode_t mode, const uint8_t *a, si
 	if (close(fd) != 0)
 		ok = false;
 	if (!ok || rename(tmp, path) != 0) {
-		set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+		sluice_set_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;
@@ -324,16 +315,16 @@ int sluice_pack_sign(const char *pack_path, const char *private_key_pem_path, co
 
 	memcpy(trailer, SLUICE_PACK_SIG_MAGIC, 8);
 	if (key_id_of(key, trailer + 8) != 0) {
-		set_err(err, err_len, "%s: cannot read the key's public half",
-			private_key_pem_path);
+		sluice_set_err(err, err_len, "%s: cannot read the key's public half",
+			       private_key_pem_path);
 		goto out;
 	}
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
 	    EVP_DigestSign(ctx, trailer + 40, &sig_len, img, SLUICE_PACK_HEADER_LEN) != 1 ||
 	    sig_len != ED25519_SIG_LEN) {
-		set_err(err, err_len, "%s: signing failed: %s", pack_path,
-			ssl_reason(why, sizeof(why)));
+		sluice_set_err(err, err_len, "%s: signing failed: %s", pack_path,
+			       ssl_reason(why, sizeof(why)));
 		goto out;
 	}
 	rc = write_file_atomic(out_path, 0644, img, len, trailer, sizeof(trailer), err, err_len);
@@ -356,13 +347,13 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, bool private_
 	int rc;
 
 	if (!bio) {
-		set_err(err, err_len, "%s: out of memory", path);
+		sluice_set_err(err, err_len, "%s: out of memory", path);
 		return -1;
 	}
 	if ((private_key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
 			 : PEM_write_bio_PUBKEY(bio, key)) != 1) {
-		set_err(err, err_len, "%s: cannot encode the key: %s", path,
-			ssl_reason(why, sizeof(why)));
+		sluice_set_err(err, err_len, "%s: cannot encode the key: %s", path,
+			       ssl_reason(why, sizeof(why)));
 		BIO_free(bio);
 		return -1;
 	}
@@ -379,8 +370,8 @@ int sluice_keygen(const char *private_out, const char *public_out, char *err, si
 	int rc;
 
 	if (!key) {
-		set_err(err, err_len, "%s: cannot make a key: %s", private_out,
-			ssl_reason(why, sizeof(why)));
+		sluice_set_err(err, err_len, "%s: cannot make a key: %s", private_out,
+			       ssl_reason(why, sizeof(why)));
 		return -1;
 	}
 	/* 0600 from the first byte: the temporary file is created 0600 by
@@ -401,7 +392,7 @@ int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t e
 	bool is_private = false;
 
 	if (!f) {
-		set_err(err, err_len, "%s: %s", pem_path, why);
+		sluice_set_err(err, err_len, "%s: %s", pem_path, why);
 		return -1;
 	}
 	char line[64] = "";
@@ -412,7 +403,7 @@ int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t e
 	if (!key)
 		return -1;
 	if (key_id_of(key, id) != 0) {
-		set_err(err, err_len, "%s: cannot read the key's public half", pem_path);
+		sluice_set_err(err, err_len, "%s: cannot read the key's public half", pem_path);
 		EVP_PKEY_free(key);
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "bad_input.h"
+#include "json_writer.h"
 #include "match.h"
 #include "pack_source.h"
 #include "pack.h"
@@ -55,32 +56,10 @@ int sp_bad_option(const char *cmd);
 
 /* ---- JSON output ---- */
 
-#define SP_JSON_MAX_DEPTH 16
-
-/* A streaming writer for one compact JSON document. Keys are given with each
- * value (NULL inside arrays). Strings are written as valid JSON whatever their
- * bytes: invalid UTF-8 becomes U+FFFD, control characters are escaped. */
-struct sp_json {
-	FILE *f;
-	unsigned depth;
-	bool first[SP_JSON_MAX_DEPTH];
-	char kind[SP_JSON_MAX_DEPTH]; /* '{' or '[' */
-};
-
-void sp_json_begin(struct sp_json *j, FILE *f, const char *command);
-void sp_json_obj(struct sp_json *j, const char *key);
-void sp_json_arr(struct sp_json *j, const char *key);
-void sp_json_end(struct sp_json *j);
-void sp_json_str(struct sp_json *j, const char *key, const char *s);
-void sp_json_strn(struct sp_json *j, const char *key, const char *s, size_t n);
-void sp_json_int(struct sp_json *j, const char *key, long long v);
-void sp_json_uint(struct sp_json *j, const char *key, unsigned long long v);
-void sp_json_double(struct sp_json *j, const char *key, double v);
-void sp_json_bool(struct sp_json *j, const char *key, bool v);
-void sp_json_null(struct sp_json *j, const char *key);
+void sp_json_begin(struct sluice_json_writer *j, FILE *f, const char *command);
 /* Closes whatever is open below the top object, adds "error" (if not NULL),
  * "ok" and "exit", closes the document and returns exit_status. */
-int sp_json_finish(struct sp_json *j, int exit_status, const char *error);
+int sp_json_finish(struct sluice_json_writer *j, int exit_status, const char *error);
 
 /* ---- text output ---- */
 

@@ -33,160 +33,25 @@ int sp_bad_option(const char *cmd)
 	return SP_EXIT_USAGE;
 }
 
-/* ---- UTF-8 ---- */
-
 /* ---- JSON ---- */
 
-static void json_escaped(FILE *f, const char *s, size_t n);
-
-static void json_sep(struct sp_json *j, const char *key)
+/* A sluice-pack JSON report: one object, "command" first, "ok" and "exit" last. */
+void sp_json_begin(struct sluice_json_writer *j, FILE *f, const char *command)
 {
-	if (j->depth > 0) {
-		if (!j->first[j->depth - 1])
-			fputc(',', j->f);
-		j->first[j->depth - 1] = false;
-	}
-	if (key) {
-		json_escaped(j->f, key, strlen(key));
-		fputc(':', j->f);
-	}
+	sluice_jw_init(j, f);
+	sluice_jw_object(j, NULL);
+	sluice_jw_string(j, "command", command);
 }
 
-static void json_open(struct sp_json *j, const char *key, char kind)
-{
-	json_sep(j, key);
-	fputc(kind, j->f);
-	if (j->depth < SP_JSON_MAX_DEPTH) {
-		j->kind[j->depth] = kind;
-		j->first[j->depth] = true;
-	}
-	j->depth++;
-}
-
-void sp_json_begin(struct sp_json *j, FILE *f, const char *command)
-{
-	memset(j, 0, sizeof(*j));
-	j->f = f;
-	json_open(j, NULL, '{');
-	sp_json_str(j, "command", command);
-}
-
-void sp_json_obj(struct sp_json *j, const char *key)
-{
-	json_open(j, key, '{');
-}
-
-void sp_json_arr(struct sp_json *j, const char *key)
-{
-	json_open(j, key, '[');
-}
-
-void sp_json_end(struct sp_json *j)
-{
-	if (j->depth == 0)
-		return;
-	j->depth--;
-	fputc(j->kind[j->depth] == '[' ? ']' : '}', j->f);
-}
-
-static void json_escaped(FILE *f, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
-			i++;
-		} else if (c == '\n') {
-			fputs("\\n", f);
-			i++;
-		} else if (c == '\t') {
-			fputs("\\t", f);
-			i++;
-		} else if (c == '\r') {
-			fputs("\\r", f);
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			i++;
-		} else if (c < 0x80) {
-			fputc(c, f);
-			i++;
-		} else {
-			size_t k = sluice_utf8_sequence_len(u + i, n - i);
-			if (k == 0) {
-				/* JSON must be UTF-8; the byte is lost, the
-				 * caller reports where it was. */
-				fputs("\\ufffd", f);
-				i++;
-			} else {
-				fwrite(u + i, 1, k, f);
-				i += k;
-			}
-		}
-	}
-	fputc('"', f);
-}
-
-void sp_json_strn(struct sp_json *j, const char *key, const char *s, size_t n)
-{
-	json_sep(j, key);
-	json_escaped(j->f, s, n);
-}
-
-void sp_json_str(struct sp_json *j, const char *key, const char *s)
-{
-	if (!s) {
-		sp_json_null(j, key);
-		return;
-	}
-	sp_json_strn(j, key, s, strlen(s));
-}
-
-void sp_json_int(struct sp_json *j, const char *key, long long v)
-{
-	json_sep(j, key);
-	fprintf(j->f, "%lld", v);
-}
-
-void sp_json_uint(struct sp_json *j, const char *key, unsigned long long v)
-{
-	json_sep(j, key);
-	fprintf(j->f, "%llu", v);
-}
-
-void sp_json_double(struct sp_json *j, const char *key, double v)
-{
-	json_sep(j, key);
-	fprintf(j->f, "%.3f", v);
-}
-
-void sp_json_bool(struct sp_json *j, const char *key, bool v)
-{
-	json_sep(j, key);
-	fputs(v ? "true" : "false", j->f);
-}
-
-void sp_json_null(struct sp_json *j, const char *key)
-{
-	json_sep(j, key);
-	fputs("null", j->f);
-}
-
-int sp_json_finish(struct sp_json *j, int exit_status, const char *error)
+int sp_json_finish(struct sluice_json_writer *j, int exit_status, const char *error)
 {
 	while (j->depth > 1)
-		sp_json_end(j);
+		sluice_jw_end(j);
 	if (error)
-		sp_json_str(j, "error", error);
-	sp_json_bool(j, "ok", exit_status == SP_EXIT_OK);
-	sp_json_int(j, "exit", exit_status);
-	sp_json_end(j);
-	fputc('\n', j->f);
-	fflush(j->f);
+		sluice_jw_string(j, "error", error);
+	sluice_jw_bool(j, "ok", exit_status == SP_EXIT_OK);
+	sluice_jw_int(j, "exit", exit_status);
+	sluice_jw_finish(j);
 	return exit_status;
 }
 

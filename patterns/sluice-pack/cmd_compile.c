@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "pack_sign.h"
 #include "cli.h"
 
@@ -46,14 +47,6 @@ static void usage_info(FILE *f)
 		sp_prog);
 }
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 int sp_cmd_compile(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
@@ -67,8 +60,8 @@ int sp_cmd_compile(int argc, char **argv)
 	const char *output = NULL, *input;
 	struct sluice_pack *pack = NULL;
 	char err[SP_ERR_LEN];
-	struct timespec t0;
-	struct sp_json j;
+	double t0 = 0;
+	struct sluice_json_writer j;
 	bool json = false;
 	int c, status;
 
@@ -101,13 +94,13 @@ int sp_cmd_compile(int argc, char **argv)
 		goto out;
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = sluice_mono_ms();
 	status = sp_load(input, &pack, err, sizeof(err));
 	if (status != SP_EXIT_OK)
 		goto out;
 	/* The library's own figure covers exactly the compiler; ours also
 	 * covers reading the YAML, which is what an analyst waits for. */
-	double compile_ms = ms_since(&t0);
+	double compile_ms = (sluice_mono_ms() - t0);
 	if (sluice_pack_write(pack, output, err, sizeof(err)) != 0) {
 		status = SP_EXIT_USAGE;
 		goto out;
@@ -121,16 +114,16 @@ int sp_cmd_compile(int argc, char **argv)
 		sp_rule_index_free(&ix);
 	}
 	if (json) {
-		sp_json_str(&j, "source", input);
-		sp_json_str(&j, "output", output);
-		sp_json_str(&j, "name", pack->name);
-		sp_json_str(&j, "version", pack->version);
-		sp_json_uint(&j, "rules", nrules);
-		sp_json_uint(&j, "patterns", pack->rule_count);
-		sp_json_double(&j, "compile_ms", compile_ms);
-		sp_json_int(&j, "pack_bytes", pack_bytes);
-		sp_json_uint(&j, "db_bytes", pack->db_bytes);
-		sp_json_str(&j, "sha256", pack->sha256_hex);
+		sluice_jw_string(&j, "source", input);
+		sluice_jw_string(&j, "output", output);
+		sluice_jw_string(&j, "name", pack->name);
+		sluice_jw_string(&j, "version", pack->version);
+		sluice_jw_uint(&j, "rules", nrules);
+		sluice_jw_uint(&j, "patterns", pack->rule_count);
+		sluice_jw_double(&j, "compile_ms", compile_ms, 3, false);
+		sluice_jw_int(&j, "pack_bytes", pack_bytes);
+		sluice_jw_uint(&j, "db_bytes", pack->db_bytes);
+		sluice_jw_string(&j, "sha256", pack->sha256_hex);
 	} else {
 		printf("%s %s: %zu rules", pack->name, pack->version, nrules);
 		if (nrules != pack->rule_count)
@@ -231,28 +224,28 @@ static int signature_of(const char *path, char key_id[65])
 	return key_id[0] ? 1 : 0;
 }
 
-static void rule_json(struct sp_json *j, const struct sluice_pack_rule *r, size_t i)
+static void rule_json(struct sluice_json_writer *j, const struct sluice_pack_rule *r, size_t i)
 {
 	char flags[128];
 
-	sp_json_obj(j, NULL);
-	sp_json_uint(j, "index", i);
-	sp_json_str(j, "id", r->id);
-	sp_json_str(j, "action", sp_rule_action(r));
-	sp_json_str(j, "severity", sluice_severity_name(r->severity));
-	sp_json_str(j, "category", r->category);
-	sp_json_str(j, "kind", sluice_rule_kind_name(r->kind));
-	sp_json_str(j, "body", r->pattern);
+	sluice_jw_object(j, NULL);
+	sluice_jw_uint(j, "index", i);
+	sluice_jw_string(j, "id", r->id);
+	sluice_jw_string(j, "action", sp_rule_action(r));
+	sluice_jw_string(j, "severity", sluice_severity_name(r->severity));
+	sluice_jw_string(j, "category", r->category);
+	sluice_jw_string(j, "kind", sluice_rule_kind_name(r->kind));
+	sluice_jw_string(j, "body", r->pattern);
 	if (r->kind == SLUICE_RULE_LIST)
-		sp_json_uint(j, "entries", r->literal_count);
+		sluice_jw_uint(j, "entries", r->literal_count);
 	sp_flags_text(r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0), flags, sizeof(flags));
-	sp_json_str(j, "flags", flags);
-	sp_json_bool(j, "quiet", r->quiet);
+	sluice_jw_string(j, "flags", flags);
+	sluice_jw_bool(j, "quiet", r->quiet);
 	if (r->expires_at)
-		sp_json_int(j, "expires_at", r->expires_at);
+		sluice_jw_int(j, "expires_at", r->expires_at);
 	if (r->description && r->description[0])
-		sp_json_str(j, "description", r->description);
-	sp_json_end(j);
+		sluice_jw_string(j, "description", r->description);
+	sluice_jw_end(j);
 }
 
 /* What a loaded pack costs a daemon: the databases, one scratch per worker, and
@@ -292,68 +285,68 @@ static void memory_figures(const struct sluice_pack *pack, struct memory_figures
 	m->peak_kib = status_kib("VmHWM:");
 }
 
-static void info_json(struct sp_json *j, const struct info *in, bool list_rules)
+static void info_json(struct sluice_json_writer *j, const struct info *in, bool list_rules)
 {
 	const struct sluice_pack *pack = in->ix->pack;
 
-	sp_json_str(j, "file", in->path);
-	sp_json_str(j, "format", in->is_pack ? "pack" : "rules");
-	sp_json_str(j, "name", pack->name);
-	sp_json_str(j, "version", pack->version);
-	sp_json_str(j, "owner", pack->owner && pack->owner[0] ? pack->owner : NULL);
-	sp_json_str(j, "description",
-		    pack->description && pack->description[0] ? pack->description : NULL);
-	sp_json_str(j, "sha256", pack->sha256_hex);
+	sluice_jw_string(j, "file", in->path);
+	sluice_jw_string(j, "format", in->is_pack ? "pack" : "rules");
+	sluice_jw_string(j, "name", pack->name);
+	sluice_jw_string(j, "version", pack->version);
+	sluice_jw_string(j, "owner", pack->owner && pack->owner[0] ? pack->owner : NULL);
+	sluice_jw_string(j, "description",
+			 pack->description && pack->description[0] ? pack->description : NULL);
+	sluice_jw_string(j, "sha256", pack->sha256_hex);
 	if (in->signed_state < 0)
-		sp_json_null(j, "signed");
+		sluice_jw_null(j, "signed");
 	else
-		sp_json_bool(j, "signed", in->signed_state == 1);
+		sluice_jw_bool(j, "signed", in->signed_state == 1);
 	if (in->key_id[0])
-		sp_json_str(j, "key_id", in->key_id);
+		sluice_jw_string(j, "key_id", in->key_id);
 	if (pack->compile_ms > 0)
-		sp_json_double(j, "compile_ms", pack->compile_ms);
-	sp_json_str(j, "hyperscan", hs_version());
-	sp_json_uint(j, "db_bytes", pack->db_bytes);
+		sluice_jw_double(j, "compile_ms", pack->compile_ms, 3, false);
+	sluice_jw_string(j, "hyperscan", hs_version());
+	sluice_jw_uint(j, "db_bytes", pack->db_bytes);
 	struct memory_figures mem;
 	memory_figures(pack, &mem);
-	sp_json_uint(j, "scratch_bytes_per_worker", mem.scratch_bytes);
-	sp_json_uint(j, "resident_kib", (size_t)(mem.rss_kib < 0 ? 0 : mem.rss_kib));
-	sp_json_uint(j, "peak_resident_kib", (size_t)(mem.peak_kib < 0 ? 0 : mem.peak_kib));
-	sp_json_arr(j, "databases");
+	sluice_jw_uint(j, "scratch_bytes_per_worker", mem.scratch_bytes);
+	sluice_jw_uint(j, "resident_kib", (size_t)(mem.rss_kib < 0 ? 0 : mem.rss_kib));
+	sluice_jw_uint(j, "peak_resident_kib", (size_t)(mem.peak_kib < 0 ? 0 : mem.peak_kib));
+	sluice_jw_array(j, "databases");
 	for (size_t d = 0; d < pack->db_count; d++) {
-		sp_json_obj(j, NULL);
-		sp_json_str(j, "kind", sluice_db_kind_name(pack->dbs[d].kind));
-		sp_json_uint(j, "bytes", pack->dbs[d].bytes);
-		sp_json_uint(j, "patterns", pack->dbs[d].patterns);
-		sp_json_end(j);
+		sluice_jw_object(j, NULL);
+		sluice_jw_string(j, "kind", sluice_db_kind_name(pack->dbs[d].kind));
+		sluice_jw_uint(j, "bytes", pack->dbs[d].bytes);
+		sluice_jw_uint(j, "patterns", pack->dbs[d].patterns);
+		sluice_jw_end(j);
 	}
-	sp_json_end(j);
-	sp_json_uint(j, "rules", in->ix->ngroups);
-	sp_json_obj(j, "actions");
+	sluice_jw_end(j);
+	sluice_jw_uint(j, "rules", in->ix->ngroups);
+	sluice_jw_object(j, "actions");
 	for (int k = 0; k < NACTIONS; k++)
-		sp_json_uint(j, action_words[k], in->actions[k]);
-	sp_json_end(j);
-	sp_json_obj(j, "severities");
+		sluice_jw_uint(j, action_words[k], in->actions[k]);
+	sluice_jw_end(j);
+	sluice_jw_object(j, "severities");
 	for (int k = 0; k < NSEVERITY; k++)
-		sp_json_uint(j, sluice_severity_name(severities[k]), in->severity[k]);
-	sp_json_end(j);
-	sp_json_obj(j, "kinds");
+		sluice_jw_uint(j, sluice_severity_name(severities[k]), in->severity[k]);
+	sluice_jw_end(j);
+	sluice_jw_object(j, "kinds");
 	for (int k = 0; k < NKINDS; k++)
-		sp_json_uint(j, sluice_rule_kind_name(kinds[k]), in->kinds[k]);
-	sp_json_end(j);
-	sp_json_uint(j, "quiet", in->quiet);
-	sp_json_uint(j, "expiring", in->expiring);
-	sp_json_uint(j, "expired", in->expired);
-	sp_json_obj(j, "categories");
+		sluice_jw_uint(j, sluice_rule_kind_name(kinds[k]), in->kinds[k]);
+	sluice_jw_end(j);
+	sluice_jw_uint(j, "quiet", in->quiet);
+	sluice_jw_uint(j, "expiring", in->expiring);
+	sluice_jw_uint(j, "expired", in->expired);
+	sluice_jw_object(j, "categories");
 	for (size_t k = 0; k < in->ncats; k++)
-		sp_json_uint(j, in->cats[k].name, in->cats[k].count);
-	sp_json_end(j);
+		sluice_jw_uint(j, in->cats[k].name, in->cats[k].count);
+	sluice_jw_end(j);
 	if (!list_rules)
 		return;
-	sp_json_arr(j, "rule_list");
+	sluice_jw_array(j, "rule_list");
 	for (size_t i = 0; i < pack->rule_count; i++)
 		rule_json(j, &pack->rules[i], i);
-	sp_json_end(j);
+	sluice_jw_end(j);
 }
 
 static void rule_text(const struct sluice_pack_rule *r)
@@ -462,7 +455,7 @@ int sp_cmd_info(int argc, char **argv)
 	struct info in = {0};
 	bool list_rules = false, json = false;
 	char err[SP_ERR_LEN];
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c, status;
 
 	while ((c = getopt_long(argc, argv, "rh", opts, NULL)) != -1) {

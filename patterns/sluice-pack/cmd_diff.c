@@ -350,8 +350,8 @@ static void count_rules(const struct side *o, const struct side *n, struct rule_
 #define JSON_LIST_ENTRIES 1000
 
 struct delta_out {
-	struct sp_json *j; /* NULL: text */
-	char sign;	   /* which side this pass reports */
+	struct sluice_json_writer *j; /* NULL: text */
+	char sign;		      /* which side this pass reports */
 	size_t shown, total, limit;
 };
 
@@ -363,7 +363,7 @@ static void delta_entry(void *ctx, char sign, const char *entry)
 		return;
 	if (d->shown < d->limit) {
 		if (d->j) {
-			sp_json_str(d->j, NULL, entry);
+			sluice_jw_string(d->j, NULL, entry);
 		} else {
 			printf("             %c ", sign);
 			sp_print_quoted(stdout, entry, strlen(entry), false);
@@ -375,8 +375,8 @@ static void delta_entry(void *ctx, char sign, const char *entry)
 }
 
 /* The entries added and removed, when both rule files were read. */
-static void list_delta(struct sp_json *j, const struct side *o, size_t og, const struct side *n,
-		       size_t ng)
+static void list_delta(struct sluice_json_writer *j, const struct side *o, size_t og,
+		       const struct side *n, size_t ng)
 {
 	struct entries a, b;
 
@@ -388,11 +388,11 @@ static void list_delta(struct sp_json *j, const struct side *o, size_t og, const
 					      .sign = pass ? '+' : '-',
 					      .limit = j ? JSON_LIST_ENTRIES : TEXT_LIST_ENTRIES};
 			if (j)
-				sp_json_arr(j, pass ? "added" : "removed");
+				sluice_jw_array(j, pass ? "added" : "removed");
 			entries_delta(&a, &b, delta_entry, &d);
 			if (j) {
-				sp_json_end(j);
-				sp_json_uint(j, pass ? "added_count" : "removed_count", d.total);
+				sluice_jw_end(j);
+				sluice_jw_uint(j, pass ? "added_count" : "removed_count", d.total);
 			} else if (d.total > d.shown) {
 				printf("             %c ... %zu more\n", d.sign, d.total - d.shown);
 			}
@@ -472,76 +472,76 @@ static void text_rules(const struct side *o, const struct side *n)
 	}
 }
 
-static void json_rule(struct sp_json *j, const struct side *s, size_t g, const char *was)
+static void json_rule(struct sluice_json_writer *j, const struct side *s, size_t g, const char *was)
 {
 	const struct sluice_pack_rule *r = rule_of(s, g);
 
-	sp_json_obj(j, NULL);
-	sp_json_str(j, "id", r->id);
-	sp_json_str(j, "action", sp_rule_action(r));
-	sp_json_str(j, "category", r->category);
-	sp_json_str(j, "severity", sluice_severity_name(r->severity));
-	sp_json_str(j, "kind", sluice_rule_kind_name(r->kind));
-	sp_json_str(j, "body", r->pattern);
+	sluice_jw_object(j, NULL);
+	sluice_jw_string(j, "id", r->id);
+	sluice_jw_string(j, "action", sp_rule_action(r));
+	sluice_jw_string(j, "category", r->category);
+	sluice_jw_string(j, "severity", sluice_severity_name(r->severity));
+	sluice_jw_string(j, "kind", sluice_rule_kind_name(r->kind));
+	sluice_jw_string(j, "body", r->pattern);
 	if (r->kind == SLUICE_RULE_LIST)
-		sp_json_uint(j, "entries", r->literal_count);
+		sluice_jw_uint(j, "entries", r->literal_count);
 	if (s->src && s->src[g]) {
-		sp_json_str(j, "file", s->src[g]->file ? s->src[g]->file : s->path);
-		sp_json_uint(j, "line", s->src[g]->line);
+		sluice_jw_string(j, "file", s->src[g]->file ? s->src[g]->file : s->path);
+		sluice_jw_uint(j, "line", s->src[g]->line);
 	}
 	if (was)
-		sp_json_str(j, "renamed_from", was);
-	sp_json_end(j);
+		sluice_jw_string(j, "renamed_from", was);
+	sluice_jw_end(j);
 }
 
-static void json_changed(struct sp_json *j, const struct side *o, size_t og, const struct side *n,
-			 size_t g, unsigned m)
+static void json_changed(struct sluice_json_writer *j, const struct side *o, size_t og,
+			 const struct side *n, size_t g, unsigned m)
 {
 	char a[1024], b[1024];
 
-	sp_json_obj(j, NULL);
-	sp_json_str(j, "id", rule_of(n, g)->id);
+	sluice_jw_object(j, NULL);
+	sluice_jw_string(j, "id", rule_of(n, g)->id);
 	if (n->src && n->src[g]) {
-		sp_json_str(j, "file", n->src[g]->file ? n->src[g]->file : n->path);
-		sp_json_uint(j, "line", n->src[g]->line);
+		sluice_jw_string(j, "file", n->src[g]->file ? n->src[g]->file : n->path);
+		sluice_jw_uint(j, "line", n->src[g]->line);
 	}
-	sp_json_arr(j, "changes");
+	sluice_jw_array(j, "changes");
 	for (int f = 0; f < F_COUNT; f++) {
 		if (!(m & (1u << f)))
 			continue;
 		field_value(o, og, f, a, sizeof(a));
 		field_value(n, g, f, b, sizeof(b));
-		sp_json_obj(j, NULL);
-		sp_json_str(j, "field", field_name(n, g, f));
-		sp_json_str(j, "old", a);
-		sp_json_str(j, "new", b);
+		sluice_jw_object(j, NULL);
+		sluice_jw_string(j, "field", field_name(n, g, f));
+		sluice_jw_string(j, "old", a);
+		sluice_jw_string(j, "new", b);
 		if (f == F_ENTRIES)
 			list_delta(j, o, og, n, g);
-		sp_json_end(j);
+		sluice_jw_end(j);
 	}
-	sp_json_end(j);
-	sp_json_end(j);
+	sluice_jw_end(j);
+	sluice_jw_end(j);
 }
 
-static void json_rules(struct sp_json *j, const struct side *o, const struct side *n,
+static void json_rules(struct sluice_json_writer *j, const struct side *o, const struct side *n,
 		       const struct rule_diff *d)
 {
-	sp_json_obj(j, "rules");
-	sp_json_arr(j, "added");
+	sluice_jw_object(j, "rules");
+	sluice_jw_array(j, "added");
 	for (size_t i = 0; i < n->pack->rule_count; i++) {
 		size_t g = n->ix.group_of[i];
 		if (sp_group_leader(&n->ix, i) && counterpart(n, g, o) < 0)
 			json_rule(j, n, g, renamed_from(o, n, g));
 	}
-	sp_json_end(j);
-	sp_json_arr(j, "removed");
+	sluice_jw_end(j);
+	sluice_jw_array(j, "removed");
 	for (size_t i = 0; i < o->pack->rule_count; i++) {
 		size_t g = o->ix.group_of[i];
 		if (sp_group_leader(&o->ix, i) && counterpart(o, g, n) < 0)
 			json_rule(j, o, g, NULL);
 	}
-	sp_json_end(j);
-	sp_json_arr(j, "changed");
+	sluice_jw_end(j);
+	sluice_jw_array(j, "changed");
 	for (size_t i = 0; i < n->pack->rule_count; i++) {
 		size_t g = n->ix.group_of[i];
 		long og = counterpart(n, g, o);
@@ -551,9 +551,9 @@ static void json_rules(struct sp_json *j, const struct side *o, const struct sid
 		    (m = rule_changes(o, (size_t)og, n, g)))
 			json_changed(j, o, (size_t)og, n, g, m);
 	}
-	sp_json_end(j);
-	sp_json_uint(j, "unchanged", d->unchanged);
-	sp_json_end(j);
+	sluice_jw_end(j);
+	sluice_jw_uint(j, "unchanged", d->unchanged);
+	sluice_jw_end(j);
 }
 
 /* ---- corpus ---- */
@@ -763,61 +763,61 @@ static void text_corpus(const struct corpus *c)
 	}
 }
 
-static void json_corpus(struct sp_json *j, const struct corpus *c)
+static void json_corpus(struct sluice_json_writer *j, const struct corpus *c)
 {
-	sp_json_obj(j, "corpus");
-	sp_json_str(j, "file", c->path);
-	sp_json_uint(j, "messages", c->messages);
-	sp_json_uint(j, "changed_verdict", c->changed);
-	sp_json_uint(j, "changed_matches_only", c->matches_only);
-	sp_json_uint(j, "invalid_utf8", c->invalid_utf8);
-	sp_json_uint(j, "empty_lines", c->skipped_empty);
-	sp_json_arr(j, "transitions");
+	sluice_jw_object(j, "corpus");
+	sluice_jw_string(j, "file", c->path);
+	sluice_jw_uint(j, "messages", c->messages);
+	sluice_jw_uint(j, "changed_verdict", c->changed);
+	sluice_jw_uint(j, "changed_matches_only", c->matches_only);
+	sluice_jw_uint(j, "invalid_utf8", c->invalid_utf8);
+	sluice_jw_uint(j, "empty_lines", c->skipped_empty);
+	sluice_jw_array(j, "transitions");
 	for (int a = 0; a < SLUICE_ACTION_COUNT; a++) {
 		for (int b = 0; b < SLUICE_ACTION_COUNT; b++) {
 			const struct transition *t = &c->tr[a][b];
 			if (!t->count)
 				continue;
-			sp_json_obj(j, NULL);
-			sp_json_str(j, "from", sp_verdict_name(a));
-			sp_json_str(j, "to", sp_verdict_name(b));
-			sp_json_uint(j, "count", t->count);
-			sp_json_arr(j, "examples");
+			sluice_jw_object(j, NULL);
+			sluice_jw_string(j, "from", sp_verdict_name(a));
+			sluice_jw_string(j, "to", sp_verdict_name(b));
+			sluice_jw_uint(j, "count", t->count);
+			sluice_jw_array(j, "examples");
 			for (size_t i = 0; i < t->nexamples; i++) {
 				const struct example *e = &t->examples[i];
-				sp_json_obj(j, NULL);
-				sp_json_uint(j, "line", e->line);
-				sp_json_str(j, "text", e->text);
-				sp_json_arr(j, "rules");
+				sluice_jw_object(j, NULL);
+				sluice_jw_uint(j, "line", e->line);
+				sluice_jw_string(j, "text", e->text);
+				sluice_jw_array(j, "rules");
 				for (size_t k = 0; k < e->ncauses; k++) {
-					sp_json_obj(j, NULL);
-					sp_json_str(j, "rule", e->causes[k].id);
-					sp_json_str(j, "old", e->causes[k].old_action);
-					sp_json_str(j, "new", e->causes[k].new_action);
-					sp_json_end(j);
+					sluice_jw_object(j, NULL);
+					sluice_jw_string(j, "rule", e->causes[k].id);
+					sluice_jw_string(j, "old", e->causes[k].old_action);
+					sluice_jw_string(j, "new", e->causes[k].new_action);
+					sluice_jw_end(j);
 				}
-				sp_json_end(j);
-				sp_json_end(j);
+				sluice_jw_end(j);
+				sluice_jw_end(j);
 			}
-			sp_json_end(j);
-			sp_json_end(j);
+			sluice_jw_end(j);
+			sluice_jw_end(j);
 		}
 	}
-	sp_json_end(j);
-	sp_json_end(j);
+	sluice_jw_end(j);
+	sluice_jw_end(j);
 }
 
 /* ---- command ---- */
 
-static void json_side(struct sp_json *j, const char *key, const struct side *s)
+static void json_side(struct sluice_json_writer *j, const char *key, const struct side *s)
 {
-	sp_json_obj(j, key);
-	sp_json_str(j, "file", s->path);
-	sp_json_str(j, "name", s->pack->name);
-	sp_json_str(j, "version", s->pack->version);
-	sp_json_str(j, "sha256", s->pack->sha256_hex);
-	sp_json_uint(j, "rules", s->pack->rule_count);
-	sp_json_end(j);
+	sluice_jw_object(j, key);
+	sluice_jw_string(j, "file", s->path);
+	sluice_jw_string(j, "name", s->pack->name);
+	sluice_jw_string(j, "version", s->pack->version);
+	sluice_jw_string(j, "sha256", s->pack->sha256_hex);
+	sluice_jw_uint(j, "rules", s->pack->rule_count);
+	sluice_jw_end(j);
 }
 
 static void text_side(const char *label, const struct side *s)
@@ -854,7 +854,7 @@ int sp_cmd_diff(int argc, char **argv)
 	bool json = false, exit_code = false;
 	char err[SP_ERR_LEN];
 	struct rule_diff d;
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c, status;
 
 	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
@@ -910,7 +910,7 @@ int sp_cmd_diff(int argc, char **argv)
 				   "(list entries of compiled packs, name, version, owner); diff "
 				   "the rule files to see list entries";
 		if (json)
-			sp_json_str(&j, "note", note);
+			sluice_jw_string(&j, "note", note);
 		else
 			printf("note: %s\n", note);
 	}

@@ -66,7 +66,7 @@ int sp_cmd_examples(int argc, char **argv)
 	bool json = false, acting = false;
 	unsigned long printed = 0, left_out = 0;
 	char err[SP_ERR_LEN];
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c, status = SP_EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -106,7 +106,7 @@ int sp_cmd_examples(int argc, char **argv)
 		goto out;
 	}
 	if (json)
-		sp_json_arr(&j, "examples");
+		sluice_jw_array(&j, "examples");
 	for (size_t i = 0; i < list.count; i++) {
 		const struct sluice_rule *r = &list.rules[i];
 		if (acting && !rule_acts(r))
@@ -120,10 +120,10 @@ int sp_cmd_examples(int argc, char **argv)
 				continue;
 			}
 			if (json) {
-				sp_json_obj(&j, NULL);
-				sp_json_str(&j, "rule", r->id);
-				sp_json_str(&j, "text", ex->text);
-				sp_json_end(&j);
+				sluice_jw_object(&j, NULL);
+				sluice_jw_string(&j, "rule", r->id);
+				sluice_jw_string(&j, "text", ex->text);
+				sluice_jw_end(&j);
 			} else {
 				printf("%s\n", ex->text);
 			}
@@ -131,9 +131,9 @@ int sp_cmd_examples(int argc, char **argv)
 		}
 	}
 	if (json) {
-		sp_json_end(&j);
-		sp_json_uint(&j, "printed", printed);
-		sp_json_uint(&j, "left_out", left_out);
+		sluice_jw_end(&j);
+		sluice_jw_uint(&j, "printed", printed);
+		sluice_jw_uint(&j, "left_out", left_out);
 	}
 	if (left_out)
 		fprintf(stderr, "%s: %lu example(s) holding a line break left out\n", path,

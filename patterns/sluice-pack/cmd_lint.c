@@ -62,17 +62,17 @@ static int parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-static void json_diag(struct sp_json *j, const struct sluice_diag *d)
+static void json_diag(struct sluice_json_writer *j, const struct sluice_diag *d)
 {
-	sp_json_obj(j, NULL);
-	sp_json_str(j, "file", d->file);
-	sp_json_uint(j, "line", d->line);
-	sp_json_uint(j, "column", d->column);
-	sp_json_str(j, "level", d->level == SLUICE_DIAG_ERROR ? "error" : "warning");
-	sp_json_str(j, "rule", d->rule_id);
-	sp_json_str(j, "code", d->code);
-	sp_json_str(j, "message", d->message);
-	sp_json_end(j);
+	sluice_jw_object(j, NULL);
+	sluice_jw_string(j, "file", d->file);
+	sluice_jw_uint(j, "line", d->line);
+	sluice_jw_uint(j, "column", d->column);
+	sluice_jw_string(j, "level", d->level == SLUICE_DIAG_ERROR ? "error" : "warning");
+	sluice_jw_string(j, "rule", d->rule_id);
+	sluice_jw_string(j, "code", d->code);
+	sluice_jw_string(j, "message", d->message);
+	sluice_jw_end(j);
 }
 
 int sp_cmd_lint(int argc, char **argv)
@@ -91,7 +91,7 @@ int sp_cmd_lint(int argc, char **argv)
 	bool json = false, strict = false;
 	unsigned long errors = 0, warnings = 0;
 	char err[SP_ERR_LEN], line[4096];
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c, status = SP_EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -131,7 +131,7 @@ int sp_cmd_lint(int argc, char **argv)
 		return sp_usage_error(cmd, "need at least one rule file");
 	if (json) {
 		sp_json_begin(&j, stdout, "lint");
-		sp_json_arr(&j, "diagnostics");
+		sluice_jw_array(&j, "diagnostics");
 	}
 	/* Unreadable inputs are the caller's mistake (2), not the rules' (1):
 	 * find them before linting anything. */
@@ -169,13 +169,13 @@ int sp_cmd_lint(int argc, char **argv)
 	if (errors || (strict && warnings))
 		status = SP_EXIT_FAIL;
 	if (json) {
-		sp_json_end(&j);
-		sp_json_arr(&j, "files");
+		sluice_jw_end(&j);
+		sluice_jw_array(&j, "files");
 		for (int i = optind; i < argc; i++)
-			sp_json_str(&j, NULL, argv[i]);
-		sp_json_end(&j);
-		sp_json_uint(&j, "errors", errors);
-		sp_json_uint(&j, "warnings", warnings);
+			sluice_jw_string(&j, NULL, argv[i]);
+		sluice_jw_end(&j);
+		sluice_jw_uint(&j, "errors", errors);
+		sluice_jw_uint(&j, "warnings", warnings);
 		return sp_json_finish(&j, status, NULL);
 	}
 	if (argc - optind == 1)

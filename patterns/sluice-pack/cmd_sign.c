@@ -70,7 +70,7 @@ static void usage_keygen(FILE *f)
 		sp_prog);
 }
 
-static int finish(bool json, struct sp_json *j, int status, const char *err)
+static int finish(bool json, struct sluice_json_writer *j, int status, const char *err)
 {
 	if (status != SP_EXIT_OK && err && err[0])
 		fprintf(stderr, "%s\n", err);
@@ -93,7 +93,7 @@ int sp_cmd_sign(int argc, char **argv)
 	const char *key = NULL, *output = NULL, *pack;
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
 	bool json = false;
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
@@ -137,10 +137,10 @@ int sp_cmd_sign(int argc, char **argv)
 	    sluice_pack_sign(pack, key, output, err, sizeof(err)) != 0)
 		return finish(json, &j, SP_EXIT_FAIL, err);
 	if (json) {
-		sp_json_str(&j, "pack", pack);
-		sp_json_str(&j, "key", key);
-		sp_json_str(&j, "key_id", key_id);
-		sp_json_str(&j, "output", output);
+		sluice_jw_string(&j, "pack", pack);
+		sluice_jw_string(&j, "key", key);
+		sluice_jw_string(&j, "key_id", key_id);
+		sluice_jw_string(&j, "output", output);
 	} else {
 		printf("%s: signed with key %s (%s) -> %s\n", pack, key_id, key, output);
 	}
@@ -162,7 +162,7 @@ int sp_cmd_verify(int argc, char **argv)
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
 	size_t nkeys = 0;
 	bool json = false;
-	struct sp_json j;
+	struct sluice_json_writer j;
 	const char *pack;
 	int c, status;
 
@@ -212,9 +212,9 @@ int sp_cmd_verify(int argc, char **argv)
 										: SP_EXIT_FAIL;
 	sluice_trust_free(trust);
 	if (json) {
-		sp_json_str(&j, "pack", pack);
-		sp_json_bool(&j, "verified", status == SP_EXIT_OK);
-		sp_json_str(&j, "key_id", key_id[0] ? key_id : NULL);
+		sluice_jw_string(&j, "pack", pack);
+		sluice_jw_bool(&j, "verified", status == SP_EXIT_OK);
+		sluice_jw_string(&j, "key_id", key_id[0] ? key_id : NULL);
 	} else if (status == SP_EXIT_OK) {
 		printf("%s: OK, signed by key %s\n", pack, key_id);
 	}
@@ -234,7 +234,7 @@ int sp_cmd_keygen(int argc, char **argv)
 	char *priv = NULL, *pub = NULL;
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
 	bool json = false, force = false;
-	struct sp_json j;
+	struct sluice_json_writer j;
 	int c, status = SP_EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -273,9 +273,9 @@ int sp_cmd_keygen(int argc, char **argv)
 		   sluice_key_id(pub, key_id, err, sizeof(err)) != 0) {
 		status = SP_EXIT_USAGE;
 	} else if (json) {
-		sp_json_str(&j, "private_key", priv);
-		sp_json_str(&j, "public_key", pub);
-		sp_json_str(&j, "key_id", key_id);
+		sluice_jw_string(&j, "private_key", priv);
+		sluice_jw_string(&j, "public_key", pub);
+		sluice_jw_string(&j, "key_id", key_id);
 	} else {
 		printf("wrote %s (private: keep it secret) and %s (public), key id %s\n", priv, pub,
 		       key_id);

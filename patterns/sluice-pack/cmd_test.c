@@ -56,7 +56,7 @@ struct totals {
 struct test_ctx {
 	struct sp_scanner sc;
 	bool json_mode;
-	struct sp_json j;
+	struct sluice_json_writer j;
 	bool has_expect;
 	enum sluice_action expect;
 	bool matched_only;
@@ -97,14 +97,14 @@ static void text_prefix(const struct test_ctx *c, const struct origin *o)
 static void json_origin(struct test_ctx *c, const struct origin *o)
 {
 	if (o->kind == FROM_FILE) {
-		sp_json_str(&c->j, "file", c->file);
-		sp_json_uint(&c->j, "line", o->line);
+		sluice_jw_string(&c->j, "file", c->file);
+		sluice_jw_uint(&c->j, "line", o->line);
 	} else if (o->kind == FROM_PCAP) {
-		sp_json_uint(&c->j, "packet", o->packet);
-		sp_json_uint(&c->j, "msg_id", o->wire->msg_id);
-		sp_json_uint(&c->j, "channel_id", o->wire->channel_id);
-		sp_json_uint(&c->j, "user_id", o->wire->user_id);
-		sp_json_uint(&c->j, "flags", o->wire->flags);
+		sluice_jw_uint(&c->j, "packet", o->packet);
+		sluice_jw_uint(&c->j, "msg_id", o->wire->msg_id);
+		sluice_jw_uint(&c->j, "channel_id", o->wire->channel_id);
+		sluice_jw_uint(&c->j, "user_id", o->wire->user_id);
+		sluice_jw_uint(&c->j, "flags", o->wire->flags);
 	}
 }
 
@@ -112,20 +112,20 @@ static void json_matches(struct test_ctx *c)
 {
 	const struct sluice_match_set *set = &c->sc.set;
 
-	sp_json_arr(&c->j, "matches");
+	sluice_jw_array(&c->j, "matches");
 	for (uint32_t i = 0; i < set->count; i++) {
 		const struct sluice_match *m = &set->matches[i];
 		const struct sluice_pack_rule *r = &c->sc.pack->rules[m->rule];
-		sp_json_obj(&c->j, NULL);
-		sp_json_str(&c->j, "rule", r->id);
-		sp_json_str(&c->j, "category", r->category);
-		sp_json_str(&c->j, "action", match_action(r));
-		sp_json_str(&c->j, "severity", sluice_severity_name(r->severity));
-		sp_json_uint(&c->j, "from", m->from);
-		sp_json_uint(&c->j, "to", m->to);
-		sp_json_end(&c->j);
+		sluice_jw_object(&c->j, NULL);
+		sluice_jw_string(&c->j, "rule", r->id);
+		sluice_jw_string(&c->j, "category", r->category);
+		sluice_jw_string(&c->j, "action", match_action(r));
+		sluice_jw_string(&c->j, "severity", sluice_severity_name(r->severity));
+		sluice_jw_uint(&c->j, "from", m->from);
+		sluice_jw_uint(&c->j, "to", m->to);
+		sluice_jw_end(&c->j);
 	}
-	sp_json_end(&c->j);
+	sluice_jw_end(&c->j);
 }
 
 static void text_matches(const struct test_ctx *c)
@@ -168,24 +168,24 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 		return 0;
 
 	if (c->json_mode) {
-		sp_json_obj(&c->j, NULL);
+		sluice_jw_object(&c->j, NULL);
 		json_origin(c, o);
-		sp_json_strn(&c->j, "text", text, len);
-		sp_json_uint(&c->j, "bytes", len);
-		sp_json_bool(&c->j, "scanned", scanned);
+		sluice_jw_stringn(&c->j, "text", text, len);
+		sluice_jw_uint(&c->j, "bytes", len);
+		sluice_jw_bool(&c->j, "scanned", scanned);
 		if (!scanned) {
-			sp_json_uint(&c->j, "invalid_utf8_at", bad);
+			sluice_jw_uint(&c->j, "invalid_utf8_at", bad);
 		} else {
 			json_matches(c);
-			sp_json_bool(&c->j, "overflow", c->sc.set.overflow);
-			sp_json_uint(&c->j, "exempted", c->sc.set.exempted);
-			sp_json_str(&c->j, "verdict", sp_verdict_name(c->sc.set.verdict));
+			sluice_jw_bool(&c->j, "overflow", c->sc.set.overflow);
+			sluice_jw_uint(&c->j, "exempted", c->sc.set.exempted);
+			sluice_jw_string(&c->j, "verdict", sp_verdict_name(c->sc.set.verdict));
 		}
 		if (c->has_expect) {
-			sp_json_str(&c->j, "expected", sp_verdict_name(c->expect));
-			sp_json_bool(&c->j, "as_expected", met);
+			sluice_jw_string(&c->j, "expected", sp_verdict_name(c->expect));
+			sluice_jw_bool(&c->j, "as_expected", met);
 		}
-		sp_json_end(&c->j);
+		sluice_jw_end(&c->j);
 		return 0;
 	}
 
@@ -281,28 +281,28 @@ static void text_totals(const struct test_ctx *c, const struct sp_capture_stats 
 
 static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port)
 {
-	sp_json_obj(&c->j, "totals");
-	sp_json_uint(&c->j, "messages", c->t.messages);
+	sluice_jw_object(&c->j, "totals");
+	sluice_jw_uint(&c->j, "messages", c->t.messages);
 	for (int a = 0; a < SLUICE_ACTION_COUNT; a++)
-		sp_json_uint(&c->j, sp_verdict_name(a), c->t.verdicts[a]);
-	sp_json_uint(&c->j, "invalid_utf8", c->t.invalid_utf8);
+		sluice_jw_uint(&c->j, sp_verdict_name(a), c->t.verdicts[a]);
+	sluice_jw_uint(&c->j, "invalid_utf8", c->t.invalid_utf8);
 	if (c->has_expect)
-		sp_json_uint(&c->j, "unexpected", c->t.unexpected);
+		sluice_jw_uint(&c->j, "unexpected", c->t.unexpected);
 	if (cap) {
-		sp_json_uint(&c->j, "udp_port", port);
-		sp_json_uint(&c->j, "packets", cap->packets);
-		sp_json_uint(&c->j, "datagrams", cap->datagrams);
-		sp_json_uint(&c->j, "dropped_datagrams", cap->bad);
-		sp_json_obj(&c->j, "dropped_by_reason");
+		sluice_jw_uint(&c->j, "udp_port", port);
+		sluice_jw_uint(&c->j, "packets", cap->packets);
+		sluice_jw_uint(&c->j, "datagrams", cap->datagrams);
+		sluice_jw_uint(&c->j, "dropped_datagrams", cap->bad);
+		sluice_jw_object(&c->j, "dropped_by_reason");
 		for (unsigned r = 0; r < sp_capture_reason_count(); r++) {
 			if (cap->bad_by_reason[r])
-				sp_json_uint(&c->j, sp_capture_reason_name(r),
-					     cap->bad_by_reason[r]);
+				sluice_jw_uint(&c->j, sp_capture_reason_name(r),
+					       cap->bad_by_reason[r]);
 		}
-		sp_json_end(&c->j);
-		sp_json_uint(&c->j, "other_packets", cap->other);
+		sluice_jw_end(&c->j);
+		sluice_jw_uint(&c->j, "other_packets", cap->other);
 	}
-	sp_json_end(&c->j);
+	sluice_jw_end(&c->j);
 }
 
 static int parse_port(const char *s, uint16_t *port)
@@ -402,14 +402,14 @@ int sp_cmd_test(int argc, char **argv)
 	if (all)
 		c->sc.set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
 	if (c->json_mode) {
-		sp_json_obj(&c->j, "pack");
-		sp_json_str(&c->j, "source", pack->source);
-		sp_json_str(&c->j, "name", pack->name);
-		sp_json_str(&c->j, "version", pack->version);
-		sp_json_str(&c->j, "sha256", pack->sha256_hex);
-		sp_json_uint(&c->j, "expired_rules", c->sc.expired);
-		sp_json_end(&c->j);
-		sp_json_arr(&c->j, "messages");
+		sluice_jw_object(&c->j, "pack");
+		sluice_jw_string(&c->j, "source", pack->source);
+		sluice_jw_string(&c->j, "name", pack->name);
+		sluice_jw_string(&c->j, "version", pack->version);
+		sluice_jw_string(&c->j, "sha256", pack->sha256_hex);
+		sluice_jw_uint(&c->j, "expired_rules", c->sc.expired);
+		sluice_jw_end(&c->j);
+		sluice_jw_array(&c->j, "messages");
 	} else if (c->sc.expired) {
 		printf("note: %zu rules of %s have expired and are not applied\n", c->sc.expired,
 		       pack->source);
@@ -448,17 +448,18 @@ int sp_cmd_test(int argc, char **argv)
 		status = SP_EXIT_FAIL;
 	if (!error) {
 		if (c->json_mode) {
-			sp_json_end(&c->j);
+			sluice_jw_end(&c->j);
 			if (pcap) {
-				sp_json_arr(&c->j, "dropped");
+				sluice_jw_array(&c->j, "dropped");
 				for (size_t i = 0; i < c->ndrops; i++) {
-					sp_json_obj(&c->j, NULL);
-					sp_json_uint(&c->j, "packet", c->drops[i].packet);
-					sp_json_str(&c->j, "reason",
-						    sp_capture_reason_name(c->drops[i].reason));
-					sp_json_end(&c->j);
+					sluice_jw_object(&c->j, NULL);
+					sluice_jw_uint(&c->j, "packet", c->drops[i].packet);
+					sluice_jw_string(
+					    &c->j, "reason",
+					    sp_capture_reason_name(c->drops[i].reason));
+					sluice_jw_end(&c->j);
 				}
-				sp_json_end(&c->j);
+				sluice_jw_end(&c->j);
 			}
 			json_totals(c, capp, port);
 		} else if (file || pcap || c->has_expect) {

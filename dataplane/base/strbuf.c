@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "json_escape.h"
 
 void sluice_strbuf_init(struct sluice_strbuf *sb)
 {
@@ -49,26 +49,13 @@ void sluice_strbuf_json_string(struct sluice_strbuf *sb, const char *s)
 {
 	const uint8_t *p = (const uint8_t *)(s ? s : "");
 	size_t len = strlen((const char *)p);
+	char piece[SLUICE_JSON_ESCAPE_MAX];
 	sluice_strbuf_printf(sb, "\"");
 	for (size_t i = 0; i < len;) {
-		/* JSON is UTF-8: a byte that starts no valid sequence (a path or
-		 * request from outside) is written as U+FFFD, never as itself. */
-		size_t n = sluice_utf8_sequence_len(p + i, len - i);
-		if (n == 0) {
-			sluice_strbuf_printf(sb, "\\ufffd");
-			i++;
-		} else if (n > 1) {
-			sluice_strbuf_printf(sb, "%.*s", (int)n, (const char *)p + i);
-			i += n;
-		} else {
-			if (p[i] == '"' || p[i] == '\\')
-				sluice_strbuf_printf(sb, "\\%c", p[i]);
-			else if (p[i] < 0x20)
-				sluice_strbuf_printf(sb, "\\u%04x", p[i]);
-			else
-				sluice_strbuf_printf(sb, "%c", p[i]);
-			i++;
-		}
+		size_t used;
+		size_t n = sluice_json_escape_next(p + i, len - i, piece, &used);
+		sluice_strbuf_printf(sb, "%.*s", (int)n, piece);
+		i += used;
 	}
 	sluice_strbuf_printf(sb, "\"");
 }
