@@ -59,7 +59,7 @@ struct sluice_control {
 	gid_t socket_gid;	  /* resolved by sluice_control_open() */
 	int listen_fd;
 	struct sluice_ctl_clients clients; /* connections to listen_fd */
-	volatile bool stop_requested;
+	bool stop_requested;		   /* by a `stop` request; read by the same thread */
 	uint64_t started_ns;
 	/* watchdog */
 	uint64_t seen_iterations[SLUICE_MAX_WORKERS];

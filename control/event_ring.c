@@ -1,29 +1,33 @@
 #include "event_ring.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-struct sluice_event_ring *sluice_event_ring_create(uint32_t capacity)
+struct sluice_event_ring *sluice_event_ring_create_from(uint32_t capacity,
+							const struct sluice_allocator *alloc)
 {
 	if (capacity == 0 || (capacity & (capacity - 1)) != 0)
 		return NULL;
-	struct sluice_event_ring *ring = aligned_alloc(64, sizeof(*ring));
+	struct sluice_event_ring *ring = sluice_zalloc(alloc, sizeof(*ring));
 	if (ring == NULL)
 		return NULL;
-	memset(ring, 0, sizeof(*ring));
+	ring->alloc = alloc;
 	ring->mask = capacity - 1;
-	ring->slots = aligned_alloc(64, (size_t)capacity * sizeof(struct sluice_event));
+	ring->slots = sluice_zalloc(alloc, (size_t)capacity * sizeof(struct sluice_event));
 	if (ring->slots == NULL) {
-		free(ring);
+		sluice_free(alloc, ring);
 		return NULL;
 	}
 	return ring;
+}
+
+struct sluice_event_ring *sluice_event_ring_create(uint32_t capacity)
+{
+	return sluice_event_ring_create_from(capacity, &sluice_libc_allocator);
 }
 
 void sluice_event_ring_free(struct sluice_event_ring *ring)
 {
 	if (ring == NULL)
 		return;
-	free(ring->slots);
-	free(ring);
+	const struct sluice_allocator *alloc = ring->alloc;
+	sluice_free(alloc, ring->slots);
+	sluice_free(alloc, ring);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allocator.h"
 #include "event.h"
 
 struct sluice_event_ring {
@@ -25,9 +26,15 @@ struct sluice_event_ring {
 	} __attribute__((aligned(64))) cons;
 	uint64_t mask;
 	struct sluice_event *slots;
+	const struct sluice_allocator *alloc;
 };
 
-/* capacity must be a power of two. Returns NULL when out of memory. */
+/* capacity must be a power of two. Returns NULL when out of memory. The ring
+ * comes from alloc (the daemon's: the worker's NUMA node). */
+struct sluice_event_ring *sluice_event_ring_create_from(uint32_t capacity,
+							const struct sluice_allocator *alloc);
+
+/* The same from the C library. */
 struct sluice_event_ring *sluice_event_ring_create(uint32_t capacity);
 void sluice_event_ring_free(struct sluice_event_ring *ring);
 

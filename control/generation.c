@@ -128,8 +128,6 @@ int sluice_generation_set_slot(struct sluice_generation *gen, enum sluice_slot s
 	set->refs++;
 	if (slot == SLUICE_SLOT_MAIN) {
 		gen->pack = pack;
-		gen->scratch = set->scratch;
-		gen->scratch_bytes = set->bytes;
 	}
 	return 0;
 }

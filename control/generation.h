@@ -6,7 +6,7 @@
  * holds a small pack (fresh takedown notices, say) that is swapped on its own.
  * Workers scan each message with both and combine the verdicts.
  *
- * This is the unit that RCU publishes (DESIGN.md, RCU contract). The control
+ * This is the unit that RCU publishes (docs/architecture.md, "RCU contract"). The control
  * thread builds it completely, scratch for every worker included, before it is
  * published; worker w reads `slot[s].scratch->scratch[w]` and its own row of
  * `slot[s].hits` and nothing else writes them; it is freed only after the grace
@@ -78,9 +78,7 @@ struct sluice_generation {
 	const struct sluice_pack *pack; /* the main slot's pack (slot[MAIN].pack) */
 	uint64_t seq;			/* 1 for the first pack loaded, +1 per publication */
 	uint64_t loaded_at_ns;		/* CLOCK_REALTIME when published */
-	size_t scratch_bytes;		/* the main slot's, per worker */
 	unsigned worker_count;
-	hs_scratch_t **scratch; /* the main slot's, one per worker */
 	struct sluice_gen_slot slot[SLUICE_SLOT_COUNT];
 };
 

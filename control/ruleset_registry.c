@@ -5,10 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <urcu-qsbr.h>
-
 #include "clock.h"
 #include "pack_sign.h"
+#include "rcu_publish.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -164,8 +163,7 @@ static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 	double t0 = sluice_mono_ms();
 	gen->seq = reg->next_seq++;
 	gen->loaded_at_ns = sluice_realtime_ns();
-	struct sluice_generation *old = rcu_xchg_pointer(&reg->active, gen);
-	synchronize_rcu();
+	struct sluice_generation *old = sluice_rcu_publish(&reg->active, gen);
 	if (reg->drain != NULL)
 		reg->drain(reg->hook_arg);
 	if (old != NULL) {
@@ -292,15 +290,6 @@ static void drop_kept(struct sluice_kept_pack *kp)
 	memset(kp, 0, sizeof(*kp));
 }
 
-/* Keeps the one-slot view of the main history in step. */
-static void sync_history(struct sluice_registry *reg)
-{
-	const struct sluice_slot_history *h = &reg->slots[SLUICE_SLOT_MAIN];
-	for (size_t i = 0; i < h->len; i++)
-		reg->history[i] = h->kept[i].pack;
-	reg->history_len = h->len;
-}
-
 static void report_previous(struct sluice_swap_report *report, const char *version)
 {
 	snprintf(report->previous_version, sizeof(report->previous_version), "%s",
@@ -366,7 +355,6 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 	h->kept[0] = entry;
 	h->len++;
 	h->active = true;
-	sync_history(reg);
 	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
 	audit_new_expiries(reg);
 	rc = 0;
@@ -500,7 +488,6 @@ int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot 
 	h->len -= target;
 	h->active = true;
 	report->dropped = (unsigned)target;
-	sync_history(reg);
 	audit(reg, "rollback", slot, NULL, by, NULL, to, prev_copy);
 	audit_new_expiries(reg);
 	free(prev_copy);
@@ -578,27 +565,6 @@ int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err
 	return newly;
 }
 
-int sluice_registry_publish(struct sluice_registry *reg, struct sluice_pack *pack,
-			    struct sluice_swap_report *report, char *err, size_t err_len)
-{
-	return sluice_registry_publish_slot(reg, SLUICE_SLOT_MAIN, pack, &daemon_actor, report, err,
-					    err_len);
-}
-
-int sluice_registry_load(struct sluice_registry *reg, const char *path,
-			 struct sluice_swap_report *report, char *err, size_t err_len)
-{
-	return sluice_registry_load_slot(reg, SLUICE_SLOT_MAIN, path, &daemon_actor, report, err,
-					 err_len);
-}
-
-int sluice_registry_rollback(struct sluice_registry *reg, struct sluice_swap_report *report,
-			     char *err, size_t err_len)
-{
-	return sluice_registry_rollback_slot(reg, SLUICE_SLOT_MAIN, NULL, &daemon_actor, report,
-					     err, err_len);
-}
-
 void sluice_registry_destroy(struct sluice_registry *reg)
 {
 	sluice_generation_free(reg->active);
@@ -610,5 +576,4 @@ void sluice_registry_destroy(struct sluice_registry *reg)
 		h->len = 0;
 		h->active = false;
 	}
-	reg->history_len = 0;
 }

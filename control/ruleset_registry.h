@@ -1,15 +1,15 @@
-/* The active generation, its publication through RCU, and the pack lifecycle:
+/* The pack lifecycle: which packs are in force (the active generation),
  * slots, history and rollback, the memory cap, rule expiry and the audit log.
  *
- * Contract (DESIGN.md, RCU contract):
- * - Workers read `active` with rcu_dereference() once per burst and report a
- *   quiescent state after it. Everything else here runs on the control thread
- *   only; nothing is locked because nothing else writes.
+ * Contract (docs/architecture.md, "RCU contract" and "Ownership"):
+ * - Workers read `active` once per pass (rcu_publish.h). Everything else here
+ *   runs on the control thread only; nothing is locked because nothing else
+ *   writes.
  * - Every change (load, rollback, unload, expiry) builds the next generation
- *   completely (scratch for every worker) and publishes it with one
- *   rcu_xchg_pointer(); then synchronize_rcu(); then calls the `drain` hook so
- *   that events naming the old packs are written while they are alive; then
- *   adds the old generation's rule hits to its packs' totals and frees it.
+ *   completely (scratch for every worker) and publishes it with
+ *   sluice_rcu_publish(); then calls the `drain` hook so that events naming
+ *   the old packs are written while they are alive; then adds the old
+ *   generation's rule hits to its packs' totals and frees it.
  * - Before publishing, the `check_workers` hook must confirm every worker is
  *   passing through quiescent states; otherwise the change is refused instead
  *   of waiting forever for a stuck worker, and the packs in force stay.
@@ -74,10 +74,6 @@ typedef int (*sluice_pack_loader)(const char *path, const struct sluice_load_lim
 
 struct sluice_registry {
 	struct sluice_generation *active; /* RCU-protected */
-	/* The main slot's kept packs, the same as slots[MAIN].kept[i].pack, for
-	 * readers that know only one slot. */
-	struct sluice_pack *history[SLUICE_HISTORY_MAX];
-	size_t history_len;
 	struct sluice_slot_history slots[SLUICE_SLOT_COUNT];
 	size_t keep;
 	unsigned worker_count;
@@ -132,14 +128,6 @@ int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
  * an "expiry" audit line per rule. Returns how many rules it disabled (0: no
  * change), or -1 with err when the publication was refused. */
 int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err, size_t err_len);
-
-/* The main-slot forms, by the daemon itself. */
-int sluice_registry_load(struct sluice_registry *reg, const char *path,
-			 struct sluice_swap_report *report, char *err, size_t err_len);
-int sluice_registry_publish(struct sluice_registry *reg, struct sluice_pack *pack,
-			    struct sluice_swap_report *report, char *err, size_t err_len);
-int sluice_registry_rollback(struct sluice_registry *reg, struct sluice_swap_report *report,
-			     char *err, size_t err_len);
 
 /* What is held now for packs (control thread). */
 void sluice_registry_memory(const struct sluice_registry *reg, struct sluice_memory_use *use);

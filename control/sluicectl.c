@@ -224,9 +224,16 @@ static void print_swap(const struct sluice_json *r)
 	       sluice_json_num(r, "grace_ms", 0));
 }
 
-enum render { RENDER_PRETTY, RENDER_STATUS, RENDER_RULES, RENDER_SWAP, RENDER_STOP };
-
 /* ---- arguments ---- */
+
+/* What the command line said after the global options. */
+struct invocation {
+	const char *cmd;
+	const char *slot; /* --slot, or NULL */
+	const char *positional[2];
+	int npos;
+	bool rules; /* --rules */
+};
 
 static int need_slot(const char *value, const char **slot)
 {
@@ -238,172 +245,247 @@ static int need_slot(const char *value, const char **slot)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	const char *socket_path = getenv("SLUICE_SOCKET");
-	int timeout_ms = 60000;
-	bool raw = false;
-	int i = 1;
+/* ---- commands: each checks its arguments and writes its request line ---- */
 
-	if (socket_path == NULL || *socket_path == '\0')
-		socket_path = DEFAULT_SOCKET;
+typedef int (*build_fn)(const struct invocation *inv, char *request, size_t cap);
+typedef void (*render_fn)(const struct sluice_json *reply, const char *raw);
+
+static int build_reload(const struct invocation *inv, char *request, size_t cap)
+{
+	if (inv->npos != 1) {
+		fprintf(stderr, "sluicectl: reload needs one PACK argument\n");
+		return 2;
+	}
+	/* The daemon's working directory is not ours. */
+	char abs[PATH_MAX];
+	if (realpath(inv->positional[0], abs) == NULL) {
+		fprintf(stderr, "sluicectl: %s: %s\n", inv->positional[0], strerror(errno));
+		return 2;
+	}
+	if ((size_t)snprintf(request, cap, "reload %s %s", inv->slot ? inv->slot : "main", abs) >=
+	    cap) {
+		fprintf(stderr, "sluicectl: %s: path too long\n", abs);
+		return 2;
+	}
+	return 0;
+}
+
+static int build_rollback(const struct invocation *inv, char *request, size_t cap)
+{
+	if (inv->npos > 1) {
+		fprintf(stderr, "sluicectl: rollback takes at most one VERSION\n");
+		return 2;
+	}
+	if ((size_t)snprintf(request, cap, "rollback %s%s%s", inv->slot ? inv->slot : "main",
+			     inv->npos ? " " : "", inv->npos ? inv->positional[0] : "") >= cap) {
+		fprintf(stderr, "sluicectl: version too long\n");
+		return 2;
+	}
+	return 0;
+}
+
+static int build_unload(const struct invocation *inv, char *request, size_t cap)
+{
+	if (inv->slot == NULL || inv->npos != 0) {
+		fprintf(stderr, "sluicectl: unload needs --slot urgent and nothing else\n");
+		return 2;
+	}
+	snprintf(request, cap, "unload %s", inv->slot);
+	return 0;
+}
+
+/* status, stats [--rules], stop: the command itself is the request. */
+static int build_plain(const struct invocation *inv, char *request, size_t cap)
+{
+	if (inv->npos != 0) {
+		fprintf(stderr, "sluicectl: %s takes no argument\n", inv->cmd);
+		return 2;
+	}
+	snprintf(request, cap, "%s%s", inv->cmd, inv->rules ? " rules" : "");
+	return 0;
+}
+
+static void render_status(const struct sluice_json *reply, const char *raw)
+{
+	(void)raw;
+	print_status(reply);
+}
+
+static void render_stats(const struct sluice_json *reply, const char *raw)
+{
+	/* stats --rules is a table; plain stats, indented JSON. */
+	if (sluice_json_get(reply, "rules") != NULL)
+		print_rules(reply);
+	else
+		print_pretty(raw);
+}
+
+static void render_swap(const struct sluice_json *reply, const char *raw)
+{
+	(void)raw;
+	print_swap(reply);
+}
+
+static void render_stop(const struct sluice_json *reply, const char *raw)
+{
+	(void)reply, (void)raw;
+	printf("sluice is stopping\n");
+}
+
+static const struct command {
+	const char *name;
+	bool takes_slot;
+	bool takes_rules;
+	build_fn build;
+	render_fn render;
+} commands[] = {
+    {"status", false, false, build_plain, render_status},
+    {"stats", false, true, build_plain, render_stats},
+    {"reload", true, false, build_reload, render_swap},
+    {"rollback", true, false, build_rollback, render_swap},
+    {"unload", true, false, build_unload, render_swap},
+    {"stop", false, false, build_plain, render_stop},
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+/* ---- main ---- */
+
+struct globals {
+	const char *socket_path;
+	int timeout_ms;
+	bool raw;
+};
+
+/* Options before the command. Returns the index of the command, or -1 with
+ * *exit_status set. */
+static int parse_globals(int argc, char **argv, struct globals *g, int *exit_status)
+{
+	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
-			return 0;
+			*exit_status = 0;
+			return -1;
 		} else if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) &&
 			   i + 1 < argc) {
-			socket_path = argv[++i];
+			g->socket_path = argv[++i];
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			timeout_ms = atoi(argv[++i]);
-			if (timeout_ms <= 0) {
+			g->timeout_ms = atoi(argv[++i]);
+			if (g->timeout_ms <= 0) {
 				fprintf(stderr, "sluicectl: --timeout needs a positive number\n");
-				return 2;
+				*exit_status = 2;
+				return -1;
 			}
 		} else if (strcmp(argv[i], "--compact") == 0 || strcmp(argv[i], "--json") == 0) {
-			raw = true;
+			g->raw = true;
 		} else {
 			fprintf(stderr, "sluicectl: unknown option '%s'\n", argv[i]);
 			usage(stderr);
-			return 2;
+			*exit_status = 2;
+			return -1;
 		}
 	}
 	if (i >= argc) {
 		usage(stderr);
-		return 2;
+		*exit_status = 2;
+		return -1;
 	}
+	return i;
+}
 
-	const char *cmd = argv[i++];
-	const char *slot = NULL;
-	const char *positional[2] = {NULL, NULL};
-	int npos = 0;
-	bool rules = false;
+/* The command's own arguments and options (after its name). */
+static int parse_command_args(int argc, char **argv, int i, struct invocation *inv, bool *raw)
+{
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--compact") == 0) {
-			raw = true;
+			*raw = true;
 		} else if (strcmp(argv[i], "--slot") == 0 && i + 1 < argc) {
-			if (need_slot(argv[++i], &slot) != 0)
+			if (need_slot(argv[++i], &inv->slot) != 0)
 				return 2;
 		} else if (strncmp(argv[i], "--slot=", 7) == 0) {
-			if (need_slot(argv[i] + 7, &slot) != 0)
+			if (need_slot(argv[i] + 7, &inv->slot) != 0)
 				return 2;
 		} else if (strcmp(argv[i], "--rules") == 0) {
-			rules = true;
+			inv->rules = true;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "sluicectl: %s: unknown option '%s'\n", cmd, argv[i]);
+			fprintf(stderr, "sluicectl: %s: unknown option '%s'\n", inv->cmd, argv[i]);
 			return 2;
-		} else if (npos < 2) {
-			positional[npos++] = argv[i];
+		} else if (inv->npos < 2) {
+			inv->positional[inv->npos++] = argv[i];
 		} else {
-			fprintf(stderr, "sluicectl: %s: too many arguments\n", cmd);
+			fprintf(stderr, "sluicectl: %s: too many arguments\n", inv->cmd);
 			return 2;
 		}
 	}
-	bool slot_ok = strcmp(cmd, "reload") == 0 || strcmp(cmd, "rollback") == 0 ||
-		       strcmp(cmd, "unload") == 0;
-	if (slot != NULL && !slot_ok) {
-		fprintf(stderr, "sluicectl: %s takes no --slot\n", cmd);
-		return 2;
-	}
-	if (rules && strcmp(cmd, "stats") != 0) {
-		fprintf(stderr, "sluicectl: only stats takes --rules\n");
-		return 2;
-	}
+	return 0;
+}
 
-	char request[SLUICE_CTL_MAX_REQUEST];
-	enum render render = RENDER_PRETTY;
-	if (strcmp(cmd, "reload") == 0) {
-		if (npos != 1) {
-			fprintf(stderr, "sluicectl: reload needs one PACK argument\n");
-			return 2;
-		}
-		/* The daemon's working directory is not ours. */
-		char abs[PATH_MAX];
-		if (realpath(positional[0], abs) == NULL) {
-			fprintf(stderr, "sluicectl: %s: %s\n", positional[0], strerror(errno));
-			return 2;
-		}
-		if ((size_t)snprintf(request, sizeof(request), "reload %s %s", slot ? slot : "main",
-				     abs) >= sizeof(request)) {
-			fprintf(stderr, "sluicectl: %s: path too long\n", abs);
-			return 2;
-		}
-		render = RENDER_SWAP;
-	} else if (strcmp(cmd, "rollback") == 0) {
-		if (npos > 1) {
-			fprintf(stderr, "sluicectl: rollback takes at most one VERSION\n");
-			return 2;
-		}
-		if ((size_t)snprintf(request, sizeof(request), "rollback %s%s%s",
-				     slot ? slot : "main", npos ? " " : "",
-				     npos ? positional[0] : "") >= sizeof(request)) {
-			fprintf(stderr, "sluicectl: version too long\n");
-			return 2;
-		}
-		render = RENDER_SWAP;
-	} else if (strcmp(cmd, "unload") == 0) {
-		if (slot == NULL || npos != 0) {
-			fprintf(stderr, "sluicectl: unload needs --slot urgent and nothing else\n");
-			return 2;
-		}
-		snprintf(request, sizeof(request), "unload %s", slot);
-		render = RENDER_SWAP;
-	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0 ||
-		   strcmp(cmd, "stop") == 0) {
-		if (npos != 0) {
-			fprintf(stderr, "sluicectl: %s takes no argument\n", cmd);
-			return 2;
-		}
-		snprintf(request, sizeof(request), "%s%s", cmd, rules ? " rules" : "");
-		if (strcmp(cmd, "status") == 0)
-			render = RENDER_STATUS;
-		else if (rules)
-			render = RENDER_RULES;
-		else if (strcmp(cmd, "stop") == 0)
-			render = RENDER_STOP;
-	} else {
-		fprintf(stderr, "sluicectl: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return 2;
-	}
-
+/* Sends the request and shows the reply; the exit status. */
+static int exchange(const struct globals *g, const struct command *c, const char *request)
+{
 	char err[512];
 	char *reply = NULL;
-	if (sluice_ctl_request(socket_path, request, timeout_ms, &reply, err, sizeof(err)) != 0) {
+	if (sluice_ctl_request(g->socket_path, request, g->timeout_ms, &reply, err, sizeof(err)) !=
+	    0) {
 		fprintf(stderr, "sluicectl: %s\n", err);
 		return 2;
 	}
 	bool ok = strncmp(reply, "{\"ok\":true", 10) == 0;
-	if (raw) {
+	if (g->raw) {
 		fputs(reply, stdout);
 		free(reply);
 		return ok ? 0 : 1;
 	}
 	struct sluice_json *doc = sluice_json_parse(reply);
-	if (doc == NULL) {
-		/* Not JSON we can read: show it as it came. */
-		fputs(reply, stdout);
-	} else if (!ok) {
+	if (doc == NULL)
+		fputs(reply, stdout); /* not JSON we can read: show it as it came */
+	else if (!ok)
 		fprintf(stderr, "sluicectl: refused: %s\n", sluice_json_str(doc, "error", reply));
-	} else {
-		switch (render) {
-		case RENDER_STATUS:
-			print_status(doc);
-			break;
-		case RENDER_RULES:
-			print_rules(doc);
-			break;
-		case RENDER_SWAP:
-			print_swap(doc);
-			break;
-		case RENDER_STOP:
-			printf("sluice is stopping\n");
-			break;
-		default:
-			print_pretty(reply);
-		}
-	}
+	else
+		c->render(doc, reply);
 	sluice_json_free(doc);
 	free(reply);
 	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = {.socket_path = getenv("SLUICE_SOCKET"), .timeout_ms = 60000};
+	int status = 0;
+	if (g.socket_path == NULL || *g.socket_path == '\0')
+		g.socket_path = DEFAULT_SOCKET;
+	int i = parse_globals(argc, argv, &g, &status);
+	if (i < 0)
+		return status;
+
+	struct invocation inv = {.cmd = argv[i]};
+	if (parse_command_args(argc, argv, i + 1, &inv, &g.raw) != 0)
+		return 2;
+	const struct command *c = find_command(inv.cmd);
+	if (c == NULL) {
+		fprintf(stderr, "sluicectl: unknown command '%s'\n", inv.cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (inv.slot != NULL && !c->takes_slot) {
+		fprintf(stderr, "sluicectl: %s takes no --slot\n", inv.cmd);
+		return 2;
+	}
+	if (inv.rules && !c->takes_rules) {
+		fprintf(stderr, "sluicectl: only stats takes --rules\n");
+		return 2;
+	}
+	char request[SLUICE_CTL_MAX_REQUEST];
+	status = c->build(&inv, request, sizeof(request));
+	if (status != 0)
+		return status;
+	return exchange(&g, c, request);
 }

@@ -1,14 +1,17 @@
 /* Batch scanning across a burst: the messages of many datagrams go to
- * Hyperscan together (patterns/batch_scan.h), then each frame's verdict is
- * applied and each datagram settled by the per-packet code
+ * Hyperscan together (scan/batch_scan.h), then each frame's verdict is applied
+ * and each datagram settled by the per-packet code
  * (datagram_process_internal.h), so a packet's outcome is the same as if it
  * had been processed alone.
  *
- * A burst is worked through in rounds: datagrams are decoded and their frames
- * validated and copied into the batch until the batch or the table of pending
- * frames would overflow; then the batch is scanned, verdicts applied, and the
- * pending datagrams settled. Normal bursts (32 packets of a few frames) take
- * one round.
+ * A burst is worked through in rounds. Datagrams are decoded, their frames
+ * validated and their texts copied into the batch; before a datagram that
+ * would not fit (in the batch or the tables of pending frames), the round is
+ * closed: the batch is scanned once per pack, every pending frame's verdict is
+ * applied and every pending datagram settled, in order. A whole datagram
+ * always fits an empty round, so no datagram is ever split across two, and a
+ * round is resolved in one pass. Normal bursts (32 packets of a few frames)
+ * take one round. One copy of the texts serves the main and the urgent pack.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,11 @@
 #define PENDING_FRAMES	512
 #define PENDING_PACKETS 256
 
-/* Every frame fits an empty batch, so no frame ever needs a path of its own. */
-_Static_assert(SLUICE_BATCH_BYTES >= UINT16_MAX + 1, "a frame's text must fit an empty batch");
+/* A whole datagram fits an empty round: its texts with their separators are
+ * shorter than its payload (each frame has a 32-byte header), and it has at
+ * most SLUICE_MAX_FRAMES frames. */
+_Static_assert(SLUICE_BATCH_BYTES >= UINT16_MAX + 1, "a datagram's texts must fit an empty batch");
+_Static_assert(SLUICE_BATCH_MESSAGES >= SLUICE_MAX_FRAMES, "a datagram's frames must fit a batch");
 _Static_assert(PENDING_FRAMES >= SLUICE_MAX_FRAMES, "a datagram's frames must fit");
 
 struct pending_packet {
@@ -44,33 +50,41 @@ enum frame_state {
 };
 
 /* Events come out in packet and frame order, as the per-packet path emits
- * them: everything is reported when it is resolved, in order, after the
- * batch it waits for has been scanned. */
+ * them: everything is reported when its round is resolved, in order. */
 struct sluice_burst_state {
-	struct sluice_batch main, urgent;
+	struct sluice_batch texts;
+	struct sluice_batch_results main, urgent;
 	uint32_t packets, frame_count;
-	uint32_t next_packet, next_frame; /* what is not resolved yet */
 	struct pending_packet packet[PENDING_PACKETS];
 	struct sluice_frame_ref frames[PENDING_FRAMES];
-	uint8_t state[PENDING_FRAMES];	      /* enum frame_state, until resolved */
+	uint8_t state[PENDING_FRAMES];	      /* enum frame_state */
 	uint8_t outcome[PENDING_FRAMES];      /* enum sluice_frame_outcome, once resolved */
 	uint16_t batch_index[PENDING_FRAMES]; /* while queued */
 };
+
+static void burst_state_free(const struct sluice_allocator *alloc, struct sluice_burst_state *b)
+{
+	sluice_batch_free(&b->texts);
+	sluice_batch_results_free(&b->main);
+	sluice_batch_results_free(&b->urgent);
+	sluice_free(alloc, b);
+}
 
 int sluice_packet_ctx_set_scan_mode(struct sluice_packet_ctx *ctx, enum sluice_scan_mode mode)
 {
 	sluice_packet_ctx_fini(ctx);
 	if (mode == SLUICE_SCAN_MESSAGE)
 		return 0;
-	struct sluice_burst_state *b = calloc(1, sizeof(*b));
+	const struct sluice_allocator *a = ctx->alloc;
+	struct sluice_burst_state *b = sluice_zalloc(a, sizeof(*b));
 	if (b == NULL)
 		return -1;
-	if (sluice_batch_init(&b->main, SLUICE_BATCH_MESSAGES, SLUICE_BATCH_BYTES,
-			      SLUICE_MAX_MATCHES) != 0 ||
-	    sluice_batch_init(&b->urgent, SLUICE_BATCH_MESSAGES, SLUICE_BATCH_BYTES,
-			      SLUICE_MAX_MATCHES) != 0) {
-		sluice_batch_free(&b->main);
-		free(b);
+	if (sluice_batch_init(&b->texts, SLUICE_BATCH_MESSAGES, SLUICE_BATCH_BYTES, a) != 0 ||
+	    sluice_batch_results_init(&b->main, SLUICE_BATCH_MESSAGES, SLUICE_MAX_MATCHES, a) !=
+		0 ||
+	    sluice_batch_results_init(&b->urgent, SLUICE_BATCH_MESSAGES, SLUICE_MAX_MATCHES, a) !=
+		0) {
+		burst_state_free(a, b);
 		return -1;
 	}
 	ctx->burst = b;
@@ -81,33 +95,38 @@ void sluice_packet_ctx_fini(struct sluice_packet_ctx *ctx)
 {
 	if (ctx->burst == NULL)
 		return;
-	sluice_batch_free(&ctx->burst->main);
-	sluice_batch_free(&ctx->burst->urgent);
-	free(ctx->burst);
+	burst_state_free(ctx->alloc, ctx->burst);
 	ctx->burst = NULL;
 }
 
-/* Reports and applies, in order, everything queued before frame `upto`: the
- * batch holding those frames has been scanned (with result rc). */
-static void resolve(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t upto,
-		    hs_error_t rc)
+/* Scans the round's texts with each pack, reports and applies every pending
+ * frame's verdict and settles every pending datagram, in order; then empties
+ * the round. */
+static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
+			enum sluice_packet_fate fates[])
 {
 	struct sluice_burst_state *b = ctx->burst;
 	bool with_urgent = ctx->urgent_scratch != NULL;
+	hs_error_t rc = HS_SUCCESS;
 
-	for (; b->next_packet < b->packets; b->next_packet++) {
-		struct pending_packet *p = &b->packet[b->next_packet];
+	if (b->texts.count > 0) {
+		rc = sluice_batch_scan(ctx->match_set.pack, ctx->scratch, &b->texts, &b->main,
+				       ctx->match_set.disabled, 0);
+		if (with_urgent && rc == HS_SUCCESS)
+			rc = sluice_batch_scan(ctx->urgent_set.pack, ctx->urgent_scratch, &b->texts,
+					       &b->urgent, ctx->urgent_set.disabled, 0);
+	}
+	for (uint32_t i = 0; i < b->packets; i++) {
+		struct pending_packet *p = &b->packet[i];
 		if (p->bad) {
 			sluice_report_bad(ctx, (enum sluice_bad_reason)p->bad_reason,
 					  p->bad_header);
+			ctx->stats->datagrams_dropped_bad++;
+			fates[p->index] = SLUICE_FATE_DROP_BAD;
 			continue;
 		}
 		uint8_t *pkt = pkts[p->index];
-		for (uint32_t f = b->next_frame; f < p->first + p->count; f++) {
-			if (f >= upto) {
-				b->next_frame = f;
-				return;
-			}
+		for (uint32_t f = p->first; f < p->first + p->count; f++) {
 			if (b->state[f] != FRAME_QUEUED)
 				sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8,
 						  pkt + b->frames[f].offset);
@@ -120,52 +139,25 @@ static void resolve(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32
 			    ctx, pkt, &p->view, &b->frames[f], sluice_batch_result(&b->main, k),
 			    with_urgent ? sluice_batch_result(&b->urgent, k) : NULL, rc, &p->rw);
 		}
-		b->next_frame = p->first + p->count;
-	}
-}
-
-/* Scans what the batch holds and resolves everything queued before frame
- * `upto`. */
-static void scan_batch(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t upto)
-{
-	struct sluice_burst_state *b = ctx->burst;
-	hs_error_t rc = HS_SUCCESS;
-
-	if (b->main.count > 0) {
-		rc = sluice_batch_scan(ctx->match_set.pack, ctx->scratch, &b->main,
-				       ctx->match_set.disabled, 0);
-		if (ctx->urgent_scratch != NULL && rc == HS_SUCCESS)
-			rc = sluice_batch_scan(ctx->urgent_set.pack, ctx->urgent_scratch,
-					       &b->urgent, ctx->urgent_set.disabled, 0);
-	}
-	resolve(ctx, pkts, upto, rc);
-	sluice_batch_reset(&b->main);
-	sluice_batch_reset(&b->urgent);
-}
-
-/* Scans the batch, resolves and settles every pending datagram, and empties
- * the tables. */
-static void settle_pending(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
-			   enum sluice_packet_fate fates[])
-{
-	struct sluice_burst_state *b = ctx->burst;
-
-	scan_batch(ctx, pkts, b->frame_count);
-	for (uint32_t i = 0; i < b->packets; i++) {
-		struct pending_packet *p = &b->packet[i];
-		if (p->bad) {
-			ctx->stats->datagrams_dropped_bad++;
-			fates[p->index] = SLUICE_FATE_DROP_BAD;
-			continue;
-		}
-		fates[p->index] = sluice_datagram_settle(ctx, pkts[p->index], &lens[p->index],
-							 &p->view, &b->frames[p->first],
+		fates[p->index] = sluice_datagram_settle(ctx, pkt, &lens[p->index], &p->view,
+							 &b->frames[p->first],
 							 &b->outcome[p->first], p->count, &p->rw);
 	}
 	b->packets = 0;
 	b->frame_count = 0;
-	b->next_packet = 0;
-	b->next_frame = 0;
+	sluice_batch_reset(&b->texts);
+}
+
+/* Whether a datagram of these frames still fits the round. */
+static bool datagram_fits(const struct sluice_burst_state *b, const struct sluice_decoded *d)
+{
+	if (b->packets == PENDING_PACKETS || b->frame_count + d->frame_count > PENDING_FRAMES ||
+	    b->texts.count + d->frame_count > b->texts.cap)
+		return false;
+	size_t bytes = 0;
+	for (uint32_t f = 0; f < d->frame_count; f++)
+		bytes += (size_t)d->frames[f].text_len + 1;
+	return b->texts.used + bytes <= b->texts.buf_cap;
 }
 
 /* Validates frame f of pending packet p and queues its text for the scan. */
@@ -183,13 +175,8 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 		return;
 	}
 	b->state[f] = check == SLUICE_TEXT_REPAIRED ? FRAME_QUEUED_REPAIRED : FRAME_QUEUED;
-	if (!sluice_batch_fits(&b->main, frame->text_len))
-		scan_batch(ctx, pkts, f); /* the frames queued before this one are resolved now */
 	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
-	int32_t k = sluice_batch_add(&b->main, text, frame->text_len);
-	if (ctx->urgent_scratch != NULL)
-		sluice_batch_add(&b->urgent, text, frame->text_len);
-	b->batch_index[f] = (uint16_t)k;
+	b->batch_index[f] = (uint16_t)sluice_batch_add(&b->texts, text, frame->text_len);
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
@@ -205,10 +192,12 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
+		if (i + SLUICE_PREFETCH_AHEAD < n)
+			__builtin_prefetch(pkts[i + SLUICE_PREFETCH_AHEAD]);
 		struct sluice_decoded *d = &ctx->decoded;
 		enum sluice_bad_reason why;
 		enum sluice_pkt_class cls =
-		    ctx->decoder->decode(ctx->decoder, pkts[i], lens[i], d, &why);
+		    sluice_udp_frames_decode(ctx->decoder, pkts[i], lens[i], d, &why);
 
 		if (cls == SLUICE_PKT_OTHER) {
 			ctx->stats->other_forwarded++;
@@ -216,16 +205,18 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 			continue;
 		}
 		ctx->stats->datagrams++;
-		if (b->packets == PENDING_PACKETS ||
-		    b->frame_count + d->frame_count > PENDING_FRAMES)
-			settle_pending(ctx, pkts, lens, fates);
-		uint32_t p = b->packets++;
 		if (partial != NULL && partial[i]) {
 			/* Only its first segment is here: forwarded if it is not
 			 * for the message port (above), otherwise bad input. */
 			cls = SLUICE_PKT_BAD;
 			why = SLUICE_BAD_MULTI_SEGMENT;
 		}
+		/* A bad datagram queues no frame; it only takes a table entry. */
+		bool fits =
+		    cls == SLUICE_PKT_BAD ? b->packets < PENDING_PACKETS : datagram_fits(b, d);
+		if (!fits)
+			close_round(ctx, pkts, lens, fates);
+		uint32_t p = b->packets++;
 		if (cls == SLUICE_PKT_BAD) {
 			/* Reported in turn, when the packets before it are. */
 			bool framed = sluice_bad_reason_in_payload(why);
@@ -245,5 +236,5 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 		for (uint32_t f = b->packet[p].first; f < b->frame_count; f++)
 			queue_frame(ctx, pkts, p, f);
 	}
-	settle_pending(ctx, pkts, lens, fates);
+	close_round(ctx, pkts, lens, fates);
 }

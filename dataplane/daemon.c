@@ -33,9 +33,12 @@ void sluice_daemon_request_stop(void)
 
 struct daemon {
 	const struct sluice_options *opt;
-	struct rte_mempool *pool;
+	/* One mbuf pool per NUMA node with workers; a worker's RX queues take
+	 * their buffers from its own node's pool. */
+	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+	struct sluice_allocator node_alloc[RTE_MAX_NUMA_NODES];
 	unsigned worker_count;
-	struct sluice_worker *workers;
+	struct sluice_worker **workers; /* each on its own lcore's node */
 	struct sluice_message_decoder decoder;
 	struct sluice_registry registry;
 	struct sluice_event_sink sink;
@@ -76,23 +79,72 @@ static bool port_counters(void *arg, unsigned side, struct sluice_port_counters 
 	return true;
 }
 
-static unsigned pool_size(const struct daemon *d)
+/* The node an lcore's memory should come from. */
+static unsigned lcore_node(unsigned lcore)
+{
+	unsigned node = rte_lcore_to_socket_id(lcore);
+	return node < RTE_MAX_NUMA_NODES ? node : 0;
+}
+
+static void *node_zalloc(void *arg, size_t size)
+{
+	int node = (int)(intptr_t)arg;
+	void *p = rte_zmalloc_socket("sluice_worker", size, RTE_CACHE_LINE_SIZE, node);
+	/* A node without free memory still works, only slower. */
+	return p != NULL ? p : rte_zmalloc("sluice_worker", size, RTE_CACHE_LINE_SIZE);
+}
+
+static void node_free(void *arg, void *p)
+{
+	(void)arg;
+	rte_free(p);
+}
+
+/* mbufs for the RX queues of `workers` workers on one node. */
+static unsigned pool_size(const struct daemon *d, unsigned workers)
 {
 	const struct sluice_options *o = d->opt;
 	if (o->mbufs != 0)
 		return o->mbufs;
 	/* Every descriptor of every queue may hold one, plus bursts in flight. */
-	unsigned need = 2 * d->worker_count * (o->rx_desc + o->tx_desc) +
-			d->worker_count * 3 * SLUICE_MAX_BURST + 2048;
+	unsigned need =
+	    2 * workers * (o->rx_desc + o->tx_desc) + workers * 3 * SLUICE_MAX_BURST + 2048;
 	unsigned n = 8191;
 	while (n < need)
 		n = n * 2 + 1;
 	return n;
 }
 
+/* A pool on every node that has workers. */
+static int create_pools(struct daemon *d, char *err, size_t err_len)
+{
+	unsigned per_node[RTE_MAX_NUMA_NODES] = {0}, lcore;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	per_node[lcore_node(lcore)]++;
+	for (unsigned node = 0; node < RTE_MAX_NUMA_NODES; node++) {
+		d->node_alloc[node] = (struct sluice_allocator){
+		    .zalloc = node_zalloc, .free = node_free, .arg = (void *)(intptr_t)node};
+		if (per_node[node] == 0)
+			continue;
+		char name[RTE_MEMPOOL_NAMESIZE];
+		snprintf(name, sizeof(name), "sluice_mbufs_s%u", node);
+		unsigned n = pool_size(d, per_node[node]);
+		d->pools[node] =
+		    rte_pktmbuf_pool_create(name, n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)node);
+		if (d->pools[node] == NULL) {
+			snprintf(err, err_len,
+				 "cannot create a pool of %u mbufs on node %u: %s (give EAL more "
+				 "memory with -m, or fewer with --mbufs)",
+				 n, node, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_workers(struct daemon *d, char *err, size_t err_len)
 {
-	d->workers = rte_zmalloc("sluice_workers", d->worker_count * sizeof(*d->workers), 64);
+	d->workers = rte_zmalloc("sluice_workers", d->worker_count * sizeof(*d->workers), 0);
 	if (d->workers == NULL) {
 		snprintf(err, err_len, "out of memory for %u workers", d->worker_count);
 		return -1;
@@ -101,7 +153,13 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 	double hz = (double)rte_get_tsc_hz();
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
-		struct sluice_worker *w = &d->workers[i];
+		const struct sluice_allocator *alloc = &d->node_alloc[lcore_node(lcore)];
+		struct sluice_worker *w = sluice_zalloc(alloc, sizeof(*w));
+		if (w == NULL) {
+			snprintf(err, err_len, "out of memory for worker %u", i);
+			return -1;
+		}
+		d->workers[i] = w;
 		w->id = i;
 		w->lcore = lcore;
 		w->ports[0] = d->opt->port_a;
@@ -111,12 +169,14 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 		w->active = &d->registry.active;
 		w->stop = &d->stop_workers;
 		w->idle_cycles = d->opt->offline ? (uint64_t)(hz * d->opt->idle_ms / 1e3) : 0;
-		struct sluice_event_ring *ring = sluice_event_ring_create(d->opt->event_ring);
+		struct sluice_event_ring *ring =
+		    sluice_event_ring_create_from(d->opt->event_ring, alloc);
 		if (ring == NULL) {
 			snprintf(err, err_len, "out of memory for worker %u's event ring", i);
 			return -1;
 		}
 		sluice_packet_ctx_init(&w->ctx, (uint16_t)i, &d->decoder, &w->stats, ring);
+		w->ctx.alloc = alloc;
 		memcpy(w->ctx.policy, d->opt->policy, sizeof(w->ctx.policy));
 		if (sluice_packet_ctx_set_scan_mode(&w->ctx, d->opt->scan_mode) != 0) {
 			snprintf(err, err_len, "out of memory for worker %u's scan batches", i);
@@ -134,7 +194,7 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 static bool all_idle(const struct daemon *d)
 {
 	for (unsigned i = 0; i < d->worker_count; i++) {
-		if (!d->workers[i].idle)
+		if (!__atomic_load_n(&d->workers[i]->idle, __ATOMIC_RELAXED))
 			return false;
 	}
 	return true;
@@ -259,20 +319,22 @@ static void teardown(struct daemon *d)
 			sluice_port_close(p == 0 ? d->opt->port_a : d->opt->port_b);
 	}
 	sluice_registry_destroy(&d->registry);
-	if (d->workers != NULL) {
-		for (unsigned i = 0; i < d->worker_count; i++)
-			sluice_event_ring_free(d->workers[i].ctx.events);
-		for (unsigned i = 0; i < d->worker_count; i++)
-			sluice_packet_ctx_fini(&d->workers[i].ctx);
-		rte_free(d->workers);
+	for (unsigned i = 0; d->workers != NULL && i < d->worker_count; i++) {
+		struct sluice_worker *w = d->workers[i];
+		if (w == NULL)
+			continue;
+		sluice_event_ring_free(w->ctx.events);
+		sluice_packet_ctx_fini(&w->ctx);
+		rte_free(w);
 	}
+	rte_free(d->workers);
 	if (d->sink_open)
 		sluice_event_sink_close(&d->sink);
 	if (d->audit_open)
 		sluice_audit_close(&d->audit);
 	sluice_trust_free(d->trust);
-	if (d->pool != NULL)
-		rte_mempool_free(d->pool);
+	for (unsigned node = 0; node < RTE_MAX_NUMA_NODES; node++)
+		rte_mempool_free(d->pools[node]);
 }
 
 static int start(struct daemon *d, char *err, size_t err_len)
@@ -337,20 +399,20 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		}
 	}
 
-	unsigned n = pool_size(d);
-	d->pool = rte_pktmbuf_pool_create("sluice_mbufs", n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					  (int)rte_socket_id());
-	if (d->pool == NULL) {
-		snprintf(err, err_len,
-			 "cannot create a pool of %u mbufs: %s (give EAL more memory with -m, "
-			 "or fewer with --mbufs)",
-			 n, rte_strerror(rte_errno));
+	if (create_pools(d, err, err_len) != 0)
 		return -1;
+	/* Queue q is worker q's: its buffers and rings on that worker's node. */
+	struct rte_mempool *queue_pool[SLUICE_MAX_WORKERS];
+	unsigned queue_node[SLUICE_MAX_WORKERS], q = 0, lcore;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		queue_node[q] = lcore_node(lcore);
+		queue_pool[q++] = d->pools[lcore_node(lcore)];
 	}
 	uint16_t ports[2] = {o->port_a, o->port_b};
 	for (unsigned p = 0; p < 2; p++) {
-		if (sluice_port_start(ports[p], d->worker_count, o->rx_desc, o->tx_desc, d->pool,
-				      err, err_len) != 0)
+		if (sluice_port_start(ports[p], d->worker_count, o->rx_desc, o->tx_desc, queue_pool,
+				      queue_node, err, err_len) != 0)
 			return -1;
 		d->ports_started[p] = true;
 		sluice_port_describe(ports[p], d->port_names[p], sizeof(d->port_names[p]));
@@ -414,7 +476,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	fflush(info);
 
 	for (unsigned i = 0; i < d->worker_count; i++)
-		rte_eal_remote_launch(sluice_worker_main, &d->workers[i], d->workers[i].lcore);
+		rte_eal_remote_launch(sluice_worker_main, d->workers[i], d->workers[i]->lcore);
 
 	double deadline = opt->duration_s > 0 ? sluice_mono_s() + opt->duration_s : 0;
 	while (!stop_signalled && !d->control.stop_requested) {

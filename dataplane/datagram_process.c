@@ -19,6 +19,7 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 	ctx->decoder = decoder;
 	ctx->stats = stats;
 	ctx->events = events;
+	ctx->alloc = &sluice_libc_allocator;
 	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
 		ctx->policy[i] = SLUICE_POLICY_DROP;
 	sluice_match_set_init(&ctx->match_set, ctx->matches, SLUICE_MAX_MATCHES, NULL);
@@ -224,7 +225,7 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 {
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
-	enum sluice_pkt_class cls = ctx->decoder->decode(ctx->decoder, pkt, *len, d, &why);
+	enum sluice_pkt_class cls = sluice_udp_frames_decode(ctx->decoder, pkt, *len, d, &why);
 
 	if (cls == SLUICE_PKT_OTHER) {
 		ctx->stats->other_forwarded++;
@@ -289,7 +290,8 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 {
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
-	enum sluice_pkt_class cls = ctx->decoder->decode(ctx->decoder, first, first_len, d, &why);
+	enum sluice_pkt_class cls =
+	    sluice_udp_frames_decode(ctx->decoder, first, first_len, d, &why);
 	if (cls == SLUICE_PKT_OTHER) {
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;

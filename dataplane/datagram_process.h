@@ -30,6 +30,10 @@
 #include "message_decoder.h"
 #include "worker_stats.h"
 
+/* Packet headers are prefetched this many packets ahead of the one decoded:
+ * the worker fetches the first ones, sluice_burst_process() the rest. */
+#define SLUICE_PREFETCH_AHEAD 4
+
 /* Distinct rule spans kept per message; more sets match_overflow and a message
  * whose verdict is mask is then masked whole. */
 #define SLUICE_MAX_MATCHES 64
@@ -69,6 +73,9 @@ struct sluice_packet_ctx {
 	struct sluice_decoded decoded;
 	/* Batch scanning's working space; NULL: every message is scanned alone. */
 	struct sluice_burst_state *burst;
+	/* Where the working space comes from (libc unless the caller sets it
+	 * before sluice_packet_ctx_set_scan_mode(): the daemon's worker node). */
+	const struct sluice_allocator *alloc;
 };
 
 /* Initialises ctx with every policy set to drop. */

@@ -20,7 +20,6 @@ enum sluice_frame_outcome {
 	SLUICE_FRAME_KEPT = 0,
 	SLUICE_FRAME_BLOCKED,
 	SLUICE_FRAME_BAD,
-	SLUICE_FRAME_PENDING, /* burst_process.c: waiting for its batch's scan */
 };
 
 /* Counts bad input and emits its event unless the policy is quiet. header is

@@ -18,7 +18,8 @@ void sluice_port_describe(uint16_t port, char *buf, size_t len)
 }
 
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
-		      struct rte_mempool *pool, char *err, size_t err_len)
+		      struct rte_mempool *const pools[], const unsigned nodes[], char *err,
+		      size_t err_len)
 {
 	char what[128];
 	struct rte_eth_dev_info info;
@@ -58,15 +59,14 @@ int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned
 	}
 	uint16_t nb_rx = (uint16_t)rx_desc, nb_tx = (uint16_t)tx_desc;
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
-	int socket = rte_eth_dev_socket_id(port);
 	for (unsigned q = 0; q < queues; q++) {
-		rc = rte_eth_rx_queue_setup(port, (uint16_t)q, nb_rx, (unsigned)socket, NULL, pool);
+		rc = rte_eth_rx_queue_setup(port, (uint16_t)q, nb_rx, nodes[q], NULL, pools[q]);
 		if (rc != 0) {
 			snprintf(err, err_len, "%s: RX queue %u setup failed: %s", what, q,
 				 rte_strerror(-rc));
 			return -1;
 		}
-		rc = rte_eth_tx_queue_setup(port, (uint16_t)q, nb_tx, (unsigned)socket, NULL);
+		rc = rte_eth_tx_queue_setup(port, (uint16_t)q, nb_tx, nodes[q], NULL);
 		if (rc != 0) {
 			snprintf(err, err_len, "%s: TX queue %u setup failed: %s", what, q,
 				 rte_strerror(-rc));

@@ -14,8 +14,11 @@
 
 struct rte_mempool;
 
+/* Queue q's descriptors live on nodes[q] and receive into pools[q]: the node
+ * of the worker that polls it (l3fwd's layout). */
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
-		      struct rte_mempool *pool, char *err, size_t err_len);
+		      struct rte_mempool *const pools[], const unsigned nodes[], char *err,
+		      size_t err_len);
 
 /* Stops and closes the port, which also flushes drivers that write files. */
 void sluice_port_close(uint16_t port);

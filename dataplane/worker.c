@@ -38,9 +38,9 @@ static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 
 	uint16_t ntx = 0, ndrop = 0;
 	w->stats.rx_packets[in_idx] += n;
-	/* The burst's headers are all read before any scan starts (the batch
-	 * copies every text first), so fetch them all now. */
-	for (uint16_t i = 0; i < n; i++)
+	/* A rolling prefetch: the first packets' headers here, the rest
+	 * SLUICE_PREFETCH_AHEAD packets ahead of the decoder (burst_process.c). */
+	for (uint16_t i = 0; i < n && i < SLUICE_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
@@ -94,9 +94,9 @@ int sluice_worker_main(void *arg)
 		__atomic_store_n(&w->stats.iterations, w->stats.iterations + 1, __ATOMIC_RELAXED);
 		if (got > 0) {
 			last_rx = end;
-			w->idle = false;
+			__atomic_store_n(&w->idle, false, __ATOMIC_RELAXED);
 		} else if (w->idle_cycles != 0 && end - last_rx > w->idle_cycles) {
-			w->idle = true;
+			__atomic_store_n(&w->idle, true, __ATOMIC_RELAXED);
 		}
 	}
 	rcu_thread_offline();

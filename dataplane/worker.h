@@ -1,7 +1,7 @@
 /* The worker: one per EAL worker lcore, polling one RX queue on each port and
  * sending on its own TX queue of the other port.
  *
- * Contract (DESIGN.md, data path and RCU contract):
+ * Contract (docs/architecture.md, "Data path" and "RCU contract"):
  * - Registers as a QSBR reader once; per loop pass it reads the active
  *   generation once, forwards one burst each way, and reports a quiescent state.
  *   It holds no generation pointer across passes; it goes offline before it
@@ -31,9 +31,9 @@ struct sluice_worker {
 	uint16_t queue;
 	unsigned burst;
 	struct sluice_generation **active;
-	const volatile bool *stop;
+	const bool *stop;     /* set by the main lcore: read with __atomic_load_n */
 	uint64_t idle_cycles; /* offline mode: this long without RX counts as idle */
-	volatile bool idle;
+	bool idle;	      /* written here, read by the main lcore: __atomic_* both sides */
 	struct sluice_packet_ctx ctx;
 } __attribute__((aligned(64)));
 

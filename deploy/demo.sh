@@ -32,9 +32,9 @@ out="$repo/out/demo"
 rm -rf "$out"
 mkdir -p "$out"
 echo "demo: generating $count packets of chat traffic (seed $seed, $violations% violations)"
-build/bench/sluice-gen -o "$out/traffic.pcap" --count "$count" --seed "$seed" \
+build/dataplane/sluice-gen -o "$out/traffic.pcap" --count "$count" --seed "$seed" \
 	--violations "$violations" --text-out "$out/messages.txt"
-build/bench/sluice-gen -o "$out/empty.pcap" --count 0 2>/dev/null
+build/dataplane/sluice-gen -o "$out/empty.pcap" --count 0 2>/dev/null
 echo "demo: compiling the bundled rules"
 build/patterns/sluice-pack compile patterns/rules/default.yaml -o "$out/default.pack"
 

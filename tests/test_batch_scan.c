@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "batch_scan.h"
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "match.h"
 #include "pack.h"
 #include "pack_source.h"
@@ -62,11 +62,15 @@ static struct batch_counts compare(const struct sluice_pack *pack, const struct 
 {
 	hs_scratch_t *scratch = NULL;
 	struct sluice_batch batch;
+	struct sluice_batch_results results;
 	struct sluice_match storage[CAP];
 	struct sluice_match_set alone;
 
 	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
-	cr_assert_eq(sluice_batch_init(&batch, batch_size, SLUICE_BATCH_BYTES, CAP), 0);
+	cr_assert_eq(
+	    sluice_batch_init(&batch, batch_size, SLUICE_BATCH_BYTES, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_results_init(&results, batch_size, CAP, &sluice_libc_allocator),
+		     0);
 	sluice_match_set_init(&alone, storage, CAP, pack);
 	alone.disabled = disabled;
 	alone.keep = keep;
@@ -79,19 +83,21 @@ static struct batch_counts compare(const struct sluice_pack *pack, const struct 
 			n++;
 		}
 		cr_assert_gt(n, 0, "text %zu does not fit an empty batch", first);
-		cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, disabled, keep), HS_SUCCESS);
+		cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, disabled, keep),
+			     HS_SUCCESS);
 		for (size_t k = 0; k < n; k++) {
 			size_t i = first + k;
 			cr_assert_eq(
 			    sluice_scan_message(pack, scratch, t->text[i], t->len[i], &alone),
 			    HS_SUCCESS);
-			expect_same(pack, sluice_batch_result(&batch, (uint32_t)k), &alone,
+			expect_same(pack, sluice_batch_result(&results, (uint32_t)k), &alone,
 				    t->text[i], t->len[i]);
 		}
 		first += n;
 	}
-	struct batch_counts counts = {batch.regex_scans};
+	struct batch_counts counts = {results.regex_scans};
 	sluice_batch_free(&batch);
+	sluice_batch_results_free(&results);
 	hs_free_scratch(scratch);
 	return counts;
 }
@@ -194,18 +200,21 @@ Test(batch_scan, anchored_patterns_match_at_each_message_start)
 	struct sluice_pack *pack = load("tests/data/batch/crossing.yaml");
 	hs_scratch_t *scratch = NULL;
 	struct sluice_batch batch;
+	struct sluice_batch_results results;
 	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
-	cr_assert_eq(sluice_batch_init(&batch, 4, 1024, CAP), 0);
+	cr_assert_eq(sluice_batch_init(&batch, 4, 1024, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_results_init(&results, 4, CAP, &sluice_libc_allocator), 0);
 	cr_assert_eq(sluice_batch_add(&batch, "oh hi", 5), 0);
 	cr_assert_eq(sluice_batch_add(&batch, "hi there", 8), 1);
-	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, NULL, 0), HS_SUCCESS);
-	const struct sluice_match_set *second = sluice_batch_result(&batch, 1);
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_SUCCESS);
+	const struct sluice_match_set *second = sluice_batch_result(&results, 1);
 	cr_assert_eq(second->count, 1);
 	cr_expect_str_eq(pack->rules[second->matches[0].rule].id, "starts-with-hi");
 	cr_expect_eq(second->matches[0].from, 0);
 	cr_expect_eq(second->matches[0].to, 2);
-	cr_expect_eq(sluice_batch_result(&batch, 0)->count, 0, "'oh hi' does not start with hi");
+	cr_expect_eq(sluice_batch_result(&results, 0)->count, 0, "'oh hi' does not start with hi");
 	sluice_batch_free(&batch);
+	sluice_batch_results_free(&results);
 	hs_free_scratch(scratch);
 	sluice_pack_free(pack);
 }
@@ -245,10 +254,54 @@ Test(batch_scan, packs_without_a_regex_ends_database_scan_regexes_per_message)
 	free_texts(&t);
 }
 
+/* The worker scans its main and urgent packs over one copy of a burst's
+ * texts: each pack's results are its own, and each equals scanning the
+ * messages alone with that pack. */
+Test(batch_scan, two_packs_over_one_copy_of_the_texts)
+{
+	struct sluice_pack *a = load("patterns/rules/default.yaml");
+	struct sluice_pack *b = load("tests/data/batch/crossing.yaml");
+	struct texts t = tricky_texts();
+	hs_scratch_t *sa = NULL, *sb = NULL;
+	struct sluice_batch batch;
+	struct sluice_batch_results ra, rb;
+	struct sluice_match storage[CAP];
+	struct sluice_match_set alone;
+	cr_assert_eq(sluice_pack_alloc_scratch(a, &sa), HS_SUCCESS);
+	cr_assert_eq(sluice_pack_alloc_scratch(b, &sb), HS_SUCCESS);
+	cr_assert_eq(sluice_batch_init(&batch, (uint32_t)t.count, SLUICE_BATCH_BYTES,
+				       &sluice_libc_allocator),
+		     0);
+	cr_assert_eq(sluice_batch_results_init(&ra, (uint32_t)t.count, CAP, &sluice_libc_allocator),
+		     0);
+	cr_assert_eq(sluice_batch_results_init(&rb, (uint32_t)t.count, CAP, &sluice_libc_allocator),
+		     0);
+	for (size_t i = 0; i < t.count; i++)
+		cr_assert_eq(sluice_batch_add(&batch, t.text[i], t.len[i]), (int32_t)i);
+	cr_assert_eq(sluice_batch_scan(a, sa, &batch, &ra, NULL, 0), HS_SUCCESS);
+	cr_assert_eq(sluice_batch_scan(b, sb, &batch, &rb, NULL, 0), HS_SUCCESS);
+	for (size_t i = 0; i < t.count; i++) {
+		sluice_match_set_init(&alone, storage, CAP, a);
+		cr_assert_eq(sluice_scan_message(a, sa, t.text[i], t.len[i], &alone), HS_SUCCESS);
+		expect_same(a, sluice_batch_result(&ra, (uint32_t)i), &alone, t.text[i], t.len[i]);
+		sluice_match_set_init(&alone, storage, CAP, b);
+		cr_assert_eq(sluice_scan_message(b, sb, t.text[i], t.len[i], &alone), HS_SUCCESS);
+		expect_same(b, sluice_batch_result(&rb, (uint32_t)i), &alone, t.text[i], t.len[i]);
+	}
+	sluice_batch_free(&batch);
+	sluice_batch_results_free(&ra);
+	sluice_batch_results_free(&rb);
+	hs_free_scratch(sa);
+	hs_free_scratch(sb);
+	free_texts(&t);
+	sluice_pack_free(a);
+	sluice_pack_free(b);
+}
+
 Test(batch_scan, full_batch_refuses_more_and_reset_empties_it)
 {
 	struct sluice_batch batch;
-	cr_assert_eq(sluice_batch_init(&batch, 2, 16, 4), 0);
+	cr_assert_eq(sluice_batch_init(&batch, 2, 16, &sluice_libc_allocator), 0);
 	cr_expect_eq(sluice_batch_add(&batch, "0123456789", 10), 0);
 	cr_expect_eq(sluice_batch_add(&batch, "0123456", 7), -1, "11 + 8 bytes > 16");
 	cr_expect_eq(sluice_batch_add(&batch, "01234", 4), 1);
@@ -257,7 +310,7 @@ Test(batch_scan, full_batch_refuses_more_and_reset_empties_it)
 	cr_expect_eq(sluice_batch_add(&batch, "0123456789abcde", 15), 0);
 	cr_expect_eq(sluice_batch_add(&batch, "0123456789abcdef", 16), -1);
 	sluice_batch_free(&batch);
-	cr_expect_eq(sluice_batch_init(&batch, 0, 16, 4), -1);
+	cr_expect_eq(sluice_batch_init(&batch, 0, 16, &sluice_libc_allocator), -1);
 }
 
 /* Hyperscan 5.4.0 reads past the end of what it scans on AVX512VBMI machines
@@ -266,7 +319,7 @@ Test(batch_scan, full_batch_refuses_more_and_reset_empties_it)
 Test(batch_scan, a_full_batch_keeps_readable_slack_after_its_texts)
 {
 	struct sluice_batch batch;
-	cr_assert_eq(sluice_batch_init(&batch, 2, 16, 4), 0);
+	cr_assert_eq(sluice_batch_init(&batch, 2, 16, &sluice_libc_allocator), 0);
 	cr_assert_eq(sluice_batch_add(&batch, "0123456789abcde", 15), 0);
 	for (uint32_t i = 0; i < SLUICE_SCAN_SLACK; i++)
 		cr_assert_eq(((volatile const char *)batch.buf)[batch.buf_cap + i], 0,
@@ -275,12 +328,12 @@ Test(batch_scan, a_full_batch_keeps_readable_slack_after_its_texts)
 }
 
 /* The benchmark corpus: what sluice-gen writes for bench/run-bench. */
-static struct bench_texts corpus;
+static struct corpus_texts corpus;
 
 static void make_corpus(void)
 {
 	char *dir = ts_make_tmpdir("batchcorpus");
-	char *gen = ts_build_path("bench/sluice-gen");
+	char *gen = ts_build_path("dataplane/sluice-gen");
 	char pcap[512], txt[512], err[512];
 	snprintf(pcap, sizeof(pcap), "%s/corpus.pcap", dir);
 	snprintf(txt, sizeof(txt), "%s/corpus.txt", dir);
@@ -288,7 +341,7 @@ static void make_corpus(void)
 	char *out = NULL;
 	cr_assert_eq(ts_run(argv, 120, &out), 0, "sluice-gen failed: %s", out ? out : "");
 	free(out);
-	cr_assert_eq(bench_texts_load(txt, &corpus, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(corpus_texts_load(txt, &corpus, err, sizeof(err)), 0, "%s", err);
 	cr_assert_gt(corpus.count, 50000);
 	ts_rmtree(dir);
 	free(dir);

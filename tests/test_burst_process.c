@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "datagram_process.h"
 #include "event_ring.h"
 #include "generation.h"
@@ -23,19 +23,19 @@
 #define RING_CAP (1u << 20)
 #define BURST	 32
 
-static struct bench_packets corpus;
+static struct corpus_packets corpus;
 
 static void make_corpus(const char *count)
 {
 	char *dir = ts_make_tmpdir("burstcorpus");
-	char *gen = ts_build_path("bench/sluice-gen");
+	char *gen = ts_build_path("dataplane/sluice-gen");
 	char pcap[512], err[512];
 	snprintf(pcap, sizeof(pcap), "%s/corpus.pcap", dir);
 	char *argv[] = {gen, "-o", pcap, "-s", "11", "-n", (char *)count, "--frames", "1-6", NULL};
 	char *out = NULL;
 	cr_assert_eq(ts_run(argv, 120, &out), 0, "sluice-gen failed: %s", out ? out : "");
 	free(out);
-	cr_assert_eq(bench_packets_load(pcap, &corpus, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(corpus_packets_load(pcap, &corpus, err, sizeof(err)), 0, "%s", err);
 	ts_rmtree(dir);
 	free(dir);
 	free(gen);

@@ -27,6 +27,9 @@
 #include "ruleset_registry.h"
 #include "test_support.h"
 
+/* Who the tests act as, for the audit log. */
+static const struct sluice_actor test_actor = {.kind = SLUICE_ACTOR_DAEMON};
+
 /* ---- helpers ---- */
 
 static double now_ms(void)
@@ -502,8 +505,9 @@ static void load_ok(struct sluice_registry *reg, const char *path)
 {
 	char err[1024] = "";
 
-	cr_assert_eq(sluice_registry_load(reg, path, NULL, err, sizeof(err)), 0, "%s: %s", path,
-		     err);
+	cr_assert_eq(sluice_registry_load_slot(reg, SLUICE_SLOT_MAIN, path, &test_actor, NULL, err,
+					       sizeof(err)),
+		     0, "%s: %s", path, err);
 }
 
 Test(registry, load_a_then_b_publishes_generations_in_order)
@@ -517,8 +521,13 @@ Test(registry, load_a_then_b_publishes_generations_in_order)
 	registry_with_hooks(&reg, 8);
 	cr_assert_null(sluice_registry_current(&reg));
 
-	memset(&rep, 0, sizeof(rep));
-	cr_assert_eq(sluice_registry_load(&reg, a, &rep, err, sizeof(err)), 0, "%s", err);
+	/* The report is filled by the registry, whatever was in it. */
+	memset(&rep, 0xff, sizeof(rep));
+	double t0 = now_ms();
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, a, &test_actor, &rep, err,
+					       sizeof(err)),
+		     0, "%s", err);
+	double wall = now_ms() - t0;
 	gen = sluice_registry_current(&reg);
 	cr_assert_not_null(gen);
 	cr_assert_eq(gen->seq, 1);
@@ -526,42 +535,53 @@ Test(registry, load_a_then_b_publishes_generations_in_order)
 	cr_assert_str_eq(gen->pack->name, "sluice-default");
 	cr_assert_str_eq(gen->pack->version, "2026.11.23-1");
 	cr_assert_eq(gen->pack->rule_count, 13);
-	cr_assert_eq(reg.history_len, 1);
-	cr_assert_eq(reg.history[0], gen->pack);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, gen->pack);
 	cr_assert_eq(drain_calls, 1);
 	cr_assert_eq(drain_arg_seen, &reg);
 	cr_assert_eq(reg.swaps, 1);
 	cr_assert_eq(gen->worker_count, 2);
-	cr_assert_not_null(gen->scratch[0]);
-	cr_assert_not_null(gen->scratch[1]);
-	cr_assert_neq(gen->scratch[0], gen->scratch[1], "one scratch per worker");
-	cr_assert_gt(gen->scratch_bytes, 0);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0]);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[1]);
+	cr_assert_neq(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0],
+		      gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[1], "one scratch per worker");
+	cr_assert_gt(gen->slot[SLUICE_SLOT_MAIN].scratch->bytes, 0);
 	cr_assert_gt(gen->loaded_at_ns, 1700000000ull * 1000000000ull);
-	cr_assert_geq(rep.load_ms, 0.0);
+	/* Compiling the rules takes time; the three phases happen within the call
+	 * and one after another, so they fit in its wall time. */
+	cr_assert_gt(rep.load_ms, 0.0);
 	cr_assert_geq(rep.build_ms, 0.0);
 	cr_assert_geq(rep.grace_ms, 0.0);
+	cr_assert_leq(rep.load_ms + rep.build_ms + rep.grace_ms, wall, "%.3f + %.3f + %.3f > %.3f",
+		      rep.load_ms, rep.build_ms, rep.grace_ms, wall);
+	cr_assert_str_eq(rep.previous_version, "", "nothing was in force before");
 
-	struct sluice_pack *pack_a = reg.history[0];
-	cr_assert_eq(sluice_registry_load(&reg, b, &rep, err, sizeof(err)), 0, "%s", err);
+	struct sluice_pack *pack_a = reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, b, &test_actor, &rep, err,
+					       sizeof(err)),
+		     0, "%s", err);
 	gen = sluice_registry_current(&reg);
 	cr_assert_eq(gen->seq, 2);
 	cr_assert_eq(rep.seq, 2);
 	cr_assert_str_eq(gen->pack->name, "sluice-flag-phones");
 	cr_assert_str_eq(gen->pack->version, "2026.11.23-2");
 	cr_assert_eq(gen->pack->rule_count, 2);
-	cr_assert_eq(reg.history_len, 2);
-	cr_assert_eq(reg.history[0], gen->pack, "history[0] is the active pack");
-	cr_assert_eq(reg.history[1], pack_a, "the previous pack is kept for rollback");
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, gen->pack,
+		     "history[0] is the active pack");
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack, pack_a,
+		     "the previous pack is kept for rollback");
 	cr_assert_eq(drain_calls, 2, "drain once per swap");
 	cr_assert_eq(reg.swaps, 2);
 	cr_assert_eq(reg.refusals, 0);
 	cr_assert_eq(gen->worker_count, 2);
-	cr_assert_not_null(gen->scratch[0]);
-	cr_assert_not_null(gen->scratch[1]);
-	cr_assert_neq(gen->scratch[0], gen->scratch[1]);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0]);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[1]);
+	cr_assert_neq(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0],
+		      gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[1]);
 	sluice_registry_destroy(&reg);
 	cr_assert_null(sluice_registry_current(&reg));
-	cr_assert_eq(reg.history_len, 0);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 0);
 	free(a);
 	free(b);
 }
@@ -576,13 +596,14 @@ Test(registry, missing_file_is_refused_and_active_pack_stays)
 	registry_with_hooks(&reg, 8);
 	load_ok(&reg, a);
 	before = sluice_registry_current(&reg);
-	cr_assert_eq(sluice_registry_load(&reg, "/nonexistent/next.pack", NULL, err, sizeof(err)),
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, "/nonexistent/next.pack",
+					       &test_actor, NULL, err, sizeof(err)),
 		     -1);
 	cr_assert_str_eq(err, "/nonexistent/next.pack: cannot open: No such file or directory");
 	cr_assert_eq(sluice_registry_current(&reg), before);
 	cr_assert_eq(before->seq, 1);
 	cr_assert_str_eq(before->pack->name, "sluice-default");
-	cr_assert_eq(reg.history_len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
 	cr_assert_eq(reg.refusals, 1);
 	cr_assert_eq(reg.swaps, 1);
 	cr_assert_eq(drain_calls, 1, "no swap, no drain");
@@ -601,7 +622,9 @@ Test(registry, bad_rule_file_is_refused_naming_file_and_line)
 	registry_with_hooks(&reg, 8);
 	load_ok(&reg, a);
 	before = sluice_registry_current(&reg);
-	cr_assert_eq(sluice_registry_load(&reg, bad, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, bad, &test_actor, NULL, err,
+					       sizeof(err)),
+		     -1);
 	snprintf(want, sizeof(want),
 		 "%s:4:13: rule wrong-action: unknown action 'delete'; valid actions are flag, "
 		 "mask, block",
@@ -609,7 +632,7 @@ Test(registry, bad_rule_file_is_refused_naming_file_and_line)
 	cr_assert_str_eq(err, want);
 	cr_assert_eq(sluice_registry_current(&reg), before);
 	cr_assert_str_eq(sluice_registry_current(&reg)->pack->name, "sluice-default");
-	cr_assert_eq(reg.history_len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
 	cr_assert_eq(reg.refusals, 1);
 	sluice_registry_destroy(&reg);
 	free(a);
@@ -625,22 +648,24 @@ Test(registry, rollback_returns_to_a_and_drops_b)
 
 	registry_with_hooks(&reg, 8);
 	load_ok(&reg, a);
-	struct sluice_pack *pack_a = reg.history[0];
+	struct sluice_pack *pack_a = reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
 	load_ok(&reg, b);
 	memset(&rep, 0xff, sizeof(rep));
-	cr_assert_eq(sluice_registry_rollback(&reg, &rep, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, &rep,
+						   err, sizeof(err)),
+		     0, "%s", err);
 	const struct sluice_generation *gen = sluice_registry_current(&reg);
 	cr_assert_eq(gen->pack, pack_a, "the very pack A is active again");
 	cr_assert_str_eq(gen->pack->name, "sluice-default");
 	cr_assert_eq(gen->seq, 3, "a rollback is a new publication");
 	cr_assert_eq(rep.seq, 3);
 	cr_assert_eq(rep.load_ms, 0.0, "nothing is loaded for a rollback");
-	cr_assert_eq(reg.history_len, 1, "B left the history");
-	cr_assert_eq(reg.history[0], pack_a);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1, "B left the history");
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, pack_a);
 	cr_assert_eq(drain_calls, 3);
 	cr_assert_eq(reg.swaps, 3);
-	cr_assert_not_null(gen->scratch[0]);
-	cr_assert_not_null(gen->scratch[1]);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0]);
+	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[1]);
 	sluice_registry_destroy(&reg);
 	free(a);
 	free(b);
@@ -655,10 +680,12 @@ Test(registry, rollback_with_one_pack_is_refused)
 	registry_with_hooks(&reg, 8);
 	load_ok(&reg, a);
 	const struct sluice_generation *before = sluice_registry_current(&reg);
-	cr_assert_eq(sluice_registry_rollback(&reg, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
+						   err, sizeof(err)),
+		     -1);
 	cr_assert_str_eq(err, "no earlier pack to roll back to (history holds 1)");
 	cr_assert_eq(sluice_registry_current(&reg), before);
-	cr_assert_eq(reg.history_len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
 	cr_assert_eq(reg.refusals, 1);
 	cr_assert_eq(drain_calls, 1);
 	sluice_registry_destroy(&reg);
@@ -671,7 +698,9 @@ Test(registry, rollback_with_empty_history_is_refused)
 	char err[1024] = "";
 
 	registry_with_hooks(&reg, 8);
-	cr_assert_eq(sluice_registry_rollback(&reg, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
+						   err, sizeof(err)),
+		     -1);
 	cr_assert_str_eq(err, "no earlier pack to roll back to (history holds 0)");
 	cr_assert_null(sluice_registry_current(&reg));
 	sluice_registry_destroy(&reg);
@@ -689,11 +718,11 @@ Test(registry, history_is_capped_at_keep)
 	load_ok(&reg, a);
 	load_ok(&reg, b);
 	load_ok(&reg, a);
-	cr_assert_eq(reg.history_len, 3);
-	cr_assert_str_eq(reg.history[0]->name, "sluice-default");
-	cr_assert_str_eq(reg.history[1]->name, "sluice-flag-phones");
-	cr_assert_str_eq(reg.history[2]->name, "sluice-default");
-	cr_assert_eq(sluice_registry_current(&reg)->pack, reg.history[0]);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 3);
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->name, "sluice-default");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->name, "sluice-flag-phones");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[2].pack->name, "sluice-default");
+	cr_assert_eq(sluice_registry_current(&reg)->pack, reg.slots[SLUICE_SLOT_MAIN].kept[0].pack);
 	cr_assert_eq(sluice_registry_current(&reg)->seq, 5);
 	cr_assert_eq(drain_calls, 5);
 	sluice_registry_destroy(&reg);
@@ -728,10 +757,12 @@ Test(registry, keep_two_drops_oldest_after_second_swap)
 	load_ok(&reg, a);
 	load_ok(&reg, b);
 	load_ok(&reg, b);
-	cr_assert_eq(reg.history_len, 2);
-	cr_assert_str_eq(reg.history[0]->name, "sluice-flag-phones");
-	cr_assert_str_eq(reg.history[1]->name, "sluice-flag-phones");
-	cr_assert_eq(sluice_registry_rollback(&reg, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->name, "sluice-flag-phones");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->name, "sluice-flag-phones");
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
+						   err, sizeof(err)),
+		     0, "%s", err);
 	cr_assert_str_eq(sluice_registry_current(&reg)->pack->name, "sluice-flag-phones",
 			 "pack A fell out of a history of 2");
 	sluice_registry_destroy(&reg);
@@ -773,25 +804,31 @@ Test(registry, check_workers_refusal_stops_the_swap_with_its_message)
 	const struct sluice_generation *before = sluice_registry_current(&reg);
 
 	reg.check_workers = refuse_workers;
-	cr_assert_eq(sluice_registry_load(&reg, a, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, a, &test_actor, NULL, err,
+					       sizeof(err)),
+		     -1);
 	cr_assert_str_eq(err, "worker 1 (lcore 3) is stuck");
 	cr_assert_eq(sluice_registry_current(&reg), before);
 	cr_assert_str_eq(before->pack->name, "sluice-flag-phones");
 	cr_assert_eq(before->seq, 2);
-	cr_assert_eq(reg.history_len, 2);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
 	cr_assert_eq(reg.refusals, 1);
 	cr_assert_eq(drain_calls, 2);
 
 	err[0] = '\0';
-	cr_assert_eq(sluice_registry_rollback(&reg, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
+						   err, sizeof(err)),
+		     -1);
 	cr_assert_str_eq(err, "worker 1 (lcore 3) is stuck");
 	cr_assert_eq(sluice_registry_current(&reg), before);
-	cr_assert_eq(reg.history_len, 2, "a refused rollback drops nothing");
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2, "a refused rollback drops nothing");
 	cr_assert_eq(reg.refusals, 2);
 	cr_assert_eq(check_calls, 4);
 
 	reg.check_workers = accept_workers;
-	cr_assert_eq(sluice_registry_rollback(&reg, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
+						   err, sizeof(err)),
+		     0, "%s", err);
 	cr_assert_str_eq(sluice_registry_current(&reg)->pack->name, "sluice-default");
 	cr_assert_eq(sluice_registry_current(&reg)->seq, 3, "refusals use no sequence number");
 	sluice_registry_destroy(&reg);
@@ -1551,7 +1588,9 @@ Test(watchdog, stuck_worker_makes_the_registry_refuse_a_reload)
 	stats[0].iterations = 1;
 	load_ok(&reg, a);
 	sleep_ms(100);
-	cr_assert_eq(sluice_registry_load(&reg, b, NULL, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, b, &test_actor, NULL, err,
+					       sizeof(err)),
+		     -1);
 	assert_prefix(err, "worker 0 (lcore 2) has not finished a loop for ");
 	cr_assert_str_eq(sluice_registry_current(&reg)->pack->name, "sluice-default");
 	cr_assert_eq(sluice_registry_current(&reg)->seq, 1);

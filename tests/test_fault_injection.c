@@ -652,7 +652,7 @@ static void *exhaust_pool(void *arg)
 	run_anywhere();
 	struct rte_mempool *mp = NULL;
 	for (uint64_t deadline = now_ns() + 10000000000ull; mp == NULL && now_ns() < deadline;)
-		mp = rte_mempool_lookup("sluice_mbufs");
+		mp = rte_mempool_lookup("sluice_mbufs_s0");
 	if (mp == NULL) {
 		fail("the daemon's mbuf pool never appeared");
 		return NULL;

@@ -268,7 +268,7 @@ Test(memory_cap, load_over_the_cap_is_refused_with_the_figures_and_the_active_pa
 	cr_assert_str_eq(err, want);
 	cr_assert_eq(sluice_registry_current(&reg), before, "no generation was published");
 	cr_assert_eq(sluice_registry_current(&reg)->pack, pa);
-	cr_assert_eq(reg.history_len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
 	cr_assert_eq(reg.refusals, 1);
 	cr_assert_eq(reg.swaps, 1);
 
@@ -300,7 +300,7 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, b);
-	const struct sluice_pack *pa = reg.history[1];
+	const struct sluice_pack *pa = reg.slots[SLUICE_SLOT_MAIN].kept[1].pack;
 	sluice_registry_memory(&reg, &use);
 	size_t need = 2 * scratch_size(pa);
 	reg.memory_cap = use.active + use.kept + need - 1;
@@ -321,7 +321,7 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 		 t_need, t_db, t_scratch, t_active, t_kept, t_cap);
 	cr_assert_str_eq(err, want);
 	cr_assert_str_eq(sluice_registry_current(&reg)->pack->version, "2.0");
-	cr_assert_eq(reg.history_len, 2);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
 	sluice_registry_destroy(&reg);
 	free(a);
 	free(b);
@@ -349,7 +349,7 @@ static void three_versions(struct three *t)
 		t->paths[i] = versioned_rules(t->dir, versions[i]);
 		load_slot_ok(&t->reg, SLUICE_SLOT_MAIN, t->paths[i]);
 	}
-	cr_assert_eq(t->reg.history_len, 3);
+	cr_assert_eq(t->reg.slots[SLUICE_SLOT_MAIN].len, 3);
 }
 
 static void three_free(struct three *t)
@@ -368,7 +368,7 @@ Test(rollback, without_version_returns_to_the_previous_pack_from_memory)
 	char err[1024] = "";
 
 	three_versions(&t);
-	struct sluice_pack *v2 = t.reg.history[1];
+	struct sluice_pack *v2 = t.reg.slots[SLUICE_SLOT_MAIN].kept[1].pack;
 	/* Nothing is read from disk: the files can be gone. */
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(unlink(t.paths[i]), 0);
@@ -380,9 +380,9 @@ Test(rollback, without_version_returns_to_the_previous_pack_from_memory)
 	cr_assert_str_eq(rep.previous_version, "3.0");
 	cr_assert_eq(rep.dropped, 1);
 	cr_assert_eq(rep.seq, 4);
-	cr_assert_eq(t.reg.history_len, 2);
-	cr_assert_str_eq(t.reg.history[0]->version, "2.0");
-	cr_assert_str_eq(t.reg.history[1]->version, "1.0");
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 2);
+	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->version, "2.0");
+	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->version, "1.0");
 	three_free(&t);
 }
 
@@ -393,15 +393,15 @@ Test(rollback, to_an_older_version_drops_the_newer_ones)
 	char err[1024] = "";
 
 	three_versions(&t);
-	struct sluice_pack *v1 = t.reg.history[2];
+	struct sluice_pack *v1 = t.reg.slots[SLUICE_SLOT_MAIN].kept[2].pack;
 	cr_assert_eq(sluice_registry_rollback_slot(&t.reg, SLUICE_SLOT_MAIN, "1.0", &client_actor,
 						   &rep, err, sizeof(err)),
 		     0, "%s", err);
 	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v1);
 	cr_assert_str_eq(rep.previous_version, "3.0");
 	cr_assert_eq(rep.dropped, 2);
-	cr_assert_eq(t.reg.history_len, 1);
-	cr_assert_eq(t.reg.history[0], v1);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 1);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, v1);
 	three_free(&t);
 }
 
@@ -418,7 +418,7 @@ Test(rollback, unknown_version_is_refused_listing_the_kept_versions)
 	cr_assert_str_eq(err, "no kept pack with version '9.9' in the main slot; kept: 3.0 "
 			      "(active), 2.0, 1.0");
 	cr_assert_eq(sluice_registry_current(&t.reg), before);
-	cr_assert_eq(t.reg.history_len, 3);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 3);
 	cr_assert_eq(t.reg.refusals, 1);
 
 	cr_assert_eq(sluice_registry_rollback_slot(&t.reg, SLUICE_SLOT_MAIN, "3.0", &client_actor,
@@ -619,7 +619,7 @@ Test(urgent_slot, reload_and_rollback_of_urgent_leave_main_untouched)
 	const struct sluice_pack *main_pack = g1->pack;
 	const struct sluice_pack *u1 = g1->slot[SLUICE_SLOT_URGENT].pack;
 	struct sluice_scratch_set *main_scratch = g1->slot[SLUICE_SLOT_MAIN].scratch;
-	hs_scratch_t *main_worker0 = g1->scratch[0];
+	hs_scratch_t *main_worker0 = g1->slot[SLUICE_SLOT_MAIN].scratch->scratch[0];
 	uint64_t seq = g1->seq;
 
 	char *u2 = urgent_rules(t.dir, "u2");
@@ -630,9 +630,9 @@ Test(urgent_slot, reload_and_rollback_of_urgent_leave_main_untouched)
 	cr_assert_eq(g2->pack, main_pack, "the main pack is the same object");
 	cr_assert_eq(g2->slot[SLUICE_SLOT_MAIN].scratch, main_scratch,
 		     "main keeps its scratch: nothing of main was rebuilt");
-	cr_assert_eq(g2->scratch[0], main_worker0);
-	cr_assert_eq(t.reg.history_len, 1, "main's history did not move");
-	cr_assert_eq(t.reg.history[0], main_pack);
+	cr_assert_eq(g2->slot[SLUICE_SLOT_MAIN].scratch->scratch[0], main_worker0);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 1, "main's history did not move");
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, main_pack);
 	cr_assert_eq(t.reg.slots[SLUICE_SLOT_URGENT].len, 2);
 
 	cr_assert_eq(sluice_registry_rollback_slot(&t.reg, SLUICE_SLOT_URGENT, NULL, &client_actor,
@@ -642,7 +642,7 @@ Test(urgent_slot, reload_and_rollback_of_urgent_leave_main_untouched)
 	cr_assert_eq(g3->slot[SLUICE_SLOT_URGENT].pack, u1);
 	cr_assert_eq(g3->pack, main_pack);
 	cr_assert_eq(g3->slot[SLUICE_SLOT_MAIN].scratch, main_scratch);
-	cr_assert_eq(t.reg.history_len, 1);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 1);
 
 	/* And the other way round: reloading main keeps the urgent pack. */
 	char *v2 = versioned_rules(t.dir, "2.0");
@@ -734,7 +734,7 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 	    sluice_registry_unload(&reg, SLUICE_SLOT_URGENT, &client_actor, NULL, err, sizeof(err)),
 	    0, "%s", err);
 	/* Expiry: rule 0 of 1.0 expired a second ago. */
-	struct sluice_pack *v1 = reg.history[0];
+	struct sluice_pack *v1 = reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
 	v1->rules[0].expires_at = (int64_t)time(NULL) - 1;
 	cr_assert_eq(sluice_registry_expire(&reg, (int64_t)time(NULL), err, sizeof(err)), 1, "%s",
 		     err);
@@ -1431,7 +1431,7 @@ Test(expiry, expired_rule_stops_applying_within_two_seconds_and_is_audited)
 
 	server_start(&s, NULL);
 	worker_init(&w, 0);
-	struct sluice_pack *pack = s.reg.history[0];
+	struct sluice_pack *pack = s.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
 	size_t phone = rule_index(pack, "phone-cn-mobile");
 	cr_assert_eq(scan_text(&w, &s.reg, 1, "call 13812345678", &fr), SLUICE_FATE_FORWARD);
 	cr_assert_str_eq(fr.text, "call ***********", "the rule applies before it expires");
@@ -1565,7 +1565,7 @@ Test(expiry, a_refused_expiry_is_retried_and_audited_once)
 	reg.check_workers = fake_check_workers;
 	workers_stuck = false;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
-	reg.history[0]->rules[0].expires_at = 1700000000;
+	reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->rules[0].expires_at = 1700000000;
 	workers_stuck = true;
 	cr_assert_eq(sluice_registry_expire(&reg, (int64_t)time(NULL), err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "worker 0 (lcore 1) is stuck");
@@ -1603,7 +1603,7 @@ Test(expiry, needs_no_new_memory_since_scratch_is_shared)
 	reg.loader = ts_pack_loader;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	struct sluice_scratch_set *set = sluice_registry_current(&reg)->slot[0].scratch;
-	reg.history[0]->rules[0].expires_at = 1700000000;
+	reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->rules[0].expires_at = 1700000000;
 	reg.memory_cap = 1; /* nothing new could fit */
 	cr_assert_eq(sluice_registry_expire(&reg, (int64_t)time(NULL), err, sizeof(err)), 1, "%s",
 		     err);
@@ -1773,7 +1773,7 @@ Test(signatures, altered_signed_pack_is_refused_even_when_signatures_are_optiona
 		     -1);
 	assert_has(err, ": bad signature: the signature by key ");
 	assert_has(err, " does not verify; the pack was altered after signing");
-	cr_assert_eq(t.reg.history_len, 3);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 3);
 	free(yaml);
 	free(unsigned_pack);
 	free(signed_pack);
@@ -1819,7 +1819,7 @@ Test(memory_cap, oversized_pack_file_is_refused_before_it_is_read_or_deserialize
 				       "free room"),
 			   "%s", err);
 	cr_assert_eq(reg.refusals, 1);
-	cr_assert_eq(reg.history_len, 1);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1);
 
 	/* With a limit its databases exceed, the image is parsed up to the first
 	 * database, which is refused on its size before it is deserialized. */

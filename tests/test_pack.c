@@ -236,7 +236,7 @@ Test(pack, default_yaml_compiles_with_the_required_rules)
 	cr_assert_str_eq(pack->source, yaml);
 	cr_assert_geq(pack->rule_count, 10);
 	cr_assert_leq(pack->rule_count, 14);
-	cr_assert_not_null(pack->db);
+	cr_assert_not_null(pack->dbs[0].db);
 	cr_assert_gt(pack->db_bytes, 0);
 	cr_assert_eq(strlen(pack->sha256_hex), 64);
 	cr_assert_eq(strspn(pack->sha256_hex, "0123456789abcdef"), 64);

@@ -188,7 +188,7 @@ static void compare(const char *rules_rel, unsigned packets, unsigned *checked_o
 	ts_offline_prepare(&r);
 	char *rules = ts_source_path(rules_rel);
 	char *pack_tool = ts_build_path("patterns/sluice-pack");
-	char *gen = ts_build_path("bench/sluice-gen");
+	char *gen = ts_build_path("dataplane/sluice-gen");
 	char *pack_file, *examples, *corpus, *count;
 	cr_assert_neq(asprintf(&pack_file, "%s/pack.pack", r.dir), -1);
 	cr_assert_neq(asprintf(&examples, "%s/examples.txt", r.dir), -1);

@@ -1130,7 +1130,7 @@ Test(sluice_pack_cli, sluice_gen_draws_violations_from_the_examples_file)
 	cr_assert_not_null(f);
 	fputs("ZQXJ-first-snippet\nZQXJ-second-snippet\n", f);
 	fclose(f);
-	char *gen = ts_build_path("bench/sluice-gen");
+	char *gen = ts_build_path("dataplane/sluice-gen");
 	char *argv[] = {gen,	  "-o",
 			pcap,	  "--text-out",
 			text,	  "-n",

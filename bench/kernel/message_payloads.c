@@ -7,7 +7,7 @@
 #include "frame_decode.h"
 #include "packet_classify.h"
 
-int message_payloads_collect(const struct bench_packets *packets, const char *path,
+int message_payloads_collect(const struct corpus_packets *packets, const char *path,
 			     uint16_t udp_port, struct message_payloads *out, char *err,
 			     size_t err_len)
 {

@@ -2,7 +2,7 @@
  * datagrams to the message port, as a sender would hand them to a socket.
  *
  * Contract: payloads point into the packets they were found in (no copy), so
- * the bench_packets must outlive them. Only datagrams that
+ * the corpus_packets must outlive them. Only datagrams that
  * sluice_packet_classify() calls SLUICE_PKT_MESSAGE are kept, in capture
  * order; everything else is counted and skipped. Each payload's frame count is
  * what sluice_frames_decode() finds before any problem, so a run can turn the
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 
 /* The largest UDP payload an IPv4 socket can send. */
 #define KERNEL_MAX_UDP_PAYLOAD 65507u
@@ -33,7 +33,7 @@ struct message_payloads {
 
 /* Fills out from packets. Returns 0, or -1 with err when no payload is left or
  * one cannot be sent over IPv4 UDP. path names the capture in messages. */
-int message_payloads_collect(const struct bench_packets *packets, const char *path,
+int message_payloads_collect(const struct corpus_packets *packets, const char *path,
 			     uint16_t udp_port, struct message_payloads *out, char *err,
 			     size_t err_len);
 void message_payloads_free(struct message_payloads *p);

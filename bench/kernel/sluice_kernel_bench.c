@@ -18,8 +18,6 @@
  * failed, the scanner forwarded bytes that are not frames, a bound was hit);
  * 2: usage or unreadable inputs.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,9 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "cpu_pin.h"
 #include "generation.h"
+#include "kernel_options.h"
 #include "load_generator.h"
 #include "loopback_path.h"
 #include "message_decoder.h"
@@ -40,14 +39,7 @@
 #include "scanner.h"
 #include "strbuf.h"
 
-#define PROGRAM		 "sluice-kernel-bench"
-#define DEFAULT_SECONDS	 5.0
-#define QUICK_SECONDS	 1.0
-#define MAX_SECONDS	 3600.0
-#define WARMUP_SECONDS	 0.5
 #define DRAIN_SECONDS	 1.0
-#define DEFAULT_WINDOW	 512
-#define MAX_WINDOW	 65536
 #define SOCKET_BUFFER	 (8 << 20)
 #define RECV_TIMEOUT_MS	 20
 #define EVENT_RING_SLOTS 65536 /* the daemon's default --event-ring */
@@ -57,18 +49,9 @@
  * that only a runaway loop could reach. */
 #define MAX_DATAGRAMS_PER_S 50e6
 
-struct bench_options {
-	const char *pcap;
-	const char *pack;
-	double seconds;
-	uint16_t udp_port;
-	uint32_t window;
-	enum sluice_scan_mode scan_mode;
-};
-
 /* What the program needs for both runs. */
 struct bench_setup {
-	const struct bench_options *opt;
+	const struct kernel_options *opt;
 	const struct message_payloads *payloads;
 	const struct sluice_generation *gen;
 	const struct sluice_message_decoder *decoder;
@@ -90,153 +73,6 @@ struct run_figures {
 	uint64_t run_messages;	  /* whole run, as this program counted them */
 	char err[300];
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: " PROGRAM " --pcap FILE --pack FILE [options]\n"
-		"\n"
-		"Runs Sluice's per-burst processing behind UDP sockets on 127.0.0.1: a load\n"
-		"thread sends the capture's message payloads to a scanner thread, which\n"
-		"processes them as a DPDK worker would and forwards them to a sink. Two\n"
-		"runs: io_only (sockets only) and scan. Prints one JSON object.\n"
-		"\n"
-		"  --pcap FILE      Ethernet capture of wire-format datagrams (sluice-gen)\n"
-		"  --pack FILE      pack to scan with: compiled (.pack) or rules (.yaml)\n"
-		"  --seconds S      measured seconds per run, after %.1f s of warm-up\n"
-		"                   (default %.0f)\n"
-		"  --quick          the same as --seconds %.0f (of the two, the last given\n"
-		"                   counts)\n"
-		"  --udp-port N     message port of the capture's datagrams (default 7700)\n"
-		"  --window N       datagrams in flight, %d to %d (default %d); lowered to\n"
-		"                   what the socket receive buffers surely hold\n"
-		"  --scan MODE      batch (default) or message: how the worker code hands\n"
-		"                   a burst's messages to Hyperscan, as sluice's --scan\n"
-		"  -h, --help       this text\n"
-		"\n"
-		"Exit status: 0 measured, 1 a measurement failed, 2 usage or input error.\n",
-		WARMUP_SECONDS, DEFAULT_SECONDS, QUICK_SECONDS, LOAD_BATCH, MAX_WINDOW,
-		DEFAULT_WINDOW);
-}
-
-static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
-static int parse_options(int argc, char **argv, struct bench_options *opt)
-{
-	enum {
-		OPT_PCAP = 256,
-		OPT_PACK,
-		OPT_SECONDS,
-		OPT_QUICK,
-		OPT_UDP_PORT,
-		OPT_WINDOW,
-		OPT_SCAN
-	};
-	static const struct option longopts[] = {
-	    {"pcap", required_argument, NULL, OPT_PCAP},
-	    {"pack", required_argument, NULL, OPT_PACK},
-	    {"seconds", required_argument, NULL, OPT_SECONDS},
-	    {"quick", no_argument, NULL, OPT_QUICK},
-	    {"udp-port", required_argument, NULL, OPT_UDP_PORT},
-	    {"window", required_argument, NULL, OPT_WINDOW},
-	    {"scan", required_argument, NULL, OPT_SCAN},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	*opt = (struct bench_options){.seconds = DEFAULT_SECONDS,
-				      .udp_port = 7700,
-				      .window = DEFAULT_WINDOW,
-				      .scan_mode = SLUICE_SCAN_BATCH};
-	unsigned long v;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_PCAP:
-			opt->pcap = optarg;
-			break;
-		case OPT_PACK:
-			opt->pack = optarg;
-			break;
-		case OPT_SECONDS: {
-			char *end;
-			errno = 0;
-			double s = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' || !(s > 0) ||
-			    s > MAX_SECONDS) {
-				fprintf(stderr,
-					PROGRAM ": --seconds '%s': expected a number of seconds "
-						"above 0, at most %.0f\n",
-					optarg, MAX_SECONDS);
-				return -1;
-			}
-			opt->seconds = s;
-			break;
-		}
-		case OPT_QUICK:
-			opt->seconds = QUICK_SECONDS;
-			break;
-		case OPT_UDP_PORT:
-			if (!parse_uint(optarg, 1, 65535, &v)) {
-				fprintf(stderr, PROGRAM ": --udp-port '%s': expected 1 to 65535\n",
-					optarg);
-				return -1;
-			}
-			opt->udp_port = (uint16_t)v;
-			break;
-		case OPT_WINDOW:
-			if (!parse_uint(optarg, LOAD_BATCH, MAX_WINDOW, &v)) {
-				fprintf(stderr, PROGRAM ": --window '%s': expected %d to %d\n",
-					optarg, LOAD_BATCH, MAX_WINDOW);
-				return -1;
-			}
-			opt->window = (uint32_t)v;
-			break;
-		case OPT_SCAN:
-			if (strcmp(optarg, "batch") == 0) {
-				opt->scan_mode = SLUICE_SCAN_BATCH;
-			} else if (strcmp(optarg, "message") == 0) {
-				opt->scan_mode = SLUICE_SCAN_MESSAGE;
-			} else {
-				fprintf(stderr,
-					PROGRAM ": --scan '%s': expected batch or message\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			if (optopt != 0 && optopt < 256)
-				fprintf(stderr, PROGRAM ": unknown option '-%c'\n", optopt);
-			else
-				fprintf(stderr, PROGRAM ": unknown option or missing value: '%s'\n",
-					argv[optind - 1]);
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, PROGRAM ": unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (opt->pcap == NULL || opt->pack == NULL) {
-		fprintf(stderr, PROGRAM ": --pcap and --pack are required\n");
-		usage(stderr);
-		return -1;
-	}
-	return 0;
-}
 
 /* The window, lowered to what a receive queue surely holds. Returns 0 when
  * not even one batch fits. */
@@ -280,56 +116,66 @@ static void take_figures(struct run_figures *fig, const struct load_generator *g
 	fig->worker_messages = s->stats.messages;
 }
 
-/* One run; fig->done says whether it was measured, fig->err why not. */
-static void run_once(const struct bench_setup *b, struct run_figures *fig)
-{
-	const struct bench_options *opt = b->opt;
+/* What one run holds while it runs; NULL / false: not set up (yet). */
+struct run_parts {
 	struct loopback_path path;
 	struct run_shared shared;
-	struct sluice_event_ring *events = NULL;
-	struct scanner *scanner = NULL;
-	struct load_generator *load = NULL;
+	bool shared_ready;
+	struct sluice_event_ring *events;
+	struct scanner *scanner; /* initialised: scanner_free() owes it */
+	struct load_generator *load;
+};
+
+/* Sockets, shared state, the event ring, and the two threads' arguments.
+ * Returns -1 with fig->err set; run_release() undoes what was set up either
+ * way. */
+static int run_prepare(const struct bench_setup *b, struct run_figures *fig, struct run_parts *r)
+{
+	const struct kernel_options *opt = b->opt;
 	char err[256];
 
-	if (loopback_path_open(&path, SOCKET_BUFFER, RECV_TIMEOUT_MS, err, sizeof(err)) != 0) {
+	if (loopback_path_open(&r->path, SOCKET_BUFFER, RECV_TIMEOUT_MS, err, sizeof(err)) != 0) {
 		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, err);
-		return;
+		return -1;
 	}
-	if (run_shared_init(&shared, err, sizeof(err)) != 0) {
+	if (run_shared_init(&r->shared, err, sizeof(err)) != 0) {
 		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, err);
-		loopback_path_close(&path);
-		return;
+		return -1;
 	}
-	fig->window = fit_window(b, &path);
+	r->shared_ready = true;
+	fig->window = fit_window(b, &r->path);
 	if (fig->window == 0) {
 		snprintf(fig->err, sizeof(fig->err),
 			 "%s: socket receive buffers of %d bytes cannot hold %d datagrams of %u "
 			 "bytes; raise net.core.rmem_max",
-			 fig->name, path.rcvbuf, LOAD_BATCH, b->payloads->max_len);
-		goto out;
+			 fig->name, r->path.rcvbuf, LOAD_BATCH, b->payloads->max_len);
+		return -1;
 	}
-	if (fig->process && (events = sluice_event_ring_create(EVENT_RING_SLOTS)) == NULL) {
+	if (fig->process && (r->events = sluice_event_ring_create(EVENT_RING_SLOTS)) == NULL) {
 		snprintf(fig->err, sizeof(fig->err), "%s: out of memory for the event ring",
 			 fig->name);
-		goto out;
+		return -1;
 	}
-	scanner = malloc(sizeof(*scanner));
-	load = calloc(1, sizeof(*load));
-	if (scanner == NULL || load == NULL) {
+	struct scanner *scanner = malloc(sizeof(*scanner));
+	r->load = calloc(1, sizeof(*r->load));
+	if (scanner == NULL || r->load == NULL) {
+		free(scanner);
 		snprintf(fig->err, sizeof(fig->err), "%s: out of memory", fig->name);
-		goto out;
+		return -1;
 	}
 	double run_s = WARMUP_SECONDS + opt->seconds;
-	if (scanner_init(scanner, path.scanner_rx, path.scanner_tx, b->payloads, fig->process,
-			 b->decoder, opt->scan_mode, b->gen, events, opt->udp_port, b->scanner_cpu,
-			 run_s + DRAIN_SECONDS + 5.0, &shared, err, sizeof(err)) != 0) {
+	if (scanner_init(scanner, r->path.scanner_rx, r->path.scanner_tx, b->payloads, fig->process,
+			 b->decoder, opt->scan_mode, b->gen, r->events, opt->udp_port,
+			 b->scanner_cpu, run_s + DRAIN_SECONDS + 5.0, &r->shared, err,
+			 sizeof(err)) != 0) {
 		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, err);
 		free(scanner);
-		scanner = NULL;
-		goto out;
+		return -1;
 	}
-	load->tx_fd = path.load_tx;
-	load->sink_fd = path.sink;
+	r->scanner = scanner;
+	struct load_generator *load = r->load;
+	load->tx_fd = r->path.load_tx;
+	load->sink_fd = r->path.sink;
 	load->payloads = b->payloads;
 	load->window = fig->window;
 	load->warmup_s = WARMUP_SECONDS;
@@ -337,41 +183,53 @@ static void run_once(const struct bench_setup *b, struct run_figures *fig)
 	load->drain_s = DRAIN_SECONDS;
 	load->max_sent = (uint64_t)(run_s * MAX_DATAGRAMS_PER_S);
 	load->cpu = b->load_cpu;
-	load->shared = &shared;
-	load->events = events;
+	load->shared = &r->shared;
+	load->events = r->events;
+	return 0;
+}
 
+/* The scanner and load threads, from start to join; then the events left in
+ * the ring. Returns -1 with fig->err set if a thread did not start. */
+static int run_threads(const struct bench_setup *b, struct run_figures *fig, struct run_parts *r)
+{
 	fprintf(stderr, PROGRAM ": %s: %.1f s warm-up + %.1f s, window %u ...\n", fig->name,
-		WARMUP_SECONDS, opt->seconds, fig->window);
+		WARMUP_SECONDS, b->opt->seconds, fig->window);
 	pthread_t scanner_thread, load_thread;
-	int rc = pthread_create(&scanner_thread, NULL, scanner_main, scanner);
+	int rc = pthread_create(&scanner_thread, NULL, scanner_main, r->scanner);
 	if (rc != 0) {
 		snprintf(fig->err, sizeof(fig->err), "%s: starting the scanner thread: %s",
 			 fig->name, strerror(rc));
-		goto out;
+		return -1;
 	}
-	rc = pthread_create(&load_thread, NULL, load_generator_main, load);
+	rc = pthread_create(&load_thread, NULL, load_generator_main, r->load);
 	if (rc == 0)
 		pthread_join(load_thread, NULL);
-	run_shared_set_flag(&shared.stop);
+	run_shared_set_flag(&r->shared.stop);
 	pthread_join(scanner_thread, NULL);
 	if (rc != 0) {
 		snprintf(fig->err, sizeof(fig->err), "%s: starting the load thread: %s", fig->name,
 			 strerror(rc));
-		goto out;
+		return -1;
 	}
-	if (events != NULL)
-		load->events_drained += load_generator_drain_events(events);
-	fig->events = load->events_drained;
+	if (r->events != NULL)
+		r->load->events_drained += load_generator_drain_events(r->events);
+	fig->events = r->load->events_drained;
+	return 0;
+}
 
+/* The run's figures, if both threads measured; what they say on stderr. */
+static void run_judge(struct run_figures *fig, const struct run_parts *r)
+{
+	const struct scanner *scanner = r->scanner;
 	if (scanner->failed) {
 		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, scanner->err);
-		goto out;
+		return;
 	}
-	if (load->failed || !load->measured) {
-		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, load->err);
-		goto out;
+	if (r->load->failed || !r->load->measured) {
+		snprintf(fig->err, sizeof(fig->err), "%s: %s", fig->name, r->load->err);
+		return;
 	}
-	take_figures(fig, load, scanner);
+	take_figures(fig, r->load, scanner);
 	fig->done = true;
 	if (fig->process && fig->sink_unframed > 0)
 		snprintf(fig->err, sizeof(fig->err),
@@ -407,15 +265,28 @@ static void run_once(const struct bench_setup *b, struct run_figures *fig)
 			PROGRAM ": %s: warning: %" PRIu64 " datagrams out of order and %" PRIu64
 				" truncated: message counts are approximate\n",
 			fig->name, fig->misordered, fig->truncated);
-out:
-	if (scanner != NULL) {
-		scanner_free(scanner);
-		free(scanner);
+}
+
+static void run_release(struct run_parts *r)
+{
+	if (r->scanner != NULL) {
+		scanner_free(r->scanner);
+		free(r->scanner);
 	}
-	free(load);
-	sluice_event_ring_free(events);
-	run_shared_close(&shared);
-	loopback_path_close(&path);
+	free(r->load);
+	sluice_event_ring_free(r->events);
+	if (r->shared_ready)
+		run_shared_close(&r->shared);
+	loopback_path_close(&r->path);
+}
+
+/* One run; fig->done says whether it was measured, fig->err why not. */
+static void run_once(const struct bench_setup *b, struct run_figures *fig)
+{
+	struct run_parts r = {0};
+	if (run_prepare(b, fig, &r) == 0 && run_threads(b, fig, &r) == 0)
+		run_judge(fig, &r);
+	run_release(&r);
 }
 
 static void json_run(struct sluice_strbuf *sb, const struct run_figures *f,
@@ -440,7 +311,7 @@ static void json_run(struct sluice_strbuf *sb, const struct run_figures *f,
 	sluice_strbuf_printf(sb, "}");
 }
 
-static int print_result(const struct bench_options *opt, const struct run_figures runs[],
+static int print_result(const struct kernel_options *opt, const struct run_figures runs[],
 			size_t count, const char *error)
 {
 	struct sluice_strbuf sb;
@@ -476,13 +347,14 @@ static int print_result(const struct bench_options *opt, const struct run_figure
 
 int main(int argc, char **argv)
 {
-	struct bench_options opt;
-	if (parse_options(argc, argv, &opt) != 0)
-		return 2;
+	struct kernel_options opt;
+	int status;
+	if (!kernel_options_parse(argc, argv, &opt, &status))
+		return status;
 
 	char err[512];
-	struct bench_packets packets;
-	if (bench_packets_load(opt.pcap, &packets, err, sizeof(err)) != 0) {
+	struct corpus_packets packets;
+	if (corpus_packets_load(opt.pcap, &packets, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROGRAM ": %s\n", err);
 		return 2;
 	}
@@ -490,7 +362,7 @@ int main(int argc, char **argv)
 	if (message_payloads_collect(&packets, opt.pcap, opt.udp_port, &payloads, err,
 				     sizeof(err)) != 0) {
 		fprintf(stderr, PROGRAM ": %s\n", err);
-		bench_packets_free(&packets);
+		corpus_packets_free(&packets);
 		return 2;
 	}
 	fprintf(stderr,
@@ -503,10 +375,10 @@ int main(int argc, char **argv)
 	if (sluice_pack_load(opt.pack, &pack, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROGRAM ": %s\n", err);
 		message_payloads_free(&payloads);
-		bench_packets_free(&packets);
+		corpus_packets_free(&packets);
 		return 2;
 	}
-	int status = 0;
+	status = 0;
 	struct sluice_generation *gen = sluice_generation_create(pack, 1, err, sizeof(err));
 	if (gen == NULL) {
 		fprintf(stderr, PROGRAM ": %s: %s\n", opt.pack, err);
@@ -550,6 +422,6 @@ int main(int argc, char **argv)
 out:
 	sluice_pack_free(pack);
 	message_payloads_free(&payloads);
-	bench_packets_free(&packets);
+	corpus_packets_free(&packets);
 	return status;
 }

@@ -20,7 +20,7 @@ static uint16_t frames_in(const uint8_t *pkt, uint32_t len, uint16_t udp_port)
 	return (uint16_t)count;
 }
 
-int corpus_messages_count(const struct bench_packets *packets, uint16_t udp_port,
+int corpus_messages_count(const struct corpus_packets *packets, uint16_t udp_port,
 			  struct corpus_messages *out, char *err, size_t err_len)
 {
 	out->total = 0;

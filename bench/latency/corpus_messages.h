@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 
 struct corpus_messages {
 	uint16_t *per_packet; /* messages in corpus packet i */
@@ -20,7 +20,7 @@ struct corpus_messages {
 };
 
 /* Returns 0, or -1 with err when memory ran out. */
-int corpus_messages_count(const struct bench_packets *packets, uint16_t udp_port,
+int corpus_messages_count(const struct corpus_packets *packets, uint16_t udp_port,
 			  struct corpus_messages *out, char *err, size_t err_len);
 
 void corpus_messages_free(struct corpus_messages *m);

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "bench_run.h"
-#include "corpus_files.h"
 #include "corpus_messages.h"
+#include "corpus_reader.h"
 #include "latency_histogram.h"
 #include "latency_options.h"
 #include "options.h"
@@ -51,7 +51,7 @@ struct bench {
 	struct latency_options opt;
 	struct sluice_options daemon;
 	bool daemon_parsed;
-	struct bench_packets corpus;
+	struct corpus_packets corpus;
 	bool corpus_loaded;
 	struct corpus_messages messages;
 	bool eal_up;
@@ -115,7 +115,7 @@ static int load_inputs(struct bench *b, char *err, size_t err_len)
 	if (check_pack("pack", b->opt.pack, err, err_len) != 0 ||
 	    (b->opt.pack_b != NULL && check_pack("pack-b", b->opt.pack_b, err, err_len) != 0))
 		return -1;
-	if (bench_packets_load(b->opt.pcap, &b->corpus, err, err_len) != 0)
+	if (corpus_packets_load(b->opt.pcap, &b->corpus, err, err_len) != 0)
 		return -1;
 	b->corpus_loaded = true;
 	if (b->corpus.count == 0) {
@@ -379,7 +379,7 @@ static void cleanup(struct bench *b)
 	reload_cycle_free(&b->reloads);
 	corpus_messages_free(&b->messages);
 	if (b->corpus_loaded)
-		bench_packets_free(&b->corpus);
+		corpus_packets_free(&b->corpus);
 	if (b->daemon_parsed)
 		sluice_options_free(&b->daemon);
 	latency_options_free(&b->opt);
@@ -398,7 +398,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (b.opt.help) {
-		latency_options_usage(stdout, PROG);
 		latency_options_free(&b.opt);
 		return 0;
 	}

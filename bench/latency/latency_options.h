@@ -12,7 +12,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 enum bench_mode {
 	MODE_MAX,
@@ -35,14 +34,13 @@ struct latency_options {
 	unsigned memory_mb;
 	int daemon_argc; /* the arguments after "--" */
 	char **daemon_argv;
-	bool help;
+	bool help; /* --help: the usage was printed, nothing more to do */
 };
 
-/* Returns 0, or -1 with err (a usage error: exit 2). */
+/* Returns 0, or -1 with err (a usage error: exit 2). With --help, 0 and
+ * help set: the usage was printed on stdout. */
 int latency_options_parse(int argc, char **argv, struct latency_options *opt, char *err,
 			  size_t err_len);
-
-void latency_options_usage(FILE *out, const char *prog);
 
 void latency_options_free(struct latency_options *opt);
 

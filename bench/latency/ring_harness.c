@@ -164,7 +164,7 @@ int ring_harness_create_shaped(struct ring_harness *h, const struct ring_harness
 	return 0;
 }
 
-int ring_harness_create(struct ring_harness *h, const struct bench_packets *corpus, char *err,
+int ring_harness_create(struct ring_harness *h, const struct corpus_packets *corpus, char *err,
 			size_t err_len)
 {
 	uint32_t longest = 0;
@@ -213,7 +213,7 @@ unsigned ring_harness_inject(struct ring_harness *h, unsigned max)
 	if (rte_pktmbuf_alloc_bulk(h->pool, burst, n) != 0)
 		return 0;
 
-	const struct bench_packets *c = h->corpus;
+	const struct corpus_packets *c = h->corpus;
 	uint32_t first = h->cursor;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t idx = (first + i) % c->count;

@@ -23,13 +23,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 
 struct rte_mempool;
 struct rte_ring;
 
 /* net_ring's own limit on queues per port. */
 #define RING_HARNESS_MAX_QUEUES 16
+
+/* --memory-mb of the programs that start EAL through ring_harness_eal_init():
+ * an entry of their option tables (cli_options.h) for an unsigned member,
+ * with the program's default as its help states it. */
+#define RING_HARNESS_MEMORY_OPTION(type, member, default_text)                                     \
+	{                                                                                          \
+		.name = "memory-mb", .kind = CLI_UNSIGNED, CLI_FIELD(type, member), .min = 64,     \
+		.max = 1u << 20, .value_name = "N",                                                \
+		.help = "EAL memory without hugepages (default " default_text ")"                  \
+	}
 
 struct packet_stamp {
 	uint64_t tsc;	       /* rte_rdtsc() just before the enqueue */
@@ -52,7 +62,7 @@ struct ring_harness {
 	uint16_t port_a, port_b;
 	struct rte_mempool *pool;
 	int stamp_offset;
-	const struct bench_packets *corpus;
+	const struct corpus_packets *corpus;
 	uint32_t cursor; /* next corpus packet to inject; the corpus is cycled */
 	uint64_t tsc_hz;
 };
@@ -73,7 +83,7 @@ void ring_harness_eal_cleanup(void);
 /* One queue pair per port, the rings of the latency benchmark, an injection
  * pool whose buffers fit the largest corpus packet, and the stamp field.
  * Returns 0, or -1 with err. */
-int ring_harness_create(struct ring_harness *h, const struct bench_packets *corpus, char *err,
+int ring_harness_create(struct ring_harness *h, const struct corpus_packets *corpus, char *err,
 			size_t err_len);
 
 /* Rings, both ports and the injection pool as shape says; no stamp field and

@@ -22,7 +22,7 @@ STAGE_ALIASES = {"whole-path": "whole_path", "wholepath": "whole_path", "ceiling
 
 # name -> path under the build directory
 PROGRAMS = {
-    "sluice-gen": "bench/sluice-gen",
+    "sluice-gen": "dataplane/sluice-gen",
     "sluice-pack": "patterns/sluice-pack",
     "sluice": "dataplane/sluice",
     "sluicectl": "control/sluicectl",

@@ -424,7 +424,7 @@ static bool rule_matches(const struct pcre2_baseline *b, const struct pcre2_rule
 	return false;
 }
 
-int pcre2_baseline_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int pcre2_baseline_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 			uint8_t *verdicts, char *err, size_t err_len)
 {
 	struct pcre2_baseline *b = stage;

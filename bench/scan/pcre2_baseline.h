@@ -45,7 +45,7 @@
 
 #include <pcre2.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "logic.h"
 #include "rule_file.h"
 #include "stage_timing.h"
@@ -99,7 +99,7 @@ struct pcre2_baseline {
 int pcre2_baseline_build(const struct sluice_rule_list *rules, struct pcre2_baseline *out,
 			 char *err, size_t err_len);
 void pcre2_baseline_free(struct pcre2_baseline *b);
-int pcre2_baseline_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int pcre2_baseline_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 			uint8_t *verdicts, char *err, size_t err_len);
 
 #endif

@@ -40,7 +40,7 @@
 #include <hs/hs.h>
 #include <pcre2.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "json_writer.h"
 #include "pack_stats.h"
 #include "pcre2_baseline.h"
@@ -67,7 +67,7 @@ struct bench_run {
 	struct sluice_pack *pack;
 	struct pack_stats pack_stats;
 	hs_scratch_t *scratch;
-	struct bench_texts corpus;
+	struct corpus_texts corpus;
 	bool corpus_loaded;
 	struct stage_outcome stage[SCAN_STAGE_COUNT];
 	uint32_t ceiling_dbs;
@@ -108,7 +108,7 @@ static double msgs_per_s(const struct stage_outcome *s)
 
 /* Messages whose text is not UTF-8 would put the scanners outside their
  * contract (undefined behaviour in Hyperscan, and PCRE2_NO_UTF_CHECK). */
-static int check_corpus(const struct bench_texts *t, char *err, size_t err_len)
+static int check_corpus(const struct corpus_texts *t, char *err, size_t err_len)
 {
 	if (t->count == 0) {
 		snprintf(err, err_len, "no messages");
@@ -504,7 +504,7 @@ static void release(struct bench_run *run)
 	if (run->pcre2_built)
 		pcre2_baseline_free(&run->pcre2);
 	if (run->corpus_loaded)
-		bench_texts_free(&run->corpus);
+		corpus_texts_free(&run->corpus);
 	hs_free_scratch(run->scratch);
 	sluice_pack_free(run->pack);
 }
@@ -535,7 +535,7 @@ int main(int argc, char **argv)
 		 run.pack->name, run.pack->rule_count, run.pack->db_count, run.pack->db_bytes,
 		 run.pack_stats.load_ms);
 	if (run.opt.corpus_path) {
-		if (bench_texts_load(run.opt.corpus_path, &run.corpus, err, sizeof(err)) != 0) {
+		if (corpus_texts_load(run.opt.corpus_path, &run.corpus, err, sizeof(err)) != 0) {
 			fprintf(stderr, "sluice-scan-bench: %s\n", err);
 			release(&run);
 			return 2;

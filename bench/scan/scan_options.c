@@ -1,86 +1,47 @@
 #include "scan_options.h"
 
-#include <errno.h>
-#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "batch_scan.h"
+#include "cli_options.h"
 #include "stage_timing.h"
 
 const char *const scan_stage_names[SCAN_STAGE_COUNT] = {"ceiling", "message", "batch", "pcre2"};
 
+/* The defaults are spelt as the help prints them: the help text is built
+ * from their spelling (the _TEXT names below). */
 #define DEFAULT_ROUNDS		  5
 #define DEFAULT_MIN_SECONDS	  0.5
 #define QUICK_ROUNDS		  3
 #define QUICK_MIN_SECONDS	  0.1
-#define MAX_MIN_SECONDS		  60.0
 #define DEFAULT_BATCH		  64
+#define DEFAULT_BATCH_BYTES	  65536
+#define DEFAULT_MAX_STAGE_SECONDS 120
+#define MAX_MIN_SECONDS		  60.0
+#define MAX_BATCH		  (1u << 20)
 #define MAX_BATCH_BYTES		  (1u << 30)
-#define DEFAULT_MAX_STAGE_SECONDS 120.0
 #define MAX_MAX_STAGE_SECONDS	  3600.0
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: sluice-scan-bench --pack PACK --corpus TEXTS [options]\n"
-		"\n"
-		"Measures the scan path on one core, on the same messages and pack:\n"
-		"ceiling (hs_scan per database, counting callback), message\n"
-		"(sluice_scan_message), batch (sluice_batch_scan) and pcre2 (PCRE2 JIT, each\n"
-		"rule in turn). Prints one JSON object on stdout, progress on stderr.\n"
-		"\n"
-		"  -p, --pack FILE        a YAML rule file (compiled here) or a compiled .pack\n"
-		"  -c, --corpus FILE      messages, 'msg_id<TAB>text' per line\n"
-		"                         (sluice-gen --text-out)\n"
-		"      --stages LIST      comma-separated subset of ceiling,message,batch,pcre2\n"
-		"                         (default: all; pcre2 needs a YAML rule file)\n"
-		"  -r, --rounds N         timed rounds per stage, median reported (default %d,\n"
-		"                         at most %d)\n"
-		"      --min-seconds S    minimum length of a round (default %g); a round is\n"
-		"                         whole passes over the corpus, at least one\n"
-		"      --max-stage-seconds S  stop a stage's rounds once it has run S seconds\n"
-		"                         (default %g; at least one timed round runs)\n"
-		"      --quick            --rounds %d --min-seconds %g\n"
-		"  -b, --batch N          messages per batch scan (default %d)\n"
-		"      --batch-bytes N    batch buffer size (default %d)\n"
-		"      --cpu N            pin to CPU N first\n"
-		"      --stats-only       pack (and corpus, if given) statistics only\n"
-		"  -h, --help             this text\n"
-		"\n"
-		"Exit status: 0 measured, 1 a measurement failed (the JSON says which),\n"
-		"2 bad usage or unreadable inputs.\n",
-		DEFAULT_ROUNDS, STAGE_MAX_ROUNDS, DEFAULT_MIN_SECONDS, DEFAULT_MAX_STAGE_SECONDS,
-		QUICK_ROUNDS, QUICK_MIN_SECONDS, DEFAULT_BATCH, SLUICE_BATCH_BYTES);
-}
+#define STR_(x)			       #x
+#define STR(x)			       STR_(x)
+#define DEFAULT_ROUNDS_TEXT	       STR(DEFAULT_ROUNDS)
+#define MAX_ROUNDS_TEXT		       STR(STAGE_MAX_ROUNDS)
+#define DEFAULT_MIN_SECONDS_TEXT       STR(DEFAULT_MIN_SECONDS)
+#define QUICK_ROUNDS_TEXT	       STR(QUICK_ROUNDS)
+#define QUICK_MIN_SECONDS_TEXT	       STR(QUICK_MIN_SECONDS)
+#define DEFAULT_BATCH_TEXT	       STR(DEFAULT_BATCH)
+#define DEFAULT_BATCH_BYTES_TEXT       STR(DEFAULT_BATCH_BYTES)
+#define DEFAULT_MAX_STAGE_SECONDS_TEXT STR(DEFAULT_MAX_STAGE_SECONDS)
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		return false;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+_Static_assert(DEFAULT_BATCH_BYTES == SLUICE_BATCH_BYTES,
+	       "the help's default --batch-bytes is the batch scanner's");
 
-static bool parse_seconds(const char *s, double min, double max, double *out)
+static bool parse_stages(const struct cli_option *opt, const char *list, void *target, char *err,
+			 size_t err_len)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || end == s || !(v >= min) || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_stages(const char *list, bool stage[SCAN_STAGE_COUNT], char *err, size_t err_len)
-{
+	bool *stage = cli_field(opt, target);
 	memset(stage, 0, SCAN_STAGE_COUNT * sizeof(*stage));
 	const char *p = list;
 	bool any = false;
@@ -108,40 +69,132 @@ static bool parse_stages(const char *list, bool stage[SCAN_STAGE_COUNT], char *e
 	return any;
 }
 
+enum {
+	OPT_PACK,
+	OPT_CORPUS,
+	OPT_STAGES,
+	OPT_ROUNDS,
+	OPT_MIN_SECONDS,
+	OPT_MAX_STAGE_SECONDS,
+	OPT_QUICK,
+	OPT_BATCH,
+	OPT_BATCH_BYTES,
+	OPT_CPU,
+	OPT_STATS_ONLY,
+	OPT_COUNT
+};
+
+/* In the order --help lists them. */
+static const struct cli_option options[OPT_COUNT] = {
+    [OPT_PACK] = {.name = "pack",
+		  .short_name = 'p',
+		  .kind = CLI_STRING,
+		  CLI_FIELD(struct scan_options, pack_path),
+		  .value_name = "FILE",
+		  .help = "a YAML rule file (compiled here) or a compiled .pack"},
+    [OPT_CORPUS] = {.name = "corpus",
+		    .short_name = 'c',
+		    .kind = CLI_STRING,
+		    CLI_FIELD(struct scan_options, corpus_path),
+		    .value_name = "FILE",
+		    .help = "messages, 'msg_id<TAB>text' per line\n"
+			    "(sluice-gen --text-out)"},
+    [OPT_STAGES] = {.name = "stages",
+		    .kind = CLI_STRING,
+		    CLI_FIELD(struct scan_options, stage),
+		    .parse = parse_stages,
+		    .value_name = "LIST",
+		    .help = "comma-separated subset of ceiling,message,batch,pcre2\n"
+			    "(default: all; pcre2 needs a YAML rule file)"},
+    [OPT_ROUNDS] = {.name = "rounds",
+		    .short_name = 'r',
+		    .kind = CLI_UNSIGNED,
+		    CLI_FIELD(struct scan_options, rounds),
+		    .min = 1,
+		    .max = STAGE_MAX_ROUNDS,
+		    .value_name = "N",
+		    .help = "timed rounds per stage, median reported (default " DEFAULT_ROUNDS_TEXT
+			    ",\n"
+			    "at most " MAX_ROUNDS_TEXT ")"},
+    [OPT_MIN_SECONDS] = {.name = "min-seconds",
+			 .kind = CLI_DOUBLE,
+			 CLI_FIELD(struct scan_options, min_seconds),
+			 .high = MAX_MIN_SECONDS,
+			 .low_included = true,
+			 .value_name = "S",
+			 .help = "minimum length of a round (default " DEFAULT_MIN_SECONDS_TEXT
+				 "); a round is\n"
+				 "whole passes over the corpus, at least one"},
+    [OPT_MAX_STAGE_SECONDS] = {.name = "max-stage-seconds",
+			       .kind = CLI_DOUBLE,
+			       CLI_FIELD(struct scan_options, max_stage_seconds),
+			       .high = MAX_MAX_STAGE_SECONDS,
+			       .low_included = true,
+			       .value_name = "S",
+			       .help = "stop a stage's rounds once it has run S seconds\n"
+				       "(default " DEFAULT_MAX_STAGE_SECONDS_TEXT
+				       "; at least one timed round runs)"},
+    [OPT_QUICK] = {.name = "quick",
+		   .kind = CLI_FLAG,
+		   CLI_FIELD(struct scan_options, quick),
+		   .help = "--rounds " QUICK_ROUNDS_TEXT " --min-seconds " QUICK_MIN_SECONDS_TEXT},
+    [OPT_BATCH] = {.name = "batch",
+		   .short_name = 'b',
+		   .kind = CLI_UNSIGNED,
+		   CLI_FIELD(struct scan_options, batch_messages),
+		   .min = 1,
+		   .max = MAX_BATCH,
+		   .value_name = "N",
+		   .help = "messages per batch scan (default " DEFAULT_BATCH_TEXT ")"},
+    [OPT_BATCH_BYTES] = {.name = "batch-bytes",
+			 .kind = CLI_UNSIGNED,
+			 CLI_FIELD(struct scan_options, batch_bytes),
+			 .min = 2,
+			 .max = MAX_BATCH_BYTES,
+			 .value_name = "N",
+			 .help = "batch buffer size (default " DEFAULT_BATCH_BYTES_TEXT ")"},
+    [OPT_CPU] = {.name = "cpu",
+		 .kind = CLI_UNSIGNED,
+		 CLI_FIELD(struct scan_options, cpu),
+		 .max = 4095,
+		 .want = "a CPU number",
+		 .value_name = "N",
+		 .help = "pin to CPU N first"},
+    [OPT_STATS_ONLY] = {.name = "stats-only",
+			.kind = CLI_FLAG,
+			CLI_FIELD(struct scan_options, stats_only),
+			.help = "pack (and corpus, if given) statistics only"},
+};
+
+static const struct cli_program program = {
+    .usage_head = "usage: sluice-scan-bench --pack PACK --corpus TEXTS [options]\n"
+		  "\n"
+		  "Measures the scan path on one core, on the same messages and pack:\n"
+		  "ceiling (hs_scan per database, counting callback), message\n"
+		  "(sluice_scan_message), batch (sluice_batch_scan) and pcre2 (PCRE2 JIT, each\n"
+		  "rule in turn). Prints one JSON object on stdout, progress on stderr.\n"
+		  "\n",
+    .usage_tail = "\n"
+		  "Exit status: 0 measured, 1 a measurement failed (the JSON says which),\n"
+		  "2 bad usage or unreadable inputs.\n",
+    .options = options,
+    .option_count = OPT_COUNT,
+    .help_column = 25,
+    .align_long_names = true,
+    .wording =
+	{
+	    .unknown_option = "unknown option '%s' (see --help)",
+	    .missing_value = "%s needs a value",
+	    .unexpected_argument = "unexpected argument '%s' (see --help)",
+	    .bad_value = "--%s: '%s' is not %s",
+	    .unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64,
+	    .double_range = "a number of seconds in %g..%g",
+	},
+};
+
 enum scan_options_result scan_options_parse(int argc, char **argv, struct scan_options *o,
 					    char *err, size_t err_len)
 {
-	enum {
-		OPT_STAGES = 256,
-		OPT_MIN_SECONDS,
-		OPT_QUICK,
-		OPT_BATCH_BYTES,
-		OPT_CPU,
-		OPT_STATS,
-		OPT_MAX_STAGE
-	};
-	static const struct option long_options[] = {
-	    {"pack", required_argument, NULL, 'p'},
-	    {"corpus", required_argument, NULL, 'c'},
-	    {"stages", required_argument, NULL, OPT_STAGES},
-	    {"rounds", required_argument, NULL, 'r'},
-	    {"min-seconds", required_argument, NULL, OPT_MIN_SECONDS},
-	    {"max-stage-seconds", required_argument, NULL, OPT_MAX_STAGE},
-	    {"quick", no_argument, NULL, OPT_QUICK},
-	    {"batch", required_argument, NULL, 'b'},
-	    {"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
-	    {"cpu", required_argument, NULL, OPT_CPU},
-	    {"stats-only", no_argument, NULL, OPT_STATS},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	/* Explicit --rounds / --min-seconds win over --quick, in any order. */
-	long rounds = -1;
-	double min_seconds = -1;
-	bool quick = false;
-	uint64_t v;
-	int c;
-
 	memset(o, 0, sizeof(*o));
 	for (int s = 0; s < SCAN_STAGE_COUNT; s++)
 		o->stage[s] = true;
@@ -150,98 +203,21 @@ enum scan_options_result scan_options_parse(int argc, char **argv, struct scan_o
 	o->cpu = -1;
 	o->max_stage_seconds = DEFAULT_MAX_STAGE_SECONDS;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:c:r:b:h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			o->pack_path = optarg;
-			break;
-		case 'c':
-			o->corpus_path = optarg;
-			break;
-		case OPT_STAGES:
-			if (!parse_stages(optarg, o->stage, err, err_len))
-				return SCAN_OPTIONS_BAD;
-			break;
-		case 'r':
-			if (!parse_u64(optarg, 1, STAGE_MAX_ROUNDS, &v)) {
-				snprintf(err, err_len,
-					 "--rounds: '%s' is not a whole number in 1..%d", optarg,
-					 STAGE_MAX_ROUNDS);
-				return SCAN_OPTIONS_BAD;
-			}
-			rounds = (long)v;
-			break;
-		case OPT_MIN_SECONDS:
-			if (!parse_seconds(optarg, 0, MAX_MIN_SECONDS, &min_seconds)) {
-				snprintf(err, err_len,
-					 "--min-seconds: '%s' is not a number of seconds in 0..%g",
-					 optarg, MAX_MIN_SECONDS);
-				return SCAN_OPTIONS_BAD;
-			}
-			break;
-		case OPT_MAX_STAGE:
-			if (!parse_seconds(optarg, 0, MAX_MAX_STAGE_SECONDS,
-					   &o->max_stage_seconds)) {
-				snprintf(err, err_len,
-					 "--max-stage-seconds: '%s' is not a number of seconds in "
-					 "0..%g",
-					 optarg, MAX_MAX_STAGE_SECONDS);
-				return SCAN_OPTIONS_BAD;
-			}
-			break;
-		case OPT_QUICK:
-			quick = true;
-			break;
-		case 'b':
-			if (!parse_u64(optarg, 1, 1u << 20, &v)) {
-				snprintf(err, err_len,
-					 "--batch: '%s' is not a whole number in 1..%u", optarg,
-					 1u << 20);
-				return SCAN_OPTIONS_BAD;
-			}
-			o->batch_messages = (uint32_t)v;
-			break;
-		case OPT_BATCH_BYTES:
-			if (!parse_u64(optarg, 2, MAX_BATCH_BYTES, &v)) {
-				snprintf(err, err_len,
-					 "--batch-bytes: '%s' is not a whole number in 2..%u",
-					 optarg, MAX_BATCH_BYTES);
-				return SCAN_OPTIONS_BAD;
-			}
-			o->batch_bytes = (uint32_t)v;
-			break;
-		case OPT_CPU:
-			if (!parse_u64(optarg, 0, 4095, &v)) {
-				snprintf(err, err_len, "--cpu: '%s' is not a CPU number", optarg);
-				return SCAN_OPTIONS_BAD;
-			}
-			o->cpu = (int)v;
-			break;
-		case OPT_STATS:
-			o->stats_only = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return SCAN_OPTIONS_HELP;
-		case ':':
-			snprintf(err, err_len, "%s needs a value", argv[optind - 1]);
-			return SCAN_OPTIONS_BAD;
-		default:
-			snprintf(err, err_len, "unknown option '%s' (see --help)",
-				 argv[optind - 1]);
-			return SCAN_OPTIONS_BAD;
-		}
-	}
-	if (optind < argc) {
-		snprintf(err, err_len, "unexpected argument '%s' (see --help)", argv[optind]);
+	struct cli_parsed parsed;
+	switch (cli_parse(&program, argc, argv, o, &parsed, err, err_len)) {
+	case CLI_RUN:
+		break;
+	case CLI_HELP:
+		return SCAN_OPTIONS_HELP;
+	case CLI_BAD_VALUE:
+	case CLI_BAD_OPTION:
 		return SCAN_OPTIONS_BAD;
 	}
-	o->rounds = rounds > 0 ? (unsigned)rounds : quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	o->min_seconds = min_seconds >= 0 ? min_seconds
-			 : quick	  ? QUICK_MIN_SECONDS
-					  : DEFAULT_MIN_SECONDS;
+	/* Explicit --rounds / --min-seconds win over --quick, in any order. */
+	if (!parsed.seen[OPT_ROUNDS])
+		o->rounds = o->quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
+	if (!parsed.seen[OPT_MIN_SECONDS])
+		o->min_seconds = o->quick ? QUICK_MIN_SECONDS : DEFAULT_MIN_SECONDS;
 	if (o->pack_path == NULL) {
 		snprintf(err, err_len, "--pack is required (see --help)");
 		return SCAN_OPTIONS_BAD;

@@ -33,7 +33,8 @@ struct scan_options {
 	uint32_t batch_messages;
 	uint32_t batch_bytes;
 	bool stats_only;
-	int cpu; /* -1: not pinned */
+	bool quick; /* shorter defaults for rounds and min_seconds */
+	int cpu;    /* -1: not pinned */
 };
 
 enum scan_options_result { SCAN_OPTIONS_RUN, SCAN_OPTIONS_HELP, SCAN_OPTIONS_BAD };

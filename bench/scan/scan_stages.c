@@ -40,7 +40,7 @@ static int count_report(unsigned int id, unsigned long long from, unsigned long 
 	return 0;
 }
 
-int ceiling_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int ceiling_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		       uint8_t *verdicts, char *err, size_t err_len)
 {
 	struct ceiling_stage *s = stage;
@@ -78,7 +78,7 @@ static void tally(const struct sluice_match_set *set, struct pass_counts *counts
 	counts->overflowed += set->overflow;
 }
 
-static int scan_one(struct message_stage *s, const struct bench_texts *corpus, uint32_t i,
+static int scan_one(struct message_stage *s, const struct corpus_texts *corpus, uint32_t i,
 		    struct pass_counts *counts, uint8_t *verdicts, char *err, size_t err_len)
 {
 	hs_error_t rc =
@@ -94,7 +94,7 @@ static int scan_one(struct message_stage *s, const struct bench_texts *corpus, u
 	return 0;
 }
 
-int message_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int message_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		       uint8_t *verdicts, char *err, size_t err_len)
 {
 	struct message_stage *s = stage;
@@ -112,7 +112,11 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 	message_stage_init(&s->alone, pack, scratch);
 	s->corpus_index = calloc(batch_messages ? batch_messages : 1, sizeof(*s->corpus_index));
 	if (s->corpus_index == NULL ||
-	    sluice_batch_init(&s->batch, batch_messages, batch_bytes, SLUICE_MAX_MATCHES) != 0) {
+	    sluice_batch_init(&s->batch, batch_messages, batch_bytes, &sluice_libc_allocator) !=
+		0 ||
+	    sluice_batch_results_init(&s->results, batch_messages, SLUICE_MAX_MATCHES,
+				      &sluice_libc_allocator) != 0) {
+		sluice_batch_free(&s->batch);
 		snprintf(err, err_len,
 			 "cannot set up a batch of %u messages in %u bytes (zero size or out of "
 			 "memory)",
@@ -126,8 +130,10 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 
 void batch_stage_free(struct batch_stage *s)
 {
-	if (s->corpus_index)
+	if (s->corpus_index) {
 		sluice_batch_free(&s->batch);
+		sluice_batch_results_free(&s->results);
+	}
 	free(s->corpus_index);
 	memset(s, 0, sizeof(*s));
 }
@@ -139,7 +145,7 @@ static int flush(struct batch_stage *s, struct pass_counts *counts, uint8_t *ver
 	struct sluice_batch *b = &s->batch;
 	const struct sluice_pack *pack = s->alone.pack;
 
-	hs_error_t rc = sluice_batch_scan(pack, s->alone.scratch, b, NULL, 0);
+	hs_error_t rc = sluice_batch_scan(pack, s->alone.scratch, b, &s->results, NULL, 0);
 	if (rc != HS_SUCCESS) {
 		snprintf(err, err_len,
 			 "sluice_batch_scan failed on the batch that starts with message %u: "
@@ -149,7 +155,7 @@ static int flush(struct batch_stage *s, struct pass_counts *counts, uint8_t *ver
 	}
 	counts->batch_scans++;
 	for (uint32_t j = 0; j < b->count; j++) {
-		const struct sluice_match_set *set = sluice_batch_result(b, j);
+		const struct sluice_match_set *set = sluice_batch_result(&s->results, j);
 		tally(set, counts);
 		if (verdicts)
 			verdicts[s->corpus_index[j]] = (uint8_t)set->verdict;
@@ -158,12 +164,12 @@ static int flush(struct batch_stage *s, struct pass_counts *counts, uint8_t *ver
 	return 0;
 }
 
-int batch_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int batch_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		     uint8_t *verdicts, char *err, size_t err_len)
 {
 	struct batch_stage *s = stage;
 	struct sluice_batch *b = &s->batch;
-	uint64_t regex_scans_before = b->regex_scans;
+	uint64_t regex_scans_before = s->results.regex_scans;
 
 	sluice_batch_reset(b);
 	for (uint32_t i = 0; i < corpus->count; i++) {
@@ -190,6 +196,6 @@ int batch_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_
 	}
 	if (b->count > 0 && flush(s, counts, verdicts, err, err_len) != 0)
 		return -1;
-	counts->regex_scans = b->regex_scans - regex_scans_before;
+	counts->regex_scans = s->results.regex_scans - regex_scans_before;
 	return 0;
 }

@@ -28,7 +28,7 @@
 #include <hs/hs.h>
 
 #include "batch_scan.h"
-#include "corpus_files.h"
+#include "corpus_reader.h"
 #include "datagram_process.h"
 #include "match.h"
 #include "pack.h"
@@ -46,7 +46,7 @@ struct ceiling_stage {
 int ceiling_stage_init(struct ceiling_stage *s, const struct sluice_pack *pack,
 		       hs_scratch_t *scratch);
 void ceiling_stage_free(struct ceiling_stage *s);
-int ceiling_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int ceiling_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		       uint8_t *verdicts, char *err, size_t err_len);
 
 struct message_stage {
@@ -58,11 +58,12 @@ struct message_stage {
 
 void message_stage_init(struct message_stage *s, const struct sluice_pack *pack,
 			hs_scratch_t *scratch);
-int message_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int message_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		       uint8_t *verdicts, char *err, size_t err_len);
 
 struct batch_stage {
 	struct sluice_batch batch;
+	struct sluice_batch_results results;
 	uint32_t *corpus_index;	    /* batch slot -> message index in the corpus */
 	struct message_stage alone; /* for messages longer than the whole batch */
 };
@@ -71,7 +72,7 @@ struct batch_stage {
 int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_scratch_t *scratch,
 		     uint32_t batch_messages, uint32_t batch_bytes, char *err, size_t err_len);
 void batch_stage_free(struct batch_stage *s);
-int batch_stage_pass(void *stage, const struct bench_texts *corpus, struct pass_counts *counts,
+int batch_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		     uint8_t *verdicts, char *err, size_t err_len);
 
 #endif

@@ -32,7 +32,7 @@ static bool same_counts(const struct pass_counts *a, const struct pass_counts *b
 	       a->match_errors == b->match_errors;
 }
 
-int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus, unsigned rounds,
+int stage_time(stage_pass_fn pass, void *stage, const struct corpus_texts *corpus, unsigned rounds,
 	       double min_seconds, double max_seconds, uint8_t *verdicts, struct stage_timing *out,
 	       char *err, size_t err_len)
 {

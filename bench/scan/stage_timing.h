@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "corpus_files.h"
+#include "corpus_reader.h"
 
 #define STAGE_MAX_ROUNDS	   99
 #define STAGE_MAX_PASSES_PER_ROUND 1000000u
@@ -44,7 +44,7 @@ struct pass_counts {
 
 /* One pass over corpus. verdicts: NULL, or one byte per message to receive
  * its verdict (enum sluice_action). Returns 0, or -1 with err set. */
-typedef int (*stage_pass_fn)(void *stage, const struct bench_texts *corpus,
+typedef int (*stage_pass_fn)(void *stage, const struct corpus_texts *corpus,
 			     struct pass_counts *counts, uint8_t *verdicts, char *err,
 			     size_t err_len);
 
@@ -57,7 +57,7 @@ struct stage_timing {
 	struct pass_counts counts; /* of one pass */
 };
 
-int stage_time(stage_pass_fn pass, void *stage, const struct bench_texts *corpus, unsigned rounds,
+int stage_time(stage_pass_fn pass, void *stage, const struct corpus_texts *corpus, unsigned rounds,
 	       double min_seconds, double max_seconds, uint8_t *verdicts, struct stage_timing *out,
 	       char *err, size_t err_len);
 

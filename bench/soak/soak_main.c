@@ -227,7 +227,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (s.opt.help) {
-		soak_options_usage(stdout, PROG);
 		soak_options_free(&s.opt);
 		return 0;
 	}

@@ -10,7 +10,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 struct soak_options {
 	double duration_s;
@@ -27,12 +26,11 @@ struct soak_options {
 	double rss_every_s;
 	double rss_warmup_s;
 	unsigned memory_mb;
-	bool help;
+	bool help; /* --help: the usage was printed, nothing more to do */
 };
 
+/* With --help, 0 and help set: the usage was printed on stdout. */
 int soak_options_parse(int argc, char **argv, struct soak_options *opt, char *err, size_t err_len);
-
-void soak_options_usage(FILE *out, const char *prog);
 
 void soak_options_free(struct soak_options *opt);
 

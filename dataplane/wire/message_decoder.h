@@ -1,13 +1,15 @@
-/* The decoder seam: how a received packet becomes messages to scan.
+/* Decoding a received packet into messages to scan.
  *
- * A decoder looks at one packet and says whether it carries messages (and where
- * each message's header and text are), is other traffic to forward untouched, or
- * is bad input for a reason. The UDP frame decoder is the first implementation;
- * a TCP or WebSocket decoder (DESIGN.md roadmap 4) implements the same call over
- * its reassembled application messages, and the scan/verdict code stays as it is.
+ * The decoder looks at one packet and says whether it carries messages (and
+ * where each message's header and text are), is other traffic to forward
+ * untouched, or is bad input for a reason. Today there is one decoder, the UDP
+ * frame decoder, and the packet path calls it directly (no indirect call per
+ * packet). When the stream decoders arrive (TCP flows, WebSocket), each fills
+ * the same struct sluice_decoded, and the choice between them is made once per
+ * packet by what classification found, not through a function pointer.
  */
-#ifndef SLUICE_DATAPLANE_MESSAGE_DECODER_H
-#define SLUICE_DATAPLANE_MESSAGE_DECODER_H
+#ifndef SLUICE_WIRE_MESSAGE_DECODER_H
+#define SLUICE_WIRE_MESSAGE_DECODER_H
 
 #include <stdint.h>
 
@@ -21,15 +23,20 @@ struct sluice_decoded {
 	struct sluice_frame_ref frames[SLUICE_MAX_FRAMES];
 };
 
+/* What the decoders are configured with. */
 struct sluice_message_decoder {
 	const char *name;
-	enum sluice_pkt_class (*decode)(const struct sluice_message_decoder *self,
-					const uint8_t *pkt, uint32_t len,
-					struct sluice_decoded *out, enum sluice_bad_reason *why);
-	uint16_t udp_port; /* configuration of the UDP frame decoder */
+	uint16_t udp_port; /* the UDP frame decoder's message port */
 };
 
 /* Wire format v1 frames in UDP datagrams to udp_port. */
 void sluice_udp_frame_decoder_init(struct sluice_message_decoder *dec, uint16_t udp_port);
+
+/* Classifies pkt[0..len) and, for a datagram to the message port, decodes its
+ * frames into *out. Returns the class; *why is set for SLUICE_PKT_BAD. */
+enum sluice_pkt_class sluice_udp_frames_decode(const struct sluice_message_decoder *dec,
+					       const uint8_t *pkt, uint32_t len,
+					       struct sluice_decoded *out,
+					       enum sluice_bad_reason *why);
 
 #endif

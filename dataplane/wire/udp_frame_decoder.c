@@ -1,13 +1,13 @@
 #include "message_decoder.h"
 
-static enum sluice_pkt_class udp_frames_decode(const struct sluice_message_decoder *self,
+enum sluice_pkt_class sluice_udp_frames_decode(const struct sluice_message_decoder *dec,
 					       const uint8_t *pkt, uint32_t len,
 					       struct sluice_decoded *out,
 					       enum sluice_bad_reason *why)
 {
 	out->frame_count = 0;
 	enum sluice_pkt_class cls =
-	    sluice_packet_classify(pkt, len, self->udp_port, &out->view, why);
+	    sluice_packet_classify(pkt, len, dec->udp_port, &out->view, why);
 	if (cls != SLUICE_PKT_MESSAGE)
 		return cls;
 	*why = sluice_frames_decode(pkt + out->view.payload_off, out->view.payload_len,
@@ -19,6 +19,5 @@ static enum sluice_pkt_class udp_frames_decode(const struct sluice_message_decod
 void sluice_udp_frame_decoder_init(struct sluice_message_decoder *dec, uint16_t udp_port)
 {
 	dec->name = "udp-frames-v1";
-	dec->decode = udp_frames_decode;
 	dec->udp_port = udp_port;
 }

@@ -1,15 +1,15 @@
 /* The compiler: checks a rule list, builds the pack's databases and checks
- * every rule's examples against the result.
+ * every rule's examples against the result, in that order: three phases,
+ * each of which stops the build on an error unless it is partial (lint's).
  *
  * Why the work is split the way it is (see pack.h for the databases): literal
  * and list rules are what analysts add most and in bulk, and the literal API
  * compiles 100,000 of them in a fraction of the time the regex compiler
  * needs, with exact spans for free; regexes need start-of-match tracking for
- * masking, which is costly, so only they pay for it; combinations cannot be
- * compiled with start-of-match tracking at all, so they and a quiet copy of
- * their operands live in a database of their own.
+ * masking, which is costly, so only they pay for it; combinations have no
+ * database: the match path judges each from its operands' matches, per
+ * message (scan/match.c), which batch scanning needs anyway.
  */
-#include "clock.h"
 #include "pack_compile.h"
 
 #include <stdarg.h>
@@ -18,8 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "match.h"
 #include "regex_analysis.h"
+#include "suggest.h"
 
 #define NO_INDEX UINT32_MAX
 /* Examples are short; this many spans is more than any sensible one has. */
@@ -415,45 +417,18 @@ static void check_literals(struct build *b, size_t i)
 
 /* ---- combinations ---- */
 
-static unsigned edit_distance(const char *a, const char *b)
+/* Close enough to suggest: ids are longer than keywords, so three edits. */
+#define CLOSE_ID 3
+
+/* The id closest to an operand that names no rule, or NULL. */
+static const char *closest_id(const struct build *b, const char *name, size_t len)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[SLUICE_RULE_ID_MAX + 2];
+	struct sluice_suggestion s;
 
-	if (la > SLUICE_RULE_ID_MAX || lb > SLUICE_RULE_ID_MAX)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t x = 1; x <= la; x++) {
-		unsigned diag = row[0];
-		row[0] = (unsigned)x;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[x - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-static const char *closest_id(const struct build *b, const char *name)
-{
-	const char *best = NULL;
-	unsigned best_d = 4;
-
-	for (size_t i = 0; i < b->rules->count; i++) {
-		unsigned d = edit_distance(name, b->rules->rules[i].id);
-		if (d < best_d) {
-			best_d = d;
-			best = b->rules->rules[i].id;
-		}
-	}
-	return best;
+	sluice_suggest_begin(&s, name, len, CLOSE_ID);
+	for (size_t i = 0; i < b->rules->count; i++)
+		sluice_suggest_offer(&s, b->rules->rules[i].id);
+	return s.best;
 }
 
 /* Parses a combination and resolves its operands to input rule indexes. */
@@ -482,17 +457,14 @@ static void parse_combination(struct build *b, size_t i, struct sluice_logic_exp
 		const char *name = r->pattern + e->at[k];
 		uint32_t o = find_id(b, name, e->len[k]);
 		if (o == NO_INDEX) {
-			char *id = strndup(name, e->len[k]);
-			const char *near = id ? closest_id(b, id) : NULL;
-			char hint[SLUICE_RULE_ID_MAX + 32] = "";
-			if (near)
-				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
+			char hint[SLUICE_SUGGEST_HINT_MAX];
 			rule_err(
 			    b, i, body_loc_at(r, e->at[k]), "combination-operand",
 			    "combination refers to '%.*s', which is not a rule in this pack%s; "
 			    "operands are ids of rules in this file or the files it includes",
-			    (int)e->len[k], name, hint);
-			free(id);
+			    (int)e->len[k], name,
+			    sluice_suggest_hint(closest_id(b, name, e->len[k]), hint,
+						sizeof(hint)));
 			continue;
 		}
 		if (b->rules->rules[o].allow) {
@@ -1043,12 +1015,10 @@ static void build_free(struct build *b)
 {
 	size_t n = b->rules->count;
 
-	for (size_t i = 0; i < n; i++) {
-		if (b->flat)
-			free(b->flat[i]);
-		if (b->expr)
-			free(b->expr[i]);
-	}
+	for (size_t i = 0; b->flat && i < n; i++)
+		free(b->flat[i]);
+	for (size_t i = 0; b->expr && i < n; i++)
+		free(b->expr[i]);
 	free(b->flat);
 	free(b->flat_len);
 	free(b->expr);
@@ -1060,168 +1030,246 @@ static void build_free(struct build *b)
 	free(b->by_id);
 }
 
-/* What gather() fills in[0..2] with. */
-#define DB_INPUTS 4
-static const enum sluice_db_kind db_kinds[DB_INPUTS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
-							SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
+/* ---- the build, in three phases ---- */
 
-int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
-		      struct sluice_diag_list *diags, struct sluice_pack **out)
+/* How a phase ended: go on, stop (the problems are reported), or stop out of
+ * memory (reported once, by sluice_pack_build()). */
+enum phase { PHASE_OK, PHASE_FAILED, PHASE_OOM };
+
+static enum phase phase_end(const struct build *b)
 {
-	const char *src = rules->source ? rules->source : "(rules)";
-	struct build b = {.rules = rules, .diags = diags, .partial = partial};
-	struct db_input in[DB_INPUTS] = {0};
-	struct built_db built[DB_INPUTS] = {0};
-	struct sluice_pack *pack = NULL;
-	double start = sluice_mono_ms();
-	size_t n = rules->count;
-	int rc = -1;
+	if (b->oom)
+		return PHASE_OOM;
+	if (b->errors && !b->partial)
+		return PHASE_FAILED;
+	return PHASE_OK;
+}
 
-	*out = NULL;
-	if (n == 0) {
-		list_err(&b, src, "no rules to compile; add at least one rule");
-		return -1;
-	}
-	if (n > UINT32_MAX - 2) {
-		list_err(&b, src, "%zu rules is more than a pack can hold", n);
-		return -1;
-	}
-	b.bad = calloc(n, sizeof(*b.bad));
-	b.operand = calloc(n, sizeof(*b.operand));
-	b.flat = calloc(n, sizeof(*b.flat));
-	b.flat_len = calloc(n, sizeof(*b.flat_len));
-	b.expr = calloc(n, sizeof(*b.expr));
-	b.expr_prefix = calloc(n, sizeof(*b.expr_prefix));
-	b.edge_check = calloc(n, sizeof(*b.edge_check));
-	b.pack_index = calloc(n, sizeof(*b.pack_index));
-	if (!b.bad || !b.operand || !b.flat || !b.flat_len || !b.expr || !b.expr_prefix ||
-	    !b.edge_check || !b.pack_index)
-		goto oom;
+static const char *source_name(const struct build *b)
+{
+	return b->rules->source ? b->rules->source : "(rules)";
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const struct sluice_rule *r = &rules->rules[i];
-		if (r->invalid || !r->id || !r->category || !r->pattern) {
-			/* The loader reported it already; a rule built in code
-			 * without these fields is the caller's bug. */
-			b.bad[i] = true;
-			if (!r->invalid)
-				list_err(&b, src, "rule %zu lacks an id, category or pattern",
-					 i + 1);
-			else if (!partial)
-				b.errors++;
-		}
+static int alloc_per_rule(struct build *b, size_t n)
+{
+	b->bad = calloc(n, sizeof(*b->bad));
+	b->operand = calloc(n, sizeof(*b->operand));
+	b->flat = calloc(n, sizeof(*b->flat));
+	b->flat_len = calloc(n, sizeof(*b->flat_len));
+	b->expr = calloc(n, sizeof(*b->expr));
+	b->expr_prefix = calloc(n, sizeof(*b->expr_prefix));
+	b->edge_check = calloc(n, sizeof(*b->edge_check));
+	b->pack_index = calloc(n, sizeof(*b->pack_index));
+	return b->bad && b->operand && b->flat && b->flat_len && b->expr && b->expr_prefix &&
+		       b->edge_check && b->pack_index
+		   ? 0
+		   : -1;
+}
+
+/* The loader reported its invalid rules already; a rule built in code without
+ * an id, category or pattern is the caller's bug. Either is left out. */
+static void leave_out_unusable(struct build *b)
+{
+	for (size_t i = 0; i < b->rules->count; i++) {
+		const struct sluice_rule *r = &b->rules->rules[i];
+		if (!r->invalid && r->id && r->category && r->pattern)
+			continue;
+		b->bad[i] = true;
+		if (!r->invalid)
+			list_err(b, source_name(b), "rule %zu lacks an id, category or pattern",
+				 i + 1);
+		else if (!b->partial)
+			b->errors++;
 	}
-	if (index_ids(&b) != 0)
-		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		const struct sluice_rule *r = &rules->rules[i];
-		if (b.bad[i])
+}
+
+static void check_rule_bodies(struct build *b)
+{
+	for (size_t i = 0; i < b->rules->count; i++) {
+		const struct sluice_rule *r = &b->rules->rules[i];
+		if (b->bad[i])
 			continue;
 		if (!r->allow &&
 		    (r->action < SLUICE_ACTION_FLAG || r->action > SLUICE_ACTION_BLOCK)) {
-			rule_err(&b, i, rule_loc(r), "bad-action",
+			rule_err(b, i, rule_loc(r), "bad-action",
 				 "the action is not one of flag, mask, block, allow");
 			continue;
 		}
 		if (r->kind == SLUICE_RULE_PATTERN)
-			check_pattern(&b, i);
+			check_pattern(b, i);
 		else if (r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST)
-			check_literals(&b, i);
+			check_literals(b, i);
 	}
-	check_combinations(&b);
-	settle_operands(&b);
-	check_usage(&b);
-	if (b.oom)
-		goto oom;
-	if (b.errors && !partial)
-		goto out;
+}
 
+/* Phase 1, before any database is compiled: the rule list as a whole (ids,
+ * each rule's body, combinations and their operands, how rules are used). */
+static enum phase check_rules(struct build *b)
+{
+	size_t n = b->rules->count;
+
+	if (n == 0) {
+		list_err(b, source_name(b), "no rules to compile; add at least one rule");
+		return PHASE_FAILED;
+	}
+	if (n > UINT32_MAX - 2) {
+		list_err(b, source_name(b), "%zu rules is more than a pack can hold", n);
+		return PHASE_FAILED;
+	}
+	if (alloc_per_rule(b, n) != 0)
+		return PHASE_OOM;
+	leave_out_unusable(b);
+	if (index_ids(b) != 0)
+		return PHASE_OOM;
+	check_rule_bodies(b);
+	check_combinations(b);
+	settle_operands(b);
+	check_usage(b);
+	return phase_end(b);
+}
+
+/* What gather() fills in[0..3] with. */
+#define DB_INPUTS 4
+static const enum sluice_db_kind db_kinds[DB_INPUTS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
+							SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
+
+/* The pack's databases: what each is compiled from, and what came of it. */
+struct databases {
+	struct db_input in[DB_INPUTS];
+	struct built_db built[DB_INPUTS];
+};
+
+static void free_built(struct databases *dbs)
+{
+	for (int k = 0; k < DB_INPUTS; k++) {
+		if (dbs->built[k].db)
+			hs_free_database(dbs->built[k].db);
+		dbs->built[k].db = NULL;
+	}
+}
+
+static void databases_free(struct databases *dbs)
+{
+	free_built(dbs);
+	for (int k = 0; k < DB_INPUTS; k++)
+		db_input_free(&dbs->in[k]);
+}
+
+/* Phase 2: the Hyperscan databases. A partial build leaves out each rule
+ * Hyperscan refuses and compiles the rest again, at most once per rule. */
+static enum phase compile_databases(struct build *b, struct databases *dbs)
+{
 	for (size_t attempt = 0;; attempt++) {
 		long who = -2;
 
-		assign_pack_indexes(&b);
+		assign_pack_indexes(b);
 		for (int k = 0; k < DB_INPUTS; k++)
-			db_input_free(&in[k]);
-		if (gather(&b, in) != 0)
-			goto oom;
+			db_input_free(&dbs->in[k]);
+		if (gather(b, dbs->in) != 0)
+			return PHASE_OOM;
 		for (int k = 0; k < DB_INPUTS && who == -2; k++)
-			who = compile_db(&b, db_kinds[k], &in[k], &built[k]);
+			who = compile_db(b, db_kinds[k], &dbs->in[k], &dbs->built[k]);
 		if (who == -2)
-			break;
-		for (int k = 0; k < DB_INPUTS; k++) {
-			if (built[k].db)
-				hs_free_database(built[k].db);
-			built[k].db = NULL;
-		}
-		if (!partial || who == (long)NO_INDEX || attempt > n)
-			goto out;
-		b.bad[who] = true;
-		settle_operands(&b);
+			return PHASE_OK;
+		free_built(dbs);
+		if (!b->partial || who == (long)NO_INDEX || attempt > b->rules->count)
+			return PHASE_FAILED;
+		b->bad[who] = true;
+		settle_operands(b);
 	}
+}
 
-	pack = calloc(1, sizeof(*pack));
+/* Hands the compiled databases to the pack, which frees them from then on. */
+static void adopt_databases(struct sluice_pack *pack, struct databases *dbs)
+{
+	for (int k = 0; k < DB_INPUTS; k++) {
+		struct sluice_pack_db *d;
+		if (!dbs->built[k].db)
+			continue;
+		d = &pack->dbs[pack->db_count++];
+		d->kind = dbs->built[k].kind;
+		d->db = dbs->built[k].db;
+		d->bytes = dbs->built[k].bytes;
+		d->patterns = dbs->built[k].patterns;
+		d->id_count = (uint32_t)dbs->in[k].id_count;
+		d->map = dbs->in[k].map;
+		dbs->in[k].map = NULL;
+		dbs->built[k].db = NULL;
+		pack->db_bytes += d->bytes;
+	}
+}
+
+/* The hash identifies a pack in audit lines and swaps whether or not it was
+ * ever written, so it is the hash of the body a write would produce. */
+static int hash_pack(struct build *b, struct sluice_pack *pack)
+{
+	uint8_t *image = NULL;
+	size_t image_len = 0;
+	char why[512];
+
+	if (sluice_pack_serialize(pack, &image, &image_len, pack->sha256_hex, why, sizeof(why)) !=
+	    0) {
+		list_err(b, source_name(b), "%s", why);
+		return -1;
+	}
+	free(image);
+	return 0;
+}
+
+/* Phase 3: the pack around the databases, and every rule's examples checked
+ * against it. *pack is set even when this fails, for the caller to free. */
+static enum phase assemble_pack(struct build *b, struct databases *dbs, struct sluice_pack **out)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	struct sluice_pack *pack = calloc(1, sizeof(*pack));
+
+	*out = pack;
 	if (!pack)
-		goto oom;
+		return PHASE_OOM;
 	pack->name = strdup(rules->name ? rules->name : "unnamed");
 	pack->version = strdup(rules->version ? rules->version : "0");
-	pack->source = strdup(src);
+	pack->source = strdup(source_name(b));
 	pack->owner = dup_or_empty(rules->owner);
 	pack->description = dup_or_empty(rules->description);
 	pack->dbs = calloc(DB_INPUTS, sizeof(*pack->dbs));
 	if (!pack->name || !pack->version || !pack->source || !pack->owner || !pack->description ||
-	    !pack->dbs || fill_rules(&b, pack) != 0)
-		goto oom;
-	for (int k = 0; k < DB_INPUTS; k++) {
-		struct sluice_pack_db *d;
-		if (!built[k].db)
-			continue;
-		d = &pack->dbs[pack->db_count++];
-		d->kind = built[k].kind;
-		d->db = built[k].db;
-		d->bytes = built[k].bytes;
-		d->patterns = built[k].patterns;
-		d->id_count = (uint32_t)in[k].id_count;
-		d->map = in[k].map;
-		in[k].map = NULL;
-		built[k].db = NULL;
-		pack->db_bytes += d->bytes;
-	}
-	pack->db = pack->db_count ? pack->dbs[0].db : NULL;
-
-	/* The hash identifies a pack in audit lines and swaps whether or not it
-	 * was ever written, so it is the hash of the body a write would produce. */
+	    !pack->dbs || fill_rules(b, pack) != 0)
+		return PHASE_OOM;
+	adopt_databases(pack, dbs);
 	if (pack->db_count) {
-		uint8_t *image = NULL;
-		size_t image_len = 0;
-		char why[512];
-		if (sluice_pack_serialize(pack, &image, &image_len, pack->sha256_hex, why,
-					  sizeof(why)) != 0) {
-			list_err(&b, src, "%s", why);
-			goto out;
-		}
-		free(image);
-		check_examples(&b, pack);
+		if (hash_pack(b, pack) != 0)
+			return PHASE_FAILED;
+		check_examples(b, pack);
 	}
-	if (b.oom)
-		goto oom;
-	if (b.errors && !partial)
-		goto out;
-	pack->compile_ms = sluice_mono_ms() - start;
-	*out = pack;
-	pack = NULL;
-	rc = 0;
-	goto out;
-oom:
-	list_err(&b, src, "out of memory while compiling the rules");
-out:
-	for (int k = 0; k < DB_INPUTS; k++) {
-		if (built[k].db)
-			hs_free_database(built[k].db);
-		db_input_free(&in[k]);
+	return phase_end(b);
+}
+
+int sluice_pack_build(const struct sluice_rule_list *rules, bool partial,
+		      struct sluice_diag_list *diags, struct sluice_pack **out)
+{
+	struct build b = {.rules = rules, .diags = diags, .partial = partial};
+	struct databases dbs = {0};
+	struct sluice_pack *pack = NULL;
+	double start = sluice_mono_ms();
+	enum phase phase;
+
+	*out = NULL;
+	phase = check_rules(&b);
+	if (phase == PHASE_OK)
+		phase = compile_databases(&b, &dbs);
+	if (phase == PHASE_OK)
+		phase = assemble_pack(&b, &dbs, &pack);
+	if (phase == PHASE_OOM)
+		list_err(&b, source_name(&b), "out of memory while compiling the rules");
+	if (phase == PHASE_OK) {
+		pack->compile_ms = sluice_mono_ms() - start;
+		*out = pack;
+		pack = NULL;
 	}
+	databases_free(&dbs);
 	sluice_pack_free(pack);
 	build_free(&b);
-	return rc;
+	return phase == PHASE_OK ? 0 : -1;
 }
 
 int sluice_pack_compile(const struct sluice_rule_list *rules, struct sluice_pack **out, char *err,

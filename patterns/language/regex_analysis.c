@@ -45,6 +45,18 @@ static size_t skip_class(const char *re, size_t i)
 	return i < n ? i + 1 : n;
 }
 
+/* The index after the escape at re[i], or after the whole of a \Q...\E
+ * quoted section. */
+static size_t skip_escape(const char *re, size_t n, size_t i)
+{
+	const char *end;
+
+	if (re[i + 1] != 'Q')
+		return i + 2;
+	end = strstr(re + i + 2, "\\E");
+	return end ? (size_t)(end - re) + 2 : n;
+}
+
 static bool is_quant_start(char c)
 {
 	return c == '*' || c == '+' || c == '?' || c == '{';
@@ -110,8 +122,7 @@ bool sluice_regex_find_unsupported(const char *re, struct sluice_regex_issue *ou
 		if (c == '\\' && i + 1 < n) {
 			char e = re[i + 1];
 			if (e == 'Q') {
-				const char *end = strstr(re + i + 2, "\\E");
-				i = end ? (size_t)(end - re) + 2 : n;
+				i = skip_escape(re, n, i);
 				atom = true;
 				continue;
 			}
@@ -229,12 +240,59 @@ static bool unbounded_dot_at(const char *re, size_t i, size_t *len)
 	return false;
 }
 
-size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, size_t max)
+/* What one pass over a pattern finds: large bounded repeats, as it meets
+ * them, and how many alternatives there are and where. */
+struct slow_scan {
+	struct sluice_regex_issue *out;
+	size_t max, found;
+	size_t alternatives, first_bar;
+	int depth;
+	bool top_alternation; /* a '|' outside every group */
+};
+
+/* A bounded repeat at re[i], if '{' starts one there: reports it when its
+ * bound is large. Returns its length, or 0 when the '{' is a plain one. */
+static size_t bounded_repeat(const char *re, size_t i, struct slow_scan *s)
 {
-	size_t n = strlen(re), found = 0, alternatives = 1, first_bar = 0;
+	long lo, hi;
+	size_t ql = parse_bound(re, i, &lo, &hi);
+
+	if (ql && (lo > SLUICE_REGEX_SLOW_REPEAT || hi > SLUICE_REGEX_SLOW_REPEAT) &&
+	    s->found < s->max) {
+		s->out[s->found++] = (struct sluice_regex_issue){
+		    .at = i,
+		    .len = ql,
+		    .code = "slow-repeat",
+		    .what = "a large bounded repeat",
+		    .advice = "Hyperscan tracks every count of a bounded repeat, so large bounds "
+			      "make the database big, slow to compile and slow to scan (more so "
+			      "when it also reports where a match starts); match a shorter "
+			      "distinctive part, or use a smaller bound",
+		    .count = (unsigned long)(hi > lo ? hi : lo)};
+	}
+	return ql;
+}
+
+/* An opening parenthesis at re[i]; returns the index after it (after the
+ * whole of a (?#...) comment). */
+static size_t open_group(const char *re, size_t n, size_t i, struct slow_scan *s)
+{
+	s->depth++;
+	i++;
+	if (re[i] != '?')
+		return i;
+	if (re[i + 1] == '#') {
+		const char *end = strchr(re + i, ')');
+		s->depth--;
+		return end ? (size_t)(end - re) + 1 : n;
+	}
+	return i + 1;
+}
+
+static void scan_slow(const char *re, struct slow_scan *s)
+{
+	size_t n = strlen(re);
 	bool atom = false;
-	int depth = 0;
-	bool top_alternation = false;
 
 	for (size_t i = 0; i < n;) {
 		char c = re[i];
@@ -242,133 +300,98 @@ size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, si
 		if (c == '[') {
 			i = skip_class(re, i);
 			atom = true;
-			continue;
-		}
-		if (c == '\\' && i + 1 < n) {
-			if (re[i + 1] == 'Q') {
-				const char *end = strstr(re + i + 2, "\\E");
-				i = end ? (size_t)(end - re) + 2 : n;
-			} else {
-				i += 2;
-			}
+		} else if (c == '\\' && i + 1 < n) {
+			i = skip_escape(re, n, i);
 			atom = true;
-			continue;
-		}
-		if (c == '(') {
-			depth++;
-			i++;
-			if (re[i] == '?') {
-				if (re[i + 1] == '#') {
-					const char *end = strchr(re + i, ')');
-					i = end ? (size_t)(end - re) + 1 : n;
-					depth--;
-					atom = false;
-					continue;
-				}
-				i++;
-			}
+		} else if (c == '(') {
+			i = open_group(re, n, i, s);
 			atom = false;
-			continue;
-		}
-		if (c == ')') {
-			depth--;
+		} else if (c == ')') {
+			s->depth--;
 			i++;
 			atom = true;
-			continue;
-		}
-		if (c == '|') {
-			if (!alternatives || alternatives == 1)
-				first_bar = i;
-			alternatives++;
-			if (depth == 0)
-				top_alternation = true;
+		} else if (c == '|') {
+			if (!s->alternatives || s->alternatives == 1)
+				s->first_bar = i;
+			s->alternatives++;
+			if (s->depth == 0)
+				s->top_alternation = true;
 			i++;
 			atom = false;
-			continue;
-		}
-		if (c == '{' && atom) {
-			long lo, hi;
-			size_t ql = parse_bound(re, i, &lo, &hi);
-			if (ql &&
-			    (lo > SLUICE_REGEX_SLOW_REPEAT || hi > SLUICE_REGEX_SLOW_REPEAT) &&
-			    found < max) {
-				out[found] = (struct sluice_regex_issue){
-				    .at = i,
-				    .len = ql,
-				    .code = "slow-repeat",
-				    .what = "a large bounded repeat",
-				    .advice = "Hyperscan tracks every count of a bounded repeat, "
-					      "so large bounds make the database big, slow to "
-					      "compile and slow to scan (more so when it also "
-					      "reports where a match starts); match a shorter "
-					      "distinctive part, or use a smaller bound",
-				    .count = (unsigned long)(hi > lo ? hi : lo)};
-				found++;
-			}
-			if (ql) {
-				i += ql;
-				atom = false;
-				continue;
-			}
-		}
-		i++;
-		atom = c != '^' && c != '$' && c != '*' && c != '+' && c != '?';
-	}
-
-	/* An unbounded '.' repeat at either end of the whole pattern changes no
-	 * verdict (a match is found either way) but stretches the match, and
-	 * so the mask and the event, to the start or end of the message, and
-	 * makes Hyperscan track match starts over the whole message. */
-	if (!top_alternation && found < max) {
-		size_t lead = 0, len = 0, trail_len = 0;
-		bool has_lead, has_trail = false;
-		size_t trail_at = 0;
-
-		if (re[lead] == '^')
-			lead++;
-		has_lead = unbounded_dot_at(re, lead, &len);
-		/* ".*", ".*?", ".+", ".{n,}" as the last thing, before an
-		 * optional final '$'. */
-		size_t end = n >= 1 && re[n - 1] == '$' && (n < 2 || re[n - 2] != '\\') ? n - 1 : n;
-		for (size_t k = 2; k <= 12 && k <= end; k++) {
-			size_t at = end - k, l;
-			if (at > lead && (at == 0 || re[at - 1] != '\\') &&
-			    unbounded_dot_at(re, at, &l) && at + l == end) {
-				has_trail = true;
-				trail_at = at;
-				trail_len = l;
-				break;
-			}
-		}
-		if (has_lead || has_trail) {
-			out[found++] = (struct sluice_regex_issue){
-			    .at = has_lead ? lead : trail_at,
-			    .len = has_lead ? len : trail_len,
-			    .code = "dot-star",
-			    .what = has_lead && has_trail ? "'.*' at both ends"
-				    : has_lead		  ? "'.*' at the start"
-							  : "'.*' at the end",
-			    .advice = "it changes no verdict but makes the match, and so the mask "
-				      "and the event, run to the start or end of the message, and "
-				      "makes Hyperscan track where matches start across the whole "
-				      "message; remove it",
-			    .count = (has_lead && has_trail) ? 2 : 1};
+		} else {
+			size_t ql = c == '{' && atom ? bounded_repeat(re, i, s) : 0;
+			i += ql ? ql : 1;
+			atom = !ql && c != '^' && c != '$' && c != '*' && c != '+' && c != '?';
 		}
 	}
+}
 
-	if (alternatives > SLUICE_REGEX_MANY_ALTERNATIVES && found < max) {
-		out[found++] = (struct sluice_regex_issue){
-		    .at = first_bar,
-		    .len = 1,
-		    .code = "many-alternatives",
-		    .what = "many alternatives in one pattern",
-		    .advice = "a long list of words in one regular expression is slow to "
-			      "compile and hard to review; put plain words in a list file "
-			      "('list:'), which is compiled with the much faster literal "
-			      "matcher, or split the rule",
-		    .count = alternatives};
+/* An unbounded '.' repeat at either end of the whole pattern changes no
+ * verdict (a match is found either way) but stretches the match, and so the
+ * mask and the event, to the start or end of the message, and makes
+ * Hyperscan track match starts over the whole message. */
+static bool dot_star_at_ends(const char *re, struct sluice_regex_issue *out)
+{
+	size_t n = strlen(re), lead = 0, len = 0, trail_len = 0, trail_at = 0;
+	bool has_lead, has_trail = false;
+
+	if (re[lead] == '^')
+		lead++;
+	has_lead = unbounded_dot_at(re, lead, &len);
+	/* ".*", ".*?", ".+", ".{n,}" as the last thing, before an optional
+	 * final '$'. */
+	size_t end = n >= 1 && re[n - 1] == '$' && (n < 2 || re[n - 2] != '\\') ? n - 1 : n;
+	for (size_t k = 2; k <= 12 && k <= end; k++) {
+		size_t at = end - k, l;
+		if (at > lead && (at == 0 || re[at - 1] != '\\') && unbounded_dot_at(re, at, &l) &&
+		    at + l == end) {
+			has_trail = true;
+			trail_at = at;
+			trail_len = l;
+			break;
+		}
 	}
-	return found;
+	if (!has_lead && !has_trail)
+		return false;
+	*out = (struct sluice_regex_issue){
+	    .at = has_lead ? lead : trail_at,
+	    .len = has_lead ? len : trail_len,
+	    .code = "dot-star",
+	    .what = has_lead && has_trail ? "'.*' at both ends"
+		    : has_lead		  ? "'.*' at the start"
+					  : "'.*' at the end",
+	    .advice = "it changes no verdict but makes the match, and so the mask and the event, "
+		      "run to the start or end of the message, and makes Hyperscan track where "
+		      "matches start across the whole message; remove it",
+	    .count = (has_lead && has_trail) ? 2 : 1};
+	return true;
+}
+
+static struct sluice_regex_issue many_alternatives(const struct slow_scan *s)
+{
+	return (struct sluice_regex_issue){
+	    .at = s->first_bar,
+	    .len = 1,
+	    .code = "many-alternatives",
+	    .what = "many alternatives in one pattern",
+	    .advice = "a long list of words in one regular expression is slow to compile and "
+		      "hard to review; put plain words in a list file ('list:'), which is "
+		      "compiled with the much faster literal matcher, or split the rule",
+	    .count = s->alternatives};
+}
+
+size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, size_t max)
+{
+	struct slow_scan s = {.out = out, .max = max, .alternatives = 1};
+
+	scan_slow(re, &s);
+	/* With a '|' outside every group, neither end of the pattern is an
+	 * end of every match. */
+	if (!s.top_alternation && s.found < max && dot_star_at_ends(re, &out[s.found]))
+		s.found++;
+	if (s.alternatives > SLUICE_REGEX_MANY_ALTERNATIVES && s.found < max)
+		out[s.found++] = many_alternatives(&s);
+	return s.found;
 }
 
 /* ---- first and last characters ---- */

@@ -1,3 +1,10 @@
+/* The rule loader (rule_file.h): YAML rule files, their includes and list
+ * files into a rule list, every problem a diagnostic.
+ *
+ * A rule and the top level of a file are each a table of keys with a handler
+ * per key; one walk over a mapping looks keys up in its table and reports
+ * unknown and repeated keys, so a new key is one table entry and a handler.
+ */
 #include "rule_file.h"
 
 #include <errno.h>
@@ -14,6 +21,7 @@
 
 #include "message.h"
 #include "file_read.h"
+#include "suggest.h"
 #include "utf8.h"
 
 /* Rule files are written by hand; anything this large is a mistake (or an
@@ -119,48 +127,6 @@ static uint64_t hash_bytes(const char *s, size_t len, bool fold)
 		h *= 0x100000001b3ull;
 	}
 	return h;
-}
-
-/* Edit distance, bounded: enough to suggest 'pattern' for 'patern'. */
-static unsigned edit_distance(const char *a, size_t la, const char *b)
-{
-	size_t lb = strlen(b);
-	unsigned row[32];
-
-	if (la >= 31 || lb >= 31)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-static const char *closest(const yaml_node_t *node, const char *const *words, size_t n)
-{
-	const char *best = NULL;
-	unsigned best_d = 3;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = edit_distance(scalar_text(node), node->data.scalar.length, words[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = words[i];
-		}
-	}
-	return best;
 }
 
 /* ---- names, dates ---- */
@@ -461,61 +427,204 @@ static char *resolve_relative(const char *from_file, const char *rel)
 	return out;
 }
 
-/* ---- rules ---- */
+/* ---- keys of a mapping ---- */
 
-enum rule_key {
-	K_ID,
-	K_CATEGORY,
-	K_ACTION,
-	K_SEVERITY,
-	K_DESCRIPTION,
-	K_PATTERN,
-	K_LITERAL,
-	K_LIST,
-	K_COMBINATION,
-	K_FLAGS,
-	K_CASELESS,
-	K_QUIET,
-	K_EXPIRES,
-	K_MATCHES,
-	K_DOES_NOT_MATCH,
-	K_COUNT
+/* A rule and the top level are both mappings of known keys: one table per
+ * mapping names its keys, and the same code looks each key up, reports
+ * unknown and repeated ones, then hands each value to its key's handler. */
+
+#define KEYS_MAX 16
+
+/* Close enough to suggest: two edits ('patern', 'catgory', 'flgs'). */
+#define CLOSE_WORD 2
+
+struct key_draft;
+
+struct key_def {
+	const char *name;
+	/* The value must be a string (checked before apply sees it). */
+	bool string;
+	/* One of a rule's bodies; applied after every other key, since a list
+	 * file is read with the flags in hand. */
+	bool body;
+	enum sluice_rule_kind kind;
+	void (*apply)(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v);
 };
 
-static const char *const rule_keys[K_COUNT] = {
-    [K_ID] = "id",
-    [K_CATEGORY] = "category",
-    [K_ACTION] = "action",
-    [K_SEVERITY] = "severity",
-    [K_DESCRIPTION] = "description",
-    [K_PATTERN] = "pattern",
-    [K_LITERAL] = "literal",
-    [K_LIST] = "list",
-    [K_COMBINATION] = "combination",
-    [K_FLAGS] = "flags",
-    [K_CASELESS] = "caseless",
-    [K_QUIET] = "quiet",
-    [K_EXPIRES] = "expires",
-    [K_MATCHES] = "matches",
-    [K_DOES_NOT_MATCH] = "does_not_match",
+/* A mapping's keys and values as written, by index into its table. */
+struct key_draft {
+	const yaml_node_t *k[KEYS_MAX];
+	const yaml_node_t *v[KEYS_MAX];
+	/* Keys an unknown key looks like a misspelling of: such a key is not
+	 * reported missing as well, since the typo is the cause. */
+	unsigned suggested;
+	const char *label;	  /* the rule's label; NULL at the top level */
+	struct sluice_rule *rule; /* NULL at the top level */
 };
 
-#define RULE_KEY_LIST                                                                              \
-	"id, category, action, severity, description, pattern, literal, list, combination, "       \
-	"flags, caseless, quiet, expires, matches, does_not_match"
+/* One kind of mapping: its table and the words its messages use. */
+struct mapping_kind {
+	const struct key_def *keys;
+	size_t count;
+	const char *key_word;	 /* "unknown KEY_WORD 'x'" */
+	const char *valid;	 /* what follows an unknown key's message */
+	const char *plain_words; /* what follows "a KEY_WORD is a list; " */
+	const char *shape_code;	 /* a malformed mapping's code */
+	/* "given twice (first at line N)" counts from the first value rather
+	 * than the first key: the top level's messages always have. */
+	bool first_at_value;
+};
+
+static size_t key_index(const struct mapping_kind *m, const yaml_node_t *k)
+{
+	size_t i;
+
+	for (i = 0; i < m->count && !scalar_is(k, m->keys[i].name); i++)
+		;
+	return i;
+}
+
+static void suggest_key(const struct mapping_kind *m, const yaml_node_t *k,
+			struct sluice_suggestion *s)
+{
+	sluice_suggest_begin(s, scalar_text(k), k->data.scalar.length, CLOSE_WORD);
+	for (size_t i = 0; i < m->count; i++)
+		sluice_suggest_offer(s, m->keys[i].name);
+}
+
+static void unknown_key(struct file_ctx *fc, const struct mapping_kind *m, struct key_draft *d,
+			const yaml_node_t *k)
+{
+	struct sluice_suggestion s;
+	char hint[SLUICE_SUGGEST_HINT_MAX];
+
+	if (k->type != YAML_SCALAR_NODE) {
+		err_at(fc, loc_of(k->start_mark), d->label, "unknown-key", "a %s is %s; %s",
+		       m->key_word, node_kind(k), m->plain_words);
+		return;
+	}
+	suggest_key(m, k, &s);
+	if (s.best)
+		d->suggested |= 1u << s.best_index;
+	err_at(fc, loc_of(k->start_mark), d->label, "unknown-key", "unknown %s '%.*s'%s; %s",
+	       m->key_word, shown_len(k), scalar_text(k),
+	       sluice_suggest_hint(s.best, hint, sizeof(hint)), m->valid);
+}
+
+/* A string key's value; anything else is reported and dropped, so no
+ * handler sees it. */
+static bool string_value(struct file_ctx *fc, const struct key_draft *d, const char *key,
+			 const yaml_node_t *v)
+{
+	if (v->type != YAML_SCALAR_NODE) {
+		err_at(fc, loc_of(v->start_mark), d->label, "not-a-string",
+		       "'%s' is %s; it must be a string", key, node_kind(v));
+		return false;
+	}
+	if (scalar_has_nul(v)) {
+		err_at(fc, loc_of(v->start_mark), d->label, "not-a-string",
+		       "'%s' contains a NUL character; remove the \\0 escape", key);
+		return false;
+	}
+	return true;
+}
+
+static void collect_keys(struct file_ctx *fc, const struct mapping_kind *m, const yaml_node_t *node,
+			 struct key_draft *d)
+{
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(fc->doc, p->value);
+
+		if (!k || !v) {
+			err_at(fc, loc_of(node->start_mark), d->label, m->shape_code,
+			       "malformed mapping");
+			continue;
+		}
+		size_t i = key_index(m, k);
+		if (i == m->count) {
+			unknown_key(fc, m, d, k);
+			continue;
+		}
+		if (d->v[i]) {
+			const yaml_node_t *first = m->first_at_value ? d->v[i] : d->k[i];
+			err_at(fc, loc_of(k->start_mark), d->label, "duplicate-key",
+			       "'%s' is given twice (first at line %zu); keep one", m->keys[i].name,
+			       first->start_mark.line + 1);
+			continue;
+		}
+		d->k[i] = k;
+		d->v[i] = v;
+		if (m->keys[i].string && !string_value(fc, d, m->keys[i].name, v))
+			d->v[i] = NULL;
+	}
+}
+
+/* In table order, which is the order the keys' messages come in. */
+static void apply_keys(struct file_ctx *fc, const struct mapping_kind *m, struct key_draft *d)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		if (d->v[i] && m->keys[i].apply)
+			m->keys[i].apply(fc, d, d->v[i]);
+	}
+}
+
+/* ---- values ---- */
+
+/* Words a value may be, and how a message about another word lists them. */
+struct word_set {
+	const char *const *words;
+	size_t count;
+	const char *what;
+	const char *plural;
+	const char *valid;
+	const char *code;
+};
 
 static const char *const flag_words[] = {"caseless", "dotall", "multiline", "whole_word"};
-
 static const char *const severity_words[] = {"low", "medium", "high", "critical"};
-
 static const char *const action_words[] = {"flag", "mask", "block", "allow"};
 
-struct rule_draft {
-	const yaml_node_t *v[K_COUNT];
-	const yaml_node_t *k[K_COUNT];
-	const char *label;
-	bool bad;
+static const struct word_set flag_set = {
+    .words = flag_words,
+    .count = 4,
+    .what = "flag",
+    .plural = "flags",
+    .valid = "caseless, dotall, multiline, whole_word",
+    .code = "unknown-flag",
 };
+static const struct word_set severity_set = {
+    .words = severity_words,
+    .count = 4,
+    .what = "severity",
+    .plural = "severities",
+    .valid = "low, medium, high, critical",
+    .code = "bad-severity",
+};
+/* The list leaves out allow, which only exempts: other teams' tools match
+ * this message, and a close miss of 'allow' still gets the hint. */
+static const struct word_set action_set = {
+    .words = action_words,
+    .count = 4,
+    .what = "action",
+    .plural = "actions",
+    .valid = "flag, mask, block",
+    .code = "bad-action",
+};
+
+static int unknown_word(struct file_ctx *fc, const struct key_draft *d, const struct word_set *set,
+			const yaml_node_t *v)
+{
+	char hint[SLUICE_SUGGEST_HINT_MAX];
+	const char *near = sluice_suggest_among(scalar_text(v), v->data.scalar.length, set->words,
+						set->count, CLOSE_WORD);
+
+	return err_at(fc, loc_of(v->start_mark), d->label, set->code,
+		      "unknown %s '%.*s'; valid %s are %s%s", set->what, shown_len(v),
+		      scalar_text(v), set->plural, set->valid,
+		      sluice_suggest_hint(near, hint, sizeof(hint)));
+}
 
 /* A plain true/false; a quoted "true" is a string in YAML, and accepting it
  * would hide a misunderstanding that bites elsewhere in the file. */
@@ -569,37 +678,97 @@ static void body_columns(const yaml_node_t *v, struct sluice_rule *rule)
 	}
 }
 
-struct lit_set {
-	uint32_t *slots; /* literal index + 1 */
-	size_t mask;
-};
+/* ---- list files ---- */
 
-/* Reads a list file: one literal per line, '#' comment lines and empty lines
- * skipped. Problems are reported at LIST:LINE:COL, since that is the file
- * the analyst has to edit. */
-static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule_id,
-		     struct sluice_rule *rule)
+/* Reads the list file a `list:` names into rule->list_data. Problems with
+ * the path are reported at the rule, where the path is written. */
+static int read_list_file(struct file_ctx *fc, const yaml_node_t *v, const char *rule_id,
+			  struct sluice_rule *rule, size_t *len)
 {
-	struct loader *ld = fc->ld;
-	char *path, *data = NULL, why[256];
-	size_t len = 0, n = 0, cap = 0, errors_before = ld->errors;
-	struct sluice_literal *lits = NULL;
-	bool fold = rule->flags & SLUICE_RULE_CASELESS;
+	char why[256];
 
-	path = resolve_relative(fc->path, scalar_text(v));
-	if (!path) {
-		oom(ld);
+	rule->list_path = resolve_relative(fc->path, scalar_text(v));
+	if (!rule->list_path) {
+		oom(fc->ld);
 		return -1;
 	}
-	rule->list_path = path;
-	if (read_whole_file(path, LIST_FILE_MAX_BYTES, "list file", &data, &len, why,
-			    sizeof(why)) != 0)
+	if (read_whole_file(rule->list_path, LIST_FILE_MAX_BYTES, "list file", &rule->list_data,
+			    len, why, sizeof(why)) != 0)
 		return err_at(fc, loc_of(v->start_mark), rule_id, "list-file",
-			      "list file %s: %s; the path is relative to %s", path, why, fc->path);
-	rule->list_data = data;
+			      "list file %s: %s; the path is relative to %s", rule->list_path, why,
+			      fc->path);
+	return 0;
+}
 
-	size_t at = 0;
+/* Whether a line of a list file is a literal: comment and empty lines are
+ * not, nor is a line with a problem, which is reported at LIST:LINE since
+ * that is the file the analyst has to edit. */
+static bool list_line_is_literal(struct loader *ld, const char *path, const char *rule_id,
+				 const char *line, size_t len, unsigned line_no)
+{
+	struct sluice_loc here = {line_no, 1};
+	size_t lead = 0;
+
+	if (len == 0)
+		return false;
+	while (lead < len && (line[lead] == ' ' || line[lead] == '\t'))
+		lead++;
+	if (lead < len && line[lead] == '#')
+		return false;
+	if (memchr(line, '\0', len)) {
+		file_err(ld, path, here, rule_id, "list-file",
+			 "line %u contains a NUL byte; save the list as UTF-8 text", line_no);
+		return false;
+	}
+	size_t bad = sluice_utf8_invalid_at((const uint8_t *)line, len);
+	if (bad < len) {
+		here.column = (unsigned)utf8_chars(line, bad) + 1;
+		file_err(ld, path, here, rule_id, "list-file",
+			 "line %u is not valid UTF-8 (byte 0x%02x); save the list as UTF-8",
+			 line_no, (unsigned char)line[bad]);
+		return false;
+	}
+	if (lead == len) {
+		file_err(ld, path, here, rule_id, "empty-literal",
+			 "line %u is only whitespace, which would match every space in a "
+			 "message; delete the line or write the literal",
+			 line_no);
+		return false;
+	}
+	if (lead || is_space((unsigned char)line[len - 1]))
+		file_warn(ld, path, here, rule_id, "literal-whitespace",
+			  "line %u has %s whitespace, which is part of the literal and must "
+			  "appear in a message for it to match; remove it unless meant",
+			  line_no, lead ? "leading" : "trailing");
+	if (len > UINT32_MAX) {
+		file_err(ld, path, here, rule_id, "list-file", "line %u is too long", line_no);
+		return false;
+	}
+	return true;
+}
+
+static int add_literal(struct sluice_rule *rule, size_t *cap, struct sluice_literal lit)
+{
+	if (rule->literal_count == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct sluice_literal *p = realloc(rule->literals, c * sizeof(*p));
+		if (!p)
+			return -1;
+		rule->literals = p;
+		*cap = c;
+	}
+	rule->literals[rule->literal_count++] = lit;
+	return 0;
+}
+
+/* Splits rule->list_data into rule->literals, one per literal line; each
+ * line is cut in place, so the literals point into list_data. */
+static int split_list(struct loader *ld, const char *rule_id, struct sluice_rule *rule, size_t len)
+{
+	char *data = rule->list_data;
+	size_t at = 0, cap = 0;
 	unsigned line_no = 0;
+
 	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
 		at = 3;
 	while (at < len) {
@@ -612,72 +781,38 @@ static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule
 		line[ll] = '\0';
 		if (ll && line[ll - 1] == '\r')
 			line[--ll] = '\0';
-		if (ll == 0)
+		if (!list_line_is_literal(ld, rule->list_path, rule_id, line, ll, line_no))
 			continue;
-		size_t lead = 0;
-		while (lead < ll && (line[lead] == ' ' || line[lead] == '\t'))
-			lead++;
-		if (lead < ll && line[lead] == '#')
-			continue;
-		struct sluice_loc here = {line_no, 1};
-		if (memchr(line, '\0', ll)) {
-			file_err(ld, path, here, rule_id, "list-file",
-				 "line %u contains a NUL byte; save the list as UTF-8 text",
-				 line_no);
-			continue;
+		if (add_literal(rule, &cap,
+				(struct sluice_literal){.text = line,
+							.len = (uint32_t)ll,
+							.line = line_no,
+							.column = 1}) != 0) {
+			free(rule->literals);
+			rule->literals = NULL;
+			rule->literal_count = 0;
+			oom(ld);
+			return -1;
 		}
-		size_t bad = sluice_utf8_invalid_at((const uint8_t *)line, ll);
-		if (bad < ll) {
-			here.column = (unsigned)utf8_chars(line, bad) + 1;
-			file_err(ld, path, here, rule_id, "list-file",
-				 "line %u is not valid UTF-8 (byte 0x%02x); save the list as UTF-8",
-				 line_no, (unsigned char)line[bad]);
-			continue;
-		}
-		if (lead == ll) {
-			file_err(ld, path, here, rule_id, "empty-literal",
-				 "line %u is only whitespace, which would match every space in a "
-				 "message; delete the line or write the literal",
-				 line_no);
-			continue;
-		}
-		if (lead || is_space((unsigned char)line[ll - 1]))
-			file_warn(ld, path, here, rule_id, "literal-whitespace",
-				  "line %u has %s whitespace, which is part of the literal and "
-				  "must appear in a message for it to match; remove it unless "
-				  "meant",
-				  line_no, lead ? "leading" : "trailing");
-		if (ll > UINT32_MAX) {
-			file_err(ld, path, here, rule_id, "list-file", "line %u is too long",
-				 line_no);
-			continue;
-		}
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct sluice_literal *p = realloc(lits, c * sizeof(*p));
-			if (!p) {
-				oom(ld);
-				free(lits);
-				return -1;
-			}
-			lits = p;
-			cap = c;
-		}
-		lits[n++] = (struct sluice_literal){
-		    .text = line, .len = (uint32_t)ll, .line = line_no, .column = 1};
 	}
-	rule->literals = lits;
-	rule->literal_count = n;
-	if (n == 0 && ld->errors == errors_before)
-		return err_at(fc, loc_of(v->start_mark), rule_id, "empty-list",
-			      "list file %s has no literals (only comments and empty lines); add "
-			      "one per line",
-			      path);
+	return 0;
+}
 
-	/* The same literal twice is harmless to Hyperscan but usually means a
-	 * list was merged twice; say so once per duplicate. */
+struct lit_set {
+	uint32_t *slots; /* literal index + 1 */
+	size_t mask;
+};
+
+/* The same literal twice is harmless to Hyperscan but usually means a list
+ * was merged twice; say so once per duplicate. */
+static int warn_duplicate_literals(struct loader *ld, const char *rule_id,
+				   const struct sluice_rule *rule)
+{
+	const struct sluice_literal *lits = rule->literals;
+	bool fold = rule->flags & SLUICE_RULE_CASELESS;
 	struct lit_set set = {0};
-	size_t slots = 64;
+	size_t slots = 64, n = rule->literal_count;
+
 	while (slots < n * 2)
 		slots *= 2;
 	set.slots = calloc(slots, sizeof(*set.slots));
@@ -695,8 +830,8 @@ static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule
 			if (o->len == lits[i].len &&
 			    (fold ? strncasecmp(o->text, lits[i].text, o->len) == 0
 				  : memcmp(o->text, lits[i].text, o->len) == 0)) {
-				file_warn(ld, path, (struct sluice_loc){lits[i].line, 1}, rule_id,
-					  "duplicate-literal",
+				file_warn(ld, rule->list_path, (struct sluice_loc){lits[i].line, 1},
+					  rule_id, "duplicate-literal",
 					  "line %u repeats line %u ('%.*s'); delete one",
 					  lits[i].line, o->line,
 					  lits[i].len > 64 ? 64 : (int)lits[i].len, lits[i].text);
@@ -709,72 +844,91 @@ static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule
 			set.slots[slot] = (uint32_t)(i + 1);
 	}
 	free(set.slots);
+	return 0;
+}
+
+/* Reads a list file: one literal per line, '#' comment lines and empty
+ * lines skipped. */
+static int load_list(struct file_ctx *fc, const yaml_node_t *v, const char *rule_id,
+		     struct sluice_rule *rule)
+{
+	struct loader *ld = fc->ld;
+	size_t len = 0, errors_before = ld->errors;
+
+	if (read_list_file(fc, v, rule_id, rule, &len) != 0 ||
+	    split_list(ld, rule_id, rule, len) != 0)
+		return -1;
+	if (rule->literal_count == 0 && ld->errors == errors_before)
+		return err_at(fc, loc_of(v->start_mark), rule_id, "empty-list",
+			      "list file %s has no literals (only comments and empty lines); add "
+			      "one per line",
+			      rule->list_path);
+	if (warn_duplicate_literals(ld, rule_id, rule) != 0)
+		return -1;
 	return ld->errors == errors_before ? 0 : -1;
 }
 
-static int parse_flags(struct file_ctx *fc, const yaml_node_t *v, const char *label,
-		       struct sluice_rule *rule)
-{
-	int rc = 0;
+/* ---- a rule's keys ---- */
 
-	rule->flags_loc = loc_of(v->start_mark);
-	if (v->type != YAML_SEQUENCE_NODE)
-		return err_at(fc, loc_of(v->start_mark), label, "bad-flags",
-			      "flags is %s; write a list such as [caseless, whole_word]",
-			      node_kind(v));
+static void add_flag(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *f)
+{
+	struct sluice_rule *rule = d->rule;
+	unsigned bit = 0;
+
+	for (unsigned i = 0; i < flag_set.count; i++) {
+		if (scalar_is(f, flag_words[i]))
+			bit = 1u << i;
+	}
+	if (!bit) {
+		unknown_word(fc, d, &flag_set, f);
+		return;
+	}
+	if (rule->flags & bit)
+		warn_at(fc, loc_of(f->start_mark), d->label, "duplicate-flag",
+			"flag '%s' is given twice; keep one", scalar_text(f));
+	if (bit == SLUICE_RULE_WHOLE_WORD)
+		rule->whole_word_loc = loc_of(f->start_mark);
+	rule->flags |= bit;
+}
+
+static void apply_flags(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	d->rule->flags_loc = loc_of(v->start_mark);
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_at(fc, loc_of(v->start_mark), d->label, "bad-flags",
+		       "flags is %s; write a list such as [caseless, whole_word]", node_kind(v));
+		return;
+	}
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *f = yaml_document_get_node(fc->doc, *it);
-		unsigned bit = 0;
 
-		if (!f || f->type != YAML_SCALAR_NODE) {
-			rc = err_at(fc, loc_of(f ? f->start_mark : v->start_mark), label,
-				    "unknown-flag",
-				    "a flag is %s; flags are words: caseless, dotall, multiline, "
-				    "whole_word",
-				    f ? node_kind(f) : "missing");
-			continue;
-		}
-		for (unsigned i = 0; i < 4; i++) {
-			if (scalar_is(f, flag_words[i]))
-				bit = 1u << i;
-		}
-		if (!bit) {
-			const char *near = closest(f, flag_words, 4);
-			char hint[64] = "";
-			if (near)
-				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-			rc = err_at(fc, loc_of(f->start_mark), label, "unknown-flag",
-				    "unknown flag '%.*s'; valid flags are caseless, dotall, "
-				    "multiline, whole_word%s",
-				    shown_len(f), scalar_text(f), hint);
-			continue;
-		}
-		if (rule->flags & bit)
-			warn_at(fc, loc_of(f->start_mark), label, "duplicate-flag",
-				"flag '%s' is given twice; keep one", scalar_text(f));
-		if (bit == SLUICE_RULE_WHOLE_WORD)
-			rule->whole_word_loc = loc_of(f->start_mark);
-		rule->flags |= bit;
+		if (!f || f->type != YAML_SCALAR_NODE)
+			err_at(fc, loc_of(f ? f->start_mark : v->start_mark), d->label,
+			       "unknown-flag", "a flag is %s; flags are words: %s",
+			       f ? node_kind(f) : "missing", flag_set.valid);
+		else
+			add_flag(fc, d, f);
 	}
-	return rc;
 }
 
-static int parse_examples(struct file_ctx *fc, const yaml_node_t *v, const char *label,
-			  const char *key, bool should_match, struct sluice_rule *rule)
+static void add_examples(struct file_ctx *fc, const struct key_draft *d, const yaml_node_t *v,
+			 const char *key, bool should_match)
 {
-	int rc = 0;
+	struct sluice_rule *rule = d->rule;
 
-	if (v->type != YAML_SEQUENCE_NODE)
-		return err_at(fc, loc_of(v->start_mark), label, "bad-examples",
-			      "'%s' is %s; write a list of example messages, one per '- ' line",
-			      key, node_kind(v));
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_at(fc, loc_of(v->start_mark), d->label, "bad-examples",
+		       "'%s' is %s; write a list of example messages, one per '- ' line", key,
+		       node_kind(v));
+		return;
+	}
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	struct sluice_example *ex =
 	    realloc(rule->examples, (rule->example_count + n + 1) * sizeof(*ex));
 	if (!ex) {
 		oom(fc->ld);
-		return -1;
+		return;
 	}
 	rule->examples = ex;
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
@@ -782,15 +936,14 @@ static int parse_examples(struct file_ctx *fc, const yaml_node_t *v, const char 
 		yaml_node_t *e = yaml_document_get_node(fc->doc, *it);
 
 		if (!e || e->type != YAML_SCALAR_NODE) {
-			rc =
-			    err_at(fc, loc_of(e ? e->start_mark : v->start_mark), label,
-				   "bad-examples", "an example in '%s' is %s; write it as a string",
-				   key, e ? node_kind(e) : "missing");
+			err_at(fc, loc_of(e ? e->start_mark : v->start_mark), d->label,
+			       "bad-examples", "an example in '%s' is %s; write it as a string",
+			       key, e ? node_kind(e) : "missing");
 			continue;
 		}
 		if (scalar_has_nul(e)) {
-			rc = err_at(fc, loc_of(e->start_mark), label, "bad-examples",
-				    "an example contains a NUL character; remove the \\0 escape");
+			err_at(fc, loc_of(e->start_mark), d->label, "bad-examples",
+			       "an example contains a NUL character; remove the \\0 escape");
 			continue;
 		}
 		struct sluice_example *x = &rule->examples[rule->example_count];
@@ -799,12 +952,152 @@ static int parse_examples(struct file_ctx *fc, const yaml_node_t *v, const char 
 		x->loc = loc_of(e->start_mark);
 		if (!x->text) {
 			oom(fc->ld);
-			return -1;
+			return;
 		}
 		rule->example_count++;
 	}
-	return rc;
 }
+
+static void apply_id(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	d->rule->id_loc = loc_of(v->start_mark);
+	if (check_name(fc, v, d->label, "id", "bad-id") == 0)
+		d->rule->id = dup_scalar(v);
+}
+
+static void apply_category(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	if (check_name(fc, v, d->label, "category", "bad-category") == 0)
+		d->rule->category = dup_scalar(v);
+}
+
+static void apply_action(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	struct sluice_rule *rule = d->rule;
+
+	rule->action_loc = loc_of(v->start_mark);
+	if (scalar_is(v, "allow")) {
+		rule->allow = true;
+		rule->action = SLUICE_ACTION_NONE;
+	} else if (!sluice_action_parse(scalar_text(v), &rule->action)) {
+		unknown_word(fc, d, &action_set, v);
+	}
+}
+
+static void apply_severity(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	d->rule->severity_loc = loc_of(v->start_mark);
+	for (unsigned i = 0; i < severity_set.count; i++) {
+		if (scalar_is(v, severity_words[i])) {
+			d->rule->severity = (enum sluice_severity)(i + 1);
+			return;
+		}
+	}
+	unknown_word(fc, d, &severity_set, v);
+}
+
+static void apply_description(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	(void)fc;
+	d->rule->description = dup_scalar(v);
+}
+
+/* Runs after flags, which it must agree with. */
+static void apply_caseless(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	bool caseless;
+
+	if (parse_bool(fc, v, d->label, "caseless", &caseless) != 0)
+		return;
+	if (!caseless && (d->rule->flags & SLUICE_RULE_CASELESS))
+		err_at(fc, loc_of(v->start_mark), d->label, "bad-bool",
+		       "caseless: false contradicts flags: [caseless]; keep one");
+	if (caseless)
+		d->rule->flags |= SLUICE_RULE_CASELESS;
+}
+
+static void apply_quiet(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	d->rule->quiet_loc = loc_of(v->start_mark);
+	parse_bool(fc, v, d->label, "quiet", &d->rule->quiet);
+}
+
+static void apply_expires(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	struct sluice_rule *rule = d->rule;
+
+	rule->expires_loc = loc_of(v->start_mark);
+	if (!sluice_parse_expiry(scalar_text(v), &rule->expires_at))
+		err_at(fc, rule->expires_loc, d->label, "bad-date",
+		       "expires '%.*s' is not a date; write YYYY-MM-DD, for example 2026-12-31 "
+		       "(the rule then stops applying after that day, UTC)",
+		       shown_len(v), scalar_text(v));
+}
+
+static void apply_matches(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	add_examples(fc, d, v, "matches", true);
+}
+
+static void apply_does_not_match(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	add_examples(fc, d, v, "does_not_match", false);
+}
+
+enum rule_key {
+	K_ID,
+	K_CATEGORY,
+	K_ACTION,
+	K_SEVERITY,
+	K_DESCRIPTION,
+	K_PATTERN,
+	K_LITERAL,
+	K_LIST,
+	K_COMBINATION,
+	K_FLAGS,
+	K_CASELESS,
+	K_QUIET,
+	K_EXPIRES,
+	K_MATCHES,
+	K_DOES_NOT_MATCH,
+	K_COUNT
+};
+
+static const struct key_def rule_keys[K_COUNT] = {
+    [K_ID] = {"id", .string = true, .apply = apply_id},
+    [K_CATEGORY] = {"category", .string = true, .apply = apply_category},
+    [K_ACTION] = {"action", .string = true, .apply = apply_action},
+    [K_SEVERITY] = {"severity", .string = true, .apply = apply_severity},
+    [K_DESCRIPTION] = {"description", .string = true, .apply = apply_description},
+    [K_PATTERN] = {"pattern", .string = true, .body = true, .kind = SLUICE_RULE_PATTERN},
+    [K_LITERAL] = {"literal", .string = true, .body = true, .kind = SLUICE_RULE_LITERAL},
+    [K_LIST] = {"list", .string = true, .body = true, .kind = SLUICE_RULE_LIST},
+    [K_COMBINATION] = {"combination", .string = true, .body = true,
+		       .kind = SLUICE_RULE_COMBINATION},
+    [K_FLAGS] = {"flags", .apply = apply_flags},
+    [K_CASELESS] = {"caseless", .string = true, .apply = apply_caseless},
+    [K_QUIET] = {"quiet", .string = true, .apply = apply_quiet},
+    [K_EXPIRES] = {"expires", .string = true, .apply = apply_expires},
+    [K_MATCHES] = {"matches", .apply = apply_matches},
+    [K_DOES_NOT_MATCH] = {"does_not_match", .apply = apply_does_not_match},
+};
+
+_Static_assert(K_COUNT <= KEYS_MAX, "a rule's keys fit a key_draft");
+
+#define RULE_KEY_LIST                                                                              \
+	"id, category, action, severity, description, pattern, literal, list, combination, "       \
+	"flags, caseless, quiet, expires, matches, does_not_match"
+
+static const struct mapping_kind rule_mapping = {
+    .keys = rule_keys,
+    .count = K_COUNT,
+    .key_word = "key",
+    .valid = "valid keys are " RULE_KEY_LIST,
+    .plain_words = "keys are plain words: " RULE_KEY_LIST,
+    .shape_code = "rule-shape",
+};
+
+/* ---- rules ---- */
 
 static void free_rule(struct sluice_rule *r)
 {
@@ -841,21 +1134,152 @@ static struct sluice_rule *new_rule(struct loader *ld)
 	return r;
 }
 
+/* The id names the rule in every later message, so it is found first even
+ * when the analyst wrote it after the other keys. */
+static void label_by_id(struct file_ctx *fc, const yaml_node_t *node, char *label, size_t size)
+{
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(fc->doc, p->value);
+		if (k && v && scalar_is(k, "id") && v->type == YAML_SCALAR_NODE &&
+		    v->data.scalar.length > 0 && !scalar_has_nul(v)) {
+			snprintf(label, size, "%.*s",
+				 (int)(v->data.scalar.length > SLUICE_RULE_ID_MAX
+					   ? SLUICE_RULE_ID_MAX
+					   : v->data.scalar.length),
+				 scalar_text(v));
+			return;
+		}
+	}
+}
+
+static void report_missing_keys(struct file_ctx *fc, const struct key_draft *d,
+				const yaml_node_t *node)
+{
+	static const unsigned required[3] = {K_ID, K_ACTION, K_CATEGORY};
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (!d->k[required[i]] && !(d->suggested & (1u << required[i])))
+			err_at(fc, loc_of(node->start_mark), d->label, "missing-key",
+			       "missing '%s'; every rule needs id, category, action and one of "
+			       "pattern, literal, list or combination",
+			       rule_keys[required[i]].name);
+	}
+}
+
+/* Exactly one body; returns its key, or K_COUNT. */
+static unsigned choose_body(struct file_ctx *fc, const struct key_draft *d, const yaml_node_t *node)
+{
+	unsigned body = K_COUNT, body_keys = 0;
+
+	for (unsigned i = 0; i < K_COUNT; i++) {
+		if (!rule_keys[i].body)
+			continue;
+		body_keys |= 1u << i;
+		if (!d->k[i])
+			continue;
+		if (body == K_COUNT) {
+			body = i;
+			continue;
+		}
+		err_at(fc, loc_of(d->k[i]->start_mark), d->label, "two-bodies",
+		       "gives both '%s' (line %zu) and '%s'; give exactly one of pattern, "
+		       "literal, list or combination (split it into two rules if both are "
+		       "meant)",
+		       rule_keys[body].name, d->k[body]->start_mark.line + 1, rule_keys[i].name);
+	}
+	if (body == K_COUNT && !(d->suggested & body_keys))
+		err_at(fc, loc_of(node->start_mark), d->label, "missing-key",
+		       "missing 'pattern', 'literal', 'list' or 'combination'; give exactly one: "
+		       "what the rule matches");
+	return body;
+}
+
+/* A literal rule's one literal is its body, whitespace and all. */
+static void literal_body(struct file_ctx *fc, const struct key_draft *d, struct sluice_rule *rule,
+			 size_t n)
+{
+	size_t sp = 0;
+
+	while (sp < n && is_space((unsigned char)rule->pattern[sp]))
+		sp++;
+	if (sp == n)
+		err_at(fc, rule->body_loc, d->label, "empty-literal",
+		       "literal is only whitespace, which would match every space in a message; "
+		       "write the text to match");
+	else if (sp || is_space((unsigned char)rule->pattern[n - 1]))
+		warn_at(fc, rule->body_loc, d->label, "literal-whitespace",
+			"literal has %s whitespace, which is part of the literal and must appear "
+			"in a message for it to match; remove it unless meant",
+			sp ? "leading" : "trailing");
+	rule->literals = calloc(1, sizeof(*rule->literals));
+	if (!rule->literals) {
+		oom(fc->ld);
+		return;
+	}
+	rule->literals[0] = (struct sluice_literal){.text = rule->pattern,
+						    .len = (uint32_t)n,
+						    .line = rule->body_loc.line,
+						    .column = rule->body_loc.column};
+	rule->literal_count = 1;
+}
+
+static void apply_body(struct file_ctx *fc, const struct key_draft *d, const struct key_def *key,
+		       const yaml_node_t *v)
+{
+	static const char *const empty[] = {
+	    [SLUICE_RULE_PATTERN] = "pattern is empty; write the regular expression to match",
+	    [SLUICE_RULE_LITERAL] = "literal is empty; write the text to match",
+	    [SLUICE_RULE_LIST] = "list is empty; write the path of a list file",
+	    [SLUICE_RULE_COMBINATION] =
+		"combination is empty; write an expression such as 'a and not b'"};
+	struct sluice_rule *rule = d->rule;
+	size_t n = v->data.scalar.length;
+
+	body_columns(v, rule);
+	rule->kind = key->kind;
+	rule->pattern = dup_scalar(v);
+	if (!rule->pattern)
+		oom(fc->ld);
+	else if (n == 0)
+		err_at(fc, rule->body_loc, d->label,
+		       rule->kind == SLUICE_RULE_LITERAL ? "empty-literal" : "empty-body", "%s",
+		       empty[rule->kind]);
+	else if (rule->kind == SLUICE_RULE_LITERAL)
+		literal_body(fc, d, rule, n);
+	else if (rule->kind == SLUICE_RULE_LIST)
+		load_list(fc, v, d->label, rule);
+}
+
+/* Checks between keys, once every key has been read. */
+static void check_rule_as_a_whole(struct file_ctx *fc, const struct key_draft *d,
+				  const struct sluice_rule *rule)
+{
+	if (rule->kind == SLUICE_RULE_COMBINATION && d->v[K_ACTION] &&
+	    (rule->allow || rule->action == SLUICE_ACTION_MASK))
+		err_at(fc, rule->action_loc, d->label, "combination-action",
+		       "a combination cannot %s: its match has no span of text of its own (it "
+		       "spans the message up to where it became true); use flag or block, and "
+		       "mask the operands with rules of their own",
+		       rule->allow ? "allow" : "mask");
+	if (rule->allow && rule->quiet)
+		err_at(fc, rule->quiet_loc, d->label, "quiet-allow",
+		       "an allow rule cannot be quiet: it never acts on its own anyway and "
+		       "cannot be an operand of a combination; remove 'quiet'");
+}
+
 /* Parses one rule into rule; returns 0 when it is complete and valid. Every
  * problem is reported; the caller keeps a rule with problems out of the
  * compiled set but still knows its id. */
 static int parse_rule(struct file_ctx *fc, const yaml_node_t *node, size_t index,
 		      struct sluice_rule *rule)
 {
-	struct rule_draft d = {0};
 	char label[SLUICE_RULE_ID_MAX + 32];
+	struct key_draft d = {.label = label, .rule = rule};
 	size_t errors_before = fc->ld->errors;
-	/* Keys an unknown key looks like a misspelling of: that key is then
-	 * not reported missing as well, since the typo is the cause. */
-	unsigned suggested = 0;
 
 	snprintf(label, sizeof(label), "#%zu", index + 1);
-	d.label = label;
 	rule->line = (unsigned)node->start_mark.line + 1;
 	rule->column = (unsigned)node->start_mark.column + 1;
 	if (node->type != YAML_MAPPING_NODE)
@@ -863,268 +1287,17 @@ static int parse_rule(struct file_ctx *fc, const yaml_node_t *node, size_t index
 			      "is %s, not a mapping; write each rule as '- id: ...' followed by "
 			      "category, action and a pattern, literal, list or combination",
 			      node_kind(node));
-
-	/* The id names the rule in every later message, so find it first even
-	 * when the analyst wrote it after the other keys. */
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(fc->doc, p->value);
-		if (k && v && scalar_is(k, "id") && v->type == YAML_SCALAR_NODE &&
-		    v->data.scalar.length > 0 && !scalar_has_nul(v)) {
-			snprintf(label, sizeof(label), "%.*s",
-				 (int)(v->data.scalar.length > SLUICE_RULE_ID_MAX
-					   ? SLUICE_RULE_ID_MAX
-					   : v->data.scalar.length),
-				 scalar_text(v));
-			break;
-		}
-	}
-
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(fc->doc, p->value);
-		unsigned which = K_COUNT;
-
-		if (!k || !v) {
-			err_at(fc, loc_of(node->start_mark), label, "rule-shape",
-			       "malformed mapping");
-			continue;
-		}
-		if (k->type != YAML_SCALAR_NODE) {
-			err_at(fc, loc_of(k->start_mark), label, "unknown-key",
-			       "a key is %s; keys are plain words: " RULE_KEY_LIST, node_kind(k));
-			continue;
-		}
-		for (unsigned i = 0; i < K_COUNT; i++) {
-			if (scalar_is(k, rule_keys[i])) {
-				which = i;
-				break;
-			}
-		}
-		if (which == K_COUNT) {
-			const char *near = closest(k, rule_keys, K_COUNT);
-			char hint[64] = "";
-			if (near) {
-				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-				for (unsigned i = 0; i < K_COUNT; i++) {
-					if (rule_keys[i] == near)
-						suggested |= 1u << i;
-				}
-			}
-			err_at(fc, loc_of(k->start_mark), label, "unknown-key",
-			       "unknown key '%.*s'%s; valid keys are " RULE_KEY_LIST, shown_len(k),
-			       scalar_text(k), hint);
-			continue;
-		}
-		if (d.v[which]) {
-			err_at(fc, loc_of(k->start_mark), label, "duplicate-key",
-			       "'%s' is given twice (first at line %zu); keep one",
-			       rule_keys[which], d.k[which]->start_mark.line + 1);
-			continue;
-		}
-		d.k[which] = k;
-		d.v[which] = v;
-		if (which == K_FLAGS || which == K_MATCHES || which == K_DOES_NOT_MATCH)
-			continue;
-		if (v->type != YAML_SCALAR_NODE) {
-			err_at(fc, loc_of(v->start_mark), label, "not-a-string",
-			       "'%s' is %s; it must be a string", rule_keys[which], node_kind(v));
-			d.v[which] = NULL;
-			continue;
-		}
-		if (scalar_has_nul(v)) {
-			err_at(fc, loc_of(v->start_mark), label, "not-a-string",
-			       "'%s' contains a NUL character; remove the \\0 escape",
-			       rule_keys[which]);
-			d.v[which] = NULL;
-		}
-	}
-
-	static const unsigned required[3] = {K_ID, K_ACTION, K_CATEGORY};
-	for (unsigned i = 0; i < 3; i++) {
-		if (!d.k[required[i]] && !(suggested & (1u << required[i])))
-			err_at(fc, loc_of(node->start_mark), label, "missing-key",
-			       "missing '%s'; every rule needs id, category, action and one of "
-			       "pattern, literal, list or combination",
-			       rule_keys[required[i]]);
-	}
-
-	/* Exactly one body. */
-	unsigned body = K_COUNT;
-	for (unsigned i = K_PATTERN; i <= K_COMBINATION; i++) {
-		if (!d.k[i])
-			continue;
-		if (body == K_COUNT) {
-			body = i;
-			continue;
-		}
-		err_at(fc, loc_of(d.k[i]->start_mark), label, "two-bodies",
-		       "gives both '%s' (line %zu) and '%s'; give exactly one of pattern, "
-		       "literal, list or combination (split it into two rules if both are "
-		       "meant)",
-		       rule_keys[body], d.k[body]->start_mark.line + 1, rule_keys[i]);
-	}
-	unsigned body_keys =
-	    (1u << K_PATTERN) | (1u << K_LITERAL) | (1u << K_LIST) | (1u << K_COMBINATION);
-	if (body == K_COUNT && !(suggested & body_keys))
-		err_at(fc, loc_of(node->start_mark), label, "missing-key",
-		       "missing 'pattern', 'literal', 'list' or 'combination'; give exactly one: "
-		       "what the rule matches");
-
-	if (d.v[K_ID]) {
-		rule->id_loc = loc_of(d.v[K_ID]->start_mark);
-		if (check_name(fc, d.v[K_ID], label, "id", "bad-id") == 0)
-			rule->id = dup_scalar(d.v[K_ID]);
-	}
-	if (d.v[K_CATEGORY] &&
-	    check_name(fc, d.v[K_CATEGORY], label, "category", "bad-category") == 0)
-		rule->category = dup_scalar(d.v[K_CATEGORY]);
-
-	if (d.v[K_ACTION]) {
-		const yaml_node_t *v = d.v[K_ACTION];
-		rule->action_loc = loc_of(v->start_mark);
-		if (scalar_is(v, "allow")) {
-			rule->allow = true;
-			rule->action = SLUICE_ACTION_NONE;
-		} else if (!sluice_action_parse(scalar_text(v), &rule->action)) {
-			const char *near = closest(v, action_words, 4);
-			char hint[64] = "";
-			if (near)
-				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-			/* The list leaves out allow, which only exempts: other
-			 * teams' tools match this message, and a close miss of
-			 * 'allow' still gets the hint. */
-			err_at(fc, rule->action_loc, label, "bad-action",
-			       "unknown action '%.*s'; valid actions are flag, mask, block%s",
-			       shown_len(v), scalar_text(v), hint);
-		}
-	}
+	label_by_id(fc, node, label, sizeof(label));
+	collect_keys(fc, &rule_mapping, node, &d);
+	report_missing_keys(fc, &d, node);
+	unsigned body = choose_body(fc, &d, node);
 
 	rule->severity = SLUICE_SEVERITY_MEDIUM;
-	if (d.v[K_SEVERITY]) {
-		const yaml_node_t *v = d.v[K_SEVERITY];
-		unsigned i;
-		rule->severity_loc = loc_of(v->start_mark);
-		for (i = 0; i < 4 && !scalar_is(v, severity_words[i]); i++)
-			;
-		if (i < 4) {
-			rule->severity = (enum sluice_severity)(i + 1);
-		} else {
-			const char *near = closest(v, severity_words, 4);
-			char hint[64] = "";
-			if (near)
-				snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-			err_at(fc, rule->severity_loc, label, "bad-severity",
-			       "unknown severity '%.*s'; valid severities are low, medium, high, "
-			       "critical%s",
-			       shown_len(v), scalar_text(v), hint);
-		}
-	}
-
-	if (d.v[K_DESCRIPTION])
-		rule->description = dup_scalar(d.v[K_DESCRIPTION]);
-
-	if (d.v[K_FLAGS])
-		parse_flags(fc, d.v[K_FLAGS], label, rule);
-	if (d.v[K_CASELESS]) {
-		bool c;
-		if (parse_bool(fc, d.v[K_CASELESS], label, "caseless", &c) == 0) {
-			if (!c && (rule->flags & SLUICE_RULE_CASELESS))
-				err_at(fc, loc_of(d.v[K_CASELESS]->start_mark), label, "bad-bool",
-				       "caseless: false contradicts flags: [caseless]; keep one");
-			if (c)
-				rule->flags |= SLUICE_RULE_CASELESS;
-		}
-	}
+	apply_keys(fc, &rule_mapping, &d);
 	rule->caseless = rule->flags & SLUICE_RULE_CASELESS;
-
-	if (d.v[K_QUIET]) {
-		rule->quiet_loc = loc_of(d.v[K_QUIET]->start_mark);
-		parse_bool(fc, d.v[K_QUIET], label, "quiet", &rule->quiet);
-	}
-
-	if (d.v[K_EXPIRES]) {
-		const yaml_node_t *v = d.v[K_EXPIRES];
-		rule->expires_loc = loc_of(v->start_mark);
-		if (!sluice_parse_expiry(scalar_text(v), &rule->expires_at))
-			err_at(fc, rule->expires_loc, label, "bad-date",
-			       "expires '%.*s' is not a date; write YYYY-MM-DD, for example "
-			       "2026-12-31 (the rule then stops applying after that day, UTC)",
-			       shown_len(v), scalar_text(v));
-	}
-
-	if (d.v[K_MATCHES])
-		parse_examples(fc, d.v[K_MATCHES], label, "matches", true, rule);
-	if (d.v[K_DOES_NOT_MATCH])
-		parse_examples(fc, d.v[K_DOES_NOT_MATCH], label, "does_not_match", false, rule);
-
-	if (body != K_COUNT && d.v[body]) {
-		const yaml_node_t *v = d.v[body];
-		size_t n = v->data.scalar.length;
-
-		body_columns(v, rule);
-		rule->kind = body == K_PATTERN	 ? SLUICE_RULE_PATTERN
-			     : body == K_LITERAL ? SLUICE_RULE_LITERAL
-			     : body == K_LIST	 ? SLUICE_RULE_LIST
-						 : SLUICE_RULE_COMBINATION;
-		rule->pattern = dup_scalar(v);
-		if (!rule->pattern) {
-			oom(fc->ld);
-		} else if (n == 0) {
-			static const char *const what[] = {
-			    "pattern is empty; write the regular expression to match",
-			    "literal is empty; write the text to match",
-			    "list is empty; write the path of a list file",
-			    "combination is empty; write an expression such as 'a and not b'"};
-			err_at(fc, rule->body_loc, label,
-			       rule->kind == SLUICE_RULE_LITERAL ? "empty-literal" : "empty-body",
-			       "%s", what[rule->kind]);
-		} else if (rule->kind == SLUICE_RULE_LITERAL) {
-			size_t sp = 0;
-			while (sp < n && is_space((unsigned char)rule->pattern[sp]))
-				sp++;
-			if (sp == n)
-				err_at(fc, rule->body_loc, label, "empty-literal",
-				       "literal is only whitespace, which would match every space "
-				       "in a message; write the text to match");
-			else if (sp || is_space((unsigned char)rule->pattern[n - 1]))
-				warn_at(
-				    fc, rule->body_loc, label, "literal-whitespace",
-				    "literal has %s whitespace, which is part of the literal and "
-				    "must appear in a message for it to match; remove it unless "
-				    "meant",
-				    sp ? "leading" : "trailing");
-			rule->literals = calloc(1, sizeof(*rule->literals));
-			if (!rule->literals) {
-				oom(fc->ld);
-			} else {
-				rule->literals[0] =
-				    (struct sluice_literal){.text = rule->pattern,
-							    .len = (uint32_t)n,
-							    .line = rule->body_loc.line,
-							    .column = rule->body_loc.column};
-				rule->literal_count = 1;
-			}
-		} else if (rule->kind == SLUICE_RULE_LIST) {
-			load_list(fc, v, label, rule);
-		}
-	}
-
-	if (rule->kind == SLUICE_RULE_COMBINATION && d.v[K_ACTION]) {
-		if (rule->allow || rule->action == SLUICE_ACTION_MASK)
-			err_at(fc, rule->action_loc, label, "combination-action",
-			       "a combination cannot %s: its match has no span of text of its "
-			       "own (it spans the message up to where it became true); use flag "
-			       "or block, and mask the operands with rules of their own",
-			       rule->allow ? "allow" : "mask");
-	}
-	if (rule->allow && rule->quiet)
-		err_at(fc, rule->quiet_loc, label, "quiet-allow",
-		       "an allow rule cannot be quiet: it never acts on its own anyway and "
-		       "cannot be an operand of a combination; remove 'quiet'");
-
+	if (body != K_COUNT && d.v[body])
+		apply_body(fc, &d, &rule_keys[body], d.v[body]);
+	check_rule_as_a_whole(fc, &d, rule);
 	return fc->ld->errors == errors_before ? 0 : -1;
 }
 
@@ -1150,6 +1323,37 @@ static int parse_header_string(struct file_ctx *fc, const yaml_node_t *v, const 
 	return 0;
 }
 
+/* Only the file named on the command line names the pack; an included
+ * file's own name and version are checked but describe only itself. */
+static char **root_only(struct file_ctx *fc, char **field)
+{
+	return fc->is_root ? field : NULL;
+}
+
+static void apply_name(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	(void)d;
+	parse_header_string(fc, v, "name", false, root_only(fc, &fc->ld->list->name));
+}
+
+static void apply_version(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	(void)d;
+	parse_header_string(fc, v, "version", false, root_only(fc, &fc->ld->list->version));
+}
+
+static void apply_owner(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	(void)d;
+	parse_header_string(fc, v, "owner", true, root_only(fc, &fc->ld->list->owner));
+}
+
+static void apply_file_description(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	(void)d;
+	parse_header_string(fc, v, "description", true, root_only(fc, &fc->ld->list->description));
+}
+
 /* The pack's default name is the rule file's base name without extension. */
 static char *default_name(const char *path)
 {
@@ -1166,10 +1370,9 @@ static char *default_name(const char *path)
 static void load_file(struct loader *ld, const char *path, const char *from_file,
 		      struct sluice_loc from_loc);
 
-static void load_includes(struct file_ctx *fc, const yaml_node_t *inc)
+static void apply_include(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *inc)
 {
-	struct loader *ld = fc->ld;
-
+	(void)d;
 	if (inc->type != YAML_SEQUENCE_NODE) {
 		err_at(fc, loc_of(inc->start_mark), NULL, "bad-include",
 		       "'include' is %s; write a list of rule files, one per '- ' line",
@@ -1179,7 +1382,6 @@ static void load_includes(struct file_ctx *fc, const yaml_node_t *inc)
 	for (yaml_node_item_t *it = inc->data.sequence.items.start;
 	     it < inc->data.sequence.items.top; it++) {
 		yaml_node_t *v = yaml_document_get_node(fc->doc, *it);
-		struct sluice_loc at;
 
 		if (!v || v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
 		    scalar_has_nul(v)) {
@@ -1189,34 +1391,137 @@ static void load_includes(struct file_ctx *fc, const yaml_node_t *inc)
 			       v && v->type != YAML_SCALAR_NODE ? node_kind(v) : "empty");
 			continue;
 		}
-		at = loc_of(v->start_mark);
 		char *path = resolve_relative(fc->path, scalar_text(v));
 		if (!path) {
-			oom(ld);
+			oom(fc->ld);
 			return;
 		}
-		load_file(ld, path, fc->path, at);
+		load_file(fc->ld, path, fc->path, loc_of(v->start_mark));
 		free(path);
 	}
 }
+
+/* ids are unique across every file of the pack. Returns -1 after reporting
+ * a rule whose id came earlier. */
+static int check_unique_id(struct file_ctx *fc, const struct sluice_rule *rule)
+{
+	const struct id_entry *first = ids_add(fc->ld, rule->id, fc->path, rule->line);
+	struct sluice_loc at = {rule->line, rule->column};
+
+	if (!first)
+		return 0;
+	if (strcmp(first->file, fc->path) == 0)
+		return err_at(fc, at, rule->id, "duplicate-id",
+			      "duplicate id; it is first defined at line %u; give each rule its "
+			      "own id",
+			      first->line);
+	return err_at(fc, at, rule->id, "duplicate-id",
+		      "duplicate id; it is first defined at %s:%u; ids are unique across "
+		      "included files, so give each rule its own id",
+		      first->file, first->line);
+}
+
+/* A rule without an id is dropped: nothing could name it. Any other rule
+ * with problems is kept, marked invalid, so later checks know its id. */
+static void add_rule(struct file_ctx *fc, const yaml_node_t *item, size_t index,
+		     struct sluice_rule *rule)
+{
+	struct loader *ld = fc->ld;
+	int rc = parse_rule(fc, item, index, rule);
+
+	rule->file = strdup(fc->path);
+	if (!rule->file)
+		oom(ld);
+	if (rule->id && check_unique_id(fc, rule) != 0)
+		rc = -1;
+	if (!rule->id) {
+		free_rule(rule);
+		return;
+	}
+	rule->invalid = rc != 0;
+	ld->list->count++;
+}
+
+enum top_key {
+	TOP_NAME,
+	TOP_VERSION,
+	TOP_OWNER,
+	TOP_DESCRIPTION,
+	TOP_INCLUDE,
+	TOP_RULES,
+	TOP_COUNT
+};
+
+static void apply_rules(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *rules)
+{
+	struct loader *ld = fc->ld;
+
+	if (rules->type != YAML_SEQUENCE_NODE) {
+		err_at(fc, loc_of(rules->start_mark), NULL, "structure",
+		       "'rules' is %s; it must be a list of rules, each starting with '- id:'",
+		       node_kind(rules));
+		return;
+	}
+	size_t count = (size_t)(rules->data.sequence.items.top - rules->data.sequence.items.start);
+	if (count == 0 && !d->v[TOP_INCLUDE]) {
+		err_at(fc, loc_of(rules->start_mark), NULL, "structure",
+		       "'rules' is an empty list; add at least one rule");
+		return;
+	}
+	for (size_t i = 0; i < count && !ld->oom; i++) {
+		yaml_node_t *item =
+		    yaml_document_get_node(fc->doc, rules->data.sequence.items.start[i]);
+		struct sluice_rule *rule = new_rule(ld);
+
+		if (!rule)
+			return;
+		if (!item)
+			err_at(fc, loc_of(rules->start_mark), NULL, "structure", "malformed list");
+		else
+			add_rule(fc, item, i, rule);
+	}
+}
+
+#define TOP_KEY_LIST "name, version, owner, description, include, rules"
+
+/* Headers first, then includes, then the file's own rules: the order their
+ * messages and rules come in. */
+static const struct key_def top_keys[TOP_COUNT] = {
+    [TOP_NAME] = {"name", .apply = apply_name},
+    [TOP_VERSION] = {"version", .apply = apply_version},
+    [TOP_OWNER] = {"owner", .apply = apply_owner},
+    [TOP_DESCRIPTION] = {"description", .apply = apply_file_description},
+    [TOP_INCLUDE] = {"include", .apply = apply_include},
+    [TOP_RULES] = {"rules", .apply = apply_rules},
+};
+
+static const struct mapping_kind top_level = {
+    .keys = top_keys,
+    .count = TOP_COUNT,
+    .key_word = "top-level key",
+    .valid = "valid keys are " TOP_KEY_LIST,
+    .plain_words = "valid keys are " TOP_KEY_LIST,
+    .shape_code = "structure",
+    .first_at_value = true,
+};
 
 /* Whether some top-level key is a rule-file key, or a misspelling of one.
  * When none is, the file is something else (a password file, a log) and
  * messages must not quote it: a daemon running as root reads the files that
  * control clients name, and its refusals go back to them. */
-static bool looks_like_rule_file(struct file_ctx *fc, yaml_node_t *root, const char *const *keys,
-				 size_t key_count)
+static bool looks_like_rule_file(struct file_ctx *fc, const yaml_node_t *root)
 {
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
+		struct sluice_suggestion s;
+
 		if (k == NULL || k->type != YAML_SCALAR_NODE)
 			continue;
-		for (size_t i = 0; i < key_count; i++) {
-			if (scalar_is(k, keys[i]))
-				return true;
-		}
-		if (closest(k, keys, key_count) != NULL)
+		if (key_index(&top_level, k) < top_level.count)
+			return true;
+		suggest_key(&top_level, k, &s);
+		if (s.best)
 			return true;
 	}
 	return false;
@@ -1224,14 +1529,8 @@ static bool looks_like_rule_file(struct file_ctx *fc, yaml_node_t *root, const c
 
 static void parse_document(struct file_ctx *fc)
 {
-	struct loader *ld = fc->ld;
-	struct sluice_rule_list *list = ld->list;
 	yaml_node_t *root = yaml_document_get_root_node(fc->doc);
-	yaml_node_t *rules_node = NULL, *include_node = NULL;
-	yaml_node_t *seen[6] = {0};
-	bool rules_misspelt = false;
-	static const char *const top_keys[6] = {"name",	       "version", "owner",
-						"description", "include", "rules"};
+	struct key_draft d = {0};
 
 	if (!root) {
 		err_at(fc, file_start, NULL, "structure",
@@ -1245,139 +1544,17 @@ static void parse_document(struct file_ctx *fc)
 		       node_kind(root));
 		return;
 	}
-
-	if (!looks_like_rule_file(fc, root, top_keys, 6)) {
+	if (!looks_like_rule_file(fc, root)) {
 		err_at(fc, file_start, NULL, "structure",
 		       "not a Sluice rule file: no top-level key is name, version, owner, "
 		       "description, include or rules (nothing of the file is shown)");
 		return;
 	}
-
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(fc->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(fc->doc, p->value);
-		unsigned which = 6;
-
-		if (!k || !v) {
-			err_at(fc, loc_of(root->start_mark), NULL, "structure",
-			       "malformed mapping");
-			continue;
-		}
-		for (unsigned i = 0; i < 6; i++) {
-			if (scalar_is(k, top_keys[i]))
-				which = i;
-		}
-		if (which == 6) {
-			if (k->type == YAML_SCALAR_NODE) {
-				const char *near = closest(k, top_keys, 6);
-				char hint[64] = "";
-				if (near)
-					snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-				if (near && strcmp(near, "rules") == 0)
-					rules_misspelt = true;
-				err_at(fc, loc_of(k->start_mark), NULL, "unknown-key",
-				       "unknown top-level key '%.*s'%s; valid keys are name, "
-				       "version, owner, description, include, rules",
-				       shown_len(k), scalar_text(k), hint);
-			} else {
-				err_at(
-				    fc, loc_of(k->start_mark), NULL, "unknown-key",
-				    "a top-level key is %s; valid keys are name, version, owner, "
-				    "description, include, rules",
-				    node_kind(k));
-			}
-			continue;
-		}
-		if (seen[which]) {
-			err_at(fc, loc_of(k->start_mark), NULL, "duplicate-key",
-			       "'%s' is given twice (first at line %zu); keep one", top_keys[which],
-			       seen[which]->start_mark.line + 1);
-			continue;
-		}
-		seen[which] = v;
-	}
-	include_node = seen[4];
-	rules_node = seen[5];
-
-	/* Only the file named on the command line names the pack; an included
-	 * file's own name and version are checked but describe only itself. */
-	if (seen[0])
-		parse_header_string(fc, seen[0], "name", false, fc->is_root ? &list->name : NULL);
-	if (seen[1])
-		parse_header_string(fc, seen[1], "version", false,
-				    fc->is_root ? &list->version : NULL);
-	if (seen[2])
-		parse_header_string(fc, seen[2], "owner", true, fc->is_root ? &list->owner : NULL);
-	if (seen[3])
-		parse_header_string(fc, seen[3], "description", true,
-				    fc->is_root ? &list->description : NULL);
-
-	if (include_node)
-		load_includes(fc, include_node);
-
-	if (!rules_node) {
-		if (!include_node && !rules_misspelt)
-			err_at(fc, loc_of(root->start_mark), NULL, "structure",
-			       "missing 'rules:' list; add 'rules:' followed by '- id: ...' items");
-		return;
-	}
-	if (rules_node->type != YAML_SEQUENCE_NODE) {
-		err_at(fc, loc_of(rules_node->start_mark), NULL, "structure",
-		       "'rules' is %s; it must be a list of rules, each starting with '- id:'",
-		       node_kind(rules_node));
-		return;
-	}
-	size_t count =
-	    (size_t)(rules_node->data.sequence.items.top - rules_node->data.sequence.items.start);
-	if (count == 0 && !include_node) {
-		err_at(fc, loc_of(rules_node->start_mark), NULL, "structure",
-		       "'rules' is an empty list; add at least one rule");
-		return;
-	}
-
-	for (size_t i = 0; i < count && !ld->oom; i++) {
-		yaml_node_t *item =
-		    yaml_document_get_node(fc->doc, rules_node->data.sequence.items.start[i]);
-		struct sluice_rule *rule = new_rule(ld);
-
-		if (!rule)
-			return;
-		if (!item) {
-			err_at(fc, loc_of(rules_node->start_mark), NULL, "structure",
-			       "malformed list");
-			continue;
-		}
-		int rc = parse_rule(fc, item, i, rule);
-		rule->file = strdup(fc->path);
-		if (!rule->file)
-			oom(ld);
-		if (rule->id) {
-			const struct id_entry *first = ids_add(ld, rule->id, fc->path, rule->line);
-			if (first) {
-				struct sluice_loc at = {rule->line, rule->column};
-				if (strcmp(first->file, fc->path) == 0)
-					err_at(fc, at, rule->id, "duplicate-id",
-					       "duplicate id; it is first defined at line %u; give "
-					       "each rule its own id",
-					       first->line);
-				else
-					err_at(
-					    fc, at, rule->id, "duplicate-id",
-					    "duplicate id; it is first defined at %s:%u; ids are "
-					    "unique across included files, so give each rule "
-					    "its own id",
-					    first->file, first->line);
-				rc = -1;
-			}
-		}
-		if (!rule->id) {
-			free_rule(rule);
-			continue;
-		}
-		rule->invalid = rc != 0;
-		ld->list->count++;
-	}
+	collect_keys(fc, &top_level, root, &d);
+	apply_keys(fc, &top_level, &d);
+	if (!d.v[TOP_RULES] && !d.v[TOP_INCLUDE] && !(d.suggested & (1u << TOP_RULES)))
+		err_at(fc, loc_of(root->start_mark), NULL, "structure",
+		       "missing 'rules:' list; add 'rules:' followed by '- id: ...' items");
 }
 
 static bool in_stack(struct loader *ld, const char *real, unsigned *at)
@@ -1391,16 +1568,35 @@ static bool in_stack(struct loader *ld, const char *real, unsigned *at)
 	return false;
 }
 
-static void load_file(struct loader *ld, const char *path, const char *from_file,
-		      struct sluice_loc from_loc)
+/* "a includes b, which includes a again", from where the cycle starts. */
+static void report_cycle(struct loader *ld, const char *path, const char *from_file,
+			 struct sluice_loc from_loc, unsigned cycle_at)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	struct file_ctx fc = {.ld = ld, .path = path, .doc = &doc, .is_root = from_file == NULL};
-	char why[256], *text = NULL, *real;
-	size_t len;
+	char chain[1024];
+	size_t at = 0;
 
-	real = realpath(path, NULL);
+	for (unsigned i = cycle_at; i <= ld->depth && at < sizeof(chain); i++) {
+		const char *name = i < ld->depth ? ld->stack_shown[i] : path;
+		const char *join = i == cycle_at       ? ""
+				   : i == cycle_at + 1 ? " includes "
+						       : ", which includes ";
+		int n = snprintf(chain + at, sizeof(chain) - at, "%s%s", join, name);
+		if (n > 0)
+			at += (size_t)n;
+	}
+	file_err(ld, from_file, from_loc, NULL, "include-cycle",
+		 "include cycle: %s again; remove this include", chain);
+}
+
+/* Whether the file may be read: it exists, is not being loaded already (a
+ * cycle), was not read before and is not nested too deep. Returns its
+ * resolved path, or NULL after reporting why not. */
+static char *admit_file(struct loader *ld, const char *path, const char *from_file,
+			struct sluice_loc from_loc)
+{
+	char *real = realpath(path, NULL);
+	unsigned cycle_at;
+
 	if (!real) {
 		if (from_file)
 			file_err(ld, from_file, from_loc, NULL, "include",
@@ -1409,26 +1605,12 @@ static void load_file(struct loader *ld, const char *path, const char *from_file
 		else
 			file_err(ld, path, file_start, NULL, "open", "cannot open: %s",
 				 strerror(errno));
-		return;
+		return NULL;
 	}
-	unsigned cycle_at;
 	if (in_stack(ld, real, &cycle_at)) {
-		char chain[1024];
-		size_t at = 0;
-		/* "a includes b, which includes a again" */
-		for (unsigned i = cycle_at; i <= ld->depth && at < sizeof(chain); i++) {
-			const char *name = i < ld->depth ? ld->stack_shown[i] : path;
-			const char *join = i == cycle_at       ? ""
-					   : i == cycle_at + 1 ? " includes "
-							       : ", which includes ";
-			int n = snprintf(chain + at, sizeof(chain) - at, "%s%s", join, name);
-			if (n > 0)
-				at += (size_t)n;
-		}
-		file_err(ld, from_file, from_loc, NULL, "include-cycle",
-			 "include cycle: %s again; remove this include", chain);
+		report_cycle(ld, path, from_file, from_loc, cycle_at);
 		free(real);
-		return;
+		return NULL;
 	}
 	for (size_t i = 0; i < ld->nreal; i++) {
 		if (strcmp(ld->real[i], real) != 0)
@@ -1442,15 +1624,22 @@ static void load_file(struct loader *ld, const char *path, const char *from_file
 			file_err(ld, from_file, from_loc, NULL, "duplicate-include",
 				 "%s is the file being loaded; a file cannot include itself", path);
 		free(real);
-		return;
+		return NULL;
 	}
 	if (ld->depth >= INCLUDE_MAX_DEPTH) {
 		file_err(ld, from_file, from_loc, NULL, "include",
 			 "includes are nested more than %d deep; flatten them", INCLUDE_MAX_DEPTH);
 		free(real);
-		return;
+		return NULL;
 	}
+	return real;
+}
 
+/* Records the file as read (real is kept) and returns the path messages
+ * name it by, or NULL when out of memory (real is freed). */
+static const char *remember_file(struct loader *ld, char *real, const char *path,
+				 const char *from_file, struct sluice_loc from_loc)
+{
 	char **r = realloc(ld->real, (ld->nreal + 1) * sizeof(*r));
 	if (r)
 		ld->real = r;
@@ -1465,15 +1654,70 @@ static void load_file(struct loader *ld, const char *path, const char *from_file
 		free(shown);
 		free(real);
 		oom(ld);
-		return;
+		return NULL;
 	}
 	ld->list->files[ld->list->file_count++] = shown;
 	ld->real[ld->nreal] = real;
 	ld->included_at[ld->nreal].file = from_file;
 	ld->included_at[ld->nreal].loc = from_loc;
 	ld->nreal++;
-	fc.path = shown;
+	return shown;
+}
 
+/* A second document would be silently ignored by a loader that stops at the
+ * first; an analyst who concatenated two files expects both to count. */
+static void refuse_second_document(struct file_ctx *fc, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+
+	if (!yaml_parser_load(parser, &next)) {
+		yaml_failure(fc, parser);
+		return;
+	}
+	if (yaml_document_get_root_node(&next))
+		err_at(fc, loc_of(next.start_mark), NULL, "structure",
+		       "a second YAML document starts here; a rule file holds one document, so "
+		       "merge the rules lists");
+	yaml_document_delete(&next);
+}
+
+static void parse_text(struct file_ctx *fc)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+
+	if (!yaml_parser_initialize(&parser)) {
+		oom(fc->ld);
+		return;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)fc->text, fc->len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_failure(fc, &parser);
+		yaml_parser_delete(&parser);
+		return;
+	}
+	size_t errors_before = fc->ld->errors;
+	fc->doc = &doc;
+	parse_document(fc);
+	if (fc->ld->errors == errors_before)
+		refuse_second_document(fc, &parser);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+}
+
+static void load_file(struct loader *ld, const char *path, const char *from_file,
+		      struct sluice_loc from_loc)
+{
+	struct file_ctx fc = {.ld = ld, .is_root = from_file == NULL};
+	char why[256], *text = NULL;
+	size_t len;
+	char *real = admit_file(ld, path, from_file, from_loc);
+
+	if (!real)
+		return;
+	fc.path = remember_file(ld, real, path, from_file, from_loc);
+	if (!fc.path)
+		return;
 	if (read_whole_file(path, RULE_FILE_MAX_BYTES, "rule file", &text, &len, why,
 			    sizeof(why)) != 0) {
 		if (from_file)
@@ -1485,41 +1729,10 @@ static void load_file(struct loader *ld, const char *path, const char *from_file
 	}
 	fc.text = text;
 	fc.len = len;
-
 	ld->stack[ld->depth] = real;
-	ld->stack_shown[ld->depth] = shown;
+	ld->stack_shown[ld->depth] = fc.path;
 	ld->depth++;
-
-	if (!yaml_parser_initialize(&parser)) {
-		oom(ld);
-		goto out_text;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_failure(&fc, &parser);
-		goto out_parser;
-	}
-	size_t errors_before = ld->errors;
-	parse_document(&fc);
-	if (ld->errors == errors_before) {
-		/* A second document would be silently ignored by a loader that
-		 * stops at the first; an analyst who concatenated two files
-		 * expects both to count. */
-		yaml_document_t next;
-		if (!yaml_parser_load(&parser, &next)) {
-			yaml_failure(&fc, &parser);
-		} else {
-			if (yaml_document_get_root_node(&next))
-				err_at(&fc, loc_of(next.start_mark), NULL, "structure",
-				       "a second YAML document starts here; a rule file holds one "
-				       "document, so merge the rules lists");
-			yaml_document_delete(&next);
-		}
-	}
-	yaml_document_delete(&doc);
-out_parser:
-	yaml_parser_delete(&parser);
-out_text:
+	parse_text(&fc);
 	ld->depth--;
 	free(text);
 }

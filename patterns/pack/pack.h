@@ -125,7 +125,6 @@ struct sluice_pack {
 	char sha256_hex[65]; /* of the body as it is (or would be) written */
 	size_t rule_count;
 	struct sluice_pack_rule *rules; /* indexed by sluice_match.rule */
-	hs_database_t *db;		/* the first of dbs[], for callers that know only one */
 	size_t db_bytes;		/* total hs_database_size() of all databases */
 
 	char *owner;	   /* "" when none was given */

@@ -38,7 +38,6 @@
  *     B    hs_serialize_database() bytes
  *   (the last database ends exactly at the end of the body)
  */
-#include "message.h"
 #include "pack.h"
 
 #include <errno.h>
@@ -54,6 +53,7 @@
 #include <openssl/evp.h>
 
 #include "file_read.h"
+#include "message.h"
 
 #include "pack_internal.h"
 
@@ -787,7 +787,6 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		r->p += db_len;
 		r->left -= db_len;
 	}
-	pack->db = pack->dbs[0].db;
 	return 0;
 }
 

@@ -29,11 +29,13 @@
  *   overflow are applied per message with the message's own offsets, by the
  *   same code sluice_scan_message() uses, in the same order of reports.
  *
- * Contract: sluice_batch_init() allocates once; add/scan/result allocate
- * nothing, take no locks and make no system calls, so a worker owns one batch
- * per pack slot. Texts must be valid UTF-8 (as for sluice_scan_message()); they
- * are copied by sluice_batch_add(), so the caller may change them afterwards
- * (masking) without disturbing the results.
+ * Contract: the texts (struct sluice_batch) and the results of one pack's
+ * scan of them (struct sluice_batch_results) are separate, so one copy of a
+ * burst's texts serves every pack a worker scans (its main and urgent slots).
+ * The init functions allocate once; add/scan/result allocate nothing, take
+ * no locks and make no system calls. Texts must be valid UTF-8 (as for
+ * sluice_scan_message()); they are copied by sluice_batch_add(), so the
+ * caller may change them afterwards (masking) without disturbing results.
  */
 #ifndef SLUICE_PATTERNS_BATCH_SCAN_H
 #define SLUICE_PATTERNS_BATCH_SCAN_H
@@ -44,6 +46,7 @@
 
 #include <hs/hs.h>
 
+#include "allocator.h"
 #include "match.h"
 #include "pack.h"
 
@@ -53,13 +56,22 @@
 
 struct sluice_scan_state;
 
+/* The texts: one buffer, each text followed by '\n', and SLUICE_SCAN_SLACK
+ * zeroed bytes after the last byte a scan can cover. */
 struct sluice_batch {
-	char *buf; /* texts, each followed by '\n' */
+	const struct sluice_allocator *alloc;
+	char *buf;
 	uint32_t buf_cap, used;
 	uint32_t cap, count;
 	uint32_t *start; /* message i is buf[start[i], start[i] + len[i]) */
 	uint32_t *len;
-	struct sluice_match_set *sets; /* results, one per message */
+};
+
+/* One pack's results over a batch's texts. */
+struct sluice_batch_results {
+	const struct sluice_allocator *alloc;
+	uint32_t cap;
+	struct sluice_match_set *sets; /* one per message */
 	struct sluice_match *storage;  /* cap * matches_per_message */
 	uint32_t matches_per_message;
 	uint8_t *regex_hit;		  /* per message: a regex-ends report ended in it */
@@ -70,12 +82,19 @@ struct sluice_batch {
 };
 
 /* Allocates a batch for up to max_messages texts of max_bytes in all (the
- * separators included), each with room for matches_per_message spans.
- * Returns 0 or -1 (out of memory or a zero size). */
+ * separators included) from alloc. Returns 0 or -1 (out of memory or a zero
+ * size). */
 int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t max_bytes,
-		      uint32_t matches_per_message);
+		      const struct sluice_allocator *alloc);
 
 void sluice_batch_free(struct sluice_batch *b);
+
+/* Allocates results for up to max_messages texts, each with room for
+ * matches_per_message spans, from alloc. Returns 0 or -1. */
+int sluice_batch_results_init(struct sluice_batch_results *r, uint32_t max_messages,
+			      uint32_t matches_per_message, const struct sluice_allocator *alloc);
+
+void sluice_batch_results_free(struct sluice_batch_results *r);
 
 static inline void sluice_batch_reset(struct sluice_batch *b)
 {
@@ -94,19 +113,20 @@ static inline bool sluice_batch_fits(const struct sluice_batch *b, size_t len)
  * be scanned with sluice_scan_message()). */
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
 
-/* Scans every text added since the last reset against the pack. disabled (or
- * NULL) and keep are applied to every message's set as in
- * struct sluice_match_set. Returns HS_SUCCESS, or Hyperscan's error (the
- * results are then unusable). */
+/* Scans every text added since the last reset against the pack, into r
+ * (which must hold as many messages as b). disabled (or NULL) and keep are
+ * applied to every message's set as in struct sluice_match_set. Returns
+ * HS_SUCCESS, or Hyperscan's error (the results are then unusable). */
 hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scratch,
-			     struct sluice_batch *b, const uint8_t *disabled, uint8_t keep);
+			     const struct sluice_batch *b, struct sluice_batch_results *r,
+			     const uint8_t *disabled, uint8_t keep);
 
 /* The results for message i of the last scan, as sluice_scan_message() would
  * have left them. */
-static inline const struct sluice_match_set *sluice_batch_result(const struct sluice_batch *b,
-								 uint32_t i)
+static inline const struct sluice_match_set *
+sluice_batch_result(const struct sluice_batch_results *r, uint32_t i)
 {
-	return &b->sets[i];
+	return &r->sets[i];
 }
 
 #endif

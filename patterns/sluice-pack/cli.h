@@ -1,6 +1,6 @@
 /* sluice-pack internals: what the command files share.
  *
- * Only the sluice-pack executable uses this (patterns/sluice_pack*.c); the
+ * Only the sluice-pack executable uses this (patterns/sluice-pack/); the
  * library knows nothing of it. Conventions every command follows:
  * - exit status SP_EXIT_OK (0) when the command did what was asked,
  *   SP_EXIT_FAIL (1) when the rules or pack are at fault (errors, a refused
@@ -51,8 +51,42 @@ int sp_cmd_examples(int argc, char **argv);
  * SP_EXIT_USAGE so callers can `return sp_usage_error(...)`. */
 int sp_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Handles getopt's '?' and ':' results the same way for every command. */
-int sp_bad_option(const char *cmd);
+/* ---- options ---- */
+
+/* One option of a command; --json and --help are every command's and are
+ * not listed. Exactly one of flag, value and parse says what it does. */
+struct sp_option {
+	const char *name;   /* the long name, without "--" */
+	char short_name;    /* 0: none */
+	bool *flag;	    /* takes no argument; set when given */
+	const char **value; /* takes an argument, kept as given (the last one wins) */
+	/* Takes an argument that the command checks and keeps in target;
+	 * returns 0, or an exit status after sp_usage_error(). */
+	int (*parse)(const char *cmd, const char *arg, void *target);
+	void *target;
+};
+
+#define SP_OPTIONS_MAX 8
+
+/* A command line, once its options are read. */
+struct sp_args {
+	const char *cmd;	/* "sluice-pack test", as messages name it */
+	void (*usage)(FILE *f); /* the command's --help */
+	bool json;		/* --json */
+	char **operands;	/* what is left after the options */
+	int count;
+};
+
+/* sp_parse_options()'s "go on": every exit status is 0 or more. */
+#define SP_PARSED (-1)
+
+/* Reads argv (argv[0] names the command in getopt's own messages) against
+ * opts, a table of at most SP_OPTIONS_MAX ended by {0}, plus --json and
+ * --help. Returns SP_PARSED with a->json and a->operands filled; or an exit
+ * status for the command to return: SP_EXIT_OK once --help printed the
+ * usage on stdout, SP_EXIT_USAGE after an unknown option or a missing
+ * argument (getopt has said which), or what a parse callback returned. */
+int sp_parse_options(struct sp_args *a, const struct sp_option *opts, int argc, char **argv);
 
 /* ---- JSON output ---- */
 
@@ -154,7 +188,7 @@ int sp_scan(struct sp_scanner *s, const char *text, size_t len, char *err, size_
 typedef int (*sp_line_fn)(void *ctx, unsigned long line_no, const char *text, size_t len);
 int sp_each_line(const char *path, sp_line_fn fn, void *ctx, char *err, size_t err_len);
 
-/* ---- captures (sluice_pack_pcap.c) ---- */
+/* ---- captures (capture.c) ---- */
 
 /* One wire-format message found in a capture. Text points into the packet. */
 struct sp_wire_msg {

@@ -1,6 +1,8 @@
-/* sluice-pack: output, loading and scanning helpers shared by the commands. */
+/* sluice-pack: what the commands share (cli.h): option parsing, output,
+ * loading and scanning. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,85 @@ int sp_usage_error(const char *cmd, const char *fmt, ...)
 	return SP_EXIT_USAGE;
 }
 
-int sp_bad_option(const char *cmd)
+/* ---- options ---- */
+
+/* getopt_long's codes for the options without a short name: one each, from
+ * here up, by their index in the command's table. */
+enum { OPT_JSON = 256, OPT_HELP = 'h', OPT_LONG_ONLY = 257 };
+
+/* Builds getopt_long's tables from the command's: its options in its order,
+ * then --json and --help (ambiguous abbreviations are listed in that order). */
+static void getopt_tables(const struct sp_option *opts, size_t n, struct option *longs,
+			  char *shorts)
 {
-	/* getopt has already said which option; only point to the help. */
-	fprintf(stderr, "Try '%s --help'.\n", cmd);
-	return SP_EXIT_USAGE;
+	size_t s = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool takes_arg = !opts[i].flag;
+		longs[i] = (struct option){.name = opts[i].name,
+					   .has_arg = takes_arg ? required_argument : no_argument,
+					   .val = opts[i].short_name ? opts[i].short_name
+								     : OPT_LONG_ONLY + (int)i};
+		if (opts[i].short_name) {
+			shorts[s++] = opts[i].short_name;
+			if (takes_arg)
+				shorts[s++] = ':';
+		}
+	}
+	longs[n] = (struct option){.name = "json", .has_arg = no_argument, .val = OPT_JSON};
+	longs[n + 1] = (struct option){.name = "help", .has_arg = no_argument, .val = OPT_HELP};
+	longs[n + 2] = (struct option){0};
+	shorts[s++] = OPT_HELP;
+	shorts[s] = '\0';
+}
+
+/* The table entry getopt_long's code stands for, or NULL. */
+static const struct sp_option *option_of(const struct sp_option *opts, size_t n, int code)
+{
+	if (code >= OPT_LONG_ONLY && (size_t)(code - OPT_LONG_ONLY) < n)
+		return &opts[code - OPT_LONG_ONLY];
+	for (size_t i = 0; i < n; i++) {
+		if (opts[i].short_name && opts[i].short_name == code)
+			return &opts[i];
+	}
+	return NULL;
+}
+
+int sp_parse_options(struct sp_args *a, const struct sp_option *opts, int argc, char **argv)
+{
+	struct option longs[SP_OPTIONS_MAX + 3];
+	char shorts[2 * SP_OPTIONS_MAX + 2];
+	size_t n = 0;
+	int code;
+
+	while (n < SP_OPTIONS_MAX && opts[n].name)
+		n++;
+	getopt_tables(opts, n, longs, shorts);
+	while ((code = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct sp_option *o = option_of(opts, n, code);
+		int status;
+
+		if (code == OPT_JSON) {
+			a->json = true;
+		} else if (code == OPT_HELP) {
+			a->usage(stdout);
+			return SP_EXIT_OK;
+		} else if (!o) {
+			/* getopt has already said which option; only point to
+			 * the help. */
+			fprintf(stderr, "Try '%s --help'.\n", a->cmd);
+			return SP_EXIT_USAGE;
+		} else if (o->flag) {
+			*o->flag = true;
+		} else if (o->value) {
+			*o->value = optarg;
+		} else if ((status = o->parse(a->cmd, optarg, o->target)) != 0) {
+			return status;
+		}
+	}
+	a->operands = argv + optind;
+	a->count = argc - optind;
+	return SP_PARSED;
 }
 
 /* ---- JSON ---- */

@@ -1,5 +1,4 @@
 /* sluice-pack compile and info: making a pack and describing one. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,42 +48,27 @@ static void usage_info(FILE *f)
 
 int sp_cmd_compile(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "sluice-pack compile";
 	const char *output = NULL, *input;
+	const struct sp_option opts[] = {
+	    {.name = "output", .short_name = 'o', .value = &output},
+	    {0},
+	};
+	struct sp_args args = {.cmd = "sluice-pack compile", .usage = usage_compile};
 	struct sluice_pack *pack = NULL;
 	char err[SP_ERR_LEN];
 	double t0 = 0;
 	struct sluice_json_writer j;
-	bool json = false;
-	int c, status;
+	bool json;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage_compile(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1)
-		return sp_usage_error(cmd, "need exactly one rule file");
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1)
+		return sp_usage_error(args.cmd, "need exactly one rule file");
 	if (!output)
-		return sp_usage_error(cmd, "need -o OUT.pack");
-	input = argv[optind];
+		return sp_usage_error(args.cmd, "need -o OUT.pack");
+	input = args.operands[0];
+	json = args.json;
 	if (json)
 		sp_json_begin(&j, stdout, "compile");
 	if (sp_is_pack_file(input)) {
@@ -442,40 +426,25 @@ static void info_text(const struct info *in, bool list_rules)
 
 int sp_cmd_info(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-	    {"rules", no_argument, NULL, 'r'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	bool list_rules = false, json;
+	const struct sp_option opts[] = {
+	    {.name = "rules", .short_name = 'r', .flag = &list_rules},
+	    {0},
 	};
-	const char *cmd = "sluice-pack info";
+	struct sp_args args = {.cmd = "sluice-pack info", .usage = usage_info};
 	struct sluice_pack *pack = NULL;
 	struct sp_rule_index ix = {0};
 	struct info in = {0};
-	bool list_rules = false, json = false;
 	char err[SP_ERR_LEN];
 	struct sluice_json_writer j;
-	int c, status;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "rh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			list_rules = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage_info(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1)
-		return sp_usage_error(cmd, "need exactly one pack or rule file");
-	in.path = argv[optind];
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1)
+		return sp_usage_error(args.cmd, "need exactly one pack or rule file");
+	in.path = args.operands[0];
+	json = args.json;
 	if (json)
 		sp_json_begin(&j, stdout, "info");
 	status = sp_load(in.path, &pack, err, sizeof(err));

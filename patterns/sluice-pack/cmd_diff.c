@@ -7,7 +7,6 @@
  * ordinary messages into blocks, and only scanning a corpus with both packs
  * shows it.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -826,67 +825,48 @@ static void text_side(const char *label, const struct side *s)
 	       s->pack->version, s->pack->rule_count, s->pack->sha256_hex);
 }
 
-static int parse_count(const char *s, size_t *out)
+static int parse_examples(const char *cmd_name, const char *arg, void *max_examples)
 {
 	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	unsigned long v = strtoul(arg, &end, 10);
 
-	if (*s == '\0' || *s == '-' || *end != '\0' || v > 100000)
-		return -1;
-	*out = v;
+	if (*arg == '\0' || *arg == '-' || *end != '\0' || v > 100000)
+		return sp_usage_error(cmd_name, "--examples: '%s' is not a count", arg);
+	*(size_t *)max_examples = v;
 	return 0;
 }
 
 int sp_cmd_diff(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_EXIT_CODE };
-	static const struct option opts[] = {
-	    {"corpus", required_argument, NULL, 'c'},
-	    {"examples", required_argument, NULL, 'n'},
-	    {"exit-code", no_argument, NULL, OPT_EXIT_CODE},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct side old = {0}, new = {0};
 	struct corpus corpus = {.max_examples = DEFAULT_EXAMPLES};
 	const char *corpus_path = NULL;
-	bool json = false, exit_code = false;
+	bool json, exit_code = false;
+	const struct sp_option opts[] = {
+	    {.name = "corpus", .short_name = 'c', .value = &corpus_path},
+	    {.name = "examples",
+	     .short_name = 'n',
+	     .parse = parse_examples,
+	     .target = &corpus.max_examples},
+	    {.name = "exit-code", .flag = &exit_code},
+	    {0},
+	};
+	struct sp_args args = {.cmd = cmd, .usage = usage};
+	struct side old = {0}, new = {0};
 	char err[SP_ERR_LEN];
 	struct rule_diff d;
 	struct sluice_json_writer j;
-	int c, status;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			corpus_path = optarg;
-			break;
-		case 'n':
-			if (parse_count(optarg, &corpus.max_examples) != 0)
-				return sp_usage_error(cmd, "--examples: '%s' is not a count",
-						      optarg);
-			break;
-		case OPT_EXIT_CODE:
-			exit_code = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 2)
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 2)
 		return sp_usage_error(cmd, "need two packs or rule files, OLD and NEW");
+	json = args.json;
 	if (json)
 		sp_json_begin(&j, stdout, "diff");
-	status = side_load(&old, argv[optind], err, sizeof(err));
+	status = side_load(&old, args.operands[0], err, sizeof(err));
 	if (status == SP_EXIT_OK)
-		status = side_load(&new, argv[optind + 1], err, sizeof(err));
+		status = side_load(&new, args.operands[1], err, sizeof(err));
 	if (status != SP_EXIT_OK)
 		goto out;
 

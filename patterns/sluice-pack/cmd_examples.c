@@ -15,7 +15,6 @@
  * Examples live only in rule files: a compiled pack does not keep them, so a
  * pack file is refused with a pointer to its rule file.
  */
-#include <getopt.h>
 #include <string.h>
 
 #include "rule_file.h"
@@ -55,38 +54,25 @@ static bool one_line(const char *text)
 
 int sp_cmd_examples(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_ACTING };
-	static const struct option opts[] = {
-	    {"acting", no_argument, NULL, OPT_ACTING},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	bool json, acting = false;
+	const struct sp_option opts[] = {
+	    {.name = "acting", .flag = &acting},
+	    {0},
 	};
+	struct sp_args args = {.cmd = cmd, .usage = usage};
 	struct sluice_rule_list list = {0};
-	bool json = false, acting = false;
 	unsigned long printed = 0, left_out = 0;
 	char err[SP_ERR_LEN];
 	struct sluice_json_writer j;
-	int c, status = SP_EXIT_OK;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_ACTING:
-			acting = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1)
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1)
 		return sp_usage_error(cmd, "need exactly one rule file");
-	const char *path = argv[optind];
+	status = SP_EXIT_OK;
+	json = args.json;
+	const char *path = args.operands[0];
 	if (json)
 		sp_json_begin(&j, stdout, "examples");
 	if (sp_check_readable(path, err, sizeof(err)) != 0) {

@@ -7,7 +7,6 @@
  * errors fail (1), warnings are printed and pass unless --strict.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,60 +74,51 @@ static void json_diag(struct sluice_json_writer *j, const struct sluice_diag *d)
 	sluice_jw_end(j);
 }
 
+static int parse_broad_share(const char *cmd_name, const char *arg, void *share)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (*arg == '\0' || *end != '\0' || !(v > 0) || v > 1)
+		return sp_usage_error(cmd_name, "--broad-share: '%s' is not a share in (0, 1]",
+				      arg);
+	*(double *)share = v;
+	return 0;
+}
+
+static int parse_now(const char *cmd_name, const char *arg, void *now)
+{
+	if (parse_time(arg, now) != 0)
+		return sp_usage_error(cmd_name,
+				      "--now: '%s' is neither Unix seconds nor YYYY-MM-DD", arg);
+	return 0;
+}
+
 int sp_cmd_lint(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_BROAD, OPT_NOW, OPT_STRICT };
-	static const struct option opts[] = {
-	    {"corpus", required_argument, NULL, 'c'},
-	    {"broad-share", required_argument, NULL, OPT_BROAD},
-	    {"now", required_argument, NULL, OPT_NOW},
-	    {"strict", no_argument, NULL, OPT_STRICT},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct sluice_lint_options lo = {.now = (int64_t)time(NULL)};
-	bool json = false, strict = false;
+	bool json, strict = false;
+	const struct sp_option opts[] = {
+	    {.name = "corpus", .short_name = 'c', .value = &lo.corpus_path},
+	    {.name = "broad-share", .parse = parse_broad_share, .target = &lo.broad_share},
+	    {.name = "now", .parse = parse_now, .target = &lo.now},
+	    {.name = "strict", .flag = &strict},
+	    {0},
+	};
+	struct sp_args args = {.cmd = cmd, .usage = usage};
 	unsigned long errors = 0, warnings = 0;
 	char err[SP_ERR_LEN], line[4096];
 	struct sluice_json_writer j;
-	int c, status = SP_EXIT_OK;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			lo.corpus_path = optarg;
-			break;
-		case OPT_BROAD: {
-			char *end;
-			lo.broad_share = strtod(optarg, &end);
-			if (*optarg == '\0' || *end != '\0' || !(lo.broad_share > 0) ||
-			    lo.broad_share > 1)
-				return sp_usage_error(
-				    cmd, "--broad-share: '%s' is not a share in (0, 1]", optarg);
-			break;
-		}
-		case OPT_NOW:
-			if (parse_time(optarg, &lo.now) != 0)
-				return sp_usage_error(
-				    cmd, "--now: '%s' is neither Unix seconds nor YYYY-MM-DD",
-				    optarg);
-			break;
-		case OPT_STRICT:
-			strict = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind >= argc)
+	if (status != SP_PARSED)
+		return status;
+	if (args.count < 1)
 		return sp_usage_error(cmd, "need at least one rule file");
+	status = SP_EXIT_OK;
+	json = args.json;
+	char **files = args.operands;
+	int nfiles = args.count;
 	if (json) {
 		sp_json_begin(&j, stdout, "lint");
 		sluice_jw_array(&j, "diagnostics");
@@ -138,8 +128,8 @@ int sp_cmd_lint(int argc, char **argv)
 	if (lo.corpus_path && strcmp(lo.corpus_path, "-") != 0 &&
 	    sp_check_readable(lo.corpus_path, err, sizeof(err)) != 0)
 		status = SP_EXIT_USAGE;
-	for (int i = optind; i < argc && status == SP_EXIT_OK; i++) {
-		if (sp_check_readable(argv[i], err, sizeof(err)) != 0)
+	for (int i = 0; i < nfiles && status == SP_EXIT_OK; i++) {
+		if (sp_check_readable(files[i], err, sizeof(err)) != 0)
 			status = SP_EXIT_USAGE;
 	}
 	if (status != SP_EXIT_OK) {
@@ -147,10 +137,10 @@ int sp_cmd_lint(int argc, char **argv)
 		return json ? sp_json_finish(&j, status, err) : status;
 	}
 
-	for (int i = optind; i < argc; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		struct sluice_diag_list list = {0};
 
-		sluice_lint_file(argv[i], &lo, &list);
+		sluice_lint_file(files[i], &lo, &list);
 		for (size_t k = 0; k < list.count; k++) {
 			const struct sluice_diag *d = &list.items[k];
 			if (d->level == SLUICE_DIAG_ERROR)
@@ -171,17 +161,17 @@ int sp_cmd_lint(int argc, char **argv)
 	if (json) {
 		sluice_jw_end(&j);
 		sluice_jw_array(&j, "files");
-		for (int i = optind; i < argc; i++)
-			sluice_jw_string(&j, NULL, argv[i]);
+		for (int i = 0; i < nfiles; i++)
+			sluice_jw_string(&j, NULL, files[i]);
 		sluice_jw_end(&j);
 		sluice_jw_uint(&j, "errors", errors);
 		sluice_jw_uint(&j, "warnings", warnings);
 		return sp_json_finish(&j, status, NULL);
 	}
-	if (argc - optind == 1)
-		printf("%s: ", argv[optind]);
+	if (nfiles == 1)
+		printf("%s: ", files[0]);
 	else
-		printf("%d files: ", argc - optind);
+		printf("%d files: ", nfiles);
 	printf("%lu error%s, %lu warning%s\n", errors, errors == 1 ? "" : "s", warnings,
 	       warnings == 1 ? "" : "s");
 	return status;

@@ -6,7 +6,6 @@
  * naming the key that signed, and exit statuses a release job can trust
  * (verify exits 0 only for a pack signed by one of the keys given).
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,44 +80,26 @@ static int finish(bool json, struct sluice_json_writer *j, int status, const cha
 
 int sp_cmd_sign(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-	    {"key", required_argument, NULL, 'k'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "sluice-pack sign";
 	const char *key = NULL, *output = NULL, *pack;
+	const struct sp_option opts[] = {
+	    {.name = "key", .short_name = 'k', .value = &key},
+	    {.name = "output", .short_name = 'o', .value = &output},
+	    {0},
+	};
+	struct sp_args args = {.cmd = "sluice-pack sign", .usage = usage_sign};
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
-	bool json = false;
+	bool json;
 	struct sluice_json_writer j;
-	int c;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			key = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage_sign(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1)
-		return sp_usage_error(cmd, "need exactly one pack");
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1)
+		return sp_usage_error(args.cmd, "need exactly one pack");
 	if (!key)
-		return sp_usage_error(cmd, "need --key PRIVATE.pem");
-	pack = argv[optind];
+		return sp_usage_error(args.cmd, "need --key PRIVATE.pem");
+	pack = args.operands[0];
+	json = args.json;
 	if (!output)
 		output = pack;
 	if (json)
@@ -147,47 +128,45 @@ int sp_cmd_sign(int argc, char **argv)
 	return finish(json, &j, SP_EXIT_OK, NULL);
 }
 
+/* The trusted keys verify was given, in order. */
+struct pubkeys {
+	const char *path[MAX_PUBKEYS];
+	size_t count;
+};
+
+static int add_pubkey(const char *cmd, const char *arg, void *keys)
+{
+	struct pubkeys *k = keys;
+
+	if (k->count == MAX_PUBKEYS)
+		return sp_usage_error(cmd, "at most %d --pubkey", MAX_PUBKEYS);
+	k->path[k->count++] = arg;
+	return 0;
+}
+
 int sp_cmd_verify(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-	    {"pubkey", required_argument, NULL, 'k'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	struct pubkeys keys = {0};
+	const struct sp_option opts[] = {
+	    {.name = "pubkey", .short_name = 'k', .parse = add_pubkey, .target = &keys},
+	    {0},
 	};
-	const char *cmd = "sluice-pack verify";
-	const char *keys[MAX_PUBKEYS];
+	struct sp_args args = {.cmd = "sluice-pack verify", .usage = usage_verify};
 	struct sluice_trust *trust = NULL;
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
-	size_t nkeys = 0;
-	bool json = false;
+	bool json;
 	struct sluice_json_writer j;
 	const char *pack;
-	int c, status;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			if (nkeys == MAX_PUBKEYS)
-				return sp_usage_error(cmd, "at most %d --pubkey", MAX_PUBKEYS);
-			keys[nkeys++] = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage_verify(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1)
-		return sp_usage_error(cmd, "need exactly one pack");
-	if (nkeys == 0)
-		return sp_usage_error(cmd, "need at least one --pubkey PUBLIC.pem");
-	pack = argv[optind];
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1)
+		return sp_usage_error(args.cmd, "need exactly one pack");
+	if (keys.count == 0)
+		return sp_usage_error(args.cmd, "need at least one --pubkey PUBLIC.pem");
+	pack = args.operands[0];
+	json = args.json;
 	if (json)
 		sp_json_begin(&j, stdout, "verify");
 	if (sp_check_readable(pack, err, sizeof(err)) != 0)
@@ -198,12 +177,12 @@ int sp_cmd_verify(int argc, char **argv)
 		snprintf(err, sizeof(err), "%s: out of memory", pack);
 		return finish(json, &j, SP_EXIT_FAIL, err);
 	}
-	for (size_t i = 0; i < nkeys; i++) {
-		if (sp_check_readable(keys[i], err, sizeof(err)) != 0) {
+	for (size_t i = 0; i < keys.count; i++) {
+		if (sp_check_readable(keys.path[i], err, sizeof(err)) != 0) {
 			sluice_trust_free(trust);
 			return finish(json, &j, SP_EXIT_USAGE, err);
 		}
-		if (sluice_trust_add_key(trust, keys[i], err, sizeof(err)) != 0) {
+		if (sluice_trust_add_key(trust, keys.path[i], err, sizeof(err)) != 0) {
 			sluice_trust_free(trust);
 			return finish(json, &j, SP_EXIT_FAIL, err);
 		}
@@ -223,40 +202,26 @@ int sp_cmd_verify(int argc, char **argv)
 
 int sp_cmd_keygen(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-	    {"force", no_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	bool json, force = false;
+	const struct sp_option opts[] = {
+	    {.name = "force", .short_name = 'f', .flag = &force},
+	    {0},
 	};
-	const char *cmd = "sluice-pack keygen";
+	struct sp_args args = {.cmd = "sluice-pack keygen", .usage = usage_keygen};
 	char *priv = NULL, *pub = NULL;
 	char err[SP_ERR_LEN] = "", key_id[65] = "";
-	bool json = false, force = false;
 	struct sluice_json_writer j;
-	int c, status = SP_EXIT_OK;
+	int status = sp_parse_options(&args, opts, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			force = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage_keygen(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind != argc - 1 || argv[optind][0] == '\0')
-		return sp_usage_error(cmd, "need exactly one NAME");
-	if (asprintf(&priv, "%s.key", argv[optind]) < 0 ||
-	    asprintf(&pub, "%s.pub", argv[optind]) < 0) {
-		fprintf(stderr, "%s: out of memory\n", argv[optind]);
+	if (status != SP_PARSED)
+		return status;
+	if (args.count != 1 || args.operands[0][0] == '\0')
+		return sp_usage_error(args.cmd, "need exactly one NAME");
+	const char *name = args.operands[0];
+	status = SP_EXIT_OK;
+	json = args.json;
+	if (asprintf(&priv, "%s.key", name) < 0 || asprintf(&pub, "%s.pub", name) < 0) {
+		fprintf(stderr, "%s: out of memory\n", name);
 		free(priv);
 		return SP_EXIT_USAGE;
 	}

@@ -7,7 +7,6 @@
  * --expect it exits 1 when any message gets another verdict, which is how a
  * CI job pins "these must be blocked" and "these must pass".
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -305,14 +304,35 @@ static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, 
 	sluice_jw_end(&c->j);
 }
 
-static int parse_port(const char *s, uint16_t *port)
+/* What the command line asks to scan, besides the texts it gives. */
+struct test_request {
+	const char *file;
+	const char *pcap;
+	uint16_t port; /* the message port in the capture */
+	bool all;      /* keep quiet and allow matches */
+	char **texts;
+	int ntexts;
+};
+
+static int parse_port(const char *cmd_name, const char *arg, void *port)
 {
 	char *end;
-	long v = strtol(s, &end, 10);
+	long v = strtol(arg, &end, 10);
 
-	if (*s == '\0' || *end != '\0' || v < 1 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
+	if (*arg == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return sp_usage_error(cmd_name, "--udp-port: '%s' is not a port 1-65535", arg);
+	*(uint16_t *)port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_expect(const char *cmd_name, const char *arg, void *ctx)
+{
+	struct test_ctx *c = ctx;
+
+	if (!sp_verdict_parse(arg, &c->expect))
+		return sp_usage_error(cmd_name, "--expect: '%s' is not pass, flag, mask or block",
+				      arg);
+	c->has_expect = true;
 	return 0;
 }
 
@@ -326,81 +346,10 @@ static int finish(struct test_ctx *c, int status, const char *error)
 	return status;
 }
 
-int sp_cmd_test(int argc, char **argv)
+/* What is scanned with, before any message: the pack, and the rules that no
+ * longer apply. */
+static void report_pack(struct test_ctx *c, const struct sluice_pack *pack)
 {
-	enum { OPT_UDP_PORT = 256, OPT_JSON };
-	static const struct option opts[] = {
-	    {"file", required_argument, NULL, 'f'},
-	    {"pcap", required_argument, NULL, 'p'},
-	    {"udp-port", required_argument, NULL, OPT_UDP_PORT},
-	    {"expect", required_argument, NULL, 'e'},
-	    {"matched", no_argument, NULL, 'm'},
-	    {"all", no_argument, NULL, 'a'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	static struct test_ctx ctx; /* large: the scanner's match storage */
-	struct test_ctx *c = &ctx;
-	const char *file = NULL, *pcap = NULL;
-	struct sp_capture_stats cap;
-	uint16_t port = 7700;
-	struct sluice_pack *pack;
-	int opt, status = SP_EXIT_OK;
-
-	bool all = false;
-
-	while ((opt = getopt_long(argc, argv, "f:p:e:mah", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'p':
-			pcap = optarg;
-			break;
-		case OPT_UDP_PORT:
-			if (parse_port(optarg, &port) != 0)
-				return sp_usage_error(cmd, "--udp-port: '%s' is not a port 1-65535",
-						      optarg);
-			break;
-		case 'e':
-			if (!sp_verdict_parse(optarg, &c->expect))
-				return sp_usage_error(
-				    cmd, "--expect: '%s' is not pass, flag, mask or block", optarg);
-			c->has_expect = true;
-			break;
-		case 'm':
-			c->matched_only = true;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case OPT_JSON:
-			c->json_mode = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return SP_EXIT_OK;
-		default:
-			return sp_bad_option(cmd);
-		}
-	}
-	if (optind >= argc)
-		return sp_usage_error(cmd, "need a pack or rule file");
-	if (optind == argc - 1 && !file && !pcap)
-		return sp_usage_error(cmd, "need texts to scan, --file or --pcap");
-
-	if (c->json_mode)
-		sp_json_begin(&c->j, stdout, "test");
-	status = sp_load(argv[optind], &pack, c->err, sizeof(c->err));
-	if (status != SP_EXIT_OK)
-		return finish(c, status, c->err);
-	if (sp_scanner_init(&c->sc, pack, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
-		sluice_pack_free(pack);
-		return finish(c, SP_EXIT_FAIL, c->err);
-	}
-	if (all)
-		c->sc.set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
 	if (c->json_mode) {
 		sluice_jw_object(&c->j, "pack");
 		sluice_jw_string(&c->j, "source", pack->source);
@@ -414,58 +363,115 @@ int sp_cmd_test(int argc, char **argv)
 		printf("note: %zu rules of %s have expired and are not applied\n", c->sc.expired,
 		       pack->source);
 	}
+}
 
-	const char *error = NULL;
-	for (int i = optind + 1; i < argc && !error; i++) {
+/* Scans the texts, then the file's lines, then the capture's messages.
+ * Returns the error that stopped it (with *status set), or NULL. */
+static const char *scan_request(struct test_ctx *c, const struct test_request *rq,
+				struct sp_capture_stats *cap, int *status)
+{
+	for (int i = 0; i < rq->ntexts; i++) {
 		struct origin o = {.kind = FROM_ARG};
-		if (one_message(c, &o, argv[i], strlen(argv[i])) != 0) {
-			status = SP_EXIT_FAIL;
-			error = c->err;
+		if (one_message(c, &o, rq->texts[i], strlen(rq->texts[i])) != 0) {
+			*status = SP_EXIT_FAIL;
+			return c->err;
 		}
 	}
-	if (!error && file) {
-		c->file = strcmp(file, "-") == 0 ? "(stdin)" : file;
-		int rc = sp_each_line(file, on_line, c, c->err, sizeof(c->err));
+	if (rq->file) {
+		c->file = strcmp(rq->file, "-") == 0 ? "(stdin)" : rq->file;
+		int rc = sp_each_line(rq->file, on_line, c, c->err, sizeof(c->err));
 		if (rc != 0) {
 			/* -1: the file could not be read; 1: a scan error. */
-			status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
-			error = c->err;
+			*status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
+			return c->err;
 		}
 	}
-	struct sp_capture_stats *capp = NULL;
-	if (!error && pcap) {
+	if (rq->pcap) {
 		struct sp_capture_cb cb = {
 		    .message = on_wire_msg, .bad = on_bad_datagram, .ctx = c};
-		int rc = sp_capture_walk(pcap, port, &cb, &cap, c->err, sizeof(c->err));
-
+		int rc = sp_capture_walk(rq->pcap, rq->port, &cb, cap, c->err, sizeof(c->err));
 		if (rc != 0) {
-			status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
-			error = c->err;
+			*status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
+			return c->err;
 		}
-		capp = &cap;
 	}
+	return NULL;
+}
+
+static void json_drops(struct test_ctx *c)
+{
+	sluice_jw_array(&c->j, "dropped");
+	for (size_t i = 0; i < c->ndrops; i++) {
+		sluice_jw_object(&c->j, NULL);
+		sluice_jw_uint(&c->j, "packet", c->drops[i].packet);
+		sluice_jw_string(&c->j, "reason", sp_capture_reason_name(c->drops[i].reason));
+		sluice_jw_end(&c->j);
+	}
+	sluice_jw_end(&c->j);
+}
+
+/* After every message: the JSON document's closing parts, or the text
+ * totals when messages came from a file or a capture or met an --expect. */
+static void report_totals(struct test_ctx *c, const struct test_request *rq,
+			  const struct sp_capture_stats *cap)
+{
+	if (c->json_mode) {
+		sluice_jw_end(&c->j);
+		if (rq->pcap)
+			json_drops(c);
+		json_totals(c, cap, rq->port);
+	} else if (rq->file || rq->pcap || c->has_expect) {
+		text_totals(c, cap, rq->port);
+	}
+}
+
+int sp_cmd_test(int argc, char **argv)
+{
+	static struct test_ctx ctx; /* large: the scanner's match storage */
+	struct test_ctx *c = &ctx;
+	struct test_request rq = {.port = 7700};
+	const struct sp_option opts[] = {
+	    {.name = "file", .short_name = 'f', .value = &rq.file},
+	    {.name = "pcap", .short_name = 'p', .value = &rq.pcap},
+	    {.name = "udp-port", .parse = parse_port, .target = &rq.port},
+	    {.name = "expect", .short_name = 'e', .parse = parse_expect, .target = c},
+	    {.name = "matched", .short_name = 'm', .flag = &c->matched_only},
+	    {.name = "all", .short_name = 'a', .flag = &rq.all},
+	    {0},
+	};
+	struct sp_args args = {.cmd = cmd, .usage = usage};
+	struct sp_capture_stats cap;
+	struct sluice_pack *pack;
+	int status = sp_parse_options(&args, opts, argc, argv);
+
+	if (status != SP_PARSED)
+		return status;
+	if (args.count < 1)
+		return sp_usage_error(cmd, "need a pack or rule file");
+	if (args.count == 1 && !rq.file && !rq.pcap)
+		return sp_usage_error(cmd, "need texts to scan, --file or --pcap");
+	rq.texts = args.operands + 1;
+	rq.ntexts = args.count - 1;
+	c->json_mode = args.json;
+
+	if (c->json_mode)
+		sp_json_begin(&c->j, stdout, "test");
+	status = sp_load(args.operands[0], &pack, c->err, sizeof(c->err));
+	if (status != SP_EXIT_OK)
+		return finish(c, status, c->err);
+	if (sp_scanner_init(&c->sc, pack, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
+		sluice_pack_free(pack);
+		return finish(c, SP_EXIT_FAIL, c->err);
+	}
+	if (rq.all)
+		c->sc.set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
+	report_pack(c, pack);
+
+	const char *error = scan_request(c, &rq, &cap, &status);
 	if (!error && c->has_expect && c->t.unexpected)
 		status = SP_EXIT_FAIL;
-	if (!error) {
-		if (c->json_mode) {
-			sluice_jw_end(&c->j);
-			if (pcap) {
-				sluice_jw_array(&c->j, "dropped");
-				for (size_t i = 0; i < c->ndrops; i++) {
-					sluice_jw_object(&c->j, NULL);
-					sluice_jw_uint(&c->j, "packet", c->drops[i].packet);
-					sluice_jw_string(
-					    &c->j, "reason",
-					    sp_capture_reason_name(c->drops[i].reason));
-					sluice_jw_end(&c->j);
-				}
-				sluice_jw_end(&c->j);
-			}
-			json_totals(c, capp, port);
-		} else if (file || pcap || c->has_expect) {
-			text_totals(c, capp, port);
-		}
-	}
+	if (!error)
+		report_totals(c, &rq, rq.pcap ? &cap : NULL);
 	free(c->drops);
 	sp_scanner_free(&c->sc);
 	sluice_pack_free(pack);

@@ -2,9 +2,9 @@
  *
  * Trust-and-safety analysts run it by hand many times a day and CI jobs run
  * it on every rule change, so every command keeps the same contract (see
- * sluice_pack_cli.h): exit 0 ok, 1 the rules or pack are at fault, 2 usage or
+ * cli.h): exit 0 ok, 1 the rules or pack are at fault, 2 usage or
  * I/O; errors name their file; --json gives one JSON document on stdout.
- * This file only dispatches; each command lives in sluice_pack_*.c.
+ * This file only dispatches; each command lives in cmd_*.c.
  */
 #include <stdio.h>
 #include <string.h>

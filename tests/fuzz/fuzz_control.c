@@ -186,6 +186,8 @@ static int load_any(const char *path, const struct sluice_load_limits *limits,
 	return sluice_pack_load_within(path, NULL, limits, out, err, err_len);
 }
 
+static const struct sluice_actor fixture_actor = {.kind = SLUICE_ACTOR_DAEMON};
+
 static void fixture_start(struct fixture *fx)
 {
 	char err[2048] = "";
@@ -209,7 +211,8 @@ static void fixture_start(struct fixture *fx)
 		fx->ctl.lcores[w] = w + 1;
 	}
 	if (sluice_control_open(&fx->ctl, NULL, err, sizeof(err)) != 0 ||
-	    sluice_registry_load(&fx->reg, pack_path, NULL, err, sizeof(err)) != 0)
+	    sluice_registry_load_slot(&fx->reg, SLUICE_SLOT_MAIN, pack_path, &fixture_actor, NULL,
+				      err, sizeof(err)) != 0)
 		die("fixture", err);
 }
 

@@ -412,8 +412,9 @@ static void frames_unchanged(const uint8_t *before, uint32_t before_len, const u
 {
 	static struct sluice_decoded a, b;
 	enum sluice_bad_reason why;
-	if (decoder.decode(&decoder, before, before_len, &a, &why) != SLUICE_PKT_MESSAGE ||
-	    decoder.decode(&decoder, after, after_len, &b, &why) != SLUICE_PKT_MESSAGE)
+	if (sluice_udp_frames_decode(&decoder, before, before_len, &a, &why) !=
+		SLUICE_PKT_MESSAGE ||
+	    sluice_udp_frames_decode(&decoder, after, after_len, &b, &why) != SLUICE_PKT_MESSAGE)
 		abort();
 	if (a.frame_count != b.frame_count || before_len != after_len)
 		abort();
@@ -447,8 +448,8 @@ static void reprocess(const struct run *first, const struct sluice_generation *g
 
 	for (uint16_t i = 0; i < n; i++) {
 		if (first->fates[i] != SLUICE_FATE_FORWARD ||
-		    decoder.decode(&decoder, first->pkts[i], first->lens[i], &decoded, &why) !=
-			SLUICE_PKT_MESSAGE)
+		    sluice_udp_frames_decode(&decoder, first->pkts[i], first->lens[i], &decoded,
+					     &why) != SLUICE_PKT_MESSAGE)
 			continue;
 		src[m] = first->pkts[i];
 		len[m] = first->lens[i];

@@ -16,9 +16,9 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-}
 if [[ -z $build ]]; then
 	build=$root/build-fuzz
-	[[ -x $build/bench/sluice-gen ]] || build=$root/build
+	[[ -x $build/dataplane/sluice-gen ]] || build=$root/build
 fi
-gen=$build/bench/sluice-gen
+gen=$build/dataplane/sluice-gen
 pack=$build/patterns/sluice-pack
 for program in "$gen" "$pack"; do
 	if [[ ! -x $program ]]; then

@@ -1,4 +1,4 @@
-#include "corpus_files.h"
+#include "corpus_reader.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int bench_packets_load(const char *path, struct bench_packets *out, char *err, size_t err_len)
+int corpus_packets_load(const char *path, struct corpus_packets *out, char *err, size_t err_len)
 {
 	char perr[PCAP_ERRBUF_SIZE];
 	memset(out, 0, sizeof(*out));
@@ -74,11 +74,11 @@ oom:
 	snprintf(err, err_len, "%s: out of memory", path);
 fail:
 	pcap_close(pc);
-	bench_packets_free(out);
+	corpus_packets_free(out);
 	return -1;
 }
 
-void bench_packets_free(struct bench_packets *p)
+void corpus_packets_free(struct corpus_packets *p)
 {
 	free(p->data);
 	free(p->offset);
@@ -86,7 +86,7 @@ void bench_packets_free(struct bench_packets *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int bench_texts_load(const char *path, struct bench_texts *out, char *err, size_t err_len)
+int corpus_texts_load(const char *path, struct corpus_texts *out, char *err, size_t err_len)
 {
 	memset(out, 0, sizeof(*out));
 	FILE *f = fopen(path, "rb");
@@ -104,7 +104,7 @@ int bench_texts_load(const char *path, struct bench_texts *out, char *err, size_
 			if (d == NULL) {
 				fclose(f);
 				snprintf(err, err_len, "%s: out of memory", path);
-				bench_texts_free(out);
+				corpus_texts_free(out);
 				return -1;
 			}
 			out->data = d;
@@ -116,7 +116,7 @@ int bench_texts_load(const char *path, struct bench_texts *out, char *err, size_
 	fclose(f);
 	if (read_error || len == 0) {
 		snprintf(err, err_len, "%s: %s", path, read_error ? "read error" : "empty file");
-		bench_texts_free(out);
+		corpus_texts_free(out);
 		return -1;
 	}
 	uint32_t lines = 0;
@@ -129,7 +129,7 @@ int bench_texts_load(const char *path, struct bench_texts *out, char *err, size_
 	out->msg_id = malloc(lines * sizeof(*out->msg_id));
 	if (!out->text || !out->len || !out->msg_id) {
 		snprintf(err, err_len, "%s: out of memory", path);
-		bench_texts_free(out);
+		corpus_texts_free(out);
 		return -1;
 	}
 	size_t pos = 0;
@@ -158,7 +158,7 @@ int bench_texts_load(const char *path, struct bench_texts *out, char *err, size_
 	return 0;
 }
 
-void bench_texts_free(struct bench_texts *t)
+void corpus_texts_free(struct corpus_texts *t)
 {
 	free(t->data);
 	free(t->text);
