@@ -38,7 +38,7 @@ struct pending_packet {
 	bool bad;		   /* bad input as a whole: reported, then dropped */
 	uint8_t bad_reason;	   /* enum sluice_bad_reason */
 	const uint8_t *bad_header; /* frame the bad-input event names, or NULL */
-	struct sluice_udp_view view;
+	struct sluice_packet_view view;
 	struct sluice_rewrite rw;
 };
 

@@ -93,7 +93,7 @@ static void count_hits(uint64_t *hits, const struct sluice_match_set *set)
 		hits[set->matches[i].rule]++;
 }
 
-static void mask_spans(uint8_t *pkt, const struct sluice_udp_view *view,
+static void mask_spans(uint8_t *pkt, const struct sluice_packet_view *view,
 		       const struct sluice_frame_ref *frame, const struct sluice_match_set *set,
 		       struct sluice_rewrite *rw)
 {
@@ -105,7 +105,7 @@ static void mask_spans(uint8_t *pkt, const struct sluice_udp_view *view,
 }
 
 enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       const struct sluice_udp_view *view,
+					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
 					       struct sluice_rewrite *rw)
 {
@@ -126,7 +126,7 @@ enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, ui
 }
 
 enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       const struct sluice_udp_view *view,
+					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
 					       const struct sluice_match_set *set,
 					       const struct sluice_match_set *urgent, hs_error_t rc,
@@ -189,7 +189,7 @@ static enum sluice_frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8
 					    const struct sluice_frame_ref *frame,
 					    struct sluice_rewrite *rw)
 {
-	const struct sluice_udp_view *view = &ctx->decoded.view;
+	const struct sluice_packet_view *view = &ctx->decoded.view;
 
 	enum sluice_text_check text_check = sluice_frame_text_check(ctx, pkt, view, frame, rw);
 	if (text_check != SLUICE_TEXT_OK)
@@ -249,7 +249,7 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 }
 
 enum sluice_packet_fate sluice_datagram_settle(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       uint32_t *len, struct sluice_udp_view *view,
+					       uint32_t *len, struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frames,
 					       const uint8_t *outcome, uint32_t count,
 					       struct sluice_rewrite *rw)

@@ -37,7 +37,7 @@ enum sluice_text_check {
  * (recording the change in rw). Reports nothing: the caller reports
  * invalid_utf8 when the answer is not OK, in the order its events need. */
 enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       const struct sluice_udp_view *view,
+					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
 					       struct sluice_rewrite *rw);
 
@@ -45,7 +45,7 @@ enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, ui
  * verdict (mask, flag) in place; removal is left to settle(). urgent is NULL
  * when the generation has no urgent pack; rc is the scan's result. */
 enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       const struct sluice_udp_view *view,
+					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
 					       const struct sluice_match_set *set,
 					       const struct sluice_match_set *urgent, hs_error_t rc,
@@ -53,7 +53,7 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 
 /* Removes blocked and bad frames, finishes checksums and returns the fate. */
 enum sluice_packet_fate sluice_datagram_settle(struct sluice_packet_ctx *ctx, uint8_t *pkt,
-					       uint32_t *len, struct sluice_udp_view *view,
+					       uint32_t *len, struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frames,
 					       const uint8_t *outcome, uint32_t count,
 					       struct sluice_rewrite *rw);

@@ -7,12 +7,12 @@
 #include "wire_format.h"
 
 /* Odd offsets from the UDP header pair their bytes the other way round. */
-static bool odd_in_udp(const struct sluice_udp_view *view, uint32_t pkt_off)
+static bool odd_in_udp(const struct sluice_packet_view *view, uint32_t pkt_off)
 {
 	return ((pkt_off - view->l4_off) & 1) != 0;
 }
 
-void sluice_frame_mask(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_frame_mask(uint8_t *pkt, const struct sluice_packet_view *view,
 		       const struct sluice_frame_ref *frame, uint32_t from, uint32_t to,
 		       struct sluice_rewrite *rw)
 {
@@ -32,7 +32,7 @@ void sluice_frame_mask(uint8_t *pkt, const struct sluice_udp_view *view,
 	sluice_frame_set_flags(pkt, view, frame, SLUICE_WIRE_FLAG_MASKED, rw);
 }
 
-void sluice_frame_set_flags(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_frame_set_flags(uint8_t *pkt, const struct sluice_packet_view *view,
 			    const struct sluice_frame_ref *frame, uint8_t bits,
 			    struct sluice_rewrite *rw)
 {
@@ -52,7 +52,7 @@ static bool is_removed(const uint64_t *removed, uint32_t i)
 	return (removed[i / 64] >> (i % 64)) & 1;
 }
 
-uint32_t sluice_datagram_remove_frames(uint8_t *pkt, struct sluice_udp_view *view,
+uint32_t sluice_datagram_remove_frames(uint8_t *pkt, struct sluice_packet_view *view,
 				       const struct sluice_frame_ref *frames, uint32_t count,
 				       const uint64_t *removed, struct sluice_rewrite *rw)
 {
@@ -87,7 +87,7 @@ uint32_t sluice_datagram_remove_frames(uint8_t *pkt, struct sluice_udp_view *vie
 	return view->payload_len == 0 ? 0 : write;
 }
 
-void sluice_datagram_finish(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_datagram_finish(uint8_t *pkt, const struct sluice_packet_view *view,
 			    struct sluice_rewrite *rw)
 {
 	if (!rw->changed)

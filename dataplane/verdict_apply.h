@@ -28,12 +28,12 @@ struct sluice_rewrite {
 /* Replaces text bytes [from, to) of the frame with '*', widened to whole UTF-8 code
  * points, and sets the masked bit. from/to are text-relative; the text must be
  * valid UTF-8. */
-void sluice_frame_mask(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_frame_mask(uint8_t *pkt, const struct sluice_packet_view *view,
 		       const struct sluice_frame_ref *frame, uint32_t from, uint32_t to,
 		       struct sluice_rewrite *rw);
 
 /* ORs bits into the frame's flags byte. */
-void sluice_frame_set_flags(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_frame_set_flags(uint8_t *pkt, const struct sluice_packet_view *view,
 			    const struct sluice_frame_ref *frame, uint8_t bits,
 			    struct sluice_rewrite *rw);
 
@@ -41,12 +41,12 @@ void sluice_frame_set_flags(uint8_t *pkt, const struct sluice_udp_view *view,
  * shrinks the payload; updates view->payload_len. Returns the new length of the
  * packet: the end of the IP datagram (Ethernet padding is dropped). Returns 0 if
  * no frame is left, in which case the datagram must be dropped. */
-uint32_t sluice_datagram_remove_frames(uint8_t *pkt, struct sluice_udp_view *view,
+uint32_t sluice_datagram_remove_frames(uint8_t *pkt, struct sluice_packet_view *view,
 				       const struct sluice_frame_ref *frames, uint32_t count,
 				       const uint64_t *removed, struct sluice_rewrite *rw);
 
 /* Writes lengths and checksums after the changes recorded in rw. */
-void sluice_datagram_finish(uint8_t *pkt, const struct sluice_udp_view *view,
+void sluice_datagram_finish(uint8_t *pkt, const struct sluice_packet_view *view,
 			    struct sluice_rewrite *rw);
 
 #endif

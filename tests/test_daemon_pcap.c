@@ -66,9 +66,9 @@ static void add_datagram(struct pkt_list *l, bool ipv6, bool vlan,
 static size_t build_udp(uint8_t *out, size_t cap, uint16_t dst_port, const uint8_t *payload,
 			size_t len)
 {
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 
-	sluice_udp_endpoints_default(&ep, false);
+	sluice_endpoints_default(&ep, false);
 	ep.dst_port = dst_port;
 	return sluice_udp_packet_build(out, cap, &ep, payload, len);
 }
@@ -845,8 +845,8 @@ Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .t
 	struct sluice_wire_message pair_out[2] = {pair[0], msg_flags(65, "************", 2)};
 	add_datagram(&want, true, false, pair_out, 2);
 	/* IPv4 sent without a UDP checksum keeps none after a rewrite. */
-	struct sluice_udp_endpoints ep;
-	sluice_udp_endpoints_default(&ep, false);
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, false);
 	ep.no_udp_checksum = true;
 	struct sluice_wire_message nc[2] = {ts_msg(66, "online  casino"),
 					    ts_msg(67, "13312345678")};

@@ -86,10 +86,10 @@ static uint32_t build(uint8_t *pkt, bool ipv6, bool vlan, const struct sluice_wi
 /* A UDP datagram to the message port carrying payload[0..len) as it is. */
 static uint32_t build_raw(uint8_t *pkt, const uint8_t *payload, size_t len)
 {
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 	size_t n;
 
-	sluice_udp_endpoints_default(&ep, false);
+	sluice_endpoints_default(&ep, false);
 	n = sluice_udp_packet_build(pkt, PKT_CAP, &ep, payload, len);
 	cr_assert_gt(n, 0);
 	return (uint32_t)n;
@@ -887,12 +887,12 @@ Test(datagram_process, non_message_packets_forwarded_unchanged)
 				  1,	0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
 	static uint8_t dns[PKT_CAP], reply[PKT_CAP], copy[PKT_CAP];
 	struct sluice_wire_message in = msg(1, 0, "冰毒 13812345678");
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 	uint8_t payload[128];
 	uint32_t n = (uint32_t)sluice_wire_frame_write(payload, sizeof(payload), &in);
 	uint32_t len;
 
-	sluice_udp_endpoints_default(&ep, false);
+	sluice_endpoints_default(&ep, false);
 	ep.dst_port = 53;
 	uint32_t dns_len = (uint32_t)sluice_udp_packet_build(dns, PKT_CAP, &ep, payload, n);
 	ep.dst_port = 40000;

@@ -314,7 +314,7 @@ Test(options_policy, unknown_reason_is_refused_with_the_list_of_reasons)
 		     "--policy 'bogus=drop': unknown reason 'bogus'; reasons: truncated_header "
 		     "bad_magic bad_version bad_text_length trailing_bytes too_many_frames "
 		     "empty_payload invalid_utf8 ip_fragment bad_ip_length multi_segment "
-		     "scan_error vlan_depth ip_header_chain");
+		     "scan_error vlan_depth ip_header_chain tcp_header");
 	sluice_options_free(&opt);
 }
 
@@ -780,7 +780,7 @@ Test(options_usage, lists_every_option_and_every_reason)
 	    "-h, --help",
 	    "Bad-input reasons: truncated_header bad_magic bad_version bad_text_length "
 	    "trailing_bytes too_many_frames empty_payload invalid_utf8 ip_fragment "
-	    "bad_ip_length multi_segment scan_error vlan_depth ip_header_chain\n",
+	    "bad_ip_length multi_segment scan_error vlan_depth ip_header_chain tcp_header\n",
 	};
 
 	cr_assert_not_null(f);

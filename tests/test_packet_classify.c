@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inet_checksum.h"
+#include "packet_build.h"
 #include "packet_classify.h"
 #include "test_support.h"
 #include "wire_format.h"
@@ -61,7 +63,7 @@ static const uint8_t auth_hdr[24] = {0, 4, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 1}; 
 static const uint8_t frag_first[8] = {0, 0, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef}; /* off 0, M */
 static const uint8_t frag_later[8] = {0, 0, 0x00, 0xb8, 0xde, 0xad, 0xbe, 0xef}; /* off 23 */
 
-static enum sluice_pkt_class classify(const uint8_t *pkt, size_t len, struct sluice_udp_view *v,
+static enum sluice_pkt_class classify(const uint8_t *pkt, size_t len, struct sluice_packet_view *v,
 				      enum sluice_bad_reason *why)
 {
 	memset(v, 0xa5, sizeof(*v));
@@ -73,7 +75,7 @@ static void expect_message(bool ipv6, bool vlan)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, ipv6, vlan);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 	uint32_t l3 = l3_of(vlan);
 	uint32_t l4 = l3 + (ipv6 ? 40 : 20);
@@ -116,7 +118,7 @@ Test(packet_classify, ipv4_with_options_is_message_after_options)
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
 	static const uint8_t nops[4] = {1, 1, 1, 0};
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = insert_at(pkt, len, 14 + 20, nops, 4);
@@ -136,7 +138,7 @@ Test(packet_classify, other_udp_destination_port_is_other)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, ipv6, vlan);
 		uint32_t l4 = l3_of(vlan) + (ipv6 ? 40 : 20);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		sluice_be16_store(pkt + l4 + 2, 53);
@@ -149,7 +151,7 @@ Test(packet_classify, reply_from_message_port_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 34, PORT);	/* source port 7700 ... */
@@ -161,7 +163,7 @@ Test(packet_classify, ipv4_tcp_to_port_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	pkt[14 + 9] = 6; /* TCP; ports at the same place as UDP's */
@@ -173,7 +175,7 @@ Test(packet_classify, ipv6_tcp_to_port_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	pkt[14 + 6] = 6;
@@ -184,7 +186,7 @@ Test(packet_classify, arp_is_other)
 {
 	uint8_t pkt[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0,	 0,
 			   1,	 0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	cr_assert_eq(classify(pkt, sizeof(pkt), &v, &why), SLUICE_PKT_OTHER);
@@ -201,7 +203,7 @@ Test(packet_classify, two_vlan_tags_of_each_tpid_are_decoded)
 			uint8_t pkt[PKT_CAP];
 			size_t len = build(pkt, ipv6, true);
 			uint8_t inner[4] = {0x81, 0x00, 0x00, 0x07};
-			struct sluice_udp_view v;
+			struct sluice_packet_view v;
 			enum sluice_bad_reason why;
 
 			/* Outer tag TPID/42, inner 0x8100/7, then IP to port 7700. */
@@ -222,7 +224,7 @@ Test(packet_classify, single_service_tag_is_decoded)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, true);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 12, 0x88a8);
@@ -239,7 +241,7 @@ Test(packet_classify, third_vlan_tag_is_bad_vlan_depth)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, false, true);
 		static const uint8_t tag[4] = {0x81, 0x00, 0x00, 0x07};
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		len = insert_at(pkt, len, 16, tag, 4);
@@ -256,7 +258,7 @@ Test(packet_classify, truncated_second_tag_is_other)
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, true);
 	static const uint8_t inner[4] = {0x81, 0x00, 0x00, 0x07};
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = insert_at(pkt, len, 16, inner, 4);
@@ -275,7 +277,7 @@ Test(packet_classify, ipv4_first_fragment_to_port_is_bad_ip_fragment)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, false, vlan);
 		uint32_t l3 = l3_of(vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		sluice_be16_store(pkt + l3 + 6, 0x2000); /* MF, offset 0 */
@@ -288,7 +290,7 @@ Test(packet_classify, ipv4_first_fragment_to_other_port_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 14 + 6, 0x2000);
@@ -304,7 +306,7 @@ Test(packet_classify, ipv4_non_first_fragment_is_other)
 	for (size_t i = 0; i < sizeof(frag_fields) / sizeof(frag_fields[0]); i++) {
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, false, false);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		sluice_be16_store(pkt + 14 + 6, frag_fields[i]);
@@ -323,7 +325,7 @@ Test(packet_classify, ipv4_first_fragment_too_short_to_show_port_is_bad_ip_fragm
 		sluice_be16_store(pkt + 14 + 6, 0x2000);
 		sluice_be16_store(pkt + 14 + 2, (uint16_t)(cut - 14));
 		uint8_t *exact = malloc(cut);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		cr_assert_not_null(exact);
@@ -339,7 +341,7 @@ Test(packet_classify, ipv6_fragment_header_first_fragment_to_port_is_bad_ip_frag
 	for (int vlan = 0; vlan < 2; vlan++) {
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, true, vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		len = ipv6_insert_ext(pkt, len, l3_of(vlan), 44, frag_first, 8);
@@ -352,7 +354,7 @@ Test(packet_classify, ipv6_fragment_header_after_hop_by_hop_to_port_is_bad_ip_fr
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = ipv6_insert_ext(pkt, len, 14, 44, frag_first, 8);
@@ -365,7 +367,7 @@ Test(packet_classify, ipv6_first_fragment_to_other_port_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 54 + 2, 53);
@@ -378,7 +380,7 @@ Test(packet_classify, ipv6_non_first_fragment_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = ipv6_insert_ext(pkt, len, 14, 44, frag_later, 8);
@@ -395,7 +397,7 @@ Test(packet_classify, ipv6_first_fragment_too_short_to_show_port_is_bad_ip_fragm
 	/* UDP header at 62; its destination port ends at 66. */
 	for (uint32_t cut = 62; cut < 66; cut++) {
 		uint8_t *exact = malloc(cut);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		cr_assert_not_null(exact);
@@ -412,7 +414,7 @@ Test(packet_classify, ipv6_hop_by_hop_and_dest_options_then_udp_is_message)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, true, vlan);
 		uint32_t l3 = l3_of(vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		len = ipv6_insert_ext(pkt, len, l3, 60, dest_opts, sizeof(dest_opts));
@@ -433,7 +435,7 @@ Test(packet_classify, ipv6_routing_and_auth_headers_then_udp_is_message)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = ipv6_insert_ext(pkt, len, 14, 51, auth_hdr, sizeof(auth_hdr));
@@ -447,7 +449,7 @@ Test(packet_classify, ipv6_eight_extension_headers_are_followed)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	for (int i = 0; i < 8; i++)
@@ -466,7 +468,7 @@ Test(packet_classify, ipv6_nine_to_sixteen_extension_headers_are_followed)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, true, n % 2);
 		uint32_t l3 = l3_of(n % 2);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		for (int i = 0; i < n; i++)
@@ -483,7 +485,7 @@ Test(packet_classify, ipv6_chain_longer_than_the_limit_is_bad_header_chain)
 		for (int n = SLUICE_MAX_IPV6_EXTENSIONS + 1; n <= 40; n += 23) {
 			uint8_t pkt[PKT_CAP];
 			size_t len = build(pkt, true, false);
-			struct sluice_udp_view v;
+			struct sluice_packet_view v;
 			enum sluice_bad_reason why;
 
 			if (!to_port)
@@ -500,7 +502,7 @@ Test(packet_classify, ipv6_esp_is_other)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	pkt[14 + 6] = 50;
@@ -513,7 +515,7 @@ Test(packet_classify, ipv4_total_length_past_frame_is_bad_ip_length)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, false, vlan);
 		uint32_t l3 = l3_of(vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		sluice_be16_store(pkt + l3 + 2, (uint16_t)(sluice_be16_load(pkt + l3 + 2) + 1));
@@ -526,7 +528,7 @@ Test(packet_classify, ipv4_total_length_below_header_is_bad_ip_length)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 16, 19);
@@ -543,7 +545,7 @@ Test(packet_classify, ipv6_payload_length_past_frame_is_bad_ip_length)
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, true, vlan);
 		uint32_t l3 = l3_of(vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		sluice_be16_store(pkt + l3 + 4, (uint16_t)(sluice_be16_load(pkt + l3 + 4) + 1));
@@ -562,7 +564,7 @@ Test(packet_classify, udp_length_disagreeing_with_ip_length_is_bad_ip_length)
 			uint8_t pkt[PKT_CAP];
 			size_t len = build(pkt, ipv6, vlan);
 			uint32_t l4 = l3_of(vlan) + (ipv6 ? 40 : 20);
-			struct sluice_udp_view v;
+			struct sluice_packet_view v;
 			enum sluice_bad_reason why;
 
 			sluice_be16_store(pkt + l4 + 4,
@@ -578,7 +580,7 @@ Test(packet_classify, udp_length_below_header_is_bad_ip_length)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, false, false);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	sluice_be16_store(pkt + 34 + 4, 7);
@@ -592,7 +594,7 @@ Test(packet_classify, ethernet_padding_is_allowed_and_not_payload)
 		bool ipv6 = variant & 1, vlan = variant & 2;
 		uint8_t pkt[PKT_CAP];
 		size_t len = build(pkt, ipv6, vlan);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		memset(pkt + len, 0, 12);
@@ -609,7 +611,7 @@ Test(packet_classify, short_datagram_with_padding_to_minimum_frame)
 	struct sluice_wire_message m = ts_msg(9, "");
 	uint8_t pkt[PKT_CAP];
 	size_t len = ts_build_datagram(pkt, sizeof(pkt), false, false, &m, 1);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	cr_assert_eq(len, 74);
@@ -625,7 +627,7 @@ Test(packet_classify, frames_shorter_than_ethernet_header_are_other)
 	build(pkt, false, true);
 	for (uint32_t len = 0; len < 18; len++) {
 		uint8_t *exact = malloc(len ? len : 1);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		cr_assert_not_null(exact);
@@ -643,7 +645,7 @@ static void truncations(uint8_t *pkt, size_t full, uint32_t l4)
 {
 	for (size_t len = 0; len <= full; len++) {
 		uint8_t *exact = malloc(len ? len : 1);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		cr_assert_not_null(exact);
@@ -701,7 +703,7 @@ static void truncations_never_message(uint8_t *pkt, size_t full)
 {
 	for (size_t len = 0; len < full; len++) {
 		uint8_t *exact = malloc(len ? len : 1);
-		struct sluice_udp_view v;
+		struct sluice_packet_view v;
 		enum sluice_bad_reason why;
 
 		cr_assert_not_null(exact);
@@ -715,7 +717,7 @@ Test(packet_classify, truncated_ipv6_extension_header_frames_never_message)
 {
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, true);
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = ipv6_insert_ext(pkt, len, 18, 51, auth_hdr, sizeof(auth_hdr));
@@ -742,7 +744,7 @@ Test(packet_classify, ipv6_extension_header_length_past_frame_is_bad_header_chai
 	uint8_t pkt[PKT_CAP];
 	size_t len = build(pkt, true, false);
 	uint8_t huge[8] = {0, 255, 0x01, 0x04, 0, 0, 0, 0};
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 
 	len = ipv6_insert_ext(pkt, len, 14, 60, huge, 8);
@@ -752,4 +754,150 @@ Test(packet_classify, ipv6_extension_header_length_past_frame_is_bad_header_chai
 	cr_assert_eq(classify(exact, len, &v, &why), SLUICE_PKT_BAD);
 	cr_assert_eq(why, SLUICE_BAD_IP_HEADER_CHAIN);
 	free(exact);
+}
+
+/* ---- TCP segments of chat services (sluice_packet_classify_ports) ---- */
+
+#define WS_PORT 8080
+
+static uint64_t ws_ports[1024];
+
+static const struct sluice_port_set *chat_ports(void)
+{
+	static struct sluice_port_set ports;
+	memset(ws_ports, 0, sizeof(ws_ports));
+	ws_ports[WS_PORT >> 6] |= 1ull << (WS_PORT & 63);
+	ports.udp = PORT;
+	ports.tcp = ws_ports;
+	return &ports;
+}
+
+static size_t build_tcp(uint8_t *pkt, bool ipv6, bool vlan, uint16_t sport, uint16_t dport,
+			const char *payload)
+{
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, ipv6);
+	ep.vlan = vlan;
+	ep.src_port = sport;
+	ep.dst_port = dport;
+	struct sluice_tcp_fields f = {
+	    .seq = 0x01020304, .ack = 0xa0b0c0d0, .flags = 0x18, .window = 512};
+	size_t len = sluice_tcp_packet_build(pkt, PKT_CAP, &ep, &f, (const uint8_t *)payload,
+					     strlen(payload));
+	cr_assert_gt(len, 0);
+	return len;
+}
+
+static void expect_stream(bool ipv6, bool vlan, uint16_t sport, uint16_t dport)
+{
+	uint8_t pkt[PKT_CAP];
+	size_t len = build_tcp(pkt, ipv6, vlan, sport, dport, "{\"text\":\"hi\"}");
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_STREAM);
+	uint32_t l3 = l3_of(vlan);
+	cr_assert_eq(v.l3_off, l3);
+	cr_assert_eq(v.l4_off, l3 + (ipv6 ? 40 : 20));
+	cr_assert_eq(v.payload_off, v.l4_off + 20);
+	cr_assert_eq(v.payload_len, 13);
+	cr_assert_eq(v.sport, sport);
+	cr_assert_eq(v.dport, dport);
+	cr_assert_eq(v.seq, 0x01020304);
+	cr_assert_eq(v.ack, 0xa0b0c0d0);
+	cr_assert_eq(v.tcp_flags, 0x18);
+	cr_assert(memcmp(pkt + v.payload_off, "{\"text\":\"hi\"}", 13) == 0);
+	cr_assert_eq(sluice_tcp_checksum_verify(pkt + v.l3_off, ipv6, pkt + v.l4_off,
+						(uint32_t)len - v.l4_off),
+		     0xffff);
+}
+
+Test(packet_classify, tcp_to_and_from_a_chat_port_is_stream_in_every_encapsulation)
+{
+	for (int ipv6 = 0; ipv6 < 2; ipv6++)
+		for (int vlan = 0; vlan < 2; vlan++) {
+			expect_stream(ipv6, vlan, 40000, WS_PORT); /* client to server */
+			expect_stream(ipv6, vlan, WS_PORT, 40000); /* server to client */
+		}
+}
+
+Test(packet_classify, tcp_to_other_ports_and_without_chat_ports_is_other)
+{
+	uint8_t pkt[PKT_CAP];
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	size_t len = build_tcp(pkt, false, false, 40000, 8081, "x");
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_OTHER);
+	len = build_tcp(pkt, true, false, 40000, WS_PORT, "x");
+	cr_assert_eq(sluice_packet_classify(pkt, (uint32_t)len, PORT, &v, &why), SLUICE_PKT_OTHER);
+	/* UDP frames are still found with chat ports configured. */
+	len = build(pkt, false, false);
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_MESSAGE);
+}
+
+Test(packet_classify, tcp_header_cut_short_or_inconsistent_is_bad_tcp_header)
+{
+	uint8_t pkt[PKT_CAP];
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		uint32_t l4 = 14 + (ipv6 ? 40 : 20);
+		/* Data offset 4 words (below the minimum). */
+		size_t len = build_tcp(pkt, ipv6, false, 40000, WS_PORT, "payload");
+		pkt[l4 + 12] = 4 << 4;
+		cr_assert_eq(
+		    sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		    SLUICE_PKT_BAD);
+		cr_assert_eq(why, SLUICE_BAD_TCP_HEADER);
+		/* Data offset past the end of the IP datagram. */
+		len = build_tcp(pkt, ipv6, false, 40000, WS_PORT, "payload");
+		pkt[l4 + 12] = 15 << 4;
+		cr_assert_eq(
+		    sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		    SLUICE_PKT_BAD);
+		cr_assert_eq(why, SLUICE_BAD_TCP_HEADER);
+		/* An IP length that leaves less than a TCP header. */
+		len = build_tcp(pkt, ipv6, false, WS_PORT, 40000, "");
+		if (ipv6)
+			sluice_be16_store(pkt + 14 + 4, 12);
+		else
+			sluice_be16_store(pkt + 14 + 2, 20 + 12);
+		cr_assert_eq(
+		    sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		    SLUICE_PKT_BAD);
+		cr_assert_eq(why, SLUICE_BAD_TCP_HEADER);
+	}
+}
+
+Test(packet_classify, tcp_first_fragment_to_a_chat_port_is_bad_ip_fragment)
+{
+	uint8_t pkt[PKT_CAP];
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	size_t len = build_tcp(pkt, false, false, 40000, WS_PORT, "part one");
+	sluice_be16_store(pkt + 14 + 6, 0x2000); /* MF, offset 0 */
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_BAD);
+	cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
+	/* The same to another port is someone else's traffic. */
+	len = build_tcp(pkt, false, false, 40000, 9999, "part one");
+	sluice_be16_store(pkt + 14 + 6, 0x2000);
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_OTHER);
+}
+
+Test(packet_classify, tcp_behind_ipv6_extension_headers_is_stream)
+{
+	uint8_t pkt[PKT_CAP];
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	size_t len = build_tcp(pkt, true, false, 40000, WS_PORT, "behind options");
+	len = ipv6_insert_ext(pkt, len, 14, 0, hop_by_hop, sizeof(hop_by_hop));
+	len = ipv6_insert_ext(pkt, len, 14, 60, dest_opts, sizeof(dest_opts));
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_STREAM);
+	cr_assert_eq(v.l4_off, 14 + 40 + 8 + 16);
+	cr_assert_eq(v.payload_len, 14);
 }

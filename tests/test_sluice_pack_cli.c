@@ -615,9 +615,9 @@ static void add_pkt(struct ts_packet *pkts, size_t *n, const uint8_t *data, size
 
 static size_t build_udp(uint8_t *out, size_t cap, uint16_t port, const void *payload, size_t len)
 {
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 
-	sluice_udp_endpoints_default(&ep, false);
+	sluice_endpoints_default(&ep, false);
 	ep.dst_port = port;
 	return sluice_udp_packet_build(out, cap, &ep, payload, len);
 }

@@ -23,7 +23,7 @@
 struct dgram {
 	uint8_t pkt[PKT_CAP];
 	uint32_t len;
-	struct sluice_udp_view view;
+	struct sluice_packet_view view;
 	struct sluice_frame_ref frames[MAX_FRAMES];
 	uint32_t count;
 };
@@ -474,7 +474,7 @@ Test(verdict_apply, remove_frame_beyond_64_uses_second_bitmap_word)
 	struct sluice_frame_ref frames[70];
 	uint64_t which[2] = {0, 1ull << (66 - 64)};
 	struct sluice_rewrite rw = {0};
-	struct sluice_udp_view view;
+	struct sluice_packet_view view;
 	enum sluice_bad_reason why;
 	static char texts[70][8];
 	static uint8_t pkt[PKT_CAP], want[PKT_CAP];
@@ -594,11 +594,11 @@ static void build_without_udp_checksum(struct dgram *d, bool vlan,
 {
 	uint8_t payload[PKT_CAP];
 	size_t used = 0;
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 
 	for (unsigned i = 0; i < n; i++)
 		used += sluice_wire_frame_write(payload + used, sizeof(payload) - used, &msgs[i]);
-	sluice_udp_endpoints_default(&ep, false);
+	sluice_endpoints_default(&ep, false);
 	ep.vlan = vlan;
 	ep.vlan_id = 42;
 	ep.no_udp_checksum = true;

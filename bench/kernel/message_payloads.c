@@ -25,7 +25,7 @@ int message_payloads_collect(const struct corpus_packets *packets, const char *p
 	struct sluice_frame_ref frames[SLUICE_MAX_FRAMES];
 	for (uint32_t i = 0; i < packets->count; i++) {
 		uint8_t *pkt = packets->data + packets->offset[i];
-		struct sluice_udp_view view;
+		struct sluice_packet_view view;
 		enum sluice_bad_reason why;
 		enum sluice_pkt_class cls =
 		    sluice_packet_classify(pkt, packets->len[i], udp_port, &view, &why);

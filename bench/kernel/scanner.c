@@ -97,8 +97,8 @@ void *scanner_main(void *arg)
 	if (cpu_pin_self(s->cpu, pin_err, sizeof(pin_err)) != 0)
 		fprintf(stderr, "sluice-kernel-bench: scanner: %s; running unpinned\n", pin_err);
 
-	struct sluice_udp_endpoints ep;
-	sluice_udp_endpoints_default(&ep, false);
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, false);
 	ep.dst_port = s->udp_port;
 	ep.no_udp_checksum = true;
 

@@ -8,7 +8,7 @@
 
 static uint16_t frames_in(const uint8_t *pkt, uint32_t len, uint16_t udp_port)
 {
-	struct sluice_udp_view view;
+	struct sluice_packet_view view;
 	enum sluice_bad_reason why;
 	if (sluice_packet_classify(pkt, len, udp_port, &view, &why) != SLUICE_PKT_MESSAGE)
 		return 0;

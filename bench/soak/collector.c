@@ -13,7 +13,7 @@
 
 #define COLLECT_BURST 64
 #define IDLE_NAP_S    0.0001
-/* The injector's source port (sluice_udp_endpoints_default()). */
+/* The injector's source port (sluice_endpoints_default()). */
 #define SOURCE_PORT 40000
 
 void soak_collector_init(struct soak_collector *c, struct ring_harness *harness,

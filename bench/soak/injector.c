@@ -105,8 +105,8 @@ static void build(struct soak_injector *inj, struct rte_mbuf *m, uint64_t datagr
 		if (shape->bad_magic && i == shape->bad_frame)
 			payload[at + SLUICE_WIRE_OFF_MAGIC] = 'X';
 	}
-	struct sluice_udp_endpoints ep;
-	sluice_udp_endpoints_default(&ep, shape->ipv6);
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, shape->ipv6);
 	ep.vlan = shape->vlan;
 	ep.vlan_id = shape->vlan_id;
 	ep.no_udp_checksum = shape->no_udp_checksum;

@@ -27,9 +27,9 @@ static void message_make(struct generator *g, struct message *m)
 
 /* Flow 0 is the library's default pair; others vary the client address and
  * port so that RSS spreads the traffic over queues. */
-static void flow_endpoints(struct sluice_udp_endpoints *ep, unsigned flow, bool ipv6)
+static void flow_endpoints(struct sluice_endpoints *ep, unsigned flow, bool ipv6)
 {
-	sluice_udp_endpoints_default(ep, ipv6);
+	sluice_endpoints_default(ep, ipv6);
 	if (flow == 0)
 		return;
 	if (ipv6) {
@@ -46,7 +46,7 @@ static void flow_endpoints(struct sluice_udp_endpoints *ep, unsigned flow, bool 
 
 static const uint16_t vlan_ids[] = {100, 200, 300, 4000};
 
-static void endpoints_pick(struct generator *g, struct sluice_udp_endpoints *ep)
+static void endpoints_pick(struct generator *g, struct sluice_endpoints *ep)
 {
 	bool ipv6 = rng_chance(&g->rng, g->opt->ipv6_pct);
 	unsigned flow = rng_below(&g->rng, g->opt->flows);
@@ -77,7 +77,7 @@ static bool packet_write(struct generator *g, pcap_dumper_t *dumper, const uint8
 	return true;
 }
 
-static size_t arp_request_build(uint8_t *out, const struct sluice_udp_endpoints *ep)
+static size_t arp_request_build(uint8_t *out, const struct sluice_endpoints *ep)
 {
 	size_t l2 = ep->vlan ? 18 : 14;
 
@@ -106,7 +106,7 @@ static const char *const dns_names[] = {"chat.example.com", "cdn.example.net", "
 					"img.example.com", "ntp.example.net"};
 
 static size_t dns_query_build(struct generator *g, uint8_t *out, size_t cap,
-			      struct sluice_udp_endpoints *ep)
+			      struct sluice_endpoints *ep)
 {
 	uint8_t q[300];
 	size_t n = 12;
@@ -137,7 +137,7 @@ static size_t dns_query_build(struct generator *g, uint8_t *out, size_t cap,
 bool other_packet(struct generator *g, pcap_dumper_t *dumper)
 {
 	uint8_t pkt[512];
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 	size_t len;
 
 	endpoints_pick(g, &ep);
@@ -145,7 +145,7 @@ bool other_packet(struct generator *g, pcap_dumper_t *dumper)
 		bool vlan = ep.vlan;
 		uint16_t vlan_id = ep.vlan_id;
 		/* ARP resolves IPv4 only; keep the tag that was drawn. */
-		sluice_udp_endpoints_default(&ep, false);
+		sluice_endpoints_default(&ep, false);
 		ep.vlan = vlan;
 		ep.vlan_id = vlan_id;
 		len = arp_request_build(pkt, &ep);
@@ -169,7 +169,7 @@ bool message_datagram(struct generator *g, pcap_dumper_t *dumper, struct message
 		      bool *have_pending)
 {
 	static uint8_t payload[PKT_BUF_LEN], pkt[PKT_BUF_LEN];
-	struct sluice_udp_endpoints ep;
+	struct sluice_endpoints ep;
 
 	endpoints_pick(g, &ep);
 	size_t max_payload = g->opt->mtu - (ep.ipv6 ? 40 : 20) - 8;

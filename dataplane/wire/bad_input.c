@@ -18,6 +18,7 @@ static const char *const reason_names[SLUICE_BAD_REASON_COUNT] = {
     [SLUICE_BAD_SCAN_ERROR] = "scan_error",
     [SLUICE_BAD_VLAN_DEPTH] = "vlan_depth",
     [SLUICE_BAD_IP_HEADER_CHAIN] = "ip_header_chain",
+    [SLUICE_BAD_TCP_HEADER] = "tcp_header",
 };
 
 static const char *const policy_names[SLUICE_POLICY_COUNT] = {

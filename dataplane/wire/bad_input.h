@@ -28,6 +28,7 @@ enum sluice_bad_reason {
 	SLUICE_BAD_SCAN_ERROR,	    /* Hyperscan returned an error */
 	SLUICE_BAD_VLAN_DEPTH,	    /* more than two VLAN tags: the payload cannot be placed */
 	SLUICE_BAD_IP_HEADER_CHAIN, /* IPv6 extension headers too many or cut short */
+	SLUICE_BAD_TCP_HEADER,	    /* a chat service's TCP header cut short or inconsistent */
 	SLUICE_BAD_REASON_COUNT
 };
 

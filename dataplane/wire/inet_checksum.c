@@ -23,27 +23,50 @@ uint32_t sluice_csum_add(uint32_t sum, const uint8_t *data, size_t len, bool odd
 	return (uint32_t)total;
 }
 
-uint32_t sluice_csum_pseudo_header(const uint8_t *ip, bool ipv6, uint32_t udp_len)
+uint32_t sluice_csum_pseudo_header_proto(const uint8_t *ip, bool ipv6, uint32_t l4_len,
+					 uint8_t proto)
 {
 	uint32_t sum = 0;
 	uint8_t tail[8];
 
 	if (ipv6) {
 		sum = sluice_csum_add(sum, ip + 8, 32, false); /* source, destination */
-		tail[0] = (uint8_t)(udp_len >> 24);
-		tail[1] = (uint8_t)(udp_len >> 16);
-		tail[2] = (uint8_t)(udp_len >> 8);
-		tail[3] = (uint8_t)udp_len;
+		tail[0] = (uint8_t)(l4_len >> 24);
+		tail[1] = (uint8_t)(l4_len >> 16);
+		tail[2] = (uint8_t)(l4_len >> 8);
+		tail[3] = (uint8_t)l4_len;
 		tail[4] = tail[5] = tail[6] = 0;
-		tail[7] = 17;
+		tail[7] = proto;
 		return sluice_csum_add(sum, tail, 8, false);
 	}
 	sum = sluice_csum_add(sum, ip + 12, 8, false);
 	tail[0] = 0;
-	tail[1] = 17;
-	tail[2] = (uint8_t)(udp_len >> 8);
-	tail[3] = (uint8_t)udp_len;
+	tail[1] = proto;
+	tail[2] = (uint8_t)(l4_len >> 8);
+	tail[3] = (uint8_t)l4_len;
 	return sluice_csum_add(sum, tail, 4, false);
+}
+
+uint32_t sluice_csum_pseudo_header(const uint8_t *ip, bool ipv6, uint32_t udp_len)
+{
+	return sluice_csum_pseudo_header_proto(ip, ipv6, udp_len, 17);
+}
+
+uint16_t sluice_tcp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t *tcp,
+				    uint32_t tcp_len)
+{
+	uint32_t sum = sluice_csum_pseudo_header_proto(ip, ipv6, tcp_len, 6);
+	return sluice_csum_fold(sluice_csum_add(sum, tcp, tcp_len, false));
+}
+
+uint16_t sluice_tcp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *tcp, uint32_t tcp_len)
+{
+	uint8_t saved[2];
+	memcpy(saved, tcp + 16, 2);
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = (uint16_t)~sluice_tcp_checksum_verify(ip, ipv6, tcp, tcp_len);
+	memcpy(tcp + 16, saved, 2);
+	return c;
 }
 
 uint16_t sluice_udp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t *udp,

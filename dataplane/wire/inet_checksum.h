@@ -44,6 +44,18 @@ static inline uint16_t sluice_csum_update(uint16_t field, uint16_t old_sum, uint
 /* Sum of the IPv4 or IPv6 pseudo-header for UDP. ip points at the IP header. */
 uint32_t sluice_csum_pseudo_header(const uint8_t *ip, bool ipv6, uint32_t udp_len);
 
+/* The same for any transport protocol (6: TCP). */
+uint32_t sluice_csum_pseudo_header_proto(const uint8_t *ip, bool ipv6, uint32_t l4_len,
+					 uint8_t proto);
+
+/* Full TCP checksum of a segment (tcp_len: header and payload). Returns the
+ * folded sum: 0xffff means valid. */
+uint16_t sluice_tcp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t *tcp,
+				    uint32_t tcp_len);
+
+/* The value to store in a TCP checksum field, computed from scratch. */
+uint16_t sluice_tcp_checksum_compute(const uint8_t *ip, bool ipv6, uint8_t *tcp, uint32_t tcp_len);
+
 /* Full UDP checksum of a datagram (pseudo-header + UDP header with the checksum
  * field as it is + payload). Returns the folded sum: 0xffff means valid. */
 uint16_t sluice_udp_checksum_verify(const uint8_t *ip, bool ipv6, const uint8_t *udp,

@@ -18,7 +18,7 @@
 #include "packet_classify.h"
 
 struct sluice_decoded {
-	struct sluice_udp_view view;
+	struct sluice_packet_view view;
 	uint32_t frame_count; /* frames decoded before any problem */
 	struct sluice_frame_ref frames[SLUICE_MAX_FRAMES];
 };

@@ -10,11 +10,13 @@
 #define IPV4_HDR_LEN 20
 #define IPV6_HDR_LEN 40
 #define UDP_HDR_LEN  8
+#define TCP_HDR_LEN  20
 
 #define ETHERTYPE_IPV4	0x0800
 #define ETHERTYPE_IPV6	0x86DD
 #define ETHERTYPE_VLAN	0x8100
 #define IPPROTO_UDP_NUM 17
+#define IPPROTO_TCP_NUM 6
 #define DEFAULT_TTL	64
 
 size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wire_message *msg)
@@ -37,32 +39,26 @@ size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wir
 	return need;
 }
 
-size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp_endpoints *ep,
-			       const uint8_t *payload, size_t len)
+/* Writes Ethernet [+VLAN] and the IP header for an l4_len-byte transport
+ * segment of protocol proto; returns where the segment starts, or 0 when it
+ * does not fit in cap or in the headers' length fields. */
+static size_t ip_headers(uint8_t *out, size_t cap, const struct sluice_endpoints *ep, uint8_t proto,
+			 size_t l4_len)
 {
 	size_t l2_len = ETH_HDR_LEN + (ep->vlan ? VLAN_TAG_LEN : 0);
 	size_t l3_len = ep->ipv6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
-	size_t udp_len = UDP_HDR_LEN + len;
-	size_t total = l2_len + l3_len + udp_len;
 
-	if (!out || (len && !payload) || ep->vlan_id > 0x0fff)
+	if (!out || ep->vlan_id > 0x0fff)
 		return 0;
 	/* IPv4 total length and the UDP length field are both 16 bits; IPv6 has
 	 * jumbograms, but nothing here should ever need one. */
-	if (udp_len > 0xffff || (!ep->ipv6 && l3_len + udp_len > 0xffff))
+	if (l4_len > 0xffff || (!ep->ipv6 && l3_len + l4_len > 0xffff))
 		return 0;
-	if (cap < total)
+	if (cap < l2_len + l3_len + l4_len)
 		return 0;
 
 	uint8_t *eth = out;
 	uint8_t *ip = out + l2_len;
-	uint8_t *udp = ip + l3_len;
-
-	/* memmove first: callers may have built the payload in place, where it
-	 * already sits at its final offset or overlaps the headers' room. */
-	if (len)
-		memmove(udp + UDP_HDR_LEN, payload, len);
-
 	memcpy(eth, ep->dst_mac, 6);
 	memcpy(eth + 6, ep->src_mac, 6);
 	uint16_t ethertype = ep->ipv6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
@@ -77,26 +73,48 @@ size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp
 	if (ep->ipv6) {
 		ip[0] = 0x60; /* version 6, traffic class 0, flow label 0 */
 		ip[1] = ip[2] = ip[3] = 0;
-		sluice_be16_store(ip + 4, (uint16_t)udp_len);
-		ip[6] = IPPROTO_UDP_NUM;
+		sluice_be16_store(ip + 4, (uint16_t)l4_len);
+		ip[6] = proto;
 		ip[7] = DEFAULT_TTL;
 		memcpy(ip + 8, ep->src_ip, 16);
 		memcpy(ip + 24, ep->dst_ip, 16);
 	} else {
 		ip[0] = 0x45;
 		ip[1] = 0;
-		sluice_be16_store(ip + 2, (uint16_t)(l3_len + udp_len));
+		sluice_be16_store(ip + 2, (uint16_t)(l3_len + l4_len));
 		/* id 0 with DF is what Linux sends for unfragmentable datagrams
 		 * (RFC 6864), and keeps generated captures reproducible. */
 		sluice_be16_store(ip + 4, 0);
 		sluice_be16_store(ip + 6, 0x4000);
 		ip[8] = DEFAULT_TTL;
-		ip[9] = IPPROTO_UDP_NUM;
+		ip[9] = proto;
 		memcpy(ip + 12, ep->src_ip, 4);
 		memcpy(ip + 16, ep->dst_ip, 4);
 		sluice_be16_store(ip + 10, sluice_ipv4_header_checksum(ip, IPV4_HDR_LEN));
 	}
+	return l2_len + l3_len;
+}
 
+size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_endpoints *ep,
+			       const uint8_t *payload, size_t len)
+{
+	size_t udp_len = UDP_HDR_LEN + len;
+	size_t l3_len = ep->ipv6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
+	size_t l2_len = ETH_HDR_LEN + (ep->vlan ? VLAN_TAG_LEN : 0);
+
+	if (len && !payload)
+		return 0;
+	if (!out || cap < l2_len + l3_len + udp_len || udp_len > 0xffff)
+		return 0;
+	/* memmove first: callers may have built the payload in place, where it
+	 * already sits at its final offset or overlaps the headers' room. */
+	if (len)
+		memmove(out + l2_len + l3_len + UDP_HDR_LEN, payload, len);
+	size_t l4 = ip_headers(out, cap, ep, IPPROTO_UDP_NUM, udp_len);
+	if (l4 == 0)
+		return 0;
+	uint8_t *ip = out + l2_len;
+	uint8_t *udp = out + l4;
 	sluice_be16_store(udp, ep->src_port);
 	sluice_be16_store(udp + 2, ep->dst_port);
 	sluice_be16_store(udp + 4, (uint16_t)udp_len);
@@ -104,10 +122,39 @@ size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp
 	if (ep->ipv6 || !ep->no_udp_checksum)
 		sluice_be16_store(
 		    udp + 6, sluice_udp_checksum_compute(ip, ep->ipv6, udp, (uint32_t)udp_len));
-	return total;
+	return l4 + udp_len;
 }
 
-void sluice_udp_endpoints_default(struct sluice_udp_endpoints *ep, bool ipv6)
+size_t sluice_tcp_packet_build(uint8_t *out, size_t cap, const struct sluice_endpoints *ep,
+			       const struct sluice_tcp_fields *tcp, const uint8_t *payload,
+			       size_t len)
+{
+	size_t tcp_len = TCP_HDR_LEN + len;
+	size_t l2_len = ETH_HDR_LEN + (ep->vlan ? VLAN_TAG_LEN : 0);
+
+	if (len && !payload)
+		return 0;
+	size_t l4 = ip_headers(out, cap, ep, IPPROTO_TCP_NUM, tcp_len);
+	if (l4 == 0)
+		return 0;
+	uint8_t *seg = out + l4;
+	if (len)
+		memmove(seg + TCP_HDR_LEN, payload, len);
+	sluice_be16_store(seg, ep->src_port);
+	sluice_be16_store(seg + 2, ep->dst_port);
+	sluice_be32_store(seg + 4, tcp->seq);
+	sluice_be32_store(seg + 8, tcp->ack);
+	seg[12] = (TCP_HDR_LEN / 4) << 4;
+	seg[13] = tcp->flags;
+	sluice_be16_store(seg + 14, tcp->window);
+	sluice_be16_store(seg + 16, 0);
+	sluice_be16_store(seg + 18, 0);
+	sluice_be16_store(
+	    seg + 16, sluice_tcp_checksum_compute(out + l2_len, ep->ipv6, seg, (uint32_t)tcp_len));
+	return l4 + tcp_len;
+}
+
+void sluice_endpoints_default(struct sluice_endpoints *ep, bool ipv6)
 {
 	static const uint8_t src_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 	static const uint8_t dst_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};

@@ -1,4 +1,4 @@
-/* Building Ethernet frames that carry wire-format messages.
+/* Building Ethernet frames that carry wire-format messages, and TCP segments.
  *
  * Used by the traffic generator (bench/), the demo and the tests to make the
  * bytes that Sluice receives. It is not on the worker's path. Builders write
@@ -25,7 +25,7 @@ struct sluice_wire_message {
 /* Appends one frame (header + text) at out; returns bytes written or 0. */
 size_t sluice_wire_frame_write(uint8_t *out, size_t cap, const struct sluice_wire_message *msg);
 
-struct sluice_udp_endpoints {
+struct sluice_endpoints {
 	bool ipv6;
 	bool vlan;	  /* add one 802.1Q tag */
 	uint16_t vlan_id; /* 0..4095 */
@@ -39,11 +39,24 @@ struct sluice_udp_endpoints {
 };
 
 /* Builds Ethernet [+VLAN] + IPv4/IPv6 + UDP around payload[0..len). */
-size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_udp_endpoints *ep,
+size_t sluice_udp_packet_build(uint8_t *out, size_t cap, const struct sluice_endpoints *ep,
 			       const uint8_t *payload, size_t len);
+
+/* A TCP segment's header fields. */
+struct sluice_tcp_fields {
+	uint32_t seq, ack;
+	uint8_t flags; /* FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10 */
+	uint16_t window;
+};
+
+/* Builds Ethernet [+VLAN] + IPv4/IPv6 + TCP (20-byte header, no options)
+ * around payload[0..len), with valid checksums. */
+size_t sluice_tcp_packet_build(uint8_t *out, size_t cap, const struct sluice_endpoints *ep,
+			       const struct sluice_tcp_fields *tcp, const uint8_t *payload,
+			       size_t len);
 
 /* Default endpoints in 198.18.0.0/15 (and 2001:2::/48 for IPv6, the benchmarking
  * range), destination port 7700. */
-void sluice_udp_endpoints_default(struct sluice_udp_endpoints *ep, bool ipv6);
+void sluice_endpoints_default(struct sluice_endpoints *ep, bool ipv6);
 
 #endif

@@ -8,11 +8,20 @@
 #define ETHERTYPE_QINQ	   0x88A8 /* 802.1ad service tag */
 #define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ */
 #define IPPROTO_UDP_	   17
+#define IPPROTO_TCP_	   6
 
-/* What a UDP header at l4 says about the destination port, if it is visible. */
-static bool udp_port_is(const uint8_t *pkt, uint32_t len, uint32_t l4, uint16_t port)
+/* Whether a transport header at l4 is for a port that carries messages, as
+ * far as it is visible. */
+static bool l4_ours(const uint8_t *pkt, uint32_t len, uint32_t l4, uint8_t proto,
+		    const struct sluice_port_set *ports)
 {
-	return l4 + 4 <= len && sluice_be16_load(pkt + l4 + 2) == port;
+	if (l4 + 4 > len)
+		return false;
+	if (proto == IPPROTO_UDP_)
+		return sluice_be16_load(pkt + l4 + 2) == ports->udp;
+	return proto == IPPROTO_TCP_ &&
+	       (sluice_port_set_has_tcp(ports, sluice_be16_load(pkt + l4)) ||
+		sluice_port_set_has_tcp(ports, sluice_be16_load(pkt + l4 + 2)));
 }
 
 static enum sluice_pkt_class bad(enum sluice_bad_reason reason, enum sluice_bad_reason *why)
@@ -24,7 +33,8 @@ static enum sluice_pkt_class bad(enum sluice_bad_reason reason, enum sluice_bad_
 /* Fills the payload part of view once the UDP header's position and the IP
  * datagram's end are known. */
 static enum sluice_pkt_class udp_payload(const uint8_t *pkt, uint32_t l4, uint32_t ip_end,
-					 struct sluice_udp_view *view, enum sluice_bad_reason *why)
+					 struct sluice_packet_view *view,
+					 enum sluice_bad_reason *why)
 {
 	if (l4 + 8 > ip_end)
 		return bad(SLUICE_BAD_IP_LENGTH, why);
@@ -37,8 +47,39 @@ static enum sluice_pkt_class udp_payload(const uint8_t *pkt, uint32_t l4, uint32
 	return SLUICE_PKT_MESSAGE;
 }
 
-static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len, uint16_t port,
-					   struct sluice_udp_view *view,
+static enum sluice_pkt_class tcp_payload(const uint8_t *pkt, uint32_t l4, uint32_t ip_end,
+					 struct sluice_packet_view *view,
+					 enum sluice_bad_reason *why)
+{
+	if (l4 + 20 > ip_end)
+		return bad(SLUICE_BAD_TCP_HEADER, why);
+	const uint8_t *tcp = pkt + l4;
+	uint32_t doff = (uint32_t)(tcp[12] >> 4) * 4;
+	if (doff < 20 || l4 + doff > ip_end)
+		return bad(SLUICE_BAD_TCP_HEADER, why);
+	view->l4_off = l4;
+	view->payload_off = l4 + doff;
+	view->payload_len = ip_end - (l4 + doff);
+	view->sport = sluice_be16_load(tcp);
+	view->dport = sluice_be16_load(tcp + 2);
+	view->seq = sluice_be32_load(tcp + 4);
+	view->ack = sluice_be32_load(tcp + 8);
+	view->tcp_flags = tcp[13];
+	return SLUICE_PKT_STREAM;
+}
+
+static enum sluice_pkt_class l4_payload(const uint8_t *pkt, uint32_t l4, uint32_t ip_end,
+					uint8_t proto, struct sluice_packet_view *view,
+					enum sluice_bad_reason *why)
+{
+	if (proto == IPPROTO_TCP_)
+		return tcp_payload(pkt, l4, ip_end, view, why);
+	return udp_payload(pkt, l4, ip_end, view, why);
+}
+
+static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len,
+					   const struct sluice_port_set *ports,
+					   struct sluice_packet_view *view,
 					   enum sluice_bad_reason *why)
 {
 	uint32_t l3 = view->l3_off;
@@ -48,7 +89,8 @@ static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len, uin
 	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
 	if ((ip[0] >> 4) != 4 || ihl < 20 || l3 + ihl > len)
 		return SLUICE_PKT_OTHER;
-	if (ip[9] != IPPROTO_UDP_)
+	uint8_t proto = ip[9];
+	if (proto != IPPROTO_UDP_ && (proto != IPPROTO_TCP_ || ports->tcp == NULL))
 		return SLUICE_PKT_OTHER;
 	uint32_t l4 = l3 + ihl;
 	uint16_t frag = sluice_be16_load(ip + 6);
@@ -56,16 +98,16 @@ static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len, uin
 		return SLUICE_PKT_OTHER; /* cannot be reassembled without its first fragment */
 	if (frag & 0x2000) {
 		/* A first fragment too short to show its port might be for us. */
-		if (l4 + 4 > len || udp_port_is(pkt, len, l4, port))
+		if (l4 + 4 > len || l4_ours(pkt, len, l4, proto, ports))
 			return bad(SLUICE_BAD_IP_FRAGMENT, why);
 		return SLUICE_PKT_OTHER;
 	}
-	if (!udp_port_is(pkt, len, l4, port))
+	if (!l4_ours(pkt, len, l4, proto, ports))
 		return SLUICE_PKT_OTHER;
 	uint32_t total = sluice_be16_load(ip + 2);
 	if (total < ihl || l3 + total > len)
 		return bad(SLUICE_BAD_IP_LENGTH, why);
-	return udp_payload(pkt, l4, l3 + total, view, why);
+	return l4_payload(pkt, l4, l3 + total, proto, view, why);
 }
 
 /* Whether an IPv6 next-header value is an extension header that a receiver
@@ -90,8 +132,14 @@ static bool ipv6_extension(uint8_t next)
 	}
 }
 
-static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uint16_t port,
-					   struct sluice_udp_view *view,
+static bool l4_proto(uint8_t next, const struct sluice_port_set *ports)
+{
+	return next == IPPROTO_UDP_ || (next == IPPROTO_TCP_ && ports->tcp != NULL);
+}
+
+static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len,
+					   const struct sluice_port_set *ports,
+					   struct sluice_packet_view *view,
 					   enum sluice_bad_reason *why)
 {
 	uint32_t l3 = view->l3_off;
@@ -105,7 +153,7 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uin
 	/* A receiver walks any number of extension headers; a chain this walk
 	 * cannot finish might end in a datagram for the message port, so it
 	 * fails closed instead of passing as other traffic. */
-	for (unsigned hops = 0; next != IPPROTO_UDP_; hops++) {
+	for (unsigned hops = 0; !l4_proto(next, ports); hops++) {
 		if (!ipv6_extension(next))
 			break;
 		if (hops == SLUICE_MAX_IPV6_EXTENSIONS || off + 8 > len)
@@ -127,20 +175,20 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len, uin
 		off += hdr_len;
 		next = h[0];
 	}
-	if (next != IPPROTO_UDP_) {
+	if (!l4_proto(next, ports)) {
 		/* An unfinished header chain in a first fragment may hide our port. */
 		return fragment ? bad(SLUICE_BAD_IP_FRAGMENT, why) : SLUICE_PKT_OTHER;
 	}
 	if (fragment) {
-		if (off + 4 > len || udp_port_is(pkt, len, off, port))
+		if (off + 4 > len || l4_ours(pkt, len, off, next, ports))
 			return bad(SLUICE_BAD_IP_FRAGMENT, why);
 		return SLUICE_PKT_OTHER;
 	}
-	if (!udp_port_is(pkt, len, off, port))
+	if (!l4_ours(pkt, len, off, next, ports))
 		return SLUICE_PKT_OTHER;
 	if (ip_end > len || off > ip_end)
 		return bad(SLUICE_BAD_IP_LENGTH, why);
-	return udp_payload(pkt, off, ip_end, view, why);
+	return l4_payload(pkt, off, ip_end, next, view, why);
 }
 
 static bool vlan_tpid(uint16_t ethertype)
@@ -151,7 +199,8 @@ static bool vlan_tpid(uint16_t ethertype)
 
 enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t len,
 						  uint16_t ethertype, uint32_t off,
-						  uint16_t msg_port, struct sluice_udp_view *view,
+						  const struct sluice_port_set *ports,
+						  struct sluice_packet_view *view,
 						  enum sluice_bad_reason *why)
 {
 	*why = SLUICE_BAD_NONE;
@@ -172,29 +221,39 @@ enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t l
 	}
 	if (ethertype == ETHERTYPE_IPV4) {
 		view->ipv6 = false;
-		return classify_ipv4(pkt, len, msg_port, view, why);
+		return classify_ipv4(pkt, len, ports, view, why);
 	}
 	if (ethertype == ETHERTYPE_IPV6) {
 		view->ipv6 = true;
-		return classify_ipv6(pkt, len, msg_port, view, why);
+		return classify_ipv6(pkt, len, ports, view, why);
 	}
 	return SLUICE_PKT_OTHER;
 }
 
-enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
-					     struct sluice_udp_view *view,
-					     enum sluice_bad_reason *why)
+enum sluice_pkt_class sluice_packet_classify_ports(const uint8_t *pkt, uint32_t len,
+						   const struct sluice_port_set *ports,
+						   struct sluice_packet_view *view,
+						   enum sluice_bad_reason *why)
 {
 	if (len < 14) {
 		*why = SLUICE_BAD_NONE;
 		return SLUICE_PKT_OTHER;
 	}
-	return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 12), 14, msg_port, view,
+	return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 12), 14, ports, view,
 					   why);
 }
 
+enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
+					     struct sluice_packet_view *view,
+					     enum sluice_bad_reason *why)
+{
+	const struct sluice_port_set udp_only = {.udp = msg_port};
+	return sluice_packet_classify_ports(pkt, len, &udp_only, view, why);
+}
+
 enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len, uint32_t l3_off,
-						uint16_t msg_port, struct sluice_udp_view *view,
+						const struct sluice_port_set *ports,
+						struct sluice_packet_view *view,
 						enum sluice_bad_reason *why)
 {
 	uint16_t ethertype = 0;
@@ -202,5 +261,5 @@ enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len
 		ethertype = ETHERTYPE_IPV4;
 	else if (l3_off < len && (pkt[l3_off] >> 4) == 6)
 		ethertype = ETHERTYPE_IPV6;
-	return sluice_packet_classify_from(pkt, len, ethertype, l3_off, msg_port, view, why);
+	return sluice_packet_classify_from(pkt, len, ethertype, l3_off, ports, view, why);
 }

@@ -1,5 +1,6 @@
 /* Classifying a received Ethernet frame: is it a UDP datagram for the message
- * port, and where are its IP, UDP and payload bytes?
+ * port, or a TCP segment of a chat service, and where are its IP, transport
+ * and payload bytes?
  *
  * Contract: reads only pkt[0..len); never writes. Up to SLUICE_MAX_VLAN_TAGS
  * tags (802.1Q 0x8100, 802.1ad 0x88A8, pre-standard QinQ 0x9100) in any order
@@ -10,6 +11,10 @@
  *   delivered): the caller forwards it untouched;
  * - SLUICE_PKT_MESSAGE with *view filled, payload bounds checked against both the
  *   IP/UDP lengths and len;
+ * - SLUICE_PKT_STREAM (sluice_packet_classify_ports() only) for a TCP segment
+ *   from or to a port in ports->tcp, *view filled with its TCP fields, the
+ *   payload bounded by the IP length and the TCP data offset (tcp_header when
+ *   they disagree). Its checksum is not verified here;
  * - SLUICE_PKT_BAD with *why set for a datagram to msg_port that cannot be scanned
  *   whole (first IP fragment, inconsistent lengths), and for any frame whose
  *   headers cannot be walked to the end (a third VLAN tag, an IPv6 header chain
@@ -21,6 +26,7 @@
 #define SLUICE_DATAPLANE_PACKET_CLASSIFY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bad_input.h"
@@ -34,9 +40,10 @@ enum sluice_pkt_class {
 	SLUICE_PKT_OTHER = 0,
 	SLUICE_PKT_MESSAGE,
 	SLUICE_PKT_BAD,
+	SLUICE_PKT_STREAM,
 };
 
-struct sluice_udp_view {
+struct sluice_packet_view {
 	uint32_t l3_off;
 	uint32_t l4_off;
 	uint32_t payload_off;
@@ -44,25 +51,48 @@ struct sluice_udp_view {
 	bool ipv6;
 	bool vlan;	   /* at least one tag */
 	uint8_t vlan_tags; /* 0..SLUICE_MAX_VLAN_TAGS */
+	/* TCP (SLUICE_PKT_STREAM) only. */
+	uint8_t tcp_flags;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
 };
+
+/* Which ports carry messages. */
+struct sluice_port_set {
+	uint16_t udp;	     /* the frame format's port */
+	const uint64_t *tcp; /* a 65,536-bit map of chat services' ports, or NULL */
+};
+
+static inline bool sluice_port_set_has_tcp(const struct sluice_port_set *ports, uint16_t port)
+{
+	return ports->tcp != NULL && (ports->tcp[port >> 6] >> (port & 63)) & 1;
+}
 
 /* An Ethernet II frame, as the gateway's ports receive it. */
 enum sluice_pkt_class sluice_packet_classify(const uint8_t *pkt, uint32_t len, uint16_t msg_port,
-					     struct sluice_udp_view *view,
+					     struct sluice_packet_view *view,
 					     enum sluice_bad_reason *why);
+
+/* The same, for UDP frames and TCP chat services. */
+enum sluice_pkt_class sluice_packet_classify_ports(const uint8_t *pkt, uint32_t len,
+						   const struct sluice_port_set *ports,
+						   struct sluice_packet_view *view,
+						   enum sluice_bad_reason *why);
 
 /* The same for captures with other link headers (Linux cooked, SLL2): the
  * link header said `ethertype` (possibly a VLAN TPID, whose tags are walked
  * as on Ethernet), and what follows it starts at off. */
 enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t len,
 						  uint16_t ethertype, uint32_t off,
-						  uint16_t msg_port, struct sluice_udp_view *view,
+						  const struct sluice_port_set *ports,
+						  struct sluice_packet_view *view,
 						  enum sluice_bad_reason *why);
 
 /* The same for a bare IP packet at l3_off (raw and loopback captures): the
  * version nibble says which. */
 enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len, uint32_t l3_off,
-						uint16_t msg_port, struct sluice_udp_view *view,
+						const struct sluice_port_set *ports,
+						struct sluice_packet_view *view,
 						enum sluice_bad_reason *why);
 
 #endif

@@ -38,27 +38,28 @@ unsigned sp_capture_reason_count(void)
 }
 
 static enum sluice_pkt_class classify(int linktype, const uint8_t *pkt, uint32_t len, uint16_t port,
-				      struct sluice_udp_view *v, enum sluice_bad_reason *why)
+				      struct sluice_packet_view *v, enum sluice_bad_reason *why)
 {
+	const struct sluice_port_set ports = {.udp = port};
 	*why = SLUICE_BAD_NONE;
 	switch (linktype) {
 	case DLT_EN10MB:
-		return sluice_packet_classify(pkt, len, port, v, why);
+		return sluice_packet_classify_ports(pkt, len, &ports, v, why);
 	case DLT_LINUX_SLL: /* 16 bytes, protocol last */
 		if (len < 16)
 			return SLUICE_PKT_OTHER;
-		return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 14), 16, port,
+		return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 14), 16, &ports,
 						   v, why);
 	case LINKTYPE_SLL2: /* 20 bytes, protocol first */
 		if (len < 20)
 			return SLUICE_PKT_OTHER;
-		return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt), 20, port, v,
+		return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt), 20, &ports, v,
 						   why);
 	case DLT_NULL:
 	case DLT_LOOP:
-		return sluice_packet_classify_ip(pkt, len, 4, port, v, why);
+		return sluice_packet_classify_ip(pkt, len, 4, &ports, v, why);
 	default: /* DLT_RAW and its aliases; checked by the caller */
-		return sluice_packet_classify_ip(pkt, len, 0, port, v, why);
+		return sluice_packet_classify_ip(pkt, len, 0, &ports, v, why);
 	}
 }
 
@@ -87,7 +88,7 @@ static int one_packet(int linktype, unsigned long no, const uint8_t *pkt, uint32
 {
 	struct sluice_frame_ref frames[SLUICE_MAX_FRAMES];
 	uint32_t count = 0;
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 	enum sluice_pkt_class c = classify(linktype, pkt, caplen, port, &v, &why);
 	unsigned reason = why;

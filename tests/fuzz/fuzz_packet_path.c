@@ -280,18 +280,18 @@ static void same_outcome(const struct run *a, const struct run *b, uint16_t n)
 
 /* ---- oracle (b) ---- */
 
-static bool ipv4_header_ok(const uint8_t *pkt, const struct sluice_udp_view *v)
+static bool ipv4_header_ok(const uint8_t *pkt, const struct sluice_packet_view *v)
 {
 	const uint8_t *ip = pkt + v->l3_off;
 	return sluice_csum_fold(sluice_csum_add(0, ip, (ip[0] & 0x0fu) * 4u, false)) == 0xffff;
 }
 
-static uint16_t udp_field(const uint8_t *pkt, const struct sluice_udp_view *v)
+static uint16_t udp_field(const uint8_t *pkt, const struct sluice_packet_view *v)
 {
 	return sluice_be16_load(pkt + v->l4_off + 6);
 }
 
-static bool udp_ok(const uint8_t *pkt, const struct sluice_udp_view *v)
+static bool udp_ok(const uint8_t *pkt, const struct sluice_packet_view *v)
 {
 	if (!v->ipv6 && udp_field(pkt, v) == 0)
 		return true;
@@ -301,7 +301,7 @@ static bool udp_ok(const uint8_t *pkt, const struct sluice_udp_view *v)
 
 static void checksums_kept(const uint8_t *in, uint32_t in_len, const uint8_t *out, uint32_t out_len)
 {
-	struct sluice_udp_view vi, vo;
+	struct sluice_packet_view vi, vo;
 	enum sluice_bad_reason why;
 	if (sluice_packet_classify(in, in_len, PORT, &vi, &why) != SLUICE_PKT_MESSAGE)
 		abort();
@@ -505,7 +505,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	same_outcome(msg, batch, n);
 
 	for (uint16_t i = 0; i < n; i++) {
-		struct sluice_udp_view view;
+		struct sluice_packet_view view;
 		enum sluice_bad_reason why;
 		enum sluice_pkt_class cls =
 		    sluice_packet_classify(src[i], src_len[i], PORT, &view, &why);

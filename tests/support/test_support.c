@@ -79,8 +79,8 @@ size_t ts_build_datagram(uint8_t *out, size_t cap, bool ipv6, bool vlan,
 			return 0;
 		used += n;
 	}
-	struct sluice_udp_endpoints ep;
-	sluice_udp_endpoints_default(&ep, ipv6);
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, ipv6);
 	ep.vlan = vlan;
 	ep.vlan_id = 42;
 	return sluice_udp_packet_build(out, cap, &ep, payload, used);
@@ -88,7 +88,7 @@ size_t ts_build_datagram(uint8_t *out, size_t cap, bool ipv6, bool vlan,
 
 bool ts_checksums_valid(const uint8_t *pkt, size_t len)
 {
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 	uint16_t port = 0;
 	if (sluice_packet_classify(pkt, (uint32_t)len, SLUICE_WIRE_DEFAULT_PORT, &v, &why) ==
@@ -235,7 +235,7 @@ int ts_run(char *const argv[], double timeout_s, char **output)
 
 int ts_frames_of(const uint8_t *pkt, size_t len, uint16_t port, struct ts_frame *frames, int max)
 {
-	struct sluice_udp_view v;
+	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
 	if (sluice_packet_classify(pkt, (uint32_t)len, port, &v, &why) != SLUICE_PKT_MESSAGE)
 		return -1;

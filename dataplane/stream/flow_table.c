@@ -1,0 +1,228 @@
+#include "flow_table.h"
+
+#include <string.h>
+
+#define BUCKET_SLOTS 8
+
+struct sluice_flow_bucket {
+	uint32_t sig[BUCKET_SLOTS]; /* 0: empty */
+	uint32_t idx[BUCKET_SLOTS];
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct sluice_flow_bucket) == 64, "a bucket is one cache line");
+_Static_assert(sizeof(struct sluice_flow_key) == 40, "keys hash as five words");
+
+void sluice_flow_key_make(struct sluice_flow_key *key, const uint8_t *src, const uint8_t *dst,
+			  uint16_t sport, uint16_t dport, bool ipv6, uint8_t *from_side)
+{
+	size_t alen = ipv6 ? 16 : 4;
+	int order = memcmp(src, dst, alen);
+	bool src_first = order < 0 || (order == 0 && sport <= dport);
+	memset(key, 0, sizeof(*key));
+	memcpy(key->addr[src_first ? 0 : 1], src, alen);
+	memcpy(key->addr[src_first ? 1 : 0], dst, alen);
+	key->port[src_first ? 0 : 1] = sport;
+	key->port[src_first ? 1 : 0] = dport;
+	key->ipv6 = ipv6;
+	*from_side = src_first ? 0 : 1;
+}
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t sluice_flow_hash(const struct sluice_flow_key *key)
+{
+	uint64_t w[5];
+	memcpy(w, key, sizeof(w));
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 5; i++)
+		h = mix(h ^ w[i]) + 0x9e3779b97f4a7c15ull;
+	return h;
+}
+
+static uint32_t signature(uint64_t hash)
+{
+	return (uint32_t)(hash >> 32) | 1u;
+}
+
+int sluice_flow_table_init(struct sluice_flow_table *t, uint32_t capacity,
+			   const uint64_t timeouts[SLUICE_FLOW_CLASSES],
+			   const struct sluice_allocator *alloc)
+{
+	memset(t, 0, sizeof(*t));
+	t->alloc = alloc;
+	if (capacity == 0 || capacity > (1u << 28))
+		return -1;
+	uint32_t buckets = 1;
+	while ((uint64_t)buckets * BUCKET_SLOTS < 2ull * capacity)
+		buckets <<= 1;
+	/* The spill buckets past the last wrap round to the first. */
+	t->buckets = sluice_zalloc(alloc, (size_t)buckets * sizeof(*t->buckets));
+	t->spilled = sluice_zalloc(alloc, (size_t)buckets * sizeof(*t->spilled));
+	t->keys = sluice_zalloc(alloc, (size_t)capacity * sizeof(*t->keys));
+	t->meta = sluice_zalloc(alloc, (size_t)capacity * sizeof(*t->meta));
+	if (!t->buckets || !t->spilled || !t->keys || !t->meta) {
+		sluice_flow_table_fini(t);
+		return -1;
+	}
+	t->bucket_mask = buckets - 1;
+	t->capacity = capacity;
+	for (uint32_t i = 0; i < capacity; i++)
+		t->meta[i].next = i + 1 < capacity ? i + 1 : SLUICE_FLOW_NONE;
+	t->free_head = 0;
+	for (int c = 0; c < SLUICE_FLOW_CLASSES; c++) {
+		t->head[c] = t->tail[c] = SLUICE_FLOW_NONE;
+		t->timeout[c] = timeouts[c];
+	}
+	return 0;
+}
+
+void sluice_flow_table_fini(struct sluice_flow_table *t)
+{
+	if (t->alloc != NULL) {
+		sluice_free(t->alloc, t->buckets);
+		sluice_free(t->alloc, t->spilled);
+		sluice_free(t->alloc, t->keys);
+		sluice_free(t->alloc, t->meta);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+size_t sluice_flow_table_bytes_per_flow(void)
+{
+	/* Two slots (8 bytes each) and a quarter of a spill counter per flow. */
+	return sizeof(struct sluice_flow_key) + sizeof(struct sluice_flow_meta) + 16 + 1;
+}
+
+uint32_t sluice_flow_lookup(const struct sluice_flow_table *t, const struct sluice_flow_key *key,
+			    uint64_t hash)
+{
+	uint32_t sig = signature(hash);
+	uint32_t b = (uint32_t)hash & t->bucket_mask;
+	for (int k = 0; k <= SLUICE_FLOW_SPILL; k++) {
+		const struct sluice_flow_bucket *bk = &t->buckets[b];
+		for (int s = 0; s < BUCKET_SLOTS; s++)
+			if (bk->sig[s] == sig &&
+			    memcmp(&t->keys[bk->idx[s]], key, sizeof(*key)) == 0)
+				return bk->idx[s];
+		if (t->spilled[b] == 0)
+			break;
+		b = (b + 1) & t->bucket_mask;
+	}
+	return SLUICE_FLOW_NONE;
+}
+
+static void list_unlink(struct sluice_flow_table *t, uint32_t idx)
+{
+	struct sluice_flow_meta *m = &t->meta[idx];
+	if (m->prev != SLUICE_FLOW_NONE)
+		t->meta[m->prev].next = m->next;
+	else
+		t->head[m->cls] = m->next;
+	if (m->next != SLUICE_FLOW_NONE)
+		t->meta[m->next].prev = m->prev;
+	else
+		t->tail[m->cls] = m->prev;
+}
+
+static void list_append(struct sluice_flow_table *t, uint32_t idx, enum sluice_flow_class cls)
+{
+	struct sluice_flow_meta *m = &t->meta[idx];
+	m->cls = (uint8_t)cls;
+	m->next = SLUICE_FLOW_NONE;
+	m->prev = t->tail[cls];
+	if (m->prev != SLUICE_FLOW_NONE)
+		t->meta[m->prev].next = idx;
+	else
+		t->head[cls] = idx;
+	t->tail[cls] = idx;
+}
+
+uint32_t sluice_flow_insert(struct sluice_flow_table *t, const struct sluice_flow_key *key,
+			    uint64_t hash, enum sluice_flow_class cls, uint64_t now)
+{
+	if (t->free_head == SLUICE_FLOW_NONE)
+		return SLUICE_FLOW_NONE;
+	uint32_t home = (uint32_t)hash & t->bucket_mask;
+	uint32_t b = home;
+	for (int k = 0; k <= SLUICE_FLOW_SPILL; k++) {
+		struct sluice_flow_bucket *bk = &t->buckets[b];
+		for (int s = 0; s < BUCKET_SLOTS; s++) {
+			if (bk->sig[s] != 0)
+				continue;
+			uint32_t idx = t->free_head;
+			t->free_head = t->meta[idx].next;
+			bk->sig[s] = signature(hash);
+			bk->idx[s] = idx;
+			for (uint32_t p = home, j = 0; j < (uint32_t)k;
+			     j++, p = (p + 1) & t->bucket_mask)
+				t->spilled[p]++;
+			t->keys[idx] = *key;
+			t->meta[idx] =
+			    (struct sluice_flow_meta){.last_seen = now, .home = home, .used = true};
+			list_append(t, idx, cls);
+			t->used++;
+			return idx;
+		}
+		b = (b + 1) & t->bucket_mask;
+	}
+	return SLUICE_FLOW_NONE;
+}
+
+void sluice_flow_touch(struct sluice_flow_table *t, uint32_t idx, enum sluice_flow_class cls,
+		       uint64_t now)
+{
+	t->meta[idx].last_seen = now;
+	if (t->tail[cls] == idx)
+		return;
+	list_unlink(t, idx);
+	list_append(t, idx, cls);
+}
+
+void sluice_flow_remove(struct sluice_flow_table *t, uint32_t idx)
+{
+	struct sluice_flow_meta *m = &t->meta[idx];
+	if (!m->used)
+		return;
+	uint32_t b = m->home;
+	for (int k = 0; k <= SLUICE_FLOW_SPILL; k++) {
+		struct sluice_flow_bucket *bk = &t->buckets[b];
+		for (int s = 0; s < BUCKET_SLOTS; s++) {
+			if (bk->sig[s] == 0 || bk->idx[s] != idx)
+				continue;
+			bk->sig[s] = 0;
+			for (uint32_t p = m->home, j = 0; j < (uint32_t)k;
+			     j++, p = (p + 1) & t->bucket_mask)
+				t->spilled[p]--;
+			k = SLUICE_FLOW_SPILL;
+			break;
+		}
+		b = (b + 1) & t->bucket_mask;
+	}
+	list_unlink(t, idx);
+	m->used = false;
+	m->next = t->free_head;
+	t->free_head = idx;
+	t->used--;
+}
+
+uint32_t sluice_flow_expired(const struct sluice_flow_table *t, uint64_t now, uint32_t *out,
+			     uint32_t max)
+{
+	uint32_t n = 0;
+	for (int c = 0; c < SLUICE_FLOW_CLASSES; c++)
+		for (uint32_t i = t->head[c]; i != SLUICE_FLOW_NONE && n < max;
+		     i = t->meta[i].next) {
+			if (now - t->meta[i].last_seen <= t->timeout[c])
+				break;
+			out[n++] = i;
+		}
+	return n;
+}
