@@ -1,7 +1,7 @@
 /* Event records: what a worker reports about one message, passed by value
  * through the worker's event ring to the control thread, which formats them.
  *
- * A record is one cache line and holds no string: rule metadata is looked up in
+ * A record is two cache lines and holds no string: rule metadata is looked up in
  * `pack`, which the control thread keeps alive until it has drained every ring
  * after the grace period that retires the pack (see ruleset_registry.h).
  */
@@ -16,6 +16,7 @@ struct sluice_pack;
 enum sluice_event_kind {
 	SLUICE_EVENT_MATCH = 1,	    /* a rule matched a message */
 	SLUICE_EVENT_BAD_INPUT = 2, /* a datagram or frame was handled by bad-input policy */
+	SLUICE_EVENT_STREAM = 3,    /* a TCP flow was reset or a segment dropped (reason) */
 };
 
 struct sluice_event {
@@ -33,11 +34,23 @@ struct sluice_event {
 	uint8_t reason;	 /* enum sluice_bad_reason (BAD_INPUT) */
 	uint8_t policy;	 /* enum sluice_bad_policy (BAD_INPUT) */
 	uint8_t has_ids; /* BAD_INPUT: whether msg/channel/user ids could be read */
-	uint8_t pad[5];	 /* named, so initialisers zero it: no stale bytes in the ring */
+	/* A message of a TCP stream is named by its connection instead of ids:
+	 * src is the message's sender. */
+	uint8_t stream; /* MATCH and STREAM: the fields below are set */
+	uint8_t ipv6;
+	uint8_t from_client; /* the message went client to server */
+	uint8_t pad[2];	     /* named, so initialisers zero it: no stale bytes in the ring */
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16]; /* IPv4: the first 4 bytes */
+	uint8_t pad2[28];
 };
 
-_Static_assert(sizeof(struct sluice_event) == 64, "an event is one cache line");
-_Static_assert(offsetof(struct sluice_event, pad) + sizeof(((struct sluice_event *)0)->pad) == 64,
+_Static_assert(sizeof(struct sluice_event) == 128, "an event is two cache lines");
+_Static_assert(offsetof(struct sluice_event, pad2) + sizeof(((struct sluice_event *)0)->pad2) ==
+		   128,
+	       "an event has no implicit padding");
+_Static_assert(offsetof(struct sluice_event, sport) ==
+		   offsetof(struct sluice_event, pad) + sizeof(((struct sluice_event *)0)->pad),
 	       "an event has no implicit padding");
 
 #endif

@@ -1,5 +1,6 @@
 #include "event_sink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "action.h"
 #include "bad_input.h"
 #include "pack.h"
+#include "stream_stats.h"
 
 int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 			   const struct sluice_tsc_clock *clock, char *err, size_t err_len)
@@ -78,6 +80,25 @@ static size_t format_ts(uint64_t ns, char *buf, size_t cap)
 				(unsigned long long)(ns % 1000000000ull));
 }
 
+/* Who a message is from: its frame's ids, or its TCP connection. */
+static void format_who(const struct sluice_event *ev, char *buf, size_t cap)
+{
+	if (!ev->stream) {
+		snprintf(buf, cap, "\"msg_id\":%llu,\"channel_id\":%llu,\"user_id\":%llu",
+			 (unsigned long long)ev->msg_id, (unsigned long long)ev->channel_id,
+			 (unsigned long long)ev->user_id);
+		return;
+	}
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	int af = ev->ipv6 ? AF_INET6 : AF_INET;
+	inet_ntop(af, ev->src, src, sizeof(src));
+	inet_ntop(af, ev->dst, dst, sizeof(dst));
+	snprintf(buf, cap,
+		 "\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"direction\":\"%s\"",
+		 src, ev->sport, dst, ev->dport,
+		 ev->from_client ? "client_to_server" : "server_to_client");
+}
+
 size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_tsc_clock *clock,
 			   char *buf, size_t cap)
 {
@@ -93,17 +114,26 @@ size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_ts
 		char id[160], category[160];
 		sluice_json_string(id, sizeof(id), rule->id);
 		sluice_json_string(category, sizeof(category), rule->category);
+		char who[256];
+		format_who(ev, who, sizeof(who));
 		n = (size_t)snprintf(
 		    buf, cap,
-		    "{\"ts\":\"%s\",\"event\":\"match\",\"worker\":%u,\"msg_id\":%llu,"
-		    "\"channel_id\":%llu,\"user_id\":%llu,\"rule\":%s,\"category\":%s,"
-		    "\"action\":\"%s\",\"verdict\":\"%s\",\"pack\":%s,\"pack_version\":%s,"
-		    "\"from\":%u,\"to\":%u}\n",
-		    ts, ev->worker, (unsigned long long)ev->msg_id,
-		    (unsigned long long)ev->channel_id, (unsigned long long)ev->user_id, id,
-		    category, sluice_action_name(rule->action),
+		    "{\"ts\":\"%s\",\"event\":\"match\",\"worker\":%u,%s,\"rule\":%s,"
+		    "\"category\":%s,\"action\":\"%s\",\"verdict\":\"%s\",\"pack\":%s,"
+		    "\"pack_version\":%s,\"from\":%u,\"to\":%u}\n",
+		    ts, ev->worker, who, id, category, sluice_action_name(rule->action),
 		    sluice_action_name((enum sluice_action)ev->verdict), pack_name, pack_version,
 		    ev->from, ev->to);
+	} else if (ev->kind == SLUICE_EVENT_STREAM) {
+		char who[256];
+		format_who(ev, who, sizeof(who));
+		n = (size_t)snprintf(
+		    buf, cap,
+		    "{\"ts\":\"%s\",\"event\":\"stream\",\"worker\":%u,%s,\"reason\":\"%s\","
+		    "\"action\":\"%s\",\"pack\":%s,\"pack_version\":%s}\n",
+		    ts, ev->worker, who,
+		    sluice_stream_reason_name((enum sluice_stream_reason)ev->reason),
+		    ev->policy ? "reset" : "drop", pack_name, pack_version);
 	} else {
 		char ids[128] = "";
 		if (ev->has_ids)

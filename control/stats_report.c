@@ -1,6 +1,20 @@
 #include "stats_report.h"
 
+#include <stddef.h>
 #include <string.h>
+
+/* Every field of the stream counters is a uint64_t: sums field by field
+ * (the gauges too: per worker, so their sum is the daemon's). */
+static void stream_sum(struct sluice_stream_stats *total, const struct sluice_stream_stats *s)
+{
+	uint64_t *t = (uint64_t *)total;
+	const uint64_t *w = (const uint64_t *)s;
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		t[i] += w[i];
+}
+
+_Static_assert(sizeof(struct sluice_stream_stats) % sizeof(uint64_t) == 0,
+	       "stream counters are all uint64_t");
 
 void sluice_stats_sum(struct sluice_worker_stats *const *workers, unsigned count,
 		      struct sluice_worker_stats *total)
@@ -37,7 +51,35 @@ void sluice_stats_sum(struct sluice_worker_stats *const *workers, unsigned count
 			total->max_gap_cycles = s->max_gap_cycles;
 		if (s->generation < total->generation)
 			total->generation = s->generation;
+		stream_sum(&total->stream, &s->stream);
 	}
+}
+
+static void stream_json(struct sluice_strbuf *sb, const struct sluice_stream_stats *s)
+{
+	sluice_strbuf_printf(
+	    sb,
+	    ",\"streams\":{\"segments\":%llu,\"segments_held\":%llu,\"segments_released\":%llu,"
+	    "\"segments_dropped\":%llu,\"retransmits_rewritten\":%llu,\"conflict_bytes\":%llu,"
+	    "\"flows_opened\":%llu,\"flows_closed\":%llu,\"flows_expired\":%llu,"
+	    "\"flows_reset\":%llu,\"flows_active\":%llu,\"held_packets\":%llu,"
+	    "\"held_bytes\":%llu,\"ws_messages\":%llu,\"ws_control\":%llu,"
+	    "\"ws_unscanned\":%llu,\"json_messages\":%llu,\"json_malformed\":%llu,"
+	    "\"reasons\":{",
+	    (unsigned long long)s->segments, (unsigned long long)s->segments_held,
+	    (unsigned long long)s->segments_released, (unsigned long long)s->segments_dropped,
+	    (unsigned long long)s->retransmits_rewritten, (unsigned long long)s->conflict_bytes,
+	    (unsigned long long)s->flows_opened, (unsigned long long)s->flows_closed,
+	    (unsigned long long)s->flows_expired, (unsigned long long)s->flows_reset,
+	    (unsigned long long)s->flows_active, (unsigned long long)s->held_packets,
+	    (unsigned long long)s->held_bytes, (unsigned long long)s->ws_messages,
+	    (unsigned long long)s->ws_control, (unsigned long long)s->ws_unscanned,
+	    (unsigned long long)s->json_messages, (unsigned long long)s->json_malformed);
+	for (unsigned r = 1; r < SLUICE_STREAM_REASON_COUNT; r++)
+		sluice_strbuf_printf(sb, "%s\"%s\":%llu", r > 1 ? "," : "",
+				     sluice_stream_reason_name((enum sluice_stream_reason)r),
+				     (unsigned long long)s->reason[r]);
+	sluice_strbuf_printf(sb, "}}");
 }
 
 static double cycles_to_ns(uint64_t cycles, uint64_t hz)
@@ -80,11 +122,13 @@ void sluice_stats_json_one(struct sluice_strbuf *sb, const struct sluice_worker_
 	    sb,
 	    "},\"utf8_repaired\":%llu,\"match_overflow\":%llu,\"events_dropped\":%llu,"
 	    "\"iterations\":%llu,\"max_iteration_ns\":%.0f,\"max_gap_ns\":%.0f,"
-	    "\"generation\":%llu}",
+	    "\"generation\":%llu",
 	    (unsigned long long)s->utf8_repaired, (unsigned long long)s->match_overflow,
 	    (unsigned long long)s->events_dropped, (unsigned long long)s->iterations,
 	    cycles_to_ns(s->max_iteration_cycles, tsc_hz), cycles_to_ns(s->max_gap_cycles, tsc_hz),
 	    (unsigned long long)s->generation);
+	stream_json(sb, &s->stream);
+	sluice_strbuf_printf(sb, "}");
 }
 
 void sluice_stats_json(struct sluice_strbuf *sb, struct sluice_worker_stats *const *workers,

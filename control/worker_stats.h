@@ -12,6 +12,7 @@
 
 #include "action.h"
 #include "bad_input.h"
+#include "stream_stats.h"
 
 #define SLUICE_PORT_COUNT 2
 
@@ -38,6 +39,7 @@ struct sluice_worker_stats {
 	uint64_t max_iteration_cycles; /* longest pass, start to end */
 	uint64_t max_gap_cycles;       /* longest time between two passes' starts */
 	uint64_t generation;	       /* ruleset generation used in the last burst */
+	struct sluice_stream_stats stream;
 } __attribute__((aligned(64)));
 
 #endif

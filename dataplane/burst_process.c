@@ -19,6 +19,7 @@
 #include "batch_scan.h"
 #include "datagram_process.h"
 #include "datagram_process_internal.h"
+#include "stream_process.h"
 #include "wire_format.h"
 
 #define PENDING_FRAMES	512
@@ -182,13 +183,22 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
 			  const bool *partial, uint16_t n, enum sluice_packet_fate fates[])
 {
+	sluice_burst_process_from(ctx, 0, NULL, pkts, lens, partial, n, fates);
+}
+
+void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
+			       void *const handles[], uint8_t *const pkts[], uint32_t lens[],
+			       const bool *partial, uint16_t n, enum sluice_packet_fate fates[])
+{
 	struct sluice_burst_state *b = ctx->burst;
 
 	if (b == NULL) {
 		for (uint16_t i = 0; i < n; i++)
-			fates[i] = partial != NULL && partial[i]
-				       ? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
-				       : sluice_packet_process(ctx, pkts[i], &lens[i]);
+			fates[i] =
+			    partial != NULL && partial[i]
+				? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
+				: sluice_packet_process_from(ctx, handles ? handles[i] : NULL,
+							     in_port, pkts[i], &lens[i]);
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -199,12 +209,22 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 		enum sluice_pkt_class cls =
 		    sluice_udp_frames_decode(ctx->decoder, pkts[i], lens[i], d, &why);
 
-		if (cls == SLUICE_PKT_OTHER) {
+		if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL &&
+		    !(partial != NULL && partial[i])) {
+			sluice_stream_segment(ctx, handles ? handles[i] : pkts[i], pkts[i],
+					      &d->view, in_port);
+			fates[i] = SLUICE_FATE_STREAM;
+			continue;
+		}
+		if (cls == SLUICE_PKT_OTHER || (cls == SLUICE_PKT_STREAM && ctx->streams == NULL)) {
 			ctx->stats->other_forwarded++;
 			fates[i] = SLUICE_FATE_FORWARD;
 			continue;
 		}
-		ctx->stats->datagrams++;
+		if (cls == SLUICE_PKT_STREAM)
+			ctx->stats->stream.segments_dropped++;
+		else
+			ctx->stats->datagrams++;
 		if (partial != NULL && partial[i]) {
 			/* Only its first segment is here: forwarded if it is not
 			 * for the message port (above), otherwise bad input. */

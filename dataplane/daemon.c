@@ -40,6 +40,7 @@ struct daemon {
 	unsigned worker_count;
 	struct sluice_worker **workers; /* each on its own lcore's node */
 	struct sluice_message_decoder decoder;
+	struct sluice_stream_config stream_cfg; /* any_port false: no TCP service */
 	struct sluice_registry registry;
 	struct sluice_event_sink sink;
 	bool sink_open;
@@ -109,6 +110,9 @@ static unsigned pool_size(const struct daemon *d, unsigned workers)
 	/* Every descriptor of every queue may hold one, plus bursts in flight. */
 	unsigned need =
 	    2 * workers * (o->rx_desc + o->tx_desc) + workers * 3 * SLUICE_MAX_BURST + 2048;
+	/* Streams hold packets until their messages are judged. */
+	if (d->stream_cfg.any_port)
+		need += workers * d->stream_cfg.held_packets;
 	unsigned n = 8191;
 	while (n < need)
 		n = n * 2 + 1;
@@ -140,6 +144,28 @@ static int create_pools(struct daemon *d, char *err, size_t err_len)
 		}
 	}
 	return 0;
+}
+
+/* TCP chat services from the options; times in TSC cycles. */
+static void configure_streams(struct daemon *d)
+{
+	const struct sluice_options *o = d->opt;
+	struct sluice_stream_config *c = &d->stream_cfg;
+	uint64_t hz = rte_get_tsc_hz();
+	sluice_stream_config_default(c, hz);
+	for (unsigned i = 0; i < o->ws_port_count; i++)
+		sluice_stream_config_add_port(c, o->ws_ports[i]);
+	c->members = o->ws_members;
+	c->flows = o->flows;
+	c->flow_bytes = o->flow_kib * 1024u;
+	c->worker_bytes = o->stream_memory_mb << 20;
+	c->max_message = o->ws_max_message;
+	c->hold_timeout = hz * o->hold_ms / 1000;
+	c->strip_deflate = o->ws_deflate == 0;
+	c->binary = o->ws_binary ? SLUICE_WS_BINARY_PASS : SLUICE_WS_BINARY_RESET;
+	c->block = o->stream_block ? SLUICE_STREAM_BLOCK_RESET : SLUICE_STREAM_BLOCK_BLANK;
+	if (c->any_port)
+		d->decoder.tcp_ports = c->tcp_ports;
 }
 
 static int setup_workers(struct daemon *d, char *err, size_t err_len)
@@ -181,6 +207,18 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 		if (sluice_packet_ctx_set_scan_mode(&w->ctx, d->opt->scan_mode) != 0) {
 			snprintf(err, err_len, "out of memory for worker %u's scan batches", i);
 			return -1;
+		}
+		if (d->stream_cfg.any_port) {
+			if (sluice_stream_ctx_init(&w->streams, &d->stream_cfg, alloc) != 0) {
+				snprintf(err, err_len,
+					 "out of memory for worker %u's streams (%u flows, %u MiB:"
+					 " see --flows and --stream-memory-mb)",
+					 i, d->stream_cfg.flows, d->stream_cfg.worker_bytes >> 20);
+				return -1;
+			}
+			sluice_worker_packet_factory(&w->streams.factory,
+						     d->pools[lcore_node(lcore)]);
+			w->ctx.streams = &w->streams;
 		}
 		d->control.stats[i] = &w->stats;
 		d->control.rings[i] = ring;
@@ -325,6 +363,12 @@ static void teardown(struct daemon *d)
 			continue;
 		sluice_event_ring_free(w->ctx.events);
 		sluice_packet_ctx_fini(&w->ctx);
+		if (w->ctx.streams != NULL) {
+			sluice_stream_drop_all(&w->streams);
+			rte_pktmbuf_free_bulk((struct rte_mbuf **)w->streams.drop,
+					      w->streams.drop_count);
+			sluice_stream_ctx_fini(&w->streams);
+		}
 		rte_free(w);
 	}
 	rte_free(d->workers);
@@ -353,6 +397,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		return -1;
 	}
 	sluice_udp_frame_decoder_init(&d->decoder, o->udp_port);
+	configure_streams(d);
 
 	/* The audit log first, so that the start's own loads are in it. */
 	if (o->audit_log != NULL) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "inet_checksum.h"
+#include "stream_process.h"
 #include "utf8.h"
 #include "verdict_apply.h"
 #include "wire_format.h"
@@ -26,7 +27,7 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 	sluice_match_set_init(&ctx->urgent_set, ctx->urgent_matches, SLUICE_MAX_MATCHES, NULL);
 }
 
-static void emit(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
 {
 	if (!sluice_event_ring_push(ctx->events, ev))
 		ctx->stats->events_dropped++;
@@ -61,7 +62,7 @@ void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason rea
 		event_ids(&ev, header);
 		ev.has_ids = 1;
 	}
-	emit(ctx, &ev);
+	sluice_emit_event(ctx, &ev);
 }
 
 /* One event per span of set, naming set's own pack, with the message's
@@ -82,12 +83,12 @@ static void report_matches(struct sluice_packet_ctx *ctx, const struct sluice_ma
 		ev.rule = set->matches[i].rule;
 		ev.from = set->matches[i].from;
 		ev.to = set->matches[i].to;
-		emit(ctx, &ev);
+		sluice_emit_event(ctx, &ev);
 	}
 }
 
 /* Counted after the scan, in this worker's own row: plain increments. */
-static void count_hits(uint64_t *hits, const struct sluice_match_set *set)
+void sluice_count_hits(uint64_t *hits, const struct sluice_match_set *set)
 {
 	for (uint32_t i = 0; i < set->count; i++)
 		hits[set->matches[i].rule]++;
@@ -152,11 +153,11 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 	if (verdict == SLUICE_ACTION_NONE)
 		return SLUICE_FRAME_KEPT;
 	st->matches += set->count;
-	count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
+	sluice_count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
 	report_matches(ctx, set, verdict, header);
 	if (urgent != NULL) {
 		st->matches += urgent->count;
-		count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
+		sluice_count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
 		report_matches(ctx, urgent, verdict, header);
 	}
 	if (overflow)
@@ -223,11 +224,21 @@ const uint8_t *sluice_failed_frame_header(const uint8_t *pkt, const struct sluic
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					      uint32_t *len)
 {
+	return sluice_packet_process_from(ctx, NULL, 0, pkt, len);
+}
+
+enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx, void *handle,
+						   uint8_t in_port, uint8_t *pkt, uint32_t *len)
+{
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
 	enum sluice_pkt_class cls = sluice_udp_frames_decode(ctx->decoder, pkt, *len, d, &why);
 
-	if (cls == SLUICE_PKT_OTHER) {
+	if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL) {
+		sluice_stream_segment(ctx, handle != NULL ? handle : pkt, pkt, &d->view, in_port);
+		return SLUICE_FATE_STREAM;
+	}
+	if (cls == SLUICE_PKT_OTHER || cls == SLUICE_PKT_STREAM) {
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;
 	}
@@ -292,11 +303,14 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 	enum sluice_bad_reason why;
 	enum sluice_pkt_class cls =
 	    sluice_udp_frames_decode(ctx->decoder, first, first_len, d, &why);
-	if (cls == SLUICE_PKT_OTHER) {
+	if (cls == SLUICE_PKT_OTHER || (cls == SLUICE_PKT_STREAM && ctx->streams == NULL)) {
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;
 	}
-	ctx->stats->datagrams++;
+	if (cls == SLUICE_PKT_STREAM)
+		ctx->stats->stream.segments_dropped++;
+	else
+		ctx->stats->datagrams++;
 	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
 	ctx->stats->datagrams_dropped_bad++;
 	return SLUICE_FATE_DROP_BAD;

@@ -45,11 +45,13 @@ enum sluice_scan_mode {
 };
 
 struct sluice_burst_state; /* burst_process.c */
+struct sluice_stream_ctx;  /* stream_process.h */
 
 enum sluice_packet_fate {
 	SLUICE_FATE_FORWARD = 0,  /* transmit, possibly rewritten and shortened */
 	SLUICE_FATE_DROP_VERDICT, /* no message left; at least one was blocked by a verdict */
 	SLUICE_FATE_DROP_BAD,	  /* removed by bad-input policy alone */
+	SLUICE_FATE_STREAM,	  /* a chat service's TCP segment: the stream layer has it */
 };
 
 struct sluice_packet_ctx {
@@ -73,6 +75,8 @@ struct sluice_packet_ctx {
 	struct sluice_decoded decoded;
 	/* Batch scanning's working space; NULL: every message is scanned alone. */
 	struct sluice_burst_state *burst;
+	/* TCP chat services (stream_process.h); NULL: none configured. */
+	struct sluice_stream_ctx *streams;
 	/* Where the working space comes from (libc unless the caller sets it
 	 * before sluice_packet_ctx_set_scan_mode(): the daemon's worker node). */
 	const struct sluice_allocator *alloc;
@@ -120,6 +124,11 @@ static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					      uint32_t *len);
 
+/* The same for a packet whose handle (an mbuf) the stream layer may keep,
+ * received on in_port: SLUICE_FATE_STREAM when it took the packet. */
+enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx, void *handle,
+						   uint8_t in_port, uint8_t *pkt, uint32_t *len);
+
 /* Processes a burst: pkts[i][0..lens[i]) in place, fates[i] set and, on
  * FORWARD, lens[i] the length to transmit. partial (or NULL) marks packets the
  * caller cannot present contiguously: pkts[i][0..lens[i]) is then only their
@@ -129,6 +138,14 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
  * mode. */
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],
 			  const bool *partial, uint16_t n, enum sluice_packet_fate fates[]);
+
+/* The same for packets received on in_port whose handles (mbufs) the stream
+ * layer may keep: a TCP segment of a chat service gets SLUICE_FATE_STREAM, and
+ * what becomes of it is in ctx->streams' output lists. handles may be NULL
+ * (the data pointers are the handles). */
+void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
+			       void *const handles[], uint8_t *const pkts[], uint32_t lens[],
+			       const bool *partial, uint16_t n, enum sluice_packet_fate fates[]);
 
 /* Handles a packet the caller cannot present contiguously: forwarded if it is
  * not for the message port, otherwise dropped as multi_segment. first/first_len

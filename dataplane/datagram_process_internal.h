@@ -22,6 +22,12 @@ enum sluice_frame_outcome {
 	SLUICE_FRAME_BAD,
 };
 
+/* Pushes an event; a full ring costs the event (counted), never time. */
+void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev);
+
+/* One hit per span of set, in this worker's row. */
+void sluice_count_hits(uint64_t *hits, const struct sluice_match_set *set);
+
 /* Counts bad input and emits its event unless the policy is quiet. header is
  * the frame whose ids the event carries, or NULL when none could be read. */
 void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,

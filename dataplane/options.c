@@ -17,7 +17,10 @@ enum value_kind {
 	V_FLAG,
 	V_POLICY,
 	V_SCAN,
-	V_KEY, /* repeatable: appended to trusted_keys */
+	V_KEY,	   /* repeatable: appended to trusted_keys */
+	V_PORTS,   /* repeatable, comma lists: appended to ws_ports */
+	V_MEMBERS, /* a comma list of JSON member names */
+	V_CHOICE,  /* one of choices[]: its index */
 	V_CONFIG,
 	V_HELP
 };
@@ -31,6 +34,10 @@ struct option_spec {
 	const char *arg;
 	const char *help;
 };
+
+static const char *const deflate_choices[] = {"strip", "allow", NULL};
+static const char *const binary_choices[] = {"reset", "pass", NULL};
+static const char *const block_choices[] = {"blank", "reset", NULL};
 
 #define OFF(field) offsetof(struct sluice_options, field)
 
@@ -94,6 +101,35 @@ static const struct option_spec specs[] = {
      "bad-input policy; REASON is a reason name or 'all', ACTION is drop (default,"
      " with an event), drop-quiet, or replace (invalid_utf8 only: invalid bytes become"
      " '?' and the repaired text is scanned and forwarded); repeatable"},
+    {"ws-port", 0, V_PORTS, 0, 1, 65535, "PORT[,PORT...]",
+     "TCP port of a WebSocket chat service behind TLS termination: its connections are"
+     " followed and every text message is scanned before any byte of it is forwarded;"
+     " repeatable (default: none)"},
+    {"ws-members", 0, V_MEMBERS, 0, 0, 0, "NAME[,NAME...]",
+     "in JSON text messages, scan only the string values of these members, at any depth"
+     " (e.g. text,content); other text is scanned whole (default: scan whole messages)"},
+    {"flows", 0, V_UINT, OFF(flows), 1, 16777216, "N",
+     "TCP connections followed per worker; a new one beyond is refused (default 65536)"},
+    {"flow-kib", 0, V_UINT, OFF(flow_kib), 4, 65536, "KIB",
+     "bytes held per direction of a connection, unacknowledged and incomplete messages;"
+     " beyond, the connection is reset (default 256)"},
+    {"stream-memory-mb", 0, V_UINT, OFF(stream_memory_mb), 1, 65536, "MB",
+     "stream bytes per worker, all connections together (default 64)"},
+    {"hold-ms", 0, V_UINT, OFF(hold_ms), 1, 600000, "MS",
+     "longest a message may stay incomplete before its connection is reset (default 500)"},
+    {"ws-max-message", 0, V_UINT, OFF(ws_max_message), 16, 16777216, "BYTES",
+     "largest WebSocket message scanned; a larger one resets its connection"
+     " (default 65536)"},
+    {"ws-deflate", 0, V_CHOICE, OFF(ws_deflate), 0, 0, "strip|allow",
+     "strip (default): rename the client's Sec-WebSocket-Extensions header in place so"
+     " the connection is not compressed; allow: leave it (compressed messages cannot be"
+     " scanned and reset their connection)"},
+    {"ws-binary", 0, V_CHOICE, OFF(ws_binary), 0, 0, "reset|pass",
+     "binary WebSocket messages: reset the connection (default) or pass them unscanned"
+     " (counted)"},
+    {"stream-block", 0, V_CHOICE, OFF(stream_block), 0, 0, "blank|reset",
+     "a blocked message in a stream: blank its text in place, same length (default), or"
+     " reset the connection both ways"},
     {"help", 'h', V_HELP, 0, 0, 0, NULL, "show this help"},
 };
 
@@ -114,6 +150,11 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
+	opt->flows = 65536;
+	opt->flow_kib = 256;
+	opt->stream_memory_mb = 64;
+	opt->hold_ms = 500;
+	opt->ws_max_message = 65536;
 	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
 		opt->policy[i] = SLUICE_POLICY_DROP;
 }
@@ -206,6 +247,38 @@ static int parse_policy(const char *value, struct sluice_options *opt, char *err
 	return 0;
 }
 
+static int parse_ports(const struct option_spec *spec, const char *value,
+		       struct sluice_options *opt, char *err, size_t err_len, const char *where)
+{
+	const char *p = value;
+	for (;;) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long v = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
+		if (end == NULL || errno != 0 || v < 1 || v > 65535 ||
+		    (*end != ',' && *end != '\0')) {
+			snprintf(err, err_len,
+				 "%s--%s '%s': expected ports from 1 to 65535, e.g. 8080,8443",
+				 where, spec->name, value);
+			return -1;
+		}
+		bool seen = false;
+		for (unsigned i = 0; i < opt->ws_port_count; i++)
+			seen |= opt->ws_ports[i] == v;
+		if (!seen) {
+			if (opt->ws_port_count == SLUICE_MAX_WS_PORTS) {
+				snprintf(err, err_len, "%s--%s: at most %u ports", where,
+					 spec->name, SLUICE_MAX_WS_PORTS);
+				return -1;
+			}
+			opt->ws_ports[opt->ws_port_count++] = (uint16_t)v;
+		}
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
 static int apply(const struct option_spec *spec, const char *value, struct sluice_options *opt,
 		 char *err, size_t err_len, const char *where)
 {
@@ -283,6 +356,29 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 		}
 		opt->trusted_keys[opt->trusted_key_count++] = strdup(value);
 		return 0;
+	case V_PORTS:
+		return parse_ports(spec, value, opt, err, err_len, where);
+	case V_MEMBERS: {
+		char why[256];
+		if (sluice_json_members_parse(&opt->ws_members, value, why, sizeof(why)) != 0) {
+			snprintf(err, err_len, "%s--%s '%s': %s", where, spec->name, value, why);
+			return -1;
+		}
+		return 0;
+	}
+	case V_CHOICE: {
+		const char *const *choices = spec->offset == OFF(ws_deflate)  ? deflate_choices
+					     : spec->offset == OFF(ws_binary) ? binary_choices
+									      : block_choices;
+		for (unsigned c = 0; choices[c] != NULL; c++)
+			if (strcmp(value, choices[c]) == 0) {
+				*(unsigned *)(base + spec->offset) = c;
+				return 0;
+			}
+		snprintf(err, err_len, "%s--%s '%s': expected %s", where, spec->name, value,
+			 spec->arg);
+		return -1;
+	}
 	case V_CONFIG:
 		return sluice_options_load_file(value, opt, err, err_len);
 	case V_HELP:
@@ -423,6 +519,13 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 			 opt->port_a);
 		return -1;
 	}
+	for (unsigned i = 0; i < opt->ws_port_count; i++)
+		if (opt->ws_ports[i] == opt->udp_port) {
+			snprintf(err, err_len,
+				 "--ws-port %u is also --udp-port: a port carries one format",
+				 opt->udp_port);
+			return -1;
+		}
 	if ((opt->event_ring & (opt->event_ring - 1)) != 0) {
 		snprintf(err, err_len, "--event-ring %u: must be a power of two", opt->event_ring);
 		return -1;

@@ -14,9 +14,11 @@
 
 #include "bad_input.h"
 #include "datagram_process.h"
+#include "json_text.h"
 
 #define SLUICE_DEFAULT_CONTROL_SOCKET "/run/sluice/sluice.sock"
 #define SLUICE_MAX_TRUSTED_KEYS	      16
+#define SLUICE_MAX_WS_PORTS	      64
 
 struct sluice_options {
 	char *rules;
@@ -45,6 +47,18 @@ struct sluice_options {
 	double duration_s; /* 0: until stopped */
 	unsigned stall_ms; /* a worker silent this long is reported stuck */
 	enum sluice_bad_policy policy[SLUICE_BAD_REASON_COUNT];
+	/* TCP chat services (docs/streams.md). */
+	uint16_t ws_ports[SLUICE_MAX_WS_PORTS];
+	unsigned ws_port_count;
+	struct sluice_json_members ws_members; /* count 0: messages scanned whole */
+	unsigned flows;			       /* per worker */
+	unsigned flow_kib;		       /* stored bytes per direction */
+	unsigned stream_memory_mb;	       /* per worker */
+	unsigned hold_ms;
+	unsigned ws_max_message;
+	unsigned ws_deflate;   /* 0 strip, 1 allow */
+	unsigned ws_binary;    /* 0 reset, 1 pass */
+	unsigned stream_block; /* 0 blank, 1 reset */
 	bool help;
 };
 

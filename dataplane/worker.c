@@ -25,6 +25,57 @@ static void send_burst(struct sluice_worker *w, unsigned out_idx, struct rte_mbu
 	}
 }
 
+static void *factory_alloc(void *arg, uint8_t **data, uint32_t cap)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(arg);
+	if (m == NULL)
+		return NULL;
+	if (rte_pktmbuf_tailroom(m) < cap) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	*data = rte_pktmbuf_mtod(m, uint8_t *);
+	return m;
+}
+
+static void factory_set_len(void *arg, void *pkt, uint32_t len)
+{
+	(void)arg;
+	struct rte_mbuf *m = pkt;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+}
+
+void sluice_worker_packet_factory(struct sluice_packet_factory *f, struct rte_mempool *pool)
+{
+	f->alloc = factory_alloc;
+	f->set_len = factory_set_len;
+	f->arg = pool;
+}
+
+/* What the stream layer released or built this burst goes out in order, each
+ * to its port; what it dropped is freed. */
+static void stream_output(struct sluice_worker *w)
+{
+	struct sluice_stream_ctx *s = w->ctx.streams;
+	struct rte_mbuf *out[2][SLUICE_MAX_BURST];
+	uint16_t n[2] = {0, 0};
+	for (uint32_t i = 0; i < s->tx_count; i++) {
+		unsigned port = s->tx[i].out_port & 1;
+		out[port][n[port]++] = s->tx[i].pkt;
+		if (n[port] == SLUICE_MAX_BURST) {
+			send_burst(w, port, out[port], n[port]);
+			n[port] = 0;
+		}
+	}
+	for (unsigned port = 0; port < 2; port++)
+		if (n[port] > 0)
+			send_burst(w, port, out[port], n[port]);
+	if (s->drop_count > 0)
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)s->drop, s->drop_count);
+	sluice_stream_burst_done(s);
+}
+
 static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 {
 	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
@@ -47,9 +98,12 @@ static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 		lens[i] = pkts[i]->data_len;
 		partial[i] = pkts[i]->nb_segs != 1;
 	}
-	sluice_burst_process(&w->ctx, data, lens, partial, n, fates);
+	sluice_burst_process_from(&w->ctx, (uint8_t)in_idx, (void *const *)pkts, data, lens,
+				  partial, n, fates);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		if (unlikely(fates[i] == SLUICE_FATE_STREAM))
+			continue; /* the stream layer has it */
 		if (unlikely(fates[i] != SLUICE_FATE_FORWARD)) {
 			drop[ndrop++] = m;
 			continue;
@@ -65,6 +119,8 @@ static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 		rte_pktmbuf_free_bulk(drop, ndrop);
 	if (ntx > 0)
 		send_burst(w, in_idx ^ 1, tx, ntx);
+	if (w->ctx.streams != NULL)
+		stream_output(w);
 	return n;
 }
 
@@ -81,6 +137,10 @@ int sluice_worker_main(void *arg)
 
 		unsigned got = forward_burst(w, 0);
 		got += forward_burst(w, 1);
+		if (w->ctx.streams != NULL) {
+			sluice_stream_expire(&w->ctx, start);
+			stream_output(w);
+		}
 		/* The last read of gen: after the quiescent state it may be freed. */
 		w->stats.generation = gen->seq;
 		rcu_quiescent_state();

@@ -17,8 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct rte_mempool;
+
 #include "datagram_process.h"
 #include "generation.h"
+#include "stream_process.h"
 #include "worker_stats.h"
 
 #define SLUICE_MAX_BURST 256
@@ -35,7 +38,13 @@ struct sluice_worker {
 	uint64_t idle_cycles; /* offline mode: this long without RX counts as idle */
 	bool idle;	      /* written here, read by the main lcore: __atomic_* both sides */
 	struct sluice_packet_ctx ctx;
+	struct sluice_stream_ctx streams; /* used when ctx.streams points at it */
+	struct rte_mempool *pool;	  /* for the resets Sluice sends */
 } __attribute__((aligned(64)));
+
+/* The packet factory the stream layer builds resets with: mbufs from arg, a
+ * struct rte_mempool. */
+void sluice_worker_packet_factory(struct sluice_packet_factory *f, struct rte_mempool *pool);
 
 /* rte_eal_remote_launch() entry point; arg is a struct sluice_worker. */
 int sluice_worker_main(void *arg);

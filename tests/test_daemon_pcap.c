@@ -548,9 +548,9 @@ Test(daemon_pcap, summary_json_counts_messages_verdicts_bad_input_and_other_traf
 			  "\"bad_text_length\":1,\"trailing_bytes\":0,\"too_many_frames\":0,"
 			  "\"empty_payload\":0,\"invalid_utf8\":1,\"ip_fragment\":1,"
 			  "\"bad_ip_length\":0,\"multi_segment\":0,\"scan_error\":0,"
-			  "\"vlan_depth\":0,\"ip_header_chain\":0}");
+			  "\"vlan_depth\":0,\"ip_header_chain\":0,\"tcp_header\":0}");
 	assert_has(total, "\"utf8_repaired\":0,\"match_overflow\":0,\"events_dropped\":0,");
-	assert_has(total, "\"generation\":1}");
+	assert_has(total, "\"generation\":1,\"streams\":{");
 	/* The readable summary says the same. */
 	assert_has(r.output, "  other traffic   2 packets forwarded untouched\n");
 	assert_has(r.output, "  masked          2\n");

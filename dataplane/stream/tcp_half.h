@@ -40,8 +40,10 @@ struct sluice_tcp_segment {
 	uint32_t payload_len; /* bytes */
 	uint16_t payload_off; /* from data */
 	uint16_t csum_off;    /* of the TCP checksum field, from data */
+	uint16_t l3_off;      /* of the IP header (a template for resets) */
 	uint8_t flags;	      /* TCP flags (SLUICE_TCP_*) */
 	uint8_t out_port;     /* where the packet goes */
+	bool ipv6;
 };
 
 #define SLUICE_TCP_FIN 0x01

@@ -26,14 +26,17 @@ struct sluice_decoded {
 /* What the decoders are configured with. */
 struct sluice_message_decoder {
 	const char *name;
-	uint16_t udp_port; /* the UDP frame decoder's message port */
+	uint16_t udp_port;	   /* the UDP frame decoder's message port */
+	const uint64_t *tcp_ports; /* WebSocket services (a 65,536-bit map), or NULL */
 };
 
 /* Wire format v1 frames in UDP datagrams to udp_port. */
 void sluice_udp_frame_decoder_init(struct sluice_message_decoder *dec, uint16_t udp_port);
 
 /* Classifies pkt[0..len) and, for a datagram to the message port, decodes its
- * frames into *out. Returns the class; *why is set for SLUICE_PKT_BAD. */
+ * frames into *out. A segment of a TCP service is SLUICE_PKT_STREAM with
+ * out->view filled (the stream layer decodes it). Returns the class; *why is
+ * set for SLUICE_PKT_BAD. */
 enum sluice_pkt_class sluice_udp_frames_decode(const struct sluice_message_decoder *dec,
 					       const uint8_t *pkt, uint32_t len,
 					       struct sluice_decoded *out,

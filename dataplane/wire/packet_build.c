@@ -154,6 +154,58 @@ size_t sluice_tcp_packet_build(uint8_t *out, size_t cap, const struct sluice_end
 	return l4 + tcp_len;
 }
 
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t t = a[i];
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+size_t sluice_tcp_rst_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
+			    uint32_t l4_off, bool ipv6, bool reverse, uint32_t seq, uint32_t ack)
+{
+	size_t total = (size_t)l4_off + TCP_HDR_LEN;
+	if (cap < total)
+		return 0;
+	uint8_t sport[2], dport[2];
+	memcpy(sport, tmpl + l4_off, 2);
+	memcpy(dport, tmpl + l4_off + 2, 2);
+	memmove(out, tmpl, l4_off);
+	uint8_t *ip = out + l3_off;
+	uint8_t *tcp = out + l4_off;
+	if (reverse) {
+		swap_bytes(out, out + 6, 6);
+		if (ipv6)
+			swap_bytes(ip + 8, ip + 24, 16);
+		else
+			swap_bytes(ip + 12, ip + 16, 4);
+	}
+	memcpy(tcp, reverse ? dport : sport, 2);
+	memcpy(tcp + 2, reverse ? sport : dport, 2);
+	sluice_be32_store(tcp + 4, seq);
+	sluice_be32_store(tcp + 8, ack);
+	tcp[12] = (TCP_HDR_LEN / 4) << 4;
+	tcp[13] = 0x14; /* RST, ACK */
+	sluice_be16_store(tcp + 14, 0);
+	sluice_be16_store(tcp + 16, 0);
+	sluice_be16_store(tcp + 18, 0);
+	uint32_t l4_len = TCP_HDR_LEN;
+	if (ipv6) {
+		sluice_be16_store(ip + 4, (uint16_t)(l4_off - l3_off - IPV6_HDR_LEN + l4_len));
+	} else {
+		sluice_be16_store(ip + 2, (uint16_t)(l4_off - l3_off + l4_len));
+		if (reverse)
+			ip[8] = DEFAULT_TTL;
+		sluice_be16_store(ip + 10, 0);
+		sluice_be16_store(ip + 10,
+				  sluice_ipv4_header_checksum(ip, (unsigned)(l4_off - l3_off)));
+	}
+	sluice_be16_store(tcp + 16, sluice_tcp_checksum_compute(ip, ipv6, tcp, l4_len));
+	return total;
+}
+
 void sluice_endpoints_default(struct sluice_endpoints *ep, bool ipv6)
 {
 	static const uint8_t src_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};

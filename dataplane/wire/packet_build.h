@@ -55,6 +55,15 @@ size_t sluice_tcp_packet_build(uint8_t *out, size_t cap, const struct sluice_end
 			       const struct sluice_tcp_fields *tcp, const uint8_t *payload,
 			       size_t len);
 
+/* Builds a TCP reset from a received segment's headers (tmpl, with its IP
+ * header at l3_off and TCP header at l4_off): toward the segment's receiver
+ * (reverse false) or back to its sender (reverse true, addresses and ports
+ * swapped). RST|ACK, no payload, no options, checksums computed. out may be
+ * tmpl itself when reverse is false. Returns the length, or 0 when cap is too
+ * small. */
+size_t sluice_tcp_rst_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
+			    uint32_t l4_off, bool ipv6, bool reverse, uint32_t seq, uint32_t ack);
+
 /* Default endpoints in 198.18.0.0/15 (and 2001:2::/48 for IPv6, the benchmarking
  * range), destination port 7700. */
 void sluice_endpoints_default(struct sluice_endpoints *ep, bool ipv6);

@@ -6,8 +6,8 @@ enum sluice_pkt_class sluice_udp_frames_decode(const struct sluice_message_decod
 					       enum sluice_bad_reason *why)
 {
 	out->frame_count = 0;
-	enum sluice_pkt_class cls =
-	    sluice_packet_classify(pkt, len, dec->udp_port, &out->view, why);
+	const struct sluice_port_set ports = {.udp = dec->udp_port, .tcp = dec->tcp_ports};
+	enum sluice_pkt_class cls = sluice_packet_classify_ports(pkt, len, &ports, &out->view, why);
 	if (cls != SLUICE_PKT_MESSAGE)
 		return cls;
 	*why = sluice_frames_decode(pkt + out->view.payload_off, out->view.payload_len,
@@ -20,4 +20,5 @@ void sluice_udp_frame_decoder_init(struct sluice_message_decoder *dec, uint16_t 
 {
 	dec->name = "udp-frames-v1";
 	dec->udp_port = udp_port;
+	dec->tcp_ports = NULL;
 }
