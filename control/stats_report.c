@@ -79,6 +79,11 @@ static void stream_json(struct sluice_strbuf *sb, const struct sluice_stream_sta
 		sluice_strbuf_printf(sb, "%s\"%s\":%llu", r > 1 ? "," : "",
 				     sluice_stream_reason_name((enum sluice_stream_reason)r),
 				     (unsigned long long)s->reason[r]);
+	sluice_strbuf_printf(sb, "},\"ws_errors\":{");
+	for (unsigned e = 1; e < SLUICE_WS_STREAM_ERROR_COUNT; e++)
+		sluice_strbuf_printf(sb, "%s\"%s\":%llu", e > 1 ? "," : "",
+				     sluice_ws_stream_error_name((enum sluice_ws_stream_error)e),
+				     (unsigned long long)s->ws_error[e]);
 	sluice_strbuf_printf(sb, "}}");
 }
 

@@ -472,6 +472,7 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 			ctx->stats->stream.ws_control++;
 			break;
 		case SLUICE_WS_EV_ERROR:
+			ctx->stats->stream.ws_error[r.error]++;
 			reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_PROTOCOL);
 			return false;
 		default:

@@ -21,21 +21,27 @@
 
 #define WS_PORT	  8080
 #define CLIENT_PT 40001
-#define MAX_PKTS  256
+#define MAX_PKTS  1024
 #define STREAM	  65536
 
-struct conv {
+/* The packets of a capture, from one or more conversations. */
+struct pkt_list {
 	struct ts_packet pkts[MAX_PKTS];
 	size_t n;
+};
+
+struct conv {
+	struct pkt_list *out;
 	struct sluice_endpoints c2s, s2c;
 	uint32_t isn[2], next[2]; /* [0] client, [1] server */
 };
 
-static void conv_init(struct conv *cv, bool ipv6)
+static void conv_open(struct conv *cv, struct pkt_list *out, bool ipv6, uint16_t client_port)
 {
 	memset(cv, 0, sizeof(*cv));
+	cv->out = out;
 	sluice_endpoints_default(&cv->c2s, ipv6);
-	cv->c2s.src_port = CLIENT_PT;
+	cv->c2s.src_port = client_port;
 	cv->c2s.dst_port = WS_PORT;
 	cv->s2c = cv->c2s;
 	memcpy(cv->s2c.src_mac, cv->c2s.dst_mac, 6);
@@ -43,7 +49,7 @@ static void conv_init(struct conv *cv, bool ipv6)
 	memcpy(cv->s2c.src_ip, cv->c2s.dst_ip, 16);
 	memcpy(cv->s2c.dst_ip, cv->c2s.src_ip, 16);
 	cv->s2c.src_port = WS_PORT;
-	cv->s2c.dst_port = CLIENT_PT;
+	cv->s2c.dst_port = client_port;
 	cv->isn[0] = 0xfffff000u; /* wraps during the test */
 	cv->isn[1] = 0x12345678u;
 	cv->next[0] = cv->isn[0];
@@ -52,7 +58,7 @@ static void conv_init(struct conv *cv, bool ipv6)
 
 static void segment(struct conv *cv, int from, uint8_t flags, const uint8_t *payload, size_t len)
 {
-	cr_assert_lt(cv->n, MAX_PKTS);
+	cr_assert_lt(cv->out->n, MAX_PKTS);
 	struct sluice_tcp_fields f = {
 	    .seq = cv->next[from], .ack = cv->next[from ^ 1], .flags = flags, .window = 65535};
 	if (!(flags & 0x10))
@@ -61,7 +67,7 @@ static void segment(struct conv *cv, int from, uint8_t flags, const uint8_t *pay
 	size_t n =
 	    sluice_tcp_packet_build(buf, 2048, from == 0 ? &cv->c2s : &cv->s2c, &f, payload, len);
 	cr_assert_gt(n, 0);
-	cv->pkts[cv->n++] = (struct ts_packet){.data = buf, .len = n};
+	cv->out->pkts[cv->out->n++] = (struct ts_packet){.data = buf, .len = n};
 	cv->next[from] += (uint32_t)len + ((flags & 0x03) ? 1 : 0); /* SYN, FIN */
 }
 
@@ -126,9 +132,9 @@ static const char *const client_want[] = {
 #define SERVER_IN      "welcome! questions? call 13812345678"
 #define SERVER_OUT     "welcome! questions? call ***********"
 
-static void build_conversation(struct conv *cv, bool ipv6)
+static void build_conversation(struct conv *cv, struct pkt_list *out, bool ipv6)
 {
-	conv_init(cv, ipv6);
+	conv_open(cv, out, ipv6, CLIENT_PT);
 	segment(cv, 0, 0x02, NULL, 0); /* SYN */
 	segment(cv, 1, 0x12, NULL, 0); /* SYN-ACK */
 	segment(cv, 0, 0x10, NULL, 0); /* ACK */
@@ -257,10 +263,12 @@ static char *read_all(const char *path)
 static void run_conversation(bool ipv6)
 {
 	struct conv cv;
-	build_conversation(&cv, ipv6);
+	static struct pkt_list in;
+	in.n = 0;
+	build_conversation(&cv, &in, ipv6);
 	struct ts_offline_run r;
 	ts_offline_prepare(&r);
-	cr_assert_eq(ts_pcap_write(r.in_a, cv.pkts, cv.n), 0);
+	cr_assert_eq(ts_pcap_write(r.in_a, in.pkts, in.n), 0);
 	cr_assert_eq(ts_pcap_write(r.in_b, NULL, 0), 0);
 	char *rules = ts_source_path("patterns/rules/default.yaml");
 	const char *extra[] = {"--ws-port", "8080", "--ws-members", "text,content", NULL};
@@ -269,8 +277,8 @@ static void run_conversation(bool ipv6)
 
 	struct ts_capture out;
 	cr_assert_eq(ts_pcap_read(r.out_b, &out), 0);
-	cr_assert_eq(out.count, cv.n, "every packet of the conversation comes out (%zu of %zu)",
-		     out.count, cv.n);
+	cr_assert_eq(out.count, in.n, "every packet of the conversation comes out (%zu of %zu)",
+		     out.count, in.n);
 	static struct direction dir[2];
 	memset(dir, 0, sizeof(dir));
 	size_t segments;
@@ -327,8 +335,8 @@ static void run_conversation(bool ipv6)
 	cr_assert_not_null(strstr(summary, "\"segments_dropped\":0"), "%s", summary);
 	free(summary);
 	ts_capture_free(&out);
-	for (size_t i = 0; i < cv.n; i++)
-		free(cv.pkts[i].data);
+	for (size_t i = 0; i < in.n; i++)
+		free(in.pkts[i].data);
 	free(rules);
 	ts_offline_free(&r);
 }
@@ -341,4 +349,334 @@ Test(ws_offline, ipv4_conversation_comes_out_judged_message_by_message, .timeout
 Test(ws_offline, ipv6_conversation_comes_out_judged_message_by_message, .timeout = 120)
 {
 	run_conversation(true);
+}
+
+/* ---- crafted connections: evasions, violations, limits ---- */
+
+/* One connection's handshake, both heads and the server's ACK. */
+static void open_ws(struct conv *cv, struct pkt_list *out, uint16_t port)
+{
+	conv_open(cv, out, false, port);
+	segment(cv, 0, 0x02, NULL, 0);
+	segment(cv, 1, 0x12, NULL, 0);
+	segment(cv, 0, 0x10, NULL, 0);
+	send_bytes(cv, 0, request, strlen(request), 1400);
+	send_bytes(cv, 1, response, strlen(response), 1400);
+	segment(cv, 0, 0x10, NULL, 0);
+}
+
+static void close_ws(struct conv *cv)
+{
+	segment(cv, 0, 0x11, NULL, 0);
+	segment(cv, 1, 0x11, NULL, 0);
+	segment(cv, 0, 0x10, NULL, 0);
+}
+
+/* A segment at an explicit offset of the client's stream (from its next
+ * byte), without advancing it. */
+static void client_at(struct conv *cv, uint32_t off, const uint8_t *bytes, size_t len)
+{
+	uint32_t keep = cv->next[0];
+	cv->next[0] = keep + off;
+	segment(cv, 0, 0x18, bytes, len);
+	cv->next[0] = keep;
+}
+
+struct conn_out {
+	uint8_t bytes[4096];
+	bool have[4096];
+	uint32_t len; /* client payload bytes after its SYN */
+	unsigned rst_to_server, rst_to_client;
+	unsigned segments;
+};
+
+/* What left on each port for the connection from client_port. */
+static void conn_output(const struct ts_capture *to_server, const struct ts_capture *to_client,
+			uint16_t client_port, struct conn_out *c)
+{
+	static uint64_t ports[1024];
+	ports[WS_PORT >> 6] |= 1ull << (WS_PORT & 63);
+	const struct sluice_port_set set = {.udp = 7700, .tcp = ports};
+	memset(c, 0, sizeof(*c));
+	const struct ts_capture *caps[2] = {to_server, to_client};
+	uint32_t isn = 0;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < caps[k]->count; i++) {
+			const uint8_t *p = caps[k]->packets[i].data;
+			struct sluice_packet_view v;
+			enum sluice_bad_reason why;
+			if (sluice_packet_classify_ports(p, (uint32_t)caps[k]->packets[i].len, &set,
+							 &v, &why) != SLUICE_PKT_STREAM)
+				continue;
+			if (v.sport != client_port && v.dport != client_port)
+				continue;
+			uint32_t tcp_len = v.payload_off + v.payload_len - v.l4_off;
+			cr_assert_eq(sluice_tcp_checksum_verify(p + v.l3_off, v.ipv6, p + v.l4_off,
+								tcp_len),
+				     0xffff);
+			if (v.tcp_flags & 0x04) {
+				if (v.dport == WS_PORT)
+					c->rst_to_server++;
+				else
+					c->rst_to_client++;
+				continue;
+			}
+			if (v.dport != WS_PORT)
+				continue;
+			if (v.tcp_flags & 0x02) {
+				isn = v.seq;
+				continue;
+			}
+			uint32_t off = v.seq - isn - 1;
+			for (uint32_t b = 0; b < v.payload_len; b++) {
+				cr_assert_lt(off + b, sizeof(c->bytes));
+				if (c->have[off + b])
+					cr_assert_eq(c->bytes[off + b], p[v.payload_off + b],
+						     "port %u: byte %u sent twice differently",
+						     client_port, off + b);
+				c->bytes[off + b] = p[v.payload_off + b];
+				c->have[off + b] = true;
+			}
+			if (v.payload_len > 0 && off + v.payload_len > c->len)
+				c->len = off + v.payload_len;
+			c->segments++;
+		}
+}
+
+/* The client's first text message after its head, unmasked. */
+static void first_message(const struct conn_out *c, char *out)
+{
+	uint32_t pos = (uint32_t)strlen(request);
+	for (uint32_t i = 0; i < c->len; i++)
+		cr_assert(c->have[i], "gap at %u", i);
+	struct sluice_ws_header h;
+	enum sluice_ws_error e;
+	cr_assert_eq(sluice_ws_header_parse(c->bytes + pos, c->len - pos, true, false, &h, &e),
+		     SLUICE_WS_HEADER);
+	memcpy(out, c->bytes + pos + h.header_len, h.payload_len);
+	sluice_ws_mask((uint8_t *)out, (uint8_t *)out, h.payload_len, h.key, 0);
+	out[h.payload_len] = 0;
+}
+
+struct crafted_run {
+	struct ts_offline_run r;
+	struct ts_capture to_server, to_client;
+	char *summary;
+};
+
+static void run_crafted(struct crafted_run *cr, struct pkt_list *in, const char *const *extra)
+{
+	ts_offline_prepare(&cr->r);
+	cr_assert_eq(ts_pcap_write(cr->r.in_a, in->pkts, in->n), 0);
+	cr_assert_eq(ts_pcap_write(cr->r.in_b, NULL, 0), 0);
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	ts_offline_sluice(&cr->r, rules, extra);
+	free(rules);
+	cr_assert_eq(cr->r.rc, 0, "sluice exited %d:\n%s", cr->r.rc, cr->r.output);
+	cr_assert_eq(ts_pcap_read(cr->r.out_b, &cr->to_server), 0);
+	cr_assert_eq(ts_pcap_read(cr->r.out_a, &cr->to_client), 0);
+	cr->summary = read_all(cr->r.summary);
+	for (size_t i = 0; i < in->n; i++)
+		free(in->pkts[i].data);
+}
+
+static void crafted_free(struct crafted_run *cr)
+{
+	ts_capture_free(&cr->to_server);
+	ts_capture_free(&cr->to_client);
+	free(cr->summary);
+	ts_offline_free(&cr->r);
+}
+
+static void assert_summary(const struct crafted_run *cr, const char *needle)
+{
+	const char *streams = strstr(cr->summary, "\"streams\"");
+	cr_assert_not_null(strstr(cr->summary, needle), "summary lacks %s:\n%.1500s", needle,
+			   streams ? streams : cr->summary);
+}
+
+#define PHONE_TEXT "call me 13812345678 tonight"
+#define PHONE_MASK "call me *********** tonight"
+
+Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scanned,
+     .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	uint8_t fr[256];
+	size_t n;
+
+	/* 41001: copies with other bytes over bytes already seen: one inside a
+	 * held segment (dropped whole), one reaching past it (its old part
+	 * normalised to the first bytes). */
+	open_ws(&cv, &in, 41001);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	uint8_t evil[10];
+	for (int i = 0; i < 10; i++)
+		evil[i] = fr[5 + i] ^ 0x55;
+	client_at(&cv, 0, fr, 20);
+	client_at(&cv, 5, evil, 10);
+	memcpy(evil, fr + 15, 10);
+	for (int i = 0; i < 5; i++)
+		evil[i] ^= 0x55;
+	client_at(&cv, 15, evil, 10);
+	client_at(&cv, 20, fr + 20, n - 20);
+	cv.next[0] += (uint32_t)n;
+	close_ws(&cv);
+
+	/* 41002: the message's three segments in the order 3, 1, 2. */
+	open_ws(&cv, &in, 41002);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	client_at(&cv, 20, fr + 20, n - 20);
+	client_at(&cv, 0, fr, 10);
+	client_at(&cv, 10, fr + 10, 10);
+	cv.next[0] += (uint32_t)n;
+	close_ws(&cv);
+
+	/* 41003: a copy with a corrupted payload (its checksum now wrong) first. */
+	open_ws(&cv, &in, 41003);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	client_at(&cv, 0, fr, n);
+	uint8_t *bad = in.pkts[in.n - 1].data;
+	bad[in.pkts[in.n - 1].len - 3] ^= 0x20; /* in the text */
+	client_at(&cv, 0, fr, n);
+	cv.next[0] += (uint32_t)n;
+	close_ws(&cv);
+
+	/* 41004: the whole message again after it left, as a sender's
+	 * retransmission carries it: the original bytes. */
+	open_ws(&cv, &in, 41004);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	client_at(&cv, 0, fr, n);
+	client_at(&cv, 0, fr, n);
+	cv.next[0] += (uint32_t)n;
+	close_ws(&cv);
+
+	struct crafted_run cr;
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", NULL});
+	for (uint16_t port = 41001; port <= 41004; port++) {
+		struct conn_out c;
+		char text[256];
+		conn_output(&cr.to_server, &cr.to_client, port, &c);
+		first_message(&c, text);
+		cr_assert_str_eq(text, PHONE_MASK, "port %u", port);
+		cr_assert_eq(c.rst_to_server + c.rst_to_client, 0, "port %u", port);
+	}
+	assert_summary(&cr, "\"conflict_bytes\":5,");
+	assert_summary(&cr, "\"tcp_duplicate\":1,");
+	assert_summary(&cr, "\"tcp_checksum\":1,");
+	assert_summary(&cr, "\"retransmits_rewritten\":1,");
+	assert_summary(&cr, "\"ws_messages\":4,");
+	assert_summary(&cr, "\"flows_reset\":0,");
+	crafted_free(&cr);
+}
+
+struct violation {
+	uint16_t port;
+	const char *reason; /* in the summary's reasons */
+};
+
+Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	uint8_t fr[256];
+	size_t n;
+
+	/* 42001: the first segment of a message never comes: held, then reset. */
+	open_ws(&cv, &in, 42001);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	client_at(&cv, 10, fr + 10, n - 10);
+	/* 42002: a client frame without a mask. */
+	open_ws(&cv, &in, 42002);
+	n = frame(fr, true, SLUICE_WS_TEXT, false, PHONE_TEXT);
+	send_bytes(&cv, 0, fr, n, 1400);
+	/* 42003: a length of 2^40 bytes. */
+	open_ws(&cv, &in, 42003);
+	static const uint8_t key[4] = {1, 2, 3, 4};
+	n = sluice_ws_header_build(fr, true, 0, SLUICE_WS_TEXT, key, 1ull << 40);
+	memcpy(fr + n, "abcdefgh", 8);
+	send_bytes(&cv, 0, fr, n + 8, 1400);
+	/* 42004: text that is not UTF-8. */
+	open_ws(&cv, &in, 42004);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, "bad \xff\xfe bytes");
+	send_bytes(&cv, 0, fr, n, 1400);
+	/* 42005: a binary message. */
+	open_ws(&cv, &in, 42005);
+	n = frame(fr, true, SLUICE_WS_BINARY, true, "\x01\x02\x03");
+	send_bytes(&cv, 0, fr, n, 1400);
+	/* 42006: TLS where the HTTP request belongs. */
+	conv_open(&cv, &in, false, 42006);
+	segment(&cv, 0, 0x02, NULL, 0);
+	segment(&cv, 1, 0x12, NULL, 0);
+	segment(&cv, 0, 0x10, NULL, 0);
+	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x03};
+	send_bytes(&cv, 0, hello, sizeof(hello), 1400);
+
+	struct crafted_run cr;
+	run_crafted(&cr, &in,
+		    (const char *const[]){"--ws-port", "8080", "--hold-ms", "100", NULL});
+	static const struct violation v[] = {
+	    {42001, "\"hold_timeout\":1"}, {42002, "\"ws_frame\":1"},
+	    {42003, "\"ws_message_too_big\":1"},  {42004, "\"invalid_utf8\":1"},
+	    {42005, "\"ws_binary\":1"},	   {42006, "\"tls_seen\":1"},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct conn_out c;
+		conn_output(&cr.to_server, &cr.to_client, v[i].port, &c);
+		/* Nothing after the request head reached the server. */
+		uint32_t head = v[i].port == 42006 ? 0 : (uint32_t)strlen(request);
+		cr_assert_eq(c.len, head, "port %u: %u client bytes left, %u before the bad ones",
+			     v[i].port, c.len, head);
+		cr_assert_eq(c.rst_to_server, 1, "port %u", v[i].port);
+		cr_assert_eq(c.rst_to_client, 1, "port %u", v[i].port);
+		assert_summary(&cr, v[i].reason);
+	}
+	assert_summary(&cr, "\"flows_reset\":6,");
+	assert_summary(&cr, "\"ws_protocol\":2,");
+	assert_summary(&cr, "\"ws_messages\":0,");
+	/* The events name each reset. */
+	FILE *f = fopen(cr.r.events, "r");
+	cr_assert_not_null(f);
+	char line[4096];
+	unsigned resets = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		resets += strstr(line, "\"event\":\"stream\"") && strstr(line, "\"action\":\"reset\"");
+	fclose(f);
+	cr_assert_eq(resets, 6);
+	crafted_free(&cr);
+}
+
+Test(ws_offline, a_full_flow_table_refuses_new_connections_and_forwards_nothing_of_them,
+     .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv[3];
+	uint8_t fr[256];
+	for (int i = 0; i < 3; i++)
+		open_ws(&cv[i], &in, (uint16_t)(43001 + i));
+	for (int i = 0; i < 3; i++) {
+		size_t n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+		send_bytes(&cv[i], 0, fr, n, 1400);
+	}
+	struct crafted_run cr;
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", "--flows", "2", NULL});
+	for (int i = 0; i < 2; i++) {
+		struct conn_out c;
+		char text[256];
+		conn_output(&cr.to_server, &cr.to_client, (uint16_t)(43001 + i), &c);
+		first_message(&c, text);
+		cr_assert_str_eq(text, PHONE_MASK);
+	}
+	struct conn_out c;
+	conn_output(&cr.to_server, &cr.to_client, 43003, &c);
+	cr_assert_eq(c.len, 0, "no byte of the refused connection goes through");
+	assert_summary(&cr, "\"flow_table_full\":1,");
+	/* Its request, the 101 and its message. */
+	assert_summary(&cr, "\"tcp_midstream\":3,");
+	assert_summary(&cr, "\"flows_opened\":2,");
+	crafted_free(&cr);
 }

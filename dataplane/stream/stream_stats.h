@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "ws_stream.h"
+
 enum sluice_stream_reason {
 	SLUICE_STREAM_OK = 0,
 	SLUICE_STREAM_TCP_CHECKSUM,  /* a segment with a bad TCP checksum: dropped */
@@ -49,6 +51,7 @@ struct sluice_stream_stats {
 	uint64_t json_messages; /* text messages scanned by their JSON members */
 	uint64_t json_malformed;
 	uint64_t reason[SLUICE_STREAM_REASON_COUNT];
+	uint64_t ws_error[SLUICE_WS_STREAM_ERROR_COUNT]; /* ws_protocol, by error */
 	/* Gauges. */
 	uint64_t flows_active;
 	uint64_t held_bytes;
