@@ -359,21 +359,16 @@ static bool judge_text(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 		sluice_utf8_repair(text, len);
 		changed = true;
 	}
-	const uint8_t *scan = text;
-	uint32_t scan_len = len;
-	bool json = false;
-	if (s->cfg->members.count > 0) {
-		enum sluice_json_outcome jo =
-		    sluice_json_extract(text, len, &s->cfg->members, &s->json);
-		if (jo == SLUICE_JSON_VALUES) {
-			json = true;
-			scan = s->json.text;
-			scan_len = s->json.len;
-			memset(s->json.text + scan_len, 0, SLUICE_SCAN_SLACK);
-			st->json_messages++;
-		} else if (jo != SLUICE_JSON_NOT_JSON) {
-			st->json_malformed++;
-		}
+	struct sluice_scan_view view;
+	sluice_json_scan_view(text, len, &s->cfg->members, &s->json, &view);
+	const uint8_t *scan = view.text;
+	uint32_t scan_len = view.len;
+	bool json = view.json;
+	if (json) {
+		memset(s->json.text + scan_len, 0, SLUICE_SCAN_SLACK);
+		st->json_messages++;
+	} else if (view.outcome != SLUICE_JSON_NOT_JSON) {
+		st->json_malformed++;
 	}
 	struct sluice_match_set *set = &ctx->match_set;
 	struct sluice_match_set *urgent = ctx->urgent_scratch ? &ctx->urgent_set : NULL;

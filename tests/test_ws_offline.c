@@ -8,11 +8,13 @@
  * every checksum is valid, and the events name the connection. */
 #include <criterion/criterion.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inet_checksum.h"
+#include "json_value.h"
 #include "packet_build.h"
 #include "packet_classify.h"
 #include "test_support.h"
@@ -411,9 +413,9 @@ static void conn_output(const struct ts_capture *to_server, const struct ts_capt
 			if (v.sport != client_port && v.dport != client_port)
 				continue;
 			uint32_t tcp_len = v.payload_off + v.payload_len - v.l4_off;
-			cr_assert_eq(sluice_tcp_checksum_verify(p + v.l3_off, v.ipv6, p + v.l4_off,
-								tcp_len),
-				     0xffff);
+			cr_assert_eq(
+			    sluice_tcp_checksum_verify(p + v.l3_off, v.ipv6, p + v.l4_off, tcp_len),
+			    0xffff);
 			if (v.tcp_flags & 0x04) {
 				if (v.dport == WS_PORT)
 					c->rst_to_server++;
@@ -498,8 +500,7 @@ static void assert_summary(const struct crafted_run *cr, const char *needle)
 #define PHONE_TEXT "call me 13812345678 tonight"
 #define PHONE_MASK "call me *********** tonight"
 
-Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scanned,
-     .timeout = 120)
+Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scanned, .timeout = 120)
 {
 	static struct pkt_list in;
 	in.n = 0;
@@ -616,12 +617,11 @@ Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout
 	send_bytes(&cv, 0, hello, sizeof(hello), 1400);
 
 	struct crafted_run cr;
-	run_crafted(&cr, &in,
-		    (const char *const[]){"--ws-port", "8080", "--hold-ms", "100", NULL});
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", "--hold-ms", "100", NULL});
 	static const struct violation v[] = {
-	    {42001, "\"hold_timeout\":1"}, {42002, "\"ws_frame\":1"},
-	    {42003, "\"ws_message_too_big\":1"},  {42004, "\"invalid_utf8\":1"},
-	    {42005, "\"ws_binary\":1"},	   {42006, "\"tls_seen\":1"},
+	    {42001, "\"hold_timeout\":1"},	 {42002, "\"ws_frame\":1"},
+	    {42003, "\"ws_message_too_big\":1"}, {42004, "\"invalid_utf8\":1"},
+	    {42005, "\"ws_binary\":1"},		 {42006, "\"tls_seen\":1"},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		struct conn_out c;
@@ -643,7 +643,8 @@ Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout
 	char line[4096];
 	unsigned resets = 0;
 	while (fgets(line, sizeof(line), f) != NULL)
-		resets += strstr(line, "\"event\":\"stream\"") && strstr(line, "\"action\":\"reset\"");
+		resets +=
+		    strstr(line, "\"event\":\"stream\"") && strstr(line, "\"action\":\"reset\"");
 	fclose(f);
 	cr_assert_eq(resets, 6);
 	crafted_free(&cr);
@@ -679,4 +680,136 @@ Test(ws_offline, a_full_flow_table_refuses_new_connections_and_forwards_nothing_
 	assert_summary(&cr, "\"tcp_midstream\":3,");
 	assert_summary(&cr, "\"flows_opened\":2,");
 	crafted_free(&cr);
+}
+
+/* ---- the analysts' tool gives the gateway's verdicts ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct keys {
+	char *k[256];
+	size_t n;
+};
+
+static void add_key(struct keys *ks, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_key(struct keys *ks, const char *fmt, ...)
+{
+	cr_assert_lt(ks->n, 256);
+	va_list ap;
+	va_start(ap, fmt);
+	cr_assert_neq(vasprintf(&ks->k[ks->n++], fmt, ap), -1);
+	va_end(ap);
+}
+
+static void free_keys(struct keys *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		free(ks->k[i]);
+	ks->n = 0;
+}
+
+/* "src|dst|rule|from|to|verdict" for every match, and "reset|reason" for every
+ * reset, as sluice-pack reports them. */
+static void tool_keys(const char *capture, struct keys *ks)
+{
+	char *tool = ts_build_path("patterns/sluice-pack");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	const char *argv[] = {tool,	      "test",	   rules,  "--pcap",
+			      capture,	      "--ws-port", "8080", "--ws-members",
+			      "text,content", "--json",	   NULL};
+	char *out = NULL;
+	int rc = ts_run((char *const *)argv, 60, &out);
+	cr_assert_eq(rc, 0, "sluice-pack exited %d: %.2000s", rc, out);
+	struct sluice_json *doc = sluice_json_parse(out);
+	cr_assert_not_null(doc, "not JSON: %.2000s", out);
+	const struct sluice_json *msgs = sluice_json_get(doc, "messages");
+	cr_assert_not_null(msgs);
+	for (size_t i = 0; i < msgs->count; i++) {
+		const struct sluice_json *m = msgs->items[i];
+		const struct sluice_json *matches = sluice_json_get(m, "matches");
+		for (size_t j = 0; matches && j < matches->count; j++)
+			add_key(ks, "%s|%s|%s|%.0f|%.0f|%s", sluice_json_str(m, "src", "?"),
+				sluice_json_str(m, "dst", "?"),
+				sluice_json_str(matches->items[j], "rule", "?"),
+				sluice_json_num(matches->items[j], "from", -1),
+				sluice_json_num(matches->items[j], "to", -1),
+				sluice_json_str(m, "verdict", "?"));
+	}
+	const struct sluice_json *dropped = sluice_json_get(doc, "dropped");
+	for (size_t i = 0; dropped && i < dropped->count; i++)
+		add_key(ks, "reset|%s", sluice_json_str(dropped->items[i], "reason", "?"));
+	sluice_json_free(doc);
+	free(out);
+	free(tool);
+	free(rules);
+}
+
+/* The same from the daemon's events. */
+static void daemon_keys(const char *events, struct keys *ks)
+{
+	FILE *f = fopen(events, "r");
+	cr_assert_not_null(f);
+	char line[4096];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct sluice_json *ev = sluice_json_parse(line);
+		cr_assert_not_null(ev, "%s", line);
+		const char *kind = sluice_json_str(ev, "event", "");
+		bool v6 = strchr(sluice_json_str(ev, "src", ""), ':') != NULL;
+		char src[96], dst[96];
+		snprintf(src, sizeof(src), v6 ? "[%s]:%.0f" : "%s:%.0f",
+			 sluice_json_str(ev, "src", "?"), sluice_json_num(ev, "sport", -1));
+		snprintf(dst, sizeof(dst), v6 ? "[%s]:%.0f" : "%s:%.0f",
+			 sluice_json_str(ev, "dst", "?"), sluice_json_num(ev, "dport", -1));
+		if (strcmp(kind, "match") == 0)
+			add_key(ks, "%s|%s|%s|%.0f|%.0f|%s", src, dst,
+				sluice_json_str(ev, "rule", "?"), sluice_json_num(ev, "from", -1),
+				sluice_json_num(ev, "to", -1), sluice_json_str(ev, "verdict", "?"));
+		else if (strcmp(kind, "stream") == 0)
+			add_key(ks, "reset|%s", sluice_json_str(ev, "reason", "?"));
+		sluice_json_free(ev);
+	}
+	fclose(f);
+}
+
+static void expect_same_verdicts(const char *capture, const char *events)
+{
+	struct keys tool = {0}, gw = {0};
+	tool_keys(capture, &tool);
+	daemon_keys(events, &gw);
+	qsort(tool.k, tool.n, sizeof(char *), cmp_str);
+	qsort(gw.k, gw.n, sizeof(char *), cmp_str);
+	cr_assert_gt(gw.n, 0);
+	for (size_t i = 0; i < tool.n || i < gw.n; i++)
+		cr_assert(i < tool.n && i < gw.n && strcmp(tool.k[i], gw.k[i]) == 0,
+			  "item %zu: sluice-pack '%s', gateway '%s'", i,
+			  i < tool.n ? tool.k[i] : "-", i < gw.n ? gw.k[i] : "-");
+	free_keys(&tool);
+	free_keys(&gw);
+}
+
+Test(ws_offline, sluice_pack_test_pcap_gives_the_gateways_verdicts, .timeout = 180)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		static struct pkt_list in;
+		in.n = 0;
+		struct conv cv;
+		build_conversation(&cv, &in, v6);
+		/* The violations too: the tool must report the same resets. */
+		uint8_t fr[256];
+		open_ws(&cv, &in, 42002);
+		size_t n = frame(fr, true, SLUICE_WS_TEXT, false, PHONE_TEXT);
+		send_bytes(&cv, 0, fr, n, 1400);
+		open_ws(&cv, &in, 42005);
+		n = frame(fr, true, SLUICE_WS_BINARY, true, "\x01\x02");
+		send_bytes(&cv, 0, fr, n, 1400);
+		struct crafted_run cr;
+		run_crafted(&cr, &in,
+			    (const char *const[]){"--ws-port", "8080", "--ws-members",
+						  "text,content", NULL});
+		expect_same_verdicts(cr.r.in_a, cr.r.events);
+		crafted_free(&cr);
+	}
 }

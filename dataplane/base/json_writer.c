@@ -28,7 +28,7 @@ static void put_string(FILE *f, const char *s, size_t n)
 /* The comma and key before an item at the current depth. */
 static void item(struct sluice_json_writer *j, const char *key)
 {
-	if (j->depth > 0 && j->depth <= SLUICE_JSON_MAX_DEPTH) {
+	if (j->depth > 0 && j->depth <= SLUICE_JW_MAX_DEPTH) {
 		if (j->has_items[j->depth - 1])
 			fputc(',', j->f);
 		j->has_items[j->depth - 1] = true;
@@ -43,7 +43,7 @@ static void open_level(struct sluice_json_writer *j, const char *key, char opene
 {
 	item(j, key);
 	fputc(opener, j->f);
-	if (j->depth < SLUICE_JSON_MAX_DEPTH) {
+	if (j->depth < SLUICE_JW_MAX_DEPTH) {
 		j->has_items[j->depth] = false;
 		j->closer[j->depth] = closer;
 	}
@@ -65,7 +65,7 @@ void sluice_jw_end(struct sluice_json_writer *j)
 	if (j->depth == 0)
 		return;
 	j->depth--;
-	fputc(j->depth < SLUICE_JSON_MAX_DEPTH ? j->closer[j->depth] : '}', j->f);
+	fputc(j->depth < SLUICE_JW_MAX_DEPTH ? j->closer[j->depth] : '}', j->f);
 }
 
 void sluice_jw_stringn(struct sluice_json_writer *j, const char *key, const char *s, size_t n)

@@ -3,7 +3,7 @@
  *
  * Contract: calls nest (objects and arrays closed in the order opened, keys
  * given inside objects and NULL inside arrays and for the outermost value, at
- * most SLUICE_JSON_MAX_DEPTH levels); the writer places the commas. Strings
+ * most SLUICE_JW_MAX_DEPTH levels); the writer places the commas. Strings
  * are escaped by json_escape.h, so the document is valid UTF-8 JSON whatever
  * their bytes. Non-finite numbers are written as null (JSON has no NaN).
  */
@@ -15,13 +15,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SLUICE_JSON_MAX_DEPTH 16
+#define SLUICE_JW_MAX_DEPTH 16
 
 struct sluice_json_writer {
 	FILE *f;
 	unsigned depth;
-	bool has_items[SLUICE_JSON_MAX_DEPTH]; /* the next item needs a comma */
-	char closer[SLUICE_JSON_MAX_DEPTH];    /* '}' or ']' */
+	bool has_items[SLUICE_JW_MAX_DEPTH]; /* the next item needs a comma */
+	char closer[SLUICE_JW_MAX_DEPTH];    /* '}' or ']' */
 };
 
 void sluice_jw_init(struct sluice_json_writer *j, FILE *f);

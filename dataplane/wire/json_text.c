@@ -526,3 +526,20 @@ int sluice_json_members_parse(struct sluice_json_members *m, const char *list, c
 	*m = next;
 	return 0;
 }
+
+void sluice_json_scan_view(const uint8_t *msg, uint32_t len, const struct sluice_json_members *m,
+			   struct sluice_json_text *jt, struct sluice_scan_view *out)
+{
+	out->text = msg;
+	out->len = len;
+	out->json = false;
+	out->outcome = SLUICE_JSON_NOT_JSON;
+	if (m == NULL || m->count == 0)
+		return;
+	out->outcome = sluice_json_extract(msg, len, m, jt);
+	if (out->outcome == SLUICE_JSON_VALUES) {
+		out->text = jt->text;
+		out->len = jt->len;
+		out->json = true;
+	}
+}

@@ -39,6 +39,7 @@
 #ifndef SLUICE_WIRE_JSON_TEXT_H
 #define SLUICE_WIRE_JSON_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,5 +105,20 @@ uint32_t sluice_json_mask(uint8_t *json, uint32_t json_len, const struct sluice_
  * quotes) to '*': the in-stream "block" verdict. Returns the bytes changed. */
 uint32_t sluice_json_blank_values(uint8_t *json, uint32_t json_len,
 				  const struct sluice_json_text *t);
+
+/* What of a message is scanned, in one place for the gateway and the
+ * analysts' tool: the configured members' decoded values when the message is
+ * JSON and members are configured (json true, text in jt), else the whole
+ * message. outcome says which, and why a JSON-looking message was scanned
+ * whole (MALFORMED, TOO_DEEP, TOO_LONG). */
+struct sluice_scan_view {
+	const uint8_t *text;
+	uint32_t len;
+	bool json;
+	enum sluice_json_outcome outcome;
+};
+
+void sluice_json_scan_view(const uint8_t *msg, uint32_t len, const struct sluice_json_members *m,
+			   struct sluice_json_text *jt, struct sluice_scan_view *out);
 
 #endif

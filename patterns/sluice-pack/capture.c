@@ -25,22 +25,29 @@ _Static_assert(R_TRUNCATED_CAPTURE <
 		   sizeof(((struct sp_capture_stats *)0)->bad_by_reason) / sizeof(unsigned long),
 	       "bad_by_reason too small");
 
+_Static_assert(R_TRUNCATED_CAPTURE + 1 == SP_STREAM_REASON_BASE,
+	       "stream reasons follow the capture's own");
+
 const char *sp_capture_reason_name(unsigned reason)
 {
 	if (reason == R_TRUNCATED_CAPTURE)
 		return "truncated_capture";
+	if (reason >= SP_STREAM_REASON_BASE)
+		return sluice_stream_reason_name(
+		    (enum sluice_stream_reason)(reason - SP_STREAM_REASON_BASE));
 	return sluice_bad_reason_name((enum sluice_bad_reason)reason);
 }
 
 unsigned sp_capture_reason_count(void)
 {
-	return R_TRUNCATED_CAPTURE + 1;
+	return SP_STREAM_REASON_BASE + SLUICE_STREAM_REASON_COUNT;
 }
 
-static enum sluice_pkt_class classify(int linktype, const uint8_t *pkt, uint32_t len, uint16_t port,
+static enum sluice_pkt_class classify(int linktype, const uint8_t *pkt, uint32_t len,
+				      const struct sp_capture_opts *opts,
 				      struct sluice_packet_view *v, enum sluice_bad_reason *why)
 {
-	const struct sluice_port_set ports = {.udp = port};
+	const struct sluice_port_set ports = {.udp = opts->udp_port, .tcp = opts->ws_ports};
 	*why = SLUICE_BAD_NONE;
 	switch (linktype) {
 	case DLT_EN10MB:
@@ -83,14 +90,15 @@ static bool linktype_supported(int linktype)
 }
 
 static int one_packet(int linktype, unsigned long no, const uint8_t *pkt, uint32_t caplen,
-		      uint32_t wirelen, uint16_t port, const struct sp_capture_cb *cb,
+		      uint32_t wirelen, const struct sp_capture_opts *opts,
+		      struct sp_streams *streams, const struct sp_capture_cb *cb,
 		      struct sp_capture_stats *st)
 {
 	struct sluice_frame_ref frames[SLUICE_MAX_FRAMES];
 	uint32_t count = 0;
 	struct sluice_packet_view v;
 	enum sluice_bad_reason why;
-	enum sluice_pkt_class c = classify(linktype, pkt, caplen, port, &v, &why);
+	enum sluice_pkt_class c = classify(linktype, pkt, caplen, opts, &v, &why);
 	unsigned reason = why;
 
 	/* A snap length shorter than the packet leaves nothing to decode
@@ -99,6 +107,8 @@ static int one_packet(int linktype, unsigned long no, const uint8_t *pkt, uint32
 		c = SLUICE_PKT_BAD;
 		reason = R_TRUNCATED_CAPTURE;
 	}
+	if (c == SLUICE_PKT_STREAM)
+		return sp_streams_segment(streams, no, pkt, &v, cb, st);
 	if (c == SLUICE_PKT_MESSAGE) {
 		why = sluice_frames_decode(pkt + v.payload_off, v.payload_len, v.payload_off,
 					   frames, SLUICE_MAX_FRAMES, &count);
@@ -135,8 +145,9 @@ static int one_packet(int linktype, unsigned long no, const uint8_t *pkt, uint32
 	return 0;
 }
 
-int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture_cb *cb,
-		    struct sp_capture_stats *stats, char *err, size_t err_len)
+int sp_capture_walk(const char *path, const struct sp_capture_opts *opts,
+		    const struct sp_capture_cb *cb, struct sp_capture_stats *stats, char *err,
+		    size_t err_len)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_pkthdr *h;
@@ -150,6 +161,15 @@ int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture
 		snprintf(err, err_len, "%s: cannot read capture: %s", path, errbuf);
 		return -1;
 	}
+	struct sp_streams *streams = NULL;
+	if (opts->ws_ports != NULL) {
+		streams = sp_streams_new(opts->ws_ports, opts->ws_max_message);
+		if (streams == NULL) {
+			snprintf(err, err_len, "out of memory for the stream reader");
+			pcap_close(p);
+			return -1;
+		}
+	}
 	linktype = pcap_datalink(p);
 	if (!linktype_supported(linktype)) {
 		const char *name = pcap_datalink_val_to_name(linktype);
@@ -158,12 +178,13 @@ int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture
 			 "interface or with -i any",
 			 path, name ? name : "unknown", linktype);
 		pcap_close(p);
+		sp_streams_free(streams);
 		return -1;
 	}
 	while ((r = pcap_next_ex(p, &h, &data)) == 1) {
 		stats->packets++;
-		rc = one_packet(linktype, stats->packets, data, h->caplen, h->len, udp_port, cb,
-				stats);
+		rc = one_packet(linktype, stats->packets, data, h->caplen, h->len, opts, streams,
+				cb, stats);
 		if (rc != 0)
 			break;
 	}
@@ -173,5 +194,6 @@ int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture
 		rc = -1;
 	}
 	pcap_close(p);
+	sp_streams_free(streams);
 	return rc;
 }

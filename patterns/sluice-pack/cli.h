@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "bad_input.h"
+#include "stream_stats.h"
 #include "json_writer.h"
 #include "match.h"
 #include "pack_source.h"
@@ -190,23 +191,33 @@ int sp_each_line(const char *path, sp_line_fn fn, void *ctx, char *err, size_t e
 
 /* ---- captures (capture.c) ---- */
 
-/* One wire-format message found in a capture. Text points into the packet. */
+/* One message found in a capture: a wire-format frame (text points into the
+ * packet), or a WebSocket text message of a TCP chat service (stream true;
+ * text points into the stream reader's buffer, valid during the callback). */
 struct sp_wire_msg {
 	uint64_t msg_id;
 	uint64_t channel_id;
 	uint64_t user_id;
 	uint8_t flags;
 	const char *text;
-	uint16_t text_len;
+	uint32_t text_len;
+	bool stream;
+	bool from_client;
+	char src[64], dst[64]; /* "address:port" of sender and receiver */
 };
+
+/* Reasons at and after this are the gateway's stream reasons
+ * (stream_stats.h): connections it would reset. */
+#define SP_STREAM_REASON_BASE (SLUICE_BAD_REASON_COUNT + 1)
 
 struct sp_capture_stats {
 	unsigned long packets;
+	unsigned long segments;	 /* TCP segments of the WebSocket ports */
 	unsigned long datagrams; /* UDP to the message port, decoded whole */
 	unsigned long other;	 /* everything the gateway forwards unscanned */
 	unsigned long bad;	 /* datagrams the gateway drops (see reasons) */
 	unsigned long messages;
-	unsigned long bad_by_reason[SLUICE_BAD_REASON_COUNT + 1];
+	unsigned long bad_by_reason[SP_STREAM_REASON_BASE + SLUICE_STREAM_REASON_COUNT];
 };
 
 /* Names of the reasons counted in bad_by_reason: the gateway's own words
@@ -224,11 +235,31 @@ struct sp_capture_cb {
 	void *ctx;
 };
 
+struct sp_capture_opts {
+	uint16_t udp_port;
+	const uint64_t *ws_ports; /* WebSocket services (65,536-bit map), or NULL */
+	uint32_t ws_max_message;
+};
+
 /* Decodes every packet of a pcap or pcapng file (Ethernet, Linux cooked, raw
- * IP or BSD loopback) the way the gateway does for messages to udp_port.
- * Returns 0, a callback's non-zero result, or -1 with err set if the file
- * cannot be read. */
-int sp_capture_walk(const char *path, uint16_t udp_port, const struct sp_capture_cb *cb,
-		    struct sp_capture_stats *stats, char *err, size_t err_len);
+ * IP or BSD loopback) the way the gateway does: frames to the UDP port, and
+ * WebSocket messages in connections to the WebSocket ports. Returns 0, a
+ * callback's non-zero result, or -1 with err set if the file cannot be read. */
+int sp_capture_walk(const char *path, const struct sp_capture_opts *opts,
+		    const struct sp_capture_cb *cb, struct sp_capture_stats *stats, char *err,
+		    size_t err_len);
+
+/* ---- WebSocket streams in captures (capture_streams.c) ---- */
+
+struct sp_streams;
+struct sluice_packet_view;
+
+struct sp_streams *sp_streams_new(const uint64_t *ports, uint32_t max_message);
+void sp_streams_free(struct sp_streams *s);
+
+/* One TCP segment of a WebSocket port (packet number no). */
+int sp_streams_segment(struct sp_streams *s, unsigned long no, const uint8_t *pkt,
+		       const struct sluice_packet_view *v, const struct sp_capture_cb *cb,
+		       struct sp_capture_stats *st);
 
 #endif

@@ -12,7 +12,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "json_text.h"
 #include "utf8.h"
+
+/* The gateway's default --ws-max-message. */
+#define SP_WS_MAX_MESSAGE 65536
 
 static const char *cmd = "sluice-pack test";
 
@@ -32,6 +36,12 @@ static void usage(FILE *f)
 		"  -f, --file FILE         scan each line of FILE\n"
 		"  -p, --pcap FILE         scan each message in a packet capture\n"
 		"      --udp-port PORT     the message port in the capture (default 7700)\n"
+		"      --ws-port PORT[,PORT...]\n"
+		"                          TCP ports of WebSocket chat services in the capture:\n"
+		"                          their text messages are read as the gateway reads them\n"
+		"      --ws-members NAME[,NAME...]\n"
+		"                          in JSON messages scan only these members' string\n"
+		"                          values, as the gateway's --ws-members does\n"
 		"  -e, --expect VERDICT    every message must get VERDICT (pass, flag, mask,\n"
 		"                          block); exit 1 if any does not\n"
 		"  -m, --matched           print only messages that matched (and totals)\n"
@@ -54,6 +64,11 @@ struct totals {
 
 struct test_ctx {
 	struct sp_scanner sc;
+	/* WebSocket messages: the members scanned, and their decoded text. */
+	struct sluice_json_members members;
+	struct sluice_json_text json;
+	uint8_t json_bytes[SP_WS_MAX_MESSAGE + 64];
+	uint32_t json_raw_at[SP_WS_MAX_MESSAGE + 64];
 	bool json_mode;
 	struct sluice_json_writer j;
 	bool has_expect;
@@ -89,6 +104,8 @@ static void text_prefix(const struct test_ctx *c, const struct origin *o)
 {
 	if (o->kind == FROM_FILE)
 		printf("%s:%lu: ", c->file, o->line);
+	else if (o->kind == FROM_PCAP && o->wire->stream)
+		printf("packet %lu ws %s -> %s: ", o->packet, o->wire->src, o->wire->dst);
 	else if (o->kind == FROM_PCAP)
 		printf("packet %lu msg %llu: ", o->packet, (unsigned long long)o->wire->msg_id);
 }
@@ -98,6 +115,12 @@ static void json_origin(struct test_ctx *c, const struct origin *o)
 	if (o->kind == FROM_FILE) {
 		sluice_jw_string(&c->j, "file", c->file);
 		sluice_jw_uint(&c->j, "line", o->line);
+	} else if (o->kind == FROM_PCAP && o->wire->stream) {
+		sluice_jw_uint(&c->j, "packet", o->packet);
+		sluice_jw_string(&c->j, "src", o->wire->src);
+		sluice_jw_string(&c->j, "dst", o->wire->dst);
+		sluice_jw_string(&c->j, "direction",
+				 o->wire->from_client ? "client_to_server" : "server_to_client");
 	} else if (o->kind == FROM_PCAP) {
 		sluice_jw_uint(&c->j, "packet", o->packet);
 		sluice_jw_uint(&c->j, "msg_id", o->wire->msg_id);
@@ -224,9 +247,17 @@ static int on_line(void *ctx, unsigned long line_no, const char *text, size_t le
 
 static int on_wire_msg(void *ctx, unsigned long packet_no, const struct sp_wire_msg *m)
 {
+	struct test_ctx *c = ctx;
 	struct origin o = {.kind = FROM_PCAP, .packet = packet_no, .wire = m};
-
-	return one_message(ctx, &o, m->text, m->text_len) != 0 ? 1 : 0;
+	if (!m->stream)
+		return one_message(c, &o, m->text, m->text_len) != 0 ? 1 : 0;
+	/* What the gateway scans of a WebSocket message: its members' values,
+	 * or the whole text. */
+	struct sluice_scan_view view;
+	c->json = (struct sluice_json_text){
+	    .text = c->json_bytes, .raw_at = c->json_raw_at, .cap = SP_WS_MAX_MESSAGE};
+	sluice_json_scan_view((const uint8_t *)m->text, m->text_len, &c->members, &c->json, &view);
+	return one_message(c, &o, (const char *)view.text, view.len) != 0 ? 1 : 0;
 }
 
 static int on_bad_datagram(void *ctx, unsigned long packet_no, unsigned reason)
@@ -274,6 +305,8 @@ static void text_totals(const struct test_ctx *c, const struct sp_capture_stats 
 			first = false;
 		}
 		printf("%s, %lu other", first ? "" : ")", cap->other);
+		if (cap->segments)
+			printf(", %lu WebSocket segments", cap->segments);
 	}
 	putchar('\n');
 }
@@ -300,6 +333,7 @@ static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, 
 		}
 		sluice_jw_end(&c->j);
 		sluice_jw_uint(&c->j, "other_packets", cap->other);
+		sluice_jw_uint(&c->j, "ws_segments", cap->segments);
 	}
 	sluice_jw_end(&c->j);
 }
@@ -308,8 +342,10 @@ static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, 
 struct test_request {
 	const char *file;
 	const char *pcap;
-	uint16_t port; /* the message port in the capture */
-	bool all;      /* keep quiet and allow matches */
+	uint16_t port;		 /* the message port in the capture */
+	uint64_t ws_ports[1024]; /* WebSocket services in the capture */
+	bool any_ws;
+	bool all; /* keep quiet and allow matches */
 	char **texts;
 	int ntexts;
 };
@@ -322,6 +358,33 @@ static int parse_port(const char *cmd_name, const char *arg, void *port)
 	if (*arg == '\0' || *end != '\0' || v < 1 || v > 65535)
 		return sp_usage_error(cmd_name, "--udp-port: '%s' is not a port 1-65535", arg);
 	*(uint16_t *)port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_ws_ports(const char *cmd_name, const char *arg, void *target)
+{
+	struct test_request *rq = target;
+	const char *p = arg;
+	for (;;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p || v < 1 || v > 65535 || (*end != ',' && *end != '\0'))
+			return sp_usage_error(
+			    cmd_name, "--ws-port: '%s' is not a list of ports 1-65535", arg);
+		rq->ws_ports[v >> 6] |= 1ull << (v & 63);
+		rq->any_ws = true;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+static int parse_members(const char *cmd_name, const char *arg, void *ctx)
+{
+	struct test_ctx *c = ctx;
+	char why[256];
+	if (sluice_json_members_parse(&c->members, arg, why, sizeof(why)) != 0)
+		return sp_usage_error(cmd_name, "--ws-members '%s': %s", arg, why);
 	return 0;
 }
 
@@ -389,7 +452,10 @@ static const char *scan_request(struct test_ctx *c, const struct test_request *r
 	if (rq->pcap) {
 		struct sp_capture_cb cb = {
 		    .message = on_wire_msg, .bad = on_bad_datagram, .ctx = c};
-		int rc = sp_capture_walk(rq->pcap, rq->port, &cb, cap, c->err, sizeof(c->err));
+		struct sp_capture_opts opts = {.udp_port = rq->port,
+					       .ws_ports = rq->any_ws ? rq->ws_ports : NULL,
+					       .ws_max_message = SP_WS_MAX_MESSAGE};
+		int rc = sp_capture_walk(rq->pcap, &opts, &cb, cap, c->err, sizeof(c->err));
 		if (rc != 0) {
 			*status = rc == -1 ? SP_EXIT_USAGE : SP_EXIT_FAIL;
 			return c->err;
@@ -429,11 +495,14 @@ int sp_cmd_test(int argc, char **argv)
 {
 	static struct test_ctx ctx; /* large: the scanner's match storage */
 	struct test_ctx *c = &ctx;
-	struct test_request rq = {.port = 7700};
+	static struct test_request rq;
+	rq = (struct test_request){.port = 7700};
 	const struct sp_option opts[] = {
 	    {.name = "file", .short_name = 'f', .value = &rq.file},
 	    {.name = "pcap", .short_name = 'p', .value = &rq.pcap},
 	    {.name = "udp-port", .parse = parse_port, .target = &rq.port},
+	    {.name = "ws-port", .parse = parse_ws_ports, .target = &rq},
+	    {.name = "ws-members", .parse = parse_members, .target = c},
 	    {.name = "expect", .short_name = 'e', .parse = parse_expect, .target = c},
 	    {.name = "matched", .short_name = 'm', .flag = &c->matched_only},
 	    {.name = "all", .short_name = 'a', .flag = &rq.all},
