@@ -257,4 +257,6 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 			queue_frame(ctx, pkts, p, f);
 	}
 	close_round(ctx, pkts, lens, fates);
+	if (ctx->streams != NULL && ctx->streams->npending > 0)
+		sluice_stream_flush(ctx);
 }

@@ -4,29 +4,11 @@
 
 #include "datagram_process.h"
 #include "datagram_process_internal.h"
+#include "stream_process_internal.h"
 #include "inet_checksum.h"
 #include "packet_build.h"
 #include "seq.h"
 #include "utf8.h"
-
-enum flow_state {
-	FLOW_OPENING = 0, /* the client's SYN seen */
-	FLOW_OPEN,	  /* the server answered */
-	FLOW_CLOSING,	  /* FIN both ways or RST: forgotten on its timeout */
-	FLOW_RESET,	  /* reset by Sluice: later segments are dropped */
-};
-
-struct sluice_tcp_flow {
-	struct sluice_tcp_half half[2]; /* by side of the flow key */
-	struct sluice_ws_half ws[2];
-	uint8_t client; /* the side that sent the SYN */
-	uint8_t state;	/* enum flow_state */
-	bool known[2];	/* the side's initial sequence number is known */
-	/* Flows holding packets, oldest hold first (hold-ms). */
-	uint32_t hold_prev, hold_next;
-	uint64_t hold_since;
-	bool holding;
-};
 
 /* The head and tail of the holding list live in slot `flows` of the array. */
 #define HOLD_LIST(s) (&(s)->flows[(s)->cfg->flows])
@@ -82,7 +64,7 @@ int sluice_stream_ctx_init(struct sluice_stream_ctx *s, const struct sluice_stre
 	s->tx = sluice_zalloc(alloc, (size_t)s->tx_cap * sizeof(*s->tx));
 	s->drop = sluice_zalloc(alloc, (size_t)s->drop_cap * sizeof(*s->drop));
 	if (!s->flows || !s->head || !s->text || !s->json.text || !s->json.raw_at || !s->tx ||
-	    !s->drop)
+	    !s->drop || sluice_stream_queue_init(s) != 0)
 		goto fail;
 	HOLD_LIST(s)->hold_next = cfg->flows; /* empty: the list head points at itself */
 	HOLD_LIST(s)->hold_prev = cfg->flows;
@@ -97,6 +79,7 @@ void sluice_stream_ctx_fini(struct sluice_stream_ctx *s)
 	const struct sluice_allocator *a = s->alloc;
 	if (a == NULL)
 		return;
+	sluice_stream_queue_fini(s);
 	sluice_flow_table_fini(&s->table);
 	sluice_chunk_pool_fini(&s->chunks);
 	sluice_held_pool_fini(&s->held);
@@ -160,7 +143,7 @@ static void hold_list_update(struct sluice_stream_ctx *s, uint32_t idx, uint64_t
 
 /* ---- events ---- */
 
-static void stream_identity(const struct sluice_stream_ctx *s, uint32_t idx, uint8_t side,
+void sluice_stream_identity(const struct sluice_stream_ctx *s, uint32_t idx, uint8_t side,
 			    struct sluice_event *ev)
 {
 	const struct sluice_flow_key *k = &s->table.keys[idx];
@@ -185,7 +168,7 @@ static void report_stream(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t s
 	    .reason = (uint8_t)reason,
 	    .policy = reset,
 	};
-	stream_identity(ctx->streams, idx, side, &ev);
+	sluice_stream_identity(ctx->streams, idx, side, &ev);
 	sluice_emit_event(ctx, &ev);
 }
 
@@ -226,8 +209,9 @@ static void send_rst(struct sluice_stream_ctx *s, const struct sluice_tcp_segmen
 
 /* Resets the flow both ways, as `tmpl` (a segment of side `side`, or NULL)
  * allows: what was held is dropped, and the flow's later segments too. */
-static void reset_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-		       const struct sluice_tcp_segment *tmpl, enum sluice_stream_reason reason)
+void sluice_stream_reset_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
+			      const struct sluice_tcp_segment *tmpl,
+			      enum sluice_stream_reason reason)
 {
 	struct sluice_stream_ctx *s = ctx->streams;
 	struct sluice_tcp_flow *f = &s->flows[idx];
@@ -264,176 +248,6 @@ static void reset_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 	sluice_flow_touch(&s->table, idx, SLUICE_FLOW_CLOSING, ctx->burst_tsc);
 }
 
-/* ---- judging messages ---- */
-
-static void mask_text(struct sluice_stream_ctx *s, uint8_t *text, uint32_t len, bool json,
-		      uint32_t from, uint32_t to)
-{
-	if (json) {
-		sluice_json_mask(text, len, &s->json, from, to);
-		return;
-	}
-	if (to > len)
-		to = len;
-	sluice_utf8_widen(text, len, &from, &to);
-	if (from < to)
-		memset(text + from, '*', to - from);
-}
-
-static void report_stream_matches(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-				  const struct sluice_match_set *set, enum sluice_action verdict)
-{
-	struct sluice_event ev = {
-	    .tsc = ctx->burst_tsc,
-	    .pack = set->pack,
-	    .worker = ctx->worker,
-	    .kind = SLUICE_EVENT_MATCH,
-	    .verdict = (uint8_t)verdict,
-	};
-	stream_identity(ctx->streams, idx, side, &ev);
-	for (uint32_t i = 0; i < set->count; i++) {
-		ev.rule = set->matches[i].rule;
-		ev.from = set->matches[i].from;
-		ev.to = set->matches[i].to;
-		sluice_emit_event(ctx, &ev);
-	}
-}
-
-/* Applies a verdict to the message text (raw, as the receiver gets it).
- * Returns whether the text changed, or -1 when the flow must be reset. */
-static int apply_verdict(struct sluice_packet_ctx *ctx, uint8_t *text, uint32_t len, bool json,
-			 enum sluice_action verdict, bool overflow)
-{
-	struct sluice_stream_ctx *s = ctx->streams;
-	const struct sluice_match_set *sets[2] = {&ctx->match_set,
-						  ctx->urgent_scratch ? &ctx->urgent_set : NULL};
-	switch (verdict) {
-	case SLUICE_ACTION_BLOCK:
-		if (s->cfg->block == SLUICE_STREAM_BLOCK_RESET)
-			return -1;
-		if (json)
-			sluice_json_blank_values(text, len, &s->json);
-		else
-			memset(text, '*', len);
-		return 1;
-	case SLUICE_ACTION_MASK:
-		if (overflow) {
-			mask_text(s, text, len, json, 0, json ? s->json.len : len);
-			return 1;
-		}
-		for (int k = 0; k < 2; k++) {
-			if (sets[k] == NULL)
-				continue;
-			for (uint32_t i = 0; i < sets[k]->count; i++) {
-				const struct sluice_match *m = &sets[k]->matches[i];
-				if (sets[k]->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
-					mask_text(s, text, len, json, m->from, m->to);
-			}
-		}
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Scans one whole text message and writes its verdict back into the stream.
- * Returns false when the flow was reset. */
-static bool judge_text(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-		       const struct sluice_ws_message *msg, const struct sluice_tcp_segment *seg)
-{
-	struct sluice_stream_ctx *s = ctx->streams;
-	struct sluice_tcp_flow *f = &s->flows[idx];
-	struct sluice_stream_stats *st = &ctx->stats->stream;
-	uint8_t *text = s->text;
-	uint32_t len = msg->len;
-	bool changed = false;
-
-	sluice_ws_message_read(msg, &f->half[side].store, &s->chunks, text);
-	memset(text + len, 0, SLUICE_SCAN_SLACK);
-	if (!sluice_utf8_valid(text, len)) {
-		if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE) {
-			reset_flow(ctx, idx, side, seg, SLUICE_STREAM_INVALID_UTF8);
-			return false;
-		}
-		st->reason[SLUICE_STREAM_INVALID_UTF8]++;
-		sluice_utf8_repair(text, len);
-		changed = true;
-	}
-	struct sluice_scan_view view;
-	sluice_json_scan_view(text, len, &s->cfg->members, &s->json, &view);
-	const uint8_t *scan = view.text;
-	uint32_t scan_len = view.len;
-	bool json = view.json;
-	if (json) {
-		memset(s->json.text + scan_len, 0, SLUICE_SCAN_SLACK);
-		st->json_messages++;
-	} else if (view.outcome != SLUICE_JSON_NOT_JSON) {
-		st->json_malformed++;
-	}
-	struct sluice_match_set *set = &ctx->match_set;
-	struct sluice_match_set *urgent = ctx->urgent_scratch ? &ctx->urgent_set : NULL;
-	hs_error_t rc =
-	    sluice_scan_message(set->pack, ctx->scratch, (const char *)scan, scan_len, set);
-	if (urgent != NULL && rc == HS_SUCCESS)
-		rc = sluice_scan_message(urgent->pack, ctx->urgent_scratch, (const char *)scan,
-					 scan_len, urgent);
-	st->ws_messages++;
-	ctx->stats->messages++;
-	ctx->stats->bytes_scanned += scan_len;
-	if (rc != HS_SUCCESS) {
-		reset_flow(ctx, idx, side, seg, SLUICE_STREAM_SCAN_ERROR);
-		return false;
-	}
-	enum sluice_action verdict = set->verdict;
-	bool overflow = set->overflow;
-	if (urgent != NULL) {
-		if (urgent->verdict > verdict)
-			verdict = urgent->verdict;
-		overflow |= urgent->overflow;
-	}
-	ctx->stats->verdicts[verdict]++;
-	if (verdict != SLUICE_ACTION_NONE) {
-		ctx->stats->matches += set->count;
-		sluice_count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
-		report_stream_matches(ctx, idx, side, set, verdict);
-		if (urgent != NULL) {
-			ctx->stats->matches += urgent->count;
-			sluice_count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
-			report_stream_matches(ctx, idx, side, urgent, verdict);
-		}
-		if (overflow)
-			ctx->stats->match_overflow++;
-	}
-	int applied = apply_verdict(ctx, text, len, json, verdict, overflow);
-	if (applied < 0) {
-		reset_flow(ctx, idx, side, seg, SLUICE_STREAM_BLOCKED);
-		return false;
-	}
-	if (applied > 0 || changed)
-		sluice_ws_message_write(msg, &f->half[side].store, &s->chunks, 0, text, len);
-	return true;
-}
-
-/* Returns false when the flow was reset. */
-static bool on_message(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-		       const struct sluice_ws_message *msg, const struct sluice_tcp_segment *seg)
-{
-	struct sluice_stream_ctx *s = ctx->streams;
-	if (msg->compressed) {
-		reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_COMPRESSED);
-		return false;
-	}
-	if (msg->opcode == SLUICE_WS_BINARY) {
-		if (s->cfg->binary == SLUICE_WS_BINARY_PASS) {
-			ctx->stats->stream.ws_unscanned++;
-			return true;
-		}
-		reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_BINARY);
-		return false;
-	}
-	return judge_text(ctx, idx, side, msg, seg);
-}
-
 /* Parses what side has, judges its messages and releases what may go.
  * Returns false when the flow was reset. */
 static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
@@ -453,14 +267,15 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 		switch (ev) {
 		case SLUICE_WS_EV_RESPONSE:
 			if (!r.resp.upgraded) {
-				reset_flow(ctx, idx, side, seg, SLUICE_STREAM_NOT_UPGRADED);
+				sluice_stream_reset_flow(ctx, idx, side, seg,
+							 SLUICE_STREAM_NOT_UPGRADED);
 				return false;
 			}
 			sluice_ws_half_upgraded(&f->ws[f->client], r.resp.deflate_accepted);
 			*upgraded = true;
 			break;
 		case SLUICE_WS_EV_MESSAGE:
-			if (!on_message(ctx, idx, side, &r.msg, seg))
+			if (!sluice_stream_on_message(ctx, idx, side, &r.msg, seg))
 				return false;
 			break;
 		case SLUICE_WS_EV_CONTROL:
@@ -468,7 +283,7 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 			break;
 		case SLUICE_WS_EV_ERROR:
 			ctx->stats->stream.ws_error[r.error]++;
-			reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_PROTOCOL);
+			sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_PROTOCOL);
 			return false;
 		default:
 			break;
@@ -478,11 +293,12 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	if (h->fin && h->store.contig == h->fin_seq) {
 		/* The stream ended: nothing after judged can complete. */
 		if (judged != h->fin_seq) {
-			reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_TRUNCATED);
+			sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_WS_TRUNCATED);
 			return false;
 		}
 	}
-	sluice_tcp_half_judge(h, judged);
+	/* Messages queued for the burst's scan are not judged yet. */
+	sluice_tcp_half_judge(h, f->pending[side] ? f->pending_start[side] : judged);
 	struct sluice_tcp_segment out[64];
 	uint32_t n;
 	while ((n = sluice_tcp_half_release(h, &s->chunks, &s->held, out, 64)) > 0) {
@@ -493,8 +309,8 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	return true;
 }
 
-static bool advance(struct sluice_packet_ctx *ctx, uint32_t idx,
-		    const struct sluice_tcp_segment *seg)
+bool sluice_stream_advance(struct sluice_packet_ctx *ctx, uint32_t idx,
+			   const struct sluice_tcp_segment *seg)
 {
 	struct sluice_tcp_flow *f = &ctx->streams->flows[idx];
 	uint8_t c = f->client;
@@ -507,6 +323,15 @@ static bool advance(struct sluice_packet_ctx *ctx, uint32_t idx,
 	if (upgraded && !advance_side(ctx, idx, c, seg, &upgraded))
 		return false;
 	return true;
+}
+
+void sluice_stream_release(struct sluice_packet_ctx *ctx, uint32_t idx)
+{
+	struct sluice_tcp_flow *f = &ctx->streams->flows[idx];
+	if (sluice_stream_advance(ctx, idx, NULL) && f->half[0].fin_released &&
+	    f->half[1].fin_released)
+		f->state = FLOW_CLOSING;
+	hold_list_update(ctx->streams, idx, ctx->burst_tsc);
 }
 
 /* ---- segments ---- */
@@ -602,7 +427,7 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	const uint8_t *p = seg->data + seg->payload_off;
 	if (f->ws[side].phase == SLUICE_WS_PHASE_HEAD && seg->seq == f->ws[side].parsed &&
 	    seg->payload_len >= 3 && p[0] == 0x16 && p[1] == 0x03) {
-		reset_flow(ctx, idx, side, seg, SLUICE_STREAM_TLS);
+		sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_TLS);
 		drop_pkt(s, seg->pkt);
 		return;
 	}
@@ -624,7 +449,7 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 		enum sluice_stream_reason r = refusal_reason(why);
 		if (why == SLUICE_SEG_FLOW_BYTES || why == SLUICE_SEG_NO_MEMORY) {
 			/* A message that cannot be held whole cannot be judged. */
-			reset_flow(ctx, idx, side, seg, r);
+			sluice_stream_reset_flow(ctx, idx, side, seg, r);
 			drop_pkt(s, seg->pkt);
 			return;
 		}
@@ -634,7 +459,8 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 		return;
 	}
 	}
-	if (advance(ctx, idx, seg) && f->half[0].fin_released && f->half[1].fin_released)
+	if (sluice_stream_advance(ctx, idx, seg) && f->half[0].fin_released &&
+	    f->half[1].fin_released)
 		f->state = FLOW_CLOSING;
 	hold_list_update(s, idx, ctx->burst_tsc);
 }
@@ -769,7 +595,8 @@ void sluice_stream_expire(struct sluice_packet_ctx *ctx, uint64_t now)
 		uint32_t idx = s->flows[head].hold_next;
 		if (idx == head || now - s->flows[idx].hold_since <= s->cfg->hold_timeout)
 			break;
-		reset_flow(ctx, idx, s->flows[idx].client, NULL, SLUICE_STREAM_HOLD_TIMEOUT);
+		sluice_stream_reset_flow(ctx, idx, s->flows[idx].client, NULL,
+					 SLUICE_STREAM_HOLD_TIMEOUT);
 	}
 	st->held_packets = s->held.count - s->held.free;
 	st->held_bytes = (uint64_t)(s->chunks.count - s->chunks.free) * SLUICE_CHUNK_BYTES;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batch_scan.h"
 #include "flow_table.h"
 #include "json_text.h"
 #include "packet_classify.h"
@@ -65,6 +66,7 @@ struct sluice_stream_out {
 };
 
 struct sluice_tcp_flow;
+struct sluice_stream_pending; /* stream_judge.c */
 
 /* Builds packets Sluice sends of its own (resets): a buffer of at least cap
  * bytes, or NULL. Optional: without it only the receiver of the packet in
@@ -85,6 +87,11 @@ struct sluice_stream_ctx {
 	uint8_t *head; /* SLUICE_WS_MAX_HEAD */
 	uint8_t *text; /* a message, max_message bytes */
 	struct sluice_json_text json;
+	/* Batch mode: the burst's messages, scanned together at its end. */
+	struct sluice_batch batch;
+	struct sluice_batch_results main, urgent;
+	struct sluice_stream_pending *pending;
+	uint32_t npending;
 	/* This burst's output. */
 	struct sluice_stream_out *tx;
 	uint32_t tx_count, tx_cap;
@@ -109,6 +116,10 @@ void sluice_stream_ctx_fini(struct sluice_stream_ctx *s);
  * it arrived. */
 void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *data,
 			   const struct sluice_packet_view *view, uint8_t in_port);
+
+/* At the end of a burst (batch mode): scans the messages queued in it,
+ * applies their verdicts and releases what they held. */
+void sluice_stream_flush(struct sluice_packet_ctx *ctx);
 
 /* Once per burst: flows idle past their timeout are forgotten and their held
  * packets dropped; messages held past hold_timeout follow the policy. */

@@ -546,10 +546,14 @@ Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scan
 	close_ws(&cv);
 
 	/* 41004: the whole message again after it left, as a sender's
-	 * retransmission carries it: the original bytes. */
+	 * retransmission carries it: the original bytes. Forty bare ACKs
+	 * between put it in a later burst (a burst is at most 32 packets), so
+	 * the first copy has been judged and sent. */
 	open_ws(&cv, &in, 41004);
 	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
 	client_at(&cv, 0, fr, n);
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
 	client_at(&cv, 0, fr, n);
 	cv.next[0] += (uint32_t)n;
 	close_ws(&cv);
@@ -811,5 +815,63 @@ Test(ws_offline, sluice_pack_test_pcap_gives_the_gateways_verdicts, .timeout = 1
 						  "text,content", NULL});
 		expect_same_verdicts(cr.r.in_a, cr.r.events);
 		crafted_free(&cr);
+	}
+}
+
+static int cmp_packet(const void *a, const void *b)
+{
+	const struct ts_packet *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->data, y->data, x->len);
+}
+
+/* Batch mode queues a burst's stream messages for one scan; message mode
+ * scans each alone: the packets out and the verdicts must be the same. */
+Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeout = 180)
+{
+	struct ts_capture outs[2];
+	static struct keys verdicts[2];
+	memset(verdicts, 0, sizeof(verdicts));
+	const char *modes[2] = {"batch", "message"};
+	for (int m = 0; m < 2; m++) {
+		static struct pkt_list in;
+		in.n = 0;
+		struct conv cv;
+		build_conversation(&cv, &in, false);
+		uint8_t fr[256];
+		for (uint16_t port = 44001; port < 44009; port++) {
+			open_ws(&cv, &in, port);
+			size_t n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+			n += frame(fr + n, true, SLUICE_WS_TEXT, true, "有问题私聊");
+			send_bytes(&cv, 0, fr, n, 7);
+		}
+		struct crafted_run cr;
+		run_crafted(&cr, &in,
+			    (const char *const[]){"--ws-port", "8080", "--ws-members",
+						  "text,content", "--scan", modes[m], NULL});
+		daemon_keys(cr.r.events, &verdicts[m]);
+		qsort(verdicts[m].k, verdicts[m].n, sizeof(char *), cmp_str);
+		outs[m] = cr.to_server;
+		cr.to_server = (struct ts_capture){0};
+		crafted_free(&cr);
+	}
+	/* The same packets, byte for byte; batch mode may send a burst's held
+	 * packets after its bare ACKs, so the order can differ. */
+	cr_assert_eq(outs[0].count, outs[1].count);
+	for (int m = 0; m < 2; m++)
+		qsort(outs[m].packets, outs[m].count, sizeof(struct ts_packet), cmp_packet);
+	for (size_t i = 0; i < outs[0].count; i++)
+		cr_assert(outs[0].packets[i].len == outs[1].packets[i].len &&
+			      memcmp(outs[0].packets[i].data, outs[1].packets[i].data,
+				     outs[0].packets[i].len) == 0,
+			  "packet %zu differs", i);
+	cr_assert_eq(verdicts[0].n, verdicts[1].n);
+	cr_assert_gt(verdicts[0].n, 8);
+	for (size_t i = 0; i < verdicts[0].n; i++)
+		cr_assert_str_eq(verdicts[0].k[i], verdicts[1].k[i]);
+	for (int m = 0; m < 2; m++) {
+		free_keys(&verdicts[m]);
+		ts_capture_free(&outs[m]);
 	}
 }

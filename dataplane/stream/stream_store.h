@@ -104,7 +104,8 @@ uint32_t sluice_store_normalise(const struct sluice_stream_store *s,
 				uint32_t *new_sum);
 
 /* The receiver has every byte before upto: chunks wholly before it (and before
- * contig) go back to the pool. */
+ * contig) go back to the pool; all of them when upto reaches contig and
+ * nothing lies beyond, so an idle connection holds no memory. */
 void sluice_store_ack(struct sluice_stream_store *s, struct sluice_chunk_pool *pool, uint32_t upto);
 
 #endif

@@ -1,0 +1,532 @@
+/* sluice-stream-bench: WebSocket chat in TCP against UDP frames on one core,
+ * on the same messages and pack, through the worker's own per-burst code
+ * (sluice_burst_process_from, DPDK-free): classification, the flow table,
+ * the stream store, hold and release, the WebSocket parser, the scan, the
+ * verdicts and the checksums. What it leaves out is the PMD, the same for
+ * both.
+ *
+ * Stages (each the median of --rounds timed passes over the corpus):
+ * - udp: each message in its own wire-format datagram, batch scanning;
+ * - ws: each message a masked WebSocket text frame in its own TCP segment,
+ *   over --flows connections opened before timing, the server acking every
+ *   16 messages;
+ * - ws_json: the same, each message a JSON object scanned by member;
+ * - ws_split: each frame cut into two segments (hold, then release);
+ * - flows: --table-flows connections opened through the stream layer, the
+ *   memory they take, and the ws stage's rate with all of them active.
+ *
+ * Packets are rebuilt between passes (untimed): verdicts rewrite them.
+ * Prints one JSON object on stdout.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_options.h"
+#include "corpus_reader.h"
+#include "datagram_process.h"
+#include "event_ring.h"
+#include "generation.h"
+#include "json_escape.h"
+#include "pack_source.h"
+#include "packet_build.h"
+#include "stream_process.h"
+#include "websocket.h"
+
+#define BURST	 32
+#define WS_PORT	 8080
+#define PKT_ROOM 2048
+
+struct options {
+	const char *pack;
+	const char *corpus;
+	unsigned messages;
+	unsigned rounds;
+	unsigned flows;
+	unsigned table_flows;
+};
+
+static const struct cli_option options[] = {
+    {.name = "pack",
+     .kind = CLI_STRING,
+     CLI_FIELD(struct options, pack),
+     .value_name = "FILE",
+     .help = "rule file (.yaml) or pack"},
+    {.name = "corpus",
+     .kind = CLI_STRING,
+     CLI_FIELD(struct options, corpus),
+     .value_name = "TEXTS",
+     .help = "messages, 'msg_id<TAB>text' per line (sluice-gen --text-out)"},
+    {.name = "messages",
+     .kind = CLI_UNSIGNED,
+     CLI_FIELD(struct options, messages),
+     .min = 100,
+     .max = 10000000,
+     .value_name = "N",
+     .help = "messages per pass (default 20000)"},
+    {.name = "rounds",
+     .kind = CLI_UNSIGNED,
+     CLI_FIELD(struct options, rounds),
+     .min = 1,
+     .max = 99,
+     .value_name = "N",
+     .help = "timed passes per stage, median reported (default 7)"},
+    {.name = "flows",
+     .kind = CLI_UNSIGNED,
+     CLI_FIELD(struct options, flows),
+     .min = 1,
+     .max = 65536,
+     .value_name = "N",
+     .help = "connections the messages share (default 256)"},
+    {.name = "table-flows",
+     .kind = CLI_UNSIGNED,
+     CLI_FIELD(struct options, table_flows),
+     .min = 0,
+     .max = 1000000,
+     .value_name = "N",
+     .help = "connections opened for the flow-table stage (default 100000; 0: skip)"},
+};
+
+static const struct cli_program program = {
+    .usage_head = "usage: sluice-stream-bench --pack PACK --corpus TEXTS [options]\n\n"
+		  "WebSocket in TCP against UDP frames, one core, same messages and pack.\n\n",
+    .usage_tail = "\nPrints one JSON object on stdout.\n",
+    .options = options,
+    .option_count = sizeof(options) / sizeof(options[0]),
+    .help_column = 25,
+    .wording = {.unknown_option = "unknown option '%s' (see --help)",
+		.missing_value = "%s needs a value",
+		.unexpected_argument = "unexpected argument '%s' (see --help)",
+		.bad_value = "--%s: '%s' is not %s",
+		.unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64},
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the harness: one worker's packet context ---- */
+
+struct harness {
+	struct sluice_packet_ctx ctx;
+	struct sluice_message_decoder dec;
+	struct sluice_worker_stats stats;
+	struct sluice_event_ring *ring;
+	struct sluice_stream_config cfg;
+	struct sluice_stream_ctx streams;
+	struct sluice_generation *gen;
+};
+
+static int harness_init(struct harness *h, struct sluice_generation *gen, bool streams,
+			const struct sluice_json_members *members, uint32_t flows)
+{
+	memset(h, 0, sizeof(*h));
+	h->gen = gen;
+	h->ring = sluice_event_ring_create(1u << 16);
+	sluice_udp_frame_decoder_init(&h->dec, 7700);
+	sluice_packet_ctx_init(&h->ctx, 0, &h->dec, &h->stats, h->ring);
+	if (sluice_packet_ctx_set_scan_mode(&h->ctx, SLUICE_SCAN_BATCH) != 0)
+		return -1;
+	if (!streams)
+		return 0;
+	sluice_stream_config_default(&h->cfg, 1000000000ull);
+	sluice_stream_config_add_port(&h->cfg, WS_PORT);
+	h->cfg.flows = flows;
+	if (members != NULL)
+		h->cfg.members = *members;
+	h->cfg.worker_bytes = 256u << 20;
+	if (sluice_stream_ctx_init(&h->streams, &h->cfg, &sluice_libc_allocator) != 0)
+		return -1;
+	h->dec.tcp_ports = h->cfg.tcp_ports;
+	h->ctx.streams = &h->streams;
+	return 0;
+}
+
+static void harness_fini(struct harness *h)
+{
+	sluice_packet_ctx_fini(&h->ctx);
+	if (h->ctx.streams != NULL) {
+		sluice_stream_drop_all(&h->streams);
+		sluice_stream_ctx_fini(&h->streams);
+	}
+	sluice_event_ring_free(h->ring);
+}
+
+/* Runs pkts through the worker's burst code; returns packets the stream
+ * layer dropped (must be 0 for a fair measurement). */
+static uint32_t run_packets(struct harness *h, uint8_t **pkts, uint32_t *lens, uint32_t n)
+{
+	enum sluice_packet_fate fates[BURST];
+	uint32_t dropped = 0;
+	struct sluice_event ev;
+	for (uint32_t i = 0; i < n; i += BURST) {
+		uint16_t k = (uint16_t)(n - i < BURST ? n - i : BURST);
+		sluice_packet_ctx_bind(&h->ctx, h->gen, i);
+		sluice_burst_process_from(&h->ctx, 0, (void *const *)(pkts + i), pkts + i, lens + i,
+					  NULL, k, fates);
+		if (h->ctx.streams != NULL) {
+			dropped += h->streams.drop_count;
+			sluice_stream_burst_done(&h->streams);
+		}
+		while (sluice_event_ring_pop(h->ring, &ev))
+			;
+	}
+	return dropped;
+}
+
+/* ---- traffic ---- */
+
+struct traffic {
+	uint8_t *buf; /* PKT_ROOM per packet */
+	uint8_t **pkts;
+	uint32_t *lens;
+	uint32_t n, cap;
+	uint32_t messages;
+};
+
+static uint8_t *next_room(struct traffic *t)
+{
+	if (t->n == t->cap) {
+		fprintf(stderr, "stream-bench: traffic buffer full\n");
+		exit(1);
+	}
+	t->pkts[t->n] = t->buf + (size_t)t->n * PKT_ROOM;
+	return t->pkts[t->n];
+}
+
+static void traffic_init(struct traffic *t, uint32_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->cap = cap;
+	t->buf = malloc((size_t)cap * PKT_ROOM);
+	t->pkts = calloc(cap, sizeof(*t->pkts));
+	t->lens = calloc(cap, sizeof(*t->lens));
+	if (!t->buf || !t->pkts || !t->lens) {
+		fprintf(stderr, "stream-bench: out of memory\n");
+		exit(1);
+	}
+}
+
+static void traffic_free(struct traffic *t)
+{
+	free(t->buf);
+	free(t->pkts);
+	free(t->lens);
+}
+
+struct conn {
+	struct sluice_endpoints c2s, s2c;
+	uint32_t next[2];
+	uint32_t since_ack;
+};
+
+static void conn_init(struct conn *c, uint32_t id)
+{
+	sluice_endpoints_default(&c->c2s, false);
+	c->c2s.src_ip[2] = (uint8_t)(id >> 16);
+	c->c2s.src_ip[3] = (uint8_t)(id >> 8);
+	c->c2s.src_port = (uint16_t)(1024 + (id & 0xff) * 200 + (id >> 24));
+	c->c2s.dst_port = WS_PORT;
+	c->s2c = c->c2s;
+	memcpy(c->s2c.src_ip, c->c2s.dst_ip, 16);
+	memcpy(c->s2c.dst_ip, c->c2s.src_ip, 16);
+	c->s2c.src_port = WS_PORT;
+	c->s2c.dst_port = c->c2s.src_port;
+	c->next[0] = 1000 + id * 7919u;
+	c->next[1] = 5000 + id * 104729u;
+	c->since_ack = 0;
+}
+
+static void seg(struct traffic *t, struct conn *c, int from, uint8_t flags, const void *p,
+		uint32_t len)
+{
+	uint8_t *room = next_room(t);
+	struct sluice_tcp_fields f = {
+	    .seq = c->next[from], .ack = c->next[from ^ 1], .flags = flags, .window = 65535};
+	size_t n = sluice_tcp_packet_build(room, PKT_ROOM, from ? &c->s2c : &c->c2s, &f, p, len);
+	if (n == 0) {
+		fprintf(stderr, "stream-bench: a segment does not fit\n");
+		exit(1);
+	}
+	t->lens[t->n++] = (uint32_t)n;
+	c->next[from] += len + ((flags & 0x03) ? 1 : 0);
+}
+
+static const char request[] =
+    "GET /chat HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+static const char response[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			       "Connection: Upgrade\r\n"
+			       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+static void handshake(struct traffic *t, struct conn *c)
+{
+	seg(t, c, 0, 0x02, NULL, 0);
+	seg(t, c, 1, 0x12, NULL, 0);
+	seg(t, c, 0, 0x10, NULL, 0);
+	seg(t, c, 0, 0x18, request, sizeof(request) - 1);
+	seg(t, c, 1, 0x18, response, sizeof(response) - 1);
+}
+
+/* A message as a masked text frame, whole or in two segments; the server
+ * acknowledges every 16 messages. */
+static void ws_message(struct traffic *t, struct conn *c, const char *text, uint32_t len, bool json,
+		       bool split)
+{
+	static const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+	uint8_t fr[1400];
+	char body[1200];
+	uint32_t blen = len;
+	const char *b = text;
+	if (json) {
+		int n = snprintf(body, sizeof(body),
+				 "{\"type\":\"chat\",\"uid\":13812345678,\"text\":");
+		/* The text as a JSON string (escaped), then the closing brace. */
+		size_t el = (size_t)n;
+		body[el++] = '"';
+		for (uint32_t i = 0; i < len && el + SLUICE_JSON_ESCAPE_MAX + 2 < sizeof(body);) {
+			size_t used;
+			el += sluice_json_escape_next((const uint8_t *)text + i, len - i, body + el,
+						      &used);
+			i += (uint32_t)used;
+		}
+		body[el++] = '"';
+		body[el++] = '}';
+		blen = (uint32_t)el;
+		b = body;
+	}
+	if (blen > 1200)
+		blen = 1200;
+	size_t h = sluice_ws_header_build(fr, true, 0, SLUICE_WS_TEXT, key, blen);
+	memcpy(fr + h, b, blen);
+	sluice_ws_mask(fr + h, fr + h, blen, key, 0);
+	uint32_t total = (uint32_t)h + blen;
+	if (split && total > 8) {
+		seg(t, c, 0, 0x18, fr, total / 2);
+		seg(t, c, 0, 0x18, fr + total / 2, total - total / 2);
+	} else {
+		seg(t, c, 0, 0x18, fr, total);
+	}
+	t->messages++;
+	if (++c->since_ack == 16) {
+		seg(t, c, 1, 0x10, NULL, 0);
+		c->since_ack = 0;
+	}
+}
+
+static void udp_message(struct traffic *t, uint64_t id, const char *text, uint32_t len)
+{
+	uint8_t payload[1400];
+	struct sluice_wire_message m = {
+	    .msg_id = id, .text = text, .text_len = (uint16_t)(len < 1200 ? len : 1200)};
+	size_t fl = sluice_wire_frame_write(payload, sizeof(payload), &m);
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, false);
+	uint8_t *room = next_room(t);
+	t->lens[t->n++] = (uint32_t)sluice_udp_packet_build(room, PKT_ROOM, &ep, payload, fl);
+	t->messages++;
+}
+
+/* ---- stages ---- */
+
+struct stage_result {
+	double msgs_per_s;
+	double ns_per_msg;
+	uint32_t dropped;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+enum kind { K_UDP, K_WS, K_WS_JSON, K_WS_SPLIT };
+
+/* Builds a pass of traffic: messages [0, count) over the connections. */
+static void build_pass(struct traffic *t, enum kind k, const struct corpus_texts *corpus,
+		       uint32_t count, struct conn *conns, uint32_t flows)
+{
+	t->n = 0;
+	t->messages = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t m = i % corpus->count;
+		if (k == K_UDP)
+			udp_message(t, i, corpus->text[m], corpus->len[m]);
+		else
+			ws_message(t, &conns[i % flows], corpus->text[m], corpus->len[m],
+				   k == K_WS_JSON, k == K_WS_SPLIT);
+	}
+}
+
+static struct stage_result run_stage(struct harness *h, enum kind k,
+				     const struct corpus_texts *corpus, const struct options *o,
+				     struct conn *conns, uint32_t flows)
+{
+	struct traffic t;
+	traffic_init(&t, o->messages * 3 + flows * 6 + 64);
+	if (k != K_UDP) {
+		/* Open the connections (untimed). */
+		for (uint32_t f = 0; f < flows; f++) {
+			conn_init(&conns[f], f);
+			handshake(&t, &conns[f]);
+		}
+		run_packets(h, t.pkts, t.lens, t.n);
+	}
+	double rates[99];
+	uint32_t dropped = 0;
+	for (unsigned r = 0; r < o->rounds; r++) {
+		build_pass(&t, k, corpus, o->messages, conns, flows);
+		double start = now_s();
+		dropped += run_packets(h, t.pkts, t.lens, t.n);
+		rates[r] = t.messages / (now_s() - start);
+	}
+	qsort(rates, o->rounds, sizeof(double), cmp_double);
+	struct stage_result res = {.msgs_per_s = rates[o->rounds / 2], .dropped = dropped};
+	res.ns_per_msg = 1e9 / res.msgs_per_s;
+	traffic_free(&t);
+	return res;
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.messages = 20000, .rounds = 7, .flows = 256, .table_flows = 100000};
+	char err[512];
+	struct cli_parsed parsed;
+	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
+	case CLI_RUN:
+		break;
+	case CLI_HELP:
+		return 0;
+	default:
+		fprintf(stderr, "sluice-stream-bench: %s\n", err);
+		return 2;
+	}
+	if (o.pack == NULL || o.corpus == NULL) {
+		fprintf(stderr, "sluice-stream-bench: --pack and --corpus are required\n");
+		return 2;
+	}
+	struct sluice_pack *pack;
+	struct corpus_texts corpus;
+	if (sluice_pack_load(o.pack, &pack, err, sizeof(err)) != 0 ||
+	    corpus_texts_load(o.corpus, &corpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-stream-bench: %s\n", err);
+		return 2;
+	}
+	struct sluice_generation *gen = sluice_generation_create(pack, 1, err, sizeof(err));
+	if (gen == NULL) {
+		fprintf(stderr, "sluice-stream-bench: %s\n", err);
+		return 1;
+	}
+	struct sluice_json_members members = {0};
+	sluice_json_members_parse(&members, "text", err, sizeof(err));
+	struct conn *conns =
+	    calloc(o.table_flows > o.flows ? o.table_flows : o.flows, sizeof(*conns));
+	static struct harness udp, ws, wsj;
+	if (harness_init(&udp, gen, false, NULL, 0) != 0 ||
+	    harness_init(&ws, gen, true, NULL, 65536) != 0 ||
+	    harness_init(&wsj, gen, true, &members, 65536) != 0) {
+		fprintf(stderr, "sluice-stream-bench: out of memory\n");
+		return 1;
+	}
+	fprintf(stderr, "stream-bench: udp\n");
+	struct stage_result r_udp = run_stage(&udp, K_UDP, &corpus, &o, conns, 0);
+	fprintf(stderr, "stream-bench: ws\n");
+	struct stage_result r_ws = run_stage(&ws, K_WS, &corpus, &o, conns, o.flows);
+	fprintf(stderr, "stream-bench: ws_json\n");
+	struct stage_result r_wsj = run_stage(&wsj, K_WS_JSON, &corpus, &o, conns, o.flows);
+	harness_fini(&ws);
+	harness_init(&ws, gen, true, NULL, 65536);
+	fprintf(stderr, "stream-bench: ws_split\n");
+	struct stage_result r_split = run_stage(&ws, K_WS_SPLIT, &corpus, &o, conns, o.flows);
+	harness_fini(&ws);
+
+	printf("{\"messages_per_pass\":%u,\"rounds\":%u,\"flows\":%u,", o.messages, o.rounds,
+	       o.flows);
+	printf("\"udp\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f},", r_udp.msgs_per_s,
+	       r_udp.ns_per_msg);
+	printf("\"ws\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,\"ratio_to_udp\":%."
+	       "3f},",
+	       r_ws.msgs_per_s, r_ws.ns_per_msg, r_ws.dropped, r_ws.msgs_per_s / r_udp.msgs_per_s);
+	printf("\"ws_json\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,"
+	       "\"ratio_to_udp\":%.3f},",
+	       r_wsj.msgs_per_s, r_wsj.ns_per_msg, r_wsj.dropped,
+	       r_wsj.msgs_per_s / r_udp.msgs_per_s);
+	printf("\"ws_split\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,"
+	       "\"added_ns_per_msg\":%.1f}",
+	       r_split.msgs_per_s, r_split.ns_per_msg, r_split.dropped,
+	       r_split.ns_per_msg - r_ws.ns_per_msg);
+
+	if (o.table_flows > 0) {
+		fprintf(stderr, "stream-bench: flows (%u)\n", o.table_flows);
+		long before = rss_kib();
+		static struct harness big;
+		uint32_t cap = o.table_flows + o.table_flows / 4;
+		if (harness_init(&big, gen, true, NULL, cap) != 0) {
+			fprintf(stderr, "sluice-stream-bench: out of memory for %u flows\n", cap);
+			return 1;
+		}
+		long allocated = rss_kib();
+		struct traffic t;
+		traffic_init(&t, o.table_flows * 5 + 64);
+		for (uint32_t f = 0; f < o.table_flows; f++) {
+			conn_init(&conns[f], f);
+			handshake(&t, &conns[f]);
+		}
+		run_packets(&big, t.pkts, t.lens, t.n);
+		traffic_free(&t);
+		long opened = rss_kib();
+		struct options o2 = o;
+		o2.messages = o.table_flows > o.messages ? o.table_flows : o.messages;
+		o2.rounds = 3;
+		/* Reuse the open connections: the stage would reopen them. */
+		struct traffic p;
+		traffic_init(&p, o2.messages * 2 + 64);
+		double rates[3];
+		for (int r = 0; r < 3; r++) {
+			build_pass(&p, K_WS, &corpus, o2.messages, conns, o.table_flows);
+			double start = now_s();
+			run_packets(&big, p.pkts, p.lens, p.n);
+			rates[r] = p.messages / (now_s() - start);
+		}
+		qsort(rates, 3, sizeof(double), cmp_double);
+		traffic_free(&p);
+		printf(",\"flow_table\":{\"flows\":%u,\"capacity\":%u,\"active\":%" PRIu64
+		       ",\"bytes_per_flow\":%zu,\"table_mib\":%.1f,\"rss_mib_allocated\":%.1f,"
+		       "\"rss_mib_opened\":%.1f,\"msgs_per_s_all_active\":%.0f,"
+		       "\"ratio_to_ws\":%.3f}",
+		       o.table_flows, cap, big.stats.stream.flows_active,
+		       sluice_stream_bytes_per_flow(),
+		       (double)sluice_stream_bytes_per_flow() * cap / 1048576.0,
+		       (double)(allocated - before) / 1024.0, (double)(opened - before) / 1024.0,
+		       rates[1], rates[1] / r_ws.msgs_per_s);
+		harness_fini(&big);
+	}
+	printf("}\n");
+	harness_fini(&udp);
+	harness_fini(&wsj);
+	free(conns);
+	sluice_generation_free(gen);
+	corpus_texts_free(&corpus);
+	sluice_pack_free(pack);
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* What stream_process.c (flows, segments, release) and stream_judge.c
+ * (scanning messages, verdicts) share. Not a public interface.
+ */
+#ifndef SLUICE_DATAPLANE_STREAM_PROCESS_INTERNAL_H
+#define SLUICE_DATAPLANE_STREAM_PROCESS_INTERNAL_H
+
+#include "datagram_process.h"
+#include "event.h"
+#include "stream_process.h"
+
+enum flow_state {
+	FLOW_OPENING = 0, /* the client's SYN seen */
+	FLOW_OPEN,	  /* the server answered */
+	FLOW_CLOSING,	  /* FIN both ways or RST: forgotten on its timeout */
+	FLOW_RESET,	  /* reset by Sluice: later segments are dropped */
+};
+
+struct sluice_tcp_flow {
+	struct sluice_tcp_half half[2]; /* by side of the flow key */
+	struct sluice_ws_half ws[2];
+	uint8_t client; /* the side that sent the SYN */
+	uint8_t state;	/* enum flow_state */
+	bool known[2];	/* the side's initial sequence number is known */
+	/* Flows holding packets, oldest hold first (hold-ms). */
+	uint32_t hold_prev, hold_next;
+	uint64_t hold_since;
+	bool holding;
+	/* Messages of a side queued for the burst's scan, and where the first
+	 * starts: nothing from there on is released before they are judged. */
+	uint16_t pending[2];
+	uint32_t pending_start[2];
+	bool touched; /* queued in this flush */
+};
+
+/* The connection and direction of a message, for its events. */
+void sluice_stream_identity(const struct sluice_stream_ctx *s, uint32_t idx, uint8_t side,
+			    struct sluice_event *ev);
+
+/* Resets the flow both ways as tmpl (a segment of side, or NULL: a held one)
+ * allows; what was held is dropped, and the flow's later segments too. */
+void sluice_stream_reset_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
+			      const struct sluice_tcp_segment *tmpl,
+			      enum sluice_stream_reason reason);
+
+/* Parses both sides, judges or queues their messages and releases what may
+ * go. Returns false when the flow was reset. */
+bool sluice_stream_advance(struct sluice_packet_ctx *ctx, uint32_t idx,
+			   const struct sluice_tcp_segment *seg);
+
+/* Parses and releases what a flow may, after queued messages were settled. */
+void sluice_stream_release(struct sluice_packet_ctx *ctx, uint32_t idx);
+
+/* Allocates and frees the batch-mode queue (stream_judge.c). */
+int sluice_stream_queue_init(struct sluice_stream_ctx *s);
+void sluice_stream_queue_fini(struct sluice_stream_ctx *s);
+
+/* A whole data message of side: judged now, or queued for the burst's scan
+ * (batch mode). Returns false when the flow was reset. */
+bool sluice_stream_on_message(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
+			      const struct sluice_ws_message *msg,
+			      const struct sluice_tcp_segment *seg);
+
+#endif
