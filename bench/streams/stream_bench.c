@@ -5,7 +5,8 @@
  * verdicts and the checksums. What it leaves out is the PMD, the same for
  * both.
  *
- * Stages (each the median of --rounds timed passes over the corpus):
+ * Stages (passes interleaved round by round; rates and per-round ratios are
+ * medians over --rounds):
  * - udp: each message in its own wire-format datagram, batch scanning;
  * - ws: each message a masked WebSocket text frame in its own TCP segment,
  *   over --flows connections opened before timing, the server acking every
@@ -335,12 +336,6 @@ static void udp_message(struct traffic *t, uint64_t id, const char *text, uint32
 
 /* ---- stages ---- */
 
-struct stage_result {
-	double msgs_per_s;
-	double ns_per_msg;
-	uint32_t dropped;
-};
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -365,33 +360,61 @@ static void build_pass(struct traffic *t, enum kind k, const struct corpus_texts
 	}
 }
 
-static struct stage_result run_stage(struct harness *h, enum kind k,
-				     const struct corpus_texts *corpus, const struct options *o,
-				     struct conn *conns, uint32_t flows)
-{
+/* One stage: its own worker context, connections and traffic, timed one
+ * pass at a time so that the stages' passes can be interleaved. */
+struct stage {
+	enum kind kind;
+	struct harness h;
+	struct conn *conns;
+	uint32_t flows;
 	struct traffic t;
-	traffic_init(&t, o->messages * 3 + flows * 6 + 64);
-	if (k != K_UDP) {
-		/* Open the connections (untimed). */
-		for (uint32_t f = 0; f < flows; f++) {
-			conn_init(&conns[f], f);
-			handshake(&t, &conns[f]);
-		}
-		run_packets(h, t.pkts, t.lens, t.n);
+	double rate[99];
+	uint32_t dropped;
+};
+
+static void stage_open(struct stage *st, enum kind k, struct sluice_generation *gen,
+		       const struct sluice_json_members *members, const struct options *o)
+{
+	st->kind = k;
+	st->flows = k == K_UDP ? 0 : o->flows;
+	st->conns = calloc(o->flows, sizeof(*st->conns));
+	if (st->conns == NULL ||
+	    harness_init(&st->h, gen, k != K_UDP, k == K_WS_JSON ? members : NULL, 65536) != 0) {
+		fprintf(stderr, "sluice-stream-bench: out of memory\n");
+		exit(1);
 	}
-	double rates[99];
-	uint32_t dropped = 0;
-	for (unsigned r = 0; r < o->rounds; r++) {
-		build_pass(&t, k, corpus, o->messages, conns, flows);
-		double start = now_s();
-		dropped += run_packets(h, t.pkts, t.lens, t.n);
-		rates[r] = t.messages / (now_s() - start);
+	traffic_init(&st->t, o->messages * 3 + st->flows * 6 + 64);
+	/* Open the connections (untimed). */
+	for (uint32_t f = 0; f < st->flows; f++) {
+		conn_init(&st->conns[f], f);
+		handshake(&st->t, &st->conns[f]);
 	}
-	qsort(rates, o->rounds, sizeof(double), cmp_double);
-	struct stage_result res = {.msgs_per_s = rates[o->rounds / 2], .dropped = dropped};
-	res.ns_per_msg = 1e9 / res.msgs_per_s;
-	traffic_free(&t);
-	return res;
+	if (st->t.n > 0)
+		run_packets(&st->h, st->t.pkts, st->t.lens, st->t.n);
+}
+
+static void stage_pass(struct stage *st, unsigned round, const struct corpus_texts *corpus,
+		       const struct options *o)
+{
+	build_pass(&st->t, st->kind, corpus, o->messages, st->conns, st->flows);
+	double start = now_s();
+	st->dropped += run_packets(&st->h, st->t.pkts, st->t.lens, st->t.n);
+	st->rate[round] = st->t.messages / (now_s() - start);
+}
+
+static void stage_close(struct stage *st)
+{
+	harness_fini(&st->h);
+	traffic_free(&st->t);
+	free(st->conns);
+}
+
+static double median(double *v, unsigned n)
+{
+	double copy[99];
+	memcpy(copy, v, n * sizeof(double));
+	qsort(copy, n, sizeof(double), cmp_double);
+	return copy[n / 2];
 }
 
 static long rss_kib(void)
@@ -441,40 +464,36 @@ int main(int argc, char **argv)
 	sluice_json_members_parse(&members, "text", err, sizeof(err));
 	struct conn *conns =
 	    calloc(o.table_flows > o.flows ? o.table_flows : o.flows, sizeof(*conns));
-	static struct harness udp, ws, wsj;
-	if (harness_init(&udp, gen, false, NULL, 0) != 0 ||
-	    harness_init(&ws, gen, true, NULL, 65536) != 0 ||
-	    harness_init(&wsj, gen, true, &members, 65536) != 0) {
-		fprintf(stderr, "sluice-stream-bench: out of memory\n");
-		return 1;
+	static struct stage stages[4];
+	static const char *const names[4] = {"udp", "ws", "ws_json", "ws_split"};
+	for (int k = 0; k < 4; k++)
+		stage_open(&stages[k], (enum kind)k, gen, &members, &o);
+	/* Interleaved passes, so that a noisy moment costs every stage alike;
+	 * ratios are taken within each round, then their median. */
+	double ratio[4][99], added[99];
+	for (unsigned r = 0; r < o.rounds; r++) {
+		fprintf(stderr, "stream-bench: round %u\n", r + 1);
+		for (int k = 0; k < 4; k++)
+			stage_pass(&stages[k], r, &corpus, &o);
+		for (int k = 0; k < 4; k++)
+			ratio[k][r] = stages[k].rate[r] / stages[0].rate[r];
+		added[r] = 1e9 / stages[3].rate[r] - 1e9 / stages[1].rate[r];
 	}
-	fprintf(stderr, "stream-bench: udp\n");
-	struct stage_result r_udp = run_stage(&udp, K_UDP, &corpus, &o, conns, 0);
-	fprintf(stderr, "stream-bench: ws\n");
-	struct stage_result r_ws = run_stage(&ws, K_WS, &corpus, &o, conns, o.flows);
-	fprintf(stderr, "stream-bench: ws_json\n");
-	struct stage_result r_wsj = run_stage(&wsj, K_WS_JSON, &corpus, &o, conns, o.flows);
-	harness_fini(&ws);
-	harness_init(&ws, gen, true, NULL, 65536);
-	fprintf(stderr, "stream-bench: ws_split\n");
-	struct stage_result r_split = run_stage(&ws, K_WS_SPLIT, &corpus, &o, conns, o.flows);
-	harness_fini(&ws);
-
-	printf("{\"messages_per_pass\":%u,\"rounds\":%u,\"flows\":%u,", o.messages, o.rounds,
+	printf("{\"messages_per_pass\":%u,\"rounds\":%u,\"flows\":%u", o.messages, o.rounds,
 	       o.flows);
-	printf("\"udp\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f},", r_udp.msgs_per_s,
-	       r_udp.ns_per_msg);
-	printf("\"ws\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,\"ratio_to_udp\":%."
-	       "3f},",
-	       r_ws.msgs_per_s, r_ws.ns_per_msg, r_ws.dropped, r_ws.msgs_per_s / r_udp.msgs_per_s);
-	printf("\"ws_json\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,"
-	       "\"ratio_to_udp\":%.3f},",
-	       r_wsj.msgs_per_s, r_wsj.ns_per_msg, r_wsj.dropped,
-	       r_wsj.msgs_per_s / r_udp.msgs_per_s);
-	printf("\"ws_split\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u,"
-	       "\"added_ns_per_msg\":%.1f}",
-	       r_split.msgs_per_s, r_split.ns_per_msg, r_split.dropped,
-	       r_split.ns_per_msg - r_ws.ns_per_msg);
+	for (int k = 0; k < 4; k++) {
+		double rate = median(stages[k].rate, o.rounds);
+		printf(",\"%s\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u", names[k],
+		       rate, 1e9 / rate, stages[k].dropped);
+		if (k > 0)
+			printf(",\"ratio_to_udp\":%.3f", median(ratio[k], o.rounds));
+		if (k == 3)
+			printf(",\"added_ns_per_msg\":%.1f", median(added, o.rounds));
+		printf("}");
+	}
+	double ws_rate = median(stages[1].rate, o.rounds);
+	for (int k = 0; k < 4; k++)
+		stage_close(&stages[k]);
 
 	if (o.table_flows > 0) {
 		fprintf(stderr, "stream-bench: flows (%u)\n", o.table_flows);
@@ -518,12 +537,10 @@ int main(int argc, char **argv)
 		       sluice_stream_bytes_per_flow(),
 		       (double)sluice_stream_bytes_per_flow() * cap / 1048576.0,
 		       (double)(allocated - before) / 1024.0, (double)(opened - before) / 1024.0,
-		       rates[1], rates[1] / r_ws.msgs_per_s);
+		       rates[1], rates[1] / ws_rate);
 		harness_fini(&big);
 	}
 	printf("}\n");
-	harness_fini(&udp);
-	harness_fini(&wsj);
 	free(conns);
 	sluice_generation_free(gen);
 	corpus_texts_free(&corpus);
