@@ -457,7 +457,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	uint16_t ports[2] = {o->port_a, o->port_b};
 	for (unsigned p = 0; p < 2; p++) {
 		if (sluice_port_start(ports[p], d->worker_count, o->rx_desc, o->tx_desc, queue_pool,
-				      queue_node, err, err_len) != 0)
+				      queue_node, d->stream_cfg.any_port, err, err_len) != 0)
 			return -1;
 		d->ports_started[p] = true;
 		sluice_port_describe(ports[p], d->port_names[p], sizeof(d->port_names[p]));

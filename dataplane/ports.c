@@ -1,5 +1,6 @@
 #include "ports.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,30 @@ void sluice_port_describe(uint16_t port, char *buf, size_t len)
 		snprintf(buf, len, "port %u %s", port, name);
 }
 
+/* The Toeplitz key of one repeated 16-bit word hashes (a, b, pa, pb) and
+ * (b, a, pb, pa) alike (Woo and Park, "Scalable TCP Session Monitoring with
+ * Symmetric Receive-side Scaling"), so both directions of a connection land
+ * on the same queue index, and so on the same worker. */
+static uint8_t symmetric_key[64];
+
+static void symmetric_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_info *info)
+{
+	for (size_t i = 0; i < sizeof(symmetric_key); i += 2) {
+		symmetric_key[i] = 0x6d;
+		symmetric_key[i + 1] = 0x5a;
+	}
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_hf =
+	    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) & info->flow_type_rss_offloads;
+	if (info->hash_key_size > 0 && info->hash_key_size <= sizeof(symmetric_key)) {
+		conf->rx_adv_conf.rss_conf.rss_key = symmetric_key;
+		conf->rx_adv_conf.rss_conf.rss_key_len = info->hash_key_size;
+	}
+}
+
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
-		      struct rte_mempool *const pools[], const unsigned nodes[], char *err,
-		      size_t err_len)
+		      struct rte_mempool *const pools[], const unsigned nodes[],
+		      bool need_symmetric, char *err, size_t err_len)
 {
 	char what[128];
 	struct rte_eth_dev_info info;
@@ -47,11 +69,18 @@ int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned
 		return -1;
 	}
 	memset(&conf, 0, sizeof(conf));
-	if (queues > 1 && info.flow_type_rss_offloads != 0) {
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf =
-		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	bool symmetric = info.flow_type_rss_offloads != 0 && info.hash_key_size > 0 &&
+			 info.hash_key_size <= sizeof(symmetric_key);
+	if (queues > 1 && need_symmetric && !symmetric) {
+		snprintf(err, err_len,
+			 "%s cannot hash connections symmetrically (no RSS key to set), and "
+			 "--ws-port needs both directions of a connection on one worker: run one "
+			 "worker (e.g. -l 0-1)",
+			 what);
+		return -1;
 	}
+	if (queues > 1 && info.flow_type_rss_offloads != 0)
+		symmetric_rss(&conf, &info);
 	rc = rte_eth_dev_configure(port, (uint16_t)queues, (uint16_t)queues, &conf);
 	if (rc != 0) {
 		snprintf(err, err_len, "%s: configure failed: %s", what, rte_strerror(-rc));

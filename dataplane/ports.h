@@ -9,16 +9,20 @@
 #ifndef SLUICE_DATAPLANE_PORTS_H
 #define SLUICE_DATAPLANE_PORTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct rte_mempool;
 
 /* Queue q's descriptors live on nodes[q] and receive into pools[q]: the node
- * of the worker that polls it (l3fwd's layout). */
+ * of the worker that polls it (l3fwd's layout). With several queues, RSS
+ * hashes with a symmetric key, so both directions of a connection reach the
+ * same queue index; need_symmetric (TCP chat services) refuses a device that
+ * cannot, naming the fallback (one worker). */
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
-		      struct rte_mempool *const pools[], const unsigned nodes[], char *err,
-		      size_t err_len);
+		      struct rte_mempool *const pools[], const unsigned nodes[],
+		      bool need_symmetric, char *err, size_t err_len);
 
 /* Stops and closes the port, which also flushes drivers that write files. */
 void sluice_port_close(uint16_t port);

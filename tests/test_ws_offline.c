@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "inet_checksum.h"
 #include "json_value.h"
@@ -874,4 +875,28 @@ Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeou
 		free_keys(&verdicts[m]);
 		ts_capture_free(&outs[m]);
 	}
+}
+
+/* Two workers need both directions of a connection on one of them: a device
+ * that cannot hash symmetrically is refused with the fallback named. */
+Test(ws_offline, ws_ports_with_two_workers_on_ports_without_rss_are_refused, .timeout = 60)
+{
+	char *sluice = ts_build_path("dataplane/sluice");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "wsrss%d", (int)getpid());
+	const char *argv[] = {
+	    sluice,	   "--no-huge",	    "-m",	 "256",	      "--no-pci",
+	    "--no-shconf", "--file-prefix", prefix,	 "--lcores",  "0@0,1@1,2@1",
+	    "--vdev",	   "net_null0",	    "--vdev",	 "net_null1", "--",
+	    "--rules",	   rules,	    "--ws-port", "8080",      "--control-socket",
+	    "none",	   "--duration",    "5",	 NULL};
+	char *out = NULL;
+	int rc = ts_run((char *const *)argv, 60, &out);
+	cr_assert_neq(rc, 0, "sluice started:\n%s", out);
+	cr_assert_not_null(strstr(out, "cannot hash connections symmetrically"), "%s", out);
+	cr_assert_not_null(strstr(out, "run one worker"), "%s", out);
+	free(out);
+	free(sluice);
+	free(rules);
 }
