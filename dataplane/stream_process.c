@@ -8,6 +8,8 @@
 #include "inet_checksum.h"
 #include "packet_build.h"
 #include "seq.h"
+#include "tcp_options.h"
+#include "wire_format.h"
 #include "utf8.h"
 
 /* The head and tail of the holding list live in slot `flows` of the array. */
@@ -389,6 +391,78 @@ static bool checksum_ok(const struct sluice_tcp_segment *seg, uint32_t l4_off, u
 					  len - l4_off) == 0xffff;
 }
 
+/* The sender keeps retransmitting a segment Sluice holds: the message it
+ * starts waits for a later segment that was lost, and a sender resends only
+ * its oldest unacknowledged one. A duplicate ACK from the receiver, with SACK
+ * blocks for the bytes Sluice holds, tells it what is missing (RFC 2018). It
+ * acknowledges nothing new: SACKed bytes stay the sender's to resend until
+ * the receiver's own cumulative ACK. */
+static void sack_hint(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
+		      const struct sluice_tcp_segment *seg)
+{
+	struct sluice_stream_ctx *s = ctx->streams;
+	struct sluice_tcp_flow *f = &s->flows[idx];
+	const struct sluice_tcp_half *h = &f->half[side];
+	if (!f->sack_permitted[0] || !f->sack_permitted[1] || s->factory.alloc == NULL)
+		return;
+	struct sluice_tcp_ack a = {
+	    .seq = f->half[side ^ 1].released,
+	    .ack = h->acked,
+	    .window = f->window[side ^ 1],
+	    .timestamps = f->timestamps,
+	    .tsval = f->tsval[side ^ 1],
+	    .tsecr = f->tsval[side],
+	};
+	/* A block must start after the cumulative ACK to be read as one (Linux
+	 * discards the rest as stray D-SACKs): the held bytes less their first.
+	 * The sender then resends that byte's segment, which stays held, and,
+	 * seeing later bytes delivered (RACK), the lost segment after it. */
+	uint32_t start = h->released == h->acked ? h->acked + 1 : h->released;
+	if (sluice_seq_lt(start, h->store.contig)) {
+		a.sack[a.sack_count][0] = start;
+		a.sack[a.sack_count++][1] = h->store.contig;
+	}
+	for (uint32_t i = 0; i < h->store.ooo_count && a.sack_count < 3; i++) {
+		a.sack[a.sack_count][0] = h->store.ooo[i].start;
+		a.sack[a.sack_count++][1] = h->store.ooo[i].end;
+	}
+	if (a.sack_count == 0)
+		return;
+	uint8_t *data;
+	uint32_t cap = seg->payload_off + 64u;
+	void *pkt = s->factory.alloc(s->factory.arg, &data, cap);
+	if (pkt == NULL)
+		return;
+	size_t len = sluice_tcp_ack_build(data, cap, seg->data, seg->l3_off,
+					  (uint32_t)seg->csum_off - 16, seg->ipv6, &a);
+	if (len == 0) {
+		drop_pkt(s, pkt);
+		return;
+	}
+	s->factory.set_len(s->factory.arg, pkt, (uint32_t)len);
+	send_out(s, pkt, seg->out_port ^ 1);
+	ctx->stats->stream.sack_hints++;
+}
+
+/* Keeps what a segment's options and window say, for sack_hint(). */
+static void note_options(struct sluice_tcp_flow *f, uint8_t side, const uint8_t *data,
+			 const struct sluice_packet_view *view)
+{
+	const uint8_t *tcp = data + view->l4_off;
+	f->window[side] = sluice_be16_load(tcp + 14);
+	uint32_t olen = view->payload_off - view->l4_off - 20;
+	if (olen == 0)
+		return;
+	struct sluice_tcp_options o;
+	sluice_tcp_options_parse(tcp + 20, olen, &o);
+	if (view->tcp_flags & SLUICE_TCP_SYN) {
+		f->sack_permitted[side] = o.sack_permitted;
+		f->timestamps = o.timestamps && (side == f->client || f->timestamps);
+	}
+	if (o.timestamps)
+		f->tsval[side] = o.tsval;
+}
+
 static enum sluice_stream_reason refusal_reason(enum sluice_seg_refusal why)
 {
 	switch (why) {
@@ -455,6 +529,8 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 		}
 		st->reason[r]++;
 		st->segments_dropped++;
+		if (why == SLUICE_SEG_DUPLICATE)
+			sack_hint(ctx, idx, side, seg);
 		drop_pkt(s, seg->pkt);
 		return;
 	}
@@ -543,11 +619,15 @@ void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *da
 	    .ipv6 = view->ipv6,
 	};
 	uint32_t idx = sluice_flow_lookup(&s->table, &key, hash);
-	if (idx == SLUICE_FLOW_NONE)
-		new_flow(ctx, &key, hash, side, &seg);
-	else
+	if (idx == SLUICE_FLOW_NONE) {
+		idx = new_flow(ctx, &key, hash, side, &seg);
+		if (idx != SLUICE_FLOW_NONE)
+			note_options(&s->flows[idx], side, data, view);
+	} else {
+		note_options(&s->flows[idx], side, data, view);
 		known_flow(ctx, idx, side, &seg, view->l4_off,
 			   view->payload_off + view->payload_len);
+	}
 	st->held_packets = s->held.count - s->held.free;
 	st->held_bytes = (uint64_t)(s->chunks.count - s->chunks.free) * SLUICE_CHUNK_BYTES;
 }

@@ -30,6 +30,11 @@ struct sluice_tcp_flow {
 	uint16_t pending[2];
 	uint32_t pending_start[2];
 	bool touched; /* queued in this flush */
+	/* What each side's segments said, for the ACKs Sluice sends (SACK hints). */
+	bool sack_permitted[2];
+	bool timestamps;
+	uint16_t window[2]; /* raw, as last advertised by the side */
+	uint32_t tsval[2];
 };
 
 /* The connection and direction of a message, for its events. */

@@ -41,6 +41,7 @@ struct sluice_stream_stats {
 	uint64_t segments_dropped;	/* by reason below */
 	uint64_t retransmits_rewritten; /* segments written from the store on the way out */
 	uint64_t conflict_bytes;	/* overlapping bytes that differed from the first copy */
+	uint64_t sack_hints;		/* ACKs sent to a sender retransmitting held bytes */
 	uint64_t flows_opened;
 	uint64_t flows_closed;	/* FIN both ways or RST, then forgotten */
 	uint64_t flows_expired; /* idle past their timeout */
