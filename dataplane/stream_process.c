@@ -220,20 +220,29 @@ void sluice_stream_reset_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8
 	struct sluice_stream_stats *st = &ctx->stats->stream;
 	st->reason[reason]++;
 	st->flows_reset++;
-	report_stream(ctx, idx, side, reason, true);
 
-	/* The template's bytes stay valid after the held packets go to drop[]:
-	 * the caller frees them only at the end of the burst. */
+	/* Without a segment in hand, the side that has held longest names the
+	 * reset and lends its headers. The template's bytes stay valid after the
+	 * held packets go to drop[]: the caller frees them at the end of the
+	 * burst. */
 	struct sluice_tcp_segment t;
 	bool have = tmpl != NULL;
-	if (have)
+	if (have) {
 		t = *tmpl;
-	for (int k = 0; k < 2 && !have; k++)
-		if (f->half[k].held_head != SLUICE_HELD_NONE) {
-			t = s->held.rec[f->half[k].held_head].seg;
-			side = (uint8_t)k;
-			have = true;
+	} else {
+		uint64_t oldest = UINT64_MAX;
+		for (uint8_t k = 0; k < 2; k++) {
+			uint64_t since;
+			if (sluice_tcp_half_oldest(&f->half[k], &s->held, &since) &&
+			    since < oldest) {
+				oldest = since;
+				t = s->held.rec[f->half[k].held_head].seg;
+				side = k;
+				have = true;
+			}
 		}
+	}
+	report_stream(ctx, idx, side, reason, true);
 	uint32_t to_receiver = 0, to_sender = 0;
 	if (have) {
 		to_receiver = f->known[side] ? f->half[side].released : t.seq;

@@ -498,3 +498,32 @@ Test(tcp_half, random_segments_leave_as_first_stored_and_judged)
 	cr_assert_eq(hf.h.store.contig, 5000 + LEN);
 	cr_assert_gt(outputs, count / 2);
 }
+
+/* A retransmission carries the sender's original bytes over bytes Sluice
+ * masked: that is not a conflicting copy. */
+Test(tcp_half, sluices_own_rewrites_are_not_counted_as_conflicts)
+{
+	static struct pkt a, again;
+	enum sluice_seg_refusal why;
+	uint32_t conflicts = 0;
+	make_pkt(&a, 5000, "secret word", 0);
+	cr_assert_eq(accept(&a, &why), SLUICE_SEG_HELD);
+	sluice_store_overwrite(&hf.h.store, &pool, 5007, (const uint8_t *)"****", 4);
+	sluice_tcp_half_judge(&hf.h, 5011);
+	struct sluice_tcp_segment out[1];
+	cr_assert_eq(sluice_tcp_half_release(&hf.h, &pool, &hf.held, out, 1), 1);
+	/* Repacketised: the old bytes and three new ones, one of them not what
+	 * a first copy said (there is none), so nothing conflicts. */
+	make_pkt(&again, 5004, "et word abc", 0);
+	cr_assert_eq(sluice_tcp_half_accept(&hf.h, &pool, &hf.held, &again.seg, 1u << 20, 1, &why,
+					    &conflicts),
+		     SLUICE_SEG_HELD);
+	cr_assert_eq(conflicts, 0);
+	/* A copy that differs in bytes not judged yet is counted. */
+	static struct pkt evil;
+	make_pkt(&evil, 5012, "xyzQQ", 0);
+	cr_assert_eq(sluice_tcp_half_accept(&hf.h, &pool, &hf.held, &evil.seg, 1u << 20, 1, &why,
+					    &conflicts),
+		     SLUICE_SEG_HELD);
+	cr_assert_eq(conflicts, 3); /* "abc" against "xyz" */
+}

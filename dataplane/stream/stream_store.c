@@ -194,6 +194,21 @@ static uint32_t count_conflicts(const struct sluice_stream_store *s,
 	return differ;
 }
 
+uint32_t sluice_store_differing(const struct sluice_stream_store *s,
+				const struct sluice_chunk_pool *pool, uint32_t seq,
+				const uint8_t *data, uint32_t len)
+{
+	struct sluice_seq_range present[SLUICE_STORE_MAX_OOO + 1];
+	uint32_t n = present_ranges(s, present), differ = 0, end = seq + len;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t ps = sluice_seq_max(present[i].start, seq);
+		uint32_t pe = sluice_seq_min(present[i].end, end);
+		if (sluice_seq_lt(ps, pe))
+			differ += count_conflicts(s, pool, ps, data + (ps - seq), pe - ps);
+	}
+	return differ;
+}
+
 enum sluice_store_result sluice_store_write(struct sluice_stream_store *s,
 					    struct sluice_chunk_pool *pool, uint32_t seq,
 					    const uint8_t *data, uint32_t len, uint32_t max_bytes,

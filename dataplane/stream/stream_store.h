@@ -78,6 +78,12 @@ enum sluice_store_result sluice_store_write(struct sluice_stream_store *s,
 					    const uint8_t *data, uint32_t len, uint32_t max_bytes,
 					    uint32_t *conflicts);
 
+/* How many of data[0..len), the bytes at seq, differ from bytes the store
+ * already has. */
+uint32_t sluice_store_differing(const struct sluice_stream_store *s,
+				const struct sluice_chunk_pool *pool, uint32_t seq,
+				const uint8_t *data, uint32_t len);
+
 /* Whether every byte of [seq, seq + len) is present. */
 bool sluice_store_has(const struct sluice_stream_store *s, uint32_t seq, uint32_t len);
 

@@ -132,9 +132,17 @@ enum sluice_seg_action sluice_tcp_half_accept(struct sluice_tcp_half *h,
 		*why = SLUICE_SEG_NO_MEMORY;
 		return SLUICE_SEG_DROP;
 	}
-	enum sluice_store_result r =
-	    sluice_store_write(&h->store, chunks, seg->seq, seg->data + seg->payload_off,
-			       seg->payload_len, max_bytes, conflicts);
+	/* Judged bytes may carry Sluice's own rewrites: only bytes not judged
+	 * yet can show a sender's conflicting copy. */
+	const uint8_t *payload = seg->data + seg->payload_off;
+	uint32_t from = sluice_seq_max(seg->seq, h->judged), differ = 0;
+	if (conflicts != NULL && sluice_seq_lt(from, end))
+		differ = sluice_store_differing(&h->store, chunks, from,
+						payload + (from - seg->seq), end - from);
+	enum sluice_store_result r = sluice_store_write(&h->store, chunks, seg->seq, payload,
+							seg->payload_len, max_bytes, NULL);
+	if (r == SLUICE_STORE_OK && conflicts != NULL)
+		*conflicts += differ;
 	if (r != SLUICE_STORE_OK) {
 		*why = store_refusal(r);
 		return SLUICE_SEG_DROP;
