@@ -564,11 +564,13 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 		return;
 	}
 	if (flags & SLUICE_TCP_RST) {
-		/* Either side gave up: what is held can no longer be delivered. */
+		/* Either side gave up: what is held can no longer be delivered, and
+		 * nothing after it can be placed in the stream (its store is gone):
+		 * later segments are dropped, as after a reset of Sluice's own. */
 		give_back_held(s, &f->half[0]);
 		give_back_held(s, &f->half[1]);
 		hold_list_remove(s, idx);
-		f->state = FLOW_CLOSING;
+		f->state = FLOW_RESET;
 		sluice_flow_touch(&s->table, idx, SLUICE_FLOW_CLOSING, ctx->burst_tsc);
 		send_out(s, seg->pkt, seg->out_port);
 		return;

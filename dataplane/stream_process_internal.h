@@ -12,7 +12,7 @@ enum flow_state {
 	FLOW_OPENING = 0, /* the client's SYN seen */
 	FLOW_OPEN,	  /* the server answered */
 	FLOW_CLOSING,	  /* FIN both ways or RST: forgotten on its timeout */
-	FLOW_RESET,	  /* reset by Sluice: later segments are dropped */
+	FLOW_RESET,	  /* reset by Sluice or by a side: later segments are dropped */
 };
 
 struct sluice_tcp_flow {
