@@ -238,6 +238,34 @@ static bool all_idle(const struct daemon *d)
 	return true;
 }
 
+/* The WebSocket services' lines of the summary. */
+static void print_streams(FILE *out, const struct sluice_stream_stats *st)
+{
+	fprintf(out,
+		"  websocket       %llu connections opened, %llu reset; %llu text messages"
+		" scanned (%llu by JSON members), %llu control frames\n",
+		(unsigned long long)st->flows_opened, (unsigned long long)st->flows_reset,
+		(unsigned long long)st->ws_messages, (unsigned long long)st->json_messages,
+		(unsigned long long)st->ws_control);
+	fprintf(out,
+		"  tcp segments    %llu: %llu held, %llu released, %llu dropped;"
+		" %llu retransmissions rewritten, %llu SACK hints\n",
+		(unsigned long long)st->segments, (unsigned long long)st->segments_held,
+		(unsigned long long)st->segments_released, (unsigned long long)st->segments_dropped,
+		(unsigned long long)st->retransmits_rewritten, (unsigned long long)st->sack_hints);
+	const char *sep = "  stream reasons  ";
+	for (unsigned r = 1; r < SLUICE_STREAM_REASON_COUNT; r++) {
+		if (st->reason[r] == 0)
+			continue;
+		fprintf(out, "%s%s %llu", sep,
+			sluice_stream_reason_name((enum sluice_stream_reason)r),
+			(unsigned long long)st->reason[r]);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fprintf(out, "\n");
+}
+
 static void print_summary(struct daemon *d, FILE *out, const struct sluice_worker_stats *t)
 {
 	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
@@ -302,6 +330,8 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 	if (t->datagrams_dropped_bad > 0)
 		fprintf(out, "                  %llu datagrams dropped for bad input alone\n",
 			(unsigned long long)t->datagrams_dropped_bad);
+	if (d->stream_cfg.any_port)
+		print_streams(out, &t->stream);
 	if (d->sink_open)
 		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)\n",
 			(unsigned long long)d->sink.written,
