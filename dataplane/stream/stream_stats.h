@@ -55,8 +55,9 @@ struct sluice_stream_stats {
 	uint64_t ws_error[SLUICE_WS_STREAM_ERROR_COUNT]; /* ws_protocol, by error */
 	/* Gauges. */
 	uint64_t flows_active;
-	uint64_t held_bytes;
-	uint64_t held_packets;
+	uint64_t held_bytes;   /* stream chunks in use, whole 2 KiB chunks: held and
+				* unacknowledged bytes */
+	uint64_t held_packets; /* packets waiting for their messages to be judged */
 };
 
 #endif
