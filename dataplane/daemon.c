@@ -249,10 +249,17 @@ static void print_streams(FILE *out, const struct sluice_stream_stats *st)
 		(unsigned long long)st->ws_control);
 	fprintf(out,
 		"  tcp segments    %llu: %llu held, %llu released, %llu dropped;"
-		" %llu retransmissions rewritten, %llu SACK hints\n",
+		" %llu retransmissions rewritten\n",
 		(unsigned long long)st->segments, (unsigned long long)st->segments_held,
 		(unsigned long long)st->segments_released, (unsigned long long)st->segments_dropped,
-		(unsigned long long)st->retransmits_rewritten, (unsigned long long)st->sack_hints);
+		(unsigned long long)st->retransmits_rewritten);
+	if (st->custody_acks > 0)
+		fprintf(out,
+			"  tcp custody     %llu ACKs for %llu held bytes in the receiver's name,"
+			" %llu segments resent from the store, %llu receiver ACKs raised\n",
+			(unsigned long long)st->custody_acks, (unsigned long long)st->custody_bytes,
+			(unsigned long long)st->custody_resends,
+			(unsigned long long)st->acks_raised);
 	const char *sep = "  stream reasons  ";
 	for (unsigned r = 1; r < SLUICE_STREAM_REASON_COUNT; r++) {
 		if (st->reason[r] == 0)

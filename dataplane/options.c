@@ -153,7 +153,7 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->flows = 65536;
 	opt->flow_kib = 256;
 	opt->stream_memory_mb = 64;
-	opt->hold_ms = 500;
+	opt->hold_ms = 3000;
 	opt->ws_max_message = 65536;
 	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
 		opt->policy[i] = SLUICE_POLICY_DROP;

@@ -26,7 +26,8 @@ void sluice_stream_config_default(struct sluice_stream_config *cfg, uint64_t hz)
 	cfg->strip_deflate = true;
 	cfg->block = SLUICE_STREAM_BLOCK_BLANK;
 	cfg->binary = SLUICE_WS_BINARY_RESET;
-	cfg->hold_timeout = hz / 2;
+	cfg->hold_timeout = hz * 3;
+	cfg->resend_gap = hz / 50;
 	cfg->timeout[SLUICE_FLOW_OPENING] = hz * 10;
 	cfg->timeout[SLUICE_FLOW_ESTABLISHED] = hz * 300;
 	cfg->timeout[SLUICE_FLOW_CLOSING] = hz * 5;
@@ -95,9 +96,11 @@ void sluice_stream_ctx_fini(struct sluice_stream_ctx *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static void forget(struct sluice_packet_ctx *ctx, uint32_t idx);
+
 /* ---- output lists ---- */
 
-static void send_out(struct sluice_stream_ctx *s, void *pkt, uint8_t out_port)
+void sluice_stream_send(struct sluice_stream_ctx *s, void *pkt, uint8_t out_port)
 {
 	/* tx_cap covers every held packet and a burst of new ones. */
 	if (s->tx_count < s->tx_cap)
@@ -106,7 +109,7 @@ static void send_out(struct sluice_stream_ctx *s, void *pkt, uint8_t out_port)
 		s->drop[s->drop_count++] = pkt;
 }
 
-static void drop_pkt(struct sluice_stream_ctx *s, void *pkt)
+void sluice_stream_drop_pkt(struct sluice_stream_ctx *s, void *pkt)
 {
 	if (s->drop_count < s->drop_cap)
 		s->drop[s->drop_count++] = pkt;
@@ -182,7 +185,7 @@ static void give_back_held(struct sluice_stream_ctx *s, struct sluice_tcp_half *
 	uint32_t n;
 	while ((n = sluice_tcp_half_drop_held(h, &s->chunks, &s->held, out, 64)) > 0)
 		for (uint32_t i = 0; i < n; i++)
-			drop_pkt(s, out[i].pkt);
+			sluice_stream_drop_pkt(s, out[i].pkt);
 	sluice_store_clear(&h->store, &s->chunks);
 }
 
@@ -201,12 +204,12 @@ static void send_rst(struct sluice_stream_ctx *s, const struct sluice_tcp_segmen
 	    sluice_tcp_rst_build(data, cap, tmpl->data, tmpl->l3_off, (uint32_t)tmpl->csum_off - 16,
 				 tmpl->ipv6, reverse, seq, ack);
 	if (len == 0) {
-		drop_pkt(s, pkt);
+		sluice_stream_drop_pkt(s, pkt);
 		return;
 	}
 	s->factory.set_len(s->factory.arg, pkt, (uint32_t)len);
 	/* Toward the template's receiver: its out port; back: the other one. */
-	send_out(s, pkt, reverse ? tmpl->out_port ^ 1 : tmpl->out_port);
+	sluice_stream_send(s, pkt, reverse ? tmpl->out_port ^ 1 : tmpl->out_port);
 }
 
 /* Resets the flow both ways, as `tmpl` (a segment of side `side`, or NULL)
@@ -314,8 +317,11 @@ static bool advance_side(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	uint32_t n;
 	while ((n = sluice_tcp_half_release(h, &s->chunks, &s->held, out, 64)) > 0) {
 		ctx->stats->stream.segments_released += n;
-		for (uint32_t i = 0; i < n; i++)
-			send_out(s, out[i].pkt, out[i].out_port);
+		for (uint32_t i = 0; i < n; i++) {
+			/* Held before Sluice took custody the other way. */
+			sluice_stream_raise_ack(ctx, f, side, &out[i]);
+			sluice_stream_send(s, out[i].pkt, out[i].out_port);
+		}
 	}
 	return true;
 }
@@ -367,11 +373,11 @@ static uint32_t new_flow(struct sluice_packet_ctx *ctx, const struct sluice_flow
 		/* Data of a connection Sluice did not see open cannot be placed
 		 * in its framing; a bare ACK or RST carries nothing to scan. */
 		if (seg->payload_len > 0 || (seg->flags & SLUICE_TCP_FIN)) {
-			st->reason[SLUICE_STREAM_MIDSTREAM]++;
+			st->reason[syn ? SLUICE_STREAM_SYN_DATA : SLUICE_STREAM_MIDSTREAM]++;
 			st->segments_dropped++;
-			drop_pkt(s, seg->pkt);
+			sluice_stream_drop_pkt(s, seg->pkt);
 		} else {
-			send_out(s, seg->pkt, seg->out_port);
+			sluice_stream_send(s, seg->pkt, seg->out_port);
 		}
 		return SLUICE_FLOW_NONE;
 	}
@@ -380,17 +386,18 @@ static uint32_t new_flow(struct sluice_packet_ctx *ctx, const struct sluice_flow
 	if (idx == SLUICE_FLOW_NONE) {
 		st->reason[SLUICE_STREAM_TABLE_FULL]++;
 		st->segments_dropped++;
-		drop_pkt(s, seg->pkt);
+		sluice_stream_drop_pkt(s, seg->pkt);
 		return SLUICE_FLOW_NONE;
 	}
 	struct sluice_tcp_flow *f = &s->flows[idx];
 	memset(f, 0, sizeof(*f));
 	f->client = side;
+	f->client_isn = seg->seq;
 	f->state = FLOW_OPENING;
 	open_side(s, f, side, seg->seq);
 	st->flows_opened++;
 	st->flows_active = s->table.used;
-	send_out(s, seg->pkt, seg->out_port);
+	sluice_stream_send(s, seg->pkt, seg->out_port);
 	return idx;
 }
 
@@ -400,72 +407,26 @@ static bool checksum_ok(const struct sluice_tcp_segment *seg, uint32_t l4_off, u
 					  len - l4_off) == 0xffff;
 }
 
-/* The sender keeps retransmitting a segment Sluice holds: the message it
- * starts waits for a later segment that was lost, and a sender resends only
- * its oldest unacknowledged one. A duplicate ACK from the receiver, with SACK
- * blocks for the bytes Sluice holds, tells it what is missing (RFC 2018). It
- * acknowledges nothing new: SACKed bytes stay the sender's to resend until
- * the receiver's own cumulative ACK. */
-static void sack_hint(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-		      const struct sluice_tcp_segment *seg)
-{
-	struct sluice_stream_ctx *s = ctx->streams;
-	struct sluice_tcp_flow *f = &s->flows[idx];
-	const struct sluice_tcp_half *h = &f->half[side];
-	if (!f->sack_permitted[0] || !f->sack_permitted[1] || s->factory.alloc == NULL)
-		return;
-	struct sluice_tcp_ack a = {
-	    .seq = f->half[side ^ 1].released,
-	    .ack = h->acked,
-	    .window = f->window[side ^ 1],
-	    .timestamps = f->timestamps,
-	    .tsval = f->tsval[side ^ 1],
-	    .tsecr = f->tsval[side],
-	};
-	/* A block must start after the cumulative ACK to be read as one (Linux
-	 * discards the rest as stray D-SACKs): the held bytes less their first.
-	 * The sender then resends that byte's segment, which stays held, and,
-	 * seeing later bytes delivered (RACK), the lost segment after it. */
-	uint32_t start = h->released == h->acked ? h->acked + 1 : h->released;
-	if (sluice_seq_lt(start, h->store.contig)) {
-		a.sack[a.sack_count][0] = start;
-		a.sack[a.sack_count++][1] = h->store.contig;
-	}
-	for (uint32_t i = 0; i < h->store.ooo_count && a.sack_count < 3; i++) {
-		a.sack[a.sack_count][0] = h->store.ooo[i].start;
-		a.sack[a.sack_count++][1] = h->store.ooo[i].end;
-	}
-	if (a.sack_count == 0)
-		return;
-	uint8_t *data;
-	uint32_t cap = seg->payload_off + 64u;
-	void *pkt = s->factory.alloc(s->factory.arg, &data, cap);
-	if (pkt == NULL)
-		return;
-	size_t len = sluice_tcp_ack_build(data, cap, seg->data, seg->l3_off,
-					  (uint32_t)seg->csum_off - 16, seg->ipv6, &a);
-	if (len == 0) {
-		drop_pkt(s, pkt);
-		return;
-	}
-	s->factory.set_len(s->factory.arg, pkt, (uint32_t)len);
-	send_out(s, pkt, seg->out_port ^ 1);
-	ctx->stats->stream.sack_hints++;
-}
-
-/* Keeps what a segment's options and window say, for sack_hint(). */
+/* Keeps what a segment's options and window say, for the segments Sluice
+ * sends in a side's name. */
 static void note_options(struct sluice_tcp_flow *f, uint8_t side, const uint8_t *data,
-			 const struct sluice_packet_view *view)
+			 const struct sluice_packet_view *view, struct sluice_tcp_segment *seg)
 {
 	const uint8_t *tcp = data + view->l4_off;
 	f->window[side] = sluice_be16_load(tcp + 14);
+	if (view->tcp_flags & SLUICE_TCP_ACK)
+		f->last_ack[side] = view->ack;
 	uint32_t olen = view->payload_off - view->l4_off - 20;
 	if (olen == 0)
 		return;
 	struct sluice_tcp_options o;
 	sluice_tcp_options_parse(tcp + 20, olen, &o);
+	seg->sack_blocks = o.sack_blocks;
 	if (view->tcp_flags & SLUICE_TCP_SYN) {
 		f->sack_permitted[side] = o.sack_permitted;
+		f->window_scale[side] = o.window_scale;
+		f->shift[side] = o.shift > 14 ? 14 : o.shift;
+		f->mss[side] = o.mss;
 		f->timestamps = o.timestamps && (side == f->client || f->timestamps);
 	}
 	if (o.timestamps)
@@ -493,25 +454,19 @@ static enum sluice_stream_reason refusal_reason(enum sluice_seg_refusal why)
 
 /* A segment with payload or FIN on a known side. */
 static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-			 const struct sluice_tcp_segment *seg, uint32_t l4_off, uint32_t len)
+			 const struct sluice_tcp_segment *seg)
 {
 	struct sluice_stream_ctx *s = ctx->streams;
 	struct sluice_tcp_flow *f = &s->flows[idx];
 	struct sluice_stream_stats *st = &ctx->stats->stream;
 	struct sluice_tcp_half *h = &f->half[side];
 
-	if (seg->payload_len > 0 && !checksum_ok(seg, l4_off, len)) {
-		st->reason[SLUICE_STREAM_TCP_CHECKSUM]++;
-		st->segments_dropped++;
-		drop_pkt(s, seg->pkt);
-		return;
-	}
 	/* TLS on a chat port: a handshake record where the HTTP head belongs. */
 	const uint8_t *p = seg->data + seg->payload_off;
 	if (f->ws[side].phase == SLUICE_WS_PHASE_HEAD && seg->seq == f->ws[side].parsed &&
 	    seg->payload_len >= 3 && p[0] == 0x16 && p[1] == 0x03) {
 		sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_TLS);
-		drop_pkt(s, seg->pkt);
+		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
 	enum sluice_seg_refusal why;
@@ -523,24 +478,28 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	case SLUICE_SEG_FORWARD:
 		if (sluice_tcp_half_normalise(h, &s->chunks, seg) > 0)
 			st->retransmits_rewritten++;
-		send_out(s, seg->pkt, seg->out_port);
+		sluice_stream_send(s, seg->pkt, seg->out_port);
 		return;
 	case SLUICE_SEG_HELD:
 		st->segments_held++;
 		break;
 	case SLUICE_SEG_DROP: {
 		enum sluice_stream_reason r = refusal_reason(why);
-		if (why == SLUICE_SEG_FLOW_BYTES || why == SLUICE_SEG_NO_MEMORY) {
-			/* A message that cannot be held whole cannot be judged. */
+		if ((why == SLUICE_SEG_FLOW_BYTES || why == SLUICE_SEG_NO_MEMORY) &&
+		    !sluice_seq_lt(h->acked, h->released)) {
+			/* Nothing in flight whose acknowledgement would make room:
+			 * a message that cannot be held whole cannot be judged.
+			 * With bytes in flight, the segment is dropped and TCP
+			 * sends it again later, like a full queue. */
 			sluice_stream_reset_flow(ctx, idx, side, seg, r);
-			drop_pkt(s, seg->pkt);
+			sluice_stream_drop_pkt(s, seg->pkt);
 			return;
 		}
 		st->reason[r]++;
 		st->segments_dropped++;
 		if (why == SLUICE_SEG_DUPLICATE)
-			sack_hint(ctx, idx, side, seg);
-		drop_pkt(s, seg->pkt);
+			sluice_stream_custody_ack(ctx, idx, side, seg);
+		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
 	}
@@ -550,8 +509,23 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 	hold_list_update(s, idx, ctx->burst_tsc);
 }
 
+/* Whether a RST of side carries a sequence number its receiver could accept:
+ * from what the receiver acknowledged to the end of its window. A side Sluice
+ * has no sequence for (a refused SYN) is believed. */
+static bool rst_in_stream(const struct sluice_tcp_flow *f, uint8_t side,
+			  const struct sluice_tcp_segment *seg)
+{
+	if (!f->known[side])
+		return true;
+	const struct sluice_tcp_half *h = &f->half[side];
+	uint8_t shift = f->window_scale[0] && f->window_scale[1] ? f->shift[side ^ 1] : 0;
+	uint32_t window = (uint32_t)f->window[side ^ 1] << shift;
+	uint32_t last = sluice_seq_max(h->store.contig, h->released) + window;
+	return sluice_seq_le(h->acked, seg->seq) && sluice_seq_le(seg->seq, last);
+}
+
 static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-		       const struct sluice_tcp_segment *seg, uint32_t l4_off, uint32_t len)
+		       const struct sluice_tcp_segment *seg)
 {
 	struct sluice_stream_ctx *s = ctx->streams;
 	struct sluice_tcp_flow *f = &s->flows[idx];
@@ -560,10 +534,18 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 
 	if (f->state == FLOW_RESET) {
 		st->segments_dropped++;
-		drop_pkt(s, seg->pkt);
+		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
 	if (flags & SLUICE_TCP_RST) {
+		if (!rst_in_stream(f, side, seg)) {
+			/* The endpoint would ignore it too (RFC 5961); obeying it
+			 * would let a blind reset cut the flow. */
+			st->reason[SLUICE_STREAM_RST_OUTSIDE]++;
+			st->segments_dropped++;
+			sluice_stream_drop_pkt(s, seg->pkt);
+			return;
+		}
 		/* Either side gave up: what is held can no longer be delivered, and
 		 * nothing after it can be placed in the stream (its store is gone):
 		 * later segments are dropped, as after a reset of Sluice's own. */
@@ -572,34 +554,47 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 		hold_list_remove(s, idx);
 		f->state = FLOW_RESET;
 		sluice_flow_touch(&s->table, idx, SLUICE_FLOW_CLOSING, ctx->burst_tsc);
-		send_out(s, seg->pkt, seg->out_port);
+		sluice_stream_send(s, seg->pkt, seg->out_port);
 		return;
 	}
 	if (flags & SLUICE_TCP_SYN) {
+		if (seg->payload_len > 0) {
+			/* Data before the handshake completed (TCP Fast Open,
+			 * either way) cannot be placed in the stream unjudged. */
+			st->reason[SLUICE_STREAM_SYN_DATA]++;
+			st->segments_dropped++;
+			sluice_stream_drop_pkt(s, seg->pkt);
+			return;
+		}
 		if (side != f->client && (flags & SLUICE_TCP_ACK) && !f->known[side]) {
 			open_side(s, f, side, seg->seq);
 			f->state = FLOW_OPEN;
 		}
-		send_out(s, seg->pkt, seg->out_port);
+		sluice_stream_send(s, seg->pkt, seg->out_port);
 		return;
 	}
 	enum sluice_flow_class cls =
 	    f->state == FLOW_CLOSING ? SLUICE_FLOW_CLOSING : SLUICE_FLOW_ESTABLISHED;
 	sluice_flow_touch(&s->table, idx, cls, ctx->burst_tsc);
-	if ((flags & SLUICE_TCP_ACK) && f->known[side ^ 1])
+	if ((flags & SLUICE_TCP_ACK) && f->known[side ^ 1]) {
+		if (sluice_tcp_half_in_custody(&f->half[side ^ 1])) {
+			sluice_stream_custody_resend(ctx, idx, side, seg);
+			sluice_stream_raise_ack(ctx, f, side, seg);
+		}
 		sluice_tcp_half_ack(&f->half[side ^ 1], &s->chunks, seg->ack);
+	}
 	if (seg->payload_len == 0 && !(flags & SLUICE_TCP_FIN)) {
-		send_out(s, seg->pkt, seg->out_port);
+		sluice_stream_send(s, seg->pkt, seg->out_port);
 		return;
 	}
 	if (!f->known[side] || !f->known[side ^ 1]) {
 		/* Data before the handshake completed. */
 		st->reason[SLUICE_STREAM_MIDSTREAM]++;
 		st->segments_dropped++;
-		drop_pkt(s, seg->pkt);
+		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
-	data_segment(ctx, idx, side, seg, l4_off, len);
+	data_segment(ctx, idx, side, seg);
 }
 
 void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *data,
@@ -629,15 +624,36 @@ void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *da
 	    .out_port = in_port ^ 1,
 	    .ipv6 = view->ipv6,
 	};
+	/* Every field Sluice acts on must be the sender's: an ACK number
+	 * frees stored bytes, and a payload is what gets scanned. */
+	if (!checksum_ok(&seg, view->l4_off, view->payload_off + view->payload_len)) {
+		st->reason[SLUICE_STREAM_TCP_CHECKSUM]++;
+		st->segments_dropped++;
+		sluice_stream_drop_pkt(s, pkt);
+		return;
+	}
 	uint32_t idx = sluice_flow_lookup(&s->table, &key, hash);
+	if (idx != SLUICE_FLOW_NONE &&
+	    (seg.flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN &&
+	    !(side == s->flows[idx].client && seg.seq == s->flows[idx].client_isn)) {
+		/* A new connection on the same addresses and ports: its sequence
+		 * numbers mean nothing in the old flow's store (a byte "already
+		 * released" there would pass unscanned), so the old flow goes. */
+		const struct sluice_tcp_flow *old = &s->flows[idx];
+		if (old->state == FLOW_CLOSING || old->state == FLOW_RESET)
+			st->flows_closed++;
+		else
+			st->reason[SLUICE_STREAM_SYN_REOPEN]++;
+		forget(ctx, idx);
+		idx = SLUICE_FLOW_NONE;
+	}
 	if (idx == SLUICE_FLOW_NONE) {
 		idx = new_flow(ctx, &key, hash, side, &seg);
 		if (idx != SLUICE_FLOW_NONE)
-			note_options(&s->flows[idx], side, data, view);
+			note_options(&s->flows[idx], side, data, view, &seg);
 	} else {
-		note_options(&s->flows[idx], side, data, view);
-		known_flow(ctx, idx, side, &seg, view->l4_off,
-			   view->payload_off + view->payload_len);
+		note_options(&s->flows[idx], side, data, view, &seg);
+		known_flow(ctx, idx, side, &seg);
 	}
 	st->held_packets = s->held.count - s->held.free;
 	st->held_bytes = (uint64_t)(s->chunks.count - s->chunks.free) * SLUICE_CHUNK_BYTES;

@@ -48,13 +48,15 @@ struct sluice_stream_config {
 	enum sluice_ws_binary binary;
 	/* In the caller's clock units (TSC cycles in the daemon). */
 	uint64_t hold_timeout;
+	uint64_t resend_gap; /* between two resends of the same bytes in custody */
 	uint64_t timeout[SLUICE_FLOW_CLASSES];
 };
 
 /* Defaults: no port; 65,536 flows; 256 KiB per direction; 64 MiB and 4,096
  * held packets per worker; 64 KiB messages; strip compression; block blanks the text; binary
  * messages reset the flow. Times in ms are converted with hz (units per
- * second): hold 500 ms; opening 10 s, established 300 s, closing 5 s. */
+ * second): hold 3 s; resends of bytes in custody 20 ms apart; opening 10 s,
+ * established 300 s, closing 5 s. */
 void sluice_stream_config_default(struct sluice_stream_config *cfg, uint64_t hz);
 
 /* Marks a port as a WebSocket service. */
@@ -68,7 +70,8 @@ struct sluice_stream_out {
 struct sluice_tcp_flow;
 struct sluice_stream_pending; /* stream_judge.c */
 
-/* Builds packets Sluice sends of its own (resets): a buffer of at least cap
+/* Builds packets Sluice sends of its own (resets, ACKs and resends of bytes
+ * in its custody): a buffer of at least cap
  * bytes, or NULL. Optional: without it only the receiver of the packet in
  * hand is reset. */
 struct sluice_packet_factory {

@@ -301,6 +301,45 @@ Test(tcp_half, a_retransmission_of_released_bytes_carries_the_rewrite)
 	cr_assert_eq(hf.h.store.chunks, 1); /* less than a chunk acknowledged */
 }
 
+Test(tcp_half, bytes_in_custody_stay_owed_until_the_receiver_acknowledges_them)
+{
+	static struct pkt a, b;
+	enum sluice_seg_refusal why;
+	make_pkt(&a, 5000, "{\"text\":\"call me", 0);
+	cr_assert_eq(accept(&a, &why), SLUICE_SEG_HELD);
+	cr_assert(!sluice_tcp_half_in_custody(&hf.h));
+	/* The sender resends the held segment: Sluice acknowledges it. */
+	cr_assert_eq(sluice_tcp_half_take_custody(&hf.h), 5016);
+	cr_assert(sluice_tcp_half_in_custody(&hf.h));
+	uint32_t from, end;
+	cr_assert(!sluice_tcp_half_owed(&hf.h, 5000, &from, &end), "nothing left Sluice yet");
+
+	make_pkt(&b, 5016, " at 13800138000\"}", 0);
+	cr_assert_eq(accept(&b, &why), SLUICE_SEG_HELD);
+	sluice_store_overwrite(&hf.h.store, &pool, 5022, (const uint8_t *)"***********", 11);
+	sluice_tcp_half_judge(&hf.h, 5033);
+	struct sluice_tcp_segment out[2];
+	cr_assert_eq(sluice_tcp_half_release(&hf.h, &pool, &hf.held, out, 2), 2);
+	/* Only what Sluice acknowledged is its to resend; the rest is the
+	 * sender's. */
+	cr_assert(sluice_tcp_half_owed(&hf.h, 5000, &from, &end));
+	cr_assert_eq(from, 5000);
+	cr_assert_eq(end, 5016);
+	sluice_tcp_half_ack(&hf.h, &pool, 5010);
+	cr_assert(sluice_tcp_half_owed(&hf.h, 5010, &from, &end));
+	cr_assert_eq(from, 5010);
+	cr_assert(!sluice_tcp_half_owed(&hf.h, 5004, &from, &end), "an old ACK asks nothing");
+	uint8_t bytes[6];
+	sluice_store_read(&hf.h.store, &pool, from, bytes, end - from);
+	cr_assert(memcmp(bytes, "all me", 6) == 0, "the store keeps them");
+	sluice_tcp_half_ack(&hf.h, &pool, 5033);
+	cr_assert(!sluice_tcp_half_in_custody(&hf.h));
+	cr_assert(!sluice_tcp_half_owed(&hf.h, 5033, &from, &end));
+	/* Taking custody again with nothing held acknowledges nothing new. */
+	cr_assert_eq(sluice_tcp_half_take_custody(&hf.h), 5033);
+	cr_assert(!sluice_tcp_half_in_custody(&hf.h));
+}
+
 Test(tcp_half, a_conflicting_overlap_is_sent_as_first_stored)
 {
 	static struct pkt a, evil;

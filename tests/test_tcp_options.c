@@ -1,7 +1,8 @@
-/* TCP options as the stream layer reads them (SACK-permitted, timestamps,
- * window scale; a malformed list stops the walk), and the ACK Sluice builds
- * to hint a sender (SACK blocks and timestamps, valid checksums, back to the
- * sender). */
+/* TCP options as the stream layer reads them (MSS, SACK-permitted, SACK
+ * blocks, timestamps, window scale; a malformed list stops the walk), and the
+ * segments Sluice builds in a side's name: a custody ACK (SACK blocks and
+ * timestamps) and a resend with payload, valid checksums, back to the
+ * template's sender. */
 #include <criterion/criterion.h>
 
 #include <string.h>
@@ -22,6 +23,64 @@ Test(tcp_options, a_linux_syn_has_mss_sack_timestamps_and_window_scale)
 	cr_assert_eq(o.tsval, 0x01020304);
 	cr_assert_eq(o.tsecr, 0);
 	cr_assert_eq(o.shift, 7);
+	cr_assert_eq(o.mss, 1460);
+	cr_assert_eq(o.sack_blocks, 0);
+}
+
+Test(tcp_options, sack_blocks_are_counted_and_odd_lengths_ignored)
+{
+	/* NOP, NOP, TS, NOP, NOP, SACK with two blocks. */
+	const uint8_t two[] = {1, 1, 8, 10, 0, 0, 0, 1,	 0, 0, 0, 2,  1, 1, 5, 18,
+			       0, 0, 0, 10, 0, 0, 0, 20, 0, 0, 0, 30, 0, 0, 0, 40};
+	struct sluice_tcp_options o;
+	sluice_tcp_options_parse(two, sizeof(two), &o);
+	cr_assert(!o.malformed && o.timestamps);
+	cr_assert_eq(o.sack_blocks, 2);
+	cr_assert_eq(o.mss, 0);
+	/* A SACK option whose length is not 2 + 8n is no block list. */
+	const uint8_t odd[] = {5, 6, 0, 0, 0, 1};
+	sluice_tcp_options_parse(odd, sizeof(odd), &o);
+	cr_assert(!o.malformed);
+	cr_assert_eq(o.sack_blocks, 0);
+}
+
+Test(tcp_options, a_resend_carries_its_payload_toward_the_templates_sender)
+{
+	uint8_t pkt[256], out[512];
+	struct sluice_endpoints ep;
+	sluice_endpoints_default(&ep, false);
+	ep.src_port = 40001; /* the receiver's ACK, the template */
+	ep.dst_port = 8080;
+	struct sluice_tcp_fields f = {.seq = 70, .ack = 1000, .flags = 0x10, .window = 100};
+	size_t n = sluice_tcp_packet_build(pkt, sizeof(pkt), &ep, &f, NULL, 0);
+	cr_assert_gt(n, 0);
+	static const char bytes[] = "call me ***********";
+	struct sluice_tcp_reply r = {.seq = 1000,
+				     .ack = 70,
+				     .window = 501,
+				     .payload = (const uint8_t *)bytes,
+				     .payload_len = sizeof(bytes) - 1};
+	size_t m = sluice_tcp_reply_build(out, sizeof(out), pkt, 14, 34, false, &r);
+	cr_assert_eq(m, 34 + 20 + sizeof(bytes) - 1);
+	static uint64_t ports[1024];
+	ports[8080 >> 6] |= 1ull << (8080 & 63);
+	const struct sluice_port_set set = {.udp = 7700, .tcp = ports};
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	cr_assert_eq(sluice_packet_classify_ports(out, (uint32_t)m, &set, &v, &why),
+		     SLUICE_PKT_STREAM);
+	cr_assert_eq(v.sport, 8080);
+	cr_assert_eq(v.dport, 40001);
+	cr_assert_eq(v.seq, 1000);
+	cr_assert_eq(v.ack, 70);
+	cr_assert_eq(v.tcp_flags, 0x18, "PSH|ACK");
+	cr_assert_eq(v.payload_len, sizeof(bytes) - 1);
+	cr_assert(memcmp(out + v.payload_off, bytes, v.payload_len) == 0);
+	cr_assert_eq(sluice_tcp_checksum_verify(out + 14, false, out + 34, (uint32_t)(m - 34)),
+		     0xffff);
+	cr_assert_eq(sluice_csum_fold(sluice_csum_add(0, out + 14, 20, false)), 0xffff);
+	/* Too small a buffer builds nothing. */
+	cr_assert_eq(sluice_tcp_reply_build(out, m - 1, pkt, 14, 34, false, &r), 0);
 }
 
 Test(tcp_options, malformed_lists_stop_and_keep_what_came_before)
@@ -46,7 +105,7 @@ Test(tcp_options, malformed_lists_stop_and_keep_what_came_before)
 	cr_assert(!o.malformed && !o.timestamps);
 }
 
-Test(tcp_options, the_sack_hint_goes_back_to_the_sender_with_valid_checksums)
+Test(tcp_options, the_custody_ack_goes_back_to_the_sender_with_valid_checksums)
 {
 	for (int v6 = 0; v6 < 2; v6++) {
 		uint8_t pkt[256], out[256];
@@ -60,15 +119,15 @@ Test(tcp_options, the_sack_hint_goes_back_to_the_sender_with_valid_checksums)
 		    sluice_tcp_packet_build(pkt, sizeof(pkt), &ep, &f, (const uint8_t *)"x", 1);
 		cr_assert_gt(n, 0);
 		uint32_t l4 = v6 ? 54 : 34;
-		struct sluice_tcp_ack a = {.seq = 900,
-					   .ack = 5000,
-					   .window = 777,
-					   .sack = {{5001, 7896}, {9000, 9100}},
-					   .sack_count = 2,
-					   .timestamps = true,
-					   .tsval = 11,
-					   .tsecr = 22};
-		size_t m = sluice_tcp_ack_build(out, sizeof(out), pkt, 14, l4, v6, &a);
+		struct sluice_tcp_reply a = {.seq = 900,
+					     .ack = 5000,
+					     .window = 777,
+					     .sack = {{5001, 7896}, {9000, 9100}},
+					     .sack_count = 2,
+					     .timestamps = true,
+					     .tsval = 11,
+					     .tsecr = 22};
+		size_t m = sluice_tcp_reply_build(out, sizeof(out), pkt, 14, l4, v6, &a);
 		cr_assert_eq(m, l4 + 20 + 12 + 20);
 		static uint64_t ports[1024];
 		ports[8080 >> 6] |= 1ull << (8080 & 63);

@@ -386,8 +386,8 @@ static void client_at(struct conv *cv, uint32_t off, const uint8_t *bytes, size_
 }
 
 struct conn_out {
-	uint8_t bytes[4096];
-	bool have[4096];
+	uint8_t bytes[8192];
+	bool have[8192];
 	uint32_t len; /* client payload bytes after its SYN */
 	unsigned rst_to_server, rst_to_client;
 	unsigned segments;
@@ -559,9 +559,23 @@ Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scan
 	cv.next[0] += (uint32_t)n;
 	close_ws(&cv);
 
+	/* 41006: then a server ACK of the whole message with a broken checksum
+	 * (the receiver would discard it): it frees nothing, so the sender's
+	 * retransmission after it is still rewritten. */
+	open_ws(&cv, &in, 41006);
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	client_at(&cv, 0, fr, n);
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
+	cv.next[0] += (uint32_t)n;
+	segment(&cv, 1, 0x10, NULL, 0);
+	in.pkts[in.n - 1].data[in.pkts[in.n - 1].len - 6] ^= 0x01; /* its window */
+	client_at(&cv, (uint32_t)-n, fr, n);
+	close_ws(&cv);
+
 	struct crafted_run cr;
 	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", NULL});
-	for (uint16_t port = 41001; port <= 41004; port++) {
+	for (uint16_t port = 41001; port <= 41006; port = port == 41004 ? 41006 : port + 1) {
 		struct conn_out c;
 		char text[256];
 		conn_output(&cr.to_server, &cr.to_client, port, &c);
@@ -571,10 +585,224 @@ Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scan
 	}
 	assert_summary(&cr, "\"conflict_bytes\":5,");
 	assert_summary(&cr, "\"tcp_duplicate\":1,");
-	assert_summary(&cr, "\"tcp_checksum\":1,");
-	assert_summary(&cr, "\"retransmits_rewritten\":1,");
-	assert_summary(&cr, "\"ws_messages\":4,");
+	assert_summary(&cr, "\"tcp_checksum\":2,");
+	assert_summary(&cr, "\"retransmits_rewritten\":2,");
+	assert_summary(&cr, "\"ws_messages\":5,");
 	assert_summary(&cr, "\"flows_reset\":0,");
+	crafted_free(&cr);
+}
+
+/* The ACKs that reached the client of port from the server's side (Sluice's
+ * own among them), in order. */
+static size_t acks_to_client(const struct ts_capture *to_client, uint16_t port, uint32_t *ack,
+			     uint16_t *window, size_t max)
+{
+	static uint64_t ports[1024];
+	ports[WS_PORT >> 6] |= 1ull << (WS_PORT & 63);
+	const struct sluice_port_set set = {.udp = 7700, .tcp = ports};
+	size_t n = 0;
+	for (size_t i = 0; i < to_client->count && n < max; i++) {
+		const uint8_t *p = to_client->packets[i].data;
+		struct sluice_packet_view v;
+		enum sluice_bad_reason why;
+		if (sluice_packet_classify_ports(p, (uint32_t)to_client->packets[i].len, &set, &v,
+						 &why) != SLUICE_PKT_STREAM ||
+		    v.dport != port || v.payload_len > 0 || (v.tcp_flags & 0x07))
+			continue;
+		ack[n] = v.ack;
+		window[n++] = sluice_be16_load(p + v.l4_off + 14);
+	}
+	return n;
+}
+
+Test(ws_offline, a_segment_lost_behind_a_held_one_is_delivered_through_custody, .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	uint8_t fr[256];
+
+	/* 41005: the message's first 20 bytes, held. Its second segment is
+	 * "lost": the sender's timer resends the first, which Sluice holds. */
+	open_ws(&cv, &in, 41005);
+	size_t n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	uint32_t start = cv.next[0];
+	client_at(&cv, 0, fr, 20);
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
+	client_at(&cv, 0, fr, 20);
+	/* Acknowledged, the sender sends what follows: the message is whole,
+	 * judged and released. */
+	client_at(&cv, 20, fr + 20, n - 20);
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
+	/* The first segment is lost after Sluice: the server asks again for the
+	 * bytes after the head (a duplicate ACK). */
+	segment(&cv, 1, 0x10, NULL, 0);
+	cv.next[0] += (uint32_t)n;
+	close_ws(&cv);
+
+	struct crafted_run cr;
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", NULL});
+	struct conn_out c;
+	char text[256];
+	conn_output(&cr.to_server, &cr.to_client, 41005, &c);
+	first_message(&c, text);
+	cr_assert_str_eq(text, PHONE_MASK, "the bytes resent from the store are the masked ones");
+	cr_assert_eq(c.rst_to_server + c.rst_to_client, 0);
+	/* The held bytes went twice to the server: released, then resent. */
+	assert_summary(&cr, "\"custody_acks\":1,\"custody_bytes\":20,\"custody_resends\":1,");
+	assert_summary(&cr, "\"flows_reset\":0,");
+
+	/* A capture replayed on one port leaves on the other, so the server's
+	 * segments are in to_server, and Sluice's own toward the client in
+	 * to_client: one ACK of the held 20 bytes with the server's window. */
+	uint32_t ack[8];
+	uint16_t window[8];
+	uint32_t custody = start + 20;
+	cr_assert_eq(acks_to_client(&cr.to_client, 41005, ack, window, 8), 1);
+	cr_assert_eq(ack[0], custody);
+	cr_assert_eq(window[0], 65535);
+	/* The server's one bare ACK, its duplicate, raised to the custody
+	 * point, its window lowered by as much. */
+	cr_assert_eq(acks_to_client(&cr.to_server, 41005, ack, window, 8), 1);
+	cr_assert_eq(ack[0], custody, "the server's duplicate ACK was not raised");
+	cr_assert_eq(window[0], 65535 - 20);
+	assert_summary(&cr, "\"acks_raised\":1,");
+	crafted_free(&cr);
+}
+
+/* Payload bytes that left from sport to dport. */
+static uint32_t payload_between(const struct ts_capture *cap, uint16_t sport, uint16_t dport)
+{
+	static uint64_t ports[1024];
+	ports[WS_PORT >> 6] |= 1ull << (WS_PORT & 63);
+	const struct sluice_port_set set = {.udp = 7700, .tcp = ports};
+	uint32_t bytes = 0;
+	for (size_t i = 0; i < cap->count; i++) {
+		struct sluice_packet_view v;
+		enum sluice_bad_reason why;
+		if (sluice_packet_classify_ports(cap->packets[i].data,
+						 (uint32_t)cap->packets[i].len, &set, &v,
+						 &why) == SLUICE_PKT_STREAM &&
+		    v.sport == sport && v.dport == dport)
+			bytes += v.payload_len;
+	}
+	return bytes;
+}
+
+Test(ws_offline, syn_data_blind_resets_and_a_full_flow_budget_are_handled_without_loss,
+     .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	uint8_t fr[4096];
+	size_t n;
+
+	/* 44001: the server answers the SYN with data (TCP Fast Open). */
+	conv_open(&cv, &in, false, 44001);
+	segment(&cv, 0, 0x02, NULL, 0);
+	segment(&cv, 1, 0x12, (const uint8_t *)response, strlen(response));
+
+	/* 44002: a reset from far outside the client's stream (a blind one),
+	 * then the client's message. */
+	open_ws(&cv, &in, 44002);
+	cv.next[0] += 10u * 1000 * 1000;
+	segment(&cv, 0, 0x14, NULL, 0);
+	cv.next[0] -= 10u * 1000 * 1000;
+	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+	send_bytes(&cv, 0, fr, n, 1400);
+	close_ws(&cv);
+
+	/* 44003: --flow-kib 4. A 2,000-byte message is released but not yet
+	 * acknowledged; the next one does not fit beside it and is dropped
+	 * (not reset); once the server acknowledges the first, the client
+	 * sends the second again and it passes, judged. */
+	open_ws(&cv, &in, 44003);
+	static char big[2001];
+	memset(big, 'a', 2000);
+	memcpy(big + 1950, PHONE_TEXT, strlen(PHONE_TEXT));
+	n = frame(fr, true, SLUICE_WS_TEXT, true, big);
+	size_t big_frame = n;
+	send_bytes(&cv, 0, fr, n, 1400);
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
+	uint32_t first_end = cv.next[0];
+	send_bytes(&cv, 0, fr, n, 1400);
+	uint32_t end = cv.next[0];
+	cv.next[0] = first_end;
+	segment(&cv, 1, 0x10, NULL, 0); /* the first message's ACK */
+	for (int i = 0; i < 40; i++)
+		segment(&cv, 0, 0x10, NULL, 0);
+	send_bytes(&cv, 0, fr, n, 1400);
+	cr_assert_eq(cv.next[0], end);
+	close_ws(&cv);
+
+	/* 44004: the client's port used again after a closed connection, with
+	 * a lower initial sequence number, so that in the old flow's store the
+	 * new bytes would look released already; and 44005: a new SYN while the
+	 * first connection is still open. Each second connection's message must
+	 * be judged (its bytes equal the first's, masked). */
+	for (uint16_t port = 44004; port <= 44005; port++) {
+		open_ws(&cv, &in, port);
+		n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+		send_bytes(&cv, 0, fr, n, 1400);
+		if (port == 44004)
+			close_ws(&cv);
+		for (int i = 0; i < 40; i++)
+			segment(&cv, 1, 0x10, NULL, 0);
+		struct pkt_list *keep = cv.out;
+		conv_open(&cv, keep, false, port);
+		cv.isn[0] = cv.next[0] = 0xffff0000u - 5000;
+		segment(&cv, 0, 0x02, NULL, 0);
+		segment(&cv, 1, 0x12, NULL, 0);
+		segment(&cv, 0, 0x10, NULL, 0);
+		send_bytes(&cv, 0, request, strlen(request), 1400);
+		send_bytes(&cv, 1, response, strlen(response), 1400);
+		send_bytes(&cv, 0, fr, n, 1400);
+		close_ws(&cv);
+	}
+
+	struct crafted_run cr;
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", "--flow-kib", "4", NULL});
+	cr_assert_eq(payload_between(&cr.to_client, WS_PORT, 44001) +
+			 payload_between(&cr.to_server, WS_PORT, 44001),
+		     0, "data on the SYN-ACK left");
+	assert_summary(&cr, "\"tcp_syn_data\":1,");
+
+	struct conn_out c;
+	char text[4096];
+	conn_output(&cr.to_server, &cr.to_client, 44002, &c);
+	first_message(&c, text);
+	cr_assert_str_eq(text, PHONE_MASK, "the flow stopped at the blind reset");
+	cr_assert_eq(c.rst_to_server + c.rst_to_client, 0);
+	assert_summary(&cr, "\"tcp_rst_outside\":1,");
+
+	conn_output(&cr.to_server, &cr.to_client, 44003, &c);
+	cr_assert_eq(c.len, strlen(request) + 2 * big_frame, "both messages, whole: %u of %zu",
+		     c.len, strlen(request) + 2 * big_frame);
+	first_message(&c, text);
+	cr_assert(strstr(text, PHONE_MASK) != NULL);
+	cr_assert_eq(
+	    memcmp(c.bytes + strlen(request), c.bytes + strlen(request) + big_frame, big_frame), 0,
+	    "the second message left as judged as the first");
+	cr_assert_eq(c.rst_to_server + c.rst_to_client, 0);
+	assert_summary(&cr, "\"flows_reset\":0,");
+	/* The second message's first segment fitted and was held; its second
+	 * was dropped; the client's copy of the first came back as a
+	 * duplicate of a held one, which Sluice acknowledged (custody). */
+	assert_summary(&cr, "\"flow_bytes\":1,");
+	assert_summary(&cr, "\"custody_acks\":1,");
+
+	for (uint16_t port = 44004; port <= 44005; port++) {
+		conn_output(&cr.to_server, &cr.to_client, port, &c);
+		first_message(&c, text);
+		cr_assert_str_eq(text, PHONE_MASK, "port %u", port);
+		cr_assert_eq(c.rst_to_server + c.rst_to_client, 0, "port %u", port);
+	}
+	assert_summary(&cr, "\"tcp_syn_reopen\":1,");
+	assert_summary(&cr, "\"ws_messages\":7,");
 	crafted_free(&cr);
 }
 

@@ -19,6 +19,9 @@ enum sluice_stream_reason {
 	SLUICE_STREAM_OOO_LIMIT,     /* too many out-of-order ranges: dropped */
 	SLUICE_STREAM_DUPLICATE,     /* every byte already in a held packet: dropped */
 	SLUICE_STREAM_AFTER_FIN,     /* data beyond the FIN: dropped */
+	SLUICE_STREAM_SYN_DATA,	     /* data on a SYN: dropped (TCP Fast Open) */
+	SLUICE_STREAM_RST_OUTSIDE,   /* a RST whose sequence is outside the stream: dropped */
+	SLUICE_STREAM_SYN_REOPEN,    /* a new SYN on a flow not closed: the old flow is forgotten */
 	SLUICE_STREAM_HOLD_TIMEOUT,  /* a message stayed incomplete past hold-ms */
 	SLUICE_STREAM_TLS,	     /* TLS on a chat port: it cannot be scanned */
 	SLUICE_STREAM_NOT_UPGRADED,  /* the server did not switch to WebSocket */
@@ -41,7 +44,10 @@ struct sluice_stream_stats {
 	uint64_t segments_dropped;	/* by reason below */
 	uint64_t retransmits_rewritten; /* segments written from the store on the way out */
 	uint64_t conflict_bytes;	/* overlapping bytes that differed from the first copy */
-	uint64_t sack_hints;		/* ACKs sent to a sender retransmitting held bytes */
+	uint64_t custody_acks;		/* ACKs sent to a sender retransmitting held bytes */
+	uint64_t custody_bytes;		/* bytes they acknowledged in the receiver's name */
+	uint64_t custody_resends;	/* segments resent from the store to a receiver */
+	uint64_t acks_raised;		/* receiver ACKs raised to the custody point */
 	uint64_t flows_opened;
 	uint64_t flows_closed;	/* FIN both ways or RST, then forgotten */
 	uint64_t flows_expired; /* idle past their timeout */

@@ -38,6 +38,8 @@ void sluice_tcp_half_init(struct sluice_tcp_half *h, uint32_t seq)
 	h->released = seq;
 	h->judged = seq;
 	h->acked = seq;
+	h->custody = seq;
+	h->resent_from = seq;
 	h->held_head = SLUICE_HELD_NONE;
 	h->held_tail = SLUICE_HELD_NONE;
 }
@@ -218,6 +220,22 @@ void sluice_tcp_half_ack(struct sluice_tcp_half *h, struct sluice_chunk_pool *ch
 		return;
 	h->acked = upto;
 	sluice_store_ack(&h->store, chunks, upto);
+}
+
+uint32_t sluice_tcp_half_take_custody(struct sluice_tcp_half *h)
+{
+	h->custody = sluice_seq_max(h->custody, h->store.contig);
+	return h->custody;
+}
+
+bool sluice_tcp_half_owed(const struct sluice_tcp_half *h, uint32_t ack, uint32_t *from,
+			  uint32_t *end)
+{
+	if (sluice_seq_lt(ack, h->acked))
+		return false;
+	*from = ack;
+	*end = sluice_seq_min(h->custody, h->released);
+	return sluice_seq_lt(*from, *end);
 }
 
 uint32_t sluice_tcp_half_drop_held(struct sluice_tcp_half *h, struct sluice_chunk_pool *chunks,

@@ -2,7 +2,7 @@
  * on now, which are held until the messages they carry are judged, and which
  * are dropped (docs/streams.md, "Hold, then release").
  *
- *   acked <= released <= judged <= store.contig
+ *   acked <= released <= judged <= store.contig,   acked <= custody <= contig
  *
  * - A segment's payload enters the store (first wins). A segment whose bytes
  *   were all released already (a retransmission) goes on at once, its payload
@@ -16,6 +16,13 @@
  *   checksum updated for the bytes that changed (RFC 1624: a bad checksum
  *   stays bad).
  * - An acknowledgement from the other side frees the store up to it.
+ * - Custody: when the sender is stuck resending bytes Sluice holds (the
+ *   segment after them was lost before Sluice, and the receiver, which has
+ *   none of the message, cannot ask for it), Sluice acknowledges the bytes it
+ *   holds on the receiver's behalf and owes their delivery: the store keeps
+ *   them until the receiver's own acknowledgement, Sluice resends what the
+ *   receiver lacks (sluice_tcp_half_owed()), and the receiver's ACKs toward
+ *   the sender are raised to the custody point.
  *
  * Contract: no allocation, no system calls. The packet handles are the
  * caller's (mbufs in the daemon); a held packet stays untouched until it is
@@ -43,6 +50,7 @@ struct sluice_tcp_segment {
 	uint16_t l3_off;      /* of the IP header (a template for resets) */
 	uint8_t flags;	      /* TCP flags (SLUICE_TCP_*) */
 	uint8_t out_port;     /* where the packet goes */
+	uint8_t sack_blocks;  /* in its options */
 	bool ipv6;
 };
 
@@ -75,10 +83,13 @@ struct sluice_tcp_half {
 	uint32_t judged;
 	uint32_t acked;
 	uint32_t held_head, held_tail, held_count;
-	uint32_t held_bytes; /* payload bytes in held packets */
-	bool fin;	     /* a FIN was accepted */
-	bool fin_released;   /* and sent on */
-	uint32_t fin_seq;    /* the FIN's sequence number */
+	uint32_t held_bytes;  /* payload bytes in held packets */
+	bool fin;	      /* a FIN was accepted */
+	bool fin_released;    /* and sent on */
+	uint32_t fin_seq;     /* the FIN's sequence number */
+	uint32_t custody;     /* Sluice acknowledged every byte before it to the sender */
+	uint32_t resent_from; /* where Sluice's last resend toward the receiver began */
+	uint64_t resent_at;   /* and when (the caller's clock) */
 };
 
 enum sluice_seg_action {
@@ -128,6 +139,25 @@ uint32_t sluice_tcp_half_release(struct sluice_tcp_half *h, struct sluice_chunk_
 
 /* The other side acknowledged every byte before ack. */
 void sluice_tcp_half_ack(struct sluice_tcp_half *h, struct sluice_chunk_pool *chunks, uint32_t ack);
+
+/* Sluice takes over delivering every byte it holds in order: returns the
+ * acknowledgement to send to the sender on the receiver's behalf (the end of
+ * the contiguous bytes). The bytes stay in the store until the receiver's own
+ * acknowledgement. */
+uint32_t sluice_tcp_half_take_custody(struct sluice_tcp_half *h);
+
+/* Whether Sluice acknowledged bytes the receiver has not: true while the
+ * receiver's acknowledgement is below the custody point. */
+static inline bool sluice_tcp_half_in_custody(const struct sluice_tcp_half *h)
+{
+	return (int32_t)(h->custody - h->acked) > 0;
+}
+
+/* The bytes Sluice owes a receiver that acknowledged ack: [*from, *end),
+ * released, in custody and not acknowledged. False when there are none (or
+ * ack is older than what the receiver acknowledged before). */
+bool sluice_tcp_half_owed(const struct sluice_tcp_half *h, uint32_t ack, uint32_t *from,
+			  uint32_t *end);
 
 /* Gives back held packets (into out[], up to max, for the caller to free):
  * the flow is being reset or forgotten. Returns how many; call again until it

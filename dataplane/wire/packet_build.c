@@ -163,9 +163,9 @@ static void swap_bytes(uint8_t *a, uint8_t *b, size_t n)
 	}
 }
 
-/* Writes the options of an ACK: timestamps, then SACK blocks, each padded
+/* Writes the options of a reply: timestamps, then SACK blocks, each padded
  * with NOPs to whole words. Returns their length. */
-static size_t ack_options(uint8_t *o, const struct sluice_tcp_ack *a)
+static size_t reply_options(uint8_t *o, const struct sluice_tcp_reply *a)
 {
 	size_t n = 0;
 	if (a->timestamps) {
@@ -194,34 +194,38 @@ static size_t ack_options(uint8_t *o, const struct sluice_tcp_ack *a)
 	return n;
 }
 
-size_t sluice_tcp_ack_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
-			    uint32_t l4_off, bool ipv6, const struct sluice_tcp_ack *a)
+size_t sluice_tcp_reply_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
+			      uint32_t l4_off, bool ipv6, const struct sluice_tcp_reply *r)
 {
 	uint8_t opts[40];
-	size_t olen = ack_options(opts, a);
+	size_t olen = reply_options(opts, r);
 	size_t tcp_len = TCP_HDR_LEN + olen;
-	if (cap < l4_off + tcp_len || tcp_len > 60)
+	uint32_t plen = r->payload != NULL ? r->payload_len : 0;
+	size_t l4_len = tcp_len + plen;
+	if (cap < l4_off + l4_len || tcp_len > 60 || l4_off - l3_off + l4_len > 0xffff)
 		return 0;
 	/* A reset toward the sender has the headers wanted; then the rest. */
-	if (sluice_tcp_rst_build(out, cap, tmpl, l3_off, l4_off, ipv6, true, a->seq, a->ack) == 0)
+	if (sluice_tcp_rst_build(out, cap, tmpl, l3_off, l4_off, ipv6, true, r->seq, r->ack) == 0)
 		return 0;
 	uint8_t *ip = out + l3_off;
 	uint8_t *tcp = out + l4_off;
 	memcpy(tcp + TCP_HDR_LEN, opts, olen);
+	if (plen > 0)
+		memcpy(tcp + tcp_len, r->payload, plen);
 	tcp[12] = (uint8_t)((tcp_len / 4) << 4);
-	tcp[13] = 0x10; /* ACK */
-	sluice_be16_store(tcp + 14, a->window);
+	tcp[13] = plen > 0 ? 0x18 : 0x10; /* PSH|ACK or ACK */
+	sluice_be16_store(tcp + 14, r->window);
 	if (ipv6) {
-		sluice_be16_store(ip + 4, (uint16_t)(l4_off - l3_off - IPV6_HDR_LEN + tcp_len));
+		sluice_be16_store(ip + 4, (uint16_t)(l4_off - l3_off - IPV6_HDR_LEN + l4_len));
 	} else {
-		sluice_be16_store(ip + 2, (uint16_t)(l4_off - l3_off + tcp_len));
+		sluice_be16_store(ip + 2, (uint16_t)(l4_off - l3_off + l4_len));
 		sluice_be16_store(ip + 10, 0);
 		sluice_be16_store(ip + 10,
 				  sluice_ipv4_header_checksum(ip, (unsigned)(l4_off - l3_off)));
 	}
 	sluice_be16_store(tcp + 16, 0);
-	sluice_be16_store(tcp + 16, sluice_tcp_checksum_compute(ip, ipv6, tcp, (uint32_t)tcp_len));
-	return l4_off + tcp_len;
+	sluice_be16_store(tcp + 16, sluice_tcp_checksum_compute(ip, ipv6, tcp, (uint32_t)l4_len));
+	return l4_off + l4_len;
 }
 
 size_t sluice_tcp_rst_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,

@@ -64,22 +64,25 @@ size_t sluice_tcp_packet_build(uint8_t *out, size_t cap, const struct sluice_end
 size_t sluice_tcp_rst_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
 			    uint32_t l4_off, bool ipv6, bool reverse, uint32_t seq, uint32_t ack);
 
-/* What an ACK of Sluice's own says: up to 3 SACK blocks [start, end) and,
- * when the connection uses them, timestamps. */
-struct sluice_tcp_ack {
+/* A segment of Sluice's own: an ACK toward a sender, or a resend of stored
+ * bytes toward a receiver. Up to 3 SACK blocks [start, end) and, when the
+ * connection uses them, timestamps. */
+struct sluice_tcp_reply {
 	uint32_t seq, ack;
-	uint16_t window; /* the raw field, as the receiver last sent it */
+	uint16_t window; /* the raw field, as the side it speaks for last sent it */
 	uint32_t sack[3][2];
 	uint32_t sack_count;
 	bool timestamps;
 	uint32_t tsval, tsecr;
+	const uint8_t *payload; /* PSH|ACK with these bytes; NULL: a bare ACK */
+	uint32_t payload_len;
 };
 
-/* Builds a bare ACK from a received segment's headers, back to its sender
- * (addresses and ports swapped), with the options of a. Returns the length,
- * or 0 when cap is too small. */
-size_t sluice_tcp_ack_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
-			    uint32_t l4_off, bool ipv6, const struct sluice_tcp_ack *a);
+/* Builds a segment from a received segment's headers, back to its sender
+ * (addresses and ports swapped), with the options and payload of r. Returns
+ * the length, or 0 when cap is too small. */
+size_t sluice_tcp_reply_build(uint8_t *out, size_t cap, const uint8_t *tmpl, uint32_t l3_off,
+			      uint32_t l4_off, bool ipv6, const struct sluice_tcp_reply *r);
 
 /* Default endpoints in 198.18.0.0/15 (and 2001:2::/48 for IPv6, the benchmarking
  * range), destination port 7700. */

@@ -21,11 +21,15 @@ void sluice_tcp_options_parse(const uint8_t *opt, uint32_t len, struct sluice_tc
 			return;
 		}
 		uint8_t olen = opt[i + 1];
-		if (kind == 3 && olen == 3) {
+		if (kind == 2 && olen == 4) {
+			out->mss = sluice_be16_load(opt + i + 2);
+		} else if (kind == 3 && olen == 3) {
 			out->window_scale = true;
 			out->shift = opt[i + 2];
 		} else if (kind == 4 && olen == 2) {
 			out->sack_permitted = true;
+		} else if (kind == 5 && olen >= 10 && (olen - 2) % 8 == 0) {
+			out->sack_blocks = (uint8_t)((olen - 2) / 8);
 		} else if (kind == 8 && olen == 10) {
 			out->timestamps = true;
 			out->tsval = sluice_be32_load(opt + i + 2);

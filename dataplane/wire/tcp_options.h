@@ -1,5 +1,5 @@
-/* The TCP options the stream layer reads and writes: SACK-permitted (on SYNs),
- * SACK blocks, timestamps and the window scale.
+/* The TCP options the stream layer reads and writes: the MSS and
+ * SACK-permitted (on SYNs), SACK blocks, timestamps and the window scale.
  *
  * Contract: reads only opt[0..len); a malformed option list (a length below 2
  * or past the end) stops the walk and sets malformed, keeping what was read
@@ -16,7 +16,9 @@ struct sluice_tcp_options {
 	bool timestamps;
 	bool window_scale;
 	bool malformed;
-	uint8_t shift; /* window scale */
+	uint8_t shift;	     /* window scale */
+	uint8_t sack_blocks; /* in a SACK option */
+	uint16_t mss;	     /* 0: no MSS option */
 	uint32_t tsval, tsecr;
 };
 

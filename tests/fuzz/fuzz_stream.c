@@ -44,7 +44,7 @@ struct tracked {
 	uint8_t *data;
 	uint32_t len;
 	bool valid_csum;
-	bool built; /* by the stream layer (a reset or a SACK hint) */
+	bool built; /* by the stream layer (a reset, a custody ACK or a resend) */
 	int seen;   /* times it came back */
 };
 

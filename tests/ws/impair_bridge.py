@@ -13,6 +13,9 @@ reproduce a given loss.
 
 Runs until --duration seconds pass or SIGTERM; then writes its counters as
 one JSON object to --stats. Writes --ready once both sockets are bound.
+--pcap PREFIX also records, per direction, every frame as it came in
+(PREFIX.a_to_b.in.pcap) and as it went out (PREFIX.a_to_b.out.pcap), to read
+a failure.
 """
 import argparse
 import json
@@ -20,6 +23,7 @@ import random
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -43,7 +47,23 @@ def parse_args():
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--stats", required=True)
     p.add_argument("--ready", required=True)
+    p.add_argument("--pcap", default="", metavar="PREFIX")
     return p.parse_args()
+
+
+class PcapWriter:
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        # Magic, version 2.4, UTC, accuracy, snaplen, Ethernet.
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+
+    def write(self, frame):
+        t = time.time()
+        self.f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(frame), len(frame)))
+        self.f.write(frame)
+
+    def close(self):
+        self.f.close()
 
 
 def tcp_payload(frame):
@@ -78,6 +98,10 @@ class Direction:
         self.rng = random.Random(seed)
         self.args = args
         self.held = None  # (frame, deadline)
+        self.pcap_in = self.pcap_out = None
+        if args.pcap:
+            self.pcap_in = PcapWriter(f"{args.pcap}.{name}.in.pcap")
+            self.pcap_out = PcapWriter(f"{args.pcap}.{name}.out.pcap")
         self.drop_once = None  # payload to drop once
         self.drop = args.drop
         self.counts = {"frames": 0, "tcp": 0, "other": 0, "dropped": 0,
@@ -85,6 +109,8 @@ class Direction:
                        "send_errors": 0, "dropped_once": 0}
 
     def send(self, frame):
+        if self.pcap_out is not None:
+            self.pcap_out.write(frame)
         try:
             self.tx.send(frame)
         except OSError:
@@ -97,6 +123,8 @@ class Direction:
 
     def frame(self, frame, now):
         self.counts["frames"] += 1
+        if self.pcap_in is not None:
+            self.pcap_in.write(frame)
         if not is_tcp(frame):
             self.counts["other"] += 1
             self.send(frame)
@@ -187,6 +215,9 @@ def main():
             d.expire(now)
     for d in dirs.values():
         d.release_held()
+        if d.pcap_in is not None:
+            d.pcap_in.close()
+            d.pcap_out.close()
     with open(args.stats, "w") as f:
         json.dump({d.name: d.counts for d in dirs.values()}, f, separators=(",", ":"))
         f.write("\n")
