@@ -110,6 +110,17 @@ def check_whole_path(c):
             c.number("runs", i, "per_worker_over_ceiling")
 
 
+def check_streams(c):
+    if not c.status_ok():
+        return  # the error says why; its figures would only repeat it
+    for k in ("udp", "ws", "ws_json", "ws_split"):
+        c.number("burst_code", k, "msgs_per_s")
+    c.number("burst_code", "ws", "ratio_to_udp")
+    c.number("burst_code", "flow_table", "bytes_per_flow")
+    for k in ("udp_msgs_per_s", "ws_msgs_per_s", "ratio"):
+        c.number("ports", k)
+
+
 def check_kernel(c):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
@@ -207,7 +218,8 @@ def check(results):
         if name not in stages:
             c.problems.append("stage did not run (run interrupted, or setup failed)")
         else:
-            fn = {"scan": check_scan, "whole_path": check_whole_path, "kernel": check_kernel,
+            fn = {"scan": check_scan, "whole_path": check_whole_path, "streams": check_streams,
+                  "kernel": check_kernel,
                   "latency": lambda c: check_latency(c, results), "swap": check_swap,
                   "scale": lambda c: check_scale(c, results), "soak": check_soak}[name]
             fn(c)

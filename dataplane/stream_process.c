@@ -635,10 +635,13 @@ void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *da
 	uint32_t idx = sluice_flow_lookup(&s->table, &key, hash);
 	if (idx != SLUICE_FLOW_NONE &&
 	    (seg.flags & (SLUICE_TCP_SYN | SLUICE_TCP_ACK)) == SLUICE_TCP_SYN &&
-	    !(side == s->flows[idx].client && seg.seq == s->flows[idx].client_isn)) {
-		/* A new connection on the same addresses and ports: its sequence
-		 * numbers mean nothing in the old flow's store (a byte "already
-		 * released" there would pass unscanned), so the old flow goes. */
+	    (s->flows[idx].state >= FLOW_CLOSING || side != s->flows[idx].client ||
+	     seg.seq != s->flows[idx].client_isn)) {
+		/* A new connection on the same addresses and ports (a SYN after
+		 * the close, or with another initial sequence number): its
+		 * sequence numbers mean nothing in the old flow's store (a byte
+		 * "already released" there would pass unscanned), so the old
+		 * flow goes. Only a copy of the open flow's own SYN is not new. */
 		const struct sluice_tcp_flow *old = &s->flows[idx];
 		if (old->state == FLOW_CLOSING || old->state == FLOW_RESET)
 			st->flows_closed++;

@@ -14,7 +14,7 @@ from pathlib import Path
 # net_pcap serves at most 16 queues (RTE_PMD_PCAP_MAX_QUEUES), one per worker.
 MAX_WORKERS = 16
 
-STAGES = ["scan", "whole_path", "kernel", "latency", "swap", "scale"]
+STAGES = ["scan", "whole_path", "streams", "kernel", "latency", "swap", "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
 # judges endurance, not speed.
 OPTIONAL_STAGES = ["soak"]
@@ -30,12 +30,14 @@ PROGRAMS = {
     "sluice-kernel-bench": "bench/kernel/sluice-kernel-bench",
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
     "sluice-soak": "bench/soak/sluice-soak",
+    "sluice-stream-bench": "bench/streams/sluice-stream-bench",
 }
 
 # What each stage runs, checked before the stage starts.
 STAGE_PROGRAMS = {
     "scan": ["sluice-scan-bench"],
     "whole_path": ["sluice", "sluicectl"],
+    "streams": ["sluice-stream-bench", "sluice", "sluicectl"],
     "kernel": ["sluice-kernel-bench"],
     "latency": ["sluice-latency-bench"],
     "swap": ["sluice-latency-bench"],

@@ -121,6 +121,27 @@ def kernel_rows(st, results):
     return out
 
 
+def stream_rows(st, results):
+    b = st.get("burst_code") or {}
+    ws, js, sp = b.get("ws") or {}, b.get("ws_json") or {}, b.get("ws_split") or {}
+    ft = b.get("flow_table") or {}
+    out = [["streams", "WebSocket, burst code, 1 core", rate(ws.get("msgs_per_s")),
+            ratio(ws.get("ratio_to_udp"), "UDP")],
+           ["streams", "WebSocket + JSON members, burst code", rate(js.get("msgs_per_s")),
+            ratio(js.get("ratio_to_udp"), "UDP")],
+           ["streams", "message split over 2 segments: added CPU",
+            num(sp.get("added_ns_per_msg"), "{:,.0f}", "ns/msg"), ""],
+           ["streams", f"flow table, {ft.get('flows', '-'):,} connections" if ok_num(ft.get("flows"))
+            else "flow table", f"{num(ft.get('bytes_per_flow'), '{:,.0f}', 'B/flow')}, "
+            f"{num(ft.get('table_mib'), '{:,.1f}', 'MiB')}", ""]]
+    p = st.get("ports") or {}
+    out.append(["streams", "WebSocket through the ports, 1 worker", rate(p.get("ws_msgs_per_s")),
+                ratio(p.get("ratio"), "UDP")])
+    if st.get("status") != "ok":
+        out.append(failed_row("streams", st))
+    return out
+
+
 def whole_path_one(results):
     """The 1-worker whole-path run to set beside the kernel path: the batch
     mode when there are several (the kernel bench's default too)."""
@@ -214,7 +235,8 @@ def rows(results):
     setup = results.get("setup") or {}
     if setup.get("status") == "failed":
         out.append(failed_row("setup", setup))
-    for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("kernel", kernel_rows),
+    for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("streams", stream_rows),
+                     ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
                      ("soak", soak_rows)):
         st = stage(results, name)
@@ -256,6 +278,10 @@ def targets(results):
                 t.append(target(f"2 workers / 1 worker{mode}", s["over_1_worker"], "stated", 2.0,
                                 note="linear is 2.0; see the placement of lcores on CPUs "
                                      "and each worker's cpu_share"))
+    streams = stage(results, "streams")
+    if streams is not None:
+        t.append(target("WebSocket / UDP through the ports, 1 worker (an aim)",
+                        (streams.get("ports") or {}).get("ratio"), ">=", 0.7))
     if swap is not None:
         t.append(target("messages lost during swaps", swap.get("lost"), "==", 0))
         t.append(target("worst worker stall during swaps, ms", swap.get("worst_stall_ms"),

@@ -20,6 +20,7 @@
  * Prints one JSON object on stdout.
  */
 #include <inttypes.h>
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct options {
 	unsigned rounds;
 	unsigned flows;
 	unsigned table_flows;
+	const char *write_pcap;
 };
 
 static const struct cli_option options[] = {
@@ -88,6 +90,13 @@ static const struct cli_option options[] = {
      .max = 1000000,
      .value_name = "N",
      .help = "connections opened for the flow-table stage (default 100000; 0: skip)"},
+    {.name = "write-pcap",
+     .kind = CLI_STRING,
+     CLI_FIELD(struct options, write_pcap),
+     .value_name = "PREFIX",
+     .help = "only write one pass as captures for the daemon, PREFIX.udp.pcap and "
+	     "PREFIX.ws.pcap (each connection opened and closed, so a capture replayed in a "
+	     "loop opens them anew), then exit"},
 };
 
 static const struct cli_program program = {
@@ -321,6 +330,14 @@ static void ws_message(struct traffic *t, struct conn *c, const char *text, uint
 	}
 }
 
+/* Both sides close: FIN, FIN, ACK. */
+static void close_conn(struct traffic *t, struct conn *c)
+{
+	seg(t, c, 0, 0x11, NULL, 0);
+	seg(t, c, 1, 0x11, NULL, 0);
+	seg(t, c, 0, 0x10, NULL, 0);
+}
+
 static void udp_message(struct traffic *t, uint64_t id, const char *text, uint32_t len)
 {
 	uint8_t payload[1400];
@@ -409,6 +426,62 @@ static void stage_close(struct stage *st)
 	free(st->conns);
 }
 
+static int write_capture(const char *path, const struct traffic *t)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = dead ? pcap_dump_open(dead, path) : NULL;
+	if (d == NULL) {
+		fprintf(stderr, "sluice-stream-bench: cannot write %s\n", path);
+		if (dead)
+			pcap_close(dead);
+		return -1;
+	}
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct pcap_pkthdr h = {.caplen = t->lens[i], .len = t->lens[i]};
+		h.ts.tv_usec = (suseconds_t)(i % 1000000);
+		pcap_dump((u_char *)d, &h, t->pkts[i]);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+	return 0;
+}
+
+/* One pass of the same messages as UDP frames and as WebSocket: the
+ * connections open, carry the messages and close inside the capture. */
+static int write_captures(const struct options *o, const struct corpus_texts *corpus)
+{
+	struct traffic t;
+	struct conn *conns = calloc(o->flows, sizeof(*conns));
+	char path[4096];
+	int rc = 0;
+	traffic_init(&t, o->messages * 3 + o->flows * 10 + 64);
+	if (conns == NULL)
+		return -1;
+	build_pass(&t, K_UDP, corpus, o->messages, NULL, 0);
+	snprintf(path, sizeof(path), "%s.udp.pcap", o->write_pcap);
+	rc |= write_capture(path, &t);
+	printf("{\"udp\":{\"path\":\"%s\",\"packets\":%u,\"messages\":%u}", path, t.n, t.messages);
+	t.n = 0;
+	t.messages = 0;
+	for (uint32_t f = 0; f < o->flows; f++) {
+		conn_init(&conns[f], f);
+		handshake(&t, &conns[f]);
+	}
+	for (uint32_t i = 0; i < o->messages; i++) {
+		uint32_t m = i % corpus->count;
+		ws_message(&t, &conns[i % o->flows], corpus->text[m], corpus->len[m], false, false);
+	}
+	for (uint32_t f = 0; f < o->flows; f++)
+		close_conn(&t, &conns[f]);
+	snprintf(path, sizeof(path), "%s.ws.pcap", o->write_pcap);
+	rc |= write_capture(path, &t);
+	printf(",\"ws\":{\"path\":\"%s\",\"packets\":%u,\"messages\":%u}}\n", path, t.n,
+	       t.messages);
+	traffic_free(&t);
+	free(conns);
+	return rc;
+}
+
 static double median(double *v, unsigned n)
 {
 	double copy[99];
@@ -454,6 +527,12 @@ int main(int argc, char **argv)
 	    corpus_texts_load(o.corpus, &corpus, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-stream-bench: %s\n", err);
 		return 2;
+	}
+	if (o.write_pcap != NULL) {
+		int rc = write_captures(&o, &corpus);
+		corpus_texts_free(&corpus);
+		sluice_pack_free(pack);
+		return rc == 0 ? 0 : 1;
 	}
 	struct sluice_generation *gen = sluice_generation_create(pack, 1, err, sizeof(err));
 	if (gen == NULL) {

@@ -284,6 +284,17 @@ void sluice_store_overwrite(struct sluice_stream_store *s, struct sluice_chunk_p
 			    uint32_t seq, const uint8_t *src, uint32_t len)
 {
 	copy_in(s, pool, seq, src, len);
+	if (len == 0)
+		return;
+	if (s->dirty_start == s->dirty_end) {
+		s->dirty_start = seq;
+		s->dirty_end = seq + len;
+		return;
+	}
+	if ((int32_t)(seq - s->dirty_start) < 0)
+		s->dirty_start = seq;
+	if ((int32_t)(seq + len - s->dirty_end) > 0)
+		s->dirty_end = seq + len;
 }
 
 uint32_t sluice_store_peek(const struct sluice_stream_store *s,

@@ -55,6 +55,8 @@ struct sluice_stream_store {
 	uint32_t chunks;
 	uint32_t ooo_count;
 	struct sluice_seq_range ooo[SLUICE_STORE_MAX_OOO]; /* sorted, disjoint, beyond contig */
+	/* Where sluice_store_overwrite() changed bytes (empty: start == end). */
+	uint32_t dirty_start, dirty_end;
 };
 
 enum sluice_store_result {
@@ -92,6 +94,16 @@ void sluice_store_read(const struct sluice_stream_store *s, const struct sluice_
 		       uint32_t seq, uint8_t *dst, uint32_t len);
 void sluice_store_overwrite(struct sluice_stream_store *s, struct sluice_chunk_pool *pool,
 			    uint32_t seq, const uint8_t *src, uint32_t len);
+
+/* Whether sluice_store_overwrite() wrote any byte of [seq, seq + len) since
+ * the dirty range was last emptied (the owner empties it, setting start to
+ * end, once no held segment can reach into it). */
+static inline bool sluice_store_dirty(const struct sluice_stream_store *s, uint32_t seq,
+				      uint32_t len)
+{
+	return s->dirty_start != s->dirty_end && (int32_t)(seq - s->dirty_end) < 0 &&
+	       (int32_t)(s->dirty_start - (seq + len)) < 0;
+}
 
 /* A contiguous view of up to len present bytes at seq (never across a chunk):
  * returns how many bytes *p points at. */

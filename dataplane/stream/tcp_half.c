@@ -64,13 +64,14 @@ static bool held_covers(const struct sluice_tcp_half *h, const struct sluice_hel
 
 /* Keeps the queue in sequence order; among equals, arrival order. */
 static void hold(struct sluice_tcp_half *h, struct sluice_held_pool *held,
-		 const struct sluice_tcp_segment *seg, uint64_t now)
+		 const struct sluice_tcp_segment *seg, uint64_t now, bool exact)
 {
 	uint32_t r = held->free_head;
 	held->free_head = held->rec[r].next;
 	held->free--;
 	held->rec[r].seg = *seg;
 	held->rec[r].since = now;
+	held->rec[r].exact = exact;
 
 	uint32_t prev = SLUICE_HELD_NONE, cur = h->held_head;
 	while (cur != SLUICE_HELD_NONE && sluice_seq_le(held->rec[cur].seg.seq, seg->seq)) {
@@ -141,6 +142,10 @@ enum sluice_seg_action sluice_tcp_half_accept(struct sluice_tcp_half *h,
 	if (conflicts != NULL && sluice_seq_lt(from, end))
 		differ = sluice_store_differing(&h->store, chunks, from,
 						payload + (from - seg->seq), end - from);
+	/* In order with nothing stored beyond: the store takes exactly these
+	 * bytes, so the packet needs writing at release only where a verdict
+	 * rewrote them. */
+	bool exact = sluice_seq_le(h->store.contig, seg->seq) && h->store.ooo_count == 0;
 	enum sluice_store_result r = sluice_store_write(&h->store, chunks, seg->seq, payload,
 							seg->payload_len, max_bytes, NULL);
 	if (r == SLUICE_STORE_OK && conflicts != NULL)
@@ -153,7 +158,7 @@ enum sluice_seg_action sluice_tcp_half_accept(struct sluice_tcp_half *h,
 		h->fin = true;
 		h->fin_seq = end;
 	}
-	hold(h, held, seg, now);
+	hold(h, held, seg, now, exact);
 	return SLUICE_SEG_HELD;
 }
 
@@ -202,13 +207,23 @@ uint32_t sluice_tcp_half_release(struct sluice_tcp_half *h, struct sluice_chunk_
 		 * goes out after every byte before it. */
 		if (!sluice_seq_le(end, h->judged))
 			break;
+		bool exact = held->rec[h->held_head].exact;
 		out[n] = unlink_head(h, held);
 		if (out[n].flags & SLUICE_TCP_FIN)
 			h->fin_released = true;
-		sluice_tcp_half_normalise(h, chunks, &out[n]);
+		if (!exact || sluice_store_dirty(&h->store, out[n].seq, out[n].payload_len))
+			sluice_tcp_half_normalise(h, chunks, &out[n]);
 		h->released = sluice_seq_max(h->released, end);
 		n++;
 	}
+	/* Once no held packet reaches into the rewritten range, none will: a
+	 * packet held later with bytes there is not exact (they were present)
+	 * and is always written from the store. Held packets are in sequence
+	 * order, so the head decides. */
+	if (h->store.dirty_start != h->store.dirty_end &&
+	    (h->held_head == SLUICE_HELD_NONE ||
+	     sluice_seq_le(h->store.dirty_end, held->rec[h->held_head].seg.seq)))
+		h->store.dirty_start = h->store.dirty_end;
 	return n;
 }
 

@@ -64,6 +64,7 @@ struct sluice_held {
 	struct sluice_tcp_segment seg;
 	uint64_t since; /* when it was held (the caller's clock) */
 	uint32_t next;
+	bool exact; /* its bytes were all new to the store: they are the store's */
 };
 
 /* Held-packet records for one worker. */

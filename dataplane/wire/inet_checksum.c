@@ -7,14 +7,31 @@ uint32_t sluice_csum_add(uint32_t sum, const uint8_t *data, size_t len, bool odd
 	uint64_t acc = 0;
 	size_t i = 0;
 
-	/* A region at an odd offset pairs its first byte with the byte before it,
-	 * which is the same as summing it as if even and swapping the result. */
-	for (; i + 1 < len; i += 2)
-		acc += (uint32_t)((data[i] << 8) | data[i + 1]);
-	if (i < len)
-		acc += (uint32_t)(data[i] << 8);
+	/* The one's-complement sum does not depend on byte order (RFC 1071,
+	 * 2.B): words are summed as the host loads them, 8 bytes at a time,
+	 * and the folded sum is swapped once on a little-endian host. */
+	for (; i + 8 <= len; i += 8) {
+		uint32_t a, b;
+		memcpy(&a, data + i, 4);
+		memcpy(&b, data + i + 4, 4);
+		acc += (uint64_t)a + b;
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+		memcpy(&w, data + i, 2);
+		acc += w;
+	}
 	while (acc >> 16)
 		acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	acc = ((acc & 0xff) << 8) | (acc >> 8);
+#endif
+	if (i < len) /* the last byte, the high half of a word */
+		acc += (uint32_t)data[i] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	/* A region at an odd offset pairs its first byte with the byte before
+	 * it, which is the same as summing it as if even and swapping. */
 	if (odd)
 		acc = ((acc & 0xff) << 8) | (acc >> 8);
 	uint64_t total = (uint64_t)sum + acc;
