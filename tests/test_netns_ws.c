@@ -14,13 +14,14 @@
  *
  * The second test puts an impairing bridge (tests/ws/impair_bridge.py: drop,
  * duplicate, reorder TCP frames) in a third namespace between sluice's port 1
- * and the server, since this kernel has no netem:
+ * and the server, since this kernel has no netem: 3% loss both ways, 3%
+ * duplication, 3% reordering.
  *
  *   ... [sluice port 1] ─ veth ─ ns M: impair_bridge.py ─ veth ─ ns S
  *
- * A third test, disabled, reproduces every time a stall that makes the second
- * one fail now and then (about one run in ten, reason hold_timeout): see its
- * comment.
+ * A third test loses, once, the server segment behind one Sluice holds: the
+ * server's timer then resends only the held one, and Sluice's custody ACK is
+ * what gets the lost one sent (docs/streams.md, "custody").
  *
  * Needs root (ip netns, veth), /usr/bin/python3 with python3-websockets, and
  * node with node-ws. Addresses are from 198.18.0.0/15 and nothing leaves the
@@ -32,7 +33,8 @@
  * SLUICE_WS_IMPAIR to the bridge (e.g. "--drop 0 --dup 0 --reorder 0
  * --drop-once-b-to-a 6e657773206974656d20373920": lose, once, the server's
  * segment that carries "news item 79 ") and SLUICE_WS_SLUICE to the daemon
- * (e.g. "--hold-ms 5000").
+ * (e.g. "--hold-ms 5000"). "--pcap /tmp/x" in SLUICE_WS_IMPAIR records what
+ * the bridge saw and sent, per direction.
  * SLUICE_KEEP_TMP=1 keeps the run's directory (logs, events, summary).
  */
 #include <criterion/criterion.h>
