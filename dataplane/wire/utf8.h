@@ -26,6 +26,31 @@ size_t sluice_utf8_sequence_len(const uint8_t *s, size_t rem);
 /* The largest code-point boundary <= limit in valid text s[0..len). */
 size_t sluice_utf8_floor(const uint8_t *s, size_t len, size_t limit);
 
+/* Writes scalar value cp (not a surrogate, at most U+10FFFF) as UTF-8 into
+ * out[0..4); returns its length. */
+uint32_t sluice_utf8_encode(uint32_t cp, uint8_t *out);
+
+/* The code point of the valid sequence at s, and its length in *n. */
+static inline uint32_t sluice_utf8_decode(const uint8_t *s, uint32_t *n)
+{
+	uint8_t c = s[0];
+	if (c < 0x80) {
+		*n = 1;
+		return c;
+	}
+	if (c < 0xe0) {
+		*n = 2;
+		return (uint32_t)(c & 0x1f) << 6 | (s[1] & 0x3f);
+	}
+	if (c < 0xf0) {
+		*n = 3;
+		return (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+	}
+	*n = 4;
+	return (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
+	       (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+}
+
 /* Code points in valid text (lead bytes; continuation bytes are not counted). */
 size_t sluice_utf8_chars(const uint8_t *s, size_t len);
 

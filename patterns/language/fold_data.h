@@ -1,0 +1,28 @@
+/* Building the folding table (fold_table.h) from Unicode's data as Debian
+ * ships it (unicode-data, /usr/share/unicode), at pack-compile time.
+ *
+ * Narrow folding starts from NFKC_Casefold (DerivedNormalizationProps.txt):
+ * full-width and other compatibility forms, enclosed and circled characters,
+ * case, and the removal of default-ignorable (invisible) characters, in one
+ * per-character mapping that Unicode maintains. ASCII is left alone: rules
+ * match it caseless.
+ *
+ * Contract: reads files, allocates through the table; the table records the
+ * data's version, so the same data always gives the same table.
+ */
+#ifndef SLUICE_LANGUAGE_FOLD_DATA_H
+#define SLUICE_LANGUAGE_FOLD_DATA_H
+
+#include <stddef.h>
+
+#include "fold_table.h"
+
+#define SLUICE_UNICODE_DIR "/usr/share/unicode"
+
+/* Adds the NFKC_Casefold mapping of every code point above ASCII from
+ * path (DerivedNormalizationProps.txt). Returns the number of code points
+ * mapped or dropped, or -1 with err set. */
+long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, char *err,
+			      size_t err_len);
+
+#endif

@@ -1,0 +1,65 @@
+/* The folding table: what each Unicode code point becomes before a message is
+ * scanned (issue 11, docs/normalization.md). Built at pack-compile time from
+ * Unicode's data (patterns/language/fold_data.c), applied by the worker
+ * (patterns/scan/normalize.c), and stored in the pack with the versions of
+ * the data it came from.
+ *
+ * A code point either stays as it is, is dropped (an invisible format
+ * character), or is replaced by a short UTF-8 string. The replacement is at
+ * most SLUICE_FOLD_MAX_GROWTH times the bytes of the code point it replaces,
+ * so a normalised message is never more than that many times its length.
+ *
+ * Lookup is two array reads (a 256-code-point block, then the entry), with no
+ * branch on the kind of character. The arrays are plain, position-independent
+ * data: indices, not pointers.
+ *
+ * Contract: the builder allocates; lookups never do. A table is immutable
+ * once built and may be shared by any number of threads.
+ */
+#ifndef SLUICE_PACK_FOLD_TABLE_H
+#define SLUICE_PACK_FOLD_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLUICE_FOLD_CODE_POINTS 0x110000u
+#define SLUICE_FOLD_BLOCKS	(SLUICE_FOLD_CODE_POINTS >> 8)
+#define SLUICE_FOLD_MAX_GROWTH	3u  /* output bytes per input byte, at most */
+#define SLUICE_FOLD_MAX_BYTES	12u /* bytes of one replacement */
+
+/* Entry 0 is "keep"; every other entry replaces its code point by
+ * bytes[off, off + len) of the pool, or drops it when len is 0. */
+struct sluice_fold_entry {
+	uint32_t off;
+	uint8_t len;
+};
+
+struct sluice_fold_table {
+	uint16_t block[SLUICE_FOLD_BLOCKS]; /* code point >> 8 -> block (0: all keep) */
+	uint16_t *slot;			    /* blocks * 256 -> entry */
+	struct sluice_fold_entry *entry;
+	uint8_t *bytes; /* the replacements, UTF-8 */
+	uint32_t blocks, entries, nbytes;
+	uint32_t mapped, dropped; /* code points */
+	char versions[128];	  /* the data it was built from, for the pack */
+};
+
+/* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
+int sluice_fold_table_init(struct sluice_fold_table *t);
+void sluice_fold_table_free(struct sluice_fold_table *t);
+
+/* Replaces cp by utf8[0..len) (len 0: drops it). Returns 0; 1 when the
+ * replacement is too long to keep the growth bound (cp then stays as it
+ * is); -1 on a bad code point or out of memory. A later mapping of the same
+ * code point replaces the earlier one. */
+int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_t *utf8,
+			  uint32_t len);
+
+/* The entry of cp (0: keep). */
+static inline uint32_t sluice_fold_entry_of(const struct sluice_fold_table *t, uint32_t cp)
+{
+	return t->slot[((uint32_t)t->block[cp >> 8] << 8) | (cp & 0xff)];
+}
+
+#endif

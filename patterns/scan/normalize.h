@@ -1,0 +1,41 @@
+/* What a message looks like to the packs: folded by the pack's table in one
+ * pass, with a map from every byte of the normalised text back to the
+ * character of the message it came from (docs/normalization.md).
+ *
+ * ASCII is never folded (rules match it caseless), so an ASCII-only message
+ * is its own normalised text: the fast path copies nothing and maps nothing.
+ * Otherwise each character is kept, dropped or replaced as the table says,
+ * and src[j] is the offset in the message of the character that produced
+ * normalised byte j. A span of the normalised text maps back to whole
+ * characters of the message: from the first contributing character to the
+ * end of the last, taking in whatever was dropped between them, so a mask
+ * over it keeps the message valid UTF-8.
+ *
+ * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
+ * gate runs first). out holds len * SLUICE_FOLD_MAX_GROWTH bytes and src as
+ * many entries.
+ */
+#ifndef SLUICE_SCAN_NORMALIZE_H
+#define SLUICE_SCAN_NORMALIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fold_table.h"
+
+struct sluice_norm_view {
+	const uint8_t *text; /* the normalised text: out, or the message itself */
+	uint32_t len;
+	bool identity;	 /* nothing changed: spans are the message's own */
+	uint32_t folded; /* characters replaced or dropped */
+};
+
+void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
+
+/* The message's bytes [*from, *to) behind the normalised span [from, to)
+ * (from < to <= view->len). */
+void sluice_norm_span(const struct sluice_norm_view *view, const uint32_t *src, const uint8_t *in,
+		      uint32_t *from, uint32_t *to);
+
+#endif

@@ -1,0 +1,190 @@
+/* Folding before the scan (issue 11, first step): the folding table built
+ * from Debian's Unicode data (NFKC_Casefold), the one-pass normaliser, and
+ * spans mapped back to whole original characters. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fold_data.h"
+#include "fold_table.h"
+#include "normalize.h"
+#include "utf8.h"
+
+#define NFKC_CF SLUICE_UNICODE_DIR "/DerivedNormalizationProps.txt"
+
+static struct sluice_fold_table table;
+
+static void setup(void)
+{
+	char err[256];
+	cr_assert_eq(sluice_fold_table_init(&table), 0);
+	long n = sluice_fold_load_nfkc_cf(&table, NFKC_CF, err, sizeof(err));
+	cr_assert_gt(n, 1000, "%s", err);
+}
+
+static void teardown(void)
+{
+	sluice_fold_table_free(&table);
+}
+
+TestSuite(normalize, .init = setup, .fini = teardown);
+
+struct normalized {
+	uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH];
+	uint32_t src[1024 * SLUICE_FOLD_MAX_GROWTH];
+	struct sluice_norm_view v;
+};
+
+static char *norm_text(const char *in, struct normalized *n)
+{
+	sluice_normalize(&table, (const uint8_t *)in, (uint32_t)strlen(in), n->out, n->src, &n->v);
+	static char text[4096];
+	memcpy(text, n->v.text, n->v.len);
+	text[n->v.len] = '\0';
+	return text;
+}
+
+Test(normalize, full_width_circled_enclosed_and_invisible_forms_fold_to_plain_text)
+{
+	static struct normalized n;
+	cr_assert_str_eq(norm_text("加ＶＸ：１３８①③⑧ⓠⓠ", &n), "加vx:138138qq");
+	cr_assert_eq(n.v.folded, 11);
+	cr_assert_str_eq(norm_text("微\u200b信\u2060号", &n), "微信号",
+			 "zero-width characters drop");
+	cr_assert_str_eq(norm_text("ＷｅＣｈａｔ", &n), "wechat");
+	cr_assert_str_eq(norm_text("㊙ Ⓠ⒬", &n), "秘 q(q)");
+	/* Han characters are not NFKC_CF's business (traditional to simplified
+	 * comes from Unihan, a later step). */
+	cr_assert_str_eq(norm_text("微信 號碼", &n), "微信 號碼");
+	cr_assert(n.v.identity, "nothing folded: the message is its own text");
+	cr_assert_str_eq(table.versions, "DerivedNormalizationProps-15.0.0.txt");
+}
+
+Test(normalize, ascii_is_its_own_text_and_never_folded)
+{
+	static struct normalized n;
+	const char *msg = "Call ME at 13812345678, ok?";
+	sluice_normalize(&table, (const uint8_t *)msg, (uint32_t)strlen(msg), n.out, n.src, &n.v);
+	cr_assert(n.v.identity);
+	cr_assert_eq((const char *)n.v.text, msg, "no copy");
+	cr_assert_eq(n.v.len, strlen(msg));
+	/* In a message that is not all ASCII, ASCII letters keep their case
+	 * too: rules match ASCII caseless. */
+	cr_assert_str_eq(norm_text("Call ＭＥ", &n), "Call me");
+}
+
+Test(normalize, a_replacement_longer_than_the_growth_bound_is_not_made)
+{
+	/* U+FDFA, one Arabic ligature for 18 characters. */
+	cr_assert_eq(sluice_fold_entry_of(&table, 0xfdfa), 0);
+	cr_assert_neq(sluice_fold_entry_of(&table, 0xff21), 0);
+	cr_assert_eq(sluice_fold_entry_of(&table, 'A'), 0, "ASCII is left alone");
+}
+
+/* The original span of normalised [from, to) of message in. */
+static void span_of(const struct normalized *n, const char *in, uint32_t from, uint32_t to,
+		    uint32_t *a, uint32_t *b)
+{
+	*a = from;
+	*b = to;
+	sluice_norm_span(&n->v, n->src, (const uint8_t *)in, a, b);
+}
+
+Test(normalize, spans_map_back_to_whole_characters_with_what_was_dropped_inside)
+{
+	static struct normalized n;
+	const char *msg = "加\u200bＶＸ123"; /* 加 3, ZWSP 3, Ｖ 3, Ｘ 3, then 1 2 3 */
+	cr_assert_str_eq(norm_text(msg, &n), "加vx123");
+	uint32_t a, b;
+	span_of(&n, msg, 3, 5, &a, &b); /* "vx" */
+	cr_assert_eq(a, 6);
+	cr_assert_eq(b, 12);
+	span_of(&n, msg, 0, 4, &a, &b); /* "加v": the invisible one between too */
+	cr_assert_eq(a, 0);
+	cr_assert_eq(b, 9);
+	span_of(&n, msg, 5, 8, &a, &b); /* "123" */
+	cr_assert_eq(a, 12);
+	cr_assert_eq(b, 15);
+}
+
+/* Pieces an evader mixes: plain and folded forms, invisible characters,
+ * symbols and emoji. */
+static const char *const pieces[] = {
+    "a",  "Z",	    "7",      " ",	"微", "信", "加", "號", "ＶＸ", "１３８", "①",	"⑧", "ⓠ",
+    "㊙", "\u200b", "\u2060", "\ufeff", "❤",  "😀",  "．", "－", "é",	"ﬁ",	  "㎖", "ｶ",
+};
+
+Test(normalize, random_messages_map_every_span_to_whole_contributing_characters)
+{
+	static struct normalized n;
+	static char msg[1024], masked[1024];
+	uint32_t x = 20261205;
+	for (int round = 0; round < 3000; round++) {
+		size_t len = 0;
+		int count = 1 + round % 40;
+		for (int i = 0; i < count; i++) {
+			x = x * 1103515245u + 12345u;
+			const char *p = pieces[(x >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			memcpy(msg + len, p, strlen(p));
+			len += strlen(p);
+		}
+		msg[len] = '\0';
+		sluice_normalize(&table, (const uint8_t *)msg, (uint32_t)len, n.out, n.src, &n.v);
+		cr_assert_leq(n.v.len, len * SLUICE_FOLD_MAX_GROWTH);
+		cr_assert_eq(sluice_utf8_invalid_at(n.v.text, n.v.len), n.v.len,
+			     "normalised text is UTF-8");
+		if (n.v.identity || n.v.len == 0)
+			continue;
+		for (uint32_t j = 0; j < n.v.len; j++) {
+			cr_assert_lt(n.src[j], len);
+			cr_assert((msg[n.src[j]] & 0xc0) != 0x80,
+				  "src points at a character start");
+			if (j > 0)
+				cr_assert_geq(n.src[j], n.src[j - 1], "the map keeps order");
+		}
+		x = x * 1103515245u + 12345u;
+		uint32_t from = (x >> 8) % n.v.len;
+		uint32_t to = from + 1 + (x >> 20) % (n.v.len - from);
+		uint32_t a, b;
+		span_of(&n, msg, from, to, &a, &b);
+		cr_assert(a < b && b <= len);
+		/* Every character that produced a byte of the span lies inside. */
+		for (uint32_t j = from; j < to; j++)
+			cr_assert(n.src[j] >= a && n.src[j] < b);
+		/* And the span is whole characters: masked, the text stays UTF-8
+		 * of the same length. */
+		memcpy(masked, msg, len);
+		memset(masked + a, '*', b - a);
+		cr_assert_eq(sluice_utf8_invalid_at((const uint8_t *)masked, (uint32_t)len), len,
+			     "round %d: [%u, %u) splits a character", round, a, b);
+	}
+}
+
+Test(normalize, missing_or_foreign_data_files_are_refused_with_a_reason)
+{
+	struct sluice_fold_table t;
+	char err[256];
+	cr_assert_eq(sluice_fold_table_init(&t), 0);
+	cr_assert_eq(sluice_fold_load_nfkc_cf(&t, "/nonexistent/DerivedNormalizationProps.txt", err,
+					      sizeof(err)),
+		     -1);
+	cr_assert(strstr(err, "unicode-data") != NULL, "%s", err);
+	char path[] = "/tmp/sluice-fold-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("00C0 ; NFKC_CF; 00E0 # no version line\n", f);
+	fclose(f);
+	cr_assert_eq(sluice_fold_load_nfkc_cf(&t, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "no version line") != NULL, "%s", err);
+	f = fopen(path, "w");
+	fputs("# DerivedNormalizationProps-15.0.0.txt\n00C0 ; NFKC_CF; 0ZZ0\n", f);
+	fclose(f);
+	cr_assert_eq(sluice_fold_load_nfkc_cf(&t, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, ":2: not an NFKC_CF line") != NULL, "%s", err);
+	unlink(path);
+	sluice_fold_table_free(&t);
+}
