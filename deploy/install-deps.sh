@@ -11,8 +11,9 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev libhyperscan-dev liburcu-dev libjemalloc-dev libyaml-dev libssl-dev
 	libpcap-dev
-	# pack compilation: Unicode's data for the folding tables
-	unicode-data
+	# pack compilation: Unicode's data for the folding tables (Unihan's is
+	# bzip2-compressed), and ICU's spoof checker for look-alikes
+	unicode-data libbz2-dev libicu-dev
 	# tests (clang-format checks the style; clang and its runtime libraries,
 	# which --no-install-recommends leaves out, build the libFuzzer harnesses)
 	libcriterion-dev clang-format clang libclang-rt-14-dev

@@ -1,6 +1,7 @@
-/* Folding before the scan (issue 11, first step): the folding table built
- * from Debian's Unicode data (NFKC_Casefold), the one-pass normaliser, and
- * spans mapped back to whole original characters. */
+/* Folding before the scan (issue 11, first steps): the folding table built
+ * from Debian's Unicode data (NFKC_Casefold, then Unihan's simplified
+ * forms), the one-pass normaliser, and spans mapped back to whole original
+ * characters. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "utf8.h"
 
 #define NFKC_CF SLUICE_UNICODE_DIR "/DerivedNormalizationProps.txt"
+#define UNIHAN	SLUICE_UNICODE_DIR "/Unihan_Variants.txt.bz2"
 
 static struct sluice_fold_table table;
 
@@ -23,6 +25,10 @@ static void setup(void)
 	cr_assert_eq(sluice_fold_table_init(&table), 0);
 	long n = sluice_fold_load_nfkc_cf(&table, NFKC_CF, err, sizeof(err));
 	cr_assert_gt(n, 1000, "%s", err);
+	n = sluice_fold_load_simplified(&table, UNIHAN, err, sizeof(err));
+	cr_assert_gt(n, 1000, "%s", err);
+	n = sluice_fold_load_confusables(&table, err, sizeof(err));
+	cr_assert_gt(n, 50, "%s", err);
 }
 
 static void teardown(void)
@@ -56,11 +62,36 @@ Test(normalize, full_width_circled_enclosed_and_invisible_forms_fold_to_plain_te
 			 "zero-width characters drop");
 	cr_assert_str_eq(norm_text("ＷｅＣｈａｔ", &n), "wechat");
 	cr_assert_str_eq(norm_text("㊙ Ⓠ⒬", &n), "秘 q(q)");
-	/* Han characters are not NFKC_CF's business (traditional to simplified
-	 * comes from Unihan, a later step). */
-	cr_assert_str_eq(norm_text("微信 號碼", &n), "微信 號碼");
+	cr_assert_str_eq(table.versions,
+			 "DerivedNormalizationProps-15.0.0.txt, Unihan_Variants.txt 2022-08-01, "
+			 "ICU 72.1 confusables (Unicode 15.0)");
+}
+
+Test(normalize, traditional_characters_become_simplified_after_compatibility_folding)
+{
+	static struct normalized n;
+	cr_assert_str_eq(norm_text("加微信 號碼 後來", &n), "加微信 号码 后来");
+	cr_assert_eq(n.v.folded, 4);
+	/* The Kangxi radical "cart" is 車 to NFKC, and 車 is 车 simplified. */
+	cr_assert_str_eq(norm_text("⾞", &n), "车");
+	/* 乾 is listed among its own simplified forms (乾坤): it stays. */
+	cr_assert_str_eq(norm_text("乾", &n), "乾");
 	cr_assert(n.v.identity, "nothing folded: the message is its own text");
-	cr_assert_str_eq(table.versions, "DerivedNormalizationProps-15.0.0.txt");
+	cr_assert_str_eq(norm_text("微信号码", &n), "微信号码");
+	cr_assert(n.v.identity);
+}
+
+Test(normalize, look_alike_letters_of_other_scripts_become_the_ascii_they_imitate)
+{
+	static struct normalized n;
+	/* Cyrillic С, о, х and Greek ο, ν among Latin letters. */
+	cr_assert_str_eq(norm_text("Сall mе vх gον", &n), "call me vx gov");
+	cr_assert_eq(n.v.folded, 5);
+	/* Cyrillic З imitates a digit: a phone number written with it folds. */
+	cr_assert_str_eq(norm_text("1З8", &n), "138");
+	/* Han, Hangul and kana are never look-alikes of ASCII here. */
+	cr_assert_str_eq(norm_text("口工 ロ 이", &n), "口工 ロ 이");
+	cr_assert(n.v.identity);
 }
 
 Test(normalize, ascii_is_its_own_text_and_never_folded)
@@ -186,5 +217,10 @@ Test(normalize, missing_or_foreign_data_files_are_refused_with_a_reason)
 	cr_assert_eq(sluice_fold_load_nfkc_cf(&t, path, err, sizeof(err)), -1);
 	cr_assert(strstr(err, ":2: not an NFKC_CF line") != NULL, "%s", err);
 	unlink(path);
+	/* Unihan's file must be bzip2 (the plain text is refused), and its own. */
+	cr_assert_eq(sluice_fold_load_simplified(&t, NFKC_CF, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "corrupt") != NULL, "%s", err);
+	cr_assert_eq(sluice_fold_load_simplified(&t, "/nonexistent.bz2", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "unicode-data") != NULL, "%s", err);
 	sluice_fold_table_free(&t);
 }

@@ -1,5 +1,10 @@
 #include "fold_data.h"
 
+#include <bzlib.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+#include <unicode/uspoof.h>
+#include <unicode/uversion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,5 +112,221 @@ long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, cha
 			       "%s: no version line: not DerivedNormalizationProps.txt", path);
 		return -1;
 	}
+	return count;
+}
+
+/* Lines of a bzip2-compressed text file. */
+struct bz_lines {
+	FILE *f;
+	BZFILE *bz;
+	char buf[65536];
+	size_t len, pos;
+	bool eof;
+};
+
+static int bz_open(struct bz_lines *r, const char *path)
+{
+	memset(r, 0, sizeof(*r));
+	r->f = fopen(path, "rb");
+	if (r->f == NULL)
+		return -1;
+	int bzerr;
+	r->bz = BZ2_bzReadOpen(&bzerr, r->f, 0, 0, NULL, 0);
+	if (bzerr != BZ_OK) {
+		fclose(r->f);
+		return -1;
+	}
+	return 0;
+}
+
+static void bz_close(struct bz_lines *r)
+{
+	int bzerr;
+	BZ2_bzReadClose(&bzerr, r->bz);
+	fclose(r->f);
+}
+
+/* The next line (without its newline) into line; false at the end or on a
+ * corrupt stream (*bad). */
+static bool bz_line(struct bz_lines *r, char *line, size_t cap, bool *bad)
+{
+	size_t n = 0;
+	for (;;) {
+		if (r->pos == r->len) {
+			if (r->eof)
+				return n > 0 ? (line[n] = '\0', true) : false;
+			int bzerr;
+			int got = BZ2_bzRead(&bzerr, r->bz, r->buf, sizeof(r->buf));
+			if (bzerr != BZ_OK && bzerr != BZ_STREAM_END) {
+				*bad = true;
+				return false;
+			}
+			r->len = got > 0 ? (size_t)got : 0;
+			r->pos = 0;
+			r->eof = bzerr == BZ_STREAM_END;
+			continue;
+		}
+		char c = r->buf[r->pos++];
+		if (c == '\n') {
+			line[n] = '\0';
+			return true;
+		}
+		if (n + 1 < cap)
+			line[n++] = c;
+	}
+}
+
+/* "U+XXXX" at *p; advances past it. */
+static bool parse_u(const char **p, uint32_t *cp)
+{
+	if ((*p)[0] != 'U' || (*p)[1] != '+')
+		return false;
+	char *end;
+	unsigned long v = strtoul(*p + 2, &end, 16);
+	if (end == *p + 2 || v >= SLUICE_FOLD_CODE_POINTS)
+		return false;
+	*cp = (uint32_t)v;
+	*p = end;
+	return true;
+}
+
+long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, char *err,
+				 size_t err_len)
+{
+	struct bz_lines r;
+	if (bz_open(&r, path) != 0) {
+		sluice_set_err(err, err_len,
+			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
+		return -1;
+	}
+	struct sluice_fold_table simp;
+	if (sluice_fold_table_init(&simp) != 0) {
+		bz_close(&r);
+		sluice_set_err(err, err_len, "out of memory");
+		return -1;
+	}
+	char line[1024], version[96] = "";
+	bool bad = false, named = false;
+	long count = 0;
+	unsigned lineno = 0;
+	while (bz_line(&r, line, sizeof(line), &bad)) {
+		lineno++;
+		if (strcmp(line, "# Unihan_Variants.txt") == 0)
+			named = true;
+		if (named && version[0] == '\0' && strncmp(line, "# Date: ", 8) == 0)
+			snprintf(version, sizeof(version), "Unihan_Variants.txt %.10s", line + 8);
+		const char *p = line;
+		uint32_t from, to;
+		if (line[0] == '#' || line[0] == '\0' || !parse_u(&p, &from))
+			continue;
+		if (strncmp(p, "\tkSimplifiedVariant\t", 20) != 0)
+			continue;
+		p += 20;
+		/* The first simplified form, unless the character is one of its
+		 * own (then it is simplified in some of its senses). */
+		uint32_t first = 0;
+		bool self = false;
+		while (parse_u(&p, &to)) {
+			if (first == 0)
+				first = to;
+			self |= to == from;
+			while (*p == ' ')
+				p++;
+		}
+		if (first == 0) {
+			bad = true;
+			break;
+		}
+		if (self || from < 0x80 || first < 0x80)
+			continue;
+		uint8_t utf8[4];
+		if (sluice_fold_table_set(&simp, from, utf8, sluice_utf8_encode(first, utf8)) < 0) {
+			bad = true;
+			break;
+		}
+		count++;
+	}
+	bz_close(&r);
+	if (bad || version[0] == '\0') {
+		sluice_fold_table_free(&simp);
+		sluice_set_err(err, err_len, "%s:%u: %s", path, lineno,
+			       bad ? "not a kSimplifiedVariant line, or a corrupt file"
+				   : "no date line: not Unihan_Variants.txt");
+		return -1;
+	}
+	int rc = sluice_fold_table_compose(t, &simp);
+	sluice_fold_table_free(&simp);
+	if (rc != 0) {
+		sluice_set_err(err, err_len, "the folding table is full");
+		return -1;
+	}
+	size_t used = strlen(t->versions);
+	snprintf(t->versions + used, sizeof(t->versions) - used, "%s%s", used ? ", " : "", version);
+	return count;
+}
+
+static bool skip_script(UChar32 c)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UScriptCode sc = uscript_getScript(c, &st);
+	return U_FAILURE(st) || sc == USCRIPT_HAN || sc == USCRIPT_HANGUL ||
+	       sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA;
+}
+
+long sluice_fold_load_confusables(struct sluice_fold_table *t, char *err, size_t err_len)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	USpoofChecker *sc = uspoof_open(&st);
+	struct sluice_fold_table conf;
+	if (U_FAILURE(st)) {
+		sluice_set_err(err, err_len, "ICU spoof checker: %s", u_errorName(st));
+		return -1;
+	}
+	if (sluice_fold_table_init(&conf) != 0) {
+		uspoof_close(sc);
+		sluice_set_err(err, err_len, "out of memory");
+		return -1;
+	}
+	long count = 0;
+	int rc = 0;
+	for (UChar32 c = 0x80; c < (UChar32)SLUICE_FOLD_CODE_POINTS && rc == 0; c++) {
+		if (!u_isalnum(c) || skip_script(c))
+			continue;
+		UChar src[2], skel[8];
+		int32_t slen = 0;
+		U16_APPEND_UNSAFE(src, slen, c);
+		st = U_ZERO_ERROR;
+		int32_t n = uspoof_getSkeleton(sc, 0, src, slen, skel, 8, &st);
+		if (U_FAILURE(st) || n != 1 || skel[0] >= 0x80 ||
+		    !((skel[0] >= 'a' && skel[0] <= 'z') || (skel[0] >= 'A' && skel[0] <= 'Z') ||
+		      (skel[0] >= '0' && skel[0] <= '9')))
+			continue;
+		/* Lower case, as NFKC_Casefold leaves letters. */
+		uint8_t to = (uint8_t)(skel[0] >= 'A' && skel[0] <= 'Z' ? skel[0] + 32 : skel[0]);
+		rc = sluice_fold_table_set(&conf, (uint32_t)c, &to, 1);
+		count++;
+	}
+	uspoof_close(sc);
+	/* After the earlier stages (what they make of a character is folded
+	 * too); and a character that itself imitates ASCII is that ASCII,
+	 * whatever case folding made of it first (Cyrillic З is 3, though its
+	 * lower case з imitates nothing). */
+	if (rc == 0)
+		rc = sluice_fold_table_compose(t, &conf);
+	for (uint32_t c = 0x80; c < SLUICE_FOLD_CODE_POINTS && rc == 0; c++) {
+		uint32_t e = c >= 0xd800 && c <= 0xdfff ? 0 : sluice_fold_entry_of(&conf, c);
+		if (e != 0)
+			rc = sluice_fold_table_set(t, c, conf.bytes + conf.entry[e].off, 1);
+	}
+	if (rc < 0) {
+		sluice_fold_table_free(&conf);
+		sluice_set_err(err, err_len, "the folding table is full");
+		return -1;
+	}
+	sluice_fold_table_free(&conf);
+	size_t used = strlen(t->versions);
+	snprintf(t->versions + used, sizeof(t->versions) - used,
+		 "%sICU %s confusables (Unicode %s)", used ? ", " : "", U_ICU_VERSION,
+		 U_UNICODE_VERSION);
 	return count;
 }

@@ -4,8 +4,11 @@
  * Narrow folding starts from NFKC_Casefold (DerivedNormalizationProps.txt):
  * full-width and other compatibility forms, enclosed and circled characters,
  * case, and the removal of default-ignorable (invisible) characters, in one
- * per-character mapping that Unicode maintains. ASCII is left alone: rules
- * match it caseless.
+ * per-character mapping that Unicode maintains. Traditional characters then
+ * become simplified ones (Unihan's kSimplifiedVariant), after whatever
+ * NFKC_Casefold made of them, and look-alike letters and digits of other
+ * scripts become the ASCII ones they imitate (ICU's spoof checker: Cyrillic
+ * о is o). ASCII is left alone: rules match it caseless.
  *
  * Contract: reads files, allocates through the table; the table records the
  * data's version, so the same data always gives the same table.
@@ -24,5 +27,18 @@
  * mapped or dropped, or -1 with err set. */
 long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, char *err,
 			      size_t err_len);
+
+/* Then maps each traditional character to its simplified form, from
+ * Unihan_Variants.txt.bz2 (kSimplifiedVariant; a character listed among its
+ * own simplified forms, as 乾 is, stays). Returns the number of characters
+ * that have a simplified form, or -1 with err set. */
+long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, char *err,
+				 size_t err_len);
+
+/* Then maps every letter or digit outside ASCII whose confusable skeleton
+ * (UTS #39, ICU's data) is one ASCII letter or digit to it (lower case),
+ * after what the earlier stages made of it; Han, Hangul and kana are left
+ * alone. Returns how many it maps, or -1 with err set. */
+long sluice_fold_load_confusables(struct sluice_fold_table *t, char *err, size_t err_len);
 
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define ENTRY_LIMIT 65535u
 
 int sluice_fold_table_init(struct sluice_fold_table *t)
@@ -84,5 +86,51 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
 	e[t->entries] = (struct sluice_fold_entry){.off = t->nbytes, .len = (uint8_t)len};
 	t->nbytes += len;
 	*slot = (uint16_t)t->entries++;
+	return 0;
+}
+
+/* next's replacement of the character at p (n bytes) into out; its length. */
+static uint32_t apply_one(const struct sluice_fold_table *next, const uint8_t *p, uint32_t n,
+			  uint8_t *out)
+{
+	uint32_t len;
+	uint32_t cp = sluice_utf8_decode(p, &len);
+	uint32_t e = cp < 0x80 ? 0 : sluice_fold_entry_of(next, cp);
+	if (e == 0) {
+		memcpy(out, p, n);
+		return n;
+	}
+	memcpy(out, next->bytes + next->entry[e].off, next->entry[e].len);
+	return next->entry[e].len;
+}
+
+int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next)
+{
+	for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		uint32_t mine = sluice_fold_entry_of(t, cp);
+		if (mine == 0) {
+			uint32_t e = sluice_fold_entry_of(next, cp);
+			if (e != 0 && sluice_fold_table_set(t, cp, next->bytes + next->entry[e].off,
+							    next->entry[e].len) < 0)
+				return -1;
+			continue;
+		}
+		const uint8_t *r = t->bytes + t->entry[mine].off;
+		uint32_t rlen = t->entry[mine].len;
+		uint8_t out[SLUICE_FOLD_MAX_BYTES * SLUICE_FOLD_MAX_BYTES];
+		uint32_t olen = 0;
+		for (uint32_t i = 0; i < rlen;) {
+			uint32_t n;
+			sluice_utf8_decode(r + i, &n);
+			olen += apply_one(next, r + i, n, out + olen);
+			i += n;
+		}
+		if (olen == rlen && memcmp(out, r, rlen) == 0)
+			continue;
+		if (sluice_fold_table_set(t, cp, out, olen) < 0)
+			return -1;
+	}
 	return 0;
 }

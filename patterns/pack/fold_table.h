@@ -56,6 +56,12 @@ void sluice_fold_table_free(struct sluice_fold_table *t);
 int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_t *utf8,
 			  uint32_t len);
 
+/* t becomes "t, then next": every replacement t makes is passed through
+ * next character by character, and code points t keeps take next's mapping.
+ * A result past the growth bound keeps t's mapping. 0, or -1 when out of
+ * memory. */
+int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next);
+
 /* The entry of cp (0: keep). */
 static inline uint32_t sluice_fold_entry_of(const struct sluice_fold_table *t, uint32_t cp)
 {
