@@ -17,8 +17,9 @@ packages=(
 	# tests (clang-format checks the style; clang and its runtime libraries,
 	# which --no-install-recommends leaves out, build the libFuzzer harnesses)
 	libcriterion-dev clang-format clang libclang-rt-14-dev
-	# tests: real WebSocket server and clients (python websockets, node ws)
-	python3-websockets node-ws
+	# tests: real WebSocket server and clients (python websockets, node ws);
+	# the evasion corpus generator reads the packs' YAML
+	python3-websockets node-ws python3-yaml
 	# running: dpdk-devbind.py and dpdk-hugepages.py;
 	# ip and ethtool for the demo's interfaces and for tuning real NICs
 	dpdk iproute2 ethtool
