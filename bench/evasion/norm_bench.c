@@ -14,12 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch_scan.h"
 #include "cli_options.h"
+#include "clock.h"
 #include "corpus_reader.h"
 #include "fold_data.h"
+#include "median.h"
 #include "normalize.h"
 #include "pack_source.h"
 
@@ -65,13 +66,6 @@ static const struct cli_program program = {
 		.bad_value = "--%s: '%s' is not %s",
 		.unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64},
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static bool is_ascii(const char *s, uint32_t len)
 {
@@ -128,7 +122,7 @@ enum pass_kind { SCAN, NORMALIZE, BOTH };
 static double pass(struct scanner *sc, const struct sluice_fold_table *t, const struct subset *s,
 		   enum pass_kind k)
 {
-	double start = now_s();
+	double start = sluice_mono_s();
 	for (uint32_t i = 0; i < s->count; i++) {
 		if (k == SCAN) {
 			add(sc, s->text[i], s->len[i]);
@@ -141,21 +135,7 @@ static double pass(struct scanner *sc, const struct sluice_fold_table *t, const 
 			add(sc, (const char *)v.text, v.len);
 	}
 	flush(sc);
-	return now_s() - start;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, unsigned n)
-{
-	double c[99];
-	memcpy(c, v, n * sizeof(double));
-	qsort(c, n, sizeof(double), cmp_double);
-	return c[n / 2];
+	return sluice_mono_s() - start;
 }
 
 int main(int argc, char **argv)
@@ -237,9 +217,10 @@ int main(int argc, char **argv)
 			double n = sub[k].count;
 			printf(",\"scan_ns_per_msg\":%.1f,\"normalize_ns_per_msg\":%.1f,"
 			       "\"both_ns_per_msg\":%.1f,\"both_over_scan\":%.3f",
-			       median(t[k][SCAN], o.rounds) * 1e9 / n,
-			       median(t[k][NORMALIZE], o.rounds) * 1e9 / n,
-			       median(t[k][BOTH], o.rounds) * 1e9 / n, median(ratio[k], o.rounds));
+			       sluice_median(t[k][SCAN], o.rounds) * 1e9 / n,
+			       sluice_median(t[k][NORMALIZE], o.rounds) * 1e9 / n,
+			       sluice_median(t[k][BOTH], o.rounds) * 1e9 / n,
+			       sluice_median(ratio[k], o.rounds));
 		}
 		printf("}");
 	}

@@ -8,20 +8,7 @@
 
 #include "clock.h"
 #include "hs_call_count.h"
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *values, unsigned n)
-{
-	double sorted[STAGE_MAX_ROUNDS];
-	memcpy(sorted, values, n * sizeof(*values));
-	qsort(sorted, n, sizeof(*sorted), compare_double);
-	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-}
+#include "median.h"
 
 /* The counts a pass itself reports (hs_calls is measured around it). */
 static bool same_counts(const struct pass_counts *a, const struct pass_counts *b)
@@ -77,6 +64,6 @@ int stage_time(stage_pass_fn pass, void *stage, const struct corpus_texts *corpu
 	}
 	out->rounds = r;
 	out->cut_short = r < rounds;
-	out->ns_per_msg = median(out->round_ns_per_msg, r);
+	out->ns_per_msg = sluice_median(out->round_ns_per_msg, r);
 	return 0;
 }

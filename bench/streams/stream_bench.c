@@ -27,11 +27,13 @@
 #include <time.h>
 
 #include "cli_options.h"
+#include "clock.h"
 #include "corpus_reader.h"
 #include "datagram_process.h"
 #include "event_ring.h"
 #include "generation.h"
 #include "json_escape.h"
+#include "median.h"
 #include "pack_source.h"
 #include "packet_build.h"
 #include "stream_process.h"
@@ -112,13 +114,6 @@ static const struct cli_program program = {
 		.bad_value = "--%s: '%s' is not %s",
 		.unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64},
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the harness: one worker's packet context ---- */
 
@@ -353,12 +348,6 @@ static void udp_message(struct traffic *t, uint64_t id, const char *text, uint32
 
 /* ---- stages ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 enum kind { K_UDP, K_WS, K_WS_JSON, K_WS_SPLIT };
 
 /* Builds a pass of traffic: messages [0, count) over the connections. */
@@ -414,9 +403,9 @@ static void stage_pass(struct stage *st, unsigned round, const struct corpus_tex
 		       const struct options *o)
 {
 	build_pass(&st->t, st->kind, corpus, o->messages, st->conns, st->flows);
-	double start = now_s();
+	double start = sluice_mono_s();
 	st->dropped += run_packets(&st->h, st->t.pkts, st->t.lens, st->t.n);
-	st->rate[round] = st->t.messages / (now_s() - start);
+	st->rate[round] = st->t.messages / (sluice_mono_s() - start);
 }
 
 static void stage_close(struct stage *st)
@@ -480,14 +469,6 @@ static int write_captures(const struct options *o, const struct corpus_texts *co
 	traffic_free(&t);
 	free(conns);
 	return rc;
-}
-
-static double median(double *v, unsigned n)
-{
-	double copy[99];
-	memcpy(copy, v, n * sizeof(double));
-	qsort(copy, n, sizeof(double), cmp_double);
-	return copy[n / 2];
 }
 
 static long rss_kib(void)
@@ -561,16 +542,16 @@ int main(int argc, char **argv)
 	printf("{\"messages_per_pass\":%u,\"rounds\":%u,\"flows\":%u", o.messages, o.rounds,
 	       o.flows);
 	for (int k = 0; k < 4; k++) {
-		double rate = median(stages[k].rate, o.rounds);
+		double rate = sluice_median(stages[k].rate, o.rounds);
 		printf(",\"%s\":{\"msgs_per_s\":%.0f,\"ns_per_msg\":%.1f,\"dropped\":%u", names[k],
 		       rate, 1e9 / rate, stages[k].dropped);
 		if (k > 0)
-			printf(",\"ratio_to_udp\":%.3f", median(ratio[k], o.rounds));
+			printf(",\"ratio_to_udp\":%.3f", sluice_median(ratio[k], o.rounds));
 		if (k == 3)
-			printf(",\"added_ns_per_msg\":%.1f", median(added, o.rounds));
+			printf(",\"added_ns_per_msg\":%.1f", sluice_median(added, o.rounds));
 		printf("}");
 	}
-	double ws_rate = median(stages[1].rate, o.rounds);
+	double ws_rate = sluice_median(stages[1].rate, o.rounds);
 	for (int k = 0; k < 4; k++)
 		stage_close(&stages[k]);
 
@@ -602,11 +583,10 @@ int main(int argc, char **argv)
 		double rates[3];
 		for (int r = 0; r < 3; r++) {
 			build_pass(&p, K_WS, &corpus, o2.messages, conns, o.table_flows);
-			double start = now_s();
+			double start = sluice_mono_s();
 			run_packets(&big, p.pkts, p.lens, p.n);
-			rates[r] = p.messages / (now_s() - start);
+			rates[r] = p.messages / (sluice_mono_s() - start);
 		}
-		qsort(rates, 3, sizeof(double), cmp_double);
 		traffic_free(&p);
 		printf(",\"flow_table\":{\"flows\":%u,\"capacity\":%u,\"active\":%" PRIu64
 		       ",\"bytes_per_flow\":%zu,\"table_mib\":%.1f,\"rss_mib_allocated\":%.1f,"
@@ -616,7 +596,7 @@ int main(int argc, char **argv)
 		       sluice_stream_bytes_per_flow(),
 		       (double)sluice_stream_bytes_per_flow() * cap / 1048576.0,
 		       (double)(allocated - before) / 1024.0, (double)(opened - before) / 1024.0,
-		       rates[1], rates[1] / ws_rate);
+		       sluice_median(rates, 3), sluice_median(rates, 3) / ws_rate);
 		harness_fini(&big);
 	}
 	printf("}\n");
