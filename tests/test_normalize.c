@@ -224,3 +224,69 @@ Test(normalize, missing_or_foreign_data_files_are_refused_with_a_reason)
 	cr_assert(strstr(err, "unicode-data") != NULL, "%s", err);
 	sluice_fold_table_free(&t);
 }
+
+Test(normalize, the_table_serialized_parses_back_the_same_and_damage_is_refused)
+{
+	uint8_t *blob;
+	size_t len;
+	cr_assert_eq(sluice_fold_table_serialize(&table, &blob, &len), 0);
+	struct sluice_fold_table back;
+	char err[256];
+	cr_assert_eq(sluice_fold_table_parse(&back, blob, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(back.versions, table.versions);
+	cr_assert_eq(back.mapped, table.mapped);
+	cr_assert_eq(back.dropped, table.dropped);
+	static struct normalized a, b;
+	const char *msg = "加ＶＸ號碼​①С";
+	sluice_normalize(&table, (const uint8_t *)msg, (uint32_t)strlen(msg), a.out, a.src, &a.v);
+	sluice_normalize(&back, (const uint8_t *)msg, (uint32_t)strlen(msg), b.out, b.src, &b.v);
+	cr_assert_eq(a.v.len, b.v.len);
+	cr_assert(memcmp(a.v.text, b.v.text, a.v.len) == 0);
+	sluice_fold_table_free(&back);
+
+	/* Damage: each is refused with its reason, and the table left empty. */
+	size_t vlen = strlen(table.versions);
+	size_t blocks_at = 4 + vlen, block_at = blocks_at + 4;
+	size_t slots_at = block_at + 2 * (size_t)SLUICE_FOLD_BLOCKS;
+	size_t entries_at = slots_at + 2 * (size_t)table.blocks * 256;
+	size_t entry1_at = entries_at + 4 + 5;
+	const struct {
+		size_t at;
+		uint8_t value;
+		const char *why;
+	} damage[] = {
+	    {block_at + 2 * (0xff21 >> 8) + 1, 0xff, "block index out of range"},
+	    {slots_at + 2 * 256 + 1, 0xff, "entry index out of range"},
+	    {entry1_at + 4, 200, "not valid UTF-8 in range"},
+	    {entries_at + 4 + 4, 1, "entry 0"},
+	    {0, 200, "versions field"},
+	};
+	for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		uint8_t *bad = malloc(len);
+		memcpy(bad, blob, len);
+		bad[damage[i].at] = damage[i].value;
+		cr_assert_eq(sluice_fold_table_parse(&back, bad, len, err, sizeof(err)), -1,
+			     "damage %zu accepted", i);
+		cr_assert(strstr(err, damage[i].why) != NULL, "damage %zu: %s", i, err);
+		cr_assert_null(back.slot);
+		free(bad);
+	}
+	cr_assert_eq(sluice_fold_table_parse(&back, blob, len - 1, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "replacement bytes") != NULL, "%s", err);
+	/* A table that folds ASCII is refused: the normaliser never looks. */
+	struct sluice_fold_table ascii;
+	cr_assert_eq(sluice_fold_table_init(&ascii), 0);
+	uint8_t *ablob;
+	size_t alen;
+	static const uint8_t x[] = "x";
+	cr_assert_eq(sluice_fold_table_set(&ascii, 0x100, x, 1), 0);
+	ascii.slot[((uint32_t)ascii.block[1] << 8) | 0] = 0;
+	ascii.block[0] = ascii.block[1]; /* block 0 now holds U+0100's slots */
+	ascii.slot[((uint32_t)ascii.block[0] << 8) | 'A'] = 1;
+	cr_assert_eq(sluice_fold_table_serialize(&ascii, &ablob, &alen), 0);
+	cr_assert_eq(sluice_fold_table_parse(&back, ablob, alen, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "ASCII") != NULL, "%s", err);
+	free(ablob);
+	sluice_fold_table_free(&ascii);
+	free(blob);
+}

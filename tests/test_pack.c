@@ -436,6 +436,50 @@ Test(pack, write_then_read_round_trips_rules_hash_and_matches)
 	free(path);
 }
 
+Test(pack, a_folding_table_travels_in_the_pack_and_is_checked_on_the_way_in)
+{
+	struct sluice_pack *compiled;
+	char *path = write_default_pack(&compiled);
+	char err[256];
+	compiled->fold = calloc(1, sizeof(*compiled->fold));
+	cr_assert_eq(sluice_fold_table_init(compiled->fold), 0);
+	static const uint8_t v[] = "v", q[] = "q";
+	cr_assert_eq(sluice_fold_table_set(compiled->fold, 0xff36, v, 1), 0); /* Ｖ */
+	cr_assert_eq(sluice_fold_table_set(compiled->fold, 0x24e0, q, 1), 0); /* ⓠ */
+	cr_assert_eq(sluice_fold_table_set(compiled->fold, 0x200b, NULL, 0), 0);
+	snprintf(compiled->fold->versions, sizeof(compiled->fold->versions), "test data 1");
+	cr_assert_eq(sluice_pack_write(compiled, path, err, sizeof(err)), 0, "%s", err);
+
+	struct sluice_pack *read = NULL;
+	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not_null(read->fold);
+	cr_assert_str_eq(read->fold->versions, "test data 1");
+	cr_assert_eq(read->fold->mapped, 2);
+	cr_assert_eq(read->fold->dropped, 1);
+	uint32_t e = sluice_fold_entry_of(read->fold, 0xff36);
+	cr_assert_eq(read->fold->entry[e].len, 1);
+	cr_assert_eq(read->fold->bytes[read->fold->entry[e].off], 'v');
+	cr_assert_eq(sluice_fold_entry_of(read->fold, 'V'), 0);
+	cr_assert_str_neq(read->sha256_hex, "", "the table is under the hash");
+	sluice_pack_free(read);
+
+	/* The same rules without a table write another body. */
+	char hex_with[65], hex_without[65];
+	uint8_t *img;
+	size_t len;
+	cr_assert_eq(sluice_pack_serialize(compiled, &img, &len, hex_with, err, sizeof(err)), 0);
+	free(img);
+	sluice_fold_table_free(compiled->fold);
+	free(compiled->fold);
+	compiled->fold = NULL;
+	cr_assert_eq(sluice_pack_serialize(compiled, &img, &len, hex_without, err, sizeof(err)), 0);
+	free(img);
+	cr_assert_str_neq(hex_with, hex_without);
+	sluice_pack_free(compiled);
+	unlink(path);
+	free(path);
+}
+
 Test(pack, serialize_matches_the_written_file)
 {
 	struct sluice_pack *compiled;
@@ -500,7 +544,7 @@ Test(pack, damaged_magic_version_or_reserved_header_is_refused)
 	} flips[] = {
 	    {0, "not a Sluice pack"},
 	    {7, "not a Sluice pack"},
-	    {8, "format version 3 is not supported"}, /* 2 with its low bit flipped */
+	    {9, "format version 259 is not supported"}, /* 3 with bit 8 flipped */
 	    {13, "reserved"},
 	};
 

@@ -810,8 +810,8 @@ Test(pack_v2, version_1_pack_is_refused_with_a_clear_message)
 	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), -1);
 	cr_assert_neq(asprintf(&want,
 			       "%s: pack format version 1 is not supported; this build reads "
-			       "version 2 (several databases, the full rule language): compile the "
-			       "rules again with this version of sluice-pack",
+			       "versions 2 to 3 (several databases, the full rule language): "
+			       "compile the rules again with this version of sluice-pack",
 			       path),
 		      -1);
 	cr_expect_str_eq(err, want);

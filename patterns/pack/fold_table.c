@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
 #include "utf8.h"
 
 #define ENTRY_LIMIT 65535u
@@ -132,5 +133,173 @@ int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_f
 		if (sluice_fold_table_set(t, cp, out, olen) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* ---- the pack's encoding: little-endian, sizes first ----
+ *
+ *   u32 versions length, versions bytes
+ *   u32 blocks B; u16 block[SLUICE_FOLD_BLOCKS]; u16 slot[B * 256]
+ *   u32 entries E; E times: u32 off, u8 len
+ *   u32 bytes N; N bytes
+ */
+
+static uint8_t *put(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + n;
+}
+
+static uint64_t get(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int sluice_fold_table_serialize(const struct sluice_fold_table *t, uint8_t **blob, size_t *len)
+{
+	size_t vlen = strlen(t->versions);
+	size_t n = 4 + vlen + 4 + 2 * (size_t)SLUICE_FOLD_BLOCKS + 2 * (size_t)t->blocks * 256 + 4 +
+		   5 * (size_t)t->entries + 4 + t->nbytes;
+	uint8_t *b = malloc(n), *p = b;
+	if (b == NULL)
+		return -1;
+	p = put(p, vlen, 4);
+	memcpy(p, t->versions, vlen);
+	p += vlen;
+	p = put(p, t->blocks, 4);
+	for (uint32_t i = 0; i < SLUICE_FOLD_BLOCKS; i++)
+		p = put(p, t->block[i], 2);
+	for (size_t i = 0; i < (size_t)t->blocks * 256; i++)
+		p = put(p, t->slot[i], 2);
+	p = put(p, t->entries, 4);
+	for (uint32_t e = 0; e < t->entries; e++) {
+		p = put(p, t->entry[e].off, 4);
+		p = put(p, t->entry[e].len, 1);
+	}
+	p = put(p, t->nbytes, 4);
+	if (t->nbytes > 0)
+		memcpy(p, t->bytes, t->nbytes);
+	*blob = b;
+	*len = n;
+	return 0;
+}
+
+struct reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static bool take(struct reader *r, size_t n, const uint8_t **at)
+{
+	if (n > r->left)
+		return false;
+	*at = r->p;
+	r->p += n;
+	r->left -= n;
+	return true;
+}
+
+static bool take_u32(struct reader *r, uint32_t *v)
+{
+	const uint8_t *at;
+	if (!take(r, 4, &at))
+		return false;
+	*v = (uint32_t)get(at, 4);
+	return true;
+}
+
+static int refuse(struct sluice_fold_table *t, char *err, size_t err_len, const char *why)
+{
+	sluice_fold_table_free(t);
+	sluice_set_err(err, err_len, "folding table: %s", why);
+	return -1;
+}
+
+/* Every code point's replacement within the bound, ASCII kept; counts the
+ * code points mapped and dropped. */
+static const char *check_mappings(struct sluice_fold_table *t)
+{
+	for (uint32_t cp = 0; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		uint32_t e = sluice_fold_entry_of(t, cp);
+		if (e == 0)
+			continue;
+		if (cp < 0x80)
+			return "an ASCII character is folded";
+		if (t->entry[e].len > SLUICE_FOLD_MAX_GROWTH * utf8_bytes(cp))
+			return "a replacement past the growth bound";
+		if (t->entry[e].len == 0)
+			t->dropped++;
+		else
+			t->mapped++;
+	}
+	return NULL;
+}
+
+int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
+			    size_t err_len)
+{
+	struct reader r = {.p = blob, .left = len};
+	const uint8_t *at;
+	uint32_t vlen, blocks, entries, nbytes;
+	memset(t, 0, sizeof(*t));
+	if (!take_u32(&r, &vlen) || vlen >= sizeof(t->versions) || !take(&r, vlen, &at))
+		return refuse(t, err, err_len, "versions field");
+	memcpy(t->versions, at, vlen);
+	t->versions[vlen] = '\0';
+	if (memchr(t->versions, '\0', vlen) != NULL)
+		return refuse(t, err, err_len, "versions field");
+	if (!take_u32(&r, &blocks) || blocks == 0 || blocks > UINT16_MAX + 1u ||
+	    !take(&r, 2 * (size_t)SLUICE_FOLD_BLOCKS, &at))
+		return refuse(t, err, err_len, "block count");
+	for (uint32_t i = 0; i < SLUICE_FOLD_BLOCKS; i++) {
+		t->block[i] = (uint16_t)get(at + 2 * i, 2);
+		if (t->block[i] >= blocks)
+			return refuse(t, err, err_len, "a block index out of range");
+	}
+	t->blocks = blocks;
+	t->slot = malloc((size_t)blocks * 256 * sizeof(*t->slot));
+	if (t->slot == NULL || !take(&r, 2 * (size_t)blocks * 256, &at))
+		return refuse(t, err, err_len,
+			      t->slot ? "slots run past the end" : "out of memory");
+	for (size_t i = 0; i < (size_t)blocks * 256; i++)
+		t->slot[i] = (uint16_t)get(at + 2 * i, 2);
+	if (!take_u32(&r, &entries) || entries == 0 || entries > UINT16_MAX + 1u ||
+	    !take(&r, 5 * (size_t)entries, &at))
+		return refuse(t, err, err_len, "entry count");
+	t->entries = entries;
+	t->entry = malloc((size_t)entries * sizeof(*t->entry));
+	if (t->entry == NULL)
+		return refuse(t, err, err_len, "out of memory");
+	for (uint32_t e = 0; e < entries; e++) {
+		t->entry[e].off = (uint32_t)get(at + 5 * e, 4);
+		t->entry[e].len = (uint8_t)get(at + 5 * e + 4, 1);
+	}
+	for (size_t i = 0; i < (size_t)blocks * 256; i++)
+		if (t->slot[i] >= entries)
+			return refuse(t, err, err_len, "an entry index out of range");
+	if (!take_u32(&r, &nbytes) || !take(&r, nbytes, &at) || r.left != 0)
+		return refuse(t, err, err_len, "replacement bytes");
+	t->nbytes = nbytes;
+	t->bytes = nbytes ? malloc(nbytes) : NULL;
+	if (nbytes && t->bytes == NULL)
+		return refuse(t, err, err_len, "out of memory");
+	if (nbytes)
+		memcpy(t->bytes, at, nbytes);
+	if (t->entry[0].len != 0)
+		return refuse(t, err, err_len, "entry 0 is not \"keep\"");
+	for (uint32_t e = 1; e < entries; e++) {
+		const struct sluice_fold_entry *x = &t->entry[e];
+		if (x->len > SLUICE_FOLD_MAX_BYTES || (uint64_t)x->off + x->len > nbytes ||
+		    !sluice_utf8_valid(t->bytes + x->off, x->len))
+			return refuse(t, err, err_len,
+				      "a replacement that is not valid UTF-8 in range");
+	}
+	const char *why = check_mappings(t);
+	if (why != NULL)
+		return refuse(t, err, err_len, why);
 	return 0;
 }

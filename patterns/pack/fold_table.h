@@ -62,6 +62,17 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
  * memory. */
 int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next);
 
+/* The table as bytes, for the pack file (docs/pack-format.md): *blob is
+ * malloc'd. 0, or -1 when out of memory. */
+int sluice_fold_table_serialize(const struct sluice_fold_table *t, uint8_t **blob, size_t *len);
+
+/* A table from sluice_fold_table_serialize()'s bytes, checked so that the
+ * normaliser can trust it: every index in range, every replacement valid
+ * UTF-8 within the growth bound, ASCII kept. 0, or -1 with err set (t is
+ * then empty). */
+int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
+			    size_t err_len);
+
 /* The entry of cp (0: keep). */
 static inline uint32_t sluice_fold_entry_of(const struct sluice_fold_table *t, uint32_t cp)
 {

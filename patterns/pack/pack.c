@@ -45,6 +45,9 @@ void sluice_pack_free(struct sluice_pack *pack)
 		free(pack->dbs[i].map);
 	}
 	free(pack->dbs);
+	if (pack->fold != NULL)
+		sluice_fold_table_free(pack->fold);
+	free(pack->fold);
 	free(pack->logic);
 	free(pack->combinations);
 	free(pack);

@@ -52,12 +52,15 @@
 #include <hs/hs.h>
 
 #include "action.h"
+#include "fold_table.h"
 #include "logic.h"
 #include "rule_kind.h"
 
 #define SLUICE_PACK_MAGIC	   "SLUICEPK"
-#define SLUICE_PACK_FORMAT_VERSION 2
-#define SLUICE_PACK_HEADER_LEN	   56
+#define SLUICE_PACK_FORMAT_VERSION 3
+/* The oldest format this build still reads (2: no folding table). */
+#define SLUICE_PACK_FORMAT_OLDEST 2
+#define SLUICE_PACK_HEADER_LEN	  56
 /* Optional signature trailer after the body (pack_sign.h): magic, key id
  * (SHA-256 of the raw Ed25519 public key), Ed25519 signature of the header. */
 #define SLUICE_PACK_SIG_MAGIC "SLUICESG"
@@ -131,7 +134,8 @@ struct sluice_pack {
 	char *description; /* "" when none was given */
 	struct sluice_pack_db *dbs;
 	size_t db_count;
-	struct sluice_logic_op *logic; /* all combination programs */
+	struct sluice_fold_table *fold; /* what messages are folded with; NULL: nothing */
+	struct sluice_logic_op *logic;	/* all combination programs */
 	size_t logic_len;
 	uint32_t *combinations; /* indexes of the combination rules */
 	size_t combination_count;

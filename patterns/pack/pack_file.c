@@ -1,4 +1,5 @@
-/* Pack file format version 2 (docs/pack-format.md has the table).
+/* Pack file format version 3 (docs/pack-format.md has the table); version 2,
+ * the same without the folding table, is still read.
  *
  * Header (56 bytes, see pack.h): magic, format version, reserved, body length,
  * SHA-256 of the body. Then the body, then optionally the 104-byte signature
@@ -29,6 +30,8 @@
  *   str  owner
  *   str  description
  *   u32  program length L; L times: u8 opcode, u32 argument
+ *   u64  folding table length F (version 3; 0: none), then F bytes
+ *        (fold_table.c: sluice_fold_table_serialize())
  *   u32  database count D (1..4)
  *   D times:
  *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored, 5 regex-ends)
@@ -247,6 +250,20 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 	for (size_t i = 0; i < pack->logic_len; i++) {
 		put_u8(&b, (uint8_t)pack->logic[i].op);
 		put_u32(&b, pack->logic[i].arg);
+	}
+	if (pack->fold == NULL) {
+		put_u64(&b, 0);
+	} else {
+		uint8_t *fold;
+		size_t fold_len;
+		if (sluice_fold_table_serialize(pack->fold, &fold, &fold_len) != 0) {
+			sluice_set_err(err, err_len, "%s: out of memory", who);
+			free(b.p);
+			return -1;
+		}
+		put_u64(&b, fold_len);
+		put_bytes(&b, fold, fold_len);
+		free(fold);
 	}
 	put_u32(&b, (uint32_t)pack->db_count);
 	for (size_t d = 0; d < pack->db_count && !b.failed; d++) {
@@ -508,17 +525,17 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 	if (format == 1) {
 		sluice_set_err(
 		    err, err_len,
-		    "%s: pack format version 1 is not supported; this build reads version %d "
-		    "(several databases, the full rule language): compile the rules again "
-		    "with this version of sluice-pack",
-		    path, SLUICE_PACK_FORMAT_VERSION);
+		    "%s: pack format version 1 is not supported; this build reads versions %d "
+		    "to %d (several databases, the full rule language): compile the rules "
+		    "again with this version of sluice-pack",
+		    path, SLUICE_PACK_FORMAT_OLDEST, SLUICE_PACK_FORMAT_VERSION);
 		return -1;
 	}
-	if (format != SLUICE_PACK_FORMAT_VERSION) {
-		sluice_set_err(
-		    err, err_len,
-		    "%s: pack format version %u is not supported; this build reads version %d",
-		    path, format, SLUICE_PACK_FORMAT_VERSION);
+	if (format < SLUICE_PACK_FORMAT_OLDEST || format > SLUICE_PACK_FORMAT_VERSION) {
+		sluice_set_err(err, err_len,
+			       "%s: pack format version %u is not supported; this build reads "
+			       "versions %d to %d",
+			       path, format, SLUICE_PACK_FORMAT_OLDEST, SLUICE_PACK_FORMAT_VERSION);
 		return -1;
 	}
 	if (get_le32(buf + 12) != 0) {
@@ -690,6 +707,31 @@ static int parse_logic(struct rbuf *r, struct sluice_pack *pack)
 	return 0;
 }
 
+static int parse_fold(struct rbuf *r, struct sluice_pack *pack)
+{
+	uint64_t len;
+	if (get_u64(r, "folding table length", &len) != 0)
+		return -1;
+	if (len == 0)
+		return 0;
+	if (len > r->left)
+		return short_body(r, "folding table");
+	char why[160];
+	pack->fold = calloc(1, sizeof(*pack->fold));
+	if (pack->fold == NULL) {
+		sluice_set_err(r->err, r->err_len, "%s: out of memory", r->path);
+		return -1;
+	}
+	if (sluice_fold_table_parse(pack->fold, r->p, (size_t)len, why, sizeof(why)) != 0) {
+		free(pack->fold);
+		pack->fold = NULL;
+		return bad_body(r, "%s", why);
+	}
+	r->p += len;
+	r->left -= len;
+	return 0;
+}
+
 static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 {
 	uint32_t count;
@@ -837,7 +879,8 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 	}
 	if (parse_rules(&r, pack) != 0 || get_str(&r, "owner", true, &pack->owner) != 0 ||
 	    get_str(&r, "description", true, &pack->description) != 0 ||
-	    parse_logic(&r, pack) != 0 || parse_databases(&r, pack) != 0)
+	    parse_logic(&r, pack) != 0 || (get_le32(buf + 8) >= 3 && parse_fold(&r, pack) != 0) ||
+	    parse_databases(&r, pack) != 0)
 		return -1;
 
 	/* Derived, not stored: what the match path looks up per message. */

@@ -159,7 +159,8 @@ static void fix_up(uint8_t *img, size_t len)
 static bool authenticate(const uint8_t *img, size_t len, bool require_signed)
 {
 	if (len < HEADER_LEN || memcmp(img, SLUICE_PACK_MAGIC, 8) != 0 ||
-	    le32(img + 8) != SLUICE_PACK_FORMAT_VERSION || le32(img + 12) != 0)
+	    le32(img + 8) < SLUICE_PACK_FORMAT_OLDEST ||
+	    le32(img + 8) > SLUICE_PACK_FORMAT_VERSION || le32(img + 12) != 0)
 		return false;
 	uint64_t body_len = le64(img + 16);
 	if (body_len > len - HEADER_LEN)
