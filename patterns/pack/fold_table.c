@@ -20,6 +20,8 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	}
 	t->blocks = 1;
 	t->entries = 1;
+	t->blocks_cap = 1;
+	t->entries_cap = 1;
 	return 0;
 }
 
@@ -36,6 +38,25 @@ static uint32_t utf8_bytes(uint32_t cp)
 	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
 }
 
+/* Makes room for n more items of size bytes in *arr (capacity *cap, in
+ * items), doubling, so that building a table is linear. */
+static int reserve(void **arr, uint32_t *cap, uint32_t used, uint32_t n, size_t size)
+{
+	if ((uint64_t)used + n <= *cap)
+		return 0;
+	uint64_t want = *cap ? *cap : 64;
+	while (want < (uint64_t)used + n)
+		want *= 2;
+	if (want > UINT32_MAX)
+		return -1;
+	void *p = realloc(*arr, (size_t)want * size);
+	if (p == NULL)
+		return -1;
+	*arr = p;
+	*cap = (uint32_t)want;
+	return 0;
+}
+
 /* Gives cp's block a slot array of its own. */
 static int own_block(struct sluice_fold_table *t, uint32_t cp)
 {
@@ -43,11 +64,11 @@ static int own_block(struct sluice_fold_table *t, uint32_t cp)
 		return 0;
 	if (t->blocks > UINT16_MAX)
 		return -1;
-	uint16_t *slot = realloc(t->slot, ((size_t)t->blocks + 1) * 256 * sizeof(*slot));
-	if (slot == NULL)
+	uint32_t slots_cap = t->blocks_cap * 256;
+	if (reserve((void **)&t->slot, &slots_cap, t->blocks * 256, 256, sizeof(*t->slot)) != 0)
 		return -1;
-	memset(slot + (size_t)t->blocks * 256, 0, 256 * sizeof(*slot));
-	t->slot = slot;
+	t->blocks_cap = slots_cap / 256;
+	memset(t->slot + (size_t)t->blocks * 256, 0, 256 * sizeof(*t->slot));
 	t->block[cp >> 8] = (uint16_t)t->blocks++;
 	return 0;
 }
@@ -59,20 +80,13 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
 		return -1;
 	if (len > SLUICE_FOLD_MAX_BYTES || len > SLUICE_FOLD_MAX_GROWTH * utf8_bytes(cp))
 		return 1;
-	if (t->entries >= ENTRY_LIMIT || own_block(t, cp) != 0)
+	if (t->entries >= ENTRY_LIMIT || own_block(t, cp) != 0 ||
+	    reserve((void **)&t->entry, &t->entries_cap, t->entries, 1, sizeof(*t->entry)) != 0 ||
+	    reserve((void **)&t->bytes, &t->bytes_cap, t->nbytes, len, 1) != 0)
 		return -1;
-	struct sluice_fold_entry *e = realloc(t->entry, ((size_t)t->entries + 1) * sizeof(*e));
-	if (e == NULL)
-		return -1;
-	t->entry = e;
-	uint8_t *b = t->bytes;
-	if (len > 0) {
-		b = realloc(t->bytes, (size_t)t->nbytes + len);
-		if (b == NULL)
-			return -1;
-		memcpy(b + t->nbytes, utf8, len);
-		t->bytes = b;
-	}
+	struct sluice_fold_entry *e = t->entry;
+	if (len > 0)
+		memcpy(t->bytes + t->nbytes, utf8, len);
 	uint16_t *slot = &t->slot[((uint32_t)t->block[cp >> 8] << 8) | (cp & 0xff)];
 	if (*slot != 0) {
 		if (e[*slot].len == 0)
@@ -289,6 +303,9 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 		return refuse(t, err, err_len, "out of memory");
 	if (nbytes)
 		memcpy(t->bytes, at, nbytes);
+	t->blocks_cap = blocks;
+	t->entries_cap = entries;
+	t->bytes_cap = nbytes;
 	if (t->entry[0].len != 0)
 		return refuse(t, err, err_len, "entry 0 is not \"keep\"");
 	for (uint32_t e = 1; e < entries; e++) {

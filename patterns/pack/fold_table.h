@@ -41,8 +41,9 @@ struct sluice_fold_table {
 	struct sluice_fold_entry *entry;
 	uint8_t *bytes; /* the replacements, UTF-8 */
 	uint32_t blocks, entries, nbytes;
-	uint32_t mapped, dropped; /* code points */
-	char versions[128];	  /* the data it was built from, for the pack */
+	uint32_t blocks_cap, entries_cap, bytes_cap; /* allocated, while building */
+	uint32_t mapped, dropped;		     /* code points */
+	char versions[128];			     /* the data it was built from, for the pack */
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
