@@ -29,6 +29,7 @@ static void setup(void)
 	cr_assert_gt(n, 1000, "%s", err);
 	n = sluice_fold_load_confusables(&table, err, sizeof(err));
 	cr_assert_gt(n, 50, "%s", err);
+	cr_assert_eq(sluice_fold_table_compact(&table), 0);
 }
 
 static void teardown(void)
@@ -289,4 +290,42 @@ Test(normalize, the_table_serialized_parses_back_the_same_and_damage_is_refused)
 	free(ablob);
 	sluice_fold_table_free(&ascii);
 	free(blob);
+}
+
+/* What cp becomes in t: its replacement, "" when dropped, NULL when kept. */
+static const char *fold_of(const struct sluice_fold_table *t, uint32_t cp, char *buf)
+{
+	uint32_t e = sluice_fold_entry_of(t, cp);
+	if (e == 0)
+		return NULL;
+	memcpy(buf, t->bytes + t->entry[e].off, t->entry[e].len);
+	buf[t->entry[e].len] = '\0';
+	return buf;
+}
+
+Test(normalize, compacting_shares_blocks_and_entries_and_changes_no_mapping)
+{
+	struct sluice_fold_table raw;
+	char err[256];
+	cr_assert_eq(sluice_fold_table_init(&raw), 0);
+	cr_assert_gt(sluice_fold_load_nfkc_cf(&raw, NFKC_CF, err, sizeof(err)), 0);
+	cr_assert_gt(sluice_fold_load_simplified(&raw, UNIHAN, err, sizeof(err)), 0);
+	cr_assert_gt(sluice_fold_load_confusables(&raw, err, sizeof(err)), 0);
+	/* table (the fixture) is the same data, compacted. */
+	cr_assert_lt(table.blocks, raw.blocks);
+	cr_assert_lt(table.entries, raw.entries);
+	cr_assert_leq(table.nbytes, raw.nbytes);
+	cr_assert_eq(table.mapped, raw.mapped);
+	cr_assert_eq(table.dropped, raw.dropped);
+	char a[16], b[16];
+	for (uint32_t cp = 0; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		const char *x = fold_of(&raw, cp, a), *y = fold_of(&table, cp, b);
+		cr_assert((x == NULL) == (y == NULL), "U+%04X kept in one table only", cp);
+		if (x != NULL)
+			cr_assert_str_eq(x, y, "U+%04X", cp);
+	}
+	/* A frozen table takes no more mappings. */
+	static const uint8_t z[] = "z";
+	cr_assert_eq(sluice_fold_table_set(&table, 0x100, z, 1), -1);
+	sluice_fold_table_free(&raw);
 }

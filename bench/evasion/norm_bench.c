@@ -166,7 +166,8 @@ int main(int argc, char **argv)
 				     err, sizeof(err)) < 0 ||
 	    sluice_fold_load_simplified(&table, SLUICE_UNICODE_DIR "/Unihan_Variants.txt.bz2", err,
 					sizeof(err)) < 0 ||
-	    sluice_fold_load_confusables(&table, err, sizeof(err)) < 0) {
+	    sluice_fold_load_confusables(&table, err, sizeof(err)) < 0 ||
+	    sluice_fold_table_compact(&table) != 0) {
 		fprintf(stderr, "sluice-norm-bench: %s\n", err);
 		return 1;
 	}

@@ -76,7 +76,7 @@ static int own_block(struct sluice_fold_table *t, uint32_t cp)
 int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_t *utf8,
 			  uint32_t len)
 {
-	if (cp >= SLUICE_FOLD_CODE_POINTS || (cp >= 0xd800 && cp <= 0xdfff))
+	if (t->frozen || cp >= SLUICE_FOLD_CODE_POINTS || (cp >= 0xd800 && cp <= 0xdfff))
 		return -1;
 	if (len > SLUICE_FOLD_MAX_BYTES || len > SLUICE_FOLD_MAX_GROWTH * utf8_bytes(cp))
 		return 1;
@@ -306,6 +306,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	t->blocks_cap = blocks;
 	t->entries_cap = entries;
 	t->bytes_cap = nbytes;
+	t->frozen = true;
 	if (t->entry[0].len != 0)
 		return refuse(t, err, err_len, "entry 0 is not \"keep\"");
 	for (uint32_t e = 1; e < entries; e++) {
@@ -319,4 +320,128 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	if (why != NULL)
 		return refuse(t, err, err_len, why);
 	return 0;
+}
+
+/* ---- compaction ---- */
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* An open-addressing set of indices into items of `size` bytes each (all
+ * equal-size keys: a block's slots, or an entry's length and bytes). */
+struct dedupe {
+	uint32_t *slot; /* index + 1; 0 empty */
+	uint32_t mask;
+};
+
+static int dedupe_init(struct dedupe *d, uint32_t items)
+{
+	uint32_t n = 16;
+	while (n < 2 * items)
+		n *= 2;
+	d->slot = calloc(n, sizeof(*d->slot));
+	d->mask = n - 1;
+	return d->slot ? 0 : -1;
+}
+
+/* The index of an item equal to key (kept in `keys`), inserting `index`
+ * when there is none. */
+static uint32_t dedupe_find(struct dedupe *d, const uint8_t *keys, size_t size, const uint8_t *key,
+			    uint32_t index)
+{
+	uint32_t i = (uint32_t)hash_bytes(key, size) & d->mask;
+	while (d->slot[i] != 0) {
+		uint32_t at = d->slot[i] - 1;
+		if (memcmp(keys + (size_t)at * size, key, size) == 0)
+			return at;
+		i = (i + 1) & d->mask;
+	}
+	d->slot[i] = index + 1;
+	return index;
+}
+
+int sluice_fold_table_compact(struct sluice_fold_table *t)
+{
+	/* Entries: a key of (length, bytes, zero padding) per entry in use. */
+	enum { KEY = 1 + SLUICE_FOLD_MAX_BYTES };
+	uint32_t *remap = calloc(t->entries, sizeof(*remap));
+	uint8_t *keys = calloc((size_t)t->entries + 1, KEY);
+	struct sluice_fold_entry *entry = calloc(t->entries, sizeof(*entry));
+	uint8_t *bytes = malloc(t->nbytes + 1);
+	struct dedupe d = {0}, db = {0};
+	uint16_t *slot = malloc((size_t)t->blocks * 256 * sizeof(*slot));
+	uint16_t *block_remap = malloc((size_t)t->blocks * sizeof(*block_remap));
+	int rc = -1;
+	if (!remap || !keys || !entry || !bytes || !slot || !block_remap ||
+	    dedupe_init(&d, t->entries) != 0 || dedupe_init(&db, t->blocks) != 0)
+		goto out;
+	bool *used = (bool *)calloc(t->entries, sizeof(bool));
+	if (used == NULL)
+		goto out;
+	for (size_t i = 0; i < (size_t)t->blocks * 256; i++)
+		used[t->slot[i]] = true;
+	uint32_t entries = 1, nbytes = 0; /* entry 0: keep */
+	for (uint32_t e = 1; e < t->entries; e++) {
+		if (!used[e])
+			continue;
+		uint8_t *key = keys + (size_t)entries * KEY;
+		key[0] = t->entry[e].len;
+		memcpy(key + 1, t->bytes + t->entry[e].off, t->entry[e].len);
+		uint32_t at = dedupe_find(&d, keys, KEY, key, entries);
+		if (at == entries) {
+			entry[entries] = (struct sluice_fold_entry){.off = nbytes, .len = key[0]};
+			memcpy(bytes + nbytes, key + 1, key[0]);
+			nbytes += key[0];
+			entries++;
+		} else {
+			memset(key, 0, KEY);
+		}
+		remap[e] = at;
+	}
+	free(used);
+	/* Blocks: rewritten through the entry map, then shared when equal.
+	 * Block 0 (all keep) comes first and stays 0. */
+	uint32_t blocks = 0;
+	for (uint32_t b = 0; b < t->blocks; b++) {
+		uint16_t *mine = slot + (size_t)blocks * 256;
+		for (int i = 0; i < 256; i++)
+			mine[i] = (uint16_t)remap[t->slot[(size_t)b * 256 + i]];
+		uint32_t at = dedupe_find(&db, (const uint8_t *)slot, 256 * sizeof(*slot),
+					  (const uint8_t *)mine, blocks);
+		if (at == blocks)
+			blocks++;
+		block_remap[b] = (uint16_t)at;
+	}
+	for (uint32_t i = 0; i < SLUICE_FOLD_BLOCKS; i++)
+		t->block[i] = block_remap[t->block[i]];
+	free(t->slot);
+	free(t->entry);
+	free(t->bytes);
+	t->slot = slot;
+	t->entry = entry;
+	t->bytes = bytes;
+	slot = NULL;
+	entry = NULL;
+	bytes = NULL;
+	t->blocks = t->blocks_cap = blocks;
+	t->entries = t->entries_cap = entries;
+	t->nbytes = t->bytes_cap = nbytes;
+	t->frozen = true;
+	rc = 0;
+out:
+	free(remap);
+	free(keys);
+	free(entry);
+	free(bytes);
+	free(slot);
+	free(block_remap);
+	free(d.slot);
+	free(db.slot);
+	return rc;
 }

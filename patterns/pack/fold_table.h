@@ -42,8 +42,9 @@ struct sluice_fold_table {
 	uint8_t *bytes; /* the replacements, UTF-8 */
 	uint32_t blocks, entries, nbytes;
 	uint32_t blocks_cap, entries_cap, bytes_cap; /* allocated, while building */
-	uint32_t mapped, dropped;		     /* code points */
-	char versions[128];			     /* the data it was built from, for the pack */
+	bool frozen;		  /* compacted or parsed: blocks may be shared, no more sets */
+	uint32_t mapped, dropped; /* code points */
+	char versions[128];	  /* the data it was built from, for the pack */
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
@@ -52,8 +53,8 @@ void sluice_fold_table_free(struct sluice_fold_table *t);
 
 /* Replaces cp by utf8[0..len) (len 0: drops it). Returns 0; 1 when the
  * replacement is too long to keep the growth bound (cp then stays as it
- * is); -1 on a bad code point or out of memory. A later mapping of the same
- * code point replaces the earlier one. */
+ * is); -1 on a bad code point, out of memory or a frozen table. A later
+ * mapping of the same code point replaces the earlier one. */
 int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_t *utf8,
 			  uint32_t len);
 
@@ -62,6 +63,12 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
  * A result past the growth bound keeps t's mapping. 0, or -1 when out of
  * memory. */
 int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next);
+
+/* Shrinks a finished table: equal replacements share one entry, entries no
+ * code point uses go, and blocks with equal slots share one array. Every
+ * code point keeps its mapping. The table is frozen afterwards. 0, or -1
+ * when out of memory (the table is then unchanged). */
+int sluice_fold_table_compact(struct sluice_fold_table *t);
 
 /* The table as bytes, for the pack file (docs/pack-format.md): *blob is
  * malloc'd. 0, or -1 when out of memory. */
