@@ -120,13 +120,17 @@ void sluice_stream_raise_ack(struct sluice_packet_ctx *ctx, const struct sluice_
 			     uint8_t receiver, const struct sluice_tcp_segment *seg)
 {
 	const struct sluice_tcp_half *h = &f->half[receiver ^ 1];
-	if (!(seg->flags & SLUICE_TCP_ACK) || !sluice_tcp_half_in_custody(h) ||
-	    !sluice_seq_lt(seg->ack, h->custody))
+	if (!(seg->flags & SLUICE_TCP_ACK) || !sluice_tcp_half_in_custody(h))
 		return;
+	/* What the packet says now: a held packet was raised on arrival and
+	 * needs it again at release only if custody moved on since. */
 	uint8_t *tcp = seg->data + seg->csum_off - 16;
-	uint32_t old_ack = sluice_be32_load(tcp + 8), raise = h->custody - old_ack;
+	uint32_t old_ack = sluice_be32_load(tcp + 8);
+	if (!sluice_seq_lt(old_ack, h->custody))
+		return;
+	uint32_t raise = h->custody - old_ack;
 	uint16_t old_win = sluice_be16_load(tcp + 14);
-	uint8_t shift = f->window_scale[0] && f->window_scale[1] ? f->shift[receiver] : 0;
+	uint8_t shift = sluice_stream_window_shift(f, receiver);
 	uint32_t lower = (raise + (1u << shift) - 1) >> shift;
 	uint16_t win = old_win > lower ? (uint16_t)(old_win - lower) : 0;
 	uint32_t old_sum = (old_ack >> 16) + (old_ack & 0xffff) + old_win;

@@ -518,7 +518,7 @@ static bool rst_in_stream(const struct sluice_tcp_flow *f, uint8_t side,
 	if (!f->known[side])
 		return true;
 	const struct sluice_tcp_half *h = &f->half[side];
-	uint8_t shift = f->window_scale[0] && f->window_scale[1] ? f->shift[side ^ 1] : 0;
+	uint8_t shift = sluice_stream_window_shift(f, side ^ 1);
 	uint32_t window = (uint32_t)f->window[side ^ 1] << shift;
 	uint32_t last = sluice_seq_max(h->store.contig, h->released) + window;
 	return sluice_seq_le(h->acked, seg->seq) && sluice_seq_le(seg->seq, last);

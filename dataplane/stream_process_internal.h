@@ -43,6 +43,13 @@ struct sluice_tcp_flow {
 	uint32_t last_ack[2]; /* the side's last acknowledgement, as it sent it */
 };
 
+/* The scale of the windows side advertises: its SYN's shift when both SYNs
+ * offered scaling (RFC 7323), else none. */
+static inline uint8_t sluice_stream_window_shift(const struct sluice_tcp_flow *f, uint8_t side)
+{
+	return f->window_scale[0] && f->window_scale[1] ? f->shift[side] : 0;
+}
+
 /* The connection and direction of a message, for its events. */
 void sluice_stream_identity(const struct sluice_stream_ctx *s, uint32_t idx, uint8_t side,
 			    struct sluice_event *ev);

@@ -23,6 +23,7 @@
 #include "median.h"
 #include "normalize.h"
 #include "pack_source.h"
+#include "utf8.h"
 
 /* As the worker keeps (dataplane/datagram_process.h). */
 #define MATCHES_PER_MESSAGE 64
@@ -66,14 +67,6 @@ static const struct cli_program program = {
 		.bad_value = "--%s: '%s' is not %s",
 		.unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64},
 };
-
-static bool is_ascii(const char *s, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return false;
-	return true;
-}
 
 struct subset {
 	const char **text;
@@ -178,7 +171,8 @@ int main(int argc, char **argv)
 	}
 	uint32_t longest = 0;
 	for (uint32_t i = 0; i < corpus.count; i++) {
-		struct subset *s = &sub[is_ascii(corpus.text[i], corpus.len[i]) ? 0 : 1];
+		struct subset *s =
+		    &sub[sluice_ascii_only((const uint8_t *)corpus.text[i], corpus.len[i]) ? 0 : 1];
 		s->text[s->count] = corpus.text[i];
 		s->len[s->count++] = corpus.len[i];
 		s->bytes += corpus.len[i];

@@ -52,6 +52,20 @@ size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len)
 	return len;
 }
 
+bool sluice_ascii_only(const uint8_t *s, size_t len)
+{
+	uint64_t any = 0;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		any |= w;
+	}
+	for (; i < len; i++)
+		any |= s[i];
+	return (any & 0x8080808080808080ull) == 0;
+}
+
 bool sluice_utf8_valid(const uint8_t *s, size_t len)
 {
 	return sluice_utf8_invalid_at(s, len) == len;

@@ -17,6 +17,9 @@
 
 bool sluice_utf8_valid(const uint8_t *s, size_t len);
 
+/* Whether s[0..len) is all ASCII, eight bytes at a time. */
+bool sluice_ascii_only(const uint8_t *s, size_t len);
+
 /* Byte offset of the first invalid sequence, or len when s is valid. */
 size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len);
 

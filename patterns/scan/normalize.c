@@ -4,26 +4,11 @@
 
 #include "utf8.h"
 
-/* Whether in[0..len) is all ASCII, eight bytes at a time. */
-static bool all_ascii(const uint8_t *in, uint32_t len)
-{
-	uint64_t any = 0;
-	uint32_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, in + i, 8);
-		any |= w;
-	}
-	for (; i < len; i++)
-		any |= in[i];
-	return (any & 0x8080808080808080ull) == 0;
-}
-
 void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
 {
 	view->folded = 0;
-	if (all_ascii(in, len)) {
+	if (sluice_ascii_only(in, len)) {
 		view->text = in;
 		view->len = len;
 		view->identity = true;
