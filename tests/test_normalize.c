@@ -329,3 +329,27 @@ Test(normalize, compacting_shares_blocks_and_entries_and_changes_no_mapping)
 	cr_assert_eq(sluice_fold_table_set(&table, 0x100, z, 1), -1);
 	sluice_fold_table_free(&raw);
 }
+
+Test(normalize, a_table_that_only_drops_characters_travels_and_drops_them)
+{
+	/* Found by fuzz_fold_table: such a table has no replacement bytes at
+	 * all, which once left its byte pool a null pointer. */
+	struct sluice_fold_table t, back;
+	char err[256];
+	cr_assert_eq(sluice_fold_table_init(&t), 0);
+	cr_assert_eq(sluice_fold_table_set(&t, 0x200b, NULL, 0), 0);
+	uint8_t *blob;
+	size_t len;
+	cr_assert_eq(sluice_fold_table_serialize(&t, &blob, &len), 0);
+	cr_assert_eq(sluice_fold_table_parse(&back, blob, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not_null(back.bytes);
+	cr_assert_eq(back.dropped, 1);
+	static struct normalized n;
+	const char *msg = "a\u200bb";
+	sluice_normalize(&back, (const uint8_t *)msg, (uint32_t)strlen(msg), n.out, n.src, &n.v);
+	cr_assert_eq(n.v.len, 2);
+	cr_assert(memcmp(n.v.text, "ab", 2) == 0);
+	free(blob);
+	sluice_fold_table_free(&back);
+	sluice_fold_table_free(&t);
+}

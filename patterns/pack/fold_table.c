@@ -14,7 +14,10 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	/* Block 0 keeps all of its code points; entry 0 is "keep". */
 	t->slot = calloc(256, sizeof(*t->slot));
 	t->entry = calloc(1, sizeof(*t->entry));
-	if (t->slot == NULL || t->entry == NULL) {
+	/* Never NULL, so that an entry's bytes are always an address, even in a
+	 * table that only drops characters. */
+	t->bytes = malloc(16);
+	if (t->slot == NULL || t->entry == NULL || t->bytes == NULL) {
 		sluice_fold_table_free(t);
 		return -1;
 	}
@@ -22,6 +25,7 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	t->entries = 1;
 	t->blocks_cap = 1;
 	t->entries_cap = 1;
+	t->bytes_cap = 16;
 	return 0;
 }
 
@@ -237,20 +241,33 @@ static int refuse(struct sluice_fold_table *t, char *err, size_t err_len, const 
  * code points mapped and dropped. */
 static const char *check_mappings(struct sluice_fold_table *t)
 {
-	for (uint32_t cp = 0; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+	/* Only the code points of blocks with a mapping at all: a few of the
+	 * 4,352 ranges in any real table. */
+	bool *used = calloc(t->blocks, sizeof(*used));
+	if (used == NULL)
+		return "out of memory";
+	for (size_t i = 0; i < (size_t)t->blocks * 256; i++)
+		used[i / 256] |= t->slot[i] != 0;
+	const char *why = NULL;
+	for (uint32_t cp = 0; cp < SLUICE_FOLD_CODE_POINTS && why == NULL; cp++) {
+		if (!used[t->block[cp >> 8]]) {
+			cp |= 0xff; /* the rest of this block keeps everything */
+			continue;
+		}
 		uint32_t e = sluice_fold_entry_of(t, cp);
 		if (e == 0)
 			continue;
 		if (cp < 0x80)
-			return "an ASCII character is folded";
-		if (t->entry[e].len > SLUICE_FOLD_MAX_GROWTH * utf8_bytes(cp))
-			return "a replacement past the growth bound";
-		if (t->entry[e].len == 0)
+			why = "an ASCII character is folded";
+		else if (t->entry[e].len > SLUICE_FOLD_MAX_GROWTH * utf8_bytes(cp))
+			why = "a replacement past the growth bound";
+		else if (t->entry[e].len == 0)
 			t->dropped++;
 		else
 			t->mapped++;
 	}
-	return NULL;
+	free(used);
+	return why;
 }
 
 int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
@@ -298,8 +315,8 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	if (!take_u32(&r, &nbytes) || !take(&r, nbytes, &at) || r.left != 0)
 		return refuse(t, err, err_len, "replacement bytes");
 	t->nbytes = nbytes;
-	t->bytes = nbytes ? malloc(nbytes) : NULL;
-	if (nbytes && t->bytes == NULL)
+	t->bytes = malloc(nbytes ? nbytes : 1);
+	if (t->bytes == NULL)
 		return refuse(t, err, err_len, "out of memory");
 	if (nbytes)
 		memcpy(t->bytes, at, nbytes);

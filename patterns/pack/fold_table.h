@@ -39,7 +39,7 @@ struct sluice_fold_table {
 	uint16_t block[SLUICE_FOLD_BLOCKS]; /* code point >> 8 -> block (0: all keep) */
 	uint16_t *slot;			    /* blocks * 256 -> entry */
 	struct sluice_fold_entry *entry;
-	uint8_t *bytes; /* the replacements, UTF-8 */
+	uint8_t *bytes; /* the replacements, UTF-8 (never NULL in a live table) */
 	uint32_t blocks, entries, nbytes;
 	uint32_t blocks_cap, entries_cap, bytes_cap; /* allocated, while building */
 	bool frozen;		  /* compacted or parsed: blocks may be shared, no more sets */
