@@ -121,6 +121,25 @@ def check_streams(c):
         c.number("ports", k)
 
 
+def check_evasion(c):
+    if not c.status_ok():
+        return  # the error says why; its figures would only repeat it
+    trans = c.get("recall", "transformations") or {}
+    if not trans:
+        c.problems.append("recall.transformations is empty")
+    for kind in trans:
+        c.number("recall", "transformations", kind, "messages")
+        for k in ("recall_before", "recall_after"):
+            c.number("recall", "transformations", kind, k, positive=False)
+    c.number("recall", "false_positives", "messages")
+    for k in ("share_before", "share_after"):
+        c.number("recall", "false_positives", k, positive=False)
+    if c.get("cost", "skipped") is None:
+        for k in ("ascii", "other"):
+            if c.get("cost", k, "messages"):
+                c.number("cost", k, "both_over_scan")
+
+
 def check_kernel(c):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
@@ -219,7 +238,7 @@ def check(results):
             c.problems.append("stage did not run (run interrupted, or setup failed)")
         else:
             fn = {"scan": check_scan, "whole_path": check_whole_path, "streams": check_streams,
-                  "kernel": check_kernel,
+                  "evasion": check_evasion, "kernel": check_kernel,
                   "latency": lambda c: check_latency(c, results), "swap": check_swap,
                   "scale": lambda c: check_scale(c, results), "soak": check_soak}[name]
             fn(c)

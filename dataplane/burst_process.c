@@ -74,9 +74,13 @@ static void burst_state_free(const struct sluice_allocator *alloc, struct sluice
 int sluice_packet_ctx_set_scan_mode(struct sluice_packet_ctx *ctx, enum sluice_scan_mode mode)
 {
 	sluice_packet_ctx_fini(ctx);
+	const struct sluice_allocator *a = ctx->alloc;
+	if (sluice_norm_space_init(&ctx->norm, UINT16_MAX, a) != 0)
+		return -1;
+	ctx->match_set.norm = &ctx->norm;
+	ctx->urgent_set.norm = &ctx->norm;
 	if (mode == SLUICE_SCAN_MESSAGE)
 		return 0;
-	const struct sluice_allocator *a = ctx->alloc;
 	struct sluice_burst_state *b = sluice_zalloc(a, sizeof(*b));
 	if (b == NULL)
 		return -1;
@@ -94,6 +98,9 @@ int sluice_packet_ctx_set_scan_mode(struct sluice_packet_ctx *ctx, enum sluice_s
 
 void sluice_packet_ctx_fini(struct sluice_packet_ctx *ctx)
 {
+	ctx->match_set.norm = NULL;
+	ctx->urgent_set.norm = NULL;
+	sluice_norm_space_free(&ctx->norm);
 	if (ctx->burst == NULL)
 		return;
 	burst_state_free(ctx->alloc, ctx->burst);

@@ -75,6 +75,9 @@ struct sluice_packet_ctx {
 	struct sluice_decoded decoded;
 	/* Batch scanning's working space; NULL: every message is scanned alone. */
 	struct sluice_burst_state *burst;
+	/* Room to fold one datagram's message for packs that normalise, used by
+	 * both slots' sets (allocated with the scan mode). */
+	struct sluice_norm_space norm;
 	/* TCP chat services (stream_process.h); NULL: none configured. */
 	struct sluice_stream_ctx *streams;
 	/* Where the working space comes from (libc unless the caller sets it
@@ -87,9 +90,11 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 			    const struct sluice_message_decoder *decoder,
 			    struct sluice_worker_stats *stats, struct sluice_event_ring *events);
 
-/* Chooses how sluice_burst_process() scans. SLUICE_SCAN_BATCH allocates the
- * batch buffers (about 200 KiB), so call it at setup, never on the data path.
- * Returns 0, or -1 when out of memory (ctx then scans per message). */
+/* Chooses how sluice_burst_process() scans, and allocates the working space
+ * for it: room to fold a message (about 1 MiB) and, for SLUICE_SCAN_BATCH, the
+ * batch buffers (about 1.2 MiB with their folded copies). Call it at setup,
+ * never on the data path. Returns 0, or -1 when out of memory (ctx then scans
+ * per message, and fails the scan of a message a pack would fold). */
 int sluice_packet_ctx_set_scan_mode(struct sluice_packet_ctx *ctx, enum sluice_scan_mode mode);
 
 /* Frees what sluice_packet_ctx_set_scan_mode() allocated. */

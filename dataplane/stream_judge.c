@@ -31,7 +31,7 @@ int sluice_stream_queue_init(struct sluice_stream_ctx *s)
 {
 	const struct sluice_allocator *a = s->alloc;
 	s->pending = sluice_zalloc(a, SLUICE_BATCH_MESSAGES * sizeof(*s->pending));
-	if (s->pending == NULL ||
+	if (s->pending == NULL || sluice_norm_space_init(&s->norm, s->cfg->max_message, a) != 0 ||
 	    sluice_batch_init(&s->batch, SLUICE_BATCH_MESSAGES, SLUICE_BATCH_BYTES, a) != 0 ||
 	    sluice_batch_results_init(&s->main, SLUICE_BATCH_MESSAGES, SLUICE_MAX_MATCHES, a) !=
 		0 ||
@@ -46,6 +46,7 @@ void sluice_stream_queue_fini(struct sluice_stream_ctx *s)
 	sluice_batch_free(&s->batch);
 	sluice_batch_results_free(&s->main);
 	sluice_batch_results_free(&s->urgent);
+	sluice_norm_space_free(&s->norm);
 	if (s->pending != NULL)
 		sluice_free(s->alloc, s->pending);
 	s->pending = NULL;
@@ -214,11 +215,17 @@ static bool judge_now(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
 	count_scanned(ctx, &view);
 	struct sluice_match_set *set = &ctx->match_set;
 	struct sluice_match_set *urgent = ctx->urgent_scratch ? &ctx->urgent_set : NULL;
+	/* A message may be longer than a datagram: the stream's room to fold. */
+	struct sluice_norm_space *datagram_norm = set->norm;
+	set->norm = &ctx->streams->norm;
+	ctx->urgent_set.norm = &ctx->streams->norm;
 	hs_error_t rc =
 	    sluice_scan_message(set->pack, ctx->scratch, (const char *)view.text, view.len, set);
 	if (urgent != NULL && rc == HS_SUCCESS)
 		rc = sluice_scan_message(urgent->pack, ctx->urgent_scratch, (const char *)view.text,
 					 view.len, urgent);
+	set->norm = datagram_norm;
+	ctx->urgent_set.norm = datagram_norm;
 	if (rc != HS_SUCCESS) {
 		sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_SCAN_ERROR);
 		return false;

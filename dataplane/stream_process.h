@@ -90,6 +90,9 @@ struct sluice_stream_ctx {
 	uint8_t *head; /* SLUICE_WS_MAX_HEAD */
 	uint8_t *text; /* a message, max_message bytes */
 	struct sluice_json_text json;
+	/* Room to fold a message of max_message bytes, for a message scanned
+	 * alone (the packet context's is sized for datagrams). */
+	struct sluice_norm_space norm;
 	/* Batch mode: the burst's messages, scanned together at its end. */
 	struct sluice_batch batch;
 	struct sluice_batch_results main, urgent;

@@ -14,6 +14,7 @@
 #include "pack.h"
 #include "pack_source.h"
 #include "test_support.h"
+#include "utf8.h"
 #include "wire_format.h"
 
 #define PORT	 7700
@@ -42,11 +43,13 @@ static void setup(void)
 	sluice_udp_frame_decoder_init(&dec, PORT);
 	memset(&stats, 0, sizeof(stats));
 	sluice_packet_ctx_init(&ctx, 0, &dec, &stats, ring);
+	cr_assert_eq(sluice_packet_ctx_set_scan_mode(&ctx, SLUICE_SCAN_MESSAGE), 0);
 	sluice_packet_ctx_bind(&ctx, gen, TSC);
 }
 
 static void teardown(void)
 {
+	sluice_packet_ctx_fini(&ctx);
 	sluice_event_ring_free(ring);
 	sluice_generation_free(gen);
 	sluice_pack_free(pack);
@@ -264,6 +267,42 @@ Test(datagram_process, phone_number_masked_over_exactly_its_bytes_every_encapsul
 		expect_packet(pkt, len, ipv6, vlan, out, 3);
 		cr_assert_eq(pop_events(evs, 4), 1);
 		expect_match_event(&evs[0], &in[1], "phone-cn-mobile", 3, 14, SLUICE_ACTION_MASK);
+	}
+}
+
+/* The bundled rules normalise: an evasive number (circled, full-width and a
+ * Cyrillic look-alike digit, zero-width spaces between) is masked over
+ * exactly its own characters, the invisible ones inside included, and the
+ * text stays valid UTF-8 of the same length; alone and in a burst alike. */
+Test(datagram_process, evasive_number_is_masked_over_exactly_its_original_characters)
+{
+	const char *text = "打\u200d①③⑧\u200b１２３４З678给我";
+	char want[128];
+	size_t len_text = strlen(text);
+	const char *from = strstr(text, "①"), *to = strstr(text, "给");
+	memcpy(want, text, len_text + 1);
+	memset(want + (from - text), '*', (size_t)(to - from));
+	for (int mode = 0; mode < 2; mode++) {
+		struct sluice_wire_message in[2] = {msg(1, 0, text), msg(2, 0, "hi")};
+		struct sluice_wire_message out[2] = {msg(1, SLUICE_WIRE_FLAG_MASKED, want), in[1]};
+		static uint8_t pkt[PKT_CAP];
+		uint32_t len = build(pkt, false, false, in, 2);
+		struct sluice_event evs[4];
+		enum sluice_packet_fate fate;
+
+		cr_assert_eq(sluice_packet_ctx_set_scan_mode(&ctx, mode ? SLUICE_SCAN_BATCH
+									: SLUICE_SCAN_MESSAGE),
+			     0);
+		sluice_packet_ctx_bind(&ctx, gen, TSC);
+		uint8_t *pkts[1] = {pkt};
+		uint32_t lens[1] = {len};
+		sluice_burst_process(&ctx, pkts, lens, NULL, 1, &fate);
+		cr_assert_eq(fate, SLUICE_FATE_FORWARD);
+		expect_packet(pkt, lens[0], false, false, out, 2);
+		cr_assert(sluice_utf8_valid((const uint8_t *)want, len_text));
+		cr_assert_eq(pop_events(evs, 4), 1);
+		expect_match_event(&evs[0], &in[0], "phone-cn-mobile", (uint32_t)(from - text),
+				   (uint32_t)(to - text), SLUICE_ACTION_MASK);
 	}
 }
 

@@ -188,10 +188,12 @@ static void worker_init(struct worker_ctx *w, uint16_t id)
 	cr_assert_not_null(w->ring);
 	sluice_udp_frame_decoder_init(&w->dec, PORT);
 	sluice_packet_ctx_init(&w->ctx, id, &w->dec, &w->stats, w->ring);
+	cr_assert_eq(sluice_packet_ctx_set_scan_mode(&w->ctx, SLUICE_SCAN_MESSAGE), 0);
 }
 
 static void worker_fini(struct worker_ctx *w)
 {
+	sluice_packet_ctx_fini(&w->ctx);
 	sluice_event_ring_free(w->ring);
 }
 

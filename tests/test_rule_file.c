@@ -172,8 +172,8 @@ Test(rule_file, empty_rules_list_is_refused)
 Test(rule_file, unknown_top_level_key_is_named)
 {
 	expect_error("unknown_top_key.yaml", 2, 1, "unknown top-level key 'rule'",
-		     "(did you mean 'rules'?)", "name, version, owner, description, include, rules",
-		     NULL);
+		     "(did you mean 'rules'?)",
+		     "name, version, owner, description, normalize, include, rules", NULL);
 }
 
 Test(rule_file, rule_missing_id_is_numbered_and_located)
@@ -199,11 +199,12 @@ Test(rule_file, rule_missing_category_names_rule)
 
 Test(rule_file, unknown_rule_key_is_named_at_the_key)
 {
-	expect_error("unknown_key.yaml", 3, 5, "rule typo:", "unknown key 'patern'",
-		     "(did you mean 'pattern'?)",
-		     "id, category, action, severity, description, pattern, literal, list, "
-		     "combination, flags, caseless, quiet, expires, matches, does_not_match",
-		     NULL);
+	expect_error(
+	    "unknown_key.yaml", 3, 5, "rule typo:", "unknown key 'patern'",
+	    "(did you mean 'pattern'?)",
+	    "id, category, action, severity, description, pattern, literal, list, "
+	    "combination, flags, caseless, quiet, normalize, expires, matches, does_not_match",
+	    NULL);
 }
 
 Test(rule_file, bad_action_lists_valid_actions)

@@ -63,6 +63,15 @@ struct scan {
 	const struct sluice_pack *pack;
 };
 
+/* Room to fold one message, for packs that normalise (match.h). */
+static struct sluice_norm_space *norm_space(void)
+{
+	static struct sluice_norm_space space;
+	if (space.cap == 0)
+		cr_assert_eq(sluice_norm_space_init(&space, 1 << 16, &sluice_libc_allocator), 0);
+	return &space;
+}
+
 static void scan_keep(const struct sluice_pack *pack, const char *text, uint8_t keep,
 		      const uint8_t *disabled, struct scan *s)
 {
@@ -72,6 +81,7 @@ static void scan_keep(const struct sluice_pack *pack, const char *text, uint8_t 
 	sluice_match_set_init(&s->set, s->matches, 64, pack);
 	s->set.keep = keep;
 	s->set.disabled = disabled;
+	s->set.norm = norm_space();
 	s->pack = pack;
 	cr_assert_eq(sluice_scan_message(pack, scratch, text, strlen(text), &s->set), HS_SUCCESS);
 	cr_assert_not(s->set.overflow);
@@ -810,7 +820,7 @@ Test(pack_v2, version_1_pack_is_refused_with_a_clear_message)
 	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), -1);
 	cr_assert_neq(asprintf(&want,
 			       "%s: pack format version 1 is not supported; this build reads "
-			       "versions 2 to 3 (several databases, the full rule language): "
+			       "versions 2 to 4 (several databases, the full rule language): "
 			       "compile the rules again with this version of sluice-pack",
 			       path),
 		      -1);
@@ -829,15 +839,15 @@ Test(pack_v2, resealed_body_with_a_bad_database_map_is_refused_before_hyperscan)
 	char err[1024] = "";
 	size_t len;
 	uint8_t *img = read_all(path, &len);
-	/* The literal database: kind 1, 6 expressions, 6 ids, then its id map,
-	 * whose first entry is rule 0 with the length of "微信" (6). Point that
-	 * entry at a rule that does not exist. */
-	static const uint8_t db_start[17] = {1, 6, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0};
+	/* The literal database: kind 1, folded view (1), 6 expressions, 6 ids,
+	 * then its id map, whose first entry is rule 0 with the length of "微信"
+	 * (6). Point that entry at a rule that does not exist. */
+	static const uint8_t db_start[18] = {1, 1, 6, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0};
 	uint8_t *at = memmem(img + SLUICE_PACK_HEADER_LEN, len - SLUICE_PACK_HEADER_LEN, db_start,
 			     sizeof(db_start));
 
 	cr_assert_not_null(at);
-	at[9] = 99;
+	at[10] = 99;
 	reseal(img, len);
 	write_all(path, img, len);
 	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), -1);

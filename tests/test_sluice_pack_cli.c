@@ -427,7 +427,8 @@ Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
 	assert_rc(&r, 0);
 	assert_json(&r);
 	assert_has(&r, "\"owner\":\"cli tests\"");
-	assert_has(&r, "\"databases\":[{\"kind\":\"literal\",\"bytes\":");
+	assert_has(&r, "\"databases\":[{\"kind\":\"literal\",\"view\":\"folded\",\"bytes\":");
+	assert_has(&r, "\"normalization\":{\"data\":\"DerivedNormalizationProps-");
 	assert_has(&r, "\"kinds\":{\"pattern\":2,\"literal\":1,\"list\":1,\"combination\":1}");
 	assert_has(&r, "\"id\":\"titles\",\"action\":\"block\",\"severity\":\"high\","
 		       "\"category\":\"copyright\",\"kind\":\"list\",\"body\":\"v2-titles.txt\","
@@ -540,6 +541,39 @@ Test(sluice_pack_cli, test_texts_print_matches_offsets_and_verdict)
 	assert_has(&r, "\"scanned\":false,\"invalid_utf8_at\":0");
 	assert_has(&r, "\"totals\":{\"messages\":2,\"pass\":0,\"flag\":0,\"mask\":1,\"block\":0,"
 		       "\"invalid_utf8\":1}");
+	run_free(&r);
+	free(rules);
+}
+
+/* What a message becomes: the folded text and the characters folded, in text
+ * and JSON; --no-normalize scans messages as they are. */
+Test(sluice_pack_cli, test_shows_what_normalisation_makes_of_a_message)
+{
+	char *rules = fixture("small.yaml");
+	const char *evasive = "电话 １３８\u200b12345678";
+	struct run r = sp("test", rules, "电话 13812345678", evasive, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r, "phone-cn-mobile [contact, mask] at 7..27 -> verdict mask\n"
+		       "  normalised: \"电话 13812345678\" (4 characters folded: '１' -> '1', "
+		       "'３' -> '3', '８' -> '8', U+200B dropped)\n");
+	/* nothing folds in the plain one: the next message follows at once */
+	assert_has(&r, "\"电话 13812345678\": phone-cn-mobile [contact, mask] at 7..18 -> "
+		       "verdict mask\n\"电话 １３８");
+	run_free(&r);
+
+	r = sp("test", "--json", rules, evasive, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"normalized\":\"电话 13812345678\",\"folded\":[{\"at\":7,"
+		       "\"from\":\"１\",\"code_point\":65297,\"to\":\"1\"}");
+	assert_has(&r, "{\"at\":16,\"from\":\"\u200b\",\"code_point\":8203,\"to\":\"\"}");
+	run_free(&r);
+
+	r = sp("test", "--no-normalize", rules, evasive, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, ": no match\n");
+	assert_lacks(&r, "normalised:");
 	run_free(&r);
 	free(rules);
 }

@@ -1,12 +1,14 @@
 /* sluice-norm-bench: what normalising costs next to the scan (issue 11).
  *
- * On one core, on the same messages and pack, rounds interleaved: the batch
- * scan of the messages as they are, normalisation alone (the folding table
- * built from Debian's Unicode data, as a pack will carry it), and
- * normalisation followed by the batch scan of the normalised text. Messages
- * are split into ASCII-only ones (the fast path) and the others, since the
- * issue's budget differs: nothing measurable for ASCII, at most 25% more for
- * Chinese text. Medians of the rounds; ratios taken within each round.
+ * On one core, on the same messages and pack (one that normalises), rounds
+ * interleaved: the batch scan as the worker runs it (the batch's texts
+ * folded by the pack's table, the databases scanned on their views, spans
+ * mapped back), the same databases scanned over the messages as they are
+ * (sluice_pack_unfolded(): the scan alone), and normalisation alone.
+ * Messages are split into ASCII-only ones (the fast path) and the others,
+ * since the issue's budget differs: nothing measurable for ASCII, at most 25%
+ * more for Chinese text. Medians of the rounds; ratios taken within each
+ * round.
  *
  * Prints one JSON object on stdout.
  */
@@ -19,7 +21,6 @@
 #include "cli_options.h"
 #include "clock.h"
 #include "corpus_reader.h"
-#include "fold_data.h"
 #include "median.h"
 #include "normalize.h"
 #include "pack_source.h"
@@ -76,7 +77,7 @@ struct subset {
 };
 
 struct scanner {
-	const struct sluice_pack *pack;
+	const struct sluice_pack *pack; /* the pack as it is, or unfolded */
 	hs_scratch_t *scratch;
 	struct sluice_batch batch;
 	struct sluice_batch_results results;
@@ -112,20 +113,20 @@ static void add(struct scanner *sc, const char *text, uint32_t len)
 enum pass_kind { SCAN, NORMALIZE, BOTH };
 
 /* One pass over a subset; returns its seconds. */
-static double pass(struct scanner *sc, const struct sluice_fold_table *t, const struct subset *s,
-		   enum pass_kind k)
+static double pass(struct scanner *sc, const struct sluice_pack *pack,
+		   const struct sluice_pack *unfolded, const struct subset *s, enum pass_kind k)
 {
 	double start = sluice_mono_s();
+	sc->pack = k == SCAN ? unfolded : pack;
 	for (uint32_t i = 0; i < s->count; i++) {
-		if (k == SCAN) {
+		if (k != NORMALIZE) {
 			add(sc, s->text[i], s->len[i]);
 			continue;
 		}
 		struct sluice_norm_view v;
-		sluice_normalize(t, (const uint8_t *)s->text[i], s->len[i], sc->out, sc->src, &v);
+		sluice_normalize(pack->fold, (const uint8_t *)s->text[i], s->len[i], sc->out,
+				 sc->src, &v);
 		sc->sink += v.len;
-		if (k == BOTH)
-			add(sc, (const char *)v.text, v.len);
 	}
 	flush(sc);
 	return sluice_mono_s() - start;
@@ -151,19 +152,26 @@ int main(int argc, char **argv)
 	}
 	struct sluice_pack *pack;
 	struct corpus_texts corpus;
-	struct sluice_fold_table table;
 	if (sluice_pack_load(o.pack, &pack, err, sizeof(err)) != 0 ||
-	    corpus_texts_load(o.corpus, &corpus, err, sizeof(err)) != 0 ||
-	    sluice_fold_table_init(&table) != 0 ||
-	    sluice_fold_load_nfkc_cf(&table, SLUICE_UNICODE_DIR "/DerivedNormalizationProps.txt",
-				     err, sizeof(err)) < 0 ||
-	    sluice_fold_load_simplified(&table, SLUICE_UNICODE_DIR "/Unihan_Variants.txt.bz2", err,
-					sizeof(err)) < 0 ||
-	    sluice_fold_load_confusables(&table, err, sizeof(err)) < 0 ||
-	    sluice_fold_table_compact(&table) != 0) {
+	    corpus_texts_load(o.corpus, &corpus, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-norm-bench: %s\n", err);
 		return 1;
 	}
+	if (!(pack->views & (1u << SLUICE_VIEW_FOLDED))) {
+		fprintf(stderr,
+			"sluice-norm-bench: %s does not normalise (normalize: none, or "
+			"every rule opted out): nothing to measure\n",
+			o.pack);
+		return 1;
+	}
+	const struct sluice_fold_table *table = pack->fold;
+	static struct sluice_pack unfolded;
+	struct sluice_pack_db *unfolded_dbs = calloc(pack->db_count, sizeof(*unfolded_dbs));
+	if (unfolded_dbs == NULL) {
+		fprintf(stderr, "sluice-norm-bench: out of memory\n");
+		return 1;
+	}
+	sluice_pack_unfolded(pack, &unfolded, unfolded_dbs);
 	struct subset sub[2] = {0}; /* ASCII-only, other */
 	for (int k = 0; k < 2; k++) {
 		sub[k].text = calloc(corpus.count, sizeof(*sub[k].text));
@@ -197,14 +205,14 @@ int main(int argc, char **argv)
 			if (sub[k].count == 0)
 				continue;
 			for (int p = 0; p < 3; p++)
-				t[k][p][r] = pass(&sc, &table, &sub[k], (enum pass_kind)p);
+				t[k][p][r] = pass(&sc, pack, &unfolded, &sub[k], (enum pass_kind)p);
 			ratio[k][r] = t[k][BOTH][r] / t[k][SCAN][r];
 		}
 	printf("{\"rounds\":%u,\"table\":{\"versions\":\"%s\",\"mapped\":%u,\"dropped\":%u,"
 	       "\"blocks\":%u,\"bytes\":%zu}",
-	       o.rounds, table.versions, table.mapped, table.dropped, table.blocks,
-	       sizeof(table.block) + (size_t)table.blocks * 256 * sizeof(*table.slot) +
-		   (size_t)table.entries * sizeof(*table.entry) + table.nbytes);
+	       o.rounds, table->versions, table->mapped, table->dropped, table->blocks,
+	       sizeof(table->block) + (size_t)table->blocks * 256 * sizeof(*table->slot) +
+		   (size_t)table->entries * sizeof(*table->entry) + table->nbytes);
 	for (int k = 0; k < 2; k++) {
 		printf(",\"%s\":{\"messages\":%u,\"bytes\":%" PRIu64, names[k], sub[k].count,
 		       sub[k].bytes);
@@ -229,7 +237,7 @@ int main(int argc, char **argv)
 		free(sub[k].text);
 		free(sub[k].len);
 	}
-	sluice_fold_table_free(&table);
+	free(unfolded_dbs);
 	corpus_texts_free(&corpus);
 	sluice_pack_free(pack);
 	return 0;

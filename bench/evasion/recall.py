@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Recall on the evasion corpus (issue 11): the share of each
-transformation's messages that their own rule still catches.
+transformation's messages that their own rule still catches, with and
+without normalisation.
 
   bench/evasion/recall.py [--pack PACK] [--corpus TSV] [--build DIR] [--json]
 
@@ -10,10 +11,15 @@ its default seed when --corpus is not given). Each message is scanned by
 does; a message counts as caught when the rule it was made from matches it
 (another rule acting on it does not count).
 
+"Before" is the same pack scanning messages as they are (`sluice-pack test
+--no-normalize`: the same databases, no folding), "after" the pack as the
+gateway runs it; one run, one pack, one corpus.
+
 False positives: every fortune of Debian's fortunes and fortunes-zh
 (/usr/share/games/fortunes, one message per fortune, lines joined, at most
-500 characters) is scanned too; the share that any rule acts on (a verdict
-other than pass) is reported. Prints a table, or one JSON object with --json.
+500 characters) is scanned too, both ways; the share that any rule acts on (a
+verdict other than pass) is reported, and the rise in points. Prints a table,
+or one JSON object with --json.
 """
 import argparse
 import json
@@ -60,13 +66,15 @@ def fortunes():
     return out
 
 
-def scan_docs(tool, pack, messages):
+def scan_docs(tool, pack, messages, normalize=True):
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
         f.write("".join(m + "\n" for m in messages))
         path = f.name
     try:
-        r = subprocess.run([tool, "test", pack, "--file", path, "--json"], capture_output=True,
-                           text=True)
+        argv = [tool, "test", pack, "--file", path, "--json"]
+        if not normalize:
+            argv.append("--no-normalize")
+        r = subprocess.run(argv, capture_output=True, text=True)
     finally:
         Path(path).unlink()
     if r.returncode not in (0, 1):
@@ -74,8 +82,9 @@ def scan_docs(tool, pack, messages):
     return json.loads(r.stdout)["messages"]
 
 
-def scan(tool, pack, messages):
-    return [{m["rule"] for m in msg.get("matches", [])} for msg in scan_docs(tool, pack, messages)]
+def scan(tool, pack, messages, normalize=True):
+    return [{m["rule"] for m in msg.get("matches", [])}
+            for msg in scan_docs(tool, pack, messages, normalize)]
 
 
 def main():
@@ -87,33 +96,42 @@ def main():
     args = ap.parse_args()
     lines = corpus_lines(args.corpus)
     tool = str(Path(args.build) / "patterns/sluice-pack")
-    matched = scan(tool, args.pack, [m for _, _, m in lines])
-    if len(matched) != len(lines):
-        sys.exit(f"recall: {len(lines)} messages sent, {len(matched)} scanned")
     stats = {}
-    for (kind, rule, _), rules in zip(lines, matched):
-        s = stats.setdefault(kind, {"messages": 0, "caught": 0})
-        s["messages"] += 1
-        s["caught"] += rule in rules
+    for when, normalize in (("before", False), ("after", True)):
+        matched = scan(tool, args.pack, [m for _, _, m in lines], normalize)
+        if len(matched) != len(lines):
+            sys.exit(f"recall: {len(lines)} messages sent, {len(matched)} scanned")
+        for (kind, rule, _), rules in zip(lines, matched):
+            s = stats.setdefault(kind, {"messages": 0, "before": 0, "after": 0})
+            s["messages"] += when == "before"
+            s[when] += rule in rules
     for s in stats.values():
-        s["recall"] = s["caught"] / s["messages"]
+        s["recall_before"] = s["before"] / s["messages"]
+        s["recall_after"] = s["after"] / s["messages"]
     benign = fortunes()
-    acted = sum(m["verdict"] != "pass" for m in scan_docs(tool, args.pack, benign))
+    fp = {"messages": len(benign)}
+    for when, normalize in (("before", False), ("after", True)):
+        acted = sum(m["verdict"] != "pass"
+                    for m in scan_docs(tool, args.pack, benign, normalize))
+        fp[f"acted_{when}"] = acted
+        fp[f"share_{when}"] = acted / len(benign) if benign else None
+    if benign:
+        fp["rise_points"] = 100 * (fp["share_after"] - fp["share_before"])
     result = {"pack": args.pack, "corpus": args.corpus or "make-evasions.py (default seed)",
               "transformations": {k: stats[k] for k in ORDER if k in stats},
-              "false_positives": {"messages": len(benign), "acted_on": acted,
-                                  "share": acted / len(benign) if benign else None}}
+              "false_positives": fp}
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{'transformation':<14} {'kind':<7} {'messages':>8} {'caught':>7} {'recall':>7}")
+    print(f"{'transformation':<14} {'kind':<7} {'messages':>8} {'before':>7} {'after':>7}")
     for k, s in result["transformations"].items():
         kind = "opt-in" if k in OPT_IN else ("-" if k == "original" else "narrow")
-        print(f"{k:<14} {kind:<7} {s['messages']:>8} {s['caught']:>7} {s['recall']:>7.1%}")
-    fp = result["false_positives"]
-    if fp["messages"]:
-        print(f"false positives: {fp['acted_on']} of {fp['messages']} fortunes acted on "
-              f"({fp['share']:.2%})")
+        print(f"{k:<14} {kind:<7} {s['messages']:>8} {s['recall_before']:>7.1%} "
+              f"{s['recall_after']:>7.1%}")
+    if benign:
+        print(f"false positives: {fp['acted_before']} of {fp['messages']} fortunes acted on "
+              f"before ({fp['share_before']:.2%}), {fp['acted_after']} after "
+              f"({fp['share_after']:.2%}): {fp['rise_points']:+.2f} points")
     return 0
 
 

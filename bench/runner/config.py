@@ -14,7 +14,7 @@ from pathlib import Path
 # net_pcap serves at most 16 queues (RTE_PMD_PCAP_MAX_QUEUES), one per worker.
 MAX_WORKERS = 16
 
-STAGES = ["scan", "whole_path", "streams", "kernel", "latency", "swap", "scale"]
+STAGES = ["scan", "whole_path", "streams", "evasion", "kernel", "latency", "swap", "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
 # judges endurance, not speed.
 OPTIONAL_STAGES = ["soak"]
@@ -31,6 +31,7 @@ PROGRAMS = {
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
     "sluice-soak": "bench/soak/sluice-soak",
     "sluice-stream-bench": "bench/streams/sluice-stream-bench",
+    "sluice-norm-bench": "bench/evasion/sluice-norm-bench",
 }
 
 # What each stage runs, checked before the stage starts.
@@ -38,6 +39,7 @@ STAGE_PROGRAMS = {
     "scan": ["sluice-scan-bench"],
     "whole_path": ["sluice", "sluicectl"],
     "streams": ["sluice-stream-bench", "sluice", "sluicectl"],
+    "evasion": ["sluice-pack", "sluice-norm-bench"],
     "kernel": ["sluice-kernel-bench"],
     "latency": ["sluice-latency-bench"],
     "swap": ["sluice-latency-bench"],

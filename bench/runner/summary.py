@@ -142,6 +142,28 @@ def stream_rows(st, results):
     return out
 
 
+def evasion_rows(st, results):
+    rc = st.get("recall") or {}
+    out = []
+    for kind, t in (rc.get("transformations") or {}).items():
+        out.append(["evasion", f"recall, {kind}",
+                    f"{num(t.get('recall_after'), '{:.1%}')} after",
+                    f"{num(t.get('recall_before'), '{:.1%}')} before"])
+    fp = rc.get("false_positives") or {}
+    out.append(["evasion", "fortunes acted on (false positives)",
+                f"{num(fp.get('share_after'), '{:.2%}')} after",
+                f"{num(fp.get('rise_points'), '{:+.2f}')} points"])
+    c = st.get("cost") or {}
+    for k in ("ascii", "other"):
+        x = c.get(k) or {}
+        out.append(["evasion", f"normalise + scan / scan, {k} messages",
+                    num(x.get("both_ns_per_msg"), "{:,.0f}", "ns/msg"),
+                    ratio(x.get("both_over_scan"))])
+    if st.get("status") != "ok":
+        out.append(failed_row("evasion", st))
+    return out
+
+
 def whole_path_one(results):
     """The 1-worker whole-path run to set beside the kernel path: the batch
     mode when there are several (the kernel bench's default too)."""
@@ -236,7 +258,7 @@ def rows(results):
     if setup.get("status") == "failed":
         out.append(failed_row("setup", setup))
     for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("streams", stream_rows),
-                     ("kernel", kernel_rows),
+                     ("evasion", evasion_rows), ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
                      ("soak", soak_rows)):
         st = stage(results, name)
@@ -282,6 +304,19 @@ def targets(results):
     if streams is not None:
         t.append(target("WebSocket / UDP through the ports, 1 worker (an aim)",
                         (streams.get("ports") or {}).get("ratio"), ">=", 0.7))
+    evasion = stage(results, "evasion")
+    if evasion is not None:
+        trans = ((evasion.get("recall") or {}).get("transformations") or {})
+        for kind in ("fullwidth", "enclosed", "invisible", "traditional", "lookalike", "case"):
+            if kind in trans:
+                t.append(target(f"recall after normalisation, {kind} (an aim)",
+                                trans[kind].get("recall_after"), ">=", 0.95))
+        fp = (evasion.get("recall") or {}).get("false_positives") or {}
+        rise = fp.get("rise_points")
+        t.append(target("false positives: rise under normalisation, points", rise, "<=", 0.1))
+        cost = evasion.get("cost") or {}
+        t.append(target("normalise + scan / scan, Chinese and mixed (an aim: <= 1.25)",
+                        (cost.get("other") or {}).get("both_over_scan"), "stated", 1.25))
     if swap is not None:
         t.append(target("messages lost during swaps", swap.get("lost"), "==", 0))
         t.append(target("worst worker stall during swaps, ms", swap.get("worst_stall_ms"),
@@ -290,12 +325,14 @@ def targets(results):
 
 
 def target(name, value, op, goal, note=None):
-    """op ">=" or "==" is judged (met: true/false; null when not measured);
+    """op ">=", "<=" or "==" is judged (met: true/false; null when not measured);
     "stated" is a figure the issue asks to state, not to reach."""
     if not ok_num(value) or op == "stated":
         met = None
     elif op == ">=":
         met = value >= goal
+    elif op == "<=":
+        met = value <= goal
     else:
         met = value == goal
     d = {"target": name, "measured": value if ok_num(value) else None,

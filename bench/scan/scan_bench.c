@@ -174,6 +174,7 @@ static void run_message(struct bench_run *run)
 	}
 	message_stage_init(stage, run->pack, run->scratch);
 	run_stage(run, SCAN_STAGE_MESSAGE, message_stage_pass, stage);
+	message_stage_free(stage);
 	free(stage);
 }
 

@@ -68,6 +68,8 @@ void message_stage_init(struct message_stage *s, const struct sluice_pack *pack,
 	s->pack = pack;
 	s->scratch = scratch;
 	sluice_match_set_init(&s->set, s->storage, SLUICE_MAX_MATCHES, pack);
+	memset(&s->norm, 0, sizeof(s->norm));
+	s->set.norm = &s->norm;
 }
 
 /* Adds one message's results to the counts. */
@@ -81,8 +83,10 @@ static void tally(const struct sluice_match_set *set, struct pass_counts *counts
 static int scan_one(struct message_stage *s, const struct corpus_texts *corpus, uint32_t i,
 		    struct pass_counts *counts, uint8_t *verdicts, char *err, size_t err_len)
 {
-	hs_error_t rc =
-	    sluice_scan_message(s->pack, s->scratch, corpus->text[i], corpus->len[i], &s->set);
+	hs_error_t rc = sluice_norm_space_reserve(&s->norm, corpus->len[i], &sluice_libc_allocator)
+			    ? HS_NOMEM
+			    : sluice_scan_message(s->pack, s->scratch, corpus->text[i],
+						  corpus->len[i], &s->set);
 	if (rc != HS_SUCCESS) {
 		snprintf(err, err_len, "sluice_scan_message failed on message %u: error %d", i + 1,
 			 (int)rc);
@@ -128,8 +132,14 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 	return 0;
 }
 
+void message_stage_free(struct message_stage *s)
+{
+	sluice_norm_space_free(&s->norm);
+}
+
 void batch_stage_free(struct batch_stage *s)
 {
+	message_stage_free(&s->alone);
 	if (s->corpus_index) {
 		sluice_batch_free(&s->batch);
 		sluice_batch_results_free(&s->results);

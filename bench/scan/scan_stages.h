@@ -54,10 +54,12 @@ struct message_stage {
 	hs_scratch_t *scratch;
 	struct sluice_match_set set;
 	struct sluice_match storage[SLUICE_MAX_MATCHES];
+	struct sluice_norm_space norm; /* grown to the longest message */
 };
 
 void message_stage_init(struct message_stage *s, const struct sluice_pack *pack,
 			hs_scratch_t *scratch);
+void message_stage_free(struct message_stage *s);
 int message_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass_counts *counts,
 		       uint8_t *verdicts, char *err, size_t err_len);
 

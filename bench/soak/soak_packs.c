@@ -98,15 +98,19 @@ static int check_one(struct soak_packs *p, unsigned which, char *err, size_t err
 	};
 	struct sluice_match storage[MATCH_CAPACITY];
 	struct sluice_match_set set;
+	struct sluice_norm_space norm = {0};
 	sluice_match_set_init(&set, storage, MATCH_CAPACITY, pack);
+	set.norm = &norm;
 	int rc = 0;
 	for (size_t i = 0; i < soak_text_count() && rc == 0; i++) {
 		const struct soak_text *t = soak_text_at(i);
 		if (t->outcome == SOAK_BAD_UTF8)
 			continue;
 		sluice_match_set_reset(&set);
-		if (sluice_scan_message(pack, scratch, t->text, strlen(t->text), &set) !=
-		    HS_SUCCESS) {
+		if (sluice_norm_space_reserve(&norm, strlen(t->text), &sluice_libc_allocator) !=
+			0 ||
+		    sluice_scan_message(pack, scratch, t->text, strlen(t->text), &set) !=
+			HS_SUCCESS) {
 			snprintf(err, err_len, "%s: Hyperscan failed on text %s", p->path[which],
 				 t->name);
 			rc = -1;
@@ -123,6 +127,7 @@ static int check_one(struct soak_packs *p, unsigned which, char *err, size_t err
 		}
 	}
 	hs_free_scratch(scratch);
+	sluice_norm_space_free(&norm);
 	sluice_pack_free(pack);
 	return rc;
 }

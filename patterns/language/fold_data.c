@@ -6,6 +6,7 @@
 #include <unicode/uspoof.h>
 #include <unicode/uversion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,20 @@ static long parse_mapping(const char *field, uint8_t *out, size_t cap)
 	}
 }
 
+/* ASCII letters keep their case: rules say for themselves whether they are
+ * caseless (Hyperscan folds ASCII case for those), so Ｇ is G, not g, and a
+ * case-sensitive "GHB" still does not match inside "neighbor". Other letters
+ * are folded to lower case, as NFKC_Casefold has them. Returns the mapping
+ * to use: utf8 itself, or cased. */
+static const uint8_t *keep_ascii_case(uint32_t cp, const uint8_t *utf8, size_t len, uint8_t *cased)
+{
+	if (!u_isUUppercase((UChar32)cp))
+		return utf8;
+	for (size_t i = 0; i < len; i++)
+		cased[i] = utf8[i] >= 'a' && utf8[i] <= 'z' ? (uint8_t)(utf8[i] - 32) : utf8[i];
+	return cased;
+}
+
 long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, char *err,
 			      size_t err_len)
 {
@@ -96,7 +111,9 @@ long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, cha
 		for (uint32_t cp = first; cp <= last; cp++) {
 			if (cp < 0x80 || (cp >= 0xd800 && cp <= 0xdfff))
 				continue;
-			int rc = sluice_fold_table_set(t, cp, utf8, (uint32_t)len);
+			uint8_t cased[64];
+			int rc = sluice_fold_table_set(
+			    t, cp, keep_ascii_case(cp, utf8, (size_t)len, cased), (uint32_t)len);
 			if (rc < 0) {
 				sluice_set_err(err, err_len, "%s:%u: the table is full", path,
 					       lineno);
@@ -301,8 +318,13 @@ long sluice_fold_load_confusables(struct sluice_fold_table *t, char *err, size_t
 		    !((skel[0] >= 'a' && skel[0] <= 'z') || (skel[0] >= 'A' && skel[0] <= 'Z') ||
 		      (skel[0] >= '0' && skel[0] <= '9')))
 			continue;
-		/* Lower case, as NFKC_Casefold leaves letters. */
-		uint8_t to = (uint8_t)(skel[0] >= 'A' && skel[0] <= 'Z' ? skel[0] + 32 : skel[0]);
+		/* The case of the character that imitates: skeletons do not
+		 * keep it (Cyrillic В's is B, but capital Ι's is l, as I's is). */
+		uint8_t to = (uint8_t)skel[0];
+		if (to >= 'A' && to <= 'Z')
+			to = (uint8_t)(to + 32);
+		if (to >= 'a' && to <= 'z' && u_isUUppercase(c))
+			to = to == 'l' ? 'I' : (uint8_t)(to - 32);
 		rc = sluice_fold_table_set(&conf, (uint32_t)c, &to, 1);
 		count++;
 	}
@@ -329,4 +351,61 @@ long sluice_fold_load_confusables(struct sluice_fold_table *t, char *err, size_t
 		 "%sICU %s confusables (Unicode %s)", used ? ", " : "", U_ICU_VERSION,
 		 U_UNICODE_VERSION);
 	return count;
+}
+
+int sluice_fold_build_narrow(struct sluice_fold_table *t, const char *dir, char *err,
+			     size_t err_len)
+{
+	char nfkc[512], unihan[512];
+	snprintf(nfkc, sizeof(nfkc), "%s/DerivedNormalizationProps.txt", dir);
+	snprintf(unihan, sizeof(unihan), "%s/Unihan_Variants.txt.bz2", dir);
+	if (sluice_fold_table_init(t) != 0) {
+		sluice_set_err(err, err_len, "out of memory for the folding table");
+		return -1;
+	}
+	if (sluice_fold_load_nfkc_cf(t, nfkc, err, err_len) < 0 ||
+	    sluice_fold_load_simplified(t, unihan, err, err_len) < 0 ||
+	    sluice_fold_load_confusables(t, err, err_len) < 0) {
+		sluice_fold_table_free(t);
+		return -1;
+	}
+	if (sluice_fold_table_settle(t) != 0 || sluice_fold_table_compact(t) != 0) {
+		sluice_fold_table_free(t);
+		sluice_set_err(err, err_len, "the folding table does not settle, or out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The narrow table as pack bytes, built once per process: compiling a pack
+ * (the daemon's start, every reload, every test) then costs a parse, not the
+ * reading of Unicode's files. */
+static pthread_mutex_t narrow_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *narrow_blob;
+static size_t narrow_len;
+
+struct sluice_fold_table *sluice_fold_narrow(char *err, size_t err_len)
+{
+	pthread_mutex_lock(&narrow_lock);
+	if (narrow_blob == NULL) {
+		struct sluice_fold_table t;
+		if (sluice_fold_build_narrow(&t, SLUICE_UNICODE_DIR, err, err_len) != 0) {
+			pthread_mutex_unlock(&narrow_lock);
+			return NULL;
+		}
+		if (sluice_fold_table_serialize(&t, &narrow_blob, &narrow_len) != 0)
+			narrow_blob = NULL;
+		sluice_fold_table_free(&t);
+	}
+	struct sluice_fold_table *copy = narrow_blob ? malloc(sizeof(*copy)) : NULL;
+	char why[160];
+	if (copy != NULL &&
+	    sluice_fold_table_parse(copy, narrow_blob, narrow_len, why, sizeof(why)) != 0) {
+		free(copy);
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&narrow_lock);
+	if (copy == NULL)
+		sluice_set_err(err, err_len, "out of memory for the folding table");
+	return copy;
 }

@@ -41,4 +41,15 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
  * alone. Returns how many it maps, or -1 with err set. */
 long sluice_fold_load_confusables(struct sluice_fold_table *t, char *err, size_t err_len);
 
+/* The narrow table: the three stages above from the files in dir, settled
+ * (folding is idempotent) and compacted. 0, or -1 with err set (naming the
+ * file, and the package that has it when it is missing). */
+int sluice_fold_build_narrow(struct sluice_fold_table *t, const char *dir, char *err,
+			     size_t err_len);
+
+/* A copy of the narrow table from SLUICE_UNICODE_DIR for a new pack (the
+ * caller frees it with sluice_fold_table_free() and free()). Built on first
+ * use and kept for the process; safe from any thread. NULL with err set. */
+struct sluice_fold_table *sluice_fold_narrow(char *err, size_t err_len);
+
 #endif

@@ -54,6 +54,7 @@ struct corpus_ctx {
 	const struct sluice_pack *pack;
 	hs_scratch_t *scratch;
 	struct sluice_match_set set;
+	struct sluice_norm_space norm;
 	uint32_t *hits; /* lines per rule */
 	uint32_t *last; /* line a rule was last counted for */
 	unsigned long lines;
@@ -69,7 +70,8 @@ static void scan_line(struct corpus_ctx *c, const char *text, size_t len)
 		return;
 	}
 	c->lines++;
-	if (sluice_scan_message(c->pack, c->scratch, text, len, &c->set) != HS_SUCCESS)
+	if (sluice_norm_space_reserve(&c->norm, len, &sluice_libc_allocator) != 0 ||
+	    sluice_scan_message(c->pack, c->scratch, text, len, &c->set) != HS_SUCCESS)
 		return;
 	for (uint32_t i = 0; i < c->set.count; i++) {
 		uint32_t r = c->set.matches[i].rule;
@@ -106,6 +108,7 @@ static void check_corpus(const struct sluice_rule_list *rules, const struct slui
 		goto out;
 	}
 	sluice_match_set_init(&c.set, storage, CORPUS_MATCHES, pack);
+	c.set.norm = &c.norm;
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		size_t len = (size_t)n;
 		if (len && line[len - 1] == '\n')
@@ -141,6 +144,7 @@ out:
 	free(line);
 	fclose(f);
 	hs_free_scratch(c.scratch);
+	sluice_norm_space_free(&c.norm);
 	free(c.hits);
 	free(c.last);
 }

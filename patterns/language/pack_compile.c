@@ -19,8 +19,10 @@
 #include <time.h>
 
 #include "clock.h"
+#include "fold_data.h"
 #include "match.h"
 #include "regex_analysis.h"
+#include "rule_fold.h"
 #include "suggest.h"
 
 #define NO_INDEX UINT32_MAX
@@ -45,6 +47,15 @@ struct build {
 
 	/* ids sorted, for operand lookup */
 	uint32_t *by_id;
+
+	/* Normalisation (rule_fold.h): the pack's table, NULL when it folds
+	 * nothing; per input rule, whether it is matched on the folded text,
+	 * its folded pattern (NULL: as written) and its folded literals (NULL:
+	 * as written). */
+	struct sluice_fold_table *fold;
+	bool *folded;
+	char **body;
+	struct sluice_literal **lits;
 };
 
 static const char *rule_file(const struct build *b, const struct sluice_rule *r)
@@ -151,7 +162,7 @@ static size_t literal_count(const struct sluice_rule *r)
 	return r->literal_count;
 }
 
-static struct sluice_literal literal_at(const struct sluice_rule *r, size_t k)
+static struct sluice_literal literal_as_written(const struct sluice_rule *r, size_t k)
 {
 	if (r->kind == SLUICE_RULE_LITERAL && !r->literals)
 		return (struct sluice_literal){.text = r->pattern,
@@ -161,8 +172,25 @@ static struct sluice_literal literal_at(const struct sluice_rule *r, size_t k)
 	return r->literals[k];
 }
 
-static unsigned rule_flags(const struct sluice_rule *r)
+/* Literal k of input rule i as it is compiled: folded when the rule is. */
+static struct sluice_literal literal_at(const struct build *b, size_t i, size_t k)
 {
+	if (b->lits && b->lits[i])
+		return b->lits[i][k];
+	return literal_as_written(&b->rules->rules[i], k);
+}
+
+/* The rule's body as compiled: its pattern folded when the rule is. */
+static const char *body_of(const struct build *b, size_t i)
+{
+	return b->body && b->body[i] ? b->body[i] : b->rules->rules[i].pattern;
+}
+
+/* Case: the table folds it outside ASCII and keeps the case of ASCII letters
+ * it makes (Ｇ is G), so a rule's own caseless flag still decides for ASCII. */
+static unsigned rule_flags(const struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
 	return r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0);
 }
 
@@ -284,11 +312,12 @@ static unsigned hs_flags_of(unsigned f)
 static int build_expression(struct build *b, size_t i)
 {
 	const struct sluice_rule *r = &b->rules->rules[i];
+	const char *body = body_of(b, i);
 	unsigned first = 0, last = 0;
-	bool known = sluice_regex_edges(r->pattern, &first, &last);
+	bool known = sluice_regex_edges(body, &first, &last);
 	bool left = false, right = false;
 
-	if (rule_flags(r) & SLUICE_RULE_WHOLE_WORD) {
+	if (rule_flags(b, i) & SLUICE_RULE_WHOLE_WORD) {
 		if (!known) {
 			b->edge_check[i] = 3;
 		} else {
@@ -308,12 +337,12 @@ static int build_expression(struct build *b, size_t i)
 		}
 	}
 	if (left || right) {
-		if (asprintf(&b->expr[i], "%s(?:%s)%s", left ? "\\b" : "", r->pattern,
+		if (asprintf(&b->expr[i], "%s(?:%s)%s", left ? "\\b" : "", body,
 			     right ? "\\b" : "") < 0)
 			b->expr[i] = NULL;
 		b->expr_prefix[i] = left ? 5 : 3;
 	} else {
-		b->expr[i] = strdup(r->pattern);
+		b->expr[i] = strdup(body);
 		b->expr_prefix[i] = 0;
 	}
 	if (!b->expr[i]) {
@@ -338,12 +367,19 @@ static void check_pattern(struct build *b, size_t i)
 	}
 	if (build_expression(b, i) != 0)
 		return;
-	unsigned flags = hs_flags_of(rule_flags(r)) | HS_FLAG_SOM_LEFTMOST;
+	unsigned flags = hs_flags_of(rule_flags(b, i)) | HS_FLAG_SOM_LEFTMOST;
 	if (hs_expression_info(b->expr[i], flags, &info, &cerr) != HS_SUCCESS) {
 		const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
 		size_t at;
-		if (hs_error_index(msg, &at) && at >= b->expr_prefix[i] &&
-		    at - b->expr_prefix[i] < strlen(r->pattern)) {
+		if (b->body[i] != NULL) {
+			/* Positions are in the folded pattern, not the one
+			 * written. */
+			rule_err(b, i, body_loc(r), "hyperscan",
+				 "pattern rejected by Hyperscan after normalisation folded it to "
+				 "'%s': %s; fix the pattern, or add normalize: false",
+				 b->body[i], msg);
+		} else if (hs_error_index(msg, &at) && at >= b->expr_prefix[i] &&
+			   at - b->expr_prefix[i] < strlen(r->pattern)) {
 			/* "Unmatched parentheses at index 3." becomes "...
 			 * at ')'": analysts count characters, not bytes. */
 			int keep = (int)(strstr(msg, " at index ") - msg);
@@ -395,19 +431,25 @@ static void check_literals(struct build *b, size_t i)
 		return;
 	}
 	for (size_t k = 0; k < n; k++) {
-		struct sluice_literal lit = literal_at(r, k);
+		struct sluice_literal lit = literal_at(b, i, k);
 		if (lit.len == 0 || memchr(lit.text, '\0', lit.len)) {
-			rule_err(b, i, body_loc(r), "empty-literal",
-				 "literal %zu is empty; write the text to match", k + 1);
+			if (literal_as_written(r, k).len != 0)
+				rule_err(b, i, body_loc(r), "empty-literal",
+					 "literal %zu is only invisible characters, which "
+					 "normalisation removes; write the text to match",
+					 k + 1);
+			else
+				rule_err(b, i, body_loc(r), "empty-literal",
+					 "literal %zu is empty; write the text to match", k + 1);
 			return;
 		}
 		if (sluice_ascii_word((unsigned char)lit.text[0]) ||
 		    sluice_ascii_word((unsigned char)lit.text[lit.len - 1]))
 			any_word_edge = true;
 	}
-	if ((rule_flags(r) & SLUICE_RULE_WHOLE_WORD) && any_word_edge)
+	if ((rule_flags(b, i) & SLUICE_RULE_WHOLE_WORD) && any_word_edge)
 		b->edge_check[i] = 3;
-	if ((rule_flags(r) & SLUICE_RULE_WHOLE_WORD) && !any_word_edge)
+	if ((rule_flags(b, i) & SLUICE_RULE_WHOLE_WORD) && !any_word_edge)
 		rule_warn(b, i, r->whole_word_loc.line ? r->whole_word_loc : body_loc(r),
 			  "whole-word-no-effect",
 			  "whole_word has no effect: no literal begins or ends with a Latin "
@@ -825,16 +867,25 @@ static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_inpu
 	return who;
 }
 
-static int gather(struct build *b, struct db_input in[4])
+/* What gather() fills in[0..7] with: four kinds of database per view. */
+#define DB_KINDS  4
+#define DB_INPUTS (DB_KINDS * SLUICE_VIEW_COUNT)
+static const enum sluice_db_kind db_kinds[DB_KINDS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
+						       SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
+
+static int gather(struct build *b, struct db_input in[DB_INPUTS])
 {
 	const struct sluice_rule_list *rules = b->rules;
-	struct db_input *lit = &in[0], *re = &in[1], *anchored = &in[2], *ends = &in[3];
 	unsigned id;
 
 	for (size_t i = 0; i < rules->count; i++) {
 		const struct sluice_rule *r = &rules->rules[i];
 		uint32_t p = b->pack_index[i];
-		unsigned f = rule_flags(r);
+		unsigned f = rule_flags(b, i);
+		struct db_input *view =
+		    in + DB_KINDS * (b->folded[i] ? SLUICE_VIEW_FOLDED : SLUICE_VIEW_RAW);
+		struct db_input *lit = &view[0], *re = &view[1], *anchored = &view[2],
+				*ends = &view[3];
 
 		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
 			continue;
@@ -860,7 +911,7 @@ static int gather(struct build *b, struct db_input in[4])
 		 * word character, and the literal matcher compiles a word list
 		 * far faster than the regex compiler would. */
 		for (size_t k = 0; k < literal_count(r); k++) {
-			struct sluice_literal l = literal_at(r, k);
+			struct sluice_literal l = literal_at(b, i, k);
 			/* The literal API takes no UTF-8 flag: it matches bytes,
 			 * and a valid UTF-8 literal can only match at character
 			 * boundaries of valid UTF-8 text. Its case folding is
@@ -923,7 +974,8 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 		if (!pr->id || !pr->category || !pr->pattern || !pr->description)
 			return -1;
 		pr->action = r->allow ? SLUICE_ACTION_NONE : r->action;
-		pr->flags = rule_flags(r);
+		pr->flags = rule_flags(b, i);
+		pr->raw = r->raw && b->fold != NULL;
 		pr->caseless = (pr->flags & SLUICE_RULE_CASELESS) != 0;
 		pr->expires_at = r->expires_at;
 		pr->kind = r->kind;
@@ -957,10 +1009,21 @@ static void check_examples(struct build *b, const struct sluice_pack *pack)
 	struct sluice_match *storage = calloc(EXAMPLE_MATCHES, sizeof(*storage));
 	hs_scratch_t *scratch = NULL;
 	struct sluice_match_set set;
+	struct sluice_norm_space space = {0};
+	size_t longest = 1;
 
-	if (!storage || sluice_pack_alloc_scratch(pack, &scratch) != HS_SUCCESS) {
+	for (size_t i = 0; i < rules->count; i++) {
+		for (size_t k = 0; !b->bad[i] && k < rules->rules[i].example_count; k++) {
+			size_t len = strlen(rules->rules[i].examples[k].text);
+			longest = len > longest ? len : longest;
+		}
+	}
+	if (!storage || longest > UINT32_MAX ||
+	    sluice_norm_space_init(&space, (uint32_t)longest, &sluice_libc_allocator) != 0 ||
+	    sluice_pack_alloc_scratch(pack, &scratch) != HS_SUCCESS) {
 		b->oom = true;
 		free(storage);
+		sluice_norm_space_free(&space);
 		return;
 	}
 	for (size_t i = 0; i < rules->count; i++) {
@@ -977,6 +1040,7 @@ static void check_examples(struct build *b, const struct sluice_pack *pack)
 
 			sluice_match_set_init(&set, storage, EXAMPLE_MATCHES, pack);
 			set.keep = SLUICE_KEEP_QUIET | SLUICE_KEEP_ALLOW;
+			set.norm = &space;
 			if (len > UINT32_MAX ||
 			    sluice_scan_message(pack, scratch, ex->text, len, &set) != HS_SUCCESS) {
 				rule_err(b, i, at, "example",
@@ -1009,6 +1073,7 @@ static void check_examples(struct build *b, const struct sluice_pack *pack)
 	}
 	hs_free_scratch(scratch);
 	free(storage);
+	sluice_norm_space_free(&space);
 }
 
 static void build_free(struct build *b)
@@ -1028,6 +1093,19 @@ static void build_free(struct build *b)
 	free(b->operand);
 	free(b->pack_index);
 	free(b->by_id);
+	for (size_t i = 0; b->body && i < n; i++)
+		free(b->body[i]);
+	for (size_t i = 0; b->lits && i < n; i++) {
+		for (size_t k = 0; b->lits[i] && k < literal_count(&b->rules->rules[i]); k++)
+			free((char *)b->lits[i][k].text);
+		free(b->lits[i]);
+	}
+	free(b->body);
+	free(b->lits);
+	free(b->folded);
+	if (b->fold != NULL)
+		sluice_fold_table_free(b->fold);
+	free(b->fold);
 }
 
 /* ---- the build, in three phases ---- */
@@ -1060,8 +1138,11 @@ static int alloc_per_rule(struct build *b, size_t n)
 	b->expr_prefix = calloc(n, sizeof(*b->expr_prefix));
 	b->edge_check = calloc(n, sizeof(*b->edge_check));
 	b->pack_index = calloc(n, sizeof(*b->pack_index));
+	b->folded = calloc(n, sizeof(*b->folded));
+	b->body = calloc(n, sizeof(*b->body));
+	b->lits = calloc(n, sizeof(*b->lits));
 	return b->bad && b->operand && b->flat && b->flat_len && b->expr && b->expr_prefix &&
-		       b->edge_check && b->pack_index
+		       b->edge_check && b->pack_index && b->folded && b->body && b->lits
 		   ? 0
 		   : -1;
 }
@@ -1083,6 +1164,126 @@ static void leave_out_unusable(struct build *b)
 	}
 }
 
+/* ---- normalisation (rule_fold.h) ---- */
+
+/* Which rules are matched on the folded text, and the pack's table when any
+ * is. A table that cannot be built is an error: without it every rule would
+ * quietly match less than its author expects. Returns -1 after reporting. */
+static int choose_views(struct build *b)
+{
+	const struct sluice_rule_list *rules = b->rules;
+	bool any = false;
+
+	for (size_t i = 0; i < rules->count; i++) {
+		const struct sluice_rule *r = &rules->rules[i];
+		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
+			continue;
+		if (rules->normalize == SLUICE_NORM_NONE) {
+			if (r->raw)
+				rule_warn(b, i,
+					  r->normalize_loc.line ? r->normalize_loc : rule_loc(r),
+					  "normalize-no-effect",
+					  "normalize: false has no effect: the pack does not "
+					  "normalise (normalize: none at its top)");
+			continue;
+		}
+		b->folded[i] = !r->raw;
+		any |= !r->raw;
+	}
+	if (!any)
+		return 0;
+	char why[512];
+	b->fold = sluice_fold_narrow(why, sizeof(why));
+	if (b->fold == NULL) {
+		list_err(b, source_name(b),
+			 "cannot build the folding table for normalisation: %s; or write "
+			 "'normalize: none' at the top of the rule file to match text as it is",
+			 why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Lint's view of what folding did to a rule: where it changed what the rule
+ * means, say so. */
+static void warn_folds(struct build *b, size_t i, const char *written,
+		       const struct sluice_fold_note *n, size_t literal)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	char which[48] = "";
+
+	if (literal)
+		snprintf(which, sizeof(which), "literal %zu: ", literal);
+	if (n->folded)
+		rule_warn(b, i, body_loc_at(r, literal ? 0 : n->first_at), "normalize-folds",
+			  "%snormalisation matches '%.*s' as %s%s%s, as it folds messages, so the "
+			  "rule also matches the other forms of it%s; write the folded form, or "
+			  "add normalize: false to match only what is written",
+			  which, (int)n->first_len, written + n->first_at,
+			  n->first_to[0] ? "'" : "nothing (it is invisible)", n->first_to,
+			  n->first_to[0] ? "'" : "",
+			  n->folded > 1 ? " (and more characters of the rule fold)" : "");
+	if (n->class_lost)
+		rule_warn(b, i, body_loc_at(r, n->class_lost_at), "normalize-class",
+			  "'%.*s' in a character class folds to several characters, which a "
+			  "class cannot hold, so it never matches a normalised message; write "
+			  "it as an alternative, (?:a|b), or add normalize: false",
+			  (int)n->class_lost_len, written + n->class_lost_at);
+	if (n->negated)
+		rule_warn(b, i, body_loc(r), "normalize-negated-class",
+			  "a negated class now also excludes the folded forms of what it lists "
+			  "(a message's folded text has only those); check that this is meant, "
+			  "or add normalize: false");
+}
+
+/* Folds rule i's body. Returns -1 when out of memory. */
+static int fold_rule(struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	struct sluice_fold_note note;
+	bool pattern = r->kind == SLUICE_RULE_PATTERN;
+
+	if (pattern) {
+		char *folded;
+		if (sluice_fold_pattern(b->fold, r->pattern, &folded, &note) != 0) {
+			b->oom = true;
+			return -1;
+		}
+		if (strcmp(folded, r->pattern) == 0)
+			free(folded);
+		else
+			b->body[i] = folded;
+		warn_folds(b, i, r->pattern, &note, 0);
+	} else {
+		size_t n = literal_count(r);
+		bool warned = false;
+		b->lits[i] = calloc(n ? n : 1, sizeof(**b->lits));
+		if (b->lits[i] == NULL) {
+			b->oom = true;
+			return -1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			struct sluice_literal l = literal_as_written(r, k);
+			char *text;
+			size_t len;
+			if (sluice_fold_literal(b->fold, l.text, l.len, &text, &len, &note) != 0) {
+				b->oom = true;
+				return -1;
+			}
+			b->lits[i][k] = l;
+			b->lits[i][k].text = text;
+			b->lits[i][k].len = (uint32_t)len;
+			/* One warning per rule: a list can hold thousands. */
+			if (note.folded && !warned) {
+				warn_folds(b, i, l.text, &note,
+					   n > 1 || r->kind == SLUICE_RULE_LIST ? k + 1 : 0);
+				warned = true;
+			}
+		}
+	}
+	return 0;
+}
+
 static void check_rule_bodies(struct build *b)
 {
 	for (size_t i = 0; i < b->rules->count; i++) {
@@ -1095,6 +1296,8 @@ static void check_rule_bodies(struct build *b)
 				 "the action is not one of flag, mask, block, allow");
 			continue;
 		}
+		if (b->folded[i] && fold_rule(b, i) != 0)
+			return;
 		if (r->kind == SLUICE_RULE_PATTERN)
 			check_pattern(b, i);
 		else if (r->kind == SLUICE_RULE_LITERAL || r->kind == SLUICE_RULE_LIST)
@@ -1121,17 +1324,14 @@ static enum phase check_rules(struct build *b)
 	leave_out_unusable(b);
 	if (index_ids(b) != 0)
 		return PHASE_OOM;
+	if (choose_views(b) != 0)
+		return phase_end(b) == PHASE_OK ? PHASE_FAILED : phase_end(b);
 	check_rule_bodies(b);
 	check_combinations(b);
 	settle_operands(b);
 	check_usage(b);
 	return phase_end(b);
 }
-
-/* What gather() fills in[0..3] with. */
-#define DB_INPUTS 4
-static const enum sluice_db_kind db_kinds[DB_INPUTS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
-							SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
 
 /* The pack's databases: what each is compiled from, and what came of it. */
 struct databases {
@@ -1168,7 +1368,7 @@ static enum phase compile_databases(struct build *b, struct databases *dbs)
 		if (gather(b, dbs->in) != 0)
 			return PHASE_OOM;
 		for (int k = 0; k < DB_INPUTS && who == -2; k++)
-			who = compile_db(b, db_kinds[k], &dbs->in[k], &dbs->built[k]);
+			who = compile_db(b, db_kinds[k % DB_KINDS], &dbs->in[k], &dbs->built[k]);
 		if (who == -2)
 			return PHASE_OK;
 		free_built(dbs);
@@ -1188,6 +1388,7 @@ static void adopt_databases(struct sluice_pack *pack, struct databases *dbs)
 			continue;
 		d = &pack->dbs[pack->db_count++];
 		d->kind = dbs->built[k].kind;
+		d->view = (enum sluice_text_view)(k / DB_KINDS);
 		d->db = dbs->built[k].db;
 		d->bytes = dbs->built[k].bytes;
 		d->patterns = dbs->built[k].patterns;
@@ -1236,6 +1437,11 @@ static enum phase assemble_pack(struct build *b, struct databases *dbs, struct s
 	    !pack->dbs || fill_rules(b, pack) != 0)
 		return PHASE_OOM;
 	adopt_databases(pack, dbs);
+	pack->views = sluice_pack_views(pack);
+	if (pack->views & (1u << SLUICE_VIEW_FOLDED)) {
+		pack->fold = b->fold;
+		b->fold = NULL;
+	}
 	if (pack->db_count) {
 		if (hash_pack(b, pack) != 0)
 			return PHASE_FAILED;

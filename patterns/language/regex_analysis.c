@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 #define W  SLUICE_EDGE_WORD
 #define NW SLUICE_EDGE_NONWORD
 
@@ -448,17 +450,6 @@ static uint32_t next_cp(struct edge_parser *p)
 	return cp;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads an escape after '\' (p->i at the backslash). Returns the character
  * class bits, and *cp / *single when it is one character (for ranges). */
 static unsigned read_escape(struct edge_parser *p, uint32_t *cp, bool *single, bool *zero_width)
@@ -506,13 +497,14 @@ static unsigned read_escape(struct edge_parser *p, uint32_t *cp, bool *single, b
 		uint32_t v = 0;
 		if (p->i < p->n && p->re[p->i] == '{') {
 			p->i++;
-			while (p->i < p->n && hexval(p->re[p->i]) >= 0)
-				v = v * 16 + (uint32_t)hexval(p->re[p->i++]);
+			while (p->i < p->n && sluice_hex_digit(p->re[p->i]) >= 0)
+				v = v * 16 + (uint32_t)sluice_hex_digit(p->re[p->i++]);
 			if (p->i < p->n && p->re[p->i] == '}')
 				p->i++;
 		} else {
-			for (int k = 0; k < 2 && p->i < p->n && hexval(p->re[p->i]) >= 0; k++)
-				v = v * 16 + (uint32_t)hexval(p->re[p->i++]);
+			for (int k = 0; k < 2 && p->i < p->n && sluice_hex_digit(p->re[p->i]) >= 0;
+			     k++)
+				v = v * 16 + (uint32_t)sluice_hex_digit(p->re[p->i++]);
 		}
 		*single = true;
 		*cp = v;

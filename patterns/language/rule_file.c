@@ -585,6 +585,7 @@ struct word_set {
 static const char *const flag_words[] = {"caseless", "dotall", "multiline", "whole_word"};
 static const char *const severity_words[] = {"low", "medium", "high", "critical"};
 static const char *const action_words[] = {"flag", "mask", "block", "allow"};
+static const char *const profile_words[] = {"none", "narrow"};
 
 static const struct word_set flag_set = {
     .words = flag_words,
@@ -611,6 +612,15 @@ static const struct word_set action_set = {
     .plural = "actions",
     .valid = "flag, mask, block",
     .code = "bad-action",
+};
+
+static const struct word_set profile_set = {
+    .words = profile_words,
+    .count = 2,
+    .what = "normalisation profile",
+    .plural = "profiles",
+    .valid = "narrow (the default), none",
+    .code = "bad-profile",
 };
 
 static int unknown_word(struct file_ctx *fc, const struct key_draft *d, const struct word_set *set,
@@ -1022,6 +1032,15 @@ static void apply_quiet(struct file_ctx *fc, struct key_draft *d, const yaml_nod
 	parse_bool(fc, v, d->label, "quiet", &d->rule->quiet);
 }
 
+static void apply_normalize(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	bool folded = true;
+
+	d->rule->normalize_loc = loc_of(v->start_mark);
+	if (parse_bool(fc, v, d->label, "normalize", &folded) == 0)
+		d->rule->raw = !folded;
+}
+
 static void apply_expires(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
 {
 	struct sluice_rule *rule = d->rule;
@@ -1057,6 +1076,7 @@ enum rule_key {
 	K_FLAGS,
 	K_CASELESS,
 	K_QUIET,
+	K_NORMALIZE,
 	K_EXPIRES,
 	K_MATCHES,
 	K_DOES_NOT_MATCH,
@@ -1077,6 +1097,7 @@ static const struct key_def rule_keys[K_COUNT] = {
     [K_FLAGS] = {"flags", .apply = apply_flags},
     [K_CASELESS] = {"caseless", .string = true, .apply = apply_caseless},
     [K_QUIET] = {"quiet", .string = true, .apply = apply_quiet},
+    [K_NORMALIZE] = {"normalize", .string = true, .apply = apply_normalize},
     [K_EXPIRES] = {"expires", .string = true, .apply = apply_expires},
     [K_MATCHES] = {"matches", .apply = apply_matches},
     [K_DOES_NOT_MATCH] = {"does_not_match", .apply = apply_does_not_match},
@@ -1086,7 +1107,7 @@ _Static_assert(K_COUNT <= KEYS_MAX, "a rule's keys fit a key_draft");
 
 #define RULE_KEY_LIST                                                                              \
 	"id, category, action, severity, description, pattern, literal, list, combination, "       \
-	"flags, caseless, quiet, expires, matches, does_not_match"
+	"flags, caseless, quiet, normalize, expires, matches, does_not_match"
 
 static const struct mapping_kind rule_mapping = {
     .keys = rule_keys,
@@ -1348,6 +1369,22 @@ static void apply_owner(struct file_ctx *fc, struct key_draft *d, const yaml_nod
 	parse_header_string(fc, v, "owner", true, root_only(fc, &fc->ld->list->owner));
 }
 
+/* The pack's profile is the root file's; an included file's is checked
+ * only. */
+static void apply_profile(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	if (parse_header_string(fc, v, "normalize", false, NULL) != 0)
+		return;
+	for (unsigned i = 0; i < profile_set.count; i++) {
+		if (scalar_is(v, profile_words[i])) {
+			if (fc->is_root)
+				fc->ld->list->normalize = (enum sluice_norm_profile)i;
+			return;
+		}
+	}
+	unknown_word(fc, d, &profile_set, v);
+}
+
 static void apply_file_description(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
 {
 	(void)d;
@@ -1447,6 +1484,7 @@ enum top_key {
 	TOP_VERSION,
 	TOP_OWNER,
 	TOP_DESCRIPTION,
+	TOP_NORMALIZE,
 	TOP_INCLUDE,
 	TOP_RULES,
 	TOP_COUNT
@@ -1482,7 +1520,7 @@ static void apply_rules(struct file_ctx *fc, struct key_draft *d, const yaml_nod
 	}
 }
 
-#define TOP_KEY_LIST "name, version, owner, description, include, rules"
+#define TOP_KEY_LIST "name, version, owner, description, normalize, include, rules"
 
 /* Headers first, then includes, then the file's own rules: the order their
  * messages and rules come in. */
@@ -1491,6 +1529,7 @@ static const struct key_def top_keys[TOP_COUNT] = {
     [TOP_VERSION] = {"version", .apply = apply_version},
     [TOP_OWNER] = {"owner", .apply = apply_owner},
     [TOP_DESCRIPTION] = {"description", .apply = apply_file_description},
+    [TOP_NORMALIZE] = {"normalize", .apply = apply_profile},
     [TOP_INCLUDE] = {"include", .apply = apply_include},
     [TOP_RULES] = {"rules", .apply = apply_rules},
 };
@@ -1754,6 +1793,7 @@ size_t sluice_rule_file_load_diags(const char *path, struct sluice_rule_list *ou
 	struct loader ld = {.list = out, .diags = diags};
 
 	memset(out, 0, sizeof(*out));
+	out->normalize = SLUICE_NORM_NARROW;
 	load_file(&ld, path, NULL, file_start);
 	if (!ld.oom) {
 		out->source = strdup(path);

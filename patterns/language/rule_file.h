@@ -65,6 +65,14 @@ struct sluice_example {
 	struct sluice_loc loc;
 };
 
+/* What a pack folds messages with before the scan (docs/normalization.md).
+ * A rule file's packs default to narrow; a list built in code to none. */
+enum sluice_norm_profile {
+	SLUICE_NORM_NONE = 0,
+	SLUICE_NORM_NARROW, /* width, case, compatibility forms, invisible
+			       characters, traditional -> simplified, look-alikes */
+};
+
 struct sluice_rule {
 	char *id;
 	/* The body as written: the regex, the literal, the list path or the
@@ -82,6 +90,7 @@ struct sluice_rule {
 	enum sluice_rule_kind kind;
 	bool allow;
 	bool quiet;
+	bool raw; /* normalize: false: matched against the message as it is */
 	enum sluice_severity severity;
 	unsigned flags;
 	int64_t expires_at; /* Unix seconds; 0: never */
@@ -91,7 +100,7 @@ struct sluice_rule {
 	/* Where each part was written, for diagnostics (0 when unknown). */
 	struct sluice_loc id_loc, body_loc, action_loc, severity_loc, flags_loc, expires_loc,
 	    quiet_loc;
-	struct sluice_loc whole_word_loc;
+	struct sluice_loc whole_word_loc, normalize_loc;
 	/* Whether body_loc.column + character index is the column of a
 	 * character of the body: true for a one-line plain or quoted scalar
 	 * without escapes. body_quote is the width of the opening quote. */
@@ -122,7 +131,8 @@ struct sluice_rule_list {
 
 	char *owner;	   /* NULL when not given */
 	char *description; /* NULL when not given */
-	char **files;	   /* every rule file read, the source first */
+	enum sluice_norm_profile normalize;
+	char **files; /* every rule file read, the source first */
 	size_t file_count;
 };
 

@@ -123,6 +123,29 @@ static uint32_t apply_one(const struct sluice_fold_table *next, const uint8_t *p
 	return next->entry[e].len;
 }
 
+/* Passes t's replacement of cp (entry mine) through next. 1 when it changed,
+ * 0 when not, -1 when out of memory. */
+static int refold(struct sluice_fold_table *t, const struct sluice_fold_table *next, uint32_t cp,
+		  uint32_t mine)
+{
+	const uint8_t *r = t->bytes + t->entry[mine].off;
+	uint32_t rlen = t->entry[mine].len;
+	uint8_t out[SLUICE_FOLD_MAX_BYTES * SLUICE_FOLD_MAX_BYTES];
+	uint32_t olen = 0;
+	for (uint32_t i = 0; i < rlen;) {
+		uint32_t n;
+		sluice_utf8_decode(r + i, &n);
+		olen += apply_one(next, r + i, n, out + olen);
+		i += n;
+	}
+	if (olen == rlen && memcmp(out, r, rlen) == 0)
+		return 0;
+	/* A result past the growth bound keeps the earlier mapping (set()
+	 * returns 1): no change. */
+	int rc = sluice_fold_table_set(t, cp, out, olen);
+	return rc < 0 ? -1 : rc == 0;
+}
+
 int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next)
 {
 	for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
@@ -136,22 +159,31 @@ int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_f
 				return -1;
 			continue;
 		}
-		const uint8_t *r = t->bytes + t->entry[mine].off;
-		uint32_t rlen = t->entry[mine].len;
-		uint8_t out[SLUICE_FOLD_MAX_BYTES * SLUICE_FOLD_MAX_BYTES];
-		uint32_t olen = 0;
-		for (uint32_t i = 0; i < rlen;) {
-			uint32_t n;
-			sluice_utf8_decode(r + i, &n);
-			olen += apply_one(next, r + i, n, out + olen);
-			i += n;
-		}
-		if (olen == rlen && memcmp(out, r, rlen) == 0)
-			continue;
-		if (sluice_fold_table_set(t, cp, out, olen) < 0)
+		if (refold(t, next, cp, mine) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int sluice_fold_table_settle(struct sluice_fold_table *t)
+{
+	for (int round = 0; round < 8; round++) {
+		uint32_t changed = 0;
+		for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+			if (cp >= 0xd800 && cp <= 0xdfff)
+				continue;
+			uint32_t mine = sluice_fold_entry_of(t, cp);
+			if (mine == 0)
+				continue;
+			int rc = refold(t, t, cp, mine);
+			if (rc < 0)
+				return -1;
+			changed += (uint32_t)rc;
+		}
+		if (changed == 0)
+			return 0;
+	}
+	return -1;
 }
 
 /* ---- the pack's encoding: little-endian, sizes first ----
@@ -270,6 +302,27 @@ static const char *check_mappings(struct sluice_fold_table *t)
 	return why;
 }
 
+#define FNV_BASIS 0xcbf29ce484222325ull
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t table_digest(const struct sluice_fold_table *t)
+{
+	uint64_t h = fnv1a(FNV_BASIS, t->block, sizeof(t->block));
+	h = fnv1a(h, t->slot, (size_t)t->blocks * 256 * sizeof(*t->slot));
+	for (uint32_t e = 0; e < t->entries; e++) {
+		h = fnv1a(h, &t->entry[e].off, sizeof(t->entry[e].off));
+		h = fnv1a(h, &t->entry[e].len, sizeof(t->entry[e].len));
+	}
+	return fnv1a(h, t->bytes, t->nbytes);
+}
+
 int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
 			    size_t err_len)
 {
@@ -336,6 +389,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	const char *why = check_mappings(t);
 	if (why != NULL)
 		return refuse(t, err, err_len, why);
+	t->digest = table_digest(t);
 	return 0;
 }
 
@@ -343,11 +397,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return fnv1a(FNV_BASIS, p, n);
 }
 
 /* An open-addressing set of indices into items of `size` bytes each (all
@@ -450,6 +500,7 @@ int sluice_fold_table_compact(struct sluice_fold_table *t)
 	t->entries = t->entries_cap = entries;
 	t->nbytes = t->bytes_cap = nbytes;
 	t->frozen = true;
+	t->digest = table_digest(t);
 	rc = 0;
 out:
 	free(remap);

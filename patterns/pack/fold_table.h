@@ -44,7 +44,10 @@ struct sluice_fold_table {
 	uint32_t blocks_cap, entries_cap, bytes_cap; /* allocated, while building */
 	bool frozen;		  /* compacted or parsed: blocks may be shared, no more sets */
 	uint32_t mapped, dropped; /* code points */
-	char versions[128];	  /* the data it was built from, for the pack */
+	/* Of the mapping as laid out, set when frozen: two frozen tables with
+	 * the same digest fold alike (batch scanning shares their work). */
+	uint64_t digest;
+	char versions[128]; /* the data it was built from, for the pack */
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
@@ -63,6 +66,12 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
  * A result past the growth bound keeps t's mapping. 0, or -1 when out of
  * memory. */
 int sluice_fold_table_compose(struct sluice_fold_table *t, const struct sluice_fold_table *next);
+
+/* Makes folding idempotent: every replacement is passed through the table
+ * again until nothing changes, so text already folded (a rule written in the
+ * folded form) stays as it is. 0, or -1 when out of memory or it does not
+ * settle within a few rounds. */
+int sluice_fold_table_settle(struct sluice_fold_table *t);
 
 /* Shrinks a finished table: equal replacements share one entry, entries no
  * code point uses go, and blocks with equal slots share one array. Every

@@ -3,6 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *sluice_view_name(enum sluice_text_view view)
+{
+	return view == SLUICE_VIEW_FOLDED ? "folded" : "raw";
+}
+
 const char *sluice_db_kind_name(enum sluice_db_kind kind)
 {
 	switch (kind) {
@@ -72,6 +77,29 @@ size_t sluice_pack_memory(const struct sluice_pack *pack)
 	return n;
 }
 
+unsigned sluice_pack_views(const struct sluice_pack *pack)
+{
+	unsigned views = 0;
+
+	for (size_t d = 0; d < pack->db_count; d++) {
+		if (pack->dbs[d].kind != SLUICE_DB_LOGIC)
+			views |= 1u << pack->dbs[d].view;
+	}
+	return views;
+}
+
+void sluice_pack_unfolded(const struct sluice_pack *pack, struct sluice_pack *copy,
+			  struct sluice_pack_db *dbs)
+{
+	*copy = *pack;
+	for (size_t d = 0; d < pack->db_count; d++) {
+		dbs[d] = pack->dbs[d];
+		dbs[d].view = SLUICE_VIEW_RAW;
+	}
+	copy->dbs = dbs;
+	copy->views = sluice_pack_views(copy);
+}
+
 int sluice_pack_derive(struct sluice_pack *pack)
 {
 	/* categories[c]: the first rule of category c. */
@@ -101,6 +129,7 @@ int sluice_pack_derive(struct sluice_pack *pack)
 		pack->combination_when_none |= sluice_logic_holds_when_none(prog, rule->logic_len);
 	}
 	pack->has_combination = pack->combination_count != 0;
+	pack->views = sluice_pack_views(pack);
 	free(first);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* Packs: a compiled, immutable rule set, and its file format.
  *
  * A pack holds one entry per rule (id, category, action and the rest of the
- * rule's metadata) and up to four Hyperscan block-mode databases, each
- * compiled for what it holds, so that no rule pays for another's needs:
+ * rule's metadata) and up to four Hyperscan block-mode databases per view of
+ * the message (below), each compiled for what it holds, so that no rule pays
+ * for another's needs:
  *
  * - literal: literal and list rules, compiled with the literal API
  *   (hs_compile_lit_multi). A literal's length is known, so a match's start is
@@ -28,7 +29,14 @@
  * Each database maps its Hyperscan ids to (rule, literal length); see
  * struct sluice_pack_pattern. A database with nothing to hold is left out.
  *
- * File format version 2 (docs/pack-format.md): a 56-byte header (magic, format
+ * Views: a pack that normalises (it carries a folding table) compiles its
+ * rules, folded by the same table, into databases scanned on the folded text;
+ * rules that opted out (normalize: false) go into databases of their own,
+ * scanned on the message as it is. Every match is mapped back to whole
+ * characters of the message (scan/normalize.h) before the rule language
+ * applies.
+ *
+ * File format version 4 (docs/pack-format.md): a 56-byte header (magic, format
  * version, reserved, body length, SHA-256 of the body), the body, and
  * optionally a 104-byte signature trailer (pack_sign.h).
  *
@@ -57,8 +65,9 @@
 #include "rule_kind.h"
 
 #define SLUICE_PACK_MAGIC	   "SLUICEPK"
-#define SLUICE_PACK_FORMAT_VERSION 3
-/* The oldest format this build still reads (2: no folding table). */
+#define SLUICE_PACK_FORMAT_VERSION 4
+/* The oldest format this build still reads (2: no folding table; 3: no
+ * views). */
 #define SLUICE_PACK_FORMAT_OLDEST 2
 #define SLUICE_PACK_HEADER_LEN	  56
 /* Optional signature trailer after the body (pack_sign.h): magic, key id
@@ -78,6 +87,7 @@ struct sluice_pack_rule {
 	enum sluice_severity severity;
 	unsigned flags;		 /* SLUICE_RULE_CASELESS | DOTALL | MULTILINE | WHOLE_WORD */
 	bool quiet;		 /* never acts on its own; an operand of combinations */
+	bool raw;		 /* normalize: false: scanned on the message as it is */
 	bool allow;		 /* exempts overlapping spans of its category's other rules */
 	bool operand;		 /* used (directly or not) by some combination */
 	char *description;	 /* "" when none was given */
@@ -103,6 +113,16 @@ enum sluice_db_kind {
 	SLUICE_DB_REGEX_ENDS = 5, /* the regex database's patterns without SOM: batch only */
 };
 
+/* Which text of a message a database is scanned on (docs/normalization.md):
+ * the message as it is, or as the pack's folding table makes it. Matches are
+ * mapped back to the message's own bytes before the rule language applies,
+ * so allow rules, combinations and masks work across views. */
+enum sluice_text_view {
+	SLUICE_VIEW_RAW = 0,
+	SLUICE_VIEW_FOLDED = 1, /* needs pack->fold */
+};
+#define SLUICE_VIEW_COUNT 2
+
 /* What a Hyperscan id of a database stands for. */
 #define SLUICE_PAT_SOM	 0u	     /* span from Hyperscan (SOM_LEFTMOST) */
 #define SLUICE_PAT_QUIET 0xfffffffeu /* operand copy in the logic database: never reported */
@@ -114,6 +134,7 @@ struct sluice_pack_pattern {
 
 struct sluice_pack_db {
 	enum sluice_db_kind kind;
+	enum sluice_text_view view;
 	hs_database_t *db;
 	size_t bytes;			 /* hs_database_size() */
 	uint32_t patterns;		 /* expressions compiled into it */
@@ -135,6 +156,7 @@ struct sluice_pack {
 	struct sluice_pack_db *dbs;
 	size_t db_count;
 	struct sluice_fold_table *fold; /* what messages are folded with; NULL: nothing */
+	unsigned views;			/* derived: bit (1 << view) for each view scanned */
 	struct sluice_logic_op *logic;	/* all combination programs */
 	size_t logic_len;
 	uint32_t *combinations; /* indexes of the combination rules */
@@ -195,6 +217,20 @@ size_t sluice_pack_memory(const struct sluice_pack *pack);
 
 /* "literal", "regex", "logic". */
 const char *sluice_db_kind_name(enum sluice_db_kind kind);
+
+/* "raw", "folded". */
+const char *sluice_view_name(enum sluice_text_view view);
+
+/* A shallow copy of pack whose databases are all scanned on the message as it
+ * is: what the pack catches when messages are not normalised (sluice-pack test
+ * --no-normalize, the normalisation benchmark). dbs has room for
+ * pack->db_count entries; copy borrows everything else from pack, which must
+ * outlive it, and is never freed. */
+void sluice_pack_unfolded(const struct sluice_pack *pack, struct sluice_pack *copy,
+			  struct sluice_pack_db *dbs);
+
+/* The views some database of the pack is scanned on (bit 1 << view). */
+unsigned sluice_pack_views(const struct sluice_pack *pack);
 
 /* Fills the fields a pack derives from its rules and combination programs
  * (category indexes, logic_has_not, the has_* summaries the match path

@@ -1,5 +1,6 @@
-/* Pack file format version 3 (docs/pack-format.md has the table); version 2,
- * the same without the folding table, is still read.
+/* Pack file format version 4 (docs/pack-format.md has the table); version 3,
+ * the same without views (its databases are on the folded text when it has a
+ * folding table), and version 2, without the folding table, are still read.
  *
  * Header (56 bytes, see pack.h): magic, format version, reserved, body length,
  * SHA-256 of the body. Then the body, then optionally the 104-byte signature
@@ -20,7 +21,8 @@
  *     u8   action (0 for allow rules, else 1 flag, 2 mask, 3 block)
  *     u8   kind (0 pattern, 1 literal, 2 list, 3 combination)
  *     u8   severity (1 low .. 4 critical)
- *     u8   bits: 0 quiet, 1 allow, 4-5 whole_word edges checked by the match path
+ *     u8   bits: 0 quiet, 1 allow, 2 raw (normalize: false; version 4),
+ *          4-5 whole_word edges checked by the match path
  *     u32  flags (bit 0 caseless, 1 dotall, 2 multiline, 3 whole_word)
  *     i64  expires_at (Unix seconds, 0: never)
  *     u32  literal count
@@ -32,9 +34,10 @@
  *   u32  program length L; L times: u8 opcode, u32 argument
  *   u64  folding table length F (version 3; 0: none), then F bytes
  *        (fold_table.c: sluice_fold_table_serialize())
- *   u32  database count D (1..4)
+ *   u32  database count D (1..8)
  *   D times:
  *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored, 5 regex-ends)
+ *     u8   view (version 4: 0 raw, 1 folded; each (kind, view) at most once)
  *     u32  expressions compiled into it
  *     u32  id count M; M times: u32 rule, u32 length (see pack.h)
  *     u64  database length B
@@ -234,7 +237,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 		put_u8(&b, (uint8_t)r->action);
 		put_u8(&b, (uint8_t)r->kind);
 		put_u8(&b, (uint8_t)r->severity);
-		put_u8(&b, (uint8_t)((r->quiet ? 1 : 0) | (r->allow ? 2 : 0) |
+		put_u8(&b, (uint8_t)((r->quiet ? 1 : 0) | (r->allow ? 2 : 0) | (r->raw ? 4 : 0) |
 				     ((r->edge_check & 3) << 4)));
 		put_u32(&b, r->flags);
 		put_i64(&b, r->expires_at);
@@ -279,6 +282,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 			return -1;
 		}
 		put_u8(&b, (uint8_t)db->kind);
+		put_u8(&b, (uint8_t)db->view);
 		put_u32(&b, db->patterns);
 		put_u32(&b, db->id_count);
 		for (uint32_t k = 0; k < db->id_count; k++) {
@@ -397,6 +401,7 @@ struct rbuf {
 	char *err;
 	size_t err_len;
 	size_t max_db_bytes; /* 0: no limit */
+	uint32_t format;     /* the file's format version */
 };
 
 static int short_body(struct rbuf *r, const char *field)
@@ -637,8 +642,8 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		if ((allow ? action != SLUICE_ACTION_NONE
 			   : (action < SLUICE_ACTION_FLAG || action >= SLUICE_ACTION_COUNT)) ||
 		    kind > SLUICE_RULE_COMBINATION || severity < SLUICE_SEVERITY_LOW ||
-		    severity > SLUICE_SEVERITY_CRITICAL || (bits & ~0x33u) ||
-		    (flags & ~SLUICE_RULE_FLAG_MASK))
+		    severity > SLUICE_SEVERITY_CRITICAL ||
+		    (bits & ~(r->format >= 4 ? 0x37u : 0x33u)) || (flags & ~SLUICE_RULE_FLAG_MASK))
 			return bad_body(r,
 					"rule %s has action %u, kind %u, severity %u, bits %u, "
 					"flags %u",
@@ -651,6 +656,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		rule->severity = (enum sluice_severity)severity;
 		rule->quiet = bits & 1;
 		rule->allow = allow;
+		rule->raw = bits & 4;
 		rule->edge_check = (uint8_t)((bits >> 4) & 3);
 		rule->flags = flags;
 		rule->caseless = (flags & SLUICE_RULE_CASELESS) != 0;
@@ -735,11 +741,11 @@ static int parse_fold(struct rbuf *r, struct sluice_pack *pack)
 static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 {
 	uint32_t count;
-	bool seen[6] = {false};
+	bool seen[SLUICE_VIEW_COUNT][6] = {{false}};
 
 	if (get_u32(r, "database count", &count) != 0)
 		return -1;
-	if (count == 0 || count > 4)
+	if (count == 0 || count > 4 * (r->format >= 4 ? SLUICE_VIEW_COUNT : 1))
 		return bad_body(r, "database count %u", count);
 	pack->dbs = calloc(count, sizeof(*pack->dbs));
 	if (!pack->dbs) {
@@ -748,19 +754,30 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 	}
 	for (uint32_t d = 0; d < count; d++) {
 		struct sluice_pack_db *db = &pack->dbs[d];
-		uint8_t kind;
+		uint8_t kind, view;
 		uint32_t ids;
 		uint64_t db_len;
 		hs_error_t e;
 
+		/* Version 3 had no views: a pack with a folding table scanned
+		 * everything folded. */
+		view = pack->fold != NULL ? SLUICE_VIEW_FOLDED : SLUICE_VIEW_RAW;
 		if (get_u8(r, "database kind", &kind) != 0 ||
+		    (r->format >= 4 && get_u8(r, "database view", &view) != 0) ||
 		    get_u32(r, "database expressions", &db->patterns) != 0 ||
 		    get_u32(r, "database id count", &ids) != 0)
 			return -1;
-		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_REGEX_ENDS || seen[kind])
-			return bad_body(r, "database %u has kind %u", d, kind);
-		seen[kind] = true;
+		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_REGEX_ENDS ||
+		    view >= SLUICE_VIEW_COUNT || seen[view][kind])
+			return bad_body(r, "database %u has kind %u, view %u", d, kind, view);
+		if (view == SLUICE_VIEW_FOLDED && pack->fold == NULL)
+			return bad_body(r,
+					"database %u is scanned folded, but there is no folding "
+					"table",
+					d);
+		seen[view][kind] = true;
 		db->kind = (enum sluice_db_kind)kind;
+		db->view = (enum sluice_text_view)view;
 		if (ids == 0 || ids > r->left / 8)
 			return bad_body(r, "database id count %u does not fit", ids);
 		db->map = calloc(ids, sizeof(*db->map));
@@ -840,7 +857,8 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 			 .path = path,
 			 .err = err,
 			 .err_len = err_len,
-			 .max_db_bytes = max_db_bytes};
+			 .max_db_bytes = max_db_bytes,
+			 .format = get_le32(buf + 8)};
 	char *hs_ver = NULL;
 	uint32_t tune;
 	uint64_t features;
@@ -879,7 +897,7 @@ static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t m
 	}
 	if (parse_rules(&r, pack) != 0 || get_str(&r, "owner", true, &pack->owner) != 0 ||
 	    get_str(&r, "description", true, &pack->description) != 0 ||
-	    parse_logic(&r, pack) != 0 || (get_le32(buf + 8) >= 3 && parse_fold(&r, pack) != 0) ||
+	    parse_logic(&r, pack) != 0 || (r.format >= 3 && parse_fold(&r, pack) != 0) ||
 	    parse_databases(&r, pack) != 0)
 		return -1;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "match_internal.h"
+#include "normalize.h"
 
 #define SEPARATOR '\n'
 
@@ -15,10 +16,18 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	if (max_messages == 0 || max_bytes < 2)
 		return -1;
 	/* Zeroed slack after the last byte a scan can cover (match.h). */
+	size_t fold_bytes = (size_t)max_bytes * SLUICE_FOLD_MAX_GROWTH;
 	b->buf = sluice_zalloc(alloc, (size_t)max_bytes + SLUICE_SCAN_SLACK);
 	b->start = sluice_zalloc(alloc, max_messages * sizeof(*b->start));
 	b->len = sluice_zalloc(alloc, max_messages * sizeof(*b->len));
-	if (!b->buf || !b->start || !b->len) {
+	b->fold_buf = sluice_zalloc(alloc, fold_bytes + SLUICE_SCAN_SLACK);
+	b->fold_src = sluice_zalloc(alloc, (fold_bytes + SLUICE_NORM_SLACK) * sizeof(*b->fold_src));
+	b->fold_start = sluice_zalloc(alloc, max_messages * sizeof(*b->fold_start));
+	b->fold_len = sluice_zalloc(alloc, max_messages * sizeof(*b->fold_len));
+	b->fold_mapped = sluice_zalloc(alloc, max_messages);
+	b->ascii = sluice_zalloc(alloc, max_messages);
+	if (!b->ascii || !b->buf || !b->start || !b->len || !b->fold_buf || !b->fold_src ||
+	    !b->fold_start || !b->fold_len || !b->fold_mapped) {
 		sluice_batch_free(b);
 		return -1;
 	}
@@ -33,6 +42,12 @@ void sluice_batch_free(struct sluice_batch *b)
 		sluice_free(b->alloc, b->buf);
 		sluice_free(b->alloc, b->start);
 		sluice_free(b->alloc, b->len);
+		sluice_free(b->alloc, b->fold_buf);
+		sluice_free(b->alloc, b->fold_src);
+		sluice_free(b->alloc, b->fold_start);
+		sluice_free(b->alloc, b->fold_len);
+		sluice_free(b->alloc, b->fold_mapped);
+		sluice_free(b->alloc, b->ascii);
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -76,16 +91,92 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 {
 	if (!sluice_batch_fits(b, len))
 		return -1;
-	memcpy(b->buf + b->used, text, len);
+	/* Copied eight bytes at a time, noting on the way whether the text is
+	 * all ASCII: folding skips such messages without reading them again. */
+	const uint8_t *in = (const uint8_t *)text;
+	uint8_t *to = (uint8_t *)b->buf + b->used;
+	uint64_t any = 0;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, in + i, 8);
+		memcpy(to + i, &w, 8);
+		any |= w;
+	}
+	for (; i < len; i++) {
+		to[i] = in[i];
+		any |= in[i];
+	}
+	bool ascii = (any & 0x8080808080808080ull) == 0;
+	b->ascii[b->count] = ascii;
+	b->unicode += !ascii;
 	b->buf[b->used + len] = SEPARATOR;
 	b->start[b->count] = b->used;
 	b->len[b->count] = (uint32_t)len;
 	b->used += (uint32_t)len + 1;
+	b->folded_by = NULL;
 	return (int32_t)b->count++;
 }
 
+/* Folds every text of the batch with t into fold_buf, unless that was done
+ * since the last change. Nothing is copied while every message so far is its
+ * own folded text. */
+static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
+{
+	if (b->folded_by != NULL && (b->folded_by == t || b->folded_digest == t->digest))
+		return;
+	bool copying = false;
+	uint32_t o = 0;
+
+	if (b->unicode == 0) {
+		/* All ASCII: the texts are their own folded texts. */
+		memcpy(b->fold_start, b->start, b->count * sizeof(*b->start));
+		memcpy(b->fold_len, b->len, b->count * sizeof(*b->len));
+		memset(b->fold_mapped, 0, b->count);
+	}
+	for (uint32_t k = 0; k < b->count && b->unicode != 0; k++) {
+		const uint8_t *in = (const uint8_t *)b->buf + b->start[k];
+		uint32_t at = copying ? o : b->start[k];
+		struct sluice_norm_view v = {.text = in, .len = b->len[k], .identity = true};
+		if (!b->ascii[k])
+			sluice_normalize_unicode(t, in, b->len[k], (uint8_t *)b->fold_buf + at,
+						 b->fold_src + at, &v);
+		b->fold_mapped[k] = !v.identity;
+		if (!copying && v.identity) {
+			b->fold_start[k] = b->start[k];
+			b->fold_len[k] = b->len[k];
+			continue;
+		}
+		if (!copying) {
+			/* The first message that folds: what came before it, as
+			 * it is, separators included. */
+			memcpy(b->fold_buf, b->buf, b->start[k]);
+			o = b->start[k];
+			copying = true;
+		}
+		if (v.identity)
+			memcpy(b->fold_buf + o, in, v.len);
+		b->fold_start[k] = o;
+		b->fold_len[k] = v.len;
+		o += v.len;
+		b->fold_buf[o++] = SEPARATOR;
+	}
+	b->fold_text = copying ? b->fold_buf : b->buf;
+	b->fold_used = copying ? o : b->used;
+	b->folded_by = t;
+	b->folded_digest = t->digest;
+}
+
+/* One view of the batch's texts: the buffer, and where each message is. */
+struct batch_view {
+	const char *text;
+	uint32_t used;
+	const uint32_t *start, *len;
+};
+
 struct batch_scan_ctx {
-	const struct sluice_batch *b;
+	const struct batch_view *v;
+	uint32_t count;
 	struct sluice_batch_results *r;
 	const struct sluice_pack_db *db;
 	uint32_t cur; /* the message the last report ended in */
@@ -93,19 +184,19 @@ struct batch_scan_ctx {
 
 /* The message whose bytes include offset to - 1, or UINT32_MAX when that byte
  * is a separator. */
-static uint32_t message_ending_at(const struct sluice_batch *b, unsigned long long to)
+static uint32_t message_ending_at(const struct batch_view *v, uint32_t count, unsigned long long to)
 {
-	uint32_t lo = 0, hi = b->count;
+	uint32_t lo = 0, hi = count;
 
 	/* the last message that starts before `to` */
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (b->start[mid] < to)
+		if (v->start[mid] < to)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	if (to <= b->start[lo] || to > (unsigned long long)b->start[lo] + b->len[lo])
+	if (to <= v->start[lo] || to > (unsigned long long)v->start[lo] + v->len[lo])
 		return UINT32_MAX;
 	return lo;
 }
@@ -114,7 +205,7 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 			  unsigned int flags, void *arg)
 {
 	struct batch_scan_ctx *ctx = arg;
-	const struct sluice_batch *b = ctx->b;
+	const struct batch_view *v = ctx->v;
 	struct sluice_batch_results *r = ctx->r;
 	uint32_t k = ctx->cur;
 	(void)from; /* no SOM in the databases scanned over a batch */
@@ -122,27 +213,28 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 
 	/* Reports come in order of end offset, so nearly always in the message
 	 * of the last one. */
-	if (to <= b->start[k] || to > (unsigned long long)b->start[k] + b->len[k]) {
-		k = message_ending_at(b, to);
+	if (to <= v->start[k] || to > (unsigned long long)v->start[k] + v->len[k]) {
+		k = message_ending_at(v, ctx->count, to);
 		if (k == UINT32_MAX)
 			return 0; /* it ends on a separator: it crossed one */
 		ctx->cur = k;
 	}
 	if (ctx->db->kind == SLUICE_DB_REGEX_ENDS) {
-		r->regex_hit[k] = 1;
+		r->regex_hit[k] |= (uint8_t)(1u << ctx->db->view);
 		return 0;
 	}
 	/* The literal database: a literal's start is its end minus its length. */
-	if (id >= ctx->db->id_count || to - b->start[k] < ctx->db->map[id].len)
+	if (id >= ctx->db->id_count || to - v->start[k] < ctx->db->map[id].len)
 		return 0; /* a literal across the separator; the ones inside are reported too */
 	struct sluice_scan_state *st = &r->states[k];
 	st->db = ctx->db;
-	sluice_scan_report(st, id, 0, to - b->start[k]);
+	st->cur = &st->view[ctx->db->view];
+	sluice_scan_report(st, id, 0, to - v->start[k]);
 	return 0;
 }
 
 hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scratch,
-			     const struct sluice_batch *b, struct sluice_batch_results *r,
+			     struct sluice_batch *b, struct sluice_batch_results *r,
 			     const uint8_t *disabled, uint8_t keep)
 {
 	if (b->count == 0)
@@ -150,50 +242,71 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	if (b->count > r->cap)
 		return HS_INVALID;
 	r->scans++;
+	struct batch_view views[SLUICE_VIEW_COUNT] = {
+	    [SLUICE_VIEW_RAW] = {
+		.text = b->buf, .used = b->used, .start = b->start, .len = b->len}};
+	bool folded = (pack->views & (1u << SLUICE_VIEW_FOLDED)) != 0;
+	if (folded) {
+		fold_texts(b, pack->fold);
+		views[SLUICE_VIEW_FOLDED] = (struct batch_view){.text = b->fold_text,
+								.used = b->fold_used,
+								.start = b->fold_start,
+								.len = b->fold_len};
+	}
 	for (uint32_t k = 0; k < b->count; k++) {
 		struct sluice_match_set *set = &r->sets[k];
-		sluice_scan_begin(&r->states[k], pack, set, b->buf + b->start[k], b->len[k]);
+		struct sluice_scan_state *st = &r->states[k];
+		sluice_scan_begin(st, pack, set, b->buf + b->start[k], b->len[k]);
 		set->disabled = disabled;
 		set->keep = keep;
+		if (folded)
+			st->view[SLUICE_VIEW_FOLDED] = (struct sluice_view_text){
+			    .text = b->fold_text + b->fold_start[k],
+			    .len = b->fold_len[k],
+			    .src = b->fold_mapped[k] ? b->fold_src + b->fold_start[k] : NULL};
 	}
-	const struct sluice_pack_db *regex = NULL, *ends = NULL;
+	/* A view with a regex database but no regex-ends (a pack built before
+	 * it existed) has every message scanned alone with the regex database. */
+	uint8_t every = 0;
 	for (size_t d = 0; d < pack->db_count; d++) {
 		if (pack->dbs[d].kind == SLUICE_DB_REGEX)
-			regex = &pack->dbs[d];
-		else if (pack->dbs[d].kind == SLUICE_DB_REGEX_ENDS)
-			ends = &pack->dbs[d];
+			every |= (uint8_t)(1u << pack->dbs[d].view);
 	}
-	/* Without regex-ends (a pack built before it existed) every message is
-	 * scanned alone with the regex database. */
-	memset(r->regex_hit, ends == NULL, b->count);
-	/* Literal and regex-ends over the whole batch; then, per message, in
-	 * the order sluice_scan_message() scans them: the literal reports
-	 * already in, the regex database if regex-ends picked the message, and
-	 * the anchored database, so each message sees its reports in the same
-	 * order as alone. */
-	struct batch_scan_ctx ctx = {.b = b, .r = r};
+	for (size_t d = 0; d < pack->db_count; d++) {
+		if (pack->dbs[d].kind == SLUICE_DB_REGEX_ENDS)
+			every &= (uint8_t) ~(1u << pack->dbs[d].view);
+	}
+	memset(r->regex_hit, every, b->count);
+	/* Literal and regex-ends databases over the whole batch (its view);
+	 * then, per message, in the order sluice_scan_message() scans them:
+	 * the literal reports already in, then in the pack's order a regex
+	 * database if regex-ends picked the message, and the anchored ones, so
+	 * each message sees its reports in the same order as alone. */
+	struct batch_scan_ctx ctx = {.r = r, .count = b->count};
 	for (size_t d = 0; d < pack->db_count; d++) {
 		const struct sluice_pack_db *db = &pack->dbs[d];
 		if (db->kind != SLUICE_DB_LITERAL && db->kind != SLUICE_DB_REGEX_ENDS)
 			continue;
+		ctx.v = &views[db->view];
 		ctx.db = db;
 		ctx.cur = 0;
-		hs_error_t rc = hs_scan(db->db, b->buf, b->used, 0, scratch, on_batch_match, &ctx);
+		hs_error_t rc =
+		    hs_scan(db->db, ctx.v->text, ctx.v->used, 0, scratch, on_batch_match, &ctx);
 		if (rc != HS_SUCCESS)
 			return rc;
 	}
 	for (uint32_t k = 0; k < b->count; k++) {
 		struct sluice_scan_state *st = &r->states[k];
-		if (r->regex_hit[k] && regex != NULL) {
-			r->regex_scans++;
-			hs_error_t rc = sluice_scan_db(st, regex, scratch);
-			if (rc != HS_SUCCESS)
-				return rc;
-		}
 		for (size_t d = 0; d < pack->db_count; d++) {
-			if (pack->dbs[d].kind != SLUICE_DB_ANCHORED)
+			const struct sluice_pack_db *db = &pack->dbs[d];
+			if (db->kind == SLUICE_DB_REGEX) {
+				if (!(r->regex_hit[k] & (1u << db->view)))
+					continue;
+				r->regex_scans++;
+			} else if (db->kind != SLUICE_DB_ANCHORED) {
 				continue;
-			hs_error_t rc = sluice_scan_db(st, &pack->dbs[d], scratch);
+			}
+			hs_error_t rc = sluice_scan_db(st, db, scratch);
 			if (rc != HS_SUCCESS)
 				return rc;
 		}

@@ -28,12 +28,20 @@
  * - Word edges, allow exemptions, expiry, merging of touching spans and
  *   overflow are applied per message with the message's own offsets, by the
  *   same code sluice_scan_message() uses, in the same order of reports.
+ * - Packs that fold: the batch's folded texts are made once per burst (and
+ *   table), one message after another in a buffer of their own, with a map
+ *   back to each message's bytes; the folded databases are scanned over that
+ *   buffer as the raw ones are over the texts. While every message so far is
+ *   its own folded text (ASCII, or nothing to fold), nothing is copied: the
+ *   folded buffer is the texts' own.
  *
  * Contract: the texts (struct sluice_batch) and the results of one pack's
  * scan of them (struct sluice_batch_results) are separate, so one copy of a
  * burst's texts serves every pack a worker scans (its main and urgent slots).
  * The init functions allocate once; add/scan/result allocate nothing, take
- * no locks and make no system calls. Texts must be valid UTF-8 (as for
+ * no locks and make no system calls. The folded texts live in the batch,
+ * made by the first scan that needs them after a reset, and shared by every
+ * pack with the same table. Texts must be valid UTF-8 (as for
  * sluice_scan_message()); they are copied by sluice_batch_add(), so the
  * caller may change them afterwards (masking) without disturbing results.
  */
@@ -65,6 +73,18 @@ struct sluice_batch {
 	uint32_t cap, count;
 	uint32_t *start; /* message i is buf[start[i], start[i] + len[i]) */
 	uint32_t *len;
+	uint8_t *ascii;	  /* per message: all ASCII (its own folded text) */
+	uint32_t unicode; /* messages that are not all ASCII */
+	/* The texts folded (by folded_by, whose digest is folded_digest), laid
+	 * out as buf is: fold_text is fold_buf, or buf while nothing folded. */
+	const struct sluice_fold_table *folded_by; /* NULL: not made since reset */
+	uint64_t folded_digest;
+	const char *fold_text;
+	uint32_t fold_used;
+	char *fold_buf;
+	uint32_t *fold_src; /* per byte of fold_buf: offset in its message */
+	uint32_t *fold_start, *fold_len;
+	uint8_t *fold_mapped; /* per message: fold_src applies (else offsets are equal) */
 };
 
 /* One pack's results over a batch's texts. */
@@ -74,7 +94,7 @@ struct sluice_batch_results {
 	struct sluice_match_set *sets; /* one per message */
 	struct sluice_match *storage;  /* cap * matches_per_message */
 	uint32_t matches_per_message;
-	uint8_t *regex_hit;		  /* per message: a regex-ends report ended in it */
+	uint8_t *regex_hit; /* per message: bit (1 << view): a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
 	/* Counters since init, for benchmarks and stats. */
 	uint64_t scans;	      /* sluice_batch_scan() calls */
@@ -100,6 +120,8 @@ static inline void sluice_batch_reset(struct sluice_batch *b)
 {
 	b->count = 0;
 	b->used = 0;
+	b->unicode = 0;
+	b->folded_by = NULL;
 }
 
 /* Whether a text of len bytes still fits. */
@@ -118,7 +140,7 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
  * applied to every message's set as in struct sluice_match_set. Returns
  * HS_SUCCESS, or Hyperscan's error (the results are then unusable). */
 hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scratch,
-			     const struct sluice_batch *b, struct sluice_batch_results *r,
+			     struct sluice_batch *b, struct sluice_batch_results *r,
 			     const uint8_t *disabled, uint8_t keep);
 
 /* The results for message i of the last scan, as sluice_scan_message() would

@@ -5,18 +5,33 @@
 /* Marks a match for removal; compacted away before returning. */
 #define GONE UINT32_MAX
 
-static bool edges_ok(const struct sluice_scan_state *st, uint8_t check, unsigned long long from,
+/* Word edges are checked on the text the match was found in: in the folded
+ * view, "ｖｘ" is the word "vx". */
+static bool edges_ok(const struct sluice_view_text *v, uint8_t check, unsigned long long from,
 		     unsigned long long to)
 {
-	const unsigned char *t = (const unsigned char *)st->text;
+	const unsigned char *t = (const unsigned char *)v->text;
 
-	if ((check & 1) && from > 0 && from < st->len && sluice_ascii_word(t[from]) &&
+	if ((check & 1) && from > 0 && from < v->len && sluice_ascii_word(t[from]) &&
 	    sluice_ascii_word(t[from - 1]))
 		return false;
-	if ((check & 2) && to > 0 && to < st->len && sluice_ascii_word(t[to - 1]) &&
+	if ((check & 2) && to > 0 && to < v->len && sluice_ascii_word(t[to - 1]) &&
 	    sluice_ascii_word(t[to]))
 		return false;
 	return true;
+}
+
+/* The message's bytes behind [from, to) of a folded view: from the first
+ * character that contributed to the end of the last, with whatever was
+ * dropped between them (as sluice_norm_span()). */
+static void map_span(const struct sluice_scan_state *st, const uint32_t *src,
+		     unsigned long long *from, unsigned long long *to)
+{
+	uint32_t last = src[*to - 1];
+	uint8_t lead = (uint8_t)st->text[last];
+
+	*from = src[*from];
+	*to = last + (lead < 0x80 ? 1u : lead < 0xe0 ? 2u : lead < 0xf0 ? 3u : 4u);
 }
 
 static void record(struct sluice_match_set *set, uint32_t rule, uint32_t from, uint32_t to)
@@ -60,10 +75,12 @@ void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned 
 		return; /* a logic database of an older pack: never scanned */
 	if (p->len != SLUICE_PAT_SOM)
 		from = to >= p->len ? to - p->len : 0;
-	if (rule->edge_check && !edges_ok(st, rule->edge_check, from, to)) {
+	if (rule->edge_check && !edges_ok(st->cur, rule->edge_check, from, to)) {
 		st->operand_dropped |= rule->operand;
 		return;
 	}
+	if (st->cur->src != NULL)
+		map_span(st, st->cur->src, &from, &to);
 	st->operand_seen |= rule->operand;
 	if (rule->allow)
 		st->any_allow = true;
@@ -211,6 +228,8 @@ void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *p
 		       struct sluice_match_set *set, const char *text, size_t len)
 {
 	*st = (struct sluice_scan_state){.set = set, .pack = pack, .text = text, .len = len};
+	st->view[SLUICE_VIEW_RAW] = (struct sluice_view_text){.text = text, .len = len};
+	st->cur = &st->view[SLUICE_VIEW_RAW];
 	sluice_match_set_reset(set);
 	set->pack = pack;
 }
@@ -231,7 +250,8 @@ hs_error_t sluice_scan_db(struct sluice_scan_state *st, const struct sluice_pack
 			  hs_scratch_t *scratch)
 {
 	st->db = db;
-	return hs_scan(db->db, st->text, (unsigned int)st->len, 0, scratch, on_match, st);
+	st->cur = &st->view[db->view];
+	return hs_scan(db->db, st->cur->text, (unsigned int)st->cur->len, 0, scratch, on_match, st);
 }
 
 hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scratch,
@@ -240,14 +260,31 @@ hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scr
 	struct sluice_scan_state st;
 
 	sluice_scan_begin(&st, pack, set, text, len);
-	for (size_t i = 0; i < pack->db_count; i++) {
-		/* logic: an older pack's; regex-ends: batch scanning's */
-		if (pack->dbs[i].kind == SLUICE_DB_LOGIC ||
-		    pack->dbs[i].kind == SLUICE_DB_REGEX_ENDS)
-			continue;
-		hs_error_t rc = sluice_scan_db(&st, &pack->dbs[i], scratch);
-		if (rc != HS_SUCCESS)
-			return rc;
+	if (pack->views & (1u << SLUICE_VIEW_FOLDED)) {
+		struct sluice_norm_space *space = set->norm;
+		struct sluice_norm_view v;
+		if (space == NULL || len > space->cap)
+			return HS_INVALID;
+		sluice_normalize(pack->fold, (const uint8_t *)text, (uint32_t)len, space->out,
+				 space->src, &v);
+		st.view[SLUICE_VIEW_FOLDED] =
+		    (struct sluice_view_text){.text = (const char *)v.text,
+					      .len = v.len,
+					      .src = v.identity ? NULL : space->src};
+	}
+	/* Literal databases first, then the rest in the pack's order: the order
+	 * batch scanning hands reports in (batch_scan.h). logic: an older
+	 * pack's; regex-ends: batch scanning's. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < pack->db_count; i++) {
+			enum sluice_db_kind kind = pack->dbs[i].kind;
+			if (kind == SLUICE_DB_LOGIC || kind == SLUICE_DB_REGEX_ENDS ||
+			    (kind == SLUICE_DB_LITERAL) != (pass == 0))
+				continue;
+			hs_error_t rc = sluice_scan_db(&st, &pack->dbs[i], scratch);
+			if (rc != HS_SUCCESS)
+				return rc;
+		}
 	}
 	sluice_scan_end(&st);
 	return HS_SUCCESS;

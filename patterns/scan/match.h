@@ -7,6 +7,14 @@
  * - The text must be valid UTF-8 (the databases are compiled with HS_FLAG_UTF8
  *   and Hyperscan's behaviour on invalid UTF-8 is undefined); the caller
  *   validates.
+ * - A pack that folds (pack->views has SLUICE_VIEW_FOLDED) needs set->norm,
+ *   room to normalise the message (normalize.h), at least as large as the
+ *   message; without it the scan fails with HS_INVALID. Each database is
+ *   scanned on its view of the message (pack.h), literal databases first,
+ *   then the others in the pack's order, and every match is mapped back to
+ *   whole characters of the message (sluice_norm_span()) before anything
+ *   below: spans, exemptions, word edges (checked on the text the match was
+ *   found in) and masks are all about the message's own bytes.
  * - Every database of the pack is scanned (a "logic" database of an older
  *   pack excepted), then the rule language applies:
  *   1. a span matched by an allow rule exempts overlapping spans of the other
@@ -35,6 +43,7 @@
 
 #include <hs/hs.h>
 
+#include "normalize.h"
 #include "pack.h"
 
 struct sluice_match {
@@ -69,6 +78,8 @@ struct sluice_match_set {
 	const uint8_t *disabled;
 	uint8_t keep;	   /* SLUICE_KEEP_* (0: only what acts) */
 	uint32_t exempted; /* spans removed by allow rules in the last scan */
+	/* Room to fold messages for packs that fold (caller's; NULL: none). */
+	struct sluice_norm_space *norm;
 };
 
 static inline void sluice_match_set_init(struct sluice_match_set *set, struct sluice_match *storage,
@@ -83,6 +94,7 @@ static inline void sluice_match_set_init(struct sluice_match_set *set, struct sl
 	set->disabled = NULL;
 	set->keep = 0;
 	set->exempted = 0;
+	set->norm = NULL;
 }
 
 /* Resets the per-message part of a set for the next message. */

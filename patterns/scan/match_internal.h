@@ -1,9 +1,11 @@
 /* The steps of sluice_scan_message(), for scanners that feed reports from
  * elsewhere (batch_scan.c hands each message the reports of a shared buffer).
  *
- * Contract: begin() resets the set; report() takes every Hyperscan report of
- * database st->db, in the order Hyperscan gave them, with offsets relative to
- * the message's first byte; end() applies the rule language (allow
+ * Contract: begin() resets the set and makes the message its own raw view (the
+ * caller fills st->view[SLUICE_VIEW_FOLDED] for a pack that folds); report()
+ * takes every Hyperscan report of database st->db, in the order Hyperscan gave
+ * them, with offsets relative to the first byte of st->cur, the view st->db is
+ * scanned on; end() applies the rule language (allow
  * exemptions, combinations, removal of what does not act, sorting, verdict)
  * exactly as sluice_scan_message() does. No allocation.
  */
@@ -15,12 +17,23 @@
 
 #include "match.h"
 
+/* One view of the message (pack.h): its text, and for each of its bytes the
+ * offset of the message character it came from (NULL: the message's own
+ * bytes, offsets equal). */
+struct sluice_view_text {
+	const char *text;
+	size_t len;
+	const uint32_t *src;
+};
+
 struct sluice_scan_state {
 	struct sluice_match_set *set;
 	const struct sluice_pack *pack;
 	const struct sluice_pack_db *db; /* the database whose reports come in */
 	const char *text;		 /* the message */
 	size_t len;
+	struct sluice_view_text view[SLUICE_VIEW_COUNT];
+	const struct sluice_view_text *cur; /* db's view */
 	enum sluice_action seen; /* strongest acting action reported, before any filtering */
 	/* An operand match was ignored (expired, failed its word edge, or
 	 * exempted): combinations are judged on what is left. */
@@ -35,7 +48,7 @@ void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *p
 void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned long long from,
 			unsigned long long to);
 
-/* Scans st->text with one database, reporting into st. */
+/* Scans the database's view of the message, reporting into st. */
 hs_error_t sluice_scan_db(struct sluice_scan_state *st, const struct sluice_pack_db *db,
 			  hs_scratch_t *scratch);
 

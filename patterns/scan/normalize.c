@@ -2,35 +2,107 @@
 
 #include <string.h>
 
+#include "match.h"
 #include "utf8.h"
+
+int sluice_norm_space_init(struct sluice_norm_space *space, uint32_t cap,
+			   const struct sluice_allocator *alloc)
+{
+	memset(space, 0, sizeof(*space));
+	space->alloc = alloc;
+	if (cap == 0)
+		return -1;
+	size_t bytes = (size_t)cap * SLUICE_FOLD_MAX_GROWTH;
+	space->out = sluice_zalloc(alloc, bytes + SLUICE_SCAN_SLACK);
+	space->src = sluice_zalloc(alloc, (bytes + SLUICE_NORM_SLACK) * sizeof(*space->src));
+	if (space->out == NULL || space->src == NULL) {
+		sluice_norm_space_free(space);
+		return -1;
+	}
+	space->cap = cap;
+	return 0;
+}
+
+int sluice_norm_space_reserve(struct sluice_norm_space *space, size_t len,
+			      const struct sluice_allocator *alloc)
+{
+	if (space->cap != 0 && len <= space->cap)
+		return 0;
+	if (len > UINT32_MAX / (SLUICE_FOLD_MAX_GROWTH * sizeof(uint32_t)))
+		return -1;
+	size_t cap = space->cap ? space->cap : 4096;
+	while (cap < len)
+		cap *= 2;
+	sluice_norm_space_free(space);
+	return sluice_norm_space_init(space, (uint32_t)cap, alloc);
+}
+
+void sluice_norm_space_free(struct sluice_norm_space *space)
+{
+	if (space->alloc != NULL) {
+		sluice_free(space->alloc, space->out);
+		sluice_free(space->alloc, space->src);
+	}
+	memset(space, 0, sizeof(*space));
+}
 
 void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
 {
-	view->folded = 0;
 	if (sluice_ascii_only(in, len)) {
+		view->folded = 0;
 		view->text = in;
 		view->len = len;
 		view->identity = true;
 		return;
 	}
-	uint32_t i = 0, o = 0;
+	sluice_normalize_unicode(t, in, len, out, src, view);
+}
+
+void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
+{
+	uint32_t i = 0, o = 0, folded = 0;
 	while (i < len) {
 		if (in[i] < 0x80) {
-			out[o] = in[i];
-			src[o++] = i++;
+			/* An ASCII run (Latin words, digits, punctuation between
+			 * Chinese ones), eight bytes at a time: never folded. */
+			while (i + 8 <= len) {
+				uint64_t w;
+				memcpy(&w, in + i, 8);
+				if (w & 0x8080808080808080ull)
+					break;
+				memcpy(out + o, &w, 8);
+				for (uint32_t k = 0; k < 8; k++)
+					src[o + k] = i + k;
+				o += 8;
+				i += 8;
+			}
+			while (i < len && in[i] < 0x80) {
+				out[o] = in[i];
+				src[o++] = i++;
+			}
 			continue;
 		}
 		uint32_t n;
 		uint32_t cp = sluice_utf8_decode(in + i, &n);
 		uint32_t e = sluice_fold_entry_of(t, cp);
-		const uint8_t *from = in + i;
-		uint32_t take = n;
-		if (e != 0) {
-			from = t->bytes + t->entry[e].off;
-			take = t->entry[e].len;
-			view->folded++;
+		if (__builtin_expect(e == 0, 1)) {
+			/* Kept: four bytes stored whatever its length (both
+			 * outputs have slack), o advanced by n. The input is
+			 * read only within the message. */
+			if (__builtin_expect(i + 4 <= len, 1))
+				memcpy(out + o, in + i, 4);
+			else
+				memcpy(out + o, in + i, n);
+			src[o] = src[o + 1] = src[o + 2] = src[o + 3] = i;
+			o += n;
+			i += n;
+			continue;
 		}
+		const uint8_t *from = t->bytes + t->entry[e].off;
+		uint32_t take = t->entry[e].len;
+		folded++;
 		for (uint32_t k = 0; k < take; k++) {
 			out[o + k] = from[k];
 			src[o + k] = i;
@@ -38,11 +110,10 @@ void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint
 		o += take;
 		i += n;
 	}
-	view->text = out;
-	view->len = o;
-	view->identity = view->folded == 0;
-	if (view->identity)
-		view->text = in;
+	view->folded = folded;
+	view->identity = folded == 0;
+	view->text = view->identity ? in : out;
+	view->len = view->identity ? len : o;
 }
 
 void sluice_norm_span(const struct sluice_norm_view *view, const uint32_t *src, const uint8_t *in,

@@ -12,8 +12,9 @@
  * over it keeps the message valid UTF-8.
  *
  * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
- * gate runs first). out holds len * SLUICE_FOLD_MAX_GROWTH bytes and src as
- * many entries.
+ * gate runs first); nothing past its end is read. out and src hold
+ * len * SLUICE_FOLD_MAX_GROWTH entries and SLUICE_NORM_SLACK more: a kept
+ * character is stored as four bytes, whatever its length.
  */
 #ifndef SLUICE_SCAN_NORMALIZE_H
 #define SLUICE_SCAN_NORMALIZE_H
@@ -21,7 +22,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allocator.h"
 #include "fold_table.h"
+
+#define SLUICE_NORM_SLACK 4
 
 struct sluice_norm_view {
 	const uint8_t *text; /* the normalised text: out, or the message itself */
@@ -30,8 +34,35 @@ struct sluice_norm_view {
 	uint32_t folded; /* characters replaced or dropped */
 };
 
+/* Room to normalise one message of up to cap bytes: out and src for
+ * sluice_normalize(), plus SLUICE_SCAN_SLACK readable bytes after out (match.h).
+ * Allocated once, at setup; a match set points at one (struct
+ * sluice_match_set.norm) to scan with packs that fold. */
+struct sluice_norm_space {
+	const struct sluice_allocator *alloc;
+	uint8_t *out;
+	uint32_t *src;
+	uint32_t cap; /* message bytes */
+};
+
+/* 0, or -1 when out of memory or cap is 0. */
+int sluice_norm_space_init(struct sluice_norm_space *space, uint32_t cap,
+			   const struct sluice_allocator *alloc);
+void sluice_norm_space_free(struct sluice_norm_space *space);
+
+/* For tools, which scan messages of any length: makes space hold a message
+ * of len bytes (allocating from alloc when it must grow). 0, or -1 when out of
+ * memory (space is then empty). Never on the packet path. */
+int sluice_norm_space_reserve(struct sluice_norm_space *space, size_t len,
+			      const struct sluice_allocator *alloc);
+
 void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
+
+/* The same for a text known not to be all ASCII (batch scanning learns it
+ * while copying), without looking again. */
+void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
 
 /* The message's bytes [*from, *to) behind the normalised span [from, to)
  * (from < to <= view->len). */

@@ -67,7 +67,7 @@ struct sp_option {
 	void *target;
 };
 
-#define SP_OPTIONS_MAX 8
+#define SP_OPTIONS_MAX 12
 
 /* A command line, once its options are read. */
 struct sp_args {
@@ -173,6 +173,7 @@ struct sp_scanner {
 	size_t expired;	   /* how many rules are disabled */
 	struct sluice_match storage[SP_MATCH_CAPACITY];
 	struct sluice_match_set set;
+	struct sluice_norm_space norm; /* grown to the longest message */
 };
 
 int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_t now, char *err,

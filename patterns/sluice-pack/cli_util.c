@@ -367,6 +367,7 @@ int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_
 	}
 	sluice_match_set_init(&s->set, s->storage, SP_MATCH_CAPACITY, pack);
 	s->set.disabled = s->expired ? s->disabled : NULL;
+	s->set.norm = &s->norm;
 	return 0;
 }
 
@@ -374,12 +375,18 @@ void sp_scanner_free(struct sp_scanner *s)
 {
 	if (s->scratch)
 		hs_free_scratch(s->scratch);
+	sluice_norm_space_free(&s->norm);
 	free(s->disabled);
 	memset(s, 0, sizeof(*s));
 }
 
 int sp_scan(struct sp_scanner *s, const char *text, size_t len, char *err, size_t err_len)
 {
+	if (s->pack->fold != NULL &&
+	    sluice_norm_space_reserve(&s->norm, len, &sluice_libc_allocator) != 0) {
+		snprintf(err, err_len, "out of memory to normalise a message of %zu bytes", len);
+		return -1;
+	}
 	hs_error_t e = sluice_scan_message(s->pack, s->scratch, text, len, &s->set);
 
 	if (e != HS_SUCCESS) {

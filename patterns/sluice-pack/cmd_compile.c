@@ -300,11 +300,19 @@ static void info_json(struct sluice_json_writer *j, const struct info *in, bool 
 	for (size_t d = 0; d < pack->db_count; d++) {
 		sluice_jw_object(j, NULL);
 		sluice_jw_string(j, "kind", sluice_db_kind_name(pack->dbs[d].kind));
+		sluice_jw_string(j, "view", sluice_view_name(pack->dbs[d].view));
 		sluice_jw_uint(j, "bytes", pack->dbs[d].bytes);
 		sluice_jw_uint(j, "patterns", pack->dbs[d].patterns);
 		sluice_jw_end(j);
 	}
 	sluice_jw_end(j);
+	if (pack->fold != NULL) {
+		sluice_jw_object(j, "normalization");
+		sluice_jw_string(j, "data", pack->fold->versions);
+		sluice_jw_uint(j, "code_points_mapped", pack->fold->mapped);
+		sluice_jw_uint(j, "code_points_dropped", pack->fold->dropped);
+		sluice_jw_end(j);
+	}
 	sluice_jw_uint(j, "rules", in->ix->ngroups);
 	sluice_jw_object(j, "actions");
 	for (int k = 0; k < NACTIONS; k++)
@@ -378,10 +386,16 @@ static void info_text(const struct info *in, bool list_rules)
 	printf("hyperscan:  %s\n", hs_version());
 	printf("database:   %zu bytes", pack->db_bytes);
 	for (size_t d = 0; d < pack->db_count; d++)
-		printf("%s%s %zu bytes (%u patterns)", d ? ", " : ": ",
+		printf("%s%s%s %zu bytes (%u patterns)", d ? ", " : ": ",
+		       pack->fold != NULL && pack->dbs[d].view == SLUICE_VIEW_RAW ? "raw " : "",
 		       sluice_db_kind_name(pack->dbs[d].kind), pack->dbs[d].bytes,
 		       pack->dbs[d].patterns);
 	putchar('\n');
+	if (pack->fold != NULL)
+		printf("normalise:  narrow (%u code points folded, %u dropped; from %s)\n",
+		       pack->fold->mapped, pack->fold->dropped, pack->fold->versions);
+	else
+		printf("normalise:  none (messages are scanned as they are)\n");
 	struct memory_figures mem;
 	memory_figures(pack, &mem);
 	printf("memory:     scratch %zu bytes per worker; this process resident %ld KiB now, "

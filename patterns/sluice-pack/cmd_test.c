@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"with byte offsets [from..to), and the verdict (the strongest action: pass,\n"
 		"flag, mask or block). Texts that are not valid UTF-8 are reported, not\n"
 		"scanned, as the gateway drops them. Rules past their expiry are not\n"
-		"applied. Put '--' before texts that start with '-'.\n"
+		"applied. Put '--' before texts that start with '-'. When the pack normalises\n"
+		"and a message folds, the folded text follows, with the characters folded.\n"
 		"\n"
 		"  -f, --file FILE         scan each line of FILE\n"
 		"  -p, --pcap FILE         scan each message in a packet capture\n"
@@ -47,6 +48,8 @@ static void usage(FILE *f)
 		"  -m, --matched           print only messages that matched (and totals)\n"
 		"  -a, --all               also show matches that do not act on their own:\n"
 		"                          quiet operands of combinations and allow rules\n"
+		"      --no-normalize      scan messages as they are, without folding them:\n"
+		"                          what the pack would catch without normalisation\n"
 		"      --json              one JSON document instead of text\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -74,6 +77,7 @@ struct test_ctx {
 	bool has_expect;
 	enum sluice_action expect;
 	bool matched_only;
+	bool no_normalize;
 	const char *file; /* of the lines being scanned */
 	struct totals t;
 	/* JSON mode: dropped datagrams, written after the messages array. */
@@ -167,6 +171,96 @@ static void text_matches(const struct test_ctx *c)
 		       set->exempted == 1 ? "" : "s");
 }
 
+/* What the pack's folding table makes of a message (after sp_scan(), whose
+ * room to fold is large enough): NULL view text when nothing folds. */
+static void fold_view(struct test_ctx *c, const char *text, size_t len, struct sluice_norm_view *v)
+{
+	v->text = NULL;
+	if (!(c->sc.pack->views & (1u << SLUICE_VIEW_FOLDED)) || len == 0)
+		return;
+	sluice_normalize(c->sc.pack->fold, (const uint8_t *)text, (uint32_t)len, c->sc.norm.out,
+			 c->sc.norm.src, v);
+	if (v->identity)
+		v->text = NULL;
+}
+
+/* Calls fn for each character of text the table folds: its offset, bytes,
+ * code point, and what it becomes (len 0: dropped). */
+static void each_fold(const struct sluice_fold_table *t, const char *text, size_t len,
+		      void (*fn)(void *, size_t, const char *, uint32_t, uint32_t, const char *,
+				 uint32_t),
+		      void *arg)
+{
+	for (size_t i = 0; i < len;) {
+		uint32_t n;
+		uint32_t cp = sluice_utf8_decode((const uint8_t *)text + i, &n);
+		uint32_t e = cp < 0x80 ? 0 : sluice_fold_entry_of(t, cp);
+		if (e != 0)
+			fn(arg, i, text + i, n, cp, (const char *)t->bytes + t->entry[e].off,
+			   t->entry[e].len);
+		i += n;
+	}
+}
+
+struct fold_printer {
+	unsigned shown, total;
+};
+
+#define FOLDS_SHOWN 8
+
+static void print_fold(void *arg, size_t at, const char *from, uint32_t from_len, uint32_t cp,
+		       const char *to, uint32_t to_len)
+{
+	struct fold_printer *p = arg;
+	(void)at;
+	if (p->total++ >= FOLDS_SHOWN)
+		return;
+	fputs(p->shown++ ? ", " : "", stdout);
+	/* Invisible characters are named, not printed. */
+	if (to_len == 0)
+		printf("U+%04X dropped", cp);
+	else
+		printf("'%.*s' -> '%.*s'", (int)from_len, from, (int)to_len, to);
+}
+
+static void text_folds(struct test_ctx *c, const char *text, size_t len)
+{
+	struct sluice_norm_view v;
+	fold_view(c, text, len, &v);
+	if (v.text == NULL)
+		return;
+	struct fold_printer p = {0};
+	fputs("\n  normalised: ", stdout);
+	sp_print_quoted(stdout, (const char *)v.text, v.len, false);
+	printf(" (%u character%s folded: ", v.folded, v.folded == 1 ? "" : "s");
+	each_fold(c->sc.pack->fold, text, len, print_fold, &p);
+	printf("%s)", p.total > FOLDS_SHOWN ? ", ..." : "");
+}
+
+static void json_fold(void *arg, size_t at, const char *from, uint32_t from_len, uint32_t cp,
+		      const char *to, uint32_t to_len)
+{
+	struct sluice_json_writer *j = arg;
+	sluice_jw_object(j, NULL);
+	sluice_jw_uint(j, "at", at);
+	sluice_jw_stringn(j, "from", from, from_len);
+	sluice_jw_uint(j, "code_point", cp);
+	sluice_jw_stringn(j, "to", to, to_len);
+	sluice_jw_end(j);
+}
+
+static void json_folds(struct test_ctx *c, const char *text, size_t len)
+{
+	struct sluice_norm_view v;
+	fold_view(c, text, len, &v);
+	if (v.text == NULL)
+		return;
+	sluice_jw_stringn(&c->j, "normalized", (const char *)v.text, v.len);
+	sluice_jw_array(&c->j, "folded");
+	each_fold(c->sc.pack->fold, text, len, json_fold, &c->j);
+	sluice_jw_end(&c->j);
+}
+
 /* Scans and reports one message. Returns 0, or -1 on a scan error. */
 static int one_message(struct test_ctx *c, const struct origin *o, const char *text, size_t len)
 {
@@ -198,6 +292,7 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 		if (!scanned) {
 			sluice_jw_uint(&c->j, "invalid_utf8_at", bad);
 		} else {
+			json_folds(c, text, len);
 			json_matches(c);
 			sluice_jw_bool(&c->j, "overflow", c->sc.set.overflow);
 			sluice_jw_uint(&c->j, "exempted", c->sc.set.exempted);
@@ -230,6 +325,7 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 			text_matches(c);
 			printf(" -> verdict %s", sp_verdict_name(c->sc.set.verdict));
 		}
+		text_folds(c, text, len);
 	}
 	if (!met)
 		printf("  [UNEXPECTED: expected %s]", sp_verdict_name(c->expect));
@@ -506,6 +602,7 @@ int sp_cmd_test(int argc, char **argv)
 	    {.name = "expect", .short_name = 'e', .parse = parse_expect, .target = c},
 	    {.name = "matched", .short_name = 'm', .flag = &c->matched_only},
 	    {.name = "all", .short_name = 'a', .flag = &rq.all},
+	    {.name = "no-normalize", .flag = &c->no_normalize},
 	    {0},
 	};
 	struct sp_args args = {.cmd = cmd, .usage = usage};
@@ -528,7 +625,21 @@ int sp_cmd_test(int argc, char **argv)
 	status = sp_load(args.operands[0], &pack, c->err, sizeof(c->err));
 	if (status != SP_EXIT_OK)
 		return finish(c, status, c->err);
-	if (sp_scanner_init(&c->sc, pack, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
+	/* --no-normalize: the same databases over the raw text. */
+	static struct sluice_pack unfolded;
+	struct sluice_pack_db *unfolded_dbs = NULL;
+	const struct sluice_pack *scanned = pack;
+	if (c->no_normalize) {
+		unfolded_dbs = calloc(pack->db_count ? pack->db_count : 1, sizeof(*unfolded_dbs));
+		if (unfolded_dbs == NULL) {
+			sluice_pack_free(pack);
+			return finish(c, SP_EXIT_FAIL, "out of memory");
+		}
+		sluice_pack_unfolded(pack, &unfolded, unfolded_dbs);
+		scanned = &unfolded;
+	}
+	if (sp_scanner_init(&c->sc, scanned, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
+		free(unfolded_dbs);
 		sluice_pack_free(pack);
 		return finish(c, SP_EXIT_FAIL, c->err);
 	}
@@ -543,6 +654,7 @@ int sp_cmd_test(int argc, char **argv)
 		report_totals(c, &rq, rq.pcap ? &cap : NULL);
 	free(c->drops);
 	sp_scanner_free(&c->sc);
+	free(unfolded_dbs);
 	sluice_pack_free(pack);
 	return finish(c, status, error);
 }

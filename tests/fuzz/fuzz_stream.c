@@ -220,7 +220,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.block = (config & 4) ? SLUICE_STREAM_BLOCK_RESET : SLUICE_STREAM_BLOCK_BLANK;
 	dec.tcp_ports = cfg.tcp_ports;
 	sluice_packet_ctx_init(&ctx, 0, &dec, &stats, ring);
-	if ((config & 2) && sluice_packet_ctx_set_scan_mode(&ctx, SLUICE_SCAN_BATCH) != 0)
+	if (sluice_packet_ctx_set_scan_mode(&ctx, (config & 2) ? SLUICE_SCAN_BATCH
+							       : SLUICE_SCAN_MESSAGE) != 0)
 		die("scan mode");
 	if (sluice_stream_ctx_init(&streams, &cfg, &sluice_libc_allocator) != 0)
 		die("streams");

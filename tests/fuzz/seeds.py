@@ -267,6 +267,9 @@ def pack_seeds():
             "truncated": (0x00, img[:len(img) // 2]),
             "header-only": (0x02, img[:56]),
         }
+        if base.endswith("-folded"):
+            # large (its folding table): one seed, and one cut in the table
+            variants = {k: variants[k] for k in ("unsigned-optional", "truncated")}
         for vname, (mode, data) in variants.items():
             write("fuzz_pack_loader", "%s-%s" % (base, vname), bytes([mode]) + data)
     # A format-1 header and a rule file under a pack-requiring trust.
@@ -310,8 +313,12 @@ def control_seeds():
         write("fuzz_control", "json-%d" % k, doc)
 
 
-if os.path.isdir(out):
-    shutil.rmtree(out)
+# Only the harnesses made here: the others' seeds (fuzz_stream, fuzz_ws_text,
+# fuzz_fold_table) are written by hand and kept.
+for harness in ("fuzz_packet_path", "fuzz_utf8", "fuzz_rule_file", "fuzz_pack_loader",
+                "fuzz_control"):
+    if os.path.isdir(os.path.join(out, harness)):
+        shutil.rmtree(os.path.join(out, harness))
 packets_seeds()
 utf8_seeds()
 rule_file_seeds()
