@@ -433,3 +433,104 @@ Test(fold_rules, missing_unicode_data_is_refused_naming_the_package)
 	cr_expect(strstr(err, "/nonexistent/DerivedNormalizationProps.txt") != NULL, "%s", err);
 	cr_expect(strstr(err, "unicode-data") != NULL, "%s", err);
 }
+
+/* ---- opt-ins ---- */
+
+Test(fold_rules, opt_ins_widen_only_the_rules_that_ask_and_spans_cover_the_separators)
+{
+	/* lang_optin.yaml's examples (checked when it compiles) are the main
+	 * test; here the spans, and what a rule without opt-ins still misses. */
+	struct sluice_pack *pack = load("lang_optin.yaml");
+	expect_span(pack, "加威.信abc", "wechat", "威.信");
+	expect_span(pack, "加微😀❤信 abc", "wechat", "微😀❤信");
+	expect_span(pack, "电话 幺三八一二三四五六七八。", "mobile", "幺三八一二三四五六七八");
+	expect_span(pack, "K * 粉", "drug", "K * 粉");
+	expect_no_match(pack, "麻.古", "plain");
+	for (size_t r = 0; r < pack->rule_count; r++) {
+		unsigned want = strcmp(pack->rules[r].id, "wechat") == 0
+				    ? SLUICE_OPTIN_HOMOPHONES | SLUICE_OPTIN_SEPARATORS
+				: strcmp(pack->rules[r].id, "mobile") == 0
+				    ? SLUICE_OPTIN_DIGIT_WORDS
+				: strcmp(pack->rules[r].id, "drug") == 0 ? SLUICE_OPTIN_SEPARATORS
+									 : 0;
+		cr_expect_eq(pack->rules[r].optin, want, "%s", pack->rules[r].id);
+	}
+
+	/* The opt-ins travel in the pack file. */
+	struct sluice_pack *back = NULL;
+	char path[] = "/tmp/sluice-test-optin-XXXXXX", err[1024] = "";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(sluice_pack_write(pack, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_pack_read(path, &back, err, sizeof(err)), 0, "%s", err);
+	for (size_t r = 0; r < pack->rule_count; r++)
+		cr_expect_eq(back->rules[r].optin, pack->rules[r].optin);
+	expect_span(back, "加威.信abc", "wechat", "威.信");
+	unlink(path);
+	sluice_pack_free(back);
+
+	/* Batches agree with messages alone on widened rules too. */
+	static const char *const texts[] = {"加威.信abc", "电话 幺三八一二三四五六七八",
+					    "K*粉",	  "冰箱",
+					    "加微😀❤信",	  "1三8壹2三4五6七8",
+					    "麻.古",	  "ＫＫ粉 and 冰\u200b-毒"};
+	enum { N = sizeof(texts) / sizeof(texts[0]) };
+	hs_scratch_t *scratch = NULL;
+	struct sluice_batch batch;
+	struct sluice_batch_results results;
+	struct scan alone = {0};
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_norm_space_init(&alone.norm, 4096, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_init(&batch, N, 4096, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_results_init(&results, N, 64, &sluice_libc_allocator), 0);
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(sluice_batch_add(&batch, texts[i], strlen(texts[i])), (int32_t)i);
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_SUCCESS);
+	uint32_t acted = 0;
+	for (uint32_t i = 0; i < N; i++) {
+		sluice_match_set_init(&alone.set, alone.matches, 64, pack);
+		alone.set.norm = &alone.norm;
+		cr_assert_eq(
+		    sluice_scan_message(pack, scratch, texts[i], strlen(texts[i]), &alone.set),
+		    HS_SUCCESS);
+		cr_assert(same_sets(&alone.set, sluice_batch_result(&results, i)), "\"%s\"",
+			  texts[i]);
+		acted += alone.set.count > 0;
+	}
+	cr_assert_eq(acted, 6);
+	sluice_batch_free(&batch);
+	sluice_batch_results_free(&results);
+	sluice_norm_space_free(&alone.norm);
+	hs_free_scratch(scratch);
+	sluice_pack_free(pack);
+}
+
+Test(fold_rules, an_unknown_opt_in_is_refused_with_a_suggestion)
+{
+	char path[] = "/tmp/sluice-test-optin-XXXXXX.yaml";
+	int fd = mkstemps(path, 5);
+	cr_assert_geq(fd, 0);
+	const char *yaml = "rules:\n"
+			   "  - id: a\n    category: c\n    action: flag\n"
+			   "    normalize: [homophone]\n    literal: x\n"
+			   "  - id: b\n    category: c\n    action: flag\n"
+			   "    normalize: {separators: 1}\n    literal: y\n";
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct sluice_diag_list d = {0};
+	struct sluice_rule_list rules;
+	cr_assert_eq(sluice_rule_file_load_diags(path, &rules, &d), 2);
+	bool suggested = false, shape = false;
+	for (size_t i = 0; i < d.count; i++) {
+		cr_expect_str_eq(d.items[i].code, "bad-optin");
+		suggested |=
+		    d.items[i].line == 5 && strstr(d.items[i].message, "homophones") != NULL;
+		shape |= d.items[i].line == 10 && strstr(d.items[i].message, "mapping") != NULL;
+	}
+	cr_expect(suggested, "the typo gets the word it looks like");
+	cr_expect(shape, "a mapping is named as one");
+	sluice_rule_list_free(&rules);
+	sluice_diag_list_free(&d);
+	unlink(path);
+}

@@ -451,6 +451,11 @@ Test(pack, a_folding_table_travels_in_the_pack_and_is_checked_on_the_way_in)
 	struct sluice_pack *compiled;
 	char *path = write_default_pack(&compiled);
 	char err[256];
+	/* The compiler's table (a rule file normalises) replaced by a small
+	 * one whose every mapping is known. */
+	cr_assert_not_null(compiled->fold);
+	sluice_fold_table_free(compiled->fold);
+	free(compiled->fold);
 	compiled->fold = calloc(1, sizeof(*compiled->fold));
 	cr_assert_eq(sluice_fold_table_init(compiled->fold), 0);
 	static const uint8_t v[] = "v", q[] = "q";

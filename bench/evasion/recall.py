@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Recall on the evasion corpus (issue 11): the share of each
 transformation's messages that their own rule still catches, with and
-without normalisation.
+without normalisation. For the opt-in kinds (separators, digit_words,
+homophones) recall is also given over the rules that opted into the kind,
+which is what opting in promises.
 
   bench/evasion/recall.py [--pack PACK] [--corpus TSV] [--build DIR] [--json]
 
@@ -82,6 +84,14 @@ def scan_docs(tool, pack, messages, normalize=True):
     return json.loads(r.stdout)["messages"]
 
 
+def opted_in(tool, pack):
+    """{rule id: set of opt-in kinds} from `sluice-pack info --json -r`."""
+    r = subprocess.run([tool, "info", "--json", "-r", pack], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"recall: sluice-pack info failed ({r.returncode}): {r.stderr.strip()}")
+    return {x["id"]: set(x.get("opt_in", [])) for x in json.loads(r.stdout)["rule_list"]}
+
+
 def scan(tool, pack, messages, normalize=True):
     return [{m["rule"] for m in msg.get("matches", [])}
             for msg in scan_docs(tool, pack, messages, normalize)]
@@ -96,6 +106,7 @@ def main():
     args = ap.parse_args()
     lines = corpus_lines(args.corpus)
     tool = str(Path(args.build) / "patterns/sluice-pack")
+    optin = opted_in(tool, args.pack)
     stats = {}
     for when, normalize in (("before", False), ("after", True)):
         matched = scan(tool, args.pack, [m for _, _, m in lines], normalize)
@@ -105,9 +116,20 @@ def main():
             s = stats.setdefault(kind, {"messages": 0, "before": 0, "after": 0})
             s["messages"] += when == "before"
             s[when] += rule in rules
+            if kind in OPT_IN and kind in optin.get(rule, ()):
+                o = s.setdefault("opted_in", {"rules": set(), "messages": 0, "before": 0,
+                                              "after": 0})
+                o["rules"].add(rule)
+                o["messages"] += when == "before"
+                o[when] += rule in rules
     for s in stats.values():
         s["recall_before"] = s["before"] / s["messages"]
         s["recall_after"] = s["after"] / s["messages"]
+        o = s.get("opted_in")
+        if o:
+            o["rules"] = sorted(o["rules"])
+            o["recall_before"] = o["before"] / o["messages"]
+            o["recall_after"] = o["after"] / o["messages"]
     benign = fortunes()
     fp = {"messages": len(benign)}
     for when, normalize in (("before", False), ("after", True)):
@@ -128,6 +150,10 @@ def main():
         kind = "opt-in" if k in OPT_IN else ("-" if k == "original" else "narrow")
         print(f"{k:<14} {kind:<7} {s['messages']:>8} {s['recall_before']:>7.1%} "
               f"{s['recall_after']:>7.1%}")
+        o = s.get("opted_in")
+        if o:
+            print(f"  rules that opted in ({len(o['rules'])}): {o['messages']:>8} "
+                  f"{o['recall_before']:>7.1%} {o['recall_after']:>7.1%}")
     if benign:
         print(f"false positives: {fp['acted_before']} of {fp['messages']} fortunes acted on "
               f"before ({fp['share_before']:.2%}), {fp['acted_after']} after "

@@ -149,6 +149,11 @@ def evasion_rows(st, results):
         out.append(["evasion", f"recall, {kind}",
                     f"{num(t.get('recall_after'), '{:.1%}')} after",
                     f"{num(t.get('recall_before'), '{:.1%}')} before"])
+        o = t.get("opted_in")
+        if o:
+            out.append(["evasion", f"recall, {kind}, rules that opted in",
+                        f"{num(o.get('recall_after'), '{:.1%}')} after",
+                        f"{num(o.get('recall_before'), '{:.1%}')} before"])
     fp = rc.get("false_positives") or {}
     out.append(["evasion", "fortunes acted on (false positives)",
                 f"{num(fp.get('share_after'), '{:.2%}')} after",
@@ -311,6 +316,11 @@ def targets(results):
             if kind in trans:
                 t.append(target(f"recall after normalisation, {kind} (an aim)",
                                 trans[kind].get("recall_after"), ">=", 0.95))
+        for kind in ("separators", "digit_words", "homophones"):
+            o = (trans.get(kind) or {}).get("opted_in")
+            if o:
+                t.append(target(f"recall after, {kind}, rules that opted in (an aim)",
+                                o.get("recall_after"), ">=", 0.95))
         fp = (evasion.get("recall") or {}).get("false_positives") or {}
         rise = fp.get("rise_points")
         t.append(target("false positives: rise under normalisation, points", rise, "<=", 0.1))

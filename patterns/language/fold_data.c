@@ -1,6 +1,5 @@
 #include "fold_data.h"
 
-#include <bzlib.h>
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 #include <unicode/uspoof.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 
 #include "message.h"
+#include "unihan_file.h"
 #include "utf8.h"
 
 /* "XXXX" or "XXXX..YYYY" at the start of line. */
@@ -132,93 +132,18 @@ long sluice_fold_load_nfkc_cf(struct sluice_fold_table *t, const char *path, cha
 	return count;
 }
 
-/* Lines of a bzip2-compressed text file. */
-struct bz_lines {
-	FILE *f;
-	BZFILE *bz;
-	char buf[65536];
-	size_t len, pos;
-	bool eof;
-};
-
-static int bz_open(struct bz_lines *r, const char *path)
-{
-	memset(r, 0, sizeof(*r));
-	r->f = fopen(path, "rb");
-	if (r->f == NULL)
-		return -1;
-	int bzerr;
-	r->bz = BZ2_bzReadOpen(&bzerr, r->f, 0, 0, NULL, 0);
-	if (bzerr != BZ_OK) {
-		fclose(r->f);
-		return -1;
-	}
-	return 0;
-}
-
-static void bz_close(struct bz_lines *r)
-{
-	int bzerr;
-	BZ2_bzReadClose(&bzerr, r->bz);
-	fclose(r->f);
-}
-
-/* The next line (without its newline) into line; false at the end or on a
- * corrupt stream (*bad). */
-static bool bz_line(struct bz_lines *r, char *line, size_t cap, bool *bad)
-{
-	size_t n = 0;
-	for (;;) {
-		if (r->pos == r->len) {
-			if (r->eof)
-				return n > 0 ? (line[n] = '\0', true) : false;
-			int bzerr;
-			int got = BZ2_bzRead(&bzerr, r->bz, r->buf, sizeof(r->buf));
-			if (bzerr != BZ_OK && bzerr != BZ_STREAM_END) {
-				*bad = true;
-				return false;
-			}
-			r->len = got > 0 ? (size_t)got : 0;
-			r->pos = 0;
-			r->eof = bzerr == BZ_STREAM_END;
-			continue;
-		}
-		char c = r->buf[r->pos++];
-		if (c == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-		if (n + 1 < cap)
-			line[n++] = c;
-	}
-}
-
-/* "U+XXXX" at *p; advances past it. */
-static bool parse_u(const char **p, uint32_t *cp)
-{
-	if ((*p)[0] != 'U' || (*p)[1] != '+')
-		return false;
-	char *end;
-	unsigned long v = strtoul(*p + 2, &end, 16);
-	if (end == *p + 2 || v >= SLUICE_FOLD_CODE_POINTS)
-		return false;
-	*cp = (uint32_t)v;
-	*p = end;
-	return true;
-}
-
 long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, char *err,
 				 size_t err_len)
 {
-	struct bz_lines r;
-	if (bz_open(&r, path) != 0) {
+	struct sluice_unihan_file r;
+	if (sluice_unihan_open(&r, path) != 0) {
 		sluice_set_err(err, err_len,
 			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
 		return -1;
 	}
 	struct sluice_fold_table simp;
 	if (sluice_fold_table_init(&simp) != 0) {
-		bz_close(&r);
+		sluice_unihan_close(&r);
 		sluice_set_err(err, err_len, "out of memory");
 		return -1;
 	}
@@ -226,7 +151,7 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
 	bool bad = false, named = false;
 	long count = 0;
 	unsigned lineno = 0;
-	while (bz_line(&r, line, sizeof(line), &bad)) {
+	while (sluice_unihan_line(&r, line, sizeof(line), &bad)) {
 		lineno++;
 		if (strcmp(line, "# Unihan_Variants.txt") == 0)
 			named = true;
@@ -234,7 +159,7 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
 			snprintf(version, sizeof(version), "Unihan_Variants.txt %.10s", line + 8);
 		const char *p = line;
 		uint32_t from, to;
-		if (line[0] == '#' || line[0] == '\0' || !parse_u(&p, &from))
+		if (line[0] == '#' || line[0] == '\0' || !sluice_unihan_cp(&p, &from))
 			continue;
 		if (strncmp(p, "\tkSimplifiedVariant\t", 20) != 0)
 			continue;
@@ -243,7 +168,7 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
 		 * own (then it is simplified in some of its senses). */
 		uint32_t first = 0;
 		bool self = false;
-		while (parse_u(&p, &to)) {
+		while (sluice_unihan_cp(&p, &to)) {
 			if (first == 0)
 				first = to;
 			self |= to == from;
@@ -263,7 +188,7 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
 		}
 		count++;
 	}
-	bz_close(&r);
+	sluice_unihan_close(&r);
 	if (bad || version[0] == '\0') {
 		sluice_fold_table_free(&simp);
 		sluice_set_err(err, err_len, "%s:%u: %s", path, lineno,

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "fold_data.h"
+#include "fold_optin.h"
 #include "match.h"
 #include "regex_analysis.h"
 #include "rule_fold.h"
@@ -56,6 +57,10 @@ struct build {
 	bool *folded;
 	char **body;
 	struct sluice_literal **lits;
+	/* Opt-ins (fold_optin.h): the data, and per literal or list rule that
+	 * opted in, each literal widened into a pattern (NULL: none). */
+	const struct sluice_optin_data *optin;
+	char ***wide;
 };
 
 static const char *rule_file(const struct build *b, const struct sluice_rule *r)
@@ -905,6 +910,23 @@ static int gather(struct build *b, struct db_input in[DB_INPUTS])
 				return -1;
 			continue;
 		}
+		if (b->wide[i] != NULL) {
+			/* Widened literals are patterns now (with exact spans from
+			 * start-of-match tracking). */
+			for (size_t k = 0; k < literal_count(r); k++) {
+				const char *w = b->wide[i][k];
+				if (w == NULL)
+					continue;
+				if (db_new_id(re, p, SLUICE_PAT_SOM, &id) != 0 ||
+				    db_push(re, w, 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
+					    (uint32_t)i, (uint32_t)k, NULL) != 0 ||
+				    db_new_id(ends, p, SLUICE_PAT_SOM, &id) != 0 ||
+				    db_push(ends, w, 0, hs_flags_of(f), id, (uint32_t)i,
+					    (uint32_t)k, NULL) != 0)
+					return -1;
+			}
+			continue;
+		}
 		/* whole_word literals too: a literal's edges are fixed, so the
 		 * match path's check of a match's edges (edge_check, set in
 		 * check_literals()) is exactly a \b on each side whose edge is a
@@ -976,6 +998,7 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 		pr->action = r->allow ? SLUICE_ACTION_NONE : r->action;
 		pr->flags = rule_flags(b, i);
 		pr->raw = r->raw && b->fold != NULL;
+		pr->optin = (uint8_t)r->optin;
 		pr->caseless = (pr->flags & SLUICE_RULE_CASELESS) != 0;
 		pr->expires_at = r->expires_at;
 		pr->kind = r->kind;
@@ -1100,6 +1123,12 @@ static void build_free(struct build *b)
 			free((char *)b->lits[i][k].text);
 		free(b->lits[i]);
 	}
+	for (size_t i = 0; b->wide && i < n; i++) {
+		for (size_t k = 0; b->wide[i] && k < literal_count(&b->rules->rules[i]); k++)
+			free(b->wide[i][k]);
+		free(b->wide[i]);
+	}
+	free(b->wide);
 	free(b->body);
 	free(b->lits);
 	free(b->folded);
@@ -1141,8 +1170,9 @@ static int alloc_per_rule(struct build *b, size_t n)
 	b->folded = calloc(n, sizeof(*b->folded));
 	b->body = calloc(n, sizeof(*b->body));
 	b->lits = calloc(n, sizeof(*b->lits));
+	b->wide = calloc(n, sizeof(*b->wide));
 	return b->bad && b->operand && b->flat && b->flat_len && b->expr && b->expr_prefix &&
-		       b->edge_check && b->pack_index && b->folded && b->body && b->lits
+		       b->edge_check && b->pack_index && b->folded && b->body && b->lits && b->wide
 		   ? 0
 		   : -1;
 }
@@ -1172,12 +1202,14 @@ static void leave_out_unusable(struct build *b)
 static int choose_views(struct build *b)
 {
 	const struct sluice_rule_list *rules = b->rules;
-	bool any = false;
+	bool any = false, optin = false;
+	char why[512];
 
 	for (size_t i = 0; i < rules->count; i++) {
 		const struct sluice_rule *r = &rules->rules[i];
 		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
 			continue;
+		optin |= r->optin != 0;
 		if (rules->normalize == SLUICE_NORM_NONE) {
 			if (r->raw)
 				rule_warn(b, i,
@@ -1190,9 +1222,12 @@ static int choose_views(struct build *b)
 		b->folded[i] = !r->raw;
 		any |= !r->raw;
 	}
+	if (optin && (b->optin = sluice_optin_data(why, sizeof(why))) == NULL) {
+		list_err(b, source_name(b), "cannot build the opt-in folding data: %s", why);
+		return -1;
+	}
 	if (!any)
 		return 0;
-	char why[512];
 	b->fold = sluice_fold_narrow(why, sizeof(why));
 	if (b->fold == NULL) {
 		list_err(b, source_name(b),
@@ -1236,16 +1271,43 @@ static void warn_folds(struct build *b, size_t i, const char *written,
 			  "or add normalize: false");
 }
 
+/* A literal or list rule that opted in: each literal widened into a pattern
+ * (rule_fold.h), compiled as a regex. -1 when out of memory. */
+static int widen_literals(struct build *b, size_t i, const struct sluice_fold_table *t)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	size_t n = literal_count(r);
+	struct sluice_fold_note note;
+
+	b->wide[i] = calloc(n ? n : 1, sizeof(**b->wide));
+	if (b->wide[i] == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct sluice_literal l = literal_as_written(r, k);
+		if (l.len > 0 && sluice_widen_literal(t, b->optin, r->optin, l.text, l.len,
+						      &b->wide[i][k], &note) != 0) {
+			b->oom = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Folds rule i's body. Returns -1 when out of memory. */
 static int fold_rule(struct build *b, size_t i)
 {
 	const struct sluice_rule *r = &b->rules->rules[i];
 	struct sluice_fold_note note;
 	bool pattern = r->kind == SLUICE_RULE_PATTERN;
+	const struct sluice_fold_table *t = b->folded[i] ? b->fold : NULL;
 
+	if (r->optin && !pattern && widen_literals(b, i, t) != 0)
+		return -1;
 	if (pattern) {
 		char *folded;
-		if (sluice_fold_pattern(b->fold, r->pattern, &folded, &note) != 0) {
+		if (sluice_widen_pattern(t, b->optin, r->optin, r->pattern, &folded, &note) != 0) {
 			b->oom = true;
 			return -1;
 		}
@@ -1266,7 +1328,7 @@ static int fold_rule(struct build *b, size_t i)
 			struct sluice_literal l = literal_as_written(r, k);
 			char *text;
 			size_t len;
-			if (sluice_fold_literal(b->fold, l.text, l.len, &text, &len, &note) != 0) {
+			if (sluice_fold_literal(t, l.text, l.len, &text, &len, &note) != 0) {
 				b->oom = true;
 				return -1;
 			}
@@ -1296,7 +1358,7 @@ static void check_rule_bodies(struct build *b)
 				 "the action is not one of flag, mask, block, allow");
 			continue;
 		}
-		if (b->folded[i] && fold_rule(b, i) != 0)
+		if ((b->folded[i] || r->optin) && fold_rule(b, i) != 0)
 			return;
 		if (r->kind == SLUICE_RULE_PATTERN)
 			check_pattern(b, i);

@@ -586,6 +586,8 @@ static const char *const flag_words[] = {"caseless", "dotall", "multiline", "who
 static const char *const severity_words[] = {"low", "medium", "high", "critical"};
 static const char *const action_words[] = {"flag", "mask", "block", "allow"};
 static const char *const profile_words[] = {"none", "narrow"};
+/* In the order of the SLUICE_OPTIN_* bits. */
+static const char *const optin_words[] = {"homophones", "digit_words", "separators"};
 
 static const struct word_set flag_set = {
     .words = flag_words,
@@ -621,6 +623,15 @@ static const struct word_set profile_set = {
     .plural = "profiles",
     .valid = "narrow (the default), none",
     .code = "bad-profile",
+};
+
+static const struct word_set optin_set = {
+    .words = optin_words,
+    .count = 3,
+    .what = "opt-in",
+    .plural = "opt-ins",
+    .valid = "homophones, digit_words, separators",
+    .code = "bad-optin",
 };
 
 static int unknown_word(struct file_ctx *fc, const struct key_draft *d, const struct word_set *set,
@@ -1032,13 +1043,41 @@ static void apply_quiet(struct file_ctx *fc, struct key_draft *d, const yaml_nod
 	parse_bool(fc, v, d->label, "quiet", &d->rule->quiet);
 }
 
+/* normalize: true or false, or a list of the opt-ins the rule wants on top
+ * of the pack's folding (fold_optin.h). */
 static void apply_normalize(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
 {
 	bool folded = true;
 
 	d->rule->normalize_loc = loc_of(v->start_mark);
-	if (parse_bool(fc, v, d->label, "normalize", &folded) == 0)
-		d->rule->raw = !folded;
+	if (v->type == YAML_SCALAR_NODE) {
+		if (parse_bool(fc, v, d->label, "normalize", &folded) == 0)
+			d->rule->raw = !folded;
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.items.top == v->data.sequence.items.start) {
+		err_at(fc, loc_of(v->start_mark), d->label, "bad-optin",
+		       "normalize is %s; write true, false, or a list of %s", node_kind(v),
+		       optin_set.valid);
+		return;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *w = yaml_document_get_node(fc->doc, *it);
+		unsigned k = 0;
+		while (w && w->type == YAML_SCALAR_NODE && k < optin_set.count &&
+		       !scalar_is(w, optin_words[k]))
+			k++;
+		if (!w || w->type != YAML_SCALAR_NODE)
+			err_at(fc, loc_of(w ? w->start_mark : v->start_mark), d->label, "bad-optin",
+			       "an opt-in is %s; opt-ins are words: %s",
+			       w ? node_kind(w) : "missing", optin_set.valid);
+		else if (k == optin_set.count)
+			unknown_word(fc, d, &optin_set, w);
+		else
+			d->rule->optin |= 1u << k;
+	}
 }
 
 static void apply_expires(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
@@ -1097,7 +1136,7 @@ static const struct key_def rule_keys[K_COUNT] = {
     [K_FLAGS] = {"flags", .apply = apply_flags},
     [K_CASELESS] = {"caseless", .string = true, .apply = apply_caseless},
     [K_QUIET] = {"quiet", .string = true, .apply = apply_quiet},
-    [K_NORMALIZE] = {"normalize", .string = true, .apply = apply_normalize},
+    [K_NORMALIZE] = {"normalize", .apply = apply_normalize},
     [K_EXPIRES] = {"expires", .string = true, .apply = apply_expires},
     [K_MATCHES] = {"matches", .apply = apply_matches},
     [K_DOES_NOT_MATCH] = {"does_not_match", .apply = apply_does_not_match},

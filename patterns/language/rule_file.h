@@ -90,7 +90,8 @@ struct sluice_rule {
 	enum sluice_rule_kind kind;
 	bool allow;
 	bool quiet;
-	bool raw; /* normalize: false: matched against the message as it is */
+	bool raw;	/* normalize: false: matched against the message as it is */
+	unsigned optin; /* normalize: [...]: SLUICE_OPTIN_* (fold_optin.h) */
 	enum sluice_severity severity;
 	unsigned flags;
 	int64_t expires_at; /* Unix seconds; 0: never */

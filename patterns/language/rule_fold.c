@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "fold_optin.h"
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -13,7 +14,7 @@
  * *kept says whether cp stays as it is. */
 static uint32_t fold_cp(const struct sluice_fold_table *t, uint32_t cp, uint8_t *out, bool *kept)
 {
-	uint32_t e = cp < 0x80 ? 0 : sluice_fold_entry_of(t, cp);
+	uint32_t e = cp < 0x80 || t == NULL ? 0 : sluice_fold_entry_of(t, cp);
 	*kept = e == 0;
 	if (e == 0)
 		return sluice_utf8_encode(cp, out);
@@ -61,11 +62,23 @@ int sluice_fold_literal(const struct sluice_fold_table *t, const char *text, siz
 /* ---- patterns ---- */
 
 struct folder {
-	const struct sluice_fold_table *t;
+	const struct sluice_fold_table *t; /* NULL: nothing folds */
 	const char *re;
 	size_t i, n;
 	struct sluice_strbuf sb;
 	struct sluice_fold_note *note;
+	/* Opt-ins (fold_optin.h): what a character may also be written as,
+	 * and separators between atoms. atom_before: the last thing written
+	 * was an atom (a character, a class, a group), so separators may
+	 * come between it and the next one. */
+	const struct sluice_optin_data *d;
+	unsigned optin;
+	bool atom_before, word_before; /* word_before: it was a Latin letter or digit */
+	/* atom_before where each open group began: its alternatives start
+	 * there again ("门(?:赌场|新葡京)": separators may follow 门 before
+	 * 赌 and before 新). */
+	bool group_before[32], group_word[32];
+	unsigned depth;
 };
 
 static bool word_char(uint8_t c)
@@ -98,17 +111,61 @@ static uint32_t char_count(const uint8_t *s, uint32_t len)
 	return n;
 }
 
+/* What cp may also be written as under the rule's opt-ins: how many, into
+ * out (cp first). */
+#define CLASS_MAX 256
+static size_t widened(const struct folder *f, uint32_t cp, uint32_t *out)
+{
+	if (!(f->optin & (SLUICE_OPTIN_HOMOPHONES | SLUICE_OPTIN_DIGIT_WORDS)))
+		return out[0] = cp, 1;
+	return sluice_optin_class(f->d, f->optin, cp, out, CLASS_MAX);
+}
+
+/* One character, as a class of what it may be written as when an opt-in
+ * widens it. */
+static void put_widened(struct folder *f, uint32_t cp)
+{
+	uint32_t alt[CLASS_MAX];
+	size_t n = widened(f, cp, alt);
+	uint8_t u[4];
+	if (n > 1)
+		sluice_strbuf_printf(&f->sb, "[");
+	for (size_t k = 0; k < n; k++)
+		put_char(f, u, sluice_utf8_encode(alt[k], u));
+	if (n > 1)
+		sluice_strbuf_printf(&f->sb, "]");
+}
+
+/* Before an atom: with the separators opt-in, a bounded run of separators
+ * may stand between it and the atom before; no spaces when both are Latin
+ * letters or digits (word: this one is), since a space is how words are
+ * separated and "GHB" must not match "HUGH BEAUMONT". */
+static void begin_atom(struct folder *f, bool word)
+{
+	if ((f->optin & SLUICE_OPTIN_SEPARATORS) && f->atom_before)
+		sluice_strbuf_printf(&f->sb, "[%s]{0,%d}",
+				     sluice_optin_separators(!(word && f->word_before)),
+				     SLUICE_OPTIN_MAX_SEPARATORS);
+	f->atom_before = true;
+	f->word_before = word;
+}
+
+static bool ascii_word(uint32_t cp)
+{
+	return cp < 0x80 && isalnum((int)cp);
+}
+
 /* Folded text as an atom: one character alone, several as a group, so that a
  * quantifier after it applies to all of them. */
 static void put_atom(struct folder *f, const uint8_t *s, uint32_t len)
 {
 	bool group = char_count(s, len) > 1;
+	begin_atom(f, len == 1 && ascii_word(s[0]));
 	if (group)
 		sluice_strbuf_printf(&f->sb, "(?:");
 	for (uint32_t i = 0; i < len;) {
 		uint32_t k;
-		sluice_utf8_decode(s + i, &k);
-		put_char(f, s + i, k);
+		put_widened(f, sluice_utf8_decode(s + i, &k));
 		i += k;
 	}
 	if (group)
@@ -182,17 +239,31 @@ static void literal_char(struct folder *f, uint32_t cp, size_t at, size_t len)
 	uint8_t out[SLUICE_FOLD_MAX_BYTES + 4];
 	bool kept;
 	uint32_t n = fold_cp(f->t, cp, out, &kept);
-	if (kept) {
+	if (kept && f->optin == 0) {
 		copy(f, at, at + len);
 		return;
 	}
-	note_fold(f->note, at, (uint32_t)len, out, n);
+	if (!kept)
+		note_fold(f->note, at, (uint32_t)len, out, n);
 	if (n == 0) {
 		/* dropped, and with it any quantifier of it */
 		f->i = quantifier_end(f->re, f->n, f->i);
 		return;
 	}
 	put_atom(f, out, n);
+}
+
+/* An ASCII character of the pattern that stands for itself, at f->i. */
+static void ascii_literal(struct folder *f)
+{
+	uint8_t c = (uint8_t)f->re[f->i];
+	uint32_t alt[CLASS_MAX];
+	begin_atom(f, ascii_word(c));
+	if (widened(f, c, alt) > 1)
+		put_widened(f, c);
+	else
+		copy(f, f->i, f->i + 1);
+	f->i++;
 }
 
 /* \Q...\E: every character literal. f->i is past "\Q". */
@@ -208,8 +279,8 @@ static void quoted(struct folder *f)
 		uint32_t cp = sluice_utf8_decode((const uint8_t *)f->re + at, &len);
 		f->i += len;
 		if (cp < 0x80) {
-			uint8_t c = (uint8_t)cp;
-			put_char(f, &c, 1);
+			begin_atom(f, ascii_word(cp));
+			put_widened(f, cp);
 		} else {
 			literal_char(f, cp, at, len);
 		}
@@ -236,17 +307,43 @@ static void escape(struct folder *f)
 	}
 	if (c == 'x' && read_hex_escape(re, f->n, i, &cp, &end)) {
 		f->i = end;
-		if (cp < 0x80)
+		if (cp < 0x80) {
+			begin_atom(f, ascii_word(cp));
 			copy(f, i, end);
-		else
+		} else {
 			literal_char(f, cp, i, end - i);
+		}
 		return;
 	}
 	if ((c == 'p' || c == 'P') && i + 2 < f->n && re[i + 2] == '{') {
 		const char *close = memchr(re + i + 2, '}', f->n - i - 2);
 		end = close ? (size_t)(close - re) + 1 : f->n;
+		begin_atom(f, false);
 		copy(f, i, end);
 		f->i = end;
+		return;
+	}
+	if (strchr("bBAzZG", c) != NULL) {
+		/* anchors: nothing to separate */
+		copy(f, i, i + 2);
+		f->i = i + 2;
+		f->atom_before = false;
+		return;
+	}
+	if (c == 'd' && (f->optin & SLUICE_OPTIN_DIGIT_WORDS)) {
+		/* a digit, or the numerals of any digit */
+		begin_atom(f, true);
+		sluice_strbuf_printf(&f->sb, "[0-9");
+		for (uint32_t v = 0; v < 10; v++) {
+			uint32_t alt[CLASS_MAX];
+			size_t n = widened(f, '0' + v, alt);
+			uint8_t u[4];
+			for (size_t k = 1; k < n; k++)
+				if (alt[k] >= 0x80)
+					put_char(f, u, sluice_utf8_encode(alt[k], u));
+		}
+		sluice_strbuf_printf(&f->sb, "]");
+		f->i = i + 2;
 		return;
 	}
 	if ((unsigned char)c >= 0x80) {
@@ -258,6 +355,7 @@ static void escape(struct folder *f)
 		return;
 	}
 	end = c == 'c' && i + 2 < f->n ? i + 3 : i + 2;
+	begin_atom(f, c == 'd' || c == 'w');
 	copy(f, i, end);
 	f->i = end;
 }
@@ -385,6 +483,24 @@ static void fold_range(struct folder *f, uint32_t lo, uint32_t hi, size_t at, si
 	}
 }
 
+/* The opt-ins' alternatives of the characters lo..hi (folded) join the
+ * class. */
+static void widen_range(struct folder *f, uint32_t lo, uint32_t hi, struct extras *x)
+{
+	if (!(f->optin & (SLUICE_OPTIN_HOMOPHONES | SLUICE_OPTIN_DIGIT_WORDS)) || hi - lo > 64)
+		return;
+	for (uint32_t cp = lo; cp <= hi; cp++) {
+		uint8_t out[SLUICE_FOLD_MAX_BYTES + 4];
+		bool kept;
+		uint32_t n = fold_cp(f->t, cp, out, &kept), k;
+		uint32_t c = n ? sluice_utf8_decode(out, &k) : cp;
+		uint32_t alt[CLASS_MAX];
+		size_t m = widened(f, kept || n == 0 ? cp : c, alt);
+		for (size_t j = 1; j < m; j++)
+			extras_add(x, alt[j]);
+	}
+}
+
 /* A class; f->i is at '['. */
 static void char_class(struct folder *f)
 {
@@ -414,6 +530,12 @@ static void char_class(struct folder *f)
 		ranges_add(&x.listed, lo, lo);
 		j = end;
 	}
+	/* A class of Latin letters and digits only is a word character. */
+	bool word = !negated && x.listed.n > 0;
+	for (size_t k = 0; k < x.listed.n; k++)
+		word &= x.listed.r[k].hi < 0x80 && ascii_word(x.listed.r[k].lo) &&
+			ascii_word(x.listed.r[k].hi);
+	begin_atom(f, word);
 	copy(f, f->i, i);
 	bool first = true;
 	while (i < f->n && (re[i] != ']' || first)) {
@@ -422,6 +544,8 @@ static void char_class(struct folder *f)
 		first = false;
 		if (!class_cp(f, i, &lo, &end)) {
 			end = class_other_end(re, f->n, i);
+			if (end == i + 2 && re[i] == '\\' && re[i + 1] == 'd')
+				widen_range(f, '0', '9', &x);
 			copy(f, i, end);
 			i = end;
 			continue;
@@ -431,9 +555,12 @@ static void char_class(struct folder *f)
 			copy(f, i, end2);
 			if (hi >= 0x80)
 				fold_range(f, lo, hi, i, end2 - i, &x);
+			if (lo >= '0' && hi <= '9')
+				widen_range(f, lo, hi, &x);
 			i = end2;
 			continue;
 		}
+		widen_range(f, lo, lo, &x);
 		if (lo < 0x80) {
 			copy(f, i, end);
 		} else if (negated) {
@@ -482,43 +609,155 @@ static void char_class(struct folder *f)
 	f->i = i < f->n ? i + 1 : f->n;
 }
 
+static void open_group(struct folder *f)
+{
+	if (f->depth < sizeof(f->group_before) / sizeof(f->group_before[0])) {
+		f->group_before[f->depth] = f->atom_before;
+		f->group_word[f->depth] = f->word_before;
+	}
+	f->depth++;
+}
+
+/* '|': the next alternative starts where its group did. */
+static void alternative(struct folder *f)
+{
+	unsigned k = f->depth - 1;
+	bool known = f->depth > 0 && k < sizeof(f->group_before) / sizeof(f->group_before[0]);
+	f->atom_before = known ? f->group_before[k] : false;
+	f->word_before = known ? f->group_word[k] : false;
+}
+
+/* "(?" and what follows it up to the group's body: flags and ':' or ')',
+ * a lookaround's sign, a group's name. f->i is at '('. */
+static void group_open(struct folder *f)
+{
+	const char *re = f->re;
+	size_t i = f->i + 2;
+	if (i < f->n && (re[i] == '=' || re[i] == '!'))
+		i++;
+	else if (i + 1 < f->n && re[i] == '<' && (re[i + 1] == '=' || re[i + 1] == '!'))
+		i += 2;
+	else if (i < f->n && (re[i] == '<' || re[i] == 'P' || re[i] == '\'')) {
+		const char *close = strpbrk(re + i, ">'");
+		i = close ? (size_t)(close - re) + 1 : f->n;
+	} else {
+		while (i < f->n && (isalpha((unsigned char)re[i]) || re[i] == '-' || re[i] == '^'))
+			i++;
+		if (i < f->n && (re[i] == ':' || re[i] == ')'))
+			i++;
+	}
+	copy(f, f->i, i);
+	f->i = i;
+	open_group(f);
+}
+
+static int fold(struct folder *f, char **out)
+{
+	const char *re = f->re;
+
+	memset(f->note, 0, sizeof(*f->note));
+	sluice_strbuf_init(&f->sb);
+	while (f->i < f->n) {
+		uint8_t c = (uint8_t)re[f->i];
+		size_t q;
+		if (c == '\\') {
+			escape(f);
+		} else if (c == '[') {
+			char_class(f);
+		} else if (c == '(' && f->i + 2 < f->n && re[f->i + 1] == '?' &&
+			   re[f->i + 2] == '#') {
+			const char *close = memchr(re + f->i, ')', f->n - f->i);
+			size_t end = close ? (size_t)(close - re) + 1 : f->n;
+			copy(f, f->i, end);
+			f->i = end;
+		} else if (c == '(' && f->i + 1 < f->n && re[f->i + 1] == '?') {
+			group_open(f);
+		} else if (c == '(') {
+			copy(f, f->i, f->i + 1);
+			f->i++;
+			open_group(f);
+		} else if (c == '|') {
+			copy(f, f->i, f->i + 1);
+			f->i++;
+			alternative(f);
+		} else if (c == '^' || c == '$') {
+			copy(f, f->i, f->i + 1);
+			f->i++;
+			f->atom_before = false;
+		} else if (c == ')') {
+			copy(f, f->i, f->i + 1);
+			f->i++;
+			f->depth -= f->depth > 0;
+			f->atom_before = true;
+			f->word_before = false;
+		} else if ((q = quantifier_end(re, f->n, f->i)) > f->i) {
+			/* a quantifier: the atom before it is still an atom */
+			copy(f, f->i, q);
+			f->i = q;
+		} else if (c == '.') {
+			begin_atom(f, false);
+			copy(f, f->i, f->i + 1);
+			f->i++;
+		} else if (c < 0x80) {
+			ascii_literal(f);
+		} else {
+			uint32_t len;
+			size_t at = f->i;
+			uint32_t cp = sluice_utf8_decode((const uint8_t *)re + at, &len);
+			f->i += len;
+			literal_char(f, cp, at, len);
+		}
+	}
+	if (f->sb.failed) {
+		sluice_strbuf_free(&f->sb);
+		return -1;
+	}
+	if (f->sb.data == NULL) {
+		f->sb.data = strdup("");
+		if (f->sb.data == NULL)
+			return -1;
+	}
+	*out = f->sb.data;
+	return 0;
+}
+
 int sluice_fold_pattern(const struct sluice_fold_table *t, const char *re, char **out,
 			struct sluice_fold_note *note)
 {
 	struct folder f = {.t = t, .re = re, .n = strlen(re), .note = note};
+	return fold(&f, out);
+}
+
+int sluice_widen_pattern(const struct sluice_fold_table *t, const struct sluice_optin_data *d,
+			 unsigned optin, const char *re, char **out, struct sluice_fold_note *note)
+{
+	struct folder f = {.t = t, .re = re, .n = strlen(re), .note = note, .d = d, .optin = optin};
+	return fold(&f, out);
+}
+
+int sluice_widen_literal(const struct sluice_fold_table *t, const struct sluice_optin_data *d,
+			 unsigned optin, const char *text, size_t len, char **out,
+			 struct sluice_fold_note *note)
+{
+	struct folder f = {.t = t, .re = text, .n = len, .note = note, .d = d, .optin = optin};
 
 	memset(note, 0, sizeof(*note));
 	sluice_strbuf_init(&f.sb);
 	while (f.i < f.n) {
-		uint8_t c = (uint8_t)re[f.i];
-		if (c == '\\') {
-			escape(&f);
-		} else if (c == '[') {
-			char_class(&f);
-		} else if (c == '(' && f.i + 2 < f.n && re[f.i + 1] == '?' && re[f.i + 2] == '#') {
-			const char *close = memchr(re + f.i, ')', f.n - f.i);
-			size_t end = close ? (size_t)(close - re) + 1 : f.n;
-			copy(&f, f.i, end);
-			f.i = end;
-		} else if (c < 0x80) {
-			copy(&f, f.i, f.i + 1);
-			f.i++;
+		uint32_t clen;
+		size_t at = f.i;
+		uint32_t cp = sluice_utf8_decode((const uint8_t *)text + at, &clen);
+		f.i += clen;
+		if (cp < 0x80) {
+			begin_atom(&f, ascii_word(cp));
+			put_widened(&f, cp);
 		} else {
-			uint32_t len;
-			size_t at = f.i;
-			uint32_t cp = sluice_utf8_decode((const uint8_t *)re + at, &len);
-			f.i += len;
-			literal_char(&f, cp, at, len);
+			literal_char(&f, cp, at, clen);
 		}
 	}
-	if (f.sb.failed) {
+	if (f.sb.failed || f.sb.data == NULL) {
 		sluice_strbuf_free(&f.sb);
 		return -1;
-	}
-	if (f.sb.data == NULL) {
-		f.sb.data = strdup("");
-		if (f.sb.data == NULL)
-			return -1;
 	}
 	*out = f.sb.data;
 	return 0;

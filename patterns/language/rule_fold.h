@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fold_optin.h"
 #include "fold_table.h"
 
 /* What folding changed, for lint. */
@@ -53,5 +54,19 @@ int sluice_fold_literal(const struct sluice_fold_table *t, const char *text, siz
  * is malloc'd. 0, or -1 when out of memory. */
 int sluice_fold_pattern(const struct sluice_fold_table *t, const char *re, char **out,
 			struct sluice_fold_note *note);
+
+/* The same, widened by the rule's opt-ins (fold_optin.h; optin a set of
+ * SLUICE_OPTIN_* bits): each character (after folding) becomes the class of
+ * what it may be written as, and with separators, a bounded run of
+ * separators may stand between two atoms (characters, classes, groups). t may
+ * be NULL (a pack that does not fold). 0, or -1 when out of memory. */
+int sluice_widen_pattern(const struct sluice_fold_table *t, const struct sluice_optin_data *d,
+			 unsigned optin, const char *re, char **out, struct sluice_fold_note *note);
+
+/* A literal widened into a pattern the same way (every character a literal,
+ * its regex syntax escaped). 0, or -1 when out of memory (or empty). */
+int sluice_widen_literal(const struct sluice_fold_table *t, const struct sluice_optin_data *d,
+			 unsigned optin, const char *text, size_t len, char **out,
+			 struct sluice_fold_note *note);
 
 #endif

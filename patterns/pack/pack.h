@@ -88,6 +88,7 @@ struct sluice_pack_rule {
 	unsigned flags;		 /* SLUICE_RULE_CASELESS | DOTALL | MULTILINE | WHOLE_WORD */
 	bool quiet;		 /* never acts on its own; an operand of combinations */
 	bool raw;		 /* normalize: false: scanned on the message as it is */
+	uint8_t optin;		 /* opt-in folding the rule was widened with (fold_optin.h) */
 	bool allow;		 /* exempts overlapping spans of its category's other rules */
 	bool operand;		 /* used (directly or not) by some combination */
 	char *description;	 /* "" when none was given */

@@ -22,7 +22,9 @@
  *     u8   kind (0 pattern, 1 literal, 2 list, 3 combination)
  *     u8   severity (1 low .. 4 critical)
  *     u8   bits: 0 quiet, 1 allow, 2 raw (normalize: false; version 4),
- *          4-5 whole_word edges checked by the match path
+ *          3 homophones, 6 digit_words, 7 separators (opt-ins, version 4; the
+ *          rule's patterns are widened already), 4-5 whole_word edges checked
+ *          by the match path
  *     u32  flags (bit 0 caseless, 1 dotall, 2 multiline, 3 whole_word)
  *     i64  expires_at (Unix seconds, 0: never)
  *     u32  literal count
@@ -238,7 +240,8 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 		put_u8(&b, (uint8_t)r->kind);
 		put_u8(&b, (uint8_t)r->severity);
 		put_u8(&b, (uint8_t)((r->quiet ? 1 : 0) | (r->allow ? 2 : 0) | (r->raw ? 4 : 0) |
-				     ((r->edge_check & 3) << 4)));
+				     ((r->optin & 1) << 3) | ((r->edge_check & 3) << 4) |
+				     ((r->optin & 6) << 5)));
 		put_u32(&b, r->flags);
 		put_i64(&b, r->expires_at);
 		put_u32(&b, r->literal_count);
@@ -643,7 +646,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 			   : (action < SLUICE_ACTION_FLAG || action >= SLUICE_ACTION_COUNT)) ||
 		    kind > SLUICE_RULE_COMBINATION || severity < SLUICE_SEVERITY_LOW ||
 		    severity > SLUICE_SEVERITY_CRITICAL ||
-		    (bits & ~(r->format >= 4 ? 0x37u : 0x33u)) || (flags & ~SLUICE_RULE_FLAG_MASK))
+		    (bits & ~(r->format >= 4 ? 0xffu : 0x33u)) || (flags & ~SLUICE_RULE_FLAG_MASK))
 			return bad_body(r,
 					"rule %s has action %u, kind %u, severity %u, bits %u, "
 					"flags %u",
@@ -657,6 +660,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		rule->quiet = bits & 1;
 		rule->allow = allow;
 		rule->raw = bits & 4;
+		rule->optin = (uint8_t)(((bits >> 3) & 1) | ((bits >> 5) & 6));
 		rule->edge_check = (uint8_t)((bits >> 4) & 3);
 		rule->flags = flags;
 		rule->caseless = (flags & SLUICE_RULE_CASELESS) != 0;

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "pack_sign.h"
 #include "cli.h"
+#include "fold_optin.h"
 
 static void usage_compile(FILE *f)
 {
@@ -225,6 +226,13 @@ static void rule_json(struct sluice_json_writer *j, const struct sluice_pack_rul
 	sp_flags_text(r->flags | (r->caseless ? SLUICE_RULE_CASELESS : 0), flags, sizeof(flags));
 	sluice_jw_string(j, "flags", flags);
 	sluice_jw_bool(j, "quiet", r->quiet);
+	if (r->raw)
+		sluice_jw_bool(j, "raw", true);
+	sluice_jw_array(j, "opt_in");
+	for (unsigned bit = 1; bit <= SLUICE_OPTIN_ALL; bit <<= 1)
+		if (r->optin & bit)
+			sluice_jw_string(j, NULL, sluice_optin_name(bit));
+	sluice_jw_end(j);
 	if (r->expires_at)
 		sluice_jw_int(j, "expires_at", r->expires_at);
 	if (r->description && r->description[0])
