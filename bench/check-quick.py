@@ -2,7 +2,7 @@
 """check-quick.py: the benchmark harness as a smoke test (CI runs it).
 
   bench/check-quick.py OUT/results.json
-  bench/check-quick.py --run [--build DIR] [--keep]
+  bench/check-quick.py --run [--build DIR] [--keep] [-- RUN_BENCH_ARGS...]
 
 Contract: checks that every stage a run asked for produced its numbers:
 present, finite, and > 0 where the number is a rate, a count or a latency;
@@ -12,7 +12,8 @@ and a smoke test that fails on a slow runner teaches people to ignore it.
 Prints TAP (one test per stage, setup and charts included), each failure
 naming the stage and the figure, and a closing "# N passed, N failed" line.
 With --run it first runs `bench/run-bench --quick --out TMPDIR` (its output
-shown as TAP comments) and checks that run; TMPDIR is removed when all passed,
+shown as TAP comments; arguments after `--` are passed on) and checks that
+run; TMPDIR is removed when all passed,
 unless --keep. Exit status 0 when every test passed, 1 otherwise, 2 usage.
 Python 3 standard library only.
 """
@@ -79,6 +80,11 @@ def check_setup(c):
     c.number("corpus", "text_stats", "messages")
     c.number("corpus", "pcap_stats", "packets")
     c.number("pack", "rules")
+    if c.get("corpus", "from") == "capture":
+        # What the user's capture holds is reported.
+        for k in ("packets", "datagrams", "messages", "in_text_corpus"):
+            c.number("corpus", "capture", k)
+        c.number("corpus", "capture", "other_share", positive=False)
 
 
 def check_scan(c):
@@ -271,10 +277,11 @@ def tap(checks):
     return 1 if failed else 0
 
 
-def run_bench(build, out):
+def run_bench(build, out, extra):
     argv = [sys.executable, str(HERE / "run-bench"), "--quick", "--out", str(out)]
     if build:
         argv += ["--build", str(build)]
+    argv += extra
     print("# $ " + " ".join(argv), flush=True)
     # The table and progress become TAP comments; the limit keeps a hung
     # stage from outliving the test (run-bench bounds each stage itself).
@@ -294,13 +301,15 @@ def main():
     ap.add_argument("--run", action="store_true", help="run bench/run-bench --quick first")
     ap.add_argument("--build", help="build directory for --run (default: run-bench's)")
     ap.add_argument("--keep", action="store_true", help="with --run, keep the output directory")
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     if bool(args.results) == args.run:
         ap.error("give RESULTS.json or --run")
     tmp = None
     if args.run:
         tmp = Path(tempfile.mkdtemp(prefix="sluice-bench-quick-"))
-        run_bench(args.build, tmp)
+        run_bench(args.build, tmp, extra)
         path = tmp / "results.json"
     else:
         path = Path(args.results)

@@ -80,6 +80,14 @@ class Config:
         self.pack_rules = Path(args.pack).resolve() if args.pack else (
             self.repo / "patterns/packs/all.yaml")
         self.pack_b_rules = Path(args.pack_b).resolve() if args.pack_b else None
+        # Bring your own traffic: a capture, or messages to cut a corpus from.
+        self.capture = Path(args.capture).resolve() if args.capture else None
+        self.text = Path(args.text).resolve() if args.text else None
+        if self.capture and self.text:
+            raise SystemExit("run-bench: --capture and --text: give one of them")
+        self.udp_port = args.udp_port
+        if not 1 <= self.udp_port <= 65535:
+            raise SystemExit("run-bench: --udp-port: a port, 1 to 65535")
 
         # Whole path: seconds of traffic before the first stats sample, and
         # between the two samples that give the rate.

@@ -2,10 +2,15 @@
 
 Contract: setup(cfg) compiles the pack under test (and, when the swap stage
 runs, a second pack to swap with), writes its `matches:` examples as the
-violation snippets, makes sure Debian's fortunes and fortunes-zh are there
-(installing them as root; a warning in the results if it cannot), generates
-OUT/corpus.pcap and OUT/corpus.txt with sluice-gen (fixed seed: two machines
-with the same packages run the same bytes), and describes all of it. It fills cfg.corpus_pcap, cfg.corpus_txt, cfg.pack_a, cfg.pack_b and
+violation snippets (none: the corpus carries no violations, with a warning),
+makes sure Debian's fortunes and fortunes-zh are there (installing them as
+root; a warning in the results if it cannot), generates OUT/corpus.pcap and
+OUT/corpus.txt with sluice-gen (fixed seed: two machines with the same
+packages run the same bytes; --text: cut from the user's messages instead),
+and describes all of it. With --capture nothing is generated: the capture is
+the corpus, and its messages, decoded as the gateway decodes them, are the
+text corpus; the results say what it holds (packets, messages, bytes, other
+traffic). It fills cfg.corpus_pcap, cfg.corpus_txt, cfg.pack_a, cfg.pack_b and
 cfg.pack_a_source. Unlike the measuring stages, a failure here is raised
 (StageError): nothing can be measured without a corpus and a pack.
 """
@@ -32,7 +37,8 @@ def pcap_stats(path):
             raise StageError(f"{path}: not a pcap file")
         magic = struct.unpack("<I", head[:4])[0]
         if magic not in PCAP_MAGICS:
-            raise StageError(f"{path}: not a classic pcap file")
+            raise StageError(f"{path}: not a classic pcap file (pcapng? convert it: "
+                             "editcap -F pcap IN OUT)")
         endian = PCAP_MAGICS[magic]
         rec = struct.Struct(endian + "IIII")
         while True:
@@ -84,13 +90,15 @@ GEN_SUMMARY = re.compile(
     r"(?: \(corpus: (\d+) pieces from (\d+) files\))?")
 
 
-def generate(cfg, pcap, txt, snippets, count=None, log_name="corpus"):
+def generate(cfg, pcap, txt, snippets, count=None, log_name="corpus", violations_pct=None):
     """Runs sluice-gen; returns its own summary (messages, violations...)."""
+    pct = cfg.violations_pct if violations_pct is None else violations_pct
     argv = [cfg.prog("sluice-gen"), "-o", pcap, "--text-out", txt, "-s", cfg.seed,
-            "-n", count or cfg.packets, "--frames", cfg.frames,
-            "--violations", cfg.violations_pct]
+            "-n", count or cfg.packets, "--frames", cfg.frames, "--violations", pct]
     if snippets:
         argv += ["--violations-from", snippets]
+    if cfg.text:
+        argv += ["--corpus", cfg.text]
     r = proc.run(argv, 300, log=cfg.log)
     if r.rc != 0 or r.timed_out:
         raise StageError(f"{log_name}: {r.why()}", r.stderr_tail(), r.command)
@@ -148,6 +156,45 @@ def ensure_corpus_text(cfg):
     return versions, (f"{', '.join(missing)} not installed (run deploy/install-deps.sh as root): "
                       "the corpus is cut from what sluice-gen found instead, so its bytes differ "
                       "from other machines'")
+
+
+def capture_corpus(cfg, pack, capture, txt):
+    """The messages of a user's capture, as the gateway decodes them
+    (`sluice-pack test --pcap --json`), into `msg_id<TAB>text` lines; what the
+    capture holds. Messages with a line break or a tab cannot be a line of
+    the text corpus and are counted, not written."""
+    argv = [cfg.prog("sluice-pack"), "test", "--json", pack, "--pcap", capture,
+            "--udp-port", cfg.udp_port]
+    r = proc.run([str(a) for a in argv], 900, log=cfg.log)
+    obj = proc.parse_json_object(r.stdout) if r.rc in (0, 1) else None
+    if obj is None or "messages" not in obj:
+        raise StageError(f"reading {capture}: {r.why() if r.rc else 'no messages'}",
+                         r.stderr_tail(), r.command)
+    written = left_out = unscanned = 0
+    with open(txt, "w", encoding="utf-8") as out:
+        for i, m in enumerate(obj["messages"]):
+            text = m.get("text")
+            if not m.get("scanned") or text is None:
+                unscanned += 1
+                continue
+            if "\n" in text or "\t" in text or "\r" in text:
+                left_out += 1
+                continue
+            out.write(f"{m.get('msg_id', i + 1)}\t{text}\n")
+            written += 1
+    if written == 0:
+        raise StageError(f"{capture}: no message the gateway would scan (UDP frames to port "
+                         f"{cfg.udp_port}; give --udp-port for another)")
+    totals = obj.get("totals") or {}
+    return {"messages": totals.get("messages"), "in_text_corpus": written,
+            "left_out_with_line_breaks": left_out, "not_valid_utf8": unscanned,
+            "packets": totals.get("packets"), "datagrams": totals.get("datagrams"),
+            "dropped_datagrams": totals.get("dropped_datagrams"),
+            "other_packets": totals.get("other_packets"),
+            "other_share": (totals.get("other_packets") or 0) / totals["packets"]
+            if totals.get("packets") else None,
+            "verdicts": {k: totals.get(k) for k in ("pass", "flag", "mask", "block")},
+            "command": r.command}
 
 
 def is_rule_file(path):
@@ -217,8 +264,21 @@ def setup(cfg):
                                "name": b.get("name"), "version": b.get("version"),
                                "rules": b.get("rules")}
 
+    if cfg.capture:
+        # Bring your own capture: nothing is generated.
+        cfg.say(f"reading the capture {cfg.capture}")
+        cfg.corpus_pcap = cfg.capture
+        cfg.corpus_txt = cfg.out / "corpus.txt"
+        contents = capture_corpus(cfg, cfg.pack_a, cfg.capture, cfg.corpus_txt)
+        result["corpus"] = {"pcap": str(cfg.corpus_pcap), "text": str(cfg.corpus_txt),
+                            "from": "capture", "capture": contents,
+                            "pcap_stats": pcap_stats(cfg.corpus_pcap),
+                            "text_stats": text_stats(cfg.corpus_txt)}
+        return result
+
     # Violation snippets: what the pack under test is documented to catch.
     snippets = None
+    violations_pct = cfg.violations_pct
     if is_rule_file(cfg.pack_rules):
         snippets = cfg.out / "violations.txt"
         r = proc.run([cfg.prog("sluice-pack"), "examples", "--acting", cfg.pack_rules], 120,
@@ -228,25 +288,39 @@ def setup(cfg):
         n = sum(1 for line in open(snippets, encoding="utf-8", errors="replace") if line.strip())
         result["violation_snippets"] = {"file": str(snippets), "count": n,
                                         "from": f"sluice-pack examples --acting {cfg.pack_rules}"}
+        if n == 0:
+            # A pack without examples: nothing documented to insert.
+            snippets = None
+            if violations_pct > 0:
+                warning = (f"{cfg.pack_rules} has no matches: examples of acting rules: the "
+                           "corpus carries no violations of it (--violations 0)")
+                result.setdefault("warnings", []).append(warning)
+                cfg.say("warning: " + warning)
+                violations_pct = 0.0
     else:
         result["violation_snippets"] = {"file": None, "count": None,
                                         "from": "sluice-gen's built-in list (a compiled pack has no examples)"}
 
-    versions, warning = ensure_corpus_text(cfg)
+    if cfg.text:
+        versions, warning = {"given": str(cfg.text)}, None
+    else:
+        versions, warning = ensure_corpus_text(cfg)
     if warning:
-        result["warnings"] = [warning]
+        result.setdefault("warnings", []).append(warning)
         cfg.say("warning: " + warning)
     cfg.say(f"generating the corpus ({cfg.packets} packets, seed {cfg.seed})")
     cfg.corpus_pcap = cfg.out / "corpus.pcap"
     cfg.corpus_txt = cfg.out / "corpus.txt"
-    gen = generate(cfg, cfg.corpus_pcap, cfg.corpus_txt, snippets)
+    gen = generate(cfg, cfg.corpus_pcap, cfg.corpus_txt, snippets,
+                   violations_pct=violations_pct)
     result["corpus"] = {
         "pcap": str(cfg.corpus_pcap),
         "text": str(cfg.corpus_txt),
+        "from": "text" if cfg.text else "fortunes",
         "text_packages": versions,
         "seed": cfg.seed,
         "frames_per_datagram": cfg.frames,
-        "violations_pct": cfg.violations_pct,
+        "violations_pct": violations_pct,
         "generator": gen,
         "pcap_stats": pcap_stats(cfg.corpus_pcap),
         "text_stats": text_stats(cfg.corpus_txt),

@@ -262,6 +262,18 @@ def rows(results):
     setup = results.get("setup") or {}
     if setup.get("status") == "failed":
         out.append(failed_row("setup", setup))
+    corpus = setup.get("corpus") or {}
+    if corpus.get("from") == "capture":
+        c, p, t = corpus.get("capture") or {}, corpus.get("pcap_stats") or {}, \
+            corpus.get("text_stats") or {}
+        share = c.get("other_share")
+        out.append(["setup", "your capture",
+                    f"{c.get('packets', '-'):,} packets, {size(p.get('bytes'))}, "
+                    f"{c.get('messages', '-'):,} messages ({size(t.get('bytes'))} of text)"
+                    if ok_num(c.get("packets")) and ok_num(c.get("messages")) else "-",
+                    f"{share:.1%} other traffic" if ok_num(share) else ""])
+    elif corpus.get("from") == "text":
+        out.append(["setup", "corpus cut from your text", f"{corpus.get('text_packages', {}).get('given')}", ""])
     for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("streams", stream_rows),
                      ("evasion", evasion_rows), ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),

@@ -275,6 +275,8 @@ def run_one(cfg, workers, mode, mean_pkt_bytes, pcap_link, outdir, name=None, ex
             "--summary", outdir / f"summary-{tag}.json"]
     if mode:
         argv += ["--scan", mode]
+    if cfg.udp_port != 7700:
+        argv += ["--udp-port", cfg.udp_port]
     argv = [str(a) for a in list(argv) + list(extra)]
     run = {"workers": workers, "scan_mode": mode, "lcores": lcores, "placement": where,
            "command": shlex.join(argv), "log": str(log_path)}
