@@ -146,6 +146,15 @@ def check_evasion(c):
                 c.number("cost", k, "both_over_scan")
 
 
+def check_events(c):
+    if not c.status_ok():
+        return  # the error says why; its figures would only repeat it
+    c.number("program_output", "sink", "events_per_s")
+    c.number("program_output", "sink", "written")
+    c.number("program_output", "sink", "write_errors", equals=0)
+    c.number("program_output", "stateless_format", "events_per_s")
+
+
 def check_kernel(c):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
@@ -244,7 +253,7 @@ def check(results):
             c.problems.append("stage did not run (run interrupted, or setup failed)")
         else:
             fn = {"scan": check_scan, "whole_path": check_whole_path, "streams": check_streams,
-                  "evasion": check_evasion, "kernel": check_kernel,
+                  "evasion": check_evasion, "events": check_events, "kernel": check_kernel,
                   "latency": lambda c: check_latency(c, results), "swap": check_swap,
                   "scale": lambda c: check_scale(c, results), "soak": check_soak}[name]
             fn(c)

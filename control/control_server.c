@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,8 +581,21 @@ void sluice_control_check_expiry(struct sluice_control *ctl)
 		sluice_registry_expire(ctl->registry, (int64_t)time(NULL), err, sizeof(err));
 }
 
+/* Whether a worker's ring holds events the sink has not written. */
+static bool events_waiting(const struct sluice_control *ctl)
+{
+	for (unsigned w = 0; ctl->sink != NULL && w < ctl->worker_count; w++)
+		if (sluice_event_ring_pending(ctl->rings[w]) > 0)
+			return true;
+	return false;
+}
+
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
 {
+	/* While events wait, the pass does not sleep on the socket: rings fill
+	 * at the workers' rate, and a ring that fills costs events. */
+	if (events_waiting(ctl))
+		timeout_ms = 0;
 	if (ctl->listen_fd >= 0) {
 		sluice_ctl_clients_serve(&ctl->clients, timeout_ms, serve_request, ctl);
 	} else if (timeout_ms > 0) {

@@ -24,12 +24,32 @@ struct sluice_tsc_clock {
 	uint64_t hz;   /* TSC frequency */
 };
 
+/* What the sink keeps between events so that a line costs copies, not
+ * formatting: the date and time of the current second, and each recent
+ * pack's name, version, rule ids and categories, JSON-escaped once. */
+struct sluice_event_pack_strings {
+	const struct sluice_pack *pack; /* with sha below: a freed pack's address */
+	char sha[17];			/* may come back as another pack */
+	char *name, *version;
+	char **rule_id, **category; /* per rule, escaped (quotes included) */
+	size_t rules;
+};
+
+#define SLUICE_EVENT_PACKS_CACHED 4 /* main and urgent, and the ones they replace */
+
 struct sluice_event_sink {
 	FILE *out;
 	char *path; /* "-" for stdout */
 	struct sluice_tsc_clock clock;
 	uint64_t written;
 	uint64_t write_errors;
+	/* Lines of a drain are gathered here and written with one call. */
+	char *buf;
+	size_t used, cap;
+	uint64_t ts_second; /* UINT64_MAX: none yet */
+	char ts_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of ts_second */
+	struct sluice_event_pack_strings packs[SLUICE_EVENT_PACKS_CACHED];
+	unsigned next_pack;
 };
 
 /* Opens path for appending ("-": stdout). Returns 0 or -1 with err. */
@@ -40,7 +60,9 @@ int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_tsc_clock *clock,
 			   char *buf, size_t cap);
 
-/* Pops and writes up to `budget` events from ring; returns how many. */
+/* Pops and writes up to `budget` events from ring; returns how many. The
+ * lines are written with one call per drain (and whenever the sink's buffer
+ * fills). */
 unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_event_ring *ring,
 				 unsigned budget);
 

@@ -430,6 +430,64 @@ Test(event_format, long_pack_name_is_written_whole)
 
 /* ---- event sink ---- */
 
+/* The sink caches the date of the current second and each pack's escaped
+ * strings: its lines must be the stateless formatter's, across seconds, across
+ * packs, and when a pack's address is reused by another pack. */
+Test(event_sink, cached_lines_equal_the_formatters_across_seconds_and_packs)
+{
+	char *dir = ts_make_tmpdir("control");
+	char *path = path_in(dir, "events.jsonl");
+	static struct sluice_pack a, b;
+	a = fake_pack("main \"pack\"", "1");
+	b = fake_pack("urgent", "7");
+	memcpy(a.sha256_hex, "aaaaaaaaaaaaaaaaaaaa", 21);
+	memcpy(b.sha256_hex, "bbbbbbbbbbbbbbbbbbbb", 21);
+	struct sluice_event_sink sink;
+	struct sluice_event_ring *ring = sluice_event_ring_create(64);
+	char err[512];
+	cr_assert_eq(sluice_event_sink_open(&sink, path, &test_clock, err, sizeof(err)), 0, "%s",
+		     err);
+	/* Two seconds' worth, alternating packs, both rules. */
+	static char want[16][2048];
+	unsigned n = 0;
+	for (uint64_t i = 0; i < 8; i++, n++) {
+		struct sluice_event ev = ev_with_id(100 + i);
+		ev.pack = i % 2 ? &b : &a;
+		ev.rule = (uint32_t)(i % 2);
+		ev.tsc = test_clock.tsc0 + i * 300000000ull; /* 0.3 s apart */
+		ev.verdict = SLUICE_ACTION_MASK;
+		sluice_event_format(&ev, &test_clock, want[n], sizeof(want[n]));
+		cr_assert(sluice_event_ring_push(ring, &ev));
+	}
+	cr_assert_eq(sluice_event_sink_drain(&sink, ring, 100), 8);
+	/* Pack a's address now holds another pack: its strings are not reused. */
+	a = fake_pack("replacement", "2");
+	memcpy(a.sha256_hex, "cccccccccccccccccccc", 21);
+	struct sluice_event ev = ev_with_id(200);
+	ev.pack = &a;
+	sluice_event_format(&ev, &test_clock, want[n++], sizeof(want[0]));
+	cr_assert(sluice_event_ring_push(ring, &ev));
+	cr_assert_eq(sluice_event_sink_drain(&sink, ring, 100), 1);
+	sluice_event_sink_close(&sink);
+
+	char *text = read_text(path);
+	const char *p = text;
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(want[i]);
+		cr_assert_eq(strncmp(p, want[i], len), 0, "line %u:\nwant %sgot  %.*s", i, want[i],
+			     (int)len, p);
+		p += len;
+	}
+	cr_assert_eq(*p, '\0');
+	cr_assert_not_null(strstr(text, "\"pack\":\"replacement\""));
+	cr_assert_not_null(strstr(text, "2023-11-14T22:13:21."), "the next second's date");
+	free(text);
+	sluice_event_ring_free(ring);
+	free(path);
+	ts_rmtree(dir);
+	free(dir);
+}
+
 Test(event_sink, drain_writes_one_line_per_event_in_order)
 {
 	char *dir = ts_make_tmpdir("control");

@@ -14,7 +14,8 @@ from pathlib import Path
 # net_pcap serves at most 16 queues (RTE_PMD_PCAP_MAX_QUEUES), one per worker.
 MAX_WORKERS = 16
 
-STAGES = ["scan", "whole_path", "streams", "evasion", "kernel", "latency", "swap", "scale"]
+STAGES = ["scan", "whole_path", "streams", "evasion", "events", "kernel", "latency", "swap",
+          "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
 # judges endurance, not speed.
 OPTIONAL_STAGES = ["soak"]
@@ -32,6 +33,7 @@ PROGRAMS = {
     "sluice-soak": "bench/soak/sluice-soak",
     "sluice-stream-bench": "bench/streams/sluice-stream-bench",
     "sluice-norm-bench": "bench/evasion/sluice-norm-bench",
+    "sluice-event-bench": "bench/events/sluice-event-bench",
 }
 
 # What each stage runs, checked before the stage starts.
@@ -40,6 +42,7 @@ STAGE_PROGRAMS = {
     "whole_path": ["sluice", "sluicectl"],
     "streams": ["sluice-stream-bench", "sluice", "sluicectl"],
     "evasion": ["sluice-pack", "sluice-norm-bench"],
+    "events": ["sluice-event-bench"],
     "kernel": ["sluice-kernel-bench"],
     "latency": ["sluice-latency-bench"],
     "swap": ["sluice-latency-bench"],

@@ -169,6 +169,18 @@ def evasion_rows(st, results):
     return out
 
 
+def events_rows(st, results):
+    o = st.get("program_output") or {}
+    sink, fmt = o.get("sink") or {}, o.get("stateless_format") or {}
+    out = [["events", "event sink to /dev/null, 1 core", rate(sink.get("events_per_s"), "ev/s"),
+            num(sink.get("ns_per_event"), "{:,.0f}", "ns/event")],
+           ["events", "stateless formatter (no caches)", rate(fmt.get("events_per_s"), "ev/s"),
+            num(fmt.get("ns_per_event"), "{:,.0f}", "ns/event")]]
+    if st.get("status") != "ok":
+        out.append(failed_row("events", st))
+    return out
+
+
 def whole_path_one(results):
     """The 1-worker whole-path run to set beside the kernel path: the batch
     mode when there are several (the kernel bench's default too)."""
@@ -275,7 +287,8 @@ def rows(results):
     elif corpus.get("from") == "text":
         out.append(["setup", "corpus cut from your text", f"{corpus.get('text_packages', {}).get('given')}", ""])
     for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("streams", stream_rows),
-                     ("evasion", evasion_rows), ("kernel", kernel_rows),
+                     ("evasion", evasion_rows), ("events", events_rows),
+                     ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
                      ("soak", soak_rows)):
         st = stage(results, name)
@@ -339,6 +352,11 @@ def targets(results):
         cost = evasion.get("cost") or {}
         t.append(target("normalise + scan / scan, Chinese and mixed (an aim: <= 1.25)",
                         (cost.get("other") or {}).get("both_over_scan"), "stated", 1.25))
+    events = stage(results, "events")
+    if events is not None:
+        t.append(target("event sink, events/s on one core", ((events.get("program_output") or {})
+                                                              .get("sink") or {}).get("events_per_s"),
+                        ">=", 1e6))
     if swap is not None:
         t.append(target("messages lost during swaps", swap.get("lost"), "==", 0))
         t.append(target("worst worker stall during swaps, ms", swap.get("worst_stall_ms"),
