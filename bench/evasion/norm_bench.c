@@ -62,11 +62,6 @@ static const struct cli_program program = {
     .options = options,
     .option_count = sizeof(options) / sizeof(options[0]),
     .help_column = 20,
-    .wording = {.unknown_option = "unknown option '%s' (see --help)",
-		.missing_value = "%s needs a value",
-		.unexpected_argument = "unexpected argument '%s' (see --help)",
-		.bad_value = "--%s: '%s' is not %s",
-		.unsigned_range = "a whole number in %" PRIu64 "..%" PRIu64},
 };
 
 struct subset {

@@ -136,11 +136,8 @@ long sluice_fold_load_simplified(struct sluice_fold_table *t, const char *path, 
 				 size_t err_len)
 {
 	struct sluice_unihan_file r;
-	if (sluice_unihan_open(&r, path) != 0) {
-		sluice_set_err(err, err_len,
-			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
+	if (sluice_unihan_open(&r, path, err, err_len) != 0)
 		return -1;
-	}
 	struct sluice_fold_table simp;
 	if (sluice_fold_table_init(&simp) != 0) {
 		sluice_unihan_close(&r);

@@ -190,11 +190,8 @@ static int load_readings(struct sluice_optin_data *d, const struct sluice_fold_t
 			 const char *path, char *err, size_t err_len)
 {
 	struct sluice_unihan_file r;
-	if (sluice_unihan_open(&r, path) != 0) {
-		sluice_set_err(err, err_len,
-			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
+	if (sluice_unihan_open(&r, path, err, err_len) != 0)
 		return -1;
-	}
 	char line[4096];
 	bool bad = false;
 	int rc = 0;
@@ -239,11 +236,8 @@ static int load_numerals(struct sluice_optin_data *d, const struct sluice_fold_t
 			 const char *path, char *err, size_t err_len)
 {
 	struct sluice_unihan_file r;
-	if (sluice_unihan_open(&r, path) != 0) {
-		sluice_set_err(err, err_len,
-			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
+	if (sluice_unihan_open(&r, path, err, err_len) != 0)
 		return -1;
-	}
 	char line[512];
 	bool bad = false;
 	while (sluice_unihan_line(&r, line, sizeof(line), &bad)) {

@@ -4,17 +4,20 @@
 #include <string.h>
 
 #include "fold_table.h"
+#include "message.h"
 
-int sluice_unihan_open(struct sluice_unihan_file *r, const char *path)
+int sluice_unihan_open(struct sluice_unihan_file *r, const char *path, char *err, size_t err_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->f = fopen(path, "rb");
-	if (r->f == NULL)
-		return -1;
-	int bzerr;
-	r->bz = BZ2_bzReadOpen(&bzerr, r->f, 0, 0, NULL, 0);
-	if (bzerr != BZ_OK) {
-		fclose(r->f);
+	int bzerr = BZ_OK;
+	if (r->f != NULL)
+		r->bz = BZ2_bzReadOpen(&bzerr, r->f, 0, 0, NULL, 0);
+	if (r->f == NULL || bzerr != BZ_OK) {
+		if (r->f != NULL)
+			fclose(r->f);
+		sluice_set_err(err, err_len,
+			       "%s: cannot read (Debian: apt-get install unicode-data)", path);
 		return -1;
 	}
 	return 0;

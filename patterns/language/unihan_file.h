@@ -21,8 +21,9 @@ struct sluice_unihan_file {
 	bool eof;
 };
 
-/* 0, or -1 when the file cannot be opened or is not bzip2. */
-int sluice_unihan_open(struct sluice_unihan_file *r, const char *path);
+/* 0, or -1 with err set (naming the file and the package that has it) when
+ * it cannot be opened or is not bzip2. */
+int sluice_unihan_open(struct sluice_unihan_file *r, const char *path, char *err, size_t err_len);
 void sluice_unihan_close(struct sluice_unihan_file *r);
 
 /* The next line (without its newline) into line, cut to cap - 1 bytes; false

@@ -121,20 +121,15 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 /* Folds every text of the batch with t into fold_buf, unless that was done
  * since the last change. Nothing is copied while every message so far is its
  * own folded text. */
-static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
+/* The folded texts of a batch with some text not all ASCII, into fold_buf
+ * from the first text that folds on (before it, the texts are their own).
+ * Returns fold_buf's length, 0 when nothing folded. */
+static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
 {
-	if (b->folded_by != NULL && (b->folded_by == t || b->folded_digest == t->digest))
-		return;
 	bool copying = false;
 	uint32_t o = 0;
 
-	if (b->unicode == 0) {
-		/* All ASCII: the texts are their own folded texts. */
-		memcpy(b->fold_start, b->start, b->count * sizeof(*b->start));
-		memcpy(b->fold_len, b->len, b->count * sizeof(*b->len));
-		memset(b->fold_mapped, 0, b->count);
-	}
-	for (uint32_t k = 0; k < b->count && b->unicode != 0; k++) {
+	for (uint32_t k = 0; k < b->count; k++) {
 		const uint8_t *in = (const uint8_t *)b->buf + b->start[k];
 		uint32_t at = copying ? o : b->start[k];
 		struct sluice_norm_view v = {.text = in, .len = b->len[k], .identity = true};
@@ -161,8 +156,25 @@ static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t
 		o += v.len;
 		b->fold_buf[o++] = SEPARATOR;
 	}
-	b->fold_text = copying ? b->fold_buf : b->buf;
-	b->fold_used = copying ? o : b->used;
+	return o;
+}
+
+/* Folds every text of the batch with t, unless that was done since the last
+ * change. An all-ASCII batch is its own folded texts: nothing is read. */
+static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
+{
+	if (b->folded_by != NULL && (b->folded_by == t || b->folded_digest == t->digest))
+		return;
+	uint32_t used = 0;
+	if (b->unicode != 0) {
+		used = fold_unicode_texts(b, t);
+	} else {
+		memcpy(b->fold_start, b->start, b->count * sizeof(*b->start));
+		memcpy(b->fold_len, b->len, b->count * sizeof(*b->len));
+		memset(b->fold_mapped, 0, b->count);
+	}
+	b->fold_text = used ? b->fold_buf : b->buf;
+	b->fold_used = used ? used : b->used;
 	b->folded_by = t;
 	b->folded_digest = t->digest;
 }

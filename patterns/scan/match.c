@@ -21,19 +21,6 @@ static bool edges_ok(const struct sluice_view_text *v, uint8_t check, unsigned l
 	return true;
 }
 
-/* The message's bytes behind [from, to) of a folded view: from the first
- * character that contributed to the end of the last, with whatever was
- * dropped between them (as sluice_norm_span()). */
-static void map_span(const struct sluice_scan_state *st, const uint32_t *src,
-		     unsigned long long *from, unsigned long long *to)
-{
-	uint32_t last = src[*to - 1];
-	uint8_t lead = (uint8_t)st->text[last];
-
-	*from = src[*from];
-	*to = last + (lead < 0x80 ? 1u : lead < 0xe0 ? 2u : lead < 0xf0 ? 3u : 4u);
-}
-
 static void record(struct sluice_match_set *set, uint32_t rule, uint32_t from, uint32_t to)
 {
 	/* Hyperscan reports in order of end offset, so a span of the same rule that
@@ -79,8 +66,13 @@ void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned 
 		st->operand_dropped |= rule->operand;
 		return;
 	}
-	if (st->cur->src != NULL)
-		map_span(st, st->cur->src, &from, &to);
+	if (st->cur->src != NULL) {
+		/* back to the message's own bytes (texts are under 4 GiB) */
+		uint32_t f = (uint32_t)from, t = (uint32_t)to;
+		sluice_norm_map(st->cur->src, (const uint8_t *)st->text, &f, &t);
+		from = f;
+		to = t;
+	}
 	st->operand_seen |= rule->operand;
 	if (rule->allow)
 		st->any_allow = true;

@@ -119,11 +119,6 @@ void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *
 void sluice_norm_span(const struct sluice_norm_view *view, const uint32_t *src, const uint8_t *in,
 		      uint32_t *from, uint32_t *to)
 {
-	if (view->identity)
-		return;
-	uint32_t last = src[*to - 1];
-	*from = src[*from];
-	uint32_t n;
-	sluice_utf8_decode(in + last, &n);
-	*to = last + n;
+	if (!view->identity)
+		sluice_norm_map(src, in, from, to);
 }

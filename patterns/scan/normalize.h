@@ -64,8 +64,21 @@ void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint
 void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 			      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
 
-/* The message's bytes [*from, *to) behind the normalised span [from, to)
- * (from < to <= view->len). */
+/* The message's bytes [*from, *to) behind the span [*from, *to) of a folded
+ * text whose bytes came from the message's characters at src: from the first
+ * character that contributed to the end of the last, with whatever was
+ * dropped between them. */
+static inline void sluice_norm_map(const uint32_t *src, const uint8_t *in, uint32_t *from,
+				   uint32_t *to)
+{
+	uint32_t last = src[*to - 1];
+	uint8_t lead = in[last];
+	*from = src[*from];
+	*to = last + (lead < 0x80 ? 1u : lead < 0xe0 ? 2u : lead < 0xf0 ? 3u : 4u);
+}
+
+/* The same for a view sluice_normalize() made: nothing to map when it is the
+ * message itself (from < to <= view->len). */
 void sluice_norm_span(const struct sluice_norm_view *view, const uint32_t *src, const uint8_t *in,
 		      uint32_t *from, uint32_t *to);
 
