@@ -116,6 +116,22 @@ def check_whole_path(c):
             c.number("runs", i, "per_worker_over_ceiling")
 
 
+def check_packet_path(c):
+    if not c.status_ok():
+        return  # the error says why; its figures would only repeat it
+    if not c.get("rounds"):
+        c.problems.append("no round")
+    for k in ("never", "never_raw", "light"):
+        c.number("packets_per_s", k)
+    for k in ("light", "light_batch"):
+        c.number("msgs_per_s", k)
+    c.number("ratios", "light_over_batch")
+    if c.get("testpmd"):
+        c.number("packets_per_s", "testpmd")
+        c.number("ratios", "never_over_testpmd")
+    c.number("light_events", "dropped", positive=False)
+
+
 def check_streams(c):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
@@ -252,7 +268,8 @@ def check(results):
         if name not in stages:
             c.problems.append("stage did not run (run interrupted, or setup failed)")
         else:
-            fn = {"scan": check_scan, "whole_path": check_whole_path, "streams": check_streams,
+            fn = {"scan": check_scan, "whole_path": check_whole_path,
+                  "packet_path": check_packet_path, "streams": check_streams,
                   "evasion": check_evasion, "events": check_events, "kernel": check_kernel,
                   "latency": lambda c: check_latency(c, results), "swap": check_swap,
                   "scale": lambda c: check_scale(c, results), "soak": check_soak}[name]

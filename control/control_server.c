@@ -314,10 +314,13 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	const struct sluice_generation *gen = sluice_registry_current(ctl->registry);
 	sluice_strbuf_printf(sb,
 			     "{\"ok\":true,\"generation\":%llu,\"events_written\":%llu,"
-			     "\"event_write_errors\":%llu,\"packs\":{\"main\":",
+			     "\"event_write_errors\":%llu,\"events_full\":",
 			     (unsigned long long)gen->seq,
 			     (unsigned long long)(ctl->sink ? ctl->sink->written : 0),
 			     (unsigned long long)(ctl->sink ? ctl->sink->write_errors : 0));
+	bool waits = ctl->events_full != NULL && strcmp(ctl->events_full, "wait") == 0;
+	sluice_strbuf_printf(sb, "{\"policy\":\"%s\",\"wait_us\":%u},\"packs\":{\"main\":",
+			     waits ? "wait" : "drop", waits ? ctl->events_wait_us : 0);
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
 	sluice_strbuf_printf(sb, ",\"urgent\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_URGENT].pack);

@@ -54,6 +54,10 @@ struct sluice_control {
 	unsigned lcores[SLUICE_MAX_WORKERS];
 	uint64_t tsc_hz;
 	unsigned stall_ms;
+	/* What workers do with an event when their ring is full (--events-full),
+	 * shown by `stats`: "drop", or "wait" up to events_wait_us. */
+	const char *events_full;
+	unsigned events_wait_us;
 	char *socket_path;	  /* NULL: no socket */
 	const char *socket_group; /* group to own the socket; NULL: the daemon's */
 	gid_t socket_gid;	  /* resolved by sluice_control_open() */

@@ -44,6 +44,9 @@ void sluice_stats_sum(struct sluice_worker_stats *const *workers, unsigned count
 		total->utf8_repaired += s->utf8_repaired;
 		total->match_overflow += s->match_overflow;
 		total->events_dropped += s->events_dropped;
+		total->events_waited += s->events_waited;
+		total->event_wait_cycles += s->event_wait_cycles;
+		total->event_wait_timeouts += s->event_wait_timeouts;
 		total->iterations += s->iterations;
 		if (s->max_iteration_cycles > total->max_iteration_cycles)
 			total->max_iteration_cycles = s->max_iteration_cycles;
@@ -130,12 +133,14 @@ void sluice_stats_json_one(struct sluice_strbuf *sb, const struct sluice_worker_
 	sluice_strbuf_printf(
 	    sb,
 	    "},\"utf8_repaired\":%llu,\"match_overflow\":%llu,\"events_dropped\":%llu,"
+	    "\"events_waited\":%llu,\"event_wait_ns\":%.0f,\"event_wait_timeouts\":%llu,"
 	    "\"iterations\":%llu,\"max_iteration_ns\":%.0f,\"max_gap_ns\":%.0f,"
 	    "\"generation\":%llu",
 	    (unsigned long long)s->utf8_repaired, (unsigned long long)s->match_overflow,
-	    (unsigned long long)s->events_dropped, (unsigned long long)s->iterations,
-	    cycles_to_ns(s->max_iteration_cycles, tsc_hz), cycles_to_ns(s->max_gap_cycles, tsc_hz),
-	    (unsigned long long)s->generation);
+	    (unsigned long long)s->events_dropped, (unsigned long long)s->events_waited,
+	    cycles_to_ns(s->event_wait_cycles, tsc_hz), (unsigned long long)s->event_wait_timeouts,
+	    (unsigned long long)s->iterations, cycles_to_ns(s->max_iteration_cycles, tsc_hz),
+	    cycles_to_ns(s->max_gap_cycles, tsc_hz), (unsigned long long)s->generation);
 	stream_json(sb, &s->stream);
 	sluice_strbuf_printf(sb, "}");
 }

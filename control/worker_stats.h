@@ -34,8 +34,11 @@ struct sluice_worker_stats {
 	uint64_t bad[SLUICE_BAD_REASON_COUNT];
 	uint64_t utf8_repaired; /* messages passed after policy "replace" */
 	uint64_t match_overflow;
-	uint64_t events_dropped;       /* event ring full */
-	uint64_t iterations;	       /* worker loop passes: a heartbeat */
+	uint64_t events_dropped;      /* event ring full (after waiting, with --events-full wait) */
+	uint64_t events_waited;	      /* events that found the ring full and waited for room */
+	uint64_t event_wait_cycles;   /* time those waits held the worker */
+	uint64_t event_wait_timeouts; /* waits that ended without room: the event dropped */
+	uint64_t iterations;	      /* worker loop passes: a heartbeat */
 	uint64_t max_iteration_cycles; /* longest pass, start to end */
 	uint64_t max_gap_cycles;       /* longest time between two passes' starts */
 	uint64_t generation;	       /* ruleset generation used in the last burst */

@@ -204,6 +204,8 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 		sluice_packet_ctx_init(&w->ctx, (uint16_t)i, &d->decoder, &w->stats, ring);
 		w->ctx.alloc = alloc;
 		memcpy(w->ctx.policy, d->opt->policy, sizeof(w->ctx.policy));
+		if (d->opt->events_full == SLUICE_EVENTS_WAIT)
+			w->ctx.event_wait_cycles = (uint64_t)(hz * d->opt->events_wait_us / 1e6);
 		if (sluice_packet_ctx_set_scan_mode(&w->ctx, d->opt->scan_mode) != 0) {
 			snprintf(err, err_len, "out of memory for worker %u's scan batches", i);
 			return -1;
@@ -339,12 +341,21 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 			(unsigned long long)t->datagrams_dropped_bad);
 	if (d->stream_cfg.any_port)
 		print_streams(out, &t->stream);
-	if (d->sink_open)
-		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)\n",
+	double hz = (double)rte_get_tsc_hz();
+	if (d->sink_open) {
+		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)",
 			(unsigned long long)d->sink.written,
 			strcmp(d->sink.path, "-") == 0 ? "stdout" : d->sink.path,
 			(unsigned long long)t->events_dropped);
-	double hz = (double)rte_get_tsc_hz();
+		if (d->opt->events_full == SLUICE_EVENTS_WAIT)
+			fprintf(out,
+				"; --events-full wait: %llu waited for room, %.1f ms in all, %llu"
+				" of them in vain",
+				(unsigned long long)t->events_waited,
+				t->event_wait_cycles / hz * 1e3,
+				(unsigned long long)t->event_wait_timeouts);
+		fprintf(out, "\n");
+	}
 	fprintf(out, "  worker loop     longest pass %.1f us, longest gap between passes %.1f us\n",
 		(double)t->max_iteration_cycles * 1e6 / hz, (double)t->max_gap_cycles * 1e6 / hz);
 }
@@ -510,6 +521,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->control.sink = &d->sink;
 	d->control.tsc_hz = rte_get_tsc_hz();
 	d->control.stall_ms = o->stall_ms;
+	d->control.events_full = o->events_full == SLUICE_EVENTS_WAIT ? "wait" : "drop";
+	d->control.events_wait_us = o->events_wait_us;
 	d->control.socket_group = o->socket_group;
 	if (setup_workers(d, err, err_len) != 0)
 		return -1;
@@ -524,6 +537,14 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->registry.check_workers = sluice_control_check_workers;
 	d->registry.hook_arg = &d->control;
 	return 0;
+}
+
+static bool any_worker_running(const struct daemon *d)
+{
+	for (unsigned i = 0; i < d->worker_count; i++)
+		if (rte_eal_get_lcore_state(d->workers[i]->lcore) == RUNNING)
+			return true;
+	return false;
 }
 
 int sluice_daemon_run(const struct sluice_options *opt)
@@ -570,6 +591,13 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	}
 
 	__atomic_store_n(&d->stop_workers, true, __ATOMIC_RELAXED);
+	/* Workers finish their bursts; one waiting for room in its event ring
+	 * (--events-full wait) finishes only if the rings are still drained. */
+	while (any_worker_running(d)) {
+		sluice_control_drain(&d->control);
+		struct timespec pause = {0, 200000};
+		nanosleep(&pause, NULL);
+	}
 	rte_eal_mp_wait_lcore();
 	sluice_control_drain_pushed(&d->control);
 

@@ -1,5 +1,7 @@
 #include "datagram_process.h"
 
+#include <time.h>
+
 #include "datagram_process_internal.h"
 
 #include <stdbool.h>
@@ -27,10 +29,46 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 	sluice_match_set_init(&ctx->urgent_set, ctx->urgent_matches, SLUICE_MAX_MATCHES, NULL);
 }
 
+/* Back-pressure: the worker holds here instead of dropping, so packets queue
+ * at its port while the sink catches up. Bounded, so that a sink that is gone
+ * (or a control thread waiting for this worker in a grace period, which
+ * cannot drain meanwhile) costs a wait per event, never traffic for ever.
+ * After a short spin it sleeps 20 us between tries, giving its CPU up: the
+ * control thread that drains may share that CPU (the main lcore often does),
+ * and a worker spinning there, or only yielding (which the kernel's fair
+ * scheduler all but ignores), keeps it from running: measured, waits of
+ * seconds. That is the one system call on a worker's path, made only while
+ * it waits with nothing else to do. */
+static bool wait_for_room(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+{
+	uint64_t start = __builtin_ia32_rdtsc(), now = start;
+	bool pushed = false;
+	for (unsigned tries = 0; now - start < ctx->event_wait_cycles; tries++) {
+		if (tries < 64) {
+			__builtin_ia32_pause();
+		} else {
+			struct timespec nap = {0, 20000};
+			nanosleep(&nap, NULL);
+		}
+		if (sluice_event_ring_push(ctx->events, ev)) {
+			pushed = true;
+			break;
+		}
+		now = __builtin_ia32_rdtsc();
+	}
+	ctx->stats->events_waited++;
+	ctx->stats->event_wait_cycles += __builtin_ia32_rdtsc() - start;
+	ctx->stats->event_wait_timeouts += !pushed;
+	return pushed;
+}
+
 void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
 {
-	if (!sluice_event_ring_push(ctx->events, ev))
-		ctx->stats->events_dropped++;
+	if (__builtin_expect(sluice_event_ring_push(ctx->events, ev), 1))
+		return;
+	if (ctx->event_wait_cycles != 0 && wait_for_room(ctx, ev))
+		return;
+	ctx->stats->events_dropped++;
 }
 
 static void event_ids(struct sluice_event *ev, const uint8_t *header)

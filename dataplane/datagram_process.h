@@ -61,6 +61,9 @@ struct sluice_packet_ctx {
 	enum sluice_bad_policy policy[SLUICE_BAD_REASON_COUNT];
 	struct sluice_worker_stats *stats;
 	struct sluice_event_ring *events;
+	/* A full ring: 0 drops the event at once (--events-full drop); else the
+	 * worker waits up to this many TSC cycles for room (wait). */
+	uint64_t event_wait_cycles;
 	/* Set once per burst. */
 	const struct sluice_generation *gen;
 	hs_scratch_t *scratch;	      /* main pack's, this worker's */

@@ -38,6 +38,7 @@ struct option_spec {
 static const char *const deflate_choices[] = {"strip", "allow", NULL};
 static const char *const binary_choices[] = {"reset", "pass", NULL};
 static const char *const block_choices[] = {"blank", "reset", NULL};
+static const char *const events_full_choices[] = {"drop", "wait", NULL};
 
 #define OFF(field) offsetof(struct sluice_options, field)
 
@@ -66,6 +67,13 @@ static const struct option_spec specs[] = {
     {"tx-desc", 0, V_UINT, OFF(tx_desc), 32, 32768, "N", "TX descriptors per queue (1024)"},
     {"event-ring", 0, V_UINT, OFF(event_ring), 64, 1u << 24, "N",
      "events buffered per worker, a power of two (default 65536)"},
+    {"events-full", 0, V_CHOICE, OFF(events_full), 0, 0, "drop|wait",
+     "a worker whose event ring is full: drop (default) counts the event as dropped and"
+     " never delays traffic; wait holds the worker until the sink makes room, for at most"
+     " --events-wait-us per event (back-pressure: packets queue at the port meanwhile, and"
+     " past its descriptors the port drops them, counted as rx_missed), then drops it"},
+    {"events-wait-us", 0, V_UINT, OFF(events_wait_us), 1, 10000000, "US",
+     "with --events-full wait, the longest one event waits for room (default 1000)"},
     {"history", 0, V_UINT, OFF(history), 2, 64, "N",
      "packs kept for rollback per slot, the active one included (default 8)"},
     {"urgent-rules", 0, V_STRING, OFF(urgent_rules), 0, 0, "FILE",
@@ -147,6 +155,7 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->rx_desc = 1024;
 	opt->tx_desc = 1024;
 	opt->event_ring = 65536;
+	opt->events_wait_us = 1000;
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
@@ -369,7 +378,9 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 	case V_CHOICE: {
 		const char *const *choices = spec->offset == OFF(ws_deflate)  ? deflate_choices
 					     : spec->offset == OFF(ws_binary) ? binary_choices
-									      : block_choices;
+					     : spec->offset == OFF(events_full)
+						 ? events_full_choices
+						 : block_choices;
 		for (unsigned c = 0; choices[c] != NULL; c++)
 			if (strcmp(value, choices[c]) == 0) {
 				*(unsigned *)(base + spec->offset) = c;

@@ -20,6 +20,9 @@
 #define SLUICE_MAX_TRUSTED_KEYS	      16
 #define SLUICE_MAX_WS_PORTS	      64
 
+/* --events-full: what a worker does with an event its full ring refuses. */
+enum { SLUICE_EVENTS_DROP = 0, SLUICE_EVENTS_WAIT = 1 };
+
 struct sluice_options {
 	char *rules;
 	uint16_t port_a;
@@ -56,9 +59,11 @@ struct sluice_options {
 	unsigned stream_memory_mb;	       /* per worker */
 	unsigned hold_ms;
 	unsigned ws_max_message;
-	unsigned ws_deflate;   /* 0 strip, 1 allow */
-	unsigned ws_binary;    /* 0 reset, 1 pass */
-	unsigned stream_block; /* 0 blank, 1 reset */
+	unsigned ws_deflate;	 /* 0 strip, 1 allow */
+	unsigned ws_binary;	 /* 0 reset, 1 pass */
+	unsigned stream_block;	 /* 0 blank, 1 reset */
+	unsigned events_full;	 /* SLUICE_EVENTS_DROP or SLUICE_EVENTS_WAIT */
+	unsigned events_wait_us; /* with wait: the longest one event waits */
 	bool help;
 };
 

@@ -23,6 +23,8 @@ packages=(
 	# running: dpdk-devbind.py and dpdk-hugepages.py;
 	# ip and ethtool for the demo's interfaces and for tuning real NICs
 	dpdk iproute2 ethtool
+	# benchmarks: dpdk-testpmd, the PMD-only baseline of the whole path
+	dpdk-dev
 	# benchmarks: the corpus sluice-gen reads, and the report scripts
 	fortunes fortunes-zh python3
 	# benchmarks: the PCRE2 baseline and the charts

@@ -3,10 +3,12 @@
  * its policies, events and counters. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "datagram_process.h"
 #include "event_ring.h"
@@ -992,6 +994,86 @@ Test(datagram_process, full_event_ring_counts_dropped_events_and_never_blocks)
 	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
 	cr_assert_eq(stats.events_dropped, 6);
 	cr_assert_eq(pop_events(evs, 128), 1);
+}
+
+/* --events-full wait: a full ring holds the worker for room, bounded. */
+
+static void fill_ring(struct sluice_event_ring *r)
+{
+	struct sluice_event ev = {0};
+	while (sluice_event_ring_push(r, &ev))
+		;
+}
+
+Test(datagram_process, full_ring_under_wait_policy_waits_its_bound_then_drops_and_counts)
+{
+	struct sluice_wire_message in = msg(3, 0, "电话 13812345678");
+	static uint8_t pkt[PKT_CAP];
+
+	fill_ring(ring);
+	ctx.event_wait_cycles = 2000000; /* about a millisecond: nobody drains */
+	uint64_t before = __builtin_ia32_rdtsc();
+	uint32_t len = build(pkt, false, false, &in, 1);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	uint64_t took = __builtin_ia32_rdtsc() - before;
+	cr_assert_eq(stats.verdicts[SLUICE_ACTION_MASK], 1, "the verdict applies all the same");
+	cr_assert_eq(stats.events_waited, 1);
+	cr_assert_eq(stats.event_wait_timeouts, 1);
+	cr_assert_eq(stats.events_dropped, 1);
+	cr_assert_geq(stats.event_wait_cycles, 2000000);
+	cr_assert_geq(took, stats.event_wait_cycles);
+}
+
+static void *drain_later(void *arg)
+{
+	struct sluice_event *got = arg;
+	struct timespec pause = {0, 2000000}; /* 2 ms: the worker is waiting by then */
+	nanosleep(&pause, NULL);
+	struct sluice_event ev;
+	/* Make room for one, then take everything, the waiting event last
+	 * (bounded: a worker that never pushes fails the test, not hangs it). */
+	time_t give_up = time(NULL) + 10;
+	for (unsigned n = 0; n < RING_CAP + 1 && time(NULL) < give_up;) {
+		if (sluice_event_ring_pop(ring, &ev)) {
+			*got = ev;
+			n++;
+		}
+	}
+	return NULL;
+}
+
+Test(datagram_process, full_ring_under_wait_policy_delivers_once_the_sink_makes_room)
+{
+	struct sluice_wire_message in = msg(77, 0, "电话 13812345678");
+	static uint8_t pkt[PKT_CAP];
+	static struct sluice_event last;
+	pthread_t sink;
+
+	fill_ring(ring);
+	ctx.event_wait_cycles = UINT64_MAX / 2; /* as long as it takes */
+	cr_assert_eq(pthread_create(&sink, NULL, drain_later, &last), 0);
+	uint32_t len = build(pkt, false, false, &in, 1);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(pthread_join(sink, NULL), 0);
+	cr_assert_eq(stats.events_waited, 1);
+	cr_assert_eq(stats.event_wait_timeouts, 0);
+	cr_assert_eq(stats.events_dropped, 0, "nothing dropped: the worker waited");
+	cr_assert_gt(stats.event_wait_cycles, 0);
+	expect_match_event(&last, &in, "phone-cn-mobile", 7, 18, SLUICE_ACTION_MASK);
+}
+
+Test(datagram_process, full_ring_under_drop_policy_never_waits)
+{
+	struct sluice_wire_message in = msg(3, 0, "电话 13812345678");
+	static uint8_t pkt[PKT_CAP];
+
+	fill_ring(ring);
+	cr_assert_eq(ctx.event_wait_cycles, 0, "drop is the default");
+	uint32_t len = build(pkt, false, false, &in, 1);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(stats.events_dropped, 1);
+	cr_assert_eq(stats.events_waited, 0);
+	cr_assert_eq(stats.event_wait_cycles, 0);
 }
 
 Test(datagram_process, more_than_max_matches_masks_whole_text)

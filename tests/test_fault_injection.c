@@ -755,11 +755,48 @@ Test(fault_injection, event_ring_full_drops_counted_events_and_verdicts_still_ap
 		    (unsigned long long)acted, (unsigned long long)written,
 		    (unsigned long long)dropped);
 	cr_assert_gt(dropped, 0, "the event ring never filled");
+	cr_assert_str_eq(sluice_json_str(sluice_json_get(s, "events_full"), "policy", ""), "drop");
+	cr_assert_eq(total(s, "events_waited"), 0);
 	/* One event per message acted on (each matches one rule), every one
 	 * written or counted as dropped. */
 	cr_assert_eq(written + dropped, acted);
 	cr_assert_eq((uint64_t)sluice_json_num(s, "events_written", -1), written);
 	/* Out, removed by a verdict, or dropped at a full TX queue and counted. */
+	cr_assert_eq(out + total(s, "datagrams_removed") + total(s, "tx_dropped.b"), injected);
+	cr_assert_eq(total(s, "verdicts.blocked"), blocked);
+	sluice_json_free(event_stats);
+	teardown();
+}
+
+/* --events-full wait: the same full ring, and the worker waits for the sink
+ * instead of dropping. The bound is ten seconds, far beyond any drain, so that a
+ * busy CI machine cannot turn a wait into a drop. */
+Test(fault_injection, event_ring_full_under_wait_policy_loses_no_event, .timeout = 180)
+{
+	fixture(0);
+	F.opt.event_ring = 64;
+	F.opt.events_full = SLUICE_EVENTS_WAIT;
+	F.opt.events_wait_us = 10000000;
+	F.inject_pause_us = 100;
+	run(scenario_events, true);
+	const struct sluice_json *s = event_stats;
+	cr_assert_not_null(s);
+	uint64_t injected = atomic_load(&F.injected), blocked;
+	uint64_t out = messages_out(injected, &blocked);
+	uint64_t acted = total(s, "verdicts.masked") + total(s, "verdicts.blocked") +
+			 total(s, "verdicts.flagged");
+	uint64_t written = count_lines(F.events);
+	cr_log_info("events: %llu acted on, %llu written, %llu waited for room",
+		    (unsigned long long)acted, (unsigned long long)written,
+		    (unsigned long long)total(s, "events_waited"));
+	const struct sluice_json *policy = sluice_json_get(s, "events_full");
+	cr_assert_str_eq(sluice_json_str(policy, "policy", ""), "wait");
+	cr_assert_eq(sluice_json_num(policy, "wait_us", -1), 10000000);
+	cr_assert_gt(total(s, "events_waited"), 0, "the ring never filled");
+	cr_assert_gt(total(s, "event_wait_ns"), 0);
+	cr_assert_eq(total(s, "event_wait_timeouts"), 0);
+	cr_assert_eq(total(s, "events_dropped"), 0);
+	cr_assert_eq(written, acted, "every event written");
 	cr_assert_eq(out + total(s, "datagrams_removed") + total(s, "tx_dropped.b"), injected);
 	cr_assert_eq(total(s, "verdicts.blocked"), blocked);
 	sluice_json_free(event_stats);

@@ -522,6 +522,35 @@ Test(options_errors, event_ring_below_minimum_is_out_of_range)
 	sluice_options_free(&opt);
 }
 
+Test(options_parse, events_full_policy_and_its_wait)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	cr_assert_eq(opt.events_full, SLUICE_EVENTS_DROP, "drop is the default");
+	cr_assert_eq(opt.events_wait_us, 1000);
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--events-full", "wait", "--events-wait-us", "250"),
+		     0, "%s", err);
+	cr_assert_eq(opt.events_full, SLUICE_EVENTS_WAIT);
+	cr_assert_eq(opt.events_wait_us, 250);
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, events_full_other_than_drop_or_wait)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--events-full", "block");
+
+	expect_error(rc, err, "--events-full 'block': expected drop|wait");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-wait-us", "0");
+	expect_error(rc, err, "--events-wait-us '0': expected a whole number from 1 to 10000000");
+	sluice_options_free(&opt);
+}
+
 /* ---- config file ---- */
 
 Test(options_config, values_are_applied)

@@ -1,6 +1,7 @@
 /* UTF-8 validation, repair and widening to code points (dataplane/utf8.h). */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,4 +312,137 @@ Test(utf8, widen_at_text_end_stays_in_bounds)
 	sluice_utf8_widen(s, 6, &from, &to);
 	cr_assert_eq(from, 2);
 	cr_assert_eq(to, 6);
+}
+
+/* ---- the AVX2 validator against the scalar one ---- */
+
+/* Both validators on s[0..len), from a buffer of exactly that size (a read
+ * past the end is ASan's to report); they must agree. */
+static void expect_agree(const uint8_t *s, size_t len)
+{
+	uint8_t *exact = malloc(len ? len : 1);
+
+	cr_assert_not_null(exact);
+	memcpy(exact, s, len);
+	bool scalar = sluice_utf8_valid_scalar(exact, len);
+	bool avx2 = sluice_utf8_valid_avx2(exact, len);
+	if (scalar != avx2) {
+		char hex[3 * 80 + 1] = "";
+		for (size_t i = 0; i < len && i < 80; i++)
+			snprintf(hex + 3 * i, 4, "%02x ", exact[i]);
+		cr_assert_fail("scalar says %s, AVX2 %s, on %zu bytes: %s",
+			       scalar ? "valid" : "invalid", avx2 ? "valid" : "invalid", len, hex);
+	}
+	free(exact);
+}
+
+/* Fills buf[0..len) with a valid background: ASCII, or 3-byte characters
+ * (cut short at the end by ASCII so that the background alone is valid). */
+static void background(uint8_t *buf, size_t len, bool chinese)
+{
+	memset(buf, 'a', len);
+	for (size_t i = 0; chinese && i + 3 <= len; i += 3)
+		memcpy(buf + i, "\xe4\xb8\xad", 3); /* 中 */
+}
+
+/* Where a 32-byte block begins, ends, or is crossed. */
+static const size_t positions[] = {0, 1, 2, 13, 15, 16, 17, 28, 29, 30, 31, 32, 33, 61, 62, 63};
+
+Test(utf8_avx2, agrees_on_every_byte_pair_at_block_edges)
+{
+	if (!sluice_utf8_avx2_usable())
+		cr_skip_test("this CPU has no AVX2");
+	uint8_t buf[96];
+	for (int chinese = 0; chinese < 2; chinese++) {
+		for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++) {
+			size_t at = positions[p];
+			for (unsigned pair = 0; pair < 65536; pair++) {
+				background(buf, sizeof(buf), chinese);
+				buf[at] = (uint8_t)(pair >> 8);
+				buf[at + 1] = (uint8_t)pair;
+				/* the pair at the end of the text, then inside it */
+				expect_agree(buf, at + 2);
+				expect_agree(buf, at + 2 + 32 - (at + 2) % 32);
+			}
+		}
+	}
+}
+
+Test(utf8_avx2, agrees_on_sequences_of_four_edge_bytes_across_blocks)
+{
+	if (!sluice_utf8_avx2_usable())
+		cr_skip_test("this CPU has no AVX2");
+	/* Each byte value where a table's answer changes. */
+	static const uint8_t edge[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+				       0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
+				       0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+	const size_t n = sizeof(edge);
+	static const size_t starts[] = {0, 28, 29, 30, 31, 60};
+	uint8_t buf[96];
+	for (size_t p = 0; p < sizeof(starts) / sizeof(starts[0]); p++) {
+		size_t at = starts[p];
+		for (size_t q = 0; q < n * n * n * n; q++) {
+			background(buf, sizeof(buf), false);
+			buf[at] = edge[q % n];
+			buf[at + 1] = edge[q / n % n];
+			buf[at + 2] = edge[q / n / n % n];
+			buf[at + 3] = edge[q / n / n / n];
+			expect_agree(buf, at + 4);
+			expect_agree(buf, 64);
+		}
+	}
+}
+
+Test(utf8_avx2, agrees_on_random_texts_with_random_damage)
+{
+	if (!sluice_utf8_avx2_usable())
+		cr_skip_test("this CPU has no AVX2");
+	static const char *const chars[] = {"a",
+					    " ",
+					    "7",
+					    "\xc3\xa9",
+					    "\xd0\x96",
+					    "\xe4\xb8\xad",
+					    "\xef\xbc\x91",
+					    "\xe2\x80\x8b",
+					    "\xf0\x9f\x98\x80",
+					    "\xf4\x8f\xbf\xbf"};
+	uint8_t buf[300];
+	uint32_t seed = 20261205;
+	size_t invalid = 0;
+	for (int round = 0; round < 200000; round++) {
+		size_t len = 0;
+		seed = seed * 1103515245u + 12345u;
+		size_t want = (seed >> 16) % 260;
+		while (len < want) {
+			seed = seed * 1103515245u + 12345u;
+			const char *c = chars[(seed >> 16) % 10];
+			size_t cl = strlen(c);
+			memcpy(buf + len, c, cl);
+			len += cl;
+		}
+		seed = seed * 1103515245u + 12345u;
+		if (len > 0 && (seed >> 16) % 2 == 0) {
+			/* one byte changed, dropped or cut off */
+			seed = seed * 1103515245u + 12345u;
+			size_t at = (seed >> 8) % len;
+			seed = seed * 1103515245u + 12345u;
+			switch ((seed >> 16) % 3) {
+			case 0:
+				buf[at] = (uint8_t)(seed >> 3);
+				break;
+			case 1:
+				memmove(buf + at, buf + at + 1, len - at - 1);
+				len--;
+				break;
+			default:
+				len = at;
+			}
+		}
+		invalid += !sluice_utf8_valid_scalar(buf, len);
+		expect_agree(buf, len);
+	}
+	/* the damage made both kinds of text */
+	cr_assert_gt(invalid, 20000);
+	cr_assert_lt(invalid, 100000);
 }

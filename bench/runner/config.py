@@ -14,12 +14,12 @@ from pathlib import Path
 # net_pcap serves at most 16 queues (RTE_PMD_PCAP_MAX_QUEUES), one per worker.
 MAX_WORKERS = 16
 
-STAGES = ["scan", "whole_path", "streams", "evasion", "events", "kernel", "latency", "swap",
+STAGES = ["scan", "whole_path", "packet_path", "streams", "evasion", "events", "kernel", "latency", "swap",
           "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
 # judges endurance, not speed.
 OPTIONAL_STAGES = ["soak"]
-STAGE_ALIASES = {"whole-path": "whole_path", "wholepath": "whole_path", "ceiling": "scan"}
+STAGE_ALIASES = {"packet-path": "packet_path", "whole-path": "whole_path", "wholepath": "whole_path", "ceiling": "scan"}
 
 # name -> path under the build directory
 PROGRAMS = {
@@ -40,6 +40,7 @@ PROGRAMS = {
 STAGE_PROGRAMS = {
     "scan": ["sluice-scan-bench"],
     "whole_path": ["sluice", "sluicectl"],
+    "packet_path": ["sluice", "sluicectl", "sluice-pack", "sluice-scan-bench"],
     "streams": ["sluice-stream-bench", "sluice", "sluicectl"],
     "evasion": ["sluice-pack", "sluice-norm-bench"],
     "events": ["sluice-event-bench"],

@@ -181,6 +181,32 @@ def events_rows(st, results):
     return out
 
 
+def packet_path_rows(st, results):
+    pps = st.get("packets_per_s") or {}
+    mps = st.get("msgs_per_s") or {}
+    r = st.get("ratios") or {}
+    n = len(st.get("rounds") or [])
+    out = []
+    if st.get("testpmd"):
+        out.append(["packet path", "dpdk-testpmd io forwarding, 1 core", rate(pps.get("testpmd"), "pkt/s"),
+                    f"median of {n} round(s)"])
+    else:
+        out.append(["packet path", "dpdk-testpmd io forwarding", "not measured",
+                    st.get("testpmd_note") or ""])
+    out.append(["packet path", "sluice, never-matching pack (folding)", rate(pps.get("never"), "pkt/s"),
+                ratio(r.get("never_over_testpmd"), "testpmd (target >= 0.5x)")])
+    out.append(["packet path", "sluice, never-matching pack, normalize: none",
+                rate(pps.get("never_raw"), "pkt/s"), ratio(r.get("never_raw_over_testpmd"), "testpmd")])
+    out.append(["packet path", "sluice, light pack (whole path)", rate(mps.get("light")),
+                ratio(r.get("light_over_batch"), "batch scan (target >= 0.7x)")])
+    ev = st.get("light_events") or {}
+    out.append(["packet path", "light pack: batch scan alone, 1 core", rate(mps.get("light_batch")),
+                f"events {rate(ev.get('written_per_s'), 'ev/s')} written, {ev.get('dropped', '-')} dropped"])
+    if st.get("status") != "ok":
+        out.append(failed_row("packet path", st))
+    return out
+
+
 def whole_path_one(results):
     """The 1-worker whole-path run to set beside the kernel path: the batch
     mode when there are several (the kernel bench's default too)."""
@@ -286,7 +312,8 @@ def rows(results):
                     f"{share:.1%} other traffic" if ok_num(share) else ""])
     elif corpus.get("from") == "text":
         out.append(["setup", "corpus cut from your text", f"{corpus.get('text_packages', {}).get('given')}", ""])
-    for name, fn in (("scan", scan_rows), ("whole_path", whole_rows), ("streams", stream_rows),
+    for name, fn in (("scan", scan_rows), ("whole_path", whole_rows),
+                     ("packet_path", packet_path_rows), ("streams", stream_rows),
                      ("evasion", evasion_rows), ("events", events_rows),
                      ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
@@ -330,6 +357,15 @@ def targets(results):
                 t.append(target(f"2 workers / 1 worker{mode}", s["over_1_worker"], "stated", 2.0,
                                 note="linear is 2.0; see the placement of lcores on CPUs "
                                      "and each worker's cpu_share"))
+    packet = stage(results, "packet_path")
+    if packet is not None:
+        pr = packet.get("ratios") or {}
+        t.append(target("packet path, never-matching pack / dpdk-testpmd io", pr.get("never_over_testpmd"),
+                        ">=", 0.5))
+        t.append(target("packet path, light pack: whole path / batch scan", pr.get("light_over_batch"),
+                        ">=", 0.7))
+        t.append(target("events dropped under the light pack at full rate",
+                        (packet.get("light_events") or {}).get("dropped"), "==", 0))
     streams = stage(results, "streams")
     if streams is not None:
         t.append(target("WebSocket / UDP through the ports, 1 worker (an aim)",

@@ -186,6 +186,7 @@ def measure(cfg, s0, s1, t0, t1, workers, mean_pkt_bytes):
         "acted_share": (delta(a, b, "verdicts", "flagged") + delta(a, b, "verdicts", "masked")
                         + delta(a, b, "verdicts", "blocked")) / msgs if msgs else None,
         "per_worker": [],
+        "events_written_per_s": (s1.get("events_written", 0) - s0.get("events_written", 0)) / dt,
     }
     cpu0, cpu1 = s0.get("thread_cpu_s") or {}, s1.get("thread_cpu_s") or {}
     for i, (wa, wb) in enumerate(zip(s0["stats"]["workers"], s1["stats"]["workers"])):
@@ -254,11 +255,11 @@ def remove_runtime_dir(prefix):
 
 
 def run_one(cfg, workers, mode, mean_pkt_bytes, pcap_link, outdir, name=None, extra=(),
-            packets=None):
+            packets=None, pack=None):
     """One daemon run on pcap_link (replayed for ever) into a sink. name
     labels the run (default: the worker count and scan mode), extra is added
     to sluice's options, packets is the capture's size (default the
-    corpus')."""
+    corpus'), pack the pack (default the one under test)."""
     tag = name or (f"{workers}w" + (f"-{mode}" if mode else ""))
     sock = cfg.tmp / f"ctl-{tag}.sock"
     log_path = outdir / f"sluice-{tag}.log"
@@ -270,7 +271,7 @@ def run_one(cfg, workers, mode, mean_pkt_bytes, pcap_link, outdir, name=None, ex
     argv = [cfg.prog("sluice"), "--no-huge", "-m", mem_mb, "--no-pci", "--no-shconf",
             "--file-prefix", prefix, "--lcores", lcores,
             "--vdev", vdev_a, "--vdev", "net_null0,no-rx=1", "--",
-            "--rules", cfg.pack_a, "--events", "/dev/null", "--control-socket", sock,
+            "--rules", pack or cfg.pack_a, "--events", "/dev/null", "--control-socket", sock,
             "--duration", duration, "--mbufs", mbufs,
             "--summary", outdir / f"summary-{tag}.json"]
     if mode:

@@ -32,7 +32,7 @@ size_t sluice_utf8_sequence_len(const uint8_t *s, size_t rem)
 	return 4;
 }
 
-size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len)
+static size_t invalid_at_scalar(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -66,9 +66,32 @@ bool sluice_ascii_only(const uint8_t *s, size_t len)
 	return (any & 0x8080808080808080ull) == 0;
 }
 
+bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len)
+{
+	return invalid_at_scalar(s, len) == len;
+}
+
+bool sluice_utf8_avx2_usable(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
+
+/* The CPU's features are read at each call: a test of one bit that the
+ * runtime set at start, cheaper than an indirect call and free of state. */
 bool sluice_utf8_valid(const uint8_t *s, size_t len)
 {
-	return sluice_utf8_invalid_at(s, len) == len;
+	if (__builtin_cpu_supports("avx2"))
+		return sluice_utf8_valid_avx2(s, len);
+	return sluice_utf8_valid_scalar(s, len);
+}
+
+/* Valid text (nearly all of it) is settled by the fast validator; only
+ * invalid text is walked to find where. */
+size_t sluice_utf8_invalid_at(const uint8_t *s, size_t len)
+{
+	if (sluice_utf8_valid(s, len))
+		return len;
+	return invalid_at_scalar(s, len);
 }
 
 size_t sluice_utf8_repair(uint8_t *s, size_t len)

@@ -3,7 +3,10 @@
  * Validation is strict (RFC 3629): no overlong forms, no surrogates, nothing
  * above U+10FFFF, no truncated sequences. It is the gate in front of Hyperscan's
  * UTF-8 mode, whose behaviour on invalid input is undefined, so it must accept
- * nothing that is not UTF-8. ASCII runs are checked eight bytes at a time.
+ * nothing that is not UTF-8. On x86-64 CPUs with AVX2 (chosen at each call
+ * from the CPU's feature bits) text is validated 32 bytes at a time
+ * (utf8_avx2.c); elsewhere byte by byte, ASCII runs eight bytes at a time.
+ * Both accept exactly the same texts (tests compare them).
  *
  * This is the project's one UTF-8 gate: the packet path, the rule language,
  * lint, sluice-pack and sluice-gen all use it.
@@ -16,6 +19,12 @@
 #include <stdint.h>
 
 bool sluice_utf8_valid(const uint8_t *s, size_t len);
+
+/* The two validators behind sluice_utf8_valid(), for tests and benches.
+ * sluice_utf8_valid_avx2() may be called only when sluice_utf8_avx2_usable(). */
+bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len);
+bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len);
+bool sluice_utf8_avx2_usable(void);
 
 /* Whether s[0..len) is all ASCII, eight bytes at a time. */
 bool sluice_ascii_only(const uint8_t *s, size_t len);

@@ -68,6 +68,11 @@ void sluice_scan_report(struct sluice_scan_state *st, unsigned int id, unsigned 
 	}
 	if (st->cur->src != NULL) {
 		/* back to the message's own bytes (texts are under 4 GiB) */
+		if (!st->cur->mapped) {
+			sluice_fold_map(st->pack->fold, (const uint8_t *)st->text,
+					(uint32_t)st->len, st->cur->src);
+			st->cur->mapped = true;
+		}
 		uint32_t f = (uint32_t)from, t = (uint32_t)to;
 		sluice_norm_map(st->cur->src, (const uint8_t *)st->text, &f, &t);
 		from = f;
@@ -257,8 +262,7 @@ hs_error_t sluice_scan_message(const struct sluice_pack *pack, hs_scratch_t *scr
 		struct sluice_norm_view v;
 		if (space == NULL || len > space->cap)
 			return HS_INVALID;
-		sluice_normalize(pack->fold, (const uint8_t *)text, (uint32_t)len, space->out,
-				 space->src, &v);
+		sluice_fold(pack->fold, (const uint8_t *)text, (uint32_t)len, space->out, &v);
 		st.view[SLUICE_VIEW_FOLDED] =
 		    (struct sluice_view_text){.text = (const char *)v.text,
 					      .len = v.len,

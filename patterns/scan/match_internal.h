@@ -17,13 +17,15 @@
 
 #include "match.h"
 
-/* One view of the message (pack.h): its text, and for each of its bytes the
- * offset of the message character it came from (NULL: the message's own
- * bytes, offsets equal). */
+/* One view of the message (pack.h): its text, and room for the offset of
+ * the message character each of its bytes came from (NULL: the message's own
+ * bytes, offsets equal). The map is made the first time a match in the view
+ * needs it (normalize.h), which mapped then records. */
 struct sluice_view_text {
 	const char *text;
 	size_t len;
-	const uint32_t *src;
+	uint32_t *src;
+	bool mapped;
 };
 
 struct sluice_scan_state {
@@ -33,8 +35,8 @@ struct sluice_scan_state {
 	const char *text;		 /* the message */
 	size_t len;
 	struct sluice_view_text view[SLUICE_VIEW_COUNT];
-	const struct sluice_view_text *cur; /* db's view */
-	enum sluice_action seen; /* strongest acting action reported, before any filtering */
+	struct sluice_view_text *cur; /* db's view */
+	enum sluice_action seen;      /* strongest acting action reported, before any filtering */
 	/* An operand match was ignored (expired, failed its word edge, or
 	 * exempted): combinations are judged on what is left. */
 	bool operand_dropped;

@@ -46,74 +46,117 @@ void sluice_norm_space_free(struct sluice_norm_space *space)
 	memset(space, 0, sizeof(*space));
 }
 
-void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
-		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
+/* Offset of the first character of in[0..len) that t folds, or len. */
+static uint32_t first_folding(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len)
 {
-	if (sluice_ascii_only(in, len)) {
-		view->folded = 0;
-		view->text = in;
-		view->len = len;
-		view->identity = true;
-		return;
-	}
-	sluice_normalize_unicode(t, in, len, out, src, view);
-}
-
-void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
-			      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
-{
-	uint32_t i = 0, o = 0, folded = 0;
+	uint32_t i = 0;
 	while (i < len) {
 		if (in[i] < 0x80) {
-			/* An ASCII run (Latin words, digits, punctuation between
-			 * Chinese ones), eight bytes at a time: never folded. */
+			/* ASCII (Latin words, digits, punctuation between
+			 * Chinese ones) is never folded: eight bytes at a time */
+			while (i + 8 <= len) {
+				uint64_t w;
+				memcpy(&w, in + i, 8);
+				if (w & 0x8080808080808080ull)
+					break;
+				i += 8;
+			}
+			while (i < len && in[i] < 0x80)
+				i++;
+			continue;
+		}
+		uint32_t n;
+		uint32_t cp = sluice_utf8_decode(in + i, &n);
+		if (sluice_fold_entry_of(t, cp) != 0)
+			return i;
+		i += n;
+	}
+	return len;
+}
+
+void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			 uint8_t *out, struct sluice_norm_view *view)
+{
+	/* Most messages have nothing to fold: they are read, never copied. */
+	uint32_t i = first_folding(t, in, len);
+	if (i == len) {
+		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
+		return;
+	}
+	memcpy(out, in, i);
+	uint32_t o = i, folded = 0;
+	while (i < len) {
+		if (in[i] < 0x80) {
 			while (i + 8 <= len) {
 				uint64_t w;
 				memcpy(&w, in + i, 8);
 				if (w & 0x8080808080808080ull)
 					break;
 				memcpy(out + o, &w, 8);
-				for (uint32_t k = 0; k < 8; k++)
-					src[o + k] = i + k;
 				o += 8;
 				i += 8;
 			}
-			while (i < len && in[i] < 0x80) {
-				out[o] = in[i];
-				src[o++] = i++;
-			}
+			while (i < len && in[i] < 0x80)
+				out[o++] = in[i++];
 			continue;
 		}
 		uint32_t n;
 		uint32_t cp = sluice_utf8_decode(in + i, &n);
 		uint32_t e = sluice_fold_entry_of(t, cp);
 		if (__builtin_expect(e == 0, 1)) {
-			/* Kept: four bytes stored whatever its length (both
-			 * outputs have slack), o advanced by n. The input is
-			 * read only within the message. */
+			/* Kept: four bytes stored whatever its length (out has
+			 * slack), o advanced by n. The input is read only
+			 * within the message. */
 			if (__builtin_expect(i + 4 <= len, 1))
 				memcpy(out + o, in + i, 4);
 			else
 				memcpy(out + o, in + i, n);
-			src[o] = src[o + 1] = src[o + 2] = src[o + 3] = i;
 			o += n;
 			i += n;
 			continue;
 		}
-		const uint8_t *from = t->bytes + t->entry[e].off;
 		uint32_t take = t->entry[e].len;
+		memcpy(out + o, t->bytes + t->entry[e].off, take);
 		folded++;
-		for (uint32_t k = 0; k < take; k++) {
-			out[o + k] = from[k];
-			src[o + k] = i;
-		}
 		o += take;
 		i += n;
 	}
-	view->folded = folded;
-	view->identity = folded == 0;
-	view->text = view->identity ? in : out;
-	view->len = view->identity ? len : o;
+	*view = (struct sluice_norm_view){.text = out, .len = o, .folded = folded};
+}
+
+void sluice_fold(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len, uint8_t *out,
+		 struct sluice_norm_view *view)
+{
+	if (sluice_ascii_only(in, len)) {
+		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
+		return;
+	}
+	sluice_fold_unicode(t, in, len, out, view);
+}
+
+void sluice_fold_map(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+		     uint32_t *src)
+{
+	uint32_t o = 0;
+	for (uint32_t i = 0; i < len;) {
+		uint32_t n = 1, take = 1;
+		if (in[i] >= 0x80) {
+			uint32_t e = sluice_fold_entry_of(t, sluice_utf8_decode(in + i, &n));
+			take = e == 0 ? n : t->entry[e].len;
+		}
+		for (uint32_t k = 0; k < take; k++)
+			src[o + k] = i;
+		o += take;
+		i += n;
+	}
+}
+
+void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view)
+{
+	sluice_fold(t, in, len, out, view);
+	if (!view->identity)
+		sluice_fold_map(t, in, len, src);
 }
 
 void sluice_norm_span(const struct sluice_norm_view *view, const uint32_t *src, const uint8_t *in,

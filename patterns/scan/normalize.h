@@ -56,13 +56,25 @@ void sluice_norm_space_free(struct sluice_norm_space *space);
 int sluice_norm_space_reserve(struct sluice_norm_space *space, size_t len,
 			      const struct sluice_allocator *alloc);
 
+/* The normalised text and its map: for tools and tests, which want both. */
 void sluice_normalize(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 		      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
 
+/* The scanners' way: the normalised text alone, and the map later, only for
+ * a message that matched in a view that changed (a few in a hundred).
+ * sluice_fold() writes nothing for a message with nothing to fold. */
+void sluice_fold(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len, uint8_t *out,
+		 struct sluice_norm_view *view);
+
 /* The same for a text known not to be all ASCII (batch scanning learns it
  * while copying), without looking again. */
-void sluice_normalize_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
-			      uint8_t *out, uint32_t *src, struct sluice_norm_view *view);
+void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			 uint8_t *out, struct sluice_norm_view *view);
+
+/* The map of a text sluice_fold() changed: src[j] for each byte j of the
+ * normalised text, exactly view->len entries (no slack written). */
+void sluice_fold_map(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+		     uint32_t *src);
 
 /* The message's bytes [*from, *to) behind the span [*from, *to) of a folded
  * text whose bytes came from the message's characters at src: from the first
