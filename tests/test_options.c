@@ -531,8 +531,9 @@ Test(options_parse, events_full_policy_and_its_wait)
 	cr_assert_eq(opt.events_full, SLUICE_EVENTS_DROP, "drop is the default");
 	cr_assert_eq(opt.events_wait_us, 1000);
 	sluice_options_free(&opt);
-	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--events-full", "wait", "--events-wait-us", "250"),
-		     0, "%s", err);
+	cr_assert_eq(
+	    PARSE(&opt, err, "-r", "x", "--events-full", "wait", "--events-wait-us", "250"), 0,
+	    "%s", err);
 	cr_assert_eq(opt.events_full, SLUICE_EVENTS_WAIT);
 	cr_assert_eq(opt.events_wait_us, 250);
 	sluice_options_free(&opt);

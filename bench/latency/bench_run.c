@@ -154,13 +154,18 @@ static void *conductor_main(void *arg)
 	return NULL;
 }
 
-/* The load thread shares the main lcore's CPU with the daemon's control
- * thread: the worker's core stays the worker's alone. */
+/* The load thread on its own CPU when there is one; else it shares the main
+ * lcore's CPU with the daemon's control thread. Either way the worker's core
+ * stays the worker's alone. */
 static int start_load_thread(struct bench_run *run, pthread_t *thread)
 {
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+	if (run->load_own_cpu) {
+		CPU_ZERO(&cpus);
+		CPU_SET(run->load_cpu, &cpus);
+	}
 	pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
 	int rc = pthread_create(thread, &attr, traffic_load_main, run->load);
 	pthread_attr_destroy(&attr);

@@ -1,7 +1,7 @@
 /* One benchmark run: the daemon in this process, on the calling (main) lcore,
- * with one worker between the harness's ports; the load thread beside it on
- * the main lcore's CPU; and a conductor thread that talks to the daemon's
- * control socket.
+ * with one worker between the harness's ports; the load thread beside it, on
+ * a CPU of its own when the caller names one (load_own_cpu), else on the main
+ * lcore's; and a conductor thread that talks to the daemon's control socket.
  *
  * The conductor waits for the socket, starts the load, runs the reload cycle
  * through the load's measure phase when one is given, and once injection has
@@ -30,6 +30,8 @@ struct bench_run {
 	const struct sluice_options *daemon; /* control_socket must be a path */
 	struct traffic_load *load;
 	struct reload_cycle *reloads; /* NULL: no swaps */
+	bool load_own_cpu;	      /* the load thread on load_cpu, alone */
+	unsigned load_cpu;
 
 	atomic_bool daemon_exited;
 	int daemon_rc;

@@ -62,6 +62,7 @@ struct bench {
 	struct traffic_load load;
 	struct reload_cycle reloads;
 	struct bench_run run;
+	char placement[768]; /* where the lcores and the load thread run */
 	char socket_dir[64];
 	FILE *json;
 };
@@ -164,7 +165,9 @@ static int setup_run(struct bench *b, char *err, size_t err_len)
 {
 	if (corpus_messages_count(&b->corpus, b->daemon.udp_port, &b->messages, err, err_len) != 0)
 		return -1;
-	if (ring_harness_eal_init(PROG, 1, b->opt.memory_mb, NULL, 0, err, err_len) != 0)
+	char lcores[640];
+	if (ring_harness_eal_init(PROG, 1, b->opt.memory_mb, lcores, sizeof(lcores), err,
+				  err_len) != 0)
 		return -1;
 	b->eal_up = true;
 	if (ring_harness_create(&b->harness, &b->corpus, err, err_len) != 0)
@@ -194,6 +197,21 @@ static int setup_run(struct bench *b, char *err, size_t err_len)
 	memset(&b->run, 0, sizeof(b->run));
 	b->run.daemon = &b->daemon;
 	b->run.load = &b->load;
+	/* Injector and collector on a CPU of their own where the machine has
+	 * one: then the latency is the worker's and the rings', not a shared
+	 * CPU's. */
+	int spare = ring_harness_spare_cpu(1);
+	b->run.load_own_cpu = spare >= 0;
+	b->run.load_cpu = spare >= 0 ? (unsigned)spare : 0;
+	if (spare >= 0)
+		snprintf(b->placement, sizeof(b->placement),
+			 "%s; the load thread (injector, collector) on CPU %d, alone", lcores,
+			 spare);
+	else
+		snprintf(b->placement, sizeof(b->placement),
+			 "%s; the load thread (injector, collector) shares the main lcore's CPU"
+			 " with the control thread (no CPU left for it)",
+			 lcores);
 	if (b->opt.mode == MODE_SWAP) {
 		b->reloads.socket = b->daemon.control_socket;
 		b->reloads.packs[0] = b->opt.pack;
@@ -280,8 +298,9 @@ static int print_result(const struct bench *b, const char *error)
 	const struct load_figures *f = &b->load.figures;
 	struct sluice_strbuf sb;
 	sluice_strbuf_init(&sb);
-	sluice_strbuf_printf(&sb, "{\"program\":\"%s\",\"mode\":\"%s\"", PROG,
+	sluice_strbuf_printf(&sb, "{\"program\":\"%s\",\"mode\":\"%s\",\"placement\":", PROG,
 			     bench_mode_name(b->opt.mode));
+	sluice_strbuf_json_string(&sb, b->placement);
 	switch (b->opt.mode) {
 	case MODE_MAX:
 		sluice_strbuf_printf(&sb,

@@ -61,6 +61,21 @@ static bool lcore_layout(unsigned workers, char *flag, size_t flag_len, char *va
 	return true;
 }
 
+int ring_harness_spare_cpu(unsigned workers)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -1;
+	/* lcores take the first workers + 1 CPUs of the set, in order */
+	unsigned seen = 0;
+	for (unsigned c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &set) && seen++ == workers + 1)
+			return (int)c;
+	}
+	return -1;
+}
+
 int ring_harness_eal_init(const char *prog, unsigned workers, unsigned memory_mb, char *placement,
 			  size_t placement_len, char *err, size_t err_len)
 {

@@ -76,6 +76,11 @@ struct ring_harness {
 int ring_harness_eal_init(const char *prog, unsigned workers, unsigned memory_mb, char *placement,
 			  size_t placement_len, char *err, size_t err_len);
 
+/* A CPU this process may use on which no lcore of a ring_harness_eal_init()
+ * with this many workers runs: where the load thread (injector and collector)
+ * gets a CPU of its own. -1 when every CPU has an lcore. */
+int ring_harness_spare_cpu(unsigned workers);
+
 /* rte_eal_cleanup(), then removes the runtime directory EAL leaves behind
  * under its file prefix. */
 void ring_harness_eal_cleanup(void);

@@ -96,6 +96,10 @@ def whole_rows(st, results):
         mode = f", --scan {s['scan_mode']}" if s.get("scan_mode") else ""
         out.append(["whole path", f"scaling {s['workers']} workers{mode}",
                     ratio(s["over_1_worker"], "1 worker"), f"linear: {s['linear']:.2f}x"])
+        if ok_num(s.get("per_worker_cpu_s_over_1_worker")):
+            out.append(["whole path", f"per CPU-second, {s['workers']} workers{mode}",
+                        ratio(s["per_worker_cpu_s_over_1_worker"], "1 worker's"),
+                        "below 1.0: workers slow each other beyond the CPU time they share"])
     placements = {r["workers"]: r for r in st.get("runs", [])}
     for w, r in sorted(placements.items()):
         p = r.get("placement") or ""
@@ -231,6 +235,8 @@ def latency_rows(st, results):
                     f"p50 {num(lat.get('p50'), '{:,.1f}')} / p99 {num(lat.get('p99'), '{:,.1f}')} / "
                     f"p99.9 {num(lat.get('p999'), '{:,.1f}')} us",
                     f"lost {e.get('lost', '-')}, {lat.get('samples', '-')} samples"])
+    if mx.get("placement"):
+        out.append(["latency", "placement", "", mx["placement"]])
     return out
 
 
@@ -357,6 +363,10 @@ def targets(results):
                 t.append(target(f"2 workers / 1 worker{mode}", s["over_1_worker"], "stated", 2.0,
                                 note="linear is 2.0; see the placement of lcores on CPUs "
                                      "and each worker's cpu_share"))
+                t.append(target(f"2 workers: per-worker messages per CPU-second / 1 worker's{mode}",
+                                s.get("per_worker_cpu_s_over_1_worker"), "stated", 1.0,
+                                note="1.0: the fall in per-worker rate is all CPU time shared "
+                                     "with the main lcore"))
     packet = stage(results, "packet_path")
     if packet is not None:
         pr = packet.get("ratios") or {}

@@ -202,6 +202,9 @@ def measure(cfg, s0, s1, t0, t1, workers, mean_pkt_bytes):
             # polling worker alone on its CPU is at 1.0; less means the OS
             # gave its CPU to someone else, and its rate understates it.
             "cpu_share": share,
+            # What it does per second of CPU it actually got: flat as workers
+            # are added when the only loss is CPU shared with others.
+            "msgs_per_cpu_s": (m / dt / share) if share else None,
             # The daemon keeps the longest pass since it started, not per window.
             "max_iteration_us_since_start": wb.get("max_iteration_ns", 0) / 1000,
         })
@@ -359,19 +362,32 @@ def run(cfg, results):
     return result
 
 
+def per_cpu_second(run):
+    """Mean messages per CPU-second of the run's workers, or None."""
+    v = [w["msgs_per_cpu_s"] for w in run.get("per_worker", []) if w.get("msgs_per_cpu_s")]
+    return sum(v) / len(v) if v else None
+
+
 def scaling(runs):
     """msgs/s at W workers over msgs/s at 1 worker, per scan mode
-    (linear scaling would be W)."""
+    (linear scaling would be W); and what each worker does per second of
+    CPU it got, over the same at 1 worker: below 1.0 by as much as workers
+    slow each other (caches, memory, the shared sink), beyond the CPU time
+    they lose to the main lcore and to each other on a small machine."""
     out = []
     by_mode = {}
     for r in runs:
         if r.get("status") == "ok":
-            by_mode.setdefault(r["scan_mode"], {})[r["workers"]] = r["msgs_per_s"]
-    for mode, rates in by_mode.items():
-        if 1 not in rates:
+            by_mode.setdefault(r["scan_mode"], {})[r["workers"]] = r
+    for mode, rs in by_mode.items():
+        if 1 not in rs:
             continue
-        for w, v in sorted(rates.items()):
+        one = per_cpu_second(rs[1])
+        for w, r in sorted(rs.items()):
             if w > 1:
-                out.append({"scan_mode": mode, "workers": w, "over_1_worker": v / rates[1],
-                            "linear": w})
+                mine = per_cpu_second(r)
+                out.append({"scan_mode": mode, "workers": w,
+                            "over_1_worker": r["msgs_per_s"] / rs[1]["msgs_per_s"], "linear": w,
+                            "per_worker_cpu_s_over_1_worker": mine / one if mine and one else None,
+                            "min_worker_cpu_share": r.get("min_worker_cpu_share")})
     return out

@@ -39,8 +39,63 @@ enum {
 };
 #define CARRY (TOO_SHORT | TOO_LONG | TWO_CONTS)
 
-/* The same 16 entries in both 128-bit lanes: vpshufb looks up per lane. */
-#define LANES(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
+/* The kinds of error a pair can be, by the first byte's high nibble, its low
+ * nibble, and the second byte's high nibble. */
+static const uint8_t by_first_high[16] = {TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TOO_LONG,
+					  TWO_CONTS,
+					  TWO_CONTS,
+					  TWO_CONTS,
+					  TWO_CONTS,
+					  TOO_SHORT | OVERLONG_2,
+					  TOO_SHORT,
+					  TOO_SHORT | OVERLONG_3 | SURROGATE,
+					  TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4};
+static const uint8_t by_first_low[16] = {CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
+					 CARRY | OVERLONG_2,
+					 CARRY,
+					 CARRY,
+					 CARRY | TOO_LARGE,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000,
+					 CARRY | TOO_LARGE | TOO_LARGE_1000};
+static const uint8_t by_second_high[16] = {
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
+    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
+    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT,
+    TOO_SHORT};
+
+/* A 16-entry table in both 128-bit lanes: vpshufb looks up per lane. */
+AVX2 static inline __m256i lanes(const uint8_t table[16])
+{
+	return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table));
+}
 
 AVX2 static inline __m256i high_nibbles(__m256i v)
 {
@@ -56,32 +111,11 @@ AVX2 static inline __m256i block_errors(__m256i in, __m256i prev)
 	__m256i prev2 = _mm256_alignr_epi8(in, joined, 16 - 2);
 	__m256i prev3 = _mm256_alignr_epi8(in, joined, 16 - 3);
 
-	const __m256i by_first_high =
-	    LANES(TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
-		  TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, TOO_SHORT | OVERLONG_2, TOO_SHORT,
-		  TOO_SHORT | OVERLONG_3 | SURROGATE,
-		  TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4);
-	const __m256i by_first_low = LANES(
-	    CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4, CARRY | OVERLONG_2, CARRY, CARRY,
-	    CARRY | TOO_LARGE, CARRY | TOO_LARGE | TOO_LARGE_1000,
-	    CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
-	    CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
-	    CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
-	    CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE,
-	    CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000);
-	const __m256i by_second_high = LANES(
-	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
-	    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
-	    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
-	    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
-	    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE, TOO_SHORT, TOO_SHORT,
-	    TOO_SHORT, TOO_SHORT);
-
 	__m256i kinds = _mm256_and_si256(
-	    _mm256_and_si256(
-		_mm256_shuffle_epi8(by_first_high, high_nibbles(prev1)),
-		_mm256_shuffle_epi8(by_first_low, _mm256_and_si256(prev1, _mm256_set1_epi8(0x0f)))),
-	    _mm256_shuffle_epi8(by_second_high, high_nibbles(in)));
+	    _mm256_and_si256(_mm256_shuffle_epi8(lanes(by_first_high), high_nibbles(prev1)),
+			     _mm256_shuffle_epi8(lanes(by_first_low),
+						 _mm256_and_si256(prev1, _mm256_set1_epi8(0x0f)))),
+	    _mm256_shuffle_epi8(lanes(by_second_high), high_nibbles(in)));
 
 	/* Bit 7 where byte i must be a continuation: 2 after a lead of 3 or 4
 	 * bytes (E0..FF), or 3 after a lead of 4 (F0..FF). Saturating
@@ -160,7 +194,10 @@ AVX2 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len)
 		/* The tail, padded with NULs: a sequence it leaves unfinished is
 		 * followed by a NUL, which its pairs report. */
 		__m256i in = load_tail(s + i, len - i);
-		errors = _mm256_or_si256(errors, block_errors(in, prev));
+		if (_mm256_movemask_epi8(in) == 0)
+			errors = _mm256_or_si256(errors, open);
+		else
+			errors = _mm256_or_si256(errors, block_errors(in, prev));
 	} else {
 		errors = _mm256_or_si256(errors, open);
 	}

@@ -1,15 +1,17 @@
 /* What a message looks like to the packs: folded by the pack's table in one
- * pass, with a map from every byte of the normalised text back to the
- * character of the message it came from (docs/normalization.md).
+ * pass, and a map from every byte of the normalised text back to the
+ * character of the message it came from (docs/normalization.md), made only
+ * when a match needs it.
  *
  * ASCII is never folded (rules match it caseless), so an ASCII-only message
- * is its own normalised text: the fast path copies nothing and maps nothing.
- * Otherwise each character is kept, dropped or replaced as the table says,
- * and src[j] is the offset in the message of the character that produced
- * normalised byte j. A span of the normalised text maps back to whole
- * characters of the message: from the first contributing character to the
- * end of the last, taking in whatever was dropped between them, so a mask
- * over it keeps the message valid UTF-8.
+ * is its own normalised text: the fast path copies nothing and maps nothing;
+ * a message with nothing to fold is read, not copied. Otherwise each
+ * character is kept, dropped or replaced as the table says, and src[j] is the
+ * offset in the message of the character that produced normalised byte j.
+ * A span of the normalised text maps back to whole characters of the
+ * message: from the first contributing character to the end of the last,
+ * taking in whatever was dropped between them, so a mask over it keeps the
+ * message valid UTF-8.
  *
  * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
  * gate runs first); nothing past its end is read. out and src hold
