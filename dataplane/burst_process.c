@@ -184,7 +184,11 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	}
 	b->state[f] = check == SLUICE_TEXT_REPAIRED ? FRAME_QUEUED_REPAIRED : FRAME_QUEUED;
 	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
-	b->batch_index[f] = (uint16_t)sluice_batch_add(&b->texts, text, frame->text_len);
+	/* By reference, the text is read where it is: nothing changes it
+	 * before the round's scans (verdicts come after them). */
+	b->batch_index[f] =
+	    (uint16_t)(ctx->texts_by_ref ? sluice_batch_add_ref(&b->texts, text, frame->text_len)
+					 : sluice_batch_add(&b->texts, text, frame->text_len));
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],

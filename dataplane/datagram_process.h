@@ -70,6 +70,9 @@ struct sluice_packet_ctx {
 	hs_scratch_t *urgent_scratch; /* NULL: no urgent pack in this generation */
 	uint64_t *hits[SLUICE_SLOT_COUNT];
 	uint64_t burst_tsc;
+	/* No pack of the generation scans raw text: batch scanning records the
+	 * burst's texts where they are, in the packets (batch_scan.h). */
+	bool texts_by_ref;
 	/* Working space: one match set per slot. */
 	struct sluice_match_set match_set;
 	struct sluice_match matches[SLUICE_MAX_MATCHES];
@@ -126,6 +129,8 @@ static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 	}
 	ctx->urgent_set.pack = urgent->pack;
 	ctx->burst_tsc = tsc;
+	unsigned views = main_slot->pack->views | (urgent->pack != NULL ? urgent->pack->views : 0);
+	ctx->texts_by_ref = (views & (1u << SLUICE_VIEW_RAW)) == 0;
 }
 
 /* Processes pkt[0..*len) in place; on FORWARD *len is the length to transmit. */

@@ -64,6 +64,15 @@ struct batch_counts {
 	uint64_t regex_scans; /* messages scanned alone with the regex database */
 };
 
+/* compare() adds the texts by reference (sluice_batch_add_ref()) instead of
+ * copying them. */
+static bool by_reference;
+
+static bool scans_raw_text(const struct sluice_pack *pack)
+{
+	return (pack->views & (1u << SLUICE_VIEW_RAW)) != 0;
+}
+
 /* Scans every text alone and in batches of batch_size; returns what batch
  * scanning did on single messages. */
 static struct batch_counts compare(const struct sluice_pack *pack, const struct texts *t,
@@ -88,7 +97,10 @@ static struct batch_counts compare(const struct sluice_pack *pack, const struct 
 		size_t n = 0;
 		sluice_batch_reset(&batch);
 		while (first + n < t->count && sluice_batch_fits(&batch, t->len[first + n])) {
-			int32_t k = sluice_batch_add(&batch, t->text[first + n], t->len[first + n]);
+			int32_t k = by_reference ? sluice_batch_add_ref(&batch, t->text[first + n],
+									t->len[first + n])
+						 : sluice_batch_add(&batch, t->text[first + n],
+								    t->len[first + n]);
 			cr_assert_eq(k, (int32_t)n);
 			n++;
 		}
@@ -165,13 +177,10 @@ static void free_texts(struct texts *t)
 }
 
 static const char *const small_packs[] = {
-    "tests/data/batch/crossing.yaml",
-    "tests/data/rules/lang_mixed.yaml",
-    "tests/data/rules/lang_combination.yaml",
-    "tests/data/rules/lang_allow.yaml",
-    "tests/data/rules/lang_whole_word.yaml",
-    "tests/data/rules/match_rules.yaml",
-    "patterns/rules/default.yaml",
+    "tests/data/batch/crossing.yaml",	      "tests/data/rules/lang_mixed.yaml",
+    "tests/data/rules/lang_combination.yaml", "tests/data/rules/lang_allow.yaml",
+    "tests/data/rules/lang_whole_word.yaml",  "tests/data/rules/match_rules.yaml",
+    "tests/data/batch/raw-view.yaml",	      "patterns/rules/default.yaml",
 };
 
 Test(batch_scan, equals_per_message_scanning_on_tricky_texts_at_every_batch_size)
@@ -187,6 +196,58 @@ Test(batch_scan, equals_per_message_scanning_on_tricky_texts_at_every_batch_size
 		sluice_pack_free(pack);
 	}
 	free_texts(&t);
+}
+
+Test(batch_scan, by_reference_equals_per_message_scanning_and_refuses_raw_views)
+{
+	struct texts t = tricky_texts();
+	static const uint32_t sizes[] = {1, 3, 64};
+	unsigned compared = 0, refused = 0;
+	by_reference = true;
+	for (size_t p = 0; p < sizeof(small_packs) / sizeof(small_packs[0]); p++) {
+		struct sluice_pack *pack = load(small_packs[p]);
+		if (scans_raw_text(pack)) {
+			/* raw text is what a batch by reference does not have */
+			hs_scratch_t *scratch = NULL;
+			struct sluice_batch batch;
+			struct sluice_batch_results results;
+			cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
+			cr_assert_eq(sluice_batch_init(&batch, 4, 1024, &sluice_libc_allocator), 0);
+			cr_assert_eq(
+			    sluice_batch_results_init(&results, 4, CAP, &sluice_libc_allocator), 0);
+			cr_assert_eq(sluice_batch_add_ref(&batch, "hi", 2), 0);
+			cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0),
+				     HS_INVALID);
+			sluice_batch_free(&batch);
+			sluice_batch_results_free(&results);
+			hs_free_scratch(scratch);
+			refused++;
+		} else {
+			for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+				compare(pack, &t, sizes[s], NULL, 0);
+			compared++;
+		}
+		sluice_pack_free(pack);
+	}
+	by_reference = false;
+	cr_assert_gt(compared, 0);
+	cr_log_info("by reference: %u packs compared, %u refused (raw views)", compared, refused);
+	free_texts(&t);
+}
+
+Test(batch_scan, a_batch_is_by_reference_or_by_copy_until_its_reset)
+{
+	struct sluice_batch batch;
+	cr_assert_eq(sluice_batch_init(&batch, 4, 1024, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_add(&batch, "copied", 6), 0);
+	cr_assert_eq(sluice_batch_add_ref(&batch, "referenced", 10), -1);
+	sluice_batch_reset(&batch);
+	cr_assert_eq(sluice_batch_add_ref(&batch, "referenced", 10), 0);
+	cr_assert_eq(sluice_batch_add(&batch, "copied", 6), -1);
+	cr_assert_eq(sluice_batch_add_ref(&batch, "again", 5), 1);
+	sluice_batch_reset(&batch);
+	cr_assert_eq(sluice_batch_add(&batch, "copied", 6), 0);
+	sluice_batch_free(&batch);
 }
 
 Test(batch_scan, a_regex_report_across_the_separator_costs_a_scan_not_a_match)
@@ -376,6 +437,17 @@ TestSuite(batch_corpus, .init = make_corpus);
 Test(batch_corpus, default_packs_give_the_same_results_over_the_whole_corpus, .timeout = 600)
 {
 	compare_corpus("patterns/packs/all.yaml");
+}
+
+Test(batch_corpus, default_packs_by_reference_give_the_same_results, .timeout = 600)
+{
+	struct sluice_pack *pack = load("patterns/packs/all.yaml");
+	cr_assert(!scans_raw_text(pack), "the default packs all normalise");
+	struct texts t = {.text = corpus.text, .len = corpus.len, .count = corpus.count};
+	by_reference = true;
+	compare(pack, &t, SLUICE_BATCH_MESSAGES, NULL, 0);
+	by_reference = false;
+	sluice_pack_free(pack);
 }
 
 Test(batch_corpus, bundled_rules_give_the_same_results_over_the_whole_corpus, .timeout = 600)

@@ -737,33 +737,50 @@ static uint64_t count_lines(const char *path)
 	return n;
 }
 
-Test(fault_injection, event_ring_full_drops_counted_events_and_verdicts_still_apply, .timeout = 180)
+/* A run with a 64-event ring under injected traffic, and what it did. */
+struct full_ring_run {
+	const struct sluice_json *s; /* stats at the end of the traffic */
+	uint64_t injected, blocked, out, acted, written;
+};
+
+static struct full_ring_run run_full_ring(unsigned events_full, unsigned wait_us)
 {
 	fixture(0);
 	F.opt.event_ring = 64;
+	F.opt.events_full = events_full;
+	F.opt.events_wait_us = wait_us;
 	F.inject_pause_us = 100;
 	run(scenario_events, true);
-	const struct sluice_json *s = event_stats;
-	cr_assert_not_null(s);
-	uint64_t injected = atomic_load(&F.injected), blocked;
-	uint64_t out = messages_out(injected, &blocked);
-	uint64_t dropped = total(s, "events_dropped");
-	uint64_t acted = total(s, "verdicts.masked") + total(s, "verdicts.blocked") +
-			 total(s, "verdicts.flagged");
-	uint64_t written = count_lines(F.events);
-	cr_log_info("events: %llu messages acted on, %llu events written, %llu dropped",
-		    (unsigned long long)acted, (unsigned long long)written,
-		    (unsigned long long)dropped);
+	struct full_ring_run r = {.s = event_stats};
+	cr_assert_not_null(r.s);
+	r.injected = atomic_load(&F.injected);
+	r.out = messages_out(r.injected, &r.blocked);
+	r.acted = total(r.s, "verdicts.masked") + total(r.s, "verdicts.blocked") +
+		  total(r.s, "verdicts.flagged");
+	r.written = count_lines(F.events);
+	cr_log_info("events: %llu messages acted on, %llu written, %llu dropped, %llu waited",
+		    (unsigned long long)r.acted, (unsigned long long)r.written,
+		    (unsigned long long)total(r.s, "events_dropped"),
+		    (unsigned long long)total(r.s, "events_waited"));
+	/* Out, removed by a verdict, or dropped at a full TX queue and counted. */
+	cr_assert_eq(r.out + total(r.s, "datagrams_removed") + total(r.s, "tx_dropped.b"),
+		     r.injected);
+	cr_assert_eq(total(r.s, "verdicts.blocked"), r.blocked);
+	cr_assert_eq((uint64_t)sluice_json_num(r.s, "events_written", -1), r.written);
+	return r;
+}
+
+Test(fault_injection, event_ring_full_drops_counted_events_and_verdicts_still_apply, .timeout = 180)
+{
+	struct full_ring_run r = run_full_ring(SLUICE_EVENTS_DROP, 1000);
+	uint64_t dropped = total(r.s, "events_dropped");
 	cr_assert_gt(dropped, 0, "the event ring never filled");
-	cr_assert_str_eq(sluice_json_str(sluice_json_get(s, "events_full"), "policy", ""), "drop");
-	cr_assert_eq(total(s, "events_waited"), 0);
+	cr_assert_str_eq(sluice_json_str(sluice_json_get(r.s, "events_full"), "policy", ""),
+			 "drop");
+	cr_assert_eq(total(r.s, "events_waited"), 0);
 	/* One event per message acted on (each matches one rule), every one
 	 * written or counted as dropped. */
-	cr_assert_eq(written + dropped, acted);
-	cr_assert_eq((uint64_t)sluice_json_num(s, "events_written", -1), written);
-	/* Out, removed by a verdict, or dropped at a full TX queue and counted. */
-	cr_assert_eq(out + total(s, "datagrams_removed") + total(s, "tx_dropped.b"), injected);
-	cr_assert_eq(total(s, "verdicts.blocked"), blocked);
+	cr_assert_eq(r.written + dropped, r.acted);
 	sluice_json_free(event_stats);
 	teardown();
 }
@@ -773,32 +790,15 @@ Test(fault_injection, event_ring_full_drops_counted_events_and_verdicts_still_ap
  * busy CI machine cannot turn a wait into a drop. */
 Test(fault_injection, event_ring_full_under_wait_policy_loses_no_event, .timeout = 180)
 {
-	fixture(0);
-	F.opt.event_ring = 64;
-	F.opt.events_full = SLUICE_EVENTS_WAIT;
-	F.opt.events_wait_us = 10000000;
-	F.inject_pause_us = 100;
-	run(scenario_events, true);
-	const struct sluice_json *s = event_stats;
-	cr_assert_not_null(s);
-	uint64_t injected = atomic_load(&F.injected), blocked;
-	uint64_t out = messages_out(injected, &blocked);
-	uint64_t acted = total(s, "verdicts.masked") + total(s, "verdicts.blocked") +
-			 total(s, "verdicts.flagged");
-	uint64_t written = count_lines(F.events);
-	cr_log_info("events: %llu acted on, %llu written, %llu waited for room",
-		    (unsigned long long)acted, (unsigned long long)written,
-		    (unsigned long long)total(s, "events_waited"));
-	const struct sluice_json *policy = sluice_json_get(s, "events_full");
+	struct full_ring_run r = run_full_ring(SLUICE_EVENTS_WAIT, 10000000);
+	const struct sluice_json *policy = sluice_json_get(r.s, "events_full");
 	cr_assert_str_eq(sluice_json_str(policy, "policy", ""), "wait");
 	cr_assert_eq(sluice_json_num(policy, "wait_us", -1), 10000000);
-	cr_assert_gt(total(s, "events_waited"), 0, "the ring never filled");
-	cr_assert_gt(total(s, "event_wait_ns"), 0);
-	cr_assert_eq(total(s, "event_wait_timeouts"), 0);
-	cr_assert_eq(total(s, "events_dropped"), 0);
-	cr_assert_eq(written, acted, "every event written");
-	cr_assert_eq(out + total(s, "datagrams_removed") + total(s, "tx_dropped.b"), injected);
-	cr_assert_eq(total(s, "verdicts.blocked"), blocked);
+	cr_assert_gt(total(r.s, "events_waited"), 0, "the ring never filled");
+	cr_assert_gt(total(r.s, "event_wait_ns"), 0);
+	cr_assert_eq(total(r.s, "event_wait_timeouts"), 0);
+	cr_assert_eq(total(r.s, "events_dropped"), 0);
+	cr_assert_eq(r.written, r.acted, "every event written");
 	sluice_json_free(event_stats);
 	teardown();
 }

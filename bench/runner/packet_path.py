@@ -37,7 +37,8 @@ from . import proc
 from .corpus import compile_pack
 from .proc import StageError
 from .scan import run_scan_bench
-from .whole_path import placement, pool_and_memory, remove_runtime_dir, run_one
+from .whole_path import (corpus_pcap_link, placement, pool_and_memory, read_text,
+                         remove_runtime_dir, run_one)
 
 TESTPMD = "dpdk-testpmd"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -81,10 +82,10 @@ def run_testpmd(cfg, pcap_link, outdir, tag):
         # Its start (copying the capture into mbufs) is not in the window:
         # wait for the first display before counting seconds.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not rx_pps_of_port0(read(log_path)):
+        while time.monotonic() < deadline and not rx_pps_of_port0(read_text(log_path)):
             if child.poll() is not None:
                 raise StageError(f"dpdk-testpmd exited with status {child.returncode}",
-                                 proc.tail(read(log_path)))
+                                 proc.tail(read_text(log_path)))
             time.sleep(0.2)
         time.sleep(seconds + 0.5)
     finally:
@@ -99,23 +100,15 @@ def run_testpmd(cfg, pcap_link, outdir, tag):
                 except subprocess.TimeoutExpired:
                     continue
         remove_runtime_dir(prefix)
-    samples = rx_pps_of_port0(read(log_path))
+    samples = rx_pps_of_port0(read_text(log_path))
     # The first display counts from the start; then one a second.
     window = samples[1 + int(cfg.dp_warmup_s):]
     if not window:
         raise StageError("dpdk-testpmd printed no rate after its warm-up",
-                         proc.tail(read(log_path)))
+                         proc.tail(read_text(log_path)))
     return {"packets_per_s": statistics.median(window), "samples": len(window),
             "lcores": lcores, "placement": where, "command": " ".join(argv),
             "log": str(log_path)}
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def make_packs(cfg, outdir):
@@ -153,11 +146,7 @@ def sluice_run(cfg, pack, tag, pcap_link, outdir, mean_pkt):
 def run(cfg, results):
     outdir = cfg.out / "packet_path"
     outdir.mkdir(parents=True, exist_ok=True)
-    pcap_link = cfg.corpus_pcap
-    if "," in str(pcap_link):
-        pcap_link = cfg.tmp / "corpus.pcap"
-        if not pcap_link.exists():
-            pcap_link.symlink_to(cfg.corpus_pcap)
+    pcap_link = corpus_pcap_link(cfg)
     mean_pkt = results["setup"]["corpus"]["pcap_stats"]["mean_packet_bytes"]
     have_testpmd = testpmd_path() is not None
     rounds_n = 1 if cfg.quick else 3

@@ -192,22 +192,22 @@ def packet_path_rows(st, results):
     n = len(st.get("rounds") or [])
     out = []
     if st.get("testpmd"):
-        out.append(["packet path", "dpdk-testpmd io forwarding, 1 core", rate(pps.get("testpmd"), "pkt/s"),
+        out.append(["packets", "dpdk-testpmd io forwarding, 1 core", rate(pps.get("testpmd"), "pkt/s"),
                     f"median of {n} round(s)"])
     else:
-        out.append(["packet path", "dpdk-testpmd io forwarding", "not measured",
+        out.append(["packets", "dpdk-testpmd io forwarding", "not measured",
                     st.get("testpmd_note") or ""])
-    out.append(["packet path", "sluice, never-matching pack (folding)", rate(pps.get("never"), "pkt/s"),
+    out.append(["packets", "sluice, never-matching pack (folding)", rate(pps.get("never"), "pkt/s"),
                 ratio(r.get("never_over_testpmd"), "testpmd (target >= 0.5x)")])
-    out.append(["packet path", "sluice, never-matching pack, normalize: none",
+    out.append(["packets", "sluice, never-matching pack, normalize: none",
                 rate(pps.get("never_raw"), "pkt/s"), ratio(r.get("never_raw_over_testpmd"), "testpmd")])
-    out.append(["packet path", "sluice, light pack (whole path)", rate(mps.get("light")),
+    out.append(["packets", "sluice, light pack (whole path)", rate(mps.get("light")),
                 ratio(r.get("light_over_batch"), "batch scan (target >= 0.7x)")])
     ev = st.get("light_events") or {}
-    out.append(["packet path", "light pack: batch scan alone, 1 core", rate(mps.get("light_batch")),
+    out.append(["packets", "light pack: batch scan alone, 1 core", rate(mps.get("light_batch")),
                 f"events {rate(ev.get('written_per_s'), 'ev/s')} written, {ev.get('dropped', '-')} dropped"])
     if st.get("status") != "ok":
-        out.append(failed_row("packet path", st))
+        out.append(failed_row("packets", st))
     return out
 
 

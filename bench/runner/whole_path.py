@@ -326,16 +326,21 @@ def run_one(cfg, workers, mode, mean_pkt_bytes, pcap_link, outdir, name=None, ex
     return run
 
 
-def run(cfg, results):
-    outdir = cfg.out / "whole_path"
-    outdir.mkdir(parents=True, exist_ok=True)
-    # Devargs split on commas: a capture whose path has one is reached
-    # through a link with a comma-free name.
+def corpus_pcap_link(cfg):
+    """The corpus capture by a path devargs can carry: they split on commas,
+    so a capture whose path has one is reached through a comma-free link."""
     pcap_link = cfg.corpus_pcap
     if "," in str(pcap_link):
         pcap_link = cfg.tmp / "corpus.pcap"
         if not pcap_link.exists():
             pcap_link.symlink_to(cfg.corpus_pcap)
+    return pcap_link
+
+
+def run(cfg, results):
+    outdir = cfg.out / "whole_path"
+    outdir.mkdir(parents=True, exist_ok=True)
+    pcap_link = corpus_pcap_link(cfg)
     mean_pkt = results["setup"]["corpus"]["pcap_stats"]["mean_packet_bytes"]
     modes = scan_modes(cfg)
     ceiling = ceiling_msgs_per_s(results)

@@ -129,6 +129,7 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 		s->corpus_index = NULL;
 		return -1;
 	}
+	s->by_ref = (pack->views & (1u << SLUICE_VIEW_RAW)) == 0;
 	return 0;
 }
 
@@ -194,7 +195,8 @@ int batch_stage_pass(void *stage, const struct corpus_texts *corpus, struct pass
 			counts->scanned_alone++;
 			continue;
 		}
-		int32_t slot = sluice_batch_add(b, corpus->text[i], len);
+		int32_t slot = s->by_ref ? sluice_batch_add_ref(b, corpus->text[i], len)
+					 : sluice_batch_add(b, corpus->text[i], len);
 		if (slot < 0) {
 			snprintf(err, err_len,
 				 "sluice_batch_add refused message %u although it fits", i + 1);

@@ -68,6 +68,7 @@ struct batch_stage {
 	struct sluice_batch_results results;
 	uint32_t *corpus_index;	    /* batch slot -> message index in the corpus */
 	struct message_stage alone; /* for messages longer than the whole batch */
+	bool by_ref; /* as the worker does for packs without a raw view (batch_scan.h) */
 };
 
 /* Returns 0, or -1 (sizes refused or out of memory) with err set. */

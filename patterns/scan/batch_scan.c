@@ -27,8 +27,9 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	b->fold_len = sluice_zalloc(alloc, max_messages * sizeof(*b->fold_len));
 	b->fold_mapped = sluice_zalloc(alloc, max_messages);
 	b->ascii = sluice_zalloc(alloc, max_messages);
-	if (!b->ascii || !b->buf || !b->start || !b->len || !b->fold_buf || !b->fold_src ||
-	    !b->fold_start || !b->fold_len || !b->fold_mapped) {
+	b->ref = sluice_zalloc(alloc, max_messages * sizeof(*b->ref));
+	if (!b->ascii || !b->ref || !b->buf || !b->start || !b->len || !b->fold_buf ||
+	    !b->fold_src || !b->fold_start || !b->fold_len || !b->fold_mapped) {
 		sluice_batch_free(b);
 		return -1;
 	}
@@ -49,6 +50,7 @@ void sluice_batch_free(struct sluice_batch *b)
 		sluice_free(b->alloc, b->fold_len);
 		sluice_free(b->alloc, b->fold_mapped);
 		sluice_free(b->alloc, b->ascii);
+		sluice_free(b->alloc, b->ref);
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -88,9 +90,41 @@ void sluice_batch_results_free(struct sluice_batch_results *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Whether in[0..len) is all ASCII, sixteen bytes at a time. */
+static bool ascii_text(const uint8_t *in, size_t len)
+{
+	if (len < 16) {
+		uint8_t any = 0;
+		for (size_t i = 0; i < len; i++)
+			any |= in[i];
+		return any < 0x80;
+	}
+	__m128i any = _mm_loadu_si128((const __m128i *)(in + len - 16));
+	for (size_t i = 0; i + 16 <= len; i += 16)
+		any = _mm_or_si128(any, _mm_loadu_si128((const __m128i *)(in + i)));
+	return _mm_movemask_epi8(any) == 0;
+}
+
+int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len)
+{
+	if (!sluice_batch_fits(b, len) || (b->count > 0 && !b->by_ref))
+		return -1;
+	bool ascii = ascii_text((const uint8_t *)text, len);
+	b->by_ref = true;
+	b->ref[b->count] = text;
+	b->ascii[b->count] = ascii;
+	b->unicode += !ascii;
+	/* Offsets as if copied: the folded texts are laid out from them. */
+	b->start[b->count] = b->used;
+	b->len[b->count] = (uint32_t)len;
+	b->used += (uint32_t)len + 1;
+	b->folded_by = NULL;
+	return (int32_t)b->count++;
+}
+
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 {
-	if (!sluice_batch_fits(b, len))
+	if (!sluice_batch_fits(b, len) || b->by_ref)
 		return -1;
 	/* Copied sixteen bytes at a time (the last sixteen overlapping the
 	 * ones before: nothing past the text is read), noting on the way
@@ -139,11 +173,14 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
  * Returns fold_buf's length, 0 when nothing folded. */
 static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
 {
-	bool copying = false;
+	/* By reference there is no buffer of texts to share: every text is
+	 * copied (or folded) from where the caller has it. */
+	bool copying = b->by_ref;
 	uint32_t o = 0;
 
 	for (uint32_t k = 0; k < b->count; k++) {
-		const uint8_t *in = (const uint8_t *)b->buf + b->start[k];
+		const uint8_t *in =
+		    b->by_ref ? (const uint8_t *)b->ref[k] : (const uint8_t *)b->buf + b->start[k];
 		uint32_t at = copying ? o : b->start[k];
 		struct sluice_norm_view v = {.text = in, .len = b->len[k], .identity = true};
 		if (!b->ascii[k])
@@ -178,7 +215,7 @@ static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t
 	if (b->folded_by != NULL && (b->folded_by == t || b->folded_digest == t->digest))
 		return;
 	uint32_t used = 0;
-	if (b->unicode != 0) {
+	if (b->unicode != 0 || b->by_ref) {
 		used = fold_unicode_texts(b, t);
 	} else {
 		memcpy(b->fold_start, b->start, b->count * sizeof(*b->start));
@@ -265,6 +302,8 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		return HS_SUCCESS;
 	if (b->count > r->cap)
 		return HS_INVALID;
+	if (b->by_ref && (pack->views & (1u << SLUICE_VIEW_RAW)))
+		return HS_INVALID; /* no raw texts to scan */
 	r->scans++;
 	struct batch_view views[SLUICE_VIEW_COUNT] = {
 	    [SLUICE_VIEW_RAW] = {
@@ -280,7 +319,8 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	for (uint32_t k = 0; k < b->count; k++) {
 		struct sluice_match_set *set = &r->sets[k];
 		struct sluice_scan_state *st = &r->states[k];
-		sluice_scan_begin(st, pack, set, b->buf + b->start[k], b->len[k]);
+		sluice_scan_begin(st, pack, set, b->by_ref ? b->ref[k] : b->buf + b->start[k],
+				  b->len[k]);
 		set->disabled = disabled;
 		set->keep = keep;
 		if (folded)

@@ -44,6 +44,14 @@
  * pack with the same table. Texts must be valid UTF-8 (as for
  * sluice_scan_message()); they are copied by sluice_batch_add(), so the
  * caller may change them afterwards (masking) without disturbing results.
+ *
+ * By reference: when no pack to be scanned reads raw text (every database on
+ * the folded view, as with every rule file that normalises), the raw copy
+ * serves nothing, and sluice_batch_add_ref() records where each text is
+ * instead; its folded texts are then made straight from the caller's bytes,
+ * which must stay as they are until the last scan of the batch. A batch is
+ * one or the other from its reset; a pack with a raw view is refused on a
+ * batch by reference (HS_INVALID).
  */
 #ifndef SLUICE_PATTERNS_BATCH_SCAN_H
 #define SLUICE_PATTERNS_BATCH_SCAN_H
@@ -74,6 +82,8 @@ struct sluice_batch {
 	uint32_t *start; /* message i is buf[start[i], start[i] + len[i]) */
 	uint32_t *len;
 	uint8_t *ascii;	  /* per message: all ASCII (its own folded text) */
+	bool by_ref;	  /* since reset: texts recorded by address, buf unused */
+	const char **ref; /* by_ref: message i is ref[i][0, len[i]) */
 	uint32_t unicode; /* messages that are not all ASCII */
 	/* The texts folded (by folded_by, whose digest is folded_digest), laid
 	 * out as buf is: fold_text is fold_buf, or buf while nothing folded. */
@@ -122,6 +132,7 @@ static inline void sluice_batch_reset(struct sluice_batch *b)
 	b->used = 0;
 	b->unicode = 0;
 	b->folded_by = NULL;
+	b->by_ref = false;
 }
 
 /* Whether a text of len bytes still fits. */
@@ -134,6 +145,11 @@ static inline bool sluice_batch_fits(const struct sluice_batch *b, size_t len)
  * reset and add again; a text longer than the whole buffer never fits and must
  * be scanned with sluice_scan_message()). */
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
+
+/* The same without the copy (see "By reference" above): text must stay
+ * unchanged until the batch's last scan. -1 as sluice_batch_add(), and when
+ * the batch already holds copies. */
+int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len);
 
 /* Scans every text added since the last reset against the pack, into r
  * (which must hold as many messages as b). disabled (or NULL) and keep are

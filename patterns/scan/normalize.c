@@ -46,23 +46,29 @@ void sluice_norm_space_free(struct sluice_norm_space *space)
 	memset(space, 0, sizeof(*space));
 }
 
+/* The end of the ASCII run at in[i] (Latin words, digits, punctuation
+ * between Chinese ones: never folded), eight bytes at a time. */
+static inline uint32_t ascii_run_end(const uint8_t *in, uint32_t i, uint32_t len)
+{
+	while (i + 8 <= len) {
+		uint64_t w;
+		memcpy(&w, in + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+		i += 8;
+	}
+	while (i < len && in[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* Offset of the first character of in[0..len) that t folds, or len. */
 static uint32_t first_folding(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len)
 {
 	uint32_t i = 0;
 	while (i < len) {
 		if (in[i] < 0x80) {
-			/* ASCII (Latin words, digits, punctuation between
-			 * Chinese ones) is never folded: eight bytes at a time */
-			while (i + 8 <= len) {
-				uint64_t w;
-				memcpy(&w, in + i, 8);
-				if (w & 0x8080808080808080ull)
-					break;
-				i += 8;
-			}
-			while (i < len && in[i] < 0x80)
-				i++;
+			i = ascii_run_end(in, i, len);
 			continue;
 		}
 		uint32_t n;
@@ -87,17 +93,10 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 	uint32_t o = i, folded = 0;
 	while (i < len) {
 		if (in[i] < 0x80) {
-			while (i + 8 <= len) {
-				uint64_t w;
-				memcpy(&w, in + i, 8);
-				if (w & 0x8080808080808080ull)
-					break;
-				memcpy(out + o, &w, 8);
-				o += 8;
-				i += 8;
-			}
-			while (i < len && in[i] < 0x80)
-				out[o++] = in[i++];
+			uint32_t end = ascii_run_end(in, i, len);
+			memcpy(out + o, in + i, end - i);
+			o += end - i;
+			i = end;
 			continue;
 		}
 		uint32_t n;
