@@ -31,8 +31,9 @@ enum {
 	TOO_LARGE = 1 << 3,  /* F4 followed by 90..BF, or F5..FF */
 	SURROGATE = 1 << 4,  /* ED followed by A0..BF */
 	OVERLONG_2 = 1 << 5, /* C0 or C1 followed by a continuation */
-	/* F0 followed by 80..8F, or F5..FF followed by 80..8F: the two never
-	 * meet in one pair with different low nibbles, so they share a bit */
+	/* F0 followed by 80..8F (overlong), or F5..FF followed by 80..8F (too
+	 * large): the first byte's low nibble tells them apart, so one bit
+	 * serves both */
 	OVERLONG_4 = 1 << 6,
 	TOO_LARGE_1000 = 1 << 6,
 	TWO_CONTS = 1 << 7, /* continuation after continuation: legal in place */
@@ -105,7 +106,7 @@ AVX2 static inline __m256i high_nibbles(__m256i v)
 /* Errors of each pair (byte i - 1, byte i) of in, with prev the block before. */
 AVX2 static inline __m256i block_errors(__m256i in, __m256i prev)
 {
-	/* prev_shift[k] = the 32 bytes ending k bytes before in's last one */
+	/* prevK: the 32 bytes that end K bytes before in's last one */
 	__m256i joined = _mm256_permute2x128_si256(prev, in, 0x21);
 	__m256i prev1 = _mm256_alignr_epi8(in, joined, 16 - 1);
 	__m256i prev2 = _mm256_alignr_epi8(in, joined, 16 - 2);
