@@ -187,6 +187,15 @@ static void pack_text_make(struct pack_text *t, const struct sluice_event *ev)
 	}
 }
 
+/* Closes the string before it and names the pack every event carries. */
+static void put_pack(struct line *l, const struct pack_text *t)
+{
+	put_str(l, "\",\"pack\":");
+	put_str(l, t->name);
+	put_str(l, ",\"pack_version\":");
+	put_str(l, t->version);
+}
+
 static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, uint64_t ns,
 			  const struct pack_text *t, char *buf, size_t cap)
 {
@@ -211,10 +220,7 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 		put_str(&l, sluice_action_name(rule->action));
 		put_str(&l, "\",\"verdict\":\"");
 		put_str(&l, sluice_action_name((enum sluice_action)ev->verdict));
-		put_str(&l, "\",\"pack\":");
-		put_str(&l, t->name);
-		put_str(&l, ",\"pack_version\":");
-		put_str(&l, t->version);
+		put_pack(&l, t);
 		put_str(&l, ",\"from\":");
 		put_u64(&l, ev->from);
 		put_str(&l, ",\"to\":");
@@ -229,10 +235,7 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 		put_str(&l, sluice_stream_reason_name((enum sluice_stream_reason)ev->reason));
 		put_str(&l, "\",\"action\":\"");
 		put_str(&l, ev->policy ? "reset" : "drop");
-		put_str(&l, "\",\"pack\":");
-		put_str(&l, t->name);
-		put_str(&l, ",\"pack_version\":");
-		put_str(&l, t->version);
+		put_pack(&l, t);
 		put_str(&l, "}\n");
 	} else {
 		put_str(&l, "\",\"event\":\"bad_input\",\"worker\":");
@@ -249,10 +252,7 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 		put_str(&l, sluice_bad_reason_name((enum sluice_bad_reason)ev->reason));
 		put_str(&l, "\",\"policy\":\"");
 		put_str(&l, sluice_bad_policy_name((enum sluice_bad_policy)ev->policy));
-		put_str(&l, "\",\"pack\":");
-		put_str(&l, t->name);
-		put_str(&l, ",\"pack_version\":");
-		put_str(&l, t->version);
+		put_pack(&l, t);
 		put_str(&l, "}\n");
 	}
 	l.p[l.n] = '\0';

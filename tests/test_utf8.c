@@ -314,6 +314,22 @@ Test(utf8, widen_at_text_end_stays_in_bounds)
 	cr_assert_eq(to, 6);
 }
 
+Test(utf8, ascii_only_sees_a_high_byte_anywhere_at_every_length)
+{
+	for (size_t len = 0; len <= 70; len++) {
+		uint8_t *exact = malloc(len ? len : 1);
+		cr_assert_not_null(exact);
+		memset(exact, 'a', len);
+		cr_assert(sluice_ascii_only(exact, len), "%zu ASCII bytes", len);
+		for (size_t at = 0; at < len; at++) {
+			exact[at] = 0x80;
+			cr_assert(!sluice_ascii_only(exact, len), "0x80 at %zu of %zu", at, len);
+			exact[at] = 'a';
+		}
+		free(exact);
+	}
+}
+
 /* ---- the AVX2 validator against the scalar one ---- */
 
 /* Both validators on s[0..len), from a buffer of exactly that size (a read
@@ -409,25 +425,21 @@ Test(utf8_avx2, agrees_on_random_texts_with_random_damage)
 					    "\xf4\x8f\xbf\xbf"};
 	uint8_t buf[300];
 	uint32_t seed = 20261205;
+#define NEXT() (seed = seed * 1103515245u + 12345u)
 	size_t invalid = 0;
 	for (int round = 0; round < 200000; round++) {
 		size_t len = 0;
-		seed = seed * 1103515245u + 12345u;
-		size_t want = (seed >> 16) % 260;
+		size_t want = (NEXT() >> 16) % 260;
 		while (len < want) {
-			seed = seed * 1103515245u + 12345u;
-			const char *c = chars[(seed >> 16) % 10];
+			const char *c = chars[(NEXT() >> 16) % 10];
 			size_t cl = strlen(c);
 			memcpy(buf + len, c, cl);
 			len += cl;
 		}
-		seed = seed * 1103515245u + 12345u;
-		if (len > 0 && (seed >> 16) % 2 == 0) {
+		if (len > 0 && (NEXT() >> 16) % 2 == 0) {
 			/* one byte changed, dropped or cut off */
-			seed = seed * 1103515245u + 12345u;
-			size_t at = (seed >> 8) % len;
-			seed = seed * 1103515245u + 12345u;
-			switch ((seed >> 16) % 3) {
+			size_t at = (NEXT() >> 8) % len;
+			switch ((NEXT() >> 16) % 3) {
 			case 0:
 				buf[at] = (uint8_t)(seed >> 3);
 				break;
@@ -442,6 +454,7 @@ Test(utf8_avx2, agrees_on_random_texts_with_random_damage)
 		invalid += !sluice_utf8_valid_scalar(buf, len);
 		expect_agree(buf, len);
 	}
+#undef NEXT
 	/* the damage made both kinds of text */
 	cr_assert_gt(invalid, 20000);
 	cr_assert_lt(invalid, 100000);

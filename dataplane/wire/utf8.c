@@ -1,5 +1,6 @@
 #include "utf8.h"
 
+#include <emmintrin.h>
 #include <string.h>
 
 size_t sluice_utf8_sequence_len(const uint8_t *s, size_t rem)
@@ -54,16 +55,17 @@ static size_t invalid_at_scalar(const uint8_t *s, size_t len)
 
 bool sluice_ascii_only(const uint8_t *s, size_t len)
 {
-	uint64_t any = 0;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		any |= w;
+	if (len < 16) {
+		uint8_t any = 0;
+		for (size_t i = 0; i < len; i++)
+			any |= s[i];
+		return any < 0x80;
 	}
-	for (; i < len; i++)
-		any |= s[i];
-	return (any & 0x8080808080808080ull) == 0;
+	/* the last sixteen bytes overlap the ones before: nothing past s is read */
+	__m128i any = _mm_loadu_si128((const __m128i *)(s + len - 16));
+	for (size_t i = 0; i + 16 <= len; i += 16)
+		any = _mm_or_si128(any, _mm_loadu_si128((const __m128i *)(s + i)));
+	return _mm_movemask_epi8(any) == 0;
 }
 
 bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len)

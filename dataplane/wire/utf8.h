@@ -26,7 +26,7 @@ bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len);
 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len);
 bool sluice_utf8_avx2_usable(void);
 
-/* Whether s[0..len) is all ASCII, eight bytes at a time. */
+/* Whether s[0..len) is all ASCII, sixteen bytes at a time. */
 bool sluice_ascii_only(const uint8_t *s, size_t len);
 
 /* Byte offset of the first invalid sequence, or len when s is valid. */

@@ -6,6 +6,7 @@
 
 #include "match_internal.h"
 #include "normalize.h"
+#include "utf8.h"
 
 #define SEPARATOR '\n'
 
@@ -90,26 +91,11 @@ void sluice_batch_results_free(struct sluice_batch_results *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Whether in[0..len) is all ASCII, sixteen bytes at a time. */
-static bool ascii_text(const uint8_t *in, size_t len)
-{
-	if (len < 16) {
-		uint8_t any = 0;
-		for (size_t i = 0; i < len; i++)
-			any |= in[i];
-		return any < 0x80;
-	}
-	__m128i any = _mm_loadu_si128((const __m128i *)(in + len - 16));
-	for (size_t i = 0; i + 16 <= len; i += 16)
-		any = _mm_or_si128(any, _mm_loadu_si128((const __m128i *)(in + i)));
-	return _mm_movemask_epi8(any) == 0;
-}
-
 int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len)
 {
 	if (!sluice_batch_fits(b, len) || (b->count > 0 && !b->by_ref))
 		return -1;
-	bool ascii = ascii_text((const uint8_t *)text, len);
+	bool ascii = sluice_ascii_only((const uint8_t *)text, len);
 	b->by_ref = true;
 	b->ref[b->count] = text;
 	b->ascii[b->count] = ascii;

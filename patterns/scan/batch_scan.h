@@ -29,11 +29,11 @@
  *   overflow are applied per message with the message's own offsets, by the
  *   same code sluice_scan_message() uses, in the same order of reports.
  * - Packs that fold: the batch's folded texts are made once per burst (and
- *   table), one message after another in a buffer of their own, with a map
- *   back to each message's bytes; the folded databases are scanned over that
- *   buffer as the raw ones are over the texts. While every message so far is
- *   its own folded text (ASCII, or nothing to fold), nothing is copied: the
- *   folded buffer is the texts' own.
+ *   table), one message after another in a buffer of their own (the map
+ *   back to a message's bytes is made only for a message that matched); the folded databases are
+ * scanned over that buffer as the raw ones are over the texts. While every message so far is its
+ * own folded text (ASCII, or nothing to fold), nothing is copied: the folded buffer is the texts'
+ * own.
  *
  * Contract: the texts (struct sluice_batch) and the results of one pack's
  * scan of them (struct sluice_batch_results) are separate, so one copy of a
@@ -92,7 +92,8 @@ struct sluice_batch {
 	const char *fold_text;
 	uint32_t fold_used;
 	char *fold_buf;
-	uint32_t *fold_src; /* per byte of fold_buf: offset in its message */
+	uint32_t *fold_src; /* per byte of fold_buf: offset in its message, made for a message
+			       only when a match in it needs mapping (match_internal.h) */
 	uint32_t *fold_start, *fold_len;
 	uint8_t *fold_mapped; /* per message: fold_src applies (else offsets are equal) */
 };
