@@ -12,6 +12,7 @@
  */
 #include "pack_compile.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +42,14 @@ struct build {
 	bool *operand;		       /* per input rule: used by a combination */
 	struct sluice_logic_op **flat; /* per combination rule: flattened, input indexes */
 	size_t *flat_len;
-	uint8_t *edge_check;  /* per input rule */
-	char **expr;	      /* per pattern rule: the expression compiled (whole_word added) */
-	size_t *expr_prefix;  /* bytes added before the pattern in expr */
+	uint8_t *edge_check; /* per input rule */
+	char **expr;	     /* per pattern rule: the expression compiled (whole_word added) */
+	size_t *expr_prefix; /* bytes added before the pattern in expr */
+	/* per pattern rule: Hyperscan cannot track its starts (a bounded repeat
+	 * of UTF-8 characters), so the match path finds them afterwards within
+	 * span_window[i] bytes of the end (0: no bound) */
+	bool *span_later;
+	uint32_t *span_window;
 	uint32_t *pack_index; /* input rule -> pack rule, or NO_INDEX */
 
 	/* ids sorted, for operand lookup */
@@ -357,6 +363,72 @@ static int build_expression(struct build *b, size_t i)
 	return 0;
 }
 
+static bool too_large(const hs_compile_error_t *cerr)
+{
+	return cerr != NULL && cerr->message != NULL &&
+	       strstr(cerr->message, "Pattern is too large") != NULL;
+}
+
+/* hs_expression_info() does not build the automaton, so it cannot tell a
+ * pattern too large to build; a pattern with a counted repeat this large
+ * is compiled alone to find out ('A.{0,30}B' builds with start-of-match
+ * tracking, 'A.{0,50}B' only without). */
+#define PROBE_REPEAT 16
+/* ... or one this long: opt-ins widen every character into a class. */
+#define PROBE_LENGTH 256
+
+enum probed_size { FITS, FITS_WITHOUT_SOM, TOO_LARGE };
+
+static enum probed_size probe_size(const char *expr, unsigned flags)
+{
+	hs_database_t *db = NULL;
+	hs_compile_error_t *cerr = NULL;
+	enum probed_size size = FITS;
+
+	if (hs_compile(expr, flags | HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, NULL, &db, &cerr) ==
+	    HS_SUCCESS) {
+		hs_free_database(db);
+		return FITS;
+	}
+	if (too_large(cerr)) {
+		hs_free_compile_error(cerr);
+		cerr = NULL;
+		if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &db, &cerr) == HS_SUCCESS) {
+			hs_free_database(db);
+			return FITS_WITHOUT_SOM;
+		}
+		size = too_large(cerr) ? TOO_LARGE : FITS;
+	}
+	/* Any other refusal is the database compile's to report. */
+	hs_free_compile_error(cerr);
+	return size;
+}
+
+/* Too large even without start-of-match tracking: almost always a bounded
+ * repeat of hundreds of characters (each UTF-8 character is up to four
+ * bytes, and Hyperscan unrolls the repeat). */
+static void report_too_large(struct build *b, size_t i)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	struct sluice_regex_issue slow[8];
+	size_t n = sluice_regex_find_slow(r->pattern, slow, 8);
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(slow[k].code, "slow-repeat") != 0)
+			continue;
+		rule_err(b, i, body_loc_at(r, slow[k].at), "pattern-too-large",
+			 "pattern too large for Hyperscan: the repeat '%.*s' of up to %lu "
+			 "characters is unrolled into an automaton Hyperscan cannot build; "
+			 "bound it lower (a few hundred characters at most), or split the "
+			 "pattern into two rules joined by a combination ('a and b')",
+			 (int)slow[k].len, r->pattern + slow[k].at, slow[k].count);
+		return;
+	}
+	rule_err(b, i, body_loc(r), "pattern-too-large",
+		 "pattern too large for Hyperscan (even without tracking where matches start): "
+		 "lower its bounded repeats or split it into rules joined by a combination "
+		 "('a and b')");
+}
+
 static void check_pattern(struct build *b, size_t i)
 {
 	const struct sluice_rule *r = &b->rules->rules[i];
@@ -372,8 +444,34 @@ static void check_pattern(struct build *b, size_t i)
 	}
 	if (build_expression(b, i) != 0)
 		return;
-	unsigned flags = hs_flags_of(rule_flags(b, i)) | HS_FLAG_SOM_LEFTMOST;
-	if (hs_expression_info(b->expr[i], flags, &info, &cerr) != HS_SUCCESS) {
+	unsigned flags = hs_flags_of(rule_flags(b, i));
+	hs_error_t rc = hs_expression_info(b->expr[i], flags | HS_FLAG_SOM_LEFTMOST, &info, &cerr);
+	if (rc != HS_SUCCESS && too_large(cerr)) {
+		/* Sometimes the analysis alone finds start tracking too large. */
+		hs_free_compile_error(cerr);
+		cerr = NULL;
+		rc = hs_expression_info(b->expr[i], flags, &info, &cerr);
+	}
+	if (rc == HS_SUCCESS && (sluice_regex_largest_repeat(b->expr[i]) >= PROBE_REPEAT ||
+				 strlen(b->expr[i]) >= PROBE_LENGTH)) {
+		switch (probe_size(b->expr[i], flags)) {
+		case FITS:
+			break;
+		case FITS_WITHOUT_SOM:
+			/* Start-of-match tracking is what is too large (a
+			 * bounded repeat of UTF-8 characters: 'A.{0,50}B').
+			 * The match path finds the start afterwards, only in
+			 * messages where the pattern ended. */
+			b->span_later[i] = true;
+			b->span_window[i] = info->max_width == UINT_MAX ? 0 : info->max_width;
+			break;
+		case TOO_LARGE:
+			report_too_large(b, i);
+			free(info);
+			return;
+		}
+	}
+	if (info == NULL) {
 		const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
 		size_t at;
 		if (b->body[i] != NULL) {
@@ -812,9 +910,46 @@ struct built_db {
 	uint32_t patterns;
 };
 
+/* compile_db(): the database is to be compiled again (a rule changed how). */
+#define COMPILE_AGAIN (-3)
+
+/* Rule r's pattern made its database too large to build: when start-of-match
+ * tracking is the cause (the pattern alone builds without it: check_pattern()
+ * guesses most such patterns, not all), its starts are found afterwards and
+ * COMPILE_AGAIN; when it is too large even without, it is reported and r is
+ * returned; otherwise -2 (not this pattern alone). */
+static long defer_starts(struct build *b, uint32_t r)
+{
+	const struct sluice_rule *rule = &b->rules->rules[r];
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *cerr = NULL;
+
+	if (rule->kind != SLUICE_RULE_PATTERN || b->span_later[r] || b->expr[r] == NULL)
+		return -2;
+	unsigned flags = hs_flags_of(rule_flags(b, r));
+	switch (probe_size(b->expr[r], flags)) {
+	case FITS:
+		return -2;
+	case TOO_LARGE:
+		report_too_large(b, r);
+		return r;
+	case FITS_WITHOUT_SOM:
+		break;
+	}
+	if (hs_expression_info(b->expr[r], flags, &info, &cerr) != HS_SUCCESS) {
+		hs_free_compile_error(cerr);
+		return -2;
+	}
+	b->span_later[r] = true;
+	b->span_window[r] = info->max_width == UINT_MAX ? 0 : info->max_width;
+	free(info);
+	return COMPILE_AGAIN;
+}
+
 /* Compiles one database; on a refused expression reports it at its rule and
  * returns the input rule (so a partial build can leave it out and retry), or
- * NO_INDEX after an error not tied to one rule. Returns -2 on success. */
+ * NO_INDEX after an error not tied to one rule; COMPILE_AGAIN (above).
+ * Returns -2 on success. */
 static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_input *in,
 		       struct built_db *out)
 {
@@ -839,6 +974,14 @@ static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_inpu
 		if (hs_database_size(out->db, &out->bytes) != HS_SUCCESS)
 			out->bytes = 0;
 		return -2;
+	}
+	if ((kind == SLUICE_DB_REGEX || kind == SLUICE_DB_ANCHORED) && too_large(cerr) &&
+	    cerr->expression >= 0 && (size_t)cerr->expression < in->count) {
+		long handled = defer_starts(b, in->src_rule[cerr->expression]);
+		if (handled != -2) {
+			hs_free_compile_error(cerr);
+			return handled;
+		}
 	}
 	const char *msg = cerr && cerr->message ? cerr->message : "unknown error";
 	long who = NO_INDEX;
@@ -872,11 +1015,44 @@ static long compile_db(struct build *b, enum sluice_db_kind kind, struct db_inpu
 	return who;
 }
 
-/* What gather() fills in[0..7] with: four kinds of database per view. */
-#define DB_KINDS  4
+/* What gather() fills in[0..9] with: five kinds of database per view. */
+#define DB_KINDS  5
 #define DB_INPUTS (DB_KINDS * SLUICE_VIEW_COUNT)
-static const enum sluice_db_kind db_kinds[DB_KINDS] = {SLUICE_DB_LITERAL, SLUICE_DB_REGEX,
-						       SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS};
+static const enum sluice_db_kind db_kinds[DB_KINDS] = {
+    SLUICE_DB_LITERAL, SLUICE_DB_REGEX, SLUICE_DB_ANCHORED, SLUICE_DB_REGEX_ENDS, SLUICE_DB_SPAN};
+
+/* A pattern whose start the match path finds afterwards (pack.h): scanned
+ * without SOM, and twice into the span database, anchored at a candidate
+ * start, alone and after the character before it. */
+static int push_span_later(struct build *b, size_t i, struct db_input *to, struct db_input *span)
+{
+	uint32_t p = b->pack_index[i];
+	unsigned f = hs_flags_of(rule_flags(b, i));
+	uint32_t pair = (uint32_t)(span->id_count / 2);
+	unsigned id;
+	char *alone = NULL, *after = NULL;
+
+	if (pair > SLUICE_PAT_SPAN_LAST - SLUICE_PAT_SPAN_LATER)
+		return -1;
+	if (db_new_id(to, p, SLUICE_PAT_SPAN_LATER + pair, &id) != 0 ||
+	    db_push(to, b->expr[i], 0, f, id, (uint32_t)i, 0, NULL) != 0)
+		return -1;
+	if (asprintf(&alone, "\\A(?:%s)", b->expr[i]) < 0)
+		return -1;
+	if (db_new_id(span, p, b->span_window[i], &id) != 0) {
+		free(alone);
+		return -1;
+	}
+	if (db_push(span, alone, 0, f, id, (uint32_t)i, 0, alone) != 0)
+		return -1;
+	if (asprintf(&after, "\\A(?s:.)(?:%s)", b->expr[i]) < 0)
+		return -1;
+	if (db_new_id(span, p, b->span_window[i], &id) != 0) {
+		free(after);
+		return -1;
+	}
+	return db_push(span, after, 0, f, id, (uint32_t)i, 0, after);
+}
 
 static int gather(struct build *b, struct db_input in[DB_INPUTS])
 {
@@ -890,7 +1066,7 @@ static int gather(struct build *b, struct db_input in[DB_INPUTS])
 		struct db_input *view =
 		    in + DB_KINDS * (b->folded[i] ? SLUICE_VIEW_FOLDED : SLUICE_VIEW_RAW);
 		struct db_input *lit = &view[0], *re = &view[1], *anchored = &view[2],
-				*ends = &view[3];
+				*ends = &view[3], *span = &view[4];
 
 		if (b->bad[i] || r->kind == SLUICE_RULE_COMBINATION)
 			continue;
@@ -900,9 +1076,12 @@ static int gather(struct build *b, struct db_input in[DB_INPUTS])
 			 * them per message: a database of their own. */
 			bool is_anchored = sluice_regex_anchored(b->expr[i]);
 			struct db_input *to = is_anchored ? anchored : re;
-			if (db_new_id(to, p, SLUICE_PAT_SOM, &id) != 0 ||
-			    db_push(to, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST, id,
-				    (uint32_t)i, 0, NULL) != 0)
+			if (b->span_later[i]) {
+				if (push_span_later(b, i, to, span) != 0)
+					return -1;
+			} else if (db_new_id(to, p, SLUICE_PAT_SOM, &id) != 0 ||
+				   db_push(to, b->expr[i], 0, hs_flags_of(f) | HS_FLAG_SOM_LEFTMOST,
+					   id, (uint32_t)i, 0, NULL) != 0)
 				return -1;
 			if (!is_anchored && (db_new_id(ends, p, SLUICE_PAT_SOM, &id) != 0 ||
 					     db_push(ends, b->expr[i], 0, hs_flags_of(f), id,
@@ -1111,6 +1290,8 @@ static void build_free(struct build *b)
 	free(b->flat_len);
 	free(b->expr);
 	free(b->expr_prefix);
+	free(b->span_later);
+	free(b->span_window);
 	free(b->edge_check);
 	free(b->bad);
 	free(b->operand);
@@ -1165,6 +1346,8 @@ static int alloc_per_rule(struct build *b, size_t n)
 	b->flat_len = calloc(n, sizeof(*b->flat_len));
 	b->expr = calloc(n, sizeof(*b->expr));
 	b->expr_prefix = calloc(n, sizeof(*b->expr_prefix));
+	b->span_later = calloc(n, sizeof(*b->span_later));
+	b->span_window = calloc(n, sizeof(*b->span_window));
 	b->edge_check = calloc(n, sizeof(*b->edge_check));
 	b->pack_index = calloc(n, sizeof(*b->pack_index));
 	b->folded = calloc(n, sizeof(*b->folded));
@@ -1172,7 +1355,8 @@ static int alloc_per_rule(struct build *b, size_t n)
 	b->lits = calloc(n, sizeof(*b->lits));
 	b->wide = calloc(n, sizeof(*b->wide));
 	return b->bad && b->operand && b->flat && b->flat_len && b->expr && b->expr_prefix &&
-		       b->edge_check && b->pack_index && b->folded && b->body && b->lits && b->wide
+		       b->span_later && b->span_window && b->edge_check && b->pack_index &&
+		       b->folded && b->body && b->lits && b->wide
 		   ? 0
 		   : -1;
 }
@@ -1434,6 +1618,8 @@ static enum phase compile_databases(struct build *b, struct databases *dbs)
 		if (who == -2)
 			return PHASE_OK;
 		free_built(dbs);
+		if (who == COMPILE_AGAIN)
+			continue; /* a pattern's starts are found afterwards now */
 		if (!b->partial || who == (long)NO_INDEX || attempt > b->rules->count)
 			return PHASE_FAILED;
 		b->bad[who] = true;
@@ -1499,6 +1685,7 @@ static enum phase assemble_pack(struct build *b, struct databases *dbs, struct s
 	    !pack->dbs || fill_rules(b, pack) != 0)
 		return PHASE_OOM;
 	adopt_databases(pack, dbs);
+	sluice_pack_link_spans(pack);
 	pack->views = sluice_pack_views(pack);
 	if (pack->views & (1u << SLUICE_VIEW_FOLDED)) {
 		pack->fold = b->fold;

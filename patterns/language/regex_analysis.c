@@ -249,7 +249,8 @@ struct slow_scan {
 	size_t max, found;
 	size_t alternatives, first_bar;
 	int depth;
-	bool top_alternation; /* a '|' outside every group */
+	bool top_alternation;  /* a '|' outside every group */
+	unsigned long largest; /* the largest finite bound of a counted repeat */
 };
 
 /* A bounded repeat at re[i], if '{' starts one there: reports it when its
@@ -259,6 +260,8 @@ static size_t bounded_repeat(const char *re, size_t i, struct slow_scan *s)
 	long lo, hi;
 	size_t ql = parse_bound(re, i, &lo, &hi);
 
+	if (ql && (unsigned long)(hi > lo ? hi : lo) > s->largest)
+		s->largest = (unsigned long)(hi > lo ? hi : lo);
 	if (ql && (lo > SLUICE_REGEX_SLOW_REPEAT || hi > SLUICE_REGEX_SLOW_REPEAT) &&
 	    s->found < s->max) {
 		s->out[s->found++] = (struct sluice_regex_issue){
@@ -380,6 +383,13 @@ static struct sluice_regex_issue many_alternatives(const struct slow_scan *s)
 		      "hard to review; put plain words in a list file ('list:'), which is "
 		      "compiled with the much faster literal matcher, or split the rule",
 	    .count = s->alternatives};
+}
+
+unsigned long sluice_regex_largest_repeat(const char *re)
+{
+	struct slow_scan s = {0};
+	scan_slow(re, &s);
+	return s.largest;
 }
 
 size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, size_t max)

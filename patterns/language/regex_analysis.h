@@ -37,6 +37,9 @@ bool sluice_regex_find_unsupported(const char *re, struct sluice_regex_issue *ou
 #define SLUICE_REGEX_MANY_ALTERNATIVES 50
 size_t sluice_regex_find_slow(const char *re, struct sluice_regex_issue *out, size_t max);
 
+/* The largest finite bound of a counted repeat ({n}, {n,}, {n,m}), 0 if none. */
+unsigned long sluice_regex_largest_repeat(const char *re);
+
 /* What the first and last character of a match can be. */
 #define SLUICE_EDGE_WORD    1u /* an ASCII letter, digit or '_' */
 #define SLUICE_EDGE_NONWORD 2u /* anything else (incl. every non-ASCII character) */

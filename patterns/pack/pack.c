@@ -21,6 +21,8 @@ const char *sluice_db_kind_name(enum sluice_db_kind kind)
 		return "anchored";
 	case SLUICE_DB_REGEX_ENDS:
 		return "regex-ends";
+	case SLUICE_DB_SPAN:
+		return "span";
 	default:
 		return "unknown";
 	}
@@ -98,6 +100,18 @@ void sluice_pack_unfolded(const struct sluice_pack *pack, struct sluice_pack *co
 	}
 	copy->dbs = dbs;
 	copy->views = sluice_pack_views(copy);
+}
+
+void sluice_pack_link_spans(struct sluice_pack *pack)
+{
+	for (size_t d = 0; d < pack->db_count; d++) {
+		struct sluice_pack_db *db = &pack->dbs[d];
+		db->span_index = SLUICE_NO_SPAN;
+		for (size_t s = 0; s < pack->db_count; s++)
+			if (pack->dbs[s].kind == SLUICE_DB_SPAN && pack->dbs[s].view == db->view &&
+			    (db->kind == SLUICE_DB_REGEX || db->kind == SLUICE_DB_ANCHORED))
+				db->span_index = (uint32_t)s;
+	}
 }
 
 int sluice_pack_derive(struct sluice_pack *pack)

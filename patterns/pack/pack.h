@@ -21,6 +21,13 @@
  *   tracking, which triples the cost of a scan. Batch scanning runs this one
  *   over many messages to learn which messages a regex matched in at all, and
  *   scans only those with the regex database. Never scanned per message.
+ * - span: for regexes Hyperscan cannot track starts for (a bounded repeat of
+ *   UTF-8 characters, 'A.{0,50}B': "Pattern is too large" with SOM), which
+ *   the regex and anchored databases then hold without SOM, each pattern
+ *   twice, anchored: \A(?:P) and \A(?s:.)(?:P). Never scanned over a whole
+ *   message: where such a pattern reported an end, the match path finds the
+ *   leftmost start by trying the character starts before it (match.c), the
+ *   second form giving \b the character before the start.
  *
  * Combinations have no database: the match path judges them on the whole
  * message from their operands' matches (match.c). Packs written before that
@@ -112,7 +119,9 @@ enum sluice_db_kind {
 	SLUICE_DB_LOGIC = 3,	  /* packs built before batch scanning; never scanned */
 	SLUICE_DB_ANCHORED = 4,	  /* regexes with anchors: scanned per message */
 	SLUICE_DB_REGEX_ENDS = 5, /* the regex database's patterns without SOM: batch only */
+	SLUICE_DB_SPAN = 6,	  /* anchored copies of patterns without SOM: starts found later */
 };
+#define SLUICE_DB_KIND_MAX SLUICE_DB_SPAN
 
 /* Which text of a message a database is scanned on (docs/normalization.md):
  * the message as it is, or as the pack's folding table makes it. Matches are
@@ -128,10 +137,22 @@ enum sluice_text_view {
 #define SLUICE_PAT_SOM	 0u	     /* span from Hyperscan (SOM_LEFTMOST) */
 #define SLUICE_PAT_QUIET 0xfffffffeu /* operand copy in the logic database: never reported */
 #define SLUICE_PAT_COMBO 0xffffffffu /* a combination: span [0, end) */
+/* A regex whose start the match path finds afterwards: pair k of the span
+ * database of its view (ids 2k and 2k + 1). */
+#define SLUICE_PAT_SPAN_LATER 0x80000000u
+#define SLUICE_PAT_SPAN_LAST  0xfffffffdu
 struct sluice_pack_pattern {
 	uint32_t rule;
-	uint32_t len; /* literal byte length (start = end - len), or SLUICE_PAT_* */
+	/* literal byte length (start = end - len), SLUICE_PAT_SPAN_LATER + k, or
+	 * SLUICE_PAT_*; in a span database: the most bytes a match can take
+	 * (0: no bound) */
+	uint32_t len;
 };
+
+static inline bool sluice_pat_span_later(uint32_t len)
+{
+	return len >= SLUICE_PAT_SPAN_LATER && len <= SLUICE_PAT_SPAN_LAST;
+}
 
 struct sluice_pack_db {
 	enum sluice_db_kind kind;
@@ -141,7 +162,11 @@ struct sluice_pack_db {
 	uint32_t patterns;		 /* expressions compiled into it */
 	uint32_t id_count;		 /* entries of map */
 	struct sluice_pack_pattern *map; /* by Hyperscan id */
+	/* regex and anchored: index in the pack's dbs of the span database of
+	 * the same view, or SLUICE_NO_SPAN (sluice_pack_link_spans()) */
+	uint32_t span_index;
 };
+#define SLUICE_NO_SPAN UINT32_MAX
 
 struct sluice_pack {
 	char *name;
@@ -229,6 +254,11 @@ const char *sluice_view_name(enum sluice_text_view view);
  * outlive it, and is never freed. */
 void sluice_pack_unfolded(const struct sluice_pack *pack, struct sluice_pack *copy,
 			  struct sluice_pack_db *dbs);
+
+/* Points each regex and anchored database at the span database of its view
+ * (span_index), for the compiler and the file reader once the databases are
+ * in place. */
+void sluice_pack_link_spans(struct sluice_pack *pack);
 
 /* The views some database of the pack is scanned on (bit 1 << view). */
 unsigned sluice_pack_views(const struct sluice_pack *pack);

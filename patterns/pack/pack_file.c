@@ -36,9 +36,10 @@
  *   u32  program length L; L times: u8 opcode, u32 argument
  *   u64  folding table length F (version 3; 0: none), then F bytes
  *        (fold_table.c: sluice_fold_table_serialize())
- *   u32  database count D (1..8)
+ *   u32  database count D (1..10)
  *   D times:
- *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored, 5 regex-ends)
+ *     u8   kind (1 literal, 2 regex, 3 logic: no longer written, 4 anchored, 5 regex-ends,
+ *          6 span: a reader without it refuses the pack, naming the kind)
  *     u8   view (version 4: 0 raw, 1 folded; each (kind, view) at most once)
  *     u32  expressions compiled into it
  *     u32  id count M; M times: u32 rule, u32 length (see pack.h)
@@ -742,14 +743,40 @@ static int parse_fold(struct rbuf *r, struct sluice_pack *pack)
 	return 0;
 }
 
+/* Every regex whose start is found afterwards names a pair of its view's
+ * span database that stands for the same rule (match.c relies on it). */
+static int check_span_pairs(struct rbuf *r, struct sluice_pack *pack)
+{
+	sluice_pack_link_spans(pack);
+	for (size_t d = 0; d < pack->db_count; d++) {
+		const struct sluice_pack_db *db = &pack->dbs[d];
+		const struct sluice_pack_db *span =
+		    db->span_index == SLUICE_NO_SPAN ? NULL : &pack->dbs[db->span_index];
+		for (uint32_t k = 0; k < db->id_count; k++) {
+			const struct sluice_pack_pattern *p = &db->map[k];
+			if (!sluice_pat_span_later(p->len))
+				continue;
+			uint64_t pair = p->len - SLUICE_PAT_SPAN_LATER;
+			if (span == NULL || 2 * pair + 1 >= span->id_count ||
+			    span->map[2 * pair].rule != p->rule ||
+			    span->map[2 * pair + 1].rule != p->rule)
+				return bad_body(r,
+						"the %s database's id %u finds its start with a "
+						"span pattern that is not there",
+						sluice_db_kind_name(db->kind), k);
+		}
+	}
+	return 0;
+}
+
 static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 {
 	uint32_t count;
-	bool seen[SLUICE_VIEW_COUNT][6] = {{false}};
+	bool seen[SLUICE_VIEW_COUNT][SLUICE_DB_KIND_MAX + 1] = {{false}};
 
 	if (get_u32(r, "database count", &count) != 0)
 		return -1;
-	if (count == 0 || count > 4 * (r->format >= 4 ? SLUICE_VIEW_COUNT : 1))
+	if (count == 0 || count > 5 * (r->format >= 4 ? SLUICE_VIEW_COUNT : 1))
 		return bad_body(r, "database count %u", count);
 	pack->dbs = calloc(count, sizeof(*pack->dbs));
 	if (!pack->dbs) {
@@ -771,7 +798,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		    get_u32(r, "database expressions", &db->patterns) != 0 ||
 		    get_u32(r, "database id count", &ids) != 0)
 			return -1;
-		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_REGEX_ENDS ||
+		if (kind < SLUICE_DB_LITERAL || kind > SLUICE_DB_KIND_MAX ||
 		    view >= SLUICE_VIEW_COUNT || seen[view][kind])
 			return bad_body(r, "database %u has kind %u, view %u", d, kind, view);
 		if (view == SLUICE_VIEW_FOLDED && pack->fold == NULL)
@@ -801,13 +828,16 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 						p->rule, pack->rule_count);
 			bool combo = pack->rules[p->rule].kind == SLUICE_RULE_COMBINATION;
 			bool ok =
-			    kind == SLUICE_DB_LOGIC
-				? (p->len == SLUICE_PAT_COMBO) == combo &&
-				      (combo || p->len == SLUICE_PAT_QUIET)
+			    kind == SLUICE_DB_LOGIC ? (p->len == SLUICE_PAT_COMBO) == combo &&
+							  (combo || p->len == SLUICE_PAT_QUIET)
+			    : kind == SLUICE_DB_SPAN
+				? !combo
 				: !combo && p->len != SLUICE_PAT_COMBO &&
 				      p->len != SLUICE_PAT_QUIET &&
 				      (kind == SLUICE_DB_REGEX || kind == SLUICE_DB_ANCHORED ||
-				       kind == SLUICE_DB_REGEX_ENDS || p->len != SLUICE_PAT_SOM);
+				       kind == SLUICE_DB_REGEX_ENDS ||
+				       (p->len != SLUICE_PAT_SOM &&
+					!sluice_pat_span_later(p->len)));
 			if (!ok)
 				return bad_body(r, "database id %u does not fit rule %s", k,
 						pack->rules[p->rule].id);
@@ -850,7 +880,7 @@ static int parse_databases(struct rbuf *r, struct sluice_pack *pack)
 		r->p += db_len;
 		r->left -= db_len;
 	}
-	return 0;
+	return check_span_pairs(r, pack);
 }
 
 static int parse_body(const char *path, const uint8_t *buf, size_t len, size_t max_db_bytes,

@@ -5,7 +5,9 @@
  * caller fills st->view[SLUICE_VIEW_FOLDED] for a pack that folds); report()
  * takes every Hyperscan report of database st->db, in the order Hyperscan gave
  * them, with offsets relative to the first byte of st->cur, the view st->db is
- * scanned on; end() applies the rule language (allow
+ * scanned on; end() finds the starts of the regexes that need it (with the
+ * scratch of the last sluice_scan_db(), so never from inside a Hyperscan
+ * callback), then applies the rule language (allow
  * exemptions, combinations, removal of what does not act, sorting, verdict)
  * exactly as sluice_scan_message() does. No allocation.
  */
@@ -28,6 +30,19 @@ struct sluice_view_text {
 	bool mapped;
 };
 
+/* The reports of one regex whose starts are found after the scans (pack.h,
+ * SLUICE_PAT_SPAN_LATER), until sluice_scan_end(): where its ends lie in its
+ * view and how many there were. */
+struct sluice_span_pending {
+	uint32_t span; /* index of the span database in the pack's dbs */
+	uint32_t pair; /* in it */
+	uint32_t view;
+	uint32_t first_to, last_to; /* Hyperscan reports ends in order */
+	uint32_t ends;
+};
+/* Such regexes reported in one message, at most; past it the set overflows. */
+#define SLUICE_SPAN_PENDING 8
+
 struct sluice_scan_state {
 	struct sluice_match_set *set;
 	const struct sluice_pack *pack;
@@ -42,6 +57,11 @@ struct sluice_scan_state {
 	bool operand_dropped;
 	bool operand_seen;
 	bool any_allow;
+	/* The scratch of the last database scanned: sluice_scan_end() scans
+	 * the span databases with it, Hyperscan's scans being over. */
+	hs_scratch_t *scratch;
+	uint32_t pending_count;
+	struct sluice_span_pending pending[SLUICE_SPAN_PENDING];
 };
 
 void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *pack,
