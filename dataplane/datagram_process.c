@@ -138,7 +138,7 @@ static void mask_spans(uint8_t *pkt, const struct sluice_packet_view *view,
 {
 	for (uint32_t i = 0; i < set->count; i++) {
 		const struct sluice_match *m = &set->matches[i];
-		if (set->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
+		if (sluice_match_masks(set, i))
 			sluice_frame_mask(pkt, view, frame, m->from, m->to, rw);
 	}
 }

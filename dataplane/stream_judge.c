@@ -110,7 +110,7 @@ static int apply_verdict(struct sluice_stream_ctx *s, uint8_t *text, uint32_t le
 				continue;
 			for (uint32_t i = 0; i < sets[k]->count; i++) {
 				const struct sluice_match *m = &sets[k]->matches[i];
-				if (sets[k]->pack->rules[m->rule].action == SLUICE_ACTION_MASK)
+				if (sluice_match_masks(sets[k], i))
 					mask_text(s, text, len, json, m->from, m->to);
 			}
 		}

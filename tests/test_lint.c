@@ -499,3 +499,38 @@ Test(lint, allow_rule_beside_rules_that_failed_to_load_is_reported_not_a_crash)
 	       "nothing; give it the category of the rules it should exempt");
 	sluice_diag_list_free(&run.diags);
 }
+
+/* Each rule's loader error used to hide the error in its body (a duplicate id
+ * hid a lookbehind; mask on a combination hid an unclosed parenthesis). */
+Test(lint, every_error_of_every_rule_in_one_run)
+{
+	struct lint_run run;
+	static const struct {
+		unsigned line, column;
+		const char *rule, *code;
+	} want[] = {
+	    {10, 5, "first", "duplicate-id"},
+	    {13, 15, "first", "unsupported"},
+	    {16, 13, "masked-combination", "combination-action"},
+	    {17, 29, "masked-combination", "combination-syntax"},
+	    {20, 13, "misspelt-action", "bad-action"},
+	    {21, 16, "misspelt-action", "unsupported"},
+	    {25, 17, "bad-date", "hyperscan"},
+	    {26, 14, "bad-date", "bad-date"},
+	};
+	const size_t n = sizeof(want) / sizeof(want[0]);
+
+	lint("lint_every_error.yaml", NULL, &run);
+	cr_assert_eq(run.errors, n, "%zu errors:%s", run.errors, dump(&run));
+	cr_assert_eq(run.diags.count, n, "%s", dump(&run));
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_diag *d = &run.diags.items[i];
+		cr_assert(d->line == want[i].line && d->column == want[i].column &&
+			      strcmp(d->rule_id, want[i].rule) == 0 &&
+			      strcmp(d->code, want[i].code) == 0,
+			  "diagnostic %zu is %u:%u %s %s, want %u:%u %s %s:%s", i, d->line,
+			  d->column, d->rule_id, d->code, want[i].line, want[i].column,
+			  want[i].rule, want[i].code, dump(&run));
+	}
+	sluice_diag_list_free(&run.diags);
+}

@@ -440,9 +440,9 @@ Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
 	assert_rc(&r, 0);
 	assert_has(&r, "\"星河铁道2047 全集网盘\": title-offer [copyright, block] at 0..29 -> "
 		       "verdict block\n");
-	assert_has(&r,
-		   "\"热线 13800138000 或 13912345678\": phone [contact, mask] at 23..34 (1 span "
-		   "exempted by allow rules) -> verdict mask\n");
+	assert_has(
+	    &r, "\"热线 13800138000 或 13912345678\": phone [contact, mask] at 23..34 (exempted: "
+		"phone at 7..18 by allow rule allow-hotline) -> verdict mask\n");
 	assert_has(&r, "\"星河铁道2047\": no match\n");
 	run_free(&r);
 
@@ -454,8 +454,8 @@ Test(sluice_pack_cli, info_and_test_know_every_kind_of_rule)
 		       "block\n");
 	assert_has(&r,
 		   "\"热线 13800138000 或 13912345678\": allow-hotline [contact, allow] at 7..18, "
-		   "phone [contact, mask] at 23..34 (1 span exempted by allow rules) -> verdict "
-		   "mask\n");
+		   "phone [contact, mask] at 23..34 (exempted: phone at 7..18 by allow rule "
+		   "allow-hotline) -> verdict mask\n");
 	run_free(&r);
 	free(rules);
 }
@@ -481,6 +481,147 @@ Test(sluice_pack_cli, compile_error_names_file_line_column_and_exits_1)
 
 	free(out);
 	free(bad);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* compile, test and diff print every error of a rule file, not the first. */
+Test(sluice_pack_cli, compile_and_test_print_every_error_of_a_rule_file)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *bad = ts_source_path("tests/data/rules/lint_every_error.yaml");
+	char *out = path_in(dir, "x.pack");
+	char want[512];
+	struct run r = sp("compile", bad, "-o", out, NULL);
+
+	assert_rc(&r, 1);
+	cr_assert_neq(access(out, F_OK), 0, "a pack was written despite the errors");
+	for (int pass = 0; pass < 2; pass++) {
+		snprintf(want, sizeof(want), "%s:13:15: rule first: pattern rejected", bad);
+		assert_has(&r, want);
+		snprintf(want, sizeof(want),
+			 "%s:17:29: rule masked-combination: combination:", bad);
+		assert_has(&r, want);
+		snprintf(want, sizeof(want), "%s:26:14: rule bad-date: expires", bad);
+		assert_has(&r, want);
+		snprintf(want, sizeof(want), "%s: 8 errors", bad);
+		assert_has(&r, want);
+		run_free(&r);
+		r = sp("test", bad, "foo", NULL);
+		assert_rc(&r, 1);
+	}
+	run_free(&r);
+	free(out);
+	free(bad);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* --explain: what the recipient gets, which allow rule exempted which span,
+ * and how each combination's operands came out. */
+Test(sluice_pack_cli, test_explain_shows_delivery_exemptions_and_combinations)
+{
+	char *allow = ts_source_path("tests/data/rules/lang_allow.yaml");
+	char *combos = ts_source_path("tests/data/rules/lang_combination.yaml");
+	const char *mixed = "路口交通 call 13812345678 or 400-820-8820";
+	struct run r = sp("test", allow, mixed, NULL);
+
+	assert_rc(&r, 0);
+	/* without --explain the exemptions are named on the message's line */
+	assert_has(&r, "(exempted: kou-jiao at 3..9 by allow rule allow-kou-compounds, phone at "
+		       "33..45 by allow rule allow-hotline)");
+	run_free(&r);
+
+	r = sp("test", "--explain", allow, mixed, "去赌场", "口交", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "delivered: \"路口交通 call *********** or 400-820-8820\" (flags: masked)");
+	assert_has(&r, "exempted: kou-jiao at 3..9, by allow rule allow-kou-compounds at 0..9");
+	assert_has(&r, "exempted: phone at 33..45, by allow rule allow-hotline at 33..45");
+	assert_has(&r, "delivered: nothing (blocked");
+	assert_has(&r, "delivered: \"口交\" (flags: flagged)");
+	run_free(&r);
+
+	r = sp("test", "-x", combos, "溜冰鞋 面交", "作为AI我觉得", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "combination slang-for-sale 'slang AND sale': does not hold; slang absent "
+		       "(exempted); sale at 10..16");
+	assert_has(&r, "combination unlabelled 'cue and not label': holds; cue at 0..8; label "
+		       "absent (not found)");
+	run_free(&r);
+
+	r = sp("test", "--json", "--explain", allow, mixed, NULL);
+	assert_rc(&r, 0);
+	assert_json(&r);
+	assert_has(&r, "\"exemptions\":[{\"rule\":\"kou-jiao\",\"from\":3,\"to\":9,"
+		       "\"allow\":\"allow-kou-compounds\",\"allow_from\":0,\"allow_to\":9}");
+	assert_has(&r, "\"explain\":{\"removed\":false,\"delivered\":\"");
+	assert_has(&r, "\"flags\":[\"masked\"]");
+	run_free(&r);
+	free(allow);
+	free(combos);
+}
+
+/* --cases: a regression file with an expected verdict per message; only
+ * what fails is printed, as a diff, and fails the run. */
+Test(sluice_pack_cli, test_cases_pass_fail_and_refuse_a_line_that_is_no_case)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char *allow = ts_source_path("tests/data/rules/lang_allow.yaml");
+	char *good = fixture("allow_cases.tsv");
+	char *failing = fixture("allow_cases_failing.tsv");
+	char *bad = path_in(dir, "bad.tsv");
+	char want[512];
+	struct run r = sp("test", allow, "--cases", good, NULL);
+
+	assert_rc(&r, 0);
+	assert_has(&r,
+		   "totals: 5 messages (pass 2, flag 1, mask 1, block 1), 5 as expected, 0 not");
+	assert_lacks(&r, "allow_cases.tsv:");
+	run_free(&r);
+
+	r = sp("test", allow, "--cases", failing, NULL);
+	assert_rc(&r, 1);
+	snprintf(want, sizeof(want),
+		 "%s:2: \"去赌场\": gamble [gambling, block] at 3..9 -> verdict "
+		 "block\n  - pass\n  + block\n",
+		 failing);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "%s:3:", failing);
+	assert_lacks(&r, want);
+	assert_has(&r, "1 as expected, 1 not");
+	run_free(&r);
+
+	r = sp("test", "--json", allow, "--cases", failing, NULL);
+	assert_rc(&r, 1);
+	assert_json(&r);
+	assert_has(&r, "\"expected\":\"pass\",\"as_expected\":false");
+	assert_has(&r, "\"unexpected\":1");
+	run_free(&r);
+
+	FILE *f = fopen(bad, "w");
+	cr_assert_not_null(f);
+	fputs("block\tfine\nbloc\tnot a verdict\n", f);
+	fclose(f);
+	r = sp("test", allow, "--cases", bad, NULL);
+	assert_rc(&r, 2);
+	snprintf(want, sizeof(want), "%s:2: 'bloc' is not a verdict", bad);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* --file: empty lines are no messages */
+	f = fopen(bad, "w");
+	cr_assert_not_null(f);
+	fputs("a\n\nb\n\n", f);
+	fclose(f);
+	r = sp("test", allow, "--file", bad, NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "totals: 2 messages");
+	run_free(&r);
+
+	free(bad);
+	free(failing);
+	free(good);
+	free(allow);
 	ts_rmtree(dir);
 	free(dir);
 }

@@ -38,7 +38,10 @@ struct build {
 	size_t errors;
 	bool oom;
 
-	bool *bad;		       /* per input rule: has an error, left out */
+	bool *bad; /* per input rule: has an error, left out */
+	/* per input rule: the loader found errors elsewhere in it, but its body
+	 * is there to check, so that one run reports every error */
+	bool *check_body;
 	bool *operand;		       /* per input rule: used by a combination */
 	struct sluice_logic_op **flat; /* per combination rule: flattened, input indexes */
 	size_t *flat_len;
@@ -583,14 +586,15 @@ static void parse_combination(struct build *b, size_t i, struct sluice_logic_exp
 	size_t at;
 	char msg[512];
 
-	if (r->action == SLUICE_ACTION_MASK || r->allow) {
+	/* The loader says it of a rule it read (then checked for its body only). */
+	if ((r->action == SLUICE_ACTION_MASK || r->allow) && !b->check_body[i]) {
 		rule_err(b, i, r->action_loc.line ? r->action_loc : rule_loc(r),
 			 "combination-action",
 			 "a combination cannot %s: its match has no span of text of its own (it "
 			 "spans the message up to where it became true); use flag or block, and "
 			 "mask the operands with rules of their own",
 			 r->allow ? "allow" : "mask");
-		return;
+		/* and on: its syntax and operands may be wrong as well */
 	}
 	if (sluice_logic_parse(r->pattern, e, &at, msg, sizeof(msg)) != 0) {
 		rule_err(b, i, body_loc_at(r, at), "combination-syntax", "combination: %s", msg);
@@ -691,7 +695,8 @@ static void check_combinations(struct build *b)
 		return;
 	}
 	for (size_t i = 0; i < rules->count; i++) {
-		if (rules->rules[i].kind == SLUICE_RULE_COMBINATION && !b->bad[i])
+		if (rules->rules[i].kind == SLUICE_RULE_COMBINATION &&
+		    (!b->bad[i] || b->check_body[i]))
 			parse_combination(b, i, &parsed[i]);
 		if (b->bad[i])
 			sluice_logic_expr_free(&parsed[i]);
@@ -1294,6 +1299,7 @@ static void build_free(struct build *b)
 	free(b->span_window);
 	free(b->edge_check);
 	free(b->bad);
+	free(b->check_body);
 	free(b->operand);
 	free(b->pack_index);
 	free(b->by_id);
@@ -1341,6 +1347,7 @@ static const char *source_name(const struct build *b)
 static int alloc_per_rule(struct build *b, size_t n)
 {
 	b->bad = calloc(n, sizeof(*b->bad));
+	b->check_body = calloc(n, sizeof(*b->check_body));
 	b->operand = calloc(n, sizeof(*b->operand));
 	b->flat = calloc(n, sizeof(*b->flat));
 	b->flat_len = calloc(n, sizeof(*b->flat_len));
@@ -1354,9 +1361,9 @@ static int alloc_per_rule(struct build *b, size_t n)
 	b->body = calloc(n, sizeof(*b->body));
 	b->lits = calloc(n, sizeof(*b->lits));
 	b->wide = calloc(n, sizeof(*b->wide));
-	return b->bad && b->operand && b->flat && b->flat_len && b->expr && b->expr_prefix &&
-		       b->span_later && b->span_window && b->edge_check && b->pack_index &&
-		       b->folded && b->body && b->lits && b->wide
+	return b->bad && b->check_body && b->operand && b->flat && b->flat_len && b->expr &&
+		       b->expr_prefix && b->span_later && b->span_window && b->edge_check &&
+		       b->pack_index && b->folded && b->body && b->lits && b->wide
 		   ? 0
 		   : -1;
 }
@@ -1370,6 +1377,7 @@ static void leave_out_unusable(struct build *b)
 		if (!r->invalid && r->id && r->category && r->pattern)
 			continue;
 		b->bad[i] = true;
+		b->check_body[i] = r->invalid && r->id && r->pattern;
 		if (!r->invalid)
 			list_err(b, source_name(b), "rule %zu lacks an id, category or pattern",
 				 i + 1);
@@ -1534,6 +1542,13 @@ static void check_rule_bodies(struct build *b)
 {
 	for (size_t i = 0; i < b->rules->count; i++) {
 		const struct sluice_rule *r = &b->rules->rules[i];
+		if (b->check_body[i]) {
+			/* As written (its view was never chosen), for errors only:
+			 * it is never compiled. */
+			if (r->kind == SLUICE_RULE_PATTERN)
+				check_pattern(b, i);
+			continue;
+		}
 		if (b->bad[i])
 			continue;
 		if (!r->allow &&

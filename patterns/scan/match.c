@@ -169,6 +169,14 @@ static void apply_allow(struct sluice_scan_state *st)
 			    rules[a->rule].category_index != r->category_index)
 				continue;
 			if (m->from < a->to && a->from < m->to) {
+				if (set->exemption_count < set->exemption_cap)
+					set->exemptions[set->exemption_count++] =
+					    (struct sluice_exemption){.rule = m->rule,
+								      .from = m->from,
+								      .to = m->to,
+								      .allow = a->rule,
+								      .allow_from = a->from,
+								      .allow_to = a->to};
 				st->operand_dropped |= r->operand;
 				m->rule = GONE;
 				set->exempted++;

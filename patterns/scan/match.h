@@ -62,6 +62,12 @@ struct sluice_match {
  * capacity). */
 #define SLUICE_SCAN_SLACK 64
 
+/* A span an allow rule exempted, for tools that explain a verdict. */
+struct sluice_exemption {
+	uint32_t rule, from, to;	      /* the span that no longer acts */
+	uint32_t allow, allow_from, allow_to; /* the allow rule's span that exempted it */
+};
+
 /* set->keep bits: matches a scan keeps although they never act. */
 #define SLUICE_KEEP_QUIET (1u << 0) /* quiet rules (operands) */
 #define SLUICE_KEEP_ALLOW (1u << 1) /* allow rules */
@@ -78,6 +84,10 @@ struct sluice_match_set {
 	const uint8_t *disabled;
 	uint8_t keep;	   /* SLUICE_KEEP_* (0: only what acts) */
 	uint32_t exempted; /* spans removed by allow rules in the last scan */
+	/* Which, for tools (caller's array; NULL: only counted): the first
+	 * exemption_cap of them. */
+	struct sluice_exemption *exemptions;
+	uint32_t exemption_cap, exemption_count;
 	/* Room to fold messages for packs that fold (caller's; NULL: none). */
 	struct sluice_norm_space *norm;
 };
@@ -94,6 +104,8 @@ static inline void sluice_match_set_init(struct sluice_match_set *set, struct sl
 	set->disabled = NULL;
 	set->keep = 0;
 	set->exempted = 0;
+	set->exemptions = NULL;
+	set->exemption_cap = set->exemption_count = 0;
 	set->norm = NULL;
 }
 
@@ -104,6 +116,17 @@ static inline void sluice_match_set_reset(struct sluice_match_set *set)
 	set->overflow = false;
 	set->verdict = SLUICE_ACTION_NONE;
 	set->exempted = 0;
+	set->exemption_count = 0;
+}
+
+/* Whether match i of a set is masked when its verdict is mask: a span of a
+ * rule whose action is mask (quiet operands and allow rules, which a tool may
+ * keep, never act). The whole text is masked instead when the set
+ * overflowed. */
+static inline bool sluice_match_masks(const struct sluice_match_set *set, uint32_t i)
+{
+	const struct sluice_pack_rule *r = &set->pack->rules[set->matches[i].rule];
+	return r->action == SLUICE_ACTION_MASK && !r->quiet && !r->allow;
 }
 
 /* Scans text[0..len) with every database of the pack. Returns HS_SUCCESS or

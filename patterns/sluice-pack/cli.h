@@ -32,7 +32,8 @@
 /* Enough for a human reading the output; beyond it the output says so. */
 #define SP_MATCH_CAPACITY 256
 
-#define SP_ERR_LEN 2048
+#define SP_ERR_LEN  16384
+#define SP_ERR_LINE 2048 /* one diagnostic */
 
 extern const char *const sp_prog;
 
@@ -122,8 +123,9 @@ void sp_format_time(int64_t unix_seconds, char *buf, size_t len);
 
 /* Loads a pack file, or a rule file (compiled in memory). Returns SP_EXIT_OK,
  * SP_EXIT_USAGE if the file cannot be opened (err says why), or SP_EXIT_FAIL
- * if it is not a valid pack or rule file (err is the library's message, which
- * names FILE:LINE:COL where it can). */
+ * if it is not a valid pack or rule file: err is the library's message for a
+ * pack, and every error of a rule file, one "FILE:LINE:COL: rule ID: ..." per
+ * line, then a count. */
 int sp_load(const char *path, struct sluice_pack **pack, char *err, size_t err_len);
 
 /* 0 if path can be opened for reading and is not a directory; else -1 with
@@ -172,6 +174,7 @@ struct sp_scanner {
 	uint8_t *disabled; /* one byte per rule */
 	size_t expired;	   /* how many rules are disabled */
 	struct sluice_match storage[SP_MATCH_CAPACITY];
+	struct sluice_exemption exemptions[SP_MATCH_CAPACITY];
 	struct sluice_match_set set;
 	struct sluice_norm_space norm; /* grown to the longest message */
 };
@@ -179,6 +182,31 @@ struct sp_scanner {
 int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_t now, char *err,
 		    size_t err_len);
 void sp_scanner_free(struct sp_scanner *s);
+
+/* ---- sluice-pack test --cases (test_cases.c) ---- */
+
+/* One line of a case file: "VERDICT<TAB>TEXT" (VERDICT pass, flag, mask or
+ * block; TEXT the rest of the line, tabs and all). Returns 1 for a case, 0
+ * for a line that is none (empty, or a comment: '#' first), -1 with err for
+ * anything else. */
+int sp_case_parse(const char *line, size_t len, enum sluice_action *verdict, const char **text,
+		  size_t *text_len, char *err, size_t err_len);
+
+/* ---- sluice-pack test --explain (test_explain.c) ---- */
+
+/* Room for the second scan explain makes (every match kept). */
+struct sp_explain {
+	struct sluice_match storage[SP_MATCH_CAPACITY];
+	struct sluice_match_set kept;
+};
+
+/* After sp_scan() of text: what its recipient gets, the exemptions, and the
+ * combinations and their operands, as lines after the message's own line, or
+ * as an "explain" member of the message's JSON object. 0, or -1 with err. */
+int sp_explain_text(struct sp_scanner *sc, struct sp_explain *x, const char *text, size_t len,
+		    char *err, size_t err_len);
+int sp_explain_json(struct sp_scanner *sc, struct sp_explain *x, struct sluice_json_writer *j,
+		    const char *text, size_t len, char *err, size_t err_len);
 
 /* Scans one message, which must be valid UTF-8 and shorter than 4 GiB. On
  * return s->set holds the matches in text order. */

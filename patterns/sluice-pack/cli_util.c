@@ -12,6 +12,7 @@
 
 #include "file_read.h"
 #include "cli.h"
+#include "lint.h"
 #include "utf8.h"
 
 const char *const sp_prog = "sluice-pack";
@@ -247,6 +248,44 @@ int sp_check_readable(const char *path, char *err, size_t err_len)
 	return 0;
 }
 
+/* A rule file that does not compile: every error in err, one per line, as
+ * lint finds them (the compiler stops at its first), and a count. err keeps
+ * the compiler's message when lint finds none. */
+static void every_error(const char *path, char *err, size_t err_len)
+{
+	struct sluice_lint_options opt = {0};
+	struct sluice_diag_list diags = {0};
+	size_t errors = sluice_lint_file(path, &opt, &diags), shown = 0, at = 0;
+	/* room kept for the closing line */
+	const size_t tail = 160;
+
+	if (errors == 0 || err_len <= tail) {
+		sluice_diag_list_free(&diags);
+		return;
+	}
+	for (size_t i = 0; i < diags.count; i++) {
+		char line[SP_ERR_LINE];
+		if (diags.items[i].level != SLUICE_DIAG_ERROR)
+			continue;
+		sluice_diag_format_short(&diags.items[i], line, sizeof(line));
+		size_t n = strlen(line);
+		if (at + n + 1 + tail > err_len)
+			break;
+		memcpy(err + at, line, n);
+		err[at + n] = '\n';
+		at += n + 1;
+		shown++;
+	}
+	if (shown < errors)
+		snprintf(err + at, err_len - at,
+			 "%s: %zu errors (%zu more: 'sluice-pack lint' lists them all)", path,
+			 errors, errors - shown);
+	else
+		snprintf(err + at, err_len - at, "%s: %zu error%s", path, errors,
+			 errors == 1 ? "" : "s");
+	sluice_diag_list_free(&diags);
+}
+
 int sp_load(const char *path, struct sluice_pack **pack, char *err, size_t err_len)
 {
 	*pack = NULL;
@@ -254,8 +293,11 @@ int sp_load(const char *path, struct sluice_pack **pack, char *err, size_t err_l
 	 * pack" (exit 1) before the library, which reports both alike, is asked. */
 	if (sp_check_readable(path, err, err_len) != 0)
 		return SP_EXIT_USAGE;
-	if (sluice_pack_load(path, pack, err, err_len) != 0)
+	if (sluice_pack_load(path, pack, err, err_len) != 0) {
+		if (!sp_is_pack_file(path))
+			every_error(path, err, err_len);
 		return SP_EXIT_FAIL;
+	}
 	return SP_EXIT_OK;
 }
 
@@ -368,6 +410,8 @@ int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_
 	sluice_match_set_init(&s->set, s->storage, SP_MATCH_CAPACITY, pack);
 	s->set.disabled = s->expired ? s->disabled : NULL;
 	s->set.norm = &s->norm;
+	s->set.exemptions = s->exemptions;
+	s->set.exemption_cap = SP_MATCH_CAPACITY;
 	return 0;
 }
 

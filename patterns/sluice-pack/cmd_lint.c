@@ -1,7 +1,8 @@
 /* sluice-pack lint: every problem in a rule file, not just the first.
  *
- * compile stops at the first error because it has to; an analyst fixing a
- * file wants the whole list at once, in the FILE:LINE:COL form editors and
+ * compile and test list every error of a rule file that fails (with lint's
+ * checks) but not its warnings; an analyst fixing a file wants the whole list
+ * at once, in the FILE:LINE:COL form editors and
  * CI annotations understand. The checks are the library's (lint.h); this
  * command only chooses what to run, prints, counts and sets the exit status:
  * errors fail (1), warnings are printed and pass unless --strict.

@@ -23,7 +23,8 @@ static const char *cmd = "sluice-pack test";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s test PACK_OR_YAML [TEXT...] [--file LINES.txt] [--pcap CAPTURE]\n"
+		"usage: %s test PACK_OR_YAML [TEXT...] [--file LINES.txt] [--cases CASES.tsv]\n"
+		"                [--pcap CAPTURE]\n"
 		"\n"
 		"Scans each TEXT, each line of LINES.txt ('-': stdin) and each wire-format\n"
 		"message in CAPTURE (pcap or pcapng; UDP datagrams to the message port,\n"
@@ -34,7 +35,11 @@ static void usage(FILE *f)
 		"applied. Put '--' before texts that start with '-'. When the pack normalises\n"
 		"and a message folds, the folded text follows, with the characters folded.\n"
 		"\n"
-		"  -f, --file FILE         scan each line of FILE\n"
+		"  -f, --file FILE         scan each line of FILE (empty lines are skipped)\n"
+		"  -c, --cases FILE        regression cases: each line 'VERDICT<TAB>message'\n"
+		"                          ('#' comments, empty lines skipped); prints the\n"
+		"                          cases that get another verdict, as a diff, and\n"
+		"                          exits 1 if any does\n"
 		"  -p, --pcap FILE         scan each message in a packet capture\n"
 		"      --udp-port PORT     the message port in the capture (default 7700)\n"
 		"      --ws-port PORT[,PORT...]\n"
@@ -48,13 +53,18 @@ static void usage(FILE *f)
 		"  -m, --matched           print only messages that matched (and totals)\n"
 		"  -a, --all               also show matches that do not act on their own:\n"
 		"                          quiet operands of combinations and allow rules\n"
+		"  -x, --explain           also show what the recipient gets (the text as\n"
+		"                          forwarded, its flag bits, or its removal), which\n"
+		"                          allow rule exempted which span, and each combination\n"
+		"                          that holds or has an operand, with its operands' spans\n"
 		"      --no-normalize      scan messages as they are, without folding them:\n"
 		"                          what the pack would catch without normalisation\n"
 		"      --json              one JSON document instead of text\n"
 		"  -h, --help              this help\n"
 		"\n"
-		"Exit status: 0 scanned (and every --expect met), 1 the pack cannot be loaded\n"
-		"or scanned, or an --expect was not met, 2 usage error or unreadable input.\n",
+		"Exit status: 0 scanned (and every --expect and case met), 1 the pack cannot\n"
+		"be loaded or scanned, or an --expect or a case was not met, 2 usage error,\n"
+		"unreadable input or a line of a case file that is not a case.\n",
 		sp_prog);
 }
 
@@ -78,7 +88,10 @@ struct test_ctx {
 	enum sluice_action expect;
 	bool matched_only;
 	bool no_normalize;
+	bool explain;
+	struct sp_explain ex;
 	const char *file; /* of the lines being scanned */
+	bool bad_case;	  /* a case file's line is not a case (err says which) */
 	struct totals t;
 	/* JSON mode: dropped datagrams, written after the messages array. */
 	struct drop {
@@ -98,15 +111,17 @@ static const char *match_action(const struct sluice_pack_rule *r)
 
 /* Where a message came from, for its output line. */
 struct origin {
-	enum { FROM_ARG, FROM_FILE, FROM_PCAP } kind;
+	enum { FROM_ARG, FROM_FILE, FROM_CASES, FROM_PCAP } kind;
 	unsigned long line;
 	unsigned long packet;
 	const struct sp_wire_msg *wire;
+	bool has_expect; /* a case's own expected verdict */
+	enum sluice_action expect;
 };
 
 static void text_prefix(const struct test_ctx *c, const struct origin *o)
 {
-	if (o->kind == FROM_FILE)
+	if (o->kind == FROM_FILE || o->kind == FROM_CASES)
 		printf("%s:%lu: ", c->file, o->line);
 	else if (o->kind == FROM_PCAP && o->wire->stream)
 		printf("packet %lu ws %s -> %s: ", o->packet, o->wire->src, o->wire->dst);
@@ -116,7 +131,7 @@ static void text_prefix(const struct test_ctx *c, const struct origin *o)
 
 static void json_origin(struct test_ctx *c, const struct origin *o)
 {
-	if (o->kind == FROM_FILE) {
+	if (o->kind == FROM_FILE || o->kind == FROM_CASES) {
 		sluice_jw_string(&c->j, "file", c->file);
 		sluice_jw_uint(&c->j, "line", o->line);
 	} else if (o->kind == FROM_PCAP && o->wire->stream) {
@@ -154,6 +169,40 @@ static void json_matches(struct test_ctx *c)
 	sluice_jw_end(&c->j);
 }
 
+/* Which allow rule exempted which rule's span. */
+static void text_exempted(const struct test_ctx *c)
+{
+	const struct sluice_match_set *set = &c->sc.set;
+	if (c->explain)
+		return; /* explain lists them, with the allow rules' spans */
+	for (uint32_t i = 0; i < set->exemption_count; i++) {
+		const struct sluice_exemption *e = &set->exemptions[i];
+		printf("%s%s at %u..%u by allow rule %s",
+		       i ? ", " : " (exempted: ", c->sc.pack->rules[e->rule].id, e->from, e->to,
+		       c->sc.pack->rules[e->allow].id);
+	}
+	if (set->exemption_count)
+		putchar(')');
+}
+
+static void json_exempted(struct test_ctx *c)
+{
+	const struct sluice_match_set *set = &c->sc.set;
+	sluice_jw_array(&c->j, "exemptions");
+	for (uint32_t i = 0; i < set->exemption_count; i++) {
+		const struct sluice_exemption *e = &set->exemptions[i];
+		sluice_jw_object(&c->j, NULL);
+		sluice_jw_string(&c->j, "rule", c->sc.pack->rules[e->rule].id);
+		sluice_jw_uint(&c->j, "from", e->from);
+		sluice_jw_uint(&c->j, "to", e->to);
+		sluice_jw_string(&c->j, "allow", c->sc.pack->rules[e->allow].id);
+		sluice_jw_uint(&c->j, "allow_from", e->allow_from);
+		sluice_jw_uint(&c->j, "allow_to", e->allow_to);
+		sluice_jw_end(&c->j);
+	}
+	sluice_jw_end(&c->j);
+}
+
 static void text_matches(const struct test_ctx *c)
 {
 	const struct sluice_match_set *set = &c->sc.set;
@@ -166,9 +215,7 @@ static void text_matches(const struct test_ctx *c)
 	}
 	if (set->overflow)
 		printf(", and more than %d spans in all", SP_MATCH_CAPACITY);
-	if (set->exempted)
-		printf(" (%u span%s exempted by allow rules)", set->exempted,
-		       set->exempted == 1 ? "" : "s");
+	text_exempted(c);
 }
 
 /* What the pack's folding table makes of a message (after sp_scan(), whose
@@ -277,11 +324,15 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 		c->t.verdicts[c->sc.set.verdict]++;
 	/* An unscanned message meets no expectation: the gateway removes it,
 	 * whatever the rules say. */
-	met = !c->has_expect || (scanned && c->sc.set.verdict == c->expect);
+	bool has_expect = o->has_expect || c->has_expect;
+	enum sluice_action expect = o->has_expect ? o->expect : c->expect;
+	met = !has_expect || (scanned && c->sc.set.verdict == expect);
 	if (!met)
 		c->t.unexpected++;
 	if (c->matched_only && scanned && c->sc.set.count == 0 && met)
 		return 0;
+	if (o->kind == FROM_CASES && met && !c->json_mode)
+		return 0; /* a case file shows what fails */
 
 	if (c->json_mode) {
 		sluice_jw_object(&c->j, NULL);
@@ -296,10 +347,14 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 			json_matches(c);
 			sluice_jw_bool(&c->j, "overflow", c->sc.set.overflow);
 			sluice_jw_uint(&c->j, "exempted", c->sc.set.exempted);
+			json_exempted(c);
 			sluice_jw_string(&c->j, "verdict", sp_verdict_name(c->sc.set.verdict));
+			if (c->explain && sp_explain_json(&c->sc, &c->ex, &c->j, text, len, c->err,
+							  sizeof(c->err)) != 0)
+				return -1;
 		}
-		if (c->has_expect) {
-			sluice_jw_string(&c->j, "expected", sp_verdict_name(c->expect));
+		if (has_expect) {
+			sluice_jw_string(&c->j, "expected", sp_verdict_name(expect));
 			sluice_jw_bool(&c->j, "as_expected", met);
 		}
 		sluice_jw_end(&c->j);
@@ -317,18 +372,22 @@ static int one_message(struct test_ctx *c, const struct origin *o, const char *t
 		sp_print_quoted(stdout, text, len, false);
 		if (c->sc.set.count == 0 && c->sc.set.verdict == SLUICE_ACTION_NONE) {
 			fputs(": no match", stdout);
-			if (c->sc.set.exempted)
-				printf(" (%u span%s exempted by allow rules)", c->sc.set.exempted,
-				       c->sc.set.exempted == 1 ? "" : "s");
+			text_exempted(c);
 		} else {
 			fputs(": ", stdout);
 			text_matches(c);
 			printf(" -> verdict %s", sp_verdict_name(c->sc.set.verdict));
 		}
 		text_folds(c, text, len);
+		if (c->explain &&
+		    sp_explain_text(&c->sc, &c->ex, text, len, c->err, sizeof(c->err)) != 0)
+			return -1;
 	}
-	if (!met)
-		printf("  [UNEXPECTED: expected %s]", sp_verdict_name(c->expect));
+	if (!met && o->kind == FROM_CASES)
+		printf("\n  - %s\n  + %s", sp_verdict_name(expect),
+		       scanned ? sp_verdict_name(c->sc.set.verdict) : "not scanned");
+	else if (!met)
+		printf("  [UNEXPECTED: expected %s]", sp_verdict_name(expect));
 	putchar('\n');
 	return 0;
 }
@@ -337,8 +396,31 @@ static int on_line(void *ctx, unsigned long line_no, const char *text, size_t le
 {
 	struct origin o = {.kind = FROM_FILE, .line = line_no};
 
+	if (len == 0)
+		return 0; /* an empty line is no message */
+
 	/* 1, not -1: sp_each_line() keeps -1 for "cannot read the file". */
 	return one_message(ctx, &o, text, len) != 0 ? 1 : 0;
+}
+
+static int on_case(void *ctx, unsigned long line_no, const char *line, size_t len)
+{
+	struct test_ctx *c = ctx;
+	struct origin o = {.kind = FROM_CASES, .line = line_no, .has_expect = true};
+	const char *text;
+	size_t text_len;
+	char why[256];
+
+	switch (sp_case_parse(line, len, &o.expect, &text, &text_len, why, sizeof(why))) {
+	case 0:
+		return 0;
+	case 1:
+		return one_message(c, &o, text, text_len) != 0 ? 1 : 0;
+	default:
+		snprintf(c->err, sizeof(c->err), "%s:%lu: %s", c->file, line_no, why);
+		c->bad_case = true;
+		return 1;
+	}
 }
 
 static int on_wire_msg(void *ctx, unsigned long packet_no, const struct sp_wire_msg *m)
@@ -379,7 +461,8 @@ static int on_bad_datagram(void *ctx, unsigned long packet_no, unsigned reason)
 	return 0;
 }
 
-static void text_totals(const struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port)
+static void text_totals(const struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port,
+			bool cases)
 {
 	printf("totals: %lu messages (", c->t.messages);
 	for (int a = 0; a < SLUICE_ACTION_COUNT; a++)
@@ -389,6 +472,9 @@ static void text_totals(const struct test_ctx *c, const struct sp_capture_stats 
 		printf(", %lu invalid UTF-8", c->t.invalid_utf8);
 	if (c->has_expect)
 		printf(", %lu not %s", c->t.unexpected, sp_verdict_name(c->expect));
+	else if (cases)
+		printf(", %lu as expected, %lu not", c->t.messages - c->t.unexpected,
+		       c->t.unexpected);
 	if (cap) {
 		printf("; %lu packets: %lu datagrams to port %u, %lu dropped", cap->packets,
 		       cap->datagrams, port, cap->bad);
@@ -407,14 +493,15 @@ static void text_totals(const struct test_ctx *c, const struct sp_capture_stats 
 	putchar('\n');
 }
 
-static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port)
+static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, uint16_t port,
+			bool cases)
 {
 	sluice_jw_object(&c->j, "totals");
 	sluice_jw_uint(&c->j, "messages", c->t.messages);
 	for (int a = 0; a < SLUICE_ACTION_COUNT; a++)
 		sluice_jw_uint(&c->j, sp_verdict_name(a), c->t.verdicts[a]);
 	sluice_jw_uint(&c->j, "invalid_utf8", c->t.invalid_utf8);
-	if (c->has_expect)
+	if (c->has_expect || cases)
 		sluice_jw_uint(&c->j, "unexpected", c->t.unexpected);
 	if (cap) {
 		sluice_jw_uint(&c->j, "udp_port", port);
@@ -437,6 +524,7 @@ static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, 
 /* What the command line asks to scan, besides the texts it gives. */
 struct test_request {
 	const char *file;
+	const char *cases;
 	const char *pcap;
 	uint16_t port;		 /* the message port in the capture */
 	uint64_t ws_ports[1024]; /* WebSocket services in the capture */
@@ -545,6 +633,14 @@ static const char *scan_request(struct test_ctx *c, const struct test_request *r
 			return c->err;
 		}
 	}
+	if (rq->cases) {
+		c->file = strcmp(rq->cases, "-") == 0 ? "(stdin)" : rq->cases;
+		int rc = sp_each_line(rq->cases, on_case, c, c->err, sizeof(c->err));
+		if (rc != 0) {
+			*status = rc == -1 || c->bad_case ? SP_EXIT_USAGE : SP_EXIT_FAIL;
+			return c->err;
+		}
+	}
 	if (rq->pcap) {
 		struct sp_capture_cb cb = {
 		    .message = on_wire_msg, .bad = on_bad_datagram, .ctx = c};
@@ -581,9 +677,9 @@ static void report_totals(struct test_ctx *c, const struct test_request *rq,
 		sluice_jw_end(&c->j);
 		if (rq->pcap)
 			json_drops(c);
-		json_totals(c, cap, rq->port);
-	} else if (rq->file || rq->pcap || c->has_expect) {
-		text_totals(c, cap, rq->port);
+		json_totals(c, cap, rq->port, rq->cases != NULL);
+	} else if (rq->file || rq->cases || rq->pcap || c->has_expect) {
+		text_totals(c, cap, rq->port, rq->cases != NULL);
 	}
 }
 
@@ -595,6 +691,7 @@ int sp_cmd_test(int argc, char **argv)
 	rq = (struct test_request){.port = 7700};
 	const struct sp_option opts[] = {
 	    {.name = "file", .short_name = 'f', .value = &rq.file},
+	    {.name = "cases", .short_name = 'c', .value = &rq.cases},
 	    {.name = "pcap", .short_name = 'p', .value = &rq.pcap},
 	    {.name = "udp-port", .parse = parse_port, .target = &rq.port},
 	    {.name = "ws-port", .parse = parse_ws_ports, .target = &rq},
@@ -603,6 +700,7 @@ int sp_cmd_test(int argc, char **argv)
 	    {.name = "matched", .short_name = 'm', .flag = &c->matched_only},
 	    {.name = "all", .short_name = 'a', .flag = &rq.all},
 	    {.name = "no-normalize", .flag = &c->no_normalize},
+	    {.name = "explain", .short_name = 'x', .flag = &c->explain},
 	    {0},
 	};
 	struct sp_args args = {.cmd = cmd, .usage = usage};
@@ -614,8 +712,8 @@ int sp_cmd_test(int argc, char **argv)
 		return status;
 	if (args.count < 1)
 		return sp_usage_error(cmd, "need a pack or rule file");
-	if (args.count == 1 && !rq.file && !rq.pcap)
-		return sp_usage_error(cmd, "need texts to scan, --file or --pcap");
+	if (args.count == 1 && !rq.file && !rq.cases && !rq.pcap)
+		return sp_usage_error(cmd, "need texts to scan, --file, --cases or --pcap");
 	rq.texts = args.operands + 1;
 	rq.ntexts = args.count - 1;
 	c->json_mode = args.json;
@@ -648,7 +746,7 @@ int sp_cmd_test(int argc, char **argv)
 	report_pack(c, pack);
 
 	const char *error = scan_request(c, &rq, &cap, &status);
-	if (!error && c->has_expect && c->t.unexpected)
+	if (!error && (c->has_expect || rq.cases) && c->t.unexpected)
 		status = SP_EXIT_FAIL;
 	if (!error)
 		report_totals(c, &rq, rq.pcap ? &cap : NULL);
