@@ -86,8 +86,14 @@ void sluice_audit_format(struct sluice_strbuf *sb, const struct sluice_audit_rec
 	if (rec->rule != NULL) {
 		sluice_strbuf_printf(sb, ",\"rule\":");
 		sluice_strbuf_json_string(sb, rec->rule);
-		sluice_strbuf_printf(sb, ",\"expires_at\":");
-		iso8601(sb, (uint64_t)rec->expires_at * 1000000000ull);
+		if (rec->starts_at != 0) {
+			sluice_strbuf_printf(sb, ",\"starts_at\":");
+			iso8601(sb, (uint64_t)rec->starts_at * 1000000000ull);
+		}
+		if (rec->expires_at != 0) {
+			sluice_strbuf_printf(sb, ",\"expires_at\":");
+			iso8601(sb, (uint64_t)rec->expires_at * 1000000000ull);
+		}
 	}
 	sluice_strbuf_printf(sb, "}\n");
 }

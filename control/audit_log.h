@@ -18,7 +18,7 @@
  *   file could be read has only "path".
  * - previous_version: the version in force in the slot before the action
  *   (null when the slot was empty).
- * - expiry lines add "rule" and "expires_at".
+ * - expiry and start lines add "rule" and the rule's "starts_at" and "expires_at".
  */
 #ifndef SLUICE_CONTROL_AUDIT_LOG_H
 #define SLUICE_CONTROL_AUDIT_LOG_H
@@ -51,8 +51,9 @@ struct sluice_audit_record {
 	const char *path;		/* pack file, for loads */
 	const struct sluice_pack *pack; /* NULL when not known */
 	const char *previous_version;	/* NULL: the slot was empty */
-	const char *rule;		/* expiry */
-	int64_t expires_at;		/* expiry */
+	const char *rule;		/* expiry, start */
+	int64_t expires_at;		/* expiry, start: the rule's dates (0: none) */
+	int64_t starts_at;
 };
 
 struct sluice_audit_log {

@@ -345,13 +345,30 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	sluice_strbuf_printf(sb, "}");
 }
 
-/* Hits per rule of the packs in force, since each pack was loaded. */
+/* ",KEY:\"YYYY-MM-DDTHH:MM:SSZ\"" for Unix seconds t. */
+static void put_utc(struct sluice_strbuf *sb, const char *key, int64_t t)
+{
+	struct tm tm;
+	char when[32];
+	time_t tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", (long long)t);
+	sluice_strbuf_printf(sb, ",\"%s\":\"%s\"", key, when);
+}
+
+/* Hits per rule of the packs in force, since each pack was loaded, and
+ * whether each applies now (its dates judged at the rules' clock, which
+ * --now may have set for a rehearsal). */
 static void reply_rule_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 {
 	const struct sluice_generation *gen = sluice_registry_current(ctl->registry);
+	int64_t now = sluice_registry_now(ctl->registry);
 	bool first = true;
-	sluice_strbuf_printf(sb, "{\"ok\":true,\"generation\":%llu,\"rules\":[",
-			     (unsigned long long)gen->seq);
+	sluice_strbuf_printf(sb, "{\"ok\":true,\"generation\":%llu", (unsigned long long)gen->seq);
+	put_utc(sb, "rules_clock", now);
+	sluice_strbuf_printf(sb, ",\"rehearsal\":%s,\"rules\":[",
+			     ctl->registry->clock_offset_s != 0 ? "true" : "false");
 	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
 		const struct sluice_gen_slot *gs = &gen->slot[s];
 		for (size_t r = 0; gs->pack != NULL && r < gs->pack->rule_count; r++) {
@@ -366,12 +383,20 @@ static void reply_rule_stats(struct sluice_control *ctl, struct sluice_strbuf *s
 			sluice_strbuf_json_string(sb, rule->id);
 			sluice_strbuf_printf(sb, ",\"category\":");
 			sluice_strbuf_json_string(sb, rule->category);
+			bool off = gs->disabled != NULL && gs->disabled[r];
 			sluice_strbuf_printf(
-			    sb, ",\"action\":\"%s\",\"hits\":%llu,\"expired\":%s}",
-			    sluice_action_name(rule->action),
+			    sb, ",\"action\":\"%s\",\"hits\":%llu,\"expired\":%s,\"waiting\":%s",
+			    sluice_rule_action_word(rule->allow, rule->action),
 			    (unsigned long long)sluice_registry_rule_hits(ctl->registry,
 									  (enum sluice_slot)s, r),
-			    gs->disabled != NULL && gs->disabled[r] ? "true" : "false");
+			    off && rule->expires_at != 0 && rule->expires_at <= now ? "true"
+										    : "false",
+			    off && rule->starts_at > now ? "true" : "false");
+			if (rule->starts_at != 0)
+				put_utc(sb, "starts_at", rule->starts_at);
+			if (rule->expires_at != 0)
+				put_utc(sb, "expires_at", rule->expires_at);
+			sluice_strbuf_printf(sb, "}");
 		}
 	}
 	sluice_strbuf_printf(sb, "]}");
@@ -581,7 +606,8 @@ void sluice_control_check_expiry(struct sluice_control *ctl)
 	char err[1024];
 	ctl->last_expiry_ms = sluice_mono_ms();
 	if (ctl->registry != NULL && sluice_registry_current(ctl->registry) != NULL)
-		sluice_registry_expire(ctl->registry, (int64_t)time(NULL), err, sizeof(err));
+		sluice_registry_expire(ctl->registry, sluice_registry_now(ctl->registry), err,
+				       sizeof(err));
 }
 
 /* Whether a worker's ring holds events the sink has not written. */

@@ -108,8 +108,7 @@ int sluice_generation_set_slot(struct sluice_generation *gen, enum sluice_slot s
 	memset(gs->hits, 0, hits_bytes);
 
 	for (size_t r = 0; r < rules; r++) {
-		int64_t at = pack->rules[r].expires_at;
-		if (at == 0 || at > now_s)
+		if (sluice_rule_applies(&pack->rules[r], now_s))
 			continue;
 		if (gs->disabled == NULL) {
 			gs->disabled = calloc(rules, 1);

@@ -86,7 +86,8 @@ struct sluice_generation {
 struct sluice_generation *sluice_generation_alloc(unsigned worker_count, char *err, size_t err_len);
 
 /* Fills an empty slot with pack and set (a reference is taken), and disables
- * every rule whose expires_at is set and not after now_s. Returns 0 or -1. */
+ * every rule that does not apply at now_s (expired, or not started yet:
+ * sluice_rule_applies()). Returns 0 or -1. */
 int sluice_generation_set_slot(struct sluice_generation *gen, enum sluice_slot slot,
 			       const struct sluice_pack *pack, struct sluice_scratch_set *set,
 			       int64_t now_s, char *err, size_t err_len);

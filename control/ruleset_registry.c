@@ -112,31 +112,56 @@ static void audit(struct sluice_registry *reg, const char *action, enum sluice_s
 	sluice_audit_write(reg->audit, &rec);
 }
 
-/* Writes an "expiry" line for each rule the active generation disables whose
- * expiry is not in the audit log yet (rules already expired when their pack was
- * loaded included). */
+int64_t sluice_registry_now(const struct sluice_registry *reg)
+{
+	return (int64_t)time(NULL) + reg->clock_offset_s;
+}
+
+static void audit_rule_date(struct sluice_registry *reg, enum sluice_slot s,
+			    const struct sluice_pack *pack, size_t r, const char *action)
+{
+	struct sluice_audit_record rec = {
+	    .action = action,
+	    .slot = sluice_slot_name(s),
+	    .ok = true,
+	    .by = daemon_actor,
+	    .pack = pack,
+	    .previous_version = pack->version,
+	    .rule = pack->rules[r].id,
+	    .expires_at = pack->rules[r].expires_at,
+	    .starts_at = pack->rules[r].starts_at,
+	};
+	sluice_audit_write(reg->audit, &rec);
+}
+
+/* An "expiry" line the first time a pack's rule is disabled past its expiry
+ * (rules already expired when the pack was loaded included; not again when
+ * the same pack is loaded again: its kept entry inherits what was logged), and
+ * a "start" line when a rule that waited for its start date in force
+ * applies. */
 static void audit_new_expiries(struct sluice_registry *reg)
 {
 	const struct sluice_generation *gen = reg->active;
+	int64_t now = sluice_registry_now(reg);
 	for (unsigned s = 0; gen != NULL && s < SLUICE_SLOT_COUNT; s++) {
 		const struct sluice_gen_slot *gs = &gen->slot[s];
 		struct sluice_kept_pack *kp =
-		    gs->disabled != NULL ? find_kept(reg, (enum sluice_slot)s, gs->pack) : NULL;
+		    gs->pack != NULL ? find_kept(reg, (enum sluice_slot)s, gs->pack) : NULL;
 		for (size_t r = 0; kp != NULL && r < gs->pack->rule_count; r++) {
-			if (!gs->disabled[r] || kp->expiry_logged[r])
-				continue;
-			kp->expiry_logged[r] = 1;
-			struct sluice_audit_record rec = {
-			    .action = "expiry",
-			    .slot = sluice_slot_name((enum sluice_slot)s),
-			    .ok = true,
-			    .by = daemon_actor,
-			    .pack = gs->pack,
-			    .previous_version = gs->pack->version,
-			    .rule = gs->pack->rules[r].id,
-			    .expires_at = gs->pack->rules[r].expires_at,
-			};
-			sluice_audit_write(reg->audit, &rec);
+			const struct sluice_pack_rule *rule = &gs->pack->rules[r];
+			uint8_t *logged = &kp->schedule_logged[r];
+			bool disabled = gs->disabled != NULL && gs->disabled[r];
+			if (disabled && rule->expires_at != 0 && rule->expires_at <= now &&
+			    !(*logged & SLUICE_SCHEDULE_EXPIRY_LOGGED)) {
+				*logged |= SLUICE_SCHEDULE_EXPIRY_LOGGED;
+				audit_rule_date(reg, (enum sluice_slot)s, gs->pack, r, "expiry");
+			} else if (disabled && rule->starts_at > now) {
+				*logged |= SLUICE_SCHEDULE_WAITED;
+			} else if (!disabled && (*logged & SLUICE_SCHEDULE_WAITED) &&
+				   !(*logged & SLUICE_SCHEDULE_START_LOGGED)) {
+				*logged |= SLUICE_SCHEDULE_START_LOGGED;
+				audit_rule_date(reg, (enum sluice_slot)s, gs->pack, r, "start");
+			}
 		}
 	}
 }
@@ -286,7 +311,7 @@ static void drop_kept(struct sluice_kept_pack *kp)
 {
 	sluice_pack_free(kp->pack);
 	free(kp->hits);
-	free(kp->expiry_logged);
+	free(kp->schedule_logged);
 	memset(kp, 0, sizeof(*kp));
 }
 
@@ -326,21 +351,32 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 	struct sluice_kept_pack entry = {.pack = pack, .loaded_at_ns = sluice_realtime_ns()};
 	size_t n = pack->rule_count > 0 ? pack->rule_count : 1;
 	entry.hits = calloc(n, sizeof(uint64_t));
-	entry.expiry_logged = calloc(n, 1);
-	if (entry.hits == NULL || entry.expiry_logged == NULL) {
+	entry.schedule_logged = calloc(n, 1);
+	if (entry.hits == NULL || entry.schedule_logged == NULL) {
 		free(entry.hits);
-		free(entry.expiry_logged);
+		free(entry.schedule_logged);
 		snprintf(err, err_len, "out of memory for the pack history");
 		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
 		goto out;
+	}
+	/* The same pack loaded again: its rules' dates are in the audit log
+	 * already. */
+	const struct sluice_slot_history *same = &reg->slots[slot];
+	for (size_t i = 0; i < same->len; i++) {
+		const struct sluice_kept_pack *k = &same->kept[i];
+		if (strcmp(k->pack->sha256_hex, pack->sha256_hex) == 0 &&
+		    k->pack->rule_count == pack->rule_count) {
+			memcpy(entry.schedule_logged, k->schedule_logged, pack->rule_count);
+			break;
+		}
 	}
 
 	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
 	current_packs(reg, packs);
 	packs[slot] = pack;
-	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0) {
+	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0) {
 		free(entry.hits);
-		free(entry.expiry_logged);
+		free(entry.schedule_logged);
 		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
 		goto out;
 	}
@@ -476,7 +512,7 @@ int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot 
 	current_packs(reg, packs);
 	packs[slot] = to;
 	char *prev_copy = prev != NULL ? strdup(prev) : NULL;
-	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0) {
+	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0) {
 		refuse(reg, "rollback", slot, err, by, NULL, to, prev_copy);
 		free(prev_copy);
 		return -1;
@@ -521,7 +557,7 @@ int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
 	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
 	current_packs(reg, packs);
 	packs[slot] = NULL;
-	if (compose(reg, packs, (int64_t)time(NULL), report, err, err_len) != 0)
+	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0)
 		return refuse(reg, "unload", slot, err, by, NULL, before, prev);
 	/* The pack stays kept (alive): `before` and prev are still valid. */
 	h->active = false;
@@ -536,8 +572,8 @@ int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err
 	for (unsigned s = 0; gen != NULL && s < SLUICE_SLOT_COUNT; s++) {
 		const struct sluice_gen_slot *gs = &gen->slot[s];
 		for (size_t r = 0; gs->pack != NULL && r < gs->pack->rule_count; r++) {
-			int64_t at = gs->pack->rules[r].expires_at;
-			if (at != 0 && at <= now_s && (gs->disabled == NULL || !gs->disabled[r]))
+			bool disabled = gs->disabled != NULL && gs->disabled[r];
+			if (disabled == sluice_rule_applies(&gs->pack->rules[r], now_s))
 				newly++;
 		}
 	}

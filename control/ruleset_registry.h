@@ -54,8 +54,9 @@ struct sluice_swap_report {
 struct sluice_kept_pack {
 	struct sluice_pack *pack;
 	uint64_t loaded_at_ns;
-	uint64_t *hits;		/* per rule, from this pack's retired generations */
-	uint8_t *expiry_logged; /* per rule: its expiry is in the audit log */
+	uint64_t *hits; /* per rule, from this pack's retired generations */
+	/* per rule, SLUICE_SCHEDULE_*: what the audit log has of its dates */
+	uint8_t *schedule_logged;
 };
 
 struct sluice_slot_history {
@@ -83,6 +84,9 @@ struct sluice_registry {
 	size_t memory_cap;		/* bytes; 0: no cap */
 	struct sluice_audit_log *audit; /* NULL: no audit log */
 	bool expiry_refusal_logged;
+	/* Added to the wall clock when rules' start and expiry dates are judged
+	 * (sluice --now rehearses a date); audit and event times stay real. */
+	int64_t clock_offset_s;
 	sluice_pack_loader loader;
 	void *loader_arg;
 	void (*drain)(void *arg);
@@ -123,10 +127,20 @@ int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
 			   const struct sluice_actor *by, struct sluice_swap_report *report,
 			   char *err, size_t err_len);
 
-/* Publishes a generation that disables every rule of the packs in force whose
- * expires_at is not after now_s, if there is any not disabled yet, and writes
- * an "expiry" audit line per rule. Returns how many rules it disabled (0: no
- * change), or -1 with err when the publication was refused. */
+/* What the audit log has of a kept pack's rule (schedule_logged bits). */
+#define SLUICE_SCHEDULE_EXPIRY_LOGGED 1u /* an "expiry" line */
+#define SLUICE_SCHEDULE_START_LOGGED  2u /* a "start" line */
+#define SLUICE_SCHEDULE_WAITED	      4u /* disabled before its start in some generation */
+
+/* The time rules' dates are judged at: the wall clock plus clock_offset_s. */
+int64_t sluice_registry_now(const struct sluice_registry *reg);
+
+/* Publishes a generation in which exactly the rules of the packs in force
+ * that apply at now_s are enabled (sluice_rule_applies(): started, not
+ * expired), if that changes any, and writes an audit line per rule that
+ * expired ("expiry", once per kept pack) or started ("start", for a rule that
+ * waited for its date while its pack was in force). Returns how many rules
+ * changed (0: none), or -1 with err when the publication was refused. */
 int sluice_registry_expire(struct sluice_registry *reg, int64_t now_s, char *err, size_t err_len);
 
 /* What is held now for packs (control thread). */

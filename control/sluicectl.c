@@ -199,8 +199,13 @@ static void print_rules(const struct sluice_json *r)
 		       sluice_json_str(rule, "version", "?"), sluice_json_str(rule, "id", "?"),
 		       sluice_json_str(rule, "category", "?"), sluice_json_str(rule, "action", "?"),
 		       sluice_json_num(rule, "hits", 0),
-		       sluice_json_bool(rule, "expired", false) ? "  (expired)" : "");
+		       sluice_json_bool(rule, "expired", false)	  ? "  (expired)"
+		       : sluice_json_bool(rule, "waiting", false) ? "  (not started)"
+								  : "");
 	}
+	if (sluice_json_bool(r, "rehearsal", false))
+		printf("rules judged at %s (a rehearsal: sluice --now)\n",
+		       sluice_json_str(r, "rules_clock", "?"));
 }
 
 static void print_swap(const struct sluice_json *r)

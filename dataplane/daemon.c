@@ -474,6 +474,8 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	static const struct sluice_actor startup = {.kind = SLUICE_ACTOR_STARTUP};
 	sluice_registry_init(&d->registry, d->worker_count, o->history);
 	d->registry.memory_cap = (size_t)o->memory_cap_mb * 1024 * 1024;
+	if (o->now != NULL) /* a rehearsal: the rules' clock runs on from --now */
+		d->registry.clock_offset_s = o->now_s - (int64_t)time(NULL);
 	d->registry.audit = d->audit_open ? &d->audit : NULL;
 	d->registry.loader = load_pack;
 	d->registry.loader_arg = d->trust;

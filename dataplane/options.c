@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "file_read.h"
 #include "wire_format.h"
@@ -74,6 +75,10 @@ static const struct option_spec specs[] = {
      " past its descriptors the port drops them, counted as rx_missed), then drops it"},
     {"events-wait-us", 0, V_UINT, OFF(events_wait_us), 1, 10000000, "US",
      "with --events-full wait, the longest one event waits for room (default 1000)"},
+    {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
+     "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
+     " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
+     " audit lines, events and stats keep the real time (default: the clock)"},
     {"history", 0, V_UINT, OFF(history), 2, 64, "N",
      "packs kept for rollback per slot, the active one included (default 8)"},
     {"urgent-rules", 0, V_STRING, OFF(urgent_rules), 0, 0, "FILE",
@@ -541,7 +546,42 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 		snprintf(err, err_len, "--event-ring %u: must be a power of two", opt->event_ring);
 		return -1;
 	}
+	if (opt->now != NULL && !sluice_options_parse_time(opt->now, &opt->now_s)) {
+		snprintf(err, err_len,
+			 "--now '%s': write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), for example "
+			 "2026-12-31 or 2026-12-31T23:59:00Z",
+			 opt->now);
+		return -1;
+	}
 	return 0;
+}
+
+bool sluice_options_parse_time(const char *text, int64_t *out)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	size_t len = strlen(text);
+
+	if (len != 10 && len != 20)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)text[i]) : text[i] != shape[i])
+			return false;
+	int y = atoi(text), mo = atoi(text + 5), d = atoi(text + 8);
+	int h = len == 20 ? atoi(text + 11) : 0, mi = len == 20 ? atoi(text + 14) : 0;
+	int sec = len == 20 ? atoi(text + 17) : 0;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] + (mo == 2 && leap) ||
+	    h > 23 || mi > 59 || sec > 59)
+		return false;
+	struct tm tm = {.tm_year = y - 1900,
+			.tm_mon = mo - 1,
+			.tm_mday = d,
+			.tm_hour = h,
+			.tm_min = mi,
+			.tm_sec = sec};
+	*out = (int64_t)timegm(&tm);
+	return true;
 }
 
 void sluice_options_usage(FILE *out, const char *prog)

@@ -64,10 +64,16 @@ struct sluice_options {
 	unsigned stream_block;	 /* 0 blank, 1 reset */
 	unsigned events_full;	 /* SLUICE_EVENTS_DROP or SLUICE_EVENTS_WAIT */
 	unsigned events_wait_us; /* with wait: the longest one event waits */
+	const char *now;	 /* --now: rules' dates judged from this time on */
+	int64_t now_s;		 /* ... in Unix seconds (0: the clock) */
 	bool help;
 };
 
 void sluice_options_defaults(struct sluice_options *opt);
+
+/* "YYYY-MM-DD" (the start of that day, UTC) or "YYYY-MM-DDTHH:MM:SSZ" into
+ * Unix seconds. Returns false for anything else. */
+bool sluice_options_parse_time(const char *text, int64_t *out);
 
 /* Parses the daemon's arguments (argv[0] is the program name). A --config given
  * there is read first. Returns 0, or -1 with a message in err. */

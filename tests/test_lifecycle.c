@@ -1287,17 +1287,11 @@ Test(rule_hits, stats_rules_counts_hits_per_rule_summed_over_workers)
 	cr_assert_eq(gs->hits[1 * gs->hits_stride + phone], 1);
 
 	char *reply = handle(&s, "stats rules");
-	cr_assert_eq(
-	    strncmp(reply,
-		    "{\"ok\":true,\"generation\":1,\"rules\":[{\"slot\":\"main\","
-		    "\"pack\":\"sluice-default\",\"version\":\"2026.11.23-1\","
-		    "\"id\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":"
-		    "\"mask\",\"hits\":4,\"expired\":false},",
-		    strlen("{\"ok\":true,\"generation\":1,\"rules\":[{\"slot\":\"main\","
-			   "\"pack\":\"sluice-default\",\"version\":\"2026.11.23-1\","
-			   "\"id\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":"
-			   "\"mask\",\"hits\":4,\"expired\":false},")),
-	    0, "%s", reply);
+	assert_has(reply, "{\"ok\":true,\"generation\":1,\"rules_clock\":\"");
+	assert_has(reply, "\"rehearsal\":false,\"rules\":[{\"slot\":\"main\","
+			  "\"pack\":\"sluice-default\",\"version\":\"2026.11.23-1\","
+			  "\"id\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":"
+			  "\"mask\",\"hits\":4,\"expired\":false,\"waiting\":false},");
 	assert_has(reply, "\"id\":\"gambling-invite\",\"category\":\"gambling\",\"action\":"
 			  "\"block\",\"hits\":1,");
 	assert_has(reply, "\"id\":\"email-address\",\"category\":\"contact\",\"action\":\"mask\","
@@ -1313,9 +1307,10 @@ Test(rule_hits, stats_rules_counts_hits_per_rule_summed_over_workers)
 			  "\"hits\":5,");
 	assert_has(reply, "{\"slot\":\"urgent\",\"pack\":\"urgent-notices\",\"version\":\"u1\","
 			  "\"id\":\"takedown-title\",\"category\":\"copyright\",\"action\":"
-			  "\"block\",\"hits\":1,\"expired\":false}");
+			  "\"block\",\"hits\":1,\"expired\":false,\"waiting\":false}");
 	assert_has(reply, "\"id\":\"rumour\",\"category\":\"misinformation\",\"action\":\"flag\","
-			  "\"hits\":0,\"expired\":false}]}");
+			  "\"hits\":0,\"expired\":false,\"waiting\":false}]}");
+
 	free(reply);
 	cr_assert_eq(sluice_registry_rule_hits(
 			 &s.reg, SLUICE_SLOT_MAIN,
@@ -1330,6 +1325,21 @@ Test(rule_hits, stats_rules_counts_hits_per_rule_summed_over_workers)
 			  "\"hits\":0,");
 	free(reply);
 	free(d);
+
+	/* An allow rule is "allow", not "none". */
+	char *allow =
+	    write_file(s.dir, "allow.yaml",
+		       "name: with-allow\nversion: \"1\"\nrules:\n"
+		       "  - id: title\n    literal: 'Forbidden Movie'\n    action: block\n"
+		       "    category: copyright\n"
+		       "  - id: trailer-ok\n    literal: 'Forbidden Movie trailer'\n"
+		       "    action: allow\n    category: copyright\n");
+	load_slot_ok(&s.reg, SLUICE_SLOT_MAIN, allow);
+	reply = handle(&s, "stats rules");
+	assert_has(reply, "\"id\":\"trailer-ok\",\"category\":\"copyright\",\"action\":"
+			  "\"allow\",\"hits\":0,");
+	free(reply);
+	free(allow);
 	free(u);
 	worker_fini(&w0);
 	worker_fini(&w1);
@@ -1361,7 +1371,8 @@ Test(rule_hits, sluicectl_prints_a_table_and_json_on_request)
 
 	const char *raw[] = {ctl, "-s", s.sock, "--json", "stats", "--rules", NULL};
 	cr_assert_eq(ts_run((char *const *)raw, 30, &out), 0, "%s", out);
-	cr_assert_eq(strncmp(out, "{\"ok\":true,\"generation\":1,\"rules\":[", 35), 0, "%s", out);
+	const char *head = "{\"ok\":true,\"generation\":1,\"rules_clock\":\"";
+	cr_assert_eq(strncmp(out, head, strlen(head)), 0, "%s", out);
 	cr_assert_eq(out[strlen(out) - 1], '\n');
 	free(out);
 
@@ -1469,7 +1480,7 @@ Test(expiry, expired_rule_stops_applying_within_two_seconds_and_is_audited)
 
 	char *reply = handle(&s, "stats rules");
 	assert_has(reply, "\"id\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":\"mask\","
-			  "\"hits\":1,\"expired\":true}");
+			  "\"hits\":1,\"expired\":true,\"waiting\":false,\"expires_at\":\"");
 	free(reply);
 	reply = handle(&s, "status");
 	assert_has(reply, "\"disabled_rules\":1}");
@@ -1536,6 +1547,101 @@ Test(expiry, rule_already_expired_when_published_is_disabled_from_the_start)
 	worker_fini(&w);
 	sluice_registry_destroy(&reg);
 	free(a);
+	free(audit_path);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* A rule with a start date waits, disabled, until the rules' clock reaches
+ * it; then one generation enables it and one "start" line says so. The clock
+ * can be set ahead (sluice --now), and the same pack loaded again does not log
+ * its expired rule a second time. */
+Test(expiry, a_rule_starts_on_its_date_and_a_rehearsal_clock_moves_it)
+{
+	struct sluice_registry reg;
+	struct sluice_audit_log log;
+	struct worker_ctx w;
+	struct ts_frame fr;
+	struct sluice_pack *pack = NULL;
+	char *dir = ts_make_tmpdir("lifecycle");
+	char *audit_path = path_in(dir, "audit.jsonl");
+	char *a = default_rules();
+	char err[1024] = "";
+	int64_t now = (int64_t)time(NULL);
+
+	cr_assert_eq(sluice_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
+	pack->rules[rule_index(pack, "gambling-invite")].starts_at = now + 86400;
+	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
+	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
+	reg.audit = &log;
+	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
+						  err, sizeof(err)),
+		     0, "%s", err);
+	worker_init(&w, 0);
+	cr_assert_eq(scan_text(&w, &reg, 1, "online casino", &fr), SLUICE_FATE_FORWARD,
+		     "not started: the rule does not apply");
+	cr_assert_eq(sluice_registry_expire(&reg, sluice_registry_now(&reg), err, sizeof(err)), 0,
+		     "nothing changes before the date");
+	/* A rehearsal: the rules' clock a day and a minute ahead. */
+	reg.clock_offset_s = 86400 + 60;
+	cr_assert_geq(sluice_registry_now(&reg), now + 86400);
+	cr_assert_eq(sluice_registry_expire(&reg, sluice_registry_now(&reg), err, sizeof(err)), 1,
+		     "%s", err);
+	cr_assert_eq(scan_text(&w, &reg, 2, "online casino", &fr), SLUICE_FATE_DROP_VERDICT,
+		     "started: the rule blocks");
+	cr_assert_eq(sluice_registry_expire(&reg, sluice_registry_now(&reg), err, sizeof(err)), 0,
+		     "started once");
+	worker_fini(&w);
+	sluice_audit_close(&log);
+	size_t n;
+	char **lines = audit_lines(audit_path, &n);
+	cr_assert_eq(n, 2);
+	assert_has(lines[0], "\"action\":\"load\",");
+	assert_has(lines[1], "\"action\":\"start\",");
+	assert_has(lines[1], "\"rule\":\"gambling-invite\",\"starts_at\":\"");
+	free_lines(lines, n);
+	sluice_registry_destroy(&reg);
+	free(a);
+	free(audit_path);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+Test(expiry, the_same_pack_loaded_again_does_not_log_its_expired_rule_again)
+{
+	struct sluice_registry reg;
+	struct sluice_audit_log log;
+	char *dir = ts_make_tmpdir("lifecycle");
+	char *audit_path = path_in(dir, "audit.jsonl");
+	char *rules = path_in(dir, "rules.yaml");
+	char err[1024] = "";
+	FILE *f = fopen(rules, "w");
+
+	cr_assert_not_null(f);
+	fputs("name: dated\nversion: \"1\"\nrules:\n"
+	      "  - id: gone\n    category: x\n    action: block\n    literal: gone\n"
+	      "    expires: 2020-01-01\n"
+	      "  - id: kept\n    category: x\n    action: block\n    literal: kept\n",
+	      f);
+	fclose(f);
+	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
+	sluice_registry_init(&reg, 1, 8);
+	reg.loader = ts_pack_loader;
+	reg.audit = &log;
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
+	sluice_audit_close(&log);
+	size_t n, expiries = 0;
+	char **lines = audit_lines(audit_path, &n);
+	for (size_t i = 0; i < n; i++)
+		expiries += strstr(lines[i], "\"action\":\"expiry\"") != NULL;
+	cr_assert_eq(n, 4, "three loads and one expiry");
+	cr_assert_eq(expiries, 1);
+	free_lines(lines, n);
+	sluice_registry_destroy(&reg);
+	free(rules);
 	free(audit_path);
 	ts_rmtree(dir);
 	free(dir);

@@ -552,6 +552,40 @@ Test(options_errors, events_full_other_than_drop_or_wait)
 	sluice_options_free(&opt);
 }
 
+Test(options, now_rehearses_a_day_or_a_utc_time)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	cr_assert_null(opt.now, "the clock by default");
+	cr_assert_eq(opt.now_s, 0);
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--now", "2026-12-31"), 0, "%s", err);
+	cr_assert_eq(opt.now_s, 1798675200, "the start of that day, UTC");
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--now", "2026-12-31T23:59:00Z"), 0, "%s", err);
+	cr_assert_eq(opt.now_s, 1798761540);
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, now_that_is_no_date)
+{
+	static const char *const bad[] = {"2026-13-01",		  "2026-02-29", "2026-12-31 23:59",
+					  "2026-12-31T24:00:00Z", "tomorrow",	"+026-12-31"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sluice_options opt;
+		char err[512], want[256];
+		int rc = PARSE(&opt, err, "-r", "x", "--now", bad[i]);
+		snprintf(want, sizeof(want),
+			 "--now '%s': write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), for "
+			 "example 2026-12-31 or 2026-12-31T23:59:00Z",
+			 bad[i]);
+		expect_error(rc, err, want);
+		sluice_options_free(&opt);
+	}
+}
+
 /* ---- config file ---- */
 
 Test(options_config, values_are_applied)

@@ -559,7 +559,7 @@ Test(pack, damaged_magic_version_or_reserved_header_is_refused)
 	} flips[] = {
 	    {0, "not a Sluice pack"},
 	    {7, "not a Sluice pack"},
-	    {9, "format version 260 is not supported"}, /* 4 with bit 8 flipped */
+	    {9, "format version 261 is not supported"}, /* 5 with bit 8 flipped */
 	    {13, "reserved"},
 	};
 

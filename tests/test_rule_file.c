@@ -199,12 +199,12 @@ Test(rule_file, rule_missing_category_names_rule)
 
 Test(rule_file, unknown_rule_key_is_named_at_the_key)
 {
-	expect_error(
-	    "unknown_key.yaml", 3, 5, "rule typo:", "unknown key 'patern'",
-	    "(did you mean 'pattern'?)",
-	    "id, category, action, severity, description, pattern, literal, list, "
-	    "combination, flags, caseless, quiet, normalize, expires, matches, does_not_match",
-	    NULL);
+	expect_error("unknown_key.yaml", 3, 5, "rule typo:", "unknown key 'patern'",
+		     "(did you mean 'pattern'?)",
+		     "id, category, action, severity, description, pattern, literal, list, "
+		     "combination, flags, caseless, quiet, normalize, expires, starts, matches, "
+		     "does_not_match",
+		     NULL);
 }
 
 Test(rule_file, bad_action_lists_valid_actions)

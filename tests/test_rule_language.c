@@ -506,6 +506,51 @@ Test(expiry, date_means_the_end_of_that_day_utc)
 	cr_expect_not(sluice_parse_expiry("26-01-01", &t));
 }
 
+Test(expiry, start_date_means_the_start_of_that_day_and_the_pack_keeps_it)
+{
+	char *dir = temp_dir();
+	char path[512];
+	struct sluice_pack *pack = NULL, *back = NULL;
+	char err[2048] = "";
+
+	snprintf(path, sizeof(path), "%s/starts.yaml", dir);
+	write_text(path, "name: starts\nversion: \"1\"\nrules:\n"
+			 "  - id: premiere\n    category: copyright\n    action: block\n"
+			 "    literal: 新片名\n    starts: 2026-12-10\n    expires: 2027-01-31\n");
+	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pack->rules[0].starts_at, 1796860800, "2026-12-10T00:00:00Z");
+	cr_assert_eq(pack->rules[0].expires_at, 1801440000, "2027-02-01T00:00:00Z");
+	cr_assert_not(sluice_rule_applies(&pack->rules[0], 1796860799));
+	cr_assert(sluice_rule_applies(&pack->rules[0], 1796860800));
+	cr_assert(sluice_rule_applies(&pack->rules[0], 1801439999));
+	cr_assert_not(sluice_rule_applies(&pack->rules[0], 1801440000));
+	snprintf(path, sizeof(path), "%s/starts.pack", dir);
+	cr_assert_eq(sluice_pack_write(pack, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_pack_read(path, &back, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(back->rules[0].starts_at, pack->rules[0].starts_at);
+	cr_assert_eq(back->rules[0].expires_at, pack->rules[0].expires_at);
+	sluice_pack_free(back);
+	sluice_pack_free(pack);
+
+	/* a start after the expiry, and a start that is no date */
+	snprintf(path, sizeof(path), "%s/never.yaml", dir);
+	write_text(path, "name: never\nversion: \"1\"\nrules:\n"
+			 "  - id: never\n    category: x\n    action: block\n    literal: x\n"
+			 "    starts: 2026-12-10\n    expires: 2026-12-09\n"
+			 "  - id: typo\n    category: x\n    action: block\n    literal: y\n"
+			 "    starts: 2026-12-32\n");
+	pack = (struct sluice_pack *)0x1;
+	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), -1);
+	struct sluice_rule_list rules;
+	struct sluice_diag_list diags = {0};
+	cr_assert_eq(sluice_rule_file_load_diags(path, &rules, &diags), 1, "typo only: %s",
+		     diags.count ? diags.items[0].message : "");
+	cr_assert(strstr(diags.items[0].message, "starts '2026-12-32' is not a date") != NULL);
+	sluice_diag_list_free(&diags);
+	sluice_rule_list_free(&rules);
+	free(dir);
+}
+
 Test(expiry, compile_keeps_an_expired_rule_with_its_expiry)
 {
 	struct sluice_rule_list list;
@@ -820,7 +865,7 @@ Test(pack_v2, version_1_pack_is_refused_with_a_clear_message)
 	cr_assert_eq(sluice_pack_read(path, &read, err, sizeof(err)), -1);
 	cr_assert_neq(asprintf(&want,
 			       "%s: pack format version 1 is not supported; this build reads "
-			       "versions 2 to 4 (several databases, the full rule language): "
+			       "versions 2 to 5 (several databases, the full rule language): "
 			       "compile the rules again with this version of sluice-pack",
 			       path),
 		      -1);

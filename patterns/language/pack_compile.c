@@ -1185,6 +1185,7 @@ static int fill_rules(struct build *b, struct sluice_pack *pack)
 		pr->optin = (uint8_t)r->optin;
 		pr->caseless = (pr->flags & SLUICE_RULE_CASELESS) != 0;
 		pr->expires_at = r->expires_at;
+		pr->starts_at = r->starts_at;
 		pr->kind = r->kind;
 		pr->severity = r->severity ? r->severity : SLUICE_SEVERITY_MEDIUM;
 		pr->quiet = r->quiet;
@@ -1557,6 +1558,10 @@ static void check_rule_bodies(struct build *b)
 				 "the action is not one of flag, mask, block, allow");
 			continue;
 		}
+		if (r->starts_at != 0 && r->expires_at != 0 && r->starts_at >= r->expires_at)
+			rule_err(b, i, r->starts_loc.line ? r->starts_loc : rule_loc(r), "bad-date",
+				 "the rule starts after the day it expires, so it never applies; "
+				 "fix one of the dates");
 		if ((b->folded[i] || r->optin) && fold_rule(b, i) != 0)
 			return;
 		if (r->kind == SLUICE_RULE_PATTERN)

@@ -162,6 +162,14 @@ bool sluice_parse_expiry(const char *text, int64_t *out)
 	return true;
 }
 
+bool sluice_parse_start(const char *text, int64_t *out)
+{
+	if (!sluice_parse_expiry(text, out))
+		return false;
+	*out -= 86400;
+	return true;
+}
+
 /* ---- the loader ---- */
 
 struct id_entry {
@@ -433,7 +441,7 @@ static char *resolve_relative(const char *from_file, const char *rel)
  * mapping names its keys, and the same code looks each key up, reports
  * unknown and repeated ones, then hands each value to its key's handler. */
 
-#define KEYS_MAX 16
+#define KEYS_MAX 24
 
 /* Close enough to suggest: two edits ('patern', 'catgory', 'flgs'). */
 #define CLOSE_WORD 2
@@ -1092,6 +1100,18 @@ static void apply_expires(struct file_ctx *fc, struct key_draft *d, const yaml_n
 		       shown_len(v), scalar_text(v));
 }
 
+static void apply_starts(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
+{
+	struct sluice_rule *rule = d->rule;
+
+	rule->starts_loc = loc_of(v->start_mark);
+	if (!sluice_parse_start(scalar_text(v), &rule->starts_at))
+		err_at(fc, rule->starts_loc, d->label, "bad-date",
+		       "starts '%.*s' is not a date; write YYYY-MM-DD, for example 2026-12-31 "
+		       "(the rule then applies from the start of that day, UTC)",
+		       shown_len(v), scalar_text(v));
+}
+
 static void apply_matches(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
 {
 	add_examples(fc, d, v, "matches", true);
@@ -1117,6 +1137,7 @@ enum rule_key {
 	K_QUIET,
 	K_NORMALIZE,
 	K_EXPIRES,
+	K_STARTS,
 	K_MATCHES,
 	K_DOES_NOT_MATCH,
 	K_COUNT
@@ -1138,6 +1159,7 @@ static const struct key_def rule_keys[K_COUNT] = {
     [K_QUIET] = {"quiet", .string = true, .apply = apply_quiet},
     [K_NORMALIZE] = {"normalize", .apply = apply_normalize},
     [K_EXPIRES] = {"expires", .string = true, .apply = apply_expires},
+    [K_STARTS] = {"starts", .string = true, .apply = apply_starts},
     [K_MATCHES] = {"matches", .apply = apply_matches},
     [K_DOES_NOT_MATCH] = {"does_not_match", .apply = apply_does_not_match},
 };
@@ -1146,7 +1168,7 @@ _Static_assert(K_COUNT <= KEYS_MAX, "a rule's keys fit a key_draft");
 
 #define RULE_KEY_LIST                                                                              \
 	"id, category, action, severity, description, pattern, literal, list, combination, "       \
-	"flags, caseless, quiet, normalize, expires, matches, does_not_match"
+	"flags, caseless, quiet, normalize, expires, starts, matches, does_not_match"
 
 static const struct mapping_kind rule_mapping = {
     .keys = rule_keys,

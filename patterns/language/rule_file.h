@@ -95,12 +95,13 @@ struct sluice_rule {
 	enum sluice_severity severity;
 	unsigned flags;
 	int64_t expires_at; /* Unix seconds; 0: never */
+	int64_t starts_at;  /* Unix seconds; 0: from the start */
 	char *description;
 	char *file; /* file the rule is in; NULL: the list's source */
 
 	/* Where each part was written, for diagnostics (0 when unknown). */
 	struct sluice_loc id_loc, body_loc, action_loc, severity_loc, flags_loc, expires_loc,
-	    quiet_loc;
+	    starts_loc, quiet_loc;
 	struct sluice_loc whole_word_loc, normalize_loc;
 	/* Whether body_loc.column + character index is the column of a
 	 * character of the body: true for a one-line plain or quoted scalar
@@ -149,5 +150,9 @@ void sluice_rule_list_free(struct sluice_rule_list *list);
 /* Parses YYYY-MM-DD into the first second after that day ends (UTC): a rule
  * that expires on a day still applies for all of it. */
 bool sluice_parse_expiry(const char *text, int64_t *out);
+
+/* Parses YYYY-MM-DD into the first second of that day (UTC): a rule that
+ * starts on a day applies for all of it. */
+bool sluice_parse_start(const char *text, int64_t *out);
 
 #endif

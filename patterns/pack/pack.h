@@ -72,9 +72,9 @@
 #include "rule_kind.h"
 
 #define SLUICE_PACK_MAGIC	   "SLUICEPK"
-#define SLUICE_PACK_FORMAT_VERSION 4
+#define SLUICE_PACK_FORMAT_VERSION 5
 /* The oldest format this build still reads (2: no folding table; 3: no
- * views). */
+ * views; 4: no start dates). */
 #define SLUICE_PACK_FORMAT_OLDEST 2
 #define SLUICE_PACK_HEADER_LEN	  56
 /* Optional signature trailer after the body (pack_sign.h): magic, key id
@@ -89,6 +89,7 @@ struct sluice_pack_rule {
 	unsigned caseless : 1;
 	char *pattern;	    /* the body as written, for `sluice-pack test` and diagnostics */
 	int64_t expires_at; /* Unix seconds after which the rule stops applying; 0: never */
+	int64_t starts_at;  /* Unix seconds from which it applies; 0: from the start */
 
 	enum sluice_rule_kind kind;
 	enum sluice_severity severity;
@@ -112,6 +113,13 @@ struct sluice_pack_rule {
 	uint32_t logic_off, logic_len;
 	bool logic_has_not;
 };
+
+/* Whether a rule applies at now (Unix seconds): started, and not expired. */
+static inline bool sluice_rule_applies(const struct sluice_pack_rule *r, int64_t now)
+{
+	return (r->starts_at == 0 || now >= r->starts_at) &&
+	       (r->expires_at == 0 || now < r->expires_at);
+}
 
 enum sluice_db_kind {
 	SLUICE_DB_LITERAL = 1,

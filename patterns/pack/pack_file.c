@@ -27,6 +27,7 @@
  *          by the match path
  *     u32  flags (bit 0 caseless, 1 dotall, 2 multiline, 3 whole_word)
  *     i64  expires_at (Unix seconds, 0: never)
+ *     i64  starts_at (Unix seconds, 0: always; version 5)
  *     u32  literal count
  *     u32  combination program offset, u32 length (0 for other kinds)
  *     str  description
@@ -245,6 +246,7 @@ static int serialize(const struct sluice_pack *pack, const char *who, uint8_t **
 				     ((r->optin & 6) << 5)));
 		put_u32(&b, r->flags);
 		put_i64(&b, r->expires_at);
+		put_i64(&b, r->starts_at);
 		put_u32(&b, r->literal_count);
 		put_u32(&b, r->logic_off);
 		put_u32(&b, r->logic_len);
@@ -628,7 +630,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		struct sluice_pack_rule *rule = &pack->rules[i];
 		uint8_t action, kind, severity, bits;
 		uint32_t flags, lits;
-		uint64_t expires;
+		uint64_t expires, starts = 0;
 
 		if (get_str(r, "rule id", false, &rule->id) != 0 ||
 		    get_str(r, "rule category", false, &rule->category) != 0 ||
@@ -636,6 +638,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		    get_u8(r, "rule severity", &severity) != 0 ||
 		    get_u8(r, "rule bits", &bits) != 0 || get_u32(r, "rule flags", &flags) != 0 ||
 		    get_u64(r, "rule expiry", &expires) != 0 ||
+		    (r->format >= 5 && get_u64(r, "rule start", &starts) != 0) ||
 		    get_u32(r, "rule literal count", &lits) != 0 ||
 		    get_u32(r, "rule program offset", &rule->logic_off) != 0 ||
 		    get_u32(r, "rule program length", &rule->logic_len) != 0 ||
@@ -666,6 +669,7 @@ static int parse_rules(struct rbuf *r, struct sluice_pack *pack)
 		rule->flags = flags;
 		rule->caseless = (flags & SLUICE_RULE_CASELESS) != 0;
 		rule->expires_at = (int64_t)expires;
+		rule->starts_at = (int64_t)starts;
 		rule->literal_count = lits;
 	}
 	return 0;

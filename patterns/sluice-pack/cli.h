@@ -172,7 +172,9 @@ struct sp_scanner {
 	const struct sluice_pack *pack;
 	hs_scratch_t *scratch;
 	uint8_t *disabled; /* one byte per rule */
-	size_t expired;	   /* how many rules are disabled */
+	size_t expired;	   /* how many rules are disabled: past their expiry ... */
+	size_t waiting;	   /* ... or before their start (these) */
+	int64_t now;	   /* the time their dates were judged at */
 	struct sluice_match storage[SP_MATCH_CAPACITY];
 	struct sluice_exemption exemptions[SP_MATCH_CAPACITY];
 	struct sluice_match_set set;

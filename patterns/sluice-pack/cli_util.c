@@ -387,16 +387,17 @@ int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_
 
 	memset(s, 0, sizeof(*s));
 	s->pack = pack;
+	s->now = now;
 	s->disabled = calloc(pack->rule_count ? pack->rule_count : 1, 1);
 	if (!s->disabled) {
 		snprintf(err, err_len, "%s: out of memory", pack->source);
 		return -1;
 	}
 	for (size_t i = 0; i < pack->rule_count; i++) {
-		int64_t exp = pack->rules[i].expires_at;
-		if (exp != 0 && exp <= now) {
+		if (!sluice_rule_applies(&pack->rules[i], now)) {
 			s->disabled[i] = 1;
 			s->expired++;
+			s->waiting += pack->rules[i].starts_at > now;
 		}
 	}
 	e = sluice_pack_alloc_scratch(pack, &s->scratch);
@@ -408,7 +409,7 @@ int sp_scanner_init(struct sp_scanner *s, const struct sluice_pack *pack, int64_
 		return -1;
 	}
 	sluice_match_set_init(&s->set, s->storage, SP_MATCH_CAPACITY, pack);
-	s->set.disabled = s->expired ? s->disabled : NULL;
+	s->set.disabled = s->expired ? s->disabled : NULL; /* expired or waiting */
 	s->set.norm = &s->norm;
 	s->set.exemptions = s->exemptions;
 	s->set.exemption_cap = SP_MATCH_CAPACITY;

@@ -155,7 +155,7 @@ struct info {
 	int signed_state; /* 1 signed, 0 unsigned, -1 unknown */
 	char key_id[65];  /* of the signer, when known */
 	size_t actions[NACTIONS], severity[NSEVERITY], kinds[NKINDS];
-	size_t quiet, expiring, expired;
+	size_t quiet, expiring, expired, starting, waiting;
 	struct tally *cats;
 	size_t ncats;
 };
@@ -182,6 +182,8 @@ static int count(struct info *in, int64_t now)
 		in->quiet += r->quiet;
 		in->expiring += r->expires_at != 0;
 		in->expired += r->expires_at != 0 && r->expires_at <= now;
+		in->starting += r->starts_at != 0;
+		in->waiting += r->starts_at > now;
 		for (k = 0; k < in->ncats; k++) {
 			if (strcmp(in->cats[k].name, r->category) == 0)
 				break;
@@ -338,6 +340,8 @@ static void info_json(struct sluice_json_writer *j, const struct info *in, bool 
 	sluice_jw_uint(j, "quiet", in->quiet);
 	sluice_jw_uint(j, "expiring", in->expiring);
 	sluice_jw_uint(j, "expired", in->expired);
+	sluice_jw_uint(j, "starting", in->starting);
+	sluice_jw_uint(j, "not_started", in->waiting);
 	sluice_jw_object(j, "categories");
 	for (size_t k = 0; k < in->ncats; k++)
 		sluice_jw_uint(j, in->cats[k].name, in->cats[k].count);
@@ -364,6 +368,10 @@ static void rule_text(const struct sluice_pack_rule *r)
 		printf("  [%s]", flags);
 	if (r->quiet)
 		printf("  quiet");
+	if (r->starts_at) {
+		sp_format_time(r->starts_at, when, sizeof(when));
+		printf("  starts %s", when);
+	}
 	if (r->expires_at) {
 		sp_format_time(r->expires_at, when, sizeof(when));
 		printf("  expires %s", when);
@@ -435,8 +443,12 @@ static void info_text(const struct info *in, bool list_rules)
 		printf(" (%zu quiet)", in->quiet);
 	putchar('\n');
 	if (in->expiring)
-		printf("expiry:     %zu rules expire, %zu already expired\n", in->expiring,
-		       in->expired);
+		printf("expiry:     %zu rule%s expire%s, %zu already expired\n", in->expiring,
+		       in->expiring == 1 ? "" : "s", in->expiring == 1 ? "s" : "", in->expired);
+	if (in->starting)
+		printf("start:      %zu rule%s start%s on a date, %zu not started yet\n",
+		       in->starting, in->starting == 1 ? "" : "s", in->starting == 1 ? "s" : "",
+		       in->waiting);
 	printf("categories:");
 	for (size_t k = 0; k < in->ncats; k++)
 		printf("%s %s %zu", k ? "," : "", in->cats[k].name, in->cats[k].count);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "json_text.h"
+#include "rule_file.h"
 #include "utf8.h"
 
 /* The gateway's default --ws-max-message. */
@@ -57,6 +58,8 @@ static void usage(FILE *f)
 		"                          forwarded, its flag bits, or its removal), which\n"
 		"                          allow rule exempted which span, and each combination\n"
 		"                          that holds or has an operand, with its operands' spans\n"
+		"      --now YYYY-MM-DD    judge rules' start and expiry dates at the start of\n"
+		"                          that day (UTC) instead of now: rehearse a date\n"
 		"      --no-normalize      scan messages as they are, without folding them:\n"
 		"                          what the pack would catch without normalisation\n"
 		"      --json              one JSON document instead of text\n"
@@ -525,6 +528,8 @@ static void json_totals(struct test_ctx *c, const struct sp_capture_stats *cap, 
 struct test_request {
 	const char *file;
 	const char *cases;
+	const char *now; /* --now: judge rules' dates at this day */
+	int64_t now_s;
 	const char *pcap;
 	uint16_t port;		 /* the message port in the capture */
 	uint64_t ws_ports[1024]; /* WebSocket services in the capture */
@@ -603,12 +608,19 @@ static void report_pack(struct test_ctx *c, const struct sluice_pack *pack)
 		sluice_jw_string(&c->j, "name", pack->name);
 		sluice_jw_string(&c->j, "version", pack->version);
 		sluice_jw_string(&c->j, "sha256", pack->sha256_hex);
-		sluice_jw_uint(&c->j, "expired_rules", c->sc.expired);
+		sluice_jw_int(&c->j, "now", c->sc.now);
+		sluice_jw_uint(&c->j, "expired_rules", c->sc.expired - c->sc.waiting);
+		sluice_jw_uint(&c->j, "not_started_rules", c->sc.waiting);
 		sluice_jw_end(&c->j);
 		sluice_jw_array(&c->j, "messages");
 	} else if (c->sc.expired) {
-		printf("note: %zu rules of %s have expired and are not applied\n", c->sc.expired,
-		       pack->source);
+		char when[64];
+		sp_format_time(c->sc.now, when, sizeof(when));
+		size_t gone = c->sc.expired - c->sc.waiting;
+		printf("note: at %s, %zu rule%s of %s %s expired and %zu %s not started: not "
+		       "applied\n",
+		       when, gone, gone == 1 ? "" : "s", pack->source, gone == 1 ? "has" : "have",
+		       c->sc.waiting, c->sc.waiting == 1 ? "has" : "have");
 	}
 }
 
@@ -692,6 +704,7 @@ int sp_cmd_test(int argc, char **argv)
 	const struct sp_option opts[] = {
 	    {.name = "file", .short_name = 'f', .value = &rq.file},
 	    {.name = "cases", .short_name = 'c', .value = &rq.cases},
+	    {.name = "now", .value = &rq.now},
 	    {.name = "pcap", .short_name = 'p', .value = &rq.pcap},
 	    {.name = "udp-port", .parse = parse_port, .target = &rq.port},
 	    {.name = "ws-port", .parse = parse_ws_ports, .target = &rq},
@@ -714,6 +727,8 @@ int sp_cmd_test(int argc, char **argv)
 		return sp_usage_error(cmd, "need a pack or rule file");
 	if (args.count == 1 && !rq.file && !rq.cases && !rq.pcap)
 		return sp_usage_error(cmd, "need texts to scan, --file, --cases or --pcap");
+	if (rq.now != NULL && !sluice_parse_start(rq.now, &rq.now_s))
+		return sp_usage_error(cmd, "--now: '%s' is not a date YYYY-MM-DD", rq.now);
 	rq.texts = args.operands + 1;
 	rq.ntexts = args.count - 1;
 	c->json_mode = args.json;
@@ -736,7 +751,8 @@ int sp_cmd_test(int argc, char **argv)
 		sluice_pack_unfolded(pack, &unfolded, unfolded_dbs);
 		scanned = &unfolded;
 	}
-	if (sp_scanner_init(&c->sc, scanned, (int64_t)time(NULL), c->err, sizeof(c->err)) != 0) {
+	if (sp_scanner_init(&c->sc, scanned, rq.now ? rq.now_s : (int64_t)time(NULL), c->err,
+			    sizeof(c->err)) != 0) {
 		free(unfolded_dbs);
 		sluice_pack_free(pack);
 		return finish(c, SP_EXIT_FAIL, c->err);
