@@ -511,6 +511,9 @@ static int start(struct daemon *d, char *err, size_t err_len)
 			return -1;
 		d->ports_started[p] = true;
 		sluice_port_describe(ports[p], d->port_names[p], sizeof(d->port_names[p]));
+		char warning[768];
+		if (sluice_port_offload_warning(ports[p], warning, sizeof(warning)))
+			fprintf(stderr, "sluice: warning: %s\n", warning);
 	}
 
 	struct sluice_tsc_clock clock = {

@@ -4,8 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
+
+#include "iface_offload.h"
 
 void sluice_port_describe(uint16_t port, char *buf, size_t len)
 {
@@ -118,4 +122,29 @@ void sluice_port_close(uint16_t port)
 		return;
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
+}
+
+bool sluice_port_offload_warning(uint16_t port, char *msg, size_t len)
+{
+	struct rte_eth_dev_info info;
+	char ifname[64], err[256];
+	struct sluice_iface_offload off;
+
+	if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL ||
+	    strcmp(info.driver_name, "net_af_packet") != 0 || info.device == NULL)
+		return false;
+	const struct rte_devargs *da = rte_dev_devargs(info.device);
+	if (da == NULL || !sluice_devargs_iface(da->args, ifname, sizeof(ifname)) ||
+	    sluice_iface_offload(ifname, &off, err, sizeof(err)) != 0)
+		return false;
+	if (!off.veth || (!off.tx_on && !off.rx_on))
+		return false;
+	snprintf(msg, len,
+		 "port %u (af_packet on %s): checksum offload is on (tx %s, rx %s). A host "
+		 "sending through a veth with offload on leaves UDP checksums unfinished; "
+		 "forwarded as they are, receivers drop them (UdpInCsumErrors) while Sluice's "
+		 "counters look healthy. Turn it off on every veth end, in every namespace: "
+		 "ethtool -K %s tx off rx off (docs/operations.md, \"af_packet\")",
+		 port, ifname, off.tx_on ? "on" : "off", off.rx_on ? "on" : "off", ifname);
+	return true;
 }

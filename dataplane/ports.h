@@ -27,6 +27,10 @@ int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned
 /* Stops and closes the port, which also flushes drivers that write files. */
 void sluice_port_close(uint16_t port);
 
+/* Whether port is an af_packet port on a veth with checksum offload on
+ * (iface_offload.h): then msg says what happens and what to do. */
+bool sluice_port_offload_warning(uint16_t port, char *msg, size_t len);
+
 /* "net_pcap0 (net_pcap)" or similar, for messages and the summary. */
 void sluice_port_describe(uint16_t port, char *buf, size_t len);
 

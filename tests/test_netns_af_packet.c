@@ -321,6 +321,8 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	char *cat[] = {"/bin/cat", log, NULL};
 	ts_run(cat, 5, &out);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice failed:\n%s", out);
+	cr_assert(strstr(out, "checksum offload is on") == NULL,
+		  "offload is off on every end here, yet:\n%s", out);
 
 	/* The receiving socket saw the kernel accept each datagram, so lengths and
 	 * checksums were right after the rewrites. */
@@ -353,6 +355,43 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	free(sock);
 	free(events);
 	free(log);
+	free(rules);
+	free(sluice);
+}
+
+/* Offload left on at a veth end: the daemon says so at start, naming the
+ * interface and the command (docs/operations.md, "af_packet"). */
+Test(netns_af_packet, checksum_offload_on_a_veth_is_warned_at_start, .timeout = 60)
+{
+	cr_assert_eq(geteuid(), 0, "this test creates network namespaces and needs root");
+	setup_network();
+	sh("ethtool -K %s tx on >/dev/null", if_a);
+	char *dir = ts_make_tmpdir("netns");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char *sluice = ts_build_path("dataplane/sluice");
+	char vdev_a[64], vdev_b[64], prefix[32];
+	snprintf(vdev_a, sizeof(vdev_a), "net_af_packet0,iface=%s", if_a);
+	snprintf(vdev_b, sizeof(vdev_b), "net_af_packet1,iface=%s", if_b);
+	snprintf(prefix, sizeof(prefix), "netnsw%d", (int)getpid());
+	char *argv[] = {
+	    sluice,	"--no-huge",	 "-m",	 "256",	       "-l",   "0-1",	 "--no-shconf",
+	    "--no-pci", "--file-prefix", prefix, "--vdev",     vdev_a, "--vdev", vdev_b,
+	    "--",	"--rules",	 rules,	 "--duration", "1",    NULL};
+	char *out = NULL;
+	int rc = ts_run(argv, 30, &out);
+	teardown_network();
+	cr_assert_eq(rc, 0, "sluice failed:\n%s", out);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "sluice: warning: port 0 (af_packet on %s): checksum offload is on (tx on", if_a);
+	cr_assert(strstr(out, want) != NULL, "no warning for %s:\n%s", if_a, out);
+	snprintf(want, sizeof(want), "ethtool -K %s tx off rx off", if_a);
+	cr_assert(strstr(out, want) != NULL, "no command in the warning:\n%s", out);
+	snprintf(want, sizeof(want), "af_packet on %s", if_b);
+	cr_assert(strstr(out, want) == NULL, "%s has offload off:\n%s", if_b, out);
+	free(out);
+	ts_rmtree(dir);
+	free(dir);
 	free(rules);
 	free(sluice);
 }
