@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "file_read.h"
+#include "suggest.h"
 #include "wire_format.h"
 
 enum value_kind {
@@ -101,6 +102,10 @@ static const struct option_spec specs[] = {
     {"require-signed", 0, V_FLAG, OFF(require_signed), 0, 0, NULL,
      "load only packs signed by a --trusted-key (no unsigned packs, no .yaml rule"
      " files), at start and on every reload"},
+    {"check-config", 0, V_FLAG, OFF(check_config), 0, 0, NULL,
+     "check the options, the config file and the packs (signatures, memory cap), the"
+     " socket group and where files go, without starting DPDK; print them and exit"
+     " (0 ok, 2 not). EAL options and '--' may be left out"},
     {"offline", 'o', V_FLAG, OFF(offline), 0, 0, NULL,
      "replay mode: exit once every RX queue has been idle for --idle-ms"},
     {"idle-ms", 0, V_UINT, OFF(idle_ms), 1, 3600000, "MS",
@@ -198,6 +203,26 @@ static const struct option_spec *find_long(const char *name, size_t len)
 			return &specs[i];
 	}
 	return NULL;
+}
+
+/* " (did you mean 'history'?)" for a misspelt option name, or "". */
+static const char *closest_option(const char *name, size_t len, bool in_file, char *hint,
+				  size_t size)
+{
+	struct sluice_suggestion s;
+	sluice_suggest_begin(&s, name, len, 2);
+	for (size_t i = 0; i < SPEC_COUNT; i++)
+		if (specs[i].kind != V_HELP && !(in_file && specs[i].kind == V_CONFIG))
+			sluice_suggest_offer(&s, specs[i].name);
+	return sluice_suggest_hint(s.best, hint, size);
+}
+
+bool sluice_options_is_known(const char *arg)
+{
+	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+		return false;
+	const char *eq = strchr(arg + 2, '=');
+	return find_long(arg + 2, eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2)) != NULL;
 }
 
 static const struct option_spec *find_short(char c)
@@ -445,8 +470,10 @@ int sluice_options_load_file(const char *path, struct sluice_options *opt, char 
 		}
 		const struct option_spec *spec = find_long(name, strlen(name));
 		if (spec == NULL || spec->kind == V_HELP || spec->kind == V_CONFIG) {
-			snprintf(err, err_len, "%sunknown option '%s' (see sluice --help)", where,
-				 name);
+			char hint[SLUICE_SUGGEST_HINT_MAX];
+			snprintf(err, err_len, "%sunknown option '%s'%s (see sluice --help)", where,
+				 name,
+				 closest_option(name, strlen(name), true, hint, sizeof(hint)));
 			rc = -1;
 		} else if (value == NULL && spec->kind != V_FLAG) {
 			snprintf(err, err_len, "%s'%s' needs a value: %s = %s", where, name, name,
@@ -476,7 +503,10 @@ static int walk_arguments(int argc, char **argv, struct sluice_options *opt, boo
 			size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
 			spec = find_long(name, len);
 			if (spec == NULL) {
-				snprintf(err, err_len, "unknown option '%s' (see --help)", arg);
+				char hint[SLUICE_SUGGEST_HINT_MAX];
+				snprintf(err, err_len, "unknown option '%.*s'%s (see --help)",
+					 (int)(len + 2), arg,
+					 closest_option(name, len, false, hint, sizeof(hint)));
 				return -1;
 			}
 			if (eq != NULL)

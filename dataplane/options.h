@@ -46,6 +46,7 @@ struct sluice_options {
 	unsigned trusted_key_count;
 	bool require_signed; /* refuse unsigned packs and rule files */
 	bool offline;
+	bool check_config; /* --check-config: check, print, exit (config_check.h) */
 	unsigned idle_ms;
 	double duration_s; /* 0: until stopped */
 	unsigned stall_ms; /* a worker silent this long is reported stuck */
@@ -70,6 +71,10 @@ struct sluice_options {
 };
 
 void sluice_options_defaults(struct sluice_options *opt);
+
+/* Whether arg is "--NAME" or "--NAME=..." of a Sluice option (to tell a
+ * Sluice option given before '--' from an EAL one). */
+bool sluice_options_is_known(const char *arg);
 
 /* "YYYY-MM-DD" (the start of that day, UTC) or "YYYY-MM-DDTHH:MM:SSZ" into
  * Unix seconds. Returns false for anything else. */

@@ -817,6 +817,112 @@ Test(daemon_pcap, help_exits_zero_and_mentions_rules_and_offline)
 	free(exe);
 }
 
+/* Sluice options before "--": a sentence saying so, not DPDK's whole usage. */
+Test(daemon_pcap, a_sluice_option_before_the_separator_is_named_without_starting_dpdk)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *out = NULL;
+	const char *argv[] = {exe, "--no-huge", "-m", "256", "--rules", "x.yaml", NULL};
+
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 2, "%s", out);
+	assert_has(out, "sluice: '--rules' is a Sluice option, but it comes without a '--' before "
+			"it: EAL options go first, then '--', then Sluice's");
+	cr_assert(strstr(out, "EAL:") == NULL, "DPDK was started:\n%s", out);
+	free(out);
+	free(exe);
+}
+
+/* Without hugepages and without --no-huge, the EAL's "Permission denied"
+ * comes with what to do. Only where no hugepage is free (as on CI). */
+Test(daemon_pcap, no_hugepages_gets_advice_after_the_eal_error)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long free_pages = -1;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	if (free_pages != 0)
+		cr_skip_test("this machine has hugepages free (%ld)", free_pages);
+	char *exe = ts_build_path("dataplane/sluice");
+	char *out = NULL, prefix[32];
+	snprintf(prefix, sizeof(prefix), "huge%d", (int)getpid());
+	const char *argv[] = {
+	    exe,       "-l",	 "0",	      "--no-pci", "--no-shconf", "--file-prefix",
+	    prefix,    "--vdev", "net_null0", "--vdev",	  "net_null1",	 "--",
+	    "--rules", "x.yaml", NULL};
+
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 1, "%s", out);
+	assert_has(out, "sluice: EAL initialisation failed:");
+	assert_has(out,
+		   "sluice: no hugepages are free: reserve some (as root: deploy/hugepages.sh");
+	assert_has(out, "--no-huge -m 512 before '--'");
+	free(out);
+	free(exe);
+}
+
+/* --check-config: packs, paths and options checked without DPDK; nothing is
+ * written. */
+Test(daemon_pcap, check_config_loads_the_packs_and_checks_paths_without_dpdk, .timeout = 120)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char *dir = ts_make_tmpdir("checkcfg");
+	char events[512], conf[512], missing[512];
+	char *out = NULL;
+	snprintf(events, sizeof(events), "%s/events.jsonl", dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-dir/events.jsonl", dir);
+	const char *ok[] = {exe, "--check-config", "--rules", rules, "--events", events, NULL};
+
+	cr_assert_eq(ts_run((char *const *)ok, 60, &out), 0, "%s", out);
+	assert_has(out, "main pack: sluice-default ");
+	assert_has(out, "config ok");
+	cr_assert(strstr(out, "EAL:") == NULL, "DPDK was started:\n%s", out);
+	cr_assert_neq(access(events, F_OK), 0, "the events file was created");
+	free(out);
+
+	const char *bad_path[] = {exe,	      "--check-config", "--rules", rules,
+				  "--events", missing,		NULL};
+	cr_assert_eq(ts_run((char *const *)bad_path, 60, &out), 2, "%s", out);
+	assert_has(out, "sluice: check-config: events file ");
+	assert_has(out, "no-such-dir cannot be written");
+	free(out);
+
+	snprintf(conf, sizeof(conf), "%s/sluice.conf", dir);
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "rules = %s\nhistroy = 3\n", rules);
+	fclose(f);
+	const char *typo[] = {exe, "--check-config", "--config", conf, NULL};
+	cr_assert_eq(ts_run((char *const *)typo, 60, &out), 2, "%s", out);
+	assert_has(out, "unknown option 'histroy' (did you mean 'history'?)");
+	free(out);
+
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "rules = %s/bad.yaml\n", dir);
+	fclose(f);
+	char bad[512];
+	snprintf(bad, sizeof(bad), "%s/bad.yaml", dir);
+	f = fopen(bad, "w");
+	cr_assert_not_null(f);
+	fputs("name: bad\nversion: \"1\"\nrules:\n  - id: x\n    category: x\n"
+	      "    action: blok\n    literal: x\n",
+	      f);
+	fclose(f);
+	cr_assert_eq(ts_run((char *const *)typo, 60, &out), 2, "%s", out);
+	assert_has(out, "sluice: check-config: main pack: ");
+	assert_has(out, "unknown action 'blok'");
+	free(out);
+
+	ts_rmtree(dir);
+	free(dir);
+	free(rules);
+	free(exe);
+}
+
 Test(daemon_pcap, rewrites_in_vlan_ipv6_and_checksumless_datagrams_are_exact, .timeout = 120)
 {
 	struct pkt_list in = {0}, want = {0};

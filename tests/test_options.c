@@ -586,6 +586,30 @@ Test(options_errors, now_that_is_no_date)
 	}
 }
 
+Test(options_errors, a_misspelt_option_gets_did_you_mean_on_the_line_and_in_a_file)
+{
+	struct sluice_options opt;
+	char err[512], want[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--histroy=3");
+
+	expect_error(rc, err, "unknown option '--histroy' (did you mean 'history'?) (see --help)");
+	sluice_options_free(&opt);
+	char *path = write_config("rules = x\nevents-wiat-us = 5\n");
+	rc = PARSE(&opt, err, "--config", path);
+	snprintf(want, sizeof(want),
+		 "%s:2: unknown option 'events-wiat-us' (did you mean 'events-wait-us'?) (see "
+		 "sluice --help)",
+		 path);
+	expect_error(rc, err, want);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+	cr_assert(sluice_options_is_known("--rules"));
+	cr_assert(sluice_options_is_known("--udp-port=7701"));
+	cr_assert_not(sluice_options_is_known("--no-huge"), "an EAL option");
+	cr_assert_not(sluice_options_is_known("-r"), "short options clash with EAL's");
+}
+
 /* ---- config file ---- */
 
 Test(options_config, values_are_applied)

@@ -1,0 +1,109 @@
+#include "config_check.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control_server.h"
+#include "pack_sign.h"
+#include "pack_source.h"
+
+/* A file the daemon will append to or create: the file writable if it is
+ * there, else its directory. */
+static int writable_path(const char *what, const char *path, char *err, size_t err_len)
+{
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (access(path, F_OK) == 0) {
+		if (access(path, W_OK) != 0) {
+			snprintf(err, err_len, "%s %s: cannot be written: %s", what, path,
+				 strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	char *copy = strdup(path);
+	if (copy == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	const char *dir = dirname(copy);
+	int rc = access(dir, W_OK);
+	if (rc != 0)
+		snprintf(err, err_len, "%s %s: its directory %s cannot be written: %s", what, path,
+			 dir, strerror(errno));
+	free(copy);
+	return rc == 0 ? 0 : -1;
+}
+
+static int check_pack(const char *what, const char *path, const struct sluice_trust *trust,
+		      size_t *memory_left, FILE *out, char *err, size_t err_len)
+{
+	struct sluice_load_limits limits = {.max_bytes = *memory_left};
+	struct sluice_pack *pack = NULL;
+	char why[2048];
+	if (sluice_pack_load_within(path, trust, &limits, &pack, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s: %s", what, why);
+		return -1;
+	}
+	size_t bytes = sluice_pack_memory(pack);
+	if (*memory_left != 0) {
+		if (bytes > *memory_left) {
+			snprintf(err, err_len,
+				 "%s: %s needs %zu bytes, more than the memory cap leaves (%zu)",
+				 what, path, bytes, *memory_left);
+			sluice_pack_free(pack);
+			return -1;
+		}
+		*memory_left -= bytes;
+	}
+	fprintf(out, "%s: %s %s, %zu rules, %zu bytes of databases, sha256 %s (%s)\n", what,
+		pack->name, pack->version, pack->rule_count, pack->db_bytes, pack->sha256_hex,
+		path);
+	sluice_pack_free(pack);
+	return 0;
+}
+
+int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, size_t err_len)
+{
+	struct sluice_trust *trust = sluice_trust_new(opt->require_signed);
+	int rc = -1;
+	if (trust == NULL) {
+		snprintf(err, err_len, "out of memory for the trusted keys");
+		return -1;
+	}
+	for (unsigned i = 0; i < opt->trusted_key_count; i++)
+		if (sluice_trust_add_key(trust, opt->trusted_keys[i], err, err_len) != 0)
+			goto out;
+	if (opt->trusted_key_count)
+		fprintf(out, "trusted keys: %u%s\n", opt->trusted_key_count,
+			opt->require_signed ? ", signatures required" : "");
+	/* 0: no cap */
+	size_t memory_left = (size_t)opt->memory_cap_mb * 1024 * 1024;
+	if (check_pack("main pack", opt->rules, trust, &memory_left, out, err, err_len) != 0 ||
+	    (opt->urgent_rules != NULL && check_pack("urgent pack", opt->urgent_rules, trust,
+						     &memory_left, out, err, err_len) != 0))
+		goto out;
+	gid_t gid;
+	if (opt->socket_group != NULL &&
+	    sluice_control_resolve_group(opt->socket_group, &gid, err, err_len) != 0)
+		goto out;
+	bool socket = opt->control_socket != NULL && opt->control_socket[0] != '\0' &&
+		      strcmp(opt->control_socket, "none") != 0;
+	if (writable_path("events file", opt->events, err, err_len) != 0 ||
+	    writable_path("audit log", opt->audit_log, err, err_len) != 0 ||
+	    (socket && writable_path("control socket", opt->control_socket, err, err_len) != 0))
+		goto out;
+	fprintf(out, "events: %s\n", opt->events ? opt->events : "(none)");
+	if (opt->audit_log)
+		fprintf(out, "audit log: %s\n", opt->audit_log);
+	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");
+	fprintf(out, "config ok\n");
+	rc = 0;
+out:
+	sluice_trust_free(trust);
+	return rc;
+}
