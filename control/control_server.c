@@ -209,10 +209,10 @@ static void pack_json(struct sluice_strbuf *sb, const struct sluice_pack *pack)
 	sluice_strbuf_printf(sb, ",\"db_bytes\":%zu}", sluice_pack_memory(pack));
 }
 
-/* The pack in force in one slot, with the facts of its generation; null when
- * the slot is empty. */
-static void active_json(struct sluice_strbuf *sb, const struct sluice_generation *gen,
-			enum sluice_slot slot)
+/* The pack in force in one slot, with the facts of its generation and the
+ * time the slot itself last changed; null when the slot is empty. */
+static void active_json(struct sluice_strbuf *sb, const struct sluice_registry *reg,
+			const struct sluice_generation *gen, enum sluice_slot slot)
 {
 	const struct sluice_gen_slot *gs = &gen->slot[slot];
 	if (gs->pack == NULL) {
@@ -222,9 +222,10 @@ static void active_json(struct sluice_strbuf *sb, const struct sluice_generation
 	pack_json(sb, gs->pack);
 	/* Replace the closing brace of the pack object to add generation facts. */
 	sb->len--;
+	uint64_t since = reg->slots[slot].active_since_ns;
 	sluice_strbuf_printf(sb,
 			     ",\"generation\":%llu,\"loaded_at\":", (unsigned long long)gen->seq);
-	format_time(sb, gen->loaded_at_ns);
+	format_time(sb, since != 0 ? since : gen->loaded_at_ns);
 	sluice_strbuf_printf(sb, ",\"scratch_bytes_per_worker\":%zu,\"disabled_rules\":%zu}",
 			     gs->scratch->bytes, gs->disabled_count);
 }
@@ -253,11 +254,11 @@ static void reply_status(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	watchdog_sample(ctl);
 	sluice_registry_memory(reg, &mem);
 	sluice_strbuf_printf(sb, "{\"ok\":true,\"active\":");
-	active_json(sb, gen, SLUICE_SLOT_MAIN);
+	active_json(sb, reg, gen, SLUICE_SLOT_MAIN);
 	sluice_strbuf_printf(sb, ",\"history\":");
 	history_json(sb, &reg->slots[SLUICE_SLOT_MAIN]);
 	sluice_strbuf_printf(sb, ",\"urgent\":");
-	active_json(sb, gen, SLUICE_SLOT_URGENT);
+	active_json(sb, reg, gen, SLUICE_SLOT_URGENT);
 	sluice_strbuf_printf(sb, ",\"urgent_history\":");
 	history_json(sb, &reg->slots[SLUICE_SLOT_URGENT]);
 	sluice_strbuf_printf(sb,
@@ -413,7 +414,7 @@ static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enu
 		       const struct sluice_swap_report *rep)
 {
 	sluice_strbuf_printf(sb, "{\"ok\":true,\"active\":");
-	active_json(sb, sluice_registry_current(ctl->registry), slot);
+	active_json(sb, ctl->registry, sluice_registry_current(ctl->registry), slot);
 	sluice_strbuf_printf(sb, ",\"slot\":\"%s\",\"previous_version\":", sluice_slot_name(slot));
 	if (rep->previous_version[0] != '\0')
 		sluice_strbuf_json_string(sb, rep->previous_version);

@@ -233,12 +233,17 @@ static bool over_cap(const struct sluice_registry *reg, const struct sluice_pack
 	human_bytes(t_active, sizeof(t_active), use.active);
 	human_bytes(t_kept, sizeof(t_kept), use.kept);
 	human_bytes(t_cap, sizeof(t_cap), reg->memory_cap);
+	/* At start nothing is in force yet: then there is nothing to keep. */
+	bool in_force = reg->active != NULL;
 	snprintf(err, err_len,
-		 "%s %s: %s pack needs %s (db %s%s + scratch %s × %u workers), active holds %s "
-		 "(+ %s in %u packs kept for rollback), cap %s; the packs in force stay",
+		 "%s %s: %s pack needs %s (db %s%s + scratch %s × %u worker%s), active holds %s "
+		 "(+ %s in %u pack%s kept for rollback), cap %s; %s",
 		 pack->name, pack->version, held ? "kept" : "new", t_need, t_db,
-		 held ? " already held" : "", t_scratch, reg->worker_count, t_active, t_kept,
-		 use.kept_packs, t_cap);
+		 held ? " already held" : "", t_scratch, reg->worker_count,
+		 reg->worker_count == 1 ? "" : "s", t_active, t_kept, use.kept_packs,
+		 use.kept_packs == 1 ? "" : "s", t_cap,
+		 in_force ? "the packs in force stay"
+			  : "raise --memory-cap-mb or use fewer workers or a smaller pack");
 	return true;
 }
 
@@ -332,6 +337,46 @@ static int refuse(struct sluice_registry *reg, const char *action, enum sluice_s
 
 /* ---- operations ---- */
 
+/* A pack the slot keeps already (same SHA-256, from any file: a rule file,
+ * its pack, the pack signed) loaded again: it takes its kept entry's place at
+ * the front, keeping what the audit log has of its rules' dates, instead of
+ * a second entry in the history; its hits start again, as for any load. The
+ * copy it replaces is freed once no worker can hold it. Returns false when the
+ * slot keeps no such pack; otherwise sets *rc (0, or -1 with err after a
+ * refused swap). */
+static bool publish_again(struct sluice_registry *reg, enum sluice_slot slot,
+			  struct sluice_pack *pack, const struct sluice_actor *by, const char *prev,
+			  struct sluice_swap_report *report, char *err, size_t err_len, int *rc)
+{
+	struct sluice_slot_history *h = &reg->slots[slot];
+	size_t k = 0;
+	while (k < h->len && strcmp(h->kept[k].pack->sha256_hex, pack->sha256_hex) != 0)
+		k++;
+	if (k == h->len)
+		return false;
+	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
+	current_packs(reg, packs);
+	packs[slot] = pack;
+	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0) {
+		*rc = refuse(reg, "load", slot, err, by, pack->source, pack, prev);
+		return true;
+	}
+	/* The grace period is over: no generation holds the old copy. */
+	struct sluice_kept_pack again = h->kept[k];
+	sluice_pack_free(again.pack);
+	again.pack = pack;
+	again.loaded_at_ns = sluice_realtime_ns();
+	memset(again.hits, 0, (pack->rule_count ? pack->rule_count : 1) * sizeof(uint64_t));
+	memmove(&h->kept[1], &h->kept[0], k * sizeof(h->kept[0]));
+	h->kept[0] = again;
+	h->active = true;
+	h->active_since_ns = again.loaded_at_ns;
+	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
+	audit_new_expiries(reg);
+	*rc = 0;
+	return true;
+}
+
 static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sluice_pack *pack,
 		   const struct sluice_actor *by, struct sluice_swap_report *report, char *err,
 		   size_t err_len)
@@ -348,6 +393,8 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
 		goto out;
 	}
+	if (publish_again(reg, slot, pack, by, prev, report, err, err_len, &rc))
+		goto out;
 	struct sluice_kept_pack entry = {.pack = pack, .loaded_at_ns = sluice_realtime_ns()};
 	size_t n = pack->rule_count > 0 ? pack->rule_count : 1;
 	entry.hits = calloc(n, sizeof(uint64_t));
@@ -358,17 +405,6 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 		snprintf(err, err_len, "out of memory for the pack history");
 		refuse(reg, "load", slot, err, by, pack->source, pack, prev);
 		goto out;
-	}
-	/* The same pack loaded again: its rules' dates are in the audit log
-	 * already. */
-	const struct sluice_slot_history *same = &reg->slots[slot];
-	for (size_t i = 0; i < same->len; i++) {
-		const struct sluice_kept_pack *k = &same->kept[i];
-		if (strcmp(k->pack->sha256_hex, pack->sha256_hex) == 0 &&
-		    k->pack->rule_count == pack->rule_count) {
-			memcpy(entry.schedule_logged, k->schedule_logged, pack->rule_count);
-			break;
-		}
 	}
 
 	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
@@ -391,6 +427,7 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 	h->kept[0] = entry;
 	h->len++;
 	h->active = true;
+	h->active_since_ns = sluice_realtime_ns();
 	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
 	audit_new_expiries(reg);
 	rc = 0;
@@ -523,6 +560,7 @@ int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot 
 	memmove(&h->kept[0], &h->kept[target], (h->len - target) * sizeof(h->kept[0]));
 	h->len -= target;
 	h->active = true;
+	h->active_since_ns = sluice_realtime_ns();
 	report->dropped = (unsigned)target;
 	audit(reg, "rollback", slot, NULL, by, NULL, to, prev_copy);
 	audit_new_expiries(reg);

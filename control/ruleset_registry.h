@@ -63,6 +63,9 @@ struct sluice_slot_history {
 	struct sluice_kept_pack kept[SLUICE_HISTORY_MAX]; /* [0] newest */
 	size_t len;
 	bool active; /* kept[0] is the slot's pack in the active generation */
+	/* CLOCK_REALTIME when the slot's pack last changed (load, rollback),
+	 * whatever the other slot did since */
+	uint64_t active_since_ns;
 };
 
 /* Reads a pack, held to limits (what the memory cap leaves free, so that an

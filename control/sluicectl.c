@@ -40,7 +40,7 @@ static void usage(FILE *out)
 		"      load PACK (.pack or .yaml) into the slot (default main) and swap it in on\n"
 		"      every worker; a pack that fails to load, is over the memory cap or fails\n"
 		"      its signature check is refused with the reason and the running one stays\n"
-		"  unload --slot urgent\n"
+		"  unload [--slot urgent]\n"
 		"      empty the urgent slot (its pack stays kept for rollback); the main slot\n"
 		"      cannot be emptied\n"
 		"  rollback [--slot main|urgent] [VERSION]\n"
@@ -136,9 +136,10 @@ static void print_slot(const char *slot, const struct sluice_json *active,
 		       sluice_json_num(active, "generation", 0),
 		       sluice_json_str(active, "loaded_at", "?"));
 		char db[32], scratch[32];
-		printf("        from %s; %.0f rules expired; db %s, scratch %s per worker\n",
-		       sluice_json_str(active, "source", "?"),
-		       sluice_json_num(active, "disabled_rules", 0),
+		double off = sluice_json_num(active, "disabled_rules", 0);
+		printf("        from %s; %.0f rule%s disabled (expired or not started); db %s, "
+		       "scratch %s per worker\n",
+		       sluice_json_str(active, "source", "?"), off, off == 1 ? "" : "s",
 		       human(db, sizeof(db), sluice_json_num(active, "db_bytes", 0)),
 		       human(scratch, sizeof(scratch),
 			     sluice_json_num(active, "scratch_bytes_per_worker", 0)));
@@ -289,13 +290,14 @@ static int build_rollback(const struct invocation *inv, char *request, size_t ca
 	return 0;
 }
 
+/* Only the urgent slot can be emptied, so it is the default. */
 static int build_unload(const struct invocation *inv, char *request, size_t cap)
 {
-	if (inv->slot == NULL || inv->npos != 0) {
-		fprintf(stderr, "sluicectl: unload needs --slot urgent and nothing else\n");
+	if (inv->npos != 0) {
+		fprintf(stderr, "sluicectl: unload takes no arguments (only --slot urgent)\n");
 		return 2;
 	}
-	snprintf(request, cap, "unload %s", inv->slot);
+	snprintf(request, cap, "unload %s", inv->slot != NULL ? inv->slot : "urgent");
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "config_check.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include "pack_source.h"
 
 /* A file the daemon will append to or create: the file writable if it is
- * there, else its directory. */
-static int writable_path(const char *what, const char *path, char *err, size_t err_len)
+ * there, else its directory; with make_dir (the control socket's, which
+ * the daemon makes), a missing directory whose parent is writable will do. */
+static int writable_path(const char *what, const char *path, bool make_dir, char *err,
+			 size_t err_len)
 {
 	if (path == NULL || strcmp(path, "-") == 0)
 		return 0;
@@ -32,6 +35,16 @@ static int writable_path(const char *what, const char *path, char *err, size_t e
 	}
 	const char *dir = dirname(copy);
 	int rc = access(dir, W_OK);
+	if (rc != 0 && errno == ENOENT && make_dir) {
+		char *parent = strdup(dir);
+		rc = parent != NULL ? access(dirname(parent), W_OK) : -1;
+		free(parent);
+		if (rc == 0) {
+			free(copy);
+			return 0;
+		}
+		errno = ENOENT;
+	}
 	if (rc != 0)
 		snprintf(err, err_len, "%s %s: its directory %s cannot be written: %s", what, path,
 			 dir, strerror(errno));
@@ -93,9 +106,10 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 		goto out;
 	bool socket = opt->control_socket != NULL && opt->control_socket[0] != '\0' &&
 		      strcmp(opt->control_socket, "none") != 0;
-	if (writable_path("events file", opt->events, err, err_len) != 0 ||
-	    writable_path("audit log", opt->audit_log, err, err_len) != 0 ||
-	    (socket && writable_path("control socket", opt->control_socket, err, err_len) != 0))
+	if (writable_path("events file", opt->events, false, err, err_len) != 0 ||
+	    writable_path("audit log", opt->audit_log, false, err, err_len) != 0 ||
+	    (socket &&
+	     writable_path("control socket", opt->control_socket, true, err, err_len) != 0))
 		goto out;
 	fprintf(out, "events: %s\n", opt->events ? opt->events : "(none)");
 	if (opt->audit_log)

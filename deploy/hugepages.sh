@@ -97,9 +97,37 @@ fi
 grep -E '^(HugePages_Total|HugePages_Free|Hugepagesize)' /proc/meminfo |
 	sed 's/^/hugepages: /'
 
+# Why pages stay reserved after --release: a process that maps them, or files
+# left in hugetlbfs by a DPDK process that exited (rtemap_* of each
+# --file-prefix; DPDK removes them only on a clean cleanup), which hold pages
+# as long as they exist.
+explain_held() {
+	local holders=() files=() mounts
+	mapfile -t holders < <(grep -l -s -E ' (/dev/hugepages|.*hugetlbfs)|rtemap_' /proc/[0-9]*/maps |
+		sed -E 's|/proc/([0-9]+)/maps|\1|' | sort -un)
+	mapfile -t mounts < <(awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts)
+	for m in "${mounts[@]}"; do
+		while IFS= read -r f; do files+=("${f}"); done < <(find "${m}" -maxdepth 1 -type f 2>/dev/null)
+	done
+	if [[ ${#holders[@]} -gt 0 ]]; then
+		for p in "${holders[@]}"; do
+			printf 'hugepages: process %s (%s) maps hugepages\n' "${p}" \
+				"$(tr '\0' ' ' <"/proc/${p}/cmdline" 2>/dev/null | cut -c1-80)"
+		done
+		die "pages are still in use by the processes above; stop them and retry"
+	fi
+	if [[ ${#files[@]} -gt 0 ]]; then
+		die "no process maps hugepages, but ${#files[@]} hugetlbfs file(s) hold them" \
+			"(for example ${files[0]}), left by a DPDK process that exited;" \
+			"remove them (rm ${files[0]%/*}/rtemap_*) and retry"
+	fi
+	die "some pages are still reserved and neither a process nor a hugetlbfs file" \
+		"holds them; retry in a moment"
+}
+
 if ${short}; then
 	if ${release}; then
-		die "some pages are still in use (a running DPDK process holds them); stop it and retry"
+		explain_held
 	fi
 	die "the kernel reserved fewer pages than asked (memory too fragmented or too small);" \
 		"reserve at boot with hugepages=N on the kernel command line"

@@ -20,9 +20,10 @@ packages=(
 	# tests: real WebSocket server and clients (python websockets, node ws);
 	# the evasion corpus generator reads the packs' YAML
 	python3-websockets node-ws python3-yaml
-	# running: dpdk-devbind.py and dpdk-hugepages.py;
-	# ip and ethtool for the demo's interfaces and for tuning real NICs
-	dpdk iproute2 ethtool
+	# running: dpdk-devbind.py and dpdk-hugepages.py; ip and ethtool for
+	# af_packet interfaces (the netns test's veths) and for tuning real NICs;
+	# tcpdump to look at captures in and out (docs/operations.md)
+	dpdk iproute2 ethtool tcpdump
 	# benchmarks: dpdk-testpmd, the PMD-only baseline of the whole path
 	dpdk-dev
 	# benchmarks: the corpus sluice-gen reads, and the report scripts

@@ -1247,8 +1247,9 @@ Test(daemon_pcap, memory_cap_too_small_for_the_first_pack_refuses_to_start, .tim
 	ts_offline_sluice(&r, path, extra);
 	cr_assert_eq(r.rc, 1, "sluice exited %d:\n%s", r.rc, r.output);
 	assert_has(r.output, "sluice: big 1: new pack needs ");
-	assert_has(r.output, " × 1 workers), active holds 0.0 KiB (+ 0.0 KiB in 0 packs kept for "
-			     "rollback), cap 1.00 MiB; the packs in force stay\n");
+	assert_has(r.output, " × 1 worker), active holds 0.0 KiB (+ 0.0 KiB in 0 packs kept for "
+			     "rollback), cap 1.00 MiB; raise --memory-cap-mb or use fewer workers "
+			     "or a smaller pack\n");
 	ts_offline_free(&r);
 }
 

@@ -318,7 +318,7 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 	kib(t_cap, sizeof(t_cap), reg.memory_cap);
 	snprintf(want, sizeof(want),
 		 "sluice-default 2026.11.23-1: kept pack needs %s (db %s already held + scratch "
-		 "%s × 2 workers), active holds %s (+ %s in 1 packs kept for rollback), cap %s; "
+		 "%s × 2 workers), active holds %s (+ %s in 1 pack kept for rollback), cap %s; "
 		 "the packs in force stay",
 		 t_need, t_db, t_scratch, t_active, t_kept, t_cap);
 	cr_assert_str_eq(err, want);
@@ -1027,6 +1027,47 @@ Test(protocol, reload_rollback_and_unload_per_slot)
 	server_stop(&s);
 }
 
+/* The value of "key":"..." after the first occurrence of after in json. */
+static void json_after(const char *json, const char *after, const char *key, char *out, size_t len)
+{
+	const char *p = strstr(json, after);
+	cr_assert_not_null(p, "no %s in %s", after, json);
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(p, pat);
+	cr_assert_not_null(p, "no %s after %s in %s", key, after, json);
+	p += strlen(pat);
+	size_t n = strcspn(p, "\"");
+	cr_assert_lt(n, len);
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* Each slot says when its own pack came into force: a swap of the urgent slot
+ * does not move the main slot's time. */
+Test(protocol, each_slot_is_in_force_since_its_own_swap)
+{
+	struct server s;
+	char main_since[64], urgent_since[64], main_after[64];
+
+	server_start(&s, NULL);
+	char *reply = handle(&s, "status");
+	json_after(reply, "\"active\":{", "loaded_at", main_since, sizeof(main_since));
+	free(reply);
+	usleep(20000);
+	char *u = urgent_rules(s.dir, "u1");
+	load_slot_ok(&s.reg, SLUICE_SLOT_URGENT, u);
+	reply = handle(&s, "status");
+	json_after(reply, "\"active\":{", "loaded_at", main_after, sizeof(main_after));
+	json_after(reply, "\"urgent\":{", "loaded_at", urgent_since, sizeof(urgent_since));
+	free(reply);
+	cr_assert_str_eq(main_after, main_since, "the urgent swap moved main's time");
+	cr_assert(strcmp(urgent_since, main_since) > 0, "urgent %s, main %s", urgent_since,
+		  main_since);
+	free(u);
+	server_stop(&s);
+}
+
 Test(protocol, audit_lines_from_the_socket_carry_the_peer_uid_and_pid)
 {
 	struct server s;
@@ -1390,9 +1431,9 @@ Test(rule_hits, sluicectl_prints_a_table_and_json_on_request)
 			      "slot; kept: none\n");
 	free(out);
 
-	const char *usage[] = {ctl, "unload", NULL};
+	const char *usage[] = {ctl, "unload", "u1", NULL};
 	cr_assert_eq(ts_run((char *const *)usage, 30, &out), 2, "%s", out);
-	cr_assert_str_eq(out, "sluicectl: unload needs --slot urgent and nothing else\n");
+	cr_assert_str_eq(out, "sluicectl: unload takes no arguments (only --slot urgent)\n");
 	free(out);
 
 	char *u = urgent_rules(s.dir, "u1");
@@ -1400,7 +1441,8 @@ Test(rule_hits, sluicectl_prints_a_table_and_json_on_request)
 	cr_assert_eq(ts_run((char *const *)reload, 30, &out), 0, "%s", out);
 	assert_has(out, "urgent slot: urgent-notices u1 in force, generation 2 (was empty)\n");
 	free(out);
-	const char *unload[] = {ctl, "-s", s.sock, "unload", "--slot", "urgent", NULL};
+	/* the urgent slot, the only one that can be emptied, is the default */
+	const char *unload[] = {ctl, "-s", s.sock, "unload", NULL};
 	cr_assert_eq(ts_run((char *const *)unload, 30, &out), 0, "%s", out);
 	assert_has(out, "urgent slot: empty (was u1)\n");
 	free(out);
@@ -1421,7 +1463,7 @@ Test(rule_hits, help_explains_every_command)
 					    "  stats\n",
 					    "  stats --rules\n",
 					    "  reload [--slot main|urgent] PACK\n",
-					    "  unload --slot urgent\n",
+					    "  unload [--slot urgent]\n",
 					    "  rollback [--slot main|urgent] [VERSION]\n",
 					    "  stop\n",
 					    "  --json ",
@@ -1632,6 +1674,7 @@ Test(expiry, the_same_pack_loaded_again_does_not_log_its_expired_rule_again)
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1, "one pack, kept once");
 	sluice_audit_close(&log);
 	size_t n, expiries = 0;
 	char **lines = audit_lines(audit_path, &n);
@@ -1881,7 +1924,10 @@ Test(signatures, altered_signed_pack_is_refused_even_when_signatures_are_optiona
 		     -1);
 	assert_has(err, ": bad signature: the signature by key ");
 	assert_has(err, " does not verify; the pack was altered after signing");
-	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 3);
+	/* One pack loaded three ways (same SHA-256): kept once, the signed copy
+	 * in force; the refusal changed nothing. */
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 1);
+	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->source, signed_pack);
 	free(yaml);
 	free(unsigned_pack);
 	free(signed_pack);
