@@ -1041,6 +1041,9 @@ static void scenario_stall(void)
 	if (control_ok(req, why, sizeof(why)))
 		fail("a reload was accepted while worker %u was stalled", victim);
 	snprintf(stall.refusal, sizeof(stall.refusal), "%s", why);
+	/* A refusal takes milliseconds; on a loaded 2-vCPU machine the other
+	 * worker may not finish a loop in so short a window: give it 100 ms. */
+	sleep_ms(100);
 	worker_iterations(after);
 	stall.w0_progress = F.workers > 1 ? after[0] - before[0] : 1;
 	/* Wait for the stall to end, then everything works again. */
