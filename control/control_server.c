@@ -403,6 +403,22 @@ static void reply_rule_stats(struct sluice_control *ctl, struct sluice_strbuf *s
 	sluice_strbuf_printf(sb, "]}");
 }
 
+static void reply_check(struct sluice_strbuf *sb, enum sluice_slot slot,
+			const struct sluice_load_check *c)
+{
+	sluice_strbuf_printf(
+	    sb, "{\"ok\":true,\"check\":true,\"slot\":\"%s\",\"name\":", sluice_slot_name(slot));
+	sluice_strbuf_json_string(sb, c->name);
+	sluice_strbuf_printf(sb, ",\"version\":");
+	sluice_strbuf_json_string(sb, c->version);
+	sluice_strbuf_printf(sb,
+			     ",\"sha256\":\"%s\",\"rules\":%zu,\"disabled_rules\":%zu,"
+			     "\"db_bytes\":%zu,\"scratch_bytes_per_worker\":%zu,"
+			     "\"same_as_in_force\":%s,\"swapped\":false}",
+			     c->sha256, c->rules, c->disabled, c->db_bytes, c->scratch_bytes,
+			     c->same_as_in_force ? "true" : "false");
+}
+
 static void reply_error(struct sluice_strbuf *sb, const char *msg)
 {
 	sluice_strbuf_printf(sb, "{\"ok\":false,\"error\":");
@@ -428,7 +444,8 @@ static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enu
 }
 
 #define REQUESTS                                                                                   \
-	"status, stats, stats rules, reload [main|urgent] PATH, rollback [main|urgent] "           \
+	"status, stats, stats rules, reload [main|urgent] PATH, reload-check [main|urgent] PATH, " \
+	"rollback [main|urgent] "                                                                  \
 	"[VERSION], unload urgent, stop"
 
 /* Splits "[main|urgent] REST": *slot is set when the first word names a slot,
@@ -471,6 +488,15 @@ void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 		reply_stats(ctl, sb);
 	} else if (strcmp(request, "stats rules") == 0) {
 		reply_rule_stats(ctl, sb);
+	} else if (strncmp(request, "reload-check ", 13) == 0 && request[13] != '\0') {
+		struct sluice_load_check chk;
+		const char *path = take_slot(request + 13, &slot);
+		if (*path == '\0')
+			reply_error(sb, "reload-check needs a PATH");
+		else if (sluice_registry_check_slot(reg, slot, path, &chk, err, sizeof(err)) != 0)
+			reply_error(sb, err);
+		else
+			reply_check(sb, slot, &chk);
 	} else if (strncmp(request, "reload ", 7) == 0 && request[7] != '\0') {
 		const char *path = take_slot(request + 7, &slot);
 		if (*path == '\0')

@@ -447,6 +447,58 @@ int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot s
 	return publish(reg, slot, pack, by, report, err, err_len);
 }
 
+int sluice_registry_check_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
+			       struct sluice_load_check *out, char *err, size_t err_len)
+{
+	memset(out, 0, sizeof(*out));
+	if (slot != SLUICE_SLOT_MAIN && reg->active == NULL) {
+		snprintf(err, err_len,
+			 "no main pack is loaded yet: the %s slot goes beside a main pack",
+			 sluice_slot_name(slot));
+		return -1;
+	}
+	struct sluice_load_limits limits = {0};
+	if (reg->memory_cap != 0) {
+		struct sluice_memory_use use;
+		sluice_registry_memory(reg, &use);
+		size_t held = use.active + use.kept;
+		limits.max_bytes = held < reg->memory_cap ? reg->memory_cap - held : 1;
+	}
+	struct sluice_pack *pack = NULL;
+	int rc = reg->loader != NULL
+		     ? reg->loader(path, &limits, &pack, err, err_len, reg->loader_arg)
+		     : sluice_pack_read_trusted(path, NULL, &limits, &pack, err, err_len);
+	if (rc != 0)
+		return -1;
+	hs_scratch_t *scratch = NULL;
+	size_t scratch_bytes = 0;
+	if (sluice_pack_alloc_scratch(pack, &scratch) != HS_SUCCESS ||
+	    hs_scratch_size(scratch, &scratch_bytes) != HS_SUCCESS) {
+		snprintf(err, err_len, "%s: cannot allocate Hyperscan scratch", path);
+		rc = -1;
+	} else if (over_cap(reg, pack, scratch_bytes, 0, err, err_len) ||
+		   (reg->check_workers != NULL &&
+		    !reg->check_workers(reg->hook_arg, err, err_len))) {
+		rc = -1;
+	} else {
+		const struct sluice_pack *now = in_force(reg, slot);
+		int64_t at = sluice_registry_now(reg);
+		snprintf(out->name, sizeof(out->name), "%s", pack->name);
+		snprintf(out->version, sizeof(out->version), "%s", pack->version);
+		memcpy(out->sha256, pack->sha256_hex, sizeof(out->sha256));
+		out->rules = pack->rule_count;
+		for (size_t r = 0; r < pack->rule_count; r++)
+			out->disabled += !sluice_rule_applies(&pack->rules[r], at);
+		out->db_bytes = sluice_pack_memory(pack);
+		out->scratch_bytes = scratch_bytes;
+		out->same_as_in_force =
+		    now != NULL && strcmp(now->sha256_hex, pack->sha256_hex) == 0;
+	}
+	hs_free_scratch(scratch);
+	sluice_pack_free(pack);
+	return rc;
+}
+
 int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
 			      const struct sluice_actor *by, struct sluice_swap_report *report,
 			      char *err, size_t err_len)

@@ -111,6 +111,22 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 			      const struct sluice_actor *by, struct sluice_swap_report *report,
 			      char *err, size_t err_len);
 
+/* What a load would find, without loading (reload --check). */
+struct sluice_load_check {
+	char name[128], version[128], sha256[65];
+	size_t rules, disabled;		/* disabled: expired or not started now */
+	size_t db_bytes, scratch_bytes; /* scratch per worker */
+	bool same_as_in_force;
+};
+
+/* Everything a load of path into slot checks (the pack's signature through
+ * the loader, its rules, the memory cap with its scratch, the urgent slot's
+ * need of a main pack, workers able to take a swap), without swapping,
+ * keeping or auditing anything. 0 with out filled, or -1 with the reason a
+ * load would be refused in err. */
+int sluice_registry_check_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
+			       struct sluice_load_check *out, char *err, size_t err_len);
+
 /* Makes an already loaded pack active in slot; takes ownership of it on success
  * only. */
 int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot slot,

@@ -40,6 +40,10 @@ static void usage(FILE *out)
 		"      load PACK (.pack or .yaml) into the slot (default main) and swap it in on\n"
 		"      every worker; a pack that fails to load, is over the memory cap or fails\n"
 		"      its signature check is refused with the reason and the running one stays\n"
+		"  reload --check [--slot main|urgent] PACK\n"
+		"      what a reload would load, checked as a reload checks it (signature,\n"
+		"      rules, memory cap, workers), without swapping: exit 0, or 1 with the\n"
+		"      reason a reload would be refused\n"
 		"  unload [--slot urgent]\n"
 		"      empty the urgent slot (its pack stays kept for rollback); the main slot\n"
 		"      cannot be emptied\n"
@@ -209,8 +213,27 @@ static void print_rules(const struct sluice_json *r)
 		       sluice_json_str(r, "rules_clock", "?"));
 }
 
+/* reload --check: what a reload would load; nothing was swapped. */
+static void print_check(const struct sluice_json *r)
+{
+	char db[32], scratch[32];
+	double off = sluice_json_num(r, "disabled_rules", 0);
+	printf("%s slot: %s %s would load: %.0f rules (%.0f disabled now), sha256 %.16s…, db %s, "
+	       "scratch %s per worker%s; nothing swapped\n",
+	       sluice_json_str(r, "slot", "main"), sluice_json_str(r, "name", "?"),
+	       sluice_json_str(r, "version", "?"), sluice_json_num(r, "rules", 0), off,
+	       sluice_json_str(r, "sha256", ""),
+	       human(db, sizeof(db), sluice_json_num(r, "db_bytes", 0)),
+	       human(scratch, sizeof(scratch), sluice_json_num(r, "scratch_bytes_per_worker", 0)),
+	       sluice_json_bool(r, "same_as_in_force", false) ? " (the pack in force)" : "");
+}
+
 static void print_swap(const struct sluice_json *r)
 {
+	if (sluice_json_bool(r, "check", false)) {
+		print_check(r);
+		return;
+	}
 	const struct sluice_json *active = sluice_json_get(r, "active");
 	const char *slot = sluice_json_str(r, "slot", "main");
 	const char *prev = sluice_json_str(r, "previous_version", NULL);
@@ -239,6 +262,7 @@ struct invocation {
 	const char *positional[2];
 	int npos;
 	bool rules; /* --rules */
+	bool check; /* reload --check */
 };
 
 static int need_slot(const char *value, const char **slot)
@@ -268,8 +292,8 @@ static int build_reload(const struct invocation *inv, char *request, size_t cap)
 		fprintf(stderr, "sluicectl: %s: %s\n", inv->positional[0], strerror(errno));
 		return 2;
 	}
-	if ((size_t)snprintf(request, cap, "reload %s %s", inv->slot ? inv->slot : "main", abs) >=
-	    cap) {
+	if ((size_t)snprintf(request, cap, "%s %s %s", inv->check ? "reload-check" : "reload",
+			     inv->slot ? inv->slot : "main", abs) >= cap) {
 		fprintf(stderr, "sluicectl: %s: path too long\n", abs);
 		return 2;
 	}
@@ -422,6 +446,8 @@ static int parse_command_args(int argc, char **argv, int i, struct invocation *i
 				return 2;
 		} else if (strcmp(argv[i], "--rules") == 0) {
 			inv->rules = true;
+		} else if (strcmp(argv[i], "--check") == 0 && strcmp(inv->cmd, "reload") == 0) {
+			inv->check = true;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "sluicectl: %s: unknown option '%s'\n", inv->cmd, argv[i]);
 			return 2;

@@ -65,6 +65,23 @@ static char *path_in(const char *dir, const char *name)
 	return p;
 }
 
+/* A one-rule pack "numbered" of version v, in dir: packs that differ, for
+ * histories (the same pack loaded again is kept once). */
+static char *numbered_rules(const char *dir, int v)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "numbered-%d.yaml", v);
+	char *path = path_in(dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"name: numbered\nversion: \"%d\"\nrules:\n  - id: n%d\n    category: x\n"
+		"    action: flag\n    literal: number%d\n",
+		v, v, v);
+	fclose(f);
+	return path;
+}
+
 static char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -769,23 +786,29 @@ Test(registry, history_is_capped_at_keep)
 	struct sluice_registry reg;
 	char *a = default_rules(), *b = flag_rules();
 
+	char *dir = ts_make_tmpdir("control");
+	char *c = numbered_rules(dir, 3), *d = numbered_rules(dir, 4);
 	registry_with_hooks(&reg, 3);
 	cr_assert_eq(reg.keep, 3);
 	load_ok(&reg, a);
 	load_ok(&reg, b);
-	load_ok(&reg, a);
-	load_ok(&reg, b);
+	load_ok(&reg, c);
+	load_ok(&reg, d);
 	load_ok(&reg, a);
 	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 3);
 	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->name, "sluice-default");
-	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->name, "sluice-flag-phones");
-	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[2].pack->name, "sluice-default");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->version, "4");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[2].pack->version, "3");
 	cr_assert_eq(sluice_registry_current(&reg)->pack, reg.slots[SLUICE_SLOT_MAIN].kept[0].pack);
 	cr_assert_eq(sluice_registry_current(&reg)->seq, 5);
 	cr_assert_eq(drain_calls, 5);
 	sluice_registry_destroy(&reg);
 	free(a);
 	free(b);
+	free(c);
+	free(d);
+	ts_rmtree(dir);
+	free(dir);
 }
 
 Test(registry, keep_is_clamped_to_two_and_history_max)
@@ -811,12 +834,14 @@ Test(registry, keep_two_drops_oldest_after_second_swap)
 	char *a = default_rules(), *b = flag_rules();
 	char err[1024] = "";
 
+	char *dir = ts_make_tmpdir("control");
+	char *c = numbered_rules(dir, 3);
 	registry_with_hooks(&reg, 2);
 	load_ok(&reg, a);
 	load_ok(&reg, b);
-	load_ok(&reg, b);
+	load_ok(&reg, c);
 	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
-	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->name, "sluice-flag-phones");
+	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->name, "numbered");
 	cr_assert_str_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->name, "sluice-flag-phones");
 	cr_assert_eq(sluice_registry_rollback_slot(&reg, SLUICE_SLOT_MAIN, NULL, &test_actor, NULL,
 						   err, sizeof(err)),
@@ -826,6 +851,9 @@ Test(registry, keep_two_drops_oldest_after_second_swap)
 	sluice_registry_destroy(&reg);
 	free(a);
 	free(b);
+	free(c);
+	ts_rmtree(dir);
+	free(dir);
 }
 
 static unsigned check_calls;
@@ -1137,12 +1165,14 @@ Test(control_server, unknown_command_replies_ok_false)
 	server_start(&s);
 	char *reply = request(&s, "frobnicate");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'frobnicate' (status, "
-				"stats, stats rules, reload [main|urgent] PATH, rollback "
+				"stats, stats rules, reload [main|urgent] PATH, reload-check "
+				"[main|urgent] PATH, rollback "
 				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
 	free(reply);
 	reply = request(&s, "reload");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'reload' (status, "
-				"stats, stats rules, reload [main|urgent] PATH, rollback "
+				"stats, stats rules, reload [main|urgent] PATH, reload-check "
+				"[main|urgent] PATH, rollback "
 				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
 	free(reply);
 	/* Bytes that are not printable ASCII are not echoed: the reply stays
@@ -1150,8 +1180,8 @@ Test(control_server, unknown_command_replies_ok_false)
 	reply = request(&s, "frob\xff\xfe\xe4\xbd");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request (not shown: it is not "
 				"printable ASCII) (status, stats, stats rules, reload "
-				"[main|urgent] PATH, rollback [main|urgent] [VERSION], unload "
-				"urgent, stop)\"}\n");
+				"[main|urgent] PATH, reload-check [main|urgent] PATH, rollback "
+				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
 	free(reply);
 	server_stop(&s);
 }

@@ -1068,6 +1068,42 @@ Test(protocol, each_slot_is_in_force_since_its_own_swap)
 	server_stop(&s);
 }
 
+/* reload --check: a reload's checks, no swap, nothing kept. */
+Test(protocol, reload_check_loads_nothing_and_says_what_a_reload_would_do)
+{
+	struct server s;
+	char req[1024];
+
+	server_start(&s, NULL);
+	const struct sluice_generation *before = sluice_registry_current(&s.reg);
+	size_t kept = s.reg.slots[SLUICE_SLOT_MAIN].len;
+	char *u = urgent_rules(s.dir, "u1");
+	snprintf(req, sizeof(req), "reload-check urgent %s", u);
+	char *reply = handle(&s, req);
+	assert_has(reply, "{\"ok\":true,\"check\":true,\"slot\":\"urgent\",\"name\":"
+			  "\"urgent-notices\",\"version\":\"u1\",\"sha256\":\"");
+	assert_has(reply, "\"rules\":3,\"disabled_rules\":0,\"db_bytes\":");
+	assert_has(reply, "\"same_as_in_force\":false,\"swapped\":false}");
+	free(reply);
+	cr_assert_eq(sluice_registry_current(&s.reg), before, "a generation was published");
+	cr_assert_eq(s.reg.slots[SLUICE_SLOT_MAIN].len, kept);
+	cr_assert_eq(s.reg.slots[SLUICE_SLOT_URGENT].len, 0, "the checked pack was kept");
+
+	/* what a reload would refuse, a check refuses with the same reason */
+	char *bad = write_file(s.dir, "bad.yaml",
+			       "name: bad\nversion: \"1\"\nrules:\n  - id: x\n    category: x\n"
+			       "    action: blok\n    literal: x\n");
+	snprintf(req, sizeof(req), "reload-check main %s", bad);
+	reply = handle(&s, req);
+	assert_has(reply, "{\"ok\":false,\"error\":\"");
+	assert_has(reply, "unknown action 'blok'");
+	free(reply);
+	cr_assert_eq(sluice_registry_current(&s.reg), before);
+	free(bad);
+	free(u);
+	server_stop(&s);
+}
+
 Test(protocol, audit_lines_from_the_socket_carry_the_peer_uid_and_pid)
 {
 	struct server s;
@@ -1463,6 +1499,7 @@ Test(rule_hits, help_explains_every_command)
 					    "  stats\n",
 					    "  stats --rules\n",
 					    "  reload [--slot main|urgent] PACK\n",
+					    "  reload --check [--slot main|urgent] PACK\n",
 					    "  unload [--slot urgent]\n",
 					    "  rollback [--slot main|urgent] [VERSION]\n",
 					    "  stop\n",
