@@ -447,6 +447,29 @@ int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot s
 	return publish(reg, slot, pack, by, report, err, err_len);
 }
 
+/* What a pack may cost before it is read: what the memory cap leaves free
+ * (checked again with its scratch when the generation is built). */
+static struct sluice_load_limits load_limits(const struct sluice_registry *reg)
+{
+	struct sluice_load_limits limits = {0};
+	if (reg->memory_cap != 0) {
+		struct sluice_memory_use use;
+		sluice_registry_memory(reg, &use);
+		size_t held = use.active + use.kept;
+		limits.max_bytes = held < reg->memory_cap ? reg->memory_cap - held : 1;
+	}
+	return limits;
+}
+
+static int read_pack(const struct sluice_registry *reg, const char *path,
+		     const struct sluice_load_limits *limits, struct sluice_pack **pack, char *err,
+		     size_t err_len)
+{
+	return reg->loader != NULL
+		   ? reg->loader(path, limits, pack, err, err_len, reg->loader_arg)
+		   : sluice_pack_read_trusted(path, NULL, limits, pack, err, err_len);
+}
+
 int sluice_registry_check_slot(struct sluice_registry *reg, enum sluice_slot slot, const char *path,
 			       struct sluice_load_check *out, char *err, size_t err_len)
 {
@@ -457,17 +480,9 @@ int sluice_registry_check_slot(struct sluice_registry *reg, enum sluice_slot slo
 			 sluice_slot_name(slot));
 		return -1;
 	}
-	struct sluice_load_limits limits = {0};
-	if (reg->memory_cap != 0) {
-		struct sluice_memory_use use;
-		sluice_registry_memory(reg, &use);
-		size_t held = use.active + use.kept;
-		limits.max_bytes = held < reg->memory_cap ? reg->memory_cap - held : 1;
-	}
+	struct sluice_load_limits limits = load_limits(reg);
 	struct sluice_pack *pack = NULL;
-	int rc = reg->loader != NULL
-		     ? reg->loader(path, &limits, &pack, err, err_len, reg->loader_arg)
-		     : sluice_pack_read_trusted(path, NULL, &limits, &pack, err, err_len);
+	int rc = read_pack(reg, path, &limits, &pack, err, err_len);
 	if (rc != 0)
 		return -1;
 	hs_scratch_t *scratch = NULL;
@@ -512,16 +527,8 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 	struct sluice_pack *pack = NULL;
 	/* The cap is checked before the pack is read or deserialized, on what it
 	 * leaves free, and again with the scratch when the generation is built. */
-	struct sluice_load_limits limits = {0};
-	if (reg->memory_cap != 0) {
-		struct sluice_memory_use use;
-		sluice_registry_memory(reg, &use);
-		size_t held = use.active + use.kept;
-		limits.max_bytes = held < reg->memory_cap ? reg->memory_cap - held : 1;
-	}
-	int rc = reg->loader != NULL
-		     ? reg->loader(path, &limits, &pack, err, err_len, reg->loader_arg)
-		     : sluice_pack_read_trusted(path, NULL, &limits, &pack, err, err_len);
+	struct sluice_load_limits limits = load_limits(reg);
+	int rc = read_pack(reg, path, &limits, &pack, err, err_len);
 	if (rc != 0) {
 		const struct sluice_pack *before = in_force(reg, slot);
 		report_previous(report, before != NULL ? before->version : NULL);
