@@ -187,13 +187,14 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->urgent_rules);
 	free(opt->audit_log);
 	free(opt->socket_group);
+	free(opt->now);
 	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
 		free(opt->trusted_keys[i]);
 		opt->trusted_keys[i] = NULL;
 	}
 	opt->trusted_key_count = 0;
 	opt->rules = opt->events = opt->control_socket = opt->summary = NULL;
-	opt->urgent_rules = opt->audit_log = opt->socket_group = NULL;
+	opt->urgent_rules = opt->audit_log = opt->socket_group = opt->now = NULL;
 }
 
 static const struct option_spec *find_long(const char *name, size_t len)

@@ -65,7 +65,7 @@ struct sluice_options {
 	unsigned stream_block;	 /* 0 blank, 1 reset */
 	unsigned events_full;	 /* SLUICE_EVENTS_DROP or SLUICE_EVENTS_WAIT */
 	unsigned events_wait_us; /* with wait: the longest one event waits */
-	const char *now;	 /* --now: rules' dates judged from this time on */
+	char *now;		 /* --now: rules' dates judged from this time on */
 	int64_t now_s;		 /* ... in Unix seconds (0: the clock) */
 	bool help;
 };
