@@ -26,6 +26,13 @@ struct delivery {
 	size_t len;
 };
 
+/* '*' over [from, to) of the delivered text, widened to whole characters. */
+static void mask(struct delivery *d, uint32_t from, uint32_t to)
+{
+	sluice_utf8_widen((uint8_t *)d->text, (uint32_t)d->len, &from, &to);
+	memset(d->text + from, '*', to - from);
+}
+
 static int deliver(const struct sluice_match_set *set, const char *text, size_t len,
 		   struct delivery *d)
 {
@@ -42,19 +49,13 @@ static int deliver(const struct sluice_match_set *set, const char *text, size_t 
 	if (set->verdict != SLUICE_ACTION_MASK)
 		return 0;
 	d->flags |= SLUICE_WIRE_FLAG_MASKED;
-	for (uint32_t i = 0; i < set->count || set->overflow; i++) {
-		uint32_t from = 0, to = (uint32_t)len;
-		if (!set->overflow) {
-			if (!sluice_match_masks(set, i))
-				continue;
-			from = set->matches[i].from;
-			to = set->matches[i].to;
-		}
-		sluice_utf8_widen((uint8_t *)d->text, (uint32_t)len, &from, &to);
-		memset(d->text + from, '*', to - from);
-		if (set->overflow)
-			break;
+	if (set->overflow) {
+		mask(d, 0, (uint32_t)len);
+		return 0;
 	}
+	for (uint32_t i = 0; i < set->count; i++)
+		if (sluice_match_masks(set, i))
+			mask(d, set->matches[i].from, set->matches[i].to);
 	return 0;
 }
 
@@ -118,6 +119,19 @@ static int scan_kept(struct sp_scanner *sc, struct sp_explain *x, const char *te
 	return 0;
 }
 
+/* Both forms start here: the second scan, and what is delivered. */
+static int explain_scan(struct sp_scanner *sc, struct sp_explain *x, const char *text, size_t len,
+			struct delivery *d, char *err, size_t err_len)
+{
+	if (scan_kept(sc, x, text, len, err, err_len) != 0)
+		return -1;
+	if (deliver(&sc->set, text, len, d) != 0) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static const char *flag_names(uint8_t flags)
 {
 	switch (flags & (SLUICE_WIRE_FLAG_FLAGGED | SLUICE_WIRE_FLAG_MASKED)) {
@@ -168,12 +182,8 @@ int sp_explain_text(struct sp_scanner *sc, struct sp_explain *x, const char *tex
 		    char *err, size_t err_len)
 {
 	struct delivery d;
-	if (scan_kept(sc, x, text, len, err, err_len) != 0)
+	if (explain_scan(sc, x, text, len, &d, err, err_len) != 0)
 		return -1;
-	if (deliver(&sc->set, text, len, &d) != 0) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
 	if (d.removed) {
 		printf("\n  delivered: nothing (blocked: a datagram's frame is removed, a "
 		       "WebSocket message blanked or its connection reset, per --stream-block)");
@@ -243,12 +253,8 @@ int sp_explain_json(struct sp_scanner *sc, struct sp_explain *x, struct sluice_j
 		    const char *text, size_t len, char *err, size_t err_len)
 {
 	struct delivery d;
-	if (scan_kept(sc, x, text, len, err, err_len) != 0)
+	if (explain_scan(sc, x, text, len, &d, err, err_len) != 0)
 		return -1;
-	if (deliver(&sc->set, text, len, &d) != 0) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
 	sluice_jw_object(j, "explain");
 	sluice_jw_bool(j, "removed", d.removed);
 	if (!d.removed)
