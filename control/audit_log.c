@@ -112,6 +112,20 @@ void sluice_audit_write(struct sluice_audit_log *log, const struct sluice_audit_
 	sluice_strbuf_free(&sb);
 }
 
+int sluice_audit_reopen(struct sluice_audit_log *log, char *err, size_t err_len)
+{
+	if (log->out == NULL || log->out == stderr)
+		return 0;
+	FILE *f = fopen(log->path, "a");
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: cannot open audit log: %s", log->path, strerror(errno));
+		return -1;
+	}
+	fclose(log->out);
+	log->out = f;
+	return 0;
+}
+
 void sluice_audit_close(struct sluice_audit_log *log)
 {
 	if (log->out != NULL) {

@@ -74,6 +74,11 @@ void sluice_audit_format(struct sluice_strbuf *sb, const struct sluice_audit_rec
 /* Writes one line stamped now and flushes it. log may be NULL (no audit log). */
 void sluice_audit_write(struct sluice_audit_log *log, const struct sluice_audit_record *rec);
 
+/* Opens the path again after an outside rotation moved the file (SIGHUP).
+ * When it cannot be opened, the old file stays in use and -1 comes back
+ * with err. stderr: nothing to do. */
+int sluice_audit_reopen(struct sluice_audit_log *log, char *err, size_t err_len);
+
 void sluice_audit_close(struct sluice_audit_log *log);
 
 #endif

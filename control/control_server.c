@@ -146,9 +146,11 @@ void sluice_control_drain_pushed(struct sluice_control *ctl)
 		while (pending > 0) {
 			unsigned n =
 			    pending > SLUICE_DRAIN_BUDGET ? SLUICE_DRAIN_BUDGET : (unsigned)pending;
-			if (sluice_event_sink_drain(ctl->sink, ctl->rings[w], n) != n)
+			unsigned got = sluice_event_sink_drain(ctl->sink, ctl->rings[w], n);
+			if (got < n)
 				break;
-			pending -= n;
+			/* An event's snippet comes with it: one past the budget. */
+			pending = got < pending ? pending - got : 0;
 		}
 	}
 	sluice_event_sink_flush(ctl->sink);
@@ -315,10 +317,16 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	const struct sluice_generation *gen = sluice_registry_current(ctl->registry);
 	sluice_strbuf_printf(sb,
 			     "{\"ok\":true,\"generation\":%llu,\"events_written\":%llu,"
-			     "\"event_write_errors\":%llu,\"events_full\":",
+			     "\"event_write_errors\":%llu,\"events_filtered\":%llu,"
+			     "\"events_sampled_out\":%llu,\"event_file_rotations\":%llu,"
+			     "\"event_file_reopens\":%llu,\"events_full\":",
 			     (unsigned long long)gen->seq,
 			     (unsigned long long)(ctl->sink ? ctl->sink->written : 0),
-			     (unsigned long long)(ctl->sink ? ctl->sink->write_errors : 0));
+			     (unsigned long long)(ctl->sink ? ctl->sink->write_errors : 0),
+			     (unsigned long long)(ctl->sink ? ctl->sink->filtered : 0),
+			     (unsigned long long)(ctl->sink ? ctl->sink->sampled_out : 0),
+			     (unsigned long long)(ctl->sink ? ctl->sink->rotations : 0),
+			     (unsigned long long)(ctl->sink ? ctl->sink->reopens : 0));
 	bool waits = ctl->events_full != NULL && strcmp(ctl->events_full, "wait") == 0;
 	sluice_strbuf_printf(sb, "{\"policy\":\"%s\",\"wait_us\":%u},\"packs\":{\"main\":",
 			     waits ? "wait" : "drop", waits ? ctl->events_wait_us : 0);

@@ -24,6 +24,9 @@ struct sluice_event {
 	uint64_t msg_id;
 	uint64_t channel_id;
 	uint64_t user_id;
+	/* MATCH: SipHash-2-4 of the matched bytes [from, to) as the text was
+	 * scanned, keyed with --event-hash-key (siphash.h). */
+	uint64_t text_hash;
 	const struct sluice_pack *pack; /* pack in force for the message */
 	uint32_t rule;			/* index into pack->rules (MATCH) */
 	uint32_t from;			/* byte offsets in the text (MATCH) */
@@ -39,18 +42,35 @@ struct sluice_event {
 	uint8_t stream; /* MATCH and STREAM: the fields below are set */
 	uint8_t ipv6;
 	uint8_t from_client; /* the message went client to server */
-	uint8_t pad[2];	     /* named, so initialisers zero it: no stale bytes in the ring */
+	/* A datagram's addresses and ports are set (src, dst, sport, dport):
+	 * who sent a message or a malformed frame. */
+	uint8_t has_addr;
+	/* MATCH: the next slot of the ring holds this many bytes of the matched
+	 * text (union sluice_event_slot), pushed with this one. 0: none. */
+	uint8_t snippet_len;
 	uint16_t sport, dport;
 	uint8_t src[16], dst[16]; /* IPv4: the first 4 bytes */
-	uint8_t pad2[28];
+	uint8_t src_mac[6];	  /* BAD_INPUT of a datagram: the Ethernet source */
+	uint8_t has_mac;
+	uint8_t has_ports; /* with has_addr: sport and dport are set */
+	uint8_t pad[12];   /* named, so initialisers zero it: no stale bytes in the ring */
 };
 
 _Static_assert(sizeof(struct sluice_event) == 128, "an event is two cache lines");
-_Static_assert(offsetof(struct sluice_event, pad2) + sizeof(((struct sluice_event *)0)->pad2) ==
-		   128,
+_Static_assert(offsetof(struct sluice_event, pad) + sizeof(((struct sluice_event *)0)->pad) == 128,
 	       "an event has no implicit padding");
 _Static_assert(offsetof(struct sluice_event, sport) ==
-		   offsetof(struct sluice_event, pad) + sizeof(((struct sluice_event *)0)->pad),
+		   offsetof(struct sluice_event, snippet_len) + 1,
 	       "an event has no implicit padding");
+
+/* A ring slot: an event, or the matched text's first bytes that follow a
+ * MATCH event with snippet_len set. A snippet travels in a slot of its own,
+ * so that events without one (the default) stay two cache lines. */
+union sluice_event_slot {
+	struct sluice_event event;
+	uint8_t text[sizeof(struct sluice_event)];
+};
+
+#define SLUICE_EVENT_SNIPPET_MAX ((unsigned)sizeof(union sluice_event_slot))
 
 #endif

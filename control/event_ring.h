@@ -38,17 +38,40 @@ struct sluice_event_ring *sluice_event_ring_create_from(uint32_t capacity,
 struct sluice_event_ring *sluice_event_ring_create(uint32_t capacity);
 void sluice_event_ring_free(struct sluice_event_ring *ring);
 
+/* Whether n more slots are free past head (producer side). */
+static inline bool sluice_event_ring_room(struct sluice_event_ring *ring, uint64_t head, unsigned n)
+{
+	if (head + n - ring->prod.cached_tail > ring->mask + 1) {
+		ring->prod.cached_tail = __atomic_load_n(&ring->cons.tail, __ATOMIC_ACQUIRE);
+		if (head + n - ring->prod.cached_tail > ring->mask + 1)
+			return false;
+	}
+	return true;
+}
+
 static inline bool sluice_event_ring_push(struct sluice_event_ring *ring,
 					  const struct sluice_event *ev)
 {
 	uint64_t head = ring->prod.head;
-	if (head - ring->prod.cached_tail > ring->mask) {
-		ring->prod.cached_tail = __atomic_load_n(&ring->cons.tail, __ATOMIC_ACQUIRE);
-		if (head - ring->prod.cached_tail > ring->mask)
-			return false;
-	}
+	if (!sluice_event_ring_room(ring, head, 1))
+		return false;
 	ring->slots[head & ring->mask] = *ev;
 	__atomic_store_n(&ring->prod.head, head + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Pushes two slots, both or neither: the consumer never sees the first
+ * without the second (an event and its snippet). */
+static inline bool sluice_event_ring_push_pair(struct sluice_event_ring *ring,
+					       const struct sluice_event *first,
+					       const struct sluice_event *second)
+{
+	uint64_t head = ring->prod.head;
+	if (!sluice_event_ring_room(ring, head, 2))
+		return false;
+	ring->slots[head & ring->mask] = *first;
+	ring->slots[(head + 1) & ring->mask] = *second;
+	__atomic_store_n(&ring->prod.head, head + 2, __ATOMIC_RELEASE);
 	return true;
 }
 

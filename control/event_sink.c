@@ -5,18 +5,33 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "json_escape.h"
 #include "action.h"
 #include "bad_input.h"
 #include "pack.h"
+#include "rule_kind.h"
 #include "stream_stats.h"
 
 /* Lines of a drain gather in the buffer (one write per drain); a line is at
  * most EVENT_LINE_MAX bytes. */
 #define SINK_BUFFER    (256 * 1024)
 #define EVENT_LINE_MAX 2048
+
+/* The file for appending, and how many bytes it holds already. */
+static FILE *open_append(const char *path, uint64_t *bytes, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "a");
+	struct stat st;
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: cannot open event file: %s", path, strerror(errno));
+		return NULL;
+	}
+	*bytes = fstat(fileno(f), &st) == 0 ? (uint64_t)st.st_size : 0;
+	return f;
+}
 
 int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 			   const struct sluice_tsc_clock *clock, char *err, size_t err_len)
@@ -32,9 +47,8 @@ int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 		sink->out = stdout;
 		return 0;
 	}
-	sink->out = fopen(path, "a");
+	sink->out = open_append(path, &sink->file_bytes, err, err_len);
 	if (sink->out == NULL) {
-		snprintf(err, err_len, "%s: cannot open event file: %s", path, strerror(errno));
 		free(sink->path);
 		sink->path = NULL;
 		free(sink->buf);
@@ -138,27 +152,78 @@ static void put_ts(struct line *l, const char *prefix, uint64_t ns)
 	put(l, frac, sizeof(frac));
 }
 
-/* Who a message is from: its frame's ids, or its TCP connection. */
-static void put_who(struct line *l, const struct sluice_event *ev)
+static void put_ids(struct line *l, const struct sluice_event *ev)
 {
-	if (!ev->stream) {
-		put_str(l, "\"msg_id\":");
-		put_u64(l, ev->msg_id);
-		put_str(l, ",\"channel_id\":");
-		put_u64(l, ev->channel_id);
-		put_str(l, ",\"user_id\":");
-		put_u64(l, ev->user_id);
-		return;
-	}
+	put_str(l, ",\"msg_id\":");
+	put_u64(l, ev->msg_id);
+	put_str(l, ",\"channel_id\":");
+	put_u64(l, ev->channel_id);
+	put_str(l, ",\"user_id\":");
+	put_u64(l, ev->user_id);
+}
+
+/* The sender and receiver of a datagram or connection; a stream's also
+ * the direction. */
+static void put_addresses(struct line *l, const struct sluice_event *ev)
+{
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], who[256];
 	int af = ev->ipv6 ? AF_INET6 : AF_INET;
 	inet_ntop(af, ev->src, src, sizeof(src));
 	inet_ntop(af, ev->dst, dst, sizeof(dst));
-	snprintf(who, sizeof(who),
-		 "\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"direction\":\"%s\"",
-		 src, ev->sport, dst, ev->dport,
-		 ev->from_client ? "client_to_server" : "server_to_client");
+	if (ev->has_ports)
+		snprintf(who, sizeof(who),
+			 ",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u", src, ev->sport,
+			 dst, ev->dport);
+	else
+		snprintf(who, sizeof(who), ",\"src\":\"%s\",\"dst\":\"%s\"", src, dst);
 	put_str(l, who);
+	if (ev->stream)
+		put_str(l, ev->from_client ? ",\"direction\":\"client_to_server\""
+					   : ",\"direction\":\"server_to_client\"");
+}
+
+/* Who a message is from: its frame's ids and the datagram's addresses, or
+ * its TCP connection. */
+static void put_who(struct line *l, const struct sluice_event *ev)
+{
+	if (!ev->stream)
+		put_ids(l, ev);
+	if (ev->has_addr)
+		put_addresses(l, ev);
+}
+
+static void put_mac(struct line *l, const uint8_t mac[6])
+{
+	char text[32];
+	snprintf(text, sizeof(text), ",\"src_mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\"", mac[0],
+		 mac[1], mac[2], mac[3], mac[4], mac[5]);
+	put_str(l, text);
+}
+
+static void put_hash(struct line *l, uint64_t hash)
+{
+	static const char digits[] = "0123456789abcdef";
+	char text[16];
+	for (int k = 15; k >= 0; k--, hash >>= 4)
+		text[k] = digits[hash & 15];
+	put_str(l, ",\"text_hash\":\"");
+	put(l, text, sizeof(text));
+	put(l, "\"", 1);
+}
+
+/* The snippet's bytes as a JSON string: escaped, and cut before anything
+ * that is not whole UTF-8 (sluice_json_escape_next() replaces it). */
+static void put_snippet(struct line *l, const uint8_t *text, size_t len)
+{
+	char piece[SLUICE_JSON_ESCAPE_MAX];
+	put_str(l, ",\"snippet\":\"");
+	for (size_t i = 0; i < len;) {
+		size_t used;
+		size_t k = sluice_json_escape_next(text + i, len - i, piece, &used);
+		put(l, piece, k);
+		i += used;
+	}
+	put(l, "\"", 1);
 }
 
 /* A pack's strings as they go in a line: from the sink's cache, or made for
@@ -196,8 +261,9 @@ static void put_pack(struct line *l, const struct pack_text *t)
 	put_str(l, t->version);
 }
 
-static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, uint64_t ns,
-			  const struct pack_text *t, char *buf, size_t cap)
+static size_t format_line(const struct sluice_event *ev, const uint8_t *snippet,
+			  const char *ts_prefix, uint64_t ns, const struct pack_text *t, char *buf,
+			  size_t cap)
 {
 	struct line l = {.p = buf, .cap = cap};
 	const struct sluice_pack *pack = ev->pack;
@@ -210,13 +276,14 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 		const struct sluice_pack_rule *rule = &pack->rules[ev->rule];
 		put_str(&l, "\",\"event\":\"match\",\"worker\":");
 		put_u64(&l, ev->worker);
-		put(&l, ",", 1);
 		put_who(&l, ev);
 		put_str(&l, ",\"rule\":");
 		put_str(&l, t->rule_id);
 		put_str(&l, ",\"category\":");
 		put_str(&l, t->category);
-		put_str(&l, ",\"action\":\"");
+		put_str(&l, ",\"severity\":\"");
+		put_str(&l, sluice_severity_name(rule->severity));
+		put_str(&l, "\",\"action\":\"");
 		put_str(&l, sluice_action_name(rule->action));
 		put_str(&l, "\",\"verdict\":\"");
 		put_str(&l, sluice_action_name((enum sluice_action)ev->verdict));
@@ -225,11 +292,13 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 		put_u64(&l, ev->from);
 		put_str(&l, ",\"to\":");
 		put_u64(&l, ev->to);
+		put_hash(&l, ev->text_hash);
+		if (snippet != NULL && ev->snippet_len > 0)
+			put_snippet(&l, snippet, ev->snippet_len);
 		put_str(&l, "}\n");
 	} else if (ev->kind == SLUICE_EVENT_STREAM) {
 		put_str(&l, "\",\"event\":\"stream\",\"worker\":");
 		put_u64(&l, ev->worker);
-		put(&l, ",", 1);
 		put_who(&l, ev);
 		put_str(&l, ",\"reason\":\"");
 		put_str(&l, sluice_stream_reason_name((enum sluice_stream_reason)ev->reason));
@@ -240,14 +309,12 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 	} else {
 		put_str(&l, "\",\"event\":\"bad_input\",\"worker\":");
 		put_u64(&l, ev->worker);
-		if (ev->has_ids) {
-			put_str(&l, ",\"msg_id\":");
-			put_u64(&l, ev->msg_id);
-			put_str(&l, ",\"channel_id\":");
-			put_u64(&l, ev->channel_id);
-			put_str(&l, ",\"user_id\":");
-			put_u64(&l, ev->user_id);
-		}
+		if (ev->has_ids)
+			put_ids(&l, ev);
+		if (ev->has_addr)
+			put_addresses(&l, ev);
+		if (ev->has_mac)
+			put_mac(&l, ev->src_mac);
 		put_str(&l, ",\"reason\":\"");
 		put_str(&l, sluice_bad_reason_name((enum sluice_bad_reason)ev->reason));
 		put_str(&l, "\",\"policy\":\"");
@@ -259,15 +326,15 @@ static size_t format_line(const struct sluice_event *ev, const char *ts_prefix, 
 	return l.n;
 }
 
-size_t sluice_event_format(const struct sluice_event *ev, const struct sluice_tsc_clock *clock,
-			   char *buf, size_t cap)
+size_t sluice_event_format(const struct sluice_event *ev, const uint8_t *snippet,
+			   const struct sluice_tsc_clock *clock, char *buf, size_t cap)
 {
 	uint64_t ns = sluice_tsc_to_ns(clock, ev->tsc);
 	char prefix[24];
 	struct pack_text t;
 	format_second(ns / 1000000000ull, prefix);
 	pack_text_make(&t, ev);
-	return format_line(ev, prefix, ns, &t, buf, cap);
+	return format_line(ev, snippet, prefix, ns, &t, buf, cap);
 }
 
 /* ---- the sink's caches ---- */
@@ -280,6 +347,8 @@ static void pack_strings_free(struct sluice_event_pack_strings *c)
 	}
 	free(c->rule_id);
 	free(c->category);
+	free(c->wanted);
+	free(c->flag_seen);
 	free(c->name);
 	free(c->version);
 	memset(c, 0, sizeof(*c));
@@ -293,13 +362,37 @@ static char *escaped(const char *s, size_t cap)
 	return buf;
 }
 
-/* The pack's strings, escaped once: NULL when out of memory (the line is
- * then made without the cache). */
-static const struct sluice_event_pack_strings *pack_strings(struct sluice_event_sink *sink,
-							    const struct sluice_pack *pack)
+/* Whether name is one of list's comma-separated words. */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t k = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (k == n && memcmp(p, name, n) == 0)
+			return true;
+		p += k + (comma != NULL);
+	}
+	return false;
+}
+
+static bool rule_wanted(const struct sluice_event_filter *f, const struct sluice_pack_rule *r)
+{
+	enum sluice_severity severity = r->severity != 0 ? r->severity : SLUICE_SEVERITY_MEDIUM;
+	if (f->actions != 0 && (f->actions & (1u << r->action)) == 0)
+		return false;
+	if (f->min_severity != 0 && (unsigned)severity < f->min_severity)
+		return false;
+	return f->categories == NULL || in_list(f->categories, r->category);
+}
+
+/* The pack's strings, escaped once, and its rules' filter answers: NULL
+ * when out of memory (the line is then made without the cache). */
+static struct sluice_event_pack_strings *pack_strings(struct sluice_event_sink *sink,
+						      const struct sluice_pack *pack)
 {
 	for (unsigned k = 0; k < SLUICE_EVENT_PACKS_CACHED; k++) {
-		const struct sluice_event_pack_strings *c = &sink->packs[k];
+		struct sluice_event_pack_strings *c = &sink->packs[k];
 		if (c->pack == pack && memcmp(c->sha, pack->sha256_hex, 16) == 0)
 			return c;
 	}
@@ -311,10 +404,13 @@ static const struct sluice_event_pack_strings *pack_strings(struct sluice_event_
 	c->version = escaped(pack->version, 512);
 	c->rule_id = calloc(n ? n : 1, sizeof(*c->rule_id));
 	c->category = calloc(n ? n : 1, sizeof(*c->category));
-	bool ok = c->name && c->version && c->rule_id && c->category;
+	c->wanted = calloc(n ? n : 1, sizeof(*c->wanted));
+	c->flag_seen = calloc(n ? n : 1, sizeof(*c->flag_seen));
+	bool ok = c->name && c->version && c->rule_id && c->category && c->wanted && c->flag_seen;
 	for (size_t r = 0; ok && r < n; r++) {
 		c->rule_id[r] = escaped(pack->rules[r].id, 160);
 		c->category[r] = escaped(pack->rules[r].category, 160);
+		c->wanted[r] = rule_wanted(&sink->filter, &pack->rules[r]);
 		c->rules = r + 1;
 		ok = c->rule_id[r] && c->category[r];
 	}
@@ -328,20 +424,99 @@ static const struct sluice_event_pack_strings *pack_strings(struct sluice_event_
 	return c;
 }
 
+/* PATH.k for rotation. */
+static void rotated_name(char *out, size_t cap, const char *path, unsigned k)
+{
+	snprintf(out, cap, "%s.%u", path, k);
+}
+
+/* PATH.keep-1 .. PATH.1 move up one, PATH becomes PATH.1, and a new PATH
+ * is opened. A file that cannot be opened leaves the old one in use. */
+static void rotate(struct sluice_event_sink *sink)
+{
+	size_t cap = strlen(sink->path) + 16;
+	char from[cap], to[cap], err[256];
+	if (fflush(sink->out) != 0)
+		sink->write_errors++;
+	for (unsigned k = sink->rotation.keep; k > 1; k--) {
+		rotated_name(from, cap, sink->path, k - 1);
+		rotated_name(to, cap, sink->path, k);
+		rename(from, to);
+	}
+	rotated_name(to, cap, sink->path, 1);
+	if (rename(sink->path, to) != 0) {
+		sink->write_errors++;
+		return;
+	}
+	uint64_t bytes;
+	FILE *f = open_append(sink->path, &bytes, err, sizeof(err));
+	if (f == NULL) {
+		sink->write_errors++;
+		return;
+	}
+	fclose(sink->out);
+	sink->out = f;
+	sink->file_bytes = bytes;
+	sink->rotations++;
+}
+
+static void write_bytes(struct sluice_event_sink *sink, const char *p, size_t n)
+{
+	if (sink->rotation.max_bytes != 0 && sink->file_bytes > 0 &&
+	    sink->file_bytes + n > sink->rotation.max_bytes)
+		rotate(sink);
+	if (fwrite(p, 1, n, sink->out) != n)
+		sink->write_errors++;
+	sink->file_bytes += n;
+}
+
 static void write_out(struct sluice_event_sink *sink)
 {
-	if (sink->used > 0 && fwrite(sink->buf, 1, sink->used, sink->out) != sink->used)
-		sink->write_errors++;
+	if (sink->used > 0)
+		write_bytes(sink, sink->buf, sink->used);
 	sink->used = 0;
+}
+
+/* Whether a match event passes the filter and the sampling; counts it when
+ * not. c: its pack's cache, or NULL (then every event of a wanted rule is
+ * written: the sampling counters live in the cache). */
+static bool match_written(struct sluice_event_sink *sink, struct sluice_event_pack_strings *c,
+			  const struct sluice_event *ev)
+{
+	const struct sluice_pack_rule *rule = &ev->pack->rules[ev->rule];
+	bool wanted = c != NULL ? c->wanted[ev->rule] : rule_wanted(&sink->filter, rule);
+	if (!wanted) {
+		sink->filtered++;
+		return false;
+	}
+	if (c == NULL || rule->action != SLUICE_ACTION_FLAG || sink->filter.flag_sample <= 1)
+		return true;
+	if (c->flag_seen[ev->rule]++ % sink->filter.flag_sample != 0) {
+		sink->sampled_out++;
+		return false;
+	}
+	return true;
 }
 
 unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_event_ring *ring,
 				 unsigned budget)
 {
 	struct sluice_event ev;
+	union sluice_event_slot snippet;
 	unsigned n = 0;
 	char fallback[EVENT_LINE_MAX];
 	while (n < budget && sluice_event_ring_pop(ring, &ev)) {
+		n++;
+		/* The worker pushed both slots at once: the snippet is there. */
+		bool with_snippet = ev.kind == SLUICE_EVENT_MATCH && ev.snippet_len > 0 &&
+				    sluice_event_ring_pop(ring, &snippet.event);
+		n += with_snippet;
+		struct sluice_event_pack_strings *c =
+		    ev.pack != NULL ? pack_strings(sink, ev.pack) : NULL;
+		bool match = ev.kind == SLUICE_EVENT_MATCH && ev.pack != NULL &&
+			     ev.rule < ev.pack->rule_count;
+		if (match && !match_written(sink, c, &ev))
+			continue;
 		uint64_t ns = sluice_tsc_to_ns(&sink->clock, ev.tsc);
 		uint64_t second = ns / 1000000000ull;
 		if (second != sink->ts_second) {
@@ -349,8 +524,6 @@ unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_e
 			sink->ts_second = second;
 		}
 		struct pack_text t;
-		const struct sluice_event_pack_strings *c =
-		    ev.pack != NULL ? pack_strings(sink, ev.pack) : NULL;
 		if (c != NULL) {
 			t.name = c->name;
 			t.version = c->version;
@@ -363,17 +536,93 @@ unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_e
 		if (sink->buf != NULL && sink->cap - sink->used < EVENT_LINE_MAX)
 			write_out(sink);
 		char *at = sink->buf != NULL ? sink->buf + sink->used : fallback;
-		size_t len = format_line(&ev, sink->ts_prefix, ns, &t, at, EVENT_LINE_MAX);
+		size_t len = format_line(&ev, with_snippet ? snippet.text : NULL, sink->ts_prefix,
+					 ns, &t, at, EVENT_LINE_MAX);
 		if (sink->buf != NULL)
 			sink->used += len;
-		else if (fwrite(fallback, 1, len, sink->out) != len)
-			sink->write_errors++;
+		else
+			write_bytes(sink, fallback, len);
 		sink->written++;
-		n++;
 	}
 	if (sink->buf != NULL)
 		write_out(sink);
 	return n;
+}
+
+int sluice_event_sink_reopen(struct sluice_event_sink *sink, char *err, size_t err_len)
+{
+	if (sink->out == NULL || sink->out == stdout)
+		return 0;
+	write_out(sink);
+	uint64_t bytes;
+	FILE *f = open_append(sink->path, &bytes, err, err_len);
+	if (f == NULL)
+		return -1;
+	if (fclose(sink->out) != 0)
+		sink->write_errors++;
+	sink->out = f;
+	sink->file_bytes = bytes;
+	sink->reopens++;
+	return 0;
+}
+
+int sluice_event_actions_parse(const char *list, unsigned *bits, char *why, size_t why_len)
+{
+	*bits = 0;
+	for (const char *p = list;;) {
+		const char *comma = strchr(p, ',');
+		size_t k = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char word[16];
+		enum sluice_action action;
+		if (k == 0 || k >= sizeof(word)) {
+			snprintf(why, why_len, "expected a comma list of flag, mask, block");
+			return -1;
+		}
+		memcpy(word, p, k);
+		word[k] = '\0';
+		if (!sluice_action_parse(word, &action) || action == SLUICE_ACTION_NONE) {
+			snprintf(why, why_len, "'%s' is not flag, mask or block", word);
+			return -1;
+		}
+		*bits |= 1u << action;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+int sluice_event_sink_configure(struct sluice_event_sink *sink,
+				const struct sluice_event_filter *filter,
+				const struct sluice_event_rotation *rotation, char *err,
+				size_t err_len)
+{
+	if (rotation != NULL && rotation->max_bytes != 0 && sink->out == stdout) {
+		snprintf(err, err_len, "events go to stdout: only a file can rotate");
+		return -1;
+	}
+	free(sink->categories);
+	sink->categories = NULL;
+	memset(&sink->filter, 0, sizeof(sink->filter));
+	if (filter != NULL) {
+		sink->filter = *filter;
+		if (filter->categories != NULL) {
+			sink->categories = strdup(filter->categories);
+			if (sink->categories == NULL) {
+				snprintf(err, err_len, "out of memory");
+				return -1;
+			}
+		}
+		sink->filter.categories = sink->categories;
+	}
+	memset(&sink->rotation, 0, sizeof(sink->rotation));
+	if (rotation != NULL)
+		sink->rotation = *rotation;
+	if (sink->rotation.max_bytes != 0 && sink->rotation.keep == 0)
+		sink->rotation.keep = 1;
+	/* Cached answers were made under the old filter. */
+	for (unsigned k = 0; k < SLUICE_EVENT_PACKS_CACHED; k++)
+		pack_strings_free(&sink->packs[k]);
+	return 0;
 }
 
 void sluice_event_sink_flush(struct sluice_event_sink *sink)
@@ -394,6 +643,8 @@ void sluice_event_sink_close(struct sluice_event_sink *sink)
 	sink->path = NULL;
 	free(sink->buf);
 	sink->buf = NULL;
+	free(sink->categories);
+	sink->categories = NULL;
 	for (unsigned k = 0; k < SLUICE_EVENT_PACKS_CACHED; k++)
 		pack_strings_free(&sink->packs[k]);
 }

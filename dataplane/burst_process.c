@@ -127,8 +127,8 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	for (uint32_t i = 0; i < b->packets; i++) {
 		struct pending_packet *p = &b->packet[i];
 		if (p->bad) {
-			sluice_report_bad(ctx, (enum sluice_bad_reason)p->bad_reason,
-					  p->bad_header);
+			sluice_report_bad(ctx, (enum sluice_bad_reason)p->bad_reason, p->bad_header,
+					  pkts[p->index], lens[p->index], &p->view);
 			ctx->stats->datagrams_dropped_bad++;
 			fates[p->index] = SLUICE_FATE_DROP_BAD;
 			continue;
@@ -137,7 +137,8 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 		for (uint32_t f = p->first; f < p->first + p->count; f++) {
 			if (b->state[f] != FRAME_QUEUED)
 				sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8,
-						  pkt + b->frames[f].offset);
+						  pkt + b->frames[f].offset, pkt, lens[p->index],
+						  &p->view);
 			if (b->state[f] == FRAME_INVALID) {
 				b->outcome[f] = SLUICE_FRAME_BAD;
 				continue;
@@ -256,7 +257,8 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 			    .first = b->frame_count,
 			    .bad = true,
 			    .bad_reason = (uint8_t)why,
-			    .bad_header = framed ? sluice_failed_frame_header(pkts[i], d) : NULL};
+			    .bad_header = framed ? sluice_failed_frame_header(pkts[i], d) : NULL,
+			    .view = d->view};
 			continue;
 		}
 		b->packet[p] = (struct pending_packet){

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "control_server.h"
 #include "pack_sign.h"
 #include "pack_source.h"
@@ -80,6 +81,49 @@ static int check_pack(const char *what, const char *path, const struct sluice_tr
 	return 0;
 }
 
+/* What events carry and which are written, as the daemon will do it. */
+static void describe_events(const struct sluice_options *opt, FILE *out)
+{
+	static const char *const severity[] = {"low", "medium", "high", "critical"};
+	fprintf(out, "event text: %s, hash %s\n", opt->event_snippet ? "a snippet" : "no snippet",
+		opt->event_hash_key ? "keyed" : "unkeyed (set event-hash-key)");
+	if (opt->event_snippet)
+		fprintf(out, "event snippet: up to %u bytes of the matched text\n",
+			opt->event_snippet);
+	if (opt->events_actions != 0 || opt->events_categories != NULL ||
+	    opt->events_severity != 0 || opt->events_flag_sample > 1) {
+		fprintf(out, "events written: ");
+		const char *sep = "";
+		if (opt->events_actions != 0) {
+			const char *comma = " ";
+			fprintf(out, "actions");
+			for (unsigned a = SLUICE_ACTION_FLAG; a < SLUICE_ACTION_COUNT; a++) {
+				if ((opt->events_actions & (1u << a)) == 0)
+					continue;
+				fprintf(out, "%s%s", comma,
+					sluice_action_name((enum sluice_action)a));
+				comma = ",";
+			}
+			sep = "; ";
+		}
+		if (opt->events_categories != NULL) {
+			fprintf(out, "%scategories %s", sep, opt->events_categories);
+			sep = "; ";
+		}
+		if (opt->events_severity != 0) {
+			fprintf(out, "%sseverity %s or more", sep, severity[opt->events_severity]);
+			sep = "; ";
+		}
+		if (opt->events_flag_sample > 1)
+			fprintf(out, "%s1 in %u flag events per rule", sep,
+				opt->events_flag_sample);
+		fprintf(out, "\n");
+	}
+	if (opt->events_max_mb != 0)
+		fprintf(out, "events file rotates at %u MiB, %u kept\n", opt->events_max_mb,
+			opt->events_keep);
+}
+
 int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, size_t err_len)
 {
 	struct sluice_trust *trust = sluice_trust_new(opt->require_signed);
@@ -111,7 +155,15 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 	    (socket &&
 	     writable_path("control socket", opt->control_socket, true, err, err_len) != 0))
 		goto out;
+	uint64_t key[2];
+	if (sluice_options_hash_key(opt, key, err, err_len) != 0)
+		goto out;
+	if (opt->events_max_mb != 0 && opt->events != NULL && strcmp(opt->events, "-") == 0) {
+		snprintf(err, err_len, "--events-max-mb: events go to stdout; only a file rotates");
+		goto out;
+	}
 	fprintf(out, "events: %s\n", opt->events ? opt->events : "(none)");
+	describe_events(opt, out);
 	if (opt->audit_log)
 		fprintf(out, "audit log: %s\n", opt->audit_log);
 	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");

@@ -25,10 +25,16 @@
 #include "worker.h"
 
 static volatile sig_atomic_t stop_signalled;
+static volatile sig_atomic_t reopen_signalled;
 
 void sluice_daemon_request_stop(void)
 {
 	stop_signalled = 1;
+}
+
+void sluice_daemon_request_reopen(void)
+{
+	reopen_signalled = 1;
 }
 
 struct daemon {
@@ -44,6 +50,7 @@ struct daemon {
 	struct sluice_registry registry;
 	struct sluice_event_sink sink;
 	bool sink_open;
+	uint64_t event_hash_key[2];
 	struct sluice_audit_log audit;
 	bool audit_open;
 	struct sluice_trust *trust;
@@ -53,6 +60,17 @@ struct daemon {
 	char port_names[2][128];
 	double started_s;
 };
+
+/* After logrotate moved the events file and the audit log (SIGHUP). */
+static void reopen_files(struct daemon *d)
+{
+	char err[512];
+	reopen_signalled = 0;
+	if (d->sink_open && sluice_event_sink_reopen(&d->sink, err, sizeof(err)) != 0)
+		fprintf(stderr, "sluice: %s; events go on to the old file\n", err);
+	if (d->audit_open && sluice_audit_reopen(&d->audit, err, sizeof(err)) != 0)
+		fprintf(stderr, "sluice: %s; audit lines go on to the old file\n", err);
+}
 
 /* The registry's loader: packs and rule files, signatures checked by trust. */
 static int load_pack(const char *path, const struct sluice_load_limits *limits,
@@ -206,6 +224,8 @@ static int setup_workers(struct daemon *d, char *err, size_t err_len)
 		memcpy(w->ctx.policy, d->opt->policy, sizeof(w->ctx.policy));
 		if (d->opt->events_full == SLUICE_EVENTS_WAIT)
 			w->ctx.event_wait_cycles = (uint64_t)(hz * d->opt->events_wait_us / 1e6);
+		w->ctx.event_snippet = d->opt->event_snippet;
+		memcpy(w->ctx.event_hash_key, d->event_hash_key, sizeof(d->event_hash_key));
 		if (sluice_packet_ctx_set_scan_mode(&w->ctx, d->opt->scan_mode) != 0) {
 			snprintf(err, err_len, "out of memory for worker %u's scan batches", i);
 			return -1;
@@ -347,6 +367,14 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 			(unsigned long long)d->sink.written,
 			strcmp(d->sink.path, "-") == 0 ? "stdout" : d->sink.path,
 			(unsigned long long)t->events_dropped);
+		if (d->sink.filtered + d->sink.sampled_out > 0)
+			fprintf(out, ", %llu filtered out, %llu sampled out",
+				(unsigned long long)d->sink.filtered,
+				(unsigned long long)d->sink.sampled_out);
+		if (d->sink.rotations > 0)
+			fprintf(out, ", file rotated %llu time%s",
+				(unsigned long long)d->sink.rotations,
+				d->sink.rotations == 1 ? "" : "s");
 		if (d->opt->events_full == SLUICE_EVENTS_WAIT)
 			fprintf(out,
 				"; --events-full wait: %llu waited for room, %.1f ms in all, %llu"
@@ -364,9 +392,13 @@ static int write_summary_json(struct daemon *d, const char *path)
 {
 	struct sluice_strbuf sb;
 	sluice_strbuf_init(&sb);
-	sluice_strbuf_printf(&sb, "{\"workers\":%u,\"udp_port\":%u,\"events_written\":%llu,",
+	sluice_strbuf_printf(&sb,
+			     "{\"workers\":%u,\"udp_port\":%u,\"events_written\":%llu,"
+			     "\"events_filtered\":%llu,\"events_sampled_out\":%llu,",
 			     d->worker_count, d->opt->udp_port,
-			     (unsigned long long)(d->sink_open ? d->sink.written : 0));
+			     (unsigned long long)(d->sink_open ? d->sink.written : 0),
+			     (unsigned long long)(d->sink_open ? d->sink.filtered : 0),
+			     (unsigned long long)(d->sink_open ? d->sink.sampled_out : 0));
 	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
 	if (gen != NULL) {
 		sluice_strbuf_printf(&sb, "\"pack\":");
@@ -521,6 +553,12 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	if (sluice_event_sink_open(&d->sink, o->events, &clock, err, err_len) != 0)
 		return -1;
 	d->sink_open = true;
+	struct sluice_event_filter filter;
+	struct sluice_event_rotation rotation;
+	sluice_options_event_sink(o, &filter, &rotation);
+	if (sluice_event_sink_configure(&d->sink, &filter, &rotation, err, err_len) != 0 ||
+	    sluice_options_hash_key(o, d->event_hash_key, err, err_len) != 0)
+		return -1;
 
 	d->control.registry = &d->registry;
 	d->control.sink = &d->sink;
@@ -589,6 +627,8 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	double deadline = opt->duration_s > 0 ? sluice_mono_s() + opt->duration_s : 0;
 	while (!stop_signalled && !d->control.stop_requested) {
 		sluice_control_run_once(&d->control, 5);
+		if (reopen_signalled)
+			reopen_files(d);
 		if (deadline > 0 && sluice_mono_s() >= deadline)
 			break;
 		if (opt->offline && all_idle(d))

@@ -18,4 +18,8 @@ int sluice_daemon_run(const struct sluice_options *opt);
 
 void sluice_daemon_request_stop(void);
 
+/* Asks the running daemon to open its events file and audit log again
+ * (SIGHUP, after logrotate moved them). Async-signal-safe. */
+void sluice_daemon_request_reopen(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "inet_checksum.h"
+#include "siphash.h"
 #include "stream_process.h"
 #include "utf8.h"
 #include "verdict_apply.h"
@@ -29,6 +30,13 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
 	sluice_match_set_init(&ctx->urgent_set, ctx->urgent_matches, SLUICE_MAX_MATCHES, NULL);
 }
 
+static bool push(struct sluice_packet_ctx *ctx, const struct sluice_event *ev,
+		 const struct sluice_event *snippet)
+{
+	return snippet == NULL ? sluice_event_ring_push(ctx->events, ev)
+			       : sluice_event_ring_push_pair(ctx->events, ev, snippet);
+}
+
 /* Back-pressure: the worker holds here instead of dropping, so packets queue
  * at its port while the sink catches up. Bounded, so that a sink that is gone
  * (or a control thread waiting for this worker in a grace period, which
@@ -39,7 +47,8 @@ void sluice_packet_ctx_init(struct sluice_packet_ctx *ctx, uint16_t worker,
  * scheduler all but ignores), keeps it from running: measured, waits of
  * seconds. That is the one system call on a worker's path, made only while
  * it waits with nothing else to do. */
-static bool wait_for_room(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+static bool wait_for_room(struct sluice_packet_ctx *ctx, const struct sluice_event *ev,
+			  const struct sluice_event *snippet)
 {
 	uint64_t start = __builtin_ia32_rdtsc(), now = start;
 	bool pushed = false;
@@ -50,7 +59,7 @@ static bool wait_for_room(struct sluice_packet_ctx *ctx, const struct sluice_eve
 			struct timespec nap = {0, 20000};
 			nanosleep(&nap, NULL);
 		}
-		if (sluice_event_ring_push(ctx->events, ev)) {
+		if (push(ctx, ev, snippet)) {
 			pushed = true;
 			break;
 		}
@@ -62,13 +71,47 @@ static bool wait_for_room(struct sluice_packet_ctx *ctx, const struct sluice_eve
 	return pushed;
 }
 
-void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+/* snippet: NULL, or the slot that follows ev (both pushed or neither). */
+static void emit(struct sluice_packet_ctx *ctx, const struct sluice_event *ev,
+		 const struct sluice_event *snippet)
 {
-	if (__builtin_expect(sluice_event_ring_push(ctx->events, ev), 1))
+	if (__builtin_expect(push(ctx, ev, snippet), 1))
 		return;
-	if (ctx->event_wait_cycles != 0 && wait_for_room(ctx, ev))
+	if (ctx->event_wait_cycles != 0 && wait_for_room(ctx, ev, snippet))
 		return;
 	ctx->stats->events_dropped++;
+}
+
+void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev)
+{
+	emit(ctx, ev, NULL);
+}
+
+void sluice_emit_match(struct sluice_packet_ctx *ctx, struct sluice_event *ev, const uint8_t *text,
+		       uint32_t text_len)
+{
+	uint32_t from = ev->from < text_len ? ev->from : text_len;
+	uint32_t to = ev->to < text_len ? ev->to : text_len;
+	if (to < from)
+		to = from;
+	ev->text_hash = sluice_siphash24(ctx->event_hash_key, text + from, to - from);
+	uint32_t n = to - from;
+	if (ctx->event_snippet == 0 || n == 0) {
+		ev->snippet_len = 0;
+		emit(ctx, ev, NULL);
+		return;
+	}
+	if (n > ctx->event_snippet) {
+		/* Cut before a character, never inside one. */
+		n = ctx->event_snippet;
+		while (n > 0 && (text[from + n] & 0xc0) == 0x80)
+			n--;
+	}
+	union sluice_event_slot snippet;
+	memcpy(snippet.text, text + from, n);
+	memset(snippet.text + n, 0, sizeof(snippet.text) - n);
+	ev->snippet_len = (uint8_t)n;
+	emit(ctx, ev, n > 0 ? &snippet.event : NULL);
 }
 
 static void event_ids(struct sluice_event *ev, const uint8_t *header)
@@ -78,10 +121,28 @@ static void event_ids(struct sluice_event *ev, const uint8_t *header)
 	ev->user_id = sluice_be64_load(header + SLUICE_WIRE_OFF_USER_ID);
 }
 
-/* Counts bad input and emits its event unless the policy is quiet. header is the
- * frame whose ids the event carries, or NULL when none could be read. */
+/* Who sent the datagram and to whom; pkt NULL: unknown. */
+static void event_endpoints(struct sluice_event *ev, const uint8_t *pkt, uint32_t len,
+			    const struct sluice_packet_view *view)
+{
+	if (pkt == NULL)
+		return;
+	struct sluice_packet_addresses e;
+	sluice_packet_addresses_read(pkt, len, view, &e);
+	if (!e.ip)
+		return;
+	ev->has_addr = 1;
+	ev->ipv6 = e.ipv6;
+	memcpy(ev->src, e.src, sizeof(ev->src));
+	memcpy(ev->dst, e.dst, sizeof(ev->dst));
+	ev->has_ports = e.ports;
+	ev->sport = e.sport;
+	ev->dport = e.dport;
+}
+
 void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,
-		       const uint8_t *header)
+		       const uint8_t *header, const uint8_t *pkt, uint32_t len,
+		       const struct sluice_packet_view *view)
 {
 	ctx->stats->bad[reason]++;
 	enum sluice_bad_policy policy = ctx->policy[reason];
@@ -100,14 +161,24 @@ void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason rea
 		event_ids(&ev, header);
 		ev.has_ids = 1;
 	}
+	event_endpoints(&ev, pkt, len, view);
+	/* The link's source names the sender even when no IP header could be
+	 * read (a frame behind too many VLAN tags). */
+	if (pkt != NULL && view->l3_off >= 14 && len >= 14) {
+		memcpy(ev.src_mac, pkt + 6, sizeof(ev.src_mac));
+		ev.has_mac = 1;
+	}
 	sluice_emit_event(ctx, &ev);
 }
 
 /* One event per span of set, naming set's own pack, with the message's
  * combined verdict. */
 static void report_matches(struct sluice_packet_ctx *ctx, const struct sluice_match_set *set,
-			   enum sluice_action verdict, const uint8_t *header)
+			   enum sluice_action verdict, const uint8_t *pkt,
+			   const struct sluice_packet_view *view,
+			   const struct sluice_frame_ref *frame)
 {
+	const uint8_t *header = pkt + frame->offset;
 	struct sluice_event ev = {
 	    .tsc = ctx->burst_tsc,
 	    .pack = set->pack,
@@ -117,11 +188,12 @@ static void report_matches(struct sluice_packet_ctx *ctx, const struct sluice_ma
 	    .has_ids = 1,
 	};
 	event_ids(&ev, header);
+	event_endpoints(&ev, pkt, view->payload_off + view->payload_len, view);
 	for (uint32_t i = 0; i < set->count; i++) {
 		ev.rule = set->matches[i].rule;
 		ev.from = set->matches[i].from;
 		ev.to = set->matches[i].to;
-		sluice_emit_event(ctx, &ev);
+		sluice_emit_match(ctx, &ev, header + SLUICE_WIRE_HEADER_LEN, frame->text_len);
 	}
 }
 
@@ -177,7 +249,8 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 	st->messages++;
 	st->bytes_scanned += frame->text_len;
 	if (rc != HS_SUCCESS) {
-		sluice_report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header);
+		sluice_report_bad(ctx, SLUICE_BAD_SCAN_ERROR, header, pkt,
+				  view->payload_off + view->payload_len, view);
 		return SLUICE_FRAME_BAD;
 	}
 	enum sluice_action verdict = set->verdict;
@@ -192,11 +265,11 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 		return SLUICE_FRAME_KEPT;
 	st->matches += set->count;
 	sluice_count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
-	report_matches(ctx, set, verdict, header);
+	report_matches(ctx, set, verdict, pkt, view, frame);
 	if (urgent != NULL) {
 		st->matches += urgent->count;
 		sluice_count_hits(ctx->hits[SLUICE_SLOT_URGENT], urgent);
-		report_matches(ctx, urgent, verdict, header);
+		report_matches(ctx, urgent, verdict, pkt, view, frame);
 	}
 	if (overflow)
 		st->match_overflow++;
@@ -232,7 +305,8 @@ static enum sluice_frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8
 
 	enum sluice_text_check text_check = sluice_frame_text_check(ctx, pkt, view, frame, rw);
 	if (text_check != SLUICE_TEXT_OK)
-		sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8, pkt + frame->offset);
+		sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8, pkt + frame->offset, pkt,
+				  view->payload_off + view->payload_len, view);
 	if (text_check == SLUICE_TEXT_BAD)
 		return SLUICE_FRAME_BAD;
 	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
@@ -284,7 +358,8 @@ enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx
 	if (cls == SLUICE_PKT_BAD) {
 		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
 		bool framed = sluice_bad_reason_in_payload(why);
-		sluice_report_bad(ctx, why, framed ? sluice_failed_frame_header(pkt, d) : NULL);
+		sluice_report_bad(ctx, why, framed ? sluice_failed_frame_header(pkt, d) : NULL, pkt,
+				  *len, &d->view);
 		ctx->stats->datagrams_dropped_bad++;
 		return SLUICE_FATE_DROP_BAD;
 	}
@@ -349,7 +424,7 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 		ctx->stats->stream.segments_dropped++;
 	else
 		ctx->stats->datagrams++;
-	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL);
+	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL, first, first_len, &d->view);
 	ctx->stats->datagrams_dropped_bad++;
 	return SLUICE_FATE_DROP_BAD;
 }

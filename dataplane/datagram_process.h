@@ -64,6 +64,11 @@ struct sluice_packet_ctx {
 	/* A full ring: 0 drops the event at once (--events-full drop); else the
 	 * worker waits up to this many TSC cycles for room (wait). */
 	uint64_t event_wait_cycles;
+	/* Match events: the key of their text hash, and how many bytes of the
+	 * matched text they carry (0: none, the default; at most
+	 * SLUICE_EVENT_SNIPPET_MAX). */
+	uint64_t event_hash_key[2];
+	unsigned event_snippet;
 	/* Set once per burst. */
 	const struct sluice_generation *gen;
 	hs_scratch_t *scratch;	      /* main pack's, this worker's */

@@ -22,16 +22,25 @@ enum sluice_frame_outcome {
 	SLUICE_FRAME_BAD,
 };
 
-/* Pushes an event; a full ring costs the event (counted), never time. */
+/* Pushes an event; a full ring costs the event (counted), or with
+ * --events-full wait a bounded wait first. */
 void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev);
+
+/* Pushes a MATCH event after setting its text hash from text[from, to) (the
+ * text as scanned) and, with ctx->event_snippet, pushing that text's first
+ * bytes (cut before a character) in the slot after it. */
+void sluice_emit_match(struct sluice_packet_ctx *ctx, struct sluice_event *ev, const uint8_t *text,
+		       uint32_t text_len);
 
 /* One hit per span of set, in this worker's row. */
 void sluice_count_hits(uint64_t *hits, const struct sluice_match_set *set);
 
 /* Counts bad input and emits its event unless the policy is quiet. header is
- * the frame whose ids the event carries, or NULL when none could be read. */
+ * the frame whose ids the event carries, or NULL when none could be read;
+ * pkt (len bytes, classified into view) names the sender, or is NULL. */
 void sluice_report_bad(struct sluice_packet_ctx *ctx, enum sluice_bad_reason reason,
-		       const uint8_t *header);
+		       const uint8_t *header, const uint8_t *pkt, uint32_t len,
+		       const struct sluice_packet_view *view);
 
 enum sluice_text_check {
 	SLUICE_TEXT_OK,

@@ -13,8 +13,10 @@
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	sluice_daemon_request_stop();
+	if (sig == SIGHUP)
+		sluice_daemon_request_reopen();
+	else
+		sluice_daemon_request_stop();
 }
 
 /* --help must work without initialising EAL, which wants devices and memory. */
@@ -145,6 +147,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	/* A control client or an event reader that goes away must cost an error
 	 * on that descriptor, never the daemon (and its data plane). */
 	sa.sa_handler = SIG_IGN;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "file_read.h"
+#include "siphash.h"
 #include "suggest.h"
 #include "wire_format.h"
 
@@ -23,6 +24,7 @@ enum value_kind {
 	V_PORTS,   /* repeatable, comma lists: appended to ws_ports */
 	V_MEMBERS, /* a comma list of JSON member names */
 	V_CHOICE,  /* one of choices[]: its index */
+	V_ACTIONS, /* a comma list of actions: bits */
 	V_CONFIG,
 	V_HELP
 };
@@ -41,6 +43,7 @@ static const char *const deflate_choices[] = {"strip", "allow", NULL};
 static const char *const binary_choices[] = {"reset", "pass", NULL};
 static const char *const block_choices[] = {"blank", "reset", NULL};
 static const char *const events_full_choices[] = {"drop", "wait", NULL};
+static const char *const severity_choices[] = {"low", "medium", "high", "critical", NULL};
 
 #define OFF(field) offsetof(struct sluice_options, field)
 
@@ -76,6 +79,29 @@ static const struct option_spec specs[] = {
      " past its descriptors the port drops them, counted as rx_missed), then drops it"},
     {"events-wait-us", 0, V_UINT, OFF(events_wait_us), 1, 10000000, "US",
      "with --events-full wait, the longest one event waits for room (default 1000)"},
+    {"event-snippet", 0, V_UINT, OFF(event_snippet), 0, SLUICE_EVENT_SNIPPET_MAX, "BYTES",
+     "match events carry up to BYTES of the matched text, cut before a character"
+     " (default 0: none, for privacy; at most 128)"},
+    {"event-hash-key", 0, V_STRING, OFF(event_hash_key), 0, 0, "FILE",
+     "key of the matched text's hash in match events: 32 hex digits (openssl rand -hex"
+     " 16), the same on every gateway; without it the hash is unkeyed and a short text"
+     " such as a phone number can be found from it by trying every one"},
+    {"events-actions", 0, V_ACTIONS, OFF(events_actions), 0, 0, "ACTION[,ACTION...]",
+     "write match events only of rules with these actions: flag, mask, block"
+     " (default: all)"},
+    {"events-categories", 0, V_STRING, OFF(events_categories), 0, 0, "NAME[,NAME...]",
+     "write match events only of rules in these categories (default: all)"},
+    {"events-min-severity", 0, V_CHOICE, OFF(events_severity), 0, 0, "low|medium|high|critical",
+     "write match events only of rules this severe or more"
+     " (default low: all)"},
+    {"events-flag-sample", 0, V_UINT, OFF(events_flag_sample), 1, 1000000, "N",
+     "write the 1st, N+1st, 2N+1st ... event of each flag rule, counting the rest as"
+     " sampled out (default 1: all)"},
+    {"events-max-mb", 0, V_UINT, OFF(events_max_mb), 0, 1048576, "MB",
+     "rotate the events file before it passes MB MiB: FILE becomes FILE.1, FILE.1"
+     " FILE.2 ... (default 0: never; SIGHUP reopens FILE after an outside rotation)"},
+    {"events-keep", 0, V_UINT, OFF(events_keep), 1, 1000, "N",
+     "rotated events files kept, FILE.1 to FILE.N (default 5)"},
     {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
      "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
      " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
@@ -166,6 +192,8 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->tx_desc = 1024;
 	opt->event_ring = 65536;
 	opt->events_wait_us = 1000;
+	opt->events_flag_sample = 1;
+	opt->events_keep = 5;
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
@@ -188,6 +216,9 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->audit_log);
 	free(opt->socket_group);
 	free(opt->now);
+	free(opt->event_hash_key);
+	free(opt->events_categories);
+	opt->event_hash_key = opt->events_categories = NULL;
 	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
 		free(opt->trusted_keys[i]);
 		opt->trusted_keys[i] = NULL;
@@ -407,11 +438,12 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 		return 0;
 	}
 	case V_CHOICE: {
-		const char *const *choices = spec->offset == OFF(ws_deflate)  ? deflate_choices
-					     : spec->offset == OFF(ws_binary) ? binary_choices
-					     : spec->offset == OFF(events_full)
-						 ? events_full_choices
-						 : block_choices;
+		const char *const *choices =
+		    spec->offset == OFF(ws_deflate)	   ? deflate_choices
+		    : spec->offset == OFF(ws_binary)	   ? binary_choices
+		    : spec->offset == OFF(events_full)	   ? events_full_choices
+		    : spec->offset == OFF(events_severity) ? severity_choices
+							   : block_choices;
 		for (unsigned c = 0; choices[c] != NULL; c++)
 			if (strcmp(value, choices[c]) == 0) {
 				*(unsigned *)(base + spec->offset) = c;
@@ -420,6 +452,15 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 		snprintf(err, err_len, "%s--%s '%s': expected %s", where, spec->name, value,
 			 spec->arg);
 		return -1;
+	}
+	case V_ACTIONS: {
+		char why[256];
+		if (sluice_event_actions_parse(value, (unsigned *)(base + spec->offset), why,
+					       sizeof(why)) != 0) {
+			snprintf(err, err_len, "%s--%s '%s': %s", where, spec->name, value, why);
+			return -1;
+		}
+		return 0;
 	}
 	case V_CONFIG:
 		return sluice_options_load_file(value, opt, err, err_len);
@@ -652,4 +693,43 @@ void sluice_options_usage(FILE *out, const char *prog)
 		"     --vdev net_pcap1,rx_pcap=empty.pcap,tx_pcap=out-b.pcap -- \\\n"
 		"     --rules patterns/rules/default.yaml --offline --events events.jsonl\n",
 		prog);
+}
+
+void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_event_filter *filter,
+			       struct sluice_event_rotation *rotation)
+{
+	*filter = (struct sluice_event_filter){
+	    .actions = opt->events_actions,
+	    .min_severity = opt->events_severity + 1,
+	    .categories = opt->events_categories,
+	    .flag_sample = opt->events_flag_sample,
+	};
+	*rotation = (struct sluice_event_rotation){
+	    .max_bytes = (uint64_t)opt->events_max_mb << 20,
+	    .keep = opt->events_keep,
+	};
+}
+
+int sluice_options_hash_key(const struct sluice_options *opt, uint64_t key[2], char *err,
+			    size_t err_len)
+{
+	key[0] = key[1] = 0;
+	if (opt->event_hash_key == NULL)
+		return 0;
+	char why[256], text[128];
+	FILE *f = sluice_file_fopen_regular(opt->event_hash_key, why, sizeof(why));
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: event hash key: %s", opt->event_hash_key, why);
+		return -1;
+	}
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (sluice_siphash_key_parse(text, key) != 0) {
+		snprintf(err, err_len,
+			 "%s: event hash key: expected 32 hex digits (openssl rand -hex 16)",
+			 opt->event_hash_key);
+		return -1;
+	}
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "bad_input.h"
+#include "event_sink.h"
 #include "datagram_process.h"
 #include "json_text.h"
 
@@ -65,12 +66,30 @@ struct sluice_options {
 	unsigned stream_block;	 /* 0 blank, 1 reset */
 	unsigned events_full;	 /* SLUICE_EVENTS_DROP or SLUICE_EVENTS_WAIT */
 	unsigned events_wait_us; /* with wait: the longest one event waits */
-	char *now;		 /* --now: rules' dates judged from this time on */
-	int64_t now_s;		 /* ... in Unix seconds (0: the clock) */
+	/* What events carry and which reach the file (event_sink.h). */
+	unsigned event_snippet;	     /* bytes of matched text per match event; 0: none */
+	char *event_hash_key;	     /* file holding the text hash's key, or NULL */
+	unsigned events_actions;     /* bits 1 << enum sluice_action; 0: all */
+	char *events_categories;     /* comma list, or NULL: all */
+	unsigned events_severity;    /* index into low, medium, high, critical */
+	unsigned events_flag_sample; /* 1: every flag event */
+	unsigned events_max_mb;	     /* rotate past this; 0: never */
+	unsigned events_keep;	     /* rotated files kept */
+	char *now;		     /* --now: rules' dates judged from this time on */
+	int64_t now_s;		     /* ... in Unix seconds (0: the clock) */
 	bool help;
 };
 
 void sluice_options_defaults(struct sluice_options *opt);
+
+/* The event options as the sink takes them. The filter points into opt. */
+void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_event_filter *filter,
+			       struct sluice_event_rotation *rotation);
+
+/* Reads --event-hash-key's file into key; no file: the zero key. Returns 0,
+ * or -1 with err naming the file. */
+int sluice_options_hash_key(const struct sluice_options *opt, uint64_t key[2], char *err,
+			    size_t err_len);
 
 /* Whether arg is "--NAME" or "--NAME=..." of a Sluice option (to tell a
  * Sluice option given before '--' from an EAL one). */

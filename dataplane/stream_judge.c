@@ -66,8 +66,11 @@ static void mask_text(struct sluice_stream_ctx *s, uint8_t *text, uint32_t len, 
 		memset(text + from, '*', to - from);
 }
 
+/* text is what the packs scanned (the message, or its members' JSON text),
+ * where the spans lie. */
 static void report_stream_matches(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
-				  const struct sluice_match_set *set, enum sluice_action verdict)
+				  const struct sluice_match_set *set, enum sluice_action verdict,
+				  const struct sluice_scan_view *text)
 {
 	struct sluice_event ev = {
 	    .tsc = ctx->burst_tsc,
@@ -81,7 +84,7 @@ static void report_stream_matches(struct sluice_packet_ctx *ctx, uint32_t idx, u
 		ev.rule = set->matches[i].rule;
 		ev.from = set->matches[i].from;
 		ev.to = set->matches[i].to;
-		sluice_emit_event(ctx, &ev);
+		sluice_emit_match(ctx, &ev, text->text, text->len);
 	}
 }
 
@@ -165,10 +168,12 @@ static void count_scanned(struct sluice_packet_ctx *ctx, const struct sluice_sca
 }
 
 /* The verdict of a scanned message, counted and reported, applied to the
- * text in s->text and written back. Returns false when the flow was reset. */
+ * text in s->text and written back. view is what was scanned (NULL only
+ * when no pack acts on it). Returns false when the flow was reset. */
 static bool settle(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
 		   const struct sluice_ws_message *msg, const struct sluice_tcp_segment *seg,
-		   const struct sluice_match_set *const sets[2], bool json, bool changed)
+		   const struct sluice_match_set *const sets[2],
+		   const struct sluice_scan_view *view, bool changed)
 {
 	struct sluice_stream_ctx *s = ctx->streams;
 	struct sluice_tcp_flow *f = &s->flows[idx];
@@ -187,11 +192,12 @@ static bool settle(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
 			ctx->stats->matches += sets[k]->count;
 			sluice_count_hits(ctx->hits[k == 0 ? SLUICE_SLOT_MAIN : SLUICE_SLOT_URGENT],
 					  sets[k]);
-			report_stream_matches(ctx, idx, side, sets[k], verdict);
+			report_stream_matches(ctx, idx, side, sets[k], verdict, view);
 		}
 		if (overflow)
 			ctx->stats->match_overflow++;
 	}
+	bool json = view != NULL && view->json;
 	int applied = apply_verdict(s, s->text, msg->len, json, verdict, overflow, sets);
 	if (applied < 0) {
 		sluice_stream_reset_flow(ctx, idx, side, seg, SLUICE_STREAM_BLOCKED);
@@ -231,7 +237,7 @@ static bool judge_now(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side,
 		return false;
 	}
 	const struct sluice_match_set *sets[2] = {set, urgent};
-	return settle(ctx, idx, side, msg, seg, sets, view.json, repaired > 0);
+	return settle(ctx, idx, side, msg, seg, sets, &view, repaired > 0);
 }
 
 /* Queues a message for the burst's scan. Returns false when the flow was
@@ -305,16 +311,15 @@ static void settle_pending(struct sluice_packet_ctx *ctx, const struct sluice_st
 	    ctx->urgent_scratch ? sluice_batch_result(&s->urgent, p->batch_index) : NULL};
 	bool acts = sets[0]->verdict != SLUICE_ACTION_NONE ||
 		    (sets[1] != NULL && sets[1]->verdict != SLUICE_ACTION_NONE);
-	bool json = false;
-	if (acts || p->repaired) {
-		/* The text again, and its JSON map, to write the verdict. */
+	struct sluice_scan_view view;
+	bool again = acts || p->repaired;
+	if (again) {
+		/* The text again, and its JSON map, to report and write the verdict. */
 		if (read_text(ctx, p->flow, p->side, &p->msg, NULL, false) < 0)
 			return;
-		struct sluice_scan_view view;
 		scan_view(ctx, p->msg.len, &view);
-		json = view.json;
 	}
-	settle(ctx, p->flow, p->side, &p->msg, NULL, sets, json, p->repaired);
+	settle(ctx, p->flow, p->side, &p->msg, NULL, sets, again ? &view : NULL, p->repaired);
 }
 
 void sluice_stream_flush(struct sluice_packet_ctx *ctx)

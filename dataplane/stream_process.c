@@ -153,6 +153,8 @@ void sluice_stream_identity(const struct sluice_stream_ctx *s, uint32_t idx, uin
 {
 	const struct sluice_flow_key *k = &s->table.keys[idx];
 	ev->stream = 1;
+	ev->has_addr = 1;
+	ev->has_ports = 1;
 	ev->ipv6 = k->ipv6;
 	ev->from_client = side == s->flows[idx].client;
 	memcpy(ev->src, k->addr[side], 16);

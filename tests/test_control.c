@@ -135,7 +135,10 @@ static struct sluice_event ev_with_id(uint64_t id)
 
 /* A pack with metadata only, enough for formatting events. */
 static struct sluice_pack_rule fake_rules[] = {
-    {.id = "phone-cn-mobile", .category = "contact", .action = SLUICE_ACTION_MASK},
+    {.id = "phone-cn-mobile",
+     .category = "contact",
+     .action = SLUICE_ACTION_MASK,
+     .severity = SLUICE_SEVERITY_HIGH},
     {.id = "gambling-invite", .category = "gambling", .action = SLUICE_ACTION_BLOCK},
 };
 
@@ -279,7 +282,8 @@ Test(event_format, match_event_has_every_field)
 	ev.worker = 1;
 	ev.kind = SLUICE_EVENT_MATCH;
 	ev.verdict = SLUICE_ACTION_BLOCK;
-	n = sluice_event_format(&ev, &test_clock, line, sizeof(line));
+	ev.text_hash = 0x0123456789abcdefull;
+	n = sluice_event_format(&ev, NULL, &test_clock, line, sizeof(line));
 	cr_assert_eq(n, strlen(line));
 	cr_assert_eq(line[n - 1], '\n', "one line, newline included");
 	assert_prefix(line, "{\"ts\":\"2023-11-14T22:13:20.123456789Z\",");
@@ -289,12 +293,16 @@ Test(event_format, match_event_has_every_field)
 	cr_assert_not_null(strstr(line, "\"channel_id\":3,"), "%s", line);
 	cr_assert_not_null(strstr(line, "\"user_id\":42,"), "%s", line);
 	cr_assert_not_null(strstr(line, "\"rule\":\"phone-cn-mobile\""), "%s", line);
-	cr_assert_not_null(strstr(line, "\"category\":\"contact\""), "%s", line);
+	cr_assert_not_null(strstr(line, "\"category\":\"contact\",\"severity\":\"high\","), "%s",
+			   line);
 	cr_assert_not_null(strstr(line, "\"action\":\"mask\""), "%s", line);
 	cr_assert_not_null(strstr(line, "\"verdict\":\"block\""), "%s", line);
 	cr_assert_not_null(strstr(line, "\"pack\":\"sluice-default\""), "%s", line);
 	cr_assert_not_null(strstr(line, "\"pack_version\":\"2026.11.23-1\""), "%s", line);
-	cr_assert_not_null(strstr(line, "\"from\":8,\"to\":19}\n"), "%s", line);
+	cr_assert_not_null(
+	    strstr(line, "\"from\":8,\"to\":19,\"text_hash\":\"0123456789abcdef\"}\n"), "%s", line);
+	cr_assert_null(strstr(line, "snippet"), "no snippet unless the worker sent one: %s", line);
+	cr_assert_null(strstr(line, "\"src\""), "no addresses unless set: %s", line);
 }
 
 Test(event_format, timestamp_is_iso8601_utc_with_nine_fraction_digits)
@@ -310,7 +318,7 @@ Test(event_format, timestamp_is_iso8601_utc_with_nine_fraction_digits)
 	ev.tsc = 5000 + 2000000002ull;
 	ev.pack = &pack;
 	ev.kind = SLUICE_EVENT_MATCH;
-	sluice_event_format(&ev, &clock, line, sizeof(line));
+	sluice_event_format(&ev, NULL, &clock, line, sizeof(line));
 	assert_prefix(line, "{\"ts\":\"2023-11-14T22:13:21.000000006Z\"");
 	cr_assert_eq(sluice_tsc_to_ns(&clock, 5000 + 2000000002ull),
 		     1700000001ull * 1000000000ull + 6);
@@ -335,7 +343,7 @@ Test(event_format, bad_input_event_with_ids)
 	ev.reason = SLUICE_BAD_INVALID_UTF8;
 	ev.policy = SLUICE_POLICY_REPLACE;
 	ev.has_ids = 1;
-	sluice_event_format(&ev, &test_clock, line, sizeof(line));
+	sluice_event_format(&ev, NULL, &test_clock, line, sizeof(line));
 	cr_assert_str_eq(line, "{\"ts\":\"2023-11-14T22:13:20.000000000Z\",\"event\":\"bad_input\","
 			       "\"worker\":0,\"msg_id\":14,\"channel_id\":100,\"user_id\":5014,"
 			       "\"reason\":\"invalid_utf8\",\"policy\":\"replace\","
@@ -357,7 +365,7 @@ Test(event_format, bad_input_event_without_ids)
 	ev.reason = SLUICE_BAD_MAGIC;
 	ev.policy = SLUICE_POLICY_DROP;
 	ev.has_ids = 0;
-	sluice_event_format(&ev, &test_clock, line, sizeof(line));
+	sluice_event_format(&ev, NULL, &test_clock, line, sizeof(line));
 	cr_assert_str_eq(line, "{\"ts\":\"2023-11-14T22:13:20.000000001Z\",\"event\":\"bad_input\","
 			       "\"worker\":3,\"reason\":\"bad_magic\",\"policy\":\"drop\","
 			       "\"pack\":\"sluice-default\",\"pack_version\":\"2026.11.23-1\"}\n");
@@ -375,7 +383,7 @@ Test(event_format, pack_name_quotes_backslashes_and_control_chars_are_escaped)
 	ev.pack = &pack;
 	ev.kind = SLUICE_EVENT_MATCH;
 	ev.rule = 1;
-	sluice_event_format(&ev, &test_clock, line, sizeof(line));
+	sluice_event_format(&ev, NULL, &test_clock, line, sizeof(line));
 	/* Short forms for tab and newline, \u00XX for other control characters
 	 * (json_escape.h). */
 	cr_assert_not_null(strstr(line, "\"pack\":\"we\\\"ird\\\\na\\tme\\u0001\","), "%s", line);
@@ -440,7 +448,7 @@ Test(event_format, long_pack_name_is_written_whole)
 	memset(&ev, 0, sizeof(ev));
 	ev.pack = &pack;
 	ev.kind = SLUICE_EVENT_MATCH;
-	sluice_event_format(&ev, &test_clock, line, sizeof(line));
+	sluice_event_format(&ev, NULL, &test_clock, line, sizeof(line));
 	snprintf(want, sizeof(want), "\"pack\":\"%s\",\"pack_version\":\"1\"", name);
 	cr_assert_not_null(strstr(line, want), "pack name cut short, line is not JSON: %s", line);
 }
@@ -473,7 +481,7 @@ Test(event_sink, cached_lines_equal_the_formatters_across_seconds_and_packs)
 		ev.rule = (uint32_t)(i % 2);
 		ev.tsc = test_clock.tsc0 + i * 300000000ull; /* 0.3 s apart */
 		ev.verdict = SLUICE_ACTION_MASK;
-		sluice_event_format(&ev, &test_clock, want[n], sizeof(want[n]));
+		sluice_event_format(&ev, NULL, &test_clock, want[n], sizeof(want[n]));
 		cr_assert(sluice_event_ring_push(ring, &ev));
 	}
 	cr_assert_eq(sluice_event_sink_drain(&sink, ring, 100), 8);
@@ -482,7 +490,7 @@ Test(event_sink, cached_lines_equal_the_formatters_across_seconds_and_packs)
 	memcpy(a.sha256_hex, "cccccccccccccccccccc", 21);
 	struct sluice_event ev = ev_with_id(200);
 	ev.pack = &a;
-	sluice_event_format(&ev, &test_clock, want[n++], sizeof(want[0]));
+	sluice_event_format(&ev, NULL, &test_clock, want[n++], sizeof(want[0]));
 	cr_assert(sluice_event_ring_push(ring, &ev));
 	cr_assert_eq(sluice_event_sink_drain(&sink, ring, 100), 1);
 	sluice_event_sink_close(&sink);

@@ -373,19 +373,26 @@ static void check_frames(const char *out_path)
 
 /* Expected event lines, in order: each entry's fragments all occur in its line. */
 struct want_line {
-	const char *frags[6];
+	const char *frags[8];
 };
 
 static const struct want_line scenario_events[] = {
     {{"\"event\":\"match\"", "\"msg_id\":4,", "\"rule\":\"phone-cn-mobile\"",
-      "\"category\":\"contact\"", "\"verdict\":\"mask\"", "\"from\":8,\"to\":19}"}},
+      "\"category\":\"contact\",\"severity\":\"medium\"", "\"verdict\":\"mask\"",
+      "\"from\":8,\"to\":19,\"text_hash\":\"",
+      "\"user_id\":5004,\"src\":\"198.18.0.1\",\"sport\":40000,\"dst\":\"198.18.0.2\","
+      "\"dport\":7700,\"rule\""}},
     {{"\"event\":\"match\"", "\"msg_id\":5,", "\"rule\":\"gambling-invite\"",
-      "\"category\":\"gambling\"", "\"verdict\":\"block\"", "\"from\":9,\"to\":22}"}},
+      "\"category\":\"gambling\"", "\"verdict\":\"block\"",
+      "\"from\":9,\"to\":22,\"text_hash\":\""}},
     {{"\"event\":\"match\"", "\"msg_id\":7,", "\"rule\":\"gambling-invite\"",
-      "\"verdict\":\"block\"", "\"from\":0,\"to\":9}"}},
+      "\"verdict\":\"block\"", "\"from\":0,\"to\":9,\"text_hash\":\""}},
     {{"\"event\":\"match\"", "\"msg_id\":9,", "\"rule\":\"private-chat-lure\"",
-      "\"action\":\"flag\"", "\"verdict\":\"flag\"", "\"from\":9,\"to\":15}"}},
-    {{"\"event\":\"bad_input\"", "\"reason\":\"bad_magic\"", "\"policy\":\"drop\""}},
+      "\"action\":\"flag\"", "\"verdict\":\"flag\"", "\"from\":9,\"to\":15,\"text_hash\":\""}},
+    /* No frame header to read: the sender is what names it. */
+    {{"\"event\":\"bad_input\"", "\"reason\":\"bad_magic\"", "\"policy\":\"drop\"",
+      "\"src\":\"198.18.0.1\",\"sport\":40000,\"dst\":\"198.18.0.2\",\"dport\":7700,",
+      "\"src_mac\":\""}},
     /* A whole header that starts like a frame names its message. */
     {{"\"event\":\"bad_input\"", "\"msg_id\":11,", "\"reason\":\"bad_version\"",
       "\"policy\":\"drop\""}},
@@ -393,11 +400,12 @@ static const struct want_line scenario_events[] = {
       "\"policy\":\"drop\""}},
     {{"\"event\":\"bad_input\"", "\"msg_id\":14,", "\"user_id\":5014,",
       "\"reason\":\"invalid_utf8\"", "\"policy\":\"drop\""}},
-    {{"\"event\":\"bad_input\"", "\"reason\":\"ip_fragment\"", "\"policy\":\"drop\""}},
+    {{"\"event\":\"bad_input\"", "\"reason\":\"ip_fragment\"", "\"policy\":\"drop\"",
+      "\"src\":\"198.18.0.1\",", "\"src_mac\":\""}},
     {{"\"event\":\"match\"", "\"msg_id\":17,", "\"rule\":\"wechat-id-lure\"",
-      "\"verdict\":\"mask\"", "\"from\":0,\"to\":15}"}},
+      "\"verdict\":\"mask\"", "\"from\":0,\"to\":15,\"text_hash\":\""}},
     {{"\"event\":\"match\"", "\"msg_id\":17,", "\"rule\":\"phone-cn-mobile\"",
-      "\"verdict\":\"mask\"", "\"from\":20,\"to\":31}"}},
+      "\"verdict\":\"mask\"", "\"from\":20,\"to\":31,\"text_hash\":\""}},
 };
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
@@ -427,7 +435,7 @@ static void check_events(const char *path, const struct want_line *want, size_t 
 		cr_assert_not_null(strstr(line, "\"pack\":\"sluice-default\",\"pack_version\":"
 						"\"2026.11.23-1\""),
 				   "%s", line);
-		for (int f = 0; f < 6 && want[i].frags[f] != NULL; f++)
+		for (int f = 0; f < 8 && want[i].frags[f] != NULL; f++)
 			cr_assert_not_null(strstr(line, want[i].frags[f]),
 					   "event line %zu lacks %s: %s", i, want[i].frags[f],
 					   line);
@@ -675,7 +683,7 @@ Test(daemon_pcap, policy_invalid_utf8_replace_forwards_the_repaired_frame, .time
 	    {{"\"event\":\"bad_input\"", "\"msg_id\":18,", "\"reason\":\"invalid_utf8\"",
 	      "\"policy\":\"replace\""}},
 	    {{"\"event\":\"match\"", "\"msg_id\":18,", "\"rule\":\"phone-cn-mobile\"",
-	      "\"from\":5,\"to\":16}"}},
+	      "\"from\":5,\"to\":16,\"text_hash\":\""}},
 	};
 	check_events(r.events, events, 3);
 
@@ -1154,12 +1162,15 @@ Test(daemon_pcap, urgent_rules_are_scanned_beside_the_main_pack_and_audited, .ti
 
 	char *events = read_text(r.events);
 	assert_has(events, "\"msg_id\":1,\"channel_id\":");
-	assert_has(events, "\"rule\":\"takedown-title\",\"category\":\"copyright\",\"action\":"
+	assert_has(events, "\"rule\":\"takedown-title\",\"category\":\"copyright\",\"severity\":"
+			   "\"medium\",\"action\":"
 			   "\"block\",\"verdict\":\"block\",\"pack\":\"urgent-notices\","
-			   "\"pack_version\":\"u1\",\"from\":6,\"to\":21}");
-	assert_has(events, "\"rule\":\"leak-code\",\"category\":\"copyright\",\"action\":\"mask\","
+			   "\"pack_version\":\"u1\",\"from\":6,\"to\":21,\"text_hash\":\"");
+	assert_has(events, "\"rule\":\"leak-code\",\"category\":\"copyright\",\"severity\":"
+			   "\"medium\",\"action\":\"mask\","
 			   "\"verdict\":\"mask\",\"pack\":\"urgent-notices\"");
-	assert_has(events, "\"rule\":\"phone-cn-mobile\",\"category\":\"contact\",\"action\":"
+	assert_has(events, "\"rule\":\"phone-cn-mobile\",\"category\":\"contact\",\"severity\":"
+			   "\"medium\",\"action\":"
 			   "\"mask\",\"verdict\":\"mask\",\"pack\":\"sluice-default\"");
 	free(events);
 

@@ -15,6 +15,7 @@
 #include "generation.h"
 #include "pack.h"
 #include "pack_source.h"
+#include "siphash.h"
 #include "test_support.h"
 #include "utf8.h"
 #include "wire_format.h"
@@ -759,6 +760,110 @@ Test(datagram_process, bad_magic_in_second_frame_event_names_no_message)
 	cr_assert_eq(pop_events(evs, 4), 1);
 	/* The first frame was fine; the event must not pin the problem on it. */
 	expect_bad_event(&evs[0], SLUICE_BAD_MAGIC, SLUICE_POLICY_DROP, NULL);
+}
+
+/* ---- what events tell a reviewer ---- */
+
+Test(datagram_process, match_event_names_sender_and_hashes_exactly_the_matched_bytes)
+{
+	static const uint64_t key[2] = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+	struct sluice_wire_message in = msg(41, 0, "电话 13812345678 谢谢");
+	static uint8_t pkt[PKT_CAP];
+	struct sluice_event evs[4];
+
+	for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
+		uint32_t len = build(pkt, ipv6, ipv6, &in, 1);
+		memcpy(ctx.event_hash_key, key, sizeof(key));
+		cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+		cr_assert_eq(pop_events(evs, 4), 1);
+		expect_match_event(&evs[0], &in, "phone-cn-mobile", 7, 18, SLUICE_ACTION_MASK);
+		cr_assert_eq(evs[0].text_hash, sluice_siphash24(key, "13812345678", 11));
+		cr_assert_neq(evs[0].text_hash,
+			      sluice_siphash24((uint64_t[2]){0, 0}, "13812345678", 11),
+			      "the key is used");
+		cr_assert_eq(evs[0].snippet_len, 0, "no snippet by default");
+		cr_assert_eq(evs[0].has_addr, 1);
+		cr_assert_eq(evs[0].has_ports, 1);
+		cr_assert_eq(evs[0].ipv6, ipv6);
+		cr_assert_eq(evs[0].stream, 0, "ids name a datagram's message, not a connection");
+		cr_assert_eq(evs[0].sport, 40000);
+		cr_assert_eq(evs[0].dport, PORT);
+		static const uint8_t src4[4] = {198, 18, 0, 1},
+				     src6[16] = {0x20, 0x01, 0, 2, [15] = 1};
+		cr_assert_arr_eq(evs[0].src, ipv6 ? src6 : src4, ipv6 ? 16 : 4);
+		cr_assert_eq(evs[0].dst[ipv6 ? 15 : 3], 2);
+	}
+}
+
+Test(datagram_process, snippet_follows_its_event_cut_before_a_character)
+{
+	struct sluice_wire_message in = msg(42, 0, "微信 abc_12345 谢谢");
+	static uint8_t pkt[PKT_CAP];
+	union sluice_event_slot slots[4];
+	uint32_t len = build(pkt, false, false, &in, 1);
+
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(pop_events(&slots[0].event, 1), 1);
+	const struct sluice_event *ev = &slots[0].event;
+	uint32_t span = ev->to - ev->from;
+	cr_assert_gt(span, 8, "the span starts with CJK characters: rule %s, %u..%u",
+		     pack->rules[ev->rule].id, ev->from, ev->to);
+
+	/* The same message with a snippet: the record after the event holds the
+	 * matched bytes; a bound inside a character cuts before it. */
+	for (unsigned bound = 1; bound <= span + 2; bound++) {
+		len = build(pkt, false, false, &in, 1);
+		ctx.event_snippet = bound;
+		cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+		unsigned want = bound < span ? bound : span;
+		const uint8_t *text = (const uint8_t *)in.text + ev->from;
+		while (want < span && want > 0 && (text[want] & 0xc0) == 0x80)
+			want--;
+		cr_assert_eq(pop_events(&slots[1].event, 1), 1);
+		cr_assert_eq(slots[1].event.text_hash, ev->text_hash);
+		cr_assert_eq(slots[1].event.snippet_len, want, "bound %u", bound);
+		if (want == 0) {
+			expect_no_events();
+			continue;
+		}
+		cr_assert_eq(pop_events(&slots[2].event, 1), 1, "the snippet came with it");
+		cr_assert_arr_eq(slots[2].text, text, want, "bound %u", bound);
+		for (size_t i = want; i < sizeof(slots[2].text); i++)
+			cr_assert_eq(slots[2].text[i], 0, "no stale bytes past the snippet");
+		cr_assert(sluice_utf8_valid(slots[2].text, want));
+		expect_no_events();
+	}
+	cr_assert_eq(stats.events_dropped, 0);
+}
+
+Test(datagram_process, bad_input_event_names_the_sender)
+{
+	struct sluice_wire_message in = msg(43, 0, "hello");
+	static uint8_t pkt[PKT_CAP];
+	struct sluice_event evs[4];
+	uint32_t len = build(pkt, false, false, &in, 1);
+
+	pkt[42] = 'X'; /* bad magic: no frame header to read ids from */
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_DROP_BAD);
+	cr_assert_eq(pop_events(evs, 4), 1);
+	expect_bad_event(&evs[0], SLUICE_BAD_MAGIC, SLUICE_POLICY_DROP, NULL);
+	cr_assert_eq(evs[0].has_addr, 1);
+	cr_assert_eq(evs[0].has_ports, 1);
+	cr_assert_eq(evs[0].sport, 40000);
+	cr_assert_arr_eq(evs[0].src, ((uint8_t[4]){198, 18, 0, 1}), 4);
+	cr_assert_eq(evs[0].has_mac, 1);
+	cr_assert_arr_eq(evs[0].src_mac, ((uint8_t[6]){2, 0, 0, 0, 0, 1}), 6);
+
+	/* A datagram cut inside its IPv4 header (IP length): the addresses are
+	 * read only if the header is whole, never past the packet. */
+	len = build(pkt, false, false, &in, 1);
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &(uint32_t){14 + 20 + 6}),
+		     SLUICE_FATE_DROP_BAD);
+	cr_assert_eq(pop_events(evs, 4), 1);
+	cr_assert_eq(evs[0].reason, SLUICE_BAD_IP_LENGTH);
+	cr_assert_eq(evs[0].has_addr, 1);
+	cr_assert_eq(evs[0].has_ports, 1, "the UDP ports lie within the 40 bytes");
+	cr_assert_eq(evs[0].dport, PORT);
 }
 
 Test(datagram_process, multi_segment_message_datagram_dropped_with_event)

@@ -47,6 +47,7 @@
 
 #include "control_protocol.h"
 #include "daemon.h"
+#include "siphash.h"
 #include "json_value.h"
 #include "options.h"
 #include "pack.h"
@@ -803,6 +804,96 @@ Test(fault_injection, event_ring_full_under_wait_policy_loses_no_event, .timeout
 	teardown();
 }
 
+/* ---- the events file moved by logrotate, then SIGHUP ---- */
+
+static struct {
+	char moved[512];
+	struct sluice_json *stats;
+} reopen_run;
+
+static void scenario_reopen(void)
+{
+	sleep_ms(500);
+	if (rename(F.events, reopen_run.moved) != 0) {
+		fail("rename %s: %s", F.events, strerror(errno));
+		return;
+	}
+	/* Until the daemon hears of it, lines go on into the moved file. */
+	sleep_ms(200);
+	sluice_daemon_request_reopen(); /* what SIGHUP does */
+	sleep_ms(500);
+	settle();
+	reopen_run.stats = control("stats", false);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	char *buf = malloc((size_t)size + 1);
+	cr_assert_not_null(buf);
+	size_t got = fread(buf, 1, (size_t)size, f);
+	fclose(f);
+	buf[got] = '\0';
+	return buf;
+}
+
+/* Phone lines carry the matched number as snippet, and its hash under the
+ * configured key; returns the file's line count. */
+static uint64_t check_phone_lines(const char *path, const char *want_hash)
+{
+	char *text = slurp(path), *save = NULL;
+	uint64_t lines = 0, phones = 0;
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), lines++) {
+		cr_assert_eq(line[strlen(line) - 1], '}', "a whole line: %s", line);
+		if (strstr(line, "\"rule\":\"phone-cn-mobile\"") == NULL)
+			continue;
+		phones++;
+		cr_assert_not_null(strstr(line, want_hash), "%s", line);
+		cr_assert_not_null(strstr(line, ",\"snippet\":\"13812345678\"}"), "%s", line);
+	}
+	cr_assert_gt(phones, 0, "%s has phone events", path);
+	free(text);
+	return lines;
+}
+
+Test(fault_injection, events_file_moved_then_reopened_loses_no_line, .timeout = 180)
+{
+	fixture(0);
+	char *key_path = in_dir("event-hash.key");
+	FILE *kf = fopen(key_path, "w");
+	cr_assert_not_null(kf);
+	fputs("00112233445566778899aabbccddeeff\n", kf);
+	fclose(kf);
+	F.opt.event_hash_key = key_path;
+	F.opt.event_snippet = 64;
+	snprintf(reopen_run.moved, sizeof(reopen_run.moved), "%s.1", F.events);
+	run(scenario_reopen, true);
+	struct sluice_json *s = reopen_run.stats;
+	cr_assert_not_null(s);
+
+	uint64_t key[2];
+	cr_assert_eq(sluice_siphash_key_parse("00112233445566778899aabbccddeeff", key), 0);
+	char want_hash[64];
+	snprintf(want_hash, sizeof(want_hash), "\"text_hash\":\"%016llx\"",
+		 (unsigned long long)sluice_siphash24(key, "13812345678", 11));
+	uint64_t before = check_phone_lines(reopen_run.moved, want_hash);
+	uint64_t after = check_phone_lines(F.events, want_hash);
+	cr_log_info("events: %llu lines before the reopen, %llu after", (unsigned long long)before,
+		    (unsigned long long)after);
+	cr_assert_eq(sluice_json_num(s, "event_file_reopens", -1), 1);
+	cr_assert_eq(total(s, "events_dropped"), 0);
+	/* One event per match; every one in one of the two files. */
+	cr_assert_eq(before + after, total(s, "matches"));
+	sluice_json_free(s);
+	teardown();
+}
+
 /* ---- a pack load failing at each step of the swap ---- */
 
 static atomic_int hs_fail_at;	  /* fail the n-th allocation from now (0: never) */
@@ -1277,22 +1368,6 @@ static int wait_exit(pid_t pid, double timeout_s)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	rewind(f);
-	char *buf = malloc((size_t)size + 1);
-	cr_assert_not_null(buf);
-	size_t got = fread(buf, 1, (size_t)size, f);
-	fclose(f);
-	buf[got] = '\0';
-	return buf;
 }
 
 struct reload_call {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "test_support.h"
 
 /* ---- helpers ---- */
 
@@ -550,6 +551,97 @@ Test(options_errors, events_full_other_than_drop_or_wait)
 	rc = PARSE(&opt, err, "-r", "x", "--events-wait-us", "0");
 	expect_error(rc, err, "--events-wait-us '0': expected a whole number from 1 to 10000000");
 	sluice_options_free(&opt);
+}
+
+Test(options_parse, event_review_options_and_their_defaults)
+{
+	struct sluice_options opt;
+	struct sluice_event_filter filter;
+	struct sluice_event_rotation rotation;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	cr_assert_eq(opt.event_snippet, 0, "no snippet by default: privacy");
+	cr_assert_null(opt.event_hash_key);
+	sluice_options_event_sink(&opt, &filter, &rotation);
+	cr_assert_eq(filter.actions, 0);
+	cr_assert_null(filter.categories);
+	cr_assert_eq(filter.min_severity, SLUICE_SEVERITY_LOW, "low: every event");
+	cr_assert_eq(filter.flag_sample, 1);
+	cr_assert_eq(rotation.max_bytes, 0, "no rotation by default");
+	cr_assert_eq(rotation.keep, 5);
+	sluice_options_free(&opt);
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--event-snippet", "128", "--events-actions",
+			   "block,flag", "--events-categories", "contact,gambling",
+			   "--events-min-severity", "high", "--events-flag-sample", "100",
+			   "--events-max-mb", "64", "--events-keep", "9"),
+		     0, "%s", err);
+	sluice_options_event_sink(&opt, &filter, &rotation);
+	cr_assert_eq(opt.event_snippet, 128);
+	cr_assert_eq(filter.actions, (1u << SLUICE_ACTION_BLOCK) | (1u << SLUICE_ACTION_FLAG));
+	cr_assert_str_eq(filter.categories, "contact,gambling");
+	cr_assert_eq(filter.min_severity, SLUICE_SEVERITY_HIGH);
+	cr_assert_eq(filter.flag_sample, 100);
+	cr_assert_eq(rotation.max_bytes, 64ull << 20);
+	cr_assert_eq(rotation.keep, 9);
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, event_review_options_out_of_range_or_unknown)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "-r", "x", "--event-snippet", "129");
+
+	expect_error(rc, err, "--event-snippet '129': expected a whole number from 0 to 128");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-actions", "mask,remove");
+	expect_error(rc, err,
+		     "--events-actions 'mask,remove': 'remove' is not flag, mask or block");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-min-severity", "severe");
+	expect_error(rc, err, "--events-min-severity 'severe': expected low|medium|high|critical");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-flag-sample", "0");
+	expect_error(rc, err,
+		     "--events-flag-sample '0': expected a whole number from 1 to 1000000");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-keep", "0");
+	expect_error(rc, err, "--events-keep '0': expected a whole number from 1 to 1000");
+	sluice_options_free(&opt);
+}
+
+Test(options_errors, event_hash_key_file_must_hold_32_hex_digits)
+{
+	struct sluice_options opt;
+	char err[512], *dir = ts_make_tmpdir("options"), path[512];
+	uint64_t key[2];
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	FILE *f = fopen(path, "w");
+	fputs("000102030405060708090a0b0c0d0e0f\n", f);
+	fclose(f);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--event-hash-key", path), 0, "%s", err);
+	cr_assert_eq(sluice_options_hash_key(&opt, key, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(key[0], 0x0706050403020100ull);
+	cr_assert_eq(key[1], 0x0f0e0d0c0b0a0908ull);
+	f = fopen(path, "w");
+	fputs("my secret\n", f);
+	fclose(f);
+	cr_assert_eq(sluice_options_hash_key(&opt, key, err, sizeof(err)), -1);
+	char want[700];
+	snprintf(want, sizeof(want),
+		 "%s: event hash key: expected 32 hex digits (openssl rand -hex 16)", path);
+	cr_assert_str_eq(err, want);
+	sluice_options_free(&opt);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--event-hash-key", path), 0, "%s", err);
+	cr_assert_eq(sluice_options_hash_key(&opt, key, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "/missing: event hash key: "), "%s", err);
+	sluice_options_free(&opt);
+	ts_rmtree(dir);
+	free(dir);
 }
 
 Test(options, now_rehearses_a_day_or_a_utc_time)

@@ -18,6 +18,7 @@
 #include "json_value.h"
 #include "packet_build.h"
 #include "packet_classify.h"
+#include "siphash.h"
 #include "test_support.h"
 #include "websocket.h"
 #include "wire_format.h"
@@ -279,7 +280,8 @@ static void run_conversation(bool ipv6)
 	cr_assert_eq(ts_pcap_write(r.in_a, in.pkts, in.n), 0);
 	cr_assert_eq(ts_pcap_write(r.in_b, NULL, 0), 0);
 	char *rules = ts_source_path("patterns/rules/default.yaml");
-	const char *extra[] = {"--ws-port", "8080", "--ws-members", "text,content", NULL};
+	const char *extra[] = {
+	    "--ws-port", "8080", "--ws-members", "text,content", "--event-snippet", "64", NULL};
 	ts_offline_sluice(&r, rules, extra);
 	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
 
@@ -313,9 +315,21 @@ static void run_conversation(bool ipv6)
 	cr_assert_not_null(f);
 	char line[4096];
 	int phone_events = 0, server_events = 0, block_events = 0, flag_events = 0;
+	int plain_phones = 0, evasive_phones = 0;
+	char plain_hash[64];
+	snprintf(plain_hash, sizeof(plain_hash), "\"text_hash\":\"%016llx\"",
+		 (unsigned long long)sluice_siphash24((uint64_t[2]){0, 0}, "13812345678", 11));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (!strstr(line, "\"event\":\"match\""))
 			continue;
+		/* The snippet is the text as scanned: a JSON member's decoded value. */
+		if (strstr(line, "phone-cn-mobile") &&
+		    strstr(line, "\"snippet\":\"13812345678\"}")) {
+			cr_assert_not_null(strstr(line, plain_hash), "%s", line);
+			plain_phones++;
+		}
+		evasive_phones +=
+		    strstr(line, "\"snippet\":\"①③⑧\u200b１２３４５６７８\"}") != NULL;
 		cr_assert_not_null(strstr(line, "\"dport\":"), "%s", line);
 		cr_assert_null(strstr(line, "\"msg_id\""), "%s", line);
 		phone_events += strstr(line, "phone-cn-mobile") != NULL;
@@ -331,6 +345,9 @@ static void run_conversation(bool ipv6)
 	cr_assert_eq(phone_events, 5,
 		     "the phone in three JSON values (one evasive), the fragmented message and "
 		     "the server's: the uid is never scanned");
+	cr_assert_eq(plain_phones, 4,
+		     "the two plain phones in JSON, the fragmented message's and the server's");
+	cr_assert_eq(evasive_phones, 1, "the evasive one as written, its \\u200b decoded");
 	cr_assert_eq(server_events, 1);
 	cr_assert_geq(block_events, 1);
 	cr_assert_eq(flag_events, 1);

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 		bytes = 0;
 		for (uint64_t i = 0; i < o.events; i++) {
 			struct sluice_event ev = event_at(pack, i, clock.hz);
-			bytes += sluice_event_format(&ev, &clock, line, sizeof(line));
+			bytes += sluice_event_format(&ev, NULL, &clock, line, sizeof(line));
 		}
 		format_s[r] = sluice_mono_s() - t0;
 	}

@@ -1,5 +1,5 @@
 /* Hexadecimal digits, for the rule language's readers of regex escapes (\xHH
- * and \x{H...}: regex_analysis.c, rule_fold.c). */
+ * and \x{H...}: regex_analysis.c, rule_fold.c) and the event hash's key. */
 #ifndef SLUICE_BASE_HEX_H
 #define SLUICE_BASE_HEX_H
 

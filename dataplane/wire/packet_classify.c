@@ -1,5 +1,7 @@
 #include "packet_classify.h"
 
+#include <string.h>
+
 #include "wire_format.h"
 
 #define ETHERTYPE_IPV4	   0x0800
@@ -262,4 +264,50 @@ enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len
 	else if (l3_off < len && (pkt[l3_off] >> 4) == 6)
 		ethertype = ETHERTYPE_IPV6;
 	return sluice_packet_classify_from(pkt, len, ethertype, l3_off, ports, view, why);
+}
+
+static bool ethertype_is_ip(const uint8_t *pkt, uint32_t l3)
+{
+	/* Without a link header before it (bare IP captures) the version
+	 * nibble alone says; with one, a VLAN stack too deep to walk leaves l3
+	 * on a tag, which this refuses. */
+	if (l3 < 2)
+		return true;
+	uint16_t ethertype = sluice_be16_load(pkt + l3 - 2);
+	return ethertype == ETHERTYPE_IPV4 || ethertype == ETHERTYPE_IPV6;
+}
+
+void sluice_packet_addresses_read(const uint8_t *pkt, uint32_t len,
+				  const struct sluice_packet_view *view,
+				  struct sluice_packet_addresses *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint32_t l3 = view->l3_off, l4;
+	uint8_t proto;
+	if (l3 >= len || !ethertype_is_ip(pkt, l3))
+		return;
+	const uint8_t *ip = pkt + l3;
+	if ((ip[0] >> 4) == 4 && l3 + 20 <= len) {
+		memcpy(out->src, ip + 12, 4);
+		memcpy(out->dst, ip + 16, 4);
+		proto = ip[9];
+		uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+		l4 = l3 + ihl;
+		if (ihl < 20 || (sluice_be16_load(ip + 6) & 0x1fff) != 0)
+			proto = 0; /* no header, or a later fragment: no ports */
+	} else if ((ip[0] >> 4) == 6 && l3 + 40 <= len) {
+		out->ipv6 = true;
+		memcpy(out->src, ip + 8, 16);
+		memcpy(out->dst, ip + 24, 16);
+		proto = ip[6];
+		l4 = l3 + 40;
+	} else {
+		return;
+	}
+	out->ip = true;
+	if ((proto == IPPROTO_UDP_ || proto == IPPROTO_TCP_) && l4 + 4 <= len) {
+		out->ports = true;
+		out->sport = sluice_be16_load(pkt + l4);
+		out->dport = sluice_be16_load(pkt + l4 + 2);
+	}
 }

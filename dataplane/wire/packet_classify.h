@@ -95,4 +95,24 @@ enum sluice_pkt_class sluice_packet_classify_ip(const uint8_t *pkt, uint32_t len
 						struct sluice_packet_view *view,
 						enum sluice_bad_reason *why);
 
+/* Who sent a packet and to whom, for events about it. */
+struct sluice_packet_addresses {
+	bool ip;    /* src, dst and ipv6 are set */
+	bool ports; /* sport and dport are set (UDP or TCP) */
+	bool ipv6;
+	uint8_t src[16], dst[16]; /* IPv4: the first 4 bytes */
+	uint16_t sport, dport;
+};
+
+/* Reads a packet's addresses and ports where view (filled by a classify
+ * call on the same bytes) says the IP header starts. Only bytes within len
+ * are read and nothing the classifier set past the IP header is trusted, so
+ * it serves packets the classifier refused too (SLUICE_PKT_BAD): addresses
+ * when the IP header is whole, ports when the transport header's first four
+ * bytes are there and follow the IP header directly (an IPv6 extension
+ * chain, or a later IPv4 fragment, gives no ports). */
+void sluice_packet_addresses_read(const uint8_t *pkt, uint32_t len,
+				  const struct sluice_packet_view *view,
+				  struct sluice_packet_addresses *out);
+
 #endif

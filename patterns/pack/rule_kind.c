@@ -1,5 +1,7 @@
 #include "rule_kind.h"
 
+#include <string.h>
+
 const char *sluice_severity_name(enum sluice_severity severity)
 {
 	switch (severity) {
@@ -12,6 +14,16 @@ const char *sluice_severity_name(enum sluice_severity severity)
 	default:
 		return "medium";
 	}
+}
+
+bool sluice_severity_parse(const char *word, enum sluice_severity *out)
+{
+	for (int v = SLUICE_SEVERITY_LOW; v <= SLUICE_SEVERITY_CRITICAL; v++)
+		if (strcmp(word, sluice_severity_name((enum sluice_severity)v)) == 0) {
+			*out = (enum sluice_severity)v;
+			return true;
+		}
+	return false;
 }
 
 const char *sluice_rule_action_word(bool allow, enum sluice_action action)

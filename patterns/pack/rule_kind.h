@@ -45,6 +45,9 @@ static inline bool sluice_ascii_word(unsigned char c)
 /* "low", "medium", "high", "critical"; 0 reads as medium. */
 const char *sluice_severity_name(enum sluice_severity severity);
 
+/* The severity a name above names; false for any other word. */
+bool sluice_severity_parse(const char *word, enum sluice_severity *out);
+
 /* The word an analyst wrote for the rule's action: flag, mask, block, allow. */
 const char *sluice_rule_action_word(bool allow, enum sluice_action action);
 
