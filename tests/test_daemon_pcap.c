@@ -1266,7 +1266,9 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	char *key = path_in(r.dir, "release.key"), *pub = path_in(r.dir, "release.pub");
 	char *signed_pack = path_in(r.dir, "signed.pack");
 	cr_assert_eq(sluice_keygen(key, pub, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(sluice_pack_sign(pack, key, signed_pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(
+	    sluice_pack_sign(pack, key, signed_pack, SLUICE_SIGN_ADD, NULL, err, sizeof(err)), 0,
+	    "%s", err);
 	struct sluice_wire_message m = ts_msg(1, "call me 13812345678 tonight");
 	add_datagram(&in, false, false, &m, 1);
 	write_inputs(&r, &in, NULL);

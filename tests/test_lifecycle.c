@@ -1818,8 +1818,9 @@ static char *compiled_pack(const char *dir, const char *yaml, const char *name,
 	cr_assert_eq(sluice_pack_write(pack, path, err, sizeof(err)), 0, "%s", err);
 	sluice_pack_free(pack);
 	if (private_key != NULL)
-		cr_assert_eq(sluice_pack_sign(path, private_key, path, err, sizeof(err)), 0, "%s",
-			     err);
+		cr_assert_eq(sluice_pack_sign(path, private_key, path, SLUICE_SIGN_ADD, NULL, err,
+					      sizeof(err)),
+			     0, "%s", err);
 	return path;
 }
 
