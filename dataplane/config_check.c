@@ -124,20 +124,46 @@ static void describe_events(const struct sluice_options *opt, FILE *out)
 			opt->events_keep);
 }
 
-int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, size_t err_len)
+struct sluice_trust *sluice_options_trust(const struct sluice_options *opt, char *err,
+					  size_t err_len)
 {
 	struct sluice_trust *trust = sluice_trust_new(opt->require_signed);
-	int rc = -1;
+	char why[1024];
 	if (trust == NULL) {
 		snprintf(err, err_len, "out of memory for the trusted keys");
-		return -1;
+		return NULL;
 	}
 	for (unsigned i = 0; i < opt->trusted_key_count; i++)
 		if (sluice_trust_add_key(trust, opt->trusted_keys[i], err, err_len) != 0)
-			goto out;
-	if (opt->trusted_key_count)
-		fprintf(out, "trusted keys: %u%s\n", opt->trusted_key_count,
-			opt->require_signed ? ", signatures required" : "");
+			goto fail;
+	for (unsigned i = 0; i < opt->revoked_key_count; i++)
+		if (sluice_trust_revoke(trust, opt->revoked_keys[i], err, err_len) != 0)
+			goto fail;
+	if (opt->signatures_required != 0 &&
+	    sluice_trust_set_required(trust, opt->signatures_required, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "--signatures-required %u: %s", opt->signatures_required,
+			 why);
+		goto fail;
+	}
+	return trust;
+fail:
+	sluice_trust_free(trust);
+	return NULL;
+}
+
+int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, size_t err_len)
+{
+	struct sluice_trust *trust = sluice_options_trust(opt, err, err_len);
+	int rc = -1;
+	if (trust == NULL)
+		return -1;
+	if (sluice_trust_key_count(trust))
+		fprintf(out, "trusted keys: %zu, %u signature%s required%s\n",
+			sluice_trust_key_count(trust), sluice_trust_required(trust),
+			sluice_trust_required(trust) == 1 ? "" : "s",
+			opt->require_signed ? ", unsigned packs refused" : "");
+	if (sluice_trust_revoked_count(trust))
+		fprintf(out, "revoked keys: %zu\n", sluice_trust_revoked_count(trust));
 	/* 0: no cap */
 	size_t memory_left = (size_t)opt->memory_cap_mb * 1024 * 1024;
 	if (check_pack("main pack", opt->rules, trust, &memory_left, out, err, err_len) != 0 ||

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "audit_log.h"
+#include "config_check.h"
 #include "control_server.h"
 #include "pack_source.h"
 #include "event_sink.h"
@@ -492,15 +493,9 @@ static int start(struct daemon *d, char *err, size_t err_len)
 
 	/* Every pack, at start and on every reload, goes through the trust: with
 	 * keys, signatures are checked before a byte of the pack is parsed. */
-	d->trust = sluice_trust_new(o->require_signed);
-	if (d->trust == NULL) {
-		snprintf(err, err_len, "out of memory for the trusted keys");
+	d->trust = sluice_options_trust(o, err, err_len);
+	if (d->trust == NULL)
 		return -1;
-	}
-	for (unsigned i = 0; i < o->trusted_key_count; i++) {
-		if (sluice_trust_add_key(d->trust, o->trusted_keys[i], err, err_len) != 0)
-			return -1;
-	}
 
 	/* Rules next: a bad rule file should fail before any port is touched. */
 	static const struct sluice_actor startup = {.kind = SLUICE_ACTOR_STARTUP};

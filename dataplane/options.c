@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "file_read.h"
+#include "pack.h"
 #include "siphash.h"
 #include "suggest.h"
 #include "wire_format.h"
@@ -20,7 +21,7 @@ enum value_kind {
 	V_FLAG,
 	V_POLICY,
 	V_SCAN,
-	V_KEY,	   /* repeatable: appended to trusted_keys */
+	V_KEY,	   /* repeatable: appended to trusted_keys or revoked_keys */
 	V_PORTS,   /* repeatable, comma lists: appended to ws_ports */
 	V_MEMBERS, /* a comma list of JSON member names */
 	V_CHOICE,  /* one of choices[]: its index */
@@ -122,12 +123,21 @@ static const struct option_spec specs[] = {
     {"socket-group", 0, V_STRING, OFF(socket_group), 0, 0, "NAME",
      "group that owns the control socket; other non-root clients are refused"
      " (default: the daemon's group)"},
-    {"trusted-key", 0, V_KEY, 0, 0, 0, "FILE",
-     "public key (PEM, Ed25519) whose signatures are trusted; a pack signed by"
-     " another key, or whose signature does not verify, is refused; repeatable"},
+    {"trusted-key", 0, V_KEY, OFF(trusted_keys), 0, 0, "FILE",
+     "public key (PEM, Ed25519) whose signatures are trusted; a signed pack needs"
+     " --signatures-required of them, and one whose trusted signature does not verify"
+     " is refused; repeatable"},
+    {"signatures-required", 0, V_UINT, OFF(signatures_required), 1, SLUICE_PACK_MAX_SIGS, "N",
+     "distinct --trusted-key keys that must have signed a pack (two-person approval: 2);"
+     " signatures by other keys are not counted (default 1; at most the keys trusted;"
+     " above 1 needs --require-signed)"},
+    {"revoked-key", 0, V_KEY, OFF(revoked_keys), 0, 0, "KEY",
+     "a key whose packs are refused, at start and on every reload, whatever other"
+     " signatures they carry: its id (64 hex digits, as sluice-pack keygen and verify"
+     " print it) or a PEM file of either half; never also a --trusted-key; repeatable"},
     {"require-signed", 0, V_FLAG, OFF(require_signed), 0, 0, NULL,
-     "load only packs signed by a --trusted-key (no unsigned packs, no .yaml rule"
-     " files), at start and on every reload"},
+     "load only packs signed by --signatures-required --trusted-key keys (no unsigned"
+     " packs, no .yaml rule files), at start and on every reload"},
     {"check-config", 0, V_FLAG, OFF(check_config), 0, 0, NULL,
      "check the options, the config file and the packs (signatures, memory cap), the"
      " socket group and where files go, without starting DPDK; print them and exit"
@@ -224,6 +234,11 @@ void sluice_options_free(struct sluice_options *opt)
 		opt->trusted_keys[i] = NULL;
 	}
 	opt->trusted_key_count = 0;
+	for (unsigned i = 0; i < opt->revoked_key_count; i++) {
+		free(opt->revoked_keys[i]);
+		opt->revoked_keys[i] = NULL;
+	}
+	opt->revoked_key_count = 0;
 	opt->rules = opt->events = opt->control_socket = opt->summary = NULL;
 	opt->urgent_rules = opt->audit_log = opt->socket_group = opt->now = NULL;
 }
@@ -419,14 +434,18 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 			return -1;
 		}
 		return 0;
-	case V_KEY:
-		if (opt->trusted_key_count == SLUICE_MAX_TRUSTED_KEYS) {
-			snprintf(err, err_len, "%s--%s '%s': at most %u trusted keys", where,
-				 spec->name, value, SLUICE_MAX_TRUSTED_KEYS);
+	case V_KEY: {
+		bool trust = spec->offset == OFF(trusted_keys);
+		char **keys = trust ? opt->trusted_keys : opt->revoked_keys;
+		unsigned *count = trust ? &opt->trusted_key_count : &opt->revoked_key_count;
+		if (*count == SLUICE_MAX_TRUSTED_KEYS) {
+			snprintf(err, err_len, "%s--%s '%s': at most %u %s keys", where, spec->name,
+				 value, SLUICE_MAX_TRUSTED_KEYS, trust ? "trusted" : "revoked");
 			return -1;
 		}
-		opt->trusted_keys[opt->trusted_key_count++] = strdup(value);
+		keys[(*count)++] = strdup(value);
 		return 0;
+	}
 	case V_PORTS:
 		return parse_ports(spec, value, opt, err, err_len, where);
 	case V_MEMBERS: {
@@ -596,6 +615,15 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 	if (opt->require_signed && opt->trusted_key_count == 0) {
 		snprintf(err, err_len,
 			 "--require-signed needs at least one --trusted-key: no pack could load");
+		return -1;
+	}
+	/* How many trusted keys there are is the trust's to count (two files
+	 * may hold one key): sluice_options_trust(). */
+	if (opt->signatures_required > 1 && !opt->require_signed) {
+		snprintf(err, err_len,
+			 "--signatures-required %u needs --require-signed: without it an unsigned "
+			 "pack would still load",
+			 opt->signatures_required);
 		return -1;
 	}
 	if (opt->socket_group != NULL && opt->socket_group[0] == '\0') {

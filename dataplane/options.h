@@ -45,7 +45,10 @@ struct sluice_options {
 	char *socket_group;			     /* group owning the control socket, or NULL */
 	char *trusted_keys[SLUICE_MAX_TRUSTED_KEYS]; /* public keys (PEM) */
 	unsigned trusted_key_count;
-	bool require_signed; /* refuse unsigned packs and rule files */
+	char *revoked_keys[SLUICE_MAX_TRUSTED_KEYS]; /* key ids (hex) or PEM files */
+	unsigned revoked_key_count;
+	unsigned signatures_required; /* distinct trusted signers a pack needs; 0: not given (1) */
+	bool require_signed;	      /* refuse unsigned packs and rule files */
 	bool offline;
 	bool check_config; /* --check-config: check, print, exit (config_check.h) */
 	unsigned idle_ms;

@@ -1277,7 +1277,9 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	char *key = path_in(r.dir, "release.key"), *pub = path_in(r.dir, "release.pub");
 	char *signed_pack = path_in(r.dir, "signed.pack");
 	cr_assert_eq(sluice_keygen(key, pub, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(sluice_pack_sign(pack, key, signed_pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(
+	    sluice_pack_sign(pack, key, signed_pack, SLUICE_SIGN_ADD, NULL, err, sizeof(err)), 0,
+	    "%s", err);
 	struct sluice_wire_message m = ts_msg(1, "call me 13812345678 tonight");
 	add_datagram(&in, false, false, &m, 1);
 	write_inputs(&r, &in, NULL);
@@ -1305,6 +1307,102 @@ Test(daemon_pcap, require_signed_runs_a_signed_pack_and_refuses_an_unsigned_one,
 	free(signed_pack);
 	free(pack);
 	free_pkts(&in);
+	ts_offline_free(&r);
+}
+
+/* Two-person approval and revocation where an operator meets them: at start
+ * and in --check-config. */
+Test(daemon_pcap, signature_policy_and_revoked_keys_at_start_and_in_check_config, .timeout = 120)
+{
+	struct ts_offline_run r;
+	char err[1024] = "", want[1400], ids[3][65];
+	char *keys[3], *pubs[3];
+
+	ts_offline_prepare(&r);
+	char *pack = default_pack(r.dir);
+	char *approved = path_in(r.dir, "approved.pack");
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "k%d.key", i);
+		keys[i] = path_in(r.dir, name);
+		snprintf(name, sizeof(name), "k%d.pub", i);
+		pubs[i] = path_in(r.dir, name);
+		cr_assert_eq(sluice_keygen(keys[i], pubs[i], err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(sluice_key_id(pubs[i], ids[i], err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(sluice_pack_sign(i ? approved : pack, keys[i], approved,
+					      SLUICE_SIGN_ADD, NULL, err, sizeof(err)),
+			     0, "%s", err);
+	}
+	char *exe = ts_build_path("dataplane/sluice");
+	char *out = NULL;
+
+	/* Two of the two trusted keys signed (the third is a stranger): the
+	 * check passes and says what it checked. */
+	const char *argv[] = {exe,
+			      "--check-config",
+			      "--rules",
+			      approved,
+			      "--trusted-key",
+			      pubs[0],
+			      "--trusted-key",
+			      pubs[1],
+			      "--signatures-required",
+			      "2",
+			      "--require-signed",
+			      NULL,
+			      NULL,
+			      NULL};
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 0, "%s", out);
+	assert_has(out, "trusted keys: 2, 2 signatures required, unsigned packs refused\n");
+	assert_has(out, "config ok");
+	free(out);
+
+	/* Three required of two keys. */
+	argv[9] = "3";
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 2, "%s", out);
+	assert_has(out,
+		   "sluice: check-config: --signatures-required 3: 3 signatures by trusted "
+		   "keys required, but only 2 distinct keys are trusted: no pack could load\n");
+	free(out);
+
+	/* The third signer's key revoked: refused though the two trusted
+	 * signatures would do. */
+	argv[9] = "2";
+	argv[11] = "--revoked-key";
+	argv[12] = ids[2];
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 2, "%s", out);
+	assert_has(out, "revoked keys: 1\n");
+	snprintf(want, sizeof(want),
+		 "sluice: check-config: main pack: %s: signed by revoked key %s; ", approved,
+		 ids[2]);
+	assert_has(out, want);
+	free(out);
+
+	/* A key both trusted and revoked. */
+	argv[12] = ids[0];
+	cr_assert_eq(ts_run((char *const *)argv, 60, &out), 2, "%s", out);
+	snprintf(want, sizeof(want),
+		 "sluice: check-config: %s: key %s is both trusted and revoked; remove it from "
+		 "the trusted keys\n",
+		 ids[0], ids[0]);
+	assert_has(out, want);
+	free(out);
+
+	/* And at start, revoked by its private key file. */
+	write_inputs(&r, NULL, NULL);
+	const char *extra[] = {"--trusted-key", pubs[0], "--revoked-key", keys[2], NULL};
+	ts_offline_sluice(&r, approved, extra);
+	cr_assert_eq(r.rc, 1, "a pack a revoked key signed must not start: %d\n%s", r.rc, r.output);
+	snprintf(want, sizeof(want), "sluice: %s: signed by revoked key %s; ", approved, ids[2]);
+	assert_has(r.output, want);
+
+	for (int i = 0; i < 3; i++) {
+		free(keys[i]);
+		free(pubs[i]);
+	}
+	free(exe);
+	free(approved);
+	free(pack);
 	ts_offline_free(&r);
 }
 

@@ -991,7 +991,9 @@ static void scenario_load_failures(void)
 	/* Signed by a key the daemon does not trust. */
 	char *key = in_dir("other.key"), *pub = in_dir("other.pub");
 	cr_assert_eq(sluice_keygen(key, pub, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(sluice_pack_sign(F.pack_a2, key, foreign, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(
+	    sluice_pack_sign(F.pack_a2, key, foreign, SLUICE_SIGN_ADD, NULL, err, sizeof(err)), 0,
+	    "%s", err);
 	snprintf(req, sizeof(req), "reload %s", foreign);
 	expect_refused("foreign signature", req, "signed by unknown key");
 

@@ -1818,8 +1818,9 @@ static char *compiled_pack(const char *dir, const char *yaml, const char *name,
 	cr_assert_eq(sluice_pack_write(pack, path, err, sizeof(err)), 0, "%s", err);
 	sluice_pack_free(pack);
 	if (private_key != NULL)
-		cr_assert_eq(sluice_pack_sign(path, private_key, path, err, sizeof(err)), 0, "%s",
-			     err);
+		cr_assert_eq(sluice_pack_sign(path, private_key, path, SLUICE_SIGN_ADD, NULL, err,
+					      sizeof(err)),
+			     0, "%s", err);
 	return path;
 }
 
@@ -1969,6 +1970,103 @@ Test(signatures, altered_signed_pack_is_refused_even_when_signatures_are_optiona
 	free(unsigned_pack);
 	free(signed_pack);
 	signing_fini(&t);
+}
+
+/* Two-person approval and revocation on the control path: sluicectl reload
+ * and reload --check refuse a pack a revoked key signed, or with too few
+ * trusted signatures, with the same reason; the reload's refusal is audited
+ * with it. */
+Test(signatures, revoked_or_under_signed_packs_are_refused_on_reload_and_its_check)
+{
+	struct server s;
+	char err[1024] = "", req[1400], want[1400], gone_id[65];
+
+	server_start(&s, NULL);
+	char *keys[3], *pubs[3];
+	const char *names[3] = {"release", "approver", "gone"};
+	for (int i = 0; i < 3; i++) {
+		char file[32];
+		snprintf(file, sizeof(file), "%s.key", names[i]);
+		keys[i] = path_in(s.dir, file);
+		snprintf(file, sizeof(file), "%s.pub", names[i]);
+		pubs[i] = path_in(s.dir, file);
+		cr_assert_eq(sluice_keygen(keys[i], pubs[i], err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(sluice_key_id(pubs[2], gone_id, err, sizeof(err)), 0, "%s", err);
+	struct sluice_trust *trust = sluice_trust_new(true);
+	cr_assert_not_null(trust);
+	cr_assert_eq(sluice_trust_add_key(trust, pubs[0], err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_trust_add_key(trust, pubs[1], err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_trust_set_required(trust, 2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_trust_revoke(trust, gone_id, err, sizeof(err)), 0, "%s", err);
+	s.reg.loader_arg = trust;
+
+	char *v1 = versioned_rules(s.dir, "1"), *v2 = versioned_rules(s.dir, "2");
+	char *approved = compiled_pack(s.dir, v1, "approved", keys[0]);
+	char *revoked = compiled_pack(s.dir, v2, "revoked", keys[0]);
+	char *alone = compiled_pack(s.dir, v2, "alone", keys[0]);
+	cr_assert_eq(
+	    sluice_pack_sign(approved, keys[1], approved, SLUICE_SIGN_ADD, NULL, err, sizeof(err)),
+	    0, "%s", err);
+	for (int i = 1; i < 3; i++)
+		cr_assert_eq(sluice_pack_sign(revoked, keys[i], revoked, SLUICE_SIGN_ADD, NULL, err,
+					      sizeof(err)),
+			     0, "%s", err);
+
+	snprintf(req, sizeof(req), "reload main %s", approved);
+	char *reply = handle(&s, req);
+	assert_has(reply, "{\"ok\":true,");
+	free(reply);
+	const struct sluice_generation *before = sluice_registry_current(&s.reg);
+
+	/* Two trusted signatures, and the revoked key's: refused by both. */
+	snprintf(want, sizeof(want),
+		 "%s: signed by revoked key %s; a pack a revoked key signed is refused whatever "
+		 "other signatures it carries",
+		 revoked, gone_id);
+	for (int check = 1; check >= 0; check--) {
+		snprintf(req, sizeof(req), "%s main %s", check ? "reload-check" : "reload",
+			 revoked);
+		reply = handle(&s, req);
+		assert_has(reply, "{\"ok\":false,\"error\":\"");
+		assert_has(reply, want);
+		free(reply);
+	}
+	snprintf(req, sizeof(req), "reload main %s", alone);
+	reply = handle(&s, req);
+	snprintf(want, sizeof(want),
+		 "%s: 1 of the 2 required signatures by trusted keys (signed by trusted key ",
+		 alone);
+	assert_has(reply, want);
+	free(reply);
+	cr_assert_eq(sluice_registry_current(&s.reg), before, "nothing was published");
+
+	size_t n;
+	char **lines = audit_lines(s.audit_path, &n);
+	cr_assert_eq(n, 4, "start, the approved load, two refusals (a check audits nothing)");
+	snprintf(want, sizeof(want),
+		 "\"action\":\"load\",\"slot\":\"main\",\"result\":\"refused\",\"reason\":\"%s: "
+		 "signed by revoked key %s; ",
+		 revoked, gone_id);
+	assert_has(lines[2], want);
+	snprintf(want, sizeof(want),
+		 "\"result\":\"refused\",\"reason\":\"%s: 1 of the 2 required signatures by "
+		 "trusted keys",
+		 alone);
+	assert_has(lines[3], want);
+	free_lines(lines, n);
+
+	server_stop(&s);
+	sluice_trust_free(trust);
+	for (int i = 0; i < 3; i++) {
+		free(keys[i]);
+		free(pubs[i]);
+	}
+	free(v1);
+	free(v2);
+	free(approved);
+	free(revoked);
+	free(alone);
 }
 
 /* ---- memory cap before the costly steps (issue 8, finding 8) ---- */

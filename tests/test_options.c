@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_check.h"
 #include "options.h"
+#include "pack_sign.h"
 #include "test_support.h"
 
 /* ---- helpers ---- */
@@ -1148,6 +1150,128 @@ Test(options_signatures, config_file_lines_add_keys)
 	free(path);
 }
 
+Test(options_signatures, revoked_keys_and_signatures_required_from_both_places)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = main.pack\n"
+				  "trusted-key = /etc/sluice/release.pub\n"
+				  "trusted-key = /etc/sluice/oncall.pub\n"
+				  "signatures-required = 2\n"
+				  "revoked-key = /etc/sluice/old.pub\n"
+				  "require-signed = true\n");
+
+	cr_assert_eq(PARSE(&opt, err, "--config", path, "--revoked-key",
+			   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
+		     0, "%s", err);
+	cr_assert_eq(opt.signatures_required, 2);
+	cr_assert_eq(opt.revoked_key_count, 2);
+	cr_assert_str_eq(opt.revoked_keys[0], "/etc/sluice/old.pub");
+	cr_assert_str_eq(opt.revoked_keys[1],
+			 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	cr_assert_eq(opt.trusted_key_count, 2, "revoked keys are not trusted ones");
+	sluice_options_free(&opt);
+	cr_assert_eq(opt.revoked_key_count, 0);
+	free(path);
+
+	sluice_options_defaults(&opt);
+	cr_assert_eq(opt.signatures_required, 0, "not given: one signature");
+	cr_assert_eq(opt.revoked_key_count, 0);
+	sluice_options_free(&opt);
+}
+
+Test(options_signatures, a_policy_that_unsigned_packs_would_bypass_is_refused)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", "a.pub",
+			   "--trusted-key", "b.pub", "--signatures-required", "2"),
+		     err,
+		     "--signatures-required 2 needs --require-signed: without it an unsigned pack "
+		     "would still load");
+	sluice_options_free(&opt);
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--signatures-required", "9"), err,
+		     "--signatures-required '9': expected a whole number from 1 to 8");
+	sluice_options_free(&opt);
+	expect_error(PARSE(&opt, err, "--rules", "r.pack", "--signatures-required", "0"), err,
+		     "--signatures-required '0': expected a whole number from 1 to 8");
+	sluice_options_free(&opt);
+}
+
+/* The trust the daemon and --check-config build: what only the key files
+ * can tell (how many distinct keys, which is which) is refused there. */
+Test(options_signatures, trust_refuses_more_signatures_than_keys_and_a_key_both_ways)
+{
+	struct sluice_options opt;
+	char err[1024], id[65];
+	char *dir = ts_make_tmpdir("options");
+	char a_key[512], a_pub[512], b_key[512], b_pub[512], want[1400];
+
+	snprintf(a_key, sizeof(a_key), "%s/a.key", dir);
+	snprintf(a_pub, sizeof(a_pub), "%s/a.pub", dir);
+	snprintf(b_key, sizeof(b_key), "%s/b.key", dir);
+	snprintf(b_pub, sizeof(b_pub), "%s/b.pub", dir);
+	cr_assert_eq(sluice_keygen(a_key, a_pub, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_keygen(b_key, b_pub, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_key_id(a_pub, id, err, sizeof(err)), 0, "%s", err);
+
+	/* One key given twice is one approver. */
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", a_pub, "--trusted-key",
+			   a_pub, "--signatures-required", "2", "--require-signed"),
+		     0, "%s", err);
+	cr_expect_null(sluice_options_trust(&opt, err, sizeof(err)));
+	cr_expect_str_eq(err, "--signatures-required 2: 2 signatures by trusted keys required, but "
+			      "only 1 distinct key is trusted: no pack could load");
+	sluice_options_free(&opt);
+
+	/* Two files, two keys: two of two is a policy. */
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", a_pub, "--trusted-key",
+			   b_pub, "--signatures-required", "2", "--require-signed"),
+		     0, "%s", err);
+	struct sluice_trust *t = sluice_options_trust(&opt, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	cr_expect_eq(sluice_trust_required(t), 2);
+	sluice_trust_free(t);
+	sluice_options_free(&opt);
+
+	/* Three required of two keys. */
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", a_pub, "--trusted-key",
+			   b_pub, "--signatures-required", "3", "--require-signed"),
+		     0, "%s", err);
+	cr_expect_null(sluice_options_trust(&opt, err, sizeof(err)));
+	cr_expect_str_eq(err, "--signatures-required 3: 3 signatures by trusted keys required, but "
+			      "only 2 distinct keys are trusted: no pack could load");
+	sluice_options_free(&opt);
+
+	/* A key both trusted and revoked, by id. */
+	cr_assert_eq(
+	    PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", a_pub, "--revoked-key", id), 0,
+	    "%s", err);
+	cr_expect_null(sluice_options_trust(&opt, err, sizeof(err)));
+	snprintf(want, sizeof(want),
+		 "%s: key %s is both trusted and revoked; remove it from the trusted keys", id, id);
+	cr_expect_str_eq(err, want);
+	sluice_options_free(&opt);
+
+	/* ... or by its private key file; and a revoked key that is missing. */
+	cr_assert_eq(
+	    PARSE(&opt, err, "--rules", "r.pack", "--trusted-key", a_pub, "--revoked-key", a_key),
+	    0, "%s", err);
+	cr_expect_null(sluice_options_trust(&opt, err, sizeof(err)));
+	cr_expect_not_null(strstr(err, "is both trusted and revoked"), "%s", err);
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "--rules", "r.pack", "--revoked-key", "/nonexistent.pub"), 0,
+		     "%s", err);
+	cr_expect_null(sluice_options_trust(&opt, err, sizeof(err)));
+	cr_expect_str_eq(err, "revoked key '/nonexistent.pub' is not a key id (64 hex digits) and "
+			      "cannot be read as a key file: /nonexistent.pub: cannot open: No "
+			      "such file or directory");
+	sluice_options_free(&opt);
+	ts_rmtree(dir);
+	free(dir);
+}
+
 Test(options_signatures, usage_lists_the_signature_options)
 {
 	char *text = NULL;
@@ -1159,5 +1283,7 @@ Test(options_signatures, usage_lists_the_signature_options)
 	fclose(f);
 	cr_assert_not_null(strstr(text, "--trusted-key FILE"), "%s", text);
 	cr_assert_not_null(strstr(text, "--require-signed"), "%s", text);
+	cr_assert_not_null(strstr(text, "--signatures-required N"), "%s", text);
+	cr_assert_not_null(strstr(text, "--revoked-key KEY"), "%s", text);
 	free(text);
 }

@@ -1215,8 +1215,11 @@ Test(sluice_pack_cli, keygen_sign_verify_round_trip)
 
 	r = sp("verify", signed_pack, "--pubkey", alice_pub, NULL);
 	assert_rc(&r, 0);
-	snprintf(want, sizeof(want), "%s: OK, signed by key %s\n", signed_pack, key_id);
-	assert_has(&r, want);
+	snprintf(want, sizeof(want),
+		 "%s: signature 1 of 1: key %s, trusted, valid\n"
+		 "%s: OK, 1 valid signature by trusted keys, 1 required\n",
+		 signed_pack, key_id, signed_pack);
+	cr_assert_str_eq(r.out, want);
 	run_free(&r);
 
 	r = sp("info", signed_pack, NULL);
@@ -1232,7 +1235,11 @@ Test(sluice_pack_cli, keygen_sign_verify_round_trip)
 	r = sp("verify", "--json", signed_pack, "--pubkey", bob_pub, "--pubkey", alice_pub, NULL);
 	assert_rc(&r, 0);
 	assert_json(&r);
-	snprintf(want, sizeof(want), "\"verified\":true,\"key_id\":\"%s\"", key_id);
+	snprintf(want, sizeof(want),
+		 "\"verified\":true,\"key_id\":\"%s\",\"signatures\":[{\"key_id\":\"%s\","
+		 "\"key\":\"trusted\",\"signature\":\"valid\"}],\"valid_trusted\":1,"
+		 "\"required\":1,",
+		 key_id, key_id);
 	assert_has(&r, want);
 	run_free(&r);
 
@@ -1266,6 +1273,146 @@ Test(sluice_pack_cli, keygen_sign_verify_round_trip)
 	free(alice_key);
 	free(bob);
 	free(alice);
+	free(pack);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* Two-person approval as an operator runs it: two people sign in turn, verify
+ * with a two-of-three policy lists both, and a revoked signer sinks it. */
+Test(sluice_pack_cli, co_signed_pack_meets_a_two_of_three_policy)
+{
+	char *dir = ts_make_tmpdir("cli");
+	char sha[65], want[1024], ids[3][65];
+	char *pack = compile_small(dir, sha);
+	char *names[3], *keys[3], *pubs[3];
+	char *signed_pack = path_in(dir, "approved.pack");
+	struct run r;
+
+	for (int i = 0; i < 3; i++) {
+		char file[32];
+		snprintf(file, sizeof(file), "p%d", i);
+		names[i] = path_in(dir, file);
+		snprintf(file, sizeof(file), "p%d.key", i);
+		keys[i] = path_in(dir, file);
+		snprintf(file, sizeof(file), "p%d.pub", i);
+		pubs[i] = path_in(dir, file);
+		r = sp("keygen", "--json", names[i], NULL);
+		assert_rc(&r, 0);
+		const char *at = strstr(r.out, "\"key_id\":\"");
+		cr_assert_not_null(at, "%s", r.out);
+		memcpy(ids[i], at + 10, 64);
+		ids[i][64] = '\0';
+		run_free(&r);
+	}
+
+	r = sp("sign", pack, "--key", keys[0], "-o", signed_pack, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "%s: signed with key %s (%s) -> %s, 1 signature\n", pack,
+		 ids[0], keys[0], signed_pack);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+
+	/* One signature of the two required: exit 1, and the message says so. */
+	r = sp("verify", signed_pack, "-k", pubs[0], "-k", pubs[1], "-k", pubs[2],
+	       "--signatures-required", "2", NULL);
+	assert_rc(&r, 1);
+	snprintf(want, sizeof(want),
+		 "%s: 1 of the 2 required signatures by trusted keys (signed by trusted key %s); "
+		 "have another trusted key co-sign it",
+		 signed_pack, ids[0]);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* The second person co-signs; again changes nothing. */
+	r = sp("sign", signed_pack, "--key", keys[2], NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, ", 2 signatures\n");
+	run_free(&r);
+	r = sp("sign", "--json", signed_pack, "--key", keys[2], NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, "\"signatures\":2,\"already_signed\":true,\"replaced\":false,");
+	run_free(&r);
+
+	r = sp("verify", signed_pack, "-k", pubs[0], "-k", pubs[1], "-k", pubs[2], "-n", "2", NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want),
+		 "%s: signature 1 of 2: key %s, trusted, valid\n"
+		 "%s: signature 2 of 2: key %s, trusted, valid\n"
+		 "%s: OK, 2 valid signatures by trusted keys, 2 required\n",
+		 signed_pack, ids[0], signed_pack, ids[2], signed_pack);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+
+	/* Only two keys trusted, one of them the second signer: the first
+	 * signature is listed as unknown and not counted. */
+	r = sp("verify", "--json", signed_pack, "-k", pubs[1], "-k", pubs[2], "-n", "2", NULL);
+	assert_rc(&r, 1);
+	snprintf(want, sizeof(want),
+		 "{\"key_id\":\"%s\",\"key\":\"unknown\",\"signature\":\"unchecked\"},"
+		 "{\"key_id\":\"%s\",\"key\":\"trusted\",\"signature\":\"valid\"}],"
+		 "\"valid_trusted\":1,\"required\":2,",
+		 ids[0], ids[2]);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* The first signer's key is revoked (by id): refused, and listed. */
+	r = sp("verify", signed_pack, "-k", pubs[1], "-k", pubs[2], "--revoked-key", ids[0], NULL);
+	assert_rc(&r, 1);
+	snprintf(want, sizeof(want), "%s: signature 1 of 2: key %s, revoked, unchecked\n",
+		 signed_pack, ids[0]);
+	assert_has(&r, want);
+	snprintf(want, sizeof(want), "%s: signed by revoked key %s; ", signed_pack, ids[0]);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* Policies no pack could meet are the command line's fault. */
+	r = sp("verify", signed_pack, "-k", pubs[0], "-n", "2", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "--signatures-required 2: 2 signatures by trusted keys required, but only "
+		       "1 distinct key is trusted: no pack could load");
+	run_free(&r);
+	r = sp("verify", signed_pack, "-k", pubs[0], "-n", "9", NULL);
+	assert_rc(&r, 2);
+	assert_has(&r, "--signatures-required: '9' is not a number 1-8");
+	run_free(&r);
+	r = sp("verify", signed_pack, "-k", pubs[0], "-r", keys[0], NULL);
+	assert_rc(&r, 2);
+	snprintf(want, sizeof(want),
+		 "%s: key %s is both trusted and revoked; remove it from the trusted keys", keys[0],
+		 ids[0]);
+	assert_has(&r, want);
+	run_free(&r);
+
+	/* --replace: the last signer's alone; info lists every signer. */
+	r = sp("sign", signed_pack, "--key", keys[1], NULL);
+	assert_rc(&r, 0);
+	run_free(&r);
+	r = sp("info", signed_pack, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want),
+		 "signatures: 3, by keys %s, %s, %s (not verified; use 'sluice-pack verify')\n",
+		 ids[0], ids[2], ids[1]);
+	assert_has(&r, want);
+	run_free(&r);
+	r = sp("sign", signed_pack, "--key", keys[1], "--replace", NULL);
+	assert_rc(&r, 0);
+	assert_has(&r, ", replacing the signatures there -> ");
+	assert_has(&r, ", 1 signature\n");
+	run_free(&r);
+	r = sp("info", "--json", signed_pack, NULL);
+	assert_rc(&r, 0);
+	snprintf(want, sizeof(want), "\"signed\":true,\"key_id\":\"%s\",\"key_ids\":[\"%s\"]",
+		 ids[1], ids[1]);
+	assert_has(&r, want);
+	run_free(&r);
+
+	for (int i = 0; i < 3; i++) {
+		free(names[i]);
+		free(keys[i]);
+		free(pubs[i]);
+	}
+	free(signed_pack);
 	free(pack);
 	ts_rmtree(dir);
 	free(dir);

@@ -77,10 +77,14 @@
  * views; 4: no start dates). */
 #define SLUICE_PACK_FORMAT_OLDEST 2
 #define SLUICE_PACK_HEADER_LEN	  56
-/* Optional signature trailer after the body (pack_sign.h): magic, key id
- * (SHA-256 of the raw Ed25519 public key), Ed25519 signature of the header. */
+/* Signature trailers after the body (pack_sign.h), each: magic, key id
+ * (SHA-256 of the raw Ed25519 public key), Ed25519 signature of the header.
+ * A file carries none or up to SLUICE_PACK_MAX_SIGS of them, by distinct
+ * keys: enough for any approval policy, few enough that a file cannot make
+ * the loader verify signatures without end. */
 #define SLUICE_PACK_SIG_MAGIC "SLUICESG"
 #define SLUICE_PACK_SIG_LEN   104
+#define SLUICE_PACK_MAX_SIGS  8
 
 struct sluice_pack_rule {
 	char *id;
@@ -236,11 +240,14 @@ int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
 			    char *err, size_t err_len);
 
 /* Checks an image's envelope: at least a header, magic, format version,
- * reserved field, body length (a file is exactly header + body, or header +
- * body + signature trailer) and SHA-256 of the body. *signed_out says whether
- * a trailer is present. Nothing in the body is interpreted. */
-int sluice_pack_check_envelope(const char *path, const uint8_t *image, size_t len, bool *signed_out,
-			       char *err, size_t err_len);
+ * reserved field, body length (a file is exactly header + body + 0 to
+ * SLUICE_PACK_MAX_SIGS whole signature trailers, each with its magic, no two
+ * naming the same key) and SHA-256 of the body. *sig_count (may be NULL)
+ * gets the number of trailers; they are the image's last
+ * *sig_count * SLUICE_PACK_SIG_LEN bytes. Nothing in the body is interpreted
+ * and no signature is verified. */
+int sluice_pack_check_envelope(const char *path, const uint8_t *image, size_t len,
+			       size_t *sig_count, char *err, size_t err_len);
 
 /* Allocates (or grows) one scratch valid for every database of the pack. Scratch
  * is per (pack, thread): clone it once per worker. */

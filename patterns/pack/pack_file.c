@@ -512,14 +512,46 @@ int sluice_read_file(const char *path, const struct sluice_load_limits *limits, 
 	return 0;
 }
 
-int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len, bool *signed_out,
+/* The trailers after the body: each starts with the magic, and no key signs
+ * twice (sluice-pack sign never writes that, so such a file was put
+ * together by hand or damaged). */
+static int check_trailers(const char *path, const uint8_t *first, size_t count, char *err,
+			  size_t err_len)
+{
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *t = first + i * SLUICE_PACK_SIG_LEN;
+		if (memcmp(t, SLUICE_PACK_SIG_MAGIC, 8) != 0) {
+			sluice_set_err(err, err_len,
+				       "%s: the %d bytes of trailer %zu of %zu after the body are "
+				       "not a signature trailer (no %s magic); the pack is corrupt",
+				       path, SLUICE_PACK_SIG_LEN, i + 1, count,
+				       SLUICE_PACK_SIG_MAGIC);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (memcmp(first + j * SLUICE_PACK_SIG_LEN + 8, t + 8, 32) == 0) {
+				char hex[65];
+				sluice_to_hex(t + 8, 32, hex);
+				sluice_set_err(
+				    err, err_len,
+				    "%s: signature trailers %zu and %zu are both by key "
+				    "%s; a key signs a pack once, so the pack is corrupt",
+				    path, j + 1, i + 1, hex);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len, size_t *sig_count,
 			       char *err, size_t err_len)
 {
 	uint8_t digest[32];
 	char want[65], got[65];
 
-	if (signed_out)
-		*signed_out = false;
+	if (sig_count)
+		*sig_count = 0;
 	if (len < SLUICE_PACK_HEADER_LEN) {
 		sluice_set_err(err, err_len,
 			       "%s: truncated pack: %zu bytes, shorter than the %d-byte header",
@@ -556,22 +588,9 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 	}
 	uint64_t body_len = get_le64(buf + 16);
 	size_t after = len - SLUICE_PACK_HEADER_LEN;
-	bool is_signed = false;
-	/* A file is exactly header + body, or header + body + signature
-	 * trailer: anything else means it was cut short or something was
-	 * appended. */
-	if (body_len == after) {
-		is_signed = false;
-	} else if (after >= SLUICE_PACK_SIG_LEN && body_len == after - SLUICE_PACK_SIG_LEN) {
-		if (memcmp(buf + len - SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC, 8) != 0) {
-			sluice_set_err(err, err_len,
-				       "%s: length mismatch: the %d bytes after the body are not a "
-				       "signature trailer (no %s magic); the pack is corrupt",
-				       path, SLUICE_PACK_SIG_LEN, SLUICE_PACK_SIG_MAGIC);
-			return -1;
-		}
-		is_signed = true;
-	} else {
+	/* A file is exactly header + body + whole signature trailers: anything
+	 * else means it was cut short or something was appended. */
+	if (body_len > after) {
 		sluice_set_err(
 		    err, err_len,
 		    "%s: length mismatch: the header says the body is %llu bytes but the file "
@@ -579,6 +598,25 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 		    path, (unsigned long long)body_len, after);
 		return -1;
 	}
+	size_t extra = after - (size_t)body_len;
+	if (extra % SLUICE_PACK_SIG_LEN != 0) {
+		sluice_set_err(err, err_len,
+			       "%s: length mismatch: the header says the body is %llu bytes, "
+			       "which leaves %zu bytes after it, not a whole number of %d-byte "
+			       "signature trailers; the pack is truncated or corrupt",
+			       path, (unsigned long long)body_len, extra, SLUICE_PACK_SIG_LEN);
+		return -1;
+	}
+	size_t sigs = extra / SLUICE_PACK_SIG_LEN;
+	if (sigs > SLUICE_PACK_MAX_SIGS) {
+		sluice_set_err(err, err_len,
+			       "%s: %zu signature trailers after the body, more than the %d a "
+			       "pack may carry; the pack is corrupt",
+			       path, sigs, SLUICE_PACK_MAX_SIGS);
+		return -1;
+	}
+	if (check_trailers(path, buf + len - extra, sigs, err, err_len) != 0)
+		return -1;
 	if (sluice_sha256(buf + SLUICE_PACK_HEADER_LEN, (size_t)body_len, digest) != 0) {
 		sluice_set_err(err, err_len, "%s: SHA-256 failed", path);
 		return -1;
@@ -593,8 +631,8 @@ int sluice_pack_check_envelope(const char *path, const uint8_t *buf, size_t len,
 		    path, got, want);
 		return -1;
 	}
-	if (signed_out)
-		*signed_out = is_signed;
+	if (sig_count)
+		*sig_count = sigs;
 	return 0;
 }
 

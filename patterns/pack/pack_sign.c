@@ -26,10 +26,17 @@ struct trusted_key {
 	EVP_PKEY *key;
 };
 
+struct key_id {
+	uint8_t id[32];
+};
+
 struct sluice_trust {
 	bool require_signed;
+	unsigned required; /* distinct trusted keys that must have signed */
 	struct trusted_key *keys;
 	size_t count;
+	struct key_id *revoked;
+	size_t revoked_count;
 };
 
 /* OpenSSL's reason for the last failure, for messages; clears its queue so
@@ -88,9 +95,38 @@ struct sluice_trust *sluice_trust_new(bool require_signed)
 {
 	struct sluice_trust *t = calloc(1, sizeof(*t));
 
-	if (t)
+	if (t) {
 		t->require_signed = require_signed;
+		t->required = 1;
+	}
 	return t;
+}
+
+static const struct trusted_key *trusted(const struct sluice_trust *trust, const uint8_t id[32])
+{
+	for (size_t i = 0; trust && i < trust->count; i++)
+		if (memcmp(trust->keys[i].id, id, 32) == 0)
+			return &trust->keys[i];
+	return NULL;
+}
+
+static bool revoked(const struct sluice_trust *trust, const uint8_t id[32])
+{
+	for (size_t i = 0; trust && i < trust->revoked_count; i++)
+		if (memcmp(trust->revoked[i].id, id, 32) == 0)
+			return true;
+	return false;
+}
+
+static void both_trusted_and_revoked(const char *what, const uint8_t id[32], char *err,
+				     size_t err_len)
+{
+	char hex[65];
+
+	sluice_to_hex(id, 32, hex);
+	sluice_set_err(err, err_len,
+		       "%s: key %s is both trusted and revoked; remove it from the trusted keys",
+		       what, hex);
 }
 
 int sluice_trust_add_key(struct sluice_trust *trust, const char *public_key_pem_path, char *err,
@@ -107,11 +143,14 @@ int sluice_trust_add_key(struct sluice_trust *trust, const char *public_key_pem_
 		EVP_PKEY_free(key);
 		return -1;
 	}
-	for (size_t i = 0; i < trust->count; i++) {
-		if (memcmp(trust->keys[i].id, id, 32) == 0) {
-			EVP_PKEY_free(key);
-			return 0;
-		}
+	if (revoked(trust, id)) {
+		both_trusted_and_revoked(public_key_pem_path, id, err, err_len);
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	if (trusted(trust, id) != NULL) {
+		EVP_PKEY_free(key);
+		return 0;
 	}
 	struct trusted_key *k = realloc(trust->keys, (trust->count + 1) * sizeof(*k));
 	if (!k) {
@@ -126,9 +165,86 @@ int sluice_trust_add_key(struct sluice_trust *trust, const char *public_key_pem_
 	return 0;
 }
 
+/* A key id written out: exactly 64 hex digits. */
+static bool parse_key_id(const char *text, uint8_t id[32])
+{
+	if (strlen(text) != 64 || strspn(text, "0123456789abcdefABCDEF") != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		char byte[3] = {text[2 * i], text[2 * i + 1], '\0'};
+		id[i] = (uint8_t)strtoul(byte, NULL, 16);
+	}
+	return true;
+}
+
+static int pem_key_id(const char *pem_path, uint8_t id[32], char *err, size_t err_len);
+
+int sluice_trust_revoke(struct sluice_trust *trust, const char *key, char *err, size_t err_len)
+{
+	uint8_t id[32];
+
+	/* By id first: the revoked private key may be lost, and its public
+	 * half with it; a file that happens to be named like an id is unlikely
+	 * enough. */
+	if (!parse_key_id(key, id)) {
+		char why[512];
+		if (pem_key_id(key, id, why, sizeof(why)) != 0) {
+			sluice_set_err(
+			    err, err_len,
+			    "revoked key '%s' is not a key id (64 hex digits) and cannot "
+			    "be read as a key file: %s",
+			    key, why);
+			return -1;
+		}
+	}
+	if (trusted(trust, id) != NULL) {
+		both_trusted_and_revoked(key, id, err, err_len);
+		return -1;
+	}
+	if (revoked(trust, id))
+		return 0;
+	struct key_id *r = realloc(trust->revoked, (trust->revoked_count + 1) * sizeof(*r));
+	if (!r) {
+		sluice_set_err(err, err_len, "%s: out of memory", key);
+		return -1;
+	}
+	trust->revoked = r;
+	memcpy(r[trust->revoked_count++].id, id, 32);
+	return 0;
+}
+
+int sluice_trust_set_required(struct sluice_trust *trust, unsigned n, char *err, size_t err_len)
+{
+	if (n == 0 || n > SLUICE_PACK_MAX_SIGS) {
+		sluice_set_err(err, err_len,
+			       "%u signatures required: a pack carries 1 to %d signatures", n,
+			       SLUICE_PACK_MAX_SIGS);
+		return -1;
+	}
+	if (n > trust->count) {
+		sluice_set_err(err, err_len,
+			       "%u signatures by trusted keys required, but only %zu distinct "
+			       "key%s trusted: no pack could load",
+			       n, trust->count, trust->count == 1 ? " is" : "s are");
+		return -1;
+	}
+	trust->required = n;
+	return 0;
+}
+
 size_t sluice_trust_key_count(const struct sluice_trust *trust)
 {
 	return trust ? trust->count : 0;
+}
+
+size_t sluice_trust_revoked_count(const struct sluice_trust *trust)
+{
+	return trust ? trust->revoked_count : 0;
+}
+
+unsigned sluice_trust_required(const struct sluice_trust *trust)
+{
+	return trust ? trust->required : 0;
 }
 
 void sluice_trust_free(struct sluice_trust *trust)
@@ -138,71 +254,165 @@ void sluice_trust_free(struct sluice_trust *trust)
 	for (size_t i = 0; i < trust->count; i++)
 		EVP_PKEY_free(trust->keys[i].key);
 	free(trust->keys);
+	free(trust->revoked);
 	free(trust);
 }
 
 /* ---- verifying ---- */
 
-/* Checks the trailer of an image whose envelope is intact and signed.
- * Returns 0 when a trusted key made the signature. */
-static int check_signature(const char *path, const uint8_t *img, size_t len,
-			   const struct sluice_trust *trust, char key_hex[65], char *err,
-			   size_t err_len)
+const char *sluice_sig_key_name(enum sluice_sig_key key)
 {
-	const uint8_t *trailer = img + len - SLUICE_PACK_SIG_LEN;
-	const uint8_t *id = trailer + 8;
-	const uint8_t *sig = trailer + 40;
-	char hex[65];
+	return key == SLUICE_SIG_TRUSTED   ? "trusted"
+	       : key == SLUICE_SIG_REVOKED ? "revoked"
+					   : "unknown";
+}
 
-	sluice_to_hex(id, 32, hex);
-	if (key_hex)
-		memcpy(key_hex, hex, 65);
-	for (size_t i = 0; trust && i < trust->count; i++) {
-		if (memcmp(trust->keys[i].id, id, 32) != 0)
+const char *sluice_sig_check_name(enum sluice_sig_check check)
+{
+	return check == SLUICE_SIG_VALID     ? "valid"
+	       : check == SLUICE_SIG_INVALID ? "invalid"
+					     : "unchecked";
+}
+
+static bool signature_verifies(EVP_PKEY *key, const uint8_t *sig, const uint8_t *header)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		  EVP_DigestVerify(ctx, sig, ED25519_SIG_LEN, header, SLUICE_PACK_HEADER_LEN) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+/* "KEY, KEY" of the signatures whose key is of kind, or "" (for messages). */
+static size_t list_keys(const struct sluice_verify_report *r, enum sluice_sig_key kind, char *buf,
+			size_t cap)
+{
+	size_t n = 0, used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->count; i++) {
+		if (r->sigs[i].key != kind)
 			continue;
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		int ok =
-		    ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, trust->keys[i].key) == 1 &&
-		    EVP_DigestVerify(ctx, sig, ED25519_SIG_LEN, img, SLUICE_PACK_HEADER_LEN) == 1;
-		EVP_MD_CTX_free(ctx);
-		ERR_clear_error();
-		if (!ok) {
+		int w = snprintf(buf + used, cap - used, "%s%s", n ? ", " : "", r->sigs[i].key_id);
+		if (w > 0 && (size_t)w < cap - used)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
+}
+
+/* Says why a pack whose signatures were all checked does not meet the
+ * policy: a revoked signer first (the operator's explicit word), then a
+ * signature that does not verify (an altered file), then too few. */
+static int policy_refusal(const char *path, const struct sluice_verify_report *r, bool count_them,
+			  char *err, size_t err_len)
+{
+	char trusted_keys[SLUICE_PACK_MAX_SIGS * 66], unknown_keys[SLUICE_PACK_MAX_SIGS * 66];
+
+	for (size_t i = 0; i < r->count; i++) {
+		if (r->sigs[i].key == SLUICE_SIG_REVOKED) {
+			sluice_set_err(err, err_len,
+				       "%s: signed by revoked key %s; a pack a revoked key signed "
+				       "is refused whatever other signatures it carries: sign it "
+				       "again without that key ('sluice-pack sign --replace', then "
+				       "co-sign)",
+				       path, r->sigs[i].key_id);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < r->count; i++) {
+		if (r->sigs[i].check == SLUICE_SIG_INVALID) {
 			sluice_set_err(
 			    err, err_len,
 			    "%s: bad signature: the signature by key %s does not verify; the "
 			    "pack was altered after signing",
-			    path, hex);
+			    path, r->sigs[i].key_id);
 			return -1;
 		}
-		return 0;
 	}
-	sluice_set_err(
-	    err, err_len,
-	    "%s: signed by unknown key %s; add that key's public key to the trusted keys, or "
-	    "sign the pack with a trusted key",
-	    path, hex);
+	if (!count_them || r->valid_trusted >= r->required)
+		return 0;
+	size_t unknown = list_keys(r, SLUICE_SIG_UNKNOWN, unknown_keys, sizeof(unknown_keys));
+	if (r->valid_trusted == 0 && r->required == 1) {
+		sluice_set_err(err, err_len,
+			       "%s: signed by unknown key%s %s; add that key's public key to the "
+			       "trusted keys, or sign the pack with a trusted key",
+			       path, unknown == 1 ? "" : "s", unknown_keys);
+		return -1;
+	}
+	size_t trusted_n = list_keys(r, SLUICE_SIG_TRUSTED, trusted_keys, sizeof(trusted_keys));
+	char who[sizeof(trusted_keys) + sizeof(unknown_keys) + 64];
+	snprintf(who, sizeof(who), "%s%s%s%s",
+		 trusted_n == 0	  ? "no trusted key"
+		 : trusted_n == 1 ? "trusted key "
+				  : "trusted keys ",
+		 trusted_keys,
+		 unknown == 0	? ""
+		 : unknown == 1 ? "; not counted: unknown key "
+				: "; not counted: unknown keys ",
+		 unknown_keys);
+	sluice_set_err(err, err_len,
+		       "%s: %zu of the %u required signatures by trusted keys (signed by %s); have "
+		       "another trusted key co-sign it ('sluice-pack sign PACK --key KEY')",
+		       path, r->valid_trusted, r->required, who);
 	return -1;
 }
 
-int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust, char key_id_hex[65],
-		       char *err, size_t err_len)
+static void report_init(struct sluice_verify_report *r, const struct sluice_trust *trust)
 {
+	memset(r, 0, sizeof(*r));
+	r->required = trust != NULL ? trust->required : 1; /* no trust: nothing counts */
+}
+
+/* Checks every signature of an image whose envelope is intact (the last
+ * count trailers) against trust, fills r (report_init()ed), and applies the
+ * policy (the required count only when count_them). */
+static int judge(const char *path, const uint8_t *img, size_t len, size_t count,
+		 const struct sluice_trust *trust, bool count_them, struct sluice_verify_report *r,
+		 char *err, size_t err_len)
+{
+	const uint8_t *first = img + len - count * SLUICE_PACK_SIG_LEN;
+
+	r->count = count;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *id = first + i * SLUICE_PACK_SIG_LEN + 8;
+		struct sluice_sig_status *st = &r->sigs[i];
+		const struct trusted_key *k = trusted(trust, id);
+
+		sluice_to_hex(id, 32, st->key_id);
+		if (revoked(trust, id)) {
+			st->key = SLUICE_SIG_REVOKED;
+		} else if (k != NULL) {
+			st->key = SLUICE_SIG_TRUSTED;
+			st->check = signature_verifies(k->key, id + 32, img) ? SLUICE_SIG_VALID
+									     : SLUICE_SIG_INVALID;
+			r->valid_trusted += st->check == SLUICE_SIG_VALID;
+		}
+	}
+	return policy_refusal(path, r, count_them, err, err_len);
+}
+
+int sluice_pack_verify(const char *pack_path, const struct sluice_trust *trust,
+		       struct sluice_verify_report *report, char *err, size_t err_len)
+{
+	struct sluice_verify_report local;
 	uint8_t *img;
-	size_t len;
-	bool is_signed;
+	size_t len, count;
 	int rc = -1;
 
-	if (key_id_hex)
-		key_id_hex[0] = '\0';
+	if (!report)
+		report = &local;
+	report_init(report, trust);
 	if (sluice_read_file(pack_path, NULL, &img, &len, err, err_len) != 0)
 		return -1;
-	if (sluice_pack_check_envelope(pack_path, img, len, &is_signed, err, err_len) != 0)
+	if (sluice_pack_check_envelope(pack_path, img, len, &count, err, err_len) != 0)
 		goto out;
-	if (!is_signed) {
+	if (count == 0)
 		sluice_set_err(err, err_len, "%s: pack is not signed", pack_path);
-		goto out;
-	}
-	rc = check_signature(pack_path, img, len, trust, key_id_hex, err, err_len);
+	else
+		rc = judge(pack_path, img, len, count, trust, true, report, err, err_len);
 out:
 	free(img);
 	return rc;
@@ -212,24 +422,28 @@ int sluice_pack_read_trusted(const char *path, const struct sluice_trust *trust,
 			     const struct sluice_load_limits *limits, struct sluice_pack **out,
 			     char *err, size_t err_len)
 {
+	struct sluice_verify_report report;
 	uint8_t *img;
-	size_t len;
-	bool is_signed;
+	size_t len, count;
 	int rc = -1;
 
 	*out = NULL;
 	if (sluice_read_file(path, limits, &img, &len, err, err_len) != 0)
 		return -1;
-	if (sluice_pack_check_envelope(path, img, len, &is_signed, err, err_len) != 0)
+	if (sluice_pack_check_envelope(path, img, len, &count, err, err_len) != 0)
 		goto out;
-	if (trust != NULL && !is_signed && trust->require_signed) {
+	if (trust != NULL && count == 0 && trust->require_signed) {
 		sluice_set_err(err, err_len,
 			       "%s: pack is not signed and this daemon requires signed packs",
 			       path);
 		goto out;
 	}
-	if (trust != NULL && is_signed && (trust->count || trust->require_signed) &&
-	    check_signature(path, img, len, trust, NULL, err, err_len) != 0)
+	/* With no keys and signatures optional, signatures are not judged,
+	 * but a revoked key's are still refused. */
+	report_init(&report, trust);
+	if (trust != NULL && count != 0 &&
+	    judge(path, img, len, count, trust, trust->count || trust->require_signed, &report, err,
+		  err_len) != 0)
 		goto out;
 	rc = sluice_pack_parse_image(path, img, len, limits, out, err, err_len);
 out:
@@ -291,45 +505,77 @@ static int write_file_atomic(const char *path, mode_t mode, const uint8_t *a, si
 	return 0;
 }
 
-int sluice_pack_sign(const char *pack_path, const char *private_key_pem_path, const char *out_path,
-		     char *err, size_t err_len)
+/* Makes this key's trailer for the image's header. */
+static int make_trailer(const char *pack_path, const char *key_path, EVP_PKEY *key,
+			const uint8_t *img, uint8_t trailer[SLUICE_PACK_SIG_LEN], char *err,
+			size_t err_len)
 {
-	uint8_t trailer[SLUICE_PACK_SIG_LEN];
-	uint8_t *img = NULL;
-	size_t len, sig_len = ED25519_SIG_LEN;
-	bool is_signed;
-	EVP_PKEY *key;
-	EVP_MD_CTX *ctx = NULL;
+	size_t sig_len = ED25519_SIG_LEN;
 	char why[256];
 	int rc = -1;
 
+	memcpy(trailer, SLUICE_PACK_SIG_MAGIC, 8);
+	if (key_id_of(key, trailer + 8) != 0) {
+		sluice_set_err(err, err_len, "%s: cannot read the key's public half", key_path);
+		return -1;
+	}
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, trailer + 40, &sig_len, img, SLUICE_PACK_HEADER_LEN) != 1 ||
+	    sig_len != ED25519_SIG_LEN)
+		sluice_set_err(err, err_len, "%s: signing failed: %s", pack_path,
+			       ssl_reason(why, sizeof(why)));
+	else
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int sluice_pack_sign(const char *pack_path, const char *private_key_pem_path, const char *out_path,
+		     enum sluice_sign_mode mode, struct sluice_sign_result *result, char *err,
+		     size_t err_len)
+{
+	struct sluice_sign_result local;
+	uint8_t trailer[SLUICE_PACK_SIG_LEN];
+	uint8_t *img = NULL;
+	size_t len, count;
+	EVP_PKEY *key;
+	int rc = -1;
+
+	if (!result)
+		result = &local;
+	memset(result, 0, sizeof(*result));
 	key = read_key(private_key_pem_path, true, err, err_len);
 	if (!key)
 		return -1;
-	if (sluice_read_file(pack_path, NULL, &img, &len, err, err_len) != 0)
+	if (sluice_read_file(pack_path, NULL, &img, &len, err, err_len) != 0 ||
+	    sluice_pack_check_envelope(pack_path, img, len, &count, err, err_len) != 0 ||
+	    make_trailer(pack_path, private_key_pem_path, key, img, trailer, err, err_len) != 0)
 		goto out;
-	if (sluice_pack_check_envelope(pack_path, img, len, &is_signed, err, err_len) != 0)
-		goto out;
-	if (is_signed)
-		len -= SLUICE_PACK_SIG_LEN;
-
-	memcpy(trailer, SLUICE_PACK_SIG_MAGIC, 8);
-	if (key_id_of(key, trailer + 8) != 0) {
-		sluice_set_err(err, err_len, "%s: cannot read the key's public half",
-			       private_key_pem_path);
+	if (mode == SLUICE_SIGN_REPLACE) {
+		len -= count * SLUICE_PACK_SIG_LEN;
+		count = 0;
+	}
+	uint8_t *first = img + len - count * SLUICE_PACK_SIG_LEN;
+	for (size_t i = 0; i < count && !result->already_signed; i++) {
+		uint8_t *t = first + i * SLUICE_PACK_SIG_LEN;
+		if (memcmp(t + 8, trailer + 8, 32) == 0) {
+			/* In its place, so co-signers' order is kept. */
+			memcpy(t, trailer, sizeof(trailer));
+			result->already_signed = true;
+		}
+	}
+	if (!result->already_signed && count == SLUICE_PACK_MAX_SIGS) {
+		sluice_set_err(err, err_len,
+			       "%s: already carries %d signatures, the most a pack may hold; "
+			       "sign it with --replace to start again",
+			       pack_path, SLUICE_PACK_MAX_SIGS);
 		goto out;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
-	    EVP_DigestSign(ctx, trailer + 40, &sig_len, img, SLUICE_PACK_HEADER_LEN) != 1 ||
-	    sig_len != ED25519_SIG_LEN) {
-		sluice_set_err(err, err_len, "%s: signing failed: %s", pack_path,
-			       ssl_reason(why, sizeof(why)));
-		goto out;
-	}
-	rc = write_file_atomic(out_path, 0644, img, len, trailer, sizeof(trailer), err, err_len);
+	result->signatures = count + !result->already_signed;
+	rc = write_file_atomic(out_path, 0644, img, len, trailer,
+			       result->already_signed ? 0 : sizeof(trailer), err, err_len);
 out:
-	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(key);
 	free(img);
 	return rc;
@@ -383,9 +629,9 @@ int sluice_keygen(const char *private_out, const char *public_out, char *err, si
 	return rc;
 }
 
-int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t err_len)
+/* The id of a PEM file holding either half of a key. */
+static int pem_key_id(const char *pem_path, uint8_t id[32], char *err, size_t err_len)
 {
-	uint8_t id[32];
 	EVP_PKEY *key;
 	char why[256];
 	FILE *f = sluice_file_fopen_regular(pem_path, why, sizeof(why));
@@ -402,12 +648,19 @@ int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t e
 	key = read_key(pem_path, is_private, err, err_len);
 	if (!key)
 		return -1;
-	if (key_id_of(key, id) != 0) {
+	int rc = key_id_of(key, id);
+	if (rc != 0)
 		sluice_set_err(err, err_len, "%s: cannot read the key's public half", pem_path);
-		EVP_PKEY_free(key);
-		return -1;
-	}
 	EVP_PKEY_free(key);
+	return rc;
+}
+
+int sluice_key_id(const char *pem_path, char key_id_hex[65], char *err, size_t err_len)
+{
+	uint8_t id[32];
+
+	if (pem_key_id(pem_path, id, err, err_len) != 0)
+		return -1;
 	sluice_to_hex(id, 32, key_id_hex);
 	return 0;
 }

@@ -152,8 +152,8 @@ struct info {
 	const char *path;
 	const struct sp_rule_index *ix;
 	bool is_pack;
-	int signed_state; /* 1 signed, 0 unsigned, -1 unknown */
-	char key_id[65];  /* of the signer, when known */
+	int signed_state;		     /* 1 signed, 0 unsigned, -1 unknown */
+	struct sluice_verify_report signers; /* when signed: by whom, unverified */
 	size_t actions[NACTIONS], severity[NSEVERITY], kinds[NKINDS];
 	size_t quiet, expiring, expired, starting, waiting;
 	struct tally *cats;
@@ -196,20 +196,20 @@ static int count(struct info *in, int64_t now)
 	return 0;
 }
 
-/* Whether the pack is signed, and by which key. Whether that key is to be
+/* Whether the pack is signed, and by which keys. Whether they are to be
  * trusted is for `sluice-pack verify` to say, given the trusted keys. */
-static int signature_of(const char *path, char key_id[65])
+static int signature_of(const char *path, struct sluice_verify_report *signers)
 {
 	struct sluice_trust *none = sluice_trust_new(false);
 	char err[SP_ERR_LEN];
 
-	key_id[0] = '\0';
+	memset(signers, 0, sizeof(*signers));
 	if (!none)
 		return -1;
-	/* With no keys it cannot succeed; it still reports the signer. */
-	sluice_pack_verify(path, none, key_id, err, sizeof(err));
+	/* With no keys it cannot succeed; it still reports the signers. */
+	sluice_pack_verify(path, none, signers, err, sizeof(err));
 	sluice_trust_free(none);
-	return key_id[0] ? 1 : 0;
+	return signers->count ? 1 : 0;
 }
 
 static void rule_json(struct sluice_json_writer *j, const struct sluice_pack_rule *r, size_t i)
@@ -296,8 +296,13 @@ static void info_json(struct sluice_json_writer *j, const struct info *in, bool 
 		sluice_jw_null(j, "signed");
 	else
 		sluice_jw_bool(j, "signed", in->signed_state == 1);
-	if (in->key_id[0])
-		sluice_jw_string(j, "key_id", in->key_id);
+	if (in->signers.count) {
+		sluice_jw_string(j, "key_id", in->signers.sigs[0].key_id);
+		sluice_jw_array(j, "key_ids");
+		for (size_t i = 0; i < in->signers.count; i++)
+			sluice_jw_string(j, NULL, in->signers.sigs[i].key_id);
+		sluice_jw_end(j);
+	}
 	if (pack->compile_ms > 0)
 		sluice_jw_double(j, "compile_ms", pack->compile_ms, 3, false);
 	sluice_jw_string(j, "hyperscan", hs_version());
@@ -393,10 +398,15 @@ static void info_text(const struct info *in, bool list_rules)
 	if (pack->description && pack->description[0])
 		printf("about:      %s\n", pack->description);
 	printf("sha256:     %s\n", pack->sha256_hex);
-	if (in->signed_state == 1)
+	if (in->signed_state == 1 && in->signers.count == 1) {
 		printf("signature:  signed by key %s (not verified; use 'sluice-pack verify')\n",
-		       in->key_id);
-	else if (in->signed_state == 0)
+		       in->signers.sigs[0].key_id);
+	} else if (in->signed_state == 1) {
+		printf("signatures: %zu, by keys", in->signers.count);
+		for (size_t i = 0; i < in->signers.count; i++)
+			printf("%s %s", i ? "," : "", in->signers.sigs[i].key_id);
+		printf(" (not verified; use 'sluice-pack verify')\n");
+	} else if (in->signed_state == 0)
 		printf("signature:  unsigned\n");
 	if (pack->compile_ms > 0)
 		printf("compiled:   in %.1f ms\n", pack->compile_ms);
@@ -488,7 +498,7 @@ int sp_cmd_info(int argc, char **argv)
 	in.ix = &ix;
 	in.is_pack = sp_is_pack_file(in.path);
 	/* A rule file is never signed: -1 leaves the line out. */
-	in.signed_state = in.is_pack ? signature_of(in.path, in.key_id) : -1;
+	in.signed_state = in.is_pack ? signature_of(in.path, &in.signers) : -1;
 	if (sp_rule_index_build(pack, &ix) != 0 || count(&in, (int64_t)time(NULL)) != 0) {
 		snprintf(err, sizeof(err), "%s: out of memory", in.path);
 		status = SP_EXIT_FAIL;
