@@ -9,13 +9,13 @@
  *    "pack":"sluice-default","version":"2026.11.23-1","sha256":"…",
  *    "previous_version":"2026.11.23-0"}
  *
- * - action: load, rollback, unload, expiry, or, for a client refused at the
- *   socket, the request's own word (status, stats, stop, …).
+ * - action: load, rollback, rollforward, unload, expiry, start, or, for a
+ *   client refused at the socket, the request's own word (status, stats, …).
  * - result: ok or refused; "reason" says why when refused.
  * - by: client (with its SO_PEERCRED uid and pid), startup, or daemon.
- * - pack/version/sha256: the pack the action is about (loaded, rolled back to,
- *   unloaded, whose rule expired), when it is known; a load refused before the
- *   file could be read has only "path".
+ * - pack/version/sha256: the pack the action is about (loaded, rolled back or
+ *   forward to, unloaded, whose rule expired), when it is known; a load refused
+ *   before the file could be read has only "path".
  * - previous_version: the version in force in the slot before the action
  *   (null when the slot was empty).
  * - expiry and start lines add "rule" and the rule's "starts_at" and "expires_at".

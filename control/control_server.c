@@ -232,17 +232,27 @@ static void active_json(struct sluice_strbuf *sb, const struct sluice_registry *
 			     gs->scratch->bytes, gs->disabled_count);
 }
 
+/* The slot's kept packs in load order, newest first (a position, @N, is an
+ * index here); the slot's pack says since when it is in force, or, in an
+ * unloaded slot, that it is the one a rollback brings back. */
 static void history_json(struct sluice_strbuf *sb, const struct sluice_slot_history *h)
 {
 	sluice_strbuf_printf(sb, "[");
 	for (size_t i = 0; i < h->len; i++) {
+		bool current = i == h->current;
 		if (i > 0)
 			sluice_strbuf_printf(sb, ",");
 		pack_json(sb, h->kept[i].pack);
 		sb->len--;
 		sluice_strbuf_printf(
-		    sb, ",\"active\":%s,\"kept_since\":", i == 0 && h->active ? "true" : "false");
+		    sb, ",\"active\":%s,\"kept_since\":", current && h->active ? "true" : "false");
 		format_time(sb, h->kept[i].loaded_at_ns);
+		if (current && h->active) {
+			sluice_strbuf_printf(sb, ",\"active_since\":");
+			format_time(sb, h->active_since_ns);
+		} else if (current) {
+			sluice_strbuf_printf(sb, ",\"unloaded\":true");
+		}
 		sluice_strbuf_printf(sb, "}");
 	}
 	sluice_strbuf_printf(sb, "]");
@@ -453,8 +463,7 @@ static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enu
 
 #define REQUESTS                                                                                   \
 	"status, stats, stats rules, reload [main|urgent] PATH, reload-check [main|urgent] PATH, " \
-	"rollback [main|urgent] "                                                                  \
-	"[VERSION], unload urgent, stop"
+	"rollback [main|urgent] [TARGET], rollforward [main|urgent] [TARGET], unload urgent, stop"
 
 /* Splits "[main|urgent] REST": *slot is set when the first word names a slot,
  * and the rest (possibly "") is returned. */
@@ -482,6 +491,34 @@ static bool printable_ascii(const char *s, size_t max)
 	return true;
 }
 
+/* What follows verb in request ("" or " ..."), or NULL when request is
+ * another verb. */
+static const char *verb_args(const char *request, const char *verb)
+{
+	size_t n = strlen(verb);
+	if (strncmp(request, verb, n) != 0 || (request[n] != '\0' && request[n] != ' '))
+		return NULL;
+	return request + n;
+}
+
+/* rollback or rollforward [main|urgent] [TARGET]: args as verb_args() gives. */
+static void move(struct sluice_control *ctl, const char *args, bool forward,
+		 const struct sluice_actor *by, struct sluice_strbuf *sb)
+{
+	char err[1024];
+	struct sluice_swap_report rep;
+	enum sluice_slot slot = SLUICE_SLOT_MAIN;
+	const char *to = *args == ' ' ? take_slot(args + 1, &slot) : "";
+	int rc = forward ? sluice_registry_rollforward_slot(ctl->registry, slot, to, by, &rep, err,
+							    sizeof(err))
+			 : sluice_registry_rollback_slot(ctl->registry, slot, to, by, &rep, err,
+							 sizeof(err));
+	if (rc != 0)
+		reply_error(sb, err);
+	else
+		reply_swap(ctl, sb, slot, &rep);
+}
+
 void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 				const struct sluice_actor *by, struct sluice_strbuf *sb)
 {
@@ -489,6 +526,7 @@ void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 	struct sluice_swap_report rep = {0};
 	enum sluice_slot slot = SLUICE_SLOT_MAIN;
 	struct sluice_registry *reg = ctl->registry;
+	const char *args;
 
 	if (strcmp(request, "status") == 0) {
 		reply_status(ctl, sb);
@@ -514,13 +552,10 @@ void sluice_control_handle_from(struct sluice_control *ctl, const char *request,
 			reply_error(sb, err);
 		else
 			reply_swap(ctl, sb, slot, &rep);
-	} else if (strcmp(request, "rollback") == 0 || strncmp(request, "rollback ", 9) == 0) {
-		const char *version = request[8] == ' ' ? take_slot(request + 9, &slot) : "";
-		if (sluice_registry_rollback_slot(reg, slot, *version ? version : NULL, by, &rep,
-						  err, sizeof(err)) != 0)
-			reply_error(sb, err);
-		else
-			reply_swap(ctl, sb, slot, &rep);
+	} else if ((args = verb_args(request, "rollback")) != NULL) {
+		move(ctl, args, false, by, sb);
+	} else if ((args = verb_args(request, "rollforward")) != NULL) {
+		move(ctl, args, true, by, sb);
 	} else if (strcmp(request, "unload") == 0 || strncmp(request, "unload ", 7) == 0) {
 		const char *rest = request[6] == ' ' ? take_slot(request + 7, &slot) : request;
 		if (rest == request || rest == request + 7 || *rest != '\0')

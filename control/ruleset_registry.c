@@ -1,8 +1,11 @@
 #include "ruleset_registry.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clock.h"
@@ -320,6 +323,30 @@ static void drop_kept(struct sluice_kept_pack *kp)
 	memset(kp, 0, sizeof(*kp));
 }
 
+/* The oldest kept pack other than the current one leaves the history: the
+ * pack a load replaces is the one to return to should the new pack misbehave,
+ * even when it was rolled back to from newer ones. keep >= 2, so there is
+ * always another. */
+static void evict_oldest(struct sluice_slot_history *h)
+{
+	size_t victim = h->len - 1;
+	if (victim == h->current)
+		victim--;
+	drop_kept(&h->kept[victim]);
+	memmove(&h->kept[victim], &h->kept[victim + 1], (h->len - victim - 1) * sizeof(h->kept[0]));
+	h->len--;
+	if (h->current > victim)
+		h->current--;
+}
+
+/* After a publication that put kept[i] in force in its slot. */
+static void make_current(const struct sluice_registry *reg, struct sluice_slot_history *h, size_t i)
+{
+	h->current = i;
+	h->active = true;
+	h->active_since_ns = reg->active->loaded_at_ns;
+}
+
 static void report_previous(struct sluice_swap_report *report, const char *version)
 {
 	snprintf(report->previous_version, sizeof(report->previous_version), "%s",
@@ -367,10 +394,11 @@ static bool publish_again(struct sluice_registry *reg, enum sluice_slot slot,
 	again.pack = pack;
 	again.loaded_at_ns = sluice_realtime_ns();
 	memset(again.hits, 0, (pack->rule_count ? pack->rule_count : 1) * sizeof(uint64_t));
+	/* Loaded last, so first, whichever pack was current: the history stays
+	 * in load order. */
 	memmove(&h->kept[1], &h->kept[0], k * sizeof(h->kept[0]));
 	h->kept[0] = again;
-	h->active = true;
-	h->active_since_ns = again.loaded_at_ns;
+	make_current(reg, h, 0);
 	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
 	audit_new_expiries(reg);
 	*rc = 0;
@@ -420,14 +448,13 @@ static int publish(struct sluice_registry *reg, enum sluice_slot slot, struct sl
 	/* The grace period is over: a pack beyond the history's length is unused. */
 	struct sluice_slot_history *h = &reg->slots[slot];
 	if (h->len == reg->keep) {
-		drop_kept(&h->kept[h->len - 1]);
-		h->len--;
+		evict_oldest(h);
+		report->dropped = 1;
 	}
 	memmove(&h->kept[1], &h->kept[0], h->len * sizeof(h->kept[0]));
 	h->kept[0] = entry;
 	h->len++;
-	h->active = true;
-	h->active_since_ns = sluice_realtime_ns();
+	make_current(reg, h, 0);
 	audit(reg, "load", slot, NULL, by, pack->source, pack, prev);
 	audit_new_expiries(reg);
 	rc = 0;
@@ -543,7 +570,8 @@ int sluice_registry_load_slot(struct sluice_registry *reg, enum sluice_slot slot
 	return 0;
 }
 
-/* "2026.11.23-2 (active), 2026.11.23-1" */
+/* "2026.11.23-3, 2026.11.23-2 (active), 2026.11.23-1", newest first; an
+ * unloaded slot marks the pack last in force "(unloaded)". */
 static void list_kept(const struct sluice_slot_history *h, char *buf, size_t cap)
 {
 	size_t used = 0;
@@ -551,80 +579,220 @@ static void list_kept(const struct sluice_slot_history *h, char *buf, size_t cap
 	if (h->len == 0)
 		snprintf(buf, cap, "none");
 	for (size_t i = 0; i < h->len && used < cap; i++) {
+		const char *mark = i != h->current ? "" : h->active ? " (active)" : " (unloaded)";
 		int n = snprintf(buf + used, cap - used, "%s%s%s", i > 0 ? ", " : "",
-				 h->kept[i].pack->version, i == 0 && h->active ? " (active)" : "");
+				 h->kept[i].pack->version, mark);
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
 }
 
-int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot slot,
-				  const char *version, const struct sluice_actor *by,
-				  struct sluice_swap_report *report, char *err, size_t err_len)
+/* Whether kept[i] lies where the move goes from the slot's pack: newer for a
+ * roll forward, older for a rollback, which in an unloaded slot may also
+ * bring back the pack last in force. */
+static bool in_direction(const struct sluice_slot_history *h, size_t i, bool forward)
+{
+	if (forward)
+		return i < h->current;
+	return i > h->current || (i == h->current && !h->active);
+}
+
+/* The next kept pack in the move's direction, or h->len with err. */
+static size_t next_target(const struct sluice_slot_history *h, enum sluice_slot slot, bool forward,
+			  const char *kept, char *err, size_t err_len)
+{
+	size_t t = h->len;
+	if (forward && h->len > 0 && h->current > 0)
+		t = h->current - 1;
+	else if (!forward && h->len > 0)
+		t = h->active ? h->current + 1 : h->current;
+	if (t < h->len)
+		return t;
+	snprintf(err, err_len, "no %s pack to %s%s (history holds %zu)%s%s",
+		 forward ? "newer" : "earlier", forward ? "roll forward to" : "roll back to",
+		 slot == SLUICE_SLOT_MAIN ? "" : " in the urgent slot", h->len,
+		 h->len > 1 ? "; kept: " : "", h->len > 1 ? kept : "");
+	return h->len;
+}
+
+/* "@N": position N of the history; h->len with err when malformed or past
+ * its end. */
+static size_t position_target(const struct sluice_slot_history *h, enum sluice_slot slot,
+			      const char *to, const char *kept, char *err, size_t err_len)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = strtoul(to + 1, &end, 10);
+	if (to[1] < '0' || to[1] > '9' || *end != '\0' || errno != 0) {
+		snprintf(
+		    err, err_len,
+		    "bad position '%s': expected @N, N a number from 0 (the pack loaded last); "
+		    "kept in the %s slot: %s",
+		    to, sluice_slot_name(slot), kept);
+		return h->len;
+	}
+	if (n >= h->len) {
+		snprintf(err, err_len,
+			 "no kept pack at position %s in the %s slot (history holds %zu); kept: %s",
+			 to, sluice_slot_name(slot), h->len, kept);
+		return h->len;
+	}
+	return (size_t)n;
+}
+
+/* Whether to could begin a SHA-256 in hex: short prefixes would name packs
+ * by accident. */
+static bool sha_prefix_like(const char *to)
+{
+	size_t n = strlen(to);
+	if (n < 6 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)to[i]))
+			return false;
+	}
+	return true;
+}
+
+/* The one kept pack whose SHA-256 begins with to, or h->len with err. */
+static size_t sha_target(const struct sluice_slot_history *h, enum sluice_slot slot, const char *to,
+			 const char *kept, char *err, size_t err_len)
+{
+	size_t found = h->len, count = 0;
+	char which[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; sha_prefix_like(to) && i < h->len; i++) {
+		if (strncasecmp(h->kept[i].pack->sha256_hex, to, strlen(to)) != 0)
+			continue;
+		found = i;
+		count++;
+		int n = snprintf(which + used, sizeof(which) - used, "%s%s %.12s",
+				 count > 1 ? ", " : "", h->kept[i].pack->version,
+				 h->kept[i].pack->sha256_hex);
+		if (n > 0 && (size_t)n < sizeof(which) - used)
+			used += (size_t)n;
+	}
+	if (count == 1)
+		return found;
+	if (count > 1)
+		snprintf(err, err_len,
+			 "SHA-256 prefix '%s' begins %zu kept packs in the %s slot (%s): give more "
+			 "digits",
+			 to, count, sluice_slot_name(slot), which);
+	else
+		snprintf(err, err_len, "no kept pack with version %s'%s' in the %s slot; kept: %s",
+			 sha_prefix_like(to) ? "or SHA-256 prefix " : "", to,
+			 sluice_slot_name(slot), kept);
+	return h->len;
+}
+
+/* The kept pack with version `to` nearest the slot's pack in the move's
+ * direction (a version kept twice, rebuilt, means that one); else the slot's
+ * pack or another with it, for the caller to refuse; h->len when none. */
+static size_t version_target(const struct sluice_slot_history *h, const char *to, bool forward)
+{
+	size_t best = h->len, other = h->len;
+	for (size_t i = 0; i < h->len; i++) {
+		if (strcmp(h->kept[i].pack->version, to) != 0)
+			continue;
+		if (in_direction(h, i, forward)) {
+			if (best == h->len || (forward ? i > best : i < best))
+				best = i;
+		} else if (other == h->len || i == h->current) {
+			other = i;
+		}
+	}
+	return best < h->len ? best : other;
+}
+
+/* The kept pack `to` names for the move (sluice_registry_rollback_slot()), or
+ * h->len with err saying why there is none. */
+static size_t find_target(const struct sluice_slot_history *h, enum sluice_slot slot, bool forward,
+			  const char *to, char *err, size_t err_len)
+{
+	char kept[1024], what[256];
+	list_kept(h, kept, sizeof(kept));
+	if (to == NULL)
+		return next_target(h, slot, forward, kept, err, err_len);
+
+	size_t t;
+	if (to[0] == '@') {
+		t = position_target(h, slot, to, kept, err, err_len);
+		if (t == h->len)
+			return t;
+		snprintf(what, sizeof(what), "position %s (%s)", to, h->kept[t].pack->version);
+	} else if ((t = version_target(h, to, forward)) < h->len) {
+		snprintf(what, sizeof(what), "version '%s'", to);
+	} else {
+		t = sha_target(h, slot, to, kept, err, err_len);
+		if (t == h->len)
+			return t;
+		snprintf(what, sizeof(what), "SHA-256 prefix '%s' (%s)", to,
+			 h->kept[t].pack->version);
+	}
+	if (in_direction(h, t, forward))
+		return t;
+	const char *name = sluice_slot_name(slot);
+	if (t == h->current && h->active)
+		snprintf(err, err_len, "%s is already active in the %s slot; kept: %s", what, name,
+			 kept);
+	else
+		snprintf(err, err_len, "%s is %s %s, %s the %s slot: %s it instead; kept: %s", what,
+			 !forward	   ? "newer than"
+			 : t == h->current ? "the same as"
+					   : "older than",
+			 h->kept[h->current].pack->version,
+			 h->active ? "in force in" : "last in force in", name,
+			 forward ? "roll back to" : "roll forward to", kept);
+	return h->len;
+}
+
+/* A rollback or roll forward: kept[target] becomes the slot's pack; every
+ * kept pack stays. */
+static int move_slot(struct sluice_registry *reg, enum sluice_slot slot, bool forward,
+		     const char *to, const struct sluice_actor *by,
+		     struct sluice_swap_report *report, char *err, size_t err_len)
 {
 	struct sluice_swap_report local;
 	if (report == NULL)
 		report = &local;
 	memset(report, 0, sizeof(*report));
 
+	const char *action = forward ? "rollforward" : "rollback";
 	struct sluice_slot_history *h = &reg->slots[slot];
 	const struct sluice_pack *before = in_force(reg, slot);
+	/* Kept packs stay alive across the swap: `prev` stays valid. */
 	const char *prev = before != NULL ? before->version : NULL;
-	size_t first = h->active ? 1 : 0;
-	size_t target = h->len;
 	report_previous(report, prev);
+	size_t target = find_target(h, slot, forward, to != NULL && *to ? to : NULL, err, err_len);
+	if (target == h->len)
+		return refuse(reg, action, slot, err, by, NULL, NULL, prev);
 
-	if (version == NULL) {
-		target = first;
-		if (target >= h->len) {
-			snprintf(err, err_len,
-				 "no earlier pack to roll back to%s (history holds %zu)",
-				 slot == SLUICE_SLOT_MAIN ? "" : " in the urgent slot", h->len);
-			return refuse(reg, "rollback", slot, err, by, NULL, NULL, prev);
-		}
-	} else {
-		for (size_t i = first; i < h->len && target == h->len; i++) {
-			if (strcmp(h->kept[i].pack->version, version) == 0)
-				target = i;
-		}
-		if (target == h->len) {
-			char kept[1024];
-			list_kept(h, kept, sizeof(kept));
-			if (h->active && prev != NULL && strcmp(prev, version) == 0)
-				snprintf(err, err_len,
-					 "version '%s' is already active in the %s slot; kept: %s",
-					 version, sluice_slot_name(slot), kept);
-			else
-				snprintf(err, err_len,
-					 "no kept pack with version '%s' in the %s slot; kept: %s",
-					 version, sluice_slot_name(slot), kept);
-			return refuse(reg, "rollback", slot, err, by, NULL, NULL, prev);
-		}
-	}
-
-	struct sluice_pack *to = h->kept[target].pack;
+	struct sluice_pack *pack = h->kept[target].pack;
 	const struct sluice_pack *packs[SLUICE_SLOT_COUNT];
 	current_packs(reg, packs);
-	packs[slot] = to;
-	char *prev_copy = prev != NULL ? strdup(prev) : NULL;
-	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0) {
-		refuse(reg, "rollback", slot, err, by, NULL, to, prev_copy);
-		free(prev_copy);
-		return -1;
-	}
-	/* After the grace period: the packs rolled back from are unused. */
-	for (size_t i = 0; i < target; i++)
-		drop_kept(&h->kept[i]);
-	memmove(&h->kept[0], &h->kept[target], (h->len - target) * sizeof(h->kept[0]));
-	h->len -= target;
-	h->active = true;
-	h->active_since_ns = sluice_realtime_ns();
-	report->dropped = (unsigned)target;
-	audit(reg, "rollback", slot, NULL, by, NULL, to, prev_copy);
+	packs[slot] = pack;
+	if (compose(reg, packs, sluice_registry_now(reg), report, err, err_len) != 0)
+		return refuse(reg, action, slot, err, by, NULL, pack, prev);
+	make_current(reg, h, target);
+	audit(reg, action, slot, NULL, by, NULL, pack, prev);
 	audit_new_expiries(reg);
-	free(prev_copy);
 	return 0;
+}
+
+int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				  const char *to, const struct sluice_actor *by,
+				  struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	return move_slot(reg, slot, false, to, by, report, err, err_len);
+}
+
+int sluice_registry_rollforward_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				     const char *to, const struct sluice_actor *by,
+				     struct sluice_swap_report *report, char *err, size_t err_len)
+{
+	return move_slot(reg, slot, true, to, by, report, err, err_len);
 }
 
 int sluice_registry_unload(struct sluice_registry *reg, enum sluice_slot slot,
@@ -707,6 +875,7 @@ void sluice_registry_destroy(struct sluice_registry *reg)
 		for (size_t i = 0; i < h->len; i++)
 			drop_kept(&h->kept[i]);
 		h->len = 0;
+		h->current = 0;
 		h->active = false;
 	}
 }

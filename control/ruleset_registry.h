@@ -5,10 +5,10 @@
  * - Workers read `active` once per pass (rcu_publish.h). Everything else here
  *   runs on the control thread only; nothing is locked because nothing else
  *   writes.
- * - Every change (load, rollback, unload, expiry) builds the next generation
- *   completely (scratch for every worker) and publishes it with
- *   sluice_rcu_publish(); then calls the `drain` hook so that events naming
- *   the old packs are written while they are alive; then adds the old
+ * - Every change (load, rollback, roll forward, unload, expiry) builds the
+ *   next generation completely (scratch for every worker) and publishes it
+ *   with sluice_rcu_publish(); then calls the `drain` hook so that events
+ *   naming the old packs are written while they are alive; then adds the old
  *   generation's rule hits to its packs' totals and frees it.
  * - Before publishing, the `check_workers` hook must confirm every worker is
  *   passing through quiescent states; otherwise the change is refused instead
@@ -20,11 +20,17 @@
  *   what is held now (the active generation's packs and scratch, and the packs
  *   kept for rollback, all alive until the grace period ends) is refused with
  *   the figures.
- * - Each slot keeps up to `keep` packs, newest first. kept[0] is the slot's
- *   pack in force when `active` (always, for main, once loaded); an unloaded
- *   urgent slot keeps its packs for rollback. A rollback returns to an older
- *   kept pack without reading anything from disk and drops the newer ones.
- *   A pack leaves the history (and is freed) only after a grace period.
+ * - Each slot keeps up to `keep` packs, in the order they were loaded, newest
+ *   first. kept[current] is the slot's pack: in force when `active` (always,
+ *   for main, once loaded); an unloaded urgent slot keeps its packs, and
+ *   `current` names the one last in force. A rollback or roll forward makes
+ *   another kept pack current without reading anything from disk and without
+ *   dropping any: the packs on either side of it stay kept, so an operator
+ *   can roll back and then forward again. A load puts its pack in front and
+ *   makes it current, wherever `current` was. Past `keep`, the oldest pack
+ *   leaves the history, sparing the pack just loaded and the one it replaced
+ *   (the known-good pack to return to if the new one misbehaves). A pack
+ *   leaves the history (and is freed) only after a grace period.
  * - Rule hits are counted per worker in each generation, and added to the
  *   pack's kept totals when the generation retires, so a pack's counts run
  *   from when it was loaded, across swaps of the other slot and expiries.
@@ -48,7 +54,7 @@ struct sluice_swap_report {
 	double grace_ms; /* publication to the end of the grace period */
 	uint64_t seq;
 	char previous_version[128]; /* in force in the slot before; "" when empty */
-	unsigned dropped;	    /* packs a rollback dropped from the history */
+	unsigned dropped;	    /* kept packs that left the history (a load at `keep`) */
 };
 
 struct sluice_kept_pack {
@@ -60,11 +66,12 @@ struct sluice_kept_pack {
 };
 
 struct sluice_slot_history {
-	struct sluice_kept_pack kept[SLUICE_HISTORY_MAX]; /* [0] newest */
+	struct sluice_kept_pack kept[SLUICE_HISTORY_MAX]; /* [0] loaded last */
 	size_t len;
-	bool active; /* kept[0] is the slot's pack in the active generation */
-	/* CLOCK_REALTIME when the slot's pack last changed (load, rollback),
-	 * whatever the other slot did since */
+	size_t current; /* kept[current]: the slot's pack (when len > 0) */
+	bool active;	/* kept[current] is in the active generation */
+	/* The publication (CLOCK_REALTIME) that last changed the slot's pack
+	 * (load, rollback, roll forward), whatever the other slot did since */
 	uint64_t active_since_ns;
 };
 
@@ -133,12 +140,22 @@ int sluice_registry_publish_slot(struct sluice_registry *reg, enum sluice_slot s
 				 struct sluice_pack *pack, const struct sluice_actor *by,
 				 struct sluice_swap_report *report, char *err, size_t err_len);
 
-/* Returns slot to its previous kept pack (version NULL) or to the newest kept
- * pack with that version; the packs newer than it leave the history. An
- * unknown version is refused with the kept versions listed. */
+/* Makes an older kept pack current in slot (rollback) or a newer one (roll
+ * forward); no kept pack is dropped. `to` names the pack:
+ * - NULL or "": the next one in that direction (rollback in an unloaded slot: the
+ *   pack last in force);
+ * - "@N": position N in the history, 0 the pack loaded last;
+ * - a version: the nearest kept pack in that direction with it;
+ * - otherwise, 6 to 64 hex digits: the one kept pack whose SHA-256 begins so.
+ * A pack that is not in that direction, the active one, an unknown or
+ * ambiguous name, and an empty history are refused, each with its own
+ * message (kept versions listed). */
 int sluice_registry_rollback_slot(struct sluice_registry *reg, enum sluice_slot slot,
-				  const char *version, const struct sluice_actor *by,
+				  const char *to, const struct sluice_actor *by,
 				  struct sluice_swap_report *report, char *err, size_t err_len);
+int sluice_registry_rollforward_slot(struct sluice_registry *reg, enum sluice_slot slot,
+				     const char *to, const struct sluice_actor *by,
+				     struct sluice_swap_report *report, char *err, size_t err_len);
 
 /* Empties the urgent slot (its packs stay kept for rollback). The main slot
  * cannot be emptied. */

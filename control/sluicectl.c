@@ -24,13 +24,18 @@ static void usage(FILE *out)
 		"\n"
 		"A generation of packs is in force on every worker: the main pack, and optionally\n"
 		"an urgent pack scanned beside it (the strongest action of the two wins). Each\n"
-		"slot is swapped on its own and keeps its last packs in memory for rollback.\n"
+		"slot is swapped on its own and keeps its last packs in memory, in the order\n"
+		"they were loaded, to roll back and forward among.\n"
 		"\n"
 		"Commands:\n"
 		"  status\n"
 		"      the pack in force in each slot (name, version, rules, sha256, when loaded,\n"
 		"      rules expired), the packs kept for rollback, memory held against the cap,\n"
 		"      and each worker's heartbeat\n"
+		"  history [--slot main|urgent]\n"
+		"      every kept pack of the slot (default both), newest first: position (@N),\n"
+		"      name, version, sha256 prefix, when loaded; * marks the pack in force and\n"
+		"      since when\n"
 		"  stats\n"
 		"      every counter, totals and per worker, as JSON\n"
 		"  stats --rules\n"
@@ -47,10 +52,14 @@ static void usage(FILE *out)
 		"  unload [--slot urgent]\n"
 		"      empty the urgent slot (its pack stays kept for rollback); the main slot\n"
 		"      cannot be emptied\n"
-		"  rollback [--slot main|urgent] [VERSION]\n"
-		"      return the slot (default main) to its previous pack, or to the kept pack\n"
-		"      with VERSION, from memory, within a swap's time; the packs newer than it\n"
-		"      are dropped. An unknown VERSION is refused with the kept versions listed\n"
+		"  rollback [--slot main|urgent] [--to TARGET | TARGET]\n"
+		"      put an older kept pack in force in the slot (default main): the next\n"
+		"      older one, or TARGET, from memory, within a swap's time; the newer packs\n"
+		"      stay kept. TARGET is a VERSION, @N (a position in history, @0 the pack\n"
+		"      loaded last) or 6 or more hex digits of a SHA-256. A TARGET that is\n"
+		"      unknown, ambiguous, in force or newer is refused, kept versions listed\n"
+		"  rollforward [--slot main|urgent] [--to TARGET | TARGET]\n"
+		"      the same towards newer kept packs: the next newer one, or TARGET\n"
 		"  stop\n"
 		"      ask the daemon to finish and print its summary\n"
 		"\n"
@@ -228,6 +237,25 @@ static void print_check(const struct sluice_json *r)
 	       sluice_json_bool(r, "same_as_in_force", false) ? " (the pack in force)" : "");
 }
 
+/* One slot's kept packs, newest first, as history_json() gives them. */
+static void print_history(const char *slot, const struct sluice_json *history)
+{
+	size_t n = history != NULL ? history->count : 0;
+	printf("%s slot: %zu pack%s kept, newest first\n", slot, n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_json *h = history->items[i];
+		bool active = sluice_json_bool(h, "active", false);
+		printf("%c @%-2zu %-24s %-16s sha256 %.12s  loaded %s", active ? '*' : ' ', i,
+		       sluice_json_str(h, "name", "?"), sluice_json_str(h, "version", "?"),
+		       sluice_json_str(h, "sha256", ""), sluice_json_str(h, "kept_since", "?"));
+		if (active)
+			printf(", in force since %s", sluice_json_str(h, "active_since", "?"));
+		else if (sluice_json_bool(h, "unloaded", false))
+			printf(", unloaded (rollback brings it back)");
+		printf("\n");
+	}
+}
+
 static void print_swap(const struct sluice_json *r)
 {
 	if (sluice_json_bool(r, "check", false)) {
@@ -247,7 +275,7 @@ static void print_swap(const struct sluice_json *r)
 	printf(" (was %s)", prev != NULL ? prev : "empty");
 	double dropped = sluice_json_num(r, "dropped", 0);
 	if (dropped > 0)
-		printf("; %.0f newer pack%s dropped", dropped, dropped == 1 ? "" : "s");
+		printf("; the oldest kept pack left the history");
 	printf("\n  load %.1f ms, scratch %.1f ms, grace period %.1f ms\n",
 	       sluice_json_num(r, "load_ms", 0), sluice_json_num(r, "build_ms", 0),
 	       sluice_json_num(r, "grace_ms", 0));
@@ -259,6 +287,7 @@ static void print_swap(const struct sluice_json *r)
 struct invocation {
 	const char *cmd;
 	const char *slot; /* --slot, or NULL */
+	const char *to;	  /* --to, or NULL */
 	const char *positional[2];
 	int npos;
 	bool rules; /* --rules */
@@ -278,7 +307,8 @@ static int need_slot(const char *value, const char **slot)
 /* ---- commands: each checks its arguments and writes its request line ---- */
 
 typedef int (*build_fn)(const struct invocation *inv, char *request, size_t cap);
-typedef void (*render_fn)(const struct sluice_json *reply, const char *raw);
+typedef void (*render_fn)(const struct invocation *inv, const struct sluice_json *reply,
+			  const char *raw);
 
 static int build_reload(const struct invocation *inv, char *request, size_t cap)
 {
@@ -300,15 +330,22 @@ static int build_reload(const struct invocation *inv, char *request, size_t cap)
 	return 0;
 }
 
-static int build_rollback(const struct invocation *inv, char *request, size_t cap)
+/* rollback, rollforward: the TARGET as --to or alone (VERSION, before --to). */
+static int build_move(const struct invocation *inv, char *request, size_t cap)
 {
-	if (inv->npos > 1) {
-		fprintf(stderr, "sluicectl: rollback takes at most one VERSION\n");
+	if (inv->npos > 1 || (inv->npos == 1 && inv->to != NULL)) {
+		fprintf(stderr, "sluicectl: %s takes one TARGET, with --to or alone\n", inv->cmd);
 		return 2;
 	}
-	if ((size_t)snprintf(request, cap, "rollback %s%s%s", inv->slot ? inv->slot : "main",
-			     inv->npos ? " " : "", inv->npos ? inv->positional[0] : "") >= cap) {
-		fprintf(stderr, "sluicectl: version too long\n");
+	const char *to = inv->to != NULL ? inv->to : inv->npos ? inv->positional[0] : "";
+	if (inv->to != NULL && *to == '\0') {
+		fprintf(stderr, "sluicectl: %s: --to needs a VERSION, @N or SHA-256 prefix\n",
+			inv->cmd);
+		return 2;
+	}
+	if ((size_t)snprintf(request, cap, "%s %s%s%s", inv->cmd, inv->slot ? inv->slot : "main",
+			     *to ? " " : "", to) >= cap) {
+		fprintf(stderr, "sluicectl: target too long\n");
 		return 2;
 	}
 	return 0;
@@ -336,14 +373,38 @@ static int build_plain(const struct invocation *inv, char *request, size_t cap)
 	return 0;
 }
 
-static void render_status(const struct sluice_json *reply, const char *raw)
+static void render_status(const struct invocation *inv, const struct sluice_json *reply,
+			  const char *raw)
 {
-	(void)raw;
+	(void)inv, (void)raw;
 	print_status(reply);
 }
 
-static void render_stats(const struct sluice_json *reply, const char *raw)
+/* history is read from the status reply, which lists every kept pack. */
+static int build_history(const struct invocation *inv, char *request, size_t cap)
 {
+	if (inv->npos != 0) {
+		fprintf(stderr, "sluicectl: history takes no argument (only --slot)\n");
+		return 2;
+	}
+	snprintf(request, cap, "status");
+	return 0;
+}
+
+static void render_history(const struct invocation *inv, const struct sluice_json *reply,
+			   const char *raw)
+{
+	(void)raw;
+	if (inv->slot == NULL || strcmp(inv->slot, "main") == 0)
+		print_history("main", sluice_json_get(reply, "history"));
+	if (inv->slot == NULL || strcmp(inv->slot, "urgent") == 0)
+		print_history("urgent", sluice_json_get(reply, "urgent_history"));
+}
+
+static void render_stats(const struct invocation *inv, const struct sluice_json *reply,
+			 const char *raw)
+{
+	(void)inv;
 	/* stats --rules is a table; plain stats, indented JSON. */
 	if (sluice_json_get(reply, "rules") != NULL)
 		print_rules(reply);
@@ -351,15 +412,17 @@ static void render_stats(const struct sluice_json *reply, const char *raw)
 		print_pretty(raw);
 }
 
-static void render_swap(const struct sluice_json *reply, const char *raw)
+static void render_swap(const struct invocation *inv, const struct sluice_json *reply,
+			const char *raw)
 {
-	(void)raw;
+	(void)inv, (void)raw;
 	print_swap(reply);
 }
 
-static void render_stop(const struct sluice_json *reply, const char *raw)
+static void render_stop(const struct invocation *inv, const struct sluice_json *reply,
+			const char *raw)
 {
-	(void)reply, (void)raw;
+	(void)inv, (void)reply, (void)raw;
 	printf("sluice is stopping\n");
 }
 
@@ -367,15 +430,18 @@ static const struct command {
 	const char *name;
 	bool takes_slot;
 	bool takes_rules;
+	bool takes_to;
 	build_fn build;
 	render_fn render;
 } commands[] = {
-    {"status", false, false, build_plain, render_status},
-    {"stats", false, true, build_plain, render_stats},
-    {"reload", true, false, build_reload, render_swap},
-    {"rollback", true, false, build_rollback, render_swap},
-    {"unload", true, false, build_unload, render_swap},
-    {"stop", false, false, build_plain, render_stop},
+    {"status", false, false, false, build_plain, render_status},
+    {"history", true, false, false, build_history, render_history},
+    {"stats", false, true, false, build_plain, render_stats},
+    {"reload", true, false, false, build_reload, render_swap},
+    {"rollback", true, false, true, build_move, render_swap},
+    {"rollforward", true, false, true, build_move, render_swap},
+    {"unload", true, false, false, build_unload, render_swap},
+    {"stop", false, false, false, build_plain, render_stop},
 };
 
 static const struct command *find_command(const char *name)
@@ -444,6 +510,10 @@ static int parse_command_args(int argc, char **argv, int i, struct invocation *i
 		} else if (strncmp(argv[i], "--slot=", 7) == 0) {
 			if (need_slot(argv[i] + 7, &inv->slot) != 0)
 				return 2;
+		} else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			inv->to = argv[++i];
+		} else if (strncmp(argv[i], "--to=", 5) == 0) {
+			inv->to = argv[i] + 5;
 		} else if (strcmp(argv[i], "--rules") == 0) {
 			inv->rules = true;
 		} else if (strcmp(argv[i], "--check") == 0 && strcmp(inv->cmd, "reload") == 0) {
@@ -462,7 +532,8 @@ static int parse_command_args(int argc, char **argv, int i, struct invocation *i
 }
 
 /* Sends the request and shows the reply; the exit status. */
-static int exchange(const struct globals *g, const struct command *c, const char *request)
+static int exchange(const struct globals *g, const struct command *c, const struct invocation *inv,
+		    const char *request)
 {
 	char err[512];
 	char *reply = NULL;
@@ -483,7 +554,7 @@ static int exchange(const struct globals *g, const struct command *c, const char
 	else if (!ok)
 		fprintf(stderr, "sluicectl: refused: %s\n", sluice_json_str(doc, "error", reply));
 	else
-		c->render(doc, reply);
+		c->render(inv, doc, reply);
 	sluice_json_free(doc);
 	free(reply);
 	return ok ? 0 : 1;
@@ -516,9 +587,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluicectl: only stats takes --rules\n");
 		return 2;
 	}
+	if (inv.to != NULL && !c->takes_to) {
+		fprintf(stderr, "sluicectl: only rollback and rollforward take --to\n");
+		return 2;
+	}
 	char request[SLUICE_CTL_MAX_REQUEST];
 	status = c->build(&inv, request, sizeof(request));
 	if (status != 0)
 		return status;
-	return exchange(&g, c, request);
+	return exchange(&g, c, &inv, request);
 }

@@ -722,7 +722,7 @@ Test(registry, bad_rule_file_is_refused_naming_file_and_line)
 	free(bad);
 }
 
-Test(registry, rollback_returns_to_a_and_drops_b)
+Test(registry, rollback_returns_to_a_and_keeps_b)
 {
 	struct sluice_registry reg;
 	struct sluice_swap_report rep;
@@ -743,8 +743,10 @@ Test(registry, rollback_returns_to_a_and_drops_b)
 	cr_assert_eq(gen->seq, 3, "a rollback is a new publication");
 	cr_assert_eq(rep.seq, 3);
 	cr_assert_eq(rep.load_ms, 0.0, "nothing is loaded for a rollback");
-	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 1, "B left the history");
-	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, pack_a);
+	cr_assert_eq(rep.dropped, 0);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2, "B stays kept, to roll forward to");
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].kept[1].pack, pack_a);
+	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].current, 1);
 	cr_assert_eq(drain_calls, 3);
 	cr_assert_eq(reg.swaps, 3);
 	cr_assert_not_null(gen->slot[SLUICE_SLOT_MAIN].scratch->scratch[0]);
@@ -1174,22 +1176,24 @@ Test(control_server, unknown_command_replies_ok_false)
 	char *reply = request(&s, "frobnicate");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'frobnicate' (status, "
 				"stats, stats rules, reload [main|urgent] PATH, reload-check "
-				"[main|urgent] PATH, rollback "
-				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
+				"[main|urgent] PATH, rollback [main|urgent] [TARGET], rollforward "
+				"[main|urgent] [TARGET], unload urgent, stop)\"}\n");
 	free(reply);
 	reply = request(&s, "reload");
 	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request 'reload' (status, "
 				"stats, stats rules, reload [main|urgent] PATH, reload-check "
-				"[main|urgent] PATH, rollback "
-				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
+				"[main|urgent] PATH, rollback [main|urgent] [TARGET], rollforward "
+				"[main|urgent] [TARGET], unload urgent, stop)\"}\n");
 	free(reply);
 	/* Bytes that are not printable ASCII are not echoed: the reply stays
 	 * UTF-8 JSON (found by fuzz_control). */
 	reply = request(&s, "frob\xff\xfe\xe4\xbd");
-	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"unknown request (not shown: it is not "
-				"printable ASCII) (status, stats, stats rules, reload "
-				"[main|urgent] PATH, reload-check [main|urgent] PATH, rollback "
-				"[main|urgent] [VERSION], unload urgent, stop)\"}\n");
+	cr_assert_str_eq(reply,
+			 "{\"ok\":false,\"error\":\"unknown request (not shown: it is not "
+			 "printable ASCII) (status, stats, stats rules, reload "
+			 "[main|urgent] PATH, reload-check [main|urgent] PATH, rollback "
+			 "[main|urgent] [TARGET], rollforward [main|urgent] [TARGET], unload "
+			 "urgent, stop)\"}\n");
 	free(reply);
 	server_stop(&s);
 }

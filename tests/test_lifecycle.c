@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -380,15 +381,15 @@ Test(rollback, without_version_returns_to_the_previous_pack_from_memory)
 	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v2, "the very pack 2.0 is back");
 	cr_assert_eq(rep.load_ms, 0.0);
 	cr_assert_str_eq(rep.previous_version, "3.0");
-	cr_assert_eq(rep.dropped, 1);
+	cr_assert_eq(rep.dropped, 0);
 	cr_assert_eq(rep.seq, 4);
-	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 2);
-	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->version, "2.0");
-	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[1].pack->version, "1.0");
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 3, "3.0 stays kept");
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].current, 1);
+	cr_assert_str_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->version, "3.0");
 	three_free(&t);
 }
 
-Test(rollback, to_an_older_version_drops_the_newer_ones)
+Test(rollback, to_an_older_version_keeps_the_newer_ones)
 {
 	struct three t;
 	struct sluice_swap_report rep;
@@ -401,9 +402,10 @@ Test(rollback, to_an_older_version_drops_the_newer_ones)
 		     0, "%s", err);
 	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v1);
 	cr_assert_str_eq(rep.previous_version, "3.0");
-	cr_assert_eq(rep.dropped, 2);
-	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 1);
-	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack, v1);
+	cr_assert_eq(rep.dropped, 0);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].len, 3);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].current, 2);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].kept[2].pack, v1);
 	three_free(&t);
 }
 
@@ -450,6 +452,297 @@ Test(rollback, takes_about_as_long_as_a_swap)
 	/* No compile, no read: scratch for 2 workers and a grace period. */
 	cr_assert_lt(ms, 100.0, "rollback took %.1f ms", ms);
 	cr_assert_eq(rep.load_ms, 0.0);
+	three_free(&t);
+}
+
+/* ---- roll forward: the kept packs on either side of the one in force ---- */
+
+/* "3.0 2.0* 1.0": the slot's kept versions, loaded last first, * on the
+ * slot's pack. */
+static const char *versions(const struct sluice_registry *reg, enum sluice_slot slot)
+{
+	static char buf[512];
+	const struct sluice_slot_history *h = &reg->slots[slot];
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < h->len; i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s%s", i ? " " : "",
+					 h->kept[i].pack->version, i == h->current ? "*" : "");
+	return buf;
+}
+
+static int move(struct sluice_registry *reg, enum sluice_slot slot, bool forward, const char *to,
+		struct sluice_swap_report *rep, char *err, size_t err_len)
+{
+	return forward
+		   ? sluice_registry_rollforward_slot(reg, slot, to, &client_actor, rep, err,
+						      err_len)
+		   : sluice_registry_rollback_slot(reg, slot, to, &client_actor, rep, err, err_len);
+}
+
+/* A move that must succeed, leaving the history as `after` (versions()). */
+static void move_ok(struct sluice_registry *reg, enum sluice_slot slot, bool forward,
+		    const char *to, const char *after)
+{
+	char err[1024] = "";
+	struct sluice_swap_report rep;
+
+	cr_assert_eq(move(reg, slot, forward, to, &rep, err, sizeof(err)), 0, "%s %s: %s",
+		     forward ? "rollforward" : "rollback", to ? to : "(next)", err);
+	cr_assert_str_eq(versions(reg, slot), after);
+	cr_assert_eq(rep.load_ms, 0.0, "nothing is read for a move");
+	cr_assert_eq(rep.dropped, 0, "a move keeps every pack");
+	const struct sluice_slot_history *h = &reg->slots[slot];
+	cr_assert_eq(sluice_registry_current(reg)->slot[slot].pack, h->kept[h->current].pack);
+	cr_assert(h->active);
+	cr_assert_eq(h->active_since_ns, sluice_registry_current(reg)->loaded_at_ns,
+		     "the slot is in force since the swap");
+}
+
+/* A move that must be refused with exactly `want`, publishing nothing. */
+static void move_refused(struct sluice_registry *reg, enum sluice_slot slot, bool forward,
+			 const char *to, const char *want)
+{
+	char err[1024] = "";
+	const struct sluice_generation *before = sluice_registry_current(reg);
+	uint64_t refusals = reg->refusals;
+	char history[512];
+
+	snprintf(history, sizeof(history), "%s", versions(reg, slot));
+	cr_assert_eq(move(reg, slot, forward, to, NULL, err, sizeof(err)), -1, "%s %s",
+		     forward ? "rollforward" : "rollback", to ? to : "(next)");
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(sluice_registry_current(reg), before, "a refused move published");
+	cr_assert_eq(reg->refusals, refusals + 1);
+	cr_assert_str_eq(versions(reg, slot), history);
+}
+
+Test(roll_forward, rollback_then_forward_again_to_the_very_packs_from_memory)
+{
+	struct three t;
+	struct sluice_memory_use use;
+	char sha[16];
+
+	three_versions(&t);
+	struct sluice_pack *v3 = t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
+	struct sluice_pack *v2 = t.reg.slots[SLUICE_SLOT_MAIN].kept[1].pack;
+	struct sluice_pack *v1 = t.reg.slots[SLUICE_SLOT_MAIN].kept[2].pack;
+	/* Nothing is read from disk, either way: the files can be gone. */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(unlink(t.paths[i]), 0);
+
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v1);
+	/* The newer packs are held for rolling forward, and counted so. */
+	sluice_registry_memory(&t.reg, &use);
+	cr_assert_eq(use.kept_packs, 2);
+	cr_assert_eq(use.kept, sluice_pack_memory(v2) + sluice_pack_memory(v3));
+
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, "3.0", "3.0* 2.0 1.0");
+	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v3, "the very pack 3.0 is back");
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, "@2", "3.0 2.0 1.0*");
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, NULL, "3.0 2.0* 1.0");
+	cr_assert_eq(sluice_registry_current(&t.reg)->pack, v2);
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, "@0", "3.0* 2.0 1.0");
+	/* A SHA-256 prefix, in either case. */
+	snprintf(sha, sizeof(sha), "%.10s", v1->sha256_hex);
+	for (char *c = sha; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, sha, "3.0 2.0 1.0*");
+	snprintf(sha, sizeof(sha), "%.6s", v2->sha256_hex);
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, sha, "3.0 2.0* 1.0");
+	cr_assert_eq(t.reg.swaps, 3 + 7);
+	three_free(&t);
+}
+
+struct refusal {
+	bool forward;
+	const char *to, *want;
+};
+
+/* In force: the newest of 3.0, 2.0, 1.0. */
+static const struct refusal at_newest[] = {
+    {true, NULL,
+     "no newer pack to roll forward to (history holds 3); kept: 3.0 (active), 2.0, 1.0"},
+    {true, "3.0", "version '3.0' is already active in the main slot; kept: 3.0 (active), 2.0, 1.0"},
+    {true, "1.0",
+     "version '1.0' is older than 3.0, in force in the main slot: roll back to it instead; kept: "
+     "3.0 (active), 2.0, 1.0"},
+};
+
+/* In force: the oldest. */
+#define KEPT_OLDEST "kept: 3.0, 2.0, 1.0 (active)"
+#define BAD_POSITION(p)                                                                            \
+	{                                                                                          \
+		true, p,                                                                           \
+		    "bad position '" p                                                             \
+		    "': expected @N, N a number from 0 (the pack loaded last); kept in "           \
+		    "the main slot: 3.0, 2.0, 1.0 (active)"                                        \
+	}
+static const struct refusal at_oldest[] = {
+    {false, NULL, "no earlier pack to roll back to (history holds 3); " KEPT_OLDEST},
+    {false, "3.0",
+     "version '3.0' is newer than 1.0, in force in the main slot: roll forward to it "
+     "instead; " KEPT_OLDEST},
+    {false, "@0",
+     "position @0 (3.0) is newer than 1.0, in force in the main slot: roll forward to it "
+     "instead; " KEPT_OLDEST},
+    {true, "@3", "no kept pack at position @3 in the main slot (history holds 3); " KEPT_OLDEST},
+    BAD_POSITION("@"),
+    BAD_POSITION("@x"),
+    BAD_POSITION("@-1"),
+    BAD_POSITION("@1x"),
+    BAD_POSITION("@ 1"),
+    BAD_POSITION("@+1"),
+    {true, "9.9", "no kept pack with version '9.9' in the main slot; " KEPT_OLDEST},
+    /* Under 6 hex digits a name is only a version: too short to be sure. */
+    {true, "abc12", "no kept pack with version 'abc12' in the main slot; " KEPT_OLDEST},
+    {true, "00000000deadbeef",
+     "no kept pack with version or SHA-256 prefix '00000000deadbeef' in the main "
+     "slot; " KEPT_OLDEST},
+};
+
+static void refused_all(struct sluice_registry *reg, const struct refusal *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		move_refused(reg, SLUICE_SLOT_MAIN, cases[i].forward, cases[i].to, cases[i].want);
+}
+
+Test(roll_forward, already_newest_and_bad_targets_are_refused_each_with_its_reason)
+{
+	struct three t;
+	char want[1024], prefix[16], saved[65];
+
+	three_versions(&t);
+	struct sluice_registry *r = &t.reg;
+	struct sluice_pack *v3 = r->slots[SLUICE_SLOT_MAIN].kept[0].pack;
+	struct sluice_pack *v2 = r->slots[SLUICE_SLOT_MAIN].kept[1].pack;
+	struct sluice_pack *v1 = r->slots[SLUICE_SLOT_MAIN].kept[2].pack;
+
+	refused_all(r, at_newest, sizeof(at_newest) / sizeof(at_newest[0]));
+	move_ok(r, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+	refused_all(r, at_oldest, sizeof(at_oldest) / sizeof(at_oldest[0]));
+	snprintf(prefix, sizeof(prefix), "%.8s", v1->sha256_hex);
+	snprintf(want, sizeof(want),
+		 "SHA-256 prefix '%s' (1.0) is already active in the main slot; " KEPT_OLDEST,
+		 prefix);
+	move_refused(r, SLUICE_SLOT_MAIN, false, prefix, want);
+
+	/* Two kept packs that begin alike (made so here: 32 bits agree by chance
+	 * once in 4 billion pairs) are not told apart by a guess. */
+	memcpy(saved, v2->sha256_hex, sizeof(saved));
+	memcpy(v2->sha256_hex, v3->sha256_hex, 8);
+	snprintf(prefix, sizeof(prefix), "%.8s", v3->sha256_hex);
+	snprintf(want, sizeof(want),
+		 "SHA-256 prefix '%s' begins 2 kept packs in the main slot (3.0 %.12s, 2.0 %.12s): "
+		 "give more digits",
+		 prefix, v3->sha256_hex, v2->sha256_hex);
+	move_refused(r, SLUICE_SLOT_MAIN, true, prefix, want);
+	memcpy(v2->sha256_hex, saved, sizeof(saved));
+	three_free(&t);
+}
+
+/* A load while rolled back: the new pack is loaded last, so it goes first and
+ * is in force; the packs rolled back from stay kept between it and the pack
+ * it replaced, in the order they were loaded. */
+Test(roll_forward, a_load_while_rolled_back_goes_first_and_the_newer_packs_stay_kept)
+{
+	struct three t;
+	struct sluice_swap_report rep;
+	char err[1024] = "";
+
+	three_versions(&t);
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+	char *v4 = versioned_rules(t.dir, "4.0");
+	cr_assert_eq(sluice_registry_load_slot(&t.reg, SLUICE_SLOT_MAIN, v4, &client_actor, &rep,
+					       err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(versions(&t.reg, SLUICE_SLOT_MAIN), "4.0* 3.0 2.0 1.0");
+	cr_assert_str_eq(rep.previous_version, "1.0");
+	cr_assert_eq(rep.dropped, 0);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_MAIN].active_since_ns,
+		     sluice_registry_current(&t.reg)->loaded_at_ns);
+	/* One step back is the next pack in load order. */
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, NULL, "4.0 3.0* 2.0 1.0");
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, NULL, "4.0* 3.0 2.0 1.0");
+	free(v4);
+	three_free(&t);
+}
+
+Test(roll_forward, the_history_bound_spares_the_pack_in_force_and_the_one_a_load_replaces)
+{
+	struct sluice_registry reg;
+	struct sluice_swap_report rep;
+	char *dir = ts_make_tmpdir("lifecycle");
+	static const char *const names[] = {"1.0", "2.0", "3.0", "4.0", "5.0", "6.0"};
+	char *paths[6];
+	char err[1024] = "";
+
+	for (int i = 0; i < 6; i++)
+		paths[i] = versioned_rules(dir, names[i]);
+	sluice_registry_init(&reg, 1, 3);
+	reg.loader = ts_pack_loader;
+	for (int i = 0; i < 3; i++)
+		load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[i]);
+	move_ok(&reg, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+
+	/* 1.0, the oldest, was in force: 2.0 goes instead. */
+	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, paths[3], &client_actor,
+					       &rep, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(rep.dropped, 1);
+	cr_assert_str_eq(versions(&reg, SLUICE_SLOT_MAIN), "4.0* 3.0 1.0");
+	move_ok(&reg, SLUICE_SLOT_MAIN, false, "1.0", "4.0 3.0 1.0*");
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[4]);
+	cr_assert_str_eq(versions(&reg, SLUICE_SLOT_MAIN), "5.0* 4.0 1.0");
+	/* In force in the middle: the oldest goes, as it always did. */
+	move_ok(&reg, SLUICE_SLOT_MAIN, false, "4.0", "5.0 4.0* 1.0");
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[5]);
+	cr_assert_str_eq(versions(&reg, SLUICE_SLOT_MAIN), "6.0* 5.0 4.0");
+	sluice_registry_destroy(&reg);
+
+	/* The shortest history: the new pack and the one it replaced. */
+	sluice_registry_init(&reg, 1, 2);
+	reg.loader = ts_pack_loader;
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[0]);
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[1]);
+	move_ok(&reg, SLUICE_SLOT_MAIN, false, NULL, "2.0 1.0*");
+	load_slot_ok(&reg, SLUICE_SLOT_MAIN, paths[2]);
+	cr_assert_str_eq(versions(&reg, SLUICE_SLOT_MAIN), "3.0* 1.0");
+	sluice_registry_destroy(&reg);
+	for (int i = 0; i < 6; i++)
+		free(paths[i]);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+Test(roll_forward, the_same_pack_loaded_again_while_rolled_back_takes_its_entry_s_place)
+{
+	struct three t;
+	struct sluice_swap_report rep;
+	char err[1024] = "";
+
+	three_versions(&t);
+	char sha3[65];
+	memcpy(sha3, t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack->sha256_hex, sizeof(sha3));
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+	/* A newer kept pack loaded again: one entry, first, in force. */
+	cr_assert_eq(sluice_registry_load_slot(&t.reg, SLUICE_SLOT_MAIN, t.paths[2], &client_actor,
+					       &rep, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(versions(&t.reg, SLUICE_SLOT_MAIN), "3.0* 2.0 1.0");
+	cr_assert_str_eq(rep.previous_version, "1.0");
+	cr_assert_str_eq(sluice_registry_current(&t.reg)->pack->sha256_hex, sha3);
+
+	/* The pack in force loaded again: loaded last, so first. */
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, "1.0", "3.0 2.0 1.0*");
+	load_slot_ok(&t.reg, SLUICE_SLOT_MAIN, t.paths[0]);
+	cr_assert_str_eq(versions(&t.reg, SLUICE_SLOT_MAIN), "1.0* 3.0 2.0");
+	move_refused(&t.reg, SLUICE_SLOT_MAIN, true, NULL,
+		     "no newer pack to roll forward to (history holds 3); kept: 1.0 (active), 3.0, "
+		     "2.0");
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, NULL, "1.0 3.0* 2.0");
 	three_free(&t);
 }
 
@@ -650,9 +943,37 @@ Test(urgent_slot, reload_and_rollback_of_urgent_leave_main_untouched)
 	char *v2 = versioned_rules(t.dir, "2.0");
 	load_slot_ok(&t.reg, SLUICE_SLOT_MAIN, v2);
 	cr_assert_eq(sluice_registry_current(&t.reg)->slot[SLUICE_SLOT_URGENT].pack, u1);
-	cr_assert_eq(t.reg.slots[SLUICE_SLOT_URGENT].len, 1);
+	cr_assert_eq(t.reg.slots[SLUICE_SLOT_URGENT].len, 2, "u2 stays kept");
 	free(u2);
 	free(v2);
+	two_slots_fini(&t);
+}
+
+Test(urgent_slot, an_unloaded_slot_comes_back_by_rollback_not_by_rollforward)
+{
+	struct two_slots t;
+
+	two_slots_init(&t);
+	char *u2 = urgent_rules(t.dir, "u2");
+	load_slot_ok(&t.reg, SLUICE_SLOT_URGENT, u2);
+	char err[1024] = "";
+	cr_assert_eq(sluice_registry_unload(&t.reg, SLUICE_SLOT_URGENT, &client_actor, NULL, err,
+					    sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(versions(&t.reg, SLUICE_SLOT_URGENT), "u2* u1");
+	cr_assert_not(t.reg.slots[SLUICE_SLOT_URGENT].active);
+
+	move_refused(&t.reg, SLUICE_SLOT_URGENT, true, NULL,
+		     "no newer pack to roll forward to in the urgent slot (history holds 2); kept: "
+		     "u2 (unloaded), u1");
+	move_refused(
+	    &t.reg, SLUICE_SLOT_URGENT, true, "u2",
+	    "version 'u2' is the same as u2, last in force in the urgent slot: roll back to "
+	    "it instead; kept: u2 (unloaded), u1");
+	move_ok(&t.reg, SLUICE_SLOT_URGENT, false, "u1", "u2 u1*");
+	move_ok(&t.reg, SLUICE_SLOT_URGENT, true, NULL, "u2* u1");
+	cr_assert_str_eq(versions(&t.reg, SLUICE_SLOT_MAIN), "2026.11.23-1*");
+	free(u2);
 	two_slots_fini(&t);
 }
 
@@ -708,6 +1029,30 @@ static void free_lines(char **lines, size_t n)
 	free(lines);
 }
 
+/* The audit line (after its timestamp) of client_actor's rollback or roll
+ * forward in the main slot from version `from` to pack `to`. */
+static void move_line(char *buf, size_t cap, const char *action, const struct sluice_pack *to,
+		      const char *from)
+{
+	snprintf(buf, cap,
+		 "\"action\":\"%s\",\"slot\":\"main\",\"result\":\"ok\",\"by\":\"client\",\"uid\":"
+		 "1234,\"pid\":5678,\"pack\":\"%s\",\"version\":\"%s\",\"sha256\":\"%s\","
+		 "\"previous_version\":\"%s\"}",
+		 action, to->name, to->version, to->sha256_hex, from);
+}
+
+/* A registry of one worker that writes its audit lines to path. */
+static void audited_registry(struct sluice_registry *reg, struct sluice_audit_log *log,
+			     const char *path)
+{
+	char err[512] = "";
+
+	cr_assert_eq(sluice_audit_open(log, path, err, sizeof(err)), 0, "%s", err);
+	sluice_registry_init(reg, 1, 8);
+	reg->loader = ts_pack_loader;
+	reg->audit = log;
+}
+
 Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 {
 	struct sluice_registry reg;
@@ -719,10 +1064,7 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 	char *missing = path_in(dir, "missing.pack");
 	char err[1024] = "", want[2048];
 
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, missing, &client_actor, NULL,
 					       err, sizeof(err)),
@@ -736,7 +1078,7 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 	    sluice_registry_unload(&reg, SLUICE_SLOT_URGENT, &client_actor, NULL, err, sizeof(err)),
 	    0, "%s", err);
 	/* Expiry: rule 0 of 1.0 expired a second ago. */
-	struct sluice_pack *v1 = reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
+	struct sluice_pack *v1 = reg.slots[SLUICE_SLOT_MAIN].kept[1].pack;
 	v1->rules[0].expires_at = (int64_t)time(NULL) - 1;
 	cr_assert_eq(sluice_registry_expire(&reg, (int64_t)time(NULL), err, sizeof(err)), 1, "%s",
 		     err);
@@ -763,11 +1105,7 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 			   "%s", lines[2]);
 	cr_assert_not_null(strstr(lines[2], "\"version\":\"2.0\""), "%s", lines[2]);
 	cr_assert_not_null(strstr(lines[2], "\"previous_version\":\"1.0\"}"), "%s", lines[2]);
-	snprintf(want, sizeof(want),
-		 "\"action\":\"rollback\",\"slot\":\"main\",\"result\":\"ok\",\"by\":\"client\","
-		 "\"uid\":1234,\"pid\":5678,\"pack\":\"lifecycle\",\"version\":\"1.0\",\"sha256\":"
-		 "\"%s\",\"previous_version\":\"2.0\"}",
-		 v1->sha256_hex);
+	move_line(want, sizeof(want), "rollback", v1, "2.0");
 	cr_assert_str_eq(lines[3], want);
 	cr_assert_not_null(strstr(lines[4], "\"action\":\"load\",\"slot\":\"urgent\",\"result\":"
 					    "\"ok\""),
@@ -801,6 +1139,43 @@ Test(audit_log, one_line_per_load_refusal_rollback_unload_and_expiry)
 	free(dir);
 }
 
+Test(audit_log, rollback_and_rollforward_lines_name_the_action_and_both_versions)
+{
+	struct three t;
+	struct sluice_audit_log log;
+	char err[512] = "", want[1024];
+
+	three_versions(&t);
+	char *audit_path = path_in(t.dir, "audit.jsonl");
+	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
+	t.reg.audit = &log;
+	const struct sluice_pack *v3 = t.reg.slots[SLUICE_SLOT_MAIN].kept[0].pack;
+	const struct sluice_pack *v2 = t.reg.slots[SLUICE_SLOT_MAIN].kept[1].pack;
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, false, NULL, "3.0 2.0* 1.0");
+	move_ok(&t.reg, SLUICE_SLOT_MAIN, true, "3.0", "3.0* 2.0 1.0");
+	move_refused(&t.reg, SLUICE_SLOT_MAIN, true, NULL,
+		     "no newer pack to roll forward to (history holds 3); kept: 3.0 (active), 2.0, "
+		     "1.0");
+	t.reg.audit = NULL;
+	sluice_audit_close(&log);
+
+	size_t n;
+	char **lines = audit_lines(audit_path, &n);
+	cr_assert_eq(n, 3, "a rollback, a roll forward, a refusal: %zu", n);
+	move_line(want, sizeof(want), "rollback", v2, "3.0");
+	cr_assert_str_eq(lines[0], want);
+	move_line(want, sizeof(want), "rollforward", v3, "2.0");
+	cr_assert_str_eq(lines[1], want);
+	cr_assert_str_eq(
+	    lines[2], "\"action\":\"rollforward\",\"slot\":\"main\",\"result\":\"refused\","
+		      "\"reason\":\"no newer pack to roll forward to (history holds 3); kept: 3.0 "
+		      "(active), 2.0, 1.0\",\"by\":\"client\",\"uid\":1234,\"pid\":5678,"
+		      "\"previous_version\":\"3.0\"}");
+	free_lines(lines, n);
+	free(audit_path);
+	three_free(&t);
+}
+
 Test(audit_log, memory_cap_refusal_line_names_the_pack_and_the_reason)
 {
 	struct sluice_registry reg;
@@ -810,10 +1185,7 @@ Test(audit_log, memory_cap_refusal_line_names_the_pack_and_the_reason)
 	char *a = versioned_rules(dir, "1.0"), *b = default_rules();
 	char err[1024] = "";
 
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);
 	reg.memory_cap = 1;
 	cr_assert_eq(sluice_registry_load_slot(&reg, SLUICE_SLOT_MAIN, b, &client_actor, NULL, err,
@@ -1135,6 +1507,111 @@ Test(protocol, audit_lines_from_the_socket_carry_the_peer_uid_and_pid)
 	assert_has(lines[2], want);
 	free_lines(lines, n);
 	free(u);
+	server_stop(&s);
+}
+
+/* The line sluicectl history prints for kept[i] of a slot, up to its load
+ * time. */
+static void history_row(char *buf, size_t cap, const struct sluice_slot_history *h, size_t i)
+{
+	const struct sluice_pack *p = h->kept[i].pack;
+	snprintf(buf, cap, "%c @%-2zu %-24s %-16s sha256 %.12s  loaded 20",
+		 i == h->current && h->active ? '*' : ' ', i, p->name, p->version, p->sha256_hex);
+}
+
+Test(protocol, sluicectl_history_rollback_and_rollforward)
+{
+	struct server s;
+	char *ctl = ts_build_path("control/sluicectl");
+	char *out = NULL;
+	char row[256];
+
+	server_start(&s, NULL);
+	char *a = versioned_rules(s.dir, "1.0"), *b = versioned_rules(s.dir, "2.0");
+	load_slot_ok(&s.reg, SLUICE_SLOT_MAIN, a);
+	load_slot_ok(&s.reg, SLUICE_SLOT_MAIN, b);
+	const struct sluice_slot_history *h = &s.reg.slots[SLUICE_SLOT_MAIN];
+	server_run_in_thread(&s);
+
+	const char *back[] = {ctl, "-s", s.sock, "rollback", "--to", "2026.11.23-1", NULL};
+	cr_assert_eq(ts_run((char *const *)back, 30, &out), 0, "%s", out);
+	assert_has(out,
+		   "main slot: sluice-default 2026.11.23-1 in force, generation 4 (was 2.0)\n");
+	free(out);
+
+	const char *history[] = {ctl, "-s", s.sock, "history", NULL};
+	cr_assert_eq(ts_run((char *const *)history, 30, &out), 0, "%s", out);
+	assert_has(out, "main slot: 3 packs kept, newest first\n");
+	for (size_t i = 0; i < 3; i++) {
+		history_row(row, sizeof(row), h, i);
+		assert_has(out, row);
+	}
+	assert_has(out, "Z, in force since 20");
+	assert_has(out, "urgent slot: 0 packs kept, newest first\n");
+	free(out);
+	const char *urgent[] = {ctl, "-s", s.sock, "history", "--slot", "urgent", NULL};
+	cr_assert_eq(ts_run((char *const *)urgent, 30, &out), 0, "%s", out);
+	cr_assert_str_eq(out, "urgent slot: 0 packs kept, newest first\n");
+	free(out);
+
+	const char *fwd[] = {ctl, "-s", s.sock, "rollforward", "--to=@0", NULL};
+	cr_assert_eq(ts_run((char *const *)fwd, 30, &out), 0, "%s", out);
+	assert_has(out, "main slot: lifecycle 2.0 in force, generation 5 (was 2026.11.23-1)\n");
+	free(out);
+	const char *newest[] = {ctl, "-s", s.sock, "rollforward", NULL};
+	cr_assert_eq(ts_run((char *const *)newest, 30, &out), 1, "%s", out);
+	cr_assert_str_eq(out, "sluicectl: refused: no newer pack to roll forward to (history holds "
+			      "3); kept: 2.0 (active), 1.0, 2026.11.23-1\n");
+	free(out);
+	/* VERSION alone, as before --to */
+	const char *plain[] = {ctl, "-s", s.sock, "rollback", "1.0", NULL};
+	cr_assert_eq(ts_run((char *const *)plain, 30, &out), 0, "%s", out);
+	assert_has(out, "main slot: lifecycle 1.0 in force, generation 6 (was 2.0)\n");
+	free(out);
+
+	const char *both[] = {ctl, "-s", s.sock, "rollback", "--to", "1.0", "2.0", NULL};
+	cr_assert_eq(ts_run((char *const *)both, 30, &out), 2, "%s", out);
+	cr_assert_str_eq(out, "sluicectl: rollback takes one TARGET, with --to or alone\n");
+	free(out);
+	const char *empty[] = {ctl, "-s", s.sock, "rollforward", "--to=", NULL};
+	cr_assert_eq(ts_run((char *const *)empty, 30, &out), 2, "%s", out);
+	cr_assert_str_eq(out, "sluicectl: rollforward: --to needs a VERSION, @N or SHA-256 "
+			      "prefix\n");
+	free(out);
+	const char *status_to[] = {ctl, "-s", s.sock, "status", "--to", "1.0", NULL};
+	cr_assert_eq(ts_run((char *const *)status_to, 30, &out), 2, "%s", out);
+	cr_assert_str_eq(out, "sluicectl: only rollback and rollforward take --to\n");
+	free(out);
+	server_join(&s);
+
+	/* status --json marks the pack in force, wherever it is, with its time */
+	char *reply = handle(&s, "status");
+	const char *entry = strstr(reply, "\"history\":[");
+	cr_assert_not_null(entry, "%s", reply);
+	entry = strstr(entry, "{\"name\":\"lifecycle\",\"version\":\"1.0\"");
+	cr_assert_not_null(entry, "%s", reply);
+	cr_assert_not_null(strstr(entry, "\"active\":true,\"kept_since\":\""), "%s", entry);
+	cr_assert_lt(strstr(entry, "\"active\":"), strstr(entry, "}"), "%s", entry);
+	assert_has(strstr(entry, "\"kept_since\":"), "\"active_since\":\"20");
+	assert_has(reply, "\"history\":[{\"name\":\"lifecycle\",\"version\":\"2.0\"");
+	free(reply);
+	reply = handle(&s, "rollforward urgent");
+	cr_assert_str_eq(reply, "{\"ok\":false,\"error\":\"no newer pack to roll forward to in the "
+				"urgent slot (history holds 0)\"}");
+	free(reply);
+
+	size_t n;
+	char **lines = audit_lines(s.audit_path, &n);
+	cr_assert_eq(n, 8, "3 loads, 3 moves, 2 refusals: %zu", n);
+	assert_has(lines[4], "\"action\":\"rollforward\",\"slot\":\"main\",\"result\":\"ok\",");
+	assert_has(lines[4], "\"version\":\"2.0\",");
+	assert_has(lines[4], "\"previous_version\":\"2026.11.23-1\"}");
+	assert_has(lines[5],
+		   "\"action\":\"rollforward\",\"slot\":\"main\",\"result\":\"refused\",");
+	free_lines(lines, n);
+	free(a);
+	free(b);
+	free(ctl);
 	server_stop(&s);
 }
 
@@ -1495,16 +1972,19 @@ Test(rule_hits, help_explains_every_command)
 	char *ctl = ts_build_path("control/sluicectl");
 	char *out = NULL;
 	const char *argv[] = {ctl, "--help", NULL};
-	static const char *const words[] = {"  status\n",
-					    "  stats\n",
-					    "  stats --rules\n",
-					    "  reload [--slot main|urgent] PACK\n",
-					    "  reload --check [--slot main|urgent] PACK\n",
-					    "  unload [--slot urgent]\n",
-					    "  rollback [--slot main|urgent] [VERSION]\n",
-					    "  stop\n",
-					    "  --json ",
-					    "Exit status: 0 done, 1 refused by the daemon"};
+	static const char *const words[] = {
+	    "  status\n",
+	    "  stats\n",
+	    "  stats --rules\n",
+	    "  reload [--slot main|urgent] PACK\n",
+	    "  reload --check [--slot main|urgent] PACK\n",
+	    "  unload [--slot urgent]\n",
+	    "  history [--slot main|urgent]\n",
+	    "  rollback [--slot main|urgent] [--to TARGET | TARGET]\n",
+	    "  rollforward [--slot main|urgent] [--to TARGET | TARGET]\n",
+	    "  stop\n",
+	    "  --json ",
+	    "Exit status: 0 done, 1 refused by the daemon"};
 
 	cr_assert_eq(ts_run((char *const *)argv, 30, &out), 0);
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -1602,10 +2082,7 @@ Test(expiry, rule_already_expired_when_published_is_disabled_from_the_start)
 
 	cr_assert_eq(sluice_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
 	pack->rules[rule_index(pack, "gambling-invite")].expires_at = 1700000000;
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
 						  err, sizeof(err)),
 		     0, "%s", err);
@@ -1650,10 +2127,7 @@ Test(expiry, a_rule_starts_on_its_date_and_a_rehearsal_clock_moves_it)
 
 	cr_assert_eq(sluice_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
 	pack->rules[rule_index(pack, "gambling-invite")].starts_at = now + 86400;
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
 						  err, sizeof(err)),
 		     0, "%s", err);
@@ -1694,7 +2168,6 @@ Test(expiry, the_same_pack_loaded_again_does_not_log_its_expired_rule_again)
 	char *dir = ts_make_tmpdir("lifecycle");
 	char *audit_path = path_in(dir, "audit.jsonl");
 	char *rules = path_in(dir, "rules.yaml");
-	char err[1024] = "";
 	FILE *f = fopen(rules, "w");
 
 	cr_assert_not_null(f);
@@ -1704,10 +2177,7 @@ Test(expiry, the_same_pack_loaded_again_does_not_log_its_expired_rule_again)
 	      "  - id: kept\n    category: x\n    action: block\n    literal: kept\n",
 	      f);
 	fclose(f);
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, rules);
@@ -1746,10 +2216,7 @@ Test(expiry, a_refused_expiry_is_retried_and_audited_once)
 	char *a = versioned_rules(dir, "1.0");
 	char err[1024] = "";
 
-	cr_assert_eq(sluice_audit_open(&log, audit_path, err, sizeof(err)), 0, "%s", err);
-	sluice_registry_init(&reg, 1, 8);
-	reg.loader = ts_pack_loader;
-	reg.audit = &log;
+	audited_registry(&reg, &log, audit_path);
 	reg.check_workers = fake_check_workers;
 	workers_stuck = false;
 	load_slot_ok(&reg, SLUICE_SLOT_MAIN, a);

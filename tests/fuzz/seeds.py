@@ -288,6 +288,7 @@ def control_seeds():
         b"rollback\n", b"rollback urgent\n", b"rollback main fuzz-u1\n", b"unload urgent\n",
         b"unload\n", b"unload main\n", b"stop\n", b"reload\n", b"reload missing.pack\n",
         b"reload /dev/null\n", b"bogus request\r\n", b"status\r\n",
+        b"rollforward\n", b"rollback main @1\n", b"rollforward urgent @0\n",
     ]
     for k, req in enumerate(requests):
         write("fuzz_control", "request-%02d" % k, bytes([0x80]) + req)
@@ -296,6 +297,9 @@ def control_seeds():
           b"rollback\nstats rules\nunload urgent\nrollback urgent\nstatus\n")
     write("fuzz_control", "swap-twice",
           b"\x83reload ../packs/small.pack\nreload ../packs/small.pack\nrollback main fuzz-u1\n")
+    write("fuzz_control", "back-and-forth",
+          b"\x83reload ../packs/small.pack\nreload ../packs/rules.yaml\nrollback @1\n"
+          b"rollforward\nrollback main fuzz-u1\nrollforward @9\nstatus\n")
     write("fuzz_control", "nul-in-line", b"\x80stat\x00us\nstatus\n")
     write("fuzz_control", "too-long", b"\x80" + b"a" * 4100 + b"\nstatus\n")
     write("fuzz_control", "no-newline", b"\x01status")
