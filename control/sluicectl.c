@@ -60,6 +60,9 @@ static void usage(FILE *out)
 		"      unknown, ambiguous, in force or newer is refused, kept versions listed\n"
 		"  rollforward [--slot main|urgent] [--to TARGET | TARGET]\n"
 		"      the same towards newer kept packs: the next newer one, or TARGET\n"
+		"  health\n"
+		"      exit 0 when a main pack is in force and every worker is passing through\n"
+		"      its loop, 1 (with the reason) when not: for probes (systemd, Kubernetes)\n"
 		"  stop\n"
 		"      ask the daemon to finish and print its summary\n"
 		"\n"
@@ -380,6 +383,17 @@ static void render_status(const struct invocation *inv, const struct sluice_json
 	print_status(reply);
 }
 
+/* health is judged from the status reply. */
+static int build_status(const struct invocation *inv, char *request, size_t cap)
+{
+	if (inv->npos != 0) {
+		fprintf(stderr, "sluicectl: %s takes no argument\n", inv->cmd);
+		return 2;
+	}
+	snprintf(request, cap, "status");
+	return 0;
+}
+
 /* history is read from the status reply, which lists every kept pack. */
 static int build_history(const struct invocation *inv, char *request, size_t cap)
 {
@@ -426,6 +440,44 @@ static void render_stop(const struct invocation *inv, const struct sluice_json *
 	printf("sluice is stopping\n");
 }
 
+/* What a probe wants to know: the daemon answers (or the probe failed
+ * already), a main pack is in force, and no worker is stuck. Returns the
+ * exit status; why gets the lines that say so. */
+static int judge_health(const struct sluice_json *reply, char *why, size_t why_len)
+{
+	const struct sluice_json *active = sluice_json_get(reply, "active");
+	const char *version = sluice_json_str(active, "version", NULL);
+	if (version == NULL) {
+		snprintf(why, why_len, "unhealthy: no main pack in force\n");
+		return 1;
+	}
+	const struct sluice_json *workers = sluice_json_get(reply, "workers");
+	size_t n = workers != NULL ? workers->count : 0, used = 0;
+	int status = 0;
+	why[0] = '\0';
+	for (size_t i = 0; i < n && used < why_len; i++) {
+		const struct sluice_json *w = workers->items[i];
+		if (!sluice_json_bool(w, "stuck", false))
+			continue;
+		used += (size_t)snprintf(
+		    why + used, why_len - used,
+		    "unhealthy: worker %.0f (lcore %.0f) has not finished a loop for %.0f ms\n",
+		    sluice_json_num(w, "id", -1), sluice_json_num(w, "lcore", -1),
+		    sluice_json_num(w, "last_progress_ms_ago", -1));
+		status = 1;
+	}
+	if (status == 0)
+		snprintf(why, why_len, "healthy: %s %s in force, %zu worker%s passing\n",
+			 sluice_json_str(active, "name", "?"), version, n, n == 1 ? "" : "s");
+	return status;
+}
+
+static void render_health(const struct invocation *inv, const struct sluice_json *reply,
+			  const char *raw)
+{
+	(void)inv, (void)reply, (void)raw; /* the judgement is what it prints */
+}
+
 static const struct command {
 	const char *name;
 	bool takes_slot;
@@ -433,15 +485,19 @@ static const struct command {
 	bool takes_to;
 	build_fn build;
 	render_fn render;
+	/* The exit status of an answered request, from its reply, and the
+	 * lines that explain it; NULL: 0. */
+	int (*judge)(const struct sluice_json *reply, char *why, size_t why_len);
 } commands[] = {
-    {"status", false, false, false, build_plain, render_status},
-    {"history", true, false, false, build_history, render_history},
-    {"stats", false, true, false, build_plain, render_stats},
-    {"reload", true, false, false, build_reload, render_swap},
-    {"rollback", true, false, true, build_move, render_swap},
-    {"rollforward", true, false, true, build_move, render_swap},
-    {"unload", true, false, false, build_unload, render_swap},
-    {"stop", false, false, false, build_plain, render_stop},
+    {"status", false, false, false, build_plain, render_status, NULL},
+    {"history", true, false, false, build_history, render_history, NULL},
+    {"stats", false, true, false, build_plain, render_stats, NULL},
+    {"reload", true, false, false, build_reload, render_swap, NULL},
+    {"rollback", true, false, true, build_move, render_swap, NULL},
+    {"rollforward", true, false, true, build_move, render_swap, NULL},
+    {"unload", true, false, false, build_unload, render_swap, NULL},
+    {"health", false, false, false, build_status, render_health, judge_health},
+    {"stop", false, false, false, build_plain, render_stop, NULL},
 };
 
 static const struct command *find_command(const char *name)
@@ -543,21 +599,32 @@ static int exchange(const struct globals *g, const struct command *c, const stru
 		return 2;
 	}
 	bool ok = strncmp(reply, "{\"ok\":true", 10) == 0;
-	if (g->raw) {
+	if (g->raw && c->judge == NULL) {
 		fputs(reply, stdout);
 		free(reply);
 		return ok ? 0 : 1;
 	}
 	struct sluice_json *doc = sluice_json_parse(reply);
-	if (doc == NULL)
+	int status = ok ? 0 : 1;
+	if (doc == NULL) {
 		fputs(reply, stdout); /* not JSON we can read: show it as it came */
-	else if (!ok)
+	} else if (!ok) {
 		fprintf(stderr, "sluicectl: refused: %s\n", sluice_json_str(doc, "error", reply));
-	else
-		c->render(inv, doc, reply);
+	} else {
+		if (g->raw)
+			fputs(reply, stdout);
+		else
+			c->render(inv, doc, reply);
+		char why[2048];
+		if (c->judge != NULL) {
+			status = c->judge(doc, why, sizeof(why));
+			if (!g->raw)
+				fputs(why, stdout);
+		}
+	}
 	sluice_json_free(doc);
 	free(reply);
-	return ok ? 0 : 1;
+	return status;
 }
 
 int main(int argc, char **argv)

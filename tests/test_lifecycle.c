@@ -1519,6 +1519,92 @@ static void history_row(char *buf, size_t cap, const struct sluice_slot_history 
 		 i == h->current && h->active ? '*' : ' ', i, p->name, p->version, p->sha256_hex);
 }
 
+/* sluicectl health, as systemd and Kubernetes probes run it. Workers that
+ * loop are played by a thread that moves their counters, as long as the
+ * probe may take to start (a sanitizer build is slow). */
+static struct {
+	struct server *s;
+	atomic_uint looping; /* bit w: worker w loops */
+	atomic_bool stop;
+} ticker;
+
+static void *tick(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&ticker.stop)) {
+		for (unsigned w = 0; w < 2; w++)
+			if (atomic_load(&ticker.looping) & (1u << w))
+				__atomic_add_fetch(&ticker.s->stats[w].iterations, 1,
+						   __ATOMIC_RELAXED);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+Test(protocol, sluicectl_health_says_why_a_probe_fails)
+{
+	struct server s;
+	pthread_t ticking;
+	char *ctl = ts_build_path("control/sluicectl");
+	char *out = NULL;
+
+	server_start(&s, NULL);
+	s.ctl.stall_ms = 100;
+	ticker.s = &s;
+	atomic_store(&ticker.looping, 3u);
+	atomic_store(&ticker.stop, false);
+	cr_assert_eq(pthread_create(&ticking, NULL, tick, NULL), 0);
+	server_run_in_thread(&s);
+	const char *health[] = {ctl, "-s", s.sock, "health", NULL};
+	const char *json[] = {ctl, "-s", s.sock, "--json", "health", NULL};
+	const char *extra[] = {ctl, "-s", s.sock, "health", "now", NULL};
+	int healthy = ts_run((char *const *)health, 30, &out);
+	char *healthy_out = out;
+
+	/* Worker 1 stops looping, for longer than stall_ms. */
+	atomic_store(&ticker.looping, 1u);
+	usleep(300 * 1000);
+	int stuck = ts_run((char *const *)health, 30, &out);
+	char *stuck_out = out;
+	int stuck_json = ts_run((char *const *)json, 30, &out);
+	char *json_out = out;
+	int bad_use = ts_run((char *const *)extra, 30, &out);
+	char *bad_use_out = out;
+	char sock[512];
+	snprintf(sock, sizeof(sock), "%s", s.sock);
+	/* The server stops before anything is asserted: a failed assertion
+	 * must not leave its thread serving from this frame. */
+	server_join(&s);
+	atomic_store(&ticker.stop, true);
+	pthread_join(ticking, NULL);
+	server_stop(&s);
+
+	cr_assert_eq(healthy, 0, "%s", healthy_out);
+	cr_assert_str_eq(healthy_out,
+			 "healthy: sluice-default 2026.11.23-1 in force, 2 workers passing\n");
+	cr_assert_eq(stuck, 1, "%s", stuck_out);
+	assert_has(stuck_out, "unhealthy: worker 1 (lcore 2) has not finished a loop for ");
+	cr_assert_null(strstr(stuck_out, "worker 0"), "worker 0 is looping: %s", stuck_out);
+	/* --json: the reply for scripts, and still the probe's exit status. */
+	cr_assert_eq(stuck_json, 1, "%s", json_out);
+	assert_has(json_out, "{\"ok\":true,");
+	assert_has(json_out, "\"id\":1,\"lcore\":2,");
+	cr_assert_null(strstr(json_out, "unhealthy"), "%s", json_out);
+	cr_assert_eq(bad_use, 2, "%s", bad_use_out);
+	cr_assert_str_eq(bad_use_out, "sluicectl: health takes no argument\n");
+	free(healthy_out);
+	free(stuck_out);
+	free(json_out);
+	free(bad_use_out);
+
+	/* No daemon: the probe fails as a connection error. */
+	const char *gone[] = {ctl, "-s", sock, "health", NULL};
+	cr_assert_eq(ts_run((char *const *)gone, 30, &out), 2, "%s", out);
+	assert_has(out, "sluicectl: ");
+	free(out);
+	free(ctl);
+}
+
 Test(protocol, sluicectl_history_rollback_and_rollforward)
 {
 	struct server s;
