@@ -116,6 +116,10 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, char *err,
 				size_t err_len)
 {
+	if (ctl->metrics_http != NULL) {
+		snprintf(err, err_len, "metrics are already served");
+		return -1;
+	}
 	ctl->metrics_http = sluice_metrics_http_open(listen, ctl, err, err_len);
 	return ctl->metrics_http != NULL ? 0 : -1;
 }

@@ -6,15 +6,21 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control_server.h"
 #include "event_ring.h"
 #include "metrics.h"
+#include "control_protocol.h"
 #include "metrics_http.h"
 #include "ruleset_registry.h"
 #include "strbuf.h"
@@ -496,4 +502,110 @@ Test(metrics, every_worker_counter_has_a_series)
 		cr_assert(covered[w],
 			  "word %zu (byte %zu) of struct sluice_worker_stats has no series", w,
 			  w * sizeof(uint64_t));
+}
+
+/* ---- the endpoint, served by the control loop ---- */
+
+static atomic_bool loop_stop;
+
+static void *control_loop(void *arg)
+{
+	struct sluice_control *ctl = arg;
+	while (!atomic_load(&loop_stop))
+		sluice_control_run_once(ctl, 5);
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Scrapers that connect and stop halfway through their request, or ask and
+ * never read: below the connection limit they delay no prompt scraper, and
+ * even past it they delay no control socket client. */
+Test(metrics_http, stalled_scrapers_delay_neither_scrapes_nor_the_control_socket, .timeout = 60)
+{
+	struct fixture fx;
+	char err[512];
+	fixture_start(&fx, 4, 0);
+	/* The control socket too, so the endpoint shares its poll. */
+	sluice_control_close(&fx.ctl);
+	char *sock = NULL;
+	cr_assert_neq(asprintf(&sock, "%s/ctl.sock", fx.dir), -1);
+	cr_assert_eq(sluice_control_open(&fx.ctl, sock, err, sizeof(err)), 0, "%s", err);
+	unsigned port = ts_free_tcp_port();
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, listen, err, sizeof(err)), 0, "%s", err);
+	/* A second server on the same address is refused, not sharing it. */
+	struct sluice_metrics_http *again =
+	    sluice_metrics_http_open(listen, &fx.ctl, err, sizeof(err));
+	cr_assert_null(again);
+	char want[96];
+	snprintf(want, sizeof(want), "--metrics-listen %s: cannot listen", listen);
+	cr_assert_not_null(strstr(err, want), "%s", err);
+	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, listen, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "metrics are already served");
+	fx.stats[1].messages = 77;
+
+	atomic_store(&loop_stop, false);
+	pthread_t loop;
+	cr_assert_eq(pthread_create(&loop, NULL, control_loop, &fx.ctl), 0);
+
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	enum { CROWD = 2 * SLUICE_METRICS_MAX_CONN };
+	int stalled[CROWD];
+	double t0;
+	char *head = NULL, *body = NULL;
+	for (unsigned i = 0; i < CROWD; i++) {
+		/* Below the connection limit, a prompt scraper is answered at
+		 * once, whatever the others do. */
+		if (i == SLUICE_METRICS_MAX_CONN / 2) {
+			t0 = now_s();
+			cr_assert_eq(ts_http(port, "GET", "/metrics", &head, &body), 200);
+			cr_assert_lt(now_s() - t0, 1.0, "a scrape waited for stalled scrapers");
+		}
+		stalled[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_eq(connect(stalled[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		/* Half stop inside the request line, half ask and never read. */
+		const char *req = i % 2 ? "GET /metr" : "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+		cr_assert_gt(send(stalled[i], req, strlen(req), MSG_NOSIGNAL), 0);
+	}
+	cr_assert_not_null(strstr(head, "Content-Type: text/plain; version=0.0.4"), "%s", head);
+	cr_assert_eq(value_of(body, "sluice_messages_total{worker=\"1\"}"), 77);
+	check_exposition(body);
+	free(head);
+	free(body);
+
+	/* Past the limit, new scrapers wait (until idle ones time out, or go),
+	 * but the control socket answers at once. */
+	t0 = now_s();
+	char *reply = NULL;
+	cr_assert_eq(sluice_ctl_request(sock, "stats", 5000, &reply, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_lt(now_s() - t0, 1.0, "the control socket waited for the scrapers");
+	cr_assert_not_null(strstr(reply, "\"ok\":true"));
+	free(reply);
+	for (unsigned i = 0; i < CROWD; i++)
+		close(stalled[i]);
+	int status = -1;
+	double deadline = now_s() + SLUICE_METRICS_IDLE_S;
+	while (status != 200 && now_s() < deadline)
+		status = ts_http(port, "GET", "/metrics", NULL, NULL);
+	cr_assert_eq(status, 200, "the crowd gone, scrapes are not answered again");
+	cr_assert_eq(ts_http(port, "GET", "/", NULL, NULL), 404);
+	head = NULL;
+	cr_assert_eq(ts_http(port, "DELETE", "/metrics", &head, NULL), 405);
+	cr_assert_not_null(strstr(head, "Allow: GET, HEAD"), "%s", head);
+	free(head);
+
+	atomic_store(&loop_stop, true);
+	pthread_join(loop, NULL);
+	free(sock);
+	fixture_stop(&fx);
 }

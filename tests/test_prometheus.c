@@ -75,18 +75,6 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* A port nobody listens on now (the kernel picks it). */
-static unsigned free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* Starts argv with stdout and stderr into log; the child dies with the test
  * process, whatever ends it. */
 static pid_t spawn(char *const argv[], const char *log)
@@ -136,52 +124,6 @@ static bool alive(pid_t pid)
 	return waitpid(pid, &status, WNOHANG) == 0;
 }
 
-/* ---- a tiny HTTP/1.0 client: one request, the whole answer ---- */
-
-static int http(unsigned port, const char *method, const char *target, char **head, char **body)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {5, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	char *req =
-	    fmt("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", method, target);
-	ssize_t sent = send(fd, req, strlen(req), MSG_NOSIGNAL);
-	free(req);
-	if (sent < 0) {
-		close(fd);
-		return -1;
-	}
-	size_t cap = 1 << 16, used = 0;
-	char *buf = malloc(cap);
-	ssize_t n;
-	while ((n = recv(fd, buf + used, cap - used - 1, 0)) > 0) {
-		used += (size_t)n;
-		if (cap - used < 4096)
-			buf = realloc(buf, cap *= 2);
-	}
-	close(fd);
-	buf[used] = '\0';
-	int status = 0;
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
-		free(buf);
-		return -1;
-	}
-	char *split = strstr(buf, "\r\n\r\n");
-	if (head != NULL)
-		*head = strndup(buf, split != NULL ? (size_t)(split - buf) : used);
-	if (body != NULL)
-		*body = strdup(split != NULL ? split + 4 : "");
-	free(buf);
-	return status;
-}
-
 static char *url_encode(const char *s)
 {
 	char *out = malloc(strlen(s) * 3 + 1), *o = out;
@@ -204,7 +146,7 @@ static double prom_value(unsigned port, const char *query)
 	char *q = url_encode(query);
 	char *target = fmt("/api/v1/query?query=%s", q);
 	char *body = NULL;
-	int status = http(port, "GET", target, NULL, &body);
+	int status = ts_http(port, "GET", target, NULL, &body);
 	free(q);
 	free(target);
 	double v = -1;
@@ -316,7 +258,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	write_capture(in_a, count, &invalid);
 	cr_assert_eq(ts_pcap_write(in_b, NULL, 0), 0);
 
-	unsigned metrics_port = free_port();
+	unsigned metrics_port = ts_free_tcp_port();
 	char *listen = fmt("127.0.0.1:%u", metrics_port);
 	char *prefix = fmt("sluice-prom-%d", (int)getpid());
 	char *vdev_a = fmt("net_pcap0,rx_pcap=%s,tx_pcap=%s", in_a, out_a);
@@ -386,7 +328,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 
 	/* /metrics itself. */
 	char *head = NULL, *body = NULL;
-	cr_assert_eq(http(metrics_port, "GET", "/metrics", &head, &body), 200);
+	cr_assert_eq(ts_http(metrics_port, "GET", "/metrics", &head, &body), 200);
 	cr_assert_not_null(strstr(head, "Content-Type: text/plain; version=0.0.4"), "%s", head);
 	cr_assert_not_null(strstr(body, "# TYPE sluice_messages_total counter\n"));
 	/* Prometheus' own linter on the page: names, types, help, units. */
@@ -405,13 +347,13 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	free(page);
 	free(head);
 	free(body);
-	cr_assert_eq(http(metrics_port, "GET", "/", NULL, NULL), 404);
-	cr_assert_eq(http(metrics_port, "GET", "/metrics/x", NULL, NULL), 404);
+	cr_assert_eq(ts_http(metrics_port, "GET", "/", NULL, NULL), 404);
+	cr_assert_eq(ts_http(metrics_port, "GET", "/metrics/x", NULL, NULL), 404);
 	head = NULL;
-	cr_assert_eq(http(metrics_port, "POST", "/metrics", &head, NULL), 405);
+	cr_assert_eq(ts_http(metrics_port, "POST", "/metrics", &head, NULL), 405);
 	cr_assert_not_null(strstr(head, "Allow: GET, HEAD"), "%s", head);
 	free(head);
-	cr_assert_eq(http(metrics_port, "HEAD", "/metrics", NULL, NULL), 200);
+	cr_assert_eq(ts_http(metrics_port, "HEAD", "/metrics", NULL, NULL), 200);
 
 	/* DPDK telemetry, beside the ports' own commands. */
 	char *tel = telemetry(prefix, "/sluice/stats");
@@ -462,7 +404,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 			       sluice_json_str(top, "id", ""));
 
 	/* Prometheus, scraping every second. */
-	unsigned prom_port = free_port();
+	unsigned prom_port = ts_free_tcp_port();
 	char *yml = fmt("%s/prometheus.yml", dir);
 	FILE *f = fopen(yml, "w");
 	cr_assert_not_null(f);
