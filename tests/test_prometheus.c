@@ -176,14 +176,19 @@ static struct sluice_json *control(const char *sock, const char *req)
 	return j;
 }
 
-/* A member by dotted path ("stats.total.verdicts.masked"); -1 when absent. */
+/* A member by dotted path ("stats.total.verdicts.masked", "stats.workers.0.
+ * messages"); -1 when absent. */
 static double num_at(const struct sluice_json *j, const char *path)
 {
 	char *copy = strdup(path), *save = NULL;
 	const struct sluice_json *at = j;
 	for (char *k = strtok_r(copy, ".", &save); k != NULL && at != NULL;
-	     k = strtok_r(NULL, ".", &save))
-		at = sluice_json_get(at, k);
+	     k = strtok_r(NULL, ".", &save)) {
+		if (at->type == SLUICE_JSON_ARRAY) /* "workers.0" */
+			at = (size_t)atoi(k) < at->count ? at->items[atoi(k)] : NULL;
+		else
+			at = sluice_json_get(at, k);
+	}
 	free(copy);
 	return at != NULL && at->type == SLUICE_JSON_NUMBER ? at->number : -1;
 }
@@ -437,9 +442,12 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	    {"sum(sluice_events_dropped_total)", "stats.total.events_dropped"},
 	    {"sluice_events_written_total", "events_written"},
 	    {"sluice_generation", "generation"},
+	    {"sluice_messages_total{worker=\"0\"}", "stats.workers.0.messages"},
+	    {"sluice_verdicts_total{worker=\"0\",verdict=\"masked\"}",
+	     "stats.workers.0.verdicts.masked"},
 	};
 	const size_t nchecks = sizeof(checks) / sizeof(checks[0]);
-	double got[sizeof(checks) / sizeof(checks[0])], rule_got = -1, up = -1;
+	double got[sizeof(checks) / sizeof(checks[0])], rule_got = -1, up = -1, pack_info = -1;
 	bool all = false;
 	end = mono_s() + 40;
 	while (!all && mono_s() < end) {
@@ -456,6 +464,9 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 			all = all && got[i] == num_at(stats, checks[i].stats_path);
 		}
 		rule_got = prom_value(prom_port, rule_query);
+		pack_info = prom_value(prom_port,
+				       "sluice_pack_info{slot=\"main\",pack=\"sluice-default\"}");
+		all = all && pack_info == 1;
 		all = all && rule_got == sluice_json_num(top, "hits", 0);
 	}
 	char *log = slurp(prom_log);
@@ -464,6 +475,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 		cr_expect_eq(got[i], num_at(stats, checks[i].stats_path),
 			     "%s: Prometheus %.0f, stats %.0f", checks[i].query, got[i],
 			     num_at(stats, checks[i].stats_path));
+	cr_expect_eq(pack_info, 1, "sluice_pack_info of the main pack: %.0f", pack_info);
 	cr_expect_eq(rule_got, sluice_json_num(top, "hits", 0), "%s: Prometheus %.0f", rule_query,
 		     rule_got);
 	free(log);
