@@ -487,6 +487,10 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	int status = stop_child(sluice, false, 30);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice ended with status %d",
 		  status);
+	/* EAL's runtime directory, empty once sluice is gone (--no-shconf). */
+	char *runtime = fmt("/var/run/dpdk/%s", prefix);
+	rmdir(runtime);
+	free(runtime);
 
 	sluice_json_free(rs);
 	sluice_json_free(stats);
