@@ -51,6 +51,7 @@ int sluice_ctl_clients_init(struct sluice_ctl_clients *c, int listen_fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = listen_fd;
+	c->wake_fd = -1;
 	c->request_timeout_ms = 1000;
 	c->reply_timeout_ms = 5000;
 	c->table = calloc(SLUICE_CTL_MAX_CLIENTS, sizeof(*c->table));
@@ -259,8 +260,8 @@ static void expire(struct sluice_ctl_clients *c)
 void sluice_ctl_clients_serve(struct sluice_ctl_clients *c, int timeout_ms,
 			      sluice_ctl_handler handler, void *arg)
 {
-	struct pollfd pfd[SLUICE_CTL_MAX_CLIENTS + 1];
-	unsigned who[SLUICE_CTL_MAX_CLIENTS + 1];
+	struct pollfd pfd[SLUICE_CTL_MAX_CLIENTS + 2];
+	unsigned who[SLUICE_CTL_MAX_CLIENTS + 2];
 	nfds_t n = 0;
 	double now = sluice_mono_ms(), wake = now + (timeout_ms > 0 ? timeout_ms : 0);
 
@@ -276,8 +277,11 @@ void sluice_ctl_clients_serve(struct sluice_ctl_clients *c, int timeout_ms,
 			wake = cl->deadline_ms;
 	}
 	int wait_ms = wake > now ? (int)(wake - now) + 1 : 0;
+	nfds_t clients_end = n;
+	if (c->wake_fd >= 0)
+		pfd[n++] = (struct pollfd){.fd = c->wake_fd, .events = POLLIN};
 	if (poll(pfd, n, wait_ms) > 0) {
-		for (nfds_t k = 1; k < n; k++) {
+		for (nfds_t k = 1; k < clients_end; k++) {
 			struct sluice_ctl_client *cl = &c->table[who[k]];
 			if (pfd[k].revents == 0 || cl->state == CLIENT_FREE)
 				continue;

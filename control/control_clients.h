@@ -63,6 +63,9 @@ struct sluice_ctl_client; /* control_clients.c */
 
 struct sluice_ctl_clients {
 	int listen_fd; /* non-blocking; owned by the caller */
+	/* Another descriptor whose readiness ends the wait (the metrics
+	 * server's), or -1; the caller handles it after serve returns. */
+	int wake_fd;
 	unsigned request_timeout_ms;
 	unsigned reply_timeout_ms;
 	unsigned count; /* connections held now */

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "control_clients.h"
 #include "control_protocol.h"
+#include "metrics_http.h"
 #include "stats_report.h"
 #include "strbuf.h"
 
@@ -112,8 +113,22 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 	return 0;
 }
 
+int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, char *err,
+				size_t err_len)
+{
+	if (ctl->metrics_http != NULL) {
+		snprintf(err, err_len, "metrics are already served");
+		return -1;
+	}
+	ctl->metrics_http = sluice_metrics_http_open(listen, ctl, err, err_len);
+	return ctl->metrics_http != NULL ? 0 : -1;
+}
+
 void sluice_control_close(struct sluice_control *ctl)
 {
+	sluice_metrics_http_close(ctl->metrics_http);
+	ctl->metrics_http = NULL;
+	sluice_metrics_fini(&ctl->metrics);
 	if (ctl->listen_fd >= 0) {
 		sluice_ctl_clients_fini(&ctl->clients);
 		close(ctl->listen_fd);
@@ -695,13 +710,23 @@ void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)
 	 * at the workers' rate, and a ring that fills costs events. */
 	if (events_waiting(ctl))
 		timeout_ms = 0;
+	int scrape_fd = ctl->metrics_http != NULL ? sluice_metrics_http_fd(ctl->metrics_http) : -1;
 	if (ctl->listen_fd >= 0) {
+		ctl->clients.wake_fd = scrape_fd;
 		sluice_ctl_clients_serve(&ctl->clients, timeout_ms, serve_request, ctl);
+	} else if (scrape_fd >= 0) {
+		struct pollfd pfd = {.fd = scrape_fd, .events = POLLIN};
+		poll(&pfd, 1, timeout_ms);
 	} else if (timeout_ms > 0) {
 		struct timespec ts = {.tv_sec = timeout_ms / 1000,
 				      .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
+	/* Called every pass, ready or not: MHD's own timeouts (idle scrapers)
+	 * run here too, and a pass that finds nothing to do costs one
+	 * epoll_wait without waiting. */
+	if (ctl->metrics_http != NULL)
+		sluice_metrics_http_run(ctl->metrics_http);
 	sluice_control_drain(ctl);
 	watchdog_sample(ctl);
 	if (sluice_mono_ms() - ctl->last_expiry_ms >= 1000)

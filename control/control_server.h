@@ -27,6 +27,7 @@
 #include "control_clients.h"
 #include "event_ring.h"
 #include "event_sink.h"
+#include "metrics.h"
 #include "ruleset_registry.h"
 #include "strbuf.h"
 #include "worker_stats.h"
@@ -73,6 +74,8 @@ struct sluice_control {
 	uint64_t access_refusals;	       /* clients refused by the peer check */
 	sluice_port_counters_fn port_counters; /* NULL: no ports (tests) */
 	void *port_counters_arg;
+	struct sluice_metrics metrics;		  /* the /metrics renderer's state */
+	struct sluice_metrics_http *metrics_http; /* NULL: no --metrics-listen */
 };
 
 /* Looks a group up by name; -1 with err naming it when there is none. */
@@ -84,7 +87,13 @@ int sluice_control_resolve_group(const char *name, gid_t *gid, char *err, size_t
 int sluice_control_open(struct sluice_control *ctl, const char *socket_path, char *err,
 			size_t err_len);
 
-/* One pass of the control loop; waits up to timeout_ms for a request. */
+/* Serves Prometheus metrics on listen ("ADDR:PORT", metrics_http.h) from the
+ * control loop, until sluice_control_close(). Returns 0 or -1 with err. */
+int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, char *err,
+				size_t err_len);
+
+/* One pass of the control loop; waits up to timeout_ms for a request or a
+ * scrape. */
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms);
 
 /* Events written per ring and pass of the control loop. */

@@ -201,6 +201,12 @@ static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 	reg->swaps++;
 	report->grace_ms = sluice_mono_ms() - t0;
 	report->seq = gen->seq;
+	reg->grace_count++;
+	reg->grace_ms_sum += report->grace_ms;
+	if (report->grace_ms > reg->grace_ms_max)
+		reg->grace_ms_max = report->grace_ms;
+	reg->last_swap = *report;
+	reg->last_swap_ns = sluice_realtime_ns();
 }
 
 /* "1.50 MiB" from a MiB up, "4.9 KiB" below: packs range from a few rules to

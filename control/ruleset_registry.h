@@ -91,8 +91,14 @@ struct sluice_registry {
 	uint64_t next_seq;
 	uint64_t swaps;
 	uint64_t refusals;
-	size_t memory_cap;		/* bytes; 0: no cap */
-	struct sluice_audit_log *audit; /* NULL: no audit log */
+	/* Every publication's grace period (loads, rollbacks, unloads,
+	 * expiries), for metrics: how long swaps hold the control thread. */
+	uint64_t grace_count;
+	double grace_ms_sum, grace_ms_max;
+	struct sluice_swap_report last_swap; /* the last publication's report */
+	uint64_t last_swap_ns;		     /* when it completed (CLOCK_REALTIME); 0: none */
+	size_t memory_cap;		     /* bytes; 0: no cap */
+	struct sluice_audit_log *audit;	     /* NULL: no audit log */
 	bool expiry_refusal_logged;
 	/* Added to the wall clock when rules' start and expiry dates are judged
 	 * (sluice --now rehearses a date); audit and event times stay real. */

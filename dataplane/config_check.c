@@ -193,6 +193,9 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 	if (opt->audit_log)
 		fprintf(out, "audit log: %s\n", opt->audit_log);
 	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");
+	if (opt->metrics_listen != NULL)
+		fprintf(out, "metrics: http://%s/metrics (at most %u rule series)\n",
+			opt->metrics_listen, opt->metrics_rule_limit);
 	fprintf(out, "config ok\n");
 	rc = 0;
 out:

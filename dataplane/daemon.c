@@ -23,6 +23,7 @@
 #include "ports.h"
 #include "ruleset_registry.h"
 #include "stats_report.h"
+#include "telemetry.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_signalled;
@@ -432,6 +433,7 @@ static int write_summary_json(struct daemon *d, const char *path)
 
 static void teardown(struct daemon *d)
 {
+	sluice_telemetry_detach();
 	sluice_control_close(&d->control);
 	for (unsigned p = 0; p < 2; p++) {
 		if (d->ports_started[p])
@@ -574,6 +576,17 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->registry.drain = drain_hook;
 	d->registry.check_workers = sluice_control_check_workers;
 	d->registry.hook_arg = &d->control;
+	d->control.metrics.rule_limit = o->metrics_rule_limit;
+	if (o->metrics_listen != NULL &&
+	    sluice_control_open_metrics(&d->control, o->metrics_listen, err, err_len) != 0)
+		return -1;
+	/* Without telemetry (--no-telemetry) the commands are registered but
+	 * never asked: no error. */
+	int trc = sluice_telemetry_register();
+	if (trc != 0)
+		fprintf(stderr, "sluice: warning: telemetry commands not registered: %s\n",
+			strerror(-trc));
+	sluice_telemetry_attach(&d->control);
 	return 0;
 }
 
@@ -614,6 +627,8 @@ int sluice_daemon_run(const struct sluice_options *opt)
 		d->worker_count, d->worker_count == 1 ? "" : "s", d->port_names[0],
 		d->port_names[1], gen->pack->name, gen->pack->version, gen->pack->rule_count,
 		urgent_text, d->control.socket_path ? d->control.socket_path : "off");
+	if (opt->metrics_listen != NULL)
+		fprintf(info, "sluice: metrics at http://%s/metrics\n", opt->metrics_listen);
 	fflush(info);
 
 	for (unsigned i = 0; i < d->worker_count; i++)
@@ -622,6 +637,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	double deadline = opt->duration_s > 0 ? sluice_mono_s() + opt->duration_s : 0;
 	while (!stop_signalled && !d->control.stop_requested) {
 		sluice_control_run_once(&d->control, 5);
+		sluice_telemetry_publish(&d->control);
 		if (reopen_signalled)
 			reopen_files(d);
 		if (deadline > 0 && sluice_mono_s() >= deadline)

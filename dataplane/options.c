@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "file_read.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "pack.h"
 #include "siphash.h"
 #include "suggest.h"
@@ -103,6 +105,13 @@ static const struct option_spec specs[] = {
      " FILE.2 ... (default 0: never; SIGHUP reopens FILE after an outside rotation)"},
     {"events-keep", 0, V_UINT, OFF(events_keep), 1, 1000, "N",
      "rotated events files kept, FILE.1 to FILE.N (default 5)"},
+    {"metrics-listen", 0, V_STRING, OFF(metrics_listen), 0, 0, "ADDR:PORT",
+     "serve Prometheus metrics at http://ADDR:PORT/metrics from the control thread;"
+     " ADDR an IPv4 address or a bracketed IPv6 one, e.g. 127.0.0.1:9470 or [::1]:9470"
+     " (default: off)"},
+    {"metrics-rule-limit", 0, V_UINT, OFF(metrics_rule_limit), 1, 100000, "N",
+     "most rules with a sluice_rule_hits_total series of their own; the others are"
+     " summed in rule=\"_other\" (default 500)"},
     {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
      "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
      " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
@@ -207,6 +216,7 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
+	opt->metrics_rule_limit = SLUICE_METRICS_RULE_LIMIT_DEFAULT;
 	opt->flows = 65536;
 	opt->flow_kib = 256;
 	opt->stream_memory_mb = 64;
@@ -226,6 +236,8 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->audit_log);
 	free(opt->socket_group);
 	free(opt->now);
+	free(opt->metrics_listen);
+	opt->metrics_listen = NULL;
 	free(opt->event_hash_key);
 	free(opt->events_categories);
 	opt->event_hash_key = opt->events_categories = NULL;
@@ -646,6 +658,14 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 		snprintf(err, err_len, "--event-ring %u: must be a power of two", opt->event_ring);
 		return -1;
 	}
+	if (opt->metrics_listen != NULL && opt->metrics_listen[0] == '\0') {
+		free(opt->metrics_listen);
+		opt->metrics_listen = NULL;
+	}
+	struct sockaddr_storage metrics_addr;
+	if (opt->metrics_listen != NULL &&
+	    sluice_metrics_parse_listen(opt->metrics_listen, &metrics_addr, err, err_len) != 0)
+		return -1;
 	if (opt->now != NULL && !sluice_options_parse_time(opt->now, &opt->now_s)) {
 		snprintf(err, err_len,
 			 "--now '%s': write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), for example "

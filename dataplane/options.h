@@ -78,6 +78,8 @@ struct sluice_options {
 	unsigned events_flag_sample; /* 1: every flag event */
 	unsigned events_max_mb;	     /* rotate past this; 0: never */
 	unsigned events_keep;	     /* rotated files kept */
+	char *metrics_listen;	     /* ADDR:PORT of the Prometheus endpoint, or NULL */
+	unsigned metrics_rule_limit; /* rules with a hits series of their own */
 	char *now;		     /* --now: rules' dates judged from this time on */
 	int64_t now_s;		     /* ... in Unix seconds (0: the clock) */
 	bool help;

@@ -11,6 +11,8 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev libhyperscan-dev liburcu-dev libjemalloc-dev libyaml-dev libssl-dev
 	libpcap-dev
+	# the /metrics endpoint (--metrics-listen) is served with libmicrohttpd
+	libmicrohttpd-dev
 	# pack compilation: Unicode's data for the folding tables (Unihan's is
 	# bzip2-compressed), and ICU's spoof checker for look-alikes
 	unicode-data libbz2-dev libicu-dev
@@ -20,6 +22,8 @@ packages=(
 	# tests: real WebSocket server and clients (python websockets, node ws);
 	# the evasion corpus generator reads the packs' YAML
 	python3-websockets node-ws python3-yaml
+	# tests: a real Prometheus server scrapes the daemon's /metrics
+	prometheus
 	# running: dpdk-devbind.py and dpdk-hugepages.py; ip and ethtool for
 	# af_packet interfaces (the netns test's veths) and for tuning real NICs;
 	# tcpdump to look at captures in and out (docs/operations.md)

@@ -871,6 +871,38 @@ Test(daemon_pcap, no_hugepages_gets_advice_after_the_eal_error)
 	free(exe);
 }
 
+/* --check-config names the metrics endpoint, and refuses an address that is
+ * not one before DPDK starts. */
+Test(daemon_pcap, check_config_shows_the_metrics_endpoint_and_refuses_a_bad_address, .timeout = 120)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char *out = NULL;
+	const char *ok[] = {exe,
+			    "--check-config",
+			    "--rules",
+			    rules,
+			    "--events",
+			    "/dev/null",
+			    "--metrics-listen",
+			    "[::1]:9470",
+			    "--metrics-rule-limit",
+			    "50",
+			    NULL};
+	cr_assert_eq(ts_run((char *const *)ok, 60, &out), 0, "%s", out);
+	assert_has(out, "metrics: http://[::1]:9470/metrics (at most 50 rule series)\n");
+	free(out);
+	const char *bad[] = {exe,	  "--check-config",   "--rules",	  rules, "--events",
+			     "/dev/null", "--metrics-listen", "example.net:9470", NULL};
+	cr_assert_eq(ts_run((char *const *)bad, 60, &out), 2, "%s", out);
+	assert_has(out,
+		   "--metrics-listen 'example.net:9470': 'example.net' is not an IPv4 address");
+	cr_assert(strstr(out, "EAL:") == NULL, "DPDK was started:\n%s", out);
+	free(out);
+	free(rules);
+	free(exe);
+}
+
 /* --check-config: packs, paths and options checked without DPDK; nothing is
  * written. */
 Test(daemon_pcap, check_config_loads_the_packs_and_checks_paths_without_dpdk, .timeout = 120)

@@ -1287,3 +1287,58 @@ Test(options_signatures, usage_lists_the_signature_options)
 	cr_assert_not_null(strstr(text, "--revoked-key KEY"), "%s", text);
 	free(text);
 }
+
+/* ---- metrics ---- */
+
+Test(options_parse, metrics_are_off_until_an_address_is_given)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "x.pack");
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_null(opt.metrics_listen);
+	cr_assert_eq(opt.metrics_rule_limit, 500);
+	sluice_options_free(&opt);
+}
+
+Test(options_parse, metrics_listen_and_rule_limit_from_the_file_and_the_command_line)
+{
+	struct sluice_options opt;
+	char err[512];
+	char *path = write_config("rules = x.pack\nmetrics-listen = 127.0.0.1:9470\n"
+				  "metrics-rule-limit = 40\n");
+	int rc = PARSE(&opt, err, "-c", path);
+
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.metrics_listen, "127.0.0.1:9470");
+	cr_assert_eq(opt.metrics_rule_limit, 40);
+	sluice_options_free(&opt);
+
+	rc = PARSE(&opt, err, "-c", path, "--metrics-listen", "[::1]:9999");
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.metrics_listen, "[::1]:9999");
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+}
+
+Test(options_parse, metrics_listen_must_be_an_address_and_a_port)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "x.pack", "--metrics-listen", "localhost:9470");
+
+	expect_error(rc, err,
+		     "--metrics-listen 'localhost:9470': 'localhost' is not an IPv4 address or a "
+		     "bracketed IPv6 address (names are not looked up)");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "--rules", "x.pack", "--metrics-listen", "127.0.0.1");
+	expect_error(rc, err,
+		     "--metrics-listen '127.0.0.1': write ADDRESS:PORT, e.g. 127.0.0.1:9470 or "
+		     "[::1]:9470");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "--rules", "x.pack", "--metrics-rule-limit", "0");
+	cr_assert_eq(rc, -1);
+	sluice_options_free(&opt);
+}

@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -354,4 +358,66 @@ int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,
 		   struct sluice_pack **out, char *err, size_t err_len, void *arg)
 {
 	return sluice_pack_load_within(path, arg, limits, out, err, err_len);
+}
+
+int ts_http(unsigned port, const char *method, const char *target, char **head, char **body)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	char *req = NULL;
+	if (asprintf(&req, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", method,
+		     target) < 0) {
+		close(fd);
+		return -1;
+	}
+	ssize_t sent = send(fd, req, strlen(req), MSG_NOSIGNAL);
+	free(req);
+	if (sent < 0) {
+		close(fd);
+		return -1;
+	}
+	size_t cap = 1 << 16, used = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	while ((n = recv(fd, buf + used, cap - used - 1, 0)) > 0) {
+		used += (size_t)n;
+		if (cap - used < 4096)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	buf[used] = '\0';
+	int status = 0;
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+		free(buf);
+		return -1;
+	}
+	char *split = strstr(buf, "\r\n\r\n");
+	if (head != NULL)
+		*head = strndup(buf, split != NULL ? (size_t)(split - buf) : used);
+	if (body != NULL)
+		*body = strdup(split != NULL ? split + 4 : "");
+	free(buf);
+	return status;
+}
+
+unsigned ts_free_tcp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	unsigned port = 0;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
 }

@@ -86,4 +86,12 @@ void ts_offline_free(struct ts_offline_run *r);
  * options (NULL-terminated, may be NULL), until the capture is consumed. */
 void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *const *extra);
 
+/* One HTTP/1.0 request to 127.0.0.1:port (5 s to answer); returns the status
+ * code, or -1 when there is no answer. *head (status line and headers) and
+ * *body are malloc'd when asked for. */
+int ts_http(unsigned port, const char *method, const char *target, char **head, char **body);
+
+/* A loopback TCP port nobody listens on now (the kernel's pick), or 0. */
+unsigned ts_free_tcp_port(void);
+
 #endif
