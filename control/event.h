@@ -24,8 +24,9 @@ struct sluice_event {
 	uint64_t msg_id;
 	uint64_t channel_id;
 	uint64_t user_id;
-	/* MATCH: SipHash-2-4 of the matched bytes [from, to) as the text was
-	 * scanned, keyed with --event-hash-key (siphash.h). */
+	/* MATCH: SipHash-2-4 of the matched bytes [from, to) of the text as
+	 * scanned, folded by the pack's table (so evasive spellings hash as the
+	 * plain one), keyed with --event-hash-key (siphash.h). */
 	uint64_t text_hash;
 	const struct sluice_pack *pack; /* pack in force for the message */
 	uint32_t rule;			/* index into pack->rules (MATCH) */

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "inet_checksum.h"
+#include "normalize.h"
+#include "pack.h"
 #include "siphash.h"
 #include "stream_process.h"
 #include "utf8.h"
@@ -87,6 +89,23 @@ void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event 
 	emit(ctx, ev, NULL);
 }
 
+/* The hash of a match's text in the form the pack's rules saw it: folded
+ * by the pack's table, so that an evasive spelling of a number or an ID
+ * (full-width, circled, with invisible characters between) hashes as the
+ * plain one does. Spans too long for the stack buffer, and text a table
+ * cannot take (not whole UTF-8), are hashed as written. */
+static uint64_t match_hash(const struct sluice_packet_ctx *ctx, const struct sluice_pack *pack,
+			   const uint8_t *span, uint32_t len)
+{
+	uint8_t folded[SLUICE_EVENT_FOLD_MAX * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	if (pack == NULL || pack->fold == NULL || len > SLUICE_EVENT_FOLD_MAX ||
+	    !sluice_utf8_valid(span, len))
+		return sluice_siphash24(ctx->event_hash_key, span, len);
+	struct sluice_norm_view view;
+	sluice_fold(pack->fold, span, len, folded, &view);
+	return sluice_siphash24(ctx->event_hash_key, view.text, view.len);
+}
+
 void sluice_emit_match(struct sluice_packet_ctx *ctx, struct sluice_event *ev, const uint8_t *text,
 		       uint32_t text_len)
 {
@@ -94,7 +113,7 @@ void sluice_emit_match(struct sluice_packet_ctx *ctx, struct sluice_event *ev, c
 	uint32_t to = ev->to < text_len ? ev->to : text_len;
 	if (to < from)
 		to = from;
-	ev->text_hash = sluice_siphash24(ctx->event_hash_key, text + from, to - from);
+	ev->text_hash = match_hash(ctx, ev->pack, text + from, to - from);
 	uint32_t n = to - from;
 	if (ctx->event_snippet == 0 || n == 0) {
 		ev->snippet_len = 0;

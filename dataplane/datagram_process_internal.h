@@ -26,9 +26,14 @@ enum sluice_frame_outcome {
  * --events-full wait a bounded wait first. */
 void sluice_emit_event(struct sluice_packet_ctx *ctx, const struct sluice_event *ev);
 
+/* Longest matched text whose hash is taken folded (longer: as written). */
+#define SLUICE_EVENT_FOLD_MAX 1024u
+
 /* Pushes a MATCH event after setting its text hash from text[from, to) (the
- * text as scanned) and, with ctx->event_snippet, pushing that text's first
- * bytes (cut before a character) in the slot after it. */
+ * text as scanned; folded by the event's pack's table, up to
+ * SLUICE_EVENT_FOLD_MAX bytes) and, with ctx->event_snippet, pushing that
+ * text's first bytes, as written and cut before a character, in the slot
+ * after it. */
 void sluice_emit_match(struct sluice_packet_ctx *ctx, struct sluice_event *ev, const uint8_t *text,
 		       uint32_t text_len);
 

@@ -122,6 +122,11 @@ def config_checks(docs):
               r.returncode == 0 and "config ok" in r.stdout, r.stdout + r.stderr)
         check("it reports the keyed hash and the rotation",
               "hash keyed" in r.stdout and "rotates at 512 MiB, 5 kept" in r.stdout, r.stdout)
+        port = docs["DaemonSet"]["spec"]["template"]["metadata"]["annotations"][
+            "prometheus.io/port"]
+        check("the metrics endpoint is where the pod's scrape annotation says",
+              re.search(r"^metrics-listen = \S+:" + port + "$", conf, re.M) and
+              "9470" in r.stdout, r.stdout)
         # And the check can fail: an unsigned pack under require-signed.
         r = run([pack_tool, "compile", os.path.join(SOURCE, "patterns/rules/default.yaml"),
                  "-o", pack])

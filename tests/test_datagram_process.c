@@ -795,6 +795,22 @@ Test(datagram_process, match_event_names_sender_and_hashes_exactly_the_matched_b
 	}
 }
 
+Test(datagram_process, evasive_spelling_hashes_as_the_plain_number)
+{
+	/* Circled and full-width digits with a zero-width space: the rule sees
+	 * 13812345678, and so does the hash; the span is the original bytes. */
+	struct sluice_wire_message in = msg(44, 0, "电话 ①③⑧\u200b１２３４５６７８ 谢谢");
+	static uint8_t pkt[PKT_CAP];
+	struct sluice_event evs[4];
+	uint32_t len = build(pkt, false, false, &in, 1);
+
+	cr_assert_eq(sluice_packet_process(&ctx, pkt, &len), SLUICE_FATE_FORWARD);
+	cr_assert_eq(pop_events(evs, 4), 1);
+	cr_assert_eq(evs[0].rule, rule_index("phone-cn-mobile"));
+	cr_assert_eq(evs[0].to - evs[0].from, 3 * 3 + 3 + 8 * 3, "the span as written");
+	cr_assert_eq(evs[0].text_hash, sluice_siphash24(ctx.event_hash_key, "13812345678", 11));
+}
+
 Test(datagram_process, snippet_follows_its_event_cut_before_a_character)
 {
 	struct sluice_wire_message in = msg(42, 0, "微信 abc_12345 谢谢");
