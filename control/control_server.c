@@ -365,7 +365,7 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	    "\"events_bus_duplicates\":%llu,\"events_bus_failures\":%llu,"
 	    "\"events_bus_in_flight\":%llu,\"events_bus_spooled\":%llu,"
 	    "\"events_bus_spool_events\":%llu,\"events_bus_spool_bytes\":%llu,"
-	    "\"events_bus_lost\":%llu,\"bus_reconnects\":%llu,\"packs\":{\"main\":",
+	    "\"events_bus_lost\":%llu,\"bus_reconnects\":%llu,",
 	    has_bus ? "true" : "false", bus.connected ? "true" : "false",
 	    bus.stream_ready ? "true" : "false", (unsigned long long)bus.published,
 	    (unsigned long long)bus.resent, (unsigned long long)bus.acked,
@@ -373,6 +373,9 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	    (unsigned long long)bus.in_flight, (unsigned long long)bus.spooled,
 	    (unsigned long long)bus.spool_events, (unsigned long long)bus.spool_bytes,
 	    (unsigned long long)bus.lost, (unsigned long long)bus.reconnects);
+	sluice_strbuf_printf(sb, "\"events_bus_last_error\":");
+	sluice_strbuf_json_string(sb, bus.last_error);
+	sluice_strbuf_printf(sb, ",\"packs\":{\"main\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
 	sluice_strbuf_printf(sb, ",\"urgent\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_URGENT].pack);

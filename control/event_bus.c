@@ -23,7 +23,7 @@
  * control thread also serves clients and drains the rings. */
 #define ROOM_WAIT_MS	5
 #define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	2000
+#define BACKOFF_MAX_MS	1000
 #define STREAM_RETRY_MS 1000
 
 enum entry_state {
@@ -66,6 +66,7 @@ struct sluice_event_bus {
 	struct result *results;
 	size_t result_count, result_cap;
 	uint64_t reconnects;
+	char last_error[128];
 
 	/* The window: entries head .. tail-1, oldest first. */
 	struct entry *win;
@@ -144,6 +145,11 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		bus->results = r;
 		bus->result_cap = cap;
 	}
+	if (pae != NULL)
+		snprintf(bus->last_error, sizeof(bus->last_error), "%s",
+			 pae->ErrText != NULL && pae->ErrText[0] != '\0'
+			     ? pae->ErrText
+			     : natsStatus_GetText(pae->Err));
 	bus->results[bus->result_count++] = (struct result){
 	    .msg = msg, .ok = pa != NULL && pae == NULL, .duplicate = pa != NULL && pa->Duplicate};
 	pthread_cond_signal(&bus->answered);
@@ -425,7 +431,10 @@ static bool publish(struct sluice_event_bus *bus, struct entry *e)
 	po.ExpectStream = bus->stream;
 	po.MaxWait = bus->ack_timeout_ms;
 	natsMsg *keep = m;
-	if (js_PublishMsgAsync(bus->js, &m, &po) != NATS_OK) {
+	natsStatus s = js_PublishMsgAsync(bus->js, &m, &po);
+	if (s != NATS_OK) {
+		snprintf(bus->st.last_error, sizeof(bus->st.last_error), "publish: %s",
+			 natsStatus_GetText(s));
 		natsMsg_Destroy(m);
 		bus->st.failures++;
 		e->state = E_WAIT;
@@ -466,6 +475,10 @@ static void collect(struct sluice_event_bus *bus)
 	bus->results = NULL;
 	bus->result_count = bus->result_cap = 0;
 	bus->st.reconnects = bus->reconnects;
+	if (bus->last_error[0] != '\0') {
+		memcpy(bus->st.last_error, bus->last_error, sizeof(bus->last_error));
+		bus->last_error[0] = '\0';
+	}
 	pthread_mutex_unlock(&bus->lock);
 	for (size_t k = 0; k < n; k++) {
 		struct entry *e = find_in_flight(bus, r[k].msg);
@@ -496,6 +509,8 @@ static void expire(struct sluice_event_bus *bus)
 	for (uint64_t i = bus->head; i < bus->tail; i++) {
 		struct entry *e = slot(bus, i);
 		if (e->state == E_FLIGHT && e->sent_ms < limit) {
+			snprintf(bus->st.last_error, sizeof(bus->st.last_error),
+				 "no ack within %u ms", bus->ack_timeout_ms);
 			e->msg = NULL;
 			e->state = E_WAIT;
 			bus->unsent++;

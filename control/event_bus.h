@@ -77,7 +77,8 @@ struct sluice_event_bus_stats {
 	uint64_t in_flight;
 	uint64_t reconnects;
 	bool connected;
-	bool stream_ready; /* the stream was found or created */
+	bool stream_ready;    /* the stream was found or created */
+	char last_error[128]; /* the last failure's reason; "" while none */
 };
 
 struct sluice_event_bus;

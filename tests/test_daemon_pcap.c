@@ -1491,3 +1491,47 @@ Test(daemon_pcap, events_bus_gets_every_line_of_the_file, .timeout = 120)
 	ts_offline_free(&r);
 	free_scenario(&sc);
 }
+
+/* --check-config with the bus: its settings described, the servers not
+ * contacted (a bus down at start is no error), a spool without a bus
+ * refused. */
+Test(daemon_pcap, check_config_describes_the_events_bus, .timeout = 120)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char *dir = ts_make_tmpdir("checkbus");
+	char spool[512];
+	char *out = NULL;
+	snprintf(spool, sizeof(spool), "%s/events.spool", dir);
+	const char *ok[] = {exe,
+			    "--check-config",
+			    "--rules",
+			    rules,
+			    "--events",
+			    "none",
+			    "--events-bus",
+			    "nats://127.0.0.1:1,nats://127.0.0.1:2",
+			    "--events-stream-replicas",
+			    "3",
+			    "--events-spool",
+			    spool,
+			    NULL};
+	cr_assert_eq(ts_run((char *const *)ok, 60, &out), 0, "%s", out);
+	assert_has(out, "events: none\n");
+	assert_has(out,
+		   "events bus: nats://127.0.0.1:1,nats://127.0.0.1:2, stream SLUICE_EVENTS "
+		   "(created with 3 replicas if missing), 1024 in flight, ack timeout 5000 ms, "
+		   "spool ");
+	assert_has(out, "config ok");
+	free(out);
+
+	const char *no_bus[] = {exe, "--check-config", "--rules", rules, "--events-spool", spool,
+				NULL};
+	cr_assert_eq(ts_run((char *const *)no_bus, 60, &out), 2, "%s", out);
+	assert_has(out, "--events-spool: there is no --events-bus to spool for");
+	free(out);
+	ts_rmtree(dir);
+	free(dir);
+	free(rules);
+	free(exe);
+}

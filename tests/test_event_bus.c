@@ -281,13 +281,14 @@ static void read_back(struct rig *r, struct ts_bus_seen *seen)
 
 static void log_stats(const char *when, const struct sluice_event_bus_stats *st)
 {
-	cr_log_info("%s: published %llu, resent %llu, acked %llu (%llu duplicates), failures %llu, "
-		    "spooled %llu, spool now %llu events, lost %llu, reconnects %llu",
-		    when, (unsigned long long)st->published, (unsigned long long)st->resent,
-		    (unsigned long long)st->acked, (unsigned long long)st->duplicates,
-		    (unsigned long long)st->failures, (unsigned long long)st->spooled,
-		    (unsigned long long)st->spool_events, (unsigned long long)st->lost,
-		    (unsigned long long)st->reconnects);
+	cr_log_info(
+	    "%s: published %llu, resent %llu, acked %llu (%llu duplicates), failures %llu, "
+	    "spooled %llu, spool now %llu events, lost %llu, reconnects %llu, last error '%s'",
+	    when, (unsigned long long)st->published, (unsigned long long)st->resent,
+	    (unsigned long long)st->acked, (unsigned long long)st->duplicates,
+	    (unsigned long long)st->failures, (unsigned long long)st->spooled,
+	    (unsigned long long)st->spool_events, (unsigned long long)st->lost,
+	    (unsigned long long)st->reconnects, st->last_error);
 }
 
 static void wait_stream_ready(struct rig *r, double timeout_s)
