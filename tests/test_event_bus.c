@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bad_input.h"
 #include "clock.h"
@@ -493,6 +495,59 @@ Test(event_bus, cluster_node_loss_and_outage, .timeout = 240)
 	cr_assert_eq(seen.missing, 0);
 	cr_assert_eq(seen.bad, 0);
 	cr_expect_eq(seen.out_of_order, 0, "in order per worker");
+	rig_close(&r, &st);
+	rig_free(&r);
+}
+
+/* A crash (the process killed, nothing closed): the spool survives, a
+ * record cut short by the crash is cut off, and the next start drains the
+ * rest. What was only in memory (the window) is lost: that is the
+ * documented limit. */
+Test(event_bus, spool_survives_a_crash_and_a_torn_record, .timeout = 120)
+{
+	struct rig r;
+	struct sluice_event_bus_stats st;
+	struct ts_bus_seen seen;
+	const uint64_t per_worker = 1000;
+	rig_open(&r, "bus-crash", 1);
+	ts_nats_node_kill(&r.nats, 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct rig *c = &r;
+		rig_bus(c, 16, 64ull << 20, 1);
+		rig_start(c, per_worker, 0);
+		while (!producers_done(c))
+			rig_pass(c);
+		for (int k = 0; k < 20; k++)
+			rig_pass(c);
+		sluice_event_bus_stats(c->bus, &st);
+		/* The exit status says how many records the spool holds. */
+		_exit(st.spooled == WORKERS * per_worker - 16 ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the spool did not fill as expected");
+	FILE *f = fopen(r.spool_path, "a");
+	cr_assert_not_null(f);
+	fputs("sluice.events.match.x.y gw1.0.0.99 {\"ts\":\"cut", f); /* no newline */
+	fclose(f);
+
+	cr_assert_eq(ts_nats_node_start(&r.nats, 0), 0);
+	rig_bus(&r, 64, 64ull << 20, 1);
+	sluice_event_bus_stats(r.bus, &st);
+	cr_assert_eq(st.spool_events, WORKERS * per_worker - 16, "the torn record is cut off");
+	double until = sluice_mono_s() + 60;
+	do {
+		rig_pass(&r);
+		sluice_event_bus_stats(r.bus, &st);
+	} while (sluice_event_bus_busy(r.bus) && sluice_mono_s() < until);
+	log_stats("after the crash", &st);
+	cr_assert_eq(st.acked, WORKERS * per_worker - 16);
+	read_back(&r, &seen);
+	cr_assert_eq(seen.unique, WORKERS * per_worker - 16);
+	cr_assert_eq(seen.bad, 0);
 	rig_close(&r, &st);
 	rig_free(&r);
 }
