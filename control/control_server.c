@@ -150,25 +150,39 @@ void sluice_control_drain(struct sluice_control *ctl)
 	for (unsigned w = 0; w < ctl->worker_count; w++)
 		sluice_event_sink_drain(ctl->sink, ctl->rings[w], SLUICE_DRAIN_BUDGET);
 	sluice_event_sink_flush(ctl->sink);
+	if (ctl->sink->bus != NULL)
+		sluice_event_bus_poll(ctl->sink->bus);
 }
 
 void sluice_control_drain_pushed(struct sluice_control *ctl)
 {
 	if (ctl->sink == NULL)
 		return;
+	/* A bus without room holds the drain back (event_bus.h): the events
+	 * must still be written before their packs go, so it gets a bounded
+	 * while to make room, and then takes them anyway, counting what it
+	 * cannot keep. */
+	double until = sluice_mono_ms() + SLUICE_DRAIN_BUS_WAIT_MS;
 	for (unsigned w = 0; w < ctl->worker_count; w++) {
 		uint64_t pending = sluice_event_ring_pending(ctl->rings[w]);
 		while (pending > 0) {
 			unsigned n =
 			    pending > SLUICE_DRAIN_BUDGET ? SLUICE_DRAIN_BUDGET : (unsigned)pending;
 			unsigned got = sluice_event_sink_drain(ctl->sink, ctl->rings[w], n);
+			pending = got < pending ? pending - got : 0;
+			if (got < n && ctl->sink->bus != NULL && pending > 0) {
+				sluice_event_bus_poll(ctl->sink->bus);
+				ctl->sink->bus_force = sluice_mono_ms() >= until;
+				continue;
+			}
 			if (got < n)
 				break;
-			/* An event's snippet comes with it: one past the budget. */
-			pending = got < pending ? pending - got : 0;
 		}
 	}
+	ctl->sink->bus_force = false;
 	sluice_event_sink_flush(ctl->sink);
+	if (ctl->sink->bus != NULL)
+		sluice_event_bus_poll(ctl->sink->bus);
 }
 
 static void watchdog_sample(struct sluice_control *ctl)
@@ -353,8 +367,30 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 			     (unsigned long long)(ctl->sink ? ctl->sink->rotations : 0),
 			     (unsigned long long)(ctl->sink ? ctl->sink->reopens : 0));
 	bool waits = ctl->events_full != NULL && strcmp(ctl->events_full, "wait") == 0;
-	sluice_strbuf_printf(sb, "{\"policy\":\"%s\",\"wait_us\":%u},\"packs\":{\"main\":",
-			     waits ? "wait" : "drop", waits ? ctl->events_wait_us : 0);
+	sluice_strbuf_printf(sb, "{\"policy\":\"%s\",\"wait_us\":%u},", waits ? "wait" : "drop",
+			     waits ? ctl->events_wait_us : 0);
+	struct sluice_event_bus_stats bus = {0};
+	bool has_bus = ctl->sink != NULL && ctl->sink->bus != NULL;
+	if (has_bus)
+		sluice_event_bus_stats(ctl->sink->bus, &bus);
+	sluice_strbuf_printf(
+	    sb,
+	    "\"events_bus\":%s,\"bus_connected\":%s,\"bus_stream_ready\":%s,"
+	    "\"events_bus_published\":%llu,\"events_bus_resent\":%llu,\"events_bus_acked\":%llu,"
+	    "\"events_bus_duplicates\":%llu,\"events_bus_failures\":%llu,"
+	    "\"events_bus_in_flight\":%llu,\"events_bus_spooled\":%llu,"
+	    "\"events_bus_spool_events\":%llu,\"events_bus_spool_bytes\":%llu,"
+	    "\"events_bus_lost\":%llu,\"bus_reconnects\":%llu,",
+	    has_bus ? "true" : "false", bus.connected ? "true" : "false",
+	    bus.stream_ready ? "true" : "false", (unsigned long long)bus.published,
+	    (unsigned long long)bus.resent, (unsigned long long)bus.acked,
+	    (unsigned long long)bus.duplicates, (unsigned long long)bus.failures,
+	    (unsigned long long)bus.in_flight, (unsigned long long)bus.spooled,
+	    (unsigned long long)bus.spool_events, (unsigned long long)bus.spool_bytes,
+	    (unsigned long long)bus.lost, (unsigned long long)bus.reconnects);
+	sluice_strbuf_printf(sb, "\"events_bus_last_error\":");
+	sluice_strbuf_json_string(sb, bus.last_error);
+	sluice_strbuf_printf(sb, ",\"packs\":{\"main\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
 	sluice_strbuf_printf(sb, ",\"urgent\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_URGENT].pack);
@@ -701,7 +737,8 @@ static bool events_waiting(const struct sluice_control *ctl)
 	for (unsigned w = 0; ctl->sink != NULL && w < ctl->worker_count; w++)
 		if (sluice_event_ring_pending(ctl->rings[w]) > 0)
 			return true;
-	return false;
+	/* Acks to collect, or a spool to drain: the bus's turn comes each pass. */
+	return ctl->sink != NULL && ctl->sink->bus != NULL && sluice_event_bus_busy(ctl->sink->bus);
 }
 
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms)

@@ -97,7 +97,8 @@ int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, 
 void sluice_control_run_once(struct sluice_control *ctl, int timeout_ms);
 
 /* Events written per ring and pass of the control loop. */
-#define SLUICE_DRAIN_BUDGET 8192
+#define SLUICE_DRAIN_BUDGET	 8192
+#define SLUICE_DRAIN_BUS_WAIT_MS 5000
 
 /* Writes up to SLUICE_DRAIN_BUDGET events of each ring into the sink and
  * flushes it: one pass's share, so that serving clients goes on however fast
@@ -107,7 +108,9 @@ void sluice_control_drain(struct sluice_control *ctl);
 /* Writes every event pushed before the call, and no more: it does not chase
  * what workers push meanwhile. After a grace period that retires a
  * generation, that is every event naming its packs, so they are written
- * before the packs are freed; after the workers stop, it is everything. */
+ * before the packs are freed; after the workers stop, it is everything. A
+ * bus without room is given up to SLUICE_DRAIN_BUS_WAIT_MS to make some;
+ * past that it takes the events anyway and counts those it loses. */
 void sluice_control_drain_pushed(struct sluice_control *ctl);
 
 /* Registry hook: false (with err) when a worker has made no progress for

@@ -47,6 +47,8 @@ int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 		sink->out = stdout;
 		return 0;
 	}
+	if (strcmp(path, "none") == 0)
+		return 0;
 	sink->out = open_append(path, &sink->file_bytes, err, err_len);
 	if (sink->out == NULL) {
 		free(sink->path);
@@ -462,6 +464,8 @@ static void rotate(struct sluice_event_sink *sink)
 
 static void write_bytes(struct sluice_event_sink *sink, const char *p, size_t n)
 {
+	if (sink->out == NULL)
+		return;
 	if (sink->rotation.max_bytes != 0 && sink->file_bytes > 0 &&
 	    sink->file_bytes + n > sink->rotation.max_bytes)
 		rotate(sink);
@@ -498,6 +502,25 @@ static bool match_written(struct sluice_event_sink *sink, struct sluice_event_pa
 	return true;
 }
 
+/* The line, as written, to the bus: the subject names what a reviewer
+ * subscribes to. */
+static void to_bus(struct sluice_event_bus *bus, const struct sluice_event *ev, const char *line,
+		   size_t len)
+{
+	char subject[SLUICE_EVENT_BUS_SUBJECT];
+	const char *what = NULL, *action = NULL;
+	if (ev->kind == SLUICE_EVENT_MATCH && ev->pack != NULL && ev->rule < ev->pack->rule_count) {
+		what = ev->pack->rules[ev->rule].category;
+		action = sluice_action_name(ev->pack->rules[ev->rule].action);
+	} else if (ev->kind == SLUICE_EVENT_STREAM) {
+		what = sluice_stream_reason_name((enum sluice_stream_reason)ev->reason);
+	} else if (ev->kind != SLUICE_EVENT_MATCH) {
+		what = sluice_bad_reason_name((enum sluice_bad_reason)ev->reason);
+	}
+	sluice_event_bus_subject(bus, ev, what, action, subject, sizeof(subject));
+	sluice_event_bus_put(bus, ev, subject, line, len);
+}
+
 unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_event_ring *ring,
 				 unsigned budget)
 {
@@ -505,7 +528,9 @@ unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_e
 	union sluice_event_slot snippet;
 	unsigned n = 0;
 	char fallback[EVENT_LINE_MAX];
-	while (n < budget && sluice_event_ring_pop(ring, &ev)) {
+	while (n < budget &&
+	       (sink->bus == NULL || sink->bus_force || sluice_event_bus_ready(sink->bus)) &&
+	       sluice_event_ring_pop(ring, &ev)) {
 		n++;
 		/* The worker pushed both slots at once: the snippet is there. */
 		bool with_snippet = ev.kind == SLUICE_EVENT_MATCH && ev.snippet_len > 0 &&
@@ -538,6 +563,8 @@ unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_e
 		char *at = sink->buf != NULL ? sink->buf + sink->used : fallback;
 		size_t len = format_line(&ev, with_snippet ? snippet.text : NULL, sink->ts_prefix,
 					 ns, &t, at, EVENT_LINE_MAX);
+		if (sink->bus != NULL)
+			to_bus(sink->bus, &ev, at, len);
 		if (sink->buf != NULL)
 			sink->used += len;
 		else

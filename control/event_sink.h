@@ -22,6 +22,10 @@
  * The file can rotate by size (struct sluice_event_rotation), and
  * sluice_event_sink_reopen() opens the path again after an outside rotation
  * (logrotate, then SIGHUP): lines are never lost to copytruncate's race.
+ *
+ * With a bus (event_bus.h), each line written is also handed to it, byte for
+ * byte, with a subject naming its kind, category and action; the path
+ * "none" writes no file, so the bus alone gets the events.
  */
 #ifndef SLUICE_CONTROL_EVENT_SINK_H
 #define SLUICE_CONTROL_EVENT_SINK_H
@@ -30,6 +34,7 @@
 #include <stdio.h>
 
 #include "event.h"
+#include "event_bus.h"
 #include "event_ring.h"
 
 struct sluice_tsc_clock {
@@ -72,8 +77,12 @@ int sluice_event_actions_parse(const char *list, unsigned *bits, char *why, size
 #define SLUICE_EVENT_PACKS_CACHED 4 /* main and urgent, and the ones they replace */
 
 struct sluice_event_sink {
-	FILE *out;
-	char *path; /* "-" for stdout */
+	FILE *out;		      /* NULL: no file ("none") */
+	char *path;		      /* "-" for stdout */
+	struct sluice_event_bus *bus; /* NULL: none; not owned */
+	/* Hand every event to the bus even when it has no room (it counts
+	 * them lost): for a drain that must empty the rings. */
+	bool bus_force;
 	struct sluice_tsc_clock clock;
 	uint64_t written;
 	uint64_t write_errors;
@@ -94,7 +103,8 @@ struct sluice_event_sink {
 	unsigned next_pack;
 };
 
-/* Opens path for appending ("-": stdout). Returns 0 or -1 with err. */
+/* Opens path for appending ("-": stdout, "none": no file). Returns 0 or -1
+ * with err. */
 int sluice_event_sink_open(struct sluice_event_sink *sink, const char *path,
 			   const struct sluice_tsc_clock *clock, char *err, size_t err_len);
 
@@ -114,7 +124,8 @@ size_t sluice_event_format(const struct sluice_event *ev, const uint8_t *snippet
 /* Pops and writes up to `budget` ring slots from ring; returns how many it
  * popped: an event and its snippet are popped together, so this may be
  * budget + 1. The lines are written with one call per drain (and whenever
- * the sink's buffer fills). */
+ * the sink's buffer fills). With a bus that has no room (and bus_force
+ * unset) it stops early and leaves the rest in the ring. */
 unsigned sluice_event_sink_drain(struct sluice_event_sink *sink, struct sluice_event_ring *ring,
 				 unsigned budget);
 

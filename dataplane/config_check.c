@@ -176,7 +176,10 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 		goto out;
 	bool socket = opt->control_socket != NULL && opt->control_socket[0] != '\0' &&
 		      strcmp(opt->control_socket, "none") != 0;
-	if (writable_path("events file", opt->events, false, err, err_len) != 0 ||
+	bool no_file = opt->events != NULL && strcmp(opt->events, "none") == 0;
+	if ((!no_file && writable_path("events file", opt->events, false, err, err_len) != 0) ||
+	    (opt->events_bus != NULL &&
+	     writable_path("events spool", opt->events_spool, false, err, err_len) != 0) ||
 	    writable_path("audit log", opt->audit_log, false, err, err_len) != 0 ||
 	    (socket &&
 	     writable_path("control socket", opt->control_socket, true, err, err_len) != 0))
@@ -188,8 +191,22 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 		snprintf(err, err_len, "--events-max-mb: events go to stdout; only a file rotates");
 		goto out;
 	}
+	if (opt->events_spool != NULL && opt->events_bus == NULL) {
+		snprintf(err, err_len, "--events-spool: there is no --events-bus to spool for");
+		goto out;
+	}
 	fprintf(out, "events: %s\n", opt->events ? opt->events : "(none)");
 	describe_events(opt, out);
+	/* The servers are not contacted here: a bus down at start is not an
+	 * error (events spool), so neither is it for the check. */
+	if (opt->events_bus != NULL)
+		fprintf(out,
+			"events bus: %s, stream %s (created with %u replica%s if missing), %u in"
+			" flight, ack timeout %u ms, spool %s%s\n",
+			opt->events_bus, opt->events_stream, opt->events_stream_replicas,
+			opt->events_stream_replicas == 1 ? "" : "s", opt->events_bus_pending,
+			opt->events_bus_ack_ms, opt->events_spool ? opt->events_spool : "none",
+			opt->events_spool ? "" : " (events the window cannot hold are lost)");
 	if (opt->audit_log)
 		fprintf(out, "audit log: %s\n", opt->audit_log);
 	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");

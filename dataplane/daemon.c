@@ -52,6 +52,9 @@ struct daemon {
 	struct sluice_registry registry;
 	struct sluice_event_sink sink;
 	bool sink_open;
+	struct sluice_event_bus *bus;		/* NULL: no --events-bus */
+	struct sluice_event_bus_stats bus_last; /* after it closed */
+	bool bus_closed;
 	uint64_t event_hash_key[2];
 	struct sluice_audit_log audit;
 	bool audit_open;
@@ -367,7 +370,9 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 	if (d->sink_open) {
 		fprintf(out, "  events          %llu written to %s, %llu dropped (ring full)",
 			(unsigned long long)d->sink.written,
-			strcmp(d->sink.path, "-") == 0 ? "stdout" : d->sink.path,
+			strcmp(d->sink.path, "-") == 0	    ? "stdout"
+			: strcmp(d->sink.path, "none") == 0 ? "the bus alone"
+							    : d->sink.path,
 			(unsigned long long)t->events_dropped);
 		if (d->sink.filtered + d->sink.sampled_out > 0)
 			fprintf(out, ", %llu filtered out, %llu sampled out",
@@ -386,6 +391,18 @@ static void print_summary(struct daemon *d, FILE *out, const struct sluice_worke
 				(unsigned long long)t->event_wait_timeouts);
 		fprintf(out, "\n");
 	}
+	if (d->bus_closed) {
+		const struct sluice_event_bus_stats *b = &d->bus_last;
+		fprintf(
+		    out,
+		    "  events bus      %llu published, %llu acked (%llu duplicates), %llu resent,"
+		    " %llu spooled, %llu left in the spool (%s), %llu lost, %llu reconnects\n",
+		    (unsigned long long)b->published, (unsigned long long)b->acked,
+		    (unsigned long long)b->duplicates, (unsigned long long)b->resent,
+		    (unsigned long long)b->spooled, (unsigned long long)b->spool_events,
+		    d->opt->events_spool != NULL ? d->opt->events_spool : "no spool",
+		    (unsigned long long)b->lost, (unsigned long long)b->reconnects);
+	}
 	fprintf(out, "  worker loop     longest pass %.1f us, longest gap between passes %.1f us\n",
 		(double)t->max_iteration_cycles * 1e6 / hz, (double)t->max_gap_cycles * 1e6 / hz);
 }
@@ -401,6 +418,20 @@ static int write_summary_json(struct daemon *d, const char *path)
 			     (unsigned long long)(d->sink_open ? d->sink.written : 0),
 			     (unsigned long long)(d->sink_open ? d->sink.filtered : 0),
 			     (unsigned long long)(d->sink_open ? d->sink.sampled_out : 0));
+	if (d->bus_closed)
+		sluice_strbuf_printf(&sb,
+				     "\"events_bus_published\":%llu,\"events_bus_acked\":%llu,"
+				     "\"events_bus_duplicates\":%llu,\"events_bus_resent\":%llu,"
+				     "\"events_bus_spooled\":%llu,\"events_bus_spool_events\":%llu,"
+				     "\"events_bus_lost\":%llu,\"bus_reconnects\":%llu,",
+				     (unsigned long long)d->bus_last.published,
+				     (unsigned long long)d->bus_last.acked,
+				     (unsigned long long)d->bus_last.duplicates,
+				     (unsigned long long)d->bus_last.resent,
+				     (unsigned long long)d->bus_last.spooled,
+				     (unsigned long long)d->bus_last.spool_events,
+				     (unsigned long long)d->bus_last.lost,
+				     (unsigned long long)d->bus_last.reconnects);
 	const struct sluice_generation *gen = sluice_registry_current(&d->registry);
 	if (gen != NULL) {
 		sluice_strbuf_printf(&sb, "\"pack\":");
@@ -431,9 +462,24 @@ static int write_summary_json(struct daemon *d, const char *path)
 	return rc;
 }
 
+/* The bus last of all events: what it could not get acknowledged within
+ * BUS_CLOSE_WAIT_MS goes to the spool for the next start. */
+#define BUS_CLOSE_WAIT_MS 5000
+
+static void close_bus(struct daemon *d)
+{
+	if (d->bus == NULL)
+		return;
+	d->sink.bus = NULL;
+	sluice_event_bus_close(d->bus, BUS_CLOSE_WAIT_MS, &d->bus_last);
+	d->bus = NULL;
+	d->bus_closed = true;
+}
+
 static void teardown(struct daemon *d)
 {
 	sluice_telemetry_detach();
+	close_bus(d);
 	sluice_control_close(&d->control);
 	for (unsigned p = 0; p < 2; p++) {
 		if (d->ports_started[p])
@@ -557,6 +603,19 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	    sluice_options_hash_key(o, d->event_hash_key, err, err_len) != 0)
 		return -1;
 
+	if (o->events_spool != NULL && o->events_bus == NULL) {
+		snprintf(err, err_len, "--events-spool: there is no --events-bus to spool for");
+		return -1;
+	}
+	if (o->events_bus != NULL) {
+		struct sluice_event_bus_config bus;
+		sluice_options_event_bus(o, &bus);
+		d->bus = sluice_event_bus_open(&bus, err, err_len);
+		if (d->bus == NULL)
+			return -1;
+		d->sink.bus = d->bus;
+	}
+
 	d->control.registry = &d->registry;
 	d->control.sink = &d->sink;
 	d->control.tsc_hz = rte_get_tsc_hz();
@@ -656,6 +715,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	}
 	rte_eal_mp_wait_lcore();
 	sluice_control_drain_pushed(&d->control);
+	close_bus(d);
 
 	struct sluice_worker_stats total;
 	sluice_stats_sum(d->control.stats, d->worker_count, &total);

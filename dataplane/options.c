@@ -60,7 +60,8 @@ static const struct option_spec specs[] = {
     {"udp-port", 'p', V_U16, OFF(udp_port), 1, 65535, "N",
      "UDP destination port carrying messages (default 7700)"},
     {"events", 'e', V_STRING, OFF(events), 0, 0, "FILE",
-     "append JSON-lines events to FILE; '-' is stdout (default -)"},
+     "append JSON-lines events to FILE; '-' is stdout, 'none' no file (with --events-bus)"
+     " (default -)"},
     {"control-socket", 's', V_STRING, OFF(control_socket), 0, 0, "PATH",
      "control socket for sluicectl; 'none' for none (default " SLUICE_DEFAULT_CONTROL_SOCKET ")"},
     {"summary", 0, V_STRING, OFF(summary), 0, 0, "FILE",
@@ -112,6 +113,25 @@ static const struct option_spec specs[] = {
     {"metrics-rule-limit", 0, V_UINT, OFF(metrics_rule_limit), 1, 100000, "N",
      "most rules with a sluice_rule_hits_total series of their own; the others are"
      " summed in rule=\"_other\" (default 500)"},
+    {"events-bus", 0, V_STRING, OFF(events_bus), 0, 0, "nats://HOST:PORT[,nats://...]",
+     "also publish every event written to NATS JetStream, at least once: an event leaves"
+     " Sluice's custody when the stream acknowledges it (--events none: the bus alone;"
+     " default: no bus)"},
+    {"events-stream", 0, V_STRING, OFF(events_stream), 0, 0, "NAME",
+     "JetStream stream taking sluice.events.>; created when missing (default SLUICE_EVENTS)"},
+    {"events-stream-replicas", 0, V_UINT, OFF(events_stream_replicas), 1, 5, "N",
+     "replicas of a stream Sluice creates (default 1; 3 on a three-node cluster)"},
+    {"events-bus-pending", 0, V_UINT, OFF(events_bus_pending), 1, 65536, "N",
+     "events published and not yet acknowledged, at most (default 1024)"},
+    {"events-bus-ack-ms", 0, V_UINT, OFF(events_bus_ack_ms), 100, 600000, "MS",
+     "an ack not back within MS counts as a failure: the event is sent again"
+     " (default 5000)"},
+    {"events-spool", 0, V_STRING, OFF(events_spool), 0, 0, "FILE",
+     "while the bus is unreachable or behind, events wait in FILE, drained in order when it"
+     " returns and at the next start (default: none: events the window cannot hold are"
+     " lost, and counted)"},
+    {"events-spool-mb", 0, V_UINT, OFF(events_spool_mb), 1, 1048576, "MB",
+     "the spool's size limit; past it events are lost, and counted (default 256)"},
     {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
      "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
      " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
@@ -213,6 +233,11 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->events_wait_us = 1000;
 	opt->events_flag_sample = 1;
 	opt->events_keep = 5;
+	opt->events_stream = strdup("SLUICE_EVENTS");
+	opt->events_stream_replicas = 1;
+	opt->events_bus_pending = 1024;
+	opt->events_bus_ack_ms = 5000;
+	opt->events_spool_mb = 256;
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
@@ -241,6 +266,10 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->event_hash_key);
 	free(opt->events_categories);
 	opt->event_hash_key = opt->events_categories = NULL;
+	free(opt->events_bus);
+	free(opt->events_stream);
+	free(opt->events_spool);
+	opt->events_bus = opt->events_stream = opt->events_spool = NULL;
 	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
 		free(opt->trusted_keys[i]);
 		opt->trusted_keys[i] = NULL;
@@ -755,6 +784,19 @@ void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_e
 	*rotation = (struct sluice_event_rotation){
 	    .max_bytes = (uint64_t)opt->events_max_mb << 20,
 	    .keep = opt->events_keep,
+	};
+}
+
+void sluice_options_event_bus(const struct sluice_options *opt, struct sluice_event_bus_config *cfg)
+{
+	*cfg = (struct sluice_event_bus_config){
+	    .servers = opt->events_bus,
+	    .stream = opt->events_stream,
+	    .replicas = opt->events_stream_replicas,
+	    .max_pending = opt->events_bus_pending,
+	    .ack_timeout_ms = opt->events_bus_ack_ms,
+	    .spool_path = opt->events_spool,
+	    .spool_max_bytes = (uint64_t)opt->events_spool_mb << 20,
 	};
 }
 

@@ -80,8 +80,16 @@ struct sluice_options {
 	unsigned events_keep;	     /* rotated files kept */
 	char *metrics_listen;	     /* ADDR:PORT of the Prometheus endpoint, or NULL */
 	unsigned metrics_rule_limit; /* rules with a hits series of their own */
-	char *now;		     /* --now: rules' dates judged from this time on */
-	int64_t now_s;		     /* ... in Unix seconds (0: the clock) */
+	/* Events to NATS JetStream (event_bus.h); events_bus NULL: none. */
+	char *events_bus;
+	char *events_stream;
+	unsigned events_stream_replicas;
+	unsigned events_bus_pending;
+	unsigned events_bus_ack_ms;
+	char *events_spool; /* NULL: none */
+	unsigned events_spool_mb;
+	char *now;     /* --now: rules' dates judged from this time on */
+	int64_t now_s; /* ... in Unix seconds (0: the clock) */
 	bool help;
 };
 
@@ -90,6 +98,10 @@ void sluice_options_defaults(struct sluice_options *opt);
 /* The event options as the sink takes them. The filter points into opt. */
 void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_event_filter *filter,
 			       struct sluice_event_rotation *rotation);
+
+/* The bus options as event_bus.h takes them; strings point into opt. */
+void sluice_options_event_bus(const struct sluice_options *opt,
+			      struct sluice_event_bus_config *cfg);
 
 /* Reads --event-hash-key's file into key; no file: the zero key. Returns 0,
  * or -1 with err naming the file. */

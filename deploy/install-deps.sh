@@ -28,6 +28,9 @@ packages=(
 	# af_packet interfaces (the netns test's veths) and for tuning real NICs;
 	# tcpdump to look at captures in and out (docs/operations.md)
 	dpdk iproute2 ethtool tcpdump
+	# events to NATS JetStream: the C client to build with, the server for
+	# the bus tests and the bench (and for trying it out on one machine)
+	libnats-dev nats-server
 	# benchmarks: dpdk-testpmd, the PMD-only baseline of the whole path
 	dpdk-dev
 	# benchmarks: the corpus sluice-gen reads, and the report scripts

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "inet_checksum.h"
+#include "nats_server.h"
 #include "pack_sign.h"
 #include "packet_build.h"
 #include "test_support.h"
@@ -1456,4 +1457,113 @@ Test(daemon_pcap, trusted_key_that_cannot_be_read_stops_the_start, .timeout = 12
 	free(missing);
 	free(pack);
 	ts_offline_free(&r);
+}
+
+/* The file's lines, to compare with the bus's bodies. */
+struct file_lines {
+	char *text;
+	unsigned matched, count;
+};
+
+static bool body_is_a_file_line(const char *subject, const char *data, int len, void *arg)
+{
+	struct file_lines *f = arg;
+	bool found = false;
+	for (const char *p = f->text; *p != '\0' && !found;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+		found = n == (size_t)len && memcmp(p, data, n) == 0;
+		p += n;
+	}
+	f->matched += found;
+	f->count++;
+	if (!found)
+		cr_log_error("%s: a body that is no line of the events file: %.*s", subject, len,
+			     data);
+	return found && strncmp(subject, "sluice.events.", 14) == 0;
+}
+
+/* The daemon with --events-bus: every event of the replay reaches a
+ * one-node JetStream stream, once, its body the events file's line. */
+Test(daemon_pcap, events_bus_gets_every_line_of_the_file, .timeout = 120)
+{
+	struct scenario sc;
+	struct ts_offline_run r;
+	struct ts_nats nats;
+	char err[512];
+
+	build_scenario(&sc);
+	ts_offline_prepare(&r);
+	cr_assert_eq(ts_nats_start(&nats, 1, r.dir, err, sizeof(err)), 0, "%s", err);
+	char *pack = default_pack(r.dir);
+	write_inputs(&r, &sc.in, NULL);
+	const char *extra[] = {"--events-bus", nats.urls, "--events-stream", "REVIEW", NULL};
+	ts_offline_sluice(&r, pack, extra);
+	cr_assert_eq(r.rc, 0, "sluice exited %d:\n%s", r.rc, r.output);
+	check_events(r.events, scenario_events, SCENARIO_EVENTS);
+	char *json = read_text(r.summary);
+	assert_has(json, "\"events_bus_published\":11,\"events_bus_acked\":11,");
+	assert_has(json, "\"events_bus_lost\":0,");
+	cr_assert(strstr(r.output, "events bus      11 published, 11 acked") != NULL, "%s",
+		  r.output);
+
+	struct file_lines lines = {.text = read_text(r.events)};
+	struct ts_bus_seen seen;
+	cr_assert_eq(ts_nats_read_events(nats.urls, "REVIEW", "check", body_is_a_file_line, &lines,
+					 &seen, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(seen.messages, SCENARIO_EVENTS);
+	cr_assert_eq(seen.unique, SCENARIO_EVENTS);
+	cr_assert_eq(seen.bad, 0);
+	cr_assert_eq(lines.matched, SCENARIO_EVENTS);
+	ts_nats_stop(&nats);
+	free(lines.text);
+	free(json);
+	free(pack);
+	ts_offline_free(&r);
+	free_scenario(&sc);
+}
+
+/* --check-config with the bus: its settings described, the servers not
+ * contacted (a bus down at start is no error), a spool without a bus
+ * refused. */
+Test(daemon_pcap, check_config_describes_the_events_bus, .timeout = 120)
+{
+	char *exe = ts_build_path("dataplane/sluice");
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char *dir = ts_make_tmpdir("checkbus");
+	char spool[512];
+	char *out = NULL;
+	snprintf(spool, sizeof(spool), "%s/events.spool", dir);
+	const char *ok[] = {exe,
+			    "--check-config",
+			    "--rules",
+			    rules,
+			    "--events",
+			    "none",
+			    "--events-bus",
+			    "nats://127.0.0.1:1,nats://127.0.0.1:2",
+			    "--events-stream-replicas",
+			    "3",
+			    "--events-spool",
+			    spool,
+			    NULL};
+	cr_assert_eq(ts_run((char *const *)ok, 60, &out), 0, "%s", out);
+	assert_has(out, "events: none\n");
+	assert_has(out,
+		   "events bus: nats://127.0.0.1:1,nats://127.0.0.1:2, stream SLUICE_EVENTS "
+		   "(created with 3 replicas if missing), 1024 in flight, ack timeout 5000 ms, "
+		   "spool ");
+	assert_has(out, "config ok");
+	free(out);
+
+	const char *no_bus[] = {exe, "--check-config", "--rules", rules, "--events-spool", spool,
+				NULL};
+	cr_assert_eq(ts_run((char *const *)no_bus, 60, &out), 2, "%s", out);
+	assert_has(out, "--events-spool: there is no --events-bus to spool for");
+	free(out);
+	ts_rmtree(dir);
+	free(dir);
+	free(rules);
+	free(exe);
 }

@@ -1342,3 +1342,49 @@ Test(options_parse, metrics_listen_must_be_an_address_and_a_port)
 	cr_assert_eq(rc, -1);
 	sluice_options_free(&opt);
 }
+
+Test(options_parse, event_bus_options_their_defaults_and_config_lines)
+{
+	struct sluice_options opt;
+	struct sluice_event_bus_config bus;
+	char err[512];
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	sluice_options_event_bus(&opt, &bus);
+	cr_assert_null(bus.servers, "no bus unless asked for");
+	cr_assert_str_eq(bus.stream, "SLUICE_EVENTS");
+	cr_assert_eq(bus.replicas, 1);
+	cr_assert_eq(bus.max_pending, 1024);
+	cr_assert_eq(bus.ack_timeout_ms, 5000);
+	cr_assert_null(bus.spool_path);
+	cr_assert_eq(bus.spool_max_bytes, 256ull << 20);
+	sluice_options_free(&opt);
+
+	char *path = write_config("events = none\n"
+				  "events-bus = nats://10.0.0.1:4222,nats://10.0.0.2:4222\n"
+				  "events-stream = CHAT_EVENTS\n"
+				  "events-stream-replicas = 3\n"
+				  "events-spool = /var/lib/sluice/events.spool\n"
+				  "events-spool-mb = 1024\n");
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--config", path, "--events-bus-pending", "4096",
+			   "--events-bus-ack-ms", "2000"),
+		     0, "%s", err);
+	sluice_options_event_bus(&opt, &bus);
+	cr_assert_str_eq(opt.events, "none");
+	cr_assert_str_eq(bus.servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+	cr_assert_str_eq(bus.stream, "CHAT_EVENTS");
+	cr_assert_eq(bus.replicas, 3);
+	cr_assert_eq(bus.max_pending, 4096);
+	cr_assert_eq(bus.ack_timeout_ms, 2000);
+	cr_assert_str_eq(bus.spool_path, "/var/lib/sluice/events.spool");
+	cr_assert_eq(bus.spool_max_bytes, 1024ull << 20);
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+
+	expect_error(PARSE(&opt, err, "-r", "x", "--events-stream-replicas", "7"), err,
+		     "--events-stream-replicas '7': expected a whole number from 1 to 5");
+	sluice_options_free(&opt);
+	expect_error(PARSE(&opt, err, "-r", "x", "--events-bus-ack-ms", "10"), err,
+		     "--events-bus-ack-ms '10': expected a whole number from 100 to 600000");
+	sluice_options_free(&opt);
+}

@@ -17,8 +17,8 @@ MAX_WORKERS = 16
 STAGES = ["scan", "whole_path", "packet_path", "streams", "evasion", "events", "kernel", "latency", "swap",
           "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
-# judges endurance, not speed.
-OPTIONAL_STAGES = ["soak"]
+# judges endurance, not speed; events_bus needs nats-server.
+OPTIONAL_STAGES = ["soak", "events_bus"]
 STAGE_ALIASES = {"packet-path": "packet_path", "whole-path": "whole_path", "wholepath": "whole_path", "ceiling": "scan"}
 
 # name -> path under the build directory
@@ -31,6 +31,7 @@ PROGRAMS = {
     "sluice-kernel-bench": "bench/kernel/sluice-kernel-bench",
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
     "sluice-soak": "bench/soak/sluice-soak",
+    "sluice-event-bus-bench": "bench/events_bus/sluice-event-bus-bench",
     "sluice-stream-bench": "bench/streams/sluice-stream-bench",
     "sluice-norm-bench": "bench/evasion/sluice-norm-bench",
     "sluice-event-bench": "bench/events/sluice-event-bench",
@@ -49,6 +50,7 @@ STAGE_PROGRAMS = {
     "swap": ["sluice-latency-bench"],
     "scale": ["sluice-pack", "sluice-scan-bench"],
     "soak": ["sluice-soak"],
+    "events_bus": ["sluice-event-bus-bench"],
 }
 
 

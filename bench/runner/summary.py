@@ -185,6 +185,19 @@ def events_rows(st, results):
     return out
 
 
+def events_bus_rows(st, results):
+    o = st.get("program_output") or {}
+    out = [["events_bus", "to JetStream, bus up, no spool", rate(o.get("direct_events_per_s"), "ev/s"),
+            ""],
+           ["events_bus", "into the spool, bus down", rate(o.get("spool_write_events_per_s"), "ev/s"),
+            ""],
+           ["events_bus", "spool drained to JetStream", rate(o.get("spool_drain_events_per_s"), "ev/s"),
+            ""]]
+    if st.get("status") != "ok":
+        out.append(failed_row("events_bus", st))
+    return out
+
+
 def packet_path_rows(st, results):
     pps = st.get("packets_per_s") or {}
     mps = st.get("msgs_per_s") or {}
@@ -323,7 +336,7 @@ def rows(results):
                      ("evasion", evasion_rows), ("events", events_rows),
                      ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
-                     ("soak", soak_rows)):
+                     ("soak", soak_rows), ("events_bus", events_bus_rows)):
         st = stage(results, name)
         if st is None:
             continue
