@@ -494,7 +494,14 @@ Test(event_bus, cluster_node_loss_and_outage, .timeout = 240)
 	cr_assert_eq(seen.unique, sent, "sent = received");
 	cr_assert_eq(seen.missing, 0);
 	cr_assert_eq(seen.bad, 0);
-	cr_expect_eq(seen.out_of_order, 0, "in order per worker");
+	/* In order per worker, but for events sent again after a failure: a
+	 * publish lost with the stream's leader while later ones reached the
+	 * new leader is stored after them (docs/operations.md; consumers that
+	 * need strict order sort by Sluice-Seq). Seen under ASan's slower
+	 * timing, never without it here. */
+	cr_assert_leq(seen.out_of_order, st.resent,
+		      "%llu events out of order per worker, %llu resent",
+		      (unsigned long long)seen.out_of_order, (unsigned long long)st.resent);
 	rig_close(&r, &st);
 	rig_free(&r);
 }

@@ -1656,7 +1656,13 @@ Test(fault_injection, events_bus_cluster_loses_a_node_then_all_and_no_event, .ti
 	cr_assert_eq(seen.unique, written, "sent = received");
 	cr_assert_eq(seen.missing, 0);
 	cr_assert_eq(seen.bad, 0);
-	cr_expect_eq(seen.out_of_order, 0, "in order per worker");
+	/* In order per worker, but for events sent again after a failure: a
+	 * publish lost with the stream's leader while later ones reached the
+	 * new leader is stored after them (docs/operations.md; consumers that
+	 * need strict order sort by Sluice-Seq). */
+	uint64_t resent = stat_of(B.stats, "events_bus_resent");
+	cr_assert_leq(seen.out_of_order, resent, "%llu events out of order per worker, %llu resent",
+		      (unsigned long long)seen.out_of_order, (unsigned long long)resent);
 	ts_nats_stop(&B.nats);
 	sluice_json_free(B.stats);
 	free(store);
