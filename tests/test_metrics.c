@@ -204,7 +204,7 @@ static size_t check_exposition(const char *text)
 			cr_assert_eq(sscanf(line + 7, "%127s %15s", name, type), 2, "%s", line);
 			cr_assert_str_eq(name, f->name, "TYPE is not for the family of its HELP");
 			cr_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
-				      strcmp(type, "summary") == 0,
+				      strcmp(type, "histogram") == 0,
 				  "%s", line);
 			snprintf(f->type, sizeof(f->type), "%s", type);
 			if (strcmp(type, "counter") == 0)
@@ -224,11 +224,14 @@ static size_t check_exposition(const char *text)
 		cr_assert(metric_name_ok(line, len), "%s", line);
 		cr_assert_eq(strncmp(line, "sluice_", 7), 0, "%s", line);
 		bool same = strlen(f->name) == len && strncmp(line, f->name, len) == 0;
-		if (!same && strcmp(f->type, "summary") == 0)
-			same = strncmp(line, f->name, strlen(f->name)) == 0 &&
-			       (strncmp(line + strlen(f->name), "_sum", 4) == 0 ||
-				strncmp(line + strlen(f->name), "_count", 6) == 0) &&
-			       (len == strlen(f->name) + 4 || len == strlen(f->name) + 6);
+		if (!same && strcmp(f->type, "histogram") == 0) {
+			size_t fl = strlen(f->name);
+			const char *suffix = line + fl;
+			same = strncmp(line, f->name, fl) == 0 &&
+			       ((len == fl + 4 && strncmp(suffix, "_sum", 4) == 0) ||
+				(len == fl + 6 && strncmp(suffix, "_count", 6) == 0) ||
+				(len == fl + 7 && strncmp(suffix, "_bucket{le=\"", 12) == 0));
+		}
 		cr_assert(same, "sample outside its family %s: %s", f->name, line);
 		const char *p = line + len;
 		if (*p == '{')
@@ -340,6 +343,19 @@ Test(metrics, page_is_valid_exposition_with_every_stats_counter)
 	cr_assert_eq(value_of(page, "sluice_generation"), 1);
 	cr_assert_eq(value_of(page, "sluice_swaps_total"), 1);
 	cr_assert_eq(value_of(page, "sluice_swap_grace_seconds_count"), 1);
+	/* A histogram Prometheus can add up across gateways: cumulative
+	 * buckets at fixed bounds, the last one every grace period. */
+	double last = 0;
+	for (unsigned b = 0; b < SLUICE_GRACE_BUCKETS; b++) {
+		char name[96];
+		snprintf(name, sizeof(name), "sluice_swap_grace_seconds_bucket{le=\"%.9g\"}",
+			 sluice_grace_bucket_ms[b] / 1e3);
+		double v = value_of(page, name);
+		cr_assert_geq(v, last, "%s falls", name);
+		last = v;
+	}
+	cr_assert_eq(last, 1, "the one grace period took over 5 s?");
+	cr_assert_eq(value_of(page, "sluice_swap_grace_seconds_bucket{le=\"+Inf\"}"), 1);
 	cr_assert_eq(value_of(page, "sluice_events_written_total"), 0);
 	/* The pack's name and version carry a quote, a backslash and a newline. */
 	cr_assert_eq(rule_value(page, "r2"), 7, "%s", page);
