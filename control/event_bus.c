@@ -431,13 +431,17 @@ static void drain_spool(struct sluice_event_bus *bus)
 		struct entry *e = window_add(bus, rec.subject, rec.subject_len, rec.msg_id,
 					     rec.msg_id_len, rec.body, rec.body_len);
 		if (e == NULL)
-			return;
+			break;
 		e->spool_end = end;
 		parse_worker_seq(e);
 		bus->spool.read = end;
 		bus->st.spool_events--;
 		publish(bus, e);
 	}
+	/* Lines too long to be records, which peek skipped: lost, as above. */
+	uint64_t skipped = bus->spooling ? sluice_event_spool_take_skipped(&bus->spool) : 0;
+	bus->st.spool_events -= skipped;
+	bus->st.lost += skipped;
 }
 
 /* ---- the interface ---- */

@@ -144,10 +144,55 @@ bool sluice_event_spool_append(struct sluice_event_spool *s, const char *subject
 	return true;
 }
 
+static const char *peek_line(struct sluice_event_spool *s, size_t *line_len);
+
+/* Moves read past the line at read, which is longer than the read-ahead:
+ * no record is (SLUICE_EVENT_SPOOL_RECORD_MAX), so it is skipped and counted,
+ * as a line that does not split is. false on a read error. */
+static bool skip_long_line(struct sluice_event_spool *s)
+{
+	for (uint64_t off = s->read + s->rbuf_len; off < s->end;) {
+		uint64_t want = s->end - off < READ_CHUNK ? s->end - off : READ_CHUNK;
+		ssize_t n = pread(s->fd, s->rbuf, (size_t)want, (off_t)off);
+		if (n <= 0)
+			break;
+		const char *nl = memchr(s->rbuf, '\n', (size_t)n);
+		if (nl != NULL) {
+			s->read = off + (uint64_t)(nl - s->rbuf) + 1;
+			s->rbuf_len = 0;
+			s->skipped++;
+			return true;
+		}
+		off += (uint64_t)n;
+	}
+	s->rbuf_len = 0;
+	return false;
+}
+
 const char *sluice_event_spool_peek(struct sluice_event_spool *s, size_t *line_len)
 {
-	if (s->read >= s->end)
-		return NULL;
+	while (s->read < s->end) {
+		const char *line = peek_line(s, line_len);
+		if (line != NULL)
+			return line;
+		/* Without a newline in a whole read-ahead, the line is too long. */
+		if (s->rbuf_off != s->read || s->rbuf_len != READ_CHUNK || !skip_long_line(s))
+			return NULL;
+	}
+	return NULL;
+}
+
+uint64_t sluice_event_spool_take_skipped(struct sluice_event_spool *s)
+{
+	uint64_t n = s->skipped;
+	s->skipped = 0;
+	return n;
+}
+
+/* The line at read from the read-ahead, reading it again from there when it
+ * is not all in it. */
+static const char *peek_line(struct sluice_event_spool *s, size_t *line_len)
+{
 	for (int pass = 0; pass < 2; pass++) {
 		if (s->read >= s->rbuf_off && s->read < s->rbuf_off + s->rbuf_len) {
 			const char *p = s->rbuf + (s->read - s->rbuf_off);

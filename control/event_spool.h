@@ -24,7 +24,10 @@
  * - Lines are read from `read` on, each returned without its newline from a
  *   read-ahead buffer the spool owns, valid until the next call on it. A line
  *   that is not "SUBJECT MSG-ID BODY" (two spaces at least) is the caller's
- *   to skip: sluice_event_spool_split() says which.
+ *   to skip: sluice_event_spool_split() says which. A line longer than the
+ *   read-ahead (256 KiB: no record is) is skipped by the reader itself and
+ *   counted (sluice_event_spool_take_skipped()), so that a damaged file never
+ *   stops the spool from draining.
  * - The caller moves `head` as records are acknowledged; trim persists it,
  *   and empties the file back to its header once everything is acknowledged.
  * - Not thread-safe: one thread (the control thread) owns a spool.
@@ -48,6 +51,7 @@ struct sluice_event_spool {
 	uint64_t head_written; /* what the header says now */
 	uint64_t read;	       /* next record to read */
 	uint64_t end;	       /* past the last whole record: the file's size */
+	uint64_t skipped;      /* lines too long to be records, skipped by peek */
 	char *rbuf;	       /* records read ahead from rbuf_off */
 	uint64_t rbuf_off;
 	size_t rbuf_len;
@@ -70,8 +74,12 @@ bool sluice_event_spool_append(struct sluice_event_spool *s, const char *subject
 			       const char *msg_id, const char *body, size_t len);
 
 /* The line at `read` (without its newline) and its length; NULL at the end
- * or on a read error. Does not move `read`: the caller adds line_len + 1. */
+ * or on a read error. Does not move `read`: the caller adds line_len + 1
+ * (peek itself moves it past lines too long to be records). */
 const char *sluice_event_spool_peek(struct sluice_event_spool *s, size_t *line_len);
+
+/* How many lines peek skipped since the last call, for the caller's counts. */
+uint64_t sluice_event_spool_take_skipped(struct sluice_event_spool *s);
 
 /* Splits a line from peek (its newline at line[line_len]). False: not a
  * record. */
