@@ -38,35 +38,18 @@
 #include <unistd.h>
 
 #include "event_spool.h"
+#include "fuzz_scratch.h"
 
 #define HDR	  SLUICE_EVENT_SPOOL_HEADER
 #define MAX_INPUT (64 * 1024) /* lines stay well inside the spool's read-ahead */
 #define APPENDS	  3
 
-static char dir[] = "/tmp/sluice-fuzz-spool-XXXXXX";
-static char path[64];
+static const char *path;
 
 static void check(bool ok)
 {
 	if (!ok)
 		abort();
-}
-
-static void cleanup(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/events.spool", dir);
-	atexit(cleanup);
-	return 0;
 }
 
 static uint64_t file_size(void)
@@ -144,6 +127,7 @@ static size_t make_body(char *body, size_t cap, const uint8_t *in, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	path = fuzz_scratch_file("events.spool");
 	if (size < 1 || size > MAX_INPUT)
 		return 0;
 	static const uint64_t limits[4] = {0, 200, 4096, 1 << 20};

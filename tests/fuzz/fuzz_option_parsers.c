@@ -44,6 +44,8 @@
 #include "cli.h"
 #include "event_ring.h"
 #include "event_sink.h"
+#include "fuzz_scratch.h"
+#include "hex.h"
 #include "metrics_http.h"
 #include "options.h"
 #include "rule_kind.h"
@@ -51,30 +53,12 @@
 
 #define TEXT_MAX 4096
 
-static char dir[] = "/tmp/sluice-fuzz-options-XXXXXX";
-static char key_path[64];
+static const char *key_path;
 
 static void check(bool ok)
 {
 	if (!ok)
 		abort();
-}
-
-static void cleanup(void)
-{
-	unlink(key_path);
-	rmdir(dir);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(key_path, sizeof(key_path), "%s/hash.key", dir);
-	atexit(cleanup);
-	return 0;
 }
 
 /* sluice_options_parse() on "--rules x --NAME VALUE"; its return code, the
@@ -95,17 +79,6 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void fuzz_hash_key(const uint8_t *in, size_t len)
 {
 	int fd = open(key_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -124,7 +97,7 @@ static void fuzz_hash_key(const uint8_t *in, size_t len)
 	uint8_t bytes[16];
 	bool ok = true;
 	for (int i = 0; i < 32 && ok; i++) {
-		int v = hex_value(p[i]);
+		int v = sluice_hex_digit((unsigned char)p[i]);
 		ok = v >= 0;
 		if (ok)
 			bytes[i / 2] = (uint8_t)(i % 2 == 0 ? v << 4 : bytes[i / 2] | v);
@@ -237,12 +210,8 @@ static void fuzz_categories(const char *text)
 			break;
 		p = e + 1;
 	}
-	struct sluice_pack pack;
-	memset(&pack, 0, sizeof(pack));
-	pack.name = "fuzz";
-	pack.version = "1";
-	pack.rules = rules;
-	pack.rule_count = count;
+	struct sluice_pack pack = {
+	    .name = "fuzz", .version = "1", .rules = rules, .rule_count = count};
 	memcpy(pack.sha256_hex, "0123456789abcdef", 17);
 
 	static const struct sluice_tsc_clock clock = {.tsc0 = 0, .ns0 = 1, .hz = 1000000000};
@@ -370,6 +339,7 @@ static void fuzz_case_line(const uint8_t *in, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	key_path = fuzz_scratch_file("hash.key");
 	if (size < 1 || size > TEXT_MAX)
 		return 0;
 	const uint8_t *in = data + 1;
