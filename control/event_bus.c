@@ -14,11 +14,11 @@
 #include <nats/nats.h>
 
 #include "clock.h"
+#include "event_spool.h"
 
-#define SPOOL_HEADER	 64
-#define SPOOL_MAGIC	 "sluice-spool 1 head="
-#define SPOOL_RECORD_MAX (SLUICE_EVENT_BUS_SUBJECT + SLUICE_EVENT_BUS_MSG_ID + 4096)
-#define SPOOL_READ_CHUNK (256 * 1024)
+_Static_assert(SLUICE_EVENT_SPOOL_RECORD_MAX ==
+		   SLUICE_EVENT_BUS_SUBJECT + SLUICE_EVENT_BUS_MSG_ID + 4096,
+	       "a spool record holds a subject, a message id and an event's line");
 /* A put that finds the window full waits this long for acks at most: the
  * control thread also serves clients and drains the rings. */
 #define ROOM_WAIT_MS	5
@@ -51,7 +51,7 @@ struct result {
 };
 
 struct sluice_event_bus {
-	char *stream, *prefix, *gateway, *spool_path;
+	char *stream, *prefix, *gateway;
 	char boot[24];
 	unsigned replicas, ack_timeout_ms;
 	natsOptions *opts;
@@ -81,15 +81,8 @@ struct sluice_event_bus {
 
 	uint64_t wseq[SLUICE_EVENT_BUS_WORKERS];
 
-	int spool_fd; /* -1: no spool */
-	uint64_t spool_max;
-	uint64_t spool_head;	     /* persisted: oldest unacknowledged record */
-	uint64_t spool_head_written; /* what the header says now */
-	uint64_t spool_read;	     /* next record to move into the window */
-	uint64_t spool_end;
-	char *rbuf; /* records read ahead from spool_read */
-	uint64_t rbuf_off;
-	size_t rbuf_len;
+	bool spooling; /* false: no spool */
+	struct sluice_event_spool spool;
 
 	struct sluice_event_bus_stats st;
 };
@@ -209,154 +202,13 @@ static void ensure_stream(struct sluice_event_bus *bus)
 		bus->stream_ready = true;
 }
 
-/* ---- the spool ---- */
-
-static int spool_write_header(struct sluice_event_bus *bus)
-{
-	char h[SPOOL_HEADER];
-	memset(h, ' ', sizeof(h));
-	int n = snprintf(h, sizeof(h), SPOOL_MAGIC "%020" PRIu64, bus->spool_head);
-	h[n] = ' ';
-	h[sizeof(h) - 1] = '\n';
-	if (pwrite(bus->spool_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -1;
-	bus->spool_head_written = bus->spool_head;
-	return 0;
-}
-
-/* Opens the spool; an existing one is checked from its head to its end, and
- * a last record cut short is cut off. */
-static int spool_open(struct sluice_event_bus *bus, char *err, size_t err_len)
-{
-	bus->spool_fd = open(bus->spool_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (bus->spool_fd < 0) {
-		snprintf(err, err_len, "%s: cannot open the events spool: %s", bus->spool_path,
-			 strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(bus->spool_fd, &st) != 0)
-		st.st_size = 0;
-	bus->rbuf = malloc(SPOOL_READ_CHUNK);
-	if (bus->rbuf == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
-	if (st.st_size < SPOOL_HEADER) {
-		bus->spool_head = bus->spool_read = bus->spool_end = SPOOL_HEADER;
-		if (ftruncate(bus->spool_fd, SPOOL_HEADER) != 0 || spool_write_header(bus) != 0) {
-			snprintf(err, err_len, "%s: cannot write the events spool: %s",
-				 bus->spool_path, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	char h[SPOOL_HEADER + 1];
-	if (pread(bus->spool_fd, h, SPOOL_HEADER, 0) != SPOOL_HEADER ||
-	    memcmp(h, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0) {
-		snprintf(err, err_len, "%s: not an events spool (no '%s' header)", bus->spool_path,
-			 SPOOL_MAGIC);
-		return -1;
-	}
-	h[SPOOL_HEADER] = '\0';
-	uint64_t head = strtoull(h + strlen(SPOOL_MAGIC), NULL, 10);
-	uint64_t size = (uint64_t)st.st_size;
-	if (head < SPOOL_HEADER || head > size)
-		head = SPOOL_HEADER;
-	/* Count whole records; what follows the last newline was cut by a crash. */
-	uint64_t off = head, last_end = head, records = 0;
-	while (off < size) {
-		ssize_t n = pread(bus->spool_fd, bus->rbuf, SPOOL_READ_CHUNK, (off_t)off);
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++)
-			if (bus->rbuf[i] == '\n') {
-				records++;
-				last_end = off + (uint64_t)i + 1;
-			}
-		off += (uint64_t)n;
-	}
-	if (last_end < size && ftruncate(bus->spool_fd, (off_t)last_end) != 0) {
-		snprintf(err, err_len, "%s: cannot cut a torn record: %s", bus->spool_path,
-			 strerror(errno));
-		return -1;
-	}
-	bus->spool_head = bus->spool_read = head;
-	bus->spool_end = last_end;
-	bus->st.spool_events = records;
-	return spool_write_header(bus);
-}
-
-/* Appends one record; false when the spool is full or the write failed. */
-static bool spool_append(struct sluice_event_bus *bus, const char *subject, const char *msg_id,
-			 const char *body, size_t len)
-{
-	size_t sl = strlen(subject), il = strlen(msg_id);
-	size_t n = sl + 1 + il + 1 + len;
-	if (len == 0 || body[len - 1] != '\n' || n > SPOOL_RECORD_MAX)
-		return false;
-	if (bus->spool_max != 0 && bus->spool_end - SPOOL_HEADER + n > bus->spool_max)
-		return false;
-	char rec[SPOOL_RECORD_MAX];
-	memcpy(rec, subject, sl);
-	rec[sl] = ' ';
-	memcpy(rec + sl + 1, msg_id, il);
-	rec[sl + 1 + il] = ' ';
-	memcpy(rec + sl + il + 2, body, len);
-	if (pwrite(bus->spool_fd, rec, n, (off_t)bus->spool_end) != (ssize_t)n) {
-		/* A partial record would be cut at the next open; cut it now. */
-		if (ftruncate(bus->spool_fd, (off_t)bus->spool_end) != 0)
-			return false;
-		return false;
-	}
-	bus->spool_end += n;
-	bus->st.spool_events++;
-	bus->st.spooled++;
-	return true;
-}
-
-/* The record at spool_read: its line (without the newline) and length. NULL
- * at the end or on a read error. */
-static const char *spool_peek(struct sluice_event_bus *bus, size_t *line_len)
-{
-	if (bus->spool_read >= bus->spool_end)
-		return NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		if (bus->spool_read >= bus->rbuf_off &&
-		    bus->spool_read < bus->rbuf_off + bus->rbuf_len) {
-			const char *p = bus->rbuf + (bus->spool_read - bus->rbuf_off);
-			size_t left = bus->rbuf_len - (size_t)(bus->spool_read - bus->rbuf_off);
-			const char *nl = memchr(p, '\n', left);
-			if (nl != NULL) {
-				*line_len = (size_t)(nl - p);
-				return p;
-			}
-		}
-		uint64_t want = bus->spool_end - bus->spool_read;
-		if (want > SPOOL_READ_CHUNK)
-			want = SPOOL_READ_CHUNK;
-		ssize_t n = pread(bus->spool_fd, bus->rbuf, (size_t)want, (off_t)bus->spool_read);
-		if (n <= 0)
-			return NULL;
-		bus->rbuf_off = bus->spool_read;
-		bus->rbuf_len = (size_t)n;
-	}
-	return NULL;
-}
+/* ---- the spool (event_spool.h) ---- */
 
 /* Nothing left in the spool or in flight from it: back to its header. */
 static void spool_trim(struct sluice_event_bus *bus)
 {
-	if (bus->spool_fd < 0)
-		return;
-	if (bus->spool_head == bus->spool_end && bus->spool_end > SPOOL_HEADER) {
-		bus->spool_head = bus->spool_read = bus->spool_end = SPOOL_HEADER;
-		bus->rbuf_len = 0;
-		if (ftruncate(bus->spool_fd, SPOOL_HEADER) != 0)
-			bus->st.failures++;
-	}
-	if (bus->spool_head != bus->spool_head_written)
-		spool_write_header(bus);
+	if (bus->spooling && sluice_event_spool_trim(&bus->spool) != 0)
+		bus->st.failures++;
 }
 
 /* ---- the window ---- */
@@ -525,7 +377,7 @@ static void retire(struct sluice_event_bus *bus)
 	while (bus->head < bus->tail && slot(bus, bus->head)->state == E_ACKED) {
 		struct entry *e = slot(bus, bus->head);
 		if (e->spool_end != 0)
-			bus->spool_head = e->spool_end;
+			bus->spool.head = e->spool_end;
 		entry_free(e);
 		bus->head++;
 	}
@@ -565,29 +417,31 @@ static void drain_spool(struct sluice_event_bus *bus)
 {
 	size_t line_len;
 	const char *line;
-	while (can_publish(bus) && window_used(bus) < bus->cap &&
-	       (line = spool_peek(bus, &line_len)) != NULL) {
-		const char *sp1 = memchr(line, ' ', line_len);
-		const char *sp2 =
-		    sp1 != NULL ? memchr(sp1 + 1, ' ', line_len - (size_t)(sp1 + 1 - line)) : NULL;
-		uint64_t end = bus->spool_read + line_len + 1;
-		if (sp2 == NULL) { /* not a record: skipped, and counted */
-			bus->spool_read = end;
+	struct sluice_event_spool_record rec;
+	while (bus->spooling && can_publish(bus) && window_used(bus) < bus->cap &&
+	       (line = sluice_event_spool_peek(&bus->spool, &line_len)) != NULL) {
+		uint64_t end = bus->spool.read + line_len + 1;
+		if (!sluice_event_spool_split(line, line_len, &rec)) {
+			/* not a record: skipped, and counted */
+			bus->spool.read = end;
 			bus->st.spool_events--;
 			bus->st.lost++;
 			continue;
 		}
-		struct entry *e =
-		    window_add(bus, line, (size_t)(sp1 - line), sp1 + 1, (size_t)(sp2 - sp1 - 1),
-			       sp2 + 1, line_len - (size_t)(sp2 + 1 - line) + 1);
+		struct entry *e = window_add(bus, rec.subject, rec.subject_len, rec.msg_id,
+					     rec.msg_id_len, rec.body, rec.body_len);
 		if (e == NULL)
-			return;
+			break;
 		e->spool_end = end;
 		parse_worker_seq(e);
-		bus->spool_read = end;
+		bus->spool.read = end;
 		bus->st.spool_events--;
 		publish(bus, e);
 	}
+	/* Lines too long to be records, which peek skipped: lost, as above. */
+	uint64_t skipped = bus->spooling ? sluice_event_spool_take_skipped(&bus->spool) : 0;
+	bus->st.spool_events -= skipped;
+	bus->st.lost += skipped;
 }
 
 /* ---- the interface ---- */
@@ -642,7 +496,7 @@ static bool wait_for_room(struct sluice_event_bus *bus)
 
 bool sluice_event_bus_ready(struct sluice_event_bus *bus)
 {
-	if (bus->spool_fd >= 0 || window_used(bus) < bus->cap)
+	if (bus->spooling || window_used(bus) < bus->cap)
 		return true;
 	if (!bus->no_room)
 		bus->no_room = !wait_for_room(bus);
@@ -661,7 +515,7 @@ void sluice_event_bus_put(struct sluice_event_bus *bus, const struct sluice_even
 	if (id_len < 0 || (size_t)id_len >= sizeof(msg_id))
 		id_len = (int)strlen(msg_id);
 	/* Order: the window's events, then the spool's, then this one. */
-	if (bus->st.spool_events == 0 && bus->spool_read == bus->spool_end) {
+	if (bus->st.spool_events == 0 && bus->spool.read == bus->spool.end) {
 		/* One wait per pass at most: without a spool, a stuck window
 		 * must not cost every event of a drain its 5 ms. */
 		if (window_used(bus) >= bus->cap && !bus->no_room)
@@ -681,8 +535,11 @@ void sluice_event_bus_put(struct sluice_event_bus *bus, const struct sluice_even
 			}
 		}
 	}
-	if (bus->spool_fd >= 0 && spool_append(bus, subject, msg_id, body, len))
+	if (bus->spooling && sluice_event_spool_append(&bus->spool, subject, msg_id, body, len)) {
+		bus->st.spool_events++;
+		bus->st.spooled++;
 		return;
+	}
 	bus->st.lost++;
 }
 
@@ -708,7 +565,7 @@ void sluice_event_bus_stats(const struct sluice_event_bus *bus, struct sluice_ev
 {
 	*out = bus->st;
 	out->in_flight = window_used(bus);
-	out->spool_bytes = bus->spool_fd >= 0 ? bus->spool_end - bus->spool_head : 0;
+	out->spool_bytes = bus->spooling ? bus->spool.end - bus->spool.head : 0;
 	out->connected = natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
 	out->stream_ready = bus->stream_ready;
 }
@@ -731,13 +588,10 @@ static void bus_free(struct sluice_event_bus *bus)
 	for (uint64_t i = bus->head; bus->win != NULL && i < bus->tail; i++)
 		entry_free(slot(bus, i));
 	free(bus->win);
-	if (bus->spool_fd >= 0)
-		close(bus->spool_fd);
-	free(bus->rbuf);
+	sluice_event_spool_close(&bus->spool);
 	free(bus->stream);
 	free(bus->prefix);
 	free(bus->gateway);
-	free(bus->spool_path);
 	pthread_mutex_destroy(&bus->lock);
 	pthread_cond_destroy(&bus->answered);
 	free(bus);
@@ -814,11 +668,10 @@ struct sluice_event_bus *sluice_event_bus_open(const struct sluice_event_bus_con
 	}
 	pthread_mutex_init(&bus->lock, NULL);
 	pthread_cond_init(&bus->answered, NULL);
-	bus->spool_fd = -1;
+	bus->spool.fd = -1;
 	bus->cap = cfg->max_pending ? cfg->max_pending : 1024;
 	bus->ack_timeout_ms = cfg->ack_timeout_ms ? cfg->ack_timeout_ms : 5000;
 	bus->replicas = cfg->replicas ? cfg->replicas : 1;
-	bus->spool_max = cfg->spool_max_bytes;
 	bus->win = calloc(bus->cap, sizeof(*bus->win));
 	bus->stream = strdup(cfg->stream);
 	bus->prefix = strdup(cfg->prefix != NULL ? cfg->prefix : "sluice.events");
@@ -838,11 +691,12 @@ struct sluice_event_bus *sluice_event_bus_open(const struct sluice_event_bus_con
 		return NULL;
 	}
 	if (cfg->spool_path != NULL) {
-		bus->spool_path = strdup(cfg->spool_path);
-		if (bus->spool_path == NULL || spool_open(bus, err, err_len) != 0) {
+		if (sluice_event_spool_open(&bus->spool, cfg->spool_path, cfg->spool_max_bytes,
+					    &bus->st.spool_events, err, err_len) != 0) {
 			bus_free(bus);
 			return NULL;
 		}
+		bus->spooling = true;
 	}
 	if (connect_bus(bus, cfg->servers, err, err_len) != 0) {
 		bus_free(bus);
@@ -856,19 +710,16 @@ struct sluice_event_bus *sluice_event_bus_open(const struct sluice_event_bus_con
  * order, so that the next start sends it first. */
 static void spool_rewrite(struct sluice_event_bus *bus, uint64_t live)
 {
-	size_t plen = strlen(bus->spool_path);
+	size_t plen = strlen(bus->spool.path);
 	char tmp[plen + 8];
-	snprintf(tmp, sizeof(tmp), "%s.new", bus->spool_path);
+	snprintf(tmp, sizeof(tmp), "%s.new", bus->spool.path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		bus->st.lost += live;
 		return;
 	}
-	char h[SPOOL_HEADER];
-	memset(h, ' ', sizeof(h));
-	int n = snprintf(h, sizeof(h), SPOOL_MAGIC "%020d", SPOOL_HEADER);
-	h[n] = ' ';
-	h[sizeof(h) - 1] = '\n';
+	char h[SLUICE_EVENT_SPOOL_HEADER];
+	sluice_event_spool_header(h, SLUICE_EVENT_SPOOL_HEADER);
 	bool ok = write(fd, h, sizeof(h)) == (ssize_t)sizeof(h);
 	for (uint64_t i = bus->head; ok && i < bus->tail; i++) {
 		struct entry *e = slot(bus, i);
@@ -880,16 +731,16 @@ static void spool_rewrite(struct sluice_event_bus *bus, uint64_t live)
 		     write(fd, e->body, e->len) == (ssize_t)e->len;
 	}
 	char buf[65536];
-	for (uint64_t off = bus->spool_read; ok && off < bus->spool_end;) {
+	for (uint64_t off = bus->spool.read; ok && off < bus->spool.end;) {
 		size_t want =
-		    bus->spool_end - off < sizeof(buf) ? bus->spool_end - off : sizeof(buf);
-		ssize_t r = pread(bus->spool_fd, buf, want, (off_t)off);
+		    bus->spool.end - off < sizeof(buf) ? bus->spool.end - off : sizeof(buf);
+		ssize_t r = pread(bus->spool.fd, buf, want, (off_t)off);
 		ok = r > 0 && write(fd, buf, (size_t)r) == r;
 		off += r > 0 ? (uint64_t)r : 0;
 	}
 	ok = ok && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
-	if (ok && rename(tmp, bus->spool_path) == 0) {
+	if (ok && rename(tmp, bus->spool.path) == 0) {
 		bus->st.spooled += live;
 		return;
 	}
@@ -917,7 +768,7 @@ void sluice_event_bus_close(struct sluice_event_bus *bus, unsigned wait_ms,
 		live += e->state != E_ACKED && e->spool_end == 0;
 	}
 	if (unacked > 0) {
-		if (bus->spool_fd >= 0)
+		if (bus->spooling)
 			spool_rewrite(bus, live);
 		else
 			bus->st.lost += unacked;

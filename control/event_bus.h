@@ -30,14 +30,15 @@
  * PREFIX.stream.REASON (sluice_event_bus_subject()); every token is
  * sanitised to [A-Za-z0-9_-].
  *
- * Spool file: a 64-byte header line "sluice-spool 1 head=N" (N: the offset of
- * the oldest record not yet acknowledged, rewritten in place as acks come),
- * then one record per line: "SUBJECT MSG-ID BODY", BODY being the event's
- * JSON line with its newline. A record is appended with one write(); a record
- * cut short by a crash is cut off at the next open. The spool survives a
- * restart and is drained first at the next start. Events in the window and
- * in the workers' rings are in memory: a crash loses those (a clean stop
- * waits for acks, bounded, and spools what is still unacknowledged).
+ * Spool file (its contract in event_spool.h): a 64-byte header line
+ * "sluice-spool 1 head=N" (N: the offset of the oldest record not yet
+ * acknowledged, rewritten in place as acks come), then one record per line:
+ * "SUBJECT MSG-ID BODY", BODY being the event's JSON line with its newline. A
+ * record is appended with one write(); a record cut short by a crash is cut
+ * off at the next open. The spool survives a restart and is drained first at
+ * the next start. Events in the window and in the workers' rings are in
+ * memory: a crash loses those (a clean stop waits for acks, bounded, and
+ * spools what is still unacknowledged).
  */
 #ifndef SLUICE_CONTROL_EVENT_BUS_H
 #define SLUICE_CONTROL_EVENT_BUS_H

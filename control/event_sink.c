@@ -71,11 +71,16 @@ uint64_t sluice_tsc_to_ns(const struct sluice_tsc_clock *clock, uint64_t tsc)
 
 size_t sluice_json_string(char *buf, size_t cap, const char *s)
 {
+	return sluice_json_string_n(buf, cap, s, strlen(s));
+}
+
+size_t sluice_json_string_n(char *buf, size_t cap, const void *s, size_t len)
+{
 	/* Always a whole JSON string: when s does not fit it is cut between two
 	 * characters (never inside one or inside an escape), and the closing
 	 * quote is still written. */
-	const uint8_t *p = (const uint8_t *)s;
-	size_t len = strlen(s), n = 0;
+	const uint8_t *p = s;
+	size_t n = 0;
 	char piece[SLUICE_JSON_ESCAPE_MAX];
 	if (cap < 3) {
 		if (cap > 0)
@@ -213,19 +218,13 @@ static void put_hash(struct line *l, uint64_t hash)
 	put(l, "\"", 1);
 }
 
-/* The snippet's bytes as a JSON string: escaped, and cut before anything
- * that is not whole UTF-8 (sluice_json_escape_next() replaces it). */
+/* The snippet's bytes as a JSON string: escaped, and what is not whole UTF-8
+ * replaced (sluice_json_escape_next()); a line without room for all of it
+ * gets it cut between characters, still closed. */
 static void put_snippet(struct line *l, const uint8_t *text, size_t len)
 {
-	char piece[SLUICE_JSON_ESCAPE_MAX];
-	put_str(l, ",\"snippet\":\"");
-	for (size_t i = 0; i < len;) {
-		size_t used;
-		size_t k = sluice_json_escape_next(text + i, len - i, piece, &used);
-		put(l, piece, k);
-		i += used;
-	}
-	put(l, "\"", 1);
+	put_str(l, ",\"snippet\":");
+	l->n += sluice_json_string_n(l->p + l->n, l->cap - l->n, text, len);
 }
 
 /* A pack's strings as they go in a line: from the sink's cache, or made for

@@ -145,4 +145,7 @@ uint64_t sluice_tsc_to_ns(const struct sluice_tsc_clock *clock, uint64_t tsc);
  * before a character or escape that would not fit, and still closed. */
 size_t sluice_json_string(char *buf, size_t cap, const char *s);
 
+/* The same for the len bytes at s, which may hold anything (NULs included). */
+size_t sluice_json_string_n(char *buf, size_t cap, const void *s, size_t len);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,44 @@ static void stats_dict(struct rte_tel_data *d, const struct sluice_worker_stats 
 	}
 }
 
+/* Counters of the snapshot a command answers with, under their telemetry
+ * names: one table per command, one loop to add them. */
+struct snap_field {
+	const char *key;
+	size_t offset; /* of a uint64_t in struct snapshot */
+};
+
+#define SNAP_FIELD(key, field)                                                                     \
+	{                                                                                          \
+		key, offsetof(struct snapshot, field)                                              \
+	}
+
+/* "pack_generation" is the generation in force; the workers' "generation"
+ * (stats_dict) is their lowest, as in `sluicectl stats`'s stats.total. */
+static const struct snap_field stats_fields[] = {
+    SNAP_FIELD("pack_generation", generation),
+    SNAP_FIELD("events_written", events_written),
+    SNAP_FIELD("event_write_errors", event_write_errors),
+    SNAP_FIELD("events_filtered", events_filtered),
+    SNAP_FIELD("events_sampled_out", events_sampled_out),
+};
+
+static const struct snap_field swap_fields[] = {
+    SNAP_FIELD("swaps", swaps),
+    SNAP_FIELD("refusals", refusals),
+    SNAP_FIELD("grace_periods", grace_count),
+    SNAP_FIELD("last_grace_us", last_grace_us),
+    SNAP_FIELD("max_grace_us", max_grace_us),
+};
+
+/* Under the lock. */
+static void add_snap_fields(struct rte_tel_data *d, const struct snap_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rte_tel_data_add_dict_u64(d, f[i].key,
+					  *(const uint64_t *)((const char *)&T.snap + f[i].offset));
+}
+
 /* Takes the lock while a daemon is attached; otherwise says so in d and
  * leaves the lock free. */
 static bool enter(struct rte_tel_data *d)
@@ -149,13 +188,7 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "workers", T.ctl->worker_count);
 	stats_dict(d, &total, T.ctl->tsc_hz);
-	/* "generation" above is the workers' lowest, as in stats.total; the one
-	 * in force is the top-level "generation" of `sluicectl stats`. */
-	rte_tel_data_add_dict_u64(d, "pack_generation", T.snap.generation);
-	rte_tel_data_add_dict_u64(d, "events_written", T.snap.events_written);
-	rte_tel_data_add_dict_u64(d, "event_write_errors", T.snap.event_write_errors);
-	rte_tel_data_add_dict_u64(d, "events_filtered", T.snap.events_filtered);
-	rte_tel_data_add_dict_u64(d, "events_sampled_out", T.snap.events_sampled_out);
+	add_snap_fields(d, stats_fields, sizeof(stats_fields) / sizeof(stats_fields[0]));
 	pthread_mutex_unlock(&T.lock);
 	return 0;
 }
@@ -220,11 +253,7 @@ static int cmd_packs(const char *cmd, const char *params, struct rte_tel_data *d
 		snprintf(key, sizeof(key), "%s/disabled_rules", slot);
 		rte_tel_data_add_dict_u64(d, key, ss->disabled);
 	}
-	rte_tel_data_add_dict_u64(d, "swaps", T.snap.swaps);
-	rte_tel_data_add_dict_u64(d, "refusals", T.snap.refusals);
-	rte_tel_data_add_dict_u64(d, "grace_periods", T.snap.grace_count);
-	rte_tel_data_add_dict_u64(d, "last_grace_us", T.snap.last_grace_us);
-	rte_tel_data_add_dict_u64(d, "max_grace_us", T.snap.max_grace_us);
+	add_snap_fields(d, swap_fields, sizeof(swap_fields) / sizeof(swap_fields[0]));
 	pthread_mutex_unlock(&T.lock);
 	return 0;
 }

@@ -54,6 +54,7 @@
 #include "pack.h"
 #include "pack_source.h"
 #include "pack_sign.h"
+#include "child_process.h"
 #include "test_support.h"
 #include "wire_format.h"
 
@@ -1342,32 +1343,12 @@ Test(fault_injection, control_socket_misuse_under_traffic_and_swaps_delays_no_on
 
 /* ---- SIGTERM and SIGINT during a swap (the sluice program itself) ---- */
 
-/* Starts argv with stdout and stderr into log; returns its pid. */
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* Waits up to timeout_s for pid; its exit status, or -1 (then it is killed). */
 static int wait_exit(pid_t pid, double timeout_s)
 {
-	uint64_t until = now_ns() + (uint64_t)(timeout_s * 1e9);
 	int status;
-	while (now_ns() < until) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		sleep_ms(20);
-	}
+	if (ts_child_wait(pid, timeout_s, &status))
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
@@ -1448,7 +1429,7 @@ static void signal_during_swap(const int *signals, unsigned count)
 	    "*:error",	   "--",	  "--rules",  file[1],	       "--control-socket",
 	    file[2],	   "--events",	  file[3],    "--summary",     file[5],
 	    "--audit-log", file[6],	  NULL};
-	pid_t pid = spawn(argv, file[4]);
+	pid_t pid = ts_spawn(argv, file[4]);
 
 	struct reload_call call = {.socket = file[2]};
 	snprintf(call.request, sizeof(call.request), "reload %s", slow);

@@ -26,6 +26,7 @@
 
 #include "control_protocol.h"
 #include "packet_build.h"
+#include "child_process.h"
 #include "test_support.h"
 #include "wire_format.h"
 
@@ -201,9 +202,8 @@ static void wait_for_daemon(const char *sock, pid_t daemon)
 			free(reply);
 			return;
 		}
-		int status;
-		cr_assert_eq(waitpid(daemon, &status, WNOHANG), 0, "sluice exited early");
-		usleep(50000);
+		cr_assert(ts_child_alive(daemon), "sluice exited early");
+		ts_sleep_ms(50);
 	}
 	cr_assert_fail("sluice did not open its control socket");
 }
@@ -247,15 +247,7 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 			"--duration",
 			"60",
 			NULL};
-	pid_t daemon = fork();
-	cr_assert_geq(daemon, 0);
-	if (daemon == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	pid_t daemon = ts_spawn(argv, log);
 	wait_for_daemon(sock, daemon);
 
 	int pipefd[2];

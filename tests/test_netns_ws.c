@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_process.h"
 #include "control_protocol.h"
 #include "test_support.h"
 
@@ -300,30 +301,20 @@ static void enter_netns(const char *ns)
 	close(fd);
 }
 
+/* In the child: its namespace and the environment the clients need. */
+static void child_setup(void *ns)
+{
+	if (ns != NULL)
+		enter_netns(ns);
+	setenv("NODE_PATH", "/usr/share/nodejs", 1);
+	setenv("PYTHONUNBUFFERED", "1", 1);
+}
+
 /* Starts argv in namespace ns (NULL: this one), stdout and stderr to log.
  * The child dies with the test process. */
 static pid_t spawn(const char *ns, char *const argv[], const char *log)
 {
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(89);
-		if (ns != NULL)
-			enter_netns(ns);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		setenv("NODE_PATH", "/usr/share/nodejs", 1);
-		setenv("PYTHONUNBUFFERED", "1", 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	pid_t pid = ts_spawn_with(argv, log, child_setup, (void *)ns);
 	track(pid);
 	return pid;
 }

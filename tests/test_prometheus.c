@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_process.h"
 #include "control_protocol.h"
 #include "json_value.h"
 #include "test_support.h"
@@ -35,19 +36,6 @@
 #define PROMETHEUS   "/usr/bin/prometheus"
 #define PROMTOOL     "/usr/bin/promtool"
 #define TELEMETRY_PY "/usr/bin/dpdk-telemetry.py"
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...)
@@ -73,55 +61,6 @@ static char *slurp(const char *path)
 	buf[got] = '\0';
 	fclose(f);
 	return buf;
-}
-
-/* Starts argv with stdout and stderr into log; the child dies with the test
- * process, whatever ends it. */
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-/* SIGTERM (when term), then SIGKILL after timeout_s; returns the wait
- * status. */
-static int stop_child(pid_t pid, bool term, double timeout_s)
-{
-	int status = 0;
-	if (term)
-		kill(pid, SIGTERM);
-	double end = mono_s() + timeout_s;
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (mono_s() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			break;
-		}
-		sleep_ms(20);
-	}
-	return status;
-}
-
-static bool alive(pid_t pid)
-{
-	int status;
-	return waitpid(pid, &status, WNOHANG) == 0;
 }
 
 static char *url_encode(const char *s)
@@ -296,13 +235,13 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 				     "--duration",
 				     "280",
 				     NULL};
-	pid_t sluice = spawn(sluice_argv, sluice_log);
+	pid_t sluice = ts_spawn(sluice_argv, sluice_log);
 
 	/* Up (the rule file compiles first), then the whole capture through. */
 	struct sluice_json *stats = NULL;
-	double end = mono_s() + 120;
-	while (mono_s() < end) {
-		if (!alive(sluice)) {
+	double end = ts_mono_s() + 120;
+	while (ts_mono_s() < end) {
+		if (!ts_child_alive(sluice)) {
 			char *log = slurp(sluice_log);
 			cr_assert_fail("sluice exited: %s", log);
 			free(log);
@@ -312,13 +251,13 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 		stats = control(sock, "stats");
 		if (stats != NULL && num_at(stats, "stats.total.datagrams") == count)
 			break;
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	}
 	cr_assert_not_null(stats, "no stats from %s", sock);
 	cr_assert_eq(num_at(stats, "stats.total.datagrams"), count);
 	/* Events are written by the control thread after the workers' counts:
 	 * wait until that number settles too. */
-	for (double prev = -2; mono_s() < end; sleep_ms(300)) {
+	for (double prev = -2; ts_mono_s() < end; ts_sleep_ms(300)) {
 		sluice_json_free(stats);
 		stats = control(sock, "stats");
 		double now = num_at(stats, "events_written");
@@ -423,7 +362,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	char *storage = fmt("--storage.tsdb.path=%s/tsdb", dir);
 	char *web = fmt("--web.listen-address=127.0.0.1:%u", prom_port);
 	char *const prom_argv[] = {PROMETHEUS, config, storage, web, NULL};
-	pid_t prom = spawn(prom_argv, prom_log);
+	pid_t prom = ts_spawn(prom_argv, prom_log);
 
 	const struct check checks[] = {
 	    {"sum(sluice_messages_total)", "stats.total.messages"},
@@ -449,10 +388,10 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	const size_t nchecks = sizeof(checks) / sizeof(checks[0]);
 	double got[sizeof(checks) / sizeof(checks[0])], rule_got = -1, up = -1, pack_info = -1;
 	bool all = false;
-	end = mono_s() + 40;
-	while (!all && mono_s() < end) {
-		sleep_ms(500);
-		if (!alive(prom)) {
+	end = ts_mono_s() + 40;
+	while (!all && ts_mono_s() < end) {
+		ts_sleep_ms(500);
+		if (!ts_child_alive(prom)) {
 			char *why = slurp(prom_log);
 			cr_assert_fail("prometheus exited: %s", why);
 			free(why);
@@ -480,11 +419,11 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 		     rule_got);
 	free(log);
 
-	stop_child(prom, true, 10);
+	ts_child_stop(prom, true, 10);
 	struct sluice_json *bye = control(sock, "stop");
 	cr_assert(bye != NULL && sluice_json_bool(bye, "ok", false));
 	sluice_json_free(bye);
-	int status = stop_child(sluice, false, 30);
+	int status = ts_child_stop(sluice, false, 30);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice ended with status %d",
 		  status);
 	/* EAL's runtime directory, empty once sluice is gone (--no-shconf). */

@@ -591,7 +591,6 @@ struct word_set {
 };
 
 static const char *const flag_words[] = {"caseless", "dotall", "multiline", "whole_word"};
-static const char *const severity_words[] = {"low", "medium", "high", "critical"};
 static const char *const action_words[] = {"flag", "mask", "block", "allow"};
 static const char *const profile_words[] = {"none", "narrow"};
 /* In the order of the SLUICE_OPTIN_* bits. */
@@ -606,8 +605,8 @@ static const struct word_set flag_set = {
     .code = "unknown-flag",
 };
 static const struct word_set severity_set = {
-    .words = severity_words,
-    .count = 4,
+    .words = sluice_severity_words,
+    .count = SLUICE_SEVERITY_CRITICAL,
     .what = "severity",
     .plural = "severities",
     .valid = "low, medium, high, critical",
@@ -1015,12 +1014,13 @@ static void apply_action(struct file_ctx *fc, struct key_draft *d, const yaml_no
 
 static void apply_severity(struct file_ctx *fc, struct key_draft *d, const yaml_node_t *v)
 {
+	enum sluice_severity severity;
 	d->rule->severity_loc = loc_of(v->start_mark);
-	for (unsigned i = 0; i < severity_set.count; i++) {
-		if (scalar_is(v, severity_words[i])) {
-			d->rule->severity = (enum sluice_severity)(i + 1);
-			return;
-		}
+	/* A scalar with a NUL inside ("low\0") is no word, whatever its start. */
+	if (v->type == YAML_SCALAR_NODE && strlen(scalar_text(v)) == v->data.scalar.length &&
+	    sluice_severity_parse(scalar_text(v), &severity)) {
+		d->rule->severity = severity;
+		return;
 	}
 	unknown_word(fc, d, &severity_set, v);
 }

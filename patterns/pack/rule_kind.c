@@ -2,24 +2,20 @@
 
 #include <string.h>
 
+const char *const sluice_severity_words[SLUICE_SEVERITY_CRITICAL] = {"low", "medium", "high",
+								     "critical"};
+
 const char *sluice_severity_name(enum sluice_severity severity)
 {
-	switch (severity) {
-	case SLUICE_SEVERITY_LOW:
-		return "low";
-	case SLUICE_SEVERITY_HIGH:
-		return "high";
-	case SLUICE_SEVERITY_CRITICAL:
-		return "critical";
-	default:
-		return "medium";
-	}
+	if (severity >= SLUICE_SEVERITY_LOW && severity <= SLUICE_SEVERITY_CRITICAL)
+		return sluice_severity_words[severity - 1];
+	return "medium";
 }
 
 bool sluice_severity_parse(const char *word, enum sluice_severity *out)
 {
 	for (int v = SLUICE_SEVERITY_LOW; v <= SLUICE_SEVERITY_CRITICAL; v++)
-		if (strcmp(word, sluice_severity_name((enum sluice_severity)v)) == 0) {
+		if (strcmp(word, sluice_severity_words[v - 1]) == 0) {
 			*out = (enum sluice_severity)v;
 			return true;
 		}

@@ -42,6 +42,10 @@ static inline bool sluice_ascii_word(unsigned char c)
 	       c == '_';
 }
 
+/* The severities' words, from SLUICE_SEVERITY_LOW on (index severity - 1):
+ * the one list that names, parsing and rule files' suggestions read. */
+extern const char *const sluice_severity_words[SLUICE_SEVERITY_CRITICAL];
+
 /* "low", "medium", "high", "critical"; 0 reads as medium. */
 const char *sluice_severity_name(enum sluice_severity severity);
 

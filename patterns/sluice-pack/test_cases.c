@@ -20,7 +20,8 @@ int sp_case_parse(const char *line, size_t len, enum sluice_action *verdict, con
 	const char *tab = memchr(line, '\t', len);
 	char word[16];
 	size_t n = tab ? (size_t)(tab - line) : len;
-	if (tab == NULL || n == 0 || n >= sizeof(word)) {
+	/* A NUL in the verdict would end the word early: "pass\0x" is no verdict. */
+	if (tab == NULL || n == 0 || n >= sizeof(word) || memchr(line, '\0', n) != NULL) {
 		snprintf(err, err_len,
 			 "not a case: write the expected verdict (pass, flag, mask or block), a "
 			 "tab, then the message");

@@ -318,7 +318,8 @@ def control_seeds():
 
 
 # Only the harnesses made here: the others' seeds (fuzz_stream, fuzz_ws_text,
-# fuzz_fold_table) are written by hand and kept.
+# fuzz_fold_table, fuzz_event_spool, fuzz_option_parsers) are written by hand
+# and kept.
 for harness in ("fuzz_packet_path", "fuzz_utf8", "fuzz_rule_file", "fuzz_pack_loader",
                 "fuzz_control"):
     if os.path.isdir(os.path.join(out, harness)):
