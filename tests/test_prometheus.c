@@ -186,6 +186,146 @@ struct check {
 	const char *stats_path; /* in the `stats` reply */
 };
 
+/* The real sluice program on two net_pcap ports, replaying `count` known
+ * datagrams and staying up (not --offline) to be scraped. */
+struct gateway {
+	char *dir, *sock, *log, *listen, *prefix;
+	char *in_a, *in_b, *out_a, *out_b, *events, *vdev_a, *vdev_b, *exe, *rules;
+	unsigned metrics_port, count, invalid;
+	pid_t pid;
+};
+
+static void gateway_start(struct gateway *g, const char *dir, unsigned count,
+			  const char *const *extra)
+{
+	memset(g, 0, sizeof(*g));
+	g->dir = strdup(dir);
+	g->count = count;
+	g->in_a = fmt("%s/in_a.pcap", dir);
+	g->in_b = fmt("%s/in_b.pcap", dir);
+	g->out_a = fmt("%s/out_a.pcap", dir);
+	g->out_b = fmt("%s/out_b.pcap", dir);
+	g->sock = fmt("%s/ctl.sock", dir);
+	g->events = fmt("%s/events.jsonl", dir);
+	g->log = fmt("%s/sluice.log", dir);
+	write_capture(g->in_a, count, &g->invalid);
+	cr_assert_eq(ts_pcap_write(g->in_b, NULL, 0), 0);
+	g->metrics_port = ts_free_tcp_port();
+	g->listen = fmt("127.0.0.1:%u", g->metrics_port);
+	g->prefix = fmt("sluice-prom-%d", (int)getpid());
+	g->vdev_a = fmt("net_pcap0,rx_pcap=%s,tx_pcap=%s", g->in_a, g->out_a);
+	g->vdev_b = fmt("net_pcap1,rx_pcap=%s,tx_pcap=%s", g->in_b, g->out_b);
+	g->exe = ts_build_path("dataplane/sluice");
+	g->rules = ts_source_path("patterns/rules/default.yaml");
+	const char *argv[48] = {g->exe,
+				"--no-huge",
+				"-m",
+				"256",
+				"-l",
+				"0-1",
+				"--no-shconf",
+				"--file-prefix",
+				g->prefix,
+				"--vdev",
+				g->vdev_a,
+				"--vdev",
+				g->vdev_b,
+				"--",
+				"--rules",
+				g->rules,
+				"--events",
+				g->events,
+				"--control-socket",
+				g->sock,
+				"--metrics-listen",
+				g->listen,
+				"--duration",
+				"280"};
+	unsigned a = 0;
+	while (argv[a] != NULL)
+		a++;
+	for (; extra != NULL && *extra != NULL && a < 47; extra++)
+		argv[a++] = *extra;
+	argv[a] = NULL;
+	g->pid = ts_spawn((char *const *)argv, g->log);
+}
+
+/* Stats once the whole capture went through and the events written settled
+ * (the control thread writes them after the workers count). */
+static struct sluice_json *gateway_counted(struct gateway *g)
+{
+	struct sluice_json *stats = NULL;
+	double end = ts_mono_s() + 120;
+	while (ts_mono_s() < end) {
+		if (!ts_child_alive(g->pid)) {
+			char *log = slurp(g->log);
+			cr_assert_fail("sluice exited: %s", log);
+			free(log);
+			return NULL;
+		}
+		sluice_json_free(stats);
+		stats = control(g->sock, "stats");
+		if (stats != NULL && num_at(stats, "stats.total.datagrams") == g->count)
+			break;
+		ts_sleep_ms(100);
+	}
+	cr_assert_not_null(stats, "no stats from %s", g->sock);
+	cr_assert_eq(num_at(stats, "stats.total.datagrams"), g->count);
+	for (double prev = -2; ts_mono_s() < end; ts_sleep_ms(300)) {
+		sluice_json_free(stats);
+		stats = control(g->sock, "stats");
+		double now = num_at(stats, "events_written");
+		if (now == prev)
+			break;
+		prev = now;
+	}
+	return stats;
+}
+
+static void gateway_stop(struct gateway *g)
+{
+	struct sluice_json *bye = control(g->sock, "stop");
+	cr_assert(bye != NULL && sluice_json_bool(bye, "ok", false));
+	sluice_json_free(bye);
+	int status = ts_child_stop(g->pid, false, 30);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice ended with status %d",
+		  status);
+	/* EAL's runtime directory, empty once sluice is gone (--no-shconf). */
+	char *runtime = fmt("/var/run/dpdk/%s", g->prefix);
+	rmdir(runtime);
+	free(runtime);
+	char **all[] = {&g->dir,    &g->sock,	&g->log,   &g->listen, &g->prefix,
+			&g->in_a,   &g->in_b,	&g->out_a, &g->out_b,  &g->events,
+			&g->vdev_a, &g->vdev_b, &g->exe,   &g->rules};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		free(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+/* A real Prometheus server with this configuration; its port in *port. */
+static pid_t prometheus_start(const char *dir, const char *yml_text, unsigned *port)
+{
+	*port = ts_free_tcp_port();
+	char *yml = fmt("%s/prometheus.yml", dir);
+	FILE *f = fopen(yml, "w");
+	cr_assert_not_null(f);
+	fputs(yml_text, f);
+	fclose(f);
+	char *config = fmt("--config.file=%s", yml);
+	char *storage = fmt("--storage.tsdb.path=%s/tsdb", dir);
+	char *web = fmt("--web.listen-address=127.0.0.1:%u", *port);
+	char *log = fmt("%s/prometheus.log", dir);
+	char *const argv[] = {PROMETHEUS, config, storage, web, NULL};
+	pid_t pid = ts_spawn(argv, log);
+	free(yml);
+	free(config);
+	free(storage);
+	free(web);
+	free(log);
+	return pid;
+}
+
 Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 {
 	cr_assert_eq(access(PROMETHEUS, X_OK), 0,
@@ -193,78 +333,12 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 		     "prometheus; deploy/install-deps.sh installs it)",
 		     PROMETHEUS);
 	char *dir = ts_make_tmpdir("prometheus");
-	char *in_a = fmt("%s/in_a.pcap", dir), *in_b = fmt("%s/in_b.pcap", dir);
-	char *out_a = fmt("%s/out_a.pcap", dir), *out_b = fmt("%s/out_b.pcap", dir);
-	char *sock = fmt("%s/ctl.sock", dir), *events = fmt("%s/events.jsonl", dir);
-	char *sluice_log = fmt("%s/sluice.log", dir), *prom_log = fmt("%s/prometheus.log", dir);
-	const unsigned count = 400;
-	unsigned invalid;
-	write_capture(in_a, count, &invalid);
-	cr_assert_eq(ts_pcap_write(in_b, NULL, 0), 0);
-
-	unsigned metrics_port = ts_free_tcp_port();
-	char *listen = fmt("127.0.0.1:%u", metrics_port);
-	char *prefix = fmt("sluice-prom-%d", (int)getpid());
-	char *vdev_a = fmt("net_pcap0,rx_pcap=%s,tx_pcap=%s", in_a, out_a);
-	char *vdev_b = fmt("net_pcap1,rx_pcap=%s,tx_pcap=%s", in_b, out_b);
-	char *exe = ts_build_path("dataplane/sluice");
-	char *rules = ts_source_path("patterns/rules/default.yaml");
-	/* Not --offline: the daemon stays up after the capture, to be scraped. */
-	char *const sluice_argv[] = {exe,
-				     "--no-huge",
-				     "-m",
-				     "256",
-				     "-l",
-				     "0-1",
-				     "--no-shconf",
-				     "--file-prefix",
-				     prefix,
-				     "--vdev",
-				     vdev_a,
-				     "--vdev",
-				     vdev_b,
-				     "--",
-				     "--rules",
-				     rules,
-				     "--events",
-				     events,
-				     "--control-socket",
-				     sock,
-				     "--metrics-listen",
-				     listen,
-				     "--duration",
-				     "280",
-				     NULL};
-	pid_t sluice = ts_spawn(sluice_argv, sluice_log);
-
-	/* Up (the rule file compiles first), then the whole capture through. */
-	struct sluice_json *stats = NULL;
-	double end = ts_mono_s() + 120;
-	while (ts_mono_s() < end) {
-		if (!ts_child_alive(sluice)) {
-			char *log = slurp(sluice_log);
-			cr_assert_fail("sluice exited: %s", log);
-			free(log);
-			return;
-		}
-		sluice_json_free(stats);
-		stats = control(sock, "stats");
-		if (stats != NULL && num_at(stats, "stats.total.datagrams") == count)
-			break;
-		ts_sleep_ms(100);
-	}
-	cr_assert_not_null(stats, "no stats from %s", sock);
-	cr_assert_eq(num_at(stats, "stats.total.datagrams"), count);
-	/* Events are written by the control thread after the workers' counts:
-	 * wait until that number settles too. */
-	for (double prev = -2; ts_mono_s() < end; ts_sleep_ms(300)) {
-		sluice_json_free(stats);
-		stats = control(sock, "stats");
-		double now = num_at(stats, "events_written");
-		if (now == prev)
-			break;
-		prev = now;
-	}
+	char *prom_log = fmt("%s/prometheus.log", dir);
+	struct gateway g;
+	gateway_start(&g, dir, 400, NULL);
+	unsigned metrics_port = g.metrics_port, invalid = g.invalid;
+	const char *prefix = g.prefix, *sock = g.sock, *listen = g.listen;
+	struct sluice_json *stats = gateway_counted(&g);
 	cr_assert_eq(num_at(stats, "stats.total.bad_input.invalid_utf8"), invalid);
 	cr_assert_gt(num_at(stats, "stats.total.verdicts.masked"), 0);
 	cr_assert_gt(num_at(stats, "stats.total.verdicts.blocked"), 0);
@@ -348,21 +422,13 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 			       sluice_json_str(top, "id", ""));
 
 	/* Prometheus, scraping every second. */
-	unsigned prom_port = ts_free_tcp_port();
-	char *yml = fmt("%s/prometheus.yml", dir);
-	FILE *f = fopen(yml, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-		"scrape_configs:\n  - job_name: sluice\n    static_configs:\n"
-		"      - targets: ['%s']\n",
-		listen);
-	fclose(f);
-	char *config = fmt("--config.file=%s", yml);
-	char *storage = fmt("--storage.tsdb.path=%s/tsdb", dir);
-	char *web = fmt("--web.listen-address=127.0.0.1:%u", prom_port);
-	char *const prom_argv[] = {PROMETHEUS, config, storage, web, NULL};
-	pid_t prom = ts_spawn(prom_argv, prom_log);
+	unsigned prom_port;
+	char *yml = fmt("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+			"scrape_configs:\n  - job_name: sluice\n    static_configs:\n"
+			"      - targets: ['%s']\n",
+			listen);
+	pid_t prom = prometheus_start(dir, yml, &prom_port);
+	free(yml);
 
 	const struct check checks[] = {
 	    {"sum(sluice_messages_total)", "stats.total.messages"},
@@ -388,7 +454,7 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	const size_t nchecks = sizeof(checks) / sizeof(checks[0]);
 	double got[sizeof(checks) / sizeof(checks[0])], rule_got = -1, up = -1, pack_info = -1;
 	bool all = false;
-	end = ts_mono_s() + 40;
+	double end = ts_mono_s() + 40;
 	while (!all && ts_mono_s() < end) {
 		ts_sleep_ms(500);
 		if (!ts_child_alive(prom)) {
@@ -420,38 +486,124 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	free(log);
 
 	ts_child_stop(prom, true, 10);
-	struct sluice_json *bye = control(sock, "stop");
-	cr_assert(bye != NULL && sluice_json_bool(bye, "ok", false));
-	sluice_json_free(bye);
-	int status = ts_child_stop(sluice, false, 30);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice ended with status %d",
-		  status);
-	/* EAL's runtime directory, empty once sluice is gone (--no-shconf). */
-	char *runtime = fmt("/var/run/dpdk/%s", prefix);
-	rmdir(runtime);
-	free(runtime);
-
+	gateway_stop(&g);
 	sluice_json_free(rs);
 	sluice_json_free(stats);
 	free(rule_query);
-	free(yml);
-	free(config);
-	free(storage);
-	free(web);
-	free(listen);
-	free(prefix);
-	free(vdev_a);
-	free(vdev_b);
-	free(exe);
-	free(rules);
-	free(in_a);
-	free(in_b);
-	free(out_a);
-	free(out_b);
-	free(sock);
-	free(events);
-	free(sluice_log);
 	free(prom_log);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* The endpoint secured as docs/operations.md shows: HTTPS with a certificate
+ * Prometheus is told to trust, and basic authentication. Prometheus with the
+ * password scrapes the counters; a job with a wrong password, and one that
+ * does not trust the certificate, get nothing (up = 0). */
+Test(prometheus, scrapes_over_tls_with_basic_authentication, .timeout = 300)
+{
+	char *dir = ts_make_tmpdir("prometheus-tls");
+	char *cert = fmt("%s/metrics.crt", dir), *key = fmt("%s/metrics.key", dir);
+	char *auth = fmt("%s/metrics.auth", dir), *pass = fmt("%s/password", dir);
+	char *wrong = fmt("%s/wrong", dir);
+	const char *openssl[] = {"/usr/bin/openssl",
+				 "req",
+				 "-x509",
+				 "-newkey",
+				 "ec",
+				 "-pkeyopt",
+				 "ec_paramgen_curve:P-256",
+				 "-nodes",
+				 "-days",
+				 "1",
+				 "-subj",
+				 "/CN=127.0.0.1",
+				 "-addext",
+				 "subjectAltName=IP:127.0.0.1",
+				 "-keyout",
+				 key,
+				 "-out",
+				 cert,
+				 NULL};
+	char *out = NULL;
+	cr_assert_eq(ts_run((char *const *)openssl, 30, &out), 0, "%s", out);
+	free(out);
+	const struct {
+		const char *path, *text;
+		mode_t mode;
+	} files[] = {{auth, "scraper:fleet-0f-gateways\n", 0640},
+		     {pass, "fleet-0f-gateways", 0600},
+		     {wrong, "fleet-of-gateways", 0600},
+		     {key, NULL, 0600}};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i].text != NULL) {
+			FILE *f = fopen(files[i].path, "w");
+			cr_assert_not_null(f);
+			fputs(files[i].text, f);
+			fclose(f);
+		}
+		cr_assert_eq(chmod(files[i].path, files[i].mode), 0);
+	}
+
+	struct gateway g;
+	const char *secure[] = {
+	    "--metrics-auth", auth, "--metrics-tls-cert", cert, "--metrics-tls-key", key, NULL};
+	gateway_start(&g, dir, 200, secure);
+	struct sluice_json *stats = gateway_counted(&g);
+	/* Plain HTTP gets no page from the TLS endpoint. */
+	cr_assert_lt(ts_http(g.metrics_port, "GET", "/metrics", NULL, NULL), 0);
+
+	unsigned prom_port;
+	char *yml = fmt("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+			"scrape_configs:\n"
+			"  - job_name: sluice\n    scheme: https\n"
+			"    tls_config:\n      ca_file: %s\n"
+			"    basic_auth:\n      username: scraper\n      password_file: %s\n"
+			"    static_configs:\n      - targets: ['%s']\n"
+			"  - job_name: wrong-password\n    scheme: https\n"
+			"    tls_config:\n      ca_file: %s\n"
+			"    basic_auth:\n      username: scraper\n      password_file: %s\n"
+			"    static_configs:\n      - targets: ['%s']\n"
+			"  - job_name: untrusted\n    scheme: https\n"
+			"    basic_auth:\n      username: scraper\n      password_file: %s\n"
+			"    static_configs:\n      - targets: ['%s']\n",
+			cert, pass, g.listen, cert, wrong, g.listen, pass, g.listen);
+	pid_t prom = prometheus_start(dir, yml, &prom_port);
+	free(yml);
+
+	double up = -1, wrong_up = -1, untrusted_up = -1, messages = -1;
+	double want = num_at(stats, "stats.total.messages");
+	for (double end = ts_mono_s() + 40; ts_mono_s() < end; ts_sleep_ms(500)) {
+		if (!ts_child_alive(prom))
+			break;
+		up = prom_value(prom_port, "up{job=\"sluice\"}");
+		wrong_up = prom_value(prom_port, "up{job=\"wrong-password\"}");
+		untrusted_up = prom_value(prom_port, "up{job=\"untrusted\"}");
+		messages = prom_value(prom_port, "sum(sluice_messages_total{job=\"sluice\"})");
+		if (up == 1 && messages == want && wrong_up == 0 && untrusted_up == 0)
+			break;
+	}
+	bool alive = ts_child_alive(prom);
+	ts_child_stop(prom, true, 10);
+	char *prom_log = fmt("%s/prometheus.log", dir);
+	char *log = slurp(prom_log);
+	cr_assert(alive, "prometheus exited: %s", log);
+	cr_assert_eq(up, 1, "Prometheus with the password never scraped: %s", log);
+	cr_assert_eq(messages, want, "Prometheus %.0f messages, stats %.0f", messages, want);
+	cr_assert_eq(wrong_up, 0, "a wrong password scraped (up %.0f)", wrong_up);
+	cr_assert_eq(untrusted_up, 0, "a scraper that does not trust the certificate scraped");
+	char *sluice_log = slurp(g.log);
+	cr_assert_not_null(strstr(sluice_log, "metrics at https://"), "%s", sluice_log);
+	free(sluice_log);
+	free(log);
+	free(prom_log);
+
+	gateway_stop(&g);
+	sluice_json_free(stats);
+	free(cert);
+	free(key);
+	free(auth);
+	free(pass);
+	free(wrong);
 	ts_rmtree(dir);
 	free(dir);
 }
