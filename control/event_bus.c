@@ -89,6 +89,29 @@ struct sluice_event_bus {
 
 /* ---- small helpers ---- */
 
+#define BUS_FIELD(field, is_counter, text)                                                         \
+	{                                                                                          \
+		.name = #field, .help = text, .counter = is_counter,                               \
+		.offset = offsetof(struct sluice_event_bus_stats, field)                           \
+	}
+
+const struct sluice_event_bus_field sluice_event_bus_fields[] = {
+    BUS_FIELD(published, true, "Events published to JetStream for the first time."),
+    BUS_FIELD(resent, true, "Publishes again after a failure."),
+    BUS_FIELD(acked, true, "Events the stream acknowledged: out of Sluice's custody."),
+    BUS_FIELD(duplicates, true, "Acks saying the stream had the event already (a resend)."),
+    BUS_FIELD(failures, true, "Publishes that failed or timed out."),
+    BUS_FIELD(spooled, true, "Events written to the spool."),
+    BUS_FIELD(lost, true,
+	      "Events dropped because the spool was full (or there was none and no room)."),
+    BUS_FIELD(reconnects, true, "Reconnections to the bus."),
+    BUS_FIELD(in_flight, false, "Events published and not yet acknowledged."),
+    BUS_FIELD(spool_events, false, "Events waiting in the spool."),
+    BUS_FIELD(spool_bytes, false, "Bytes in the spool file."),
+};
+const size_t sluice_event_bus_field_count =
+    sizeof(sluice_event_bus_fields) / sizeof(sluice_event_bus_fields[0]);
+
 static void sanitize_token(char *dst, size_t cap, const char *src)
 {
 	size_t n = 0;

@@ -82,6 +82,17 @@ struct sluice_event_bus_stats {
 	char last_error[128]; /* the last failure's reason; "" while none */
 };
 
+/* The 64-bit counters and gauges of struct sluice_event_bus_stats, named
+ * once for every reader (/metrics, DPDK telemetry): `name` is short
+ * ("published"), `counter` false for a gauge. */
+struct sluice_event_bus_field {
+	const char *name, *help;
+	bool counter;
+	size_t offset; /* of a uint64_t in struct sluice_event_bus_stats */
+};
+extern const struct sluice_event_bus_field sluice_event_bus_fields[];
+extern const size_t sluice_event_bus_field_count;
+
 struct sluice_event_bus;
 
 /* Connects (without waiting for the servers: an unreachable bus is not an

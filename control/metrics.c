@@ -449,46 +449,18 @@ static void rule_family(struct sluice_strbuf *sb, struct sluice_metrics *m,
  * made for a fleet reads every gateway the same way. */
 static void bus_families(struct sluice_strbuf *sb, const struct sluice_control *ctl)
 {
-	static const struct {
-		const char *name, *type, *help;
-		size_t offset;
-	} bus_fields[] = {
-	    {"sluice_events_bus_published_total", "counter",
-	     "Events published to JetStream for the first time.",
-	     offsetof(struct sluice_event_bus_stats, published)},
-	    {"sluice_events_bus_resent_total", "counter", "Publishes again after a failure.",
-	     offsetof(struct sluice_event_bus_stats, resent)},
-	    {"sluice_events_bus_acked_total", "counter",
-	     "Events the stream acknowledged: out of Sluice's custody.",
-	     offsetof(struct sluice_event_bus_stats, acked)},
-	    {"sluice_events_bus_duplicates_total", "counter",
-	     "Acks saying the stream had the event already (a resend).",
-	     offsetof(struct sluice_event_bus_stats, duplicates)},
-	    {"sluice_events_bus_failures_total", "counter", "Publishes that failed or timed out.",
-	     offsetof(struct sluice_event_bus_stats, failures)},
-	    {"sluice_events_bus_spooled_total", "counter", "Events written to the spool.",
-	     offsetof(struct sluice_event_bus_stats, spooled)},
-	    {"sluice_events_bus_lost_total", "counter",
-	     "Events dropped because the spool was full (or there was none and no room).",
-	     offsetof(struct sluice_event_bus_stats, lost)},
-	    {"sluice_events_bus_reconnects_total", "counter", "Reconnections to the bus.",
-	     offsetof(struct sluice_event_bus_stats, reconnects)},
-	    {"sluice_events_bus_in_flight", "gauge", "Events published and not yet acknowledged.",
-	     offsetof(struct sluice_event_bus_stats, in_flight)},
-	    {"sluice_events_bus_spool_events", "gauge", "Events waiting in the spool.",
-	     offsetof(struct sluice_event_bus_stats, spool_events)},
-	    {"sluice_events_bus_spool_bytes", "gauge", "Bytes in the spool file.",
-	     offsetof(struct sluice_event_bus_stats, spool_bytes)},
-	};
 	struct sluice_event_bus_stats bus;
 	memset(&bus, 0, sizeof(bus));
 	bool has_bus = ctl->sink != NULL && ctl->sink->bus != NULL;
 	if (has_bus)
 		sluice_event_bus_stats(ctl->sink->bus, &bus);
-	for (size_t i = 0; i < sizeof(bus_fields) / sizeof(bus_fields[0]); i++) {
-		family(sb, bus_fields[i].name, bus_fields[i].type, bus_fields[i].help);
-		sample_u64(sb, bus_fields[i].name,
-			   *(const uint64_t *)((const char *)&bus + bus_fields[i].offset));
+	for (size_t i = 0; i < sluice_event_bus_field_count; i++) {
+		const struct sluice_event_bus_field *f = &sluice_event_bus_fields[i];
+		char name[96];
+		snprintf(name, sizeof(name), "sluice_events_bus_%s%s", f->name,
+			 f->counter ? "_total" : "");
+		family(sb, name, f->counter ? "counter" : "gauge", f->help);
+		sample_u64(sb, name, *(const uint64_t *)((const char *)&bus + f->offset));
 	}
 	family(sb, "sluice_events_bus_connected", "gauge",
 	       "1 while connected to the bus with the stream found (0 also without a bus).");

@@ -10,6 +10,7 @@
 #include <rte_telemetry.h>
 
 #include "control_server.h"
+#include "event_bus.h"
 #include "stats_report.h"
 
 struct slot_snapshot {
@@ -24,6 +25,8 @@ struct snapshot {
 	uint64_t events_written, event_write_errors, events_filtered, events_sampled_out;
 	struct slot_snapshot slot[SLUICE_SLOT_COUNT];
 	bool stuck[SLUICE_MAX_WORKERS];
+	bool has_bus;
+	struct sluice_event_bus_stats bus; /* zeros without a bus */
 };
 
 static struct {
@@ -67,6 +70,10 @@ static void take_snapshot(struct snapshot *s, const struct sluice_control *ctl)
 	}
 	for (unsigned w = 0; w < ctl->worker_count; w++)
 		s->stuck[w] = ctl->stuck[w];
+	s->has_bus = sink != NULL && sink->bus != NULL;
+	memset(&s->bus, 0, sizeof(s->bus));
+	if (s->has_bus)
+		sluice_event_bus_stats(sink->bus, &s->bus);
 }
 
 void sluice_telemetry_attach(struct sluice_control *ctl)
@@ -258,6 +265,25 @@ static int cmd_packs(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
+/* The events bus, under the names /metrics gives it (event_bus.h). */
+static int cmd_bus(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	if (!enter(d))
+		return 0;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "configured", T.snap.has_bus);
+	rte_tel_data_add_dict_u64(d, "connected", T.snap.bus.connected && T.snap.bus.stream_ready);
+	for (size_t i = 0; i < sluice_event_bus_field_count; i++)
+		rte_tel_data_add_dict_u64(d, sluice_event_bus_fields[i].name,
+					  *(const uint64_t *)((const char *)&T.snap.bus +
+							      sluice_event_bus_fields[i].offset));
+	rte_tel_data_add_dict_string(d, "last_error", T.snap.bus.last_error);
+	pthread_mutex_unlock(&T.lock);
+	return 0;
+}
+
 int sluice_telemetry_register(void)
 {
 	static const struct {
@@ -273,6 +299,8 @@ int sluice_telemetry_register(void)
 	     "worker_id"},
 	    {"/sluice/packs", cmd_packs,
 	     "Returns the packs in force, the generation, swaps and grace periods."},
+	    {"/sluice/bus", cmd_bus,
+	     "Returns the events bus's counters (published, acked, spooled, lost...) and state."},
 	};
 	if (T.registered)
 		return 0;

@@ -391,7 +391,15 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	tel = telemetry(prefix, "/sluice/worker,0");
 	cr_assert_not_null(strstr(tel, "\"lcore\":1"), "%s", tel);
 	free(tel);
+	/* No --events-bus: the bus's command says so, with its counters at 0
+	 * (the same fields /metrics gives: event_bus.h). */
+	tel = telemetry(prefix, "/sluice/bus");
+	cr_assert_not_null(strstr(tel, "\"configured\":0,\"connected\":0,\"published\":0,"),
+			   "%s", tel);
+	cr_assert_not_null(strstr(tel, "\"spool_bytes\":0"), "%s", tel);
+	free(tel);
 	tel = telemetry(prefix, "/");
+	cr_assert_not_null(strstr(tel, "\"/sluice/bus\""), "%s", tel);
 	cr_assert_not_null(strstr(tel, "\"/sluice/stats\""), "%s", tel);
 	cr_assert_not_null(strstr(tel, "\"/ethdev/stats\""), "%s", tel);
 	free(tel);
