@@ -678,30 +678,10 @@ Test(metrics_http, scrapers_must_authenticate_over_tls, .timeout = 60)
 	char err[512];
 	fixture_start(&fx, 4, 0);
 	fx.stats[0].messages = 55;
-	char *cert = NULL, *key = NULL, *out = NULL;
+	char *cert = NULL, *key = NULL;
 	cr_assert_neq(asprintf(&cert, "%s/cert.pem", fx.dir), -1);
 	cr_assert_neq(asprintf(&key, "%s/key.pem", fx.dir), -1);
-	const char *openssl[] = {"/usr/bin/openssl",
-				 "req",
-				 "-x509",
-				 "-newkey",
-				 "ec",
-				 "-pkeyopt",
-				 "ec_paramgen_curve:P-256",
-				 "-nodes",
-				 "-days",
-				 "1",
-				 "-subj",
-				 "/CN=127.0.0.1",
-				 "-addext",
-				 "subjectAltName=IP:127.0.0.1",
-				 "-keyout",
-				 key,
-				 "-out",
-				 cert,
-				 NULL};
-	cr_assert_eq(ts_run((char *const *)openssl, 30, &out), 0, "%s", out);
-	free(out);
+	ts_self_signed_cert(cert, key);
 	cr_assert_eq(chmod(key, 0600), 0);
 	char *auth = write_secret(fx.dir, "auth", "scraper:s3cret pass\n", 0640);
 

@@ -394,8 +394,8 @@ Test(prometheus, scraped_counters_equal_sluicectl_stats, .timeout = 300)
 	/* No --events-bus: the bus's command says so, with its counters at 0
 	 * (the same fields /metrics gives: event_bus.h). */
 	tel = telemetry(prefix, "/sluice/bus");
-	cr_assert_not_null(strstr(tel, "\"configured\":0,\"connected\":0,\"published\":0,"),
-			   "%s", tel);
+	cr_assert_not_null(strstr(tel, "\"configured\":0,\"connected\":0,\"published\":0,"), "%s",
+			   tel);
 	cr_assert_not_null(strstr(tel, "\"spool_bytes\":0"), "%s", tel);
 	free(tel);
 	tel = telemetry(prefix, "/");
@@ -513,28 +513,7 @@ Test(prometheus, scrapes_over_tls_with_basic_authentication, .timeout = 300)
 	char *cert = fmt("%s/metrics.crt", dir), *key = fmt("%s/metrics.key", dir);
 	char *auth = fmt("%s/metrics.auth", dir), *pass = fmt("%s/password", dir);
 	char *wrong = fmt("%s/wrong", dir);
-	const char *openssl[] = {"/usr/bin/openssl",
-				 "req",
-				 "-x509",
-				 "-newkey",
-				 "ec",
-				 "-pkeyopt",
-				 "ec_paramgen_curve:P-256",
-				 "-nodes",
-				 "-days",
-				 "1",
-				 "-subj",
-				 "/CN=127.0.0.1",
-				 "-addext",
-				 "subjectAltName=IP:127.0.0.1",
-				 "-keyout",
-				 key,
-				 "-out",
-				 cert,
-				 NULL};
-	char *out = NULL;
-	cr_assert_eq(ts_run((char *const *)openssl, 30, &out), 0, "%s", out);
-	free(out);
+	ts_self_signed_cert(cert, key);
 	const struct {
 		const char *path, *text;
 		mode_t mode;

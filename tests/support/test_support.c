@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <criterion/criterion.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -352,6 +354,33 @@ void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *
 	free(vdev_a);
 	free(vdev_b);
 	free(exe);
+}
+
+void ts_self_signed_cert(const char *cert_path, const char *key_path)
+{
+	const char *argv[] = {"/usr/bin/openssl",
+			      "req",
+			      "-x509",
+			      "-newkey",
+			      "ec",
+			      "-pkeyopt",
+			      "ec_paramgen_curve:P-256",
+			      "-nodes",
+			      "-days",
+			      "1",
+			      "-subj",
+			      "/CN=127.0.0.1",
+			      "-addext",
+			      "subjectAltName=IP:127.0.0.1",
+			      "-keyout",
+			      key_path,
+			      "-out",
+			      cert_path,
+			      NULL};
+	char *out = NULL;
+	int rc = ts_run((char *const *)argv, 30, &out);
+	cr_assert_eq(rc, 0, "openssl req: %s", out != NULL ? out : "");
+	free(out);
 }
 
 int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,

@@ -50,6 +50,10 @@ void ts_capture_free(struct ts_capture *cap);
  * after timeout_s. Returns the exit status, or -1 if it did not exit by itself. */
 int ts_run(char *const argv[], double timeout_s, char **output);
 
+/* A self-signed P-256 certificate for 127.0.0.1 (a day long) and its key,
+ * made by the openssl program; asserts it worked. */
+void ts_self_signed_cert(const char *cert_path, const char *key_path);
+
 /* Decoded view of one frame inside a captured datagram. */
 struct ts_frame {
 	uint64_t msg_id;
