@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK (256 * 1024)
+#define BLOCK	   4096 /* punched ranges are whole blocks, after the header's */
 
 void sluice_event_spool_header(char h[SLUICE_EVENT_SPOOL_HEADER], uint64_t head)
 {
@@ -28,6 +29,35 @@ static int write_header(struct sluice_event_spool *s)
 		return -1;
 	s->head_written = s->head;
 	return 0;
+}
+
+/* Punches the whole blocks between the header's block and head out of the
+ * file, the header first made durable: a crash must never leave a header
+ * pointing into a hole. */
+static void reclaim(struct sluice_event_spool *s)
+{
+	uint64_t from = s->reclaimed > BLOCK ? s->reclaimed : BLOCK;
+	uint64_t to = s->head / BLOCK * BLOCK;
+	if (s->cannot_punch || to <= from)
+		return;
+	if (s->head_written != s->head && write_header(s) != 0)
+		return;
+	if (fdatasync(s->fd) != 0)
+		return;
+	if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+		      (off_t)(to - from)) == 0)
+		s->reclaimed = to;
+	else if (errno == EOPNOTSUPP || errno == ENOSYS)
+		s->cannot_punch = true;
+}
+
+/* The bytes max_bytes counts: those on disk after the header. */
+static uint64_t bytes_held(const struct sluice_event_spool *s)
+{
+	uint64_t from = SLUICE_EVENT_SPOOL_HEADER;
+	if (!s->cannot_punch && s->reclaimed > from)
+		from = s->reclaimed;
+	return s->end - from;
 }
 
 void sluice_event_spool_close(struct sluice_event_spool *s)
@@ -77,7 +107,12 @@ static int open_existing(struct sluice_event_spool *s, uint64_t size, uint64_t *
 	s->head = s->read = head;
 	s->end = last_end;
 	*records = n_records;
-	return write_header(s);
+	if (write_header(s) != 0)
+		return -1;
+	/* What an earlier run acknowledged goes now (already a hole, or a
+	 * file from before holes were punched). */
+	reclaim(s);
+	return 0;
 }
 
 int sluice_event_spool_open(struct sluice_event_spool *s, const char *path, uint64_t max_bytes,
@@ -126,7 +161,7 @@ bool sluice_event_spool_append(struct sluice_event_spool *s, const char *subject
 	size_t n = sl + 1 + il + 1 + len;
 	if (len == 0 || body[len - 1] != '\n' || n > SLUICE_EVENT_SPOOL_RECORD_MAX)
 		return false;
-	if (s->max_bytes != 0 && s->end - SLUICE_EVENT_SPOOL_HEADER + n > s->max_bytes)
+	if (s->max_bytes != 0 && bytes_held(s) + n > s->max_bytes)
 		return false;
 	char rec[SLUICE_EVENT_SPOOL_RECORD_MAX];
 	memcpy(rec, subject, sl);
@@ -240,10 +275,14 @@ int sluice_event_spool_trim(struct sluice_event_spool *s)
 	if (s->head == s->end && s->end > SLUICE_EVENT_SPOOL_HEADER) {
 		s->head = s->read = s->end = SLUICE_EVENT_SPOOL_HEADER;
 		s->rbuf_len = 0;
+		s->reclaimed = 0;
 		if (ftruncate(s->fd, SLUICE_EVENT_SPOOL_HEADER) != 0)
 			rc = -1;
 	}
 	if (s->head != s->head_written)
 		write_header(s);
+	uint64_t from = s->reclaimed > BLOCK ? s->reclaimed : BLOCK;
+	if (s->head >= from + SLUICE_EVENT_SPOOL_RECLAIM)
+		reclaim(s);
 	return rc;
 }

@@ -30,6 +30,14 @@
  *   stops the spool from draining.
  * - The caller moves `head` as records are acknowledged; trim persists it,
  *   and empties the file back to its header once everything is acknowledged.
+ * - Disk given back while records remain (a bus that comes and goes may
+ *   never let the spool empty): once SLUICE_EVENT_SPOOL_RECLAIM bytes below
+ *   head are acknowledged, trim syncs the header and punches those blocks
+ *   out of the file (fallocate PUNCH_HOLE; offsets stay, the blocks are
+ *   freed), as open does for a file left with a head. max_bytes bounds the
+ *   bytes on disk, from the first block not punched to the end; on a file
+ *   system without hole punching it bounds everything after the header, as
+ *   until the spool empties nothing is given back there.
  * - Not thread-safe: one thread (the control thread) owns a spool.
  */
 #ifndef SLUICE_CONTROL_EVENT_SPOOL_H
@@ -42,6 +50,7 @@
 #define SLUICE_EVENT_SPOOL_HEADER     64
 #define SLUICE_EVENT_SPOOL_MAGIC      "sluice-spool 1 head="
 #define SLUICE_EVENT_SPOOL_RECORD_MAX (256 + 128 + 4096) /* subject, message id, body */
+#define SLUICE_EVENT_SPOOL_RECLAIM    (64 * 1024)	 /* acknowledged bytes per punch */
 
 struct sluice_event_spool {
 	int fd;
@@ -52,6 +61,8 @@ struct sluice_event_spool {
 	uint64_t read;	       /* next record to read */
 	uint64_t end;	       /* past the last whole record: the file's size */
 	uint64_t skipped;      /* lines too long to be records, skipped by peek */
+	uint64_t reclaimed;    /* blocks before this offset are punched out; 0: none */
+	bool cannot_punch;     /* the file system has no hole punching */
 	char *rbuf;	       /* records read ahead from rbuf_off */
 	uint64_t rbuf_off;
 	size_t rbuf_len;

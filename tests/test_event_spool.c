@@ -130,3 +130,84 @@ Test(event_spool, a_file_that_is_not_a_spool_is_refused_and_left_alone)
 	cr_assert_eq(size_of(path), 190);
 	free(path);
 }
+
+/* A bus that comes and goes may never let the spool empty: acknowledged
+ * records must give their disk back while later ones stay, or a full spool
+ * of mostly delivered events would lose new ones. */
+Test(event_spool, acknowledged_records_give_their_disk_back_while_others_remain)
+{
+	char *path = spool_path();
+	struct sluice_event_spool s;
+	uint64_t records;
+	char err[256];
+	const uint64_t max = 512 * 1024;
+	cr_assert_eq(sluice_event_spool_open(&s, path, max, &records, err, sizeof(err)), 0, "%s",
+		     err);
+	char body[600], id[32];
+	memset(body, 'x', sizeof(body));
+	body[0] = '{';
+	body[sizeof(body) - 2] = '}';
+	body[sizeof(body) - 1] = '\n';
+	uint64_t ends[2048], n = 0;
+	for (; n < 2048; n++) {
+		snprintf(id, sizeof(id), "gw.1.0.%llu", (unsigned long long)n + 1);
+		if (!sluice_event_spool_append(&s, "sluice.events.match.contact.mask", id, body,
+					       sizeof(body)))
+			break;
+		ends[n] = s.end;
+	}
+	cr_assert_gt(n, 100);
+	cr_assert_lt(n, 2048, "max_bytes never refused a record");
+	cr_assert_leq(s.end - SLUICE_EVENT_SPOOL_HEADER, max);
+
+	/* Three quarters acknowledged: their blocks are punched out, and as
+	 * many records fit again, though the file's offsets only grow. */
+	uint64_t acked = n * 3 / 4;
+	s.head = s.read = ends[acked - 1];
+	cr_assert_eq(sluice_event_spool_trim(&s), 0);
+	cr_assert_not(s.cannot_punch, "ext4, xfs and tmpfs punch holes");
+	cr_assert_geq(s.reclaimed + 4096, s.head);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_lt((uint64_t)st.st_blocks * 512, (uint64_t)st.st_size / 2,
+		     "%lld bytes on disk of %lld", (long long)st.st_blocks * 512,
+		     (long long)st.st_size);
+	uint64_t more = 0;
+	for (; n + more < 2048; more++) {
+		snprintf(id, sizeof(id), "gw.1.0.%llu", (unsigned long long)(n + more + 1));
+		if (!sluice_event_spool_append(&s, "sluice.events.match.contact.mask", id, body,
+					       sizeof(body)))
+			break;
+	}
+	cr_assert_geq(more + 8, acked, "%llu acknowledged, %llu fit again",
+		      (unsigned long long)acked, (unsigned long long)more);
+	sluice_event_spool_close(&s);
+
+	/* Reopened, the unacknowledged records come back in order, first to
+	 * last, from the head the header kept. */
+	cr_assert_eq(sluice_event_spool_open(&s, path, max, &records, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(records, n - acked + more);
+	for (uint64_t k = acked; k < n + more; k++) {
+		size_t len;
+		const char *line = sluice_event_spool_peek(&s, &len);
+		cr_assert_not_null(line, "record %llu", (unsigned long long)k + 1);
+		struct sluice_event_spool_record rec;
+		cr_assert(sluice_event_spool_split(line, len, &rec));
+		snprintf(id, sizeof(id), "gw.1.0.%llu", (unsigned long long)k + 1);
+		cr_assert(rec.msg_id_len == strlen(id) &&
+			      memcmp(rec.msg_id, id, rec.msg_id_len) == 0,
+			  "record %llu is %.*s", (unsigned long long)k + 1, (int)rec.msg_id_len,
+			  rec.msg_id);
+		s.read += len + 1;
+	}
+	size_t len;
+	cr_assert_null(sluice_event_spool_peek(&s, &len));
+	/* All acknowledged: the file is back to its header. */
+	s.head = s.read;
+	cr_assert_eq(sluice_event_spool_trim(&s), 0);
+	cr_assert_eq(size_of(path), SLUICE_EVENT_SPOOL_HEADER);
+	cr_assert_eq(s.reclaimed, 0);
+	sluice_event_spool_close(&s);
+	free(path);
+}
