@@ -195,6 +195,8 @@ static void watchdog_sample(struct sluice_control *ctl)
 			ctl->progress_ms[w] = now;
 			ctl->stuck[w] = false;
 		} else if (now - ctl->progress_ms[w] > ctl->stall_ms) {
+			if (!ctl->stuck[w])
+				ctl->stalls++;
 			ctl->stuck[w] = true;
 		}
 	}
