@@ -467,6 +467,11 @@ static void load_pending(struct sluice_fleet_watch *fw, struct sluice_registry *
 				rep.previous_version[0] ? rep.previous_version : "empty");
 		} else {
 			unlink(p->path);
+			/* The registry names the file; the cache path says nothing
+			 * the status does not. */
+			size_t n = strlen(p->path);
+			if (strncmp(err, p->path, n) == 0 && strncmp(err + n, ": ", 2) == 0)
+				memmove(err, err + n + 2, strlen(err + n + 2) + 1);
 		}
 	}
 	pthread_mutex_lock(&fw->lock);

@@ -23,6 +23,7 @@
 #include "sluicectl_fleet.h"
 
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,7 +285,8 @@ static void publisher_name(char *buf, size_t cap, const char *given)
 		return;
 	}
 	char host[64] = "?";
-	const char *user = getenv("USER");
+	const struct passwd *pw = getpwuid(getuid());
+	const char *user = pw != NULL ? pw->pw_name : getenv("USER");
 	gethostname(host, sizeof(host) - 1);
 	snprintf(buf, cap, "%s@%s", user != NULL ? user : "?", host);
 }
@@ -333,8 +335,6 @@ static void revert(struct sluice_fleet *f, const char *slot, struct given *given
 	int s = sluice_fleet_slot_index(slot);
 	for (size_t i = 0; i < n; i++) {
 		char err[512];
-		struct sluice_fleet_target ignored;
-		bool had;
 		uint64_t rev;
 		if (!given[i].had) {
 			printf("group %s: had no earlier target; its gateways keep what they run "
@@ -342,13 +342,20 @@ static void revert(struct sluice_fleet *f, const char *slot, struct given *given
 			       given[i].group, pack->version);
 			continue;
 		}
+		/* The target as it was, its own previous included: a later
+		 * rollback goes where it would have gone before this rollout. */
 		const struct sluice_fleet_pack_ref *back = &given[i].before.pack;
-		if (set_target(f, slot, given[i].group, back, "rollback", publisher, &ignored, &had,
-			       &rev, err, sizeof(err)) != 0) {
+		struct sluice_fleet_target t = given[i].before;
+		snprintf(t.action, sizeof(t.action), "revert");
+		snprintf(t.publisher, sizeof(t.publisher), "%s", publisher);
+		t.time_ns = sluice_realtime_ns();
+		if (sluice_fleet_put_target(f, &t, err, sizeof(err)) != 0 ||
+		    sluice_fleet_get_target(f, slot, given[i].group, &t, err, sizeof(err)) != 1) {
 			fprintf(stderr, "sluicectl: group %s: cannot put the target back: %s\n",
 				given[i].group, err);
 			continue;
 		}
+		rev = t.revision;
 		unsigned live = 0;
 		char why[1024];
 		enum wait_result w = wait_group(f, s, given[i].group, rev, back->sha256, wait_s,
