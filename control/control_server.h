@@ -70,9 +70,9 @@ struct sluice_control {
 	uint64_t seen_iterations[SLUICE_MAX_WORKERS];
 	double progress_ms[SLUICE_MAX_WORKERS];
 	bool stuck[SLUICE_MAX_WORKERS];
-	uint64_t stalls; /* times a worker was found stuck (a fleet rollout watches it) */
-	double last_expiry_ms;		       /* when rule expiry was last checked */
-	uint64_t access_refusals;	       /* clients refused by the peer check */
+	uint64_t stalls;	  /* times a worker was found stuck (a fleet rollout watches it) */
+	double last_expiry_ms;	  /* when rule expiry was last checked */
+	uint64_t access_refusals; /* clients refused by the peer check */
 	sluice_port_counters_fn port_counters; /* NULL: no ports (tests) */
 	void *port_counters_arg;
 	struct sluice_metrics metrics;		  /* the /metrics renderer's state */

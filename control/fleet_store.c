@@ -197,7 +197,8 @@ int sluice_fleet_put_pack(struct sluice_fleet *f, const uint8_t *data, size_t le
 	for (unsigned i = 0; i < ref->chunks; i++) {
 		char key[KEY_MAX];
 		size_t off = (size_t)i * SLUICE_FLEET_CHUNK_BYTES;
-		size_t n = len - off < SLUICE_FLEET_CHUNK_BYTES ? len - off : SLUICE_FLEET_CHUNK_BYTES;
+		size_t n =
+		    len - off < SLUICE_FLEET_CHUNK_BYTES ? len - off : SLUICE_FLEET_CHUNK_BYTES;
 		snprintf(key, sizeof(key), "blob.%s.%u", ref->sha256, i);
 		if (kv_put(f->packs, key, data + off, n, err, err_len) != 0)
 			return -1;
@@ -402,8 +403,8 @@ static void target_key(char *key, size_t cap, const char *slot, const char *grou
 	snprintf(key, cap, "target.%s.%s", slot, group);
 }
 
-int sluice_fleet_put_target(struct sluice_fleet *f, const struct sluice_fleet_target *t,
-			    char *err, size_t err_len)
+int sluice_fleet_put_target(struct sluice_fleet *f, const struct sluice_fleet_target *t, char *err,
+			    size_t err_len)
 {
 	char key[KEY_MAX];
 	if (sluice_fleet_slot_index(t->slot) < 0 || !sluice_fleet_name_ok(t->group)) {
@@ -513,7 +514,8 @@ int sluice_fleet_list_targets(struct sluice_fleet *f, const char *slot,
 			break;
 		struct sluice_fleet_target t;
 		char why[256];
-		if (kvEntry_Operation(e) == kvOp_Put && entry_target(e, &t, why, sizeof(why)) == 0 &&
+		if (kvEntry_Operation(e) == kvOp_Put &&
+		    entry_target(e, &t, why, sizeof(why)) == 0 &&
 		    (slot == NULL || strcmp(slot, t.slot) == 0)) {
 			if (*count == cap) {
 				cap = cap ? cap * 2 : 8;
@@ -577,12 +579,11 @@ void sluice_fleet_status_format(const struct sluice_fleet_status *s, struct slui
 	} else {
 		sluice_strbuf_printf(sb, "null");
 	}
-	sluice_strbuf_printf(sb,
-			     ",\"refusals\":%" PRIu64 ",\"scan_errors\":%" PRIu64
-			     ",\"stalls\":%" PRIu64 ",\"updated_ns\":%" PRIu64
-			     ",\"boot_ns\":%" PRIu64 ",\"heartbeat_ms\":%u}",
-			     s->refusals, s->scan_errors, s->stalls, s->updated_ns, s->boot_ns,
-			     s->heartbeat_ms);
+	sluice_strbuf_printf(
+	    sb,
+	    ",\"refusals\":%" PRIu64 ",\"scan_errors\":%" PRIu64 ",\"stalls\":%" PRIu64
+	    ",\"updated_ns\":%" PRIu64 ",\"boot_ns\":%" PRIu64 ",\"heartbeat_ms\":%u}",
+	    s->refusals, s->scan_errors, s->stalls, s->updated_ns, s->boot_ns, s->heartbeat_ms);
 }
 
 static void str_field(char *dst, size_t cap, const struct sluice_json *o, const char *key)
@@ -653,8 +654,8 @@ int sluice_fleet_status_parse(const char *json, size_t len, struct sluice_fleet_
 	return 0;
 }
 
-int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s,
-			    char *err, size_t err_len)
+int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s, char *err,
+			    size_t err_len)
 {
 	char key[KEY_MAX];
 	snprintf(key, sizeof(key), "gw.%s", s->name);

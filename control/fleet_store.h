@@ -40,16 +40,16 @@
 
 #include "strbuf.h"
 
-#define SLUICE_FLEET_BUCKET	    "SLUICE_PACKS"
-#define SLUICE_FLEET_CHUNK_BYTES    (512u * 1024u)
-#define SLUICE_FLEET_MAX_CHUNKS	    2048u /* 1 GiB */
-#define SLUICE_FLEET_NAME	    64	  /* group and gateway names, NUL included */
-#define SLUICE_FLEET_TEXT	    128	  /* pack names, versions, publishers */
-#define SLUICE_FLEET_REASON	    512
-#define SLUICE_FLEET_SLOTS	    2 /* main, urgent (enum sluice_slot's order) */
-#define SLUICE_FLEET_HEARTBEAT_MS   2000
-#define SLUICE_FLEET_DEFAULT_GROUP  "main"
-#define SLUICE_FLEET_DEFAULT_CACHE  "/var/lib/sluice/fleet"
+#define SLUICE_FLEET_BUCKET	   "SLUICE_PACKS"
+#define SLUICE_FLEET_CHUNK_BYTES   (512u * 1024u)
+#define SLUICE_FLEET_MAX_CHUNKS	   2048u /* 1 GiB */
+#define SLUICE_FLEET_NAME	   64	 /* group and gateway names, NUL included */
+#define SLUICE_FLEET_TEXT	   128	 /* pack names, versions, publishers */
+#define SLUICE_FLEET_REASON	   512
+#define SLUICE_FLEET_SLOTS	   2 /* main, urgent (enum sluice_slot's order) */
+#define SLUICE_FLEET_HEARTBEAT_MS  2000
+#define SLUICE_FLEET_DEFAULT_GROUP "main"
+#define SLUICE_FLEET_DEFAULT_CACHE "/var/lib/sluice/fleet"
 
 /* A pack file in the store. */
 struct sluice_fleet_pack_ref {
@@ -137,8 +137,8 @@ void sluice_fleet_target_format(const struct sluice_fleet_target *t, struct slui
 int sluice_fleet_target_parse(const char *json, size_t len, struct sluice_fleet_target *t,
 			      char *err, size_t err_len);
 
-int sluice_fleet_put_target(struct sluice_fleet *f, const struct sluice_fleet_target *t,
-			    char *err, size_t err_len);
+int sluice_fleet_put_target(struct sluice_fleet *f, const struct sluice_fleet_target *t, char *err,
+			    size_t err_len);
 /* 1 found, 0 none, -1 error (a manifest that does not parse is an error). */
 int sluice_fleet_get_target(struct sluice_fleet *f, const char *slot, const char *group,
 			    struct sluice_fleet_target *t, char *err, size_t err_len);
@@ -150,8 +150,8 @@ int sluice_fleet_list_targets(struct sluice_fleet *f, const char *slot,
 void sluice_fleet_status_format(const struct sluice_fleet_status *s, struct sluice_strbuf *sb);
 int sluice_fleet_status_parse(const char *json, size_t len, struct sluice_fleet_status *s,
 			      char *err, size_t err_len);
-int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s,
-			    char *err, size_t err_len);
+int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s, char *err,
+			    size_t err_len);
 /* Every gateway's status (entries that do not parse are skipped and
  * counted in *bad, which may be NULL). */
 int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status **out,

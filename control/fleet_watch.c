@@ -418,8 +418,8 @@ static void cache_settle(struct sluice_fleet_watch *fw, int s, const char *path)
 	char last[CACHE_PATH_BYTES], err[256], prefix[16];
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	snprintf(last, sizeof(last), "%s/%s.last", fw->cache_dir, slot_names[s]);
-	if (write_file_atomic(last, (const uint8_t *)base, strlen(base), NULL, err,
-			      sizeof(err)) != 0)
+	if (write_file_atomic(last, (const uint8_t *)base, strlen(base), NULL, err, sizeof(err)) !=
+	    0)
 		fprintf(stderr, "sluice: fleet: %s\n", err);
 	snprintf(prefix, sizeof(prefix), "%s-", slot_names[s]);
 	pthread_mutex_lock(&fw->lock);
@@ -505,8 +505,8 @@ static void refresh(struct sluice_fleet_watch *fw, struct sluice_control *ctl)
 	}
 	uint64_t scan_errors = 0;
 	for (unsigned w = 0; w < ctl->worker_count; w++)
-		scan_errors += __atomic_load_n(&ctl->stats[w]->bad[SLUICE_BAD_SCAN_ERROR],
-					       __ATOMIC_RELAXED);
+		scan_errors +=
+		    __atomic_load_n(&ctl->stats[w]->bad[SLUICE_BAD_SCAN_ERROR], __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fw->lock);
 	for (int s = 0; s < SLUICE_FLEET_SLOTS; s++) {
 		struct sluice_fleet_slot_state *ss = &fw->st.slot[s];
@@ -570,7 +570,8 @@ void sluice_fleet_watch_load_cache(struct sluice_fleet_watch *fw, struct sluice_
 		char *data = NULL;
 		if (sluice_file_read_all(path, MAX_PACK_BYTES, "pack", &data, &len, why,
 					 sizeof(why)) != 0) {
-			fprintf(stderr, "sluice: fleet: cached %s pack %s: %s; the local pack stays\n",
+			fprintf(stderr,
+				"sluice: fleet: cached %s pack %s: %s; the local pack stays\n",
 				slot_names[s], path, why);
 			continue;
 		}
@@ -587,8 +588,8 @@ void sluice_fleet_watch_load_cache(struct sluice_fleet_watch *fw, struct sluice_
 		}
 		const struct sluice_pack *p = slot_pack(reg, s);
 		remember(fw, p->sha256_hex, file_sha);
-		fprintf(stderr, "sluice: fleet: %s slot: %s %s from the cache (%s)\n", slot_names[s],
-			p->name, p->version, path);
+		fprintf(stderr, "sluice: fleet: %s slot: %s %s from the cache (%s)\n",
+			slot_names[s], p->name, p->version, path);
 	}
 }
 

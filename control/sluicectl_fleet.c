@@ -261,10 +261,11 @@ static int hold(struct sluice_fleet *f, char groups[][SLUICE_FLEET_NAME], size_t
 					snprintf(why, why_len,
 						 "%s (group %s): %s rose during the hold (refusals "
 						 "%" PRIu64 "->%" PRIu64 ", scan errors %" PRIu64
-						 "->%" PRIu64 ", stalls %" PRIu64 "->%" PRIu64 ")%s%s",
+						 "->%" PRIu64 ", stalls %" PRIu64 "->%" PRIu64
+						 ")%s%s",
 						 g->name, g->group, what, b->refusals, g->refusals,
-						 b->scan_errors, g->scan_errors, b->stalls, g->stalls,
-						 g->has_refusal ? ": " : "",
+						 b->scan_errors, g->scan_errors, b->stalls,
+						 g->stalls, g->has_refusal ? ": " : "",
 						 g->has_refusal ? g->refused_reason : "");
 					free(gws);
 					return 1;
@@ -416,8 +417,8 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 		fprintf(stderr, "sluicectl: storing %s: %s\n", a->pack, err);
 		return 2;
 	}
-	printf("stored %s %s (sha256 %.12s, %" PRIu64 " bytes in %u chunk%s) in %.2f s\n",
-	       ref.name, ref.version, ref.sha256, ref.size, ref.chunks, ref.chunks == 1 ? "" : "s",
+	printf("stored %s %s (sha256 %.12s, %" PRIu64 " bytes in %u chunk%s) in %.2f s\n", ref.name,
+	       ref.version, ref.sha256, ref.size, ref.chunks, ref.chunks == 1 ? "" : "s",
 	       now_s() - t0);
 
 	/* Groups seen in the fleet and not listed come last: a rollout reaches
@@ -476,8 +477,8 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 		}
 		fflush(stdout);
 	}
-	printf("done: %s %s is the %s target of %zu group%s, %.2f s after the upload\n",
-	       ref.name, ref.version, a->slot, ng, ng == 1 ? "" : "s", now_s() - t0);
+	printf("done: %s %s is the %s target of %zu group%s, %.2f s after the upload\n", ref.name,
+	       ref.version, a->slot, ng, ng == 1 ? "" : "s", now_s() - t0);
 	return 0;
 }
 
@@ -507,7 +508,8 @@ static int fleet_rollback(struct sluice_fleet *f, const struct fleet_args *a)
 		struct sluice_fleet_target before;
 		bool had;
 		if (!ts[i].has_previous) {
-			fprintf(stderr, "sluicectl: group %s: no previous %s target to go back to\n",
+			fprintf(stderr,
+				"sluicectl: group %s: no previous %s target to go back to\n",
 				ts[i].group, a->slot);
 			status = 1;
 			continue;
@@ -599,11 +601,11 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 		}
 		sluice_strbuf_printf(&sb, "],\"gateways\":[");
 		for (size_t i = 0; i < ng; i++) {
-			sluice_strbuf_printf(&sb, "%s{\"state\":\"%s\",\"age_ms\":%.0f,\"status\":",
-					     i ? "," : "", gateway_state(&gws[i], ts, nt, now),
-					     now > gws[i].updated_ns
-						 ? (double)(now - gws[i].updated_ns) / 1e6
-						 : 0.0);
+			sluice_strbuf_printf(
+			    &sb, "%s{\"state\":\"%s\",\"age_ms\":%.0f,\"status\":", i ? "," : "",
+			    gateway_state(&gws[i], ts, nt, now),
+			    now > gws[i].updated_ns ? (double)(now - gws[i].updated_ns) / 1e6
+						    : 0.0);
 			sluice_fleet_status_format(&gws[i], &sb);
 			sluice_strbuf_printf(&sb, "}");
 		}
@@ -635,12 +637,10 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 			slot_text(main_text, sizeof(main_text), &gws[i].slot[0]);
 			slot_text(urgent_text, sizeof(urgent_text), &gws[i].slot[1]);
 			if (gws[i].has_refusal)
-				snprintf(refusal, sizeof(refusal), "%s %s: %s",
-					 gws[i].refused_slot, gws[i].refused_version,
-					 gws[i].refused_reason);
-			double age = now > gws[i].updated_ns
-					 ? (double)(now - gws[i].updated_ns) / 1e9
-					 : 0;
+				snprintf(refusal, sizeof(refusal), "%s %s: %s", gws[i].refused_slot,
+					 gws[i].refused_version, gws[i].refused_reason);
+			double age =
+			    now > gws[i].updated_ns ? (double)(now - gws[i].updated_ns) / 1e9 : 0;
 			printf("  %-16s %-10s %-8s %-36s %-36s %6.1f s  %s\n", gws[i].name,
 			       gws[i].group, gateway_state(&gws[i], ts, nt, now), main_text,
 			       urgent_text, age, refusal);
@@ -732,8 +732,9 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 	}
 	bool publish = strcmp(*cmd, "publish") == 0;
 	if (publish != (a->pack != NULL)) {
-		fprintf(stderr, publish ? "sluicectl: fleet publish needs a PACK\n"
-					: "sluicectl: fleet %s takes no PACK\n",
+		fprintf(stderr,
+			publish ? "sluicectl: fleet publish needs a PACK\n"
+				: "sluicectl: fleet %s takes no PACK\n",
 			*cmd);
 		return -1;
 	}
