@@ -138,8 +138,10 @@ static void add_group(char groups[][SLUICE_FLEET_NAME], size_t *n, const char *g
 enum wait_result { CONVERGED, REFUSED, TIMED_OUT, BUS_ERROR };
 
 /* Waits until every live gateway of group has handled target revision rev of
- * slot s: running sha, or refused it. why says which gateway refused and why,
- * or which did not answer. *live counts the gateways waited for. */
+ * slot s: running sha, or refused it. A refusal does not end the wait: every
+ * gateway's outcome is collected, so that the report names each one that
+ * refused and why. why says that, or which gateways did not answer. *live
+ * counts the gateways waited for. */
 static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *group, uint64_t rev,
 				   const char *sha, double wait_s, unsigned *live, char *why,
 				   size_t why_len)
@@ -154,8 +156,8 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 			return BUS_ERROR;
 		}
 		uint64_t now = sluice_realtime_ns();
-		unsigned waiting = 0;
-		char behind[512] = "";
+		unsigned waiting = 0, refused = 0;
+		char behind[512] = "", refusals[2048] = "";
 		*live = 0;
 		for (size_t i = 0; i < n; i++) {
 			const struct sluice_fleet_status *g = &gws[i];
@@ -172,10 +174,12 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 				return REFUSED;
 			}
 			if (ss->target_rev == rev && strcmp(ss->result, "refused") == 0) {
-				snprintf(why, why_len, "%s (group %s) refused it: %s", g->name,
-					 group, ss->reason);
-				free(gws);
-				return REFUSED;
+				size_t used = strlen(refusals);
+				snprintf(refusals + used, sizeof(refusals) - used,
+					 "%s%s refused it: %s", used ? "; " : "", g->name,
+					 ss->reason);
+				refused++;
+				continue;
 			}
 			if (ss->target_rev == rev && strcmp(ss->result, "ok") == 0 &&
 			    strcmp(ss->file_sha, sha) == 0)
@@ -186,13 +190,19 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 				 g->name);
 		}
 		free(gws);
-		if (waiting == 0)
+		if (waiting == 0 && refused == 0)
 			return CONVERGED;
-		if (now_s() >= deadline) {
-			snprintf(why, why_len,
-				 "group %s: %u of %u live gateways not running it after %.0f s: %s",
-				 group, waiting, *live, wait_s, behind);
-			return TIMED_OUT;
+		if (waiting == 0 || now_s() >= deadline) {
+			if (refused > 0)
+				snprintf(why, why_len, "group %s: %u of %u gateways refused it: %s",
+					 group, refused, *live, refusals);
+			else
+				snprintf(
+				    why, why_len,
+				    "group %s: %u of %u live gateways not running it after %.0f "
+				    "s: %s",
+				    group, waiting, *live, wait_s, behind);
+			return refused > 0 ? REFUSED : TIMED_OUT;
 		}
 		nap_ms(100);
 	}
@@ -399,7 +409,7 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 {
 	char groups[MAX_GROUPS][SLUICE_FLEET_NAME];
 	size_t ng = 0;
-	char err[1024], why[1024], publisher[SLUICE_FLEET_TEXT];
+	char err[1024], why[2048], publisher[SLUICE_FLEET_TEXT];
 	int s = sluice_fleet_slot_index(a->slot);
 	if (split_groups(a->groups_text, groups, &ng) != 0)
 		return 2;
@@ -453,17 +463,29 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 		}
 		if (a->no_wait)
 			continue;
+		/* Every group of the stage is waited for, so that the report
+		 * has each gateway's outcome; then the first failure decides. */
+		enum wait_result worst = CONVERGED;
+		char first_why[2048] = "";
 		for (size_t g = first; g < last; g++) {
 			unsigned live = 0;
 			enum wait_result w = wait_group(f, s, groups[g], revs[g], ref.sha256,
 							a->wait_s, &live, why, sizeof(why));
 			if (w != CONVERGED) {
-				fprintf(stderr, "sluicectl: rollout stopped: %s\n", why);
-				revert(f, a->slot, given, ngiven, &ref, publisher, a->wait_s);
-				return w == BUS_ERROR ? 2 : 1;
+				fprintf(stderr, "sluicectl: %s\n", why);
+				if (worst == CONVERGED) {
+					worst = w;
+					snprintf(first_why, sizeof(first_why), "%s", why);
+				}
+				continue;
 			}
 			printf("group %s: %u gateway%s running %s, %.2f s after the upload\n",
 			       groups[g], live, live == 1 ? "" : "s", ref.version, now_s() - t0);
+		}
+		if (worst != CONVERGED) {
+			fprintf(stderr, "sluicectl: rollout stopped: %s\n", first_why);
+			revert(f, a->slot, given, ngiven, &ref, publisher, a->wait_s);
+			return worst == BUS_ERROR ? 2 : 1;
 		}
 		if (last < ng && a->hold_s > 0) {
 			printf("holding %.0f s: watching refusals, scan errors and stalls\n",
