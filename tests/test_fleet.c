@@ -468,3 +468,124 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	free(urgent);
 	free(tampered);
 }
+
+/* What the daemon on socket gwI.sock says is in force (its status reply). */
+static char *daemon_status(unsigned i)
+{
+	char *ctl = ts_build_path("control/sluicectl"), sock[32], *out = NULL;
+	snprintf(sock, sizeof(sock), "gw%u.sock", i);
+	char *sock_path = in_dir(sock);
+	const char *argv[] = {ctl, "-s", sock_path, "--json", "status", NULL};
+	double end = sluice_mono_s() + 30;
+	int rc;
+	while ((rc = run_tool(argv, &out)) != 0 && sluice_mono_s() < end) {
+		free(out);
+		out = NULL;
+		sleep_ms(100);
+	}
+	cr_assert_eq(rc, 0, "%s", out);
+	free(ctl);
+	free(sock_path);
+	return out;
+}
+
+static void stop_gateway(unsigned i)
+{
+	kill(R.pid[i], SIGTERM);
+	int status = 0;
+	cr_assert_eq(waitpid(R.pid[i], &status, 0), R.pid[i]);
+	R.pid[i] = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "gateway exit status %d", status);
+}
+
+/* A bus that is down costs nothing: the gateway starts on its local pack,
+ * catches up when the bus comes, and after a restart with the bus down runs
+ * what the fleet last gave it, from its cache, without loading it again
+ * when the bus returns. */
+Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout = 180)
+{
+	char err[512], *out = NULL;
+	R.dir = ts_make_tmpdir("fleet-offline");
+	cr_assert_eq(ts_nats_start(&R.nats, 1, R.dir, err, sizeof(err)), 0, "%s", err);
+	ts_nats_node_kill(&R.nats, 0);
+
+	char *tool = ts_build_path("patterns/sluice-pack");
+	char *key_base = in_dir("rel");
+	const char *keygen[] = {tool, "keygen", key_base, NULL};
+	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
+	free(out);
+	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
+	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
+
+	start_gateway(0, v1);
+	out = daemon_status(0);
+	assert_contains(out, "\"version\":\"fleet-v1\"");
+	free(out);
+
+	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
+	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	cr_assert_not_null(R.f, "%s", err);
+	double end = sluice_mono_s() + 20;
+	struct sluice_fleet_status *all = NULL;
+	size_t n = 0;
+	while (sluice_mono_s() < end) {
+		cr_assert_eq(sluice_fleet_list_status(R.f, &all, &n, NULL, err, sizeof(err)), 0);
+		free(all);
+		if (n == 1)
+			break;
+		sleep_ms(100);
+	}
+	cr_assert_eq(n, 1, "the gateway did not report once the bus came");
+	cr_assert_eq(fleet(&out, "publish", v2, "--groups", "canary", "--wait", "30", NULL, NULL),
+		     0, "%s", out);
+	free(out);
+
+	ts_nats_node_kill(&R.nats, 0);
+	stop_gateway(0);
+	start_gateway(0, v1); /* the local pack is still fleet-v1 */
+	out = daemon_status(0);
+	assert_contains(out, "\"version\":\"fleet-v2\"");
+	free(out);
+	char *log_path = in_dir("gw0.log");
+	char *log = read_all(log_path);
+	assert_contains(log, "sluice: fleet: main slot: sluice-default fleet-v2 from the cache");
+	free(log);
+
+	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
+	sluice_fleet_close(R.f);
+	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	cr_assert_not_null(R.f, "%s", err);
+	end = sluice_mono_s() + 20;
+	struct sluice_fleet_status st = {0};
+	while (sluice_mono_s() < end) {
+		cr_assert_eq(sluice_fleet_list_status(R.f, &all, &n, NULL, err, sizeof(err)), 0);
+		if (n == 1)
+			st = all[0];
+		free(all);
+		if (n == 1 && strcmp(st.slot[0].result, "ok") == 0 && st.boot_ns != 0 &&
+		    st.slot[0].target_rev > 0)
+			break;
+		sleep_ms(100);
+	}
+	cr_assert_str_eq(st.slot[0].version, "fleet-v2");
+	cr_assert_str_eq(st.slot[0].result, "ok");
+	cr_assert_neq(st.slot[0].file_sha[0], '\0', "the cached pack is known as the fleet's");
+	/* Already in force: no second load by the fleet after the start. */
+	char *audit_path = in_dir("audit0.jsonl");
+	char *audit = read_all(audit_path);
+	const char *last_start = strstr(audit, "\"by\":\"startup\"");
+	const char *p = last_start;
+	while (p != NULL && (p = strstr(p + 1, "\"by\":\"startup\"")) != NULL)
+		last_start = p;
+	cr_assert_not_null(last_start);
+	const char *cached = strstr(last_start, "\"by\":\"fleet\"");
+	cr_assert_not_null(cached, "the cache load is audited as the fleet's:\n%s", audit);
+	cr_assert_null(strstr(cached + 1, "\"by\":\"fleet\""), "loaded again:\n%s", audit);
+	free(audit);
+	free(audit_path);
+	free(log_path);
+	free(tool);
+	free(key_base);
+	free(v1);
+	free(v2);
+}
