@@ -183,9 +183,8 @@ static void print_stats(const char *key, const double *v, unsigned n, bool last)
 
 int main(int argc, char **argv)
 {
-	struct options o = {.publishes = 7,
-			    .build = "build",
-			    .rules = "patterns/rules/default.yaml"};
+	struct options o = {
+	    .publishes = 7, .build = "build", .rules = "patterns/rules/default.yaml"};
 	char err[512];
 	struct cli_parsed parsed;
 	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
@@ -224,16 +223,45 @@ int main(int argc, char **argv)
 		snprintf(prefix, sizeof(prefix), "fleetbench%d-%u", (int)getpid(), i);
 		snprintf(sock, sizeof(sock), "%s/gw%u.sock", dir, i);
 		snprintf(cache, sizeof(cache), "%s/cache%u", dir, i);
-		const char *a[] = {exe,	     "-l",	    "0,1",	  "--no-pci",
-				   "--no-huge", "-m",	    "256",	  "--no-shconf",
-				   "--file-prefix", prefix,   "--vdev",	  "net_ring0",
-				   "--vdev",	     "net_ring1", "--",	  "--rules",
-				   first,	     "--trusted-key", pub,	  "--require-signed",
-				   "--events",	     "none",	    "--control-socket", sock,
-				   "--stall-ms",     "3000",	    "--pack-source", nats.urls,
-				   "--pack-bucket",  BUCKET,	    "--gateway-name", names[i],
-				   "--fleet-group",  groups[i],	    "--pack-cache", cache,
-				   "--fleet-heartbeat-ms", "500", NULL};
+		const char *a[] = {exe,
+				   "-l",
+				   "0,1",
+				   "--no-pci",
+				   "--no-huge",
+				   "-m",
+				   "256",
+				   "--no-shconf",
+				   "--file-prefix",
+				   prefix,
+				   "--vdev",
+				   "net_ring0",
+				   "--vdev",
+				   "net_ring1",
+				   "--",
+				   "--rules",
+				   first,
+				   "--trusted-key",
+				   pub,
+				   "--require-signed",
+				   "--events",
+				   "none",
+				   "--control-socket",
+				   sock,
+				   "--stall-ms",
+				   "3000",
+				   "--pack-source",
+				   nats.urls,
+				   "--pack-bucket",
+				   BUCKET,
+				   "--gateway-name",
+				   names[i],
+				   "--fleet-group",
+				   groups[i],
+				   "--pack-cache",
+				   cache,
+				   "--fleet-heartbeat-ms",
+				   "500",
+				   NULL};
 		gw_pid[i] = spawn(a, log);
 	}
 	struct sluice_fleet *f = sluice_fleet_open(nats.urls, BUCKET, 3000, err, sizeof(err));
@@ -249,18 +277,29 @@ int main(int argc, char **argv)
 			char v[32], pack[600];
 			snprintf(v, sizeof(v), "bench-%u", version);
 			if (compile(&o, v, pack, sizeof(pack), log) != 0) {
-				fprintf(stderr, "sluice-fleet-bench: compile failed (see %s)\n", log);
+				fprintf(stderr, "sluice-fleet-bench: compile failed (see %s)\n",
+					log);
 				return 1;
 			}
-			const char *p[] = {ctl,	     "fleet",	 "publish",    pack,
-					   "--bus",  nats.urls, "--bucket",   BUCKET,
-					   "--wait", "60",	 m == 0 ? "--at-once" : "--hold",
-					   m == 0 ? NULL : "0", NULL};
+			const char *p[] = {ctl,
+					   "fleet",
+					   "publish",
+					   pack,
+					   "--bus",
+					   nats.urls,
+					   "--bucket",
+					   BUCKET,
+					   "--wait",
+					   "60",
+					   m == 0 ? "--at-once" : "--hold",
+					   m == 0 ? NULL : "0",
+					   NULL};
 			double t0 = sluice_mono_s();
 			pid_t pid = spawn(p, log);
 			if (wait_all(f, v, 60) != 0) {
-				fprintf(stderr, "sluice-fleet-bench: %s never reached all (see %s)\n",
-					v, log);
+				fprintf(stderr,
+					"sluice-fleet-bench: %s never reached all (see %s)\n", v,
+					log);
 				return 1;
 			}
 			res[m].all_ms[r] = (sluice_mono_s() - t0) * 1e3;
@@ -268,8 +307,8 @@ int main(int argc, char **argv)
 			waitpid(pid, &status, 0);
 			res[m].cmd_ms[r] = (sluice_mono_s() - t0) * 1e3;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				fprintf(stderr, "sluice-fleet-bench: publish %s failed (see %s)\n", v,
-					log);
+				fprintf(stderr, "sluice-fleet-bench: publish %s failed (see %s)\n",
+					v, log);
 				return 1;
 			}
 		}
