@@ -44,6 +44,10 @@ struct fleet_args {
 	char groups_text[1024];
 	double hold_s, wait_s;
 	bool at_once, json, groups_given, no_wait;
+	/* publish: the pack, read before the bus is contacted */
+	struct sluice_fleet_pack_ref ref;
+	uint8_t *data;
+	size_t len;
 };
 
 static void fleet_usage(FILE *out)
@@ -384,21 +388,21 @@ static int read_pack(const char *path, struct sluice_fleet_pack_ref *ref, uint8_
 		     size_t *len)
 {
 	char err[1024];
-	struct sluice_pack *pack = NULL;
-	/* Read as the gateway will (envelope, hash, body): a file that is not a
-	 * pack is stopped here, not by every gateway. Signatures are the
-	 * gateways' to judge, against their own trusted keys. */
-	if (sluice_pack_read(path, &pack, err, sizeof(err)) != 0) {
-		fprintf(stderr, "sluicectl: %s\n", err);
-		return -1;
-	}
-	snprintf(ref->name, sizeof(ref->name), "%s", pack->name);
-	snprintf(ref->version, sizeof(ref->version), "%s", pack->version);
-	sluice_pack_free(pack);
 	char *bytes = NULL;
 	if (sluice_file_read_all(path, (uint64_t)SLUICE_FLEET_MAX_CHUNKS * SLUICE_FLEET_CHUNK_BYTES,
 				 "pack", &bytes, len, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluicectl: %s: %s\n", path, err);
+		return -1;
+	}
+	/* The envelope (header, length, body hash) as a gateway checks it
+	 * first: a file that is not a pack, or is cut short, is stopped here
+	 * rather than by every gateway. Nothing else is parsed, so the
+	 * publisher's machine need not be able to load the pack; signatures
+	 * are the gateways' to judge, against their own trusted keys. */
+	if (sluice_pack_identity(path, (const uint8_t *)bytes, *len, ref->name, sizeof(ref->name),
+				 ref->version, sizeof(ref->version), err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluicectl: %s\n", err);
+		free(bytes);
 		return -1;
 	}
 	*data = (uint8_t *)bytes;
@@ -415,15 +419,9 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 		return 2;
 	publisher_name(publisher, sizeof(publisher), a->publisher);
 
-	struct sluice_fleet_pack_ref ref = {0};
-	uint8_t *data = NULL;
-	size_t len = 0;
-	if (read_pack(a->pack, &ref, &data, &len) != 0)
-		return 2;
+	struct sluice_fleet_pack_ref ref = a->ref;
 	double t0 = now_s();
-	int rc = sluice_fleet_put_pack(f, data, len, &ref, err, sizeof(err));
-	free(data);
-	if (rc != 0) {
+	if (sluice_fleet_put_pack(f, a->data, a->len, &ref, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluicectl: storing %s: %s\n", a->pack, err);
 		return 2;
 	}
@@ -752,6 +750,10 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 		fprintf(stderr, "sluicectl: fleet: --slot main or urgent, not '%s'\n", a->slot);
 		return -1;
 	}
+	char check[MAX_GROUPS][SLUICE_FLEET_NAME];
+	size_t ng = 0;
+	if (split_groups(a->groups_text, check, &ng) != 0)
+		return -1;
 	bool publish = strcmp(*cmd, "publish") == 0;
 	if (publish != (a->pack != NULL)) {
 		fprintf(stderr,
@@ -780,13 +782,17 @@ int sluicectl_fleet(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
+	if (run == fleet_publish && read_pack(a.pack, &a.ref, &a.data, &a.len) != 0)
+		return 2;
 	struct sluice_fleet *f = sluice_fleet_open(a.bus, a.bucket, 3000, err, sizeof(err));
 	if (f == NULL) {
 		fprintf(stderr, "sluicectl: fleet: %s\n", err);
+		free(a.data);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	int rc = run(f, &a);
+	free(a.data);
 	sluice_fleet_close(f);
 	nats_Close();
 	return rc;

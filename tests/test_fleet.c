@@ -589,3 +589,56 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	free(v1);
 	free(v2);
 }
+
+/* Every bad invocation has its own message and exit status 2, before any
+ * bus is contacted (there is none here). */
+Test(fleet, sluicectl_fleet_refuses_bad_input_before_the_bus)
+{
+	char *ctl = ts_build_path("control/sluicectl"), *out = NULL;
+	R.dir = ts_make_tmpdir("fleet-cli");
+	char *cut = in_dir("cut.pack"), *text = in_dir("text.pack");
+	write_all(cut, "SLUICEPK", 8);
+	write_all(text, "hello, this is not a pack at all, but long enough for a header....", 66);
+	static const struct {
+		const char *args[6];
+		const char *message;
+	} cases[] = {
+	    {{"publish", NULL}, "fleet publish needs a PACK"},
+	    {{"status", "extra", NULL}, "fleet status takes no PACK"},
+	    {{"publish", "x.pack", "--slot", "spare", NULL}, "--slot main or urgent, not 'spare'"},
+	    {{"publish", "x.pack", "--groups", "canary,can.ary", NULL},
+	     "--groups: 'can.ary' is not a group name"},
+	    {{"publish", "x.pack", "--groups", "main,main", NULL}, "--groups: 'main' twice"},
+	    {{"publish", "x.pack", "--hold", "-1", NULL}, "--hold: seconds, 0 to 86400"},
+	    {{"publish", "x.pack", "--frobnicate", NULL}, "unknown option --frobnicate"},
+	    {{"launch", NULL}, "unknown command 'launch'"},
+	    {{"publish", "/nonexistent/x.pack", NULL}, "/nonexistent/x.pack: cannot open"},
+	    {{"publish", "CUT", NULL}, "truncated pack: 8 bytes, shorter than the 56-byte header"},
+	    {{"publish", "TEXT", NULL}, "not a Sluice pack"},
+	    {{"status", NULL}, "nats://127.0.0.1:1: "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[16] = {ctl, "fleet", "--bus", "nats://127.0.0.1:1"};
+		size_t n = 4;
+		for (size_t j = 0; j < 6 && cases[i].args[j] != NULL; j++) {
+			const char *a = cases[i].args[j];
+			argv[n++] = strcmp(a, "CUT") == 0 ? cut : strcmp(a, "TEXT") == 0 ? text : a;
+		}
+		argv[n] = NULL;
+		int rc = run_tool(argv, &out);
+		cr_assert_eq(rc, 2, "case %zu: exit %d:\n%s", i, rc, out);
+		assert_contains(out, cases[i].message);
+		free(out);
+	}
+	const char *no_bus[] = {ctl, "fleet", "status", NULL};
+	unsetenv("SLUICE_PACK_SOURCE");
+	cr_assert_eq(run_tool(no_bus, &out), 2);
+	assert_contains(out, "--bus nats://HOST:PORT (or $SLUICE_PACK_SOURCE) is needed");
+	free(out);
+	free(cut);
+	free(text);
+	free(ctl);
+	ts_rmtree(R.dir);
+	free(R.dir);
+	R.dir = NULL;
+}
