@@ -34,6 +34,8 @@
 
 #define SLUICE_MAX_WORKERS 128
 
+struct sluice_fleet_watch; /* fleet_watch.h */
+
 /* What a port's driver counted that no worker saw: packets lost before Sluice
  * (no free mbuf, a full RX ring) and errors. Sides are 0 (A) and 1 (B). */
 struct sluice_port_counters {
@@ -77,6 +79,7 @@ struct sluice_control {
 	void *port_counters_arg;
 	struct sluice_metrics metrics;		  /* the /metrics renderer's state */
 	struct sluice_metrics_http *metrics_http; /* NULL: no --metrics-listen */
+	struct sluice_fleet_watch *fleet;	  /* NULL: no --pack-source */
 };
 
 /* Looks a group up by name; -1 with err naming it when there is none. */

@@ -708,7 +708,8 @@ int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status 
 		kvEntry_Destroy(e);
 	}
 	kvKeysList_Destroy(&list);
-	qsort(*out, *count, sizeof(**out), by_name);
+	if (*count > 1)
+		qsort(*out, *count, sizeof(**out), by_name);
 	return 0;
 }
 

@@ -46,7 +46,8 @@ struct sluice_fleet_watch {
 	/* Shared between the watcher and the control thread. */
 	pthread_mutex_t lock;
 	bool stop;
-	bool dirty; /* the status changed: write it now */
+	bool dirty;	/* the status changed: write it now */
+	bool connected; /* to the pack source, as the watcher last saw it */
 	struct pending pending[SLUICE_FLEET_SLOTS];
 	struct sluice_fleet_status st;
 
@@ -289,6 +290,9 @@ static void *watcher_main(void *arg)
 			}
 		}
 		double now = sluice_mono_ms();
+		pthread_mutex_lock(&fw->lock);
+		fw->connected = sluice_fleet_connected(f);
+		pthread_mutex_unlock(&fw->lock);
 		if (now >= next_resync && sluice_fleet_connected(f)) {
 			resync(fw, f, group);
 			next_resync = now + RESYNC_MS;
@@ -492,6 +496,17 @@ static void load_pending(struct sluice_fleet_watch *fw, struct sluice_registry *
 			p->t.pack.version, err);
 }
 
+/* The pack in force, from src; the target fields of dst stay. */
+static void copy_running(struct sluice_fleet_slot_state *dst,
+			 const struct sluice_fleet_slot_state *src)
+{
+	/* Precisions: the fields have the same sizes. */
+	snprintf(dst->name, sizeof(dst->name), "%.127s", src->name);
+	snprintf(dst->version, sizeof(dst->version), "%.127s", src->version);
+	snprintf(dst->pack_sha, sizeof(dst->pack_sha), "%.64s", src->pack_sha);
+	snprintf(dst->file_sha, sizeof(dst->file_sha), "%.64s", src->file_sha);
+}
+
 static void refresh(struct sluice_fleet_watch *fw, struct sluice_control *ctl)
 {
 	struct sluice_fleet_slot_state run[SLUICE_FLEET_SLOTS];
@@ -513,10 +528,7 @@ static void refresh(struct sluice_fleet_watch *fw, struct sluice_control *ctl)
 		if (strcmp(ss->pack_sha, run[s].pack_sha) != 0 ||
 		    strcmp(ss->file_sha, run[s].file_sha) != 0)
 			fw->dirty = true;
-		memcpy(ss->name, run[s].name, sizeof(ss->name));
-		memcpy(ss->version, run[s].version, sizeof(ss->version));
-		memcpy(ss->pack_sha, run[s].pack_sha, sizeof(ss->pack_sha));
-		memcpy(ss->file_sha, run[s].file_sha, sizeof(ss->file_sha));
+		copy_running(ss, &run[s]);
 	}
 	if (scan_errors != fw->st.scan_errors || ctl->stalls != fw->st.stalls)
 		fw->dirty = true;
@@ -598,6 +610,14 @@ void sluice_fleet_watch_status(struct sluice_fleet_watch *fw, struct sluice_flee
 	pthread_mutex_lock(&fw->lock);
 	*out = fw->st;
 	pthread_mutex_unlock(&fw->lock);
+}
+
+bool sluice_fleet_watch_connected(struct sluice_fleet_watch *fw)
+{
+	pthread_mutex_lock(&fw->lock);
+	bool c = fw->connected;
+	pthread_mutex_unlock(&fw->lock);
+	return c;
 }
 
 void sluice_fleet_watch_stop(struct sluice_fleet_watch *fw)

@@ -29,6 +29,7 @@
 #ifndef SLUICE_CONTROL_FLEET_WATCH_H
 #define SLUICE_CONTROL_FLEET_WATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "control_server.h"
@@ -62,6 +63,9 @@ void sluice_fleet_watch_poll(struct sluice_fleet_watch *fw, struct sluice_contro
 
 /* A copy of the status as the next heartbeat would write it. */
 void sluice_fleet_watch_status(struct sluice_fleet_watch *fw, struct sluice_fleet_status *out);
+
+/* Whether the watcher is connected to the pack source now. */
+bool sluice_fleet_watch_connected(struct sluice_fleet_watch *fw);
 
 /* Stops and joins the watcher (writing a last status), frees. NULL: nothing. */
 void sluice_fleet_watch_stop(struct sluice_fleet_watch *fw);

@@ -480,6 +480,7 @@ static void close_bus(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	d->control.fleet = NULL;
 	sluice_fleet_watch_stop(d->fleet);
 	d->fleet = NULL;
 	sluice_telemetry_detach();
@@ -655,6 +656,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->registry.drain = drain_hook;
 	d->registry.check_workers = sluice_control_check_workers;
 	d->registry.hook_arg = &d->control;
+	d->control.fleet = d->fleet;
 	d->control.metrics.rule_limit = o->metrics_rule_limit;
 	if (o->metrics_listen != NULL &&
 	    sluice_control_open_metrics(&d->control, o->metrics_listen, err, err_len) != 0)
@@ -739,6 +741,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	close_bus(d);
 	sluice_fleet_watch_stop(d->fleet); /* a last status, then off the bus */
 	d->fleet = NULL;
+	d->control.fleet = NULL;
 
 	struct sluice_worker_stats total;
 	sluice_stats_sum(d->control.stats, d->worker_count, &total);
