@@ -219,34 +219,34 @@ struct baseline {
 	uint64_t boot_ns, refusals, scan_errors, stalls;
 };
 
-static size_t take_baseline(struct sluice_fleet *f, char groups[][SLUICE_FLEET_NAME], size_t ng,
-			    struct baseline *b, size_t cap)
+/* Every gateway's counters now. */
+static size_t take_baseline(struct sluice_fleet *f, struct baseline *b, size_t cap)
 {
 	struct sluice_fleet_status *gws = NULL;
 	size_t n = 0, k = 0;
 	char err[512];
 	if (sluice_fleet_list_status(f, &gws, &n, NULL, err, sizeof(err)) != 0)
 		return 0;
-	for (size_t i = 0; i < n && k < cap; i++)
-		for (size_t j = 0; j < ng; j++)
-			if (strcmp(gws[i].group, groups[j]) == 0) {
-				b[k++] = (struct baseline){.boot_ns = gws[i].boot_ns,
-							   .refusals = gws[i].refusals,
-							   .scan_errors = gws[i].scan_errors,
-							   .stalls = gws[i].stalls};
-				snprintf(b[k - 1].name, sizeof(b[k - 1].name), "%s", gws[i].name);
-			}
+	for (size_t i = 0; i < n && k < cap; i++) {
+		b[k] = (struct baseline){.boot_ns = gws[i].boot_ns,
+					 .refusals = gws[i].refusals,
+					 .scan_errors = gws[i].scan_errors,
+					 .stalls = gws[i].stalls};
+		snprintf(b[k].name, sizeof(b[k].name), "%s", gws[i].name);
+		k++;
+	}
 	free(gws);
 	return k;
 }
 
 /* Watches the gateways of groups for hold_s: 0, or 1 with why when a
- * refusal, a scan error or a stall was counted meanwhile. */
+ * refusal, a scan error or a stall was counted since base was taken (at the
+ * start of the rollout, so that nothing counted while the group was taking
+ * the pack escapes). A gateway not in base (it appeared since) gets its
+ * first values as its baseline. */
 static int hold(struct sluice_fleet *f, char groups[][SLUICE_FLEET_NAME], size_t ng, double hold_s,
-		char *why, size_t why_len)
+		struct baseline *base, size_t *nb, size_t cap, char *why, size_t why_len)
 {
-	struct baseline base[256];
-	size_t nb = take_baseline(f, groups, ng, base, 256);
 	double end = now_s() + hold_s;
 	while (now_s() < end) {
 		nap_ms(250);
@@ -256,34 +256,44 @@ static int hold(struct sluice_fleet *f, char groups[][SLUICE_FLEET_NAME], size_t
 		if (sluice_fleet_list_status(f, &gws, &n, NULL, err, sizeof(err)) != 0)
 			continue; /* the bus may blink; the hold goes on */
 		for (size_t i = 0; i < n; i++) {
-			for (size_t j = 0; j < nb; j++) {
-				const struct sluice_fleet_status *g = &gws[i];
-				struct baseline *b = &base[j];
-				if (strcmp(g->name, b->name) != 0)
+			const struct sluice_fleet_status *g = &gws[i];
+			bool watched = false;
+			for (size_t j = 0; j < ng; j++)
+				watched |= strcmp(g->group, groups[j]) == 0;
+			if (!watched)
+				continue;
+			struct baseline *b = NULL;
+			for (size_t j = 0; j < *nb && b == NULL; j++)
+				if (strcmp(g->name, base[j].name) == 0)
+					b = &base[j];
+			if (b == NULL || g->boot_ns != b->boot_ns) {
+				/* New, or restarted: its counters start here. */
+				if (b == NULL && *nb == cap)
 					continue;
-				if (g->boot_ns != b->boot_ns) {
-					/* Restarted: its counters start again. */
-					*b = (struct baseline){.boot_ns = g->boot_ns};
-					snprintf(b->name, sizeof(b->name), "%s", g->name);
-					continue;
-				}
-				const char *what = g->refusals > b->refusals	     ? "refusals"
-						   : g->scan_errors > b->scan_errors ? "scan errors"
-						   : g->stalls > b->stalls	     ? "stalls"
-										     : NULL;
-				if (what != NULL) {
-					snprintf(why, why_len,
-						 "%s (group %s): %s rose during the hold (refusals "
-						 "%" PRIu64 "->%" PRIu64 ", scan errors %" PRIu64
-						 "->%" PRIu64 ", stalls %" PRIu64 "->%" PRIu64
-						 ")%s%s",
-						 g->name, g->group, what, b->refusals, g->refusals,
-						 b->scan_errors, g->scan_errors, b->stalls,
-						 g->stalls, g->has_refusal ? ": " : "",
-						 g->has_refusal ? g->refused_reason : "");
-					free(gws);
-					return 1;
-				}
+				if (b == NULL)
+					b = &base[(*nb)++];
+				*b = (struct baseline){.boot_ns = g->boot_ns,
+						       .refusals = g->refusals,
+						       .scan_errors = g->scan_errors,
+						       .stalls = g->stalls};
+				snprintf(b->name, sizeof(b->name), "%s", g->name);
+				continue;
+			}
+			const char *what = g->refusals > b->refusals	     ? "refusals"
+					   : g->scan_errors > b->scan_errors ? "scan errors"
+					   : g->stalls > b->stalls	     ? "stalls"
+									     : NULL;
+			if (what != NULL) {
+				snprintf(why, why_len,
+					 "%s (group %s): %s rose during the rollout (refusals "
+					 "%" PRIu64 "->%" PRIu64 ", scan errors %" PRIu64
+					 "->%" PRIu64 ", stalls %" PRIu64 "->%" PRIu64 ")%s%s",
+					 g->name, g->group, what, b->refusals, g->refusals,
+					 b->scan_errors, g->scan_errors, b->stalls, g->stalls,
+					 g->has_refusal ? ": " : "",
+					 g->has_refusal ? g->refused_reason : "");
+				free(gws);
+				return 1;
 			}
 		}
 		free(gws);
@@ -438,6 +448,9 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 			add_group(groups, &ng, gws[i].group);
 	free(gws);
 
+	/* The counters the holds compare against: from before any target. */
+	static struct baseline base[1024];
+	size_t nb = take_baseline(f, base, 1024);
 	struct given given[MAX_GROUPS];
 	size_t ngiven = 0;
 	uint64_t revs[MAX_GROUPS];
@@ -489,7 +502,8 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 			printf("holding %.0f s: watching refusals, scan errors and stalls\n",
 			       a->hold_s);
 			fflush(stdout);
-			if (hold(f, groups, last, a->hold_s, why, sizeof(why)) != 0) {
+			if (hold(f, groups, last, a->hold_s, base, &nb, 1024, why, sizeof(why)) !=
+			    0) {
 				fprintf(stderr, "sluicectl: rollout stopped: %s\n", why);
 				revert(f, a->slot, given, ngiven, &ref, publisher, a->wait_s);
 				return 1;

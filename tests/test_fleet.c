@@ -298,6 +298,31 @@ static int fleet(char **output, const char *a1, const char *a2, const char *a3, 
 	return rc;
 }
 
+/* The reply of the daemon on socket gwI.sock to a request (status, stats). */
+static char *daemon_status_request(unsigned i, const char *request)
+{
+	char *ctl = ts_build_path("control/sluicectl"), sock[32], *out = NULL;
+	snprintf(sock, sizeof(sock), "gw%u.sock", i);
+	char *sock_path = in_dir(sock);
+	const char *argv[] = {ctl, "-s", sock_path, "--json", request, NULL};
+	double end = sluice_mono_s() + 30;
+	int rc;
+	while ((rc = run_tool(argv, &out)) != 0 && sluice_mono_s() < end) {
+		free(out);
+		out = NULL;
+		sleep_ms(100);
+	}
+	cr_assert_eq(rc, 0, "%s", out);
+	free(ctl);
+	free(sock_path);
+	return out;
+}
+
+static char *daemon_status(unsigned i)
+{
+	return daemon_status_request(i, "status");
+}
+
 Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fini, .timeout = 240)
 {
 	char err[512], *out = NULL;
@@ -312,6 +337,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	free(out);
 	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
 	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
+	char *v2b = make_pack("patterns/rules/default.yaml", "v2b", "fleet-v2b", true);
 	char *v3 = make_pack("patterns/rules/default.yaml", "v3", "fleet-v3", true);
 	char *unsigned_pack =
 	    make_pack("patterns/rules/default.yaml", "v4", "fleet-unsigned", false);
@@ -388,6 +414,55 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	cr_assert(!main_before_canary, "a main gateway ran fleet-v2 before the canary");
 	cr_assert(all_run(0, "fleet-v2", 5));
 	free(log);
+
+	/* 1b. A rise during the hold stops the rollout: once the canary runs
+	 * fleet-v2b, it is made to refuse something else (a manifest that does
+	 * not parse, in its urgent slot); the rollout sees its refusals rise,
+	 * puts the canary back on fleet-v2, and main never gets fleet-v2b. */
+	const char *publish_b[] = {ctl,		"fleet",    "publish", v2b,	   "--bus",
+				   R.nats.urls, "--bucket", BUCKET,    "--groups", "canary,main",
+				   "--hold",	"20",	    "--wait",  "30",	   NULL};
+	pub = fork();
+	cr_assert_geq(pub, 0);
+	if (pub == 0) {
+		int fd = open(pub_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(ctl, (char *const *)publish_b);
+		_exit(127);
+	}
+	bool canary_on_b = false, main_on_b = false;
+	double give_up = sluice_mono_s() + 30;
+	while (waitpid(pub, &status, WNOHANG) != pub) {
+		struct sluice_fleet_status st[GATEWAYS];
+		if (snapshot(st)) {
+			char *so_far = canary_on_b ? NULL : read_all(pub_log);
+			/* Once the hold has begun: its baseline is taken by then. */
+			if (!canary_on_b && strcmp(st[0].slot[0].version, "fleet-v2b") == 0 &&
+			    strstr(so_far, "holding 20 s") != NULL) {
+				canary_on_b = true;
+				cr_assert_eq(sluice_fleet_raw_put(R.f, "target.urgent.canary", "{",
+								  1, err, sizeof(err)),
+					     0, "%s", err);
+			}
+			free(so_far);
+			main_on_b |= strcmp(st[1].slot[0].version, "fleet-v2b") == 0 ||
+				     strcmp(st[2].slot[0].version, "fleet-v2b") == 0;
+		}
+		if (sluice_mono_s() > give_up)
+			kill(pub, SIGKILL);
+		sleep_ms(50);
+	}
+	log = read_all(pub_log);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "publish did not stop:\n%s", log);
+	cr_assert(canary_on_b, "%s", log);
+	cr_assert(!main_on_b, "main ran fleet-v2b:\n%s", log);
+	assert_contains(log,
+			"gw-canary (group canary): refusals rose during the rollout (refusals ");
+	assert_contains(log, "bad manifest: not a JSON object");
+	assert_contains(log, "group canary: back on sluice-default fleet-v2");
+	free(log);
+	cr_assert(all_run(0, "fleet-v2", 5));
 
 	/* 2. Tampered, staged: the canary refuses, the rollout stops before
 	 * main, and the canary's target is put back. */
@@ -471,6 +546,10 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	cr_assert(all_run(1, "notices-1", 5));
 	cr_assert(all_run(0, "fleet-v1", 1), "the urgent slot touched main");
 
+	out = daemon_status_request(0, "stats");
+	assert_contains(out, "\"fleet\":true,\"fleet_connected\":true,\"fleet_group\":\"canary\"");
+	assert_contains(out, "\"fleet_last_refusal\":\"pack is not signed");
+	free(out);
 	stop_gateways_cleanly();
 	cr_log_info(
 	    "fleet: 3 gateways up %.1f s; staged publish (hold 2 s) %.2f s; rollback %.2f s;"
@@ -482,30 +561,11 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	free(key_base);
 	free(v1);
 	free(v2);
+	free(v2b);
 	free(v3);
 	free(unsigned_pack);
 	free(urgent);
 	free(tampered);
-}
-
-/* What the daemon on socket gwI.sock says is in force (its status reply). */
-static char *daemon_status(unsigned i)
-{
-	char *ctl = ts_build_path("control/sluicectl"), sock[32], *out = NULL;
-	snprintf(sock, sizeof(sock), "gw%u.sock", i);
-	char *sock_path = in_dir(sock);
-	const char *argv[] = {ctl, "-s", sock_path, "--json", "status", NULL};
-	double end = sluice_mono_s() + 30;
-	int rc;
-	while ((rc = run_tool(argv, &out)) != 0 && sluice_mono_s() < end) {
-		free(out);
-		out = NULL;
-		sleep_ms(100);
-	}
-	cr_assert_eq(rc, 0, "%s", out);
-	free(ctl);
-	free(sock_path);
-	return out;
 }
 
 static void stop_gateway(unsigned i)
