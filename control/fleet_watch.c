@@ -20,7 +20,7 @@
  * change missed while the connection was down is picked up by then. */
 #define RESYNC_MS	 5000
 #define RECONNECT_MS	 1000
-#define WATCH_NEXT_MS	 100
+#define WATCH_NEXT_MS	 20 /* also how soon a load's outcome is reported */
 #define REFRESH_MS	 250
 #define MAP_ENTRIES	 16
 #define MAX_PACK_BYTES	 ((uint64_t)SLUICE_FLEET_MAX_CHUNKS * SLUICE_FLEET_CHUNK_BYTES)
