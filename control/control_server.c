@@ -114,14 +114,15 @@ int sluice_control_open(struct sluice_control *ctl, const char *socket_path, cha
 	return 0;
 }
 
-int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, char *err,
+int sluice_control_open_metrics(struct sluice_control *ctl,
+				const struct sluice_metrics_http_config *cfg, char *err,
 				size_t err_len)
 {
 	if (ctl->metrics_http != NULL) {
 		snprintf(err, err_len, "metrics are already served");
 		return -1;
 	}
-	ctl->metrics_http = sluice_metrics_http_open(listen, ctl, err, err_len);
+	ctl->metrics_http = sluice_metrics_http_open(cfg, ctl, err, err_len);
 	return ctl->metrics_http != NULL ? 0 : -1;
 }
 

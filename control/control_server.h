@@ -28,6 +28,7 @@
 #include "event_ring.h"
 #include "event_sink.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "ruleset_registry.h"
 #include "strbuf.h"
 #include "worker_stats.h"
@@ -91,9 +92,10 @@ int sluice_control_resolve_group(const char *name, gid_t *gid, char *err, size_t
 int sluice_control_open(struct sluice_control *ctl, const char *socket_path, char *err,
 			size_t err_len);
 
-/* Serves Prometheus metrics on listen ("ADDR:PORT", metrics_http.h) from the
- * control loop, until sluice_control_close(). Returns 0 or -1 with err. */
-int sluice_control_open_metrics(struct sluice_control *ctl, const char *listen, char *err,
+/* Serves Prometheus metrics as cfg says (metrics_http.h) from the control
+ * loop, until sluice_control_close(). Returns 0 or -1 with err. */
+int sluice_control_open_metrics(struct sluice_control *ctl,
+				const struct sluice_metrics_http_config *cfg, char *err,
 				size_t err_len);
 
 /* One pass of the control loop; waits up to timeout_ms for a request or a

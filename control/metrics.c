@@ -284,9 +284,17 @@ static void pack_families(struct sluice_strbuf *sb, const struct sluice_control 
 	family(sb, "sluice_swap_refusals_total", "counter",
 	       "Pack changes refused (bad pack, signature, memory cap, stuck worker...).");
 	sample_u64(sb, "sluice_swap_refusals_total", reg->refusals);
-	family(sb, "sluice_swap_grace_seconds", "summary",
+	family(sb, "sluice_swap_grace_seconds", "histogram",
 	       "Grace periods of publications: from the pointer exchange until no worker "
 	       "can hold the old generation (the control thread waits that long).");
+	uint64_t below = 0;
+	for (unsigned b = 0; b < SLUICE_GRACE_BUCKETS; b++) {
+		below += reg->grace_buckets[b];
+		sluice_strbuf_printf(sb, "sluice_swap_grace_seconds_bucket{le=\"%.9g\"} %llu\n",
+				     sluice_grace_bucket_ms[b] / 1e3, (unsigned long long)below);
+	}
+	sluice_strbuf_printf(sb, "sluice_swap_grace_seconds_bucket{le=\"+Inf\"} %llu\n",
+			     (unsigned long long)reg->grace_count);
 	sample_f(sb, "sluice_swap_grace_seconds_sum", reg->grace_ms_sum / 1e3);
 	sample_u64(sb, "sluice_swap_grace_seconds_count", reg->grace_count);
 	family(sb, "sluice_swap_grace_max_seconds", "gauge", "Longest grace period since start.");

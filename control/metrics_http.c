@@ -8,16 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <microhttpd.h>
 
 #include "control_server.h"
+#include "file_read.h"
 #include "metrics.h"
 #include "strbuf.h"
+
+/* What the config's files hold, read once at the start. */
+struct metrics_files {
+	char *user, *password; /* NULL: no authentication */
+	char *cert, *key;      /* PEM; NULL: plain HTTP */
+};
 
 struct sluice_metrics_http {
 	struct MHD_Daemon *daemon;
 	struct sluice_control *ctl;
 	int epoll_fd;
+	struct metrics_files files; /* MHD reads cert and key as long as it runs */
 };
 
 int sluice_metrics_parse_listen(const char *text, struct sockaddr_storage *addr, char *err,
@@ -77,6 +88,146 @@ int sluice_metrics_parse_listen(const char *text, struct sockaddr_storage *addr,
 	return -1;
 }
 
+static void files_free(struct metrics_files *f)
+{
+	free(f->user);
+	free(f->password);
+	free(f->cert);
+	free(f->key);
+	memset(f, 0, sizeof(*f));
+}
+
+/* A secret's file: regular, at most 1 MiB, and readable by nobody but its
+ * owner and group (what a leaked password or key would cost). */
+static char *read_secret(const char *option, const char *path, char *err, size_t err_len)
+{
+	char why[256], *text = NULL;
+	size_t len = 0;
+	if (sluice_file_read_all(path, 1 << 20, "file", &text, &len, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s %s: %s", option, path, why);
+		return NULL;
+	}
+	struct stat st;
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+		snprintf(err, err_len,
+			 "%s %s: others may read or write it (mode %03o): chmod 640, owner root, "
+			 "group the daemon's",
+			 option, path, (unsigned)(st.st_mode & 0777));
+		free(text);
+		return NULL;
+	}
+	if (strlen(text) != len) {
+		snprintf(err, err_len, "%s %s: holds a NUL byte", option, path);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int files_read(const struct sluice_metrics_http_config *cfg, struct metrics_files *f,
+		      char *err, size_t err_len)
+{
+	memset(f, 0, sizeof(*f));
+	if (cfg->auth_file != NULL) {
+		char *text = read_secret("--metrics-auth", cfg->auth_file, err, err_len);
+		if (text == NULL)
+			return -1;
+		text[strcspn(text, "\r\n")] = '\0';
+		char *colon = strchr(text, ':');
+		if (colon == NULL || colon == text || colon[1] == '\0') {
+			snprintf(err, err_len,
+				 "--metrics-auth %s: the first line must be USER:PASSWORD, both "
+				 "non-empty",
+				 cfg->auth_file);
+			free(text);
+			return -1;
+		}
+		*colon = '\0';
+		f->user = strdup(text);
+		f->password = strdup(colon + 1);
+		memset(text, 0, strlen(text) + strlen(colon + 1) + 1);
+		free(text);
+		if (f->user == NULL || f->password == NULL) {
+			snprintf(err, err_len, "out of memory reading --metrics-auth");
+			files_free(f);
+			return -1;
+		}
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		snprintf(err, err_len, "--metrics-tls-cert and --metrics-tls-key go together");
+		files_free(f);
+		return -1;
+	}
+	if (cfg->tls_cert != NULL) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(err, err_len, "--metrics-tls-cert: this libmicrohttpd has no TLS");
+			files_free(f);
+			return -1;
+		}
+		char why[256];
+		size_t len = 0;
+		if (sluice_file_read_all(cfg->tls_cert, 1 << 20, "file", &f->cert, &len, why,
+					 sizeof(why)) != 0) {
+			snprintf(err, err_len, "--metrics-tls-cert %s: %s", cfg->tls_cert, why);
+			files_free(f);
+			return -1;
+		}
+		f->key = read_secret("--metrics-tls-key", cfg->tls_key, err, err_len);
+		if (f->key == NULL) {
+			files_free(f);
+			return -1;
+		}
+		if (strstr(f->cert, "-----BEGIN CERTIFICATE-----") == NULL ||
+		    strstr(f->key, "PRIVATE KEY-----") == NULL) {
+			snprintf(
+			    err, err_len,
+			    "--metrics-tls-cert/-key: want a PEM certificate and a PEM private "
+			    "key (%s, %s)",
+			    cfg->tls_cert, cfg->tls_key);
+			files_free(f);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int sluice_metrics_http_check(const struct sluice_metrics_http_config *cfg, char *err,
+			      size_t err_len)
+{
+	struct sockaddr_storage addr;
+	struct metrics_files f;
+	if (sluice_metrics_parse_listen(cfg->listen, &addr, err, err_len) != 0 ||
+	    files_read(cfg, &f, err, err_len) != 0)
+		return -1;
+	files_free(&f);
+	return 0;
+}
+
+/* Equal strings, in a time that depends on the expected one's length only. */
+static bool same_secret(const char *given, const char *expected)
+{
+	size_t gl = strlen(given), el = strlen(expected);
+	unsigned diff = gl != el;
+	for (size_t i = 0; i < el; i++)
+		diff |= (unsigned char)expected[i] ^ (unsigned char)(i < gl ? given[i] : 0);
+	return diff == 0;
+}
+
+static bool authorised(const struct sluice_metrics_http *h, struct MHD_Connection *conn)
+{
+	if (h->files.user == NULL)
+		return true;
+	char *password = NULL;
+	char *user = MHD_basic_auth_get_username_password(conn, &password);
+	bool ok = user != NULL && password != NULL;
+	/* Both compared whatever the first gives: no early answer to time. */
+	if (ok)
+		ok = same_secret(user, h->files.user) & same_secret(password, h->files.password);
+	MHD_free(user);
+	MHD_free(password);
+	return ok;
+}
+
 static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *text,
 				   const char *allow)
 {
@@ -106,6 +257,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 				   "only GET and HEAD /metrics are served\n", "GET, HEAD");
 	}
+	if (!authorised(h, conn)) {
+		static const char text[] = "authentication required\n";
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+		    sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+		enum MHD_Result rc = MHD_queue_basic_auth_fail_response(conn, "sluice metrics", r);
+		MHD_destroy_response(r);
+		return rc;
+	}
 	if (strcmp(url, "/metrics") != 0)
 		return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found: scrape /metrics\n", NULL);
 
@@ -130,9 +293,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return rc;
 }
 
-struct sluice_metrics_http *sluice_metrics_http_open(const char *listen, struct sluice_control *ctl,
-						     char *err, size_t err_len)
+struct sluice_metrics_http *sluice_metrics_http_open(const struct sluice_metrics_http_config *cfg,
+						     struct sluice_control *ctl, char *err,
+						     size_t err_len)
 {
+	const char *listen = cfg->listen;
 	struct sockaddr_storage addr;
 	if (sluice_metrics_parse_listen(listen, &addr, err, err_len) != 0)
 		return NULL;
@@ -142,19 +307,35 @@ struct sluice_metrics_http *sluice_metrics_http_open(const char *listen, struct 
 		return NULL;
 	}
 	h->ctl = ctl;
+	if (files_read(cfg, &h->files, err, err_len) != 0) {
+		free(h);
+		return NULL;
+	}
 	/* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its SO_REUSEPORT would let a
 	 * second daemon bind the same port and take half the scrapes. MHD's
 	 * default SO_REUSEADDR is enough for a restart. */
 	unsigned flags = MHD_USE_EPOLL | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	/* The certificate options are the last before the end: without TLS
+	 * they are cut off by an early MHD_OPTION_END. */
+	enum MHD_OPTION tls_cert = MHD_OPTION_END, tls_key = MHD_OPTION_END;
+	if (h->files.cert != NULL) {
+		flags |= MHD_USE_TLS;
+		tls_cert = MHD_OPTION_HTTPS_MEM_CERT;
+		tls_key = MHD_OPTION_HTTPS_MEM_KEY;
+	}
 	/* MHD reports why it could not start only through errno. */
 	errno = 0;
 	h->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SLUICE_METRICS_MAX_CONN,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SLUICE_METRICS_IDLE_S, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SLUICE_METRICS_IDLE_S, tls_cert, h->files.cert,
+	    tls_key, h->files.key, MHD_OPTION_END);
 	if (h->daemon == NULL) {
-		snprintf(err, err_len, "--metrics-listen %s: cannot listen%s%s", listen,
-			 errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		snprintf(err, err_len, "--metrics-listen %s: cannot listen%s%s%s", listen,
+			 errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "",
+			 h->files.cert != NULL ? " (or the TLS certificate and key do not fit)"
+					       : "");
+		files_free(&h->files);
 		free(h);
 		return NULL;
 	}
@@ -163,6 +344,7 @@ struct sluice_metrics_http *sluice_metrics_http_open(const char *listen, struct 
 		snprintf(err, err_len, "--metrics-listen %s: libmicrohttpd has no epoll here",
 			 listen);
 		MHD_stop_daemon(h->daemon);
+		files_free(&h->files);
 		free(h);
 		return NULL;
 	}
@@ -185,5 +367,6 @@ void sluice_metrics_http_close(struct sluice_metrics_http *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->daemon);
+	files_free(&h->files);
 	free(h);
 }

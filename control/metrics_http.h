@@ -14,6 +14,13 @@
  *   (metrics.h). Its size is bounded: per-rule series are capped.
  * - GET or HEAD /metrics: 200, Content-Type text/plain; version=0.0.4. Any
  *   other path: 404. Any other method: 405 with Allow: GET, HEAD.
+ * - With a credentials file (--metrics-auth), every request must carry HTTP
+ *   basic authentication with its user and password (compared in constant
+ *   time): otherwise 401 with WWW-Authenticate, and the page is not
+ *   rendered. The file is refused if anyone but its owner and group may
+ *   read it. With a certificate and key (--metrics-tls-cert/-key, PEM), the
+ *   endpoint speaks HTTPS only; without them credentials travel in clear,
+ *   and the daemon says so when it starts.
  */
 #ifndef SLUICE_CONTROL_METRICS_HTTP_H
 #define SLUICE_CONTROL_METRICS_HTTP_H
@@ -32,10 +39,24 @@ struct sluice_metrics_http;
 int sluice_metrics_parse_listen(const char *text, struct sockaddr_storage *addr, char *err,
 				size_t err_len);
 
-/* Listens on `listen` and serves ctl's metrics. NULL with err on failure
- * (address in use, not an address of this host...). */
-struct sluice_metrics_http *sluice_metrics_http_open(const char *listen, struct sluice_control *ctl,
-						     char *err, size_t err_len);
+struct sluice_metrics_http_config {
+	const char *listen;		/* ADDR:PORT */
+	const char *tls_cert, *tls_key; /* PEM files, both or neither; NULL: plain HTTP */
+	const char *auth_file;		/* "USER:PASSWORD" on its first line; NULL: none */
+};
+
+/* Reads and checks what the config names (the credentials file and its
+ * permissions, the certificate and key, that TLS is built in) without
+ * listening: for --check-config and before a start. 0, or -1 with err. */
+int sluice_metrics_http_check(const struct sluice_metrics_http_config *cfg, char *err,
+			      size_t err_len);
+
+/* Listens on cfg->listen and serves ctl's metrics. NULL with err on failure
+ * (address in use, not an address of this host, a bad credentials file or
+ * certificate...). */
+struct sluice_metrics_http *sluice_metrics_http_open(const struct sluice_metrics_http_config *cfg,
+						     struct sluice_control *ctl, char *err,
+						     size_t err_len);
 
 /* The descriptor to poll for readability: ready when the server has work. */
 int sluice_metrics_http_fd(const struct sluice_metrics_http *h);

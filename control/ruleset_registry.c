@@ -14,6 +14,11 @@
 
 #define MIB (1024.0 * 1024.0)
 
+/* From a quiet worker's fraction of a millisecond to a stalled one's
+ * seconds (the watchdog's default bound is 1 s). */
+const double sluice_grace_bucket_ms[SLUICE_GRACE_BUCKETS] = {0.1, 0.25, 0.5, 1,	  2.5,	5,
+							     10,  25,	100, 250, 1000, 5000};
+
 static const struct sluice_actor daemon_actor = {.kind = SLUICE_ACTOR_DAEMON};
 
 void sluice_registry_init(struct sluice_registry *reg, unsigned worker_count, size_t keep)
@@ -203,6 +208,11 @@ static void swap_in(struct sluice_registry *reg, struct sluice_generation *gen,
 	report->seq = gen->seq;
 	reg->grace_count++;
 	reg->grace_ms_sum += report->grace_ms;
+	for (unsigned b = 0; b < SLUICE_GRACE_BUCKETS; b++)
+		if (report->grace_ms <= sluice_grace_bucket_ms[b]) {
+			reg->grace_buckets[b]++;
+			break;
+		}
 	if (report->grace_ms > reg->grace_ms_max)
 		reg->grace_ms_max = report->grace_ms;
 	reg->last_swap = *report;

@@ -83,6 +83,11 @@ struct sluice_slot_history {
 typedef int (*sluice_pack_loader)(const char *path, const struct sluice_load_limits *limits,
 				  struct sluice_pack **out, char *err, size_t err_len, void *arg);
 
+/* Upper bounds (ms) of the grace-period histogram's buckets: fixed, so that
+ * Prometheus can add the histograms of a fleet's gateways together. */
+#define SLUICE_GRACE_BUCKETS 12
+extern const double sluice_grace_bucket_ms[SLUICE_GRACE_BUCKETS];
+
 struct sluice_registry {
 	struct sluice_generation *active; /* RCU-protected */
 	struct sluice_slot_history slots[SLUICE_SLOT_COUNT];
@@ -92,9 +97,12 @@ struct sluice_registry {
 	uint64_t swaps;
 	uint64_t refusals;
 	/* Every publication's grace period (loads, rollbacks, unloads,
-	 * expiries), for metrics: how long swaps hold the control thread. */
+	 * expiries), for metrics: how long swaps hold the control thread.
+	 * grace_buckets[i] counts those of at most sluice_grace_bucket_ms[i]
+	 * (not cumulative); longer ones are only in grace_count. */
 	uint64_t grace_count;
 	double grace_ms_sum, grace_ms_max;
+	uint64_t grace_buckets[SLUICE_GRACE_BUCKETS];
 	struct sluice_swap_report last_swap; /* the last publication's report */
 	uint64_t last_swap_ns;		     /* when it completed (CLOCK_REALTIME); 0: none */
 	size_t memory_cap;		     /* bytes; 0: no cap */

@@ -187,6 +187,14 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 	uint64_t key[2];
 	if (sluice_options_hash_key(opt, key, err, err_len) != 0)
 		goto out;
+	/* The credentials and certificate are read now, not at the first
+	 * scrape: a bad one stops the start, as it would here. */
+	struct sluice_metrics_http_config metrics = {.listen = opt->metrics_listen,
+						     .auth_file = opt->metrics_auth,
+						     .tls_cert = opt->metrics_tls_cert,
+						     .tls_key = opt->metrics_tls_key};
+	if (opt->metrics_listen != NULL && sluice_metrics_http_check(&metrics, err, err_len) != 0)
+		goto out;
 	if (opt->events_max_mb != 0 && opt->events != NULL && strcmp(opt->events, "-") == 0) {
 		snprintf(err, err_len, "--events-max-mb: events go to stdout; only a file rotates");
 		goto out;
@@ -228,8 +236,10 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 		fprintf(out, "audit log: %s\n", opt->audit_log);
 	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");
 	if (opt->metrics_listen != NULL)
-		fprintf(out, "metrics: http://%s/metrics (at most %u rule series)\n",
-			opt->metrics_listen, opt->metrics_rule_limit);
+		fprintf(out, "metrics: %s://%s/metrics (at most %u rule series)%s\n",
+			opt->metrics_tls_cert != NULL ? "https" : "http", opt->metrics_listen,
+			opt->metrics_rule_limit,
+			opt->metrics_auth != NULL ? ", basic authentication required" : "");
 	fprintf(out, "config ok\n");
 	rc = 0;
 out:

@@ -658,8 +658,12 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->registry.hook_arg = &d->control;
 	d->control.fleet = d->fleet;
 	d->control.metrics.rule_limit = o->metrics_rule_limit;
+	struct sluice_metrics_http_config metrics = {.listen = o->metrics_listen,
+						     .auth_file = o->metrics_auth,
+						     .tls_cert = o->metrics_tls_cert,
+						     .tls_key = o->metrics_tls_key};
 	if (o->metrics_listen != NULL &&
-	    sluice_control_open_metrics(&d->control, o->metrics_listen, err, err_len) != 0)
+	    sluice_control_open_metrics(&d->control, &metrics, err, err_len) != 0)
 		return -1;
 	/* Without telemetry (--no-telemetry) the commands are registered but
 	 * never asked: no error. */
@@ -709,7 +713,13 @@ int sluice_daemon_run(const struct sluice_options *opt)
 		d->port_names[1], gen->pack->name, gen->pack->version, gen->pack->rule_count,
 		urgent_text, d->control.socket_path ? d->control.socket_path : "off");
 	if (opt->metrics_listen != NULL)
-		fprintf(info, "sluice: metrics at http://%s/metrics\n", opt->metrics_listen);
+		fprintf(info, "sluice: metrics at %s://%s/metrics%s%s\n",
+			opt->metrics_tls_cert != NULL ? "https" : "http", opt->metrics_listen,
+			opt->metrics_auth != NULL ? ", basic authentication" : "",
+			opt->metrics_auth != NULL && opt->metrics_tls_cert == NULL
+			    ? " in clear (no --metrics-tls-cert): anyone on the path reads the"
+			      " password"
+			    : "");
 	fflush(info);
 
 	for (unsigned i = 0; i < d->worker_count; i++)

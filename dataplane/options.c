@@ -110,6 +110,15 @@ static const struct option_spec specs[] = {
      "serve Prometheus metrics at http://ADDR:PORT/metrics from the control thread;"
      " ADDR an IPv4 address or a bracketed IPv6 one, e.g. 127.0.0.1:9470 or [::1]:9470"
      " (default: off)"},
+    {"metrics-auth", 0, V_STRING, OFF(metrics_auth), 0, 0, "FILE",
+     "require HTTP basic authentication of scrapers: FILE's first line is USER:PASSWORD"
+     " (FILE readable by its owner and group only; use with --metrics-tls-cert, or the"
+     " password travels in clear)"},
+    {"metrics-tls-cert", 0, V_STRING, OFF(metrics_tls_cert), 0, 0, "FILE",
+     "serve /metrics over HTTPS only, with this PEM certificate (chain) and"
+     " --metrics-tls-key"},
+    {"metrics-tls-key", 0, V_STRING, OFF(metrics_tls_key), 0, 0, "FILE",
+     "the PEM private key of --metrics-tls-cert (readable by its owner and group only)"},
     {"metrics-rule-limit", 0, V_UINT, OFF(metrics_rule_limit), 1, 100000, "N",
      "most rules with a sluice_rule_hits_total series of their own; the others are"
      " summed in rule=\"_other\" (default 500)"},
@@ -286,6 +295,10 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->now);
 	free(opt->metrics_listen);
 	opt->metrics_listen = NULL;
+	free(opt->metrics_auth);
+	free(opt->metrics_tls_cert);
+	free(opt->metrics_tls_key);
+	opt->metrics_auth = opt->metrics_tls_cert = opt->metrics_tls_key = NULL;
 	free(opt->event_hash_key);
 	free(opt->events_categories);
 	opt->event_hash_key = opt->events_categories = NULL;
@@ -725,6 +738,18 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 	if (opt->metrics_listen != NULL &&
 	    sluice_metrics_parse_listen(opt->metrics_listen, &metrics_addr, err, err_len) != 0)
 		return -1;
+	if (opt->metrics_listen == NULL &&
+	    (opt->metrics_auth != NULL || opt->metrics_tls_cert != NULL ||
+	     opt->metrics_tls_key != NULL)) {
+		snprintf(err, err_len,
+			 "--metrics-auth and --metrics-tls-cert/-key secure --metrics-listen,"
+			 " which is not given");
+		return -1;
+	}
+	if ((opt->metrics_tls_cert == NULL) != (opt->metrics_tls_key == NULL)) {
+		snprintf(err, err_len, "--metrics-tls-cert and --metrics-tls-key go together");
+		return -1;
+	}
 	if (opt->now != NULL && !sluice_options_parse_time(opt->now, &opt->now_s)) {
 		snprintf(err, err_len,
 			 "--now '%s': write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), for example "

@@ -80,7 +80,9 @@ struct sluice_options {
 	unsigned events_max_mb;	     /* rotate past this; 0: never */
 	unsigned events_keep;	     /* rotated files kept */
 	char *metrics_listen;	     /* ADDR:PORT of the Prometheus endpoint, or NULL */
-	unsigned metrics_rule_limit; /* rules with a hits series of their own */
+	char *metrics_auth;	     /* USER:PASSWORD file, or NULL */
+	char *metrics_tls_cert, *metrics_tls_key; /* PEM files, or NULL: plain HTTP */
+	unsigned metrics_rule_limit;		  /* rules with a hits series of their own */
 	/* Events to NATS JetStream (event_bus.h); events_bus NULL: none. */
 	char *events_bus;
 	char *events_stream;

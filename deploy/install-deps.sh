@@ -22,8 +22,9 @@ packages=(
 	# tests: real WebSocket server and clients (python websockets, node ws);
 	# the evasion corpus generator reads the packs' YAML
 	python3-websockets node-ws python3-yaml
-	# tests: a real Prometheus server scrapes the daemon's /metrics
-	prometheus
+	# tests: a real Prometheus server scrapes the daemon's /metrics; curl
+	# scrapes it over TLS with a certificate openssl makes
+	prometheus curl openssl
 	# running: dpdk-devbind.py and dpdk-hugepages.py; ip and ethtool for
 	# af_packet interfaces (the netns test's veths) and for tuning real NICs;
 	# tcpdump to look at captures in and out (docs/operations.md)

@@ -32,6 +32,12 @@ if [[ ! -s patterns/packs/lists/generated/titles-100k.txt ]]; then
 	sh patterns/packs/tools/gen-titles.sh 100000 >patterns/packs/lists/generated/titles-100k.txt
 fi
 
+# Rule files the tests use as fixtures are compiled once per run
+# (tests/support/pack_cache.h): Hyperscan's compiler is slow under ASan.
+SLUICE_TEST_PACK_CACHE=$(mktemp -d /tmp/sluice-pack-cache.XXXXXX) || exit 1
+export SLUICE_TEST_PACK_CACHE
+trap 'rm -rf "$SLUICE_TEST_PACK_CACHE"' EXIT
+
 status=0
 logs=()
 if build build; then

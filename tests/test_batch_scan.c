@@ -24,7 +24,7 @@ static struct sluice_pack *load(const char *rel)
 	char *path = ts_source_path(rel);
 	struct sluice_pack *pack = NULL;
 	char err[2048] = "";
-	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s: %s", rel, err);
+	cr_assert_eq(ts_pack_load(path, &pack, err, sizeof(err)), 0, "%s: %s", rel, err);
 	free(path);
 	return pack;
 }

@@ -143,13 +143,13 @@ static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
 	char err[2048] = "";
 	struct sluice_pack *pack = NULL, *urgent = NULL;
 	char *path = ts_source_path(pack_rel);
-	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
 	free(path);
 	struct sluice_generation *gen = sluice_generation_create(pack, 1, err, sizeof(err));
 	cr_assert_not_null(gen, "%s", err);
 	if (urgent_rel != NULL) {
 		path = ts_source_path(urgent_rel);
-		cr_assert_eq(sluice_pack_load(path, &urgent, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(ts_pack_load(path, &urgent, err, sizeof(err)), 0, "%s", err);
 		free(path);
 		hs_scratch_t *proto = NULL;
 		size_t bytes = 0;

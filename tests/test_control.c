@@ -1097,7 +1097,7 @@ Test(control_server, reload_of_a_good_pack_swaps)
 
 	server_start(&s);
 	char *pack_path = path_in(s.dir, "flag-phones.pack");
-	cr_assert_eq(sluice_pack_load(b, &compiled, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(b, &compiled, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sluice_pack_write(compiled, pack_path, err, sizeof(err)), 0, "%s", err);
 	snprintf(req, sizeof(req), "reload %s", pack_path);
 

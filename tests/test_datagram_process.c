@@ -37,7 +37,7 @@ static void setup(void)
 	char err[1024] = "";
 	char *path = ts_source_path("patterns/rules/default.yaml");
 
-	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(path, &pack, err, sizeof(err)), 0, "%s", err);
 	free(path);
 	gen = sluice_generation_create(pack, 1, err, sizeof(err));
 	cr_assert_not_null(gen, "%s", err);

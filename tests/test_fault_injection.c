@@ -373,7 +373,7 @@ static void compile_to(const char *yaml_rel, const char *out, const char *versio
 	char err[1024];
 	char *yaml = ts_source_path(yaml_rel);
 	struct sluice_pack *pack = NULL;
-	cr_assert_eq(sluice_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
 	if (version != NULL) {
 		free(pack->version);
 		pack->version = strdup(version);
@@ -1605,6 +1605,13 @@ static void scenario_bus(void)
 
 Test(fault_injection, events_bus_cluster_loses_a_node_then_all_and_no_event, .timeout = 300)
 {
+#if defined(__SANITIZE_ADDRESS__)
+	/* 45 s of a 3-node cluster's elections under traffic, timing-bound
+	 * and dominated by nats-server: the main build runs it, and the
+	 * bus's own code meets the same node loss and outage under the
+	 * sanitizers in test_event_bus (cluster_node_loss_and_outage). */
+	cr_skip_test("the daemon-under-traffic cluster scenario runs in the main build");
+#endif
 	char err[512];
 	fixture(0);
 	char *store = in_dir("nats");

@@ -97,7 +97,7 @@ static void compile_pack(const char *yaml_rel, const char *out)
 	char err[1024];
 	char *yaml = ts_source_path(yaml_rel);
 	struct sluice_pack *pack = NULL;
-	cr_assert_eq(sluice_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sluice_pack_write(pack, out, err, sizeof(err)), 0, "%s", err);
 	sluice_pack_free(pack);
 	free(yaml);

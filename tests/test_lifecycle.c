@@ -249,7 +249,7 @@ Test(memory_cap, load_over_the_cap_is_refused_with_the_figures_and_the_active_pa
 	cr_assert_eq(use.kept_packs, 0);
 
 	/* B needs its database and scratch on 4 workers, while A is still held. */
-	cr_assert_eq(sluice_pack_load(b, &pb, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(b, &pb, err, sizeof(err)), 0, "%s", err);
 	size_t b_scratch = scratch_size(pb), b_db = sluice_pack_memory(pb);
 	size_t need = b_db + 4 * b_scratch;
 	reg.memory_cap = use.active + need - 1;
@@ -2166,7 +2166,7 @@ Test(expiry, rule_already_expired_when_published_is_disabled_from_the_start)
 	char *a = default_rules();
 	char err[1024] = "";
 
-	cr_assert_eq(sluice_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
 	pack->rules[rule_index(pack, "gambling-invite")].expires_at = 1700000000;
 	audited_registry(&reg, &log, audit_path);
 	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
@@ -2211,7 +2211,7 @@ Test(expiry, a_rule_starts_on_its_date_and_a_rehearsal_clock_moves_it)
 	char err[1024] = "";
 	int64_t now = (int64_t)time(NULL);
 
-	cr_assert_eq(sluice_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(a, &pack, err, sizeof(err)), 0, "%s", err);
 	pack->rules[rule_index(pack, "gambling-invite")].starts_at = now + 86400;
 	audited_registry(&reg, &log, audit_path);
 	cr_assert_eq(sluice_registry_publish_slot(&reg, SLUICE_SLOT_MAIN, pack, &client_actor, NULL,
@@ -2367,7 +2367,7 @@ static char *compiled_pack(const char *dir, const char *yaml, const char *name,
 
 	snprintf(file, sizeof(file), "%s.pack", name);
 	char *path = path_in(dir, file);
-	cr_assert_eq(sluice_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ts_pack_load(yaml, &pack, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(sluice_pack_write(pack, path, err, sizeof(err)), 0, "%s", err);
 	sluice_pack_free(pack);
 	if (private_key != NULL)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "control_server.h"
@@ -204,7 +205,7 @@ static size_t check_exposition(const char *text)
 			cr_assert_eq(sscanf(line + 7, "%127s %15s", name, type), 2, "%s", line);
 			cr_assert_str_eq(name, f->name, "TYPE is not for the family of its HELP");
 			cr_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
-				      strcmp(type, "summary") == 0,
+				      strcmp(type, "histogram") == 0,
 				  "%s", line);
 			snprintf(f->type, sizeof(f->type), "%s", type);
 			if (strcmp(type, "counter") == 0)
@@ -224,11 +225,14 @@ static size_t check_exposition(const char *text)
 		cr_assert(metric_name_ok(line, len), "%s", line);
 		cr_assert_eq(strncmp(line, "sluice_", 7), 0, "%s", line);
 		bool same = strlen(f->name) == len && strncmp(line, f->name, len) == 0;
-		if (!same && strcmp(f->type, "summary") == 0)
-			same = strncmp(line, f->name, strlen(f->name)) == 0 &&
-			       (strncmp(line + strlen(f->name), "_sum", 4) == 0 ||
-				strncmp(line + strlen(f->name), "_count", 6) == 0) &&
-			       (len == strlen(f->name) + 4 || len == strlen(f->name) + 6);
+		if (!same && strcmp(f->type, "histogram") == 0) {
+			size_t fl = strlen(f->name);
+			const char *suffix = line + fl;
+			same = strncmp(line, f->name, fl) == 0 &&
+			       ((len == fl + 4 && strncmp(suffix, "_sum", 4) == 0) ||
+				(len == fl + 6 && strncmp(suffix, "_count", 6) == 0) ||
+				(len == fl + 7 && strncmp(suffix, "_bucket{le=\"", 12) == 0));
+		}
 		cr_assert(same, "sample outside its family %s: %s", f->name, line);
 		const char *p = line + len;
 		if (*p == '{')
@@ -340,6 +344,19 @@ Test(metrics, page_is_valid_exposition_with_every_stats_counter)
 	cr_assert_eq(value_of(page, "sluice_generation"), 1);
 	cr_assert_eq(value_of(page, "sluice_swaps_total"), 1);
 	cr_assert_eq(value_of(page, "sluice_swap_grace_seconds_count"), 1);
+	/* A histogram Prometheus can add up across gateways: cumulative
+	 * buckets at fixed bounds, the last one every grace period. */
+	double last = 0;
+	for (unsigned b = 0; b < SLUICE_GRACE_BUCKETS; b++) {
+		char name[96];
+		snprintf(name, sizeof(name), "sluice_swap_grace_seconds_bucket{le=\"%.9g\"}",
+			 sluice_grace_bucket_ms[b] / 1e3);
+		double v = value_of(page, name);
+		cr_assert_geq(v, last, "%s falls", name);
+		last = v;
+	}
+	cr_assert_eq(last, 1, "the one grace period took over 5 s?");
+	cr_assert_eq(value_of(page, "sluice_swap_grace_seconds_bucket{le=\"+Inf\"}"), 1);
 	cr_assert_eq(value_of(page, "sluice_events_written_total"), 0);
 	/* The pack's name and version carry a quote, a backslash and a newline. */
 	cr_assert_eq(rule_value(page, "r2"), 7, "%s", page);
@@ -546,15 +563,16 @@ Test(metrics_http, stalled_scrapers_delay_neither_scrapes_nor_the_control_socket
 	unsigned port = ts_free_tcp_port();
 	char listen[32];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, listen, err, sizeof(err)), 0, "%s", err);
+	struct sluice_metrics_http_config cfg = {.listen = listen};
+	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, &cfg, err, sizeof(err)), 0, "%s", err);
 	/* A second server on the same address is refused, not sharing it. */
 	struct sluice_metrics_http *again =
-	    sluice_metrics_http_open(listen, &fx.ctl, err, sizeof(err));
+	    sluice_metrics_http_open(&cfg, &fx.ctl, err, sizeof(err));
 	cr_assert_null(again);
 	char want[96];
 	snprintf(want, sizeof(want), "--metrics-listen %s: cannot listen", listen);
 	cr_assert_not_null(strstr(err, want), "%s", err);
-	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, listen, err, sizeof(err)), -1);
+	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, &cfg, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "metrics are already served");
 	fx.stats[1].messages = 77;
 
@@ -614,5 +632,162 @@ Test(metrics_http, stalled_scrapers_delay_neither_scrapes_nor_the_control_socket
 	atomic_store(&loop_stop, true);
 	pthread_join(loop, NULL);
 	free(sock);
+	fixture_stop(&fx);
+}
+
+/* ---- authentication and TLS, with curl as the scraper ---- */
+
+static char *write_secret(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char *path = NULL;
+	cr_assert_neq(asprintf(&path, "%s/%s", dir, name), -1);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(chmod(path, mode), 0);
+	return path;
+}
+
+/* curl's status line and body, or its error, in *out; its exit status. */
+static int curl(const char *url, const char *cacert, const char *user, char **out)
+{
+	const char *argv[16];
+	unsigned a = 0;
+	argv[a++] = "/usr/bin/curl";
+	argv[a++] = "-sS";
+	argv[a++] = "-i";
+	argv[a++] = "--max-time";
+	argv[a++] = "5";
+	if (cacert != NULL) {
+		argv[a++] = "--cacert";
+		argv[a++] = cacert;
+	}
+	if (user != NULL) {
+		argv[a++] = "-u";
+		argv[a++] = user;
+	}
+	argv[a++] = url;
+	argv[a] = NULL;
+	return ts_run((char *const *)argv, 10, out);
+}
+
+Test(metrics_http, scrapers_must_authenticate_over_tls, .timeout = 60)
+{
+	struct fixture fx;
+	char err[512];
+	fixture_start(&fx, 4, 0);
+	fx.stats[0].messages = 55;
+	char *cert = NULL, *key = NULL, *out = NULL;
+	cr_assert_neq(asprintf(&cert, "%s/cert.pem", fx.dir), -1);
+	cr_assert_neq(asprintf(&key, "%s/key.pem", fx.dir), -1);
+	const char *openssl[] = {"/usr/bin/openssl",
+				 "req",
+				 "-x509",
+				 "-newkey",
+				 "ec",
+				 "-pkeyopt",
+				 "ec_paramgen_curve:P-256",
+				 "-nodes",
+				 "-days",
+				 "1",
+				 "-subj",
+				 "/CN=127.0.0.1",
+				 "-addext",
+				 "subjectAltName=IP:127.0.0.1",
+				 "-keyout",
+				 key,
+				 "-out",
+				 cert,
+				 NULL};
+	cr_assert_eq(ts_run((char *const *)openssl, 30, &out), 0, "%s", out);
+	free(out);
+	cr_assert_eq(chmod(key, 0600), 0);
+	char *auth = write_secret(fx.dir, "auth", "scraper:s3cret pass\n", 0640);
+
+	unsigned port = ts_free_tcp_port();
+	char listen[32], url[64], plain[64];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/metrics", port);
+	snprintf(plain, sizeof(plain), "http://127.0.0.1:%u/metrics", port);
+	struct sluice_metrics_http_config cfg = {
+	    .listen = listen, .auth_file = auth, .tls_cert = cert, .tls_key = key};
+	cr_assert_eq(sluice_metrics_http_check(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_control_open_metrics(&fx.ctl, &cfg, err, sizeof(err)), 0, "%s", err);
+
+	atomic_store(&loop_stop, false);
+	pthread_t loop;
+	cr_assert_eq(pthread_create(&loop, NULL, control_loop, &fx.ctl), 0);
+	char *none = NULL, *wrong = NULL, *right = NULL, *clear = NULL, *untrusted = NULL;
+	int rc_none = curl(url, cert, NULL, &none);
+	int rc_wrong = curl(url, cert, "scraper:s3cret", &wrong);
+	int rc_right = curl(url, cert, "scraper:s3cret pass", &right);
+	int rc_clear = curl(plain, NULL, "scraper:s3cret pass", &clear);
+	int rc_untrusted = curl(url, NULL, "scraper:s3cret pass", &untrusted);
+	/* Assertions only once the loop is stopped: a failed one must not
+	 * leave a thread running on this test's fixture. */
+	atomic_store(&loop_stop, true);
+	pthread_join(loop, NULL);
+
+	cr_assert_eq(rc_none, 0, "%s", none);
+	cr_assert_not_null(strstr(none, " 401"), "%s", none);
+	cr_assert_not_null(strstr(none, "WWW-Authenticate: Basic realm=\"sluice metrics\""), "%s",
+			   none);
+	cr_assert_null(strstr(none, "sluice_messages_total"), "%s", none);
+	cr_assert_eq(rc_wrong, 0, "%s", wrong);
+	cr_assert_not_null(strstr(wrong, " 401"), "%s", wrong);
+	cr_assert_null(strstr(wrong, "sluice_messages_total"), "%s", wrong);
+	cr_assert_eq(rc_right, 0, "%s", right);
+	cr_assert_not_null(strstr(right, " 200"), "%s", right);
+	const char *body = strstr(right, "\r\n\r\n");
+	cr_assert_not_null(body);
+	cr_assert_eq(value_of(body + 4, "sluice_messages_total{worker=\"0\"}"), 55, "%s", right);
+	/* Plain HTTP to the TLS port gets no page; nor does a client that
+	 * does not trust the certificate. */
+	cr_assert_neq(rc_clear, 0, "%s", clear);
+	cr_assert_null(strstr(clear, "sluice_messages_total"), "%s", clear);
+	cr_assert_eq(rc_untrusted, 60, "curl: %d %s", rc_untrusted, untrusted);
+	free(none);
+	free(wrong);
+	free(right);
+	free(clear);
+	free(untrusted);
+	sluice_control_close(&fx.ctl);
+
+	/* What a start refuses, each for its own reason. */
+	struct {
+		struct sluice_metrics_http_config cfg;
+		const char *says;
+	} bad[] = {
+	    {{listen, NULL, NULL, write_secret(fx.dir, "open", "a:b\n", 0644)},
+	     "others may read or write it (mode 644)"},
+	    {{listen, NULL, NULL, write_secret(fx.dir, "nocolon", "scraper\n", 0600)},
+	     "the first line must be USER:PASSWORD"},
+	    {{listen, NULL, NULL, write_secret(fx.dir, "nopass", "scraper:\n", 0600)},
+	     "the first line must be USER:PASSWORD"},
+	    {{listen, NULL, NULL, write_secret(fx.dir, "nouser", ":pw\n", 0600)},
+	     "the first line must be USER:PASSWORD"},
+	    {{listen, NULL, NULL, "/nonexistent/auth"}, "--metrics-auth /nonexistent/auth: "},
+	    {{listen, cert, NULL, NULL}, "--metrics-tls-cert and --metrics-tls-key go together"},
+	    {{listen, NULL, key, NULL}, "--metrics-tls-cert and --metrics-tls-key go together"},
+	    {{listen, cert, write_secret(fx.dir, "openkey", "x", 0644), NULL}, "--metrics-tls-key"},
+	    {{listen, write_secret(fx.dir, "notpem", "hello\n", 0644), key, NULL},
+	     "want a PEM certificate and a PEM private key"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_assert_eq(sluice_metrics_http_check(&bad[i].cfg, err, sizeof(err)), -1, "%zu",
+			     i);
+		cr_assert_not_null(strstr(err, bad[i].says), "%zu: %s", i, err);
+		cr_assert_null(sluice_metrics_http_open(&bad[i].cfg, &fx.ctl, err, sizeof(err)));
+		cr_assert_not_null(strstr(err, bad[i].says), "%zu: %s", i, err);
+	}
+	for (size_t i = 0; i < 4; i++)
+		free((char *)bad[i].cfg.auth_file);
+	free((char *)bad[7].cfg.tls_key);
+	free((char *)bad[8].cfg.tls_cert);
+	free(cert);
+	free(key);
+	free(auth);
 	fixture_stop(&fx);
 }

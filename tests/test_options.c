@@ -1343,6 +1343,35 @@ Test(options_parse, metrics_listen_must_be_an_address_and_a_port)
 	sluice_options_free(&opt);
 }
 
+Test(options_parse, metrics_auth_and_tls_secure_an_endpoint_that_is_given)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc =
+	    PARSE(&opt, err, "--rules", "x.pack", "--metrics-auth", "/etc/sluice/metrics.auth");
+	expect_error(rc, err,
+		     "--metrics-auth and --metrics-tls-cert/-key secure --metrics-listen, which is "
+		     "not given");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "--rules", "x.pack", "--metrics-listen", "127.0.0.1:9470",
+		   "--metrics-tls-cert", "c.pem");
+	expect_error(rc, err, "--metrics-tls-cert and --metrics-tls-key go together");
+	sluice_options_free(&opt);
+	char *path = write_config("rules = x.pack\nmetrics-listen = 127.0.0.1:9470\n"
+				  "metrics-auth = /etc/sluice/metrics.auth\n"
+				  "metrics-tls-cert = /etc/sluice/metrics.crt\n"
+				  "metrics-tls-key = /etc/sluice/metrics.key\n");
+	rc = PARSE(&opt, err, "-c", path);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(opt.metrics_auth, "/etc/sluice/metrics.auth");
+	cr_assert_str_eq(opt.metrics_tls_cert, "/etc/sluice/metrics.crt");
+	cr_assert_str_eq(opt.metrics_tls_key, "/etc/sluice/metrics.key");
+	sluice_options_free(&opt);
+	cr_assert_null(opt.metrics_auth);
+	unlink(path);
+	free(path);
+}
+
 Test(options_parse, event_bus_options_their_defaults_and_config_lines)
 {
 	struct sluice_options opt;

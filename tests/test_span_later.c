@@ -20,6 +20,7 @@
 #include "lint.h"
 #include "match.h"
 #include "pack.h"
+#include "pack_cache.h"
 #include "pack_source.h"
 
 static char *fixture(const char *name)
@@ -39,7 +40,7 @@ static struct sluice_pack *load(const char *name)
 	struct sluice_pack *pack = NULL;
 	char err[4096] = "";
 
-	cr_assert_eq(sluice_pack_load(path, &pack, err, sizeof(err)), 0, "%s: %s", name, err);
+	cr_assert_eq(ts_pack_load(path, &pack, err, sizeof(err)), 0, "%s: %s", name, err);
 	free(path);
 	return pack;
 }

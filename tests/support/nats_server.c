@@ -241,17 +241,30 @@ int ts_nats_read_events(const char *urls, const char *stream, const char *durabl
 	natsStatus s = natsConnection_ConnectTo(&nc, urls);
 	if (s == NATS_OK)
 		s = natsConnection_JetStream(&js, nc, NULL);
-	if (s == NATS_OK)
+	/* After a cluster restart the stream answers info before its leader
+	 * takes consumers: creating one may time out a few times. */
+	for (int tries = 0; s == NATS_OK && tries < 30; tries++) {
 		s = js_PullSubscribe(&sub, js, "sluice.events.>", durable, NULL, &so, &jerr);
+		if (s != NATS_TIMEOUT && !(s == NATS_ERR && jerr == 0))
+			break;
+		struct timespec pause = {0, 500000000};
+		nanosleep(&pause, NULL);
+		s = NATS_OK;
+	}
+	if (s == NATS_OK && sub == NULL)
+		s = NATS_TIMEOUT;
 	struct seen_bits bits[TS_BUS_WORKERS] = {{0}};
+	/* Give up after 10 fetches in a row bring nothing (20 s): a slow
+	 * machine under a just re-elected leader can pause that long. */
 	int misses = 0;
-	while (s == NATS_OK && seen->messages < (uint64_t)total && misses < 5) {
+	while (s == NATS_OK && seen->messages < (uint64_t)total && misses < 10) {
 		natsMsgList list = {0};
 		natsStatus f = natsSubscription_Fetch(&list, sub, 1000, 2000, &jerr);
 		if (f != NATS_OK) {
 			misses++;
 			continue;
 		}
+		misses = 0;
 		for (int k = 0; k < list.Count; k++) {
 			natsMsg *m = list.Msgs[k];
 			const char *w = NULL, *q = NULL;
@@ -289,6 +302,12 @@ int ts_nats_read_events(const char *urls, const char *stream, const char *durabl
 	if (s != NATS_OK)
 		snprintf(err, err_len, "reading stream %s: %s (JetStream error %d)", stream,
 			 natsStatus_GetText(s), (int)jerr);
+	else if (seen->messages < (uint64_t)total) {
+		snprintf(err, err_len,
+			 "stream %s: read %llu of its %lld messages, then nothing for 20 s", stream,
+			 (unsigned long long)seen->messages, total);
+		s = NATS_TIMEOUT;
+	}
 	natsSubscription_Destroy(sub);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);

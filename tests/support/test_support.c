@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "pack_source.h"
+#include "pack_cache.h"
 #include <unistd.h>
 
 #include "inet_checksum.h"
@@ -357,7 +357,7 @@ void ts_offline_sluice(struct ts_offline_run *r, const char *rules, const char *
 int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,
 		   struct sluice_pack **out, char *err, size_t err_len, void *arg)
 {
-	return sluice_pack_load_within(path, arg, limits, out, err, err_len);
+	return ts_pack_load_within(path, arg, limits, out, err, err_len);
 }
 
 int ts_http(unsigned port, const char *method, const char *target, char **head, char **body)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "pack.h"
+#include "pack_cache.h"
 #include "packet_build.h"
 
 /* Paths under the source and build trees (from SLUICE_SOURCE_ROOT/BUILD_ROOT).
