@@ -233,10 +233,11 @@ int sluice_fleet_get_pack(struct sluice_fleet *f, const struct sluice_fleet_pack
 			return -1;
 		}
 		if (s != NATS_OK) {
+			/* The bus, not the pack: worth another try. */
 			snprintf(err, err_len, "chunk %u of %u of pack %.12s: %s", i + 1,
 				 ref->chunks, ref->sha256, nats_GetLastError(&s));
 			free(buf);
-			return -1;
+			return -2;
 		}
 		uint64_t off = (uint64_t)i * SLUICE_FLEET_CHUNK_BYTES;
 		uint64_t want = ref->size - off < SLUICE_FLEET_CHUNK_BYTES

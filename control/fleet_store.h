@@ -125,9 +125,11 @@ int sluice_fleet_put_pack(struct sluice_fleet *f, const uint8_t *data, size_t le
 			  struct sluice_fleet_pack_ref *ref, char *err, size_t err_len);
 
 /* Reassembles the pack ref names: every chunk present with its size, then
- * the SHA-256 checked. *out (malloc'd) holds ref->size bytes. Errors name the
- * chunk or the hashes: "chunk 2 of 5 of PACK is missing", "... has N bytes,
- * expected M", "SHA-256 of the chunks is X, the manifest says Y". */
+ * the SHA-256 checked. *out (malloc'd) holds ref->size bytes. -1 when the
+ * pack is wrong, with err naming the chunk or the hashes: "chunk 2 of 5 of
+ * PACK is missing", "... has N bytes, expected M", "SHA-256 of the chunks is
+ * X, the manifest says Y"; -2 when the bus failed (a timeout, the connection
+ * lost): the same pack may come whole on another try. */
 int sluice_fleet_get_pack(struct sluice_fleet *f, const struct sluice_fleet_pack_ref *ref,
 			  uint8_t **out, char *err, size_t err_len);
 

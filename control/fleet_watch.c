@@ -171,6 +171,7 @@ static void handle_target(struct sluice_fleet_watch *fw, struct sluice_fleet *f,
 	int s = sluice_fleet_slot_index(t->slot);
 	if (s < 0 || t->revision <= fw->handled_rev[s])
 		return;
+	uint64_t previous_rev = fw->handled_rev[s];
 	fw->handled_rev[s] = t->revision;
 	pthread_mutex_lock(&fw->lock);
 	struct sluice_fleet_slot_state *ss = &fw->st.slot[s];
@@ -184,7 +185,18 @@ static void handle_target(struct sluice_fleet_watch *fw, struct sluice_fleet *f,
 	char err[1024], path[CACHE_PATH_BYTES];
 	uint8_t *data = NULL;
 	cache_path(fw, path, sizeof(path), s, t->pack.sha256);
-	if (sluice_fleet_get_pack(f, &t->pack, &data, err, sizeof(err)) != 0) {
+	int got = sluice_fleet_get_pack(f, &t->pack, &data, err, sizeof(err));
+	if (got == -2) {
+		/* The bus failed, not the pack: not a refusal. The next resync
+		 * (RESYNC_MS) or the watch tries this target again. */
+		fw->handled_rev[s] = previous_rev;
+		pthread_mutex_lock(&fw->lock);
+		snprintf(ss->reason, sizeof(ss->reason), "fetch failed, trying again: %.400s", err);
+		fw->dirty = true;
+		pthread_mutex_unlock(&fw->lock);
+		return;
+	}
+	if (got != 0) {
 		refuse(fw, s, t, err);
 		return;
 	}
@@ -222,12 +234,13 @@ static void heartbeat(struct sluice_fleet_watch *fw, struct sluice_fleet *f)
 static void resync(struct sluice_fleet_watch *fw, struct sluice_fleet *f, const char *group)
 {
 	for (int s = 0; s < SLUICE_FLEET_SLOTS; s++) {
-		struct sluice_fleet_target t;
-		char err[1024];
+		struct sluice_fleet_target t = {0};
+		char err[1024] = "";
 		int rc = sluice_fleet_get_target(f, slot_names[s], group, &t, err, sizeof(err));
 		if (rc == 1)
 			handle_target(fw, f, &t);
-		else if (rc < 0 && t.revision > fw->handled_rev[s] && strstr(err, "manifest")) {
+		else if (rc < 0 && strstr(err, "bad manifest") != NULL &&
+			 t.revision > fw->handled_rev[s]) {
 			fw->handled_rev[s] = t.revision;
 			refuse(fw, s, &t, err);
 		}
