@@ -67,7 +67,8 @@ static void fleet_usage(FILE *out)
 		"      (urgent notices)\n"
 		"  status [--json]\n"
 		"      each group's target, and each gateway: group, state (running, behind,\n"
-		"      refused, stale), the packs in force, the last refusal and its reason\n"
+		"      refused, stale), the packs in force, the last refusal and its reason;\n"
+		"      exit 1 when any gateway is not running its targets\n"
 		"  rollback [--slot main|urgent] [--wait SECONDS] [--no-wait]\n"
 		"      every group's target back to its previous pack, then wait for the\n"
 		"      gateways to run it\n"
@@ -623,6 +624,11 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 		return 2;
 	}
 	uint64_t now = sluice_realtime_ns();
+	/* For scripts and probes: 0 only when every gateway runs its targets. */
+	int status = 0;
+	for (size_t i = 0; i < ng; i++)
+		if (strcmp(gateway_state(&gws[i], ts, nt, now), "running") != 0)
+			status = 1;
 	if (a->json) {
 		struct sluice_strbuf sb;
 		sluice_strbuf_init(&sb);
@@ -684,7 +690,7 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 	}
 	free(ts);
 	free(gws);
-	return 0;
+	return status;
 }
 
 /* ---- arguments ---- */

@@ -551,6 +551,14 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	assert_contains(out, "\"fleet_last_refusal\":\"pack is not signed");
 	free(out);
 	stop_gateways_cleanly();
+	/* Gateways gone: three heartbeats later they are stale, and the
+	 * status's exit says the fleet is not running its targets. */
+	cr_assert_eq(fleet(&out, "status", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 0, "%s", out);
+	free(out);
+	sleep_ms(1200);
+	cr_assert_eq(fleet(&out, "status", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 1, "%s", out);
+	assert_contains(out, "gw-main-2        main       stale");
+	free(out);
 	cr_log_info(
 	    "fleet: 3 gateways up %.1f s; staged publish (hold 2 s) %.2f s; rollback %.2f s;"
 	    " urgent at once %.2f s; whole test %.1f s",
