@@ -41,6 +41,8 @@ static const char *actor_name(enum sluice_actor_kind kind)
 		return "client";
 	case SLUICE_ACTOR_STARTUP:
 		return "startup";
+	case SLUICE_ACTOR_FLEET:
+		return "fleet";
 	default:
 		return "daemon";
 	}

@@ -34,6 +34,7 @@ enum sluice_actor_kind {
 	SLUICE_ACTOR_DAEMON = 0, /* the daemon's own decision (expiry, tests) */
 	SLUICE_ACTOR_STARTUP,	 /* options given at start */
 	SLUICE_ACTOR_CLIENT,	 /* a control-socket client */
+	SLUICE_ACTOR_FLEET,	 /* a target read from the pack source (fleet_watch.h) */
 };
 
 struct sluice_actor {

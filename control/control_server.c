@@ -1,4 +1,5 @@
 #include "control_server.h"
+#include "fleet_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,6 +197,8 @@ static void watchdog_sample(struct sluice_control *ctl)
 			ctl->progress_ms[w] = now;
 			ctl->stuck[w] = false;
 		} else if (now - ctl->progress_ms[w] > ctl->stall_ms) {
+			if (!ctl->stuck[w])
+				ctl->stalls++;
 			ctl->stuck[w] = true;
 		}
 	}
@@ -391,6 +394,17 @@ static void reply_stats(struct sluice_control *ctl, struct sluice_strbuf *sb)
 	    (unsigned long long)bus.lost, (unsigned long long)bus.reconnects);
 	sluice_strbuf_printf(sb, "\"events_bus_last_error\":");
 	sluice_strbuf_json_string(sb, bus.last_error);
+	struct sluice_fleet_status fleet = {0};
+	if (ctl->fleet != NULL)
+		sluice_fleet_watch_status(ctl->fleet, &fleet);
+	sluice_strbuf_printf(
+	    sb,
+	    ",\"fleet\":%s,\"fleet_connected\":%s,\"fleet_group\":", ctl->fleet ? "true" : "false",
+	    ctl->fleet && sluice_fleet_watch_connected(ctl->fleet) ? "true" : "false");
+	sluice_strbuf_json_string(sb, fleet.group);
+	sluice_strbuf_printf(sb, ",\"fleet_refusals\":%llu,\"fleet_last_refusal\":",
+			     (unsigned long long)fleet.refusals);
+	sluice_strbuf_json_string(sb, fleet.has_refusal ? fleet.refused_reason : "");
 	sluice_strbuf_printf(sb, ",\"packs\":{\"main\":");
 	slot_pack_brief(sb, gen->slot[SLUICE_SLOT_MAIN].pack);
 	sluice_strbuf_printf(sb, ",\"urgent\":");

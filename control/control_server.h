@@ -35,6 +35,8 @@
 
 #define SLUICE_MAX_WORKERS 128
 
+struct sluice_fleet_watch; /* fleet_watch.h */
+
 /* What a port's driver counted that no worker saw: packets lost before Sluice
  * (no free mbuf, a full RX ring) and errors. Sides are 0 (A) and 1 (B). */
 struct sluice_port_counters {
@@ -71,12 +73,14 @@ struct sluice_control {
 	uint64_t seen_iterations[SLUICE_MAX_WORKERS];
 	double progress_ms[SLUICE_MAX_WORKERS];
 	bool stuck[SLUICE_MAX_WORKERS];
-	double last_expiry_ms;		       /* when rule expiry was last checked */
-	uint64_t access_refusals;	       /* clients refused by the peer check */
+	uint64_t stalls;	  /* times a worker was found stuck (a fleet rollout watches it) */
+	double last_expiry_ms;	  /* when rule expiry was last checked */
+	uint64_t access_refusals; /* clients refused by the peer check */
 	sluice_port_counters_fn port_counters; /* NULL: no ports (tests) */
 	void *port_counters_arg;
 	struct sluice_metrics metrics;		  /* the /metrics renderer's state */
 	struct sluice_metrics_http *metrics_http; /* NULL: no --metrics-listen */
+	struct sluice_fleet_watch *fleet;	  /* NULL: no --pack-source */
 };
 
 /* Looks a group up by name; -1 with err naming it when there is none. */

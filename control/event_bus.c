@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "event_spool.h"
+#include "nats_connect.h"
 
 _Static_assert(SLUICE_EVENT_SPOOL_RECORD_MAX ==
 		   SLUICE_EVENT_BUS_SUBJECT + SLUICE_EVENT_BUS_MSG_ID + 4096,
@@ -622,38 +623,15 @@ static void bus_free(struct sluice_event_bus *bus)
 
 static int connect_bus(struct sluice_event_bus *bus, const char *servers, char *err, size_t err_len)
 {
-	char *copy = strdup(servers);
-	const char *urls[32];
-	int count = 0;
-	if (copy == NULL)
+	if (sluice_nats_options(servers, "--events-bus", &bus->opts, err, err_len) != 0)
 		return -1;
-	for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok != NULL && count < 32;
-	     tok = strtok_r(NULL, ",", &save))
-		urls[count++] = tok;
-	natsStatus s = natsOptions_Create(&bus->opts);
-	if (s == NATS_OK)
-		s = natsOptions_SetServers(bus->opts, urls, count);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(bus->opts, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectWait(bus->opts, 250);
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(bus->opts, 1000);
-	/* A dead server is noticed within 2 to 3 s, not the default 4 minutes. */
-	if (s == NATS_OK)
-		s = natsOptions_SetPingInterval(bus->opts, 1000);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxPingsOut(bus->opts, 2);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectedCB(bus->opts, on_reconnected, bus);
+	natsStatus s = natsOptions_SetReconnectedCB(bus->opts, on_reconnected, bus);
 	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(bus->opts, true, on_connected, bus);
 	if (s != NATS_OK) {
 		snprintf(err, err_len, "--events-bus %s: %s", servers, natsStatus_GetText(s));
-		free(copy);
 		return -1;
 	}
-	free(copy);
 	s = natsConnection_Connect(&bus->nc, bus->opts);
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
 		snprintf(err, err_len, "--events-bus %s: %s", servers, natsStatus_GetText(s));

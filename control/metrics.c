@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "control_server.h"
 #include "event_bus.h"
+#include "fleet_watch.h"
 #include "ruleset_registry.h"
 #include "worker_stats.h"
 
@@ -467,6 +468,24 @@ static void bus_families(struct sluice_strbuf *sb, const struct sluice_control *
 	sample_u64(sb, "sluice_events_bus_connected", bus.connected && bus.stream_ready);
 }
 
+/* The fleet's pack source (fleet_watch.h): zeros without one. */
+static void fleet_families(struct sluice_strbuf *sb, const struct sluice_control *ctl)
+{
+	struct sluice_fleet_status st;
+	memset(&st, 0, sizeof(st));
+	bool connected = false;
+	if (ctl->fleet != NULL) {
+		sluice_fleet_watch_status(ctl->fleet, &st);
+		connected = sluice_fleet_watch_connected(ctl->fleet);
+	}
+	family(sb, "sluice_fleet_refusals_total", "counter",
+	       "Fleet targets refused: a bad manifest or chunk, or a pack the load refused.");
+	sample_u64(sb, "sluice_fleet_refusals_total", st.refusals);
+	family(sb, "sluice_fleet_connected", "gauge",
+	       "1 while connected to the pack source (0 also without one).");
+	sample_u64(sb, "sluice_fleet_connected", connected);
+}
+
 static void event_families(struct sluice_strbuf *sb, const struct sluice_control *ctl)
 {
 	static const struct {
@@ -494,6 +513,7 @@ static void event_families(struct sluice_strbuf *sb, const struct sluice_control
 					     : 0);
 	}
 	bus_families(sb, ctl);
+	fleet_families(sb, ctl);
 	bool waits = ctl->events_full != NULL && strcmp(ctl->events_full, "wait") == 0;
 	family(sb, "sluice_events_full_policy", "gauge",
 	       "What a worker does with an event its full ring refuses (--events-full), as 1.");

@@ -13,6 +13,7 @@
 
 #include "control_protocol.h"
 #include "json_value.h"
+#include "sluicectl_fleet.h"
 
 #define DEFAULT_SOCKET "/run/sluice/sluice.sock"
 #define MIB	       (1024.0 * 1024.0)
@@ -65,6 +66,9 @@ static void usage(FILE *out)
 		"      its loop, 1 (with the reason) when not: for probes (systemd, Kubernetes)\n"
 		"  stop\n"
 		"      ask the daemon to finish and print its summary\n"
+		"  fleet publish|status|rollback --bus URLS ...\n"
+		"      packs through the bus to every gateway, canary first (sluicectl fleet\n"
+		"      --help)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH   control socket (default %s, or $SLUICE_SOCKET)\n"
@@ -631,6 +635,9 @@ int main(int argc, char **argv)
 {
 	struct globals g = {.socket_path = getenv("SLUICE_SOCKET"), .timeout_ms = 60000};
 	int status = 0;
+	/* The fleet's commands talk to the bus, not to a daemon's socket. */
+	if (argc > 1 && strcmp(argv[1], "fleet") == 0)
+		return sluicectl_fleet(argc - 1, argv + 1);
 	if (g.socket_path == NULL || *g.socket_path == '\0')
 		g.socket_path = DEFAULT_SOCKET;
 	int i = parse_globals(argc, argv, &g, &status);

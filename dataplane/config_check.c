@@ -215,6 +215,23 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 			opt->events_stream_replicas == 1 ? "" : "s", opt->events_bus_pending,
 			opt->events_bus_ack_ms, opt->events_spool ? opt->events_spool : "none",
 			opt->events_spool ? "" : " (events the window cannot hold are lost)");
+	if (opt->pack_source != NULL) {
+		/* Like the events bus, the servers are not contacted here. */
+		const char *gw = opt->gateway_name != NULL ? opt->gateway_name : "(the host name)";
+		if ((opt->gateway_name != NULL && !sluice_fleet_name_ok(opt->gateway_name)) ||
+		    !sluice_fleet_name_ok(opt->fleet_group) ||
+		    !sluice_fleet_name_ok(opt->pack_bucket)) {
+			snprintf(err, err_len,
+				 "--gateway-name, --fleet-group and --pack-bucket: 1 to 63 of A-Z "
+				 "a-z 0-9 _ - (they are keys and bucket names on the bus)");
+			goto out;
+		}
+		fprintf(out,
+			"pack source: %s, bucket %s (status in %s_STATUS), gateway %s, group %s,"
+			" cache %s, heartbeat %u ms\n",
+			opt->pack_source, opt->pack_bucket, opt->pack_bucket, gw, opt->fleet_group,
+			opt->pack_cache, opt->fleet_heartbeat_ms);
+	}
 	if (opt->audit_log)
 		fprintf(out, "audit log: %s\n", opt->audit_log);
 	fprintf(out, "control socket: %s\n", socket ? opt->control_socket : "(none)");

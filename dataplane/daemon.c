@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -54,6 +55,7 @@ struct daemon {
 	bool sink_open;
 	struct sluice_event_bus *bus;		/* NULL: no --events-bus */
 	struct sluice_event_bus_stats bus_last; /* after it closed */
+	struct sluice_fleet_watch *fleet;	/* NULL: no --pack-source */
 	bool bus_closed;
 	uint64_t event_hash_key[2];
 	struct sluice_audit_log audit;
@@ -478,6 +480,9 @@ static void close_bus(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	d->control.fleet = NULL;
+	sluice_fleet_watch_stop(d->fleet);
+	d->fleet = NULL;
 	sluice_telemetry_detach();
 	close_bus(d);
 	sluice_control_close(&d->control);
@@ -569,6 +574,22 @@ static int start(struct daemon *d, char *err, size_t err_len)
 		}
 	}
 
+	if (o->pack_source != NULL) {
+		/* A host name may hold dots; the gateway's name is one key token. */
+		char host[64] = "sluice";
+		gethostname(host, sizeof(host) - 1);
+		for (char *c = host; *c != '\0'; c++)
+			if (!sluice_fleet_name_ok((char[]){*c, '\0'}))
+				*c = '_';
+		struct sluice_fleet_watch_config fc;
+		sluice_options_fleet(o, host, &fc);
+		d->fleet = sluice_fleet_watch_start(&fc, err, err_len);
+		if (d->fleet == NULL)
+			return -1;
+		/* What the fleet last gave this gateway, before the bus is reached. */
+		sluice_fleet_watch_load_cache(d->fleet, &d->registry);
+	}
+
 	if (create_pools(d, err, err_len) != 0)
 		return -1;
 	/* Queue q is worker q's: its buffers and rings on that worker's node. */
@@ -635,6 +656,7 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	d->registry.drain = drain_hook;
 	d->registry.check_workers = sluice_control_check_workers;
 	d->registry.hook_arg = &d->control;
+	d->control.fleet = d->fleet;
 	d->control.metrics.rule_limit = o->metrics_rule_limit;
 	struct sluice_metrics_http_config metrics = {.listen = o->metrics_listen,
 						     .auth_file = o->metrics_auth,
@@ -706,6 +728,7 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	double deadline = opt->duration_s > 0 ? sluice_mono_s() + opt->duration_s : 0;
 	while (!stop_signalled && !d->control.stop_requested) {
 		sluice_control_run_once(&d->control, 5);
+		sluice_fleet_watch_poll(d->fleet, &d->control);
 		sluice_telemetry_publish(&d->control);
 		if (reopen_signalled)
 			reopen_files(d);
@@ -726,6 +749,9 @@ int sluice_daemon_run(const struct sluice_options *opt)
 	rte_eal_mp_wait_lcore();
 	sluice_control_drain_pushed(&d->control);
 	close_bus(d);
+	sluice_fleet_watch_stop(d->fleet); /* a last status, then off the bus */
+	d->fleet = NULL;
+	d->control.fleet = NULL;
 
 	struct sluice_worker_stats total;
 	sluice_stats_sum(d->control.stats, d->worker_count, &total);

@@ -141,6 +141,25 @@ static const struct option_spec specs[] = {
      " lost, and counted)"},
     {"events-spool-mb", 0, V_UINT, OFF(events_spool_mb), 1, 1048576, "MB",
      "the spool's size limit; past it events are lost, and counted (default 256)"},
+    {"gateway-name", 0, V_STRING, OFF(gateway_name), 0, 0, "NAME",
+     "this gateway's name in the fleet's status and in event message ids; 1 to 63 of"
+     " A-Z a-z 0-9 _ - (default: the host name)"},
+    {"pack-source", 0, V_STRING, OFF(pack_source), 0, 0, "nats://HOST:PORT[,nats://...]",
+     "watch this NATS JetStream bucket for the packs the fleet's operators publish"
+     " (sluicectl fleet publish) to this gateway's group, load each through the same"
+     " checks as a reload, and report what runs to the status bucket (default: none)"},
+    {"pack-bucket", 0, V_STRING, OFF(pack_bucket), 0, 0, "NAME",
+     "the key-value bucket of packs and targets; the status bucket is NAME_STATUS"
+     " (default SLUICE_PACKS)"},
+    {"fleet-group", 0, V_STRING, OFF(fleet_group), 0, 0, "GROUP",
+     "this gateway's rollout group, e.g. canary (default main)"},
+    {"pack-cache", 0, V_STRING, OFF(pack_cache), 0, 0, "DIR",
+     "where packs fetched from --pack-source are kept; the last one loaded in each slot"
+     " is loaded at the next start, before the bus is reached (default"
+     " /var/lib/sluice/fleet)"},
+    {"fleet-heartbeat-ms", 0, V_UINT, OFF(fleet_heartbeat_ms), 100, 600000, "MS",
+     "how often the gateway rewrites its status; three missed make it stale"
+     " (default 2000)"},
     {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
      "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
      " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
@@ -247,6 +266,10 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->events_bus_pending = 1024;
 	opt->events_bus_ack_ms = 5000;
 	opt->events_spool_mb = 256;
+	opt->fleet_group = strdup(SLUICE_FLEET_DEFAULT_GROUP);
+	opt->pack_cache = strdup(SLUICE_FLEET_DEFAULT_CACHE);
+	opt->pack_bucket = strdup(SLUICE_FLEET_BUCKET);
+	opt->fleet_heartbeat_ms = SLUICE_FLEET_HEARTBEAT_MS;
 	opt->history = 8;
 	opt->idle_ms = 500;
 	opt->stall_ms = 1000;
@@ -283,6 +306,13 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->events_stream);
 	free(opt->events_spool);
 	opt->events_bus = opt->events_stream = opt->events_spool = NULL;
+	free(opt->gateway_name);
+	free(opt->pack_source);
+	free(opt->pack_bucket);
+	free(opt->fleet_group);
+	free(opt->pack_cache);
+	opt->gateway_name = opt->pack_source = opt->pack_bucket = NULL;
+	opt->fleet_group = opt->pack_cache = NULL;
 	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
 		free(opt->trusted_keys[i]);
 		opt->trusted_keys[i] = NULL;
@@ -822,6 +852,20 @@ void sluice_options_event_bus(const struct sluice_options *opt, struct sluice_ev
 	    .ack_timeout_ms = opt->events_bus_ack_ms,
 	    .spool_path = opt->events_spool,
 	    .spool_max_bytes = (uint64_t)opt->events_spool_mb << 20,
+	    .gateway = opt->gateway_name,
+	};
+}
+
+void sluice_options_fleet(const struct sluice_options *opt, const char *host,
+			  struct sluice_fleet_watch_config *cfg)
+{
+	*cfg = (struct sluice_fleet_watch_config){
+	    .servers = opt->pack_source,
+	    .bucket = opt->pack_bucket,
+	    .gateway = opt->gateway_name != NULL ? opt->gateway_name : host,
+	    .group = opt->fleet_group,
+	    .cache_dir = opt->pack_cache,
+	    .heartbeat_ms = opt->fleet_heartbeat_ms,
 	};
 }
 

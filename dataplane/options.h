@@ -14,6 +14,7 @@
 
 #include "bad_input.h"
 #include "event_sink.h"
+#include "fleet_watch.h"
 #include "datagram_process.h"
 #include "json_text.h"
 
@@ -90,6 +91,13 @@ struct sluice_options {
 	unsigned events_bus_ack_ms;
 	char *events_spool; /* NULL: none */
 	unsigned events_spool_mb;
+	/* The fleet (fleet_watch.h); pack_source NULL: none. */
+	char *gateway_name; /* NULL: the host name */
+	char *pack_source;
+	char *pack_bucket;
+	char *fleet_group;
+	char *pack_cache;
+	unsigned fleet_heartbeat_ms;
 	char *now;     /* --now: rules' dates judged from this time on */
 	int64_t now_s; /* ... in Unix seconds (0: the clock) */
 	bool help;
@@ -102,6 +110,11 @@ void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_e
 			       struct sluice_event_rotation *rotation);
 
 /* The bus options as event_bus.h takes them; strings point into opt. */
+/* The fleet watcher's settings; host names the gateway when --gateway-name
+ * is not given. Strings point into opt. */
+void sluice_options_fleet(const struct sluice_options *opt, const char *host,
+			  struct sluice_fleet_watch_config *cfg);
+
 void sluice_options_event_bus(const struct sluice_options *opt,
 			      struct sluice_event_bus_config *cfg);
 

@@ -1417,3 +1417,45 @@ Test(options_parse, event_bus_options_their_defaults_and_config_lines)
 		     "--events-bus-ack-ms '10': expected a whole number from 100 to 600000");
 	sluice_options_free(&opt);
 }
+
+Test(options_parse, fleet_options_their_defaults_and_config_lines)
+{
+	struct sluice_options opt;
+	struct sluice_fleet_watch_config fc;
+	struct sluice_event_bus_config bus;
+	char err[512];
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	sluice_options_fleet(&opt, "host-1", &fc);
+	cr_assert_null(fc.servers, "no pack source unless asked for");
+	cr_assert_str_eq(fc.bucket, "SLUICE_PACKS");
+	cr_assert_str_eq(fc.gateway, "host-1", "the host name by default");
+	cr_assert_str_eq(fc.group, "main");
+	cr_assert_str_eq(fc.cache_dir, "/var/lib/sluice/fleet");
+	cr_assert_eq(fc.heartbeat_ms, 2000);
+	sluice_options_free(&opt);
+
+	char *path = write_config("pack-source = nats://10.0.0.1:4222,nats://10.0.0.2:4222\n"
+				  "pack-bucket = CHAT_PACKS\n"
+				  "fleet-group = canary\n"
+				  "gateway-name = gw-fra-1\n"
+				  "pack-cache = /srv/sluice/fleet\n");
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--config", path, "--fleet-heartbeat-ms", "500"),
+		     0, "%s", err);
+	sluice_options_fleet(&opt, "host-1", &fc);
+	cr_assert_str_eq(fc.servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+	cr_assert_str_eq(fc.bucket, "CHAT_PACKS");
+	cr_assert_str_eq(fc.group, "canary");
+	cr_assert_str_eq(fc.gateway, "gw-fra-1");
+	cr_assert_str_eq(fc.cache_dir, "/srv/sluice/fleet");
+	cr_assert_eq(fc.heartbeat_ms, 500);
+	/* One gateway name for the fleet and for the events bus's message ids. */
+	sluice_options_event_bus(&opt, &bus);
+	cr_assert_str_eq(bus.gateway, "gw-fra-1");
+	sluice_options_free(&opt);
+	unlink(path);
+	free(path);
+
+	expect_error(PARSE(&opt, err, "-r", "x", "--fleet-heartbeat-ms", "10"), err,
+		     "--fleet-heartbeat-ms '10': expected a whole number from 100 to 600000");
+	sluice_options_free(&opt);
+}

@@ -516,6 +516,42 @@ Test(pack, serialize_matches_the_written_file)
 	free(path);
 }
 
+/* Name and version without Hyperscan (what `sluicectl fleet publish` reads),
+ * only from an image whose envelope holds. */
+Test(pack, identity_reads_name_and_version_from_a_sound_envelope_only)
+{
+	struct sluice_pack *compiled;
+	char *path = write_default_pack(&compiled);
+	size_t len;
+	uint8_t *file = read_bytes(path, &len);
+	char name[128], version[128], err[1024] = "";
+	cr_assert_eq(sluice_pack_identity(path, file, len, name, sizeof(name), version,
+					  sizeof(version), err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(name, compiled->name);
+	cr_assert_str_eq(version, compiled->version);
+	/* Too small a buffer for the name: refused, not cut. */
+	char tiny[4];
+	cr_assert_neq(sluice_pack_identity(path, file, len, tiny, sizeof(tiny), version,
+					   sizeof(version), err, sizeof(err)),
+		      0);
+	cr_assert(strstr(err, "corrupt pack body: no name and version") != NULL, "%s", err);
+	/* A flipped body byte: the envelope's hash refuses it first. */
+	file[SLUICE_PACK_HEADER_LEN + 2] ^= 1;
+	cr_assert_neq(sluice_pack_identity(path, file, len, name, sizeof(name), version,
+					   sizeof(version), err, sizeof(err)),
+		      0);
+	cr_assert(strstr(err, "SHA-256") != NULL || strstr(err, "hash") != NULL, "%s", err);
+	cr_assert_neq(sluice_pack_identity(path, file, 20, name, sizeof(name), version,
+					   sizeof(version), err, sizeof(err)),
+		      0);
+	cr_assert(strstr(err, "truncated pack") != NULL, "%s", err);
+	free(file);
+	sluice_pack_free(compiled);
+	unlink(path);
+	free(path);
+}
+
 Test(pack, flipped_byte_anywhere_is_refused_by_length_or_hash)
 {
 	char *path = write_default_pack(NULL);

@@ -17,8 +17,8 @@ MAX_WORKERS = 16
 STAGES = ["scan", "whole_path", "packet_path", "streams", "evasion", "events", "kernel", "latency", "swap",
           "scale"]
 # Stages that run only when named in --stages: the soak takes ten minutes and
-# judges endurance, not speed; events_bus needs nats-server.
-OPTIONAL_STAGES = ["soak", "events_bus"]
+# judges endurance, not speed; events_bus and fleet need nats-server.
+OPTIONAL_STAGES = ["soak", "events_bus", "fleet"]
 STAGE_ALIASES = {"packet-path": "packet_path", "whole-path": "whole_path", "wholepath": "whole_path", "ceiling": "scan"}
 
 # name -> path under the build directory
@@ -32,6 +32,7 @@ PROGRAMS = {
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
     "sluice-soak": "bench/soak/sluice-soak",
     "sluice-event-bus-bench": "bench/events_bus/sluice-event-bus-bench",
+    "sluice-fleet-bench": "bench/fleet/sluice-fleet-bench",
     "sluice-stream-bench": "bench/streams/sluice-stream-bench",
     "sluice-norm-bench": "bench/evasion/sluice-norm-bench",
     "sluice-event-bench": "bench/events/sluice-event-bench",
@@ -51,6 +52,7 @@ STAGE_PROGRAMS = {
     "scale": ["sluice-pack", "sluice-scan-bench"],
     "soak": ["sluice-soak"],
     "events_bus": ["sluice-event-bus-bench"],
+    "fleet": ["sluice-fleet-bench", "sluice", "sluicectl", "sluice-pack"],
 }
 
 

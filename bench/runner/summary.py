@@ -185,6 +185,18 @@ def events_rows(st, results):
     return out
 
 
+def fleet_rows(st, results):
+    o = st.get("program_output") or {}
+    out = []
+    for key, what in (("at_once", "publish to 3 gateways running it, at once"),
+                      ("staged_hold_0", "publish to 3 gateways running it, canary first, no hold")):
+        m = (o.get(key) or {}).get("publish_to_all_running_ms") or {}
+        out.append(["fleet", what, num(m.get("median"), "{:,.0f}", "ms"), "median"])
+    if st.get("status") != "ok":
+        out.append(failed_row("fleet", st))
+    return out
+
+
 def events_bus_rows(st, results):
     o = st.get("program_output") or {}
     out = [["events_bus", "to JetStream, bus up, no spool", rate(o.get("direct_events_per_s"), "ev/s"),
@@ -336,7 +348,8 @@ def rows(results):
                      ("evasion", evasion_rows), ("events", events_rows),
                      ("kernel", kernel_rows),
                      ("latency", latency_rows), ("swap", swap_rows), ("scale", scale_rows),
-                     ("soak", soak_rows), ("events_bus", events_bus_rows)):
+                     ("soak", soak_rows), ("events_bus", events_bus_rows),
+                     ("fleet", fleet_rows)):
         st = stage(results, name)
         if st is None:
             continue

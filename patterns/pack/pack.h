@@ -249,6 +249,14 @@ int sluice_pack_parse_image(const char *path, const uint8_t *image, size_t len,
 int sluice_pack_check_envelope(const char *path, const uint8_t *image, size_t len,
 			       size_t *sig_count, char *err, size_t err_len);
 
+/* The name and version of a pack image after sluice_pack_check_envelope(),
+ * without parsing the rest or touching Hyperscan: for tools that move packs
+ * (`sluicectl fleet publish`) on machines that need not be able to load
+ * them. */
+int sluice_pack_identity(const char *path, const uint8_t *image, size_t len, char *name,
+			 size_t name_cap, char *version, size_t version_cap, char *err,
+			 size_t err_len);
+
 /* Allocates (or grows) one scratch valid for every database of the pack. Scratch
  * is per (pack, thread): clone it once per worker. */
 hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch);

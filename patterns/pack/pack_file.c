@@ -1035,3 +1035,34 @@ int sluice_pack_read(const char *path, struct sluice_pack **out, char *err, size
 	free(buf);
 	return rc;
 }
+
+/* One length-prefixed string of the body at *off, copied with a NUL. */
+static int peek_str(const uint8_t *body, size_t body_len, size_t *off, char *out, size_t cap)
+{
+	if (body_len - *off < 4)
+		return -1;
+	uint32_t n = get_le32(body + *off);
+	*off += 4;
+	if (n > body_len - *off || n >= cap || memchr(body + *off, '\0', n) != NULL)
+		return -1;
+	memcpy(out, body + *off, n);
+	out[n] = '\0';
+	*off += n;
+	return 0;
+}
+
+int sluice_pack_identity(const char *path, const uint8_t *image, size_t len, char *name,
+			 size_t name_cap, char *version, size_t version_cap, char *err,
+			 size_t err_len)
+{
+	if (sluice_pack_check_envelope(path, image, len, NULL, err, err_len) != 0)
+		return -1;
+	size_t body_len = (size_t)get_le64(image + 16), off = 0;
+	const uint8_t *body = image + SLUICE_PACK_HEADER_LEN;
+	if (peek_str(body, body_len, &off, name, name_cap) != 0 ||
+	    peek_str(body, body_len, &off, version, version_cap) != 0) {
+		sluice_set_err(err, err_len, "%s: corrupt pack body: no name and version", path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,278 @@
+/* The fleet's pack store (control/fleet_store.c) against a real nats-server
+ * with JetStream on loopback: packs split into chunks and put back together,
+ * and every way a stored pack or manifest can be wrong refused with its own
+ * reason; targets, gateway status and the watch. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fleet_store.h"
+#include "nats_server.h"
+#include "test_support.h"
+
+static struct ts_nats nats;
+static char *dir;
+static struct sluice_fleet *f;
+
+static void setup(void)
+{
+	char err[512];
+	dir = ts_make_tmpdir("fleet-store");
+	cr_assert_eq(ts_nats_start(&nats, 1, dir, err, sizeof(err)), 0, "%s", err);
+	f = sluice_fleet_open(nats.urls, "TEST_PACKS", 3000, err, sizeof(err));
+	cr_assert_not_null(f, "%s", err);
+}
+
+static void teardown(void)
+{
+	sluice_fleet_close(f);
+	f = NULL;
+	ts_nats_stop(&nats);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(fleet_store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Bytes that differ chunk to chunk, so a chunk put in another's place shows. */
+static uint8_t *pattern(size_t len, unsigned seed)
+{
+	uint8_t *p = malloc(len);
+	cr_assert_not_null(p);
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (uint8_t)(x >> 16);
+	}
+	return p;
+}
+
+static void assert_contains(const char *text, const char *want)
+{
+	cr_assert(strstr(text, want) != NULL, "expected '%s' in: %s", want, text);
+}
+
+Test(fleet_store, a_pack_of_several_chunks_comes_back_byte_for_byte)
+{
+	size_t len = 2 * SLUICE_FLEET_CHUNK_BYTES + 12345; /* 3 chunks, the last short */
+	uint8_t *data = pattern(len, 1), *back = NULL;
+	struct sluice_fleet_pack_ref ref = {0};
+	char err[512], hex[65];
+	cr_assert_eq(sluice_fleet_put_pack(f, data, len, &ref, err, sizeof(err)), 0, "%s", err);
+	sluice_fleet_sha256(data, len, hex);
+	cr_assert_str_eq(ref.sha256, hex);
+	cr_assert_eq(ref.size, len);
+	cr_assert_eq(ref.chunks, 3);
+	cr_assert_eq(sluice_fleet_get_pack(f, &ref, &back, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(memcmp(back, data, len), 0);
+	free(back);
+
+	/* Stored again: the same keys, the same bytes (content addressed). */
+	struct sluice_fleet_pack_ref again = {0};
+	cr_assert_eq(sluice_fleet_put_pack(f, data, len, &again, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(again.sha256, ref.sha256);
+
+	/* Exactly one chunk's size makes one chunk, not two. */
+	struct sluice_fleet_pack_ref one = {0};
+	cr_assert_eq(
+	    sluice_fleet_put_pack(f, data, SLUICE_FLEET_CHUNK_BYTES, &one, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(one.chunks, 1);
+	cr_assert_eq(sluice_fleet_get_pack(f, &one, &back, err, sizeof(err)), 0, "%s", err);
+	free(back);
+
+	cr_assert_neq(sluice_fleet_put_pack(f, data, 0, &one, err, sizeof(err)), 0);
+	assert_contains(err, "cannot be stored");
+	free(data);
+}
+
+Test(fleet_store, a_missing_short_or_altered_chunk_is_refused_with_its_reason)
+{
+	size_t len = 2 * SLUICE_FLEET_CHUNK_BYTES + 100;
+	uint8_t *data = pattern(len, 2), *back = (uint8_t *)"untouched";
+	struct sluice_fleet_pack_ref ref = {0};
+	char err[512], key[160];
+	cr_assert_eq(sluice_fleet_put_pack(f, data, len, &ref, err, sizeof(err)), 0, "%s", err);
+
+	/* Altered: chunk 2 replaced by other bytes of the same length. */
+	uint8_t *other = pattern(SLUICE_FLEET_CHUNK_BYTES, 3);
+	snprintf(key, sizeof(key), "blob.%s.1", ref.sha256);
+	cr_assert_eq(
+	    sluice_fleet_raw_put(f, key, other, SLUICE_FLEET_CHUNK_BYTES, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_neq(sluice_fleet_get_pack(f, &ref, &back, err, sizeof(err)), 0);
+	cr_assert_null(back);
+	assert_contains(err, "SHA-256 of the chunks is ");
+	assert_contains(err, "the pack was altered in the store");
+
+	/* Short: chunk 2 cut. */
+	cr_assert_eq(
+	    sluice_fleet_raw_put(f, key, data + SLUICE_FLEET_CHUNK_BYTES, 1000, err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_neq(sluice_fleet_get_pack(f, &ref, &back, err, sizeof(err)), 0);
+	assert_contains(err, "chunk 2 of 3 of pack ");
+	assert_contains(err, "has 1000 bytes, expected 524288");
+
+	/* Missing: chunk 3 purged. */
+	cr_assert_eq(sluice_fleet_raw_put(f, key, data + SLUICE_FLEET_CHUNK_BYTES,
+					  SLUICE_FLEET_CHUNK_BYTES, err, sizeof(err)),
+		     0, "%s", err);
+	snprintf(key, sizeof(key), "blob.%s.2", ref.sha256);
+	cr_assert_eq(sluice_fleet_raw_delete(f, key, err, sizeof(err)), 0, "%s", err);
+	cr_assert_neq(sluice_fleet_get_pack(f, &ref, &back, err, sizeof(err)), 0);
+	assert_contains(err, "chunk 3 of 3 of pack ");
+	assert_contains(err, "is missing");
+
+	/* A reference whose chunk count does not fit its size is not followed. */
+	struct sluice_fleet_pack_ref wrong = ref;
+	wrong.chunks = 2;
+	cr_assert_neq(sluice_fleet_get_pack(f, &wrong, &back, err, sizeof(err)), 0);
+	assert_contains(err, "bad manifest: pack of 1048676 bytes in 2 chunks");
+	free(other);
+	free(data);
+}
+
+static const char good[] =
+    "{\"slot\":\"main\",\"group\":\"canary\",\"pack\":{\"sha256\":"
+    "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"size\":600000,"
+    "\"chunks\":2,\"name\":\"p\",\"version\":\"7\"},\"previous\":null,\"action\":\"publish\","
+    "\"publisher\":\"me\",\"time_ns\":5}";
+
+static void refused(const char *json, const char *reason)
+{
+	struct sluice_fleet_target t;
+	char err[512];
+	cr_assert_neq(sluice_fleet_target_parse(json, strlen(json), &t, err, sizeof(err)), 0,
+		      "accepted: %s", json);
+	assert_contains(err, reason);
+}
+
+/* Replaces the first `from` in good by `to`. */
+static char *good_with(const char *from, const char *to)
+{
+	const char *at = strstr(good, from);
+	cr_assert_not_null(at, "%s", from);
+	char *out = malloc(sizeof(good) + strlen(to));
+	size_t head = (size_t)(at - good);
+	memcpy(out, good, head);
+	strcpy(out + head, to);
+	strcat(out, at + strlen(from));
+	return out;
+}
+
+Test(fleet_store, every_bad_manifest_is_refused_with_the_field_named)
+{
+	struct sluice_fleet_target t;
+	char err[512];
+	cr_assert_eq(sluice_fleet_target_parse(good, strlen(good), &t, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_str_eq(t.pack.version, "7");
+	cr_assert_eq(t.pack.chunks, 2);
+	cr_assert(!t.has_previous);
+
+	static const struct {
+		const char *from, *to, *reason;
+	} cases[] = {
+	    {"{\"slot\"", "[\"slot\"", "bad manifest: not a JSON object"},
+	    {"\"slot\":\"main\",", "", "field 'slot' is missing"},
+	    {"\"main\"", "\"spare\"", "slot 'spare' is neither main nor urgent"},
+	    {"\"canary\"", "\"can.ary\"", "group 'can.ary' is not a name"},
+	    {"\"group\":\"canary\"", "\"group\":3", "field 'group' is not a string"},
+	    {"\"00112233", "\"X0112233", "pack sha256 is not 64 lower-case hex digits"},
+	    {"\"size\":600000", "\"size\":-1", "pack size is missing or out of range"},
+	    {"\"chunks\":2", "\"chunks\":3", "pack has 3 chunks; 600000 bytes make 2"},
+	    {"\"pack\":{", "\"pack\":\"x\",\"p2\":{", "'pack' is not an object"},
+	    {"\"previous\":null", "\"previous\":{\"sha256\":\"ab\",\"size\":1,\"chunks\":1}",
+	     "previous sha256 is not 64 lower-case hex digits"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *json = good_with(cases[i].from, cases[i].to);
+		refused(json, cases[i].reason);
+		free(json);
+	}
+	refused("not json", "not a JSON object");
+	refused("", "not a JSON object");
+}
+
+Test(fleet_store, targets_status_and_the_watch)
+{
+	char err[512];
+	struct sluice_fleet_target t = {0}, back;
+	snprintf(t.slot, sizeof(t.slot), "main");
+	snprintf(t.group, sizeof(t.group), "canary");
+	uint8_t *data = pattern(1000, 4);
+	cr_assert_eq(sluice_fleet_put_pack(f, data, 1000, &t.pack, err, sizeof(err)), 0, "%s", err);
+	snprintf(t.pack.version, sizeof(t.pack.version), "v1");
+	snprintf(t.action, sizeof(t.action), "publish");
+	cr_assert_eq(sluice_fleet_get_target(f, "main", "canary", &back, err, sizeof(err)), 0);
+	cr_assert_eq(sluice_fleet_put_target(f, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_fleet_get_target(f, "main", "canary", &back, err, sizeof(err)), 1, "%s",
+		     err);
+	cr_assert_str_eq(back.pack.sha256, t.pack.sha256);
+	cr_assert_str_eq(back.pack.version, "v1");
+	cr_assert_gt(back.revision, 0);
+
+	/* The watch gives the current target, then the next. */
+	cr_assert_eq(sluice_fleet_watch_open(f, "canary", err, sizeof(err)), 0, "%s", err);
+	struct sluice_fleet_target seen;
+	cr_assert_eq(sluice_fleet_watch_next(f, 2000, &seen, err, sizeof(err)), 1, "%s", err);
+	cr_assert_str_eq(seen.pack.version, "v1");
+	cr_assert_eq(sluice_fleet_watch_next(f, 200, &seen, err, sizeof(err)), 0);
+	snprintf(t.pack.version, sizeof(t.pack.version), "v2");
+	cr_assert_eq(sluice_fleet_put_target(f, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_fleet_watch_next(f, 2000, &seen, err, sizeof(err)), 1, "%s", err);
+	cr_assert_str_eq(seen.pack.version, "v2");
+	cr_assert_gt(seen.revision, back.revision);
+
+	/* Another group's target is not this watch's business. */
+	snprintf(t.group, sizeof(t.group), "main");
+	cr_assert_eq(sluice_fleet_put_target(f, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sluice_fleet_watch_next(f, 300, &seen, err, sizeof(err)), 0);
+
+	/* A manifest that does not parse, or claims another key's place: -2. */
+	cr_assert_eq(sluice_fleet_raw_put(f, "target.main.canary", "{}", 2, err, sizeof(err)), 0);
+	cr_assert_eq(sluice_fleet_watch_next(f, 2000, &seen, err, sizeof(err)), -2);
+	assert_contains(err, "bad manifest: field 'slot' is missing");
+	cr_assert_str_eq(seen.slot, "main");
+	cr_assert_str_eq(seen.group, "canary");
+	cr_assert_eq(
+	    sluice_fleet_raw_put(f, "target.urgent.canary", good, strlen(good), err, sizeof(err)),
+	    0);
+	cr_assert_eq(sluice_fleet_watch_next(f, 2000, &seen, err, sizeof(err)), -2);
+	assert_contains(err, "key target.urgent.canary holds the target of main.canary");
+	sluice_fleet_watch_close(f);
+
+	struct sluice_fleet_target *list = NULL;
+	size_t n = 0;
+	cr_assert_eq(sluice_fleet_list_targets(f, "main", &list, &n, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(n, 1, "only target.main.main parses: %zu", n); /* canary's is "{}" */
+	cr_assert_str_eq(list[0].group, "main");
+	free(list);
+
+	/* Status: written, listed, and stale after three heartbeats. */
+	struct sluice_fleet_status st = {0};
+	snprintf(st.name, sizeof(st.name), "gw-1");
+	snprintf(st.group, sizeof(st.group), "canary");
+	snprintf(st.slot[0].version, sizeof(st.slot[0].version), "v2");
+	snprintf(st.slot[0].result, sizeof(st.slot[0].result), "refused");
+	snprintf(st.slot[0].reason, sizeof(st.slot[0].reason), "bad \"signature\"");
+	st.refusals = 3;
+	st.heartbeat_ms = 100;
+	st.updated_ns = sluice_realtime_ns();
+	cr_assert_eq(sluice_fleet_put_status(f, &st, err, sizeof(err)), 0, "%s", err);
+	struct sluice_fleet_status *all = NULL;
+	size_t bad = 9;
+	cr_assert_eq(sluice_fleet_list_status(f, &all, &n, &bad, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(bad, 0);
+	cr_assert_str_eq(all[0].slot[0].reason, "bad \"signature\"");
+	cr_assert_eq(all[0].refusals, 3);
+	cr_assert(!sluice_fleet_status_stale(&all[0], st.updated_ns + 250000000ull));
+	cr_assert(sluice_fleet_status_stale(&all[0], st.updated_ns + 350000000ull));
+	free(all);
+	free(data);
+}
