@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "fleet_store.h"
 #include "nats_server.h"
+#include "child_process.h"
 #include "test_support.h"
 
 #define GATEWAYS 3
@@ -172,16 +173,8 @@ static void start_gateway(unsigned i, const char *rules)
 			      "--fleet-heartbeat-ms",
 			      "300",
 			      NULL};
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(exe, (char *const *)argv);
-		_exit(127);
-	}
-	R.pid[i] = pid;
+	/* Dies with the test, whatever ends it (child_process.h). */
+	R.pid[i] = ts_spawn((char *const *)argv, log_path);
 	free(exe);
 	free(sock_path);
 	free(cache_path);
@@ -380,15 +373,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 				 R.nats.urls, "--bucket", BUCKET,    "--groups", "canary,main",
 				 "--hold",    "2",	  "--wait",  "30",	 NULL};
 	double publish_started = sluice_mono_s();
-	pid_t pub = fork();
-	cr_assert_geq(pub, 0);
-	if (pub == 0) {
-		int fd = open(pub_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(ctl, (char *const *)publish);
-		_exit(127);
-	}
+	pid_t pub = ts_spawn((char *const *)publish, pub_log);
 	bool canary_alone = false, main_before_canary = false;
 	int status = 0;
 	while (waitpid(pub, &status, WNOHANG) != pub) {
@@ -422,15 +407,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	const char *publish_b[] = {ctl,		"fleet",    "publish", v2b,	   "--bus",
 				   R.nats.urls, "--bucket", BUCKET,    "--groups", "canary,main",
 				   "--hold",	"20",	    "--wait",  "30",	   NULL};
-	pub = fork();
-	cr_assert_geq(pub, 0);
-	if (pub == 0) {
-		int fd = open(pub_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(ctl, (char *const *)publish_b);
-		_exit(127);
-	}
+	pub = ts_spawn((char *const *)publish_b, pub_log);
 	bool canary_on_b = false, main_on_b = false;
 	double give_up = sluice_mono_s() + 30;
 	while (waitpid(pub, &status, WNOHANG) != pub) {
