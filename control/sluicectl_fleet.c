@@ -18,7 +18,8 @@
  * gateways report to the status bucket, and that is what an SRE sees
  * wherever they run this. Lives in sluicectl (the control layer's tool,
  * which already knows the bus) rather than sluice-pack, which must not
- * depend on the control layer.
+ * depend on the control layer: `sluice-pack publish PACK --to URLS` runs
+ * this same command (patterns/sluice-pack/cmd_publish.c).
  */
 #include "sluicectl_fleet.h"
 

@@ -706,3 +706,50 @@ Test(fleet, sluicectl_fleet_refuses_bad_input_before_the_bus)
 	free(R.dir);
 	R.dir = NULL;
 }
+
+/* The analysts' spelling, `sluice-pack publish PACK --to nats://...`, is the
+ * same rollout as `sluicectl fleet publish` (it hands over to it): the
+ * targets it sets are the ones the gateways watch. */
+Test(fleet, sluice_pack_publish_sets_the_targets_sluicectl_sets, .fini = fini, .timeout = 120)
+{
+	char err[512], *out = NULL;
+	R.dir = ts_make_tmpdir("fleet-sp");
+	cr_assert_eq(ts_nats_start(&R.nats, 1, R.dir, err, sizeof(err)), 0, "%s", err);
+	char *pack = make_pack("patterns/rules/flag-phones.yaml", "sp", "sp-1", false);
+	char *tool = ts_build_path("patterns/sluice-pack");
+	unsetenv("SLUICE_PACK_SOURCE");
+
+	const char *no_bus[] = {tool, "publish", pack, NULL};
+	cr_assert_eq(run_tool(no_bus, &out), 2, "%s", out);
+	assert_contains(out, "--to nats://HOST:PORT is needed");
+	free(out);
+	const char *help[] = {tool, "publish", "--help", NULL};
+	cr_assert_eq(run_tool(help, &out), 0, "%s", out);
+	assert_contains(out, "usage: sluice-pack publish PACK --to nats://");
+	assert_contains(out, "Exit status");
+	free(out);
+	const char *missing[] = {tool, "publish", "/nonexistent/x.pack", "--to", R.nats.urls, NULL};
+	cr_assert_eq(run_tool(missing, &out), 2, "%s", out);
+	assert_contains(out, "/nonexistent/x.pack: cannot open");
+	free(out);
+
+	/* No gateway yet: every group converges at once. */
+	const char *publish[] = {tool,		"publish",  pack,   "--to",
+				 R.nats.urls,	"--bucket", BUCKET, "--groups",
+				 "canary,main", "--hold",   "0",    NULL};
+	cr_assert_eq(run_tool(publish, &out), 0, "%s", out);
+	assert_contains(out, "stored sluice-flag-phones sp-1");
+	free(out);
+	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	cr_assert_not_null(R.f, "%s", err);
+	const char *grp[] = {"canary", "main"};
+	for (size_t i = 0; i < 2; i++) {
+		struct sluice_fleet_target t;
+		cr_assert_eq(sluice_fleet_get_target(R.f, "main", grp[i], &t, err, sizeof(err)), 1,
+			     "%s: %s", grp[i], err);
+		cr_assert_str_eq(t.pack.version, "sp-1");
+		cr_assert_str_eq(t.action, "publish");
+	}
+	free(tool);
+	free(pack);
+}

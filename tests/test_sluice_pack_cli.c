@@ -210,8 +210,8 @@ Test(sluice_pack_cli, help_lists_every_command_and_the_exit_statuses)
 	struct run r = sp("--help", NULL);
 
 	assert_rc(&r, 0);
-	const char *cmds[] = {"lint", "compile", "test",   "diff",    "info",
-			      "sign", "verify",	 "keygen", "examples"};
+	const char *cmds[] = {"lint", "compile", "test",   "diff",     "info",
+			      "sign", "verify",	 "keygen", "examples", "publish"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "  %s ", cmds[i]);

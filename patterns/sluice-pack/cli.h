@@ -48,6 +48,7 @@ int sp_cmd_sign(int argc, char **argv);
 int sp_cmd_verify(int argc, char **argv);
 int sp_cmd_keygen(int argc, char **argv);
 int sp_cmd_examples(int argc, char **argv);
+int sp_cmd_publish(int argc, char **argv);
 
 /* Prints "CMD: message" and a pointer to CMD --help on stderr; returns
  * SP_EXIT_USAGE so callers can `return sp_usage_error(...)`. */

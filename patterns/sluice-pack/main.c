@@ -36,6 +36,8 @@ static const struct command commands[] = {
     {"keygen", "sluice-pack keygen", sp_cmd_keygen, "NAME", "new key pair NAME.key, NAME.pub"},
     {"examples", "sluice-pack examples", sp_cmd_examples, "RULES.yaml [--acting]",
      "the rules' matches: examples, one per line"},
+    {"publish", "sluice-pack publish", sp_cmd_publish, "PACK --to nats://HOST:PORT",
+     "roll a signed pack out to the fleet, canary first"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
