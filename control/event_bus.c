@@ -621,9 +621,10 @@ static void bus_free(struct sluice_event_bus *bus)
 	free(bus);
 }
 
-static int connect_bus(struct sluice_event_bus *bus, const char *servers, char *err, size_t err_len)
+static int connect_bus(struct sluice_event_bus *bus, const char *servers,
+		       const struct sluice_nats_security *sec, char *err, size_t err_len)
 {
-	if (sluice_nats_options(servers, "--events-bus", &bus->opts, err, err_len) != 0)
+	if (sluice_nats_options(servers, "--events-bus", sec, &bus->opts, err, err_len) != 0)
 		return -1;
 	natsStatus s = natsOptions_SetReconnectedCB(bus->opts, on_reconnected, bus);
 	if (s == NATS_OK)
@@ -699,7 +700,7 @@ struct sluice_event_bus *sluice_event_bus_open(const struct sluice_event_bus_con
 		}
 		bus->spooling = true;
 	}
-	if (connect_bus(bus, cfg->servers, err, err_len) != 0) {
+	if (connect_bus(bus, cfg->servers, &cfg->security, err, err_len) != 0) {
 		bus_free(bus);
 		return NULL;
 	}

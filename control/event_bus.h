@@ -48,20 +48,22 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "nats_security.h"
 
 #define SLUICE_EVENT_BUS_WORKERS 256 /* per-worker sequences kept */
 #define SLUICE_EVENT_BUS_SUBJECT 256 /* subject bytes, NUL included */
 #define SLUICE_EVENT_BUS_MSG_ID	 128
 
 struct sluice_event_bus_config {
-	const char *servers;	 /* "nats://h:p[,nats://h:p...]" */
-	const char *stream;	 /* created when missing, subjects PREFIX.> */
-	const char *prefix;	 /* subject prefix; NULL: "sluice.events" */
-	const char *gateway;	 /* in message ids; NULL: the host name */
-	unsigned replicas;	 /* of a stream this creates; 0: 1 */
-	unsigned max_pending;	 /* events in flight; 0: 1024 */
-	unsigned ack_timeout_ms; /* 0: 5000 */
-	const char *spool_path;	 /* NULL: no spool */
+	const char *servers;		      /* "nats://h:p[,nats://h:p...]" */
+	const char *stream;		      /* created when missing, subjects PREFIX.> */
+	const char *prefix;		      /* subject prefix; NULL: "sluice.events" */
+	const char *gateway;		      /* in message ids; NULL: the host name */
+	unsigned replicas;		      /* of a stream this creates; 0: 1 */
+	unsigned max_pending;		      /* events in flight; 0: 1024 */
+	unsigned ack_timeout_ms;	      /* 0: 5000 */
+	const char *spool_path;		      /* NULL: no spool */
+	struct sluice_nats_security security; /* TLS and credentials, nats_connect.h */
 	uint64_t spool_max_bytes;
 };
 

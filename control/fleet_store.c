@@ -85,8 +85,9 @@ static int bind_bucket(struct sluice_fleet *f, kvStore **kv, const char *name, u
 	return 0;
 }
 
-struct sluice_fleet *sluice_fleet_open(const char *servers, const char *bucket, unsigned wait_ms,
-				       char *err, size_t err_len)
+struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_nats_security *sec,
+				       const char *bucket, unsigned wait_ms, char *err,
+				       size_t err_len)
 {
 	if (bucket == NULL)
 		bucket = SLUICE_FLEET_BUCKET;
@@ -99,7 +100,7 @@ struct sluice_fleet *sluice_fleet_open(const char *servers, const char *bucket, 
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	if (sluice_nats_options(servers, "pack source", &f->opts, err, err_len) != 0)
+	if (sluice_nats_options(servers, "pack source", sec, &f->opts, err, err_len) != 0)
 		goto fail;
 	natsOptions_SetTimeout(f->opts, wait_ms > 0 ? (int64_t)wait_ms : 1000);
 	natsStatus s = natsConnection_Connect(&f->nc, f->opts);

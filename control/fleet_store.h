@@ -108,11 +108,14 @@ bool sluice_fleet_name_ok(const char *s);
 /* "main" -> 0, "urgent" -> 1, else -1. */
 int sluice_fleet_slot_index(const char *slot);
 
-/* Connects to servers ("nats://h:p[,...]"), waiting up to about wait_ms for
+struct sluice_nats_security; /* nats_connect.h; NULL: none */
+
+/* Connects to servers ("nats://h:p[,...]"), secured by sec, waiting up to about wait_ms for
  * the first connection, and binds the two buckets, creating them when
  * missing. After that cnats reconnects by itself. NULL with err. */
-struct sluice_fleet *sluice_fleet_open(const char *servers, const char *bucket, unsigned wait_ms,
-				       char *err, size_t err_len);
+struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_nats_security *sec,
+				       const char *bucket, unsigned wait_ms, char *err,
+				       size_t err_len);
 void sluice_fleet_close(struct sluice_fleet *f);
 bool sluice_fleet_connected(const struct sluice_fleet *f);
 

@@ -39,6 +39,7 @@ struct file_of {
 
 struct sluice_fleet_watch {
 	char *servers, *bucket, *cache_dir;
+	struct sluice_nats_security security; /* paths owned by the daemon's options */
 	unsigned heartbeat_ms;
 	pthread_t thread;
 	bool thread_started;
@@ -261,7 +262,8 @@ static void *watcher_main(void *arg)
 
 	while (!stopping(fw)) {
 		if (f == NULL) {
-			f = sluice_fleet_open(fw->servers, fw->bucket, 1000, err, sizeof(err));
+			f = sluice_fleet_open(fw->servers, &fw->security, fw->bucket, 1000, err,
+					      sizeof(err));
 			if (f == NULL) {
 				/* Said once per kind of failure, not every second. */
 				if (strcmp(err, last_err) != 0)
@@ -376,6 +378,7 @@ struct sluice_fleet_watch *sluice_fleet_watch_start(const struct sluice_fleet_wa
 		return NULL;
 	}
 	fw->servers = strdup(cfg->servers);
+	fw->security = cfg->security;
 	fw->bucket = strdup(cfg->bucket ? cfg->bucket : SLUICE_FLEET_BUCKET);
 	fw->cache_dir = strdup(cfg->cache_dir);
 	fw->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : SLUICE_FLEET_HEARTBEAT_MS;

@@ -34,6 +34,7 @@
 
 #include "control_server.h"
 #include "fleet_store.h"
+#include "nats_security.h"
 #include "ruleset_registry.h"
 
 struct sluice_fleet_watch_config {
@@ -43,6 +44,10 @@ struct sluice_fleet_watch_config {
 	const char *group;     /* its group */
 	const char *cache_dir; /* created when missing */
 	unsigned heartbeat_ms; /* 0: SLUICE_FLEET_HEARTBEAT_MS */
+	/* TLS and credentials (nats_connect.h). Unlike the strings above, which
+	 * are copied, its paths must stay valid until the watcher stops: they
+	 * are the daemon's options. */
+	struct sluice_nats_security security;
 };
 
 struct sluice_fleet_watch;

@@ -97,28 +97,14 @@ static void files_free(struct metrics_files *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* A secret's file: regular, at most 1 MiB, and readable by nobody but its
- * owner and group (what a leaked password or key would cost). */
+/* A secret's file, at most 1 MiB (file_read.h: what a leaked password or
+ * key would cost decides who may read it). */
 static char *read_secret(const char *option, const char *path, char *err, size_t err_len)
 {
 	char why[256], *text = NULL;
 	size_t len = 0;
-	if (sluice_file_read_all(path, 1 << 20, "file", &text, &len, why, sizeof(why)) != 0) {
+	if (sluice_file_read_private(path, 1 << 20, &text, &len, why, sizeof(why)) != 0) {
 		snprintf(err, err_len, "%s %s: %s", option, path, why);
-		return NULL;
-	}
-	struct stat st;
-	if (stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-		snprintf(err, err_len,
-			 "%s %s: others may read or write it (mode %03o): chmod 640, owner root, "
-			 "group the daemon's",
-			 option, path, (unsigned)(st.st_mode & 0777));
-		free(text);
-		return NULL;
-	}
-	if (strlen(text) != len) {
-		snprintf(err, err_len, "%s %s: holds a NUL byte", option, path);
-		free(text);
 		return NULL;
 	}
 	return text;

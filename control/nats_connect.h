@@ -2,7 +2,9 @@
  * the fleet's pack store): the server list, reconnecting for ever every
  * 250 ms, a 1 s connect timeout, and pings every second so that a dead
  * server is noticed within 2 to 3 s rather than cnats' default 4 minutes.
- * One place, so the bus and the fleet behave alike when a node goes. */
+ * One place, so the bus and the fleet behave alike when a node goes, and
+ * are secured alike (nats_security.h).
+ */
 #ifndef SLUICE_CONTROL_NATS_CONNECT_H
 #define SLUICE_CONTROL_NATS_CONNECT_H
 
@@ -10,10 +12,13 @@
 
 #include <nats/nats.h>
 
-/* servers: "nats://h:p[,nats://h:p...]" (at most 32). what names the option
- * in err ("--events-bus"). Returns 0 with *out (natsOptions_Destroy() it),
- * or -1 with err. */
-int sluice_nats_options(const char *servers, const char *what, natsOptions **out, char *err,
+#include "nats_security.h"
+
+/* servers: "nats://h:p[,nats://h:p...]" (at most 32). sec may be NULL (no
+ * security). what names the option in err ("--events-bus"). Returns 0 with
+ * *out (natsOptions_Destroy() it), or -1 with err. */
+int sluice_nats_options(const char *servers, const char *what,
+			const struct sluice_nats_security *sec, natsOptions **out, char *err,
 			size_t err_len);
 
 #endif

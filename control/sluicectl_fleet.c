@@ -36,12 +36,14 @@
 #include "clock.h"
 #include "file_read.h"
 #include "fleet_store.h"
+#include "nats_security.h"
 #include "pack.h"
 
 #define MAX_GROUPS 32
 
 struct fleet_args {
 	const char *bus, *bucket, *slot, *pack, *publisher;
+	struct sluice_nats_security security;
 	char groups_text[1024];
 	double hold_s, wait_s;
 	bool at_once, json, groups_given, no_wait;
@@ -76,6 +78,10 @@ static void fleet_usage(FILE *out)
 		"\n"
 		"  --bus URLS      the pack source the gateways watch (or $SLUICE_PACK_SOURCE)\n"
 		"  --bucket NAME   its bucket (default %s)\n"
+		"  --bus-ca FILE, --bus-cert FILE --bus-key FILE, --bus-user-file FILE,\n"
+		"  --bus-creds FILE\n"
+		"                  TLS and credentials, as the gateways' options of the same\n"
+		"                  names (docs/operations.md)\n"
 		"\n"
 		"Exit status: 0 done, 1 refused or stopped (the reason is printed), 2 usage or\n"
 		"bus error.\n",
@@ -711,7 +717,8 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 		bool takes = strcmp(o, "--bus") == 0 || strcmp(o, "--to") == 0 ||
 			     strcmp(o, "--bucket") == 0 || strcmp(o, "--slot") == 0 ||
 			     strcmp(o, "--groups") == 0 || strcmp(o, "--hold") == 0 ||
-			     strcmp(o, "--wait") == 0 || strcmp(o, "--publisher") == 0;
+			     strcmp(o, "--wait") == 0 || strcmp(o, "--publisher") == 0 ||
+			     strncmp(o, "--bus-", 6) == 0;
 		if (takes && v == NULL) {
 			fprintf(stderr, "sluicectl: fleet: %s needs a value\n", o);
 			return -1;
@@ -720,7 +727,20 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			a->bus = v;
 		else if (strcmp(o, "--bucket") == 0)
 			a->bucket = v;
-		else if (strcmp(o, "--slot") == 0)
+		else if (strcmp(o, "--bus-ca") == 0)
+			a->security.ca_file = v;
+		else if (strcmp(o, "--bus-cert") == 0)
+			a->security.cert_file = v;
+		else if (strcmp(o, "--bus-key") == 0)
+			a->security.key_file = v;
+		else if (strcmp(o, "--bus-user-file") == 0)
+			a->security.user_file = v;
+		else if (strcmp(o, "--bus-creds") == 0)
+			a->security.creds_file = v;
+		else if (strncmp(o, "--bus-", 6) == 0) {
+			fprintf(stderr, "sluicectl: fleet: unknown option %s\n", o);
+			return -1;
+		} else if (strcmp(o, "--slot") == 0)
 			a->slot = v;
 		else if (strcmp(o, "--groups") == 0) {
 			snprintf(a->groups_text, sizeof(a->groups_text), "%s", v);
@@ -767,6 +787,11 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 				"is needed\n");
 		return -1;
 	}
+	char why[512];
+	if (sluice_nats_security_check(&a->security, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sluicectl: fleet: %s\n", why);
+		return -1;
+	}
 	if (sluice_fleet_slot_index(a->slot) < 0) {
 		fprintf(stderr, "sluicectl: fleet: --slot main or urgent, not '%s'\n", a->slot);
 		return -1;
@@ -805,7 +830,8 @@ int sluicectl_fleet(int argc, char **argv)
 	char err[1024];
 	if (run == fleet_publish && read_pack(a.pack, &a.ref, &a.data, &a.len) != 0)
 		return 2;
-	struct sluice_fleet *f = sluice_fleet_open(a.bus, a.bucket, 3000, err, sizeof(err));
+	struct sluice_fleet *f =
+	    sluice_fleet_open(a.bus, &a.security, a.bucket, 3000, err, sizeof(err));
 	if (f == NULL) {
 		fprintf(stderr, "sluicectl: fleet: %s\n", err);
 		free(a.data);

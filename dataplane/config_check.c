@@ -203,6 +203,9 @@ int sluice_check_config(const struct sluice_options *opt, FILE *out, char *err, 
 		snprintf(err, err_len, "--events-spool: there is no --events-bus to spool for");
 		goto out;
 	}
+	struct sluice_nats_security bus_security = sluice_options_bus_security(opt);
+	if (sluice_nats_security_check(&bus_security, err, err_len) != 0)
+		goto out;
 	fprintf(out, "events: %s\n", opt->events ? opt->events : "(none)");
 	describe_events(opt, out);
 	/* The servers are not contacted here: a bus down at start is not an

@@ -160,6 +160,17 @@ static const struct option_spec specs[] = {
     {"fleet-heartbeat-ms", 0, V_UINT, OFF(fleet_heartbeat_ms), 100, 600000, "MS",
      "how often the gateway rewrites its status; three missed make it stale"
      " (default 2000)"},
+    {"bus-ca", 0, V_STRING, OFF(bus_ca), 0, 0, "FILE",
+     "speak TLS to the events bus and the pack source, trusting these CAs (PEM)"},
+    {"bus-cert", 0, V_STRING, OFF(bus_cert), 0, 0, "FILE",
+     "this gateway's TLS certificate (PEM), for NATS servers that verify clients"},
+    {"bus-key", 0, V_STRING, OFF(bus_key), 0, 0, "FILE",
+     "the private key of --bus-cert (readable by its owner and group only)"},
+    {"bus-user-file", 0, V_STRING, OFF(bus_user_file), 0, 0, "FILE",
+     "log in to NATS as USER:PASSWORD, FILE's first line (readable by its owner and"
+     " group only)"},
+    {"bus-creds", 0, V_STRING, OFF(bus_creds), 0, 0, "FILE",
+     "log in to NATS with a credentials file (user JWT and NKey seed)"},
     {"now", 0, V_STRING, OFF(now), 0, 0, "TIME",
      "judge rules' start and expiry dates as if the clock read TIME (YYYY-MM-DD or"
      " YYYY-MM-DDTHH:MM:SSZ, UTC) at start, and ran on from there: a rehearsal of a date;"
@@ -313,6 +324,12 @@ void sluice_options_free(struct sluice_options *opt)
 	free(opt->pack_cache);
 	opt->gateway_name = opt->pack_source = opt->pack_bucket = NULL;
 	opt->fleet_group = opt->pack_cache = NULL;
+	char **bus_files[] = {&opt->bus_ca, &opt->bus_cert, &opt->bus_key, &opt->bus_user_file,
+			      &opt->bus_creds};
+	for (size_t i = 0; i < sizeof(bus_files) / sizeof(bus_files[0]); i++) {
+		free(*bus_files[i]);
+		*bus_files[i] = NULL;
+	}
 	for (unsigned i = 0; i < opt->trusted_key_count; i++) {
 		free(opt->trusted_keys[i]);
 		opt->trusted_keys[i] = NULL;
@@ -746,6 +763,14 @@ int sluice_options_parse(int argc, char **argv, struct sluice_options *opt, char
 			 " which is not given");
 		return -1;
 	}
+	if (opt->events_bus == NULL && opt->pack_source == NULL &&
+	    (opt->bus_ca != NULL || opt->bus_cert != NULL || opt->bus_key != NULL ||
+	     opt->bus_user_file != NULL || opt->bus_creds != NULL)) {
+		snprintf(err, err_len,
+			 "--bus-ca, --bus-cert, --bus-key, --bus-user-file and --bus-creds secure"
+			 " --events-bus and --pack-source, and neither is given");
+		return -1;
+	}
 	if ((opt->metrics_tls_cert == NULL) != (opt->metrics_tls_key == NULL)) {
 		snprintf(err, err_len, "--metrics-tls-cert and --metrics-tls-key go together");
 		return -1;
@@ -842,6 +867,15 @@ void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_e
 	};
 }
 
+struct sluice_nats_security sluice_options_bus_security(const struct sluice_options *opt)
+{
+	return (struct sluice_nats_security){.ca_file = opt->bus_ca,
+					     .cert_file = opt->bus_cert,
+					     .key_file = opt->bus_key,
+					     .user_file = opt->bus_user_file,
+					     .creds_file = opt->bus_creds};
+}
+
 void sluice_options_event_bus(const struct sluice_options *opt, struct sluice_event_bus_config *cfg)
 {
 	*cfg = (struct sluice_event_bus_config){
@@ -853,6 +887,7 @@ void sluice_options_event_bus(const struct sluice_options *opt, struct sluice_ev
 	    .spool_path = opt->events_spool,
 	    .spool_max_bytes = (uint64_t)opt->events_spool_mb << 20,
 	    .gateway = opt->gateway_name,
+	    .security = sluice_options_bus_security(opt),
 	};
 }
 
@@ -866,6 +901,7 @@ void sluice_options_fleet(const struct sluice_options *opt, const char *host,
 	    .group = opt->fleet_group,
 	    .cache_dir = opt->pack_cache,
 	    .heartbeat_ms = opt->fleet_heartbeat_ms,
+	    .security = sluice_options_bus_security(opt),
 	};
 }
 

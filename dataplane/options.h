@@ -98,6 +98,8 @@ struct sluice_options {
 	char *fleet_group;
 	char *pack_cache;
 	unsigned fleet_heartbeat_ms;
+	/* TLS and credentials of both (nats_security.h); NULL: none. */
+	char *bus_ca, *bus_cert, *bus_key, *bus_user_file, *bus_creds;
 	char *now;     /* --now: rules' dates judged from this time on */
 	int64_t now_s; /* ... in Unix seconds (0: the clock) */
 	bool help;
@@ -110,13 +112,16 @@ void sluice_options_event_sink(const struct sluice_options *opt, struct sluice_e
 			       struct sluice_event_rotation *rotation);
 
 /* The bus options as event_bus.h takes them; strings point into opt. */
+void sluice_options_event_bus(const struct sluice_options *opt,
+			      struct sluice_event_bus_config *cfg);
+
 /* The fleet watcher's settings; host names the gateway when --gateway-name
  * is not given. Strings point into opt. */
 void sluice_options_fleet(const struct sluice_options *opt, const char *host,
 			  struct sluice_fleet_watch_config *cfg);
 
-void sluice_options_event_bus(const struct sluice_options *opt,
-			      struct sluice_event_bus_config *cfg);
+/* --bus-ca and the rest, for both the events bus and the pack source. */
+struct sluice_nats_security sluice_options_bus_security(const struct sluice_options *opt);
 
 /* Reads --event-hash-key's file into key; no file: the zero key. Returns 0,
  * or -1 with err naming the file. */

@@ -558,3 +558,71 @@ Test(event_bus, spool_survives_a_crash_and_a_torn_record, .timeout = 120)
 	rig_close(&r, &st);
 	rig_free(&r);
 }
+
+/* The events bus takes the fleet's TLS and credentials (nats_security.h):
+ * against nats-server with TLS and a user, the stream is reached with the
+ * CA and the password; with a wrong password the bus stays unconnected
+ * (events would spool) and says why; a password file others can read is
+ * refused at open. */
+Test(event_bus, secured_server_needs_the_ca_and_the_password, .timeout = 60)
+{
+	char err[512];
+	char *dir = ts_make_tmpdir("bus-secure");
+	char *cert = NULL, *key = NULL, *user = NULL, *wrong = NULL, *open_file = NULL;
+	cr_assert_neq(asprintf(&cert, "%s/server.crt", dir), -1);
+	cr_assert_neq(asprintf(&key, "%s/server.key", dir), -1);
+	ts_self_signed_cert(cert, key);
+	const char *extra[] = {"--tls",	 "--tlscert", cert,	"--tlskey", key,
+			       "--user", "gateway",   "--pass", "s3cret",   NULL};
+	struct ts_nats nats;
+	cr_assert_eq(ts_nats_start_with(&nats, 1, dir, extra, err, sizeof(err)), 0, "%s", err);
+	user = ts_write_secret(dir, "user", "gateway:s3cret\n", 0600);
+	wrong = ts_write_secret(dir, "wrong", "gateway:guess\n", 0600);
+	open_file = ts_write_secret(dir, "open", "gateway:s3cret\n", 0644);
+
+	struct sluice_event_bus_config cfg = {.servers = nats.urls,
+					      .stream = "SLUICE_EVENTS",
+					      .gateway = "gw1",
+					      .security = {.ca_file = cert, .user_file = user}};
+	struct sluice_event_bus_stats good, bad;
+	struct sluice_event_bus *bus = sluice_event_bus_open(&cfg, err, sizeof(err));
+	cr_assert_not_null(bus, "%s", err);
+	for (double until = sluice_mono_s() + 10; sluice_mono_s() < until;) {
+		sluice_event_bus_poll(bus);
+		sluice_event_bus_stats(bus, &good);
+		if (good.stream_ready)
+			break;
+		struct timespec pause = {0, 20000000};
+		nanosleep(&pause, NULL);
+	}
+	sluice_event_bus_close(bus, 0, NULL);
+
+	cfg.security.user_file = wrong;
+	bus = sluice_event_bus_open(&cfg, err, sizeof(err));
+	cr_assert_not_null(bus, "a bus not reached is not an error at open: %s", err);
+	for (double until = sluice_mono_s() + 2; sluice_mono_s() < until;) {
+		sluice_event_bus_poll(bus);
+		struct timespec pause = {0, 20000000};
+		nanosleep(&pause, NULL);
+	}
+	sluice_event_bus_stats(bus, &bad);
+	sluice_event_bus_close(bus, 0, NULL);
+
+	cfg.security.user_file = open_file;
+	err[0] = '\0';
+	struct sluice_event_bus *refused = sluice_event_bus_open(&cfg, err, sizeof(err));
+	cr_assert_null(refused);
+	cr_assert_not_null(strstr(err, "others may read or write it"), "%s", err);
+
+	cr_assert(good.connected && good.stream_ready, "with the CA and the password: %s",
+		  good.last_error);
+	cr_assert_not(bad.connected || bad.stream_ready, "a wrong password connected");
+	ts_nats_stop(&nats);
+	free(user);
+	free(wrong);
+	free(open_file);
+	free(cert);
+	free(key);
+	ts_rmtree(dir);
+	free(dir);
+}

@@ -354,7 +354,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 
 	for (unsigned i = 0; i < GATEWAYS; i++)
 		start_gateway(i, v1);
-	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	cr_assert(all_run(0, "fleet-v1", 60), "the three gateways did not report fleet-v1");
 	double t_up = sluice_mono_s();
@@ -587,7 +587,7 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	free(out);
 
 	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
-	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	double end = sluice_mono_s() + 20;
 	struct sluice_fleet_status *all = NULL;
@@ -617,7 +617,7 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 
 	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
 	sluice_fleet_close(R.f);
-	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	end = sluice_mono_s() + 20;
 	struct sluice_fleet_status st = {0};
@@ -680,6 +680,10 @@ Test(fleet, sluicectl_fleet_refuses_bad_input_before_the_bus)
 	    {{"publish", "CUT", NULL}, "truncated pack: 8 bytes, shorter than the 56-byte header"},
 	    {{"publish", "TEXT", NULL}, "not a Sluice pack"},
 	    {{"status", NULL}, "nats://127.0.0.1:1: "},
+	    {{"status", "--bus-ca", "/nonexistent/ca.pem", NULL},
+	     "--bus-ca /nonexistent/ca.pem: cannot open"},
+	    {{"status", "--bus-cert", "x.pem", NULL}, "--bus-cert and --bus-key go together"},
+	    {{"status", "--bus-token", "x", NULL}, "unknown option --bus-token"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *argv[16] = {ctl, "fleet", "--bus", "nats://127.0.0.1:1"};
@@ -740,7 +744,7 @@ Test(fleet, sluice_pack_publish_sets_the_targets_sluicectl_sets, .fini = fini, .
 	cr_assert_eq(run_tool(publish, &out), 0, "%s", out);
 	assert_contains(out, "stored sluice-flag-phones sp-1");
 	free(out);
-	R.f = sluice_fleet_open(R.nats.urls, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	const char *grp[] = {"canary", "main"};
 	for (size_t i = 0; i < 2; i++) {

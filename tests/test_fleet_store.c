@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "fleet_store.h"
+#include "nats_security.h"
 #include "nats_server.h"
 #include "test_support.h"
 
@@ -22,7 +24,7 @@ static void setup(void)
 	char err[512];
 	dir = ts_make_tmpdir("fleet-store");
 	cr_assert_eq(ts_nats_start(&nats, 1, dir, err, sizeof(err)), 0, "%s", err);
-	f = sluice_fleet_open(nats.urls, "TEST_PACKS", 3000, err, sizeof(err));
+	f = sluice_fleet_open(nats.urls, NULL, "TEST_PACKS", 3000, err, sizeof(err));
 	cr_assert_not_null(f, "%s", err);
 }
 
@@ -275,4 +277,77 @@ Test(fleet_store, targets_status_and_the_watch)
 	cr_assert(sluice_fleet_status_stale(&all[0], st.updated_ns + 350000000ull));
 	free(all);
 	free(data);
+}
+
+/* ---- a secured server (nats_security.h) ---- */
+
+/* nats-server with TLS and a user: reached with the CA and the password,
+ * refused without either, and every bad option refused before connecting,
+ * each with its reason. The events bus takes the same options
+ * (nats_connect.c is the one place both connect). */
+Test(fleet_store_secured, reached_only_with_tls_and_the_password, .timeout = 60)
+{
+	char err[512];
+	dir = ts_make_tmpdir("fleet-secure");
+	char *cert = NULL, *key = NULL;
+	cr_assert_neq(asprintf(&cert, "%s/server.crt", dir), -1);
+	cr_assert_neq(asprintf(&key, "%s/server.key", dir), -1);
+	ts_self_signed_cert(cert, key);
+	const char *extra[] = {"--tls",	 "--tlscert", cert,	"--tlskey", key,
+			       "--user", "gateway",   "--pass", "s3cret",   NULL};
+	cr_assert_eq(ts_nats_start_with(&nats, 1, dir, extra, err, sizeof(err)), 0, "%s", err);
+	char *user = ts_write_secret(dir, "user", "gateway:s3cret\n", 0640);
+	char *wrong = ts_write_secret(dir, "wrong", "gateway:guess\n", 0600);
+	char *open_file = ts_write_secret(dir, "open", "gateway:s3cret\n", 0644);
+
+	struct sluice_nats_security sec = {.ca_file = cert, .user_file = user};
+	f = sluice_fleet_open(nats.urls, &sec, "TEST_PACKS", 3000, err, sizeof(err));
+	cr_assert_not_null(f, "with the CA and the password: %s", err);
+	struct sluice_fleet_target t = {.slot = "main", .group = "canary", .action = "publish"};
+	snprintf(t.pack.sha256, sizeof(t.pack.sha256), "%064d", 7);
+	t.pack.size = 10;
+	t.pack.chunks = 1;
+	snprintf(t.pack.name, sizeof(t.pack.name), "secured");
+	snprintf(t.pack.version, sizeof(t.pack.version), "s-1");
+	cr_assert_eq(sluice_fleet_put_target(f, &t, err, sizeof(err)), 0, "%s", err);
+	struct sluice_fleet_target back;
+	cr_assert_eq(sluice_fleet_get_target(f, "main", "canary", &back, err, sizeof(err)), 1, "%s",
+		     err);
+	cr_assert_str_eq(back.pack.version, "s-1");
+	sluice_fleet_close(f);
+	f = NULL;
+
+	const struct {
+		struct sluice_nats_security sec;
+		const char *says;
+	} refused[] = {
+	    {{.ca_file = cert}, "Authentication Violation"}, /* no password */
+	    {{.user_file = user}, "SSL Error"},		     /* no TLS */
+	    {{.ca_file = cert, .user_file = wrong},
+	     "Authentication Violation"}, /* a wrong password */
+	    {{.ca_file = cert, .user_file = open_file}, "others may read or write it"},
+	    {{.ca_file = cert, .cert_file = cert}, "--bus-cert and --bus-key go together"},
+	    {{.ca_file = cert, .user_file = user, .creds_file = user},
+	     "--bus-user-file and --bus-creds: one or the other"},
+	    {{.ca_file = "/nonexistent/ca.pem"}, "--bus-ca /nonexistent/ca.pem: "},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = '\0';
+		struct sluice_fleet *g = sluice_fleet_open(nats.urls, &refused[i].sec, "TEST_PACKS",
+							   2000, err, sizeof(err));
+		bool opened = g != NULL;
+		sluice_fleet_close(g);
+		cr_assert_not(opened, "case %zu connected", i);
+		cr_assert_neq(err[0], '\0', "case %zu: no reason", i);
+		cr_assert_not_null(strstr(err, refused[i].says), "case %zu: %s", i, err);
+	}
+	ts_nats_stop(&nats);
+	free(cert);
+	free(key);
+	free(user);
+	free(wrong);
+	free(open_file);
+	ts_rmtree(dir);
+	free(dir);
+	dir = NULL;
 }

@@ -637,18 +637,6 @@ Test(metrics_http, stalled_scrapers_delay_neither_scrapes_nor_the_control_socket
 
 /* ---- authentication and TLS, with curl as the scraper ---- */
 
-static char *write_secret(const char *dir, const char *name, const char *text, mode_t mode)
-{
-	char *path = NULL;
-	cr_assert_neq(asprintf(&path, "%s/%s", dir, name), -1);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	cr_assert_eq(chmod(path, mode), 0);
-	return path;
-}
-
 /* curl's status line and body, or its error, in *out; its exit status. */
 static int curl(const char *url, const char *cacert, const char *user, char **out)
 {
@@ -683,7 +671,7 @@ Test(metrics_http, scrapers_must_authenticate_over_tls, .timeout = 60)
 	cr_assert_neq(asprintf(&key, "%s/key.pem", fx.dir), -1);
 	ts_self_signed_cert(cert, key);
 	cr_assert_eq(chmod(key, 0600), 0);
-	char *auth = write_secret(fx.dir, "auth", "scraper:s3cret pass\n", 0640);
+	char *auth = ts_write_secret(fx.dir, "auth", "scraper:s3cret pass\n", 0640);
 
 	unsigned port = ts_free_tcp_port();
 	char listen[32], url[64], plain[64];
@@ -739,19 +727,20 @@ Test(metrics_http, scrapers_must_authenticate_over_tls, .timeout = 60)
 		struct sluice_metrics_http_config cfg;
 		const char *says;
 	} bad[] = {
-	    {{listen, NULL, NULL, write_secret(fx.dir, "open", "a:b\n", 0644)},
+	    {{listen, NULL, NULL, ts_write_secret(fx.dir, "open", "a:b\n", 0644)},
 	     "others may read or write it (mode 644)"},
-	    {{listen, NULL, NULL, write_secret(fx.dir, "nocolon", "scraper\n", 0600)},
+	    {{listen, NULL, NULL, ts_write_secret(fx.dir, "nocolon", "scraper\n", 0600)},
 	     "the first line must be USER:PASSWORD"},
-	    {{listen, NULL, NULL, write_secret(fx.dir, "nopass", "scraper:\n", 0600)},
+	    {{listen, NULL, NULL, ts_write_secret(fx.dir, "nopass", "scraper:\n", 0600)},
 	     "the first line must be USER:PASSWORD"},
-	    {{listen, NULL, NULL, write_secret(fx.dir, "nouser", ":pw\n", 0600)},
+	    {{listen, NULL, NULL, ts_write_secret(fx.dir, "nouser", ":pw\n", 0600)},
 	     "the first line must be USER:PASSWORD"},
 	    {{listen, NULL, NULL, "/nonexistent/auth"}, "--metrics-auth /nonexistent/auth: "},
 	    {{listen, cert, NULL, NULL}, "--metrics-tls-cert and --metrics-tls-key go together"},
 	    {{listen, NULL, key, NULL}, "--metrics-tls-cert and --metrics-tls-key go together"},
-	    {{listen, cert, write_secret(fx.dir, "openkey", "x", 0644), NULL}, "--metrics-tls-key"},
-	    {{listen, write_secret(fx.dir, "notpem", "hello\n", 0644), key, NULL},
+	    {{listen, cert, ts_write_secret(fx.dir, "openkey", "x", 0644), NULL},
+	     "--metrics-tls-key"},
+	    {{listen, ts_write_secret(fx.dir, "notpem", "hello\n", 0644), key, NULL},
 	     "want a PEM certificate and a PEM private key"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

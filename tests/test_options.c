@@ -1343,6 +1343,36 @@ Test(options_parse, metrics_listen_must_be_an_address_and_a_port)
 	sluice_options_free(&opt);
 }
 
+Test(options_parse, bus_security_applies_to_the_events_bus_and_the_pack_source)
+{
+	struct sluice_options opt;
+	char err[512];
+	int rc = PARSE(&opt, err, "--rules", "x.pack", "--bus-ca", "/etc/sluice/nats-ca.pem");
+	expect_error(rc, err,
+		     "--bus-ca, --bus-cert, --bus-key, --bus-user-file and --bus-creds secure"
+		     " --events-bus and --pack-source, and neither is given");
+	sluice_options_free(&opt);
+	char *path = write_config("rules = x.pack\npack-source = nats://10.0.0.1:4222\n"
+				  "events-bus = nats://10.0.0.1:4222\n"
+				  "bus-ca = /etc/sluice/nats-ca.pem\n"
+				  "bus-user-file = /etc/sluice/nats.user\n");
+	rc = PARSE(&opt, err, "-c", path);
+	cr_assert_eq(rc, 0, "%s", err);
+	struct sluice_event_bus_config bus;
+	struct sluice_fleet_watch_config fleet;
+	sluice_options_event_bus(&opt, &bus);
+	sluice_options_fleet(&opt, "host", &fleet);
+	cr_assert_str_eq(bus.security.ca_file, "/etc/sluice/nats-ca.pem");
+	cr_assert_str_eq(bus.security.user_file, "/etc/sluice/nats.user");
+	cr_assert_str_eq(fleet.security.ca_file, "/etc/sluice/nats-ca.pem");
+	cr_assert_str_eq(fleet.security.user_file, "/etc/sluice/nats.user");
+	cr_assert_null(fleet.security.creds_file);
+	sluice_options_free(&opt);
+	cr_assert_null(opt.bus_ca);
+	unlink(path);
+	free(path);
+}
+
 Test(options_parse, metrics_auth_and_tls_secure_an_endpoint_that_is_given)
 {
 	struct sluice_options opt;

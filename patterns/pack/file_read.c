@@ -112,3 +112,30 @@ int sluice_file_read_all(const char *path, uint64_t limit, const char *what, cha
 	*len = got;
 	return 0;
 }
+
+int sluice_file_read_private(const char *path, uint64_t limit, char **out, size_t *len, char *why,
+			     size_t why_len)
+{
+	if (sluice_file_read_all(path, limit, "file", out, len, why, why_len) != 0)
+		return -1;
+	struct stat st;
+	const char *bad = NULL;
+	char mode[96];
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+		snprintf(mode, sizeof(mode),
+			 "others may read or write it (mode %03o): chmod 640, owner root, group "
+			 "the daemon's",
+			 (unsigned)(st.st_mode & 0777));
+		bad = mode;
+	} else if (strlen(*out) != *len) {
+		bad = "holds a NUL byte";
+	}
+	if (bad == NULL)
+		return 0;
+	snprintf(why, why_len, "%s", bad);
+	memset(*out, 0, *len);
+	free(*out);
+	*out = NULL;
+	*len = 0;
+	return -1;
+}

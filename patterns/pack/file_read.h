@@ -28,4 +28,10 @@ FILE *sluice_file_fopen_regular(const char *path, char *why, size_t why_len);
 int sluice_file_read_all(const char *path, uint64_t limit, const char *what, char **out,
 			 size_t *len, char *why, size_t why_len);
 
+/* The same for a secret (a password, a private key, credentials): also
+ * refused when others than its owner and group may read or write it, or
+ * when it holds a NUL byte, so that *out is one C string of *len bytes. */
+int sluice_file_read_private(const char *path, uint64_t limit, char **out, size_t *len, char *why,
+			     size_t why_len);
+
 #endif

@@ -71,7 +71,7 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i)
 			used += (unsigned)snprintf(routes + used, sizeof(routes) - used,
 						   "%snats://127.0.0.1:%d", used ? "," : "",
 						   c->node[k].cluster_port);
-	const char *argv[24];
+	const char *argv[40];
 	unsigned a = 0;
 	argv[a++] = server;
 	argv[a++] = "-a";
@@ -83,6 +83,8 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i)
 	argv[a++] = "-js";
 	argv[a++] = "-sd";
 	argv[a++] = store;
+	for (unsigned k = 0; c->extra != NULL && c->extra[k] != NULL && k < 12; k++)
+		argv[a++] = c->extra[k];
 	if (c->nodes > 1) {
 		argv[a++] = "--cluster_name";
 		argv[a++] = "sluice-test";
@@ -124,7 +126,14 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i)
 
 int ts_nats_start(struct ts_nats *c, unsigned nodes, const char *dir, char *err, size_t err_len)
 {
+	return ts_nats_start_with(c, nodes, dir, NULL, err, err_len);
+}
+
+int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
+		       char *err, size_t err_len)
+{
 	memset(c, 0, sizeof(*c));
+	c->extra = extra;
 	if (ts_nats_server_path() == NULL) {
 		snprintf(err, err_len,
 			 "nats-server is not installed (Debian: apt-get install nats-server;"

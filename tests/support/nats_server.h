@@ -23,6 +23,7 @@ struct ts_nats {
 	char dir[512];
 	char urls[512]; /* every node's client URL, comma-separated */
 	struct ts_nats_node node[TS_NATS_MAX_NODES];
+	const char *const *extra; /* more server arguments (TLS, users), NULL-ended */
 };
 
 /* The nats-server program, or NULL when it is not installed. */
@@ -31,6 +32,11 @@ const char *ts_nats_server_path(void);
 /* Starts `nodes` nodes (1: no cluster) with their stores under dir, and
  * waits until each takes connections. Returns 0, or -1 with err. */
 int ts_nats_start(struct ts_nats *c, unsigned nodes, const char *dir, char *err, size_t err_len);
+
+/* The same with more arguments for every node (at most 12; they must stay
+ * valid while the nodes may be started again), e.g. --tls ... --user ... */
+int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
+		       char *err, size_t err_len);
 
 /* Starts node i again (same ports and store); waits for it. 0 or -1. */
 int ts_nats_node_start(struct ts_nats *c, unsigned i);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -381,6 +382,18 @@ void ts_self_signed_cert(const char *cert_path, const char *key_path)
 	int rc = ts_run((char *const *)argv, 30, &out);
 	cr_assert_eq(rc, 0, "openssl req: %s", out != NULL ? out : "");
 	free(out);
+}
+
+char *ts_write_secret(const char *dir, const char *name, const char *text, unsigned mode)
+{
+	char *path = NULL;
+	cr_assert_neq(asprintf(&path, "%s/%s", dir, name), -1);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(chmod(path, (mode_t)mode), 0);
+	return path;
 }
 
 int ts_pack_loader(const char *path, const struct sluice_load_limits *limits,

@@ -54,6 +54,10 @@ int ts_run(char *const argv[], double timeout_s, char **output);
  * made by the openssl program; asserts it worked. */
 void ts_self_signed_cert(const char *cert_path, const char *key_path);
 
+/* dir/name holding text, with mode (a password or key file's 0600 or 0640,
+ * or a careless 0644); its path, malloc'd. Asserts it worked. */
+char *ts_write_secret(const char *dir, const char *name, const char *text, unsigned mode);
+
 /* Decoded view of one frame inside a captured datagram. */
 struct ts_frame {
 	uint64_t msg_id;
