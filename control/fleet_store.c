@@ -775,3 +775,80 @@ void sluice_fleet_watch_close(struct sluice_fleet *f)
 		f->watch = NULL;
 	}
 }
+
+/* Whether sha is among the n names of keep. */
+static bool kept(char (*keep)[65], size_t n, const char *sha, size_t sha_len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(keep[i]) == sha_len && memcmp(keep[i], sha, sha_len) == 0)
+			return true;
+	return false;
+}
+
+int sluice_fleet_prune(struct sluice_fleet *f, bool dry_run, unsigned *packs, unsigned *chunks,
+		       char *err, size_t err_len)
+{
+	*packs = *chunks = 0;
+	struct sluice_fleet_target *ts = NULL;
+	struct sluice_fleet_status *gw = NULL;
+	size_t nt = 0, ng = 0;
+	if (sluice_fleet_list_targets(f, NULL, &ts, &nt, err, err_len) != 0)
+		return -1;
+	if (sluice_fleet_list_status(f, &gw, &ng, NULL, err, err_len) != 0) {
+		free(ts);
+		return -1;
+	}
+	/* What a target, a rollback or a running gateway may still fetch. */
+	size_t cap = 2 * nt + SLUICE_FLEET_SLOTS * ng + 1, nk = 0;
+	char(*keep)[65] = calloc(cap, sizeof(*keep));
+	if (keep == NULL) {
+		free(ts);
+		free(gw);
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		memcpy(keep[nk++], ts[i].pack.sha256, 65);
+		if (ts[i].has_previous)
+			memcpy(keep[nk++], ts[i].previous.sha256, 65);
+	}
+	for (size_t i = 0; i < ng; i++)
+		for (unsigned s = 0; s < SLUICE_FLEET_SLOTS; s++)
+			if (gw[i].slot[s].file_sha[0] != '\0')
+				memcpy(keep[nk++], gw[i].slot[s].file_sha, 65);
+	free(ts);
+	free(gw);
+	kvKeysList list;
+	if (keys_with(f->packs, &list, err, err_len) != 0) {
+		free(keep);
+		return -1;
+	}
+	int rc = 0;
+	/* Keys come in no promised order: the packs removed are counted by
+	 * name, in their own list. */
+	char(*gone)[65] = calloc((size_t)list.Count + 1, sizeof(*gone));
+	if (gone == NULL) {
+		snprintf(err, err_len, "out of memory");
+		rc = -1;
+	}
+	for (int i = 0; i < list.Count && rc == 0; i++) {
+		const char *k = list.Keys[i];
+		if (strncmp(k, "blob.", 5) != 0)
+			continue;
+		const char *sha = k + 5, *dot = strchr(sha, '.');
+		size_t len = dot != NULL ? (size_t)(dot - sha) : 0;
+		if (len != 64 || kept(keep, nk, sha, len))
+			continue;
+		if (!kept(gone, *packs, sha, len)) {
+			memcpy(gone[*packs], sha, 64);
+			gone[(*packs)++][64] = '\0';
+		}
+		(*chunks)++;
+		if (!dry_run)
+			rc = sluice_fleet_raw_delete(f, k, err, err_len);
+	}
+	kvKeysList_Destroy(&list);
+	free(gone);
+	free(keep);
+	return rc;
+}

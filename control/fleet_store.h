@@ -177,6 +177,13 @@ void sluice_fleet_watch_close(struct sluice_fleet *f);
 
 /* For tests: writes raw bytes under a key of the packs bucket, or deletes
  * it, as someone with write access to the bus could. */
+/* Purges the chunks of every pack that no target (current or previous, any
+ * slot or group) names and no gateway reports running, so the bucket does
+ * not grow with every release; with dry_run, only counts. *packs and *chunks:
+ * what was (or would be) removed. 0, or -1 with err. */
+int sluice_fleet_prune(struct sluice_fleet *f, bool dry_run, unsigned *packs, unsigned *chunks,
+		       char *err, size_t err_len);
+
 int sluice_fleet_raw_put(struct sluice_fleet *f, const char *key, const void *data, size_t len,
 			 char *err, size_t err_len);
 int sluice_fleet_raw_delete(struct sluice_fleet *f, const char *key, char *err, size_t err_len);

@@ -13,6 +13,7 @@
  *   status         which gateway runs which pack, and why one refused.
  *   rollback       every group's target back to its previous one, in one
  *                  command, then waits for the fleet to converge.
+ *   prune          removes the chunks of packs nothing names any more.
  *
  * The commands talk to the bus only, never to a gateway's socket: the
  * gateways report to the status bucket, and that is what an SRE sees
@@ -46,7 +47,7 @@ struct fleet_args {
 	struct sluice_nats_security security;
 	char groups_text[1024];
 	double hold_s, wait_s;
-	bool at_once, json, groups_given, no_wait;
+	bool at_once, json, groups_given, no_wait, dry_run;
 	/* publish: the pack, read before the bus is contacted */
 	struct sluice_fleet_pack_ref ref;
 	uint8_t *data;
@@ -75,6 +76,9 @@ static void fleet_usage(FILE *out)
 		"  rollback [--slot main|urgent] [--wait SECONDS] [--no-wait]\n"
 		"      every group's target back to its previous pack, then wait for the\n"
 		"      gateways to run it\n"
+		"  prune [--dry-run]\n"
+		"      remove the chunks of every pack that no target (current or previous)\n"
+		"      names and no gateway runs, so the bucket does not grow with releases\n"
 		"\n"
 		"  --bus URLS      the pack source the gateways watch (or $SLUICE_PACK_SOURCE)\n"
 		"  --bucket NAME   its bucket (default %s)\n"
@@ -526,6 +530,20 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 
 /* ---- rollback ---- */
 
+static int fleet_prune(struct sluice_fleet *f, const struct fleet_args *a)
+{
+	unsigned packs, chunks;
+	char err[1024];
+	if (sluice_fleet_prune(f, a->dry_run, &packs, &chunks, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluicectl: fleet prune: %s\n", err);
+		return 2;
+	}
+	printf("%s %u chunk%s of %u pack%s that nothing names\n",
+	       a->dry_run ? "would remove" : "removed", chunks, chunks == 1 ? "" : "s", packs,
+	       packs == 1 ? "" : "s");
+	return 0;
+}
+
 static int fleet_rollback(struct sluice_fleet *f, const struct fleet_args *a)
 {
 	struct sluice_fleet_target *ts = NULL;
@@ -759,6 +777,8 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			a->at_once = true;
 		else if (strcmp(o, "--no-wait") == 0)
 			a->no_wait = true;
+		else if (strcmp(o, "--dry-run") == 0)
+			a->dry_run = true;
 		else if (strcmp(o, "--json") == 0)
 			a->json = true;
 		else if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
@@ -821,6 +841,7 @@ int sluicectl_fleet(int argc, char **argv)
 	    strcmp(cmd, "publish") == 0	   ? fleet_publish
 	    : strcmp(cmd, "status") == 0   ? fleet_status
 	    : strcmp(cmd, "rollback") == 0 ? fleet_rollback
+	    : strcmp(cmd, "prune") == 0	   ? fleet_prune
 					   : NULL;
 	if (run == NULL) {
 		fprintf(stderr, "sluicectl: fleet: unknown command '%s'\n", cmd);

@@ -754,6 +754,14 @@ Test(fleet, sluice_pack_publish_sets_the_targets_sluicectl_sets, .fini = fini, .
 		cr_assert_str_eq(t.pack.version, "sp-1");
 		cr_assert_str_eq(t.action, "publish");
 	}
+	/* The published pack is named by its targets: prune keeps it. */
+	char *ctl = ts_build_path("control/sluicectl");
+	const char *prune[] = {ctl,	    "fleet",	"prune", "--bus",
+			       R.nats.urls, "--bucket", BUCKET,	 NULL};
+	cr_assert_eq(run_tool(prune, &out), 0, "%s", out);
+	assert_contains(out, "removed 0 chunks of 0 packs that nothing names");
+	free(out);
+	free(ctl);
 	free(tool);
 	free(pack);
 }

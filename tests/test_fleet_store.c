@@ -279,6 +279,61 @@ Test(fleet_store, targets_status_and_the_watch)
 	free(data);
 }
 
+/* Prune keeps what a target, a rollback or a running gateway may fetch,
+ * and only that: four packs, one named by nothing. */
+Test(fleet_store, prune_removes_only_the_packs_nothing_names)
+{
+	char err[512];
+	struct sluice_fleet_pack_ref ref[4];
+	uint8_t *data[4];
+	size_t len[4] = {SLUICE_FLEET_CHUNK_BYTES + 1, 100, 200, 2 * SLUICE_FLEET_CHUNK_BYTES + 3};
+	for (unsigned i = 0; i < 4; i++) {
+		data[i] = pattern(len[i], 40 + i);
+		memset(&ref[i], 0, sizeof(ref[i]));
+		cr_assert_eq(sluice_fleet_put_pack(f, data[i], len[i], &ref[i], err, sizeof(err)),
+			     0, "%s", err);
+		snprintf(ref[i].name, sizeof(ref[i].name), "p%u", i);
+		snprintf(ref[i].version, sizeof(ref[i].version), "v%u", i);
+	}
+	/* 0: the target; 1: its previous (a rollback's); 2: what a gateway
+	 * runs; 3: nothing. */
+	struct sluice_fleet_target t = {.slot = "main", .group = "canary", .action = "publish"};
+	t.pack = ref[0];
+	t.has_previous = true;
+	t.previous = ref[1];
+	cr_assert_eq(sluice_fleet_put_target(f, &t, err, sizeof(err)), 0, "%s", err);
+	struct sluice_fleet_status gw = {.name = "gw-1", .group = "main", .heartbeat_ms = 1000};
+	memcpy(gw.slot[0].file_sha, ref[2].sha256, 65);
+	snprintf(gw.slot[0].version, sizeof(gw.slot[0].version), "v2");
+	cr_assert_eq(sluice_fleet_put_status(f, &gw, err, sizeof(err)), 0, "%s", err);
+
+	unsigned packs, chunks;
+	cr_assert_eq(sluice_fleet_prune(f, true, &packs, &chunks, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(packs, 1);
+	cr_assert_eq(chunks, 3);
+	uint8_t *back = NULL;
+	cr_assert_eq(sluice_fleet_get_pack(f, &ref[3], &back, err, sizeof(err)), 0,
+		     "a dry run removes nothing: %s", err);
+	free(back);
+	cr_assert_eq(sluice_fleet_prune(f, false, &packs, &chunks, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(packs, 1);
+	cr_assert_eq(chunks, 3);
+	back = NULL;
+	cr_assert_neq(sluice_fleet_get_pack(f, &ref[3], &back, err, sizeof(err)), 0);
+	cr_assert_null(back);
+	for (unsigned i = 0; i < 3; i++) {
+		back = NULL;
+		cr_assert_eq(sluice_fleet_get_pack(f, &ref[i], &back, err, sizeof(err)), 0,
+			     "pack %u: %s", i, err);
+		cr_assert_eq(memcmp(back, data[i], len[i]), 0);
+		free(back);
+	}
+	cr_assert_eq(sluice_fleet_prune(f, false, &packs, &chunks, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(packs + chunks, 0, "a second prune finds nothing");
+	for (unsigned i = 0; i < 4; i++)
+		free(data[i]);
+}
+
 /* ---- a secured server (nats_security.h) ---- */
 
 /* nats-server with TLS and a user: reached with the CA and the password,
