@@ -120,7 +120,7 @@ struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_
 	snprintf(status_bucket, sizeof(status_bucket), "%s_STATUS", bucket);
 	/* Targets keep a few revisions (what was rolled out when, for people
 	 * reading the bucket); a gateway's status only its last. */
-	if (bind_bucket(f, &f->packs, bucket, 8, err, err_len) != 0 ||
+	if (bind_bucket(f, &f->packs, bucket, SLUICE_FLEET_HISTORY, err, err_len) != 0 ||
 	    bind_bucket(f, &f->status, status_bucket, 1, err, err_len) != 0)
 		goto fail;
 	return f;
@@ -851,4 +851,45 @@ int sluice_fleet_prune(struct sluice_fleet *f, bool dry_run, unsigned *packs, un
 	free(gone);
 	free(keep);
 	return rc;
+}
+
+/* Whether ref is what `which` names: its version, or a prefix of its hash. */
+static bool names(const struct sluice_fleet_pack_ref *ref, const char *which)
+{
+	size_t n = strlen(which);
+	bool hex = n >= 6 && n <= 64 && strspn(which, "0123456789abcdef") == n;
+	return strcmp(ref->version, which) == 0 || (hex && strncmp(ref->sha256, which, n) == 0);
+}
+
+int sluice_fleet_find_in_history(struct sluice_fleet *f, const char *slot, const char *group,
+				 const char *which, struct sluice_fleet_pack_ref *out, char *err,
+				 size_t err_len)
+{
+	char key[KEY_MAX];
+	target_key(key, sizeof(key), slot, group);
+	kvEntryList list = {0};
+	natsStatus s = kvStore_History(&list, f->packs, key, NULL);
+	if (s == NATS_NOT_FOUND)
+		return 0;
+	if (s != NATS_OK) {
+		snprintf(err, err_len, "history of %s: %s", key, nats_GetLastError(&s));
+		return -1;
+	}
+	int found = 0;
+	for (int i = list.Count - 1; i >= 0 && !found; i--) {
+		struct sluice_fleet_target t;
+		char why[256];
+		if (kvEntry_Operation(list.Entries[i]) != kvOp_Put ||
+		    entry_target(list.Entries[i], &t, why, sizeof(why)) != 0)
+			continue;
+		if (names(&t.pack, which)) {
+			*out = t.pack;
+			found = 1;
+		} else if (t.has_previous && names(&t.previous, which)) {
+			*out = t.previous;
+			found = 1;
+		}
+	}
+	kvEntryList_Destroy(&list);
+	return found;
 }

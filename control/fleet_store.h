@@ -47,6 +47,7 @@
 #define SLUICE_FLEET_TEXT	   128	 /* pack names, versions, publishers */
 #define SLUICE_FLEET_REASON	   512
 #define SLUICE_FLEET_SLOTS	   2 /* main, urgent (enum sluice_slot's order) */
+#define SLUICE_FLEET_HISTORY	   8 /* revisions of each target a bucket Sluice creates keeps */
 #define SLUICE_FLEET_HEARTBEAT_MS  2000
 #define SLUICE_FLEET_DEFAULT_GROUP "main"
 #define SLUICE_FLEET_DEFAULT_CACHE "/var/lib/sluice/fleet"
@@ -177,6 +178,14 @@ void sluice_fleet_watch_close(struct sluice_fleet *f);
 
 /* For tests: writes raw bytes under a key of the packs bucket, or deletes
  * it, as someone with write access to the bus could. */
+/* A pack slot/group's target named in the key's history (the bucket keeps
+ * SLUICE_FLEET_HISTORY revisions), newest first, as its pack or its
+ * previous: `which` is a version, or a SHA-256 prefix of at least 6 hex
+ * digits. 1 with *out, 0 when none matches, -1 with err. */
+int sluice_fleet_find_in_history(struct sluice_fleet *f, const char *slot, const char *group,
+				 const char *which, struct sluice_fleet_pack_ref *out, char *err,
+				 size_t err_len);
+
 /* Purges the chunks of every pack that no target (current or previous, any
  * slot or group) names and no gateway reports running, so the bucket does
  * not grow with every release; with dry_run, only counts. *packs and *chunks:

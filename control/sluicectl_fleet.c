@@ -44,6 +44,7 @@
 
 struct fleet_args {
 	const char *bus, *bucket, *slot, *pack, *publisher;
+	const char *back_to; /* rollback --pack VERSION|SHA */
 	struct sluice_nats_security security;
 	char groups_text[1024];
 	double hold_s, wait_s;
@@ -73,9 +74,9 @@ static void fleet_usage(FILE *out)
 		"      each group's target, and each gateway: group, state (running, behind,\n"
 		"      refused, stale), the packs in force, the last refusal and its reason;\n"
 		"      exit 1 when any gateway is not running its targets\n"
-		"  rollback [--slot main|urgent] [--wait SECONDS] [--no-wait]\n"
-		"      every group's target back to its previous pack, then wait for the\n"
-		"      gateways to run it\n"
+		"  rollback [--slot main|urgent] [--pack VERSION|SHA] [--wait S] [--no-wait]\n"
+		"      every group's target back to its previous pack (--pack: to that one, from\n"
+		"      the target's history of %u revisions), then wait for the gateways\n"
 		"  prune [--dry-run]\n"
 		"      remove the chunks of every pack that no target (current or previous)\n"
 		"      names and no gateway runs, so the bucket does not grow with releases\n"
@@ -89,7 +90,7 @@ static void fleet_usage(FILE *out)
 		"\n"
 		"Exit status: 0 done, 1 refused or stopped (the reason is printed), 2 usage or\n"
 		"bus error.\n",
-		SLUICE_FLEET_BUCKET);
+		SLUICE_FLEET_HISTORY, SLUICE_FLEET_BUCKET);
 }
 
 static double now_s(void)
@@ -564,26 +565,51 @@ static int fleet_rollback(struct sluice_fleet *f, const struct fleet_args *a)
 	uint64_t revs[256];
 	bool moved[256] = {false};
 	int status = 0;
+	/* Where each group goes: its previous pack, or the one --pack names,
+	 * found in every group's history before any target moves. */
+	static struct sluice_fleet_pack_ref dest[256];
+	for (size_t i = 0; i < n && i < 256; i++) {
+		dest[i] = ts[i].previous;
+		if (a->back_to == NULL)
+			continue;
+		int found = sluice_fleet_find_in_history(f, a->slot, ts[i].group, a->back_to,
+							 &dest[i], err, sizeof(err));
+		if (found < 0) {
+			fprintf(stderr, "sluicectl: group %s: %s\n", ts[i].group, err);
+			status = 2;
+		} else if (found == 0) {
+			fprintf(stderr,
+				"sluicectl: group %s: no %s pack '%s' in the last %u targets: "
+				"publish it instead\n",
+				ts[i].group, a->slot, a->back_to, SLUICE_FLEET_HISTORY);
+			status = 1;
+		}
+	}
+	if (status != 0) {
+		fprintf(stderr, "sluicectl: nothing rolled back\n");
+		free(ts);
+		return status;
+	}
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct sluice_fleet_target before;
 		bool had;
-		if (!ts[i].has_previous) {
+		if (a->back_to == NULL && !ts[i].has_previous) {
 			fprintf(stderr,
 				"sluicectl: group %s: no previous %s target to go back to\n",
 				ts[i].group, a->slot);
 			status = 1;
 			continue;
 		}
-		if (set_target(f, a->slot, ts[i].group, &ts[i].previous, "rollback", publisher,
-			       &before, &had, &revs[i], err, sizeof(err)) != 0) {
+		if (set_target(f, a->slot, ts[i].group, &dest[i], "rollback", publisher, &before,
+			       &had, &revs[i], err, sizeof(err)) != 0) {
 			fprintf(stderr, "sluicectl: group %s: %s\n", ts[i].group, err);
 			status = 2;
 			continue;
 		}
 		moved[i] = true;
 		printf("group %s: %s target back to %s (%.12s) from %s (rev %" PRIu64 ")\n",
-		       ts[i].group, a->slot, ts[i].previous.version, ts[i].previous.sha256,
-		       ts[i].pack.version, revs[i]);
+		       ts[i].group, a->slot, dest[i].version, dest[i].sha256, ts[i].pack.version,
+		       revs[i]);
 	}
 	double t0 = now_s();
 	for (size_t i = 0; i < n && i < 256 && !a->no_wait; i++) {
@@ -591,14 +617,14 @@ static int fleet_rollback(struct sluice_fleet *f, const struct fleet_args *a)
 			continue;
 		unsigned live = 0;
 		char why[1024];
-		enum wait_result w = wait_group(f, s, ts[i].group, revs[i], ts[i].previous.sha256,
+		enum wait_result w = wait_group(f, s, ts[i].group, revs[i], dest[i].sha256,
 						a->wait_s, &live, why, sizeof(why));
 		if (w != CONVERGED) {
 			fprintf(stderr, "sluicectl: group %s: %s\n", ts[i].group, why);
 			status = status ? status : 1;
 		} else {
 			printf("group %s: %u gateway%s running %s (%.2f s)\n", ts[i].group, live,
-			       live == 1 ? "" : "s", ts[i].previous.version, now_s() - t0);
+			       live == 1 ? "" : "s", dest[i].version, now_s() - t0);
 		}
 	}
 	free(ts);
@@ -736,7 +762,7 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			     strcmp(o, "--bucket") == 0 || strcmp(o, "--slot") == 0 ||
 			     strcmp(o, "--groups") == 0 || strcmp(o, "--hold") == 0 ||
 			     strcmp(o, "--wait") == 0 || strcmp(o, "--publisher") == 0 ||
-			     strncmp(o, "--bus-", 6) == 0;
+			     strcmp(o, "--pack") == 0 || strncmp(o, "--bus-", 6) == 0;
 		if (takes && v == NULL) {
 			fprintf(stderr, "sluicectl: fleet: %s needs a value\n", o);
 			return -1;
@@ -745,6 +771,8 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			a->bus = v;
 		else if (strcmp(o, "--bucket") == 0)
 			a->bucket = v;
+		else if (strcmp(o, "--pack") == 0)
+			a->back_to = v;
 		else if (strcmp(o, "--bus-ca") == 0)
 			a->security.ca_file = v;
 		else if (strcmp(o, "--bus-cert") == 0)

@@ -754,12 +754,58 @@ Test(fleet, sluice_pack_publish_sets_the_targets_sluicectl_sets, .fini = fini, .
 		cr_assert_str_eq(t.pack.version, "sp-1");
 		cr_assert_str_eq(t.action, "publish");
 	}
-	/* The published pack is named by its targets: prune keeps it. */
+	/* Two more releases, then a rollback past the previous one, to the
+	 * first, by version and by hash prefix, from the targets' history. */
 	char *ctl = ts_build_path("control/sluicectl");
+	char *p2 = make_pack("patterns/rules/flag-phones.yaml", "sp2", "sp-2", false);
+	char *p3 = make_pack("patterns/rules/flag-phones.yaml", "sp3", "sp-3", false);
+	const char *pubs[2] = {p2, p3};
+	for (unsigned k = 0; k < 2; k++) {
+		const char *again[] = {ctl,	 "fleet",     "publish",  pubs[k],
+				       "--bus",	 R.nats.urls, "--bucket", BUCKET,
+				       "--hold", "0",	      NULL};
+		cr_assert_eq(run_tool(again, &out), 0, "%s", out);
+		free(out);
+	}
+	struct sluice_fleet_target first;
+	const char *nope[] = {ctl,	  "fleet", "rollback", "--bus", R.nats.urls,
+			      "--bucket", BUCKET,  "--pack",   "sp-9",	NULL};
+	cr_assert_eq(run_tool(nope, &out), 1, "%s", out);
+	assert_contains(out, "no main pack 'sp-9' in the last 8 targets");
+	assert_contains(out, "nothing rolled back");
+	free(out);
+	cr_assert_eq(sluice_fleet_get_target(R.f, "main", "main", &first, err, sizeof(err)), 1);
+	cr_assert_str_eq(first.pack.version, "sp-3", "a refused rollback moves no target");
+	const char *to_first[] = {ctl,	       "fleet",	    "rollback", "--bus",
+				  R.nats.urls, "--bucket",  BUCKET,	"--pack",
+				  "sp-1",      "--no-wait", NULL};
+	cr_assert_eq(run_tool(to_first, &out), 0, "%s", out);
+	free(out);
+	for (size_t i = 0; i < 2; i++) {
+		struct sluice_fleet_target t;
+		cr_assert_eq(sluice_fleet_get_target(R.f, "main", grp[i], &t, err, sizeof(err)), 1);
+		cr_assert_str_eq(t.pack.version, "sp-1", "%s", grp[i]);
+		cr_assert_str_eq(t.previous.version, "sp-3", "%s", grp[i]);
+		cr_assert_str_eq(t.action, "rollback");
+	}
+	struct sluice_fleet_pack_ref by_sha;
+	char prefix[13];
+	snprintf(prefix, sizeof(prefix), "%.12s", first.previous.sha256); /* sp-2's */
+	cr_assert_eq(
+	    sluice_fleet_find_in_history(R.f, "main", "canary", prefix, &by_sha, err, sizeof(err)),
+	    1, "%s", err);
+	cr_assert_str_eq(by_sha.version, "sp-2");
+	cr_assert_eq(
+	    sluice_fleet_find_in_history(R.f, "main", "canary", "abc", &by_sha, err, sizeof(err)),
+	    0, "a prefix under 6 digits names nothing");
+	free(p2);
+	free(p3);
+
+	/* sp-1 is every target, sp-3 their previous: prune takes sp-2 alone. */
 	const char *prune[] = {ctl,	    "fleet",	"prune", "--bus",
 			       R.nats.urls, "--bucket", BUCKET,	 NULL};
 	cr_assert_eq(run_tool(prune, &out), 0, "%s", out);
-	assert_contains(out, "removed 0 chunks of 0 packs that nothing names");
+	assert_contains(out, "removed 1 chunk of 1 pack that nothing names");
 	free(out);
 	free(ctl);
 	free(tool);
