@@ -208,7 +208,8 @@ static bool authorised(const struct sluice_metrics_http *h, struct MHD_Connectio
 	bool ok = user != NULL && password != NULL;
 	/* Both compared whatever the first gives: no early answer to time. */
 	if (ok)
-		ok = same_secret(user, h->files.user) & same_secret(password, h->files.password);
+		ok = ((int)same_secret(user, h->files.user) &
+		      (int)same_secret(password, h->files.password)) != 0;
 	MHD_free(user);
 	MHD_free(password);
 	return ok;

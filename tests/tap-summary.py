@@ -3,6 +3,9 @@
 'N passed, N failed' line. Each Criterion binary reports its cases as TAP; a
 binary that crashed or timed out before reporting counts as one failure.
 
+A build that failed (--broken NAME, from tests/run-tests.sh) counts as one
+failure: its tests never ran.
+
 Before that line it prints every failed case with Criterion's diagnostics
 (the TAP comment lines after "not ok"): meson's console shows a TAP test's
 stderr only, and CI keeps the console, not the log files."""
@@ -12,7 +15,16 @@ import sys
 
 passed = failed = skipped = 0
 failures = []
-for path in sys.argv[1:]:
+args = sys.argv[1:]
+paths = []
+while args:
+    if args[0] == "--broken" and len(args) > 1:
+        failed += 1
+        failures.append((args[1], "-", [f"{args[1]} failed: its tests did not run"]))
+        args = args[2:]
+    else:
+        paths.append(args.pop(0))
+for path in paths:
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             entry = json.loads(line)
