@@ -87,7 +87,15 @@ def run_testpmd(cfg, pcap_link, outdir, tag):
                 raise StageError(f"dpdk-testpmd exited with status {child.returncode}",
                                  proc.tail(read_text(log_path)))
             time.sleep(0.2)
+        # Then until the warm-up's and the window's displays are all there:
+        # testpmd prints from its main lcore, which a busy machine can hold
+        # back past a fixed sleep (the quick smoke run saw none after it).
+        want = 1 + int(cfg.dp_warmup_s) + max(1, int(cfg.dp_window_s))
+        deadline = time.monotonic() + 3 * seconds + 10
         time.sleep(seconds + 0.5)
+        while (time.monotonic() < deadline and child.poll() is None
+               and len(rx_pps_of_port0(read_text(log_path))) < want):
+            time.sleep(0.2)
     finally:
         for sig in (signal.SIGINT, signal.SIGKILL):
             if child.poll() is None:
