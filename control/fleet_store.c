@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "json_value.h"
 #include "nats_connect.h"
+#include "utf8.h"
 
 #define KEY_MAX 192
 
@@ -300,6 +301,14 @@ void sluice_fleet_target_format(const struct sluice_fleet_target *t, struct slui
 	sluice_strbuf_printf(sb, ",\"time_ns\":%" PRIu64 "}", t->time_ns);
 }
 
+/* A count or time: 0 when absent, negative, not a number or past 2^64
+ * (converting those to uint64_t is undefined). */
+static uint64_t num_field(const struct sluice_json *o, const char *key)
+{
+	double v = sluice_json_num(o, key, 0);
+	return v > 0 && v < 18446744073709551616.0 ? (uint64_t)v : 0;
+}
+
 static int copy_str(char *dst, size_t cap, const struct sluice_json *o, const char *key,
 		    bool required, const char *what, char *err, size_t err_len)
 {
@@ -311,6 +320,11 @@ static int copy_str(char *dst, size_t cap, const struct sluice_json *o, const ch
 	if (v == NULL || v->type != SLUICE_JSON_STRING || strlen(v->string) >= cap) {
 		snprintf(err, err_len, "bad manifest: %s '%s' %s", what, key,
 			 v == NULL ? "is missing" : "is not a string of the right length");
+		return -1;
+	}
+	if (!sluice_utf8_valid((const uint8_t *)v->string, strlen(v->string))) {
+		/* format would write it back otherwise (U+FFFD): refused. */
+		snprintf(err, err_len, "bad manifest: %s '%s' is not UTF-8", what, key);
 		return -1;
 	}
 	memcpy(dst, v->string, strlen(v->string) + 1);
@@ -350,19 +364,25 @@ static int ref_parse(const struct sluice_json *o, const char *what, struct sluic
 	return 0;
 }
 
-int sluice_fleet_target_parse(const char *json, size_t len, struct sluice_fleet_target *t,
-			      char *err, size_t err_len)
+/* A JSON document from a value's bytes (not NUL-terminated); NULL when it
+ * is not JSON, or out of memory. */
+static struct sluice_json *parse_value(const char *json, size_t len)
 {
-	memset(t, 0, sizeof(*t));
 	char *text = malloc(len + 1);
-	if (text == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
+	if (text == NULL)
+		return NULL;
 	memcpy(text, json, len);
 	text[len] = '\0';
 	struct sluice_json *doc = sluice_json_parse(text);
 	free(text);
+	return doc;
+}
+
+int sluice_fleet_target_parse(const char *json, size_t len, struct sluice_fleet_target *t,
+			      char *err, size_t err_len)
+{
+	memset(t, 0, sizeof(*t));
+	struct sluice_json *doc = parse_value(json, len);
 	int rc = -1;
 	if (doc == NULL || doc->type != SLUICE_JSON_OBJECT) {
 		snprintf(err, err_len, "bad manifest: not a JSON object");
@@ -392,8 +412,7 @@ int sluice_fleet_target_parse(const char *json, size_t len, struct sluice_fleet_
 			goto out;
 		t->has_previous = true;
 	}
-	double ns = sluice_json_num(doc, "time_ns", 0);
-	t->time_ns = ns > 0 ? (uint64_t)ns : 0;
+	t->time_ns = num_field(doc, "time_ns");
 	rc = 0;
 out:
 	sluice_json_free(doc);
@@ -588,15 +607,12 @@ void sluice_fleet_status_format(const struct sluice_fleet_status *s, struct slui
 	    s->refusals, s->scan_errors, s->stalls, s->updated_ns, s->boot_ns, s->heartbeat_ms);
 }
 
+/* A text field, cut to cap and made valid UTF-8 ('?' for a stray byte,
+ * utf8.h): what format writes back is then what was read. */
 static void str_field(char *dst, size_t cap, const struct sluice_json *o, const char *key)
 {
 	snprintf(dst, cap, "%s", sluice_json_str(o, key, ""));
-}
-
-static uint64_t num_field(const struct sluice_json *o, const char *key)
-{
-	double v = sluice_json_num(o, key, 0);
-	return v > 0 ? (uint64_t)v : 0;
+	sluice_utf8_repair((uint8_t *)dst, strlen(dst));
 }
 
 static void slot_parse(const struct sluice_json *o, struct sluice_fleet_slot_state *st)
@@ -618,15 +634,7 @@ int sluice_fleet_status_parse(const char *json, size_t len, struct sluice_fleet_
 			      char *err, size_t err_len)
 {
 	memset(s, 0, sizeof(*s));
-	char *text = malloc(len + 1);
-	if (text == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
-	memcpy(text, json, len);
-	text[len] = '\0';
-	struct sluice_json *doc = sluice_json_parse(text);
-	free(text);
+	struct sluice_json *doc = parse_value(json, len);
 	if (doc == NULL || doc->type != SLUICE_JSON_OBJECT ||
 	    !sluice_fleet_name_ok(sluice_json_str(doc, "name", ""))) {
 		snprintf(err, err_len, "bad gateway status: not an object with a name");
