@@ -449,7 +449,7 @@ static void rotate(struct sluice_event_sink *sink)
 		sink->write_errors++;
 		return;
 	}
-	uint64_t bytes;
+	uint64_t bytes = 0;
 	FILE *f = open_append(sink->path, &bytes, err, sizeof(err));
 	if (f == NULL) {
 		sink->write_errors++;
@@ -580,7 +580,7 @@ int sluice_event_sink_reopen(struct sluice_event_sink *sink, char *err, size_t e
 	if (sink->out == NULL || sink->out == stdout)
 		return 0;
 	write_out(sink);
-	uint64_t bytes;
+	uint64_t bytes = 0;
 	FILE *f = open_append(sink->path, &bytes, err, err_len);
 	if (f == NULL)
 		return -1;
