@@ -178,7 +178,9 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	uint8_t *pkt = pkts[pp->index];
 	const struct sluice_frame_ref *frame = &b->frames[f];
 
-	enum sluice_text_check check = sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw);
+	bool ascii;
+	enum sluice_text_check check =
+	    sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw, &ascii);
 	if (check == SLUICE_TEXT_BAD) {
 		b->state[f] = FRAME_INVALID;
 		return;
@@ -188,8 +190,9 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	/* By reference, the text is read where it is: nothing changes it
 	 * before the round's scans (verdicts come after them). */
 	b->batch_index[f] =
-	    (uint16_t)(ctx->texts_by_ref ? sluice_batch_add_ref(&b->texts, text, frame->text_len)
-					 : sluice_batch_add(&b->texts, text, frame->text_len));
+	    (uint16_t)(ctx->texts_by_ref
+			   ? sluice_batch_add_ref_known(&b->texts, text, frame->text_len, ascii)
+			   : sluice_batch_add(&b->texts, text, frame->text_len));
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],

@@ -237,11 +237,11 @@ static void mask_spans(uint8_t *pkt, const struct sluice_packet_view *view,
 enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
-					       struct sluice_rewrite *rw)
+					       struct sluice_rewrite *rw, bool *ascii)
 {
 	uint8_t *text = pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
 
-	if (sluice_utf8_valid(text, frame->text_len))
+	if (sluice_utf8_valid_ascii(text, frame->text_len, ascii))
 		return SLUICE_TEXT_OK;
 	if (ctx->policy[SLUICE_BAD_INVALID_UTF8] != SLUICE_POLICY_REPLACE)
 		return SLUICE_TEXT_BAD;
@@ -252,6 +252,7 @@ enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, ui
 	rw->new_sum = sluice_csum_add(rw->new_sum, text, frame->text_len, odd);
 	rw->changed = true;
 	ctx->stats->utf8_repaired++;
+	*ascii = sluice_ascii_only(text, frame->text_len);
 	return SLUICE_TEXT_REPAIRED;
 }
 
@@ -322,7 +323,9 @@ static enum sluice_frame_outcome scan_frame(struct sluice_packet_ctx *ctx, uint8
 {
 	const struct sluice_packet_view *view = &ctx->decoded.view;
 
-	enum sluice_text_check text_check = sluice_frame_text_check(ctx, pkt, view, frame, rw);
+	bool ascii;
+	enum sluice_text_check text_check =
+	    sluice_frame_text_check(ctx, pkt, view, frame, rw, &ascii);
 	if (text_check != SLUICE_TEXT_OK)
 		sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8, pkt + frame->offset, pkt,
 				  view->payload_off + view->payload_len, view);

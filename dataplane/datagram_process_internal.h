@@ -55,11 +55,12 @@ enum sluice_text_check {
 
 /* Validates the frame's text as UTF-8, or repairs it under policy replace
  * (recording the change in rw). Reports nothing: the caller reports
- * invalid_utf8 when the answer is not OK, in the order its events need. */
+ * invalid_utf8 when the answer is not OK, in the order its events need.
+ * Unless BAD, *ascii says whether the text to scan is all ASCII. */
 enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					       const struct sluice_packet_view *view,
 					       const struct sluice_frame_ref *frame,
-					       struct sluice_rewrite *rw);
+					       struct sluice_rewrite *rw, bool *ascii);
 
 /* Counts the scanned frame, reports its matches and applies its combined
  * verdict (mask, flag) in place; removal is left to settle(). urgent is NULL

@@ -35,8 +35,8 @@ static void teardown(void)
 TestSuite(normalize, .init = setup, .fini = teardown);
 
 struct normalized {
-	uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH];
-	uint32_t src[1024 * SLUICE_FOLD_MAX_GROWTH];
+	uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	uint32_t src[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
 	struct sluice_norm_view v;
 };
 
@@ -187,6 +187,53 @@ Test(normalize, random_messages_map_every_span_to_whole_contributing_characters)
 		memset(masked + a, '*', b - a);
 		cr_assert_eq(sluice_utf8_invalid_at((const uint8_t *)masked, (uint32_t)len), len,
 			     "round %d: [%u, %u) splits a character", round, a, b);
+	}
+}
+
+/* The folder copies runs of ASCII eight bytes at a time and replacements
+ * sixteen at a time, whatever their length; the text it makes must be the
+ * table applied one character after another, at every length and mix. */
+Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
+{
+	static const char *const more[] = {"hello, world ", "1234567890", "號碼", "ＡＢＣ"};
+	static uint8_t msg[1024], want[1024 * SLUICE_FOLD_MAX_GROWTH];
+	static uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	uint32_t x = 20261206;
+	size_t npieces = sizeof(pieces) / sizeof(pieces[0]), nmore = sizeof(more) / sizeof(more[0]);
+	for (int round = 0; round < 5000; round++) {
+		uint32_t len = 0;
+		for (int i = 0; i < 1 + round % 60; i++) {
+			x = x * 1103515245u + 12345u;
+			uint32_t pick = (x >> 16) % (npieces + nmore);
+			const char *p = pick < npieces ? pieces[pick] : more[pick - npieces];
+			memcpy(msg + len, p, strlen(p));
+			len += (uint32_t)strlen(p);
+		}
+		uint32_t wlen = 0, changed = 0;
+		for (uint32_t i = 0; i < len;) {
+			uint32_t n,
+			    e = sluice_fold_entry_of(&table, sluice_utf8_decode(msg + i, &n));
+			const uint8_t *from = e ? table.bytes + table.entry[e].off : msg + i;
+			uint32_t take = e ? table.entry[e].len : n;
+			memcpy(want + wlen, from, take);
+			wlen += take;
+			changed += e != 0;
+			i += n;
+		}
+		memset(out, 0xee, sizeof(out));
+		struct sluice_norm_view v;
+		sluice_fold(&table, msg, len, out, &v);
+		cr_assert_eq(v.identity, changed == 0, "round %d", round);
+		cr_assert_eq(v.folded, changed, "round %d", round);
+		cr_assert_eq(v.len, wlen, "round %d: %u bytes, want %u", round, v.len, wlen);
+		cr_assert_eq(memcmp(v.text, want, wlen), 0, "round %d: %.*s", round, (int)len, msg);
+		if (changed) {
+			static uint32_t src[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+			src[wlen] = UINT32_MAX;
+			sluice_fold_map(&table, msg, len, src);
+			cr_assert_eq(src[wlen], UINT32_MAX,
+				     "the map has exactly the text's length");
+		}
 	}
 }
 

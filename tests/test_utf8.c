@@ -330,6 +330,30 @@ Test(utf8, ascii_only_sees_a_high_byte_anywhere_at_every_length)
 	}
 }
 
+/* The packet path learns "all ASCII" from the gate: a two-byte character
+ * anywhere, at every length across the validator's 32-byte blocks and its
+ * tail, makes it false; its absence true; invalid text leaves it unset. */
+Test(utf8, valid_ascii_reports_a_character_anywhere)
+{
+	uint8_t buf[100];
+	for (size_t len = 0; len <= 96; len++) {
+		memset(buf, 'a', sizeof(buf));
+		bool ascii = false;
+		cr_assert(sluice_utf8_valid_ascii(buf, len, &ascii));
+		cr_assert(ascii, "%zu ASCII bytes", len);
+		for (size_t at = 0; at + 2 <= len; at++) {
+			memset(buf, 'a', sizeof(buf));
+			memcpy(buf + at, "\xc3\xa9", 2); /* é */
+			ascii = true;
+			cr_assert(sluice_utf8_valid_ascii(buf, len, &ascii));
+			cr_assert(!ascii, "é at %zu of %zu", at, len);
+		}
+	}
+	bool untouched = true;
+	cr_assert_not(sluice_utf8_valid_ascii((const uint8_t *)"ok\xff", 3, &untouched));
+	cr_assert(untouched);
+}
+
 /* ---- the AVX2 validator against the scalar one ---- */
 
 /* Both validators on s[0..len), from a buffer of exactly that size (a read
@@ -341,7 +365,9 @@ static void expect_agree(const uint8_t *s, size_t len)
 	cr_assert_not_null(exact);
 	memcpy(exact, s, len);
 	bool scalar = sluice_utf8_valid_scalar(exact, len);
-	bool avx2 = sluice_utf8_valid_avx2(exact, len);
+	bool ascii = false, avx2 = sluice_utf8_valid_avx2(exact, len, &ascii);
+	if (avx2 && ascii != sluice_ascii_only(exact, len))
+		cr_assert_fail("AVX2 says %s ASCII on %zu bytes", ascii ? "all" : "not all", len);
 	if (scalar != avx2) {
 		char hex[3 * 80 + 1] = "";
 		for (size_t i = 0; i < len && i < 80; i++)

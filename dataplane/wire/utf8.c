@@ -82,9 +82,18 @@ bool sluice_utf8_avx2_usable(void)
  * runtime set at start, cheaper than an indirect call and free of state. */
 bool sluice_utf8_valid(const uint8_t *s, size_t len)
 {
+	bool ascii;
+	return sluice_utf8_valid_ascii(s, len, &ascii);
+}
+
+bool sluice_utf8_valid_ascii(const uint8_t *s, size_t len, bool *ascii)
+{
 	if (__builtin_cpu_supports("avx2"))
-		return sluice_utf8_valid_avx2(s, len);
-	return sluice_utf8_valid_scalar(s, len);
+		return sluice_utf8_valid_avx2(s, len, ascii);
+	if (!sluice_utf8_valid_scalar(s, len))
+		return false;
+	*ascii = sluice_ascii_only(s, len);
+	return true;
 }
 
 /* Valid text (nearly all of it) is settled by the fast validator; only

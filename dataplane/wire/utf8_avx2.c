@@ -172,16 +172,19 @@ AVX2 static inline __m256i load_tail(const uint8_t *s, size_t n)
 	return _mm256_loadu_si256((const __m256i *)tail);
 }
 
-AVX2 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len)
+AVX2 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len, bool *ascii)
 {
 	__m256i prev = _mm256_setzero_si256();
 	__m256i errors = _mm256_setzero_si256();
 	__m256i open = _mm256_setzero_si256(); /* prev ended inside a sequence */
+	int unicode = 0;
 	size_t i = 0;
 
 	for (; i + 32 <= len; i += 32) {
 		__m256i in = _mm256_loadu_si256((const __m256i *)(s + i));
-		if (_mm256_movemask_epi8(in) == 0) {
+		int high = _mm256_movemask_epi8(in);
+		unicode |= high;
+		if (high == 0) {
 			/* ASCII: right only if the block before was finished */
 			errors = _mm256_or_si256(errors, open);
 			open = _mm256_setzero_si256();
@@ -195,12 +198,17 @@ AVX2 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len)
 		/* The tail, padded with NULs: a sequence it leaves unfinished is
 		 * followed by a NUL, which its pairs report. */
 		__m256i in = load_tail(s + i, len - i);
-		if (_mm256_movemask_epi8(in) == 0)
+		int high = _mm256_movemask_epi8(in);
+		unicode |= high;
+		if (high == 0)
 			errors = _mm256_or_si256(errors, open);
 		else
 			errors = _mm256_or_si256(errors, block_errors(in, prev));
 	} else {
 		errors = _mm256_or_si256(errors, open);
 	}
-	return _mm256_testz_si256(errors, errors) != 0;
+	if (!_mm256_testz_si256(errors, errors))
+		return false;
+	*ascii = unicode == 0;
+	return true;
 }

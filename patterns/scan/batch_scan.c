@@ -93,9 +93,14 @@ void sluice_batch_results_free(struct sluice_batch_results *r)
 
 int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len)
 {
+	return sluice_batch_add_ref_known(b, text, len,
+					  sluice_ascii_only((const uint8_t *)text, len));
+}
+
+int32_t sluice_batch_add_ref_known(struct sluice_batch *b, const char *text, size_t len, bool ascii)
+{
 	if (!sluice_batch_fits(b, len) || (b->count > 0 && !b->by_ref))
 		return -1;
-	bool ascii = sluice_ascii_only((const uint8_t *)text, len);
 	b->by_ref = true;
 	b->ref[b->count] = text;
 	b->ascii[b->count] = ascii;

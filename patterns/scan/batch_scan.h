@@ -152,6 +152,11 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
  * the batch already holds copies. */
 int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len);
 
+/* The same for a caller that already knows whether text is all ASCII (the
+ * packet path's UTF-8 gate learns it), so the text is not read again here. */
+int32_t sluice_batch_add_ref_known(struct sluice_batch *b, const char *text, size_t len,
+				   bool ascii);
+
 /* Scans every text added since the last reset against the pack, into r
  * (which must hold as many messages as b). disabled (or NULL) and keep are
  * applied to every message's set as in struct sluice_match_set. Returns
