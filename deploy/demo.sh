@@ -5,13 +5,21 @@
 # rules. Ends with sluice's summary and where everything went.
 #
 # usage: sudo deploy/demo.sh [--count N] [--seed N] [--violations PCT]
+#        (tests/readme-demo.sh also passes --build DIR --out DIR --no-install:
+#        the test command has installed, and built DIR)
 set -euo pipefail
 
 count=20000
 seed=7
 violations=10
+build=build
+out=
+install=1
 while [[ $# -gt 0 ]]; do
 	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--no-install) install=0; shift ;;
 	--count) count=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--violations) violations=$2; shift 2 ;;
@@ -22,26 +30,28 @@ done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-deploy/install-deps.sh
-if [[ ! -f build/build.ninja ]]; then
-	meson setup build --buildtype=release >/dev/null
+if ((install)); then
+	deploy/install-deps.sh
 fi
-ninja -C build >/dev/null
+if [[ ! -f $build/build.ninja ]]; then
+	meson setup "$build" --buildtype=release >/dev/null
+fi
+ninja -C "$build" >/dev/null
 
-out="$repo/out/demo"
+out=${out:-"$repo/out/demo"}
 rm -rf "$out"
 mkdir -p "$out"
 echo "demo: generating $count packets of chat traffic (seed $seed, $violations% violations)"
-build/dataplane/sluice-gen -o "$out/traffic.pcap" --count "$count" --seed "$seed" \
+"$build"/dataplane/sluice-gen -o "$out/traffic.pcap" --count "$count" --seed "$seed" \
 	--violations "$violations" --text-out "$out/messages.txt"
-build/dataplane/sluice-gen -o "$out/empty.pcap" --count 0 2>/dev/null
+"$build"/dataplane/sluice-gen -o "$out/empty.pcap" --count 0 2>/dev/null
 echo "demo: compiling the bundled rules"
-build/patterns/sluice-pack compile patterns/rules/default.yaml -o "$out/default.pack"
+"$build"/patterns/sluice-pack compile patterns/rules/default.yaml -o "$out/default.pack"
 
 # One control lcore and one worker; on a single-CPU machine both share CPU 0.
 worker_cpu=$(($(nproc) > 1 ? 1 : 0))
 echo "demo: replaying through sluice (net_pcap ports A <-> B, offline mode)"
-build/dataplane/sluice --no-huge -m 512 --lcores "0@0,1@${worker_cpu}" --no-shconf \
+"$build"/dataplane/sluice --no-huge -m 512 --lcores "0@0,1@${worker_cpu}" --no-shconf \
 	--file-prefix sluice-demo --no-pci --log-level '*:warning' \
 	--vdev "net_pcap0,rx_pcap=$out/traffic.pcap,tx_pcap=$out/out-b-to-a.pcap" \
 	--vdev "net_pcap1,rx_pcap=$out/empty.pcap,tx_pcap=$out/out-a-to-b.pcap" -- \

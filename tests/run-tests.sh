@@ -55,7 +55,7 @@ fi
 # Sanitizers: the libc allocator (not jemalloc) so ASan sees every allocation.
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=false; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build-asan --no-suite lint --no-suite packs --no-suite bench --print-errorlogs --num-processes 2 || status=1
+		meson test -C build-asan --no-suite lint --no-suite packs --no-suite bench --no-suite demo --print-errorlogs --num-processes 2 || status=1
 	logs+=(build-asan/meson-logs/testlog.json)
 else
 	echo "run-tests: sanitizer build failed"
