@@ -65,7 +65,7 @@ void sluice_fleet_sha256(const uint8_t *data, size_t len, char hex[65])
 /* ---- connection and buckets ---- */
 
 static int bind_bucket(struct sluice_fleet *f, kvStore **kv, const char *name, uint8_t history,
-		       char *err, size_t err_len)
+		       unsigned replicas, char *err, size_t err_len)
 {
 	natsStatus s = js_KeyValue(kv, f->js, name);
 	if (s == NATS_OK)
@@ -74,6 +74,7 @@ static int bind_bucket(struct sluice_fleet *f, kvStore **kv, const char *name, u
 	kvConfig_Init(&cfg);
 	cfg.Bucket = name;
 	cfg.History = history;
+	cfg.Replicas = replicas > 0 ? (int)replicas : 1;
 	cfg.StorageType = js_FileStorage;
 	s = js_CreateKeyValue(kv, f->js, &cfg);
 	if (s != NATS_OK) {
@@ -87,8 +88,8 @@ static int bind_bucket(struct sluice_fleet *f, kvStore **kv, const char *name, u
 }
 
 struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_nats_security *sec,
-				       const char *bucket, unsigned wait_ms, char *err,
-				       size_t err_len)
+				       const char *bucket, unsigned replicas, unsigned wait_ms,
+				       char *err, size_t err_len)
 {
 	if (bucket == NULL)
 		bucket = SLUICE_FLEET_BUCKET;
@@ -121,13 +122,23 @@ struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_
 	snprintf(status_bucket, sizeof(status_bucket), "%s_STATUS", bucket);
 	/* Targets keep a few revisions (what was rolled out when, for people
 	 * reading the bucket); a gateway's status only its last. */
-	if (bind_bucket(f, &f->packs, bucket, SLUICE_FLEET_HISTORY, err, err_len) != 0 ||
-	    bind_bucket(f, &f->status, status_bucket, 1, err, err_len) != 0)
+	if (bind_bucket(f, &f->packs, bucket, SLUICE_FLEET_HISTORY, replicas, err, err_len) != 0 ||
+	    bind_bucket(f, &f->status, status_bucket, 1, replicas, err, err_len) != 0)
 		goto fail;
 	return f;
 fail:
 	sluice_fleet_close(f);
 	return NULL;
+}
+
+unsigned sluice_fleet_replicas(struct sluice_fleet *f)
+{
+	kvStatus *sts = NULL;
+	if (kvStore_Status(&sts, f->packs) != NATS_OK)
+		return 0;
+	int64_t n = kvStatus_Replicas(sts);
+	kvStatus_Destroy(sts);
+	return n > 0 ? (unsigned)n : 0;
 }
 
 void sluice_fleet_close(struct sluice_fleet *f)

@@ -113,10 +113,17 @@ struct sluice_nats_security; /* nats_connect.h; NULL: none */
 
 /* Connects to servers ("nats://h:p[,...]"), secured by sec, waiting up to about wait_ms for
  * the first connection, and binds the two buckets, creating them when
- * missing. After that cnats reconnects by itself. NULL with err. */
+ * missing with `replicas` copies (0: 1; 3 on a three-node cluster, so a pack
+ * outlives a node). Buckets that exist are used as they are: see
+ * sluice_fleet_replicas(). After that cnats reconnects by itself. NULL with
+ * err. */
 struct sluice_fleet *sluice_fleet_open(const char *servers, const struct sluice_nats_security *sec,
-				       const char *bucket, unsigned wait_ms, char *err,
-				       size_t err_len);
+				       const char *bucket, unsigned replicas, unsigned wait_ms,
+				       char *err, size_t err_len);
+
+/* The replicas of the packs bucket as the servers report them now (0 when
+ * they cannot say). */
+unsigned sluice_fleet_replicas(struct sluice_fleet *f);
 void sluice_fleet_close(struct sluice_fleet *f);
 bool sluice_fleet_connected(const struct sluice_fleet *f);
 

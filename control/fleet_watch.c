@@ -41,6 +41,7 @@ struct sluice_fleet_watch {
 	char *servers, *bucket, *cache_dir;
 	struct sluice_nats_security security; /* paths owned by the daemon's options */
 	unsigned heartbeat_ms;
+	unsigned replicas;
 	pthread_t thread;
 	bool thread_started;
 
@@ -262,8 +263,8 @@ static void *watcher_main(void *arg)
 
 	while (!stopping(fw)) {
 		if (f == NULL) {
-			f = sluice_fleet_open(fw->servers, &fw->security, fw->bucket, 1000, err,
-					      sizeof(err));
+			f = sluice_fleet_open(fw->servers, &fw->security, fw->bucket, fw->replicas,
+					      1000, err, sizeof(err));
 			if (f == NULL) {
 				/* Said once per kind of failure, not every second. */
 				if (strcmp(err, last_err) != 0)
@@ -382,6 +383,7 @@ struct sluice_fleet_watch *sluice_fleet_watch_start(const struct sluice_fleet_wa
 	fw->bucket = strdup(cfg->bucket ? cfg->bucket : SLUICE_FLEET_BUCKET);
 	fw->cache_dir = strdup(cfg->cache_dir);
 	fw->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : SLUICE_FLEET_HEARTBEAT_MS;
+	fw->replicas = cfg->replicas;
 	pthread_mutex_init(&fw->lock, NULL);
 	snprintf(fw->st.name, sizeof(fw->st.name), "%s", cfg->gateway);
 	snprintf(fw->st.group, sizeof(fw->st.group), "%s", cfg->group);

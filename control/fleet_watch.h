@@ -44,6 +44,7 @@ struct sluice_fleet_watch_config {
 	const char *group;     /* its group */
 	const char *cache_dir; /* created when missing */
 	unsigned heartbeat_ms; /* 0: SLUICE_FLEET_HEARTBEAT_MS */
+	unsigned replicas;     /* of buckets it creates (0: 1) */
 	/* TLS and credentials (nats_connect.h). Unlike the strings above, which
 	 * are copied, its paths must stay valid until the watcher stops: they
 	 * are the daemon's options. */

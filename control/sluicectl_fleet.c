@@ -45,6 +45,7 @@
 struct fleet_args {
 	const char *bus, *bucket, *slot, *pack, *publisher;
 	const char *back_to; /* rollback --pack VERSION|SHA */
+	unsigned replicas;   /* of buckets this creates */
 	struct sluice_nats_security security;
 	char groups_text[1024];
 	double hold_s, wait_s;
@@ -83,6 +84,8 @@ static void fleet_usage(FILE *out)
 		"\n"
 		"  --bus URLS      the pack source the gateways watch (or $SLUICE_PACK_SOURCE)\n"
 		"  --bucket NAME   its bucket (default %s)\n"
+		"  --replicas N    copies of the buckets if this creates them (1 to 5,\n"
+		"                  default 1; 3 on a three-node cluster); status shows them\n"
 		"  --bus-ca FILE, --bus-cert FILE --bus-key FILE, --bus-user-file FILE,\n"
 		"  --bus-creds FILE\n"
 		"                  TLS and credentials, as the gateways' options of the same\n"
@@ -680,10 +683,14 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 	for (size_t i = 0; i < ng; i++)
 		if (strcmp(gateway_state(&gws[i], ts, nt, now), "running") != 0)
 			status = 1;
+	/* A bucket on one node of a cluster loses every pack with that node. */
+	unsigned replicas = sluice_fleet_replicas(f);
 	if (a->json) {
 		struct sluice_strbuf sb;
 		sluice_strbuf_init(&sb);
-		sluice_strbuf_printf(&sb, "{\"targets\":[");
+		sluice_strbuf_printf(&sb, "{\"bucket\":{\"name\":");
+		sluice_strbuf_json_string(&sb, a->bucket);
+		sluice_strbuf_printf(&sb, ",\"replicas\":%u},\"targets\":[", replicas);
 		for (size_t i = 0; i < nt; i++) {
 			sluice_strbuf_printf(&sb, "%s{\"revision\":%" PRIu64 ",\"target\":",
 					     i ? "," : "", ts[i].revision);
@@ -704,6 +711,7 @@ static int fleet_status(struct sluice_fleet *f, const struct fleet_args *a)
 		fputs(sb.data != NULL ? sb.data : "", stdout);
 		sluice_strbuf_free(&sb);
 	} else {
+		printf("bucket %s: %u replica%s\n", a->bucket, replicas, replicas == 1 ? "" : "s");
 		printf("targets:\n");
 		if (nt == 0)
 			printf("  (none: nothing published yet)\n");
@@ -762,7 +770,8 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			     strcmp(o, "--bucket") == 0 || strcmp(o, "--slot") == 0 ||
 			     strcmp(o, "--groups") == 0 || strcmp(o, "--hold") == 0 ||
 			     strcmp(o, "--wait") == 0 || strcmp(o, "--publisher") == 0 ||
-			     strcmp(o, "--pack") == 0 || strncmp(o, "--bus-", 6) == 0;
+			     strcmp(o, "--pack") == 0 || strcmp(o, "--replicas") == 0 ||
+			     strncmp(o, "--bus-", 6) == 0;
 		if (takes && v == NULL) {
 			fprintf(stderr, "sluicectl: fleet: %s needs a value\n", o);
 			return -1;
@@ -771,7 +780,15 @@ static int parse(int argc, char **argv, struct fleet_args *a, const char **cmd)
 			a->bus = v;
 		else if (strcmp(o, "--bucket") == 0)
 			a->bucket = v;
-		else if (strcmp(o, "--pack") == 0)
+		else if (strcmp(o, "--replicas") == 0) {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end != '\0' || *v < '1' || *v > '9' || n < 1 || n > 5) {
+				fprintf(stderr, "sluicectl: fleet: --replicas: 1 to 5\n");
+				return -1;
+			}
+			a->replicas = (unsigned)n;
+		} else if (strcmp(o, "--pack") == 0)
 			a->back_to = v;
 		else if (strcmp(o, "--bus-ca") == 0)
 			a->security.ca_file = v;
@@ -880,7 +897,7 @@ int sluicectl_fleet(int argc, char **argv)
 	if (run == fleet_publish && read_pack(a.pack, &a.ref, &a.data, &a.len) != 0)
 		return 2;
 	struct sluice_fleet *f =
-	    sluice_fleet_open(a.bus, &a.security, a.bucket, 3000, err, sizeof(err));
+	    sluice_fleet_open(a.bus, &a.security, a.bucket, a.replicas, 3000, err, sizeof(err));
 	if (f == NULL) {
 		fprintf(stderr, "sluicectl: fleet: %s\n", err);
 		free(a.data);

@@ -151,6 +151,9 @@ static const struct option_spec specs[] = {
     {"pack-bucket", 0, V_STRING, OFF(pack_bucket), 0, 0, "NAME",
      "the key-value bucket of packs and targets; the status bucket is NAME_STATUS"
      " (default SLUICE_PACKS)"},
+    {"pack-bucket-replicas", 0, V_UINT, OFF(pack_bucket_replicas), 1, 5, "N",
+     "replicas of the two buckets when this gateway creates them (default 1; 3 on a"
+     " three-node cluster); buckets that exist are used as they are"},
     {"fleet-group", 0, V_STRING, OFF(fleet_group), 0, 0, "GROUP",
      "this gateway's rollout group, e.g. canary (default main)"},
     {"pack-cache", 0, V_STRING, OFF(pack_cache), 0, 0, "DIR",
@@ -280,6 +283,7 @@ void sluice_options_defaults(struct sluice_options *opt)
 	opt->fleet_group = strdup(SLUICE_FLEET_DEFAULT_GROUP);
 	opt->pack_cache = strdup(SLUICE_FLEET_DEFAULT_CACHE);
 	opt->pack_bucket = strdup(SLUICE_FLEET_BUCKET);
+	opt->pack_bucket_replicas = 1;
 	opt->fleet_heartbeat_ms = SLUICE_FLEET_HEARTBEAT_MS;
 	opt->history = 8;
 	opt->idle_ms = 500;
@@ -901,6 +905,7 @@ void sluice_options_fleet(const struct sluice_options *opt, const char *host,
 	    .group = opt->fleet_group,
 	    .cache_dir = opt->pack_cache,
 	    .heartbeat_ms = opt->fleet_heartbeat_ms,
+	    .replicas = opt->pack_bucket_replicas,
 	    .security = sluice_options_bus_security(opt),
 	};
 }

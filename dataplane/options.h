@@ -95,6 +95,7 @@ struct sluice_options {
 	char *gateway_name; /* NULL: the host name */
 	char *pack_source;
 	char *pack_bucket;
+	unsigned pack_bucket_replicas;
 	char *fleet_group;
 	char *pack_cache;
 	unsigned fleet_heartbeat_ms;

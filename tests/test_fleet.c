@@ -354,7 +354,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 
 	for (unsigned i = 0; i < GATEWAYS; i++)
 		start_gateway(i, v1);
-	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 1, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	cr_assert(all_run(0, "fleet-v1", 60), "the three gateways did not report fleet-v1");
 	double t_up = sluice_mono_s();
@@ -489,10 +489,12 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 		assert_contains(out, names[i]);
 	assert_contains(out, "main fleet-unsigned: pack is not signed");
 	assert_contains(out, "running  fleet-v2");
+	assert_contains(out, "bucket " BUCKET ": 1 replica\n");
 	free(out);
 	cr_assert_eq(fleet(&out, "status", "--json", NULL, NULL, NULL, NULL, NULL, NULL), 0, "%s",
 		     out);
 	assert_contains(out, "\"state\":\"running\"");
+	assert_contains(out, "{\"bucket\":{\"name\":\"" BUCKET "\",\"replicas\":1},");
 	assert_contains(out, "\"last_refusal\":{\"slot\":\"main\"");
 	free(out);
 
@@ -587,7 +589,7 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	free(out);
 
 	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
-	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 1, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	double end = sluice_mono_s() + 20;
 	struct sluice_fleet_status *all = NULL;
@@ -617,7 +619,7 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 
 	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
 	sluice_fleet_close(R.f);
-	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 1, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	end = sluice_mono_s() + 20;
 	struct sluice_fleet_status st = {0};
@@ -684,6 +686,9 @@ Test(fleet, sluicectl_fleet_refuses_bad_input_before_the_bus)
 	     "--bus-ca /nonexistent/ca.pem: cannot open"},
 	    {{"status", "--bus-cert", "x.pem", NULL}, "--bus-cert and --bus-key go together"},
 	    {{"status", "--bus-token", "x", NULL}, "unknown option --bus-token"},
+	    {{"status", "--replicas", "0", NULL}, "--replicas: 1 to 5"},
+	    {{"status", "--replicas", "6", NULL}, "--replicas: 1 to 5"},
+	    {{"status", "--replicas", "3x", NULL}, "--replicas: 1 to 5"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *argv[16] = {ctl, "fleet", "--bus", "nats://127.0.0.1:1"};
@@ -744,7 +749,7 @@ Test(fleet, sluice_pack_publish_sets_the_targets_sluicectl_sets, .fini = fini, .
 	cr_assert_eq(run_tool(publish, &out), 0, "%s", out);
 	assert_contains(out, "stored sluice-flag-phones sp-1");
 	free(out);
-	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
+	R.f = sluice_fleet_open(R.nats.urls, NULL, BUCKET, 1, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 	const char *grp[] = {"canary", "main"};
 	for (size_t i = 0; i < 2; i++) {

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
 
 #include "clock.h"
 #include "fleet_store.h"
@@ -24,7 +27,7 @@ static void setup(void)
 	char err[512];
 	dir = ts_make_tmpdir("fleet-store");
 	cr_assert_eq(ts_nats_start(&nats, 1, dir, err, sizeof(err)), 0, "%s", err);
-	f = sluice_fleet_open(nats.urls, NULL, "TEST_PACKS", 3000, err, sizeof(err));
+	f = sluice_fleet_open(nats.urls, NULL, "TEST_PACKS", 1, 3000, err, sizeof(err));
 	cr_assert_not_null(f, "%s", err);
 }
 
@@ -356,7 +359,7 @@ Test(fleet_store_secured, reached_only_with_tls_and_the_password, .timeout = 60)
 	char *open_file = ts_write_secret(dir, "open", "gateway:s3cret\n", 0644);
 
 	struct sluice_nats_security sec = {.ca_file = cert, .user_file = user};
-	f = sluice_fleet_open(nats.urls, &sec, "TEST_PACKS", 3000, err, sizeof(err));
+	f = sluice_fleet_open(nats.urls, &sec, "TEST_PACKS", 1, 3000, err, sizeof(err));
 	cr_assert_not_null(f, "with the CA and the password: %s", err);
 	struct sluice_fleet_target t = {.slot = "main", .group = "canary", .action = "publish"};
 	snprintf(t.pack.sha256, sizeof(t.pack.sha256), "%064d", 7);
@@ -389,7 +392,7 @@ Test(fleet_store_secured, reached_only_with_tls_and_the_password, .timeout = 60)
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		err[0] = '\0';
 		struct sluice_fleet *g = sluice_fleet_open(nats.urls, &refused[i].sec, "TEST_PACKS",
-							   2000, err, sizeof(err));
+							   1, 2000, err, sizeof(err));
 		bool opened = g != NULL;
 		sluice_fleet_close(g);
 		cr_assert_not(opened, "case %zu connected", i);
@@ -405,4 +408,83 @@ Test(fleet_store_secured, reached_only_with_tls_and_the_password, .timeout = 60)
 	ts_rmtree(dir);
 	free(dir);
 	dir = NULL;
+}
+
+/* The buckets on a three-node cluster: created with the replicas asked for
+ * (the servers' own stream info says so, not only ours), a pack stored there
+ * comes back after the node it was written through is killed, and a bucket
+ * that exists is used as it is, whatever a later client asks. */
+static struct sluice_fleet *open_when_formed(const char *urls, const char *bucket,
+					     unsigned replicas)
+{
+	char err[512] = "";
+	/* A cluster just started has no meta leader yet: creating a
+	 * replicated stream is refused until it has. */
+	for (double end = sluice_mono_s() + 20; sluice_mono_s() < end; usleep(200 * 1000)) {
+		struct sluice_fleet *g =
+		    sluice_fleet_open(urls, NULL, bucket, replicas, 3000, err, sizeof(err));
+		if (g != NULL)
+			return g;
+	}
+	cr_assert_fail("bucket %s with %u replicas: %s", bucket, replicas, err);
+	return NULL;
+}
+
+static int stream_replicas(const char *urls, const char *stream)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsStreamInfo *si = NULL;
+	int n = -1;
+	if (natsConnection_ConnectTo(&nc, urls) == NATS_OK &&
+	    natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+	    js_GetStreamInfo(&si, js, stream, NULL, NULL) == NATS_OK)
+		n = (int)si->Config->Replicas;
+	jsStreamInfo_Destroy(si);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	return n;
+}
+
+Test(fleet_store_cluster, buckets_have_the_replicas_asked_for_and_outlive_a_node, .timeout = 120)
+{
+	struct ts_nats c;
+	char err[512];
+	char *cdir = ts_make_tmpdir("fleet-cluster");
+	cr_assert_eq(ts_nats_start(&c, 3, cdir, err, sizeof(err)), 0, "%s", err);
+
+	struct sluice_fleet *g = open_when_formed(c.urls, "TEST_R3", 3);
+	cr_assert_eq(sluice_fleet_replicas(g), 3);
+	cr_assert_eq(stream_replicas(c.urls, "KV_TEST_R3"), 3);
+	cr_assert_eq(stream_replicas(c.urls, "KV_TEST_R3_STATUS"), 3);
+	struct sluice_fleet *one = open_when_formed(c.urls, "TEST_R1", 1);
+	cr_assert_eq(sluice_fleet_replicas(one), 1);
+	sluice_fleet_close(one);
+	/* Asked again for one replica: the bucket stays as it is. */
+	struct sluice_fleet *again = open_when_formed(c.urls, "TEST_R3", 1);
+	cr_assert_eq(sluice_fleet_replicas(again), 3);
+	sluice_fleet_close(again);
+
+	size_t len = SLUICE_FLEET_CHUNK_BYTES + 99;
+	uint8_t *data = pattern(len, 7), *back = NULL;
+	struct sluice_fleet_pack_ref ref = {0};
+	cr_assert_eq(sluice_fleet_put_pack(g, data, len, &ref, err, sizeof(err)), 0, "%s", err);
+	sluice_fleet_close(g);
+
+	/* The first node (every client's first URL) dies; the other two still
+	 * hold the pack, once they have a leader for the bucket again. */
+	ts_nats_node_kill(&c, 0);
+	struct sluice_fleet *after = open_when_formed(c.urls, "TEST_R3", 3);
+	int rc = -1;
+	for (double end = sluice_mono_s() + 20; rc != 0 && sluice_mono_s() < end;
+	     usleep(200 * 1000))
+		rc = sluice_fleet_get_pack(after, &ref, &back, err, sizeof(err));
+	cr_assert_eq(rc, 0, "after a node died: %s", err);
+	cr_assert_eq(memcmp(back, data, len), 0);
+	free(back);
+	free(data);
+	sluice_fleet_close(after);
+	ts_nats_stop(&c);
+	ts_rmtree(cdir);
+	free(cdir);
 }

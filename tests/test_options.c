@@ -1462,13 +1462,15 @@ Test(options_parse, fleet_options_their_defaults_and_config_lines)
 	cr_assert_str_eq(fc.group, "main");
 	cr_assert_str_eq(fc.cache_dir, "/var/lib/sluice/fleet");
 	cr_assert_eq(fc.heartbeat_ms, 2000);
+	cr_assert_eq(fc.replicas, 1);
 	sluice_options_free(&opt);
 
 	char *path = write_config("pack-source = nats://10.0.0.1:4222,nats://10.0.0.2:4222\n"
 				  "pack-bucket = CHAT_PACKS\n"
 				  "fleet-group = canary\n"
 				  "gateway-name = gw-fra-1\n"
-				  "pack-cache = /srv/sluice/fleet\n");
+				  "pack-cache = /srv/sluice/fleet\n"
+				  "pack-bucket-replicas = 3\n");
 	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--config", path, "--fleet-heartbeat-ms", "500"),
 		     0, "%s", err);
 	sluice_options_fleet(&opt, "host-1", &fc);
@@ -1478,6 +1480,7 @@ Test(options_parse, fleet_options_their_defaults_and_config_lines)
 	cr_assert_str_eq(fc.gateway, "gw-fra-1");
 	cr_assert_str_eq(fc.cache_dir, "/srv/sluice/fleet");
 	cr_assert_eq(fc.heartbeat_ms, 500);
+	cr_assert_eq(fc.replicas, 3);
 	/* One gateway name for the fleet and for the events bus's message ids. */
 	sluice_options_event_bus(&opt, &bus);
 	cr_assert_str_eq(bus.gateway, "gw-fra-1");
@@ -1487,5 +1490,8 @@ Test(options_parse, fleet_options_their_defaults_and_config_lines)
 
 	expect_error(PARSE(&opt, err, "-r", "x", "--fleet-heartbeat-ms", "10"), err,
 		     "--fleet-heartbeat-ms '10': expected a whole number from 100 to 600000");
+	sluice_options_free(&opt);
+	expect_error(PARSE(&opt, err, "-r", "x", "--pack-bucket-replicas", "0"), err,
+		     "--pack-bucket-replicas '0': expected a whole number from 1 to 5");
 	sluice_options_free(&opt);
 }

@@ -267,7 +267,8 @@ int main(int argc, char **argv)
 				   NULL};
 		gw_pid[i] = spawn(a, log);
 	}
-	struct sluice_fleet *f = sluice_fleet_open(nats.urls, NULL, BUCKET, 3000, err, sizeof(err));
+	struct sluice_fleet *f =
+	    sluice_fleet_open(nats.urls, NULL, BUCKET, 1, 3000, err, sizeof(err));
 	if (f == NULL || wait_all(f, "bench-0", 60) != 0) {
 		fprintf(stderr, "sluice-fleet-bench: gateways did not come up (see %s)\n", log);
 		return 1;
