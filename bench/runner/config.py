@@ -56,6 +56,14 @@ STAGE_PROGRAMS = {
 }
 
 
+def eal_memory(cfg, mem_mb):
+    """EAL's memory arguments for a bench's DPDK process: hugepages the
+    machine reserved (--hugepages), or ordinary pages (--no-huge)."""
+    if cfg.hugepages:
+        return ["--in-memory", "-m", mem_mb]
+    return ["--no-huge", "-m", mem_mb, "--no-shconf"]
+
+
 class Config:
     def __init__(self, args, repo):
         self.repo = Path(repo).resolve()
@@ -81,6 +89,7 @@ class Config:
             # machine still shows what a second worker does to it).
             self.workers = list(range(1, max(2, min(len(self.cpus), MAX_WORKERS)) + 1))
 
+        self.hugepages = getattr(args, "hugepages", False)
         self.seed = args.seed
         self.packets = args.packets or (5000 if self.quick else 50000)
         self.frames = args.frames

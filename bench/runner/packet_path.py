@@ -34,6 +34,7 @@ import subprocess
 import time
 
 from . import proc
+from .config import eal_memory
 from .corpus import compile_pack
 from .proc import StageError
 from .scan import run_scan_bench
@@ -65,7 +66,7 @@ def run_testpmd(cfg, pcap_link, outdir, tag):
     lcores, where = placement(cfg.cpus, 1)
     mbufs, mem_mb = pool_and_memory(cfg.packets, 1)
     prefix = f"benchtpm{tag}{os.getpid()}"
-    argv = [testpmd_path(), "--no-huge", "-m", mem_mb, "--no-pci", "--no-shconf",
+    argv = [testpmd_path(), *eal_memory(cfg, mem_mb), "--no-pci",
             "--file-prefix", prefix, "--lcores", lcores,
             "--vdev", f"net_pcap0,rx_pcap={pcap_link},infinite_rx=1",
             "--vdev", "net_null0,no-rx=1", "--",

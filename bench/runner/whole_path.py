@@ -30,6 +30,7 @@ import subprocess
 import time
 
 from . import proc
+from .config import eal_memory
 from .proc import StageError
 from .scan import ceiling_msgs_per_s
 
@@ -271,7 +272,7 @@ def run_one(cfg, workers, mode, mean_pkt_bytes, pcap_link, outdir, name=None, ex
     vdev_a = "net_pcap0," + ",".join([f"rx_pcap={pcap_link}"] * workers) + ",infinite_rx=1"
     duration = cfg.dp_warmup_s + cfg.dp_window_s + 30
     prefix = f"bench{tag.replace('-', '')}{os.getpid()}"
-    argv = [cfg.prog("sluice"), "--no-huge", "-m", mem_mb, "--no-pci", "--no-shconf",
+    argv = [cfg.prog("sluice"), *eal_memory(cfg, mem_mb), "--no-pci",
             "--file-prefix", prefix, "--lcores", lcores,
             "--vdev", vdev_a, "--vdev", "net_null0,no-rx=1", "--",
             "--rules", pack or cfg.pack_a, "--events", "/dev/null", "--control-socket", sock,
