@@ -617,6 +617,35 @@ int sluice_event_actions_parse(const char *list, unsigned *bits, char *why, size
 	}
 }
 
+int sluice_event_categories_check(const char *list, char *why, size_t why_len)
+{
+	for (const char *p = list;;) {
+		size_t k = strcspn(p, ",");
+		if (k == 0) {
+			snprintf(why, why_len,
+				 "expected a comma list of categories, none empty (leave the "
+				 "option out for all)");
+			return -1;
+		}
+		/* A rule's category is made of these (rule_file.c): a word
+		 * of anything else can never match. */
+		for (size_t i = 0; i < k; i++) {
+			char c = p[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+				snprintf(why, why_len,
+					 "'%.*s' is not a category name (letters, digits, '.', "
+					 "'_', '-')",
+					 (int)k, p);
+				return -1;
+			}
+		}
+		if (p[k] == '\0')
+			return 0;
+		p += k + 1;
+	}
+}
+
 int sluice_event_sink_configure(struct sluice_event_sink *sink,
 				const struct sluice_event_filter *filter,
 				const struct sluice_event_rotation *rotation, char *err,

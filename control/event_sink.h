@@ -74,6 +74,12 @@ struct sluice_event_rotation {
  * Returns 0, or -1 with why naming the word. */
 int sluice_event_actions_parse(const char *list, unsigned *bits, char *why, size_t why_len);
 
+/* Checks "--events-categories"'s comma list: words of a rule category's
+ * characters (letters, digits, '.', '_', '-'), none empty. An empty list would filter out every
+ * match event (a variable that expanded to nothing, say), where leaving the option out means all:
+ * it is refused. 0, or -1 with why. */
+int sluice_event_categories_check(const char *list, char *why, size_t why_len);
+
 #define SLUICE_EVENT_PACKS_CACHED 4 /* main and urgent, and the ones they replace */
 
 struct sluice_event_sink {

@@ -23,11 +23,12 @@ enum value_kind {
 	V_FLAG,
 	V_POLICY,
 	V_SCAN,
-	V_KEY,	   /* repeatable: appended to trusted_keys or revoked_keys */
-	V_PORTS,   /* repeatable, comma lists: appended to ws_ports */
-	V_MEMBERS, /* a comma list of JSON member names */
-	V_CHOICE,  /* one of choices[]: its index */
-	V_ACTIONS, /* a comma list of actions: bits */
+	V_KEY,	      /* repeatable: appended to trusted_keys or revoked_keys */
+	V_PORTS,      /* repeatable, comma lists: appended to ws_ports */
+	V_MEMBERS,    /* a comma list of JSON member names */
+	V_CHOICE,     /* one of choices[]: its index */
+	V_ACTIONS,    /* a comma list of actions: bits */
+	V_CATEGORIES, /* a comma list of categories: the string, checked */
 	V_CONFIG,
 	V_HELP
 };
@@ -93,7 +94,7 @@ static const struct option_spec specs[] = {
     {"events-actions", 0, V_ACTIONS, OFF(events_actions), 0, 0, "ACTION[,ACTION...]",
      "write match events only of rules with these actions: flag, mask, block"
      " (default: all)"},
-    {"events-categories", 0, V_STRING, OFF(events_categories), 0, 0, "NAME[,NAME...]",
+    {"events-categories", 0, V_CATEGORIES, OFF(events_categories), 0, 0, "NAME[,NAME...]",
      "write match events only of rules in these categories (default: all)"},
     {"events-min-severity", 0, V_CHOICE, OFF(events_severity), 0, 0, "low|medium|high|critical",
      "write match events only of rules this severe or more"
@@ -584,6 +585,17 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 			snprintf(err, err_len, "%s--%s '%s': %s", where, spec->name, value, why);
 			return -1;
 		}
+		return 0;
+	}
+	case V_CATEGORIES: {
+		char why[256];
+		if (sluice_event_categories_check(value, why, sizeof(why)) != 0) {
+			snprintf(err, err_len, "%s--%s '%s': %s", where, spec->name, value, why);
+			return -1;
+		}
+		char **slot = (char **)(base + spec->offset);
+		free(*slot);
+		*slot = strdup(value);
 		return 0;
 	}
 	case V_CONFIG:

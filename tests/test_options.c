@@ -612,6 +612,23 @@ Test(options_errors, event_review_options_out_of_range_or_unknown)
 	rc = PARSE(&opt, err, "-r", "x", "--events-keep", "0");
 	expect_error(rc, err, "--events-keep '0': expected a whole number from 1 to 1000");
 	sluice_options_free(&opt);
+	/* Empty would filter out every match event, where leaving it out
+	 * means all: refused, as an empty word is. */
+	rc = PARSE(&opt, err, "-r", "x", "--events-categories", "");
+	expect_error(rc, err,
+		     "--events-categories '': expected a comma list of categories, none empty "
+		     "(leave the option out for all)");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-categories", "contact,,gambling");
+	expect_error(rc, err,
+		     "--events-categories 'contact,,gambling': expected a comma list of "
+		     "categories, none empty (leave the option out for all)");
+	sluice_options_free(&opt);
+	rc = PARSE(&opt, err, "-r", "x", "--events-categories", "contact, gambling");
+	expect_error(rc, err,
+		     "--events-categories 'contact, gambling': ' gambling' is not a category "
+		     "name (letters, digits, '.', '_', '-')");
+	sluice_options_free(&opt);
 }
 
 Test(options_errors, event_hash_key_file_must_hold_32_hex_digits)

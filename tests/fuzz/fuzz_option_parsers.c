@@ -16,9 +16,11 @@
  *   the key is those 16 bytes as two little-endian words;
  * - actions: accepted exactly when every comma-separated word is flag, mask
  *   or block; the bits are theirs; the option gives the same answer;
- * - categories: the sink writes a rule's match event exactly when its
- *   category (never empty, as in a pack) is one of the list's
- *   comma-separated words (the list as given);
+ * - categories: the option accepts exactly a comma list of words of a
+ *   rule category's characters (letters, digits, '.', '_', '-'), none empty,
+ *   and a refusal names the option; then the sink writes a rule's match
+ *   event exactly when its category (never empty, as in a pack) is one of
+ *   the list's words (the list as given);
  * - min severity: the option accepts exactly the pack's severity words
  *   (sluice_severity_parse()), and the filter's minimum is that severity;
  * - metrics listen: an accepted address is an IPv4 literal or a bracketed
@@ -183,7 +185,25 @@ static void fuzz_categories(const char *text)
 
 	struct sluice_options opt;
 	char err[8192];
-	check(parse_option("events-categories", list, &opt, err, sizeof(err)) == 0);
+	bool words = true;
+	for (const char *w = list;;) {
+		size_t k = strcspn(w, ",");
+		words &= k > 0;
+		for (size_t i = 0; i < k; i++)
+			words &= isalnum((unsigned char)w[i]) || w[i] == '.' || w[i] == '_' ||
+				 w[i] == '-';
+		if (w[k] == '\0')
+			break;
+		w += k + 1;
+	}
+	int rc = parse_option("events-categories", list, &opt, err, sizeof(err));
+	check((rc == 0) == words);
+	if (rc != 0) {
+		check(strstr(err, "--events-categories") != NULL);
+		sluice_options_free(&opt);
+		free(list);
+		return;
+	}
 	struct sluice_event_filter filter;
 	struct sluice_event_rotation rotation;
 	sluice_options_event_sink(&opt, &filter, &rotation);
