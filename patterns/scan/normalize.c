@@ -62,10 +62,13 @@ static inline uint32_t ascii_run_end(const uint8_t *in, uint32_t i, uint32_t len
 	return i;
 }
 
+_Static_assert(SLUICE_NORM_SLACK >= SLUICE_FOLD_BYTES_PAD,
+	       "out's slack holds a replacement stored whole past the text");
+
 /* Copies the ASCII run at in[*i] to out at o, eight bytes at a time (out
  * has slack for the last word); returns where out ends. The runs are short
- * (digits and punctuation between Chinese words), so a call to memcpy cost
- * more than the copy. */
+ * (digits and punctuation between Chinese words): no call to memcpy for a
+ * few bytes. */
 static inline uint32_t copy_ascii_run(const uint8_t *in, uint32_t *i, uint32_t len, uint8_t *out,
 				      uint32_t o)
 {
@@ -134,9 +137,9 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 			i += n;
 			continue;
 		}
-		/* Sixteen bytes from the padded pool, whatever the length: a
-		 * copy of the replacement's own length was a call. */
-		memcpy(out + o, t->bytes + t->entry[e].off, 16);
+		/* Sixteen bytes from the padded pool, whatever the length,
+		 * where a copy of the replacement's own length was a call. */
+		memcpy(out + o, t->bytes + t->entry[e].off, SLUICE_FOLD_BYTES_PAD);
 		folded++;
 		o += t->entry[e].len;
 		i += n;
