@@ -78,10 +78,14 @@ static int bind_bucket(struct sluice_fleet *f, kvStore **kv, const char *name, u
 	cfg.StorageType = js_FileStorage;
 	s = js_CreateKeyValue(kv, f->js, &cfg);
 	if (s != NATS_OK) {
+		/* The server's reason, kept before the lookup below replaces
+		 * the thread's last error (the message read "(null)"). */
+		snprintf(err, err_len, "bucket %s: %s", name, sluice_nats_reason(s));
 		/* Another client may have created it meanwhile. */
-		if (js_KeyValue(kv, f->js, name) == NATS_OK)
+		if (js_KeyValue(kv, f->js, name) == NATS_OK) {
+			err[0] = '\0';
 			return 0;
-		snprintf(err, err_len, "bucket %s: %s", name, nats_GetLastError(&s));
+		}
 		return -1;
 	}
 	return 0;
@@ -167,7 +171,7 @@ static int kv_put(kvStore *kv, const char *key, const void *data, size_t len, ch
 {
 	natsStatus s = kvStore_Put(NULL, kv, key, data, (int)len);
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "put %s: %s", key, nats_GetLastError(&s));
+		snprintf(err, err_len, "put %s: %s", key, sluice_nats_reason(s));
 		return -1;
 	}
 	return 0;
@@ -183,7 +187,7 @@ int sluice_fleet_raw_delete(struct sluice_fleet *f, const char *key, char *err, 
 {
 	natsStatus s = kvStore_Purge(f->packs, key, NULL);
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "purge %s: %s", key, nats_GetLastError(&s));
+		snprintf(err, err_len, "purge %s: %s", key, sluice_nats_reason(s));
 		return -1;
 	}
 	return 0;
@@ -248,7 +252,7 @@ int sluice_fleet_get_pack(struct sluice_fleet *f, const struct sluice_fleet_pack
 		if (s != NATS_OK) {
 			/* The bus, not the pack: worth another try. */
 			snprintf(err, err_len, "chunk %u of %u of pack %.12s: %s", i + 1,
-				 ref->chunks, ref->sha256, nats_GetLastError(&s));
+				 ref->chunks, ref->sha256, sluice_nats_reason(s));
 			free(buf);
 			return -2;
 		}
@@ -494,7 +498,7 @@ int sluice_fleet_get_target(struct sluice_fleet *f, const char *slot, const char
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "get %s: %s", key, nats_GetLastError(&s));
+		snprintf(err, err_len, "get %s: %s", key, sluice_nats_reason(s));
 		return -1;
 	}
 	int rc = entry_target(e, t, err, err_len);
@@ -510,7 +514,7 @@ static int keys_with(kvStore *kv, kvKeysList *list, char *err, size_t err_len)
 	if (s == NATS_NOT_FOUND) /* an empty bucket */
 		return 0;
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "listing keys: %s", nats_GetLastError(&s));
+		snprintf(err, err_len, "listing keys: %s", sluice_nats_reason(s));
 		return -1;
 	}
 	return 0;
@@ -529,7 +533,7 @@ int sluice_fleet_list_targets(struct sluice_fleet *f, const char *slot,
 	o.IgnoreDeletes = true;
 	natsStatus s = kvStore_Watch(&w, f->packs, "target.>", &o);
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "listing targets: %s", nats_GetLastError(&s));
+		snprintf(err, err_len, "listing targets: %s", sluice_nats_reason(s));
 		return -1;
 	}
 	size_t cap = 0;
@@ -538,7 +542,7 @@ int sluice_fleet_list_targets(struct sluice_fleet *f, const char *slot,
 		kvEntry *e = NULL;
 		s = kvWatcher_Next(&e, w, 2000);
 		if (s != NATS_OK) {
-			snprintf(err, err_len, "listing targets: %s", nats_GetLastError(&s));
+			snprintf(err, err_len, "listing targets: %s", sluice_nats_reason(s));
 			rc = -1;
 			break;
 		}
@@ -753,7 +757,7 @@ int sluice_fleet_watch_open(struct sluice_fleet *f, const char *group, char *err
 	natsStatus s = kvStore_Watch(&f->watch, f->packs, keys, &o);
 	if (s != NATS_OK) {
 		f->watch = NULL;
-		snprintf(err, err_len, "watching %s: %s", keys, nats_GetLastError(&s));
+		snprintf(err, err_len, "watching %s: %s", keys, sluice_nats_reason(s));
 		return -1;
 	}
 	return 0;
@@ -772,7 +776,7 @@ int sluice_fleet_watch_next(struct sluice_fleet *f, int timeout_ms, struct sluic
 		if (s == NATS_TIMEOUT)
 			return 0;
 		if (s != NATS_OK) {
-			snprintf(err, err_len, "watch: %s", nats_GetLastError(&s));
+			snprintf(err, err_len, "watch: %s", sluice_nats_reason(s));
 			return -1;
 		}
 		if (e == NULL) /* the marker after the current values */
@@ -891,7 +895,7 @@ int sluice_fleet_find_in_history(struct sluice_fleet *f, const char *slot, const
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "history of %s: %s", key, nats_GetLastError(&s));
+		snprintf(err, err_len, "history of %s: %s", key, sluice_nats_reason(s));
 		return -1;
 	}
 	int found = 0;

@@ -127,7 +127,7 @@ static int secure(natsOptions *opts, const struct sluice_nats_security *sec, cha
 		wipe(text);
 	}
 	if (s != NATS_OK) {
-		snprintf(err, err_len, "%s: %s", step, nats_GetLastError(NULL));
+		snprintf(err, err_len, "%s: %s", step, sluice_nats_reason(s));
 		return -1;
 	}
 	return 0;
@@ -175,4 +175,10 @@ int sluice_nats_options(const char *servers, const char *what,
 	}
 	*out = opts;
 	return 0;
+}
+
+const char *sluice_nats_reason(natsStatus s)
+{
+	const char *last = nats_GetLastError(NULL);
+	return last != NULL && last[0] != '\0' ? last : natsStatus_GetText(s);
 }

@@ -21,4 +21,9 @@ int sluice_nats_options(const char *servers, const char *what,
 			const struct sluice_nats_security *sec, natsOptions **out, char *err,
 			size_t err_len);
 
+/* Why a client call failed with s: the thread's last error text from the
+ * client, or s's own text when the client left none (a later call may have
+ * cleared it). Never NULL, so a message never reads "(null)". */
+const char *sluice_nats_reason(natsStatus s);
+
 #endif

@@ -488,3 +488,17 @@ Test(fleet_store_cluster, buckets_have_the_replicas_asked_for_and_outlive_a_node
 	ts_rmtree(cdir);
 	free(cdir);
 }
+
+/* Three replicas asked of a single server: refused, with the bucket and the
+ * server's reason, rather than a bucket that quietly has one. */
+Test(fleet_store, replicas_a_single_server_cannot_hold_are_refused_with_its_reason)
+{
+	char err[512] = "";
+	struct sluice_fleet *g =
+	    sluice_fleet_open(nats.urls, NULL, "TEST_R3_ALONE", 3, 3000, err, sizeof(err));
+	bool opened = g != NULL;
+	sluice_fleet_close(g);
+	cr_assert_not(opened, "a single server made a 3-replica bucket");
+	assert_contains(err, "bucket TEST_R3_ALONE: ");
+	assert_contains(err, "replicas");
+}
