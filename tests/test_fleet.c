@@ -20,12 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "fleet_store.h"
+#include "nats_security.h"
 #include "nats_server.h"
 #include "child_process.h"
 #include "test_support.h"
@@ -121,7 +123,8 @@ static char *make_pack(const char *rules_rel, const char *name, const char *vers
 	return pack_path;
 }
 
-static void start_gateway(unsigned i, const char *rules)
+/* Gateway i with rules, and more options (NULL-ended, may be NULL). */
+static void start_gateway_with(unsigned i, const char *rules, const char *const *more)
 {
 	char *exe = ts_build_path("dataplane/sluice");
 	char prefix[64], sock[32], cache[32], audit[32], logname[32];
@@ -172,7 +175,15 @@ static void start_gateway(unsigned i, const char *rules)
 			      cache_path,
 			      "--fleet-heartbeat-ms",
 			      "300",
+			      NULL,
+			      NULL,
+			      NULL,
+			      NULL,
 			      NULL};
+	size_t n = sizeof(argv) / sizeof(argv[0]) - 5;
+	for (size_t k = 0;
+	     more != NULL && more[k] != NULL && n + 1 < sizeof(argv) / sizeof(argv[0]); k++)
+		argv[n++] = more[k];
 	/* Dies with the test, whatever ends it (child_process.h). */
 	R.pid[i] = ts_spawn((char *const *)argv, log_path);
 	free(exe);
@@ -181,6 +192,11 @@ static void start_gateway(unsigned i, const char *rules)
 	free(audit_path);
 	free(log_path);
 	free(pub);
+}
+
+static void start_gateway(unsigned i, const char *rules)
+{
+	start_gateway_with(i, rules, NULL);
 }
 
 static void stop_gateways(void)
@@ -654,6 +670,120 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	free(key_base);
 	free(v1);
 	free(v2);
+}
+
+/* The server configuration of the permissions test: the operator may do
+ * anything; the gateway may read everything but, while `deny`, the packs'
+ * chunks (a direct get names the key in its subject). */
+static void write_acl_conf(const char *path, bool deny)
+{
+	FILE *c = fopen(path, "w");
+	cr_assert_not_null(c);
+	fprintf(c,
+		"authorization {\n"
+		"  users = [\n"
+		"    { user: \"op\", password: \"op-pass\" }\n"
+		"    { user: \"gw\", password: \"gw-pass\", permissions: {\n"
+		"        publish: { allow: \">\"%s }\n"
+		"        subscribe: \">\" } }\n"
+		"  ]\n"
+		"}\n",
+		deny ? ", deny: [\"$JS.API.DIRECT.GET.KV_" BUCKET ".$KV." BUCKET ".blob.>\", "
+		       "\"$JS.API.STREAM.MSG.GET.KV_" BUCKET "\"]"
+		     : "");
+	fclose(c);
+}
+
+/* A fetch the bus fails (here the gateway may not read the chunks: an
+ * operator's mistake in the server's permissions) is not a refusal of the
+ * pack: the gateway keeps its pack, says in its status that it will try
+ * again, and once the permissions are mended (the server restarted with
+ * them, nothing published again) it fetches and runs the target. */
+Test(fleet, a_fetch_the_bus_fails_is_tried_again_until_it_succeeds, .fini = fini, .timeout = 180)
+{
+	char err[512], *out = NULL;
+	R.dir = ts_make_tmpdir("fleet-acl");
+	char *conf = in_dir("nats.conf");
+	write_acl_conf(conf, true);
+	const char *extra[] = {"-c", conf, NULL};
+	cr_assert_eq(ts_nats_start_with(&R.nats, 1, R.dir, extra, err, sizeof(err)), 0, "%s", err);
+	char *op = ts_write_secret(R.dir, "op.user", "op:op-pass\n", 0600);
+	char *gw = ts_write_secret(R.dir, "gw.user", "gw:gw-pass\n", 0600);
+	struct sluice_nats_security op_sec = {.user_file = op};
+	R.f = sluice_fleet_open(R.nats.urls, &op_sec, BUCKET, 1, 3000, err, sizeof(err));
+	cr_assert_not_null(R.f, "%s", err);
+
+	char *tool = ts_build_path("patterns/sluice-pack");
+	char *key_base = in_dir("rel");
+	const char *keygen[] = {tool, "keygen", key_base, NULL};
+	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
+	free(out);
+	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
+	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
+	const char *as_gw[] = {"--bus-user-file", gw, NULL};
+	start_gateway_with(0, v1, as_gw);
+
+	/* The target, as sluicectl fleet publish writes it (which would roll
+	 * back when the gateway does not follow). */
+	struct sluice_fleet_target t = {.slot = "main", .group = "canary", .action = "publish"};
+	char *bytes = read_all(v2);
+	struct stat sb;
+	cr_assert_eq(stat(v2, &sb), 0);
+	cr_assert_eq(sluice_fleet_put_pack(R.f, (const uint8_t *)bytes, (size_t)sb.st_size, &t.pack,
+					   err, sizeof(err)),
+		     0, "%s", err);
+	snprintf(t.pack.name, sizeof(t.pack.name), "sluice-default");
+	snprintf(t.pack.version, sizeof(t.pack.version), "fleet-v2");
+	cr_assert_eq(sluice_fleet_put_target(R.f, &t, err, sizeof(err)), 0, "%s", err);
+
+	struct sluice_fleet_status *all = NULL, st = {0};
+	size_t n = 0;
+	bool told = false;
+	for (double end = sluice_mono_s() + 30; !told && sluice_mono_s() < end; sleep_ms(100)) {
+		cr_assert_eq(sluice_fleet_list_status(R.f, &all, &n, NULL, err, sizeof(err)), 0);
+		if (n == 1)
+			st = all[0];
+		free(all);
+		told = n == 1 &&
+		       strstr(st.slot[0].reason, "fetch failed, trying again: chunk 1 of") != NULL;
+	}
+	cr_assert(told, "no retry announced: result '%s', reason '%s'", st.slot[0].result,
+		  st.slot[0].reason);
+	cr_assert_str_neq(st.slot[0].result, "refused", "a bus failure refused the pack");
+	out = daemon_status(0);
+	assert_contains(out, "\"version\":\"fleet-v1\"");
+	free(out);
+
+	/* Mended: the same users, the deny gone, the server restarted on its
+	 * port and store (nats-server 2.9's reload of users left direct gets
+	 * unanswered). The gateway reconnects by itself. */
+	write_acl_conf(conf, false);
+	ts_nats_node_kill(&R.nats, 0);
+	cr_assert_eq(ts_nats_node_start(&R.nats, 0), 0);
+	bool runs = false;
+	for (double end = sluice_mono_s() + 40; !runs && sluice_mono_s() < end; sleep_ms(100)) {
+		/* A reload may drop the operator's connection a moment. */
+		if (sluice_fleet_list_status(R.f, &all, &n, NULL, err, sizeof(err)) != 0)
+			continue;
+		if (n == 1)
+			st = all[0];
+		free(all);
+		runs = n == 1 && strcmp(st.slot[0].version, "fleet-v2") == 0 &&
+		       strcmp(st.slot[0].result, "ok") == 0;
+	}
+	cr_assert(runs, "not running fleet-v2 after the permissions were mended: %s, '%s'",
+		  st.slot[0].result, st.slot[0].reason);
+	out = daemon_status(0);
+	assert_contains(out, "\"version\":\"fleet-v2\"");
+	free(out);
+	free(bytes);
+	free(tool);
+	free(key_base);
+	free(v1);
+	free(v2);
+	free(op);
+	free(gw);
+	free(conf);
 }
 
 /* Every bad invocation has its own message and exit status 2, before any
