@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control_protocol.h"
 #include "control_server.h"
 #include "event_ring.h"
@@ -1571,7 +1572,7 @@ struct event_flood {
 	struct sluice_event_ring *ring;
 	const struct sluice_pack *pack;
 	atomic_bool stop;
-	uint64_t pushed;
+	atomic_uint_fast64_t pushed;
 };
 
 static void *flood_events(void *arg)
@@ -1581,7 +1582,7 @@ static void *flood_events(void *arg)
 	ev.pack = f->pack;
 	while (!atomic_load(&f->stop)) {
 		if (sluice_event_ring_push(f->ring, &ev))
-			f->pushed++;
+			atomic_fetch_add(&f->pushed, 1);
 	}
 	return NULL;
 }
@@ -1606,6 +1607,12 @@ Test(control_server, clients_are_served_while_workers_flood_the_event_sink, .tim
 				    .pack = sluice_registry_current(&s.reg)->pack};
 	pthread_t t;
 	pthread_create(&t, NULL, flood_events, &flood);
+	/* The flood is on before the first request: on a busy machine the
+	 * thread could start after all five were served (CI saw it). */
+	for (double end = sluice_mono_s() + 10;
+	     atomic_load(&flood.pushed) == 0 && sluice_mono_s() < end;)
+		usleep(1000);
+	cr_assert_gt(atomic_load(&flood.pushed), 0, "the flooding thread never pushed");
 	for (int i = 0; i < 5; i++) {
 		char *reply = request(&s, "status");
 		assert_prefix(reply, "{\"ok\":true,");
