@@ -86,6 +86,18 @@ static int run_tool(const char *const *argv, char **output)
 	return ts_run((char *const *)argv, 120, output);
 }
 
+/* rel.key and rel.pub in the test's directory: the release key packs are
+ * signed with (make_pack) and the gateways trust. */
+static void make_release_key(void)
+{
+	char *tool = ts_build_path("patterns/sluice-pack"), *key_base = in_dir("rel"), *out = NULL;
+	const char *keygen[] = {tool, "keygen", key_base, NULL};
+	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
+	free(out);
+	free(key_base);
+	free(tool);
+}
+
 /* rules/default.yaml with another version, compiled to NAME.pack (signed
  * with rel.key when sign). */
 static char *make_pack(const char *rules_rel, const char *name, const char *version, bool sign)
@@ -339,11 +351,7 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	R.dir = ts_make_tmpdir("fleet");
 	cr_assert_eq(ts_nats_start(&R.nats, 1, R.dir, err, sizeof(err)), 0, "%s", err);
 
-	char *tool = ts_build_path("patterns/sluice-pack");
-	char *key_base = in_dir("rel");
-	const char *keygen[] = {tool, "keygen", key_base, NULL};
-	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
-	free(out);
+	make_release_key();
 	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
 	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
 	char *v2b = make_pack("patterns/rules/default.yaml", "v2b", "fleet-v2b", true);
@@ -560,8 +568,6 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	    t_up - t_start, staged_s, rollback_s, urgent_s, sluice_mono_s() - t_start);
 	free(ctl);
 	free(pub_log);
-	free(tool);
-	free(key_base);
 	free(v1);
 	free(v2);
 	free(v2b);
@@ -591,11 +597,7 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	cr_assert_eq(ts_nats_start(&R.nats, 1, R.dir, err, sizeof(err)), 0, "%s", err);
 	ts_nats_node_kill(&R.nats, 0);
 
-	char *tool = ts_build_path("patterns/sluice-pack");
-	char *key_base = in_dir("rel");
-	const char *keygen[] = {tool, "keygen", key_base, NULL};
-	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
-	free(out);
+	make_release_key();
 	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
 	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
 
@@ -666,8 +668,6 @@ Test(fleet, bus_down_at_start_and_restart_from_the_cache, .fini = fini, .timeout
 	free(audit);
 	free(audit_path);
 	free(log_path);
-	free(tool);
-	free(key_base);
 	free(v1);
 	free(v2);
 }
@@ -713,11 +713,7 @@ Test(fleet, a_fetch_the_bus_fails_is_tried_again_until_it_succeeds, .fini = fini
 	R.f = sluice_fleet_open(R.nats.urls, &op_sec, BUCKET, 1, 3000, err, sizeof(err));
 	cr_assert_not_null(R.f, "%s", err);
 
-	char *tool = ts_build_path("patterns/sluice-pack");
-	char *key_base = in_dir("rel");
-	const char *keygen[] = {tool, "keygen", key_base, NULL};
-	cr_assert_eq(run_tool(keygen, &out), 0, "%s", out);
-	free(out);
+	make_release_key();
 	char *v1 = make_pack("patterns/rules/default.yaml", "v1", "fleet-v1", true);
 	char *v2 = make_pack("patterns/rules/default.yaml", "v2", "fleet-v2", true);
 	const char *as_gw[] = {"--bus-user-file", gw, NULL};
@@ -777,8 +773,6 @@ Test(fleet, a_fetch_the_bus_fails_is_tried_again_until_it_succeeds, .fini = fini
 	assert_contains(out, "\"version\":\"fleet-v2\"");
 	free(out);
 	free(bytes);
-	free(tool);
-	free(key_base);
 	free(v1);
 	free(v2);
 	free(op);

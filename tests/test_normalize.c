@@ -190,9 +190,9 @@ Test(normalize, random_messages_map_every_span_to_whole_contributing_characters)
 	}
 }
 
-/* The folder copies runs of ASCII eight bytes at a time and replacements
- * sixteen at a time, whatever their length; the text it makes must be the
- * table applied one character after another, at every length and mix. */
+/* The folder skips ahead to the first character that folds and copies runs
+ * of ASCII whole; the text it makes must be the table applied one character
+ * after another, at every length and mix. */
 Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 {
 	static const char *const more[] = {"hello, world ", "1234567890", "號碼", "ＡＢＣ"};

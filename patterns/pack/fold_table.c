@@ -16,7 +16,7 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	t->entry = calloc(1, sizeof(*t->entry));
 	/* Never NULL, so that an entry's bytes are always an address, even in a
 	 * table that only drops characters. */
-	t->bytes = calloc(1, SLUICE_FOLD_BYTES_PAD);
+	t->bytes = malloc(16);
 	if (t->slot == NULL || t->entry == NULL || t->bytes == NULL) {
 		sluice_fold_table_free(t);
 		return -1;
@@ -25,7 +25,7 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	t->entries = 1;
 	t->blocks_cap = 1;
 	t->entries_cap = 1;
-	t->bytes_cap = 0;
+	t->bytes_cap = 16;
 	return 0;
 }
 
@@ -61,25 +61,6 @@ static int reserve(void **arr, uint32_t *cap, uint32_t used, uint32_t n, size_t 
 	return 0;
 }
 
-/* Room for n more replacement bytes, the pad after them kept zero. */
-static int reserve_bytes(struct sluice_fold_table *t, uint32_t n)
-{
-	if ((uint64_t)t->nbytes + n <= t->bytes_cap)
-		return 0;
-	uint64_t want = t->bytes_cap ? t->bytes_cap : 64;
-	while (want < (uint64_t)t->nbytes + n)
-		want *= 2;
-	if (want > UINT32_MAX - SLUICE_FOLD_BYTES_PAD)
-		return -1;
-	uint8_t *p = realloc(t->bytes, (size_t)want + SLUICE_FOLD_BYTES_PAD);
-	if (p == NULL)
-		return -1;
-	memset(p + t->bytes_cap, 0, (size_t)(want - t->bytes_cap) + SLUICE_FOLD_BYTES_PAD);
-	t->bytes = p;
-	t->bytes_cap = (uint32_t)want;
-	return 0;
-}
-
 /* Gives cp's block a slot array of its own. */
 static int own_block(struct sluice_fold_table *t, uint32_t cp)
 {
@@ -105,7 +86,7 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
 		return 1;
 	if (t->entries >= ENTRY_LIMIT || own_block(t, cp) != 0 ||
 	    reserve((void **)&t->entry, &t->entries_cap, t->entries, 1, sizeof(*t->entry)) != 0 ||
-	    reserve_bytes(t, len) != 0)
+	    reserve((void **)&t->bytes, &t->bytes_cap, t->nbytes, len, 1) != 0)
 		return -1;
 	struct sluice_fold_entry *e = t->entry;
 	if (len > 0)
@@ -387,7 +368,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	if (!take_u32(&r, &nbytes) || !take(&r, nbytes, &at) || r.left != 0)
 		return refuse(t, err, err_len, "replacement bytes");
 	t->nbytes = nbytes;
-	t->bytes = calloc(1, (size_t)nbytes + SLUICE_FOLD_BYTES_PAD);
+	t->bytes = malloc(nbytes ? nbytes : 1);
 	if (t->bytes == NULL)
 		return refuse(t, err, err_len, "out of memory");
 	if (nbytes)
@@ -459,7 +440,7 @@ int sluice_fold_table_compact(struct sluice_fold_table *t)
 	uint32_t *remap = calloc(t->entries, sizeof(*remap));
 	uint8_t *keys = calloc((size_t)t->entries + 1, KEY);
 	struct sluice_fold_entry *entry = calloc(t->entries, sizeof(*entry));
-	uint8_t *bytes = calloc(1, (size_t)t->nbytes + SLUICE_FOLD_BYTES_PAD);
+	uint8_t *bytes = malloc(t->nbytes + 1);
 	struct dedupe d = {0}, db = {0};
 	uint16_t *slot = malloc((size_t)t->blocks * 256 * sizeof(*slot));
 	uint16_t *block_remap = malloc((size_t)t->blocks * sizeof(*block_remap));

@@ -27,10 +27,6 @@
 #define SLUICE_FOLD_BLOCKS	(SLUICE_FOLD_CODE_POINTS >> 8)
 #define SLUICE_FOLD_MAX_GROWTH	3u  /* output bytes per input byte, at most */
 #define SLUICE_FOLD_MAX_BYTES	12u /* bytes of one replacement */
-/* Readable bytes past the pool's last replacement: the normaliser loads any
- * replacement (entry 0's too) as one 16-byte read, without a branch on its
- * length. */
-#define SLUICE_FOLD_BYTES_PAD 16u
 
 /* Entry 0 is "keep"; every other entry replaces its code point by
  * bytes[off, off + len) of the pool, or drops it when len is 0. */
@@ -43,8 +39,7 @@ struct sluice_fold_table {
 	uint16_t block[SLUICE_FOLD_BLOCKS]; /* code point >> 8 -> block (0: all keep) */
 	uint16_t *slot;			    /* blocks * 256 -> entry */
 	struct sluice_fold_entry *entry;
-	uint8_t *bytes; /* the replacements, UTF-8, then SLUICE_FOLD_BYTES_PAD zeros
-			   (never NULL in a live table) */
+	uint8_t *bytes; /* the replacements, UTF-8 (never NULL in a live table) */
 	uint32_t blocks, entries, nbytes;
 	uint32_t blocks_cap, entries_cap, bytes_cap; /* allocated, while building */
 	bool frozen;		  /* compacted or parsed: blocks may be shared, no more sets */

@@ -62,32 +62,6 @@ static inline uint32_t ascii_run_end(const uint8_t *in, uint32_t i, uint32_t len
 	return i;
 }
 
-_Static_assert(SLUICE_NORM_SLACK >= SLUICE_FOLD_BYTES_PAD,
-	       "out's slack holds a replacement stored whole past the text");
-
-/* Copies the ASCII run at in[*i] to out at o, eight bytes at a time (out
- * has slack for the last word); returns where out ends. The runs are short
- * (digits and punctuation between Chinese words): no call to memcpy for a
- * few bytes. */
-static inline uint32_t copy_ascii_run(const uint8_t *in, uint32_t *i, uint32_t len, uint8_t *out,
-				      uint32_t o)
-{
-	uint32_t at = *i;
-	while (at + 8 <= len) {
-		uint64_t w;
-		memcpy(&w, in + at, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-		memcpy(out + o, &w, 8);
-		at += 8;
-		o += 8;
-	}
-	while (at < len && in[at] < 0x80)
-		out[o++] = in[at++];
-	*i = at;
-	return o;
-}
-
 /* Offset of the first character of in[0..len) that t folds, or len. */
 static uint32_t first_folding(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len)
 {
@@ -119,7 +93,10 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 	uint32_t o = i, folded = 0;
 	while (i < len) {
 		if (in[i] < 0x80) {
-			o = copy_ascii_run(in, &i, len, out, o);
+			uint32_t end = ascii_run_end(in, i, len);
+			memcpy(out + o, in + i, end - i);
+			o += end - i;
+			i = end;
 			continue;
 		}
 		uint32_t n;
@@ -137,11 +114,10 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 			i += n;
 			continue;
 		}
-		/* Sixteen bytes from the padded pool, whatever the length,
-		 * where a copy of the replacement's own length was a call. */
-		memcpy(out + o, t->bytes + t->entry[e].off, SLUICE_FOLD_BYTES_PAD);
+		uint32_t take = t->entry[e].len;
+		memcpy(out + o, t->bytes + t->entry[e].off, take);
 		folded++;
-		o += t->entry[e].len;
+		o += take;
 		i += n;
 	}
 	*view = (struct sluice_norm_view){.text = out, .len = o, .folded = folded};

@@ -16,8 +16,7 @@
  * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
  * gate runs first); nothing past its end is read. out and src hold
  * len * SLUICE_FOLD_MAX_GROWTH entries and SLUICE_NORM_SLACK more: a kept
- * character is stored as four bytes, a replacement as sixteen, whatever
- * their length.
+ * character is stored as four bytes, whatever its length.
  */
 #ifndef SLUICE_SCAN_NORMALIZE_H
 #define SLUICE_SCAN_NORMALIZE_H
@@ -28,7 +27,7 @@
 #include "allocator.h"
 #include "fold_table.h"
 
-#define SLUICE_NORM_SLACK 16
+#define SLUICE_NORM_SLACK 4
 
 struct sluice_norm_view {
 	const uint8_t *text; /* the normalised text: out, or the message itself */
