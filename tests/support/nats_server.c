@@ -172,6 +172,22 @@ void ts_nats_node_kill(struct ts_nats *c, unsigned i)
 	n->pid = 0;
 }
 
+void ts_nats_node_shutdown(struct ts_nats *c, unsigned i)
+{
+	struct ts_nats_node *n = &c->node[i];
+	if (n->pid == 0)
+		return;
+	kill(n->pid, SIGTERM);
+	bool gone = false;
+	for (int k = 0; k < 200 && !(gone = waitpid(n->pid, NULL, WNOHANG) == n->pid); k++)
+		usleep(50 * 1000);
+	if (!gone) {
+		kill(n->pid, SIGKILL);
+		waitpid(n->pid, NULL, 0);
+	}
+	n->pid = 0;
+}
+
 void ts_nats_stop(struct ts_nats *c)
 {
 	for (unsigned i = 0; i < c->nodes; i++)

@@ -44,6 +44,10 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i);
 /* SIGKILL, and waits for the process. */
 void ts_nats_node_kill(struct ts_nats *c, unsigned i);
 
+/* SIGTERM: the server closes its stores (writing what it buffered) and
+ * exits; waits up to 10 s, then kills. */
+void ts_nats_node_shutdown(struct ts_nats *c, unsigned i);
+
 /* Kills every node still running. */
 void ts_nats_stop(struct ts_nats *c);
 
