@@ -181,6 +181,7 @@ static const char *const small_packs[] = {
     "tests/data/rules/lang_combination.yaml", "tests/data/rules/lang_allow.yaml",
     "tests/data/rules/lang_whole_word.yaml",  "tests/data/rules/match_rules.yaml",
     "tests/data/batch/raw-view.yaml",	      "patterns/rules/default.yaml",
+    "tests/data/batch/holds-on-nothing.yaml",
 };
 
 Test(batch_scan, equals_per_message_scanning_on_tricky_texts_at_every_batch_size)

@@ -12,6 +12,7 @@
 #include "fold_data.h"
 #include "fold_table.h"
 #include "normalize.h"
+#include "test_support.h"
 #include "utf8.h"
 
 #define NFKC_CF SLUICE_UNICODE_DIR "/DerivedNormalizationProps.txt"
@@ -190,9 +191,27 @@ Test(normalize, random_messages_map_every_span_to_whole_contributing_characters)
 	}
 }
 
-/* The folder skips ahead to the first character that folds and copies runs
- * of ASCII whole; the text it makes must be the table applied one character
- * after another, at every length and mix. */
+/* The table applied one character after another: what the fold must make.
+ * Returns its length; *changed: the characters replaced or dropped. */
+static uint32_t fold_by_table(const uint8_t *msg, uint32_t len, uint8_t *want, uint32_t *changed)
+{
+	uint32_t wlen = 0;
+	*changed = 0;
+	for (uint32_t i = 0; i < len;) {
+		uint32_t n, e = sluice_fold_entry_of(&table, sluice_utf8_decode(msg + i, &n));
+		const uint8_t *from = e ? table.bytes + table.entry[e].off : msg + i;
+		uint32_t take = e ? table.entry[e].len : n;
+		memcpy(want + wlen, from, take);
+		wlen += take;
+		*changed += e != 0;
+		i += n;
+	}
+	return wlen;
+}
+
+/* The folder looks at the lead bytes of 32 at a time and copies whole
+ * blocks; the text it makes must be the table applied one character after
+ * another, at every length and mix. */
 Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 {
 	static const char *const more[] = {"hello, world ", "1234567890", "號碼", "ＡＢＣ"};
@@ -209,17 +228,7 @@ Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 			memcpy(msg + len, p, strlen(p));
 			len += (uint32_t)strlen(p);
 		}
-		uint32_t wlen = 0, changed = 0;
-		for (uint32_t i = 0; i < len;) {
-			uint32_t n,
-			    e = sluice_fold_entry_of(&table, sluice_utf8_decode(msg + i, &n));
-			const uint8_t *from = e ? table.bytes + table.entry[e].off : msg + i;
-			uint32_t take = e ? table.entry[e].len : n;
-			memcpy(want + wlen, from, take);
-			wlen += take;
-			changed += e != 0;
-			i += n;
-		}
+		uint32_t changed, wlen = fold_by_table(msg, len, want, &changed);
 		memset(out, 0xee, sizeof(out));
 		struct sluice_norm_view v;
 		sluice_fold(&table, msg, len, out, &v);
@@ -235,6 +244,34 @@ Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 				     "the map has exactly the text's length");
 		}
 	}
+}
+
+/* The fold loads 32 bytes where fewer are left; a message that ends just
+ * before an unmapped page must be folded from its own bytes, without a
+ * fault. Every length from 1 to 100 bytes (at character boundaries) of a
+ * mixed text, each placed so that its last byte is the page's last. */
+Test(normalize, a_message_that_ends_before_an_unmapped_page_is_folded_without_a_fault)
+{
+	static const char text[] =
+	    "號碼ＶＸ微信 138１３８號a\u200b號碼b後 ok 號碼號碼號碼號碼ＡＢＣ號碼é號碼號碼"
+	    "號碼😀號碼號碼 plain ascii words here 號";
+	static uint8_t want[sizeof(text) * SLUICE_FOLD_MAX_GROWTH];
+	static uint8_t out[sizeof(text) * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	uint32_t tried = 0;
+	for (uint32_t len = 1; len <= 100 && len < sizeof(text); len++) {
+		if (((uint8_t)text[len] & 0xc0) == 0x80)
+			continue; /* not a character boundary */
+		uint8_t *msg = ts_page_end_copy(text, len);
+		uint32_t changed, wlen = fold_by_table(msg, len, want, &changed);
+		struct sluice_norm_view v;
+		sluice_fold(&table, msg, len, out, &v);
+		cr_assert_eq(v.folded, changed, "%u bytes", len);
+		cr_assert_eq(v.len, wlen, "%u bytes", len);
+		cr_assert_eq(memcmp(v.text, want, wlen), 0, "%u bytes", len);
+		ts_page_end_free(msg);
+		tried++;
+	}
+	cr_assert_gt(tried, 30);
 }
 
 Test(normalize, missing_or_foreign_data_files_are_refused_with_a_reason)

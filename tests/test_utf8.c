@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_support.h"
 #include "utf8.h"
 
 /* Validates s[0..len) from a buffer of exactly that size, so that a read past
@@ -484,4 +485,29 @@ Test(utf8_avx2, agrees_on_random_texts_with_random_damage)
 	/* the damage made both kinds of text */
 	cr_assert_gt(invalid, 20000);
 	cr_assert_lt(invalid, 100000);
+}
+
+/* The gate loads a whole 32-byte block where fewer bytes are left; a text
+ * that ends just before an unmapped page must be judged from its own bytes,
+ * without a fault, valid or not, at every tail length. */
+Test(utf8, a_text_that_ends_before_an_unmapped_page_is_judged_without_a_fault)
+{
+	static const char text[] =
+	    "号码 ab 微信號碼😀 plain words and 12345 digits 中文中文中文中文中文";
+	uint32_t tried = 0;
+	for (size_t len = 1; len <= 64 && len < sizeof(text); len++) {
+		uint8_t *s = ts_page_end_copy(text, len);
+		/* Valid exactly when the cut falls between characters. */
+		bool whole = ((uint8_t)text[len] & 0xc0) != 0x80;
+		bool ascii = !whole;
+		cr_assert_eq(sluice_utf8_valid_ascii(s, len, &ascii), whole, "%zu bytes", len);
+		if (whole)
+			cr_assert_eq(ascii, sluice_ascii_only(s, len), "%zu bytes", len);
+		/* The last byte made one that is never valid. */
+		s[len - 1] = 0xff;
+		cr_assert_not(sluice_utf8_valid_ascii(s, len, &ascii), "%zu bytes, bad end", len);
+		ts_page_end_free(s);
+		tried++;
+	}
+	cr_assert_eq(tried, 64);
 }

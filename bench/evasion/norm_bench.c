@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 			longest = corpus.len[i];
 	}
 	struct scanner sc = {.pack = pack};
-	sc.out = malloc((size_t)longest * SLUICE_FOLD_MAX_GROWTH + 1);
+	sc.out = malloc((size_t)longest * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK);
 	if (sc.out == NULL || sluice_pack_alloc_scratch(pack, &sc.scratch) != 0 ||
 	    sluice_batch_init(&sc.batch, SLUICE_BATCH_MESSAGES, SLUICE_BATCH_BYTES,
 			      &sluice_libc_allocator) != 0 ||

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "over_read.h"
+
 #define AVX2 __attribute__((target("avx2")))
 
 /* The kinds of error a pair of bytes (first, second) can be. */
@@ -138,31 +140,15 @@ AVX2 static inline __m256i unfinished(__m256i in)
 	return _mm256_subs_epu8(in, limit);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define OVER_READ_OK 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define OVER_READ_OK 0
-#endif
-#endif
-#ifndef OVER_READ_OK
-#define OVER_READ_OK 1
-#endif
-
-/* s[0..n), 0 < n < 32, then NULs. Most messages are one short tail, so this
- * matters: copying the bytes to the stack and loading them back stalls on
- * store forwarding (a fifth of the validator's time, measured). A 32-byte
- * load that stays inside s's page cannot fault whatever lies past the text,
- * so the bytes are loaded in place and the rest masked off; only a tail at
- * the end of a page, or a build with a sanitizer (which rightly reports such
- * a read), copies. */
+/* s[0..n), 0 < n < 32, then NULs. Most messages are one short tail, so it is
+ * loaded in place where it may be (over_read.h) and the rest masked off. */
 AVX2 static inline __m256i load_tail(const uint8_t *s, size_t n)
 {
 	static const uint8_t keep[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	if (OVER_READ_OK && ((uintptr_t)s & 4095) <= 4096 - 32) {
+	if (sluice_over_read_ok(s, 32)) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)s);
 		__m256i m = _mm256_loadu_si256((const __m256i *)(keep + 32 - n));
 		return _mm256_and_si256(v, m);

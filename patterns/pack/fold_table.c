@@ -102,6 +102,8 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
 		t->dropped++;
 	else
 		t->mapped++;
+	if (cp >= 0x800 && cp < 0x10000)
+		t->changes3[cp >> 6] |= 1ull << (cp & 63);
 	e[t->entries] = (struct sluice_fold_entry){.off = t->nbytes, .len = (uint8_t)len};
 	t->nbytes += len;
 	*slot = (uint16_t)t->entries++;
@@ -389,6 +391,9 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	const char *why = check_mappings(t);
 	if (why != NULL)
 		return refuse(t, err, err_len, why);
+	for (uint32_t cp = 0x800; cp < 0x10000; cp++)
+		if (sluice_fold_entry_of(t, cp) != 0)
+			t->changes3[cp >> 6] |= 1ull << (cp & 63);
 	t->digest = table_digest(t);
 	return 0;
 }

@@ -11,7 +11,9 @@
  *
  * Lookup is two array reads (a 256-code-point block, then the entry), with no
  * branch on the kind of character. The arrays are plain, position-independent
- * data: indices, not pointers.
+ * data: indices, not pointers. Whether a three-byte character folds at all is
+ * also one bit of a bitmap derived from them (changes3), which the fold asks
+ * first: nearly every character of Chinese text is kept.
  *
  * Contract: the builder allocates; lookups never do. A table is immutable
  * once built and may be shared by any number of threads.
@@ -48,6 +50,13 @@ struct sluice_fold_table {
 	 * the same digest fold alike (batch scanning shares their work). */
 	uint64_t digest;
 	char versions[128]; /* the data it was built from, for the pack */
+	/* Derived, never stored: bit cp & 63 of changes3[cp >> 6] is set when
+	 * a code point of three UTF-8 bytes (U+0800..U+FFFF, nearly every
+	 * character of Chinese text) is not kept. The fold asks this 8 KiB
+	 * bitmap, indexed by the character's own bytes, instead of decoding it
+	 * and reading the block and slot arrays (sluice_fold_table_folds3()).
+	 * Kept up to date by every function here that changes a mapping. */
+	uint64_t changes3[0x10000 >> 6];
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
@@ -89,6 +98,13 @@ int sluice_fold_table_serialize(const struct sluice_fold_table *t, uint8_t **blo
  * then empty). */
 int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
 			    size_t err_len);
+
+/* Whether t folds the character of three bytes at p (lead E0..EF, valid). */
+static inline bool sluice_fold_table_folds3(const struct sluice_fold_table *t, const uint8_t *p)
+{
+	uint32_t group = (uint32_t)(p[0] & 0x0f) << 6 | (p[1] & 0x3f);
+	return (t->changes3[group] >> (p[2] & 0x3f)) & 1;
+}
 
 /* The entry of cp (0: keep). */
 static inline uint32_t sluice_fold_entry_of(const struct sluice_fold_table *t, uint32_t cp)

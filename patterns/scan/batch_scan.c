@@ -68,7 +68,8 @@ int sluice_batch_results_init(struct sluice_batch_results *r, uint32_t max_messa
 	    sluice_zalloc(alloc, (size_t)max_messages * matches_per_message * sizeof(*r->storage));
 	r->regex_hit = sluice_zalloc(alloc, max_messages * sizeof(*r->regex_hit));
 	r->states = sluice_zalloc(alloc, max_messages * sizeof(*r->states));
-	if (!r->sets || !r->storage || !r->regex_hit || !r->states) {
+	r->begun = sluice_zalloc(alloc, max_messages);
+	if (!r->sets || !r->storage || !r->regex_hit || !r->states || !r->begun) {
 		sluice_batch_results_free(r);
 		return -1;
 	}
@@ -87,6 +88,7 @@ void sluice_batch_results_free(struct sluice_batch_results *r)
 		sluice_free(r->alloc, r->storage);
 		sluice_free(r->alloc, r->regex_hit);
 		sluice_free(r->alloc, r->states);
+		sluice_free(r->alloc, r->begun);
 	}
 	memset(r, 0, sizeof(*r));
 }
@@ -232,7 +234,31 @@ struct batch_scan_ctx {
 	struct sluice_batch_results *r;
 	const struct sluice_pack_db *db;
 	uint32_t cur; /* the message the last report ended in */
+	const struct sluice_pack *pack;
+	const struct sluice_batch *b;
+	bool folded; /* the pack scans the folded view */
 };
+
+/* Message k's scan state, made the first time the message needs it: most
+ * messages of a batch get no report and need none (their sets, reset before
+ * the scans, are their results). */
+static struct sluice_scan_state *message_state(const struct batch_scan_ctx *ctx, uint32_t k)
+{
+	struct sluice_batch_results *r = ctx->r;
+	struct sluice_scan_state *st = &r->states[k];
+	if (r->begun[k])
+		return st;
+	const struct sluice_batch *b = ctx->b;
+	sluice_scan_begin(st, ctx->pack, &r->sets[k], b->by_ref ? b->ref[k] : b->buf + b->start[k],
+			  b->len[k]);
+	if (ctx->folded)
+		st->view[SLUICE_VIEW_FOLDED] = (struct sluice_view_text){
+		    .text = b->fold_text + b->fold_start[k],
+		    .len = b->fold_len[k],
+		    .src = b->fold_mapped[k] ? b->fold_src + b->fold_start[k] : NULL};
+	r->begun[k] = 1;
+	return st;
+}
 
 /* The message whose bytes include offset to - 1, or UINT32_MAX when that byte
  * is a separator. */
@@ -278,7 +304,7 @@ static int on_batch_match(unsigned int id, unsigned long long from, unsigned lon
 	/* The literal database: a literal's start is its end minus its length. */
 	if (id >= ctx->db->id_count || to - v->start[k] < ctx->db->map[id].len)
 		return 0; /* a literal across the separator; the ones inside are reported too */
-	struct sluice_scan_state *st = &r->states[k];
+	struct sluice_scan_state *st = message_state(ctx, k);
 	st->db = ctx->db;
 	st->cur = &st->view[ctx->db->view];
 	sluice_scan_report(st, id, 0, to - v->start[k]);
@@ -309,23 +335,22 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	}
 	for (uint32_t k = 0; k < b->count; k++) {
 		struct sluice_match_set *set = &r->sets[k];
-		struct sluice_scan_state *st = &r->states[k];
-		sluice_scan_begin(st, pack, set, b->by_ref ? b->ref[k] : b->buf + b->start[k],
-				  b->len[k]);
+		sluice_match_set_reset(set);
+		set->pack = pack;
 		set->disabled = disabled;
 		set->keep = keep;
-		if (folded)
-			st->view[SLUICE_VIEW_FOLDED] = (struct sluice_view_text){
-			    .text = b->fold_text + b->fold_start[k],
-			    .len = b->fold_len[k],
-			    .src = b->fold_mapped[k] ? b->fold_src + b->fold_start[k] : NULL};
 	}
+	memset(r->begun, 0, b->count);
 	/* A view with a regex database but no regex-ends (a pack built before
-	 * it existed) has every message scanned alone with the regex database. */
+	 * it existed) has every message scanned alone with the regex database;
+	 * so has every message a pack with anchored regexes. A combination
+	 * that holds on nothing ("not a") is judged for every message. */
 	uint8_t every = 0;
+	bool each_alone = pack->combination_when_none;
 	for (size_t d = 0; d < pack->db_count; d++) {
 		if (pack->dbs[d].kind == SLUICE_DB_REGEX)
 			every |= (uint8_t)(1u << pack->dbs[d].view);
+		each_alone |= pack->dbs[d].kind == SLUICE_DB_ANCHORED;
 	}
 	for (size_t d = 0; d < pack->db_count; d++) {
 		if (pack->dbs[d].kind == SLUICE_DB_REGEX_ENDS)
@@ -337,7 +362,8 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	 * the literal reports already in, then in the pack's order a regex
 	 * database if regex-ends picked the message, and the anchored ones, so
 	 * each message sees its reports in the same order as alone. */
-	struct batch_scan_ctx ctx = {.r = r, .count = b->count};
+	struct batch_scan_ctx ctx = {
+	    .r = r, .count = b->count, .pack = pack, .b = b, .folded = folded};
 	for (size_t d = 0; d < pack->db_count; d++) {
 		const struct sluice_pack_db *db = &pack->dbs[d];
 		if (db->kind != SLUICE_DB_LITERAL && db->kind != SLUICE_DB_REGEX_ENDS)
@@ -351,7 +377,9 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 			return rc;
 	}
 	for (uint32_t k = 0; k < b->count; k++) {
-		struct sluice_scan_state *st = &r->states[k];
+		if (!each_alone && !r->regex_hit[k] && !r->begun[k])
+			continue; /* no report: its reset set is its result */
+		struct sluice_scan_state *st = message_state(&ctx, k);
 		for (size_t d = 0; d < pack->db_count; d++) {
 			const struct sluice_pack_db *db = &pack->dbs[d];
 			if (db->kind == SLUICE_DB_REGEX) {

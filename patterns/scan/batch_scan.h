@@ -25,6 +25,10 @@
  *   SLUICE_DB_ANCHORED) that is scanned per message.
  * - Combinations are judged from their operands' matches per message
  *   (match.c), never by a database scan, so batching cannot mix messages.
+ * - A message's scan state is made at its first report, or when it must be
+ *   scanned alone (regexes, anchored patterns) or judged anyway (a
+ *   combination that holds on nothing, "not a"); a message nothing reported
+ *   in keeps its reset set, which is what its scan would have left.
  * - Word edges, allow exemptions, expiry, merging of touching spans and
  *   overflow are applied per message with the message's own offsets, by the
  *   same code sluice_scan_message() uses, in the same order of reports.
@@ -73,7 +77,8 @@
 struct sluice_scan_state;
 
 /* The texts: one buffer, each text followed by '\n', and SLUICE_SCAN_SLACK
- * zeroed bytes after the last byte a scan can cover. */
+ * readable bytes after the last byte a scan can cover (zeroed in buf; the
+ * fold writes whole blocks, so fold_buf's may hold its bytes). */
 struct sluice_batch {
 	const struct sluice_allocator *alloc;
 	char *buf;
@@ -107,6 +112,7 @@ struct sluice_batch_results {
 	uint32_t matches_per_message;
 	uint8_t *regex_hit; /* per message: bit (1 << view): a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
+	uint8_t *begun;			  /* per message: states[k] made in this scan */
 	/* Counters since init, for benchmarks and stats. */
 	uint64_t scans;	      /* sluice_batch_scan() calls */
 	uint64_t regex_scans; /* messages scanned alone with the regex database */

@@ -1,8 +1,10 @@
 #include "normalize.h"
 
+#include <emmintrin.h>
 #include <string.h>
 
 #include "match.h"
+#include "over_read.h"
 #include "utf8.h"
 
 int sluice_norm_space_init(struct sluice_norm_space *space, uint32_t cap,
@@ -13,6 +15,7 @@ int sluice_norm_space_init(struct sluice_norm_space *space, uint32_t cap,
 	if (cap == 0)
 		return -1;
 	size_t bytes = (size_t)cap * SLUICE_FOLD_MAX_GROWTH;
+	_Static_assert(SLUICE_SCAN_SLACK >= SLUICE_NORM_SLACK, "out's slack serves the fold too");
 	space->out = sluice_zalloc(alloc, bytes + SLUICE_SCAN_SLACK);
 	space->src = sluice_zalloc(alloc, (bytes + SLUICE_NORM_SLACK) * sizeof(*space->src));
 	if (space->out == NULL || space->src == NULL) {
@@ -46,81 +49,131 @@ void sluice_norm_space_free(struct sluice_norm_space *space)
 	memset(space, 0, sizeof(*space));
 }
 
-/* The end of the ASCII run at in[i] (Latin words, digits, punctuation
- * between Chinese ones: never folded), eight bytes at a time. */
-static inline uint32_t ascii_run_end(const uint8_t *in, uint32_t i, uint32_t len)
+/* Whether t folds the character at p, which is not ASCII. Chinese text is
+ * three-byte characters: one read of the bitmap their bytes index. */
+static inline bool folds_at(const struct sluice_fold_table *t, const uint8_t *p)
 {
-	while (i + 8 <= len) {
-		uint64_t w;
-		memcpy(&w, in + i, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-		i += 8;
-	}
-	while (i < len && in[i] < 0x80)
-		i++;
-	return i;
+	if (__builtin_expect((uint8_t)(p[0] - 0xe0) < 0x10, 1))
+		return sluice_fold_table_folds3(t, p);
+	uint32_t n;
+	return sluice_fold_entry_of(t, sluice_utf8_decode(p, &n)) != 0;
 }
 
-/* Offset of the first character of in[0..len) that t folds, or len. */
-static uint32_t first_folding(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len)
+/* The text is looked at 32 bytes at a time, and only at its lead bytes
+ * (C0..FF): ASCII never folds, and a character's continuation bytes are
+ * read where its lead is (valid UTF-8 keeps them inside the text, even when
+ * they lie in the next block). A byte-by-byte walk mispredicted a branch at
+ * every change between Latin and Chinese script (about seven a message) and
+ * on characters' lengths; here the loop over a block's leads is the one
+ * branch that is hard to predict. */
+struct block {
+	__m128i lo, hi;
+	uint32_t bytes; /* of the text: 32, or fewer at its end */
+};
+
+/* in[i..len) from i, i < len: loaded in place, or copied when the text ends
+ * within 32 bytes and the load could cross into the next page. Bytes past
+ * the text are anything. */
+static inline struct block load_block(const uint8_t *in, uint32_t i, uint32_t len)
 {
-	uint32_t i = 0;
-	while (i < len) {
-		if (in[i] < 0x80) {
-			i = ascii_run_end(in, i, len);
-			continue;
-		}
-		uint32_t n;
-		uint32_t cp = sluice_utf8_decode(in + i, &n);
-		if (sluice_fold_entry_of(t, cp) != 0)
-			return i;
-		i += n;
+	struct block b = {.bytes = len - i < 32 ? len - i : 32};
+	const uint8_t *p = in + i;
+	uint8_t tail[32];
+	if (b.bytes < 32 && !sluice_over_read_ok(p, 32)) {
+		memcpy(tail, p, b.bytes);
+		p = tail;
 	}
-	return len;
+	b.lo = _mm_loadu_si128((const __m128i *)p);
+	b.hi = _mm_loadu_si128((const __m128i *)(p + 16));
+	return b;
+}
+
+/* A bit per lead byte of the block's text. */
+static inline uint32_t block_leads(const struct block *b)
+{
+	/* Leads: high bit set and, as a signed byte, above BF. */
+	const __m128i continuation_max = _mm_set1_epi8((char)0xbf);
+	uint32_t high = (uint32_t)_mm_movemask_epi8(b->lo) | (uint32_t)_mm_movemask_epi8(b->hi)
+								 << 16;
+	uint32_t above = (uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(b->lo, continuation_max)) |
+			 (uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(b->hi, continuation_max)) << 16;
+	uint32_t text = b->bytes == 32 ? UINT32_MAX : (1u << b->bytes) - 1;
+	return high & above & text;
+}
+
+/* Offset in the block at in + i of the first character t folds, or the
+ * block's length. */
+static inline uint32_t block_first_folding(const struct sluice_fold_table *t, const uint8_t *in,
+					   uint32_t i, const struct block *b)
+{
+	for (uint32_t leads = block_leads(b); leads != 0; leads &= leads - 1) {
+		uint32_t k = (uint32_t)__builtin_ctz(leads);
+		if (__builtin_expect(folds_at(t, in + i + k), 0))
+			return k;
+	}
+	return b->bytes;
+}
+
+/* Copies a replacement (at most SLUICE_FOLD_MAX_BYTES) without a call. */
+static inline void copy_replacement(uint8_t *to, const uint8_t *from, uint32_t n)
+{
+	_Static_assert(SLUICE_FOLD_MAX_BYTES <= 16, "two overlapping 8-byte copies");
+	if (n >= 8) {
+		memcpy(to, from, 8);
+		memcpy(to + n - 8, from + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(to, from, 4);
+		memcpy(to + n - 4, from + n - 4, 4);
+	} else if (n > 0) {
+		to[0] = from[0];
+		to[n / 2] = from[n / 2];
+		to[n - 1] = from[n - 1];
+	}
 }
 
 void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 			 uint8_t *out, struct sluice_norm_view *view)
 {
 	/* Most messages have nothing to fold: they are read, never copied. */
-	uint32_t i = first_folding(t, in, len);
+	uint32_t i = 0, k = 0;
+	while (i < len) {
+		struct block b = load_block(in, i, len);
+		k = block_first_folding(t, in, i, &b);
+		if (k < b.bytes)
+			break;
+		i += b.bytes;
+	}
 	if (i == len) {
 		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
 		return;
 	}
+	i += k;
 	memcpy(out, in, i);
+	/* Each block is stored whole before it is looked at (out has slack):
+	 * up to its first folding character it is the output, and the rest is
+	 * written over from there. */
 	uint32_t o = i, folded = 0;
-	while (i < len) {
-		if (in[i] < 0x80) {
-			uint32_t end = ascii_run_end(in, i, len);
-			memcpy(out + o, in + i, end - i);
-			o += end - i;
-			i = end;
-			continue;
-		}
-		uint32_t n;
-		uint32_t cp = sluice_utf8_decode(in + i, &n);
-		uint32_t e = sluice_fold_entry_of(t, cp);
-		if (__builtin_expect(e == 0, 1)) {
-			/* Kept: four bytes stored whatever its length (out has
-			 * slack), o advanced by n. The input is read only
-			 * within the message. */
-			if (__builtin_expect(i + 4 <= len, 1))
-				memcpy(out + o, in + i, 4);
-			else
-				memcpy(out + o, in + i, n);
-			o += n;
-			i += n;
-			continue;
-		}
-		uint32_t take = t->entry[e].len;
-		memcpy(out + o, t->bytes + t->entry[e].off, take);
-		folded++;
-		o += take;
+	for (;;) {
+		uint32_t n, e = sluice_fold_entry_of(t, sluice_utf8_decode(in + i, &n));
+		/* e is not 0: folds_at() said so. */
+		copy_replacement(out + o, t->bytes + t->entry[e].off, t->entry[e].len);
+		o += t->entry[e].len;
 		i += n;
+		folded++;
+		do {
+			if (i == len) {
+				*view = (struct sluice_norm_view){
+				    .text = out, .len = o, .folded = folded};
+				return;
+			}
+			struct block b = load_block(in, i, len);
+			_mm_storeu_si128((__m128i *)(out + o), b.lo);
+			_mm_storeu_si128((__m128i *)(out + o + 16), b.hi);
+			k = block_first_folding(t, in, i, &b);
+			i += k;
+			o += k;
+		} while (k == 32 || i == len);
 	}
-	*view = (struct sluice_norm_view){.text = out, .len = o, .folded = folded};
 }
 
 void sluice_fold(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len, uint8_t *out,

@@ -14,9 +14,10 @@
  * message valid UTF-8.
  *
  * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
- * gate runs first); nothing past its end is read. out and src hold
- * len * SLUICE_FOLD_MAX_GROWTH entries and SLUICE_NORM_SLACK more: a kept
- * character is stored as four bytes, whatever its length.
+ * gate runs first); bytes past its end may be loaded, within the page
+ * (over_read.h), and are never used. out and src hold
+ * len * SLUICE_FOLD_MAX_GROWTH entries and SLUICE_NORM_SLACK more: the text
+ * is copied in whole blocks of 32 bytes.
  */
 #ifndef SLUICE_SCAN_NORMALIZE_H
 #define SLUICE_SCAN_NORMALIZE_H
@@ -27,7 +28,7 @@
 #include "allocator.h"
 #include "fold_table.h"
 
-#define SLUICE_NORM_SLACK 4
+#define SLUICE_NORM_SLACK 32
 
 struct sluice_norm_view {
 	const uint8_t *text; /* the normalised text: out, or the message itself */

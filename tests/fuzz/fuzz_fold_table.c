@@ -33,8 +33,8 @@
 
 static void check_normalize(const struct sluice_fold_table *t, const uint8_t *msg, uint32_t len)
 {
-	static uint8_t out[MAX_MSG * SLUICE_FOLD_MAX_GROWTH];
-	static uint32_t src[MAX_MSG * SLUICE_FOLD_MAX_GROWTH];
+	static uint8_t out[MAX_MSG * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	static uint32_t src[MAX_MSG * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
 	struct sluice_norm_view v;
 	sluice_normalize(t, msg, len, out, src, &v);
 	if (v.len > len * SLUICE_FOLD_MAX_GROWTH || !sluice_utf8_valid(v.text, v.len))

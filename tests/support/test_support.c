@@ -11,6 +11,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -462,4 +463,25 @@ unsigned ts_free_tcp_port(void)
 	if (fd >= 0)
 		close(fd);
 	return port;
+}
+
+uint8_t *ts_page_end_copy(const void *text, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	cr_assert_leq(len, page);
+	uint8_t *map =
+	    mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mprotect(map + page, page, PROT_NONE), 0);
+	memcpy(map + page - len, text, len);
+	return map + page - len;
+}
+
+void ts_page_end_free(uint8_t *at)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *map = (uint8_t *)((uintptr_t)at & ~(uintptr_t)(page - 1));
+	if (at == map + page)
+		map -= page; /* a zero-length copy sits at the guard page's start */
+	munmap(map, 2 * page);
 }

@@ -16,6 +16,12 @@
 char *ts_source_path(const char *rel);
 char *ts_build_path(const char *rel);
 
+/* A page of memory followed by an unmapped one: len bytes copied from text
+ * to its very end, so that a read past them faults. Returns where they are;
+ * ts_page_end_free() unmaps it. For code that loads whole vectors. */
+uint8_t *ts_page_end_copy(const void *text, size_t len);
+void ts_page_end_free(uint8_t *at);
+
 /* A fresh directory under /tmp, removed by ts_rmtree(). */
 char *ts_make_tmpdir(const char *tag);
 void ts_rmtree(const char *dir);
