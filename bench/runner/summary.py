@@ -231,6 +231,13 @@ def packet_path_rows(st, results):
     ev = st.get("light_events") or {}
     out.append(["packets", "light pack: batch scan alone, 1 core", rate(mps.get("light_batch")),
                 f"events {rate(ev.get('written_per_s'), 'ev/s')} written, {ev.get('dropped', '-')} dropped"])
+    added = st.get("added_ns") or {}
+    if added:
+        ns = [f"never-matching pack {added['never_over_testpmd_ns_per_packet']:.0f} ns a packet beyond testpmd"
+              if "never_over_testpmd_ns_per_packet" in added else None,
+              f"light pack {added['light_over_batch_ns_per_msg']:.0f} ns a message beyond its batch scan"
+              if "light_over_batch_ns_per_msg" in added else None]
+        out.append(["packets", "what the packet path adds (medians)", "", "; ".join(x for x in ns if x)])
     if st.get("status") != "ok":
         out.append(failed_row("packets", st))
     return out

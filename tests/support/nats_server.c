@@ -78,11 +78,16 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i)
 	argv[a++] = "127.0.0.1";
 	argv[a++] = "-p";
 	argv[a++] = port;
-	argv[a++] = "-n";
-	argv[a++] = name;
-	argv[a++] = "-js";
-	argv[a++] = "-sd";
-	argv[a++] = store;
+	if (c->config != NULL) {
+		argv[a++] = "-c";
+		argv[a++] = c->config;
+	} else {
+		argv[a++] = "-n";
+		argv[a++] = name;
+		argv[a++] = "-js";
+		argv[a++] = "-sd";
+		argv[a++] = store;
+	}
 	for (unsigned k = 0; c->extra != NULL && c->extra[k] != NULL && k < 12; k++)
 		argv[a++] = c->extra[k];
 	if (c->nodes > 1) {
@@ -124,16 +129,12 @@ int ts_nats_node_start(struct ts_nats *c, unsigned i)
 	return -1;
 }
 
-int ts_nats_start(struct ts_nats *c, unsigned nodes, const char *dir, char *err, size_t err_len)
-{
-	return ts_nats_start_with(c, nodes, dir, NULL, err, err_len);
-}
-
-int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
-		       char *err, size_t err_len)
+static int start_nodes(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
+		       const char *config, char *err, size_t err_len)
 {
 	memset(c, 0, sizeof(*c));
 	c->extra = extra;
+	c->config = config;
 	if (ts_nats_server_path() == NULL) {
 		snprintf(err, err_len,
 			 "nats-server is not installed (Debian: apt-get install nats-server;"
@@ -160,6 +161,62 @@ int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const
 			return -1;
 		}
 	return 0;
+}
+
+int ts_nats_start(struct ts_nats *c, unsigned nodes, const char *dir, char *err, size_t err_len)
+{
+	return start_nodes(c, nodes, dir, NULL, NULL, err, err_len);
+}
+
+int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
+		       char *err, size_t err_len)
+{
+	return start_nodes(c, nodes, dir, extra, NULL, err, err_len);
+}
+
+int ts_nats_start_configured(struct ts_nats *c, const char *dir, const char *config, char *err,
+			     size_t err_len)
+{
+	return start_nodes(c, 1, dir, NULL, config, err, err_len);
+}
+
+void ts_nats_config_head(char *out, size_t len, const char *dir)
+{
+	snprintf(out, len, "server_name: \"n1\"\njetstream { store_dir: \"%s/n1\" }\n", dir);
+}
+
+/* Lines of node i's log that say how its last reload went, counted. */
+static void count_reloads(const struct ts_nats *c, unsigned i, unsigned *done, unsigned *failed)
+{
+	char path[600], line[2048];
+	snprintf(path, sizeof(path), "%s/n%u.log", c->dir, i + 1);
+	*done = *failed = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		*done += strstr(line, "Reloaded server configuration") != NULL;
+		*failed += strstr(line, "Failed to reload server configuration") != NULL;
+	}
+	fclose(f);
+}
+
+int ts_nats_node_reload(struct ts_nats *c, unsigned i)
+{
+	unsigned done0, failed0, done, failed;
+	count_reloads(c, i, &done0, &failed0);
+	if (c->node[i].pid <= 0 || kill(c->node[i].pid, SIGHUP) != 0)
+		return -1;
+	for (int tries = 0; tries < 200; tries++) {
+		count_reloads(c, i, &done, &failed);
+		if (failed > failed0)
+			return -1;
+		if (done > done0)
+			return 0;
+		struct timespec pause = {0, 50000000};
+		nanosleep(&pause, NULL);
+	}
+	return -1;
 }
 
 void ts_nats_node_kill(struct ts_nats *c, unsigned i)

@@ -24,6 +24,7 @@ struct ts_nats {
 	char urls[512]; /* every node's client URL, comma-separated */
 	struct ts_nats_node node[TS_NATS_MAX_NODES];
 	const char *const *extra; /* more server arguments (TLS, users), NULL-ended */
+	const char *config;	  /* ts_nats_start_configured()'s file, or NULL */
 };
 
 /* The nats-server program, or NULL when it is not installed. */
@@ -37,6 +38,23 @@ int ts_nats_start(struct ts_nats *c, unsigned nodes, const char *dir, char *err,
  * valid while the nodes may be started again), e.g. --tls ... --user ... */
 int ts_nats_start_with(struct ts_nats *c, unsigned nodes, const char *dir, const char *const *extra,
 		       char *err, size_t err_len);
+
+/* One node whose configuration file says everything a reload (SIGHUP) may
+ * change: it must name the server "n1" (server_name) and keep its JetStream
+ * store in dir/n1 (jetstream { store_dir }), as ts_nats_config_head() writes.
+ * nats-server 2.9 refuses to reload a file that leaves to the command line
+ * what the running server was started with (its name, its store). 0 or -1
+ * with err. */
+int ts_nats_start_configured(struct ts_nats *c, const char *dir, const char *config, char *err,
+			     size_t err_len);
+
+/* The lines that begin such a file, for dir. */
+void ts_nats_config_head(char *out, size_t len, const char *dir);
+
+/* Makes node i read its configuration file again (SIGHUP) and waits until
+ * its log says it did. 0, or -1 when it refused the file (its log says
+ * why) or did not answer within 10 s. */
+int ts_nats_node_reload(struct ts_nats *c, unsigned i);
 
 /* Starts node i again (same ports and store); waits for it. 0 or -1. */
 int ts_nats_node_start(struct ts_nats *c, unsigned i);
