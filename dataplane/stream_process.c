@@ -535,6 +535,7 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 	uint8_t flags = seg->flags;
 
 	if (f->state == FLOW_RESET) {
+		st->reason[SLUICE_STREAM_AFTER_RESET]++;
 		st->segments_dropped++;
 		sluice_stream_drop_pkt(s, seg->pkt);
 		return;

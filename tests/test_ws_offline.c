@@ -849,9 +849,12 @@ Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout
 	open_ws(&cv, &in, 42001);
 	n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
 	client_at(&cv, 10, fr + 10, n - 10);
-	/* 42002: a client frame without a mask. */
+	/* 42002: a client frame without a mask; then the client sends it again,
+	 * to a flow Sluice has reset: dropped, and counted. */
 	open_ws(&cv, &in, 42002);
 	n = frame(fr, true, SLUICE_WS_TEXT, false, PHONE_TEXT);
+	send_bytes(&cv, 0, fr, n, 1400);
+	cv.next[0] -= (uint32_t)n;
 	send_bytes(&cv, 0, fr, n, 1400);
 	/* 42003: a length of 2^40 bytes. */
 	open_ws(&cv, &in, 42003);
@@ -894,6 +897,7 @@ Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout
 		assert_summary(&cr, v[i].reason);
 	}
 	assert_summary(&cr, "\"flows_reset\":6,");
+	assert_summary(&cr, "\"tcp_after_reset\":1,");
 	assert_summary(&cr, "\"ws_protocol\":2,");
 	assert_summary(&cr, "\"ws_messages\":0,");
 	/* The events name each reset. */

@@ -22,6 +22,7 @@ enum sluice_stream_reason {
 	SLUICE_STREAM_SYN_DATA,	     /* data on a SYN: dropped (TCP Fast Open) */
 	SLUICE_STREAM_RST_OUTSIDE,   /* a RST whose sequence is outside the stream: dropped */
 	SLUICE_STREAM_SYN_REOPEN,    /* a new SYN on a flow not closed: the old flow is forgotten */
+	SLUICE_STREAM_AFTER_RESET,   /* a segment of a flow reset (by Sluice or an end): dropped */
 	SLUICE_STREAM_HOLD_TIMEOUT,  /* a message stayed incomplete past hold-ms */
 	SLUICE_STREAM_TLS,	     /* TLS on a chat port: it cannot be scanned */
 	SLUICE_STREAM_NOT_UPGRADED,  /* the server did not switch to WebSocket */
