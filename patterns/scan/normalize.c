@@ -72,8 +72,8 @@ struct block {
 };
 
 /* in[i..len) from i, i < len: loaded in place, or copied when the text ends
- * within 32 bytes and the load could cross into the next page. Bytes past
- * the text are anything. */
+ * within 32 bytes and the load could cross into the next page (then NULs
+ * follow it). Bytes past the text are never used. */
 static inline struct block load_block(const uint8_t *in, uint32_t i, uint32_t len)
 {
 	struct block b = {.bytes = len - i < 32 ? len - i : 32};
@@ -81,6 +81,7 @@ static inline struct block load_block(const uint8_t *in, uint32_t i, uint32_t le
 	uint8_t tail[32];
 	if (b.bytes < 32 && !sluice_over_read_ok(p, 32)) {
 		memcpy(tail, p, b.bytes);
+		memset(tail + b.bytes, 0, 32 - b.bytes);
 		p = tail;
 	}
 	b.lo = _mm_loadu_si128((const __m128i *)p);
