@@ -155,12 +155,21 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 	 * written over from there. */
 	uint32_t o = i, folded = 0;
 	for (;;) {
-		uint32_t n, e = sluice_fold_entry_of(t, sluice_utf8_decode(in + i, &n));
-		/* e is not 0: folds_at() said so. */
-		copy_replacement(out + o, t->bytes + t->entry[e].off, t->entry[e].len);
-		o += t->entry[e].len;
-		i += n;
-		folded++;
+		/* The folding character at i, and the characters right after
+		 * it while they fold: text that folds throughout (full-width
+		 * letters, a traditional phrase) is folded character by
+		 * character, not a block looked at again after each one. */
+		for (;;) {
+			uint32_t n, e = sluice_fold_entry_of(t, sluice_utf8_decode(in + i, &n));
+			if (e == 0)
+				break; /* kept: the blocks go on from it */
+			copy_replacement(out + o, t->bytes + t->entry[e].off, t->entry[e].len);
+			o += t->entry[e].len;
+			i += n;
+			folded++;
+			if (i == len || in[i] < 0xc0)
+				break;
+		}
 		do {
 			if (i == len) {
 				*view = (struct sluice_norm_view){
