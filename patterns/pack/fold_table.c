@@ -61,6 +61,13 @@ static int reserve(void **arr, uint32_t *cap, uint32_t used, uint32_t n, size_t 
 	return 0;
 }
 
+/* changes3's bit for cp, when it is a three-byte character. */
+static void note_not_kept(struct sluice_fold_table *t, uint32_t cp)
+{
+	if (cp >= 0x800 && cp < 0x10000)
+		t->changes3[cp >> 6] |= 1ull << (cp & 63);
+}
+
 /* Gives cp's block a slot array of its own. */
 static int own_block(struct sluice_fold_table *t, uint32_t cp)
 {
@@ -102,8 +109,7 @@ int sluice_fold_table_set(struct sluice_fold_table *t, uint32_t cp, const uint8_
 		t->dropped++;
 	else
 		t->mapped++;
-	if (cp >= 0x800 && cp < 0x10000)
-		t->changes3[cp >> 6] |= 1ull << (cp & 63);
+	note_not_kept(t, cp);
 	e[t->entries] = (struct sluice_fold_entry){.off = t->nbytes, .len = (uint8_t)len};
 	t->nbytes += len;
 	*slot = (uint16_t)t->entries++;
@@ -393,7 +399,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 		return refuse(t, err, err_len, why);
 	for (uint32_t cp = 0x800; cp < 0x10000; cp++)
 		if (sluice_fold_entry_of(t, cp) != 0)
-			t->changes3[cp >> 6] |= 1ull << (cp & 63);
+			note_not_kept(t, cp);
 	t->digest = table_digest(t);
 	return 0;
 }

@@ -16,7 +16,7 @@
 char *ts_source_path(const char *rel);
 char *ts_build_path(const char *rel);
 
-/* A page of memory followed by an unmapped one: len bytes copied from text
+/* A page of memory followed by an unmapped one: len (1 to a page) bytes copied from text
  * to its very end, so that a read past them faults. Returns where they are;
  * ts_page_end_free() unmaps it. For code that loads whole vectors. */
 uint8_t *ts_page_end_copy(const void *text, size_t len);
