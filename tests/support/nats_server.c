@@ -292,6 +292,14 @@ long long ts_nats_stream_messages(const char *urls, const char *stream)
 	return n;
 }
 
+/* Refusals a cluster gives while its leaders are being elected again; 0 is
+ * a refusal with no JetStream code (no responders yet). */
+static bool consumer_refusal_passes(jsErrCode jerr)
+{
+	return jerr == 0 || jerr == JSClusterNotAvailErr || jerr == JSClusterNotLeaderErr ||
+	       jerr == JSClusterNoPeersErr;
+}
+
 int ts_nats_read_events(const char *urls, const char *stream, const char *durable,
 			bool (*check)(const char *subject, const char *data, int len, void *arg),
 			void *arg, struct ts_bus_seen *seen, char *err, size_t err_len)
@@ -324,10 +332,11 @@ int ts_nats_read_events(const char *urls, const char *stream, const char *durabl
 	if (s == NATS_OK)
 		s = natsConnection_JetStream(&js, nc, NULL);
 	/* After a cluster restart the stream answers info before its leader
-	 * takes consumers: creating one may time out a few times. */
+	 * takes consumers: creating one may time out, or be refused while the
+	 * meta group or the stream's group has no leader yet (CI saw 10008). */
 	for (int tries = 0; s == NATS_OK && tries < 30; tries++) {
 		s = js_PullSubscribe(&sub, js, "sluice.events.>", durable, NULL, &so, &jerr);
-		if (s != NATS_TIMEOUT && !(s == NATS_ERR && jerr == 0))
+		if (s != NATS_TIMEOUT && !(s == NATS_ERR && consumer_refusal_passes(jerr)))
 			break;
 		struct timespec pause = {0, 500000000};
 		nanosleep(&pause, NULL);
