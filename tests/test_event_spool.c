@@ -24,6 +24,14 @@ static char *spool_path(void)
 	return path;
 }
 
+/* Removes the spool's directory and frees its path. */
+static void drop_spool(char *path)
+{
+	*strrchr(path, '/') = '\0';
+	ts_rmtree(path);
+	free(path);
+}
+
 static void write_file(const char *path, const char *head, const char *body, size_t body_len)
 {
 	FILE *f = fopen(path, "wb");
@@ -76,7 +84,7 @@ Test(event_spool, a_torn_last_record_is_cut_and_the_head_kept_across_opens)
 	line = sluice_event_spool_peek(&s, &len);
 	cr_assert(line != NULL && len + 1 == strlen(REC2) && memcmp(line, REC2, len) == 0);
 	sluice_event_spool_close(&s);
-	free(path);
+	drop_spool(path);
 }
 
 /* A line longer than the reader's read-ahead cannot be a record; before, the
@@ -111,7 +119,7 @@ Test(event_spool, a_line_longer_than_any_record_is_skipped_and_counted)
 	cr_assert_null(sluice_event_spool_peek(&s, &len));
 	sluice_event_spool_close(&s);
 	free(body);
-	free(path);
+	drop_spool(path);
 }
 
 Test(event_spool, a_file_that_is_not_a_spool_is_refused_and_left_alone)
@@ -128,7 +136,7 @@ Test(event_spool, a_file_that_is_not_a_spool_is_refused_and_left_alone)
 	cr_assert_eq(sluice_event_spool_open(&s, path, 0, &records, err, sizeof(err)), -1);
 	cr_assert_not_null(strstr(err, "not an events spool"), "%s", err);
 	cr_assert_eq(size_of(path), 190);
-	free(path);
+	drop_spool(path);
 }
 
 /* A bus that comes and goes may never let the spool empty: acknowledged
@@ -209,5 +217,5 @@ Test(event_spool, acknowledged_records_give_their_disk_back_while_others_remain)
 	cr_assert_eq(size_of(path), SLUICE_EVENT_SPOOL_HEADER);
 	cr_assert_eq(s.reclaimed, 0);
 	sluice_event_spool_close(&s);
-	free(path);
+	drop_spool(path);
 }

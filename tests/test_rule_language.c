@@ -548,6 +548,12 @@ Test(expiry, start_date_means_the_start_of_that_day_and_the_pack_keeps_it)
 	cr_assert(strstr(diags.items[0].message, "starts '2026-12-32' is not a date") != NULL);
 	sluice_diag_list_free(&diags);
 	sluice_rule_list_free(&rules);
+	const char *made[] = {"starts.yaml", "starts.pack", "never.yaml"};
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, made[i]);
+		unlink(path);
+	}
+	cr_assert_eq(rmdir(dir), 0, "%s holds only what the test made", dir);
 	free(dir);
 }
 
