@@ -236,11 +236,14 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 			fates[i] = SLUICE_FATE_FORWARD;
 			continue;
 		}
-		if (cls == SLUICE_PKT_STREAM)
-			ctx->stats->stream.segments_dropped++;
-		else
+		/* A chat segment that gets here is refused, for its lengths
+		 * (bad input) or for coming in several buffers: no datagram. */
+		bool chained = partial != NULL && partial[i];
+		if (cls != SLUICE_PKT_STREAM && !d->view.tcp)
 			ctx->stats->datagrams++;
-		if (partial != NULL && partial[i]) {
+		else if (chained)
+			sluice_stream_count_drop(&ctx->stats->stream, SLUICE_STREAM_MULTI_SEGMENT);
+		if (chained) {
 			/* Only its first segment is here: forwarded if it is not
 			 * for the message port (above), otherwise bad input. */
 			cls = SLUICE_PKT_BAD;

@@ -376,7 +376,8 @@ enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;
 	}
-	ctx->stats->datagrams++;
+	if (!d->view.tcp)
+		ctx->stats->datagrams++;
 	if (cls == SLUICE_PKT_BAD) {
 		/* Lengths that failed at the IP/UDP layer leave no payload to read. */
 		bool framed = sluice_bad_reason_in_payload(why);
@@ -442,8 +443,8 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;
 	}
-	if (cls == SLUICE_PKT_STREAM)
-		ctx->stats->stream.segments_dropped++;
+	if (cls == SLUICE_PKT_STREAM || d->view.tcp)
+		sluice_stream_count_drop(&ctx->stats->stream, SLUICE_STREAM_MULTI_SEGMENT);
 	else
 		ctx->stats->datagrams++;
 	sluice_report_bad(ctx, SLUICE_BAD_MULTI_SEGMENT, NULL, first, first_len, &d->view);

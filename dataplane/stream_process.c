@@ -375,8 +375,8 @@ static uint32_t new_flow(struct sluice_packet_ctx *ctx, const struct sluice_flow
 		/* Data of a connection Sluice did not see open cannot be placed
 		 * in its framing; a bare ACK or RST carries nothing to scan. */
 		if (seg->payload_len > 0 || (seg->flags & SLUICE_TCP_FIN)) {
-			st->reason[syn ? SLUICE_STREAM_SYN_DATA : SLUICE_STREAM_MIDSTREAM]++;
-			st->segments_dropped++;
+			sluice_stream_count_drop(st, syn ? SLUICE_STREAM_SYN_DATA
+							 : SLUICE_STREAM_MIDSTREAM);
 			sluice_stream_drop_pkt(s, seg->pkt);
 		} else {
 			sluice_stream_send(s, seg->pkt, seg->out_port);
@@ -386,8 +386,7 @@ static uint32_t new_flow(struct sluice_packet_ctx *ctx, const struct sluice_flow
 	uint32_t idx =
 	    sluice_flow_insert(&s->table, key, hash, SLUICE_FLOW_OPENING, ctx->burst_tsc);
 	if (idx == SLUICE_FLOW_NONE) {
-		st->reason[SLUICE_STREAM_TABLE_FULL]++;
-		st->segments_dropped++;
+		sluice_stream_count_drop(st, SLUICE_STREAM_TABLE_FULL);
 		sluice_stream_drop_pkt(s, seg->pkt);
 		return SLUICE_FLOW_NONE;
 	}
@@ -497,8 +496,7 @@ static void data_segment(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t si
 			sluice_stream_drop_pkt(s, seg->pkt);
 			return;
 		}
-		st->reason[r]++;
-		st->segments_dropped++;
+		sluice_stream_count_drop(st, r);
 		if (why == SLUICE_SEG_DUPLICATE)
 			sluice_stream_custody_ack(ctx, idx, side, seg);
 		sluice_stream_drop_pkt(s, seg->pkt);
@@ -535,8 +533,7 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 	uint8_t flags = seg->flags;
 
 	if (f->state == FLOW_RESET) {
-		st->reason[SLUICE_STREAM_AFTER_RESET]++;
-		st->segments_dropped++;
+		sluice_stream_count_drop(st, SLUICE_STREAM_AFTER_RESET);
 		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
@@ -544,8 +541,7 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 		if (!rst_in_stream(f, side, seg)) {
 			/* The endpoint would ignore it too (RFC 5961); obeying it
 			 * would let a blind reset cut the flow. */
-			st->reason[SLUICE_STREAM_RST_OUTSIDE]++;
-			st->segments_dropped++;
+			sluice_stream_count_drop(st, SLUICE_STREAM_RST_OUTSIDE);
 			sluice_stream_drop_pkt(s, seg->pkt);
 			return;
 		}
@@ -564,8 +560,7 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 		if (seg->payload_len > 0) {
 			/* Data before the handshake completed (TCP Fast Open,
 			 * either way) cannot be placed in the stream unjudged. */
-			st->reason[SLUICE_STREAM_SYN_DATA]++;
-			st->segments_dropped++;
+			sluice_stream_count_drop(st, SLUICE_STREAM_SYN_DATA);
 			sluice_stream_drop_pkt(s, seg->pkt);
 			return;
 		}
@@ -592,8 +587,7 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 	}
 	if (!f->known[side] || !f->known[side ^ 1]) {
 		/* Data before the handshake completed. */
-		st->reason[SLUICE_STREAM_MIDSTREAM]++;
-		st->segments_dropped++;
+		sluice_stream_count_drop(st, SLUICE_STREAM_MIDSTREAM);
 		sluice_stream_drop_pkt(s, seg->pkt);
 		return;
 	}
@@ -630,8 +624,7 @@ void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *da
 	/* Every field Sluice acts on must be the sender's: an ACK number
 	 * frees stored bytes, and a payload is what gets scanned. */
 	if (!checksum_ok(&seg, view->l4_off, view->payload_off + view->payload_len)) {
-		st->reason[SLUICE_STREAM_TCP_CHECKSUM]++;
-		st->segments_dropped++;
+		sluice_stream_count_drop(st, SLUICE_STREAM_TCP_CHECKSUM);
 		sluice_stream_drop_pkt(s, pkt);
 		return;
 	}

@@ -806,6 +806,7 @@ static void expect_stream(bool ipv6, bool vlan, uint16_t sport, uint16_t dport)
 	cr_assert_eq(v.seq, 0x01020304);
 	cr_assert_eq(v.ack, 0xa0b0c0d0);
 	cr_assert_eq(v.tcp_flags, 0x18);
+	cr_assert(v.tcp);
 	cr_assert(memcmp(pkt + v.payload_off, "{\"text\":\"hi\"}", 13) == 0);
 	cr_assert_eq(sluice_tcp_checksum_verify(pkt + v.l3_off, ipv6, pkt + v.l4_off,
 						(uint32_t)len - v.l4_off),
@@ -835,6 +836,36 @@ Test(packet_classify, tcp_to_other_ports_and_without_chat_ports_is_other)
 	len = build(pkt, false, false);
 	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
 		     SLUICE_PKT_MESSAGE);
+	cr_assert_not(v.tcp);
+}
+
+/* The first buffer of a chained packet holds less than its IP length says:
+ * refused for that length, but still known as a chat segment (counted among
+ * the stream's drops) or as a datagram. */
+Test(packet_classify, a_packet_cut_short_by_its_buffer_is_still_known_as_tcp_or_udp)
+{
+	uint8_t pkt[PKT_CAP];
+	struct sluice_packet_view v;
+	enum sluice_bad_reason why;
+	for (int ipv6 = 0; ipv6 < 2; ipv6++) {
+		size_t len = build_tcp(pkt, ipv6, false, 40000, WS_PORT, "a longer payload");
+		cr_assert_eq(
+		    sluice_packet_classify_ports(pkt, (uint32_t)len - 5, chat_ports(), &v, &why),
+		    SLUICE_PKT_BAD);
+		cr_assert_eq(why, SLUICE_BAD_IP_LENGTH);
+		cr_assert(v.tcp, "ipv6 %d", ipv6);
+		/* a TCP segment to another port is other traffic, however cut */
+		len = build_tcp(pkt, ipv6, false, 40000, 8081, "a longer payload");
+		cr_assert_eq(
+		    sluice_packet_classify_ports(pkt, (uint32_t)len - 5, chat_ports(), &v, &why),
+		    SLUICE_PKT_OTHER);
+		cr_assert_not(v.tcp);
+	}
+	size_t len = build(pkt, false, false);
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len - 5, chat_ports(), &v, &why),
+		     SLUICE_PKT_BAD);
+	cr_assert_eq(why, SLUICE_BAD_IP_LENGTH);
+	cr_assert_not(v.tcp);
 }
 
 Test(packet_classify, tcp_header_cut_short_or_inconsistent_is_bad_tcp_header)

@@ -67,9 +67,10 @@ static void segment(struct conv *cv, int from, uint8_t flags, const uint8_t *pay
 	    .seq = cv->next[from], .ack = cv->next[from ^ 1], .flags = flags, .window = 65535};
 	if (!(flags & 0x10))
 		f.ack = 0;
-	uint8_t *buf = malloc(2048);
+	size_t cap = len + 128 > 2048 ? len + 128 : 2048;
+	uint8_t *buf = malloc(cap);
 	size_t n =
-	    sluice_tcp_packet_build(buf, 2048, from == 0 ? &cv->c2s : &cv->s2c, &f, payload, len);
+	    sluice_tcp_packet_build(buf, cap, from == 0 ? &cv->c2s : &cv->s2c, &f, payload, len);
 	cr_assert_gt(n, 0);
 	cv->out->pkts[cv->out->n++] = (struct ts_packet){.data = buf, .len = n};
 	cv->next[from] += (uint32_t)len + ((flags & 0x03) ? 1 : 0); /* SYN, FIN */
@@ -910,6 +911,41 @@ Test(ws_offline, protocol_violations_reset_both_sides_and_leak_no_byte, .timeout
 		    strstr(line, "\"event\":\"stream\"") && strstr(line, "\"action\":\"reset\"");
 	fclose(f);
 	cr_assert_eq(resets, 6);
+	crafted_free(&cr);
+}
+
+/* A segment larger than one packet buffer (a jumbo frame, or one a receive
+ * offload coalesced) reaches the worker in chained mbufs, which the stream
+ * cannot take in place: it is dropped, counted as bad input and among the
+ * stream's reasons (before, it was a drop with no reason), and nothing of it
+ * passes. A later segment of the flow lies past its gap and is held. */
+Test(ws_offline, a_segment_in_several_buffers_is_dropped_with_its_reason, .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	open_ws(&cv, &in, 42101);
+	static char text[3001];
+	memset(text, 'a', sizeof(text) - 1);
+	static uint8_t big[3100];
+	size_t n = frame(big, true, SLUICE_WS_TEXT, true, text);
+	segment(&cv, 0, 0x18, big, n); /* PSH|ACK, one frame of about 3 KB */
+	uint8_t fr[256];
+	n = frame(fr, true, SLUICE_WS_TEXT, true, "hello");
+	send_bytes(&cv, 0, fr, n, 1400);
+
+	struct crafted_run cr;
+	run_crafted(&cr, &in, (const char *const[]){"--ws-port", "8080", NULL});
+	struct conn_out c;
+	conn_output(&cr.to_server, &cr.to_client, 42101, &c);
+	cr_assert_eq(c.len, (uint32_t)strlen(request),
+		     "%u client bytes reached the server, %u of them the request", c.len,
+		     (unsigned)strlen(request));
+	assert_summary(&cr, "\"tcp_multi_segment\":1,");
+	assert_summary(&cr, "\"multi_segment\":1,");
+	assert_summary(&cr, "\"segments_dropped\":1,");
+	assert_summary(&cr, "\"datagrams\":0,"); /* a chat segment is no datagram */
+	assert_summary(&cr, "\"ws_messages\":0,");
 	crafted_free(&cr);
 }
 

@@ -14,6 +14,7 @@ static const char *const reason_names[SLUICE_STREAM_REASON_COUNT] = {
     [SLUICE_STREAM_RST_OUTSIDE] = "tcp_rst_outside",
     [SLUICE_STREAM_SYN_REOPEN] = "tcp_syn_reopen",
     [SLUICE_STREAM_AFTER_RESET] = "tcp_after_reset",
+    [SLUICE_STREAM_MULTI_SEGMENT] = "tcp_multi_segment",
     [SLUICE_STREAM_HOLD_TIMEOUT] = "hold_timeout",
     [SLUICE_STREAM_TLS] = "tls_seen",
     [SLUICE_STREAM_NOT_UPGRADED] = "ws_not_upgraded",

@@ -23,6 +23,7 @@ enum sluice_stream_reason {
 	SLUICE_STREAM_RST_OUTSIDE,   /* a RST whose sequence is outside the stream: dropped */
 	SLUICE_STREAM_SYN_REOPEN,    /* a new SYN on a flow not closed: the old flow is forgotten */
 	SLUICE_STREAM_AFTER_RESET,   /* a segment of a flow reset (by Sluice or an end): dropped */
+	SLUICE_STREAM_MULTI_SEGMENT, /* a segment in several mbufs: dropped (bad input too) */
 	SLUICE_STREAM_HOLD_TIMEOUT,  /* a message stayed incomplete past hold-ms */
 	SLUICE_STREAM_TLS,	     /* TLS on a chat port: it cannot be scanned */
 	SLUICE_STREAM_NOT_UPGRADED,  /* the server did not switch to WebSocket */
@@ -66,5 +67,14 @@ struct sluice_stream_stats {
 				* unacknowledged bytes */
 	uint64_t held_packets; /* packets waiting for their messages to be judged */
 };
+
+/* A segment dropped, and why: every drop has its reason, so the reasons add
+ * up to segments_dropped. */
+static inline void sluice_stream_count_drop(struct sluice_stream_stats *st,
+					    enum sluice_stream_reason why)
+{
+	st->reason[why]++;
+	st->segments_dropped++;
+}
 
 #endif

@@ -106,6 +106,7 @@ static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len,
 	}
 	if (!l4_ours(pkt, len, l4, proto, ports))
 		return SLUICE_PKT_OTHER;
+	view->tcp = proto == IPPROTO_TCP_;
 	uint32_t total = sluice_be16_load(ip + 2);
 	if (total < ihl || l3 + total > len)
 		return bad(SLUICE_BAD_IP_LENGTH, why);
@@ -188,6 +189,7 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len,
 	}
 	if (!l4_ours(pkt, len, off, next, ports))
 		return SLUICE_PKT_OTHER;
+	view->tcp = next == IPPROTO_TCP_;
 	if (ip_end > len || off > ip_end)
 		return bad(SLUICE_BAD_IP_LENGTH, why);
 	return l4_payload(pkt, off, ip_end, next, view, why);
@@ -206,6 +208,7 @@ enum sluice_pkt_class sluice_packet_classify_from(const uint8_t *pkt, uint32_t l
 						  enum sluice_bad_reason *why)
 {
 	*why = SLUICE_BAD_NONE;
+	view->tcp = false;
 	view->vlan = false;
 	view->vlan_tags = 0;
 	view->l3_off = off;
@@ -239,6 +242,7 @@ enum sluice_pkt_class sluice_packet_classify_ports(const uint8_t *pkt, uint32_t 
 {
 	if (len < 14) {
 		*why = SLUICE_BAD_NONE;
+		view->tcp = false;
 		return SLUICE_PKT_OTHER;
 	}
 	return sluice_packet_classify_from(pkt, len, sluice_be16_load(pkt + 12), 14, ports, view,

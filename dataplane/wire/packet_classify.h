@@ -51,6 +51,10 @@ struct sluice_packet_view {
 	bool ipv6;
 	bool vlan;	   /* at least one tag */
 	uint8_t vlan_tags; /* 0..SLUICE_MAX_VLAN_TAGS */
+	/* TCP to a chat port: set once the transport is known, before its
+	 * lengths are checked, so that a packet refused for them (or one in
+	 * several buffers) is still known to be a chat segment. */
+	bool tcp;
 	/* TCP (SLUICE_PKT_STREAM) only. */
 	uint8_t tcp_flags;
 	uint16_t sport, dport;
