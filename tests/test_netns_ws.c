@@ -228,9 +228,15 @@ static void cleanup(void)
 		free(g.words[--g.nwords]);
 }
 
+/* Checksums finished by the kernel, and no merged segments: a segment larger
+ * than one mbuf could not be placed in the stream (tcp_multi_segment). */
+#define NO_OFFLOADS "tx off rx off tso off gso off gro off"
+
 static void ns_prepare(const char *ns, const char *iface)
 {
-	sh("ip netns exec %s ethtool -K %s tx off rx off >/dev/null", ns, iface);
+	sh("ip netns exec %s ethtool -K %s " NO_OFFLOADS " >/dev/null 2>&1 || "
+	   "ip netns exec %s ethtool -K %s tx off rx off >/dev/null",
+	   ns, iface, ns, iface);
 	sh("ip netns exec %s ip link set %s up", ns, iface);
 }
 
@@ -269,8 +275,8 @@ static void setup_network(bool impair)
 		 * it partial checksums or merged segments. */
 		for (int k = 0; k < 2; k++) {
 			const char *m = k == 0 ? "m0" : "m1";
-			sh("ip netns exec %s ethtool -K %s tx off rx off tso off gso off gro off "
-			   ">/dev/null 2>&1 || ip netns exec %s ethtool -K %s tx off rx off "
+			sh("ip netns exec %s ethtool -K %s " NO_OFFLOADS
+			   " >/dev/null 2>&1 || ip netns exec %s ethtool -K %s tx off rx off "
 			   ">/dev/null",
 			   g.ns_m, m, g.ns_m, m);
 			sh("ip netns exec %s ip link set %s promisc on up", g.ns_m, m);
@@ -281,8 +287,12 @@ static void setup_network(bool impair)
 	sh("ip netns exec %s ip addr add " ADDR_S "/24 dev s0", g.ns_s);
 	ns_prepare(g.ns_s, "s0");
 	/* The kernel must put real checksums in what crosses the af_packet ports. */
-	sh("ethtool -K %s tx off rx off >/dev/null && ethtool -K %s tx off rx off >/dev/null",
-	   g.if_c, g.if_s);
+	for (int k = 0; k < 2; k++) {
+		const char *root = k == 0 ? g.if_c : g.if_s;
+		sh("ethtool -K %s " NO_OFFLOADS " >/dev/null 2>&1 || ethtool -K %s tx off rx off "
+		   ">/dev/null",
+		   root, root);
+	}
 	sh("echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6 && "
 	   "echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6",
 	   g.if_c, g.if_s);
