@@ -8,7 +8,8 @@
  * needs, with exact spans for free; regexes need start-of-match tracking for
  * masking, which is costly, so only they pay for it; combinations have no
  * database: the match path judges each from its operands' matches, per
- * message (scan/match.c), which batch scanning needs anyway.
+ * message (scan/match.c), which batch scanning needs anyway. Their checks
+ * are in compile_combinations.c; the state of a build, compile_build.h.
  */
 #include "pack_compile.h"
 
@@ -20,139 +21,24 @@
 #include <time.h>
 
 #include "clock.h"
+#include "compile_build.h"
 #include "fold_data.h"
 #include "fold_optin.h"
 #include "match.h"
 #include "regex_analysis.h"
 #include "rule_fold.h"
-#include "suggest.h"
 
-#define NO_INDEX UINT32_MAX
 /* Examples are short; this many spans is more than any sensible one has. */
 #define EXAMPLE_MATCHES 256
 
-struct build {
-	const struct sluice_rule_list *rules;
-	struct sluice_diag_list *diags;
-	bool partial;
-	size_t errors;
-	bool oom;
-
-	bool *bad; /* per input rule: has an error, left out */
-	/* per input rule: the loader found errors elsewhere in it, but its body
-	 * is there to check, so that one run reports every error */
-	bool *check_body;
-	bool *operand;		       /* per input rule: used by a combination */
-	struct sluice_logic_op **flat; /* per combination rule: flattened, input indexes */
-	size_t *flat_len;
-	uint8_t *edge_check; /* per input rule */
-	char **expr;	     /* per pattern rule: the expression compiled (whole_word added) */
-	size_t *expr_prefix; /* bytes added before the pattern in expr */
-	/* per pattern rule: Hyperscan cannot track its starts (a bounded repeat
-	 * of UTF-8 characters), so the match path finds them afterwards within
-	 * span_window[i] bytes of the end (0: no bound) */
-	bool *span_later;
-	uint32_t *span_window;
-	uint32_t *pack_index; /* input rule -> pack rule, or NO_INDEX */
-
-	/* ids sorted, for operand lookup */
-	uint32_t *by_id;
-
-	/* Normalisation (rule_fold.h): the pack's table, NULL when it folds
-	 * nothing; per input rule, whether it is matched on the folded text,
-	 * its folded pattern (NULL: as written) and its folded literals (NULL:
-	 * as written). */
-	struct sluice_fold_table *fold;
-	bool *folded;
-	char **body;
-	struct sluice_literal **lits;
-	/* Opt-ins (fold_optin.h): the data, and per literal or list rule that
-	 * opted in, each literal widened into a pattern (NULL: none). */
-	const struct sluice_optin_data *optin;
-	char ***wide;
-};
-
-static const char *rule_file(const struct build *b, const struct sluice_rule *r)
-{
-	if (r->file)
-		return r->file;
-	return b->rules->source ? b->rules->source : "(rules)";
-}
-
-static struct sluice_loc rule_loc(const struct sluice_rule *r)
-{
-	return (struct sluice_loc){r->line ? r->line : 1, r->column ? r->column : 1};
-}
-
-static struct sluice_loc body_loc(const struct sluice_rule *r)
-{
-	return r->body_loc.line ? r->body_loc : rule_loc(r);
-}
-
-/* Column of byte `at` of the body, when the file shows it character for
- * character; otherwise the start of the body. */
-static struct sluice_loc body_loc_at(const struct sluice_rule *r, size_t at)
-{
-	struct sluice_loc loc = body_loc(r);
-	size_t n = strlen(r->pattern);
-
-	if (!r->body_loc.line || !r->body_exact)
-		return loc;
-	if (at > n)
-		at = n;
-	unsigned col = loc.column + r->body_quote;
-	for (size_t i = 0; i < at; i++) {
-		unsigned char c = (unsigned char)r->pattern[i];
-		if ((c & 0xc0) != 0x80)
-			col++;
-		if (c == '\'' && r->body_single_quoted)
-			col++;
-	}
-	loc.column = col;
-	return loc;
-}
-
-static void vdiag(struct build *b, enum sluice_diag_level level, const char *file,
-		  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
-		  va_list ap) __attribute__((format(printf, 7, 0)));
-
-static void vdiag(struct build *b, enum sluice_diag_level level, const char *file,
-		  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
-		  va_list ap)
+void sluice_compile_vdiag(struct build *b, enum sluice_diag_level level, const char *file,
+			  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
+			  va_list ap)
 {
 	if (level == SLUICE_DIAG_ERROR)
 		b->errors++;
 	if (sluice_diag_vadd(b->diags, level, file, at.line, at.column, rule, code, fmt, ap) != 0)
 		b->oom = true;
-}
-
-static void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
-		     const char *fmt, ...)
-{
-	const struct sluice_rule *r = &b->rules->rules[i];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdiag(b, SLUICE_DIAG_ERROR, rule_file(b, r), at, r->id, code, fmt, ap);
-	va_end(ap);
-	b->bad[i] = true;
-}
-
-static void rule_warn(struct build *b, size_t i, struct sluice_loc at, const char *code,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void rule_warn(struct build *b, size_t i, struct sluice_loc at, const char *code,
-		      const char *fmt, ...)
-{
-	const struct sluice_rule *r = &b->rules->rules[i];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdiag(b, SLUICE_DIAG_WARNING, rule_file(b, r), at, r->id, code, fmt, ap);
-	va_end(ap);
 }
 
 static void list_err(struct build *b, const char *file, const char *fmt, ...)
@@ -163,7 +49,8 @@ static void list_err(struct build *b, const char *file, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag(b, SLUICE_DIAG_ERROR, file, (struct sluice_loc){1, 1}, NULL, "compile", fmt, ap);
+	sluice_compile_vdiag(b, SLUICE_DIAG_ERROR, file, (struct sluice_loc){1, 1}, NULL, "compile",
+			     fmt, ap);
 	va_end(ap);
 }
 
@@ -247,30 +134,6 @@ static int index_ids(struct build *b)
 				 rule_file(b, first), first->line);
 	}
 	return 0;
-}
-
-/* The first rule with this id, or NO_INDEX. */
-static uint32_t find_id(const struct build *b, const char *id, size_t len)
-{
-	size_t lo = 0, hi = b->rules->count;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const char *s = b->rules->rules[b->by_id[mid]].id;
-		int c = strncmp(s, id, len);
-		if (c == 0 && s[len] != '\0')
-			c = 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < b->rules->count) {
-		const char *s = b->rules->rules[b->by_id[lo]].id;
-		if (strncmp(s, id, len) == 0 && s[len] == '\0')
-			return b->by_id[lo];
-	}
-	return NO_INDEX;
 }
 
 /* ---- per-rule checks ---- */
@@ -561,261 +424,6 @@ static void check_literals(struct build *b, size_t i)
 			  "whole_word has no effect: no literal begins or ends with a Latin "
 			  "letter, digit or '_' (Chinese needs no word boundaries); remove "
 			  "whole_word");
-}
-
-/* ---- combinations ---- */
-
-/* Close enough to suggest: ids are longer than keywords, so three edits. */
-#define CLOSE_ID 3
-
-/* The id closest to an operand that names no rule, or NULL. */
-static const char *closest_id(const struct build *b, const char *name, size_t len)
-{
-	struct sluice_suggestion s;
-
-	sluice_suggest_begin(&s, name, len, CLOSE_ID);
-	for (size_t i = 0; i < b->rules->count; i++)
-		sluice_suggest_offer(&s, b->rules->rules[i].id);
-	return s.best;
-}
-
-/* Parses a combination and resolves its operands to input rule indexes. */
-static void parse_combination(struct build *b, size_t i, struct sluice_logic_expr *e)
-{
-	const struct sluice_rule *r = &b->rules->rules[i];
-	size_t at;
-	char msg[512];
-
-	/* The loader says it of a rule it read (then checked for its body only). */
-	if ((r->action == SLUICE_ACTION_MASK || r->allow) && !b->check_body[i]) {
-		rule_err(b, i, r->action_loc.line ? r->action_loc : rule_loc(r),
-			 "combination-action",
-			 "a combination cannot %s: its match has no span of text of its own (it "
-			 "spans the message up to where it became true); use flag or block, and "
-			 "mask the operands with rules of their own",
-			 r->allow ? "allow" : "mask");
-		/* and on: its syntax and operands may be wrong as well */
-	}
-	if (sluice_logic_parse(r->pattern, e, &at, msg, sizeof(msg)) != 0) {
-		rule_err(b, i, body_loc_at(r, at), "combination-syntax", "combination: %s", msg);
-		return;
-	}
-	for (size_t k = 0; k < e->count; k++) {
-		if (e->ops[k].op != SLUICE_LOGIC_RULE)
-			continue;
-		const char *name = r->pattern + e->at[k];
-		uint32_t o = find_id(b, name, e->len[k]);
-		if (o == NO_INDEX) {
-			char hint[SLUICE_SUGGEST_HINT_MAX];
-			rule_err(
-			    b, i, body_loc_at(r, e->at[k]), "combination-operand",
-			    "combination refers to '%.*s', which is not a rule in this pack%s; "
-			    "operands are ids of rules in this file or the files it includes",
-			    (int)e->len[k], name,
-			    sluice_suggest_hint(closest_id(b, name, e->len[k]), hint,
-						sizeof(hint)));
-			continue;
-		}
-		if (b->rules->rules[o].allow) {
-			rule_err(b, i, body_loc_at(r, e->at[k]), "combination-operand",
-				 "combination refers to '%.*s', an allow rule; allow rules only "
-				 "exempt spans and cannot be operands",
-				 (int)e->len[k], name);
-			continue;
-		}
-		e->ops[k].arg = o;
-	}
-}
-
-/* Inlines combination operands, so the program refers to pattern, literal
- * and list rules only (Hyperscan does not nest combinations). Detects
- * cycles. Returns 0, or -1 after reporting on rule `root`. */
-static int flatten(struct build *b, size_t root, size_t i, const struct sluice_logic_expr *parsed,
-		   uint32_t *path, size_t depth, struct sluice_logic_op **out, size_t *n,
-		   size_t *cap)
-{
-	const struct sluice_logic_expr *e = &parsed[i];
-
-	for (size_t d = 0; d < depth; d++) {
-		if (path[d] != i)
-			continue;
-		char chain[1024] = "";
-		size_t at = 0;
-		for (size_t k = d; k < depth && at < sizeof(chain); k++) {
-			int w = snprintf(chain + at, sizeof(chain) - at, "%s -> ",
-					 b->rules->rules[path[k]].id);
-			if (w > 0)
-				at += (size_t)w;
-		}
-		rule_err(b, root, body_loc(&b->rules->rules[root]), "combination-cycle",
-			 "combination refers to itself: %s%s; a combination cannot depend on "
-			 "itself",
-			 chain, b->rules->rules[i].id);
-		return -1;
-	}
-	if (depth >= 64) {
-		rule_err(b, root, body_loc(&b->rules->rules[root]), "combination-depth",
-			 "combinations are nested too deeply; simplify them");
-		return -1;
-	}
-	path[depth] = (uint32_t)i;
-	for (size_t k = 0; k < e->count; k++) {
-		const struct sluice_logic_op *op = &e->ops[k];
-		if (op->op == SLUICE_LOGIC_RULE &&
-		    b->rules->rules[op->arg].kind == SLUICE_RULE_COMBINATION) {
-			if (!parsed[op->arg].count) /* it has errors of its own */
-				return -1;
-			if (flatten(b, root, op->arg, parsed, path, depth + 1, out, n, cap) != 0)
-				return -1;
-			continue;
-		}
-		if (*n == *cap) {
-			size_t c = *cap ? *cap * 2 : 16;
-			struct sluice_logic_op *p = realloc(*out, c * sizeof(*p));
-			if (!p) {
-				b->oom = true;
-				return -1;
-			}
-			*out = p;
-			*cap = c;
-		}
-		(*out)[(*n)++] = *op;
-	}
-	return 0;
-}
-
-static void check_combinations(struct build *b)
-{
-	const struct sluice_rule_list *rules = b->rules;
-	struct sluice_logic_expr *parsed = calloc(rules->count, sizeof(*parsed));
-	uint32_t path[64];
-
-	if (!parsed) {
-		b->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < rules->count; i++) {
-		if (rules->rules[i].kind == SLUICE_RULE_COMBINATION &&
-		    (!b->bad[i] || b->check_body[i]))
-			parse_combination(b, i, &parsed[i]);
-		if (b->bad[i])
-			sluice_logic_expr_free(&parsed[i]);
-	}
-	for (size_t i = 0; i < rules->count; i++) {
-		size_t n = 0, cap = 0;
-		struct sluice_logic_op *ops = NULL;
-
-		if (rules->rules[i].kind != SLUICE_RULE_COMBINATION || !parsed[i].count)
-			continue;
-		if (flatten(b, i, i, parsed, path, 0, &ops, &n, &cap) != 0) {
-			free(ops);
-			b->bad[i] = true;
-			continue;
-		}
-		if (!sluice_logic_check(ops, n, rules->count)) {
-			rule_err(b, i, body_loc(&rules->rules[i]), "combination-depth",
-				 "the combination (with the combinations it uses written out) is "
-				 "too large or nested too deeply; simplify it");
-			free(ops);
-			continue;
-		}
-		b->flat[i] = ops;
-		b->flat_len[i] = n;
-	}
-	for (size_t i = 0; i < rules->count; i++)
-		sluice_logic_expr_free(&parsed[i]);
-	free(parsed);
-}
-
-/* A combination whose operand was left out (lint keeps going past errors)
- * is left out too; then every operand still in is marked. */
-static void settle_operands(struct build *b)
-{
-	const struct sluice_rule_list *rules = b->rules;
-	bool changed = true;
-
-	while (changed) {
-		changed = false;
-		for (size_t i = 0; i < rules->count; i++) {
-			if (!b->flat[i] || b->bad[i])
-				continue;
-			for (size_t k = 0; k < b->flat_len[i]; k++) {
-				if (b->flat[i][k].op == SLUICE_LOGIC_RULE &&
-				    b->bad[b->flat[i][k].arg]) {
-					b->bad[i] = true;
-					changed = true;
-					break;
-				}
-			}
-		}
-	}
-	for (size_t i = 0; i < rules->count; i++) {
-		if (!b->flat[i] || b->bad[i])
-			continue;
-		for (size_t k = 0; k < b->flat_len[i]; k++) {
-			if (b->flat[i][k].op == SLUICE_LOGIC_RULE)
-				b->operand[b->flat[i][k].arg] = true;
-		}
-	}
-	/* Direct operands that are combinations count as used too, for the
-	 * quiet-but-unused warning below. */
-}
-
-static bool used_as_operand(const struct build *b, size_t rule)
-{
-	const struct sluice_rule_list *rules = b->rules;
-	const char *id = rules->rules[rule].id;
-	size_t len = strlen(id);
-
-	if (b->operand[rule])
-		return true;
-	for (size_t i = 0; i < rules->count; i++) {
-		const struct sluice_rule *c = &rules->rules[i];
-		if (c->kind != SLUICE_RULE_COMBINATION || !c->pattern)
-			continue;
-		for (const char *p = strstr(c->pattern, id); p; p = strstr(p + 1, id)) {
-			bool start =
-			    p == c->pattern || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
-						       "QRSTUVWXYZ0123456789._-",
-						       p[-1]);
-			bool end = !p[len] || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
-						      "QRSTUVWXYZ0123456789._-",
-						      p[len]);
-			if (start && end)
-				return true;
-		}
-	}
-	return false;
-}
-
-static void check_usage(struct build *b)
-{
-	const struct sluice_rule_list *rules = b->rules;
-
-	for (size_t i = 0; i < rules->count; i++) {
-		const struct sluice_rule *r = &rules->rules[i];
-		if (b->bad[i])
-			continue;
-		if (r->quiet && !used_as_operand(b, i))
-			rule_warn(b, i, r->quiet_loc.line ? r->quiet_loc : rule_loc(r),
-				  "quiet-unused",
-				  "the rule is quiet but no combination uses it, so it never acts; "
-				  "use it in a combination or remove 'quiet: true'");
-		if (r->allow) {
-			bool other = false;
-			/* Rules that failed to load may lack a category. */
-			for (size_t k = 0; k < rules->count && !other; k++)
-				other = k != i && !b->bad[k] && !rules->rules[k].allow &&
-					rules->rules[k].category != NULL && r->category != NULL &&
-					strcmp(rules->rules[k].category, r->category) == 0;
-			if (!other)
-				rule_warn(b, i, rule_loc(r), "allow-unused",
-					  "no other rule has category '%s', so this allow rule "
-					  "exempts nothing; give it the category of the rules it "
-					  "should exempt",
-					  r->category);
-		}
-	}
 }
 
 /* ---- databases ---- */
@@ -1593,9 +1201,9 @@ static enum phase check_rules(struct build *b)
 	if (choose_views(b) != 0)
 		return phase_end(b) == PHASE_OK ? PHASE_FAILED : phase_end(b);
 	check_rule_bodies(b);
-	check_combinations(b);
-	settle_operands(b);
-	check_usage(b);
+	sluice_compile_check_combinations(b);
+	sluice_compile_settle_operands(b);
+	sluice_compile_check_usage(b);
 	return phase_end(b);
 }
 
@@ -1643,7 +1251,7 @@ static enum phase compile_databases(struct build *b, struct databases *dbs)
 		if (!b->partial || who == (long)NO_INDEX || attempt > b->rules->count)
 			return PHASE_FAILED;
 		b->bad[who] = true;
-		settle_operands(b);
+		sluice_compile_settle_operands(b);
 	}
 }
 
