@@ -912,6 +912,7 @@ Test(packet_classify, tcp_first_fragment_to_a_chat_port_is_bad_ip_fragment)
 	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
 		     SLUICE_PKT_BAD);
 	cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
+	cr_assert(v.tcp, "a chat segment, not a datagram");
 	/* The same to another port is someone else's traffic. */
 	len = build_tcp(pkt, false, false, 40000, 9999, "part one");
 	sluice_be16_store(pkt + 14 + 6, 0x2000);

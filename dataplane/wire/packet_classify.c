@@ -100,9 +100,12 @@ static enum sluice_pkt_class classify_ipv4(const uint8_t *pkt, uint32_t len,
 		return SLUICE_PKT_OTHER; /* cannot be reassembled without its first fragment */
 	if (frag & 0x2000) {
 		/* A first fragment too short to show its port might be for us. */
-		if (l4 + 4 > len || l4_ours(pkt, len, l4, proto, ports))
+		if (l4 + 4 > len)
 			return bad(SLUICE_BAD_IP_FRAGMENT, why);
-		return SLUICE_PKT_OTHER;
+		if (!l4_ours(pkt, len, l4, proto, ports))
+			return SLUICE_PKT_OTHER;
+		view->tcp = proto == IPPROTO_TCP_;
+		return bad(SLUICE_BAD_IP_FRAGMENT, why);
 	}
 	if (!l4_ours(pkt, len, l4, proto, ports))
 		return SLUICE_PKT_OTHER;
@@ -183,9 +186,12 @@ static enum sluice_pkt_class classify_ipv6(const uint8_t *pkt, uint32_t len,
 		return fragment ? bad(SLUICE_BAD_IP_FRAGMENT, why) : SLUICE_PKT_OTHER;
 	}
 	if (fragment) {
-		if (off + 4 > len || l4_ours(pkt, len, off, next, ports))
+		if (off + 4 > len)
 			return bad(SLUICE_BAD_IP_FRAGMENT, why);
-		return SLUICE_PKT_OTHER;
+		if (!l4_ours(pkt, len, off, next, ports))
+			return SLUICE_PKT_OTHER;
+		view->tcp = next == IPPROTO_TCP_;
+		return bad(SLUICE_BAD_IP_FRAGMENT, why);
 	}
 	if (!l4_ours(pkt, len, off, next, ports))
 		return SLUICE_PKT_OTHER;
