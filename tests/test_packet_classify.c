@@ -283,6 +283,7 @@ Test(packet_classify, ipv4_first_fragment_to_port_is_bad_ip_fragment)
 		sluice_be16_store(pkt + l3 + 6, 0x2000); /* MF, offset 0 */
 		cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_BAD);
 		cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
+		cr_assert_not(v.tcp, "a datagram's fragment");
 	}
 }
 
@@ -347,6 +348,7 @@ Test(packet_classify, ipv6_fragment_header_first_fragment_to_port_is_bad_ip_frag
 		len = ipv6_insert_ext(pkt, len, l3_of(vlan), 44, frag_first, 8);
 		cr_assert_eq(classify(pkt, len, &v, &why), SLUICE_PKT_BAD);
 		cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
+		cr_assert_not(v.tcp, "a datagram's fragment");
 	}
 }
 
@@ -913,6 +915,12 @@ Test(packet_classify, tcp_first_fragment_to_a_chat_port_is_bad_ip_fragment)
 		     SLUICE_PKT_BAD);
 	cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
 	cr_assert(v.tcp, "a chat segment, not a datagram");
+	len = build_tcp(pkt, true, false, 40000, WS_PORT, "part one");
+	len = ipv6_insert_ext(pkt, len, 14, 44, frag_first, 8);
+	cr_assert_eq(sluice_packet_classify_ports(pkt, (uint32_t)len, chat_ports(), &v, &why),
+		     SLUICE_PKT_BAD);
+	cr_assert_eq(why, SLUICE_BAD_IP_FRAGMENT);
+	cr_assert(v.tcp, "over IPv6 too");
 	/* The same to another port is someone else's traffic. */
 	len = build_tcp(pkt, false, false, 40000, 9999, "part one");
 	sluice_be16_store(pkt + 14 + 6, 0x2000);
