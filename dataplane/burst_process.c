@@ -239,7 +239,7 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 		/* A chat segment that gets here is refused, for its lengths
 		 * (bad input) or for coming in several buffers: no datagram. */
 		bool chained = partial != NULL && partial[i];
-		if (cls != SLUICE_PKT_STREAM && !d->view.tcp)
+		if (!d->view.tcp)
 			ctx->stats->datagrams++;
 		else if (chained)
 			sluice_stream_count_drop(&ctx->stats->stream, SLUICE_STREAM_MULTI_SEGMENT);

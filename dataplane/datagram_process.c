@@ -443,7 +443,7 @@ enum sluice_packet_fate sluice_packet_process_segmented(struct sluice_packet_ctx
 		ctx->stats->other_forwarded++;
 		return SLUICE_FATE_FORWARD;
 	}
-	if (cls == SLUICE_PKT_STREAM || d->view.tcp)
+	if (d->view.tcp)
 		sluice_stream_count_drop(&ctx->stats->stream, SLUICE_STREAM_MULTI_SEGMENT);
 	else
 		ctx->stats->datagrams++;

@@ -110,6 +110,18 @@ void sluice_compile_vdiag(struct build *b, enum sluice_diag_level level, const c
 			  struct sluice_loc at, const char *rule, const char *code, const char *fmt,
 			  va_list ap) __attribute__((format(printf, 7, 0)));
 
+/* A diagnostic about input rule i, in its file. */
+static inline void rule_vdiag(struct build *b, enum sluice_diag_level level, size_t i,
+			      struct sluice_loc at, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static inline void rule_vdiag(struct build *b, enum sluice_diag_level level, size_t i,
+			      struct sluice_loc at, const char *code, const char *fmt, va_list ap)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	sluice_compile_vdiag(b, level, rule_file(b, r), at, r->id, code, fmt, ap);
+}
+
 /* An error in input rule i, which is then left out. */
 static inline void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
 			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -117,11 +129,9 @@ static inline void rule_err(struct build *b, size_t i, struct sluice_loc at, con
 static inline void rule_err(struct build *b, size_t i, struct sluice_loc at, const char *code,
 			    const char *fmt, ...)
 {
-	const struct sluice_rule *r = &b->rules->rules[i];
 	va_list ap;
-
 	va_start(ap, fmt);
-	sluice_compile_vdiag(b, SLUICE_DIAG_ERROR, rule_file(b, r), at, r->id, code, fmt, ap);
+	rule_vdiag(b, SLUICE_DIAG_ERROR, i, at, code, fmt, ap);
 	va_end(ap);
 	b->bad[i] = true;
 }
@@ -132,11 +142,9 @@ static inline void rule_warn(struct build *b, size_t i, struct sluice_loc at, co
 static inline void rule_warn(struct build *b, size_t i, struct sluice_loc at, const char *code,
 			     const char *fmt, ...)
 {
-	const struct sluice_rule *r = &b->rules->rules[i];
 	va_list ap;
-
 	va_start(ap, fmt);
-	sluice_compile_vdiag(b, SLUICE_DIAG_WARNING, rule_file(b, r), at, r->id, code, fmt, ap);
+	rule_vdiag(b, SLUICE_DIAG_WARNING, i, at, code, fmt, ap);
 	va_end(ap);
 }
 
