@@ -4,8 +4,9 @@
  * (datagram_process_internal.h), so a packet's outcome is the same as if it
  * had been processed alone.
  *
- * A burst is worked through in rounds. Datagrams are decoded, their frames
- * validated and their texts copied into the batch; before a datagram that
+ * A burst is worked through in rounds. Datagrams are decoded and their
+ * frames' texts queued in the batch (by reference, proved UTF-8 by the batch
+ * in its fold; or through the gate and copied); before a datagram that
  * would not fit (in the batch or the tables of pending frames), the round is
  * closed: the batch is scanned once per pack, every pending frame's verdict is
  * applied and every pending datagram settled, in order. A whole datagram
@@ -58,9 +59,10 @@ struct sluice_burst_state {
 	uint32_t packets, frame_count;
 	struct pending_packet packet[PENDING_PACKETS];
 	struct sluice_frame_ref frames[PENDING_FRAMES];
-	uint8_t state[PENDING_FRAMES];	      /* enum frame_state */
-	uint8_t outcome[PENDING_FRAMES];      /* enum sluice_frame_outcome, once resolved */
-	uint16_t batch_index[PENDING_FRAMES]; /* while queued */
+	uint8_t state[PENDING_FRAMES];		 /* enum frame_state */
+	uint8_t outcome[PENDING_FRAMES];	 /* enum sluice_frame_outcome, once resolved */
+	uint16_t batch_index[PENDING_FRAMES];	 /* while queued */
+	uint32_t invalid[SLUICE_BATCH_MESSAGES]; /* texts by reference the batch's check refused */
 };
 
 static void burst_state_free(const struct sluice_allocator *alloc, struct sluice_burst_state *b)
@@ -107,6 +109,37 @@ void sluice_packet_ctx_fini(struct sluice_packet_ctx *ctx)
 	ctx->burst = NULL;
 }
 
+/* Texts by reference are checked by the batch, in the fold's pass over them
+ * (batch_scan.h), not by the gate when they are queued. The few it refuses
+ * go through the gate now, as they would have then: repaired in place, or
+ * their frame is bad input. Events still come out in order, when the round
+ * is resolved. */
+static void check_texts(struct sluice_packet_ctx *ctx, uint8_t *const pkts[])
+{
+	struct sluice_burst_state *b = ctx->burst;
+	uint32_t n = sluice_batch_check(&b->texts, ctx->match_set.pack, b->invalid);
+	uint32_t next = 0;
+	for (uint32_t p = 0; p < b->packets && next < n; p++) {
+		struct pending_packet *pp = &b->packet[p];
+		if (pp->bad)
+			continue;
+		for (uint32_t f = pp->first; f < pp->first + pp->count && next < n; f++) {
+			if (b->state[f] == FRAME_INVALID || b->batch_index[f] != b->invalid[next])
+				continue;
+			uint32_t k = b->invalid[next++];
+			bool ascii;
+			if (sluice_frame_text_check(ctx, pkts[pp->index], &pp->view, &b->frames[f],
+						    &pp->rw, &ascii) == SLUICE_TEXT_BAD) {
+				b->state[f] = FRAME_INVALID;
+				sluice_batch_drop(&b->texts, k);
+			} else {
+				b->state[f] = FRAME_QUEUED_REPAIRED;
+				sluice_batch_repaired(&b->texts, k);
+			}
+		}
+	}
+}
+
 /* Scans the round's texts with each pack, reports and applies every pending
  * frame's verdict and settles every pending datagram, in order; then empties
  * the round. */
@@ -118,6 +151,8 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	hs_error_t rc = HS_SUCCESS;
 
 	if (b->texts.count > 0) {
+		if (ctx->texts_by_ref)
+			check_texts(ctx, pkts);
 		rc = sluice_batch_scan(ctx->match_set.pack, ctx->scratch, &b->texts, &b->main,
 				       ctx->match_set.disabled, 0);
 		if (with_urgent && rc == HS_SUCCESS)
@@ -169,7 +204,8 @@ static bool datagram_fits(const struct sluice_burst_state *b, const struct sluic
 	return b->texts.used + bytes <= b->texts.buf_cap;
 }
 
-/* Validates frame f of pending packet p and queues its text for the scan. */
+/* Queues frame f's text (of pending packet p) for the scan: by reference,
+ * to be checked by the batch, or through the gate and copied. */
 static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t p,
 			uint32_t f)
 {
@@ -178,6 +214,16 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	uint8_t *pkt = pkts[pp->index];
 	const struct sluice_frame_ref *frame = &b->frames[f];
 
+	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
+	if (ctx->texts_by_ref) {
+		/* Read where it is: nothing changes it before the round's
+		 * scans (verdicts come after them), and the batch checks it
+		 * (check_texts()). */
+		b->state[f] = FRAME_QUEUED;
+		b->batch_index[f] =
+		    (uint16_t)sluice_batch_add_ref(&b->texts, text, frame->text_len);
+		return;
+	}
 	bool ascii;
 	enum sluice_text_check check =
 	    sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw, &ascii);
@@ -186,13 +232,7 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 		return;
 	}
 	b->state[f] = check == SLUICE_TEXT_REPAIRED ? FRAME_QUEUED_REPAIRED : FRAME_QUEUED;
-	const char *text = (const char *)pkt + frame->offset + SLUICE_WIRE_HEADER_LEN;
-	/* By reference, the text is read where it is: nothing changes it
-	 * before the round's scans (verdicts come after them). */
-	b->batch_index[f] =
-	    (uint16_t)(ctx->texts_by_ref
-			   ? sluice_batch_add_ref_known(&b->texts, text, frame->text_len, ascii)
-			   : sluice_batch_add(&b->texts, text, frame->text_len));
+	b->batch_index[f] = (uint16_t)sluice_batch_add(&b->texts, text, frame->text_len);
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],

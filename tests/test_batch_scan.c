@@ -16,6 +16,7 @@
 #include "pack.h"
 #include "pack_source.h"
 #include "test_support.h"
+#include "utf8.h"
 
 #define CAP 64
 
@@ -105,6 +106,16 @@ static struct batch_counts compare(const struct sluice_pack *pack, const struct 
 			n++;
 		}
 		cr_assert_gt(n, 0, "text %zu does not fit an empty batch", first);
+		if (by_reference) {
+			/* every text here is UTF-8: the check refuses none */
+			cr_assert_eq(
+			    sluice_batch_scan(pack, scratch, &batch, &results, disabled, keep),
+			    HS_INVALID, "a batch by reference is checked before its scan");
+			uint32_t *invalid = calloc(n, sizeof(*invalid));
+			cr_assert_not_null(invalid);
+			cr_assert_eq(sluice_batch_check(&batch, pack, invalid), 0);
+			free(invalid);
+		}
 		cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, disabled, keep),
 			     HS_SUCCESS);
 		for (size_t k = 0; k < n; k++) {
@@ -234,6 +245,79 @@ Test(batch_scan, by_reference_equals_per_message_scanning_and_refuses_raw_views)
 	cr_assert_gt(compared, 0);
 	cr_log_info("by reference: %u packs compared, %u refused (raw views)", compared, refused);
 	free_texts(&t);
+}
+
+/* Texts by reference are checked by the batch (in its fold): it names the
+ * invalid ones, refuses to scan until each is dropped or repaired, and then
+ * gives every other text the results it has alone. */
+Test(batch_scan, a_batch_by_reference_names_its_invalid_texts_and_scans_once_they_are_settled)
+{
+	static const char *const texts[] = {
+	    "加我微信 13812345678",
+	    "bad \xff here 加我微信 13812345678",
+	    "ok",
+	    "cut short \xe4\xb8",
+	    "微信 號碼 ＶＸ 13812345678",
+	    "surrogate \xed\xa0\x80 加我微信",
+	    "overlong \xe0\x80\xaf",
+	};
+	const uint32_t n = sizeof(texts) / sizeof(texts[0]);
+	char *copy[sizeof(texts) / sizeof(texts[0])];
+	struct sluice_pack *pack = load("patterns/rules/default.yaml");
+	cr_assert_not(scans_raw_text(pack));
+	hs_scratch_t *scratch = NULL;
+	struct sluice_batch batch;
+	struct sluice_batch_results results;
+	struct sluice_match storage[CAP];
+	struct sluice_match_set alone;
+	cr_assert_eq(sluice_pack_alloc_scratch(pack, &scratch), HS_SUCCESS);
+	cr_assert_eq(sluice_batch_init(&batch, n, 4096, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_results_init(&results, n, CAP, &sluice_libc_allocator), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		copy[i] = strdup(texts[i]);
+		cr_assert_eq(sluice_batch_add_ref(&batch, copy[i], strlen(copy[i])), (int32_t)i);
+	}
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_INVALID,
+		     "not checked yet");
+	uint32_t invalid[sizeof(texts) / sizeof(texts[0])];
+	cr_assert_eq(sluice_batch_check(&batch, pack, invalid), 4);
+	cr_assert(invalid[0] == 1 && invalid[1] == 3 && invalid[2] == 5 && invalid[3] == 6,
+		  "invalid: %u %u %u %u", invalid[0], invalid[1], invalid[2], invalid[3]);
+	cr_assert_eq(sluice_batch_check(&batch, pack, invalid), 0, "checked once");
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_INVALID,
+		     "invalid texts not settled");
+	sluice_batch_drop(&batch, 1);
+	sluice_batch_drop(&batch, 2); /* valid: nothing to drop, it stays */
+	cr_assert_eq(sluice_utf8_repair((uint8_t *)copy[3], strlen(copy[3])), 2);
+	sluice_batch_repaired(&batch, 3);
+	cr_assert_eq(sluice_utf8_repair((uint8_t *)copy[5], strlen(copy[5])), 3);
+	sluice_batch_repaired(&batch, 5);
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_INVALID,
+		     "one invalid text still unsettled");
+	sluice_batch_drop(&batch, 6);
+	cr_assert_eq(sluice_batch_scan(pack, scratch, &batch, &results, NULL, 0), HS_SUCCESS);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sluice_match_set *got = sluice_batch_result(&results, i);
+		if (i == 1 || i == 6) {
+			cr_assert_eq(got->count, 0, "a dropped text has no match");
+			cr_assert_eq(got->verdict, SLUICE_ACTION_NONE);
+			continue;
+		}
+		sluice_match_set_init(&alone, storage, CAP, pack);
+		alone.norm = norm_space();
+		cr_assert_eq(sluice_scan_message(pack, scratch, copy[i], strlen(copy[i]), &alone),
+			     HS_SUCCESS);
+		expect_same(pack, &alone, got, copy[i], strlen(copy[i]));
+	}
+	/* the surrogate's text, repaired, still matched what it holds */
+	cr_assert_gt(sluice_batch_result(&results, 5)->count, 0);
+	cr_assert_gt(sluice_batch_result(&results, 0)->count, 0);
+	for (uint32_t i = 0; i < n; i++)
+		free(copy[i]);
+	sluice_batch_free(&batch);
+	sluice_batch_results_free(&results);
+	hs_free_scratch(scratch);
+	sluice_pack_free(pack);
 }
 
 Test(batch_scan, a_batch_is_by_reference_or_by_copy_until_its_reset)

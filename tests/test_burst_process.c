@@ -54,10 +54,17 @@ static void damage(uint8_t *pkt, uint32_t *len, uint32_t i)
 		case 0: /* bad magic in the first frame */
 			pkt[off] ^= 0xff;
 			return;
-		case 1: /* invalid UTF-8 in the first frame's text */
-			if (off + SLUICE_WIRE_HEADER_LEN < *len)
-				pkt[off + SLUICE_WIRE_HEADER_LEN] = 0xff;
+		case 1: { /* invalid UTF-8 in the first frame's text, of each kind
+			   * the batch's check and the gate must both refuse */
+			static const char *const bad[] = {"\xff",	  "\x80",
+							  "\xc0\xaf",	  "\xe0\x80\xaf",
+							  "\xed\xa0\x80", "\xf4\x90\x80\x80",
+							  "\xe4\xb8!"};
+			const char *b = bad[(i / 148) % (sizeof(bad) / sizeof(bad[0]))];
+			if (off + SLUICE_WIRE_HEADER_LEN + strlen(b) <= *len)
+				memcpy(pkt + off + SLUICE_WIRE_HEADER_LEN, b, strlen(b));
 			return;
+		}
 		case 2: /* truncated: the last bytes missing */
 			*len -= 3;
 			return;
@@ -173,6 +180,8 @@ static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
 			 alone.stats.verdicts[SLUICE_ACTION_FLAG],
 		     100, "the corpus must exercise verdicts");
 	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MAGIC], 0, "the corpus must hold bad input");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_INVALID_UTF8] + alone.stats.utf8_repaired, 5,
+		     "and invalid text");
 	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MULTI_SEGMENT], 0, "and chained packets");
 	cr_assert_eq(
 	    memcmp(&alone.stats, &batched.stats, sizeof(alone.stats)), 0,

@@ -209,6 +209,33 @@ static uint32_t fold_by_table(const uint8_t *msg, uint32_t len, uint8_t *want, u
 	return wlen;
 }
 
+/* sluice_fold_checked() on msg[0, len) from a buffer of exactly that size (a
+ * read past it is ASan's to report): it accepts exactly the valid texts, and
+ * folds those as the table says. */
+static void expect_checked_fold(const uint8_t *msg, uint32_t len, int round)
+{
+	static uint8_t want[1024 * SLUICE_FOLD_MAX_GROWTH];
+	static uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
+	uint8_t *exact = malloc(len ? len : 1);
+	cr_assert_not_null(exact);
+	memcpy(exact, msg, len);
+	bool valid = sluice_utf8_valid(exact, len);
+	bool ascii = !sluice_ascii_only(exact, len);
+	struct sluice_norm_view v;
+	cr_assert_eq(sluice_fold_checked(&table, exact, len, out, &v, &ascii), valid,
+		     "round %d: the check says %s of %u bytes", round, valid ? "invalid" : "valid",
+		     len);
+	if (valid) {
+		uint32_t changed, wlen = fold_by_table(exact, len, want, &changed);
+		cr_assert_eq(ascii, sluice_ascii_only(exact, len), "round %d", round);
+		cr_assert_eq(v.identity, changed == 0, "round %d", round);
+		cr_assert_eq(v.folded, changed, "round %d", round);
+		cr_assert_eq(v.len, wlen, "round %d", round);
+		cr_assert_eq(memcmp(v.text, want, wlen), 0, "round %d", round);
+	}
+	free(exact);
+}
+
 /* The folder looks at the lead bytes of 32 at a time and copies whole
  * blocks; the text it makes must be the table applied one character after
  * another, at every length and mix. */
@@ -217,7 +244,7 @@ Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 	static const char *const more[] = {"hello, world ", "1234567890", "號碼", "ＡＢＣ"};
 	static uint8_t msg[1024], want[1024 * SLUICE_FOLD_MAX_GROWTH];
 	static uint8_t out[1024 * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK];
-	uint32_t x = 20261206;
+	uint32_t x = 20261206, invalid = 0;
 	size_t npieces = sizeof(pieces) / sizeof(pieces[0]), nmore = sizeof(more) / sizeof(more[0]);
 	for (int round = 0; round < 5000; round++) {
 		uint32_t len = 0;
@@ -243,7 +270,28 @@ Test(normalize, the_folded_text_is_the_table_applied_character_by_character)
 			cr_assert_eq(src[wlen], UINT32_MAX,
 				     "the map has exactly the text's length");
 		}
+		/* Checked as it is folded: the same text, then damaged (a
+		 * byte changed, dropped, or the text cut short). */
+		expect_checked_fold(msg, len, round);
+		x = x * 1103515245u + 12345u;
+		uint32_t at = (x >> 8) % len;
+		switch ((x >> 16) % 3) {
+		case 0:
+			msg[at] = (uint8_t)(x >> 24 | 0x80);
+			break;
+		case 1:
+			memmove(msg + at, msg + at + 1, len - at - 1);
+			len--;
+			break;
+		default:
+			len = at;
+		}
+		invalid += !sluice_utf8_valid(msg, len);
+		expect_checked_fold(msg, len, round);
 	}
+	/* the damage made both kinds of text */
+	cr_assert_gt(invalid, 1000);
+	cr_assert_lt(invalid, 4500);
 }
 
 /* The fold loads 32 bytes where fewer are left; a message that ends just
@@ -272,6 +320,19 @@ Test(normalize, a_message_that_ends_before_an_unmapped_page_is_folded_without_a_
 		tried++;
 	}
 	cr_assert_gt(tried, 30);
+	/* Checked as it is folded, every length: a cut inside a character is
+	 * refused, and nothing past the page is read either way. */
+	for (uint32_t len = 1; len <= 100 && len < sizeof(text); len++) {
+		uint8_t *msg = ts_page_end_copy(text, len);
+		bool whole = ((uint8_t)text[len] & 0xc0) != 0x80, ascii;
+		struct sluice_norm_view v;
+		cr_assert_eq(sluice_fold_checked(&table, msg, len, out, &v, &ascii), whole,
+			     "%u bytes", len);
+		if (whole)
+			cr_assert_eq(v.len, fold_by_table(msg, len, want, &(uint32_t){0}),
+				     "%u bytes", len);
+		ts_page_end_free(msg);
+	}
 }
 
 Test(normalize, missing_or_foreign_data_files_are_refused_with_a_reason)

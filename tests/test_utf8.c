@@ -1,4 +1,6 @@
-/* UTF-8 validation, repair and widening to code points (dataplane/utf8.h). */
+/* UTF-8 validation, repair and widening to code points (dataplane/utf8.h),
+ * and the validators that must accept exactly what it does: the AVX2 gate and
+ * the block check inside the fold (utf8_blocks.h). */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -7,6 +9,7 @@
 
 #include "test_support.h"
 #include "utf8.h"
+#include "utf8_blocks.h"
 
 /* Validates s[0..len) from a buffer of exactly that size, so that a read past
  * the end is reported by ASan. */
@@ -355,10 +358,48 @@ Test(utf8, valid_ascii_reports_a_character_anywhere)
 	cr_assert(untouched);
 }
 
-/* ---- the AVX2 validator against the scalar one ---- */
+/* ---- the AVX2 validator and the block check against the scalar one ---- */
 
-/* Both validators on s[0..len), from a buffer of exactly that size (a read
- * past the end is ASan's to report); they must agree. */
+/* The block check as the fold drives it, 32 bytes at a time, from a copy
+ * whose bytes past the text are never valid (80 and FF): it must ignore them.
+ * Each accepted block's leads must be exactly its bytes C0..FF. */
+static bool blocks_valid(const uint8_t *s, size_t len, bool *ascii)
+{
+	uint8_t *padded = malloc(len + 32);
+	cr_assert_not_null(padded);
+	memcpy(padded, s, len);
+	for (size_t i = 0; i < 32; i++)
+		padded[len + i] = i % 2 ? 0xff : 0x80;
+	struct sluice_utf8_blocks check = {0};
+	bool ok = true;
+	for (size_t i = 0; i < len && ok; i += 32) {
+		uint32_t leads, want = 0;
+		ok = sluice_utf8_blocks_next(&check, _mm_loadu_si128((const __m128i *)(padded + i)),
+					     _mm_loadu_si128((const __m128i *)(padded + i + 16)),
+					     (uint32_t)(len - i), &leads);
+		for (size_t k = 0; k < 32 && i + k < len; k++)
+			want |= (uint32_t)(padded[i + k] >= 0xc0) << k;
+		if (ok && leads != want)
+			cr_assert_fail("block at %zu of %zu: leads %08x, want %08x", i, len, leads,
+				       want);
+	}
+	*ascii = check.high == 0;
+	free(padded);
+	return ok;
+}
+
+static void disagree(const char *what, bool scalar, bool other, const uint8_t *s, size_t len)
+{
+	char hex[3 * 80 + 1] = "";
+	for (size_t i = 0; i < len && i < 80; i++)
+		snprintf(hex + 3 * i, 4, "%02x ", s[i]);
+	cr_assert_fail("scalar says %s, %s %s, on %zu bytes: %s", scalar ? "valid" : "invalid",
+		       what, other ? "valid" : "invalid", len, hex);
+}
+
+/* The validators on s[0..len), from a buffer of exactly that size (a read
+ * past the end is ASan's to report); they must agree, and on whether valid
+ * text is all ASCII. */
 static void expect_agree(const uint8_t *s, size_t len)
 {
 	uint8_t *exact = malloc(len ? len : 1);
@@ -366,16 +407,21 @@ static void expect_agree(const uint8_t *s, size_t len)
 	cr_assert_not_null(exact);
 	memcpy(exact, s, len);
 	bool scalar = sluice_utf8_valid_scalar(exact, len);
-	bool ascii = false, avx2 = sluice_utf8_valid_avx2(exact, len, &ascii);
-	if (avx2 && ascii != sluice_ascii_only(exact, len))
-		cr_assert_fail("AVX2 says %s ASCII on %zu bytes", ascii ? "all" : "not all", len);
-	if (scalar != avx2) {
-		char hex[3 * 80 + 1] = "";
-		for (size_t i = 0; i < len && i < 80; i++)
-			snprintf(hex + 3 * i, 4, "%02x ", exact[i]);
-		cr_assert_fail("scalar says %s, AVX2 %s, on %zu bytes: %s",
-			       scalar ? "valid" : "invalid", avx2 ? "valid" : "invalid", len, hex);
+	bool all_ascii = sluice_ascii_only(exact, len);
+	if (sluice_utf8_avx2_usable()) {
+		bool ascii = false, avx2 = sluice_utf8_valid_avx2(exact, len, &ascii);
+		if (avx2 && ascii != all_ascii)
+			cr_assert_fail("AVX2 says %s ASCII on %zu bytes", ascii ? "all" : "not all",
+				       len);
+		if (scalar != avx2)
+			disagree("AVX2", scalar, avx2, exact, len);
 	}
+	bool ascii = false, blocks = blocks_valid(exact, len, &ascii);
+	if (blocks && ascii != all_ascii)
+		cr_assert_fail("the block check says %s ASCII on %zu bytes",
+			       ascii ? "all" : "not all", len);
+	if (scalar != blocks)
+		disagree("the block check", scalar, blocks, exact, len);
 	free(exact);
 }
 
@@ -391,10 +437,8 @@ static void background(uint8_t *buf, size_t len, bool chinese)
 /* Where a 32-byte block begins, ends, or is crossed. */
 static const size_t positions[] = {0, 1, 2, 13, 15, 16, 17, 28, 29, 30, 31, 32, 33, 61, 62, 63};
 
-Test(utf8_avx2, agrees_on_every_byte_pair_at_block_edges)
+Test(utf8_validators, agrees_on_every_byte_pair_at_block_edges)
 {
-	if (!sluice_utf8_avx2_usable())
-		cr_skip_test("this CPU has no AVX2");
 	uint8_t buf[96];
 	for (int chinese = 0; chinese < 2; chinese++) {
 		for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++) {
@@ -411,10 +455,8 @@ Test(utf8_avx2, agrees_on_every_byte_pair_at_block_edges)
 	}
 }
 
-Test(utf8_avx2, agrees_on_sequences_of_four_edge_bytes_across_blocks)
+Test(utf8_validators, agrees_on_sequences_of_four_edge_bytes_across_blocks)
 {
-	if (!sluice_utf8_avx2_usable())
-		cr_skip_test("this CPU has no AVX2");
 	/* Each byte value where a table's answer changes. */
 	static const uint8_t edge[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
 				       0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
@@ -436,10 +478,8 @@ Test(utf8_avx2, agrees_on_sequences_of_four_edge_bytes_across_blocks)
 	}
 }
 
-Test(utf8_avx2, agrees_on_random_texts_with_random_damage)
+Test(utf8_validators, agrees_on_random_texts_with_random_damage)
 {
-	if (!sluice_utf8_avx2_usable())
-		cr_skip_test("this CPU has no AVX2");
 	static const char *const chars[] = {"a",
 					    " ",
 					    "7",

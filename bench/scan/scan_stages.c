@@ -115,7 +115,8 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 	memset(s, 0, sizeof(*s));
 	message_stage_init(&s->alone, pack, scratch);
 	s->corpus_index = calloc(batch_messages ? batch_messages : 1, sizeof(*s->corpus_index));
-	if (s->corpus_index == NULL ||
+	s->invalid = calloc(batch_messages ? batch_messages : 1, sizeof(*s->invalid));
+	if (s->corpus_index == NULL || s->invalid == NULL ||
 	    sluice_batch_init(&s->batch, batch_messages, batch_bytes, &sluice_libc_allocator) !=
 		0 ||
 	    sluice_batch_results_init(&s->results, batch_messages, SLUICE_MAX_MATCHES,
@@ -126,7 +127,9 @@ int batch_stage_init(struct batch_stage *s, const struct sluice_pack *pack, hs_s
 			 "memory)",
 			 batch_messages, batch_bytes);
 		free(s->corpus_index);
+		free(s->invalid);
 		s->corpus_index = NULL;
+		s->invalid = NULL;
 		return -1;
 	}
 	s->by_ref = (pack->views & (1u << SLUICE_VIEW_RAW)) == 0;
@@ -146,6 +149,7 @@ void batch_stage_free(struct batch_stage *s)
 		sluice_batch_results_free(&s->results);
 	}
 	free(s->corpus_index);
+	free(s->invalid);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -156,6 +160,13 @@ static int flush(struct batch_stage *s, struct pass_counts *counts, uint8_t *ver
 	struct sluice_batch *b = &s->batch;
 	const struct sluice_pack *pack = s->alone.pack;
 
+	/* As the worker does: texts by reference are checked by the batch in
+	 * its fold (the corpus is valid UTF-8, so none is refused). */
+	if (sluice_batch_check(b, pack, s->invalid) != 0) {
+		snprintf(err, err_len, "message %u of the corpus is not UTF-8",
+			 s->corpus_index[s->invalid[0]] + 1);
+		return -1;
+	}
 	hs_error_t rc = sluice_batch_scan(pack, s->alone.scratch, b, &s->results, NULL, 0);
 	if (rc != HS_SUCCESS) {
 		snprintf(err, err_len,

@@ -67,6 +67,7 @@ struct batch_stage {
 	struct sluice_batch batch;
 	struct sluice_batch_results results;
 	uint32_t *corpus_index;	    /* batch slot -> message index in the corpus */
+	uint32_t *invalid;	    /* batch slots sluice_batch_check() refused */
 	struct message_stage alone; /* for messages longer than the whole batch */
 	bool by_ref; /* as the worker does for packs without a raw view (batch_scan.h) */
 };

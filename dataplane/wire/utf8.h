@@ -9,7 +9,9 @@
  * Both accept exactly the same texts (tests compare them).
  *
  * This is the project's one UTF-8 gate: the packet path, the rule language,
- * lint, sluice-pack and sluice-gen all use it.
+ * lint, sluice-pack and sluice-gen all use it. Its one sibling,
+ * utf8_blocks.h, runs the same check inside a caller's own pass over a text
+ * (the fold of a batch by reference), and accepts exactly the same texts.
  */
 #ifndef SLUICE_WIRE_UTF8_H
 #define SLUICE_WIRE_UTF8_H

@@ -29,8 +29,9 @@ int sluice_batch_init(struct sluice_batch *b, uint32_t max_messages, uint32_t ma
 	b->fold_mapped = sluice_zalloc(alloc, max_messages);
 	b->ascii = sluice_zalloc(alloc, max_messages);
 	b->ref = sluice_zalloc(alloc, max_messages * sizeof(*b->ref));
-	if (!b->ascii || !b->ref || !b->buf || !b->start || !b->len || !b->fold_buf ||
-	    !b->fold_src || !b->fold_start || !b->fold_len || !b->fold_mapped) {
+	b->invalid = sluice_zalloc(alloc, max_messages);
+	if (!b->ascii || !b->ref || !b->invalid || !b->buf || !b->start || !b->len ||
+	    !b->fold_buf || !b->fold_src || !b->fold_start || !b->fold_len || !b->fold_mapped) {
 		sluice_batch_free(b);
 		return -1;
 	}
@@ -52,6 +53,7 @@ void sluice_batch_free(struct sluice_batch *b)
 		sluice_free(b->alloc, b->fold_mapped);
 		sluice_free(b->alloc, b->ascii);
 		sluice_free(b->alloc, b->ref);
+		sluice_free(b->alloc, b->invalid);
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -95,18 +97,14 @@ void sluice_batch_results_free(struct sluice_batch_results *r)
 
 int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len)
 {
-	return sluice_batch_add_ref_known(b, text, len,
-					  sluice_ascii_only((const uint8_t *)text, len));
-}
-
-int32_t sluice_batch_add_ref_known(struct sluice_batch *b, const char *text, size_t len, bool ascii)
-{
 	if (!sluice_batch_fits(b, len) || (b->count > 0 && !b->by_ref))
 		return -1;
 	b->by_ref = true;
 	b->ref[b->count] = text;
-	b->ascii[b->count] = ascii;
-	b->unicode += !ascii;
+	/* Not ASCII until its check says so: the check reads it anyway. */
+	b->ascii[b->count] = 0;
+	b->invalid[b->count] = 0;
+	b->unicode++;
 	/* Offsets as if copied: the folded texts are laid out from them. */
 	b->start[b->count] = b->used;
 	b->len[b->count] = (uint32_t)len;
@@ -158,12 +156,30 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 	return (int32_t)b->count++;
 }
 
-/* Folds every text of the batch with t into fold_buf, unless that was done
- * since the last change. Nothing is copied while every message so far is its
- * own folded text. */
+/* Text k, not yet checked, is valid or found invalid (its fold is then
+ * empty, and the batch's to be made again once it is settled). */
+static bool check_text(struct sluice_batch *b, uint32_t k, const struct sluice_fold_table *t,
+		       uint8_t *out, struct sluice_norm_view *v)
+{
+	const uint8_t *in = (const uint8_t *)b->ref[k];
+	bool ascii;
+	bool valid = t != NULL ? sluice_fold_checked(t, in, b->len[k], out, v, &ascii)
+			       : sluice_utf8_valid_ascii(in, b->len[k], &ascii);
+	if (!valid) {
+		*v = (struct sluice_norm_view){.text = in, .len = 0, .identity = true};
+		b->invalid[k] = 1;
+		b->invalid_left++;
+		return false;
+	}
+	b->ascii[k] = ascii;
+	b->unicode -= ascii;
+	return true;
+}
+
 /* The folded texts of a batch with some text not all ASCII, into fold_buf
- * from the first text that folds on (before it, the texts are their own).
- * Returns fold_buf's length, 0 when nothing folded. */
+ * from the first text that folds on (before it, the texts are their own);
+ * texts by reference not yet checked are checked on the way. Returns
+ * fold_buf's length, 0 when nothing folded. */
 static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_fold_table *t)
 {
 	/* By reference there is no buffer of texts to share: every text is
@@ -176,7 +192,9 @@ static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_f
 		    b->by_ref ? (const uint8_t *)b->ref[k] : (const uint8_t *)b->buf + b->start[k];
 		uint32_t at = copying ? o : b->start[k];
 		struct sluice_norm_view v = {.text = in, .len = b->len[k], .identity = true};
-		if (!b->ascii[k])
+		if (k >= b->checked && b->by_ref)
+			check_text(b, k, t, (uint8_t *)b->fold_buf + at, &v);
+		else if (!b->ascii[k])
 			sluice_fold_unicode(t, in, b->len[k], (uint8_t *)b->fold_buf + at, &v);
 		b->fold_mapped[k] = !v.identity;
 		if (!copying && v.identity) {
@@ -219,6 +237,64 @@ static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t
 	b->fold_used = used ? used : b->used;
 	b->folded_by = t;
 	b->folded_digest = t->digest;
+}
+
+uint32_t sluice_batch_check(struct sluice_batch *b, const struct sluice_pack *pack,
+			    uint32_t *invalid)
+{
+	if (!b->by_ref || b->checked == b->count)
+		return 0;
+	const struct sluice_fold_table *t =
+	    pack->views & (1u << SLUICE_VIEW_FOLDED) ? pack->fold : NULL;
+	uint32_t from = b->checked, before = b->invalid_left;
+	if (t != NULL) {
+		b->folded_by = NULL;
+		fold_texts(b, t);
+	} else {
+		for (uint32_t k = from; k < b->count; k++) {
+			struct sluice_norm_view v;
+			check_text(b, k, NULL, NULL, &v);
+		}
+	}
+	b->checked = b->count;
+	uint32_t n = 0;
+	for (uint32_t k = from; k < b->count && n < b->invalid_left - before; k++) {
+		if (b->invalid[k])
+			invalid[n++] = k;
+	}
+	if (n > 0)
+		b->folded_by = NULL; /* made again once they are settled */
+	return n;
+}
+
+/* Text k is settled, dropped or repaired. */
+static void settle_invalid(struct sluice_batch *b, uint32_t k)
+{
+	if (k >= b->count || !b->invalid[k])
+		return;
+	b->invalid[k] = 0;
+	b->invalid_left--;
+	b->folded_by = NULL;
+}
+
+void sluice_batch_drop(struct sluice_batch *b, uint32_t k)
+{
+	if (k >= b->count || !b->invalid[k])
+		return;
+	settle_invalid(b, k);
+	b->len[k] = 0;
+	b->ascii[k] = 1;
+	b->unicode--;
+}
+
+void sluice_batch_repaired(struct sluice_batch *b, uint32_t k)
+{
+	if (k >= b->count || !b->invalid[k])
+		return;
+	settle_invalid(b, k);
+	bool ascii = sluice_ascii_only((const uint8_t *)b->ref[k], b->len[k]);
+	b->ascii[k] = ascii;
+	b->unicode -= ascii;
 }
 
 /* One view of the batch's texts: the buffer, and where each message is. */
@@ -321,6 +397,8 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		return HS_INVALID;
 	if (b->by_ref && (pack->views & (1u << SLUICE_VIEW_RAW)))
 		return HS_INVALID; /* no raw texts to scan */
+	if (b->by_ref && (b->checked < b->count || b->invalid_left > 0))
+		return HS_INVALID; /* text not known to be UTF-8 */
 	r->scans++;
 	struct batch_view views[SLUICE_VIEW_COUNT] = {
 	    [SLUICE_VIEW_RAW] = {

@@ -56,6 +56,14 @@
  * which must stay as they are until the last scan of the batch. A batch is
  * one or the other from its reset; a pack with a raw view is refused on a
  * batch by reference (HS_INVALID).
+ *
+ * Texts by reference need not be known to be UTF-8: sluice_batch_check()
+ * validates them in the fold's own pass over them (dataplane/wire/
+ * utf8_blocks.h), which costs a few instructions a block where a gate of its
+ * own cost a loop a message. It names the texts that are not valid; the
+ * caller drops each (sluice_batch_drop()) or repairs it in place
+ * (sluice_batch_repaired()), and only then may the batch be scanned
+ * (sluice_batch_scan() refuses it with HS_INVALID before).
  */
 #ifndef SLUICE_PATTERNS_BATCH_SCAN_H
 #define SLUICE_PATTERNS_BATCH_SCAN_H
@@ -89,6 +97,9 @@ struct sluice_batch {
 	uint8_t *ascii;	  /* per message: all ASCII (its own folded text) */
 	bool by_ref;	  /* since reset: texts recorded by address, buf unused */
 	const char **ref; /* by_ref: message i is ref[i][0, len[i]) */
+	uint32_t checked; /* by_ref: texts [0, checked) have been through sluice_batch_check() */
+	uint8_t *invalid; /* per message: found invalid, neither dropped nor repaired yet */
+	uint32_t invalid_left;
 	uint32_t unicode; /* messages that are not all ASCII */
 	/* The texts folded (by folded_by, whose digest is folded_digest), laid
 	 * out as buf is: fold_text is fold_buf, or buf while nothing folded. */
@@ -140,6 +151,8 @@ static inline void sluice_batch_reset(struct sluice_batch *b)
 	b->unicode = 0;
 	b->folded_by = NULL;
 	b->by_ref = false;
+	b->checked = 0;
+	b->invalid_left = 0;
 }
 
 /* Whether a text of len bytes still fits. */
@@ -154,19 +167,34 @@ static inline bool sluice_batch_fits(const struct sluice_batch *b, size_t len)
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
 
 /* The same without the copy (see "By reference" above): text must stay
- * unchanged until the batch's last scan. -1 as sluice_batch_add(), and when
- * the batch already holds copies. */
+ * unchanged until the batch's last scan, and need not be UTF-8 (it is
+ * checked by sluice_batch_check()). -1 as sluice_batch_add(), and when the
+ * batch already holds copies. */
 int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t len);
 
-/* The same for a caller that already knows whether text is all ASCII (the
- * packet path's UTF-8 gate learns it), so the text is not read again here. */
-int32_t sluice_batch_add_ref_known(struct sluice_batch *b, const char *text, size_t len,
-				   bool ascii);
+/* Validates the texts added by reference since the last check, folding
+ * every text on the way as pack folds (its scan then finds that done; a pack
+ * that does not fold has them only validated). Writes the indexes of the
+ * texts that are not valid UTF-8 to invalid[] (room for every text of the
+ * batch), in order, and returns how many. Each of them must then be dropped
+ * or repaired before the batch is scanned. */
+uint32_t sluice_batch_check(struct sluice_batch *b, const struct sluice_pack *pack,
+			    uint32_t *invalid);
+
+/* Text k, found invalid, is scanned as an empty text: its results hold no
+ * match. */
+void sluice_batch_drop(struct sluice_batch *b, uint32_t k);
+
+/* Text k, found invalid, has been made valid UTF-8 in place, its length the
+ * same (sluice_utf8_repair()). */
+void sluice_batch_repaired(struct sluice_batch *b, uint32_t k);
 
 /* Scans every text added since the last reset against the pack, into r
  * (which must hold as many messages as b). disabled (or NULL) and keep are
  * applied to every message's set as in struct sluice_match_set. Returns
- * HS_SUCCESS, or Hyperscan's error (the results are then unusable). */
+ * HS_SUCCESS, or Hyperscan's error (the results are then unusable);
+ * HS_INVALID, scanning nothing, for a batch by reference with texts not
+ * checked, or found invalid and neither dropped nor repaired. */
 hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scratch,
 			     struct sluice_batch *b, struct sluice_batch_results *r,
 			     const uint8_t *disabled, uint8_t keep);

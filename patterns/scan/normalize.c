@@ -6,6 +6,7 @@
 #include "match.h"
 #include "over_read.h"
 #include "utf8.h"
+#include "utf8_blocks.h"
 
 int sluice_norm_space_init(struct sluice_norm_space *space, uint32_t cap,
 			   const struct sluice_allocator *alloc)
@@ -55,8 +56,10 @@ static inline bool folds_at(const struct sluice_fold_table *t, const uint8_t *p)
 {
 	if (__builtin_expect((uint8_t)(p[0] - 0xe0) < 0x10, 1))
 		return sluice_fold_table_folds3(t, p);
-	uint32_t n;
-	return sluice_fold_entry_of(t, sluice_utf8_decode(p, &n)) != 0;
+	/* Past U+10FFFF only in text not yet fully checked (a lead's next
+	 * block, sluice_fold_checked()): it is refused there anyway. */
+	uint32_t n, cp = sluice_utf8_decode(p, &n);
+	return cp <= 0x10ffff && sluice_fold_entry_of(t, cp) != 0;
 }
 
 /* The text is looked at 32 bytes at a time, and only at its lead bytes
@@ -132,23 +135,11 @@ static inline void copy_replacement(uint8_t *to, const uint8_t *from, uint32_t n
 	}
 }
 
-void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
-			 uint8_t *out, struct sluice_norm_view *view)
+/* The fold of in[0, len) from i, the first character t folds, on. */
+static void fold_from(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+		      uint32_t i, uint8_t *out, struct sluice_norm_view *view)
 {
-	/* Most messages have nothing to fold: they are read, never copied. */
-	uint32_t i = 0, k = 0;
-	while (i < len) {
-		struct block b = load_block(in, i, len);
-		k = block_first_folding(t, in, i, &b);
-		if (k < b.bytes)
-			break;
-		i += b.bytes;
-	}
-	if (i == len) {
-		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
-		return;
-	}
-	i += k;
+	uint32_t k;
 	memcpy(out, in, i);
 	/* Each block is stored whole before it is looked at (out has slack):
 	 * up to its first folding character it is the output, and the rest is
@@ -184,6 +175,49 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 			o += k;
 		} while (k == 32 || i == len);
 	}
+}
+
+void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			 uint8_t *out, struct sluice_norm_view *view)
+{
+	/* Most messages have nothing to fold: they are read, never copied. */
+	for (uint32_t i = 0; i < len;) {
+		struct block b = load_block(in, i, len);
+		uint32_t k = block_first_folding(t, in, i, &b);
+		if (k < b.bytes) {
+			fold_from(t, in, len, i + k, out, view);
+			return;
+		}
+		i += b.bytes;
+	}
+	*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
+}
+
+bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			 uint8_t *out, struct sluice_norm_view *view, bool *ascii)
+{
+	/* One pass checks every block and, until it finds one, looks for the
+	 * first character to fold among the leads the check found; folding
+	 * starts only once the whole text is known to be valid. */
+	struct sluice_utf8_blocks check = {0};
+	uint32_t first = len;
+	for (uint32_t i = 0; i < len; i += 32) {
+		struct block b = load_block(in, i, len);
+		uint32_t leads;
+		if (!sluice_utf8_blocks_next(&check, b.lo, b.hi, len - i, &leads))
+			return false;
+		for (; first == len && leads != 0; leads &= leads - 1) {
+			uint32_t k = (uint32_t)__builtin_ctz(leads);
+			if (__builtin_expect(folds_at(t, in + i + k), 0))
+				first = i + k;
+		}
+	}
+	*ascii = check.high == 0;
+	if (first == len)
+		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
+	else
+		fold_from(t, in, len, first, out, view);
+	return true;
 }
 
 void sluice_fold(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len, uint8_t *out,

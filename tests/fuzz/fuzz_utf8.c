@@ -12,7 +12,11 @@
  *   otherwise replaces exactly the bytes the reference finds in no valid
  *   sequence with '?', reporting how many;
  * - sluice_utf8_widen() of valid text moves a span's ends outwards only, onto
- *   code-point boundaries, and no further than the code points they were in.
+ *   code-point boundaries, and no further than the code points they were in;
+ * - sluice_fold_checked() (the fold that validates as it reads, for batches
+ *   by reference) accepts exactly what the reference accepts, and folds valid
+ *   text as sluice_fold_unicode() does, with a small table that folds 2-, 3-
+ *   and 4-byte characters.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold_table.h"
+#include "normalize.h"
 #include "utf8.h"
 
 /* Length of the well-formed sequence at s[0..rem), or 0. Written as a decoder
@@ -113,6 +119,55 @@ static void check_widen(const uint8_t *s, size_t len, uint32_t from, uint32_t to
 			abort();
 }
 
+static const struct sluice_fold_table *small_table(void)
+{
+	static struct sluice_fold_table t;
+	static bool made;
+	static const struct {
+		uint32_t cp;
+		const char *to;
+	} map[] = {
+	    {0xe9, "e"},   {0xff21, "a"},   {0x865f, "\xe5\x8f\xb7"}, {0x200b, ""}, {0x1f600, ":)"},
+	    {0x2460, "1"}, {0x10ffff, "x"}, {0xd7a3, "\xea\xb0\x80"}, {0x0a00, "i"}};
+	if (!made) {
+		if (sluice_fold_table_init(&t) != 0)
+			abort();
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (sluice_fold_table_set(&t, map[i].cp, (const uint8_t *)map[i].to,
+						  (uint32_t)strlen(map[i].to)) != 0)
+				abort();
+		made = true;
+	}
+	return &t;
+}
+
+static void check_fold(const uint8_t *data, size_t size, bool valid)
+{
+	if (size > UINT16_MAX)
+		return;
+	uint8_t *text = malloc(size ? size : 1);
+	uint8_t *out = malloc(size * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK);
+	uint8_t *want = malloc(size * SLUICE_FOLD_MAX_GROWTH + SLUICE_NORM_SLACK);
+	if (text == NULL || out == NULL || want == NULL)
+		abort();
+	memcpy(text, data, size);
+	const struct sluice_fold_table *t = small_table();
+	struct sluice_norm_view v, w;
+	bool ascii;
+	if (sluice_fold_checked(t, text, (uint32_t)size, out, &v, &ascii) != valid)
+		abort();
+	if (valid) {
+		sluice_fold_unicode(t, text, (uint32_t)size, want, &w);
+		if (ascii != sluice_ascii_only(text, size) || v.len != w.len ||
+		    v.identity != w.identity || v.folded != w.folded ||
+		    memcmp(v.text, w.text, v.len) != 0)
+			abort();
+	}
+	free(text);
+	free(out);
+	free(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -128,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool valid = ref_valid(data, size);
 	if (sluice_utf8_valid(text, size) != valid)
 		abort();
+	check_fold(data, size, valid);
 
 	size_t replaced = sluice_utf8_repair(text, size);
 	size_t want_replaced = ref_repair(want, size);

@@ -1,0 +1,131 @@
+/* Validating UTF-8 inside a caller's own pass over a text, 32 bytes at a time.
+ *
+ * The fold (patterns/scan/normalize.c) reads every text it folds in 32-byte
+ * blocks anyway. Checking those same blocks costs a few instructions each,
+ * where a pass of its own over every message (the packet path's gate) cost a
+ * loop whose exit, mispredicted about once a message, was most of the gate's
+ * 30 ns a message. Strict as sluice_utf8_valid() (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF, nothing cut short); tests and
+ * the fuzz harness compare the two.
+ *
+ * How: bits 7..4 of every byte as four masks (one movemask each, after a
+ * shift). A lead byte (11xxxxxx) needs one, two or three continuation bytes
+ * (10xxxxxx) right after it, by its bits 5 and 4; the block is well formed
+ * when the continuation bytes are exactly those its leads (and the last
+ * block's) expect. The rare bytes (C0, C1 and F5..FF, never valid; E0, ED,
+ * F0 and F4, whose second byte has a narrower range) are looked for with one
+ * more mask, and checked exactly only in a block that has one.
+ *
+ * Contract: sluice_utf8_blocks_next() is given the text's blocks in order,
+ * the first at the text's start and each where the last ended; left is how
+ * many bytes of the text there are from the block's start (more than 0), and
+ * bytes of the block past the text are ignored. It returns false as soon as
+ * the text is known not to be valid UTF-8. The text is valid when every block
+ * was accepted. Once a block is accepted, the continuation bytes every lead
+ * in it needs lie inside the text (they may still prove invalid in the next
+ * block), so a caller may read them; *leads gets the block's lead bytes, one
+ * bit each. SSE2 only: every x86-64 CPU has it.
+ */
+#ifndef SLUICE_WIRE_UTF8_BLOCKS_H
+#define SLUICE_WIRE_UTF8_BLOCKS_H
+
+#include <emmintrin.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sluice_utf8_blocks {
+	uint32_t expect; /* bits 0..2: continuation bytes the next block must start with */
+	uint32_t narrow; /* the next block's byte 0 is the second byte of an E0, ED, F0 or
+			    F4 sequence: bit 0 E0, 1 ED, 2 F0, 3 F4 */
+	uint32_t high;	 /* any byte of 80..FF so far */
+};
+
+static inline uint32_t sluice_utf8_mask32(__m128i lo, __m128i hi)
+{
+	return (uint32_t)_mm_movemask_epi8(lo) | (uint32_t)_mm_movemask_epi8(hi) << 16;
+}
+
+/* Bit 7 - shift of each byte, as a mask. */
+static inline uint32_t sluice_utf8_bit_mask(__m128i lo, __m128i hi, int shift)
+{
+	return sluice_utf8_mask32(_mm_slli_epi16(lo, shift), _mm_slli_epi16(hi, shift));
+}
+
+static inline uint32_t sluice_utf8_eq_mask(__m128i lo, __m128i hi, uint8_t byte)
+{
+	__m128i v = _mm_set1_epi8((char)byte);
+	return sluice_utf8_mask32(_mm_cmpeq_epi8(lo, v), _mm_cmpeq_epi8(hi, v));
+}
+
+/* Bytes that are never valid or narrow the next byte's range: C0, C1, E0,
+ * ED and F0..FF, as a vector (0xff where one is). */
+static inline __m128i sluice_utf8_rare(__m128i x)
+{
+	__m128i c0_c1 =
+	    _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xfe)), _mm_set1_epi8((char)0xc0));
+	/* signed: F0..FF are -16..-1, and ASCII is positive (dropped by the
+	 * caller's mask of high bytes) */
+	__m128i f0_ff = _mm_cmpgt_epi8(x, _mm_set1_epi8((char)0xef));
+	__m128i e0 = _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xe0));
+	__m128i ed = _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xed));
+	return _mm_or_si128(_mm_or_si128(c0_c1, f0_ff), _mm_or_si128(e0, ed));
+}
+
+/* The exact check of a block with a rare byte, or whose first byte is the
+ * second byte of a narrow sequence; lead, b5 and b4 are its masks. */
+static inline bool sluice_utf8_rare_ok(struct sluice_utf8_blocks *s, __m128i lo, __m128i hi,
+				       uint32_t text, uint32_t lead, uint32_t b5, uint32_t b4)
+{
+	uint32_t never = (sluice_utf8_eq_mask(lo, hi, 0xc0) | sluice_utf8_eq_mask(lo, hi, 0xc1) |
+			  sluice_utf8_mask32(_mm_cmpgt_epi8(lo, _mm_set1_epi8((char)0xf4)),
+					     _mm_cmpgt_epi8(hi, _mm_set1_epi8((char)0xf4)))) &
+			 lead & text;
+	if (never != 0)
+		return false;
+	/* Where each narrow lead's second byte is: the next position (the
+	 * structure check made it a continuation byte), or byte 0 of the next
+	 * block. */
+	uint64_t e0 = (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xe0) & text) << 1 | (s->narrow & 1);
+	uint64_t ed =
+	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xed) & text) << 1 | (s->narrow >> 1 & 1);
+	uint64_t f0 =
+	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xf0) & text) << 1 | (s->narrow >> 2 & 1);
+	uint64_t f4 =
+	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xf4) & text) << 1 | (s->narrow >> 3 & 1);
+	uint32_t bad = ((uint32_t)e0 & ~b5) |	     /* E0 80..9F: overlong */
+		       ((uint32_t)ed & b5) |	     /* ED A0..BF: surrogates */
+		       ((uint32_t)f0 & ~(b5 | b4)) | /* F0 80..8F: overlong */
+		       ((uint32_t)f4 & (b5 | b4));   /* F4 90..BF: past U+10FFFF */
+	s->narrow = (uint32_t)(e0 >> 32 | (ed >> 32) << 1 | (f0 >> 32) << 2 | (f4 >> 32) << 3);
+	return bad == 0;
+}
+
+static inline bool sluice_utf8_blocks_next(struct sluice_utf8_blocks *s, __m128i lo, __m128i hi,
+					   uint32_t left, uint32_t *leads)
+{
+	uint32_t text = left >= 32 ? UINT32_MAX : (1u << left) - 1;
+	uint32_t b7 = sluice_utf8_mask32(lo, hi) & text;
+	*leads = 0;
+	if ((b7 | s->expect | s->narrow) == 0)
+		return true; /* ASCII, nothing owed from the block before */
+	s->high |= b7;
+	uint32_t b6 = sluice_utf8_bit_mask(lo, hi, 1);
+	uint32_t b5 = sluice_utf8_bit_mask(lo, hi, 2);
+	uint32_t b4 = sluice_utf8_bit_mask(lo, hi, 3);
+	uint32_t lead = b7 & b6, cont = b7 & ~b6;
+	uint32_t three = lead & b5, four = three & b4;
+	uint64_t expect =
+	    (uint64_t)lead << 1 | (uint64_t)three << 2 | (uint64_t)four << 3 | s->expect;
+	/* Continuation bytes exactly where leads put them, and none owed past
+	 * the text's end. */
+	if ((uint32_t)expect != cont || (left < 64 && (expect >> left) != 0))
+		return false;
+	s->expect = (uint32_t)(expect >> 32);
+	uint32_t rare = sluice_utf8_mask32(sluice_utf8_rare(lo), sluice_utf8_rare(hi)) & b7;
+	if ((rare | s->narrow) != 0 && !sluice_utf8_rare_ok(s, lo, hi, text, lead, b5, b4))
+		return false;
+	*leads = lead;
+	return true;
+}
+
+#endif
