@@ -26,20 +26,32 @@ const char *ts_nats_server_path(void)
 	return NULL;
 }
 
-/* A port the kernel has just handed out: free now, almost surely still
- * free when the server binds it. */
-static int free_port(void)
+/* n loopback ports nobody listens on now, all different: every socket stays
+ * bound until all are picked (ports picked one after another, each socket
+ * closed at once, can come back twice: a JetStream node then died on its
+ * route port, taken by another node of its own cluster). 0, or -1. */
+static int free_ports(int *ports, unsigned n)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	int fds[2 * TS_NATS_MAX_NODES];
+	int rc = 0;
+	if (n > sizeof(fds) / sizeof(fds[0]))
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t len = sizeof(a);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ports[i] = -1;
+		if (fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		    getsockname(fds[i], (struct sockaddr *)&a, &len) == 0)
+			ports[i] = ntohs(a.sin_port);
+		else
+			rc = -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rc;
 }
 
 static bool accepts(int port)
@@ -147,9 +159,15 @@ static int start_nodes(struct ts_nats *c, unsigned nodes, const char *dir, const
 	}
 	c->nodes = nodes;
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	/* A client and a route port for each node, all different. */
+	int ports[2 * TS_NATS_MAX_NODES];
+	if (free_ports(ports, 2 * nodes) != 0) {
+		snprintf(err, err_len, "no %u free loopback ports", 2 * nodes);
+		return -1;
+	}
 	for (unsigned i = 0, used = 0; i < nodes; i++) {
-		c->node[i].port = free_port();
-		c->node[i].cluster_port = free_port();
+		c->node[i].port = ports[2 * i];
+		c->node[i].cluster_port = ports[2 * i + 1];
 		used += (unsigned)snprintf(c->urls + used, sizeof(c->urls) - used,
 					   "%snats://127.0.0.1:%d", i ? "," : "", c->node[i].port);
 	}
