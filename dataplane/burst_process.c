@@ -6,7 +6,7 @@
  *
  * A burst is worked through in rounds. Datagrams are decoded and their
  * frames' texts queued in the batch (by reference, proved UTF-8 by the batch
- * in its fold; or through the gate and copied); before a datagram that
+ * in its fold; or copied, and proved UTF-8 on the way); before a datagram that
  * would not fit (in the batch or the tables of pending frames), the round is
  * closed: the batch is scanned once per pack, every pending frame's verdict is
  * applied and every pending datagram settled, in order. A whole datagram
@@ -205,7 +205,7 @@ static bool datagram_fits(const struct sluice_burst_state *b, const struct sluic
 }
 
 /* Queues frame f's text (of pending packet p) for the scan: by reference,
- * to be checked by the batch, or through the gate and copied. */
+ * to be checked by the batch in its fold, or copied and checked on the way. */
 static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t p,
 			uint32_t f)
 {
@@ -224,15 +224,22 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 		    (uint16_t)sluice_batch_add_ref(&b->texts, text, frame->text_len);
 		return;
 	}
-	bool ascii;
-	enum sluice_text_check check =
-	    sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw, &ascii);
-	if (check == SLUICE_TEXT_BAD) {
-		b->state[f] = FRAME_INVALID;
-		return;
+	/* Copied, and checked as it is copied: only a text that is not UTF-8
+	 * goes through the gate, to be repaired in place (and copied then) or
+	 * refused. */
+	int32_t k = sluice_batch_add_checked(&b->texts, text, frame->text_len);
+	b->state[f] = FRAME_QUEUED;
+	if (k == SLUICE_BATCH_INVALID) {
+		bool ascii;
+		if (sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw, &ascii) ==
+		    SLUICE_TEXT_BAD) {
+			b->state[f] = FRAME_INVALID;
+			return;
+		}
+		b->state[f] = FRAME_QUEUED_REPAIRED;
+		k = sluice_batch_add(&b->texts, text, frame->text_len);
 	}
-	b->state[f] = check == SLUICE_TEXT_REPAIRED ? FRAME_QUEUED_REPAIRED : FRAME_QUEUED;
-	b->batch_index[f] = (uint16_t)sluice_batch_add(&b->texts, text, frame->text_len);
+	b->batch_index[f] = (uint16_t)k;
 }
 
 void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], uint32_t lens[],

@@ -98,10 +98,13 @@ static struct batch_counts compare(const struct sluice_pack *pack, const struct 
 		size_t n = 0;
 		sluice_batch_reset(&batch);
 		while (first + n < t->count && sluice_batch_fits(&batch, t->len[first + n])) {
-			int32_t k = by_reference ? sluice_batch_add_ref(&batch, t->text[first + n],
-									t->len[first + n])
-						 : sluice_batch_add(&batch, t->text[first + n],
-								    t->len[first + n]);
+			/* copies: every other one checked on the way, which
+			 * must accept it as it is */
+			const char *text = t->text[first + n];
+			uint32_t len = t->len[first + n];
+			int32_t k = by_reference      ? sluice_batch_add_ref(&batch, text, len)
+				    : (first + n) % 2 ? sluice_batch_add_checked(&batch, text, len)
+						      : sluice_batch_add(&batch, text, len);
 			cr_assert_eq(k, (int32_t)n);
 			n++;
 		}
@@ -318,6 +321,49 @@ Test(batch_scan, a_batch_by_reference_names_its_invalid_texts_and_scans_once_the
 	sluice_batch_results_free(&results);
 	hs_free_scratch(scratch);
 	sluice_pack_free(pack);
+}
+
+/* A copy checked on the way refuses text that is not UTF-8 and adds nothing;
+ * it takes valid text as sluice_batch_add() does, reading nothing past it. */
+Test(batch_scan, a_checked_copy_refuses_invalid_text_and_adds_nothing)
+{
+	static const char *const bad[] = {"\xff",
+					  "\x80 lone",
+					  "ab\xc0\xaf",
+					  "\xe0\x80\xaf",
+					  "\xed\xa0\x80 surrogate",
+					  "\xf4\x90\x80\x80",
+					  "cut \xe4\xb8",
+					  "\xf5\x80\x80\x80",
+					  "0123456789012345678901234567890\xe4\xb8",
+					  "加我微信 \xf0\x9f\x98"};
+	struct sluice_batch batch;
+	cr_assert_eq(sluice_batch_init(&batch, 64, 4096, &sluice_libc_allocator), 0);
+	cr_assert_eq(sluice_batch_add_checked(&batch, "ok", 2), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *text = ts_page_end_copy(bad[i], strlen(bad[i]));
+		cr_assert_eq(sluice_batch_add_checked(&batch, (const char *)text, strlen(bad[i])),
+			     SLUICE_BATCH_INVALID, "text %zu", i);
+		ts_page_end_free(text);
+	}
+	cr_assert_eq(batch.count, 1, "nothing was added");
+	cr_assert_eq(batch.used, 3);
+	static const char *const good[] = {"", "plain", "加我微信 13812345678", "ＶＸ😀é",
+					   "0123456789012345678901234567890中"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		size_t len = strlen(good[i]);
+		uint8_t *text = len ? ts_page_end_copy(good[i], len) : NULL;
+		int32_t k =
+		    sluice_batch_add_checked(&batch, len ? (const char *)text : good[i], len);
+		cr_assert_eq(k, (int32_t)(i + 1), "text %zu", i);
+		cr_assert_eq(batch.len[k], len);
+		cr_assert_eq(memcmp(batch.buf + batch.start[k], good[i], len), 0);
+		cr_assert_eq(batch.buf[batch.start[k] + len], '\n', "its separator");
+		cr_assert_eq(batch.ascii[k], sluice_ascii_only((const uint8_t *)good[i], len));
+		if (text != NULL)
+			ts_page_end_free(text);
+	}
+	sluice_batch_free(&batch);
 }
 
 Test(batch_scan, a_batch_is_by_reference_or_by_copy_until_its_reset)

@@ -223,6 +223,8 @@ Test(burst_process, urgent_pack_and_utf8_repair_change_nothing_between_modes, .t
 {
 	expect_same_runs("patterns/rules/default.yaml", "tests/data/rules/lang_mixed.yaml",
 			 SLUICE_POLICY_REPLACE);
+	/* a pack that scans raw text: texts copied, and checked as they are */
+	expect_same_runs("tests/data/batch/raw-contact.yaml", NULL, SLUICE_POLICY_REPLACE);
 }
 
 static void large_corpus(void)

@@ -32,6 +32,9 @@
 #include <emmintrin.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "over_read.h"
 
 struct sluice_utf8_blocks {
 	uint32_t expect; /* bits 0..2: continuation bytes the next block must start with */
@@ -39,6 +42,22 @@ struct sluice_utf8_blocks {
 			    F4 sequence: bit 0 E0, 1 ED, 2 F0, 3 F4 */
 	uint32_t high;	 /* any byte of 80..FF so far */
 };
+
+/* The 32 bytes at p, of which left (more than 0) are text: loaded in place,
+ * or from a copy padded with NULs where fewer than 32 are left and the load
+ * could cross into the next page (over_read.h). The caller ignores bytes past
+ * the text. */
+static inline void sluice_utf8_load_block(const uint8_t *p, uint32_t left, __m128i *lo, __m128i *hi)
+{
+	uint8_t tail[32];
+	if (left < 32 && !sluice_over_read_ok(p, 32)) {
+		memcpy(tail, p, left);
+		memset(tail + left, 0, 32 - left);
+		p = tail;
+	}
+	*lo = _mm_loadu_si128((const __m128i *)p);
+	*hi = _mm_loadu_si128((const __m128i *)(p + 16));
+}
 
 static inline uint32_t sluice_utf8_mask32(__m128i lo, __m128i hi)
 {

@@ -7,6 +7,7 @@
 #include "match_internal.h"
 #include "normalize.h"
 #include "utf8.h"
+#include "utf8_blocks.h"
 
 #define SEPARATOR '\n'
 
@@ -113,6 +114,20 @@ int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t le
 	return (int32_t)b->count++;
 }
 
+/* Appends text[0, len), which fits and is valid (its ASCII-ness known), as
+ * message b->count. */
+static int32_t commit_copy(struct sluice_batch *b, size_t len, bool ascii)
+{
+	b->ascii[b->count] = ascii;
+	b->unicode += !ascii;
+	b->buf[b->used + len] = SEPARATOR;
+	b->start[b->count] = b->used;
+	b->len[b->count] = (uint32_t)len;
+	b->used += (uint32_t)len + 1;
+	b->folded_by = NULL;
+	return (int32_t)b->count++;
+}
+
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 {
 	if (!sluice_batch_fits(b, len) || b->by_ref)
@@ -146,14 +161,29 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 		}
 		ascii = any < 0x80;
 	}
-	b->ascii[b->count] = ascii;
-	b->unicode += !ascii;
-	b->buf[b->used + len] = SEPARATOR;
-	b->start[b->count] = b->used;
-	b->len[b->count] = (uint32_t)len;
-	b->used += (uint32_t)len + 1;
-	b->folded_by = NULL;
-	return (int32_t)b->count++;
+	return commit_copy(b, len, ascii);
+}
+
+int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_t len)
+{
+	if (!sluice_batch_fits(b, len) || b->by_ref)
+		return -1;
+	/* Whole blocks of 32 are stored: past the text lie the next texts'
+	 * room, or the buffer's slack (SLUICE_SCAN_SLACK >= 32). */
+	_Static_assert(SLUICE_SCAN_SLACK >= 32, "a block stored past the last text fits");
+	const uint8_t *in = (const uint8_t *)text;
+	uint8_t *to = (uint8_t *)b->buf + b->used;
+	struct sluice_utf8_blocks check = {0};
+	for (size_t i = 0; i < len; i += 32) {
+		__m128i lo, hi;
+		uint32_t leads;
+		sluice_utf8_load_block(in + i, (uint32_t)(len - i), &lo, &hi);
+		if (!sluice_utf8_blocks_next(&check, lo, hi, (uint32_t)(len - i), &leads))
+			return SLUICE_BATCH_INVALID;
+		_mm_storeu_si128((__m128i *)(to + i), lo);
+		_mm_storeu_si128((__m128i *)(to + i + 16), hi);
+	}
+	return commit_copy(b, len, check.high == 0);
 }
 
 /* Text k, not yet checked, is valid or found invalid (its fold is then

@@ -57,6 +57,7 @@
  * one or the other from its reset; a pack with a raw view is refused on a
  * batch by reference (HS_INVALID).
  *
+ * A copied text is checked as it is copied by sluice_batch_add_checked().
  * Texts by reference need not be known to be UTF-8: sluice_batch_check()
  * validates them in the fold's own pass over them (dataplane/wire/
  * utf8_blocks.h), which costs a few instructions a block where a gate of its
@@ -165,6 +166,12 @@ static inline bool sluice_batch_fits(const struct sluice_batch *b, size_t len)
  * reset and add again; a text longer than the whole buffer never fits and must
  * be scanned with sluice_scan_message()). */
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
+
+/* sluice_batch_add() for text not yet known to be UTF-8, checked as it is
+ * copied (utf8_blocks.h): SLUICE_BATCH_INVALID, adding nothing, when it is
+ * not valid UTF-8. */
+#define SLUICE_BATCH_INVALID (-2)
+int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_t len);
 
 /* The same without the copy (see "By reference" above): text must stay
  * unchanged until the batch's last scan, and need not be UTF-8 (it is

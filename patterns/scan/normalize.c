@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "match.h"
-#include "over_read.h"
 #include "utf8.h"
 #include "utf8_blocks.h"
 
@@ -74,21 +73,12 @@ struct block {
 	uint32_t bytes; /* of the text: 32, or fewer at its end */
 };
 
-/* in[i..len) from i, i < len: loaded in place, or copied when the text ends
- * within 32 bytes and the load could cross into the next page (then NULs
- * follow it). Bytes past the text are never used. */
+/* in[i..len) from i, i < len (utf8_blocks.h). Bytes past the text are never
+ * used. */
 static inline struct block load_block(const uint8_t *in, uint32_t i, uint32_t len)
 {
 	struct block b = {.bytes = len - i < 32 ? len - i : 32};
-	const uint8_t *p = in + i;
-	uint8_t tail[32];
-	if (b.bytes < 32 && !sluice_over_read_ok(p, 32)) {
-		memcpy(tail, p, b.bytes);
-		memset(tail + b.bytes, 0, 32 - b.bytes);
-		p = tail;
-	}
-	b.lo = _mm_loadu_si128((const __m128i *)p);
-	b.hi = _mm_loadu_si128((const __m128i *)(p + 16));
+	sluice_utf8_load_block(in + i, len - i, &b.lo, &b.hi);
 	return b;
 }
 

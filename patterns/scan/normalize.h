@@ -14,7 +14,8 @@
  * message valid UTF-8.
  *
  * Contract: no allocation, no system calls. in must be valid UTF-8 (the UTF-8
- * gate runs first); bytes past its end may be loaded, within the page
+ * gate runs first), except for sluice_fold_checked(), which proves it in its
+ * own pass; bytes past its end may be loaded, within the page
  * (over_read.h), and are never used. out and src hold
  * len * SLUICE_FOLD_MAX_GROWTH entries and SLUICE_NORM_SLACK more: the text
  * is copied in whole blocks of 32 bytes.

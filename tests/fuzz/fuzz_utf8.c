@@ -16,7 +16,10 @@
  * - sluice_fold_checked() (the fold that validates as it reads, for batches
  *   by reference) accepts exactly what the reference accepts, and folds valid
  *   text as sluice_fold_unicode() does, with a small table that folds 2-, 3-
- *   and 4-byte characters.
+ *   and 4-byte characters;
+ * - sluice_batch_add_checked() (the copy that validates as it copies)
+ *   accepts exactly the same, adds nothing when it refuses, and copies valid
+ *   text byte for byte.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_scan.h"
 #include "fold_table.h"
 #include "normalize.h"
 #include "utf8.h"
@@ -168,6 +172,30 @@ static void check_fold(const uint8_t *data, size_t size, bool valid)
 	free(want);
 }
 
+static void check_copy(const uint8_t *data, size_t size, bool valid)
+{
+	static struct sluice_batch batch;
+	if (batch.cap == 0 && sluice_batch_init(&batch, 4, 1u << 17, &sluice_libc_allocator) != 0)
+		abort();
+	uint8_t *text = malloc(size ? size : 1);
+	if (text == NULL)
+		abort();
+	memcpy(text, data, size);
+	sluice_batch_reset(&batch);
+	int32_t k = sluice_batch_add_checked(&batch, (const char *)text, size);
+	if (!sluice_batch_fits(&batch, size) && batch.count == 0) {
+		if (k != -1)
+			abort(); /* too long for the batch: refused as such */
+	} else if (!valid) {
+		if (k != SLUICE_BATCH_INVALID || batch.count != 0)
+			abort();
+	} else if (k != 0 || batch.len[0] != size || memcmp(batch.buf, data, size) != 0 ||
+		   batch.ascii[0] != sluice_ascii_only(data, size)) {
+		abort();
+	}
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -184,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sluice_utf8_valid(text, size) != valid)
 		abort();
 	check_fold(data, size, valid);
+	check_copy(data, size, valid);
 
 	size_t replaced = sluice_utf8_repair(text, size);
 	size_t want_replaced = ref_repair(want, size);
