@@ -188,7 +188,7 @@ int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_
 
 /* Text k, not yet checked, is valid or found invalid (its fold is then
  * empty, and the batch's to be made again once it is settled). */
-static bool check_text(struct sluice_batch *b, uint32_t k, const struct sluice_fold_table *t,
+static void check_text(struct sluice_batch *b, uint32_t k, const struct sluice_fold_table *t,
 		       uint8_t *out, struct sluice_norm_view *v)
 {
 	const uint8_t *in = (const uint8_t *)b->ref[k];
@@ -199,11 +199,10 @@ static bool check_text(struct sluice_batch *b, uint32_t k, const struct sluice_f
 		*v = (struct sluice_norm_view){.text = in, .len = 0, .identity = true};
 		b->invalid[k] = 1;
 		b->invalid_left++;
-		return false;
+		return;
 	}
 	b->ascii[k] = ascii;
 	b->unicode -= ascii;
-	return true;
 }
 
 /* The folded texts of a batch with some text not all ASCII, into fold_buf
@@ -297,11 +296,9 @@ uint32_t sluice_batch_check(struct sluice_batch *b, const struct sluice_pack *pa
 	return n;
 }
 
-/* Text k is settled, dropped or repaired. */
+/* Text k, found invalid, is settled: dropped or repaired. */
 static void settle_invalid(struct sluice_batch *b, uint32_t k)
 {
-	if (k >= b->count || !b->invalid[k])
-		return;
 	b->invalid[k] = 0;
 	b->invalid_left--;
 	b->folded_by = NULL;
