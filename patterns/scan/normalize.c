@@ -95,17 +95,25 @@ static inline uint32_t block_leads(const struct block *b)
 	return high & above & text;
 }
 
+/* Offset from p of the first of these leads (a bit each) whose character t
+ * folds, or none. */
+static inline uint32_t first_folding_lead(const struct sluice_fold_table *t, const uint8_t *p,
+					  uint32_t leads, uint32_t none)
+{
+	for (; leads != 0; leads &= leads - 1) {
+		uint32_t k = (uint32_t)__builtin_ctz(leads);
+		if (__builtin_expect(folds_at(t, p + k), 0))
+			return k;
+	}
+	return none;
+}
+
 /* Offset in the block at in + i of the first character t folds, or the
  * block's length. */
 static inline uint32_t block_first_folding(const struct sluice_fold_table *t, const uint8_t *in,
 					   uint32_t i, const struct block *b)
 {
-	for (uint32_t leads = block_leads(b); leads != 0; leads &= leads - 1) {
-		uint32_t k = (uint32_t)__builtin_ctz(leads);
-		if (__builtin_expect(folds_at(t, in + i + k), 0))
-			return k;
-	}
-	return b->bytes;
+	return first_folding_lead(t, in + i, block_leads(b), b->bytes);
 }
 
 /* Copies a replacement (at most SLUICE_FOLD_MAX_BYTES) without a call. */
@@ -196,11 +204,8 @@ bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, u
 		uint32_t leads;
 		if (!sluice_utf8_blocks_next(&check, b.lo, b.hi, len - i, &leads))
 			return false;
-		for (; first == len && leads != 0; leads &= leads - 1) {
-			uint32_t k = (uint32_t)__builtin_ctz(leads);
-			if (__builtin_expect(folds_at(t, in + i + k), 0))
-				first = i + k;
-		}
+		if (first == len)
+			first = i + first_folding_lead(t, in + i, leads, len - i);
 	}
 	*ascii = check.high == 0;
 	if (first == len)
