@@ -24,6 +24,7 @@
 #include "compile_build.h"
 #include "fold_data.h"
 #include "fold_optin.h"
+#include "fold_scope.h"
 #include "match.h"
 #include "regex_analysis.h"
 #include "rule_fold.h"
@@ -1293,6 +1294,39 @@ static int hash_pack(struct build *b, struct sluice_pack *pack)
 	return 0;
 }
 
+/* The pack's table cut down to the mappings its folded databases can see
+ * (fold_scope.h): a message with only unseen characters to fold is read,
+ * not rewritten. -1 when out of memory. */
+static int scope_fold(struct build *b, const struct databases *dbs)
+{
+	struct sluice_fold_scope scope;
+	if (sluice_fold_scope_init(&scope) != 0)
+		return -1;
+	for (int k = 0; k < DB_KINDS; k++) {
+		const struct db_input *in = &dbs->in[DB_KINDS * SLUICE_VIEW_FOLDED + k];
+		for (size_t j = 0; j < in->count; j++) {
+			bool caseless = (in->flags[j] & HS_FLAG_CASELESS) != 0;
+			if (db_kinds[k] == SLUICE_DB_LITERAL)
+				sluice_fold_scope_literal(&scope, in->exprs[j], in->lens[j],
+							  caseless);
+			else
+				sluice_fold_scope_regex(&scope, in->exprs[j], caseless);
+		}
+	}
+	for (size_t i = 0; i < b->rules->count; i++) {
+		if (!b->bad[i] && b->folded[i] && (rule_flags(b, i) & SLUICE_RULE_WHOLE_WORD))
+			sluice_fold_scope_word_edges(&scope);
+	}
+	struct sluice_fold_table *scoped = sluice_fold_table_scoped(b->fold, &scope);
+	sluice_fold_scope_free(&scope);
+	if (scoped == NULL)
+		return -1;
+	sluice_fold_table_free(b->fold);
+	free(b->fold);
+	b->fold = scoped;
+	return 0;
+}
+
 /* Phase 3: the pack around the databases, and every rule's examples checked
  * against it. *pack is set even when this fails, for the caller to free. */
 static enum phase assemble_pack(struct build *b, struct databases *dbs, struct sluice_pack **out)
@@ -1316,6 +1350,8 @@ static enum phase assemble_pack(struct build *b, struct databases *dbs, struct s
 	sluice_pack_link_spans(pack);
 	pack->views = sluice_pack_views(pack);
 	if (pack->views & (1u << SLUICE_VIEW_FOLDED)) {
+		if (scope_fold(b, dbs) != 0)
+			return PHASE_OOM;
 		pack->fold = b->fold;
 		b->fold = NULL;
 	}

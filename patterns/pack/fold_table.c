@@ -8,6 +8,24 @@
 
 #define ENTRY_LIMIT 65535u
 
+/* The longest run of three-byte lead bytes under which nothing folds. */
+static void find_quiet3(struct sluice_fold_table *t)
+{
+	uint32_t best = 0, best_at = 0;
+	for (uint32_t at = 0; at < 16;) {
+		uint32_t run = 0;
+		while (at + run < 16 && !(t->lead3_folds >> (at + run) & 1))
+			run++;
+		if (run > best) {
+			best = run;
+			best_at = at;
+		}
+		at += run + 1;
+	}
+	t->quiet3_lo = best ? (uint8_t)(0xe0 + best_at) : 0;
+	t->quiet3_hi = best ? (uint8_t)(0xe0 + best_at + best - 1) : 0;
+}
+
 int sluice_fold_table_init(struct sluice_fold_table *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -26,6 +44,7 @@ int sluice_fold_table_init(struct sluice_fold_table *t)
 	t->blocks_cap = 1;
 	t->entries_cap = 1;
 	t->bytes_cap = 16;
+	find_quiet3(t);
 	return 0;
 }
 
@@ -64,8 +83,13 @@ static int reserve(void **arr, uint32_t *cap, uint32_t used, uint32_t n, size_t 
 /* changes3's bit for cp, when it is a three-byte character. */
 static void note_not_kept(struct sluice_fold_table *t, uint32_t cp)
 {
-	if (cp >= 0x800 && cp < 0x10000)
+	if (cp >= 0x800 && cp < 0x10000) {
 		t->changes3[cp >> 6] |= 1ull << (cp & 63);
+		if (!(t->lead3_folds >> (cp >> 12) & 1)) {
+			t->lead3_folds |= (uint16_t)(1u << (cp >> 12));
+			find_quiet3(t);
+		}
+	}
 }
 
 /* Gives cp's block a slot array of its own. */
@@ -397,6 +421,7 @@ int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, si
 	const char *why = check_mappings(t);
 	if (why != NULL)
 		return refuse(t, err, err_len, why);
+	find_quiet3(t);
 	for (uint32_t cp = 0x800; cp < 0x10000; cp++)
 		if (sluice_fold_entry_of(t, cp) != 0)
 			note_not_kept(t, cp);

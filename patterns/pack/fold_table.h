@@ -57,6 +57,15 @@ struct sluice_fold_table {
 	 * and reading the block and slot arrays (sluice_fold_table_folds3()).
 	 * Kept up to date by every function here that changes a mapping. */
 	uint64_t changes3[0x10000 >> 6];
+	/* Derived as well: bit L of lead3_folds when some character whose
+	 * lead byte is E0 + L is not kept, and the longest run of lead bytes
+	 * under which none is, [quiet3_lo, quiet3_hi] (both 0 when there is
+	 * none). Where a table folds no Chinese character (a pack's table cut
+	 * to what its rules see, fold_scope.h), a block of Chinese text has
+	 * only leads in that run, and the fold passes it without asking
+	 * changes3 character by character. */
+	uint16_t lead3_folds;
+	uint8_t quiet3_lo, quiet3_hi;
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */

@@ -95,6 +95,24 @@ static inline uint32_t block_leads(const struct block *b)
 	return high & above & text;
 }
 
+/* Of a block's leads, those whose character t may fold: not those in the
+ * run of lead bytes under which t folds nothing (fold_table.h), which for a
+ * table cut to what a pack's rules see is often every lead of Chinese text. */
+static inline uint32_t loud_leads(const struct sluice_fold_table *t, const struct block *b,
+				  uint32_t leads)
+{
+	if (leads == 0)
+		return 0;
+	/* Unsigned x - lo <= hi - lo, as max(x - lo, hi - lo) == hi - lo. */
+	const __m128i from = _mm_set1_epi8((char)t->quiet3_lo);
+	const __m128i span = _mm_set1_epi8((char)(t->quiet3_hi - t->quiet3_lo));
+	__m128i lo = _mm_sub_epi8(b->lo, from), hi = _mm_sub_epi8(b->hi, from);
+	uint32_t quiet = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(lo, span), span)) |
+			 (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(hi, span), span))
+			     << 16;
+	return leads & ~quiet;
+}
+
 /* Offset from p of the first of these leads (a bit each) whose character t
  * folds, or none. */
 static inline uint32_t first_folding_lead(const struct sluice_fold_table *t, const uint8_t *p,
@@ -113,7 +131,7 @@ static inline uint32_t first_folding_lead(const struct sluice_fold_table *t, con
 static inline uint32_t block_first_folding(const struct sluice_fold_table *t, const uint8_t *in,
 					   uint32_t i, const struct block *b)
 {
-	return first_folding_lead(t, in + i, block_leads(b), b->bytes);
+	return first_folding_lead(t, in + i, loud_leads(t, b, block_leads(b)), b->bytes);
 }
 
 /* Copies a replacement (at most SLUICE_FOLD_MAX_BYTES) without a call. */
@@ -205,7 +223,8 @@ bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, u
 		if (!sluice_utf8_blocks_next(&check, b.lo, b.hi, len - i, &leads))
 			return false;
 		if (first == len)
-			first = i + first_folding_lead(t, in + i, leads, len - i);
+			first =
+			    i + first_folding_lead(t, in + i, loud_leads(t, &b, leads), len - i);
 	}
 	*ascii = check.high == 0;
 	if (first == len)
