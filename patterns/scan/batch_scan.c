@@ -221,7 +221,9 @@ static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_f
 		    b->by_ref ? (const uint8_t *)b->ref[k] : (const uint8_t *)b->buf + b->start[k];
 		uint32_t at = copying ? o : b->start[k];
 		struct sluice_norm_view v = {.text = in, .len = b->len[k], .identity = true};
-		if (k >= b->checked && b->by_ref)
+		/* The check leaves a copy of a text that does not fold. */
+		bool copied = k >= b->checked && b->by_ref;
+		if (copied)
 			check_text(b, k, t, (uint8_t *)b->fold_buf + at, &v);
 		else if (!b->ascii[k])
 			sluice_fold_unicode(t, in, b->len[k], (uint8_t *)b->fold_buf + at, &v);
@@ -238,7 +240,7 @@ static uint32_t fold_unicode_texts(struct sluice_batch *b, const struct sluice_f
 			o = b->start[k];
 			copying = true;
 		}
-		if (v.identity)
+		if (v.identity && !copied)
 			memcpy(b->fold_buf + o, in, v.len);
 		b->fold_start[k] = o;
 		b->fold_len[k] = v.len;

@@ -220,6 +220,11 @@ bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, u
 	for (uint32_t i = 0; i < len; i += 32) {
 		struct block b = load_block(in, i, len);
 		uint32_t leads;
+		/* Stored as it is read (out has slack for whole blocks): a
+		 * batch by reference needs the text copied anyway, and a
+		 * memcpy of it afterwards read it a second time. */
+		_mm_storeu_si128((__m128i *)(out + i), b.lo);
+		_mm_storeu_si128((__m128i *)(out + i + 16), b.hi);
 		if (!sluice_utf8_blocks_next(&check, b.lo, b.hi, len - i, &leads))
 			return false;
 		if (first == len)

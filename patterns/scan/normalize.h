@@ -78,7 +78,8 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 /* The same for text not yet known to be UTF-8, checked in the fold's own
  * pass (dataplane/wire/utf8_blocks.h): false when it is not valid UTF-8 (out
  * and *view are then to be ignored), else as sluice_fold_unicode(), with
- * *ascii saying whether every byte is ASCII. Reads nothing outside in[0,
+ * *ascii saying whether every byte is ASCII, and out[0, len) a copy of the
+ * text when it is its own fold (view->identity). Reads nothing outside in[0,
  * len) but what sluice_over_read_ok() allows. */
 bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 			 uint8_t *out, struct sluice_norm_view *view, bool *ascii);
