@@ -88,6 +88,30 @@ struct sluice_generation *sluice_generation_alloc(unsigned worker_count, char *e
 	return gen;
 }
 
+static void free_fold_shared(struct sluice_generation *gen)
+{
+	if (gen->fold_shared != NULL) {
+		sluice_fold_table_free(gen->fold_shared);
+		free(gen->fold_shared);
+		gen->fold_shared = NULL;
+	}
+}
+
+/* One fold for both slots where their packs' tables differ. Without it
+ * (out of memory, tables from other data) each pack folds with its own:
+ * slower, never wrong. */
+static void share_fold(struct sluice_generation *gen)
+{
+	const struct sluice_pack *a = gen->slot[SLUICE_SLOT_MAIN].pack;
+	const struct sluice_pack *b = gen->slot[SLUICE_SLOT_URGENT].pack;
+	free_fold_shared(gen);
+	if (a == NULL || b == NULL || a->fold == NULL || b->fold == NULL ||
+	    !(a->views & b->views & (1u << SLUICE_VIEW_FOLDED)) ||
+	    sluice_fold_table_serves(a->fold, b->fold))
+		return;
+	gen->fold_shared = sluice_fold_table_union(a->fold, b->fold);
+}
+
 int sluice_generation_set_slot(struct sluice_generation *gen, enum sluice_slot slot,
 			       const struct sluice_pack *pack, struct sluice_scratch_set *set,
 			       int64_t now_s, char *err, size_t err_len)
@@ -128,6 +152,7 @@ int sluice_generation_set_slot(struct sluice_generation *gen, enum sluice_slot s
 	if (slot == SLUICE_SLOT_MAIN) {
 		gen->pack = pack;
 	}
+	share_fold(gen);
 	return 0;
 }
 
@@ -176,5 +201,6 @@ void sluice_generation_free(struct sluice_generation *gen)
 		free(gs->disabled);
 		free(gs->hits);
 	}
+	free_fold_shared(gen);
 	free(gen);
 }

@@ -80,6 +80,11 @@ struct sluice_generation {
 	uint64_t loaded_at_ns;		/* CLOCK_REALTIME when published */
 	unsigned worker_count;
 	struct sluice_gen_slot slot[SLUICE_SLOT_COUNT];
+	/* When both slots' packs fold, with tables that differ (each cut to
+	 * what its rules see): their union, with which a worker folds a batch
+	 * once for both (sluice_fold_table_union()). NULL otherwise, or when
+	 * the tables cannot be joined (then each pack folds with its own). */
+	struct sluice_fold_table *fold_shared;
 };
 
 /* An empty generation (no slot filled). Returns NULL with err. */

@@ -151,6 +151,7 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	hs_error_t rc = HS_SUCCESS;
 
 	if (b->texts.count > 0) {
+		b->texts.fold_shared = ctx->fold_shared;
 		if (ctx->texts_by_ref)
 			check_texts(ctx, pkts);
 		rc = sluice_batch_scan(ctx->match_set.pack, ctx->scratch, &b->texts, &b->main,

@@ -73,6 +73,9 @@ struct sluice_packet_ctx {
 	const struct sluice_generation *gen;
 	hs_scratch_t *scratch;	      /* main pack's, this worker's */
 	hs_scratch_t *urgent_scratch; /* NULL: no urgent pack in this generation */
+	/* The generation's table folding batches once for both packs, or NULL
+	 * (struct sluice_generation). */
+	const struct sluice_fold_table *fold_shared;
 	uint64_t *hits[SLUICE_SLOT_COUNT];
 	uint64_t burst_tsc;
 	/* No pack of the generation scans raw text: batch scanning records the
@@ -133,6 +136,7 @@ static inline void sluice_packet_ctx_bind(struct sluice_packet_ctx *ctx,
 		ctx->hits[SLUICE_SLOT_URGENT] = NULL;
 	}
 	ctx->urgent_set.pack = urgent->pack;
+	ctx->fold_shared = gen->fold_shared;
 	ctx->burst_tsc = tsc;
 	unsigned views = main_slot->pack->views | (urgent->pack != NULL ? urgent->pack->views : 0);
 	ctx->texts_by_ref = (views & (1u << SLUICE_VIEW_RAW)) == 0;

@@ -327,6 +327,7 @@ void sluice_stream_flush(struct sluice_packet_ctx *ctx)
 	struct sluice_stream_ctx *s = ctx->streams;
 	/* Releasing can complete more messages (a 101 frees the client's): a
 	 * few rounds at most, each bounded by the bytes already stored. */
+	s->batch.fold_shared = ctx->fold_shared;
 	while (s->npending > 0) {
 		hs_error_t rc = sluice_batch_scan(ctx->match_set.pack, ctx->scratch, &s->batch,
 						  &s->main, ctx->match_set.disabled, 0);

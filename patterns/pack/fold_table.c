@@ -549,3 +549,38 @@ out:
 	free(db.slot);
 	return rc;
 }
+
+struct sluice_fold_table *sluice_fold_table_union(const struct sluice_fold_table *a,
+						  const struct sluice_fold_table *b)
+{
+	if (strcmp(a->versions, b->versions) != 0)
+		return NULL;
+	struct sluice_fold_table *u = calloc(1, sizeof(*u));
+	if (u == NULL || sluice_fold_table_init(u) != 0) {
+		free(u);
+		return NULL;
+	}
+	for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		uint32_t ea = sluice_fold_entry_of(a, cp), eb = sluice_fold_entry_of(b, cp);
+		if (ea == 0 && eb == 0)
+			continue;
+		const struct sluice_fold_table *from = ea != 0 ? a : b;
+		const struct sluice_fold_entry *e = &from->entry[ea != 0 ? ea : eb];
+		if (ea != 0 && eb != 0 &&
+		    (e->len != b->entry[eb].len ||
+		     memcmp(a->bytes + e->off, b->bytes + b->entry[eb].off, e->len) != 0))
+			goto fail;
+		if (sluice_fold_table_set(u, cp, from->bytes + e->off, e->len) < 0)
+			goto fail;
+	}
+	memcpy(u->versions, a->versions, sizeof(u->versions));
+	if (sluice_fold_table_compact(u) != 0)
+		goto fail;
+	u->covers[0] = a->digest;
+	u->covers[1] = b->digest;
+	return u;
+fail:
+	sluice_fold_table_free(u);
+	free(u);
+	return NULL;
+}

@@ -66,6 +66,9 @@ struct sluice_fold_table {
 	 * changes3 character by character. */
 	uint16_t lead3_folds;
 	uint8_t quiet3_lo, quiet3_hi;
+	/* A union's (sluice_fold_table_union()): the digests of the two
+	 * tables it was made from, whose packs may scan what it folds. */
+	uint64_t covers[2];
 };
 
 /* An empty table: every code point stays (entry 0, block 0). 0 or -1. */
@@ -96,6 +99,24 @@ int sluice_fold_table_settle(struct sluice_fold_table *t);
  * code point keeps its mapping. The table is frozen afterwards. 0, or -1
  * when out of memory (the table is then unchanged). */
 int sluice_fold_table_compact(struct sluice_fold_table *t);
+
+/* One table for two packs whose tables were cut from the same data
+ * (patterns/language/fold_scope.h), so that a batch is folded once for both:
+ * every code point maps as it does in either. Each pack's table holds every
+ * mapping its rules can see, and a mapping only the other holds changes none
+ * of its matches. NULL when out of memory, or when the tables come from
+ * other data (versions) or map a code point differently. */
+struct sluice_fold_table *sluice_fold_table_union(const struct sluice_fold_table *a,
+						  const struct sluice_fold_table *b);
+
+/* Whether a pack whose table is t may scan text that by folded: the same
+ * mapping, or a union made from t. */
+static inline bool sluice_fold_table_serves(const struct sluice_fold_table *by,
+					    const struct sluice_fold_table *t)
+{
+	return by == t || by->digest == t->digest ||
+	       (by->covers[0] != 0 && (by->covers[0] == t->digest || by->covers[1] == t->digest));
+}
 
 /* The table as bytes, for the pack file (docs/pack-format.md): *blob is
  * malloc'd. 0, or -1 when out of memory. */

@@ -270,13 +270,25 @@ static void fold_texts(struct sluice_batch *b, const struct sluice_fold_table *t
 	b->folded_digest = t->digest;
 }
 
+/* The table to fold the texts with for pack: the batch's shared one when
+ * it serves the pack's (one fold for every pack of the batch), else the
+ * pack's own. */
+static const struct sluice_fold_table *fold_table_for(const struct sluice_batch *b,
+						      const struct sluice_pack *pack)
+{
+	const struct sluice_fold_table *own = pack->fold;
+	return b->fold_shared != NULL && sluice_fold_table_serves(b->fold_shared, own)
+		   ? b->fold_shared
+		   : own;
+}
+
 uint32_t sluice_batch_check(struct sluice_batch *b, const struct sluice_pack *pack,
 			    uint32_t *invalid)
 {
 	if (!b->by_ref || b->checked == b->count)
 		return 0;
 	const struct sluice_fold_table *t =
-	    pack->views & (1u << SLUICE_VIEW_FOLDED) ? pack->fold : NULL;
+	    pack->views & (1u << SLUICE_VIEW_FOLDED) ? fold_table_for(b, pack) : NULL;
 	uint32_t from = b->checked, before = b->invalid_left;
 	if (t != NULL) {
 		b->folded_by = NULL;
@@ -356,11 +368,13 @@ static struct sluice_scan_state *message_state(const struct batch_scan_ctx *ctx,
 	const struct sluice_batch *b = ctx->b;
 	sluice_scan_begin(st, ctx->pack, &r->sets[k], b->by_ref ? b->ref[k] : b->buf + b->start[k],
 			  b->len[k]);
-	if (ctx->folded)
+	if (ctx->folded) {
 		st->view[SLUICE_VIEW_FOLDED] = (struct sluice_view_text){
 		    .text = b->fold_text + b->fold_start[k],
 		    .len = b->fold_len[k],
 		    .src = b->fold_mapped[k] ? b->fold_src + b->fold_start[k] : NULL};
+		st->fold = b->folded_by; /* maps back as it folded */
+	}
 	r->begun[k] = 1;
 	return st;
 }
@@ -434,7 +448,7 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 		.text = b->buf, .used = b->used, .start = b->start, .len = b->len}};
 	bool folded = (pack->views & (1u << SLUICE_VIEW_FOLDED)) != 0;
 	if (folded) {
-		fold_texts(b, pack->fold);
+		fold_texts(b, fold_table_for(b, pack));
 		views[SLUICE_VIEW_FOLDED] = (struct batch_view){.text = b->fold_text,
 								.used = b->fold_used,
 								.start = b->fold_start,

@@ -33,8 +33,10 @@
  *   overflow are applied per message with the message's own offsets, by the
  *   same code sluice_scan_message() uses, in the same order of reports.
  * - Packs that fold: the batch's folded texts are made once per burst (and
- *   table), one message after another in a buffer of their own (the map
- *   back to a message's bytes is made only for a message that matched); the folded databases are
+ *   table: packs whose tables differ share one fold when the batch's owner
+ *   gives it their union, fold_shared), one message after another in a
+ *   buffer of their own (the map back to a message's bytes is made only for
+ *   a message that matched, with the table that folded it); the folded databases are
  * scanned over that buffer as the raw ones are over the texts. While every message so far is its
  * own folded text (ASCII, or nothing to fold), nothing is copied: the folded buffer is the texts'
  * own.
@@ -113,6 +115,11 @@ struct sluice_batch {
 			       only when a match in it needs mapping (match_internal.h) */
 	uint32_t *fold_start, *fold_len;
 	uint8_t *fold_mapped; /* per message: fold_src applies (else offsets are equal) */
+	/* Set by the owner, kept across resets: a union of the tables of the
+	 * packs it scans (sluice_fold_table_union()), to fold the texts once
+	 * for all of them; NULL: each pack's own table. A pack whose table it
+	 * does not serve folds with its own. */
+	const struct sluice_fold_table *fold_shared;
 };
 
 /* One pack's results over a batch's texts. */

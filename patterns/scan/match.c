@@ -60,8 +60,8 @@ static void accept(struct sluice_scan_state *st, uint32_t r, struct sluice_view_
 	if (v->src != NULL) {
 		/* back to the message's own bytes (texts are under 4 GiB) */
 		if (!v->mapped) {
-			sluice_fold_map(st->pack->fold, (const uint8_t *)st->text,
-					(uint32_t)st->len, v->src);
+			sluice_fold_map(st->fold, (const uint8_t *)st->text, (uint32_t)st->len,
+					v->src);
 			v->mapped = true;
 		}
 		uint32_t f = (uint32_t)from, t = (uint32_t)to;
@@ -291,6 +291,7 @@ void sluice_scan_begin(struct sluice_scan_state *st, const struct sluice_pack *p
 	 * and zeroing it would cost every message. */
 	st->set = set;
 	st->pack = pack;
+	st->fold = pack->fold;
 	st->db = NULL;
 	st->text = text;
 	st->len = len;

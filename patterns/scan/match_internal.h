@@ -50,6 +50,9 @@ struct sluice_scan_state {
 	const char *text;		 /* the message */
 	size_t len;
 	struct sluice_view_text view[SLUICE_VIEW_COUNT];
+	/* The table the folded view was made with (the pack's, or a batch's
+	 * shared union): its map back to the message is made with it. */
+	const struct sluice_fold_table *fold;
 	struct sluice_view_text *cur; /* db's view */
 	enum sluice_action seen;      /* strongest acting action reported, before any filtering */
 	/* An operand match was ignored (expired, failed its word edge, or
