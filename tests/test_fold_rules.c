@@ -13,6 +13,7 @@
 #include "batch_scan.h"
 #include "fold_data.h"
 #include "match.h"
+#include "support/match_sets.h"
 #include "pack.h"
 #include "pack_compile.h"
 #include "pack_source.h"
@@ -290,19 +291,6 @@ static void make_evasive(struct evasive *e, unsigned *seed)
 		append(e, around[rand_r(seed) % (sizeof(around) / sizeof(around[0]))]);
 }
 
-static bool same_sets(const struct sluice_match_set *a, const struct sluice_match_set *b)
-{
-	if (a->count != b->count || a->verdict != b->verdict || a->overflow != b->overflow)
-		return false;
-	for (uint32_t i = 0; i < a->count; i++) {
-		if (a->matches[i].rule != b->matches[i].rule ||
-		    a->matches[i].from != b->matches[i].from ||
-		    a->matches[i].to != b->matches[i].to)
-			return false;
-	}
-	return true;
-}
-
 Test(fold_rules, masks_cover_exactly_the_evasive_characters_and_batches_agree, .timeout = 120)
 {
 	enum { MESSAGES = 3000 };
@@ -345,7 +333,7 @@ Test(fold_rules, masks_cover_exactly_the_evasive_characters_and_batches_agree, .
 			cr_assert_eq(
 			    sluice_scan_message(pack, scratch, e->text, e->len, &alone.set),
 			    HS_SUCCESS);
-			cr_assert(same_sets(&alone.set, sluice_batch_result(&results, k)),
+			cr_assert(ts_same_sets(&alone.set, sluice_batch_result(&results, k)),
 				  "message %u (\"%s\"): batch and per-message results differ",
 				  first + k, e->text);
 			const struct sluice_match *m = NULL;
@@ -494,7 +482,7 @@ Test(fold_rules, opt_ins_widen_only_the_rules_that_ask_and_spans_cover_the_separ
 		cr_assert_eq(
 		    sluice_scan_message(pack, scratch, texts[i], strlen(texts[i]), &alone.set),
 		    HS_SUCCESS);
-		cr_assert(same_sets(&alone.set, sluice_batch_result(&results, i)), "\"%s\"",
+		cr_assert(ts_same_sets(&alone.set, sluice_batch_result(&results, i)), "\"%s\"",
 			  texts[i]);
 		acted += alone.set.count > 0;
 	}

@@ -13,6 +13,7 @@
 #include "fold_scope.h"
 #include "fold_table.h"
 #include "match.h"
+#include "support/match_sets.h"
 #include "normalize.h"
 #include "pack.h"
 #include "pack_source.h"
@@ -277,17 +278,17 @@ static const char *const pieces[] = {
     /* and plain text */
     "你好", "abc", " ", "😀", "。", "x", "_", "-", "1", "\n"};
 
-static bool same_sets(const struct sluice_match_set *a, const struct sluice_match_set *b)
+/* 1 to 12 pieces in a row, into out (400 bytes); returns the length. */
+static size_t random_message(char *out, unsigned *seed)
 {
-	if (a->count != b->count || a->verdict != b->verdict || a->overflow != b->overflow)
-		return false;
-	for (uint32_t i = 0; i < a->count; i++) {
-		if (a->matches[i].rule != b->matches[i].rule ||
-		    a->matches[i].from != b->matches[i].from ||
-		    a->matches[i].to != b->matches[i].to)
-			return false;
+	size_t len = 0;
+	for (int k = 1 + rand_r(seed) % 12; k > 0; k--) {
+		const char *p = pieces[rand_r(seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+		memcpy(out + len, p, strlen(p));
+		len += strlen(p);
 	}
-	return true;
+	out[len] = '\0';
+	return len;
 }
 
 static void expect_same_as_whole_table(const char *file)
@@ -323,14 +324,7 @@ static void expect_same_as_whole_table(const char *file)
 	for (int round = 0; round < 60; round++) {
 		sluice_batch_reset(&batch);
 		for (uint32_t m = 0; m < 64; m++) {
-			size_t len = 0;
-			for (int k = 1 + rand_r(&seed) % 12; k > 0; k--) {
-				const char *p =
-				    pieces[rand_r(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
-				memcpy(text[m] + len, p, strlen(p));
-				len += strlen(p);
-			}
-			text[m][len] = '\0';
+			size_t len = random_message(text[m], &seed);
 			sluice_match_set_init(&a, ma, 64, pack);
 			sluice_match_set_init(&b, mb, 64, &twin);
 			a.norm = &na;
@@ -339,7 +333,7 @@ static void expect_same_as_whole_table(const char *file)
 				     HS_SUCCESS);
 			cr_assert_eq(sluice_scan_message(&twin, scratch, text[m], len, &b),
 				     HS_SUCCESS);
-			cr_assert(same_sets(&a, &b),
+			cr_assert(ts_same_sets(&a, &b),
 				  "%s: \"%s\": %u matches, %u with the whole table", file, text[m],
 				  a.count, b.count);
 			matched += a.count > 0;
@@ -355,7 +349,7 @@ static void expect_same_as_whole_table(const char *file)
 		cr_assert_eq(sluice_batch_scan(&twin, scratch, &batch, &rb, NULL, 0), HS_SUCCESS);
 		for (uint32_t m = 0; m < 64; m++)
 			cr_assert(
-			    same_sets(sluice_batch_result(&ra, m), sluice_batch_result(&rb, m)),
+			    ts_same_sets(sluice_batch_result(&ra, m), sluice_batch_result(&rb, m)),
 			    "%s: batch, \"%s\"", file, text[m]);
 	}
 	cr_assert_gt(matched, 500, "%s: %u messages matched", file, matched);
@@ -427,14 +421,7 @@ static void expect_one_fold(const char *a_file, const char *b_file, bool by_ref)
 	for (int round = 0; round < 40; round++) {
 		sluice_batch_reset(&batch);
 		for (uint32_t m = 0; m < 64; m++) {
-			size_t len = 0;
-			for (int k = 1 + rand_r(&seed) % 12; k > 0; k--) {
-				const char *p =
-				    pieces[rand_r(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
-				memcpy(text[m] + len, p, strlen(p));
-				len += strlen(p);
-			}
-			text[m][len] = '\0';
+			size_t len = random_message(text[m], &seed);
 			cr_assert_eq(by_ref ? sluice_batch_add_ref(&batch, text[m], len)
 					    : sluice_batch_add(&batch, text[m], len),
 				     (int32_t)m);
@@ -455,7 +442,7 @@ static void expect_one_fold(const char *a_file, const char *b_file, bool by_ref)
 				cr_assert_eq(sluice_scan_message(packs[p], scratch[p], text[m],
 								 strlen(text[m]), &alone),
 					     HS_SUCCESS);
-				cr_assert(same_sets(&alone, sluice_batch_result(res[p], m)),
+				cr_assert(ts_same_sets(&alone, sluice_batch_result(res[p], m)),
 					  "pack %d, \"%s\": the union's fold changed its matches",
 					  p, text[m]);
 				matched[p] += alone.count > 0;
