@@ -456,6 +456,10 @@ struct sluice_fold_table *sluice_fold_table_scoped(const struct sluice_fold_tabl
 	}
 	close_under(s, t);
 	for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		if (t->block[cp >> 8] == 0) {
+			cp |= 0xff; /* a block that keeps all its code points */
+			continue;
+		}
 		const uint8_t *to;
 		int len = mapping_of(t, cp, &to);
 		uint32_t chars = 1;

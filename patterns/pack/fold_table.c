@@ -561,6 +561,10 @@ struct sluice_fold_table *sluice_fold_table_union(const struct sluice_fold_table
 		return NULL;
 	}
 	for (uint32_t cp = 0x80; cp < SLUICE_FOLD_CODE_POINTS; cp++) {
+		if (a->block[cp >> 8] == 0 && b->block[cp >> 8] == 0) {
+			cp |= 0xff; /* blocks that keep all their code points */
+			continue;
+		}
 		uint32_t ea = sluice_fold_entry_of(a, cp), eb = sluice_fold_entry_of(b, cp);
 		if (ea == 0 && eb == 0)
 			continue;
