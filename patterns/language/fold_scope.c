@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "regex_analysis.h"
 #include "utf8.h"
 
 int sluice_fold_scope_init(struct sluice_fold_scope *s)
@@ -124,17 +125,16 @@ static uint32_t read_number(struct reader *r, int base, size_t max_digits)
 	return v;
 }
 
-/* \x{...} and \o{...} (r->i after the letter), or \xHH. */
-static uint32_t read_coded(struct reader *r, int base, size_t short_digits)
+/* \o{...} (r->i after the 'o'). */
+static uint32_t read_octal_braced(struct reader *r)
 {
-	if (r->i < r->n && r->re[r->i] == '{') {
+	if (r->i >= r->n || r->re[r->i] != '{')
+		return 0;
+	r->i++;
+	uint32_t v = read_number(r, 8, 8);
+	if (r->i < r->n && r->re[r->i] == '}')
 		r->i++;
-		uint32_t v = read_number(r, base, 8);
-		if (r->i < r->n && r->re[r->i] == '}')
-			r->i++;
-		return v;
-	}
-	return read_number(r, base, short_digits);
+	return v;
 }
 
 /* Reads the escape at r->i (a backslash). Returns true with *cp when it
@@ -218,11 +218,17 @@ static bool read_escape(struct reader *r, bool in_class, uint32_t *cp)
 	case 'c':
 		*cp = r->i < r->n ? ((unsigned char)r->re[r->i++] & 0x1f) : 0;
 		return true;
-	case 'x':
-		*cp = read_coded(r, 16, 2);
+	case 'x': {
+		size_t end;
+		if (!sluice_regex_hex_escape(r->re, r->n, r->i - 2, cp, &end)) {
+			s->all = true; /* Hyperscan's to refuse */
+			return false;
+		}
+		r->i = end;
 		return true;
+	}
 	case 'o':
-		*cp = read_coded(r, 8, 0);
+		*cp = read_octal_braced(r);
 		return true;
 	case '0':
 		*cp = read_number(r, 8, 2);
@@ -353,24 +359,6 @@ static void skip_group_head(struct reader *r)
 		r->i++;
 }
 
-/* A counted repeat {n} {n,} {n,m} (r->i at '{'): passed, true; else '{' is
- * a character. */
-static bool skip_repeat(struct reader *r)
-{
-	size_t i = r->i + 1, digits = 0;
-	while (i < r->n && r->re[i] >= '0' && r->re[i] <= '9')
-		i++, digits++;
-	if (i < r->n && r->re[i] == ',') {
-		i++;
-		while (i < r->n && r->re[i] >= '0' && r->re[i] <= '9')
-			i++;
-	}
-	if (digits == 0 || i >= r->n || r->re[i] != '}')
-		return false;
-	r->i = i + 1;
-	return true;
-}
-
 void sluice_fold_scope_regex(struct sluice_fold_scope *s, const char *re, bool caseless)
 {
 	struct reader r = {
@@ -378,6 +366,7 @@ void sluice_fold_scope_regex(struct sluice_fold_scope *s, const char *re, bool c
 	while (r.i < r.n) {
 		char c = re[r.i];
 		uint32_t cp;
+		size_t q;
 		if (c == '[') {
 			read_class(&r);
 		} else if (c == '\\') {
@@ -392,10 +381,10 @@ void sluice_fold_scope_regex(struct sluice_fold_scope *s, const char *re, bool c
 			r.i++;
 		} else if (c == '(') {
 			skip_group_head(&r);
-		} else if (strchr(")|*+?^$", c) != NULL) {
+		} else if ((q = sluice_regex_quantifier_end(re, r.n, r.i)) > r.i) {
+			r.i = q;
+		} else if (strchr(")|^$", c) != NULL) {
 			r.i++;
-		} else if (c == '{' && skip_repeat(&r)) {
-			continue;
 		} else {
 			see(s, next_cp(&r), r.caseless);
 		}

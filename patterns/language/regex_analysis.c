@@ -9,6 +9,59 @@
 #define W  SLUICE_EDGE_WORD
 #define NW SLUICE_EDGE_NONWORD
 
+/* ---- syntax shared with the readers of patterns elsewhere ---- */
+
+bool sluice_regex_hex_escape(const char *re, size_t n, size_t i, uint32_t *cp, size_t *end)
+{
+	size_t j = i + 2;
+	uint32_t v = 0;
+	if (j < n && re[j] == '{') {
+		size_t k = j + 1;
+		while (k < n && sluice_hex_digit(re[k]) >= 0 && k - j <= 6)
+			v = v * 16 + (uint32_t)sluice_hex_digit(re[k++]);
+		if (k == j + 1 || k >= n || re[k] != '}' || v >= 0x110000u ||
+		    (v >= 0xd800 && v <= 0xdfff))
+			return false;
+		*cp = v;
+		*end = k + 1;
+		return true;
+	}
+	int a = j < n ? sluice_hex_digit(re[j]) : -1,
+	    b = j + 1 < n ? sluice_hex_digit(re[j + 1]) : -1;
+	if (a < 0)
+		return false;
+	*cp = b < 0 ? (uint32_t)a : (uint32_t)(a * 16 + b);
+	*end = b < 0 ? j + 1 : j + 2;
+	return true;
+}
+
+size_t sluice_regex_quantifier_end(const char *re, size_t n, size_t i)
+{
+	size_t j = i;
+	if (j < n && (re[j] == '*' || re[j] == '+' || re[j] == '?')) {
+		j++;
+	} else if (j < n && re[j] == '{') {
+		size_t k = j + 1;
+		while (k < n && (re[k] >= '0' && re[k] <= '9'))
+			k++;
+		if (k == j + 1)
+			return i;
+		if (k < n && re[k] == ',') {
+			k++;
+			while (k < n && (re[k] >= '0' && re[k] <= '9'))
+				k++;
+		}
+		if (k >= n || re[k] != '}')
+			return i;
+		j = k + 1;
+	} else {
+		return i;
+	}
+	if (j < n && (re[j] == '?' || re[j] == '+'))
+		j++;
+	return j;
+}
+
 /* ---- unsupported constructs ---- */
 
 static bool set_issue(struct sluice_regex_issue *out, size_t at, size_t len, const char *code,

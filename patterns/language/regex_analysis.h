@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rule_kind.h"
 
@@ -24,6 +25,16 @@ struct sluice_regex_issue {
 	const char *advice;  /* how to fix it */
 	unsigned long count; /* for repeats: the bound; for alternations: how many */
 };
+
+/* Pieces of the syntax, for the other readers of patterns (rule_fold.c,
+ * fold_scope.c). At re[i] == '\\' and re[i + 1] == 'x': the code point of
+ * \xHH or \x{H...} and the escape's end; false when it is not one (no digit,
+ * no closing brace, a surrogate or past U+10FFFF). */
+bool sluice_regex_hex_escape(const char *re, size_t n, size_t i, uint32_t *cp, size_t *end);
+
+/* A quantifier at re[i] (*, +, ?, {n}, {n,}, {n,m}, maybe lazy or
+ * possessive): its end, or i when there is none. */
+size_t sluice_regex_quantifier_end(const char *re, size_t n, size_t i);
 
 /* The first construct Hyperscan cannot compile (lookaround, backreference,
  * atomic group, possessive quantifier, conditional, recursion, \C), if any. */

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hex.h"
 #include "fold_optin.h"
+#include "hex.h"
+#include "regex_analysis.h"
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -177,61 +178,6 @@ static void copy(struct folder *f, size_t from, size_t to)
 	sluice_strbuf_printf(&f->sb, "%.*s", (int)(to - from), f->re + from);
 }
 
-/* At re[i] == '\\' and re[i+1] == 'x': the code point of \xHH or \x{H...}
- * and the escape's end, or false when it is not one. */
-static bool read_hex_escape(const char *re, size_t n, size_t i, uint32_t *cp, size_t *end)
-{
-	size_t j = i + 2;
-	uint32_t v = 0;
-	if (j < n && re[j] == '{') {
-		size_t k = j + 1;
-		while (k < n && sluice_hex_digit(re[k]) >= 0 && k - j <= 6)
-			v = v * 16 + (uint32_t)sluice_hex_digit(re[k++]);
-		if (k == j + 1 || k >= n || re[k] != '}' || v >= SLUICE_FOLD_CODE_POINTS ||
-		    (v >= 0xd800 && v <= 0xdfff))
-			return false;
-		*cp = v;
-		*end = k + 1;
-		return true;
-	}
-	int a = j < n ? sluice_hex_digit(re[j]) : -1,
-	    b = j + 1 < n ? sluice_hex_digit(re[j + 1]) : -1;
-	if (a < 0)
-		return false;
-	*cp = b < 0 ? (uint32_t)a : (uint32_t)(a * 16 + b);
-	*end = b < 0 ? j + 1 : j + 2;
-	return true;
-}
-
-/* A quantifier at re[i] (*, +, ?, {n}, {n,}, {n,m}, maybe lazy or
- * possessive): its end, or i when there is none. */
-static size_t quantifier_end(const char *re, size_t n, size_t i)
-{
-	size_t j = i;
-	if (j < n && (re[j] == '*' || re[j] == '+' || re[j] == '?')) {
-		j++;
-	} else if (j < n && re[j] == '{') {
-		size_t k = j + 1;
-		while (k < n && isdigit((unsigned char)re[k]))
-			k++;
-		if (k == j + 1)
-			return i;
-		if (k < n && re[k] == ',') {
-			k++;
-			while (k < n && isdigit((unsigned char)re[k]))
-				k++;
-		}
-		if (k >= n || re[k] != '}')
-			return i;
-		j = k + 1;
-	} else {
-		return i;
-	}
-	if (j < n && (re[j] == '?' || re[j] == '+'))
-		j++;
-	return j;
-}
-
 /* A literal character of the pattern outside classes, written at
  * re[at..at+len), code point cp. */
 static void literal_char(struct folder *f, uint32_t cp, size_t at, size_t len)
@@ -247,7 +193,7 @@ static void literal_char(struct folder *f, uint32_t cp, size_t at, size_t len)
 		note_fold(f->note, at, (uint32_t)len, out, n);
 	if (n == 0) {
 		/* dropped, and with it any quantifier of it */
-		f->i = quantifier_end(f->re, f->n, f->i);
+		f->i = sluice_regex_quantifier_end(f->re, f->n, f->i);
 		return;
 	}
 	put_atom(f, out, n);
@@ -305,7 +251,7 @@ static void escape(struct folder *f)
 		quoted(f);
 		return;
 	}
-	if (c == 'x' && read_hex_escape(re, f->n, i, &cp, &end)) {
+	if (c == 'x' && sluice_regex_hex_escape(re, f->n, i, &cp, &end)) {
 		f->i = end;
 		if (cp < 0x80) {
 			begin_atom(f, ascii_word(cp));
@@ -374,7 +320,7 @@ static bool class_cp(struct folder *f, size_t i, uint32_t *cp, size_t *end)
 	const char *re = f->re;
 	if (re[i] == '\\') {
 		if (i + 1 < f->n && re[i + 1] == 'x')
-			return read_hex_escape(re, f->n, i, cp, end);
+			return sluice_regex_hex_escape(re, f->n, i, cp, end);
 		if (i + 1 < f->n && (unsigned char)re[i + 1] >= 0x80) {
 			uint32_t len;
 			*cp = sluice_utf8_decode((const uint8_t *)re + i + 1, &len);
@@ -690,7 +636,7 @@ static int fold(struct folder *f, char **out)
 			f->depth -= f->depth > 0;
 			f->atom_before = true;
 			f->word_before = false;
-		} else if ((q = quantifier_end(re, f->n, f->i)) > f->i) {
+		} else if ((q = sluice_regex_quantifier_end(re, f->n, f->i)) > f->i) {
 			/* a quantifier: the atom before it is still an atom */
 			copy(f, f->i, q);
 			f->i = q;
