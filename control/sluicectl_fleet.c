@@ -161,10 +161,17 @@ enum wait_result { CONVERGED, REFUSED, TIMED_OUT, BUS_ERROR };
  * slot s: running sha, or refused it. A refusal does not end the wait: every
  * gateway's outcome is collected, so that the report names each one that
  * refused and why. why says that, or which gateways did not answer. *live
- * counts the gateways waited for. */
+ * counts the gateways waited for.
+ *
+ * A stale gateway is not waited for: it takes the target when it returns.
+ * But a stage that later groups wait on (prove) must have been taken by at
+ * least one live gateway: a canary whose gateways all missed a heartbeat
+ * proves nothing, so the wait goes on for one of them to come back, and
+ * fails naming them at the deadline. A group with no gateway at all, live
+ * or stale, converges at once: that is how a fleet is seeded. */
 static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *group, uint64_t rev,
-				   const char *sha, double wait_s, unsigned *live, char *why,
-				   size_t why_len)
+				   const char *sha, double wait_s, bool prove, unsigned *live,
+				   char *why, size_t why_len)
 {
 	double deadline = now_s() + wait_s;
 	for (;;) {
@@ -176,13 +183,20 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 			return BUS_ERROR;
 		}
 		uint64_t now = sluice_realtime_ns();
-		unsigned waiting = 0, refused = 0;
-		char behind[512] = "", refusals[2048] = "";
+		unsigned waiting = 0, refused = 0, stale = 0;
+		char behind[512] = "", refusals[2048] = "", stale_names[512] = "";
 		*live = 0;
 		for (size_t i = 0; i < n; i++) {
 			const struct sluice_fleet_status *g = &gws[i];
-			if (strcmp(g->group, group) != 0 || sluice_fleet_status_stale(g, now))
+			if (strcmp(g->group, group) != 0)
 				continue;
+			if (sluice_fleet_status_stale(g, now)) {
+				size_t used = strlen(stale_names);
+				snprintf(stale_names + used, sizeof(stale_names) - used, "%s%s",
+					 used ? ", " : "", g->name);
+				stale++;
+				continue;
+			}
 			(*live)++;
 			const struct sluice_fleet_slot_state *ss = &g->slot[s];
 			if (ss->target_rev > rev) {
@@ -210,12 +224,19 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 				 g->name);
 		}
 		free(gws);
-		if (waiting == 0 && refused == 0)
+		bool unproven = prove && *live == 0 && stale > 0;
+		if (waiting == 0 && refused == 0 && !unproven)
 			return CONVERGED;
-		if (waiting == 0 || now_s() >= deadline) {
+		if ((waiting == 0 && !unproven) || now_s() >= deadline) {
 			if (refused > 0)
 				snprintf(why, why_len, "group %s: %u of %u gateways refused it: %s",
 					 group, refused, *live, refusals);
+			else if (unproven)
+				snprintf(
+				    why, why_len,
+				    "group %s: no live gateway took it in %.0f s, so it proves "
+				    "nothing for the groups after it (stale: %s)",
+				    group, wait_s, stale_names);
 			else
 				snprintf(
 				    why, why_len,
@@ -400,7 +421,7 @@ static void revert(struct sluice_fleet *f, const char *slot, struct given *given
 		unsigned live = 0;
 		char why[1024];
 		enum wait_result w = wait_group(f, s, given[i].group, rev, back->sha256, wait_s,
-						&live, why, sizeof(why));
+						false, &live, why, sizeof(why));
 		if (w == CONVERGED)
 			printf("group %s: back on %s %s (%.12s), %u gateway%s\n", given[i].group,
 			       back->name, back->version, back->sha256, live, live == 1 ? "" : "s");
@@ -496,8 +517,9 @@ static int fleet_publish(struct sluice_fleet *f, const struct fleet_args *a)
 		char first_why[2048] = "";
 		for (size_t g = first; g < last; g++) {
 			unsigned live = 0;
-			enum wait_result w = wait_group(f, s, groups[g], revs[g], ref.sha256,
-							a->wait_s, &live, why, sizeof(why));
+			enum wait_result w =
+			    wait_group(f, s, groups[g], revs[g], ref.sha256, a->wait_s, last < ng,
+				       &live, why, sizeof(why));
 			if (w != CONVERGED) {
 				fprintf(stderr, "sluicectl: %s\n", why);
 				if (worst == CONVERGED) {
@@ -621,7 +643,7 @@ static int fleet_rollback(struct sluice_fleet *f, const struct fleet_args *a)
 		unsigned live = 0;
 		char why[1024];
 		enum wait_result w = wait_group(f, s, ts[i].group, revs[i], dest[i].sha256,
-						a->wait_s, &live, why, sizeof(why));
+						a->wait_s, false, &live, why, sizeof(why));
 		if (w != CONVERGED) {
 			fprintf(stderr, "sluicectl: group %s: %s\n", ts[i].group, why);
 			status = status ? status : 1;

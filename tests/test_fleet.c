@@ -562,6 +562,25 @@ Test(fleet, three_gateways_canary_first_refusals_rollback_and_urgent, .fini = fi
 	cr_assert_eq(fleet(&out, "status", NULL, NULL, NULL, NULL, NULL, NULL, NULL), 1, "%s", out);
 	assert_contains(out, "gw-main-2        main       stale");
 	free(out);
+	/* 6. A canary whose gateway is stale proves nothing: the staged
+	 * rollout waits for it, then stops before main and puts the canary's
+	 * target back. At once, nothing waits for stale gateways. */
+	cr_assert_eq(
+	    fleet(&out, "publish", v3, "--groups", "canary,main", "--hold", "0", "--wait", "2"), 1,
+	    "%s", out);
+	assert_contains(out, "group canary: no live gateway took it in 2 s, so it proves nothing "
+			     "for the groups after it (stale: gw-canary)");
+	assert_contains(out, "group canary: back on sluice-default fleet-v1");
+	cr_assert(strstr(out, "group main:") == NULL, "main was reached:\n%s", out);
+	free(out);
+	cr_assert_eq(sluice_fleet_get_target(R.f, "main", "main", &t, err, sizeof(err)), 1, "%s",
+		     err);
+	cr_assert_str_eq(t.pack.version, "fleet-v1");
+	cr_assert_eq(fleet(&out, "publish", v3, "--at-once", "--wait", "2", NULL, NULL, NULL), 0,
+		     "%s", out);
+	assert_contains(out, "group canary: 0 gateways running fleet-v3");
+	assert_contains(out, "group main: 0 gateways running fleet-v3");
+	free(out);
 	cr_log_info(
 	    "fleet: 3 gateways up %.1f s; staged publish (hold 2 s) %.2f s; rollback %.2f s;"
 	    " urgent at once %.2f s; whole test %.1f s",
