@@ -521,9 +521,10 @@ static void reply_swap(struct sluice_control *ctl, struct sluice_strbuf *sb, enu
 	else
 		sluice_strbuf_printf(sb, "null");
 	sluice_strbuf_printf(sb,
-			     ",\"dropped\":%u,\"load_ms\":%.3f,\"build_ms\":%.3f,"
-			     "\"grace_ms\":%.3f,\"completed_at_ns\":%llu}",
-			     rep->dropped, rep->load_ms, rep->build_ms, rep->grace_ms,
+			     ",\"dropped\":%u,\"fold_unshared\":%s,\"load_ms\":%.3f,"
+			     "\"build_ms\":%.3f,\"grace_ms\":%.3f,\"completed_at_ns\":%llu}",
+			     rep->dropped, rep->fold_unshared ? "true" : "false", rep->load_ms,
+			     rep->build_ms, rep->grace_ms,
 			     (unsigned long long)sluice_realtime_ns());
 }
 

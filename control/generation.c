@@ -97,6 +97,16 @@ static void free_fold_shared(struct sluice_generation *gen)
 	}
 }
 
+size_t sluice_generation_memory(const struct sluice_generation *gen)
+{
+	return gen->fold_shared != NULL ? sluice_fold_table_memory(gen->fold_shared) : 0;
+}
+
+void sluice_generation_unshare_fold(struct sluice_generation *gen)
+{
+	free_fold_shared(gen);
+}
+
 /* One fold for both slots where their packs' tables differ. Without it
  * (out of memory, tables from other data) each pack folds with its own:
  * slower, never wrong. */

@@ -87,6 +87,14 @@ struct sluice_generation {
 	struct sluice_fold_table *fold_shared;
 };
 
+/* Bytes the generation holds beside its packs and their scratch: the shared
+ * fold's table (0 without one). */
+size_t sluice_generation_memory(const struct sluice_generation *gen);
+
+/* Drops the shared fold: each pack then folds with its own table, slower and
+ * never wrong. For a generation that would pass the memory cap with it. */
+void sluice_generation_unshare_fold(struct sluice_generation *gen);
+
 /* An empty generation (no slot filled). Returns NULL with err. */
 struct sluice_generation *sluice_generation_alloc(unsigned worker_count, char *err, size_t err_len);
 

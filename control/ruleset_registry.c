@@ -69,6 +69,8 @@ void sluice_registry_memory(const struct sluice_registry *reg, struct sluice_mem
 {
 	const struct sluice_generation *gen = reg->active;
 	memset(use, 0, sizeof(*use));
+	if (gen != NULL)
+		use->active += sluice_generation_memory(gen);
 	for (unsigned s = 0; s < SLUICE_SLOT_COUNT; s++) {
 		const struct sluice_gen_slot *gs = gen != NULL ? &gen->slot[s] : NULL;
 		if (gs != NULL && gs->pack != NULL)
@@ -255,7 +257,7 @@ static bool over_cap(const struct sluice_registry *reg, const struct sluice_pack
 	/* At start nothing is in force yet: then there is nothing to keep. */
 	bool in_force = reg->active != NULL;
 	snprintf(err, err_len,
-		 "%s %s: %s pack needs %s (db %s%s + scratch %s × %u worker%s), active holds %s "
+		 "%s %s: %s pack needs %s (pack %s%s + scratch %s × %u worker%s), active holds %s "
 		 "(+ %s in %u pack%s kept for rollback), cap %s; %s",
 		 pack->name, pack->version, held ? "kept" : "new", t_need, t_db,
 		 held ? " already held" : "", t_scratch, reg->worker_count,
@@ -317,6 +319,17 @@ static int compose(struct sluice_registry *reg, const struct sluice_pack *const 
 		    sluice_generation_set_slot(gen, (enum sluice_slot)s, packs[s], sets[s], now_s,
 					       err, err_len) != 0)
 			goto out;
+	}
+	/* The shared fold only saves time: rather than refuse a pack for
+	 * it, the generation goes without it when it would pass the cap. */
+	size_t shared = sluice_generation_memory(gen);
+	if (shared > 0 && reg->memory_cap != 0) {
+		struct sluice_memory_use use;
+		sluice_registry_memory(reg, &use);
+		if (use.active + use.kept + pending + shared > reg->memory_cap) {
+			sluice_generation_unshare_fold(gen);
+			report->fold_unshared = true;
+		}
 	}
 	report->build_ms = sluice_mono_ms() - t0;
 	swap_in(reg, gen, report);

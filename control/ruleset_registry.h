@@ -55,6 +55,9 @@ struct sluice_swap_report {
 	uint64_t seq;
 	char previous_version[128]; /* in force in the slot before; "" when empty */
 	unsigned dropped;	    /* kept packs that left the history (a load at `keep`) */
+	/* The two slots' packs fold with tables of their own: one table for
+	 * both would have passed the memory cap (sluice_generation_memory()). */
+	bool fold_unshared;
 };
 
 struct sluice_kept_pack {

@@ -157,7 +157,7 @@ static void print_slot(const char *slot, const struct sluice_json *active,
 		       sluice_json_str(active, "loaded_at", "?"));
 		char db[32], scratch[32];
 		double off = sluice_json_num(active, "disabled_rules", 0);
-		printf("        from %s; %.0f rule%s disabled (expired or not started); db %s, "
+		printf("        from %s; %.0f rule%s disabled (expired or not started); pack %s, "
 		       "scratch %s per worker\n",
 		       sluice_json_str(active, "source", "?"), off, off == 1 ? "" : "s",
 		       human(db, sizeof(db), sluice_json_num(active, "db_bytes", 0)),
@@ -234,7 +234,7 @@ static void print_check(const struct sluice_json *r)
 {
 	char db[32], scratch[32];
 	double off = sluice_json_num(r, "disabled_rules", 0);
-	printf("%s slot: %s %s would load: %.0f rules (%.0f disabled now), sha256 %.16s…, db %s, "
+	printf("%s slot: %s %s would load: %.0f rules (%.0f disabled now), sha256 %.16s…, pack %s, "
 	       "scratch %s per worker%s; nothing swapped\n",
 	       sluice_json_str(r, "slot", "main"), sluice_json_str(r, "name", "?"),
 	       sluice_json_str(r, "version", "?"), sluice_json_num(r, "rules", 0), off,
@@ -283,6 +283,8 @@ static void print_swap(const struct sluice_json *r)
 	double dropped = sluice_json_num(r, "dropped", 0);
 	if (dropped > 0)
 		printf("; the oldest kept pack left the history");
+	if (sluice_json_bool(r, "fold_unshared", false))
+		printf("; the two packs fold apart (one table for both would pass the memory cap)");
 	printf("\n  load %.1f ms, scratch %.1f ms, grace period %.1f ms\n",
 	       sluice_json_num(r, "load_ms", 0), sluice_json_num(r, "build_ms", 0),
 	       sluice_json_num(r, "grace_ms", 0));

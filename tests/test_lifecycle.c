@@ -264,7 +264,7 @@ Test(memory_cap, load_over_the_cap_is_refused_with_the_figures_and_the_active_pa
 	kib(t_active, sizeof(t_active), use.active);
 	kib(t_cap, sizeof(t_cap), reg.memory_cap);
 	snprintf(want, sizeof(want),
-		 "urgent-notices u1: new pack needs %s (db %s + scratch %s × 4 workers), active "
+		 "urgent-notices u1: new pack needs %s (pack %s + scratch %s × 4 workers), active "
 		 "holds %s (+ 0.0 KiB in 0 packs kept for rollback), cap %s; the packs in force "
 		 "stay",
 		 t_need, t_db, t_scratch, t_active, t_cap);
@@ -318,7 +318,7 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 	kib(t_kept, sizeof(t_kept), use.kept);
 	kib(t_cap, sizeof(t_cap), reg.memory_cap);
 	snprintf(want, sizeof(want),
-		 "sluice-default 2026.11.23-1: kept pack needs %s (db %s already held + scratch "
+		 "sluice-default 2026.11.23-1: kept pack needs %s (pack %s already held + scratch "
 		 "%s × 2 workers), active holds %s (+ %s in 1 pack kept for rollback), cap %s; "
 		 "the packs in force stay",
 		 t_need, t_db, t_scratch, t_active, t_kept, t_cap);
@@ -327,6 +327,89 @@ Test(memory_cap, rollback_over_the_cap_counts_only_scratch_since_the_db_is_held)
 	cr_assert_eq(reg.slots[SLUICE_SLOT_MAIN].len, 2);
 	sluice_registry_destroy(&reg);
 	free(a);
+	free(b);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+/* Loads the default pack in main, then the urgent notices beside it, on a
+ * registry of 2 workers capped at what the first holds, plus what the urgent
+ * pack needs, plus extra; returns the report of the urgent load. */
+static struct sluice_swap_report main_and_urgent(struct sluice_registry *reg, const char *urgent,
+						 size_t extra)
+{
+	char err[1024] = "";
+	struct sluice_memory_use use;
+	struct sluice_pack *pb = NULL;
+	struct sluice_swap_report report = {0};
+
+	sluice_registry_init(reg, 2, 8);
+	reg->loader = ts_pack_loader;
+	char *a = default_rules();
+	load_slot_ok(reg, SLUICE_SLOT_MAIN, a);
+	free(a);
+	sluice_registry_memory(reg, &use);
+	cr_assert_eq(ts_pack_load(urgent, &pb, err, sizeof(err)), 0, "%s", err);
+	reg->memory_cap = use.active + sluice_pack_memory(pb) + 2 * scratch_size(pb) + extra;
+	sluice_pack_free(pb);
+	cr_assert_eq(sluice_registry_load_slot(reg, SLUICE_SLOT_URGENT, urgent, &client_actor,
+					       &report, err, sizeof(err)),
+		     0, "%s", err);
+	return report;
+}
+
+/* A pack's memory counts its folding table; a generation's, the table its
+ * two packs share. That table only saves time: a load it would push over
+ * the cap goes ahead without it, and says so. */
+Test(memory_cap, folding_tables_count_and_the_shared_one_is_left_out_at_the_cap)
+{
+	char *dir = ts_make_tmpdir("lifecycle");
+	char *b = urgent_rules(dir, "u1");
+	struct sluice_registry reg;
+	struct sluice_memory_use use;
+
+	/* Room for the shared table too. */
+	struct sluice_swap_report rep = main_and_urgent(&reg, b, 1024 * 1024);
+	const struct sluice_generation *gen = sluice_registry_current(&reg);
+	const struct sluice_pack *pa = gen->slot[SLUICE_SLOT_MAIN].pack;
+	const struct sluice_pack *pb = gen->slot[SLUICE_SLOT_URGENT].pack;
+	cr_assert_not_null(pa->fold);
+	cr_assert_not_null(pb->fold);
+	const struct sluice_fold_table *t = pa->fold;
+	cr_assert_geq(sluice_fold_table_memory(t), sizeof(*t) + (size_t)t->blocks * 256 * 2 +
+						       (size_t)t->entries * sizeof(*t->entry) +
+						       t->nbytes);
+	struct sluice_pack bare = *pa;
+	bare.fold = NULL;
+	cr_assert_eq(sluice_pack_memory(pa),
+		     sluice_pack_memory(&bare) + sluice_fold_table_memory(t),
+		     "the folding table counts in the pack's memory");
+	cr_assert_not_null(gen->fold_shared, "the two packs' tables differ: one table for both");
+	cr_assert(!rep.fold_unshared);
+	size_t shared = sluice_fold_table_memory(gen->fold_shared);
+	cr_assert_eq(sluice_generation_memory(gen), shared);
+	sluice_registry_memory(&reg, &use);
+	cr_assert_eq(use.active, sluice_pack_memory(pa) + 2 * scratch_size(pa) +
+				     sluice_pack_memory(pb) + 2 * scratch_size(pb) + shared);
+	sluice_registry_destroy(&reg);
+
+	/* Room for both packs and their scratch, one byte short of the
+	 * shared table: loaded, folding apart. */
+	rep = main_and_urgent(&reg, b, shared - 1);
+	gen = sluice_registry_current(&reg);
+	cr_assert_str_eq(gen->slot[SLUICE_SLOT_URGENT].pack->name, "urgent-notices");
+	cr_assert_null(gen->fold_shared);
+	cr_assert(rep.fold_unshared);
+	cr_assert_eq(sluice_generation_memory(gen), 0);
+	sluice_registry_memory(&reg, &use);
+	cr_assert_leq(use.active, reg.memory_cap);
+	sluice_registry_destroy(&reg);
+
+	/* Exactly enough: shared. */
+	rep = main_and_urgent(&reg, b, shared);
+	cr_assert_not_null(sluice_registry_current(&reg)->fold_shared);
+	cr_assert(!rep.fold_unshared);
+	sluice_registry_destroy(&reg);
 	free(b);
 	ts_rmtree(dir);
 	free(dir);
@@ -1339,7 +1422,7 @@ Test(protocol, reload_rollback_and_unload_per_slot)
 				    "\"version\":\"u1\",\"rules\":3,")),
 		     0, "%s", reply);
 	assert_has(reply, "\"generation\":2,");
-	assert_has(reply, "\"slot\":\"urgent\",\"previous_version\":null,\"dropped\":0,");
+	assert_has(reply, "\"slot\":\"urgent\",\"previous_version\":null,\"dropped\":0,\"fold_unshared\":false,");
 	free(reply);
 
 	reply = handle(&s, "status");

@@ -588,3 +588,9 @@ fail:
 	free(u);
 	return NULL;
 }
+
+size_t sluice_fold_table_memory(const struct sluice_fold_table *t)
+{
+	return sizeof(*t) + (size_t)t->blocks_cap * 256 * sizeof(*t->slot) +
+	       (size_t)t->entries_cap * sizeof(*t->entry) + t->bytes_cap;
+}

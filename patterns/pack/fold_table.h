@@ -129,6 +129,9 @@ int sluice_fold_table_serialize(const struct sluice_fold_table *t, uint8_t **blo
 int sluice_fold_table_parse(struct sluice_fold_table *t, const uint8_t *blob, size_t len, char *err,
 			    size_t err_len);
 
+/* Bytes t holds: the structure and its arrays as allocated. */
+size_t sluice_fold_table_memory(const struct sluice_fold_table *t);
+
 /* Whether t folds the character of three bytes at p (lead E0..EF, valid). */
 static inline bool sluice_fold_table_folds3(const struct sluice_fold_table *t, const uint8_t *p)
 {

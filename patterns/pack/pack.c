@@ -76,6 +76,8 @@ size_t sluice_pack_memory(const struct sluice_pack *pack)
 
 	for (size_t i = 0; i < pack->db_count; i++)
 		n += (size_t)pack->dbs[i].id_count * sizeof(struct sluice_pack_pattern);
+	if (pack->fold != NULL)
+		n += sluice_fold_table_memory(pack->fold);
 	return n;
 }
 

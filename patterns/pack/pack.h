@@ -261,7 +261,8 @@ int sluice_pack_identity(const char *path, const uint8_t *image, size_t len, cha
  * is per (pack, thread): clone it once per worker. */
 hs_error_t sluice_pack_alloc_scratch(const struct sluice_pack *pack, hs_scratch_t **scratch);
 
-/* Bytes the pack's databases and id maps take; a worker's scratch comes on top. */
+/* Bytes the pack's databases, id maps and folding table take; a worker's
+ * scratch comes on top. */
 size_t sluice_pack_memory(const struct sluice_pack *pack);
 
 /* "literal", "regex", "logic". */
