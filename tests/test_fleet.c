@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fleet_gateway.h"
 #include "fleet_store.h"
 #include "nats_security.h"
 #include "nats_server.h"
@@ -147,55 +148,20 @@ static void start_gateway_with(unsigned i, const char *rules, const char *const 
 	snprintf(logname, sizeof(logname), "gw%u.log", i);
 	char *sock_path = in_dir(sock), *cache_path = in_dir(cache), *audit_path = in_dir(audit);
 	char *log_path = in_dir(logname), *pub = in_dir("rel.pub");
-	const char *argv[] = {exe,
-			      "-l",
-			      "0,1",
-			      "--no-pci",
-			      "--no-huge",
-			      "-m",
-			      "256",
-			      "--no-shconf",
-			      "--file-prefix",
-			      prefix,
-			      "--vdev",
-			      "net_ring0",
-			      "--vdev",
-			      "net_ring1",
-			      "--",
-			      "--rules",
-			      rules,
-			      "--trusted-key",
-			      pub,
-			      "--require-signed",
-			      "--events",
-			      "none",
-			      "--control-socket",
-			      sock_path,
-			      "--audit-log",
-			      audit_path,
-			      "--stall-ms",
-			      "3000",
-			      "--pack-source",
-			      R.nats.urls,
-			      "--pack-bucket",
-			      BUCKET,
-			      "--gateway-name",
-			      names[i],
-			      "--fleet-group",
-			      groups[i],
-			      "--pack-cache",
-			      cache_path,
-			      "--fleet-heartbeat-ms",
-			      "300",
-			      NULL,
-			      NULL,
-			      NULL,
-			      NULL,
-			      NULL};
-	size_t n = sizeof(argv) / sizeof(argv[0]) - 5;
-	for (size_t k = 0;
-	     more != NULL && more[k] != NULL && n + 1 < sizeof(argv) / sizeof(argv[0]); k++)
-		argv[n++] = more[k];
+	const struct ts_fleet_gateway gw = {.exe = exe,
+					    .file_prefix = prefix,
+					    .rules = rules,
+					    .trusted_key = pub,
+					    .control_socket = sock_path,
+					    .audit_log = audit_path,
+					    .bus = R.nats.urls,
+					    .bucket = BUCKET,
+					    .name = names[i],
+					    .group = groups[i],
+					    .cache = cache_path,
+					    .heartbeat_ms = "300"};
+	const char *argv[TS_FLEET_GATEWAY_ARGS];
+	ts_fleet_gateway_argv(&gw, more, argv);
 	/* Dies with the test, whatever ends it (child_process.h). */
 	R.pid[i] = ts_spawn((char *const *)argv, log_path);
 	free(exe);

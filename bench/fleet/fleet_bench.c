@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "fleet_store.h"
 #include "median.h"
+#include "fleet_gateway.h"
 #include "nats_server.h"
 
 #define GATEWAYS   3
@@ -226,45 +227,19 @@ int main(int argc, char **argv)
 		snprintf(prefix, sizeof(prefix), "fleetbench%d-%u", (int)getpid(), i);
 		snprintf(sock, sizeof(sock), "%s/gw%u.sock", dir, i);
 		snprintf(cache, sizeof(cache), "%s/cache%u", dir, i);
-		const char *a[] = {exe,
-				   "-l",
-				   "0,1",
-				   "--no-pci",
-				   "--no-huge",
-				   "-m",
-				   "256",
-				   "--no-shconf",
-				   "--file-prefix",
-				   prefix,
-				   "--vdev",
-				   "net_ring0",
-				   "--vdev",
-				   "net_ring1",
-				   "--",
-				   "--rules",
-				   first,
-				   "--trusted-key",
-				   pub,
-				   "--require-signed",
-				   "--events",
-				   "none",
-				   "--control-socket",
-				   sock,
-				   "--stall-ms",
-				   "3000",
-				   "--pack-source",
-				   nats.urls,
-				   "--pack-bucket",
-				   BUCKET,
-				   "--gateway-name",
-				   names[i],
-				   "--fleet-group",
-				   groups[i],
-				   "--pack-cache",
-				   cache,
-				   "--fleet-heartbeat-ms",
-				   "500",
-				   NULL};
+		const struct ts_fleet_gateway gw = {.exe = exe,
+						    .file_prefix = prefix,
+						    .rules = first,
+						    .trusted_key = pub,
+						    .control_socket = sock,
+						    .bus = nats.urls,
+						    .bucket = BUCKET,
+						    .name = names[i],
+						    .group = groups[i],
+						    .cache = cache,
+						    .heartbeat_ms = "500"};
+		const char *a[TS_FLEET_GATEWAY_ARGS];
+		ts_fleet_gateway_argv(&gw, NULL, a);
 		gw_pid[i] = spawn(a, log);
 	}
 	struct sluice_fleet *f =
