@@ -266,6 +266,10 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 	struct sluice_worker_stats *st = ctx->stats;
 	const uint8_t *header = pkt + frame->offset;
 
+	if (sluice_frame_unacted(set, urgent, rc)) {
+		sluice_count_unacted(st, 1, frame->text_len);
+		return SLUICE_FRAME_KEPT;
+	}
 	st->messages++;
 	st->bytes_scanned += frame->text_len;
 	if (rc != HS_SUCCESS) {
@@ -281,8 +285,6 @@ enum sluice_frame_outcome sluice_frame_verdict(struct sluice_packet_ctx *ctx, ui
 		overflow |= urgent->overflow;
 	}
 	st->verdicts[verdict]++;
-	if (verdict == SLUICE_ACTION_NONE)
-		return SLUICE_FRAME_KEPT;
 	st->matches += set->count;
 	sluice_count_hits(ctx->hits[SLUICE_SLOT_MAIN], set);
 	report_matches(ctx, set, verdict, pkt, view, frame);

@@ -62,6 +62,25 @@ enum sluice_text_check sluice_frame_text_check(struct sluice_packet_ctx *ctx, ui
 					       const struct sluice_frame_ref *frame,
 					       struct sluice_rewrite *rw, bool *ascii);
 
+/* Whether a scanned frame is one no pack acts on (nearly every frame): it is
+ * kept as it is, nothing is reported, and a caller may count such frames in
+ * bulk with sluice_count_unacted() instead of calling sluice_frame_verdict()
+ * on each. */
+static inline bool sluice_frame_unacted(const struct sluice_match_set *set,
+					const struct sluice_match_set *urgent, hs_error_t rc)
+{
+	return rc == HS_SUCCESS && set->verdict == SLUICE_ACTION_NONE &&
+	       (urgent == NULL || urgent->verdict == SLUICE_ACTION_NONE);
+}
+
+static inline void sluice_count_unacted(struct sluice_worker_stats *st, uint64_t frames,
+					uint64_t text_bytes)
+{
+	st->messages += frames;
+	st->bytes_scanned += text_bytes;
+	st->verdicts[SLUICE_ACTION_NONE] += frames;
+}
+
 /* Counts the scanned frame, reports its matches and applies its combined
  * verdict (mask, flag) in place; removal is left to settle(). urgent is NULL
  * when the generation has no urgent pack; rc is the scan's result. */
