@@ -81,6 +81,7 @@ int sluice_batch_results_init(struct sluice_batch_results *r, uint32_t max_messa
 	for (uint32_t i = 0; i < max_messages; i++)
 		sluice_match_set_init(&r->sets[i], r->storage + (size_t)i * matches_per_message,
 				      matches_per_message, NULL);
+	sluice_match_set_init(&r->none, NULL, 0, NULL);
 	return 0;
 }
 
@@ -354,11 +355,13 @@ struct batch_scan_ctx {
 	const struct sluice_pack *pack;
 	const struct sluice_batch *b;
 	bool folded; /* the pack scans the folded view */
+	const uint8_t *disabled;
+	uint8_t keep;
 };
 
 /* Message k's scan state, made the first time the message needs it: most
- * messages of a batch get no report and need none (their sets, reset before
- * the scans, are their results). */
+ * messages of a batch get no report and need none (their result is the
+ * results' empty set, sluice_batch_result()). */
 static struct sluice_scan_state *message_state(const struct batch_scan_ctx *ctx, uint32_t k)
 {
 	struct sluice_batch_results *r = ctx->r;
@@ -368,6 +371,8 @@ static struct sluice_scan_state *message_state(const struct batch_scan_ctx *ctx,
 	const struct sluice_batch *b = ctx->b;
 	sluice_scan_begin(st, ctx->pack, &r->sets[k], b->by_ref ? b->ref[k] : b->buf + b->start[k],
 			  b->len[k]);
+	r->sets[k].disabled = ctx->disabled;
+	r->sets[k].keep = ctx->keep;
 	if (ctx->folded) {
 		st->view[SLUICE_VIEW_FOLDED] = (struct sluice_view_text){
 		    .text = b->fold_text + b->fold_start[k],
@@ -454,13 +459,10 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 								.start = b->fold_start,
 								.len = b->fold_len};
 	}
-	for (uint32_t k = 0; k < b->count; k++) {
-		struct sluice_match_set *set = &r->sets[k];
-		sluice_match_set_reset(set);
-		set->pack = pack;
-		set->disabled = disabled;
-		set->keep = keep;
-	}
+	sluice_match_set_reset(&r->none);
+	r->none.pack = pack;
+	r->none.disabled = disabled;
+	r->none.keep = keep;
 	memset(r->begun, 0, b->count);
 	/* A view with a regex database but no regex-ends (a pack built before
 	 * it existed) has every message scanned alone with the regex database;
@@ -483,8 +485,13 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 	 * the literal reports already in, then in the pack's order a regex
 	 * database if regex-ends picked the message, and the anchored ones, so
 	 * each message sees its reports in the same order as alone. */
-	struct batch_scan_ctx ctx = {
-	    .r = r, .count = b->count, .pack = pack, .b = b, .folded = folded};
+	struct batch_scan_ctx ctx = {.r = r,
+				     .count = b->count,
+				     .pack = pack,
+				     .b = b,
+				     .folded = folded,
+				     .disabled = disabled,
+				     .keep = keep};
 	for (size_t d = 0; d < pack->db_count; d++) {
 		const struct sluice_pack_db *db = &pack->dbs[d];
 		if (db->kind != SLUICE_DB_LITERAL && db->kind != SLUICE_DB_REGEX_ENDS)

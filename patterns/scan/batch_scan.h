@@ -132,6 +132,9 @@ struct sluice_batch_results {
 	uint8_t *regex_hit; /* per message: bit (1 << view): a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
 	uint8_t *begun;			  /* per message: states[k] made in this scan */
+	/* The result of every message of the last scan that no report reached
+	 * (most of them): one empty set, not one reset per message. */
+	struct sluice_match_set none;
 	/* Counters since init, for benchmarks and stats. */
 	uint64_t scans;	      /* sluice_batch_scan() calls */
 	uint64_t regex_scans; /* messages scanned alone with the regex database */
@@ -218,7 +221,7 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 static inline const struct sluice_match_set *
 sluice_batch_result(const struct sluice_batch_results *r, uint32_t i)
 {
-	return &r->sets[i];
+	return r->begun[i] ? &r->sets[i] : &r->none;
 }
 
 #endif
