@@ -126,6 +126,8 @@ def check_packet_path(c):
     for k in ("light", "light_batch"):
         c.number("msgs_per_s", k)
     c.number("ratios", "light_over_batch")
+    for k in ("never", "never_raw", "light"):
+        c.number("added_ns", f"{k}_own_ns_per_packet")
     if c.get("testpmd"):
         c.number("packets_per_s", "testpmd")
         c.number("ratios", "never_over_testpmd")

@@ -28,6 +28,7 @@ PROGRAMS = {
     "sluice": "dataplane/sluice",
     "sluicectl": "control/sluicectl",
     "sluice-scan-bench": "bench/scan/sluice-scan-bench",
+    "sluice-path-bench": "bench/path/sluice-path-bench",
     "sluice-kernel-bench": "bench/kernel/sluice-kernel-bench",
     "sluice-latency-bench": "bench/latency/sluice-latency-bench",
     "sluice-soak": "bench/soak/sluice-soak",

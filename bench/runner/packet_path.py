@@ -15,6 +15,12 @@ first CPU, the forwarding lcore on the second), rounds of, in this order:
               three contact regexes), its events written to /dev/null
   light_batch sluice-scan-bench --stages batch with the light pack on the
               corpus' messages: the scan alone, one core, no packets
+  own         sluice-path-bench with never, never_raw and light on the
+              capture: Sluice's own nanoseconds per packet, the worker's
+              burst code without DPDK (the copy a PMD makes timed apart and
+              taken off); beside testpmd's whole nanoseconds per packet it
+              says how the daemon's time splits, and never / testpmd reaches
+              0.5 only when never's own time is at most testpmd's
 
 Each round's ratios (never / testpmd and never_raw / testpmd in packets/s;
 light / light_batch in messages/s) are taken within the round, so a machine
@@ -152,6 +158,17 @@ def sluice_run(cfg, pack, tag, pcap_link, outdir, mean_pkt):
             "events_dropped": acc.get("events_dropped"), "command": run["command"]}
 
 
+def run_own(cfg, pack, pcap_link):
+    """sluice-path-bench's median own ns per packet for pack on the capture."""
+    argv = [cfg.prog("sluice-path-bench"), "--pack", pack, "--capture", str(pcap_link),
+            "--rounds", "1" if cfg.quick else "3", "--seconds", "0.3" if cfg.quick else "2"]
+    obj, r = proc.run_json(argv, 120, log=cfg.log)
+    own = (obj.get("own_ns_per_packet") or {}).get("median")
+    if own is None:
+        raise StageError("sluice-path-bench printed no own_ns_per_packet", r.stderr_tail(), r.command)
+    return own
+
+
 def added_ns(rnd):
     """What a round's ratios hide, in time: the never-matching pack's packet
     beyond testpmd's (what Sluice adds to the PMD), and the light pack's
@@ -166,6 +183,10 @@ def added_ns(rnd):
     light, batch = rnd["light"].get("msgs_per_s"), rnd["light_batch"].get("msgs_per_s")
     if light and batch:
         out["light_over_batch_ns_per_msg"] = 1e9 / light - 1e9 / batch
+    if tp:
+        out["testpmd_ns_per_packet"] = 1e9 / tp
+    for name, ns in (rnd.get("own") or {}).items():
+        out[f"{name}_own_ns_per_packet"] = ns
     return out
 
 
@@ -175,16 +196,22 @@ def run(cfg, results):
     pcap_link = corpus_pcap_link(cfg)
     mean_pkt = results["setup"]["corpus"]["pcap_stats"]["mean_packet_bytes"]
     have_testpmd = testpmd_path() is not None
+    # A build from before sluice-path-bench (run-bench --build OLD) still
+    # gives the daemon's figures.
+    have_own = not cfg.missing_programs(["sluice-path-bench"])
     rounds_n = 1 if cfg.quick else 3
     result = {"status": "ok", "rounds": [], "testpmd": TESTPMD if have_testpmd else None}
     if not have_testpmd:
         result["testpmd_note"] = (f"not measured: {TESTPMD} is not installed "
                                   "(Debian: apt-get install dpdk-dev)")
+    if not have_own:
+        result["own_note"] = "not measured: this build has no sluice-path-bench"
     try:
         packs = make_packs(cfg, outdir)
         for i in range(rounds_n):
             cfg.say(f"packet path: round {i + 1} of {rounds_n}"
-                    + (": testpmd," if have_testpmd else ":") + " never, never_raw, light, batch")
+                    + (": testpmd," if have_testpmd else ":")
+                    + " never, never_raw, light, batch, own")
             rnd = {}
             if have_testpmd:
                 rnd["testpmd"] = run_testpmd(cfg, pcap_link, outdir, str(i))
@@ -194,6 +221,9 @@ def run(cfg, results):
             obj, _ = run_scan_bench(cfg, packs["light"], cfg.corpus_txt, stages=["batch"])
             batch = ((obj.get("stages") or {}).get("batch") or {})
             rnd["light_batch"] = {"msgs_per_s": batch.get("msgs_per_s")}
+            if have_own:
+                rnd["own"] = {name: run_own(cfg, packs[name], pcap_link)
+                              for name in ("never", "never_raw", "light")}
             r = {}
             if have_testpmd:
                 tp = rnd["testpmd"]["packets_per_s"]

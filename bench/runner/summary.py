@@ -238,6 +238,15 @@ def packet_path_rows(st, results):
               f"light pack {added['light_over_batch_ns_per_msg']:.0f} ns a message beyond its batch scan"
               if "light_over_batch_ns_per_msg" in added else None]
         out.append(["packets", "what the packet path adds (medians)", "", "; ".join(x for x in ns if x)])
+    if "never_own_ns_per_packet" in added:
+        own = [f"{label} {added[f'{k}_own_ns_per_packet']:.0f} ns"
+               for k, label in (("never", "never-matching"), ("never_raw", "normalize: none"),
+                                ("light", "light")) if f"{k}_own_ns_per_packet" in added]
+        tp = added.get("testpmd_ns_per_packet")
+        note = (f"testpmd's whole packet {tp:.0f} ns: never / testpmd reaches 0.5x only when "
+                "never's own time is at most that" if tp else "testpmd not measured")
+        out.append(["packets", "Sluice's own time a packet, no DPDK",
+                    "; ".join(own), note])
     if st.get("status") != "ok":
         out.append(failed_row("packets", st))
     return out
