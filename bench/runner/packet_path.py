@@ -161,7 +161,8 @@ def sluice_run(cfg, pack, tag, pcap_link, outdir, mean_pkt):
 def run_own(cfg, pack, pcap_link):
     """sluice-path-bench's median own ns per packet for pack on the capture."""
     argv = [cfg.prog("sluice-path-bench"), "--pack", pack, "--capture", str(pcap_link),
-            "--rounds", "1" if cfg.quick else "3", "--seconds", "0.3" if cfg.quick else "2"]
+            "--rounds", "1" if cfg.quick else "3", "--seconds", "0.3" if cfg.quick else "2",
+            "--udp-port", str(cfg.udp_port)]
     obj, r = proc.run_json(argv, 120, log=cfg.log)
     own = (obj.get("own_ns_per_packet") or {}).get("median")
     if own is None:
