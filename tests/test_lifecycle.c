@@ -1422,7 +1422,9 @@ Test(protocol, reload_rollback_and_unload_per_slot)
 				    "\"version\":\"u1\",\"rules\":3,")),
 		     0, "%s", reply);
 	assert_has(reply, "\"generation\":2,");
-	assert_has(reply, "\"slot\":\"urgent\",\"previous_version\":null,\"dropped\":0,\"fold_unshared\":false,");
+	assert_has(
+	    reply,
+	    "\"slot\":\"urgent\",\"previous_version\":null,\"dropped\":0,\"fold_unshared\":false,");
 	free(reply);
 
 	reply = handle(&s, "status");
