@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checked_folds.h"
 #include "fold_data.h"
 #include "fold_table.h"
 #include "normalize.h"
@@ -209,9 +210,9 @@ static uint32_t fold_by_table(const uint8_t *msg, uint32_t len, uint8_t *want, u
 	return wlen;
 }
 
-/* sluice_fold_checked() on msg[0, len) from a buffer of exactly that size (a
- * read past it is ASan's to report): it accepts exactly the valid texts, and
- * folds those as the table says. */
+/* Each way of sluice_fold_checked() (checked_folds.h) on msg[0, len) from a
+ * buffer of exactly that size (a read past it is ASan's to report): it accepts
+ * exactly the valid texts, and folds those as the table says. */
 static void expect_checked_fold(const uint8_t *msg, uint32_t len, int round)
 {
 	static uint8_t want[1024 * SLUICE_FOLD_MAX_GROWTH];
@@ -220,20 +221,24 @@ static void expect_checked_fold(const uint8_t *msg, uint32_t len, int round)
 	cr_assert_not_null(exact);
 	memcpy(exact, msg, len);
 	bool valid = sluice_utf8_valid(exact, len);
-	bool ascii = !sluice_ascii_only(exact, len);
-	struct sluice_norm_view v;
-	cr_assert_eq(sluice_fold_checked(&table, exact, len, out, &v, &ascii), valid,
-		     "round %d: the check says %s of %u bytes", round, valid ? "invalid" : "valid",
-		     len);
-	if (valid) {
+	for (unsigned w = 0; w < ts_checked_fold_count(); w++) {
+		const char *way = ts_checked_folds[w].name;
+		bool ascii = !sluice_ascii_only(exact, len);
+		struct sluice_norm_view v;
+		cr_assert_eq(ts_checked_folds[w].fold(&table, exact, len, out, &v, &ascii), valid,
+			     "round %d, %s: the check says %s of %u bytes", round, way,
+			     valid ? "invalid" : "valid", len);
+		if (!valid)
+			continue;
 		uint32_t changed, wlen = fold_by_table(exact, len, want, &changed);
-		cr_assert_eq(ascii, sluice_ascii_only(exact, len), "round %d", round);
-		cr_assert_eq(v.identity, changed == 0, "round %d", round);
-		cr_assert_eq(v.folded, changed, "round %d", round);
-		cr_assert_eq(v.len, wlen, "round %d", round);
-		cr_assert_eq(memcmp(v.text, want, wlen), 0, "round %d", round);
+		cr_assert_eq(ascii, sluice_ascii_only(exact, len), "round %d, %s", round, way);
+		cr_assert_eq(v.identity, changed == 0, "round %d, %s", round, way);
+		cr_assert_eq(v.folded, changed, "round %d, %s", round, way);
+		cr_assert_eq(v.len, wlen, "round %d, %s", round, way);
+		cr_assert_eq(memcmp(v.text, want, wlen), 0, "round %d, %s", round, way);
 		/* a batch by reference takes the copy the check leaves */
-		cr_assert(!v.identity || memcmp(out, exact, len) == 0, "round %d: no copy", round);
+		cr_assert(!v.identity || memcmp(out, exact, len) == 0, "round %d, %s: no copy",
+			  round, way);
 	}
 	free(exact);
 }
@@ -327,12 +332,14 @@ Test(normalize, a_message_that_ends_before_an_unmapped_page_is_folded_without_a_
 	for (uint32_t len = 1; len <= 100 && len < sizeof(text); len++) {
 		uint8_t *msg = ts_page_end_copy(text, len);
 		bool whole = ((uint8_t)text[len] & 0xc0) != 0x80, ascii;
-		struct sluice_norm_view v;
-		cr_assert_eq(sluice_fold_checked(&table, msg, len, out, &v, &ascii), whole,
-			     "%u bytes", len);
-		if (whole)
-			cr_assert_eq(v.len, fold_by_table(msg, len, want, &(uint32_t){0}),
-				     "%u bytes", len);
+		for (unsigned w = 0; w < ts_checked_fold_count(); w++) {
+			struct sluice_norm_view v;
+			cr_assert_eq(ts_checked_folds[w].fold(&table, msg, len, out, &v, &ascii),
+				     whole, "%u bytes, %s", len, ts_checked_folds[w].name);
+			if (whole)
+				cr_assert_eq(v.len, fold_by_table(msg, len, want, &(uint32_t){0}),
+					     "%u bytes, %s", len, ts_checked_folds[w].name);
+		}
 		ts_page_end_free(msg);
 	}
 }

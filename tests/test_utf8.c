@@ -360,10 +360,27 @@ Test(utf8, valid_ascii_reports_a_character_anywhere)
 
 /* ---- the AVX2 validator and the block check against the scalar one ---- */
 
+/* One block of the check, SSE2 or AVX2. */
+static bool block_sse2(struct sluice_utf8_blocks *check, const uint8_t *p, uint32_t left,
+		       uint32_t *leads)
+{
+	return sluice_utf8_blocks_next(check, _mm_loadu_si128((const __m128i *)p),
+				       _mm_loadu_si128((const __m128i *)(p + 16)), left, leads);
+}
+
+static SLUICE_TARGET_AVX2 bool block_avx2(struct sluice_utf8_blocks *check, const uint8_t *p,
+					  uint32_t left, uint32_t *leads)
+{
+	return sluice_utf8_blocks_next256(check, _mm256_loadu_si256((const __m256i *)p), left,
+					  leads);
+}
+
 /* The block check as the fold drives it, 32 bytes at a time, from a copy
  * whose bytes past the text are never valid (80 and FF): it must ignore them.
  * Each accepted block's leads must be exactly its bytes C0..FF. */
-static bool blocks_valid(const uint8_t *s, size_t len, bool *ascii)
+static bool blocks_valid(bool (*block)(struct sluice_utf8_blocks *, const uint8_t *, uint32_t,
+				       uint32_t *),
+			 const uint8_t *s, size_t len, bool *ascii)
 {
 	uint8_t *padded = malloc(len + 32);
 	cr_assert_not_null(padded);
@@ -374,9 +391,7 @@ static bool blocks_valid(const uint8_t *s, size_t len, bool *ascii)
 	bool ok = true;
 	for (size_t i = 0; i < len && ok; i += 32) {
 		uint32_t leads, want = 0;
-		ok = sluice_utf8_blocks_next(&check, _mm_loadu_si128((const __m128i *)(padded + i)),
-					     _mm_loadu_si128((const __m128i *)(padded + i + 16)),
-					     (uint32_t)(len - i), &leads);
+		ok = block(&check, padded + i, (uint32_t)(len - i), &leads);
 		for (size_t k = 0; k < 32 && i + k < len; k++)
 			want |= (uint32_t)(padded[i + k] >= 0xc0) << k;
 		if (ok && leads != want)
@@ -416,12 +431,20 @@ static void expect_agree(const uint8_t *s, size_t len)
 		if (scalar != avx2)
 			disagree("AVX2", scalar, avx2, exact, len);
 	}
-	bool ascii = false, blocks = blocks_valid(exact, len, &ascii);
+	bool ascii = false, blocks = blocks_valid(block_sse2, exact, len, &ascii);
 	if (blocks && ascii != all_ascii)
 		cr_assert_fail("the block check says %s ASCII on %zu bytes",
 			       ascii ? "all" : "not all", len);
 	if (scalar != blocks)
 		disagree("the block check", scalar, blocks, exact, len);
+	if (sluice_utf8_avx2_usable()) {
+		blocks = blocks_valid(block_avx2, exact, len, &ascii);
+		if (blocks && ascii != all_ascii)
+			cr_assert_fail("the AVX2 block check says %s ASCII on %zu bytes",
+				       ascii ? "all" : "not all", len);
+		if (scalar != blocks)
+			disagree("the AVX2 block check", scalar, blocks, exact, len);
+	}
 	free(exact);
 }
 

@@ -73,11 +73,6 @@ bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len)
 	return invalid_at_scalar(s, len) == len;
 }
 
-bool sluice_utf8_avx2_usable(void)
-{
-	return __builtin_cpu_supports("avx2");
-}
-
 /* The CPU's features are read at each call: a test of one bit that the
  * runtime set at start, cheaper than an indirect call and free of state. */
 bool sluice_utf8_valid(const uint8_t *s, size_t len)

@@ -31,7 +31,13 @@ bool sluice_utf8_valid_ascii(const uint8_t *s, size_t len, bool *ascii);
  * sluice_utf8_valid_avx2() may be called only when sluice_utf8_avx2_usable(). */
 bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len);
 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len, bool *ascii);
-bool sluice_utf8_avx2_usable(void);
+
+/* Whether the CPU has AVX2: one bit the runtime set at start, read inline,
+ * since the fold asks it for every message (sluice_fold_checked()). */
+static inline bool sluice_utf8_avx2_usable(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
 
 /* Whether s[0..len) is all ASCII, sixteen bytes at a time. */
 bool sluice_ascii_only(const uint8_t *s, size_t len);

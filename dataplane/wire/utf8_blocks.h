@@ -25,11 +25,20 @@
  * in it needs lie inside the text (they may still prove invalid in the next
  * block), so a caller may read them; *leads gets the block's lead bytes, one
  * bit each. SSE2 only: every x86-64 CPU has it.
+ *
+ * The same check on one 256-bit vector, for CPUs with AVX2
+ * (sluice_utf8_avx2_usable()): sluice_utf8_load_block256() and
+ * sluice_utf8_blocks_next256(), same state and contract, called only from
+ * functions built for AVX2 (SLUICE_TARGET_AVX2). A byte's lead and length
+ * come from three signed comparisons rather than four bit planes, and every
+ * mask from one movemask: about a third fewer instructions a block, which
+ * the fold measured as a sixth of its time on a Zen 1 core.
  */
 #ifndef SLUICE_WIRE_UTF8_BLOCKS_H
 #define SLUICE_WIRE_UTF8_BLOCKS_H
 
 #include <emmintrin.h>
+#include <immintrin.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -142,6 +151,91 @@ static inline bool sluice_utf8_blocks_next(struct sluice_utf8_blocks *s, __m128i
 	s->expect = (uint32_t)(expect >> 32);
 	uint32_t rare = sluice_utf8_mask32(sluice_utf8_rare(lo), sluice_utf8_rare(hi)) & b7;
 	if ((rare | s->narrow) != 0 && !sluice_utf8_rare_ok(s, lo, hi, text, lead, b5, b4))
+		return false;
+	*leads = lead;
+	return true;
+}
+
+/* ---- AVX2 ---- */
+
+#define SLUICE_TARGET_AVX2 __attribute__((target("avx2")))
+
+/* The 32 bytes at p as sluice_utf8_load_block() loads them. */
+static inline SLUICE_TARGET_AVX2 __m256i sluice_utf8_load_block256(const uint8_t *p, uint32_t left)
+{
+	uint8_t tail[32];
+	if (left < 32 && !sluice_over_read_ok(p, 32)) {
+		memcpy(tail, p, left);
+		memset(tail + left, 0, 32 - left);
+		p = tail;
+	}
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline SLUICE_TARGET_AVX2 uint32_t sluice_utf8_mask256(__m256i v)
+{
+	return (uint32_t)_mm256_movemask_epi8(v);
+}
+
+static inline SLUICE_TARGET_AVX2 uint32_t sluice_utf8_eq_mask256(__m256i x, uint8_t byte)
+{
+	return sluice_utf8_mask256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)byte)));
+}
+
+/* sluice_utf8_rare_ok() on one vector. */
+static inline SLUICE_TARGET_AVX2 bool
+sluice_utf8_rare_ok256(struct sluice_utf8_blocks *s, __m256i x, uint32_t text, uint32_t lead)
+{
+	uint32_t b5 = sluice_utf8_mask256(_mm256_slli_epi16(x, 2));
+	uint32_t b4 = sluice_utf8_mask256(_mm256_slli_epi16(x, 3));
+	uint32_t never = (sluice_utf8_eq_mask256(x, 0xc0) | sluice_utf8_eq_mask256(x, 0xc1) |
+			  sluice_utf8_mask256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8((char)0xf4)))) &
+			 lead & text;
+	if (never != 0)
+		return false;
+	uint64_t e0 = (uint64_t)(sluice_utf8_eq_mask256(x, 0xe0) & text) << 1 | (s->narrow & 1);
+	uint64_t ed =
+	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xed) & text) << 1 | (s->narrow >> 1 & 1);
+	uint64_t f0 =
+	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xf0) & text) << 1 | (s->narrow >> 2 & 1);
+	uint64_t f4 =
+	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xf4) & text) << 1 | (s->narrow >> 3 & 1);
+	uint32_t bad = ((uint32_t)e0 & ~b5) | ((uint32_t)ed & b5) | ((uint32_t)f0 & ~(b5 | b4)) |
+		       ((uint32_t)f4 & (b5 | b4));
+	s->narrow = (uint32_t)(e0 >> 32 | (ed >> 32) << 1 | (f0 >> 32) << 2 | (f4 >> 32) << 3);
+	return bad == 0;
+}
+
+static inline SLUICE_TARGET_AVX2 bool
+sluice_utf8_blocks_next256(struct sluice_utf8_blocks *s, __m256i x, uint32_t left, uint32_t *leads)
+{
+	uint32_t text = left >= 32 ? UINT32_MAX : (1u << left) - 1;
+	uint32_t b7 = sluice_utf8_mask256(x) & text;
+	*leads = 0;
+	if ((b7 | s->expect | s->narrow) == 0)
+		return true;
+	s->high |= b7;
+	/* Signed: C0..FF, E0..FF and F0..FF are above BF, DF and EF; ASCII is
+	 * too, and b7 drops it. */
+	uint32_t lead =
+	    sluice_utf8_mask256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8((char)0xbf))) & b7;
+	uint32_t three =
+	    sluice_utf8_mask256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8((char)0xdf))) & b7;
+	uint32_t four =
+	    sluice_utf8_mask256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8((char)0xef))) & b7;
+	uint32_t cont = b7 & ~lead;
+	uint64_t expect =
+	    (uint64_t)lead << 1 | (uint64_t)three << 2 | (uint64_t)four << 3 | s->expect;
+	if ((uint32_t)expect != cont || (left < 64 && (expect >> left) != 0))
+		return false;
+	s->expect = (uint32_t)(expect >> 32);
+	/* C0, C1, E0, ED and F0..FF (the last are four). */
+	__m256i c0_c1 = _mm256_cmpeq_epi8(_mm256_and_si256(x, _mm256_set1_epi8((char)0xfe)),
+					  _mm256_set1_epi8((char)0xc0));
+	__m256i e0_ed = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xe0)),
+					_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xed)));
+	uint32_t rare = (sluice_utf8_mask256(_mm256_or_si256(c0_c1, e0_ed)) & b7) | four;
+	if ((rare | s->narrow) != 0 && !sluice_utf8_rare_ok256(s, x, text, lead))
 		return false;
 	*leads = lead;
 	return true;

@@ -209,8 +209,18 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
 	*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
 }
 
-bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
-			 uint8_t *out, struct sluice_norm_view *view, bool *ascii)
+/* The view of a checked text once its first folding character is known. */
+static void fold_checked_from(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint32_t first, uint8_t *out, struct sluice_norm_view *view)
+{
+	if (first == len)
+		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
+	else
+		fold_from(t, in, len, first, out, view);
+}
+
+bool sluice_fold_checked_sse2(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint8_t *out, struct sluice_norm_view *view, bool *ascii)
 {
 	/* One pass checks every block and, until it finds one, looks for the
 	 * first character to fold among the leads the check found; folding
@@ -232,11 +242,52 @@ bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, u
 			    i + first_folding_lead(t, in + i, loud_leads(t, &b, leads), len - i);
 	}
 	*ascii = check.high == 0;
-	if (first == len)
-		*view = (struct sluice_norm_view){.text = in, .len = len, .identity = true};
-	else
-		fold_from(t, in, len, first, out, view);
+	fold_checked_from(t, in, len, first, out, view);
 	return true;
+}
+
+/* loud_leads() on one 256-bit vector. */
+static inline SLUICE_TARGET_AVX2 uint32_t loud_leads256(const struct sluice_fold_table *t,
+							__m256i x, uint32_t leads)
+{
+	if (leads == 0)
+		return 0;
+	const __m256i from = _mm256_set1_epi8((char)t->quiet3_lo);
+	const __m256i span = _mm256_set1_epi8((char)(t->quiet3_hi - t->quiet3_lo));
+	__m256i d = _mm256_sub_epi8(x, from);
+	return leads & ~sluice_utf8_mask256(_mm256_cmpeq_epi8(_mm256_max_epu8(d, span), span));
+}
+
+/* sluice_fold_checked_sse2(), a block in one vector (utf8_blocks.h). */
+SLUICE_TARGET_AVX2 bool sluice_fold_checked_avx2(const struct sluice_fold_table *t,
+						 const uint8_t *in, uint32_t len, uint8_t *out,
+						 struct sluice_norm_view *view, bool *ascii)
+{
+	struct sluice_utf8_blocks check = {0};
+	uint32_t first = len;
+	for (uint32_t i = 0; i < len; i += 32) {
+		__m256i x = sluice_utf8_load_block256(in + i, len - i);
+		uint32_t leads;
+		_mm256_storeu_si256((__m256i *)(out + i), x);
+		if (!sluice_utf8_blocks_next256(&check, x, len - i, &leads))
+			return false;
+		if (first == len)
+			first =
+			    i + first_folding_lead(t, in + i, loud_leads256(t, x, leads), len - i);
+	}
+	*ascii = check.high == 0;
+	fold_checked_from(t, in, len, first, out, view);
+	return true;
+}
+
+/* The CPU's features are read at each call, as sluice_utf8_valid() does: one
+ * bit the runtime set at start. */
+bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			 uint8_t *out, struct sluice_norm_view *view, bool *ascii)
+{
+	if (sluice_utf8_avx2_usable())
+		return sluice_fold_checked_avx2(t, in, len, out, view, ascii);
+	return sluice_fold_checked_sse2(t, in, len, out, view, ascii);
 }
 
 void sluice_fold(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len, uint8_t *out,

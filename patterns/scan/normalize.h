@@ -80,9 +80,17 @@ void sluice_fold_unicode(const struct sluice_fold_table *t, const uint8_t *in, u
  * and *view are then to be ignored), else as sluice_fold_unicode(), with
  * *ascii saying whether every byte is ASCII, and out[0, len) a copy of the
  * text when it is its own fold (view->identity). Reads nothing outside in[0,
- * len) but what sluice_over_read_ok() allows. */
+ * len) but what sluice_over_read_ok() allows. Checked with AVX2 where the
+ * CPU has it (sluice_utf8_avx2_usable()), else with SSE2. */
 bool sluice_fold_checked(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
 			 uint8_t *out, struct sluice_norm_view *view, bool *ascii);
+
+/* Each way of sluice_fold_checked(), for the tests that compare them; the
+ * AVX2 one only where sluice_utf8_avx2_usable(). */
+bool sluice_fold_checked_sse2(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint8_t *out, struct sluice_norm_view *view, bool *ascii);
+bool sluice_fold_checked_avx2(const struct sluice_fold_table *t, const uint8_t *in, uint32_t len,
+			      uint8_t *out, struct sluice_norm_view *view, bool *ascii);
 
 /* The map of a text sluice_fold() changed: src[j] for each byte j of the
  * normalised text, exactly view->len entries (no slack written). */
