@@ -260,7 +260,10 @@ int main(int argc, char **argv)
 	       packets ? (double)stats.other_forwarded / (double)packets : 0.0,
 	       stats.messages - stats.verdicts[SLUICE_ACTION_NONE], stats.events_dropped);
 	sluice_packet_ctx_fini(&ctx);
+	const struct sluice_pack *urgent = gen->slot[SLUICE_SLOT_URGENT].pack;
 	sluice_generation_free(gen);
+	sluice_pack_free((struct sluice_pack *)urgent);
+	sluice_pack_free(pack);
 	sluice_event_ring_free(ring);
 	free(b.rooms);
 	corpus_packets_free(&capture);

@@ -99,6 +99,29 @@ static inline __m128i sluice_utf8_rare(__m128i x)
 	return _mm_or_si128(_mm_or_si128(c0_c1, f0_ff), _mm_or_si128(e0, ed));
 }
 
+/* The second bytes of a block's narrow leads (E0, ED, F0, F4: masks of where
+ * they stand) and of the block before's last one (s->narrow), against their
+ * ranges; b5 and b4 are the block's bit 5 and bit 4 masks. Notes the leads
+ * whose second byte is in the next block. */
+static inline bool sluice_utf8_narrow_ok(struct sluice_utf8_blocks *s, uint32_t text, uint32_t b5,
+					 uint32_t b4, uint32_t at_e0, uint32_t at_ed,
+					 uint32_t at_f0, uint32_t at_f4)
+{
+	/* Where each narrow lead's second byte is: the next position (the
+	 * structure check made it a continuation byte), or byte 0 of the next
+	 * block. */
+	uint64_t e0 = (uint64_t)(at_e0 & text) << 1 | (s->narrow & 1);
+	uint64_t ed = (uint64_t)(at_ed & text) << 1 | (s->narrow >> 1 & 1);
+	uint64_t f0 = (uint64_t)(at_f0 & text) << 1 | (s->narrow >> 2 & 1);
+	uint64_t f4 = (uint64_t)(at_f4 & text) << 1 | (s->narrow >> 3 & 1);
+	uint32_t bad = ((uint32_t)e0 & ~b5) |	     /* E0 80..9F: overlong */
+		       ((uint32_t)ed & b5) |	     /* ED A0..BF: surrogates */
+		       ((uint32_t)f0 & ~(b5 | b4)) | /* F0 80..8F: overlong */
+		       ((uint32_t)f4 & (b5 | b4));   /* F4 90..BF: past U+10FFFF */
+	s->narrow = (uint32_t)(e0 >> 32 | (ed >> 32) << 1 | (f0 >> 32) << 2 | (f4 >> 32) << 3);
+	return bad == 0;
+}
+
 /* The exact check of a block with a rare byte, or whose first byte is the
  * second byte of a narrow sequence; lead, b5 and b4 are its masks. */
 static inline bool sluice_utf8_rare_ok(struct sluice_utf8_blocks *s, __m128i lo, __m128i hi,
@@ -110,22 +133,9 @@ static inline bool sluice_utf8_rare_ok(struct sluice_utf8_blocks *s, __m128i lo,
 			 lead & text;
 	if (never != 0)
 		return false;
-	/* Where each narrow lead's second byte is: the next position (the
-	 * structure check made it a continuation byte), or byte 0 of the next
-	 * block. */
-	uint64_t e0 = (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xe0) & text) << 1 | (s->narrow & 1);
-	uint64_t ed =
-	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xed) & text) << 1 | (s->narrow >> 1 & 1);
-	uint64_t f0 =
-	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xf0) & text) << 1 | (s->narrow >> 2 & 1);
-	uint64_t f4 =
-	    (uint64_t)(sluice_utf8_eq_mask(lo, hi, 0xf4) & text) << 1 | (s->narrow >> 3 & 1);
-	uint32_t bad = ((uint32_t)e0 & ~b5) |	     /* E0 80..9F: overlong */
-		       ((uint32_t)ed & b5) |	     /* ED A0..BF: surrogates */
-		       ((uint32_t)f0 & ~(b5 | b4)) | /* F0 80..8F: overlong */
-		       ((uint32_t)f4 & (b5 | b4));   /* F4 90..BF: past U+10FFFF */
-	s->narrow = (uint32_t)(e0 >> 32 | (ed >> 32) << 1 | (f0 >> 32) << 2 | (f4 >> 32) << 3);
-	return bad == 0;
+	return sluice_utf8_narrow_ok(
+	    s, text, b5, b4, sluice_utf8_eq_mask(lo, hi, 0xe0), sluice_utf8_eq_mask(lo, hi, 0xed),
+	    sluice_utf8_eq_mask(lo, hi, 0xf0), sluice_utf8_eq_mask(lo, hi, 0xf4));
 }
 
 static inline bool sluice_utf8_blocks_next(struct sluice_utf8_blocks *s, __m128i lo, __m128i hi,
@@ -193,17 +203,9 @@ sluice_utf8_rare_ok256(struct sluice_utf8_blocks *s, __m256i x, uint32_t text, u
 			 lead & text;
 	if (never != 0)
 		return false;
-	uint64_t e0 = (uint64_t)(sluice_utf8_eq_mask256(x, 0xe0) & text) << 1 | (s->narrow & 1);
-	uint64_t ed =
-	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xed) & text) << 1 | (s->narrow >> 1 & 1);
-	uint64_t f0 =
-	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xf0) & text) << 1 | (s->narrow >> 2 & 1);
-	uint64_t f4 =
-	    (uint64_t)(sluice_utf8_eq_mask256(x, 0xf4) & text) << 1 | (s->narrow >> 3 & 1);
-	uint32_t bad = ((uint32_t)e0 & ~b5) | ((uint32_t)ed & b5) | ((uint32_t)f0 & ~(b5 | b4)) |
-		       ((uint32_t)f4 & (b5 | b4));
-	s->narrow = (uint32_t)(e0 >> 32 | (ed >> 32) << 1 | (f0 >> 32) << 2 | (f4 >> 32) << 3);
-	return bad == 0;
+	return sluice_utf8_narrow_ok(
+	    s, text, b5, b4, sluice_utf8_eq_mask256(x, 0xe0), sluice_utf8_eq_mask256(x, 0xed),
+	    sluice_utf8_eq_mask256(x, 0xf0), sluice_utf8_eq_mask256(x, 0xf4));
 }
 
 static inline SLUICE_TARGET_AVX2 bool
