@@ -57,6 +57,10 @@ struct sluice_burst_state {
 	struct sluice_batch texts;
 	struct sluice_batch_results main, urgent;
 	uint32_t packets, frame_count;
+	/* Of the round: bad datagrams and frames not plainly queued (invalid
+	 * or repaired), and the bytes of the queued frames' texts. */
+	uint32_t irregular;
+	uint64_t text_bytes;
 	struct pending_packet packet[PENDING_PACKETS];
 	struct sluice_frame_ref frames[PENDING_FRAMES];
 	uint8_t state[PENDING_FRAMES];		 /* enum frame_state */
@@ -136,8 +140,18 @@ static void check_texts(struct sluice_packet_ctx *ctx, uint8_t *const pkts[])
 				b->state[f] = FRAME_QUEUED_REPAIRED;
 				sluice_batch_repaired(&b->texts, k);
 			}
+			b->irregular++;
 		}
 	}
+}
+
+static void empty_round(struct sluice_burst_state *b)
+{
+	b->packets = 0;
+	b->frame_count = 0;
+	b->irregular = 0;
+	b->text_bytes = 0;
+	sluice_batch_reset(&b->texts);
 }
 
 /* Scans the round's texts with each pack, reports and applies every pending
@@ -151,6 +165,8 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	hs_error_t rc = HS_SUCCESS;
 	uint64_t unacted = 0, unacted_bytes = 0;
 
+	b->main.begun_count = 0;
+	b->urgent.begun_count = 0;
 	if (b->texts.count > 0) {
 		b->texts.fold_shared = ctx->fold_shared;
 		if (ctx->texts_by_ref)
@@ -160,6 +176,17 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 		if (with_urgent && rc == HS_SUCCESS)
 			rc = sluice_batch_scan(ctx->urgent_set.pack, ctx->urgent_scratch, &b->texts,
 					       &b->urgent, ctx->urgent_set.disabled, 0);
+	}
+	/* A round in which no report reached any message, with nothing bad in
+	 * it (most rounds of most traffic): every frame is kept and every
+	 * datagram forwarded as it came, nothing to report or rewrite. */
+	if (rc == HS_SUCCESS && b->irregular == 0 && b->main.begun_count == 0 &&
+	    b->urgent.begun_count == 0) {
+		for (uint32_t i = 0; i < b->packets; i++)
+			fates[b->packet[i].index] = SLUICE_FATE_FORWARD;
+		sluice_count_unacted(ctx->stats, b->frame_count, b->text_bytes);
+		empty_round(b);
+		return;
 	}
 	for (uint32_t i = 0; i < b->packets; i++) {
 		struct pending_packet *p = &b->packet[i];
@@ -171,6 +198,7 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 			continue;
 		}
 		uint8_t *pkt = pkts[p->index];
+		uint32_t removed = 0;
 		for (uint32_t f = p->first; f < p->first + p->count; f++) {
 			if (b->state[f] != FRAME_QUEUED)
 				sluice_report_bad(ctx, SLUICE_BAD_INVALID_UTF8,
@@ -178,6 +206,7 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 						  &p->view);
 			if (b->state[f] == FRAME_INVALID) {
 				b->outcome[f] = SLUICE_FRAME_BAD;
+				removed++;
 				continue;
 			}
 			uint32_t k = b->batch_index[f];
@@ -193,15 +222,19 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 			}
 			b->outcome[f] = (uint8_t)sluice_frame_verdict(
 			    ctx, pkt, &p->view, &b->frames[f], set, urgent, rc, &p->rw);
+			removed += b->outcome[f] != SLUICE_FRAME_KEPT;
 		}
-		fates[p->index] = sluice_datagram_settle(ctx, pkt, &lens[p->index], &p->view,
-							 &b->frames[p->first],
-							 &b->outcome[p->first], p->count, &p->rw);
+		/* Settling a datagram that keeps every frame as it came would
+		 * only say so. */
+		if (removed == 0 && !p->rw.changed)
+			fates[p->index] = SLUICE_FATE_FORWARD;
+		else
+			fates[p->index] = sluice_datagram_settle(
+			    ctx, pkt, &lens[p->index], &p->view, &b->frames[p->first],
+			    &b->outcome[p->first], p->count, &p->rw);
 	}
 	sluice_count_unacted(ctx->stats, unacted, unacted_bytes);
-	b->packets = 0;
-	b->frame_count = 0;
-	sluice_batch_reset(&b->texts);
+	empty_round(b);
 }
 
 /* Whether a datagram of these frames still fits the round. */
@@ -243,6 +276,7 @@ static void queue_frame(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	b->state[f] = FRAME_QUEUED;
 	if (k == SLUICE_BATCH_INVALID) {
 		bool ascii;
+		b->irregular++;
 		if (sluice_frame_text_check(ctx, pkt, &pp->view, frame, &pp->rw, &ascii) ==
 		    SLUICE_TEXT_BAD) {
 			b->state[f] = FRAME_INVALID;
@@ -317,6 +351,7 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 		if (cls == SLUICE_PKT_BAD) {
 			/* Reported in turn, when the packets before it are. */
 			bool framed = sluice_bad_reason_in_payload(why);
+			b->irregular++;
 			b->packet[p] = (struct pending_packet){
 			    .index = i,
 			    .first = b->frame_count,
@@ -335,6 +370,7 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 		uint32_t first = b->frame_count;
 		for (uint32_t f = 0; f < d->frame_count; f++) {
 			b->frames[first + f] = d->frames[f];
+			b->text_bytes += d->frames[f].text_len;
 			queue_frame(ctx, pkts, p, first + f, &d->frames[f]);
 		}
 		b->frame_count += d->frame_count;

@@ -81,10 +81,21 @@ struct run_result {
 	struct sluice_worker_stats stats;
 	struct sluice_event *events;
 	size_t event_count;
+	/* Bursts in which nothing matched and nothing was bad, and the others. */
+	uint32_t quiet_bursts, busy_bursts;
 };
 
+static uint64_t stats_noted(const struct sluice_worker_stats *s)
+{
+	uint64_t n = s->matches + s->utf8_repaired;
+	for (unsigned i = 0; i < SLUICE_BAD_REASON_COUNT; i++)
+		n += s->bad[i];
+	return n;
+}
+
+/* damaged: bad input and chained packets mixed in (damage()). */
 static void run(struct sluice_generation *gen, enum sluice_scan_mode mode,
-		enum sluice_bad_policy utf8_policy, struct run_result *out)
+		enum sluice_bad_policy utf8_policy, bool damaged, struct run_result *out)
 {
 	struct sluice_message_decoder dec;
 	struct sluice_packet_ctx ctx;
@@ -111,15 +122,21 @@ static void run(struct sluice_generation *gen, enum sluice_scan_mode mode,
 		for (uint16_t k = 0; k < n; k++) {
 			pkts[k] = copy + corpus.offset[first + k];
 			lens[k] = corpus.len[first + k];
-			damage(pkts[k], &lens[k], first + k);
+			if (damaged)
+				damage(pkts[k], &lens[k], first + k);
 			/* Every 53rd packet arrives chained: only its first 64
 			 * bytes are contiguous. */
-			partial[k] = (first + k) % 53 == 0;
+			partial[k] = damaged && (first + k) % 53 == 0;
 			if (partial[k] && lens[k] > 64)
 				lens[k] = 64;
 		}
 		sluice_packet_ctx_bind(&ctx, gen, first);
+		uint64_t noted = stats_noted(&out->stats);
 		sluice_burst_process(&ctx, pkts, lens, partial, n, fates);
+		if (stats_noted(&out->stats) == noted)
+			out->quiet_bursts++;
+		else
+			out->busy_bursts++;
 		for (uint16_t k = 0; k < n; k++) {
 			uint32_t head[2] = {fates[k] == SLUICE_FATE_FORWARD ? lens[k] : 0,
 					    (uint32_t)fates[k]};
@@ -144,8 +161,33 @@ static void free_result(struct run_result *r)
 	free(r->events);
 }
 
+/* Runs the corpus through both modes and asserts they agree in everything;
+ * the caller frees the runs. */
+static void compare_runs(const char *pack_rel, const char *urgent_rel,
+			 enum sluice_bad_policy utf8_policy, bool damaged, struct run_result *alone,
+			 struct run_result *batched);
+
 static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
 			     enum sluice_bad_policy utf8_policy)
+{
+	struct run_result alone, batched;
+	compare_runs(pack_rel, urgent_rel, utf8_policy, true, &alone, &batched);
+	cr_assert_gt(alone.stats.messages, 10000);
+	cr_assert_gt(alone.stats.verdicts[SLUICE_ACTION_BLOCK] +
+			 alone.stats.verdicts[SLUICE_ACTION_MASK] +
+			 alone.stats.verdicts[SLUICE_ACTION_FLAG],
+		     100, "the corpus must exercise verdicts");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MAGIC], 0, "the corpus must hold bad input");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_INVALID_UTF8] + alone.stats.utf8_repaired, 5,
+		     "and invalid text");
+	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MULTI_SEGMENT], 0, "and chained packets");
+	free_result(&alone);
+	free_result(&batched);
+}
+
+static void compare_runs(const char *pack_rel, const char *urgent_rel,
+			 enum sluice_bad_policy utf8_policy, bool damaged, struct run_result *alone,
+			 struct run_result *batched)
 {
 	char err[2048] = "";
 	struct sluice_pack *pack = NULL, *urgent = NULL;
@@ -179,37 +221,24 @@ static void expect_same_runs(const char *pack_rel, const char *urgent_rel,
 		}
 	}
 
-	struct run_result alone, batched;
-	run(gen, SLUICE_SCAN_MESSAGE, utf8_policy, &alone);
-	run(gen, SLUICE_SCAN_BATCH, utf8_policy, &batched);
-
-	cr_assert_gt(alone.stats.messages, 10000);
-	cr_assert_gt(alone.stats.verdicts[SLUICE_ACTION_BLOCK] +
-			 alone.stats.verdicts[SLUICE_ACTION_MASK] +
-			 alone.stats.verdicts[SLUICE_ACTION_FLAG],
-		     100, "the corpus must exercise verdicts");
-	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MAGIC], 0, "the corpus must hold bad input");
-	cr_assert_gt(alone.stats.bad[SLUICE_BAD_INVALID_UTF8] + alone.stats.utf8_repaired, 5,
-		     "and invalid text");
-	cr_assert_gt(alone.stats.bad[SLUICE_BAD_MULTI_SEGMENT], 0, "and chained packets");
+	run(gen, SLUICE_SCAN_MESSAGE, utf8_policy, damaged, alone);
+	run(gen, SLUICE_SCAN_BATCH, utf8_policy, damaged, batched);
 	cr_assert_eq(
-	    memcmp(&alone.stats, &batched.stats, sizeof(alone.stats)), 0,
+	    memcmp(&alone->stats, &batched->stats, sizeof(alone->stats)), 0,
 	    "counters differ (messages %llu vs %llu, matches %llu vs %llu)",
-	    (unsigned long long)alone.stats.messages, (unsigned long long)batched.stats.messages,
-	    (unsigned long long)alone.stats.matches, (unsigned long long)batched.stats.matches);
-	cr_assert_eq(alone.len, batched.len, "output lengths differ");
-	cr_assert_eq(memcmp(alone.bytes, batched.bytes, alone.len), 0, "output bytes differ");
-	cr_assert_eq(alone.event_count, batched.event_count);
-	for (size_t e = 0; e < alone.event_count; e++)
-		cr_assert_eq(memcmp(&alone.events[e], &batched.events[e], sizeof(alone.events[e])),
-			     0, "event %zu differs (kind %u/%u, msg %llu/%llu)", e,
-			     alone.events[e].kind, batched.events[e].kind,
-			     (unsigned long long)alone.events[e].msg_id,
-			     (unsigned long long)batched.events[e].msg_id);
+	    (unsigned long long)alone->stats.messages, (unsigned long long)batched->stats.messages,
+	    (unsigned long long)alone->stats.matches, (unsigned long long)batched->stats.matches);
+	cr_assert_eq(alone->len, batched->len, "output lengths differ");
+	cr_assert_eq(memcmp(alone->bytes, batched->bytes, alone->len), 0, "output bytes differ");
+	cr_assert_eq(alone->event_count, batched->event_count);
+	for (size_t e = 0; e < alone->event_count; e++)
+		cr_assert_eq(
+		    memcmp(&alone->events[e], &batched->events[e], sizeof(alone->events[e])), 0,
+		    "event %zu differs (kind %u/%u, msg %llu/%llu)", e, alone->events[e].kind,
+		    batched->events[e].kind, (unsigned long long)alone->events[e].msg_id,
+		    (unsigned long long)batched->events[e].msg_id);
 	cr_log_info("%s: %llu messages, %zu events, identical", pack_rel,
-		    (unsigned long long)alone.stats.messages, alone.event_count);
-	free_result(&alone);
-	free_result(&batched);
+		    (unsigned long long)alone->stats.messages, alone->event_count);
 	sluice_generation_free(gen);
 	sluice_pack_free(urgent);
 	sluice_pack_free(pack);
@@ -234,6 +263,24 @@ Test(burst_process, urgent_pack_and_utf8_repair_change_nothing_between_modes, .t
 			 SLUICE_POLICY_REPLACE);
 	/* a pack that scans raw text: texts copied, and checked as they are */
 	expect_same_runs("tests/data/batch/raw-contact.yaml", NULL, SLUICE_POLICY_REPLACE);
+}
+
+Test(burst_process, rounds_nothing_reached_are_counted_and_forwarded_as_alone, .timeout = 300)
+{
+	/* Undamaged traffic and a pack that matches now and then: a burst in
+	 * which no report reaches any message is forwarded and counted in
+	 * bulk (close_round()), the others frame by frame. Both must come out
+	 * as per-message mode's, and the corpus must hold both. */
+	struct run_result alone, batched;
+	compare_runs("tests/data/batch/rare.yaml", NULL, SLUICE_POLICY_DROP, false, &alone,
+		     &batched);
+	cr_log_info("bursts: %u quiet, %u with a match", batched.quiet_bursts, batched.busy_bursts);
+	cr_assert_gt(batched.quiet_bursts, 20);
+	cr_assert_gt(batched.busy_bursts, 10);
+	cr_assert_gt(alone.stats.verdicts[SLUICE_ACTION_NONE], 10000);
+	cr_assert_gt(alone.stats.bytes_scanned, 100000);
+	free_result(&alone);
+	free_result(&batched);
 }
 
 static void large_corpus(void)

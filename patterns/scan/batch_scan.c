@@ -381,6 +381,7 @@ static struct sluice_scan_state *message_state(const struct batch_scan_ctx *ctx,
 		st->fold = b->folded_by; /* maps back as it folded */
 	}
 	r->begun[k] = 1;
+	r->begun_count++;
 	return st;
 }
 
@@ -439,6 +440,7 @@ hs_error_t sluice_batch_scan(const struct sluice_pack *pack, hs_scratch_t *scrat
 			     struct sluice_batch *b, struct sluice_batch_results *r,
 			     const uint8_t *disabled, uint8_t keep)
 {
+	r->begun_count = 0;
 	if (b->count == 0)
 		return HS_SUCCESS;
 	if (b->count > r->cap)

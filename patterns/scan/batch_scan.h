@@ -132,6 +132,7 @@ struct sluice_batch_results {
 	uint8_t *regex_hit; /* per message: bit (1 << view): a regex-ends report ended in it */
 	struct sluice_scan_state *states; /* per message, during a scan */
 	uint8_t *begun;			  /* per message: states[k] made in this scan */
+	uint32_t begun_count;		  /* messages with begun set: 0, every result is none */
 	/* The result of every message of the last scan that no report reached
 	 * (most of them): one empty set, not one reset per message. */
 	struct sluice_match_set none;
