@@ -32,7 +32,8 @@ static const struct cli_option options[] = {
      .kind = CLI_STRING,
      CLI_FIELD(struct options, pack),
      .value_name = "FILE",
-     .help = "rule file (.yaml) or pack whose rules the events name"},
+     .help = "rule file (.yaml) or pack whose rules the events name",
+     .required = true},
     {.name = "out",
      .kind = CLI_STRING,
      CLI_FIELD(struct options, out),
@@ -55,6 +56,7 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_program program = {
+    .name = "sluice-event-bench",
     .usage_head = "usage: sluice-event-bench --pack PACK [--out FILE] [--events N] [--rounds N]\n\n"
 		  "Events formatted and written by the event sink, one core.\n\n",
     .usage_tail = "\nPrints one JSON object on stdout.\n",
@@ -87,20 +89,9 @@ int main(int argc, char **argv)
 {
 	struct options o = {.out = "/dev/null", .events = 2000000, .rounds = 5};
 	char err[512];
-	struct cli_parsed parsed;
-	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
-	case CLI_RUN:
-		break;
-	case CLI_HELP:
-		return 0;
-	default:
-		fprintf(stderr, "sluice-event-bench: %s\n", err);
-		return 2;
-	}
-	if (o.pack == NULL) {
-		fprintf(stderr, "sluice-event-bench: --pack is required\n");
-		return 2;
-	}
+	int status = cli_parse_main(&program, argc, argv, &o, NULL);
+	if (status != CLI_MAIN_RUN)
+		return status;
 	struct sluice_pack *pack;
 	if (sluice_pack_load(o.pack, &pack, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-event-bench: %s\n", err);

@@ -59,6 +59,7 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_program program = {
+    .name = "sluice-event-bus-bench",
     .usage_head = "usage: sluice-event-bus-bench [--events N] [--rounds N] [--pending N]\n\n"
 		  "Events published to NATS JetStream through the sink and the bus, with and"
 		  " without the spool; starts its own nats-server.\n\n",
@@ -218,17 +219,9 @@ out:
 int main(int argc, char **argv)
 {
 	struct options o = {.events = 200000, .rounds = 5, .pending = 1024};
-	char err[512];
-	struct cli_parsed parsed;
-	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
-	case CLI_RUN:
-		break;
-	case CLI_HELP:
-		return 0;
-	default:
-		fprintf(stderr, "sluice-event-bus-bench: %s\n", err);
-		return 2;
-	}
+	int status = cli_parse_main(&program, argc, argv, &o, NULL);
+	if (status != CLI_MAIN_RUN)
+		return status;
 	if (ts_nats_server_path() == NULL) {
 		fprintf(stderr, "sluice-event-bus-bench: nats-server is not installed\n");
 		return 1;

@@ -61,6 +61,7 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_program program = {
+    .name = "sluice-fleet-bench",
     .usage_head = "usage: sluice-fleet-bench [--publishes N] [--build DIR] [--rules YAML]\n\n"
 		  "Time from `sluicectl fleet publish` to every one of three gateways running"
 		  " the new pack; starts its own nats-server and daemons.\n\n",
@@ -190,16 +191,9 @@ int main(int argc, char **argv)
 	struct options o = {
 	    .publishes = 7, .build = "build", .rules = "patterns/rules/default.yaml"};
 	char err[512];
-	struct cli_parsed parsed;
-	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
-	case CLI_RUN:
-		break;
-	case CLI_HELP:
-		return 0;
-	default:
-		fprintf(stderr, "sluice-fleet-bench: %s\n", err);
-		return 2;
-	}
+	int status = cli_parse_main(&program, argc, argv, &o, NULL);
+	if (status != CLI_MAIN_RUN)
+		return status;
 	char log[600], ctl[600], exe[600], tool[600], base[600], pub[600];
 	if (mkdtemp(dir) == NULL)
 		return 1;

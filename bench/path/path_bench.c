@@ -51,7 +51,8 @@ static const struct cli_option options[] = {
      .kind = CLI_STRING,
      CLI_FIELD(struct options, pack),
      .value_name = "FILE",
-     .help = "the main slot's pack (.pack or .yaml)"},
+     .help = "the main slot's pack (.pack or .yaml)",
+     .required = true},
     {.name = "urgent",
      .kind = CLI_STRING,
      CLI_FIELD(struct options, urgent),
@@ -61,7 +62,8 @@ static const struct cli_option options[] = {
      .kind = CLI_STRING,
      CLI_FIELD(struct options, capture),
      .value_name = "PCAP",
-     .help = "the packets (Ethernet pcap), e.g. bench/run-bench's corpus.pcap"},
+     .help = "the packets (Ethernet pcap), e.g. bench/run-bench's corpus.pcap",
+     .required = true},
     {.name = "seconds",
      .kind = CLI_DOUBLE,
      CLI_FIELD(struct options, seconds),
@@ -93,6 +95,7 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_program program = {
+    .name = "sluice-path-bench",
     .usage_head = "usage: sluice-path-bench --pack PACK --capture PCAP [options]\n\n"
 		  "Sluice's own nanoseconds per packet of the capture, one core, no DPDK.\n\n",
     .usage_tail = "\nPrints one JSON object on stdout.\n",
@@ -179,20 +182,9 @@ int main(int argc, char **argv)
 	struct options o = {
 	    .seconds = 2, .rounds = 5, .burst = 32, .udp_port = SLUICE_WIRE_DEFAULT_PORT};
 	char err[1024];
-	struct cli_parsed parsed;
-	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
-	case CLI_RUN:
-		break;
-	case CLI_HELP:
-		return 0;
-	default:
-		fprintf(stderr, "sluice-path-bench: %s\n", err);
-		return 2;
-	}
-	if (o.pack == NULL || o.capture == NULL) {
-		fprintf(stderr, "sluice-path-bench: --pack and --capture are required\n");
-		return 2;
-	}
+	int status = cli_parse_main(&program, argc, argv, &o, NULL);
+	if (status != CLI_MAIN_RUN)
+		return status;
 	struct sluice_pack *pack;
 	struct corpus_packets capture;
 	if (sluice_pack_load(o.pack, &pack, err, sizeof(err)) != 0 ||

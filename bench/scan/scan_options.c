@@ -91,7 +91,8 @@ static const struct cli_option options[OPT_COUNT] = {
 		  .kind = CLI_STRING,
 		  CLI_FIELD(struct scan_options, pack_path),
 		  .value_name = "FILE",
-		  .help = "a YAML rule file (compiled here) or a compiled .pack"},
+		  .help = "a YAML rule file (compiled here) or a compiled .pack",
+		  .required = true},
     [OPT_CORPUS] = {.name = "corpus",
 		    .short_name = 'c',
 		    .kind = CLI_STRING,
@@ -218,10 +219,6 @@ enum scan_options_result scan_options_parse(int argc, char **argv, struct scan_o
 		o->rounds = o->quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
 	if (!parsed.seen[OPT_MIN_SECONDS])
 		o->min_seconds = o->quick ? QUICK_MIN_SECONDS : DEFAULT_MIN_SECONDS;
-	if (o->pack_path == NULL) {
-		snprintf(err, err_len, "--pack is required (see --help)");
-		return SCAN_OPTIONS_BAD;
-	}
 	if (o->corpus_path == NULL && !o->stats_only) {
 		snprintf(err, err_len, "--corpus is required unless --stats-only (see --help)");
 		return SCAN_OPTIONS_BAD;

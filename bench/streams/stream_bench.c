@@ -58,12 +58,14 @@ static const struct cli_option options[] = {
      .kind = CLI_STRING,
      CLI_FIELD(struct options, pack),
      .value_name = "FILE",
-     .help = "rule file (.yaml) or pack"},
+     .help = "rule file (.yaml) or pack",
+     .required = true},
     {.name = "corpus",
      .kind = CLI_STRING,
      CLI_FIELD(struct options, corpus),
      .value_name = "TEXTS",
-     .help = "messages, 'msg_id<TAB>text' per line (sluice-gen --text-out)"},
+     .help = "messages, 'msg_id<TAB>text' per line (sluice-gen --text-out)",
+     .required = true},
     {.name = "messages",
      .kind = CLI_UNSIGNED,
      CLI_FIELD(struct options, messages),
@@ -102,6 +104,7 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_program program = {
+    .name = "sluice-stream-bench",
     .usage_head = "usage: sluice-stream-bench --pack PACK --corpus TEXTS [options]\n\n"
 		  "WebSocket in TCP against UDP frames, one core, same messages and pack.\n\n",
     .usage_tail = "\nPrints one JSON object on stdout.\n",
@@ -488,20 +491,9 @@ int main(int argc, char **argv)
 {
 	struct options o = {.messages = 20000, .rounds = 7, .flows = 256, .table_flows = 100000};
 	char err[512];
-	struct cli_parsed parsed;
-	switch (cli_parse(&program, argc, argv, &o, &parsed, err, sizeof(err))) {
-	case CLI_RUN:
-		break;
-	case CLI_HELP:
-		return 0;
-	default:
-		fprintf(stderr, "sluice-stream-bench: %s\n", err);
-		return 2;
-	}
-	if (o.pack == NULL || o.corpus == NULL) {
-		fprintf(stderr, "sluice-stream-bench: --pack and --corpus are required\n");
-		return 2;
-	}
+	int status = cli_parse_main(&program, argc, argv, &o, NULL);
+	if (status != CLI_MAIN_RUN)
+		return status;
 	struct sluice_pack *pack;
 	struct corpus_texts corpus;
 	if (sluice_pack_load(o.pack, &pack, err, sizeof(err)) != 0 ||

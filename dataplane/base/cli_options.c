@@ -314,7 +314,34 @@ enum cli_result cli_parse(const struct cli_program *p, int argc, char **argv, vo
 			 argv[optind]);
 		return CLI_BAD_VALUE;
 	}
+	for (size_t i = 0; i < p->option_count; i++) {
+		if (p->options[i].required && !parsed->seen[i]) {
+			snprintf(
+			    err, err_len,
+			    wording(p->wording.missing_required, "--%s is required (see --help)"),
+			    p->options[i].name);
+			return CLI_BAD_VALUE;
+		}
+	}
 	return CLI_RUN;
+}
+
+int cli_parse_main(const struct cli_program *p, int argc, char **argv, void *target,
+		   struct cli_parsed *parsed)
+{
+	char err[512] = "";
+	switch (cli_parse(p, argc, argv, target, parsed, err, sizeof(err))) {
+	case CLI_RUN:
+		return CLI_MAIN_RUN;
+	case CLI_HELP:
+		return 0;
+	case CLI_BAD_VALUE:
+	case CLI_BAD_OPTION:
+		break;
+	}
+	if (err[0] != '\0')
+		fprintf(stderr, "%s: %s\n", p->name, err);
+	return 2;
 }
 
 static void usage_line(const struct cli_program *p, const struct cli_option *opt, FILE *out)

@@ -12,6 +12,9 @@
  * - A refused command line returns CLI_BAD_VALUE or CLI_BAD_OPTION with the
  *   reason in err (the caller prints it after its program name); err is empty
  *   only where the program keeps getopt's own complaints (getopt_complains).
+ *   An option marked required and not given is a CLI_BAD_VALUE too.
+ * - cli_parse_main() is the same for a program's main(): it prints the
+ *   refusal after the program's name and says what to exit with.
  * - The wording of every message is the program's (struct cli_wording), so
  *   programs that shared this parser late keep the words they always printed;
  *   a NULL wording takes the common one given beside each field.
@@ -65,6 +68,7 @@ struct cli_option {
 	const char *value_name;	    /* in the help: "--name VALUE" */
 	const char *help;	    /* lines separated by '\n'; NULL: not listed
 				     * (the usage line shows it) */
+	bool required;		    /* a command line without it is refused */
 };
 
 /* The field an option fills: CLI_FIELD(struct my_options, member). */
@@ -89,9 +93,12 @@ struct cli_wording {
 	const char *unsigned_range;
 	/* low, high; "a number above %g and at most %g" */
 	const char *double_range;
+	/* name; "--%s is required (see --help)" */
+	const char *missing_required;
 };
 
 struct cli_program {
+	const char *name;	/* for cli_parse_main()'s messages */
 	const char *usage_head; /* the usage before the option lines */
 	const char *usage_tail; /* and after them */
 	const struct cli_option *options;
@@ -129,6 +136,13 @@ enum cli_result cli_parse(const struct cli_program *program, int argc, char **ar
 			  struct cli_parsed *parsed, char *err, size_t err_len);
 
 void cli_usage(const struct cli_program *program, FILE *out);
+
+/* cli_parse() for a program's main(): CLI_MAIN_RUN to go on, or the status to
+ * exit with: 0 after --help, 2 after a refusal, which it prints on stderr
+ * after the program's name. */
+#define CLI_MAIN_RUN (-1)
+int cli_parse_main(const struct cli_program *program, int argc, char **argv, void *target,
+		   struct cli_parsed *parsed);
 
 /* The strings of a CLI_LIST option, in the order given. */
 struct cli_list {
