@@ -165,6 +165,8 @@ static void close_round(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], ui
 	hs_error_t rc = HS_SUCCESS;
 	uint64_t unacted = 0, unacted_bytes = 0;
 
+	/* A pack not scanned below (no texts, no urgent pack, a failed scan
+	 * before it) began nothing. */
 	b->main.begun_count = 0;
 	b->urgent.begun_count = 0;
 	if (b->texts.count > 0) {

@@ -316,10 +316,7 @@ enum cli_result cli_parse(const struct cli_program *p, int argc, char **argv, vo
 	}
 	for (size_t i = 0; i < p->option_count; i++) {
 		if (p->options[i].required && !parsed->seen[i]) {
-			snprintf(
-			    err, err_len,
-			    wording(p->wording.missing_required, "--%s is required (see --help)"),
-			    p->options[i].name);
+			snprintf(err, err_len, "--%s is required (see --help)", p->options[i].name);
 			return CLI_BAD_VALUE;
 		}
 	}

@@ -93,8 +93,6 @@ struct cli_wording {
 	const char *unsigned_range;
 	/* low, high; "a number above %g and at most %g" */
 	const char *double_range;
-	/* name; "--%s is required (see --help)" */
-	const char *missing_required;
 };
 
 struct cli_program {
