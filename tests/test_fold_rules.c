@@ -413,6 +413,49 @@ Test(fold_rules, lint_says_where_folding_changes_a_rule)
 	sluice_diag_list_free(&clean);
 }
 
+/* The warning for code on rule at line, or NULL. */
+static const struct sluice_diag *warning_at(const struct sluice_diag_list *d, const char *code,
+					    const char *rule)
+{
+	for (size_t i = 0; i < d->count; i++) {
+		const struct sluice_diag *x = &d->items[i];
+		if (x->level == SLUICE_DIAG_WARNING && strcmp(x->code, code) == 0 &&
+		    x->rule_id != NULL && strcmp(x->rule_id, rule) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+Test(fold_rules, lint_warns_of_separators_between_latin_letters_only)
+{
+	struct sluice_diag_list d = {0};
+	build_with_diags("lang_optin_lint.yaml", &d);
+	/* Where the Latin alternative begins, named in the message. */
+	const struct sluice_diag *w = warning_at(&d, "separators-latin", "latin-alternative");
+	cr_assert_not_null(w);
+	cr_expect_eq(w->line, 10);
+	cr_expect_eq(w->column, 18);
+	cr_expect(strstr(w->message, "'online\\s+casino'") != NULL, "%s", w->message);
+	w = warning_at(&d, "separators-latin", "latin-literal");
+	cr_assert_not_null(w);
+	cr_expect(strstr(w->message, "'weixin'") != NULL, "%s", w->message);
+	/* A list names the line, once for the rule. */
+	w = warning_at(&d, "separators-latin", "latin-list");
+	cr_assert_not_null(w);
+	cr_expect(strstr(w->message, "literal 2: ") != NULL && strstr(w->message, "'vx'") != NULL,
+		  "%s", w->message);
+	/* A Chinese character in the alternative, no separators, or one
+	 * character with nothing to put separators between: no warning. */
+	cr_expect_null(warning_at(&d, "separators-latin", "anchored"));
+	cr_expect_null(warning_at(&d, "separators-latin", "no-separators"));
+	cr_expect_null(warning_at(&d, "separators-latin", "one-letter"));
+	size_t latin = 0;
+	for (size_t i = 0; i < d.count; i++)
+		latin += strcmp(d.items[i].code, "separators-latin") == 0;
+	cr_expect_eq(latin, 3);
+	sluice_diag_list_free(&d);
+}
+
 Test(fold_rules, missing_unicode_data_is_refused_naming_the_package)
 {
 	struct sluice_fold_table t;

@@ -1073,6 +1073,27 @@ static void warn_folds(struct build *b, size_t i, const char *written,
 			  "or add normalize: false");
 }
 
+/* Lint's warning for separators let in between ASCII characters only: each
+ * Latin letter then starts a match attempt (docs/rule-language.md). */
+static void warn_latin_spread(struct build *b, size_t i, const char *written,
+			      const struct sluice_fold_note *n, size_t literal)
+{
+	const struct sluice_rule *r = &b->rules->rules[i];
+	char which[48] = "";
+
+	if (n->latin_spread == 0)
+		return;
+	if (literal)
+		snprintf(which, sizeof(which), "literal %zu: ", literal);
+	rule_warn(b, i, body_loc_at(r, literal ? 0 : n->latin_at), "separators-latin",
+		  "%sslow: separators between the characters of '%.*s'%s leave Hyperscan no "
+		  "literal longer than one character to start from, and such starts are "
+		  "everywhere in text; give Latin terms a rule of their own without "
+		  "separators, or keep a Chinese character in the alternative",
+		  which, (int)n->latin_len, written + n->latin_at,
+		  n->latin_spread > 1 ? " (and of more alternatives like it)" : "");
+}
+
 /* A literal or list rule that opted in: each literal widened into a pattern
  * (rule_fold.h), compiled as a regex. -1 when out of memory. */
 static int widen_literals(struct build *b, size_t i, const struct sluice_fold_table *t)
@@ -1080,6 +1101,8 @@ static int widen_literals(struct build *b, size_t i, const struct sluice_fold_ta
 	const struct sluice_rule *r = &b->rules->rules[i];
 	size_t n = literal_count(r);
 	struct sluice_fold_note note;
+
+	bool warned = false;
 
 	b->wide[i] = calloc(n ? n : 1, sizeof(**b->wide));
 	if (b->wide[i] == NULL) {
@@ -1092,6 +1115,12 @@ static int widen_literals(struct build *b, size_t i, const struct sluice_fold_ta
 						      &b->wide[i][k], &note) != 0) {
 			b->oom = true;
 			return -1;
+		}
+		/* One warning per rule: a list can hold thousands. */
+		if (l.len > 0 && note.latin_spread > 0 && !warned) {
+			warn_latin_spread(b, i, l.text, &note,
+					  n > 1 || r->kind == SLUICE_RULE_LIST ? k + 1 : 0);
+			warned = true;
 		}
 	}
 	return 0;
@@ -1118,6 +1147,7 @@ static int fold_rule(struct build *b, size_t i)
 		else
 			b->body[i] = folded;
 		warn_folds(b, i, r->pattern, &note, 0);
+		warn_latin_spread(b, i, r->pattern, &note, 0);
 	} else {
 		size_t n = literal_count(r);
 		bool warned = false;

@@ -80,6 +80,13 @@ struct folder {
 	 * 赌 and before 新). */
 	bool group_before[32], group_word[32];
 	unsigned depth;
+	/* The top-level alternative being written: where it began in re, the
+	 * separator runs let into it, and whether it holds a character that
+	 * is not ASCII (a Chinese character is three bytes, which Hyperscan
+	 * can start from). */
+	size_t alt_at;
+	uint32_t alt_spread;
+	bool alt_anchored;
 };
 
 static bool word_char(uint8_t c)
@@ -143,10 +150,12 @@ static void put_widened(struct folder *f, uint32_t cp)
  * separated and "GHB" must not match "HUGH BEAUMONT". */
 static void begin_atom(struct folder *f, bool word)
 {
-	if ((f->optin & SLUICE_OPTIN_SEPARATORS) && f->atom_before)
+	if ((f->optin & SLUICE_OPTIN_SEPARATORS) && f->atom_before) {
 		sluice_strbuf_printf(&f->sb, "[%s]{0,%d}",
 				     sluice_optin_separators(!(word && f->word_before)),
 				     SLUICE_OPTIN_MAX_SEPARATORS);
+		f->alt_spread++;
+	}
 	f->atom_before = true;
 	f->word_before = word;
 }
@@ -156,12 +165,28 @@ static bool ascii_word(uint32_t cp)
 	return cp < 0x80 && isalnum((int)cp);
 }
 
+/* The top-level alternative that began at f->alt_at ends at end (a '|' or
+ * the end of the body): noted when separators spread it and nothing in it
+ * is wider than ASCII; the next one begins at next. */
+static void end_alternative(struct folder *f, size_t end, size_t next)
+{
+	if (f->alt_spread > 0 && !f->alt_anchored && f->note->latin_spread++ == 0) {
+		f->note->latin_at = f->alt_at;
+		f->note->latin_len = (uint32_t)(end - f->alt_at);
+	}
+	f->alt_at = next;
+	f->alt_spread = 0;
+	f->alt_anchored = false;
+}
+
 /* Folded text as an atom: one character alone, several as a group, so that a
  * quantifier after it applies to all of them. */
 static void put_atom(struct folder *f, const uint8_t *s, uint32_t len)
 {
 	bool group = char_count(s, len) > 1;
 	begin_atom(f, len == 1 && ascii_word(s[0]));
+	for (uint32_t i = 0; i < len; i++)
+		f->alt_anchored |= s[i] >= 0x80;
 	if (group)
 		sluice_strbuf_printf(&f->sb, "(?:");
 	for (uint32_t i = 0; i < len;) {
@@ -186,6 +211,7 @@ static void literal_char(struct folder *f, uint32_t cp, size_t at, size_t len)
 	bool kept;
 	uint32_t n = fold_cp(f->t, cp, out, &kept);
 	if (kept && f->optin == 0) {
+		f->alt_anchored = true; /* cp is not ASCII */
 		copy(f, at, at + len);
 		return;
 	}
@@ -482,6 +508,9 @@ static void char_class(struct folder *f)
 		word &= x.listed.r[k].hi < 0x80 && ascii_word(x.listed.r[k].lo) &&
 			ascii_word(x.listed.r[k].hi);
 	begin_atom(f, word);
+	/* Lenient, for a warning: a class listing any wider character. */
+	for (size_t k = 0; k < x.listed.n && !negated; k++)
+		f->alt_anchored |= x.listed.r[k].hi >= 0x80;
 	copy(f, f->i, i);
 	bool first = true;
 	while (i < f->n && (re[i] != ']' || first)) {
@@ -623,6 +652,8 @@ static int fold(struct folder *f, char **out)
 			f->i++;
 			open_group(f);
 		} else if (c == '|') {
+			if (f->depth == 0)
+				end_alternative(f, f->i, f->i + 1);
 			copy(f, f->i, f->i + 1);
 			f->i++;
 			alternative(f);
@@ -654,6 +685,7 @@ static int fold(struct folder *f, char **out)
 			literal_char(f, cp, at, len);
 		}
 	}
+	end_alternative(f, f->n, f->n);
 	if (f->sb.failed) {
 		sluice_strbuf_free(&f->sb);
 		return -1;
@@ -701,6 +733,7 @@ int sluice_widen_literal(const struct sluice_fold_table *t, const struct sluice_
 			literal_char(&f, cp, at, clen);
 		}
 	}
+	end_alternative(&f, f.n, f.n);
 	if (f.sb.failed || f.sb.data == NULL) {
 		sluice_strbuf_free(&f.sb);
 		return -1;

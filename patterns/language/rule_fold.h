@@ -43,6 +43,13 @@ struct sluice_fold_note {
 	size_t class_lost_at;
 	uint32_t class_lost_len;
 	uint32_t negated; /* negated classes that gained folded forms */
+	/* With separators: top-level alternatives (a widened literal is one)
+	 * whose characters are all ASCII, with separators let in between
+	 * them; the first's bytes in the body. Hyperscan has no literal
+	 * longer than one character to start such an alternative from. */
+	uint32_t latin_spread;
+	size_t latin_at;
+	uint32_t latin_len;
 };
 
 /* text[0..len) folded: *out is malloc'd and NUL-terminated, *out_len its
