@@ -323,39 +323,40 @@ Test(batch_scan, a_batch_by_reference_names_its_invalid_texts_and_scans_once_the
 	sluice_pack_free(pack);
 }
 
+typedef int32_t (*checked_add_fn)(struct sluice_batch *, const char *, size_t);
+
 /* A copy checked on the way refuses text that is not UTF-8 and adds nothing;
  * it takes valid text as sluice_batch_add() does, reading nothing past it. */
-Test(batch_scan, a_checked_copy_refuses_invalid_text_and_adds_nothing)
+static void expect_checked_copies(checked_add_fn add, const char *way)
 {
-	static const char *const bad[] = {"\xff",
-					  "\x80 lone",
-					  "ab\xc0\xaf",
-					  "\xe0\x80\xaf",
-					  "\xed\xa0\x80 surrogate",
-					  "\xf4\x90\x80\x80",
-					  "cut \xe4\xb8",
-					  "\xf5\x80\x80\x80",
-					  "0123456789012345678901234567890\xe4\xb8",
-					  "加我微信 \xf0\x9f\x98"};
+	static const char *const bad[] = {
+	    "\xff", "\x80 lone", "ab\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80 surrogate",
+	    "\xf4\x90\x80\x80", "cut \xe4\xb8", "\xf5\x80\x80\x80",
+	    "0123456789012345678901234567890\xe4\xb8", "加我微信 \xf0\x9f\x98",
+	    /* in the third block: a surrogate */
+	    "中文中文中文中文中文中文中文中文中文中文中文\xed\xa0\x80"};
 	struct sluice_batch batch;
 	cr_assert_eq(sluice_batch_init(&batch, 64, 4096, &sluice_libc_allocator), 0);
-	cr_assert_eq(sluice_batch_add_checked(&batch, "ok", 2), 0);
+	cr_assert_eq(add(&batch, "ok", 2), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t *text = ts_page_end_copy(bad[i], strlen(bad[i]));
-		cr_assert_eq(sluice_batch_add_checked(&batch, (const char *)text, strlen(bad[i])),
-			     SLUICE_BATCH_INVALID, "text %zu", i);
+		cr_assert_eq(add(&batch, (const char *)text, strlen(bad[i])), SLUICE_BATCH_INVALID,
+			     "%s: text %zu", way, i);
 		ts_page_end_free(text);
 	}
 	cr_assert_eq(batch.count, 1, "nothing was added");
 	cr_assert_eq(batch.used, 3);
-	static const char *const good[] = {"", "plain", "加我微信 13812345678", "ＶＸ😀é",
-					   "0123456789012345678901234567890中"};
+	static const char *const good[] = {"",
+					   "plain",
+					   "加我微信 13812345678",
+					   "ＶＸ😀é",
+					   "0123456789012345678901234567890中",
+					   "中文中文中文中文中文中文中文中文中文中文中文 ok 😀"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		size_t len = strlen(good[i]);
 		uint8_t *text = len ? ts_page_end_copy(good[i], len) : NULL;
-		int32_t k =
-		    sluice_batch_add_checked(&batch, len ? (const char *)text : good[i], len);
-		cr_assert_eq(k, (int32_t)(i + 1), "text %zu", i);
+		int32_t k = add(&batch, len ? (const char *)text : good[i], len);
+		cr_assert_eq(k, (int32_t)(i + 1), "%s: text %zu", way, i);
 		cr_assert_eq(batch.len[k], len);
 		cr_assert_eq(memcmp(batch.buf + batch.start[k], good[i], len), 0);
 		cr_assert_eq(batch.buf[batch.start[k] + len], '\n', "its separator");
@@ -364,6 +365,14 @@ Test(batch_scan, a_checked_copy_refuses_invalid_text_and_adds_nothing)
 			ts_page_end_free(text);
 	}
 	sluice_batch_free(&batch);
+}
+
+Test(batch_scan, a_checked_copy_refuses_invalid_text_and_adds_nothing)
+{
+	expect_checked_copies(sluice_batch_add_checked, "as the CPU chooses");
+	expect_checked_copies(sluice_batch_add_checked_sse2, "SSE2");
+	if (sluice_utf8_avx2_usable())
+		expect_checked_copies(sluice_batch_add_checked_avx2, "AVX2");
 }
 
 Test(batch_scan, a_batch_is_by_reference_or_by_copy_until_its_reset)

@@ -165,13 +165,14 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 	return commit_copy(b, len, ascii);
 }
 
-int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_t len)
+/* Whole blocks of 32 are stored: past the text lie the next texts' room, or
+ * the buffer's slack (SLUICE_SCAN_SLACK >= 32). */
+_Static_assert(SLUICE_SCAN_SLACK >= 32, "a block stored past the last text fits");
+
+int32_t sluice_batch_add_checked_sse2(struct sluice_batch *b, const char *text, size_t len)
 {
 	if (!sluice_batch_fits(b, len) || b->by_ref)
 		return -1;
-	/* Whole blocks of 32 are stored: past the text lie the next texts'
-	 * room, or the buffer's slack (SLUICE_SCAN_SLACK >= 32). */
-	_Static_assert(SLUICE_SCAN_SLACK >= 32, "a block stored past the last text fits");
 	const uint8_t *in = (const uint8_t *)text;
 	uint8_t *to = (uint8_t *)b->buf + b->used;
 	struct sluice_utf8_blocks check = {0};
@@ -185,6 +186,33 @@ int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_
 		_mm_storeu_si128((__m128i *)(to + i + 16), hi);
 	}
 	return commit_copy(b, len, check.high == 0);
+}
+
+/* The same, a block in one vector (utf8_blocks.h). */
+SLUICE_TARGET_AVX2 int32_t sluice_batch_add_checked_avx2(struct sluice_batch *b, const char *text,
+							 size_t len)
+{
+	if (!sluice_batch_fits(b, len) || b->by_ref)
+		return -1;
+	const uint8_t *in = (const uint8_t *)text;
+	uint8_t *to = (uint8_t *)b->buf + b->used;
+	struct sluice_utf8_blocks check = {0};
+	for (size_t i = 0; i < len; i += 32) {
+		uint32_t leads;
+		__m256i x = sluice_utf8_load_block256(in + i, (uint32_t)(len - i));
+		if (!sluice_utf8_blocks_next256(&check, x, (uint32_t)(len - i), &leads))
+			return SLUICE_BATCH_INVALID;
+		_mm256_storeu_si256((__m256i *)(to + i), x);
+	}
+	return commit_copy(b, len, check.high == 0);
+}
+
+/* The CPU's features are read at each call, as sluice_fold_checked() does. */
+int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_t len)
+{
+	if (sluice_utf8_avx2_usable())
+		return sluice_batch_add_checked_avx2(b, text, len);
+	return sluice_batch_add_checked_sse2(b, text, len);
 }
 
 /* Text k, not yet checked, is valid or found invalid (its fold is then

@@ -184,6 +184,12 @@ int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len);
 #define SLUICE_BATCH_INVALID (-2)
 int32_t sluice_batch_add_checked(struct sluice_batch *b, const char *text, size_t len);
 
+/* Each way of sluice_batch_add_checked(), for the tests that compare them:
+ * SSE2, and AVX2 (only where sluice_utf8_avx2_usable()), chosen by the CPU
+ * as sluice_fold_checked() is. */
+int32_t sluice_batch_add_checked_sse2(struct sluice_batch *b, const char *text, size_t len);
+int32_t sluice_batch_add_checked_avx2(struct sluice_batch *b, const char *text, size_t len);
+
 /* The same without the copy (see "By reference" above): text must stay
  * unchanged until the batch's last scan, and need not be UTF-8 (it is
  * checked by sluice_batch_check()). -1 as sluice_batch_add(), and when the

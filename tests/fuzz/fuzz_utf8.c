@@ -18,9 +18,9 @@
  *   accepts exactly what the reference accepts, and folds valid text as
  *   sluice_fold_unicode() does, with a small table that folds 2-, 3- and
  *   4-byte characters;
- * - sluice_batch_add_checked() (the copy that validates as it copies)
- *   accepts exactly the same, adds nothing when it refuses, and copies valid
- *   text byte for byte.
+ * - sluice_batch_add_checked() (the copy that validates as it copies), each
+ *   way this CPU runs, accepts exactly the same, adds nothing when it
+ *   refuses, and copies valid text byte for byte.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -185,6 +185,15 @@ static void check_copy(const uint8_t *data, size_t size, bool valid)
 	if (text == NULL)
 		abort();
 	memcpy(text, data, size);
+	/* Both ways the CPU allows give the same answer (the check below is
+	 * then made on the one it chooses). */
+	sluice_batch_reset(&batch);
+	int32_t sse2 = sluice_batch_add_checked_sse2(&batch, (const char *)text, size);
+	if (sluice_utf8_avx2_usable()) {
+		sluice_batch_reset(&batch);
+		if (sluice_batch_add_checked_avx2(&batch, (const char *)text, size) != sse2)
+			abort();
+	}
 	sluice_batch_reset(&batch);
 	int32_t k = sluice_batch_add_checked(&batch, (const char *)text, size);
 	if (!sluice_batch_fits(&batch, size) && batch.count == 0) {
