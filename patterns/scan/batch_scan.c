@@ -129,16 +129,23 @@ static int32_t commit_copy(struct sluice_batch *b, size_t len, bool ascii)
 	return (int32_t)b->count++;
 }
 
+/* Where a copy of len bytes goes, or NULL when it does not fit (or the
+ * batch holds texts by reference). */
+static uint8_t *copy_room(struct sluice_batch *b, size_t len)
+{
+	return sluice_batch_fits(b, len) && !b->by_ref ? (uint8_t *)b->buf + b->used : NULL;
+}
+
 int32_t sluice_batch_add(struct sluice_batch *b, const char *text, size_t len)
 {
-	if (!sluice_batch_fits(b, len) || b->by_ref)
-		return -1;
 	/* Copied sixteen bytes at a time (the last sixteen overlapping the
 	 * ones before: nothing past the text is read), noting on the way
 	 * whether the text is all ASCII: folding skips such messages without
 	 * reading them again. */
 	const uint8_t *in = (const uint8_t *)text;
-	uint8_t *to = (uint8_t *)b->buf + b->used;
+	uint8_t *to = copy_room(b, len);
+	if (to == NULL)
+		return -1;
 	bool ascii;
 	if (len >= 16) {
 		__m128i any = _mm_setzero_si128();
@@ -171,10 +178,10 @@ _Static_assert(SLUICE_SCAN_SLACK >= 32, "a block stored past the last text fits"
 
 int32_t sluice_batch_add_checked_sse2(struct sluice_batch *b, const char *text, size_t len)
 {
-	if (!sluice_batch_fits(b, len) || b->by_ref)
-		return -1;
 	const uint8_t *in = (const uint8_t *)text;
-	uint8_t *to = (uint8_t *)b->buf + b->used;
+	uint8_t *to = copy_room(b, len);
+	if (to == NULL)
+		return -1;
 	struct sluice_utf8_blocks check = {0};
 	for (size_t i = 0; i < len; i += 32) {
 		__m128i lo, hi;
@@ -192,10 +199,10 @@ int32_t sluice_batch_add_checked_sse2(struct sluice_batch *b, const char *text, 
 SLUICE_TARGET_AVX2 int32_t sluice_batch_add_checked_avx2(struct sluice_batch *b, const char *text,
 							 size_t len)
 {
-	if (!sluice_batch_fits(b, len) || b->by_ref)
-		return -1;
 	const uint8_t *in = (const uint8_t *)text;
-	uint8_t *to = (uint8_t *)b->buf + b->used;
+	uint8_t *to = copy_room(b, len);
+	if (to == NULL)
+		return -1;
 	struct sluice_utf8_blocks check = {0};
 	for (size_t i = 0; i < len; i += 32) {
 		uint32_t leads;
