@@ -1101,7 +1101,6 @@ static int widen_literals(struct build *b, size_t i, const struct sluice_fold_ta
 	const struct sluice_rule *r = &b->rules->rules[i];
 	size_t n = literal_count(r);
 	struct sluice_fold_note note;
-
 	bool warned = false;
 
 	b->wide[i] = calloc(n ? n : 1, sizeof(**b->wide));
