@@ -131,6 +131,7 @@ def check_packet_path(c):
     if c.get("testpmd"):
         c.number("packets_per_s", "testpmd")
         c.number("ratios", "never_over_testpmd")
+        c.number("ratios", "light_over_batch_ceiling")
     c.number("light_events", "dropped", positive=False)
 
 
