@@ -32,7 +32,11 @@
  * functions built for AVX2 (SLUICE_TARGET_AVX2). A byte's lead and length
  * come from three signed comparisons rather than four bit planes, and every
  * mask from one movemask: about a third fewer instructions a block, which
- * the fold measured as a sixth of its time on a Zen 1 core.
+ * the fold measured as a sixth of its time on a Zen 1 core. Such a function
+ * must leave with the vectors' upper halves cleared, or the SSE code after
+ * it pays: GCC adds the vzeroupper, but once made a call at the end of one
+ * into a jump without it, which doubled the packet path's time;
+ * tests/check-avx2-exits.py checks every way out in the built daemon.
  */
 #ifndef SLUICE_WIRE_UTF8_BLOCKS_H
 #define SLUICE_WIRE_UTF8_BLOCKS_H
