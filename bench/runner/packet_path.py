@@ -200,7 +200,7 @@ def light_ceiling(rnd):
     """The most light / batch could be in this round: the batch scan's time
     a message plus testpmd's whole time for a message's packets (receiving
     them, the mbufs, sending them), as if Sluice's own handling of the packet
-    (parsing, the UTF-8 check, the burst loop, verdicts) cost nothing. The PMD's
+    (parsing, the burst loop, verdicts, events) cost nothing. The PMD's
     share of a message does not shrink when the scan gets faster, so on a
     faster CPU this ceiling falls; below 0.7 the target cannot be met there."""
     batch = (rnd.get("light_batch") or {}).get("msgs_per_s")
