@@ -101,32 +101,38 @@ int32_t sluice_batch_add_ref(struct sluice_batch *b, const char *text, size_t le
 {
 	if (!sluice_batch_fits(b, len) || (b->count > 0 && !b->by_ref))
 		return -1;
+	/* Read once: a byte stored through the arrays may alias the batch, and
+	 * the compiler would read both again after every store. */
+	uint32_t k = b->count, used = b->used;
 	b->by_ref = true;
-	b->ref[b->count] = text;
+	b->ref[k] = text;
 	/* Not ASCII until its check says so: the check reads it anyway. */
-	b->ascii[b->count] = 0;
-	b->invalid[b->count] = 0;
+	b->ascii[k] = 0;
+	b->invalid[k] = 0;
 	b->unicode++;
 	/* Offsets as if copied: the folded texts are laid out from them. */
-	b->start[b->count] = b->used;
-	b->len[b->count] = (uint32_t)len;
-	b->used += (uint32_t)len + 1;
+	b->start[k] = used;
+	b->len[k] = (uint32_t)len;
+	b->used = used + (uint32_t)len + 1;
 	b->folded_by = NULL;
-	return (int32_t)b->count++;
+	b->count = k + 1;
+	return (int32_t)k;
 }
 
 /* Appends text[0, len), which fits and is valid (its ASCII-ness known), as
  * message b->count. */
 static int32_t commit_copy(struct sluice_batch *b, size_t len, bool ascii)
 {
-	b->ascii[b->count] = ascii;
+	uint32_t k = b->count, used = b->used; /* as in sluice_batch_add_ref() */
+	b->ascii[k] = ascii;
 	b->unicode += !ascii;
-	b->buf[b->used + len] = SEPARATOR;
-	b->start[b->count] = b->used;
-	b->len[b->count] = (uint32_t)len;
-	b->used += (uint32_t)len + 1;
+	b->buf[used + len] = SEPARATOR;
+	b->start[k] = used;
+	b->len[k] = (uint32_t)len;
+	b->used = used + (uint32_t)len + 1;
 	b->folded_by = NULL;
-	return (int32_t)b->count++;
+	b->count = k + 1;
+	return (int32_t)k;
 }
 
 /* Where a copy of len bytes goes, or NULL when it does not fit (or the
