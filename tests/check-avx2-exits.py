@@ -21,6 +21,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap_checks import report  # noqa: E402
+
 SOURCE = os.environ.get("SLUICE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("SLUICE_BUILD_ROOT", os.path.join(SOURCE, "build"))
 
@@ -106,17 +109,10 @@ def main():
         results.append((f"{name} is in the daemon and uses ymm registers", name in avx, ""))
     for name in sorted(avx):
         bad = dirty_exits(name, avx[name])
-        why = "; ".join(f"{addr:x}: {what}" for addr, what in bad[:4])
+        why = "\n".join(f"left with the upper halves set at {addr:x}: {what}"
+                        for addr, what in bad[:4])
         results.append((f"{name}: every exit clears the upper halves", not bad, why))
-    print(f"1..{len(results)}")
-    failed = 0
-    for n, (what, ok, why) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {n} - {what}")
-        if not ok:
-            failed += 1
-            print(f"# exits with the upper halves set: {why}")
-    print(f"# {len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(results)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ import tempfile
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap_checks import report  # noqa: E402
+
 SOURCE = os.environ.get("SLUICE_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("SLUICE_BUILD_ROOT", os.path.join(SOURCE, "build"))
 results = []
@@ -145,15 +148,7 @@ def main():
         config_checks(docs)
     except Exception as e:  # a missing key is a failed check, not a crash
         check("the deployment files read as expected", False, repr(e))
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, (name, ok, why) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in str(why).splitlines() or [""]:
-                print(f"# {line}")
-    return 1 if failed else 0
+    return report(results)
 
 
 if __name__ == "__main__":
