@@ -6,9 +6,9 @@ versions (functions built with target("avx2"), utf8_blocks.h) among code built
 for SSE. Leaving such a function with the upper halves of the ymm registers
 still set, by a return, a call or a jump to another function, makes the SSE
 code after it pay for them: GCC 12 once turned the copy's last call into a
-jump without the vzeroupper before it, and the never-matching pack's packet
-path went from 112 to 215 ns a packet (sluice-path-bench, Zen 3). Nothing
-else would notice: every result stays right.
+jump without the vzeroupper before it, and the packet path with a pack that
+scans raw text went from 112 to 215 ns a packet (sluice-path-bench, Zen 3).
+Nothing else would notice: every result stays right.
 
 This reads the built daemon's machine code (objdump -d) and follows each
 function that touches a ymm register from its entry, instruction by
