@@ -91,6 +91,7 @@ class Config:
             self.workers = list(range(1, max(2, min(len(self.cpus), MAX_WORKERS)) + 1))
 
         self.hugepages = getattr(args, "hugepages", False)
+        self.setup_only = getattr(args, "setup_only", False)
         self.seed = args.seed
         self.packets = args.packets or (5000 if self.quick else 50000)
         self.frames = args.frames

@@ -218,7 +218,8 @@ def swap_partner_yaml(cfg, rules, info, path):
 
 
 def setup(cfg):
-    missing = cfg.missing_programs(["sluice-gen", "sluice-pack"])
+    # A capture of one's own is read, not generated: sluice-gen is not needed.
+    missing = cfg.missing_programs(["sluice-pack"] if cfg.capture else ["sluice-gen", "sluice-pack"])
     if missing:
         raise StageError(
             "not built: " + ", ".join(missing)
