@@ -11,9 +11,9 @@ build=${SLUICE_BUILD_ROOT:-$root/build}
 make_kit=$root/bench/device/make-kit
 run_on_device=$root/bench/device/run-on-device
 
-echo "1..9"
+echo "1..11"
 if [ "$(id -u)" != 0 ]; then
-	for i in 1 2 3 4 5 6 7 8 9; do echo "ok $i # SKIP needs root (mount namespace, DPDK)"; done
+	for i in $(seq 11); do echo "ok $i # SKIP needs root (mount namespace, DPDK)"; done
 	exit 0
 fi
 
@@ -50,7 +50,7 @@ check $? "make-kit: 5 drivers, $programs programs checked to load only the kit's
 # 2. The whole path through the kit where DPDK has no drivers.
 out=$work/out
 log=$(SLUICE_KIT_ROOT=$kit_root bare "$run_on_device" --kit "$kit" --out "$out" \
-	--stages whole_path --workers 1 -- --quick 2>&1)
+	--stages whole_path,latency --workers 1 -- --quick 2>&1)
 rc=$?
 rate=$(/usr/bin/python3 -c '
 import json, sys
@@ -61,9 +61,21 @@ print(min(r["msgs_per_s"] for r in wp["runs"]) if wp["status"] == "ok" else 0)' 
 files=$(ls "$out" 2>/dev/null | tr '\n' ' ')
 [ $rc = 0 ] && grep -q "drivers from the kit in $pmd_dir" <<<"$log" &&
 	grep -q "preflight: the daemon replayed the kit's capture with the kit's" <<<"$log" &&
-	[ "${rate%.*}" -gt 0 ] && [ "$files" = "KIT.txt machine.txt results.json run.log table.txt " ]
-check $? "run-on-device: preflight, then the whole path at ${rate%.*} messages/s on the kit's drivers; OUT has $files"
+	[ "${rate%.*}" -gt 0 ] &&
+	[ "$files" = "KIT.txt hist-50.txt hist-90.txt machine.txt results.json run.log table.txt " ]
+check $? "run-on-device: preflight, then the whole path at ${rate%.*} messages/s on the kit's drivers, and latency; OUT has $files"
 [ $rc = 0 ] || say "$log"
+
+# 2b. Its charts, drawn here (the lent machine has no gnuplot).
+log=$("$root/bench/run-bench" --build "$build" --charts-from "$out/results.json" --out "$work/charts" 2>&1)
+rc=$?
+[ $rc = 0 ] && [ -s "$work/charts/charts/workers.png" ] && [ -s "$work/charts/charts/latency.png" ]
+check $? "run-bench --charts-from the kit's results: workers.png and latency.png (rc $rc)"
+[ $rc = 0 ] || say "$log"
+log=$("$root/bench/run-bench" --charts-from "$work/no-results.json" --out "$work/charts2" 2>&1)
+rc=$?
+[ $rc = 2 ] && grep -q "charts-from $work/no-results.json: .*No such file" <<<"$log"
+check $? "run-bench --charts-from a file that is not there: exit 2, said (rc $rc)"
 
 # 3. Nothing left behind: the run's copy, and the driver directory it made
 # (looked at in the same kind of namespace, after the run).
