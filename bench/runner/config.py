@@ -55,6 +55,11 @@ STAGE_PROGRAMS = {
     "events_bus": ["sluice-event-bus-bench"],
     "fleet": ["sluice-fleet-bench", "sluice", "sluicectl", "sluice-pack"],
 }
+# What a stage runs when the build has it, and goes without otherwise (an
+# older build, run-bench --build OLD): checked by the stage itself.
+STAGE_OPTIONAL_PROGRAMS = {
+    "packet_path": ["sluice-path-bench"],
+}
 
 
 def eal_memory(cfg, mem_mb):

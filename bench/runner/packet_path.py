@@ -40,7 +40,7 @@ import subprocess
 import time
 
 from . import proc
-from .config import eal_memory
+from .config import STAGE_OPTIONAL_PROGRAMS, eal_memory
 from .corpus import compile_pack
 from .proc import StageError
 from .scan import run_scan_bench
@@ -218,7 +218,7 @@ def run(cfg, results):
     have_testpmd = testpmd_path() is not None
     # A build from before sluice-path-bench (run-bench --build OLD) still
     # gives the daemon's figures.
-    have_own = not cfg.missing_programs(["sluice-path-bench"])
+    have_own = not cfg.missing_programs(STAGE_OPTIONAL_PROGRAMS["packet_path"])
     rounds_n = 1 if cfg.quick else 3
     result = {"status": "ok", "rounds": [], "testpmd": TESTPMD if have_testpmd else None}
     if not have_testpmd:
