@@ -67,12 +67,12 @@ check $? "run-on-device: preflight, then the whole path at ${rate%.*} messages/s
 [ $rc = 0 ] || say "$log"
 
 # 2b. Its charts, drawn here (the lent machine has no gnuplot).
-log=$("$root/bench/run-bench" --build "$build" --charts-from "$out/results.json" --out "$work/charts" 2>&1)
+log=$("$root/bench/run-bench" --build "$build" --charts-from "$out/results.json" 2>&1)
 rc=$?
-[ $rc = 0 ] && [ -s "$work/charts/charts/workers.png" ] && [ -s "$work/charts/charts/latency.png" ]
-check $? "run-bench --charts-from the kit's results: workers.png and latency.png (rc $rc)"
+[ $rc = 0 ] && [ -s "$out/charts/workers.png" ] && [ -s "$out/charts/latency.png" ]
+check $? "run-bench --charts-from the kit's results: workers.png and latency.png beside them (rc $rc)"
 [ $rc = 0 ] || say "$log"
-log=$("$root/bench/run-bench" --charts-from "$work/no-results.json" --out "$work/charts2" 2>&1)
+log=$("$root/bench/run-bench" --charts-from "$work/no-results.json" 2>&1)
 rc=$?
 [ $rc = 2 ] && grep -q "charts-from $work/no-results.json: .*No such file" <<<"$log"
 check $? "run-bench --charts-from a file that is not there: exit 2, said (rc $rc)"
