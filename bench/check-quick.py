@@ -132,6 +132,8 @@ def check_packet_path(c):
         c.number("packets_per_s", "testpmd")
         c.number("ratios", "never_over_testpmd")
         c.number("ratios", "light_over_batch_ceiling")
+    if c.get("testpmd_cached_packets"):  # a capture larger than the cached one
+        c.number("packets_per_s", "testpmd_cached")
     c.number("light_events", "dropped", positive=False)
 
 
