@@ -49,7 +49,7 @@ import time
 
 from . import proc
 from .config import STAGE_OPTIONAL_PROGRAMS, eal_memory
-from .corpus import compile_pack
+from .corpus import PCAP_MAGICS, compile_pack
 from .proc import StageError
 from .scan import run_scan_bench
 from .whole_path import (corpus_pcap_link, placement, pool_and_memory, read_text,
@@ -138,11 +138,12 @@ def run_testpmd(cfg, pcap_link, outdir, tag):
 
 
 def first_packets(src, n, dst):
-    """Writes the first n packets of the classic pcap src to dst; returns
-    False, writing nothing, when src has no more than n."""
+    """Writes the first n packets of the classic pcap src (one the setup's
+    pcap_stats() has read) to dst; returns False, writing nothing, when src
+    has no more than n."""
     with open(src, "rb") as f:
         header = f.read(24)
-        order = "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        order = PCAP_MAGICS[struct.unpack("<I", header[:4])[0]]
         records = []
         for _ in range(n + 1):
             rec = f.read(16)
