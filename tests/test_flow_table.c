@@ -48,6 +48,43 @@ Test(flow_table, both_directions_make_one_key_and_one_hash)
 	cr_assert(memcmp(&k1, &k2, sizeof(k1)) != 0);
 }
 
+/* Sides go by the addresses as numbers in network order (memcmp's), then
+ * ports; the key holds each field where flow_table.h says. */
+Test(flow_table, sides_follow_the_addresses_in_network_order_and_the_key_is_laid_out_as_declared)
+{
+	struct sluice_flow_key k;
+	uint8_t side;
+	/* 198.18.0.255 < 198.18.1.0, though its last byte is larger. */
+	uint8_t lo[4] = {198, 18, 0, 255}, hi[4] = {198, 18, 1, 0};
+	sluice_flow_key_make(&k, hi, lo, 8080, 40000, false, &side);
+	cr_assert_eq(side, 1);
+	cr_assert(memcmp(k.addr[0], lo, 4) == 0 && memcmp(k.addr[1], hi, 4) == 0);
+	uint8_t zero[12] = {0};
+	cr_assert(memcmp(k.addr[0] + 4, zero, 12) == 0 && memcmp(k.addr[1] + 4, zero, 12) == 0);
+	cr_assert_eq(k.port[0], 40000);
+	cr_assert_eq(k.port[1], 8080);
+	cr_assert_eq(k.ipv6, 0);
+	cr_assert(k.pad[0] == 0 && k.pad[1] == 0 && k.pad[2] == 0);
+	sluice_flow_key_make(&k, lo, hi, 40000, 8080, false, &side);
+	cr_assert_eq(side, 0);
+
+	/* IPv6, differing in the first eight bytes and in the last eight. */
+	uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0xff};
+	uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 1, 0};
+	sluice_flow_key_make(&k, b, a, 443, 50000, true, &side);
+	cr_assert_eq(side, 1);
+	cr_assert(memcmp(k.addr[0], a, 16) == 0 && memcmp(k.addr[1], b, 16) == 0);
+	cr_assert_eq(k.port[0], 50000);
+	cr_assert_eq(k.ipv6, 1);
+	uint8_t c[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff};
+	uint8_t d[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+	sluice_flow_key_make(&k, d, c, 443, 50000, true, &side);
+	cr_assert_eq(side, 1);
+	cr_assert(memcmp(k.addr[0], c, 16) == 0 && memcmp(k.addr[1], d, 16) == 0);
+	sluice_flow_key_make(&k, c, d, 50000, 443, true, &side);
+	cr_assert_eq(side, 0);
+}
+
 Test(flow_table, full_means_refused_and_nothing_evicted)
 {
 	struct sluice_flow_table t;
