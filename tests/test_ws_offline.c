@@ -1122,8 +1122,11 @@ static int cmp_packet(const void *a, const void *b)
 }
 
 /* Batch mode queues a burst's stream messages for one scan; message mode
- * scans each alone: the packets out and the verdicts must be the same. */
-Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeout = 180)
+ * scans each alone: the packets out and the verdicts must be the same. With
+ * JSON members the packs see extracted text; without, the whole message,
+ * checked as it is copied into the batch. Under invalid_utf8=replace a text
+ * that is not UTF-8 is repaired either way. */
+static void batch_and_message_agree(const char *members)
 {
 	struct ts_capture outs[2];
 	static struct keys verdicts[2];
@@ -1139,12 +1142,21 @@ Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeou
 			open_ws(&cv, &in, port);
 			size_t n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
 			n += frame(fr + n, true, SLUICE_WS_TEXT, true, "有问题私聊");
+			n += frame(fr + n, true, SLUICE_WS_TEXT, true, "bad \xff\xfe 加微信 bytes");
 			send_bytes(&cv, 0, fr, n, 7);
 		}
 		struct crafted_run cr;
-		run_crafted(&cr, &in,
-			    (const char *const[]){"--ws-port", "8080", "--ws-members",
-						  "text,content", "--scan", modes[m], NULL});
+		const char *with[] = {"--ws-port", "8080",   "--policy",     "invalid_utf8=replace",
+				      "--scan",	   modes[m], "--ws-members", members,
+				      NULL};
+		if (members == NULL)
+			with[6] = NULL;
+		run_crafted(&cr, &in, with);
+		/* Repaired and scanned, every connection's, the flows kept:
+		 * three messages on each of the 8, and the conversation's 8. */
+		assert_summary(&cr, "\"invalid_utf8\":8");
+		assert_summary(&cr, "\"flows_reset\":0,");
+		assert_summary(&cr, "\"ws_messages\":32,");
 		daemon_keys(cr.r.events, &verdicts[m]);
 		qsort(verdicts[m].k, verdicts[m].n, sizeof(char *), cmp_str);
 		outs[m] = cr.to_server;
@@ -1169,6 +1181,44 @@ Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeou
 		free_keys(&verdicts[m]);
 		ts_capture_free(&outs[m]);
 	}
+}
+
+Test(ws_offline, batch_and_message_scanning_give_the_same_stream_output, .timeout = 180)
+{
+	batch_and_message_agree("text,content");
+}
+
+Test(ws_offline, batch_and_message_scanning_agree_on_whole_messages_too, .timeout = 180)
+{
+	batch_and_message_agree(NULL);
+}
+
+/* A message that is not UTF-8, under invalid_utf8=replace: the server gets
+ * it with each bad byte as '?', scanned (its contact lure masked), the flow
+ * kept open. */
+Test(ws_offline, invalid_utf8_replace_forwards_the_message_repaired_and_scanned, .timeout = 120)
+{
+	static struct pkt_list in;
+	in.n = 0;
+	struct conv cv;
+	build_conversation(&cv, &in, false);
+	open_ws(&cv, &in, 42201);
+	uint8_t fr[256];
+	size_t n = frame(fr, true, SLUICE_WS_TEXT, true, "bad \xff\xfe ok");
+	send_bytes(&cv, 0, fr, n, 1400);
+	struct crafted_run cr;
+	run_crafted(
+	    &cr, &in,
+	    (const char *const[]){"--ws-port", "8080", "--policy", "invalid_utf8=replace", NULL});
+	struct conn_out c;
+	conn_output(&cr.to_server, &cr.to_client, 42201, &c);
+	char text[256];
+	first_message(&c, text);
+	cr_assert_str_eq(text, "bad ?? ok");
+	cr_assert_eq(c.rst_to_server, 0);
+	assert_summary(&cr, "\"invalid_utf8\":1");
+	assert_summary(&cr, "\"flows_reset\":0,");
+	crafted_free(&cr);
 }
 
 /* Two workers need both directions of a connection on one of them: a device

@@ -189,6 +189,39 @@ Test(ws_stream, a_fragmented_message_is_one_message_and_holds_the_ping_inside_it
 	cr_assert_eq(ping[0] ^ key[0], 'p');
 }
 
+/* A masked message is unmasked as it is read from the store, run by run:
+ * the key's phase must carry over the store's 2 KiB chunk boundaries, which
+ * fall anywhere in the fragments. */
+Test(ws_stream, a_masked_message_across_the_store_s_chunks_reads_back_as_sent)
+{
+	open_frames(true);
+	append_frame(true, SLUICE_WS_TEXT, true, "x"); /* shifts the chunk boundaries */
+	static char a[3000], b[3002], want[6002];
+	uint32_t x = 77;
+	for (size_t i = 0; i < sizeof(a) - 1; i++) {
+		x = x * 1103515245u + 12345u;
+		a[i] = (char)('!' + (x >> 16) % 90);
+	}
+	for (size_t i = 0; i < sizeof(b) - 1; i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (char)('!' + (x >> 16) % 90);
+	}
+	append_frame(false, SLUICE_WS_TEXT, true, a);
+	append_frame(true, SLUICE_WS_CONTINUATION, true, b);
+	feed(0, stream_len);
+	struct sluice_ws_result r;
+	cr_assert_eq(next(&r), SLUICE_WS_EV_MESSAGE);
+	cr_assert_eq(r.msg.len, 1);
+	cr_assert_eq(next(&r), SLUICE_WS_EV_MESSAGE);
+	cr_assert_eq(r.msg.nfrag, 2);
+	cr_assert_eq(r.msg.len, strlen(a) + strlen(b));
+	static char got[6002];
+	read_text(&r.msg, got);
+	strcpy(want, a);
+	strcat(want, b);
+	cr_assert_str_eq(got, want);
+}
+
 Test(ws_stream, lengths_of_7_16_and_64_bits_at_every_split)
 {
 	static char big[70001];

@@ -229,10 +229,19 @@ void sluice_ws_message_read(const struct sluice_ws_message *msg,
 {
 	for (uint32_t i = 0; i < msg->nfrag; i++) {
 		const struct sluice_ws_fragment *f = &msg->frag[i];
-		sluice_store_read(store, pool, f->seq, dst, f->len);
-		if (f->masked)
-			sluice_ws_mask(dst, dst, f->len, f->key, 0);
-		dst += f->len;
+		if (!f->masked) {
+			sluice_store_read(store, pool, f->seq, dst, f->len);
+			dst += f->len;
+			continue;
+		}
+		/* Unmasked as it is read, run by run of the store: one pass. */
+		for (uint32_t done = 0; done < f->len;) {
+			const uint8_t *p;
+			uint32_t run = sluice_store_peek(store, pool, f->seq + done, f->len - done, &p);
+			sluice_ws_mask(dst, p, run, f->key, done);
+			dst += run;
+			done += run;
+		}
 	}
 }
 
