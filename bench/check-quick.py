@@ -50,11 +50,14 @@ class Checks:
                 return None
         return cur
 
-    def number(self, *path, positive=True, equals=None):
+    def number(self, *path, positive=True, equals=None, signed=False):
         v = self.get(*path)
         where = ".".join(str(p) for p in path)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
             self.problems.append(f"{where} is {json.dumps(v)}, not a number")
+        elif signed:
+            # A difference of two speeds: its sign would compare them.
+            self.seen.append(f"{where}={v:.4g}")
         elif equals is not None and v != equals:
             self.problems.append(f"{where} is {v}, must be {equals}")
         elif equals is None and positive and v <= 0:
@@ -144,8 +147,10 @@ def check_streams(c):
         c.number("burst_code", k, "msgs_per_s")
     c.number("burst_code", "ws", "ratio_to_udp")
     c.number("burst_code", "flow_table", "bytes_per_flow")
-    for k in ("udp_msgs_per_s", "ws_msgs_per_s", "ratio"):
+    for k in ("udp_msgs_per_s", "ws_msgs_per_s", "ratio", "udp_never_msgs_per_s",
+              "ws_never_msgs_per_s", "ratio_never"):
         c.number("ports", k)
+    c.number("ports", "ws_added_ns_per_msg", signed=True)
 
 
 def check_evasion(c):

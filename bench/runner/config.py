@@ -44,7 +44,7 @@ STAGE_PROGRAMS = {
     "scan": ["sluice-scan-bench"],
     "whole_path": ["sluice", "sluicectl"],
     "packet_path": ["sluice", "sluicectl", "sluice-pack", "sluice-scan-bench"],
-    "streams": ["sluice-stream-bench", "sluice", "sluicectl"],
+    "streams": ["sluice-stream-bench", "sluice", "sluicectl", "sluice-pack"],
     "evasion": ["sluice-pack", "sluice-norm-bench"],
     "events": ["sluice-event-bench"],
     "kernel": ["sluice-kernel-bench"],

@@ -16,11 +16,18 @@ Contract, two measurements:
                as the whole_path stage does), UDP then WebSocket, `rounds`
                times; each round gives a ratio, the median is the figure.
 
+               Each round also runs both captures with
+               bench/data/packs/never.yaml, a pack that never matches: with
+               next to nothing to scan, the ratio (`ratio_never`) and the
+               difference in time a message (`ws_added_ns_per_msg`) are what
+               the stream's own work costs (TCP, the store, WebSocket framing,
+               holding and releasing), which the bench pack's scan hides.
+
 Both ratios are WebSocket messages/s over UDP messages/s in the same round.
 """
 import statistics
 
-from . import proc, whole_path
+from . import corpus, proc, whole_path
 from .proc import StageError
 
 FLOWS = 256
@@ -64,28 +71,42 @@ def mean_packet_bytes(path):
     return total / count if count else 0.0
 
 
+def never_pack(cfg, outdir):
+    """The pack that never matches (the packet_path stage's), compiled."""
+    out = outdir / "never.pack"
+    corpus.compile_pack(cfg, str(cfg.repo / "bench" / "data" / "packs" / "never.yaml"), str(out))
+    return out
+
+
 def through_ports(cfg, outdir, caps):
     rounds = 1 if cfg.quick else 5
     kinds = {"udp": [], "ws": ["--ws-port", str(WS_PORT)]}
+    packs = {"": None, "_never": never_pack(cfg, outdir)}
     mean = {k: mean_packet_bytes(caps[k]["path"]) for k in kinds}
     out = {"rounds": [], "captures": caps, "flows": FLOWS}
     for i in range(rounds):
         rnd = {}
-        for k, extra in kinds.items():
-            run = whole_path.run_one(cfg, 1, "batch", mean[k], caps[k]["path"], outdir,
-                                     name=f"{k}-{i + 1}", extra=extra,
-                                     packets=caps[k]["packets"])
-            if run.get("status") != "ok":
-                raise StageError(f"{k}, round {i + 1}: {run.get('error')}",
-                                 run.get("stderr_tail"), run.get("command"))
-            rnd[k] = {key: run.get(key) for key in
-                      ("msgs_per_s", "packets_per_s", "text_gbit_per_s", "wire_gbit_per_s",
-                       "min_worker_cpu_share", "accounting", "command", "placement")}
+        for suffix, pack in packs.items():
+            for k, extra in kinds.items():
+                run = whole_path.run_one(cfg, 1, "batch", mean[k], caps[k]["path"], outdir,
+                                         name=f"{k}{suffix}-{i + 1}", extra=extra,
+                                         packets=caps[k]["packets"], pack=pack)
+                if run.get("status") != "ok":
+                    raise StageError(f"{k}{suffix}, round {i + 1}: {run.get('error')}",
+                                     run.get("stderr_tail"), run.get("command"))
+                rnd[k + suffix] = {key: run.get(key) for key in
+                                   ("msgs_per_s", "packets_per_s", "text_gbit_per_s",
+                                    "wire_gbit_per_s", "min_worker_cpu_share", "accounting",
+                                    "command", "placement")}
         rnd["ratio"] = rnd["ws"]["msgs_per_s"] / rnd["udp"]["msgs_per_s"]
+        rnd["ratio_never"] = rnd["ws_never"]["msgs_per_s"] / rnd["udp_never"]["msgs_per_s"]
+        rnd["ws_added_ns_per_msg"] = (1e9 / rnd["ws_never"]["msgs_per_s"]
+                                      - 1e9 / rnd["udp_never"]["msgs_per_s"])
         out["rounds"].append(rnd)
-    for k in kinds:
+    for k in ("udp", "ws", "udp_never", "ws_never"):
         out[f"{k}_msgs_per_s"] = statistics.median(r[k]["msgs_per_s"] for r in out["rounds"])
-    out["ratio"] = statistics.median(r["ratio"] for r in out["rounds"])
+    for k in ("ratio", "ratio_never", "ws_added_ns_per_msg"):
+        out[k] = statistics.median(r[k] for r in out["rounds"])
     return out
 
 

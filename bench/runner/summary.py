@@ -141,6 +141,10 @@ def stream_rows(st, results):
     p = st.get("ports") or {}
     out.append(["streams", "WebSocket through the ports, 1 worker", rate(p.get("ws_msgs_per_s")),
                 ratio(p.get("ratio"), "UDP")])
+    out.append(["streams", "the same, never-matching pack", rate(p.get("ws_never_msgs_per_s")),
+                ratio(p.get("ratio_never"), "UDP")])
+    out.append(["streams", "stream's own work (never-matching, WS - UDP)",
+                num(p.get("ws_added_ns_per_msg"), "{:,.0f}", "ns/msg"), ""])
     if st.get("status") != "ok":
         out.append(failed_row("streams", st))
     return out
