@@ -15,11 +15,21 @@ function that touches a ymm register from its entry, instruction by
 instruction along every branch: a ymm instruction sets the upper halves,
 vzeroupper or vzeroall clears them, and every ret, call, and jump out of the
 function must be reached with them clear on every path.
+
+What GCC emits depends on the optimisation level: the same jump came back at
+-O2 (meson's default build type here) where -O3 inlined the call. So the
+sources that hold AVX2 code are also compiled again, with this build's own
+command (compile_commands.json) at -O2 and -O3, and each object is checked
+the same way. At other levels GCC inserts no vzeroupper at all, and the
+build uses the SSE2 versions alone (meson.build, SLUICE_AVX2_OFF).
 """
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap_checks import report  # noqa: E402
@@ -30,17 +40,31 @@ BUILD = os.environ.get("SLUICE_BUILD_ROOT", os.path.join(SOURCE, "build"))
 FUNC = re.compile(r"^([0-9a-f]+) <([^>]+)>:$")
 INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
 TARGET = re.compile(r"^([0-9a-f]+) <([^>+]+)(\+0x[0-9a-f]+)?>$")
+# In an object, a call or jump to another object's function is a relocation
+# on the line after it (objdump -r): its displayed target means nothing.
+RELOC = re.compile(r"^\s*[0-9a-f]+:\s+R_X86_64_(PLT32|PC32)\s+(\S+)")
+# The sources with functions built for AVX2, and the levels at which the
+# build uses them, compiled at again whatever the build's own level.
+AVX2_SOURCES = ["patterns/scan/batch_scan.c", "patterns/scan/normalize.c"]
+LEVELS = ["-O2", "-O3"]
 
 
 def functions(binary):
-    """{name: [(address, mnemonic, operands)]} in address order."""
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", binary], check=True,
+    """{name: [(address, mnemonic, operands)]} in address order; a branch
+    whose target is a relocation gets "<extern NAME>" as its operands."""
+    out = subprocess.run(["objdump", "-dr", "--no-show-raw-insn", binary], check=True,
                          capture_output=True, text=True).stdout
     funcs, cur = {}, None
     for line in out.splitlines():
         m = FUNC.match(line)
         if m:
             cur = funcs.setdefault(m.group(2), [])
+            continue
+        m = RELOC.match(line)
+        if m and cur:
+            addr, op, _ = cur[-1]
+            if op.startswith(("call", "j")):
+                cur[-1] = (addr, op, f"<extern {m.group(2)}>")
             continue
         m = INSN.match(line)
         if m and cur is not None:
@@ -98,20 +122,68 @@ def dirty_exits(name, insns):
     return sorted(bad)
 
 
-def main():
-    binary = os.path.join(BUILD, "dataplane", "sluice")
+def check(where, funcs, expected):
+    """Results for every function of funcs that uses ymm registers."""
     results = []
-    funcs = functions(binary)
     avx = {n: f for n, f in funcs.items() if any("%ymm" in a for _, _, a in f)}
     # The check itself must see the functions it exists for.
-    expected = ["sluice_fold_checked_avx2", "sluice_batch_add_checked_avx2"]
     for name in expected:
-        results.append((f"{name} is in the daemon and uses ymm registers", name in avx, ""))
+        results.append((f"{name} is in {where} and uses ymm registers", name in avx, ""))
     for name in sorted(avx):
         bad = dirty_exits(name, avx[name])
         why = "\n".join(f"left with the upper halves set at {addr:x}: {what}"
                         for addr, what in bad[:4])
-        results.append((f"{name}: every exit clears the upper halves", not bad, why))
+        results.append((f"{where}: {name}: every exit clears the upper halves", not bad, why))
+    return results
+
+
+def compile_at(source, level, out_dir):
+    """source compiled with the build's own command at level: the object's
+    path, or an error string."""
+    with open(os.path.join(BUILD, "compile_commands.json"), encoding="utf-8") as f:
+        commands = json.load(f)
+    entry = next((e for e in commands
+                  if os.path.realpath(os.path.join(e["directory"], e["file"]))
+                  == os.path.realpath(os.path.join(SOURCE, source))
+                  and "libsluice_" in e.get("output", e["command"])), None)
+    if entry is None:
+        return f"no command for {source} in compile_commands.json"
+    argv = shlex.split(entry["command"])
+    obj = os.path.join(out_dir, os.path.basename(source) + level + ".o")
+    out = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("-o", "-MF", "-MQ"):
+            skip = True
+            continue
+        if a in ("-MD",) or re.fullmatch(r"-O[0-3sgz]?", a):
+            continue
+        out.append(a)
+    out += [level, "-o", obj]
+    r = subprocess.run(out, cwd=entry["directory"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"{' '.join(out)}: {r.stderr.strip()[:400]}"
+    return obj
+
+
+def main():
+    binary = os.path.join(BUILD, "dataplane", "sluice")
+    results = check("the daemon", functions(binary),
+                    ["sluice_fold_checked_avx2", "sluice_batch_add_checked_avx2"])
+    expected = {"patterns/scan/batch_scan.c": ["sluice_batch_add_checked_avx2"],
+                "patterns/scan/normalize.c": ["sluice_fold_checked_avx2"]}
+    with tempfile.TemporaryDirectory(prefix="sluice-avx2-") as tmp:
+        for source in AVX2_SOURCES:
+            for level in LEVELS:
+                obj = compile_at(source, level, tmp)
+                where = f"{os.path.basename(source)} at {level}"
+                if not obj.endswith(".o"):
+                    results.append((f"{where} compiles", False, obj))
+                    continue
+                results += check(where, functions(obj), expected[source])
     return report(results)
 
 

@@ -33,10 +33,16 @@ bool sluice_utf8_valid_scalar(const uint8_t *s, size_t len);
 bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len, bool *ascii);
 
 /* Whether the CPU has AVX2: one bit the runtime set at start, read inline,
- * since the fold asks it for every message (sluice_fold_checked()). */
+ * since the fold asks it for every message (sluice_fold_checked()). Never in
+ * a build at an optimisation level where GCC would not clear the vectors'
+ * upper halves on leaving the AVX2 code (meson.build, SLUICE_AVX2_OFF). */
 static inline bool sluice_utf8_avx2_usable(void)
 {
+#ifdef SLUICE_AVX2_OFF
+	return false;
+#else
 	return __builtin_cpu_supports("avx2");
+#endif
 }
 
 /* Whether s[0..len) is all ASCII, sixteen bytes at a time. */

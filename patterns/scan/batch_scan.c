@@ -217,6 +217,10 @@ SLUICE_TARGET_AVX2 int32_t sluice_batch_add_checked_avx2(struct sluice_batch *b,
 			return SLUICE_BATCH_INVALID;
 		_mm256_storeu_si256((__m256i *)(to + i), x);
 	}
+	/* Cleared here, not left to GCC: where commit_copy() is not inlined
+	 * (-O2, the default build), GCC 12 made this call a jump without the
+	 * vzeroupper, and the SSE code after it ran at half speed. */
+	_mm256_zeroupper();
 	return commit_copy(b, len, check.high == 0);
 }
 
