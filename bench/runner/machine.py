@@ -6,11 +6,13 @@ in the machine's description. Only read-only commands are run (git with
 --no-optional-locks, so not even the index is refreshed).
 """
 import datetime
+import json
 import os
 import platform
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 
 def _read(path):
@@ -78,6 +80,20 @@ def git(repo):
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def build_source(build):
+    """The build's path and the commit of the tree it was built from (its
+    meson-info names the source directory): a run with --build OLD measures
+    OLD's code, whatever commit run-bench itself is at."""
+    out = {"path": str(build), "source": None, "commit": None, "dirty": None}
+    try:
+        with open(Path(build) / "meson-info" / "meson-info.json", encoding="utf-8") as f:
+            out["source"] = json.load(f)["directories"]["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return out
+    out.update(git(out["source"]))
+    return out
+
+
 def os_release():
     m = re.search(r'^PRETTY_NAME="?([^"\n]+)"?', _read("/etc/os-release"), re.M)
     return m.group(1) if m else None
@@ -92,6 +108,7 @@ def describe(cfg):
         "os": os_release(),
         "versions": versions(cfg),
         "git": git(cfg.repo),
+        "build": build_source(cfg.build),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(cfg.argv),
         "cwd": cfg.cwd,

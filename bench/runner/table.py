@@ -43,9 +43,15 @@ def machine_line(results):
     vm = ", VM" if cpu.get("hypervisor") else ""
     memory = f"{mem / 1048576:.0f} GiB" if mem else "? GiB"
     dirty = " (modified)" if git.get("dirty") else ""
+    build = m.get("build") or {}
+    built = ""
+    if build.get("commit") and build.get("commit") != git.get("commit"):
+        # --build OLD: the figures are OLD's code.
+        built = (f", programs built from commit {build['commit'][:12]}"
+                 f"{' (modified)' if build.get('dirty') else ''}")
     return (f"{cpu.get('model')} ({cpu.get('usable_cpus')} usable CPUs{vm}), {memory}, "
             f"Linux {m.get('kernel')}, DPDK {v.get('dpdk')}, Hyperscan {v.get('hyperscan')}, "
-            f"commit {(git.get('commit') or '?')[:12]}{dirty}")
+            f"commit {(git.get('commit') or '?')[:12]}{dirty}{built}")
 
 
 def render(results):

@@ -26,7 +26,9 @@ static inline uint64_t sum_host(const uint8_t *data, size_t len)
 		a += (x & 0xffffffffu) + (x >> 32);
 		i += 8;
 	}
+	/* The last 0 to 7 bytes, as the word they would be zero-padded. */
 	size_t n = len - i;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	if (n >= 4) {
 		uint32_t lo, hi;
 		memcpy(&lo, data + i, 4);
@@ -40,6 +42,11 @@ static inline uint64_t sum_host(const uint8_t *data, size_t len)
 			x = data[i] | (uint64_t)data[i + n / 2] << (n / 2 * 8) |
 			    (uint64_t)data[i + n - 1] << ((n - 1) * 8);
 	}
+#else
+	uint8_t last[8] = {0};
+	memcpy(last, data + i, n);
+	memcpy(&x, last, 8);
+#endif
 	return a + b + (x & 0xffffffffu) + (x >> 32);
 }
 
