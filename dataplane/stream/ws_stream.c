@@ -237,7 +237,8 @@ void sluice_ws_message_read(const struct sluice_ws_message *msg,
 		/* Unmasked as it is read, run by run of the store: one pass. */
 		for (uint32_t done = 0; done < f->len;) {
 			const uint8_t *p;
-			uint32_t run = sluice_store_peek(store, pool, f->seq + done, f->len - done, &p);
+			uint32_t run =
+			    sluice_store_peek(store, pool, f->seq + done, f->len - done, &p);
 			sluice_ws_mask(dst, p, run, f->key, done);
 			dst += run;
 			done += run;
