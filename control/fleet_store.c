@@ -481,7 +481,9 @@ static int entry_target(kvEntry *e, struct sluice_fleet_target *t, char *err, si
 	}
 	if (rc != 0) {
 		memset(t, 0, sizeof(*t));
-		snprintf(t->slot, sizeof(t->slot), "%s", kslot);
+		/* The key's own names, cut to the fields (a slot name longer
+		 * than the field is refused above anyway). */
+		snprintf(t->slot, sizeof(t->slot), "%.*s", (int)sizeof(t->slot) - 1, kslot);
 		snprintf(t->group, sizeof(t->group), "%s", kgroup);
 	}
 	t->revision = rev;

@@ -228,10 +228,14 @@ static enum wait_result wait_group(struct sluice_fleet *f, int s, const char *gr
 		if (waiting == 0 && refused == 0 && !unproven)
 			return CONVERGED;
 		if ((waiting == 0 && !unproven) || now_s() >= deadline) {
-			if (refused > 0)
-				snprintf(why, why_len, "group %s: %u of %u gateways refused it: %s",
-					 group, refused, *live, refusals);
-			else if (unproven)
+			if (refused > 0) {
+				int n = snprintf(why, why_len,
+						 "group %s: %u of %u gateways refused it: %s",
+						 group, refused, *live, refusals);
+				/* The gateways' reasons did not all fit: say so. */
+				if (n >= (int)why_len && why_len > 4)
+					memcpy(why + why_len - 4, "...", 4);
+			} else if (unproven)
 				snprintf(
 				    why, why_len,
 				    "group %s: no live gateway took it in %.0f s, so it proves "

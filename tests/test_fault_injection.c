@@ -1135,7 +1135,7 @@ static void scenario_stall(void)
 	char why[1024] = "";
 	if (control_ok(req, why, sizeof(why)))
 		fail("a reload was accepted while worker %u was stalled", victim);
-	snprintf(stall.refusal, sizeof(stall.refusal), "%s", why);
+	snprintf(stall.refusal, sizeof(stall.refusal), "%.*s", (int)sizeof(stall.refusal) - 1, why);
 	/* A refusal takes milliseconds; on a loaded 2-vCPU machine the other
 	 * worker may not finish a loop in so short a window: give it 100 ms. */
 	sleep_ms(100);

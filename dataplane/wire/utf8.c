@@ -83,7 +83,7 @@ bool sluice_utf8_valid(const uint8_t *s, size_t len)
 
 bool sluice_utf8_valid_ascii(const uint8_t *s, size_t len, bool *ascii)
 {
-	if (__builtin_cpu_supports("avx2"))
+	if (sluice_utf8_avx2_usable())
 		return sluice_utf8_valid_avx2(s, len, ascii);
 	if (!sluice_utf8_valid_scalar(s, len))
 		return false;

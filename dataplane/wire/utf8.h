@@ -36,14 +36,15 @@ bool sluice_utf8_valid_avx2(const uint8_t *s, size_t len, bool *ascii);
  * since the fold asks it for every message (sluice_fold_checked()). Never in
  * a build at an optimisation level where GCC would not clear the vectors'
  * upper halves on leaving the AVX2 code (meson.build, SLUICE_AVX2_OFF). */
+#ifdef SLUICE_AVX2_OFF
+/* A constant, so that even -O0 leaves no call to the AVX2 code. */
+#define sluice_utf8_avx2_usable() false
+#else
 static inline bool sluice_utf8_avx2_usable(void)
 {
-#ifdef SLUICE_AVX2_OFF
-	return false;
-#else
 	return __builtin_cpu_supports("avx2");
-#endif
 }
+#endif
 
 /* Whether s[0..len) is all ASCII, sixteen bytes at a time. */
 bool sluice_ascii_only(const uint8_t *s, size_t len);

@@ -222,7 +222,7 @@ static struct sluice_trust *policy_trust(const char *pack, const struct verify_p
 			goto fail;
 	if (sluice_trust_set_required(trust, p->required, err, err_len) != 0) {
 		char why[512];
-		snprintf(why, sizeof(why), "%s", err);
+		snprintf(why, sizeof(why), "%.*s", (int)sizeof(why) - 1, err); /* cut to fit */
 		snprintf(err, err_len, "--signatures-required %u: %s", p->required, why);
 		goto fail;
 	}
