@@ -44,9 +44,11 @@ TARGET = re.compile(r"^([0-9a-f]+) <([^>+]+)(\+0x[0-9a-f]+)?>$")
 # In an object, a call or jump to another object's function is a relocation
 # on the line after it (objdump -r): its displayed target means nothing.
 RELOC = re.compile(r"^\s*[0-9a-f]+:\s+R_X86_64_(PLT32|PC32)\s+(\S+)")
-# The sources with functions built for AVX2, and the levels at which the
-# build uses them, compiled at again whatever the build's own level.
-AVX2_SOURCES = ["patterns/scan/batch_scan.c", "patterns/scan/normalize.c"]
+# The sources with functions built for AVX2, each with the function the
+# check must find in it; the levels at which the build uses them, compiled
+# at again whatever the build's own level.
+AVX2_SOURCES = {"patterns/scan/batch_scan.c": "sluice_batch_add_checked_avx2",
+                "patterns/scan/normalize.c": "sluice_fold_checked_avx2"}
 LEVELS = ["-O2", "-O3"]
 
 
@@ -155,7 +157,7 @@ def compile_at(source, level, out_dir):
         if a in ("-o", "-MF", "-MQ"):
             skip = True
             continue
-        if a in ("-MD",) or re.fullmatch(r"-O[0-3sgz]?", a):
+        if a == "-MD" or re.fullmatch(r"-O[0-3sgz]?", a):
             continue
         out.append(a)
     out += [level, "-o", obj]
@@ -189,25 +191,22 @@ def never_called(funcs):
 
 def main():
     binary = os.path.join(BUILD, "dataplane", "sluice")
-    entry = build_command(AVX2_SOURCES[0])
+    entry = build_command(next(iter(AVX2_SOURCES)))
     if entry is not None and "-DSLUICE_AVX2_OFF" in shlex.split(entry["command"]):
         # A level at which GCC clears nothing (meson.build): the daemon's
         # AVX2 code is there but never chosen.
         results = never_called(functions(binary))
     else:
-        results = check("the daemon", functions(binary),
-                        ["sluice_fold_checked_avx2", "sluice_batch_add_checked_avx2"])
-    expected = {"patterns/scan/batch_scan.c": ["sluice_batch_add_checked_avx2"],
-                "patterns/scan/normalize.c": ["sluice_fold_checked_avx2"]}
+        results = check("the daemon", functions(binary), sorted(AVX2_SOURCES.values()))
     with tempfile.TemporaryDirectory(prefix="sluice-avx2-") as tmp:
-        for source in AVX2_SOURCES:
+        for source, function in AVX2_SOURCES.items():
             for level in LEVELS:
                 obj = compile_at(source, level, tmp)
                 where = f"{os.path.basename(source)} at {level}"
                 if not obj.endswith(".o"):
                     results.append((f"{where} compiles", False, obj))
                     continue
-                results += check(where, functions(obj), expected[source])
+                results += check(where, functions(obj), [function])
     return report(results)
 
 

@@ -26,11 +26,11 @@ from .proc import StageError
 PCAP_MAGICS = {0xA1B2C3D4: "<", 0xD4C3B2A1: ">", 0xA1B23C4D: "<", 0x4D3CB2A1: ">"}
 
 
-def pcap_stats(path):
-    """Packets and bytes of a classic pcap file, read in Python so the
-    orchestrator needs nothing but the standard library. Wire bytes per
-    packet turn the daemon's packet counts into Gbit/s on the wire."""
-    sizes = []
+def pcap_records(path, data=False):
+    """Reads a classic pcap file in Python, so the orchestrator needs nothing
+    but the standard library: yields its 24-byte file header, then each record
+    as (its 16-byte record header, the packet's wire length, the packet's
+    bytes when data, else None). Raises StageError when path is not one."""
     with open(path, "rb") as f:
         head = f.read(24)
         if len(head) < 24:
@@ -39,15 +39,26 @@ def pcap_stats(path):
         if magic not in PCAP_MAGICS:
             raise StageError(f"{path}: not a classic pcap file (pcapng? convert it: "
                              "editcap -F pcap IN OUT)")
-        endian = PCAP_MAGICS[magic]
-        rec = struct.Struct(endian + "IIII")
+        rec = struct.Struct(PCAP_MAGICS[magic] + "IIII")
+        yield head
         while True:
             h = f.read(16)
             if len(h) < 16:
-                break
+                return
             _, _, caplen, wirelen = rec.unpack(h)
-            f.seek(caplen, os.SEEK_CUR)
-            sizes.append(wirelen)
+            if data:
+                yield h, wirelen, f.read(caplen)
+            else:
+                f.seek(caplen, os.SEEK_CUR)
+                yield h, wirelen, None
+
+
+def pcap_stats(path):
+    """Packets and bytes of a classic pcap file. Wire bytes per packet turn
+    the daemon's packet counts into Gbit/s on the wire."""
+    records = pcap_records(path)
+    next(records)
+    sizes = [wirelen for _, wirelen, _ in records]
     if not sizes:
         raise StageError(f"{path}: no packets")
     return {

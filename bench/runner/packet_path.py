@@ -38,18 +38,18 @@ events the sink wrote and dropped at full rate.
 
 Without dpdk-testpmd the testpmd ratios are "not measured" and the rest runs.
 """
+import itertools
 import os
 import re
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import time
 
 from . import proc
 from .config import STAGE_OPTIONAL_PROGRAMS, eal_memory
-from .corpus import PCAP_MAGICS, compile_pack
+from .corpus import compile_pack, pcap_records
 from .proc import StageError
 from .scan import run_scan_bench
 from .whole_path import (corpus_pcap_link, placement, pool_and_memory, read_text,
@@ -141,19 +141,15 @@ def first_packets(src, n, dst):
     """Writes the first n packets of the classic pcap src (one the setup's
     pcap_stats() has read) to dst; returns False, writing nothing, when src
     has no more than n."""
-    with open(src, "rb") as f:
-        header = f.read(24)
-        order = PCAP_MAGICS[struct.unpack("<I", header[:4])[0]]
-        records = []
-        for _ in range(n + 1):
-            rec = f.read(16)
-            if len(rec) < 16:
-                return False
-            caplen = struct.unpack(order + "IIII", rec)[2]
-            records.append(rec + f.read(caplen))
+    records = pcap_records(src, data=True)
+    header = next(records)
+    first = list(itertools.islice(records, n + 1))
+    if len(first) <= n:
+        return False
     with open(dst, "wb") as out:
         out.write(header)
-        out.writelines(records[:n])
+        for rec, _, packet in first[:n]:
+            out.write(rec + packet)
     return True
 
 

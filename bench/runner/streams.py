@@ -54,23 +54,6 @@ def write_captures(cfg, outdir):
     return obj
 
 
-def mean_packet_bytes(path):
-    """Mean Ethernet frame bytes of a classic pcap (for the wire rate)."""
-    import struct
-    total = count = 0
-    with open(path, "rb") as f:
-        f.read(24)
-        while True:
-            h = f.read(16)
-            if len(h) < 16:
-                break
-            caplen = struct.unpack("<IIII", h)[2]
-            f.seek(caplen, 1)
-            total += caplen
-            count += 1
-    return total / count if count else 0.0
-
-
 def never_pack(cfg, outdir):
     """The pack that never matches (the packet_path stage's), compiled."""
     out = outdir / "never.pack"
@@ -82,7 +65,7 @@ def through_ports(cfg, outdir, caps):
     rounds = 1 if cfg.quick else 5
     kinds = {"udp": [], "ws": ["--ws-port", str(WS_PORT)]}
     packs = {"": None, "_never": never_pack(cfg, outdir)}
-    mean = {k: mean_packet_bytes(caps[k]["path"]) for k in kinds}
+    mean = {k: corpus.pcap_stats(caps[k]["path"])["mean_packet_bytes"] for k in kinds}
     out = {"rounds": [], "captures": caps, "flows": FLOWS}
     for i in range(rounds):
         rnd = {}
