@@ -735,9 +735,31 @@ int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status 
 		kvEntry_Destroy(e);
 	}
 	kvKeysList_Destroy(&list);
-	if (*count > 1)
-		qsort(*out, *count, sizeof(**out), by_name);
+	*count = sluice_fleet_status_unique(*out, *count);
 	return 0;
+}
+
+/* By gateway name, the latest update first. */
+static int by_gateway_latest(const void *a, const void *b)
+{
+	const struct sluice_fleet_status *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c != 0)
+		return c;
+	return x->updated_ns > y->updated_ns ? -1 : x->updated_ns < y->updated_ns;
+}
+
+size_t sluice_fleet_status_unique(struct sluice_fleet_status *s, size_t n)
+{
+	if (n < 2)
+		return n;
+	qsort(s, n, sizeof(*s), by_gateway_latest);
+	size_t kept = 1;
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(s[i].name, s[kept - 1].name) != 0)
+			s[kept++] = s[i];
+	qsort(s, kept, sizeof(*s), by_name);
+	return kept;
 }
 
 bool sluice_fleet_status_stale(const struct sluice_fleet_status *s, uint64_t now_ns)

@@ -165,10 +165,16 @@ int sluice_fleet_status_parse(const char *json, size_t len, struct sluice_fleet_
 			      char *err, size_t err_len);
 int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s, char *err,
 			    size_t err_len);
-/* Every gateway's status (entries that do not parse are skipped and
- * counted in *bad, which may be NULL). */
+/* Every gateway's status, once each, by group and name (entries that do not
+ * parse are skipped and counted in *bad, which may be NULL). */
 int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status **out,
 			     size_t *count, size_t *bad, char *err, size_t err_len);
+
+/* Keeps one status a gateway, its latest, and orders them by group and
+ * name; returns how many are kept. The bucket's key listing can name a key
+ * twice when its gateway writes it meanwhile: a rollout then counted the
+ * canary's one gateway as two, both refusing (test fleet, under ASan). */
+size_t sluice_fleet_status_unique(struct sluice_fleet_status *s, size_t n);
 
 /* Whether a status is older than three heartbeats at now_ns. */
 bool sluice_fleet_status_stale(const struct sluice_fleet_status *s, uint64_t now_ns);

@@ -502,3 +502,31 @@ Test(fleet_store, replicas_a_single_server_cannot_hold_are_refused_with_its_reas
 	assert_contains(err, "bucket TEST_R3_ALONE: ");
 	assert_contains(err, "replicas");
 }
+
+/* A key listing that names a gateway twice (its status written while the
+ * list was read) must not count it twice: one entry a gateway, the latest,
+ * in group and name order. No bus: the list as sluice_fleet_list_status()
+ * would have read it. */
+Test(fleet_status, each_gateway_is_counted_once_with_its_latest_status)
+{
+	struct sluice_fleet_status s[5];
+	memset(s, 0, sizeof(s));
+	const char *names[5] = {"gw-main-2", "gw-canary", "gw-main-1", "gw-canary", "gw-main-2"};
+	const char *groups[5] = {"main", "canary", "main", "canary", "main"};
+	const uint64_t updated[5] = {50, 10, 30, 20, 40};
+	for (int i = 0; i < 5; i++) {
+		snprintf(s[i].name, sizeof(s[i].name), "%s", names[i]);
+		snprintf(s[i].group, sizeof(s[i].group), "%s", groups[i]);
+		s[i].updated_ns = updated[i];
+	}
+	cr_assert_eq(sluice_fleet_status_unique(s, 5), 3);
+	cr_assert_str_eq(s[0].name, "gw-canary");
+	cr_assert_eq(s[0].updated_ns, 20);
+	cr_assert_str_eq(s[1].name, "gw-main-1");
+	cr_assert_eq(s[1].updated_ns, 30);
+	cr_assert_str_eq(s[2].name, "gw-main-2");
+	cr_assert_eq(s[2].updated_ns, 50);
+	/* Nothing to drop, and nothing at all. */
+	cr_assert_eq(sluice_fleet_status_unique(s, 3), 3);
+	cr_assert_eq(sluice_fleet_status_unique(s, 0), 0);
+}
