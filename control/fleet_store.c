@@ -522,60 +522,198 @@ static int keys_with(kvStore *kv, kvKeysList *list, char *err, size_t err_len)
 	return 0;
 }
 
+/* A key and its current entry (NULL until one is read). */
+struct current_key {
+	const char *key;
+	kvEntry *e;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct current_key *)a)->key, ((const struct current_key *)b)->key);
+}
+
+/* Keeps e as key's entry unless k already holds a later revision. */
+static void keep_latest(struct current_key *k, kvEntry *e)
+{
+	if (k->e != NULL && kvEntry_Revision(k->e) > kvEntry_Revision(e)) {
+		kvEntry_Destroy(e);
+		return;
+	}
+	if (k->e != NULL)
+		kvEntry_Destroy(k->e);
+	k->e = e;
+	k->key = kvEntry_Key(e);
+}
+
+/* The current value of every key of kv that starts with prefix, one entry
+ * a key: take() gets each.
+ *
+ * A watch alone cannot list a bucket that is being written. Its consumer
+ * delivers the last message of each key as the stream held them when it
+ * started; a key written meanwhile in a bucket that keeps one revision has
+ * lost that message, which is skipped, and its new one comes after the
+ * watch's marker. A listing that stops at the marker leaves the key out
+ * (test fleet_store, a gateway that heartbeats while a rollout reads the
+ * status bucket: its group looked a gateway short, or empty). So the keys
+ * the stream holds are read first, as one reply; then the watch gives most
+ * values in one pass; a key it did not give is read on its own, and one
+ * found deleted by then is left out. 0, or -1 with err. */
+typedef int (*entry_take_fn)(kvEntry *e, void *ctx, char *err, size_t err_len);
+
+static int each_current(struct sluice_fleet *f, kvStore *kv, const char *prefix, const char *what,
+			entry_take_fn take, void *ctx, char *err, size_t err_len)
+{
+	char subjects[KEY_MAX + 80], filter[KEY_MAX], stream[80];
+	const char *bucket = kvStore_Bucket(kv);
+	int strip = snprintf(subjects, sizeof(subjects), "$KV.%s.", bucket);
+	snprintf(subjects + strip, sizeof(subjects) - (size_t)strip, "%s>", prefix);
+	snprintf(filter, sizeof(filter), "%s>", prefix);
+	snprintf(stream, sizeof(stream), "KV_%s", bucket);
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Stream.Info.SubjectsFilter = subjects;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, f->js, stream, &o, &jerr);
+	if (s != NATS_OK) {
+		snprintf(err, err_len, "listing %s: %s", what, sluice_nats_reason(s));
+		return -1;
+	}
+	size_t n = si->State.Subjects != NULL ? (size_t)si->State.Subjects->Count : 0, cap = n + 8;
+	struct current_key *keys = calloc(cap, sizeof(*keys));
+	kvWatcher *w = NULL;
+	int rc = 0;
+	if (keys == NULL) {
+		snprintf(err, err_len, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i].key = si->State.Subjects->List[i].Subject + strip;
+	qsort(keys, n, sizeof(*keys), by_key);
+	size_t known = n; /* keys[0..known) sorted; later ones written since */
+
+	kvWatchOptions wo;
+	kvWatchOptions_Init(&wo);
+	wo.IgnoreDeletes = true;
+	s = kvStore_Watch(&w, kv, filter, &wo);
+	while (s == NATS_OK) {
+		kvEntry *e = NULL;
+		s = kvWatcher_Next(&e, w, 2000);
+		if (s != NATS_OK || e == NULL) /* e NULL: the marker */
+			break;
+		if (kvEntry_Operation(e) != kvOp_Put) {
+			kvEntry_Destroy(e);
+			continue;
+		}
+		struct current_key probe = {.key = kvEntry_Key(e)}, *k;
+		k = bsearch(&probe, keys, known, sizeof(*keys), by_key);
+		for (size_t i = known; k == NULL && i < n; i++)
+			if (strcmp(keys[i].key, probe.key) == 0)
+				k = &keys[i];
+		if (k == NULL) {
+			if (n == cap) {
+				struct current_key *more = realloc(keys, 2 * cap * sizeof(*keys));
+				if (more == NULL) {
+					kvEntry_Destroy(e);
+					snprintf(err, err_len, "out of memory");
+					rc = -1;
+					goto out;
+				}
+				keys = more;
+				cap *= 2;
+			}
+			k = &keys[n++];
+			*k = (struct current_key){0};
+		}
+		keep_latest(k, e);
+	}
+	if (s != NATS_OK) {
+		snprintf(err, err_len, "listing %s: %s", what, sluice_nats_reason(s));
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (keys[i].e != NULL)
+			continue;
+		s = kvStore_Get(&keys[i].e, kv, keys[i].key);
+		if (s == NATS_NOT_FOUND) { /* deleted, or purged, by now */
+			keys[i].e = NULL;
+			continue;
+		}
+		if (s != NATS_OK) {
+			snprintf(err, err_len, "listing %s: get %s: %s", what, keys[i].key,
+				 sluice_nats_reason(s));
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (keys[i].e != NULL)
+			rc = take(keys[i].e, ctx, err, err_len);
+out:
+	for (size_t i = 0; keys != NULL && i < n; i++)
+		if (keys[i].e != NULL)
+			kvEntry_Destroy(keys[i].e);
+	free(keys);
+	if (w != NULL)
+		kvWatcher_Destroy(w);
+	jsStreamInfo_Destroy(si);
+	return rc;
+}
+
+/* Room for one more element of size elem in *arr (count used of *cap). */
+static int grow(void **arr, size_t *cap, size_t count, size_t elem, char *err, size_t err_len)
+{
+	if (count < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 8;
+	void *p = realloc(*arr, n * elem);
+	if (p == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+struct target_list {
+	const char *slot;
+	struct sluice_fleet_target *out;
+	size_t count, cap;
+};
+
+static int take_target(kvEntry *e, void *ctx, char *err, size_t err_len)
+{
+	struct target_list *l = ctx;
+	struct sluice_fleet_target t;
+	char why[256];
+	/* A manifest that does not parse is the watch's (and fleet status')
+	 * to report; a listing gives the targets that can be acted on. */
+	if (entry_target(e, &t, why, sizeof(why)) != 0 ||
+	    (l->slot != NULL && strcmp(l->slot, t.slot) != 0))
+		return 0;
+	if (grow((void **)&l->out, &l->cap, l->count, sizeof(t), err, err_len) != 0)
+		return -1;
+	l->out[l->count++] = t;
+	return 0;
+}
+
 int sluice_fleet_list_targets(struct sluice_fleet *f, const char *slot,
 			      struct sluice_fleet_target **out, size_t *count, char *err,
 			      size_t err_len)
 {
-	*out = NULL;
-	*count = 0;
 	/* The chunks share the bucket; a watch on target.> lists only targets. */
-	kvWatcher *w = NULL;
-	kvWatchOptions o;
-	kvWatchOptions_Init(&o);
-	o.IgnoreDeletes = true;
-	natsStatus s = kvStore_Watch(&w, f->packs, "target.>", &o);
-	if (s != NATS_OK) {
-		snprintf(err, err_len, "listing targets: %s", sluice_nats_reason(s));
-		return -1;
-	}
-	size_t cap = 0;
-	int rc = 0;
-	for (;;) {
-		kvEntry *e = NULL;
-		s = kvWatcher_Next(&e, w, 2000);
-		if (s != NATS_OK) {
-			snprintf(err, err_len, "listing targets: %s", sluice_nats_reason(s));
-			rc = -1;
-			break;
-		}
-		if (e == NULL) /* the current values are all in */
-			break;
-		struct sluice_fleet_target t;
-		char why[256];
-		if (kvEntry_Operation(e) == kvOp_Put &&
-		    entry_target(e, &t, why, sizeof(why)) == 0 &&
-		    (slot == NULL || strcmp(slot, t.slot) == 0)) {
-			if (*count == cap) {
-				cap = cap ? cap * 2 : 8;
-				struct sluice_fleet_target *n = realloc(*out, cap * sizeof(*n));
-				if (n == NULL) {
-					kvEntry_Destroy(e);
-					snprintf(err, err_len, "out of memory");
-					rc = -1;
-					break;
-				}
-				*out = n;
-			}
-			(*out)[(*count)++] = t;
-		}
-		kvEntry_Destroy(e);
-	}
-	kvWatcher_Destroy(w);
+	struct target_list l = {.slot = slot};
+	int rc = each_current(f, f->packs, "target.", "targets", take_target, &l, err, err_len);
 	if (rc != 0) {
-		free(*out);
-		*out = NULL;
-		*count = 0;
+		free(l.out);
+		l.out = NULL;
+		l.count = 0;
 	}
+	*out = l.out;
+	*count = l.count;
 	return rc;
 }
 
@@ -703,40 +841,40 @@ static int by_name(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->name, y->name);
 }
 
+struct status_list {
+	struct sluice_fleet_status *out;
+	size_t count, cap, bad;
+};
+
+static int take_status(kvEntry *e, void *ctx, char *err, size_t err_len)
+{
+	struct status_list *l = ctx;
+	if (grow((void **)&l->out, &l->cap, l->count, sizeof(*l->out), err, err_len) != 0)
+		return -1;
+	char why[256];
+	if (sluice_fleet_status_parse(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e),
+				      &l->out[l->count], why, sizeof(why)) == 0)
+		l->count++;
+	else
+		l->bad++;
+	return 0;
+}
+
 int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status **out,
 			     size_t *count, size_t *bad, char *err, size_t err_len)
 {
-	*out = NULL;
-	*count = 0;
+	struct status_list l = {0};
+	int rc = each_current(f, f->status, "gw.", "gateway status", take_status, &l, err, err_len);
+	if (rc != 0) {
+		free(l.out);
+		l.out = NULL;
+		l.count = l.bad = 0;
+	}
+	*out = l.out;
+	*count = sluice_fleet_status_unique(l.out, l.count);
 	if (bad != NULL)
-		*bad = 0;
-	kvKeysList list;
-	if (keys_with(f->status, &list, err, err_len) != 0)
-		return -1;
-	if (list.Count > 0) {
-		*out = calloc((size_t)list.Count, sizeof(**out));
-		if (*out == NULL) {
-			kvKeysList_Destroy(&list);
-			snprintf(err, err_len, "out of memory");
-			return -1;
-		}
-	}
-	for (int i = 0; i < list.Count; i++) {
-		kvEntry *e = NULL;
-		char why[256];
-		if (strncmp(list.Keys[i], "gw.", 3) != 0 ||
-		    kvStore_Get(&e, f->status, list.Keys[i]) != NATS_OK)
-			continue;
-		if (sluice_fleet_status_parse(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e),
-					      &(*out)[*count], why, sizeof(why)) == 0)
-			(*count)++;
-		else if (bad != NULL)
-			(*bad)++;
-		kvEntry_Destroy(e);
-	}
-	kvKeysList_Destroy(&list);
-	*count = sluice_fleet_status_unique(*out, *count);
-	return 0;
+		*bad = l.bad;
+	return rc;
 }
 
 /* By gateway name, the latest update first. */

@@ -165,15 +165,18 @@ int sluice_fleet_status_parse(const char *json, size_t len, struct sluice_fleet_
 			      char *err, size_t err_len);
 int sluice_fleet_put_status(struct sluice_fleet *f, const struct sluice_fleet_status *s, char *err,
 			    size_t err_len);
-/* Every gateway's status, once each, by group and name (entries that do not
- * parse are skipped and counted in *bad, which may be NULL). */
+/* Every gateway's status, once each, by group and name, read in one pass
+ * over the bucket (entries that do not parse are skipped and counted in
+ * *bad, which may be NULL). A read that fails fails the listing: a gateway
+ * left out would make its group look smaller, or empty, and an empty group
+ * converges at once. */
 int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status **out,
 			     size_t *count, size_t *bad, char *err, size_t err_len);
 
 /* Keeps one status a gateway, its latest, and orders them by group and
- * name; returns how many are kept. The bucket's key listing can name a key
- * twice when its gateway writes it meanwhile: a rollout then counted the
- * canary's one gateway as two, both refusing (test fleet, under ASan). */
+ * name; returns how many are kept. A listing can give a key twice when its
+ * gateway writes it meanwhile: a rollout then counted the canary's one
+ * gateway as two, both refusing (test fleet, under ASan). */
 size_t sluice_fleet_status_unique(struct sluice_fleet_status *s, size_t n);
 
 /* Whether a status is older than three heartbeats at now_ns. */

@@ -4,6 +4,7 @@
  * reason; targets, gateway status and the watch. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,94 @@ Test(fleet_store, replicas_a_single_server_cannot_hold_are_refused_with_its_reas
 	cr_assert_not(opened, "a single server made a 3-replica bucket");
 	assert_contains(err, "bucket TEST_R3_ALONE: ");
 	assert_contains(err, "replicas");
+}
+
+enum { WRITING_GATEWAYS = 12 };
+
+struct status_writer {
+	const char *urls;
+	bool stop;     /* __atomic: the writer reads it while the test runs */
+	unsigned puts; /* __atomic */
+	int rc;
+	char err[512];
+};
+
+static void gateway_status(struct sluice_fleet_status *st, unsigned i)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "gw-%02u", i);
+	snprintf(st->group, sizeof(st->group), "%s", i % 3 == 0 ? "canary" : "main");
+	st->heartbeat_ms = 1000;
+	st->updated_ns = sluice_realtime_ns();
+}
+
+/* Rewrites every gateway's status, round after round, over a connection of
+ * its own as the gateways' daemons do, until told to stop (at most 10 s or
+ * 20,000 puts). */
+static void *write_statuses(void *arg)
+{
+	struct status_writer *w = arg;
+	struct sluice_fleet *g =
+	    sluice_fleet_open(w->urls, NULL, "TEST_PACKS", 1, 3000, w->err, sizeof(w->err));
+	if (g == NULL) {
+		w->rc = -1;
+		return NULL;
+	}
+	double end = sluice_mono_s() + 10;
+	for (unsigned i = 0;
+	     !__atomic_load_n(&w->stop, __ATOMIC_RELAXED) && i < 20000 && sluice_mono_s() < end;
+	     i++) {
+		struct sluice_fleet_status st;
+		gateway_status(&st, i % WRITING_GATEWAYS);
+		if (sluice_fleet_put_status(g, &st, w->err, sizeof(w->err)) != 0) {
+			w->rc = -1;
+			break;
+		}
+		__atomic_fetch_add(&w->puts, 1, __ATOMIC_RELAXED);
+	}
+	sluice_fleet_close(g);
+	return NULL;
+}
+
+/* Listings read while every gateway writes its status: each gateway once in
+ * each listing, none left out. A gateway missing from a listing makes its
+ * group look smaller, and a group that looks empty converges at once. */
+Test(fleet_store, a_listing_while_gateways_write_has_each_gateway_once)
+{
+	char err[512];
+	for (unsigned i = 0; i < WRITING_GATEWAYS; i++) {
+		struct sluice_fleet_status st;
+		gateway_status(&st, i);
+		cr_assert_eq(sluice_fleet_put_status(f, &st, err, sizeof(err)), 0, "%s", err);
+	}
+	struct status_writer w = {.urls = nats.urls};
+	pthread_t writer;
+	cr_assert_eq(pthread_create(&writer, NULL, write_statuses, &w), 0);
+	unsigned puts_before = 0, overlapped = 0;
+	for (unsigned round = 0; round < 30; round++) {
+		struct sluice_fleet_status *all = NULL;
+		size_t n = 0, bad = 9;
+		puts_before = __atomic_load_n(&w.puts, __ATOMIC_RELAXED);
+		cr_assert_eq(sluice_fleet_list_status(f, &all, &n, &bad, err, sizeof(err)), 0, "%s",
+			     err);
+		overlapped += __atomic_load_n(&w.puts, __ATOMIC_RELAXED) != puts_before;
+		cr_assert_eq(n, WRITING_GATEWAYS, "round %u: %zu gateways listed", round, n);
+		cr_assert_eq(bad, 0);
+		/* By group, then name: canary's gw-00, 03, 06, 09, then main's. */
+		for (size_t k = 0; k < n; k++) {
+			unsigned want =
+			    k < 4 ? (unsigned)k * 3 : (unsigned)((k - 4) / 2 * 3 + 1 + (k - 4) % 2);
+			char name[16];
+			snprintf(name, sizeof(name), "gw-%02u", want);
+			cr_assert_str_eq(all[k].name, name, "round %u, entry %zu", round, k);
+			cr_assert_str_eq(all[k].group, want % 3 == 0 ? "canary" : "main");
+		}
+		free(all);
+	}
+	__atomic_store_n(&w.stop, true, __ATOMIC_RELAXED);
+	pthread_join(writer, NULL);
+	cr_assert_eq(w.rc, 0, "writer: %s", w.err);
+	cr_assert_gt(overlapped, 0, "no listing ran while a gateway wrote (%u puts)", w.puts);
 }
 
 /* A key listing that names a gateway twice (its status written while the
