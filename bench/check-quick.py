@@ -143,8 +143,9 @@ def check_packet_path(c):
 def check_streams(c):
     if not c.status_ok():
         return  # the error says why; its figures would only repeat it
-    for k in ("udp", "ws", "ws_json", "ws_split"):
+    for k in ("udp", "ws", "ws_json", "ws_split", "ws_port_checked"):
         c.number("burst_code", k, "msgs_per_s")
+    c.number("burst_code", "ws_port_checked", "saved_ns_per_msg", signed=True)
     c.number("burst_code", "ws", "ratio_to_udp")
     c.number("burst_code", "flow_table", "bytes_per_flow")
     for k in ("udp_msgs_per_s", "ws_msgs_per_s", "ratio", "udp_never_msgs_per_s",

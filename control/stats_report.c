@@ -62,7 +62,8 @@ static void stream_json(struct sluice_strbuf *sb, const struct sluice_stream_sta
 {
 	sluice_strbuf_printf(
 	    sb,
-	    ",\"streams\":{\"segments\":%llu,\"segments_held\":%llu,\"segments_released\":%llu,"
+	    ",\"streams\":{\"segments\":%llu,\"checksums_by_port\":%llu,\"segments_held\":%llu,"
+	    "\"segments_released\":%llu,"
 	    "\"segments_dropped\":%llu,\"retransmits_rewritten\":%llu,\"conflict_bytes\":%llu,"
 	    "\"custody_acks\":%llu,\"custody_bytes\":%llu,\"custody_resends\":%llu,"
 	    "\"acks_raised\":%llu,"
@@ -71,17 +72,18 @@ static void stream_json(struct sluice_strbuf *sb, const struct sluice_stream_sta
 	    "\"held_bytes\":%llu,\"ws_messages\":%llu,\"ws_control\":%llu,"
 	    "\"ws_unscanned\":%llu,\"json_messages\":%llu,\"json_malformed\":%llu,"
 	    "\"reasons\":{",
-	    (unsigned long long)s->segments, (unsigned long long)s->segments_held,
-	    (unsigned long long)s->segments_released, (unsigned long long)s->segments_dropped,
-	    (unsigned long long)s->retransmits_rewritten, (unsigned long long)s->conflict_bytes,
-	    (unsigned long long)s->custody_acks, (unsigned long long)s->custody_bytes,
-	    (unsigned long long)s->custody_resends, (unsigned long long)s->acks_raised,
-	    (unsigned long long)s->flows_opened, (unsigned long long)s->flows_closed,
-	    (unsigned long long)s->flows_expired, (unsigned long long)s->flows_reset,
-	    (unsigned long long)s->flows_active, (unsigned long long)s->held_packets,
-	    (unsigned long long)s->held_bytes, (unsigned long long)s->ws_messages,
-	    (unsigned long long)s->ws_control, (unsigned long long)s->ws_unscanned,
-	    (unsigned long long)s->json_messages, (unsigned long long)s->json_malformed);
+	    (unsigned long long)s->segments, (unsigned long long)s->checksums_by_port,
+	    (unsigned long long)s->segments_held, (unsigned long long)s->segments_released,
+	    (unsigned long long)s->segments_dropped, (unsigned long long)s->retransmits_rewritten,
+	    (unsigned long long)s->conflict_bytes, (unsigned long long)s->custody_acks,
+	    (unsigned long long)s->custody_bytes, (unsigned long long)s->custody_resends,
+	    (unsigned long long)s->acks_raised, (unsigned long long)s->flows_opened,
+	    (unsigned long long)s->flows_closed, (unsigned long long)s->flows_expired,
+	    (unsigned long long)s->flows_reset, (unsigned long long)s->flows_active,
+	    (unsigned long long)s->held_packets, (unsigned long long)s->held_bytes,
+	    (unsigned long long)s->ws_messages, (unsigned long long)s->ws_control,
+	    (unsigned long long)s->ws_unscanned, (unsigned long long)s->json_messages,
+	    (unsigned long long)s->json_malformed);
 	for (unsigned r = 1; r < SLUICE_STREAM_REASON_COUNT; r++)
 		sluice_strbuf_printf(sb, "%s\"%s\":%llu", r > 1 ? "," : "",
 				     sluice_stream_reason_name((enum sluice_stream_reason)r),

@@ -307,8 +307,10 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 			fates[i] =
 			    partial != NULL && partial[i]
 				? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
-				: sluice_packet_process_from(ctx, handles ? handles[i] : NULL,
-							     in_port, pkts[i], &lens[i]);
+				: sluice_packet_process_from(
+				      ctx, handles ? handles[i] : NULL, in_port,
+				      ctx->rx_l4 != NULL ? ctx->rx_l4[i] : SLUICE_RX_L4_UNCHECKED,
+				      pkts[i], &lens[i]);
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -322,7 +324,9 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 		if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL &&
 		    !(partial != NULL && partial[i])) {
 			sluice_stream_segment(ctx, handles ? handles[i] : pkts[i], pkts[i],
-					      &d->view, in_port);
+					      &d->view, in_port,
+					      ctx->rx_l4 != NULL ? (enum sluice_rx_l4)ctx->rx_l4[i]
+								 : SLUICE_RX_L4_UNCHECKED);
 			fates[i] = SLUICE_FATE_STREAM;
 			continue;
 		}

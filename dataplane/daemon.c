@@ -64,6 +64,7 @@ struct daemon {
 	struct sluice_control control;
 	bool stop_workers;
 	bool ports_started[2];
+	bool tcp_checksum_by_port[2]; /* asked to verify chat segments' checksums */
 	char port_names[2][128];
 	double started_s;
 };
@@ -278,10 +279,11 @@ static void print_streams(FILE *out, const struct sluice_stream_stats *st)
 		(unsigned long long)st->ws_control);
 	fprintf(out,
 		"  tcp segments    %llu: %llu held, %llu released, %llu dropped;"
-		" %llu retransmissions rewritten\n",
+		" %llu retransmissions rewritten; %llu checksums verified by the port\n",
 		(unsigned long long)st->segments, (unsigned long long)st->segments_held,
 		(unsigned long long)st->segments_released, (unsigned long long)st->segments_dropped,
-		(unsigned long long)st->retransmits_rewritten);
+		(unsigned long long)st->retransmits_rewritten,
+		(unsigned long long)st->checksums_by_port);
 	if (st->custody_acks > 0)
 		fprintf(out,
 			"  tcp custody     %llu ACKs for %llu held bytes in the receiver's name,"
@@ -602,8 +604,12 @@ static int start(struct daemon *d, char *err, size_t err_len)
 	}
 	uint16_t ports[2] = {o->port_a, o->port_b};
 	for (unsigned p = 0; p < 2; p++) {
+		/* Only chat services' TCP segments are verified (datagrams keep
+		 * their checksum, adjusted when rewritten). */
 		if (sluice_port_start(ports[p], d->worker_count, o->rx_desc, o->tx_desc, queue_pool,
-				      queue_node, d->stream_cfg.any_port, err, err_len) != 0)
+				      queue_node, d->stream_cfg.any_port,
+				      d->stream_cfg.any_port && o->tcp_checksum == 0,
+				      &d->tcp_checksum_by_port[p], err, err_len) != 0)
 			return -1;
 		d->ports_started[p] = true;
 		sluice_port_describe(ports[p], d->port_names[p], sizeof(d->port_names[p]));
@@ -712,6 +718,12 @@ int sluice_daemon_run(const struct sluice_options *opt)
 		d->worker_count, d->worker_count == 1 ? "" : "s", d->port_names[0],
 		d->port_names[1], gen->pack->name, gen->pack->version, gen->pack->rule_count,
 		urgent_text, d->control.socket_path ? d->control.socket_path : "off");
+	for (unsigned p = 0; p < 2; p++)
+		if (d->tcp_checksum_by_port[p])
+			fprintf(info,
+				"sluice: %s verifies chat segments' TCP checksums on receive"
+				" (--tcp-checksum port)\n",
+				d->port_names[p]);
 	if (opt->metrics_listen != NULL)
 		fprintf(info, "sluice: metrics at %s://%s/metrics%s%s\n",
 			opt->metrics_tls_cert != NULL ? "https" : "http", opt->metrics_listen,

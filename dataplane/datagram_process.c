@@ -360,18 +360,20 @@ const uint8_t *sluice_failed_frame_header(const uint8_t *pkt, const struct sluic
 enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uint8_t *pkt,
 					      uint32_t *len)
 {
-	return sluice_packet_process_from(ctx, NULL, 0, pkt, len);
+	return sluice_packet_process_from(ctx, NULL, 0, SLUICE_RX_L4_UNCHECKED, pkt, len);
 }
 
 enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx, void *handle,
-						   uint8_t in_port, uint8_t *pkt, uint32_t *len)
+						   uint8_t in_port, uint8_t rx_l4, uint8_t *pkt,
+						   uint32_t *len)
 {
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
 	enum sluice_pkt_class cls = sluice_udp_frames_decode(ctx->decoder, pkt, *len, d, &why);
 
 	if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL) {
-		sluice_stream_segment(ctx, handle != NULL ? handle : pkt, pkt, &d->view, in_port);
+		sluice_stream_segment(ctx, handle != NULL ? handle : pkt, pkt, &d->view, in_port,
+				      (enum sluice_rx_l4)rx_l4);
 		return SLUICE_FATE_STREAM;
 	}
 	if (cls == SLUICE_PKT_OTHER || cls == SLUICE_PKT_STREAM) {

@@ -46,6 +46,7 @@ struct option_spec {
 static const char *const deflate_choices[] = {"strip", "allow", NULL};
 static const char *const binary_choices[] = {"reset", "pass", NULL};
 static const char *const block_choices[] = {"blank", "reset", NULL};
+static const char *const tcp_checksum_choices[] = {"port", "software", NULL};
 static const char *const events_full_choices[] = {"drop", "wait", NULL};
 static const char *const severity_choices[] = {"low", "medium", "high", "critical", NULL};
 
@@ -253,6 +254,11 @@ static const struct option_spec specs[] = {
     {"ws-binary", 0, V_CHOICE, OFF(ws_binary), 0, 0, "reset|pass",
      "binary WebSocket messages: reset the connection (default) or pass them unscanned"
      " (counted)"},
+    {"tcp-checksum", 0, V_CHOICE, OFF(tcp_checksum), 0, 0, "port|software",
+     "who verifies chat segments' TCP checksums: port (default): a port that can verify"
+     " them on receive is asked to, and its verdict stands (a bad one is dropped as"
+     " tcp_checksum); segments it did not verify are summed by the worker; software: the"
+     " worker sums every one"},
     {"stream-block", 0, V_CHOICE, OFF(stream_block), 0, 0, "blank|reset",
      "a blocked message in a stream: blank its text in place, same length (default), or"
      " reset the connection both ways"},
@@ -568,6 +574,7 @@ static int apply(const struct option_spec *spec, const char *value, struct sluic
 		    : spec->offset == OFF(ws_binary)	   ? binary_choices
 		    : spec->offset == OFF(events_full)	   ? events_full_choices
 		    : spec->offset == OFF(events_severity) ? severity_choices
+		    : spec->offset == OFF(tcp_checksum)	   ? tcp_checksum_choices
 							   : block_choices;
 		for (unsigned c = 0; choices[c] != NULL; c++)
 			if (strcmp(value, choices[c]) == 0) {

@@ -68,6 +68,7 @@ struct sluice_options {
 	unsigned ws_deflate;	 /* 0 strip, 1 allow */
 	unsigned ws_binary;	 /* 0 reset, 1 pass */
 	unsigned stream_block;	 /* 0 blank, 1 reset */
+	unsigned tcp_checksum;	 /* 0 port (where it can), 1 software */
 	unsigned events_full;	 /* SLUICE_EVENTS_DROP or SLUICE_EVENTS_WAIT */
 	unsigned events_wait_us; /* with wait: the longest one event waits */
 	/* What events carry and which reach the file (event_sink.h). */

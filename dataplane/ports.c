@@ -45,7 +45,8 @@ static void symmetric_rss(struct rte_eth_conf *conf, const struct rte_eth_dev_in
 
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
 		      struct rte_mempool *const pools[], const unsigned nodes[],
-		      bool need_symmetric, char *err, size_t err_len)
+		      bool need_symmetric, bool tcp_checksum, bool *tcp_checksum_by_port, char *err,
+		      size_t err_len)
 {
 	char what[128];
 	struct rte_eth_dev_info info;
@@ -85,6 +86,10 @@ int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned
 	}
 	if (queues > 1 && info.flow_type_rss_offloads != 0)
 		symmetric_rss(&conf, &info);
+	*tcp_checksum_by_port =
+	    tcp_checksum && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+	if (*tcp_checksum_by_port)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
 	rc = rte_eth_dev_configure(port, (uint16_t)queues, (uint16_t)queues, &conf);
 	if (rc != 0) {
 		snprintf(err, err_len, "%s: configure failed: %s", what, rte_strerror(-rc));

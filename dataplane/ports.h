@@ -19,10 +19,13 @@ struct rte_mempool;
  * of the worker that polls it (l3fwd's layout). With several queues, RSS
  * hashes with a symmetric key, so both directions of a connection reach the
  * same queue index; need_symmetric (TCP chat services) refuses a device that
- * cannot, naming the fallback (one worker). */
+ * cannot, naming the fallback (one worker). With tcp_checksum, a device that
+ * can verify TCP checksums on receive is asked to (the mbufs' RX L4 flags);
+ * *tcp_checksum_by_port says whether it was. */
 int sluice_port_start(uint16_t port, unsigned queues, unsigned rx_desc, unsigned tx_desc,
 		      struct rte_mempool *const pools[], const unsigned nodes[],
-		      bool need_symmetric, char *err, size_t err_len);
+		      bool need_symmetric, bool tcp_checksum, bool *tcp_checksum_by_port, char *err,
+		      size_t err_len);
 
 /* Stops and closes the port, which also flushes drivers that write files. */
 void sluice_port_close(uint16_t port);

@@ -595,7 +595,8 @@ static void known_flow(struct sluice_packet_ctx *ctx, uint32_t idx, uint8_t side
 }
 
 void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *data,
-			   const struct sluice_packet_view *view, uint8_t in_port)
+			   const struct sluice_packet_view *view, uint8_t in_port,
+			   enum sluice_rx_l4 rx_l4)
 {
 	struct sluice_stream_ctx *s = ctx->streams;
 	struct sluice_stream_stats *st = &ctx->stats->stream;
@@ -623,7 +624,11 @@ void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *da
 	};
 	/* Every field Sluice acts on must be the sender's: an ACK number
 	 * frees stored bytes, and a payload is what gets scanned. */
-	if (!checksum_ok(&seg, view->l4_off, view->payload_off + view->payload_len)) {
+	if (rx_l4 != SLUICE_RX_L4_UNCHECKED)
+		st->checksums_by_port++;
+	if (rx_l4 == SLUICE_RX_L4_BAD ||
+	    (rx_l4 == SLUICE_RX_L4_UNCHECKED &&
+	     !checksum_ok(&seg, view->l4_off, view->payload_off + view->payload_len))) {
 		sluice_stream_count_drop(st, SLUICE_STREAM_TCP_CHECKSUM);
 		sluice_stream_drop_pkt(s, pkt);
 		return;

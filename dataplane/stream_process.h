@@ -119,9 +119,13 @@ void sluice_stream_ctx_fini(struct sluice_stream_ctx *s);
 
 /* Takes one segment that classification found for a chat service. pkt is the
  * caller's handle, data its bytes (as classified into view), in_port where
- * it arrived. */
+ * it arrived, rx_l4 what that port found of its checksum: one the port found
+ * good is not summed again, one it found bad is dropped as tcp_checksum, and
+ * SLUICE_RX_L4_UNCHECKED (no offload, a port that did not look) is verified
+ * here. */
 void sluice_stream_segment(struct sluice_packet_ctx *ctx, void *pkt, uint8_t *data,
-			   const struct sluice_packet_view *view, uint8_t in_port);
+			   const struct sluice_packet_view *view, uint8_t in_port,
+			   enum sluice_rx_l4 rx_l4);
 
 /* At the end of a burst (batch mode): scans the messages queued in it,
  * applies their verdicts and releases what they held. */

@@ -76,12 +76,25 @@ static void stream_output(struct sluice_worker *w)
 	sluice_stream_burst_done(s);
 }
 
+/* The port's word on the packet's L4 checksum. RTE_MBUF_F_RX_L4_CKSUM_NONE
+ * (the data is sound but the checksum field was never filled in, as virtio
+ * may deliver) counts as unchecked: the field is what Sluice forwards and
+ * adjusts, so it is verified as it is. */
+static inline uint8_t rx_l4_of(const struct rte_mbuf *m)
+{
+	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	return f == RTE_MBUF_F_RX_L4_CKSUM_GOOD	 ? SLUICE_RX_L4_GOOD
+	       : f == RTE_MBUF_F_RX_L4_CKSUM_BAD ? SLUICE_RX_L4_BAD
+						 : SLUICE_RX_L4_UNCHECKED;
+}
+
 static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 {
 	struct rte_mbuf *pkts[SLUICE_MAX_BURST], *tx[SLUICE_MAX_BURST], *drop[SLUICE_MAX_BURST];
 	uint8_t *data[SLUICE_MAX_BURST];
 	uint32_t lens[SLUICE_MAX_BURST];
 	bool partial[SLUICE_MAX_BURST];
+	uint8_t rx_l4[SLUICE_MAX_BURST];
 	enum sluice_packet_fate fates[SLUICE_MAX_BURST];
 	uint16_t n = rte_eth_rx_burst(w->ports[in_idx], w->queue, pkts, (uint16_t)w->burst);
 	if (n == 0)
@@ -97,9 +110,12 @@ static unsigned forward_burst(struct sluice_worker *w, unsigned in_idx)
 		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
 		lens[i] = pkts[i]->data_len;
 		partial[i] = pkts[i]->nb_segs != 1;
+		rx_l4[i] = rx_l4_of(pkts[i]);
 	}
+	w->ctx.rx_l4 = rx_l4;
 	sluice_burst_process_from(&w->ctx, (uint8_t)in_idx, (void *const *)pkts, data, lens,
 				  partial, n, fates);
+	w->ctx.rx_l4 = NULL;
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		if (unlikely(fates[i] == SLUICE_FATE_STREAM))

@@ -214,7 +214,6 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	setup_network();
 	char *dir = ts_make_tmpdir("netns");
 	char *sock, *events, *log, *rules = ts_source_path("patterns/rules/default.yaml");
-	char *sluice = ts_build_path("dataplane/sluice");
 	cr_assert_neq(asprintf(&sock, "%s/sluice.sock", dir), -1);
 	cr_assert_neq(asprintf(&events, "%s/events.jsonl", dir), -1);
 	cr_assert_neq(asprintf(&log, "%s/sluice.log", dir), -1);
@@ -223,30 +222,10 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	snprintf(vdev_a, sizeof(vdev_a), "net_af_packet0,iface=%s", if_a);
 	snprintf(vdev_b, sizeof(vdev_b), "net_af_packet1,iface=%s", if_b);
 	snprintf(prefix, sizeof(prefix), "netns%d", (int)getpid());
-	char *argv[] = {sluice,
-			"--no-huge",
-			"-m",
-			"256",
-			"-l",
-			"0-1",
-			"--no-shconf",
-			"--no-pci",
-			"--file-prefix",
-			prefix,
-			"--vdev",
-			vdev_a,
-			"--vdev",
-			vdev_b,
-			"--",
-			"--rules",
-			rules,
-			"--events",
-			events,
-			"--control-socket",
-			sock,
-			"--duration",
-			"60",
-			NULL};
+	char **argv = ts_sluice_argv(vdev_a, vdev_b, prefix,
+				     (const char *const[]){"--rules", rules, "--events", events,
+							   "--control-socket", sock, "--duration",
+							   "60", NULL});
 	pid_t daemon = ts_spawn(argv, log);
 	wait_for_daemon(sock, daemon);
 
@@ -348,7 +327,7 @@ Test(netns_af_packet, udp_sockets_across_namespaces_get_verdicts_applied, .timeo
 	free(events);
 	free(log);
 	free(rules);
-	free(sluice);
+	ts_sluice_argv_free(argv);
 }
 
 /* Offload left on at a veth end: the daemon says so at start, naming the
@@ -360,15 +339,13 @@ Test(netns_af_packet, checksum_offload_on_a_veth_is_warned_at_start, .timeout = 
 	sh("ethtool -K %s tx on >/dev/null", if_a);
 	char *dir = ts_make_tmpdir("netns");
 	char *rules = ts_source_path("patterns/rules/default.yaml");
-	char *sluice = ts_build_path("dataplane/sluice");
 	char vdev_a[64], vdev_b[64], prefix[32];
 	snprintf(vdev_a, sizeof(vdev_a), "net_af_packet0,iface=%s", if_a);
 	snprintf(vdev_b, sizeof(vdev_b), "net_af_packet1,iface=%s", if_b);
 	snprintf(prefix, sizeof(prefix), "netnsw%d", (int)getpid());
-	char *argv[] = {
-	    sluice,	"--no-huge",	 "-m",	 "256",	       "-l",   "0-1",	 "--no-shconf",
-	    "--no-pci", "--file-prefix", prefix, "--vdev",     vdev_a, "--vdev", vdev_b,
-	    "--",	"--rules",	 rules,	 "--duration", "1",    NULL};
+	char **argv =
+	    ts_sluice_argv(vdev_a, vdev_b, prefix,
+			   (const char *const[]){"--rules", rules, "--duration", "1", NULL});
 	char *out = NULL;
 	int rc = ts_run(argv, 30, &out);
 	teardown_network();
@@ -385,5 +362,5 @@ Test(netns_af_packet, checksum_offload_on_a_veth_is_warned_at_start, .timeout = 
 	ts_rmtree(dir);
 	free(dir);
 	free(rules);
-	free(sluice);
+	ts_sluice_argv_free(argv);
 }

@@ -555,6 +555,22 @@ Test(options_errors, events_full_other_than_drop_or_wait)
 	sluice_options_free(&opt);
 }
 
+Test(options_parse, tcp_checksum_is_the_ports_unless_software_is_asked)
+{
+	struct sluice_options opt;
+	char err[512];
+
+	cr_assert_eq(PARSE(&opt, err, "-r", "x"), 0, "%s", err);
+	cr_assert_eq(opt.tcp_checksum, 0, "port is the default");
+	sluice_options_free(&opt);
+	cr_assert_eq(PARSE(&opt, err, "-r", "x", "--tcp-checksum", "software"), 0, "%s", err);
+	cr_assert_eq(opt.tcp_checksum, 1);
+	sluice_options_free(&opt);
+	int rc = PARSE(&opt, err, "-r", "x", "--tcp-checksum", "hardware");
+	expect_error(rc, err, "--tcp-checksum 'hardware': expected port|software");
+	sluice_options_free(&opt);
+}
+
 Test(options_parse, event_review_options_and_their_defaults)
 {
 	struct sluice_options opt;

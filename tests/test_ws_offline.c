@@ -5,13 +5,22 @@
  * replayed through two net_pcap ports. The output is reassembled per
  * direction and its WebSocket messages read back: each is exactly what its
  * verdict says, the JSON around the values is untouched, the offer is gone,
- * every checksum is valid, and the events name the connection. */
+ * every checksum is valid, and the events name the connection. One test runs
+ * on two net_tap ports instead, which verify TCP checksums on receive. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "inet_checksum.h"
@@ -621,6 +630,178 @@ Test(ws_offline, overlaps_reordering_bad_checksums_and_retransmits_leave_as_scan
 
 /* The ACKs that reached the client of port from the server's side (Sluice's
  * own among them), in order. */
+/* ---- ports that verify checksums themselves ---- */
+
+struct tap_run {
+	char *const *argv;
+	char *output;
+	int rc;
+};
+
+static void *run_sluice(void *arg)
+{
+	struct tap_run *t = arg;
+	t->rc = ts_run(t->argv, 60, &t->output);
+	return NULL;
+}
+
+/* Whether network interface name is up, within timeout_s. */
+static bool wait_up(const char *name, double timeout_s)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", name);
+	for (double waited = 0; waited < timeout_s; waited += 0.05) {
+		FILE *f = fopen(path, "r");
+		unsigned flags = 0;
+		bool read = f != NULL && fscanf(f, "%x", &flags) == 1;
+		if (f != NULL)
+			fclose(f);
+		if (read && (flags & IFF_UP))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static int packet_socket(const char *ifname)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	cr_assert_geq(fd, 0, "packet socket: %s", strerror(errno));
+	struct sockaddr_ll at = {.sll_family = AF_PACKET,
+				 .sll_protocol = htons(ETH_P_ALL),
+				 .sll_ifindex = (int)if_nametoindex(ifname)};
+	cr_assert_gt(at.sll_ifindex, 0, "%s: no such interface", ifname);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&at, sizeof(at)), 0, "bind %s: %s", ifname,
+		     strerror(errno));
+	return fd;
+}
+
+/* Runs sluice between two net_tap ports with --tcp-checksum mode: in is
+ * written into the first tap (the kernel hands it to the port), and what
+ * the second port sends is read from the second tap until the run ends. */
+static void run_on_taps(struct pkt_list *in, const char *mode, struct ts_capture *out,
+			char **summary)
+{
+	cr_assert_eq(geteuid(), 0, "net_tap ports need root");
+	char *dir = ts_make_tmpdir("ws-tap");
+	char if_a[16], if_b[16], vdev_a[64], vdev_b[64], prefix[32], summary_path[512];
+	snprintf(if_a, sizeof(if_a), "slta%d", (int)getpid() % 100000);
+	snprintf(if_b, sizeof(if_b), "sltb%d", (int)getpid() % 100000);
+	snprintf(vdev_a, sizeof(vdev_a), "net_tap0,iface=%s", if_a);
+	snprintf(vdev_b, sizeof(vdev_b), "net_tap1,iface=%s", if_b);
+	snprintf(prefix, sizeof(prefix), "wstap%d", (int)getpid());
+	snprintf(summary_path, sizeof(summary_path), "%s/summary.json", dir);
+	char *rules = ts_source_path("patterns/rules/default.yaml");
+	char **argv = ts_sluice_argv(
+	    vdev_a, vdev_b, prefix,
+	    (const char *const[]){"--rules", rules, "--ws-port", "8080", "--tcp-checksum", mode,
+				  "--control-socket", "none", "--events", "/dev/null", "--summary",
+				  summary_path, "--duration", "5", NULL});
+	struct tap_run t = {.argv = argv};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, run_sluice, &t), 0);
+	bool up = wait_up(if_a, 30) && wait_up(if_b, 30);
+	int rx = up ? packet_socket(if_b) : -1, tx = up ? packet_socket(if_a) : -1;
+	if (up) {
+		usleep(300000); /* the worker polling */
+		for (size_t i = 0; i < in->n; i++)
+			cr_assert_eq(send(tx, in->pkts[i].data, in->pkts[i].len, 0),
+				     (ssize_t)in->pkts[i].len, "send: %s", strerror(errno));
+		/* Until nothing more comes for a second: the run lasts 5 s. */
+		out->packets = calloc(MAX_PKTS, sizeof(*out->packets));
+		out->count = 0;
+		struct timeval tv = {.tv_sec = 1};
+		setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		uint8_t buf[4096];
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+		while (out->count < MAX_PKTS &&
+		       (n = recvfrom(rx, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) > 0) {
+			fl = sizeof(from);
+			if (from.sll_pkttype == PACKET_OUTGOING) /* the kernel's own */
+				continue;
+			uint8_t *copy = malloc((size_t)n);
+			memcpy(copy, buf, (size_t)n);
+			out->packets[out->count++] =
+			    (struct ts_packet){.data = copy, .len = (size_t)n};
+		}
+		close(rx);
+		close(tx);
+	}
+	pthread_join(th, NULL);
+	cr_assert(up, "the tap interfaces never came up:\n%s", t.output);
+	cr_assert_eq(t.rc, 0, "sluice exited %d:\n%s", t.rc, t.output);
+	*summary = read_all(summary_path);
+	cr_assert_not_null(*summary);
+	free(t.output);
+	ts_sluice_argv_free(argv);
+	free(rules);
+	ts_rmtree(dir);
+	free(dir);
+}
+
+static double streams_counter(const char *summary, const char *name)
+{
+	struct sluice_json *doc = sluice_json_parse(summary);
+	cr_assert_not_null(doc, "summary is not JSON: %s", summary);
+	const struct sluice_json *streams =
+	    sluice_json_get(sluice_json_get(sluice_json_get(doc, "stats"), "total"), "streams");
+	double v = sluice_json_num(streams, name, -1);
+	const struct sluice_json *reasons = sluice_json_get(streams, "reasons");
+	if (v < 0)
+		v = sluice_json_num(reasons, name, -1);
+	sluice_json_free(doc);
+	return v;
+}
+
+/* DPDK's tap PMD verifies TCP checksums on receive when asked, and sets the
+ * mbufs' RX L4 flags. A connection with a corrupted copy of its message
+ * before the real one: under --tcp-checksum port every chat segment's
+ * checksum is the port's word, and the corrupted copy is dropped as
+ * tcp_checksum on it; under software the worker sums each one, with the
+ * same outcome. Either way the message leaves masked, and once. */
+Test(ws_offline, a_port_that_verifies_checksums_is_taken_at_its_word, .timeout = 180)
+{
+	static const char *const modes[] = {"port", "software"};
+	for (unsigned m = 0; m < 2; m++) {
+		struct pkt_list in = {.n = 0};
+		struct conv cv;
+		uint8_t fr[256];
+		open_ws(&cv, &in, 41011);
+		size_t n = frame(fr, true, SLUICE_WS_TEXT, true, PHONE_TEXT);
+		client_at(&cv, 0, fr, n);
+		in.pkts[in.n - 1].data[in.pkts[in.n - 1].len - 3] ^= 0x20; /* in the text */
+		client_at(&cv, 0, fr, n);
+		cv.next[0] += (uint32_t)n;
+		close_ws(&cv);
+		size_t sent = in.n;
+
+		struct ts_capture out = {0};
+		char *summary = NULL;
+		run_on_taps(&in, modes[m], &out, &summary);
+		struct conn_out c;
+		char text[256];
+		conn_output(&out, &out, 41011, &c);
+		first_message(&c, text);
+		cr_assert_str_eq(text, PHONE_MASK, "%s", modes[m]);
+		cr_assert_eq(c.rst_to_server + c.rst_to_client, 0, "%s", modes[m]);
+		double segments = streams_counter(summary, "segments");
+		cr_assert_eq(segments, (double)sent, "%s: %.0f segments of %zu\n%s", modes[m],
+			     segments, sent, summary);
+		cr_assert_eq(streams_counter(summary, "tcp_checksum"), 1, "%s\n%s", modes[m],
+			     summary);
+		cr_assert_eq(streams_counter(summary, "checksums_by_port"), m == 0 ? segments : 0,
+			     "%s\n%s", modes[m], summary);
+		cr_assert_eq(streams_counter(summary, "ws_messages"), 1, "%s\n%s", modes[m],
+			     summary);
+		free(summary);
+		ts_capture_free(&out);
+		for (size_t i = 0; i < in.n; i++)
+			free(in.pkts[i].data);
+	}
+}
+
 static size_t acks_to_client(const struct ts_capture *to_client, uint16_t port, uint32_t *ack,
 			     uint16_t *window, size_t max)
 {

@@ -128,6 +128,7 @@ def kernel_rows(st, results):
 def stream_rows(st, results):
     b = st.get("burst_code") or {}
     ws, js, sp = b.get("ws") or {}, b.get("ws_json") or {}, b.get("ws_split") or {}
+    pc = b.get("ws_port_checked") or {}
     ft = b.get("flow_table") or {}
     out = [["streams", "WebSocket, burst code, 1 core", rate(ws.get("msgs_per_s")),
             ratio(ws.get("ratio_to_udp"), "UDP")],
@@ -135,6 +136,8 @@ def stream_rows(st, results):
             ratio(js.get("ratio_to_udp"), "UDP")],
            ["streams", "message split over 2 segments: added CPU",
             num(sp.get("added_ns_per_msg"), "{:,.0f}", "ns/msg"), ""],
+           ["streams", "checksums verified by the port (a NIC's): CPU saved",
+            num(pc.get("saved_ns_per_msg"), "{:,.0f}", "ns/msg"), ""],
            ["streams", f"flow table, {ft.get('flows', '-'):,} connections" if ok_num(ft.get("flows"))
             else "flow table", f"{num(ft.get('bytes_per_flow'), '{:,.0f}', 'B/flow')}, "
             f"{num(ft.get('table_mib'), '{:,.1f}', 'MiB')}", ""]]

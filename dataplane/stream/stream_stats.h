@@ -40,8 +40,9 @@ enum sluice_stream_reason {
 const char *sluice_stream_reason_name(enum sluice_stream_reason r);
 
 struct sluice_stream_stats {
-	uint64_t segments;	/* TCP segments of chat services */
-	uint64_t segments_held; /* held at least once */
+	uint64_t segments;	    /* TCP segments of chat services */
+	uint64_t checksums_by_port; /* of those, checksums the port verified */
+	uint64_t segments_held;	    /* held at least once */
 	uint64_t segments_released;
 	uint64_t segments_dropped;	/* by reason below */
 	uint64_t retransmits_rewritten; /* segments written from the store on the way out */

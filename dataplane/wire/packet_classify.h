@@ -43,6 +43,11 @@ enum sluice_pkt_class {
 	SLUICE_PKT_STREAM,
 };
 
+/* What the receiving port found of a packet's L4 checksum: the mbuf's RX L4
+ * flags, where the port was asked to verify (the daemon's --tcp-checksum
+ * port). Set by the caller; classification does not look at it. */
+enum sluice_rx_l4 { SLUICE_RX_L4_UNCHECKED = 0, SLUICE_RX_L4_GOOD, SLUICE_RX_L4_BAD };
+
 struct sluice_packet_view {
 	uint32_t l3_off;
 	uint32_t l4_off;

@@ -180,6 +180,32 @@ void ts_capture_free(struct ts_capture *cap)
 	memset(cap, 0, sizeof(*cap));
 }
 
+char **ts_sluice_argv(const char *vdev_a, const char *vdev_b, const char *prefix,
+		      const char *const *options)
+{
+	const char *const eal[] = {"--no-huge",	  "-m",	      "256",	       "-l",   "0-1",
+				   "--no-shconf", "--no-pci", "--file-prefix", prefix, "--vdev",
+				   vdev_a,	  "--vdev",   vdev_b,	       "--"};
+	size_t n_eal = sizeof(eal) / sizeof(eal[0]), n_opt = 0;
+	while (options != NULL && options[n_opt] != NULL)
+		n_opt++;
+	char **argv = calloc(1 + n_eal + n_opt + 1, sizeof(*argv));
+	cr_assert_not_null(argv);
+	argv[0] = ts_build_path("dataplane/sluice");
+	for (size_t i = 0; i < n_eal; i++)
+		argv[1 + i] = (char *)eal[i];
+	for (size_t i = 0; i < n_opt; i++)
+		argv[1 + n_eal + i] = (char *)options[i];
+	return argv;
+}
+
+void ts_sluice_argv_free(char **argv)
+{
+	if (argv != NULL)
+		free(argv[0]);
+	free(argv);
+}
+
 int ts_run(char *const argv[], double timeout_s, char **output)
 {
 	int pipefd[2];

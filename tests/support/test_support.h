@@ -56,6 +56,15 @@ void ts_capture_free(struct ts_capture *cap);
  * after timeout_s. Returns the exit status, or -1 if it did not exit by itself. */
 int ts_run(char *const argv[], double timeout_s, char **output);
 
+/* The sluice program's command line on two virtual devices, one worker
+ * (lcores 0-1), no hugepages, EAL files under prefix: the EAL options, "--",
+ * then options (NULL-terminated). A malloc'd NULL-terminated array whose
+ * first element (the program's path) is malloc'd too: free both with
+ * ts_sluice_argv_free(); the other strings stay the caller's. */
+char **ts_sluice_argv(const char *vdev_a, const char *vdev_b, const char *prefix,
+		      const char *const *options);
+void ts_sluice_argv_free(char **argv);
+
 /* A self-signed P-256 certificate for 127.0.0.1 (a day long) and its key,
  * made by the openssl program; asserts it worked. */
 void ts_self_signed_cert(const char *cert_path, const char *key_path);
