@@ -543,7 +543,6 @@ static void keep_latest(struct current_key *k, kvEntry *e)
 	if (k->e != NULL)
 		kvEntry_Destroy(k->e);
 	k->e = e;
-	k->key = kvEntry_Key(e);
 }
 
 /* The current value of every key of kv that starts with prefix, one entry
@@ -556,9 +555,11 @@ static void keep_latest(struct current_key *k, kvEntry *e)
  * watch's marker. A listing that stops at the marker leaves the key out
  * (test fleet_store, a gateway that heartbeats while a rollout reads the
  * status bucket: its group looked a gateway short, or empty). So the keys
- * the stream holds are read first, as one reply; then the watch gives most
- * values in one pass; a key it did not give is read on its own, and one
- * found deleted by then is left out. 0, or -1 with err. */
+ * the stream holds are read first, as one reply, and they are the listing;
+ * then the watch gives most of their values in one pass; a key it did not
+ * give is read on its own, and one found deleted by then is left out. A key
+ * created after that first reply waits for the next listing. 0, or -1 with
+ * err. */
 typedef int (*entry_take_fn)(kvEntry *e, void *ctx, char *err, size_t err_len);
 
 static int each_current(struct sluice_fleet *f, kvStore *kv, const char *prefix, const char *what,
@@ -580,8 +581,8 @@ static int each_current(struct sluice_fleet *f, kvStore *kv, const char *prefix,
 		snprintf(err, err_len, "listing %s: %s", what, sluice_nats_reason(s));
 		return -1;
 	}
-	size_t n = si->State.Subjects != NULL ? (size_t)si->State.Subjects->Count : 0, cap = n + 8;
-	struct current_key *keys = calloc(cap, sizeof(*keys));
+	size_t n = si->State.Subjects != NULL ? (size_t)si->State.Subjects->Count : 0;
+	struct current_key *keys = calloc(n + 1, sizeof(*keys));
 	kvWatcher *w = NULL;
 	int rc = 0;
 	if (keys == NULL) {
@@ -592,7 +593,6 @@ static int each_current(struct sluice_fleet *f, kvStore *kv, const char *prefix,
 	for (size_t i = 0; i < n; i++)
 		keys[i].key = si->State.Subjects->List[i].Subject + strip;
 	qsort(keys, n, sizeof(*keys), by_key);
-	size_t known = n; /* keys[0..known) sorted; later ones written since */
 
 	kvWatchOptions wo;
 	kvWatchOptions_Init(&wo);
@@ -607,27 +607,12 @@ static int each_current(struct sluice_fleet *f, kvStore *kv, const char *prefix,
 			kvEntry_Destroy(e);
 			continue;
 		}
-		struct current_key probe = {.key = kvEntry_Key(e)}, *k;
-		k = bsearch(&probe, keys, known, sizeof(*keys), by_key);
-		for (size_t i = known; k == NULL && i < n; i++)
-			if (strcmp(keys[i].key, probe.key) == 0)
-				k = &keys[i];
-		if (k == NULL) {
-			if (n == cap) {
-				struct current_key *more = realloc(keys, 2 * cap * sizeof(*keys));
-				if (more == NULL) {
-					kvEntry_Destroy(e);
-					snprintf(err, err_len, "out of memory");
-					rc = -1;
-					goto out;
-				}
-				keys = more;
-				cap *= 2;
-			}
-			k = &keys[n++];
-			*k = (struct current_key){0};
-		}
-		keep_latest(k, e);
+		struct current_key probe = {.key = kvEntry_Key(e)};
+		struct current_key *k = bsearch(&probe, keys, n, sizeof(*keys), by_key);
+		if (k != NULL)
+			keep_latest(k, e);
+		else
+			kvEntry_Destroy(e);
 	}
 	if (s != NATS_OK) {
 		snprintf(err, err_len, "listing %s: %s", what, sluice_nats_reason(s));

@@ -174,9 +174,11 @@ int sluice_fleet_list_status(struct sluice_fleet *f, struct sluice_fleet_status 
 			     size_t *count, size_t *bad, char *err, size_t err_len);
 
 /* Keeps one status a gateway, its latest, and orders them by group and
- * name; returns how many are kept. A listing can give a key twice when its
- * gateway writes it meanwhile: a rollout then counted the canary's one
- * gateway as two, both refusing (test fleet, under ASan). */
+ * name; returns how many are kept. A listing gives each key once, but a
+ * status names its gateway in its value, and nothing stops two keys from
+ * naming one: counted twice, a canary's one gateway once looked like two,
+ * both refusing (test fleet, under ASan, when the key listing could repeat
+ * a key). */
 size_t sluice_fleet_status_unique(struct sluice_fleet_status *s, size_t n);
 
 /* Whether a status is older than three heartbeats at now_ns. */

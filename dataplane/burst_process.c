@@ -296,6 +296,12 @@ void sluice_burst_process(struct sluice_packet_ctx *ctx, uint8_t *const pkts[], 
 	sluice_burst_process_from(ctx, 0, NULL, pkts, lens, partial, n, fates);
 }
 
+/* What packet i's port found of its L4 checksum. */
+static inline enum sluice_rx_l4 rx_l4_at(const struct sluice_packet_ctx *ctx, uint16_t i)
+{
+	return ctx->rx_l4 != NULL ? (enum sluice_rx_l4)ctx->rx_l4[i] : SLUICE_RX_L4_UNCHECKED;
+}
+
 void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 			       void *const handles[], uint8_t *const pkts[], uint32_t lens[],
 			       const bool *partial, uint16_t n, enum sluice_packet_fate fates[])
@@ -304,13 +310,11 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 
 	if (b == NULL) {
 		for (uint16_t i = 0; i < n; i++)
-			fates[i] =
-			    partial != NULL && partial[i]
-				? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
-				: sluice_packet_process_from(
-				      ctx, handles ? handles[i] : NULL, in_port,
-				      ctx->rx_l4 != NULL ? ctx->rx_l4[i] : SLUICE_RX_L4_UNCHECKED,
-				      pkts[i], &lens[i]);
+			fates[i] = partial != NULL && partial[i]
+				       ? sluice_packet_process_segmented(ctx, pkts[i], lens[i])
+				       : sluice_packet_process_from(
+					     ctx, handles ? handles[i] : NULL, in_port,
+					     rx_l4_at(ctx, i), pkts[i], &lens[i]);
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -324,9 +328,7 @@ void sluice_burst_process_from(struct sluice_packet_ctx *ctx, uint8_t in_port,
 		if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL &&
 		    !(partial != NULL && partial[i])) {
 			sluice_stream_segment(ctx, handles ? handles[i] : pkts[i], pkts[i],
-					      &d->view, in_port,
-					      ctx->rx_l4 != NULL ? (enum sluice_rx_l4)ctx->rx_l4[i]
-								 : SLUICE_RX_L4_UNCHECKED);
+					      &d->view, in_port, rx_l4_at(ctx, i));
 			fates[i] = SLUICE_FATE_STREAM;
 			continue;
 		}

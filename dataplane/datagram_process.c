@@ -364,8 +364,8 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 }
 
 enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx, void *handle,
-						   uint8_t in_port, uint8_t rx_l4, uint8_t *pkt,
-						   uint32_t *len)
+						   uint8_t in_port, enum sluice_rx_l4 rx_l4,
+						   uint8_t *pkt, uint32_t *len)
 {
 	struct sluice_decoded *d = &ctx->decoded;
 	enum sluice_bad_reason why;
@@ -373,7 +373,7 @@ enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx
 
 	if (cls == SLUICE_PKT_STREAM && ctx->streams != NULL) {
 		sluice_stream_segment(ctx, handle != NULL ? handle : pkt, pkt, &d->view, in_port,
-				      (enum sluice_rx_l4)rx_l4);
+				      rx_l4);
 		return SLUICE_FATE_STREAM;
 	}
 	if (cls == SLUICE_PKT_OTHER || cls == SLUICE_PKT_STREAM) {

@@ -150,11 +150,11 @@ enum sluice_packet_fate sluice_packet_process(struct sluice_packet_ctx *ctx, uin
 					      uint32_t *len);
 
 /* The same for a packet whose handle (an mbuf) the stream layer may keep,
- * received on in_port, whose port found its L4 checksum rx_l4 (enum
- * sluice_rx_l4): SLUICE_FATE_STREAM when the stream layer took the packet. */
+ * received on in_port, whose port found its L4 checksum rx_l4:
+ * SLUICE_FATE_STREAM when the stream layer took the packet. */
 enum sluice_packet_fate sluice_packet_process_from(struct sluice_packet_ctx *ctx, void *handle,
-						   uint8_t in_port, uint8_t rx_l4, uint8_t *pkt,
-						   uint32_t *len);
+						   uint8_t in_port, enum sluice_rx_l4 rx_l4,
+						   uint8_t *pkt, uint32_t *len);
 
 /* Processes a burst: pkts[i][0..lens[i]) in place, fates[i] set and, on
  * FORWARD, lens[i] the length to transmit. partial (or NULL) marks packets the

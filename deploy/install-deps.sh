@@ -19,6 +19,9 @@ packages=(
 	# tests (clang-format checks the style; clang and its runtime libraries,
 	# which --no-install-recommends leaves out, build the libFuzzer harnesses)
 	libcriterion-dev clang-format clang libclang-rt-14-dev
+	# tests: the tap PMD, a port that verifies TCP checksums (libdpdk-dev
+	# pulls it in; named for the test that needs it)
+	librte-net-tap23
 	# tests: real WebSocket server and clients (python websockets, node ws);
 	# the evasion corpus generator reads the packs' YAML
 	python3-websockets node-ws python3-yaml
